@@ -1,0 +1,119 @@
+"""Sightline's exceptions: one root, each domain error carrying its HTTP status and stable code.
+
+SightlineError
+├── ConfigurationError            bad settings or an unknown backend URL (start-up only)
+├── InvalidInput (400)            the request itself is wrong
+│   ├── EmptyImage
+│   ├── InvalidImageFormat        not an image, corrupt, truncated or an unsupported format
+│   ├── InvalidMetadata
+│   ├── InvalidFeature
+│   ├── InvalidParameter
+│   └── TooManyFiles
+├── Unauthorized (401)
+├── NotFound (404)
+│   └── ImageNotFound
+├── NotReady (409)                the resource exists but is not computed yet
+├── PayloadTooLarge (413)
+│   ├── ImageTooLarge             more bytes than allowed
+│   └── ImageDimensionsTooLarge   more pixels than allowed (decompression bombs)
+├── UnsupportedMediaType (415)
+├── RangeNotSatisfiable (416)
+└── BackendError (503)            a storage, catalog or queue backend failed
+
+The API maps every SightlineError to `{"error": {"code": ..., "message": ...}}` in one handler;
+the `code` strings are a contract and never change.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class SightlineError(Exception):
+    status_code: ClassVar[int] = 500
+    code: ClassVar[str] = "InternalError"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class ConfigurationError(SightlineError):
+    code = "ConfigurationError"
+
+
+class InvalidInput(SightlineError):
+    status_code = 400
+    code = "InvalidInput"
+
+
+class EmptyImage(InvalidInput):
+    code = "EmptyImage"
+
+
+class InvalidImageFormat(InvalidInput):
+    code = "InvalidImageFormat"
+
+
+class InvalidMetadata(InvalidInput):
+    code = "InvalidMetadata"
+
+
+class InvalidFeature(InvalidInput):
+    code = "InvalidFeature"
+
+
+class InvalidParameter(InvalidInput):
+    code = "InvalidParameter"
+
+
+class TooManyFiles(InvalidInput):
+    code = "TooManyFiles"
+
+
+class Unauthorized(SightlineError):
+    status_code = 401
+    code = "Unauthorized"
+
+
+class NotFound(SightlineError):
+    status_code = 404
+    code = "NotFound"
+
+
+class ImageNotFound(NotFound):
+    code = "ImageNotFound"
+
+
+class NotReady(SightlineError):
+    status_code = 409
+    code = "NotReady"
+
+
+class PayloadTooLarge(SightlineError):
+    status_code = 413
+    code = "PayloadTooLarge"
+
+
+class ImageTooLarge(PayloadTooLarge):
+    code = "ImageTooLarge"
+
+
+class ImageDimensionsTooLarge(PayloadTooLarge):
+    code = "ImageDimensionsTooLarge"
+
+
+class UnsupportedMediaType(SightlineError):
+    status_code = 415
+    code = "UnsupportedMediaType"
+
+
+class RangeNotSatisfiable(SightlineError):
+    status_code = 416
+    code = "RangeNotSatisfiable"
+
+
+class BackendError(SightlineError):
+    status_code = 503
+    code = "BackendUnavailable"

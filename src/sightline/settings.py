@@ -1,0 +1,70 @@
+"""Typed settings, read once from `SIGHTLINE_*` environment variables and CLI flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every field is documented in the README; `tests/test_docs.py` keeps the two in step."""
+
+    model_config = SettingsConfigDict(env_prefix="SIGHTLINE_", extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Interface the HTTP API binds to.")
+    port: int = Field(8080, ge=0, le=65535, description="TCP port of the HTTP API.")
+    data_dir: Path = Field(
+        Path("./data"), description="Folder of the embedded catalog, queue and blobs."
+    )
+    catalog_url: str | None = Field(
+        None, description="Catalog database URL; default `sqlite:///DATA_DIR/catalog.db`."
+    )
+    blob_url: str | None = Field(None, description="Blob store URL; default `file://DATA_DIR/blobs`.")
+    queue_url: str | None = Field(
+        None, description="Job queue URL; default `sqlite:///DATA_DIR/queue.db`."
+    )
+    workers: int = Field(
+        2, ge=0, description="Analysis worker threads per process (`serve` and `worker`)."
+    )
+    api_keys: str = Field(
+        "",
+        description="Comma-separated API keys; when set, every `/v1` request needs one "
+        "(`Authorization: Bearer KEY` or `X-API-Key: KEY`).",
+    )
+    max_upload_bytes: int = Field(50 * 1024 * 1024, gt=0, description="Largest accepted image file.")
+    max_pixels: int = Field(
+        80_000_000, gt=0, description="Largest accepted width x height (decompression-bomb guard)."
+    )
+    max_files_per_request: int = Field(100, gt=0, description="Most files in one batch upload.")
+    max_metadata_bytes: int = Field(
+        16 * 1024, gt=0, description="Largest client metadata object, as compact JSON."
+    )
+    job_lease_seconds: float = Field(
+        60.0, gt=0, description="How long a claimed job stays invisible before another worker may take it."
+    )
+    job_max_attempts: int = Field(
+        5, ge=1, description="Attempts before a job is dead-lettered with its last error."
+    )
+    job_backoff_seconds: float = Field(
+        2.0, gt=0, description="Base of the exponential retry backoff (with full jitter)."
+    )
+    poll_interval_seconds: float = Field(
+        0.2, gt=0, description="How often idle workers and the outbox relay look for work."
+    )
+    event_retention_days: float = Field(
+        7.0, gt=0, description="How long relayed events stay readable by `GET /v1/events`."
+    )
+
+    def resolved_catalog_url(self) -> str:
+        return self.catalog_url or f"sqlite:///{self.data_dir.resolve() / 'catalog.db'}"
+
+    def resolved_blob_url(self) -> str:
+        return self.blob_url or f"file://{self.data_dir.resolve() / 'blobs'}"
+
+    def resolved_queue_url(self) -> str:
+        return self.queue_url or f"sqlite:///{self.data_dir.resolve() / 'queue.db'}"
+
+    def api_key_set(self) -> frozenset[str]:
+        return frozenset(key.strip() for key in self.api_keys.split(",") if key.strip())

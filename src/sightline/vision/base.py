@@ -1,0 +1,97 @@
+"""The analyzer interface: a named, versioned function from a decoded picture to JSON.
+
+Analyzers are pure: they see pixels and bytes, never the catalog or the blob store. An analyzer
+that produces binary output (a thumbnail) returns `Artifact`s inside its result; the caller stores
+them and replaces each with a reference, so `vision` stays free of storage concerns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Protocol
+
+import numpy as np
+from PIL import Image, ImageOps
+
+JSON = dict[str, Any]
+HIGH_BIT_DEPTH_MODES = frozenset({"I", "F", "I;16", "I;16B", "I;16L", "I;16N"})
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """Binary output of an analyzer, stored as a blob by whoever runs the analyzer."""
+
+    data: bytes
+    content_type: str
+    width: int
+    height: int
+
+
+class SkipFeature(Exception):
+    """Raised by an analyzer that does not apply to this picture; the feature ends `skipped`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class Picture:
+    """A decoded, validated image. `image` is the file as opened (first frame loaded)."""
+
+    data: bytes
+    image: Image.Image
+    format: str
+    content_type: str
+    sha256: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if not self.sha256:
+            self.sha256 = hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def width(self) -> int:
+        return self.image.width
+
+    @property
+    def height(self) -> int:
+        return self.image.height
+
+    @cached_property
+    def oriented(self) -> Image.Image:
+        """First frame with EXIF orientation applied, in RGB or RGBA (8 bits per channel)."""
+        frame = ImageOps.exif_transpose(self.image) or self.image
+        if frame.mode in HIGH_BIT_DEPTH_MODES:
+            frame = _to_8bit_grey(frame)
+        has_alpha = frame.mode in ("RGBA", "LA", "PA") or (
+            frame.mode == "P" and "transparency" in frame.info
+        )
+        return frame.convert("RGBA" if has_alpha else "RGB")
+
+    @cached_property
+    def rgb(self) -> Image.Image:
+        """`oriented` flattened onto white, for analyzers that need plain RGB pixels."""
+        if self.oriented.mode == "RGB":
+            return self.oriented
+        canvas = Image.new("RGB", self.oriented.size, (255, 255, 255))
+        canvas.paste(self.oriented, mask=self.oriented.getchannel("A"))
+        return canvas
+
+
+def _to_8bit_grey(frame: Image.Image) -> Image.Image:
+    """Scale 16-bit or float greyscale to 0-255 by its own range (Pillow would just clip)."""
+    pixels = np.asarray(frame, dtype=np.float64)
+    low, high = float(pixels.min()), float(pixels.max())
+    scaled = (pixels - low) * (255.0 / (high - low)) if high > low else np.zeros_like(pixels)
+    return Image.fromarray(scaled.round().astype(np.uint8), mode="L")
+
+
+class Analyzer(Protocol):
+    """One feature. `version` changes whenever results for the same picture would change."""
+
+    name: str
+    version: str
+
+    def analyze(self, picture: Picture) -> JSON: ...

@@ -18,7 +18,8 @@ SightlineError
 │   └── ImageDimensionsTooLarge   more pixels than allowed (decompression bombs)
 ├── UnsupportedMediaType (415)
 ├── RangeNotSatisfiable (416)
-└── BackendError (503)            a storage, catalog or queue backend failed
+├── BackendError (503)            a storage, catalog or queue backend failed
+└── BlobNotFound (500)            a catalogued blob is missing from the store
 
 The API maps every SightlineError to `{"error": {"code": ..., "message": ...}}` in one handler;
 the `code` strings are a contract and never change.
@@ -117,3 +118,9 @@ class RangeNotSatisfiable(SightlineError):
 class BackendError(SightlineError):
     status_code = 503
     code = "BackendUnavailable"
+
+
+class BlobNotFound(SightlineError):
+    """A catalogued blob is missing from the store: data loss or a race with deletion."""
+
+    code = "BlobNotFound"

@@ -21,7 +21,9 @@ class Settings(BaseSettings):
     catalog_url: str | None = Field(
         None, description="Catalog database URL; default `sqlite:///DATA_DIR/catalog.db`."
     )
-    blob_url: str | None = Field(None, description="Blob store URL; default `file://DATA_DIR/blobs`.")
+    blob_url: str | None = Field(
+        None, description="Blob store URL; default `file://DATA_DIR/blobs`."
+    )
     queue_url: str | None = Field(
         None, description="Job queue URL; default `sqlite:///DATA_DIR/queue.db`."
     )
@@ -33,7 +35,9 @@ class Settings(BaseSettings):
         description="Comma-separated API keys; when set, every `/v1` request needs one "
         "(`Authorization: Bearer KEY` or `X-API-Key: KEY`).",
     )
-    max_upload_bytes: int = Field(50 * 1024 * 1024, gt=0, description="Largest accepted image file.")
+    max_upload_bytes: int = Field(
+        50 * 1024 * 1024, gt=0, description="Largest accepted image file."
+    )
     max_pixels: int = Field(
         80_000_000, gt=0, description="Largest accepted width x height (decompression-bomb guard)."
     )
@@ -42,7 +46,9 @@ class Settings(BaseSettings):
         16 * 1024, gt=0, description="Largest client metadata object, as compact JSON."
     )
     job_lease_seconds: float = Field(
-        60.0, gt=0, description="How long a claimed job stays invisible before another worker may take it."
+        60.0,
+        gt=0,
+        description="How long a claimed job stays invisible before another worker may take it.",
     )
     job_max_attempts: int = Field(
         5, ge=1, description="Attempts before a job is dead-lettered with its last error."

@@ -59,8 +59,7 @@ def decode(data: bytes, *, max_bytes: int, max_pixels: int) -> Picture:
         raise InvalidImageFormat(f"The image has no pixels ({width}x{height}).")
     if width * height > max_pixels:
         raise ImageDimensionsTooLarge(
-            f"The image is {width}x{height} = {width * height} pixels; "
-            f"the limit is {max_pixels}.",
+            f"The image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}.",
             limit=max_pixels,
         )
     try:

@@ -1,0 +1,57 @@
+"""The HTTP API: one router per resource, errors mapped in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import Depends, FastAPI
+
+from sightline import __version__
+from sightline.api import errors, events, images, system
+from sightline.api.deps import require_api_key
+from sightline.catalog import EventLog
+from sightline.metrics import Metrics
+from sightline.service import ImageService
+from sightline.settings import Settings
+
+DESCRIPTION = """
+Sightline stores images and analyses them with local models: upload, then read the results
+by id, list, follow live events, fetch the original and thumbnails.
+
+Every error answers `{"error": {"code": "...", "message": "..."}}` with a stable `code`.
+When API keys are configured, every `/v1` request needs `Authorization: Bearer KEY`
+or `X-API-Key: KEY`.
+"""
+
+
+def create_api(
+    *,
+    settings: Settings,
+    service: ImageService,
+    event_log: EventLog,
+    metrics: Metrics,
+    readiness_probes: Mapping[str, Callable[[], Any]],
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+) -> FastAPI:
+    app = FastAPI(
+        title="Sightline",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.service = service
+    app.state.event_log = event_log
+    app.state.metrics = metrics
+    app.state.readiness_probes = dict(readiness_probes)
+    errors.install(app)
+    protected = [Depends(require_api_key)]
+    app.include_router(images.router, dependencies=protected)
+    app.include_router(events.router, dependencies=protected)
+    app.include_router(system.router)
+    return app
+
+
+__all__ = ["create_api"]

@@ -1,0 +1,67 @@
+"""Every error leaves the API in one shape: `{"error": {"code", "message"[, "details"]}}`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from sightline.api.schemas import ErrorBody, ErrorInfo
+from sightline.errors import RangeNotSatisfiable, SightlineError
+
+log = logging.getLogger(__name__)
+
+HTTP_CODES = {
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    406: "NotAcceptable",
+    413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
+}
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = ErrorBody(error=ErrorInfo(code=code, message=message, details=details))
+    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(SightlineError)
+    async def sightline_error(_request: Request, exc: SightlineError) -> JSONResponse:
+        if exc.status_code >= 500:
+            log.error("Request failed: %s", exc, exc_info=exc)
+        headers = None
+        if isinstance(exc, RangeNotSatisfiable):
+            headers = {"Content-Range": f"bytes */{exc.details['size']}"}
+        return error_response(exc.status_code, exc.code, exc.message, exc.details, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"location": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
+            for error in exc.errors()
+        ]
+        if any(error.get("type") == "json_invalid" for error in exc.errors()):
+            return error_response(400, "InvalidJson", "The request body is not valid JSON.")
+        summary = "; ".join(f"{p['location']}: {p['message']}" for p in problems)
+        return error_response(400, "InvalidParameter", summary, {"errors": problems})
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        code = HTTP_CODES.get(exc.status_code, "HttpError")
+        return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+        log.error("Unhandled error", exc_info=exc)
+        return error_response(500, "InternalError", "An unexpected error occurred.")

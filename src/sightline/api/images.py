@@ -1,0 +1,308 @@
+"""`/v1/images`: upload, read, list, reprocess and delete images."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from sightline.api import deps
+from sightline.api.ranges import blob_response
+from sightline.api.schemas import (
+    Duplicate,
+    DuplicateList,
+    ErrorBody,
+    ImageList,
+    ImageOut,
+    ReprocessRequest,
+    UploadedImage,
+    UploadOut,
+)
+from sightline.catalog import ImageQuery, ImageStatus
+from sightline.errors import (
+    ImageTooLarge,
+    InvalidParameter,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from sightline.ids import is_image_id
+from sightline.service import ImageService, Upload
+from sightline.vision.thumbnail import THUMBNAIL_SIZES
+
+router = APIRouter(prefix="/v1/images", tags=["images"])
+Service = Annotated[ImageService, Depends(deps.service)]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody} for status in (400, 401, 404, 409, 413, 415, 416)
+}
+
+FeaturesQuery = Annotated[
+    list[str] | None,
+    Query(
+        description="Features to compute, comma-separated or repeated; default: all of them.",
+    ),
+]
+MetadataQuery = Annotated[
+    str | None,
+    Query(description="Client metadata: a JSON object, stored and returned with the image."),
+]
+
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "One or more image files (any field name).",
+                        },
+                        "features": {"type": "string", "description": "Comma-separated."},
+                        "metadata": {"type": "string", "description": "A JSON object."},
+                    },
+                }
+            },
+            "image/*": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+def _split(values: list[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    return [part for value in values for part in value.split(",")]
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ImageTooLarge(f"The file has more than {limit} bytes.", limit=limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _read_form(
+    request: Request, service: ImageService
+) -> tuple[list[Upload], list[str], str | None]:
+    settings = service.settings
+    form = await request.form(max_files=settings.max_files_per_request + 1, max_fields=100)
+    try:
+        uploads = []
+        for value in form.values():
+            if isinstance(value, UploadFile):
+                if value.size is not None and value.size > settings.max_upload_bytes:
+                    raise ImageTooLarge(
+                        f"File {len(uploads) + 1} ({value.filename}) has {value.size} bytes; "
+                        f"the limit is {settings.max_upload_bytes}.",
+                        limit=settings.max_upload_bytes,
+                    )
+                uploads.append(Upload(await value.read(), value.filename))
+        features = [str(value) for value in form.getlist("features")]
+        metadata = form.get("metadata")
+        return uploads, features, metadata if isinstance(metadata, str) else None
+    finally:
+        await form.close()
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=UploadOut,
+    responses=ERRORS,
+    openapi_extra=UPLOAD_BODY,
+    summary="Upload one or many images",
+    description=(
+        "Send `multipart/form-data` with one or more files, or the raw bytes with an `image/*` "
+        "(or `application/octet-stream`) content type. All files are validated before any is "
+        "stored: one bad file rejects the whole request and stores nothing. Identical bytes are "
+        "stored once; a repeat upload is a new image with `duplicate: true`."
+    ),
+)
+async def upload_images(
+    request: Request,
+    response: Response,
+    service: Service,
+    features: FeaturesQuery = None,
+    metadata: MetadataQuery = None,
+) -> UploadOut:
+    settings = service.settings
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    declared = int(request.headers.get("content-length") or 0)
+    request_limit = settings.max_upload_bytes * settings.max_files_per_request + 1024 * 1024
+    if declared > request_limit:
+        raise PayloadTooLarge(f"The request has {declared} bytes; the limit is {request_limit}.")
+    if content_type == "multipart/form-data":
+        uploads, form_features, form_metadata = await _read_form(request, service)
+        features = features or form_features or None
+        metadata = metadata or form_metadata
+    elif content_type.startswith("image/") or content_type == "application/octet-stream":
+        filename = request.headers.get("x-filename")
+        uploads = [Upload(await _read_body(request, settings.max_upload_bytes), filename)]
+    else:
+        raise UnsupportedMediaType(
+            f"Unsupported content type {content_type or '(none)'!r}: send multipart/form-data "
+            "or the image bytes with an image/* content type."
+        )
+    ingested = await run_in_threadpool(service.ingest, uploads, _split(features), metadata)
+    if len(ingested) == 1:
+        response.headers["Location"] = f"/v1/images/{ingested[0].image.id}"
+    return UploadOut(
+        images=[
+            UploadedImage(**ImageOut.of(item.image).model_dump(), duplicate=item.duplicate)
+            for item in ingested
+        ]
+    )
+
+
+@router.get("", response_model=ImageList, responses=ERRORS, summary="List images, newest first")
+def list_images(
+    service: Service,
+    status: ImageStatus | None = None,
+    content_type: str | None = None,
+    uploaded_after: datetime | None = None,
+    uploaded_before: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+) -> ImageList:
+    for name, moment in (("uploaded_after", uploaded_after), ("uploaded_before", uploaded_before)):
+        if moment is not None and moment.tzinfo is None:
+            raise InvalidParameter(f"{name} needs a time zone, e.g. 2026-01-31T12:00:00Z.")
+    query = ImageQuery(
+        status=status,
+        content_type=content_type,
+        uploaded_after=uploaded_after,
+        uploaded_before=uploaded_before,
+        before_id=_decode_cursor(cursor) if cursor else None,
+        limit=limit + 1,
+    )
+    records = service.list(query)
+    next_cursor = _encode_cursor(records[limit - 1].id) if len(records) > limit else None
+    return ImageList(items=[ImageOut.of(r) for r in records[:limit]], next_cursor=next_cursor)
+
+
+@router.get(
+    "/{image_id}",
+    response_model=ImageOut,
+    responses={**ERRORS, 304: {"description": "Not modified (If-None-Match)."}},
+    summary="An image with its status and per-feature results",
+)
+def get_image(image_id: str, request: Request, service: Service) -> Response:
+    body = ImageOut.of(service.get(image_id)).model_dump_json().encode()
+    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers={"ETag": etag})
+    return Response(body, media_type="application/json", headers={"ETag": etag})
+
+
+@router.get(
+    "/{image_id}/content",
+    responses={
+        **ERRORS,
+        200: {"content": {"image/*": {}}},
+        206: {"description": "Partial content."},
+    },
+    response_class=Response,
+    summary="The original bytes (supports Range and If-None-Match)",
+)
+def get_content(image_id: str, request: Request, service: Service) -> Response:
+    record, blob = service.open_original(image_id)
+    return blob_response(
+        request,
+        blob,
+        size=record.size,
+        etag=f'"{record.sha256}"',
+        content_type=record.content_type,
+        cache_control="private, max-age=31536000, immutable",
+    )
+
+
+@router.get(
+    "/{image_id}/thumbnail",
+    responses={**ERRORS, 200: {"content": {"image/webp": {}}}},
+    response_class=Response,
+    summary="A WEBP thumbnail whose longer side is at most `size` pixels",
+)
+def get_thumbnail(
+    image_id: str,
+    request: Request,
+    service: Service,
+    size: Annotated[
+        int, Query(description=f"One of {', '.join(map(str, THUMBNAIL_SIZES))}.")
+    ] = 256,
+) -> Response:
+    sha256, blob = service.open_thumbnail(image_id, size)
+    return blob_response(
+        request,
+        blob,
+        size=service.blobs.size(sha256),
+        etag=f'"{sha256}"',
+        content_type="image/webp",
+        cache_control="private, max-age=60",
+    )
+
+
+@router.get(
+    "/{image_id}/duplicates",
+    response_model=DuplicateList,
+    responses=ERRORS,
+    summary="Near-duplicates by perceptual hash",
+)
+def get_duplicates(
+    image_id: str,
+    service: Service,
+    max_distance: Annotated[
+        int, Query(ge=0, le=7, description="Largest Hamming distance between 64-bit phashes.")
+    ] = 6,
+) -> DuplicateList:
+    found = service.duplicates(image_id, max_distance)
+    return DuplicateList(
+        items=[
+            Duplicate(distance=distance, image=ImageOut.of(record)) for record, distance in found
+        ]
+    )
+
+
+@router.post(
+    "/{image_id}/reprocess",
+    status_code=202,
+    response_model=ImageOut,
+    responses=ERRORS,
+    summary="Analyse an image again",
+)
+def reprocess_image(
+    image_id: str,
+    service: Service,
+    request: Annotated[ReprocessRequest | None, Body()] = None,
+) -> ImageOut:
+    options = request or ReprocessRequest()
+    return ImageOut.of(service.reprocess(image_id, options.features, options.outdated_only))
+
+
+@router.delete("/{image_id}", status_code=204, responses=ERRORS, summary="Delete an image")
+def delete_image(image_id: str, service: Service) -> Response:
+    service.delete(image_id)
+    return Response(status_code=204)
+
+
+def _encode_cursor(image_id: str) -> str:
+    return base64.urlsafe_b64encode(image_id.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        image_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except ValueError as exc:
+        raise InvalidParameter("The cursor is malformed.") from exc
+    if not is_image_id(image_id):
+        raise InvalidParameter("The cursor is malformed.")
+    return image_id

@@ -1,0 +1,121 @@
+"""Response shapes. The field names are a contract: other tools parse them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from sightline.catalog import FeatureStatus, ImageRecord, ImageStatus
+
+
+class ErrorInfo(BaseModel):
+    code: str = Field(description="Stable machine-readable error code, e.g. `InvalidImageFormat`.")
+    message: str = Field(description="Human-readable explanation.")
+    details: dict[str, Any] | None = Field(None, exclude_if=lambda value: not value)
+
+
+class ErrorBody(BaseModel):
+    error: ErrorInfo
+
+
+class FeatureOut(BaseModel):
+    status: FeatureStatus
+    version: str = Field(description="Version of the analyzer that produced (or will produce) it.")
+    analyzer: str
+    result: dict[str, Any] | None = Field(
+        description="The analyzer's output; while re-analysis is pending, the previous result."
+    )
+    error: dict[str, Any] | None = Field(None, exclude_if=lambda value: value is None)
+    updated_at: datetime | None
+
+
+class Links(BaseModel):
+    self: str
+    content: str
+    thumbnail: str
+
+
+class ImageOut(BaseModel):
+    id: str
+    sha256: str
+    status: ImageStatus
+    content_type: str
+    format: str
+    size: int = Field(description="File size in bytes.")
+    width: int
+    height: int
+    filename: str | None
+    metadata: dict[str, Any] = Field(description="The client metadata given at upload.")
+    duplicate_of: str | None = Field(
+        description="The first image uploaded with the same bytes, if any (same blob)."
+    )
+    created_at: datetime
+    updated_at: datetime
+    features: dict[str, FeatureOut]
+    links: Links
+
+    @classmethod
+    def of(cls, record: ImageRecord) -> ImageOut:
+        base = f"/v1/images/{record.id}"
+        return cls(
+            id=record.id,
+            sha256=record.sha256,
+            status=record.status,
+            content_type=record.content_type,
+            format=record.format,
+            size=record.size,
+            width=record.width,
+            height=record.height,
+            filename=record.filename,
+            metadata=record.client_metadata,
+            duplicate_of=record.duplicate_of,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+            features={
+                name: FeatureOut(
+                    status=state.status,
+                    version=state.version,
+                    analyzer=state.analyzer,
+                    result=state.result,
+                    error=state.error,
+                    updated_at=state.updated_at,
+                )
+                for name, state in record.features.items()
+            },
+            links=Links(self=base, content=f"{base}/content", thumbnail=f"{base}/thumbnail"),
+        )
+
+
+class UploadedImage(ImageOut):
+    duplicate: bool = Field(description="True when these exact bytes were stored before.")
+
+
+class UploadOut(BaseModel):
+    images: list[UploadedImage]
+
+
+class ImageList(BaseModel):
+    items: list[ImageOut]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )
+
+
+class Duplicate(BaseModel):
+    distance: int = Field(description="Hamming distance between the 64-bit perceptual hashes.")
+    image: ImageOut
+
+
+class DuplicateList(BaseModel):
+    items: list[Duplicate]
+
+
+class ReprocessRequest(BaseModel):
+    features: list[str] | None = Field(
+        None, description="Features to compute again; default: every feature the image has."
+    )
+    outdated_only: bool = Field(
+        False, description="Only features whose analyzer version changed since their result."
+    )

@@ -1,0 +1,39 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+
+from sightline.api import deps
+from sightline.metrics import Metrics
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/healthz", summary="Liveness: the process answers")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: catalog, queue and blob store answer")
+def readyz(request: Request) -> JSONResponse:
+    checks: dict[str, Any] = {}
+    for name, probe in request.app.state.readiness_probes.items():
+        try:
+            probe()
+            checks[name] = "ok"
+        except Exception as exc:  # a failing dependency is reported, not raised
+            checks[name] = f"{type(exc).__name__}: {exc}"
+    ready = all(value == "ok" for value in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "unavailable", "checks": checks},
+        status_code=200 if ready else 503,
+    )
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+def metrics(metrics: Annotated[Metrics, Depends(deps.metrics)]) -> Response:
+    return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,81 @@
+"""The composition root: settings in, a wired application out. Only the CLI imports this."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from sightline.api import create_api
+from sightline.blobs import open_blob_store
+from sightline.catalog import open_catalog
+from sightline.metrics import Metrics
+from sightline.queue import RetryPolicy, open_queue
+from sightline.service import ImageService
+from sightline.settings import Settings
+from sightline.vision import Analyzer, default_analyzers
+from sightline.worker import Analyst, OutboxRelay, WorkerPool
+
+
+class Sightline:
+    """Every part of one Sightline process, built from settings and closed together."""
+
+    def __init__(self, settings: Settings, analyzers: Mapping[str, Analyzer] | None = None) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.catalog = open_catalog(settings.resolved_catalog_url())
+        self.blobs = open_blob_store(settings.resolved_blob_url())
+        self.queue = open_queue(
+            settings.resolved_queue_url(),
+            lease_seconds=settings.job_lease_seconds,
+            retry=RetryPolicy(settings.job_max_attempts, settings.job_backoff_seconds),
+        )
+        self.analyzers = dict(analyzers) if analyzers is not None else default_analyzers()
+        self.pool = WorkerPool(
+            settings,
+            self.queue,
+            OutboxRelay(self.catalog, self.queue, settings),
+            Analyst(settings, self.catalog, self.blobs, self.analyzers, self.metrics),
+            self.metrics,
+            threads=settings.workers,
+        )
+        self.service = ImageService(
+            settings, self.catalog, self.blobs, self.analyzers, self.metrics, self.pool.notify
+        )
+        self.metrics.watch(
+            "sightline_queue_jobs", "Jobs in the queue by state.", "state", self.queue.depth
+        )
+        self.metrics.watch(
+            "sightline_images", "Catalogued images by status.", "status", self.catalog.status_counts
+        )
+
+    def api(self, *, run_workers: bool) -> FastAPI:
+        @asynccontextmanager
+        async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+            if run_workers:
+                self.pool.start()
+            try:
+                yield
+            finally:
+                # Warm shutdown: running jobs get one lease to finish; past that they would be
+                # handed to another worker anyway.
+                self.pool.stop(timeout=self.settings.job_lease_seconds)
+
+        return create_api(
+            settings=self.settings,
+            service=self.service,
+            event_log=self.catalog,
+            metrics=self.metrics,
+            readiness_probes={
+                "catalog": self.catalog.last_event_seq,
+                "queue": self.queue.depth,
+                "blobs": lambda: self.blobs.exists("0" * 64),
+            },
+            lifespan=lifespan,
+        )
+
+    def close(self) -> None:
+        self.pool.stop(timeout=self.settings.job_lease_seconds)
+        self.queue.close()
+        self.catalog.close()

@@ -1,0 +1,52 @@
+"""The catalog: images, per-feature results and the event outbox, behind one interface."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from sightline.backends import load_backend
+from sightline.catalog.base import (
+    BlobKeeper,
+    BlobRef,
+    Catalog,
+    EventLog,
+    FeatureState,
+    FeatureStatus,
+    ImageQuery,
+    ImageRecord,
+    ImageStatus,
+    NewImage,
+    StoredEvent,
+)
+
+BACKENDS = {
+    "sqlite": "sightline.catalog.sql:SQLCatalog",
+}
+
+
+class CatalogBackend(Catalog, EventLog, Protocol):
+    """What the application needs from a catalog backend: both interfaces, one store."""
+
+    def close(self) -> None: ...
+
+
+def open_catalog(url: str) -> CatalogBackend:
+    catalog: CatalogBackend = load_backend("catalog", url, BACKENDS)
+    return catalog
+
+
+__all__ = [
+    "BlobKeeper",
+    "BlobRef",
+    "Catalog",
+    "CatalogBackend",
+    "EventLog",
+    "FeatureState",
+    "FeatureStatus",
+    "ImageQuery",
+    "ImageRecord",
+    "ImageStatus",
+    "NewImage",
+    "StoredEvent",
+    "open_catalog",
+]

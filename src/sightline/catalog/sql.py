@@ -1,0 +1,522 @@
+"""The catalog on SQLAlchemy Core: one implementation for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from sightline.catalog import tables as t
+from sightline.catalog.base import (
+    JSON,
+    BlobKeeper,
+    BlobRef,
+    FeatureState,
+    FeatureStatus,
+    ImageQuery,
+    ImageRecord,
+    ImageStatus,
+    NewImage,
+    StoredEvent,
+    image_status,
+)
+from sightline.catalog.migrate import upgrade
+from sightline.database import Database
+from sightline.errors import BackendError
+from sightline.events import EventType, cloud_event
+
+ORIGINAL_ROLE = "original"
+PHASH_BANDS = 8
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SQLCatalog:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLCatalog:
+        db = Database(url)
+        upgrade(db)
+        return cls(db)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    # -- images ------------------------------------------------------------------------------
+
+    def add_images(
+        self, images: Sequence[NewImage], events: Sequence[JSON], keeper: BlobKeeper
+    ) -> list[ImageRecord]:
+        now = _now()
+        with self.db.write() as conn:
+            # Lock blob rows in one global order so concurrent batches cannot deadlock.
+            for sha256 in sorted({image.sha256 for image in images}):
+                self._lock_blob(conn, sha256, create=True)
+                keeper.ensure(sha256)
+            for image in images:
+                duplicate_of = conn.scalar(
+                    select(t.images.c.id)
+                    .where(t.images.c.sha256 == image.sha256)
+                    .order_by(t.images.c.id)
+                    .limit(1)
+                )
+                conn.execute(
+                    insert(t.images).values(
+                        id=image.id,
+                        sha256=image.sha256,
+                        filename=image.filename,
+                        content_type=image.content_type,
+                        format=image.format,
+                        size=image.size,
+                        width=image.width,
+                        height=image.height,
+                        status=image_status([f.status for f in image.features]),
+                        client_metadata=image.client_metadata,
+                        duplicate_of=duplicate_of,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                if image.features:
+                    conn.execute(
+                        insert(t.feature_results),
+                        [_feature_row(image.id, f, now) for f in image.features],
+                    )
+                conn.execute(
+                    insert(t.blob_refs).values(
+                        sha256=image.sha256, image_id=image.id, role=ORIGINAL_ROLE
+                    )
+                )
+            self._insert_events(conn, events)
+            return [self._load(conn, image.id) for image in images]
+
+    def get_image(self, image_id: str) -> ImageRecord | None:
+        with self.db.read() as conn:
+            return self._load_optional(conn, image_id)
+
+    def list_images(self, query: ImageQuery) -> list[ImageRecord]:
+        conditions: list[Any] = []
+        if query.status is not None:
+            conditions.append(t.images.c.status == str(query.status))
+        if query.content_type is not None:
+            conditions.append(t.images.c.content_type == query.content_type)
+        if query.uploaded_after is not None:
+            conditions.append(t.images.c.created_at > query.uploaded_after)
+        if query.uploaded_before is not None:
+            conditions.append(t.images.c.created_at < query.uploaded_before)
+        if query.before_id is not None:
+            conditions.append(t.images.c.id < query.before_id)
+        statement = (
+            select(t.images).where(and_(True, *conditions)).order_by(t.images.c.id.desc())
+        ).limit(query.limit)
+        with self.db.read() as conn:
+            rows = conn.execute(statement).all()
+            features = self._features(conn, [row.id for row in rows])
+        return [_record(row, features.get(row.id, {})) for row in rows]
+
+    def delete_image(self, image_id: str, event: JSON, keeper: BlobKeeper) -> ImageRecord | None:
+        with self.db.write() as conn:
+            record = self._load_optional(conn, image_id)
+            if record is None:
+                return None
+            shas = self._referenced_blobs(conn, image_id)
+            for sha256 in shas:
+                self._lock_blob(conn, sha256)
+            conn.execute(delete(t.blob_refs).where(t.blob_refs.c.image_id == image_id))
+            conn.execute(delete(t.images).where(t.images.c.id == image_id))
+            self._insert_events(conn, [event])
+            self._discard_unreferenced(conn, shas, keeper)
+            return record
+
+    def request_features(
+        self, image_id: str, features: Sequence[FeatureState], event: JSON
+    ) -> ImageRecord | None:
+        now = _now()
+        with self.db.write() as conn:
+            if not self._lock_image(conn, image_id):
+                return None
+            for feature in features:
+                # The last result stays readable until the new one replaces it.
+                self._upsert(
+                    conn,
+                    t.feature_results,
+                    _feature_row(image_id, feature, now),
+                    keys=("image_id", "feature"),
+                    update=("status", "analyzer", "version", "error", "updated_at"),
+                )
+            self._refresh_status(conn, image_id, now)
+            self._insert_events(conn, [event])
+            return self._load(conn, image_id)
+
+    def start_features(self, image_id: str, features: Sequence[str]) -> ImageRecord | None:
+        now = _now()
+        with self.db.write() as conn:
+            if not self._lock_image(conn, image_id):
+                return None
+            conn.execute(
+                update(t.feature_results)
+                .where(
+                    t.feature_results.c.image_id == image_id,
+                    t.feature_results.c.feature.in_(list(features)),
+                )
+                .values(status=str(FeatureStatus.RUNNING), updated_at=now)
+            )
+            self._refresh_status(conn, image_id, now)
+            return self._load(conn, image_id)
+
+    def finish_features(
+        self,
+        image_id: str,
+        outcomes: Sequence[FeatureState],
+        blob_refs: Sequence[BlobRef],
+        keeper: BlobKeeper,
+        completion_event_id: str,
+        phash: str | None = None,
+    ) -> ImageRecord | None:
+        now = _now()
+        new_shas = sorted({ref.sha256 for ref in blob_refs})
+        with self.db.write() as conn:
+            if not self._lock_image(conn, image_id):
+                # Deleted meanwhile: blobs written for it must not linger unreferenced.
+                for sha256 in new_shas:
+                    self._lock_blob(conn, sha256)
+                self._discard_unreferenced(conn, new_shas, keeper)
+                return None
+            for outcome in outcomes:
+                self._upsert(
+                    conn,
+                    t.feature_results,
+                    _feature_row(image_id, outcome, now),
+                    keys=("image_id", "feature"),
+                    update=("status", "analyzer", "version", "result", "error", "updated_at"),
+                )
+            old_shas = self._replace_derived_refs(conn, image_id, outcomes, blob_refs, keeper)
+            if phash is not None:
+                self._index_phash(conn, image_id, phash)
+            status = self._refresh_status(conn, image_id, now)
+            if status in (ImageStatus.DONE, ImageStatus.FAILED):
+                self._emit_completion(conn, image_id, status, completion_event_id)
+            self._discard_unreferenced(conn, old_shas, keeper)
+            return self._load(conn, image_id)
+
+    def near_duplicates(self, image_id: str, max_distance: int) -> list[tuple[str, int]]:
+        if not 0 <= max_distance < PHASH_BANDS:
+            raise ValueError(f"max_distance must be within 0..{PHASH_BANDS - 1}")
+        with self.db.read() as conn:
+            phash = conn.scalar(
+                select(t.image_phashes.c.phash).where(t.image_phashes.c.image_id == image_id)
+            )
+            if phash is None:
+                return []
+            band_match = or_(
+                *(
+                    and_(t.phash_bands.c.band == band, t.phash_bands.c.value == value)
+                    for band, value in enumerate(_bands(phash))
+                )
+            )
+            candidates = conn.execute(
+                select(t.image_phashes.c.image_id, t.image_phashes.c.phash).where(
+                    t.image_phashes.c.image_id.in_(
+                        select(t.phash_bands.c.image_id).where(band_match).distinct()
+                    ),
+                    t.image_phashes.c.image_id != image_id,
+                )
+            ).all()
+        matches = [(row.image_id, _hamming(phash, row.phash)) for row in candidates]
+        return sorted(
+            (match for match in matches if match[1] <= max_distance),
+            key=lambda match: (match[1], match[0]),
+        )
+
+    def status_counts(self) -> dict[ImageStatus, int]:
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(t.images.c.status, func.count()).group_by(t.images.c.status)
+            ).all()
+        counts = dict.fromkeys(ImageStatus, 0)
+        counts.update({ImageStatus(status): count for status, count in rows})
+        return counts
+
+    # -- events ------------------------------------------------------------------------------
+
+    def undispatched_events(self, limit: int) -> list[StoredEvent]:
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(t.events)
+                .where(t.events.c.dispatched_at.is_(None))
+                .order_by(t.events.c.seq)
+                .limit(limit)
+            ).all()
+        return [_stored_event(row) for row in rows]
+
+    def mark_dispatched(self, seqs: Sequence[int]) -> None:
+        if not seqs:
+            return
+        with self.db.write() as conn:
+            conn.execute(
+                update(t.events).where(t.events.c.seq.in_(list(seqs))).values(dispatched_at=_now())
+            )
+
+    def events_after(self, seq: int, limit: int) -> list[StoredEvent]:
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(t.events).where(t.events.c.seq > seq).order_by(t.events.c.seq).limit(limit)
+            ).all()
+        return [_stored_event(row) for row in rows]
+
+    def last_event_seq(self) -> int:
+        with self.db.read() as conn:
+            return int(conn.scalar(select(func.coalesce(func.max(t.events.c.seq), 0))) or 0)
+
+    def prune_events(self, older_than: datetime) -> int:
+        with self.db.write() as conn:
+            result = conn.execute(
+                delete(t.events).where(
+                    t.events.c.time < older_than, t.events.c.dispatched_at.is_not(None)
+                )
+            )
+            return int(result.rowcount or 0)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _upsert(
+        self,
+        conn: Connection,
+        table: Any,
+        values: dict[str, Any],
+        *,
+        keys: Sequence[str],
+        update: Sequence[str] = (),
+    ) -> None:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(table).values(**values)
+        if update:
+            conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=list(keys),
+                    set_={name: statement.excluded[name] for name in update},
+                )
+            )
+        else:
+            conn.execute(statement.on_conflict_do_nothing(index_elements=list(keys)))
+
+    def _lock_blob(self, conn: Connection, sha256: str, *, create: bool = False) -> None:
+        if create:
+            self._upsert(conn, t.blobs, {"sha256": sha256, "created_at": _now()}, keys=["sha256"])
+        conn.execute(select(t.blobs.c.sha256).where(t.blobs.c.sha256 == sha256).with_for_update())
+
+    def _lock_image(self, conn: Connection, image_id: str) -> bool:
+        found = conn.scalar(
+            select(t.images.c.id).where(t.images.c.id == image_id).with_for_update()
+        )
+        return found is not None
+
+    def _referenced_blobs(self, conn: Connection, image_id: str) -> list[str]:
+        return sorted(
+            set(
+                conn.scalars(select(t.blob_refs.c.sha256).where(t.blob_refs.c.image_id == image_id))
+            )
+        )
+
+    def _discard_unreferenced(
+        self, conn: Connection, shas: Iterable[str], keeper: BlobKeeper
+    ) -> None:
+        for sha256 in shas:
+            still_used = conn.scalar(
+                select(func.count()).select_from(t.blob_refs).where(t.blob_refs.c.sha256 == sha256)
+            )
+            if not still_used:
+                conn.execute(delete(t.blobs).where(t.blobs.c.sha256 == sha256))
+                keeper.discard(sha256)
+
+    def _replace_derived_refs(
+        self,
+        conn: Connection,
+        image_id: str,
+        outcomes: Sequence[FeatureState],
+        blob_refs: Sequence[BlobRef],
+        keeper: BlobKeeper,
+    ) -> list[str]:
+        """Swap the derived blobs of the finished features; returns shas that lost a reference."""
+        prefixes = [f"{outcome.feature}:" for outcome in outcomes]
+        if not prefixes:
+            return []
+        owned = or_(*(t.blob_refs.c.role.startswith(prefix) for prefix in prefixes))
+        where = and_(t.blob_refs.c.image_id == image_id, owned)
+        old_shas = set(conn.scalars(select(t.blob_refs.c.sha256).where(where)))
+        new_shas = {ref.sha256 for ref in blob_refs}
+        for sha256 in sorted(old_shas | new_shas):
+            self._lock_blob(conn, sha256, create=sha256 in new_shas)
+        for sha256 in sorted(new_shas):
+            keeper.ensure(sha256)
+        conn.execute(delete(t.blob_refs).where(where))
+        if blob_refs:
+            conn.execute(
+                insert(t.blob_refs),
+                [
+                    {"sha256": ref.sha256, "image_id": image_id, "role": ref.role}
+                    for ref in {(ref.sha256, ref.role): ref for ref in blob_refs}.values()
+                ],
+            )
+        return sorted(old_shas - new_shas)
+
+    def _index_phash(self, conn: Connection, image_id: str, phash: str) -> None:
+        self._upsert(
+            conn,
+            t.image_phashes,
+            {"image_id": image_id, "phash": phash},
+            keys=["image_id"],
+            update=["phash"],
+        )
+        conn.execute(delete(t.phash_bands).where(t.phash_bands.c.image_id == image_id))
+        conn.execute(
+            insert(t.phash_bands),
+            [
+                {"band": band, "value": value, "image_id": image_id}
+                for band, value in enumerate(_bands(phash))
+            ],
+        )
+
+    def _refresh_status(self, conn: Connection, image_id: str, now: datetime) -> ImageStatus:
+        states = conn.scalars(
+            select(t.feature_results.c.status).where(t.feature_results.c.image_id == image_id)
+        ).all()
+        status = image_status([FeatureStatus(state) for state in states])
+        conn.execute(
+            update(t.images)
+            .where(t.images.c.id == image_id)
+            .values(status=str(status), updated_at=now)
+        )
+        return status
+
+    def _emit_completion(
+        self, conn: Connection, image_id: str, status: ImageStatus, event_id: str
+    ) -> None:
+        features = self._features(conn, [image_id]).get(image_id, {})
+        data: JSON = {
+            "id": image_id,
+            "status": str(status),
+            "features": {name: str(state.status) for name, state in features.items()},
+        }
+        errors = {name: state.error for name, state in features.items() if state.error}
+        if errors:
+            data["errors"] = errors
+        event_type = (
+            EventType.IMAGE_ANALYZED if status is ImageStatus.DONE else EventType.IMAGE_FAILED
+        )
+        self._insert_events(conn, [cloud_event(event_type, image_id, data, event_id=event_id)])
+
+    def _insert_events(self, conn: Connection, envelopes: Sequence[JSON]) -> None:
+        for envelope in envelopes:
+            self._upsert(
+                conn,
+                t.events,
+                {
+                    "id": envelope["id"],
+                    "type": envelope["type"],
+                    "source": envelope["source"],
+                    "subject": envelope["subject"],
+                    "time": datetime.fromisoformat(envelope["time"]),
+                    "data": envelope["data"],
+                },
+                keys=["id"],
+            )
+
+    def _features(
+        self, conn: Connection, image_ids: Sequence[str]
+    ) -> dict[str, dict[str, FeatureState]]:
+        if not image_ids:
+            return {}
+        rows = conn.execute(
+            select(t.feature_results)
+            .where(t.feature_results.c.image_id.in_(list(image_ids)))
+            .order_by(t.feature_results.c.feature)
+        ).all()
+        grouped: dict[str, dict[str, FeatureState]] = {}
+        for row in rows:
+            grouped.setdefault(row.image_id, {})[row.feature] = FeatureState(
+                feature=row.feature,
+                status=FeatureStatus(row.status),
+                analyzer=row.analyzer,
+                version=row.version,
+                result=row.result,
+                error=row.error,
+                updated_at=row.updated_at,
+            )
+        return grouped
+
+    def _load_optional(self, conn: Connection, image_id: str) -> ImageRecord | None:
+        row = conn.execute(select(t.images).where(t.images.c.id == image_id)).first()
+        if row is None:
+            return None
+        return _record(row, self._features(conn, [image_id]).get(image_id, {}))
+
+    def _load(self, conn: Connection, image_id: str) -> ImageRecord:
+        record = self._load_optional(conn, image_id)
+        if record is None:
+            raise BackendError(f"Image {image_id} vanished inside its own transaction.")
+        return record
+
+
+def _feature_row(image_id: str, feature: FeatureState, now: datetime) -> dict[str, Any]:
+    return {
+        "image_id": image_id,
+        "feature": feature.feature,
+        "status": str(feature.status),
+        "analyzer": feature.analyzer,
+        "version": feature.version,
+        "result": feature.result,
+        "error": feature.error,
+        "updated_at": now,
+    }
+
+
+def _record(row: Row[Any], features: dict[str, FeatureState]) -> ImageRecord:
+    return ImageRecord(
+        id=row.id,
+        sha256=row.sha256,
+        filename=row.filename,
+        content_type=row.content_type,
+        format=row.format,
+        size=row.size,
+        width=row.width,
+        height=row.height,
+        status=ImageStatus(row.status),
+        client_metadata=row.client_metadata,
+        duplicate_of=row.duplicate_of,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        features=features,
+    )
+
+
+def _stored_event(row: Row[Any]) -> StoredEvent:
+    return StoredEvent(
+        seq=row.seq,
+        envelope={
+            "specversion": "1.0",
+            "id": row.id,
+            "source": row.source,
+            "type": row.type,
+            "subject": row.subject,
+            "time": row.time.isoformat().replace("+00:00", "Z"),
+            "datacontenttype": "application/json",
+            "data": row.data,
+        },
+    )
+
+
+def _bands(phash: str) -> list[int]:
+    value = int(phash, 16)
+    return [(value >> (8 * band)) & 0xFF for band in range(PHASH_BANDS)]
+
+
+def _hamming(a: str, b: str) -> int:
+    return (int(a, 16) ^ int(b, 16)).bit_count()

@@ -1,0 +1,324 @@
+"""`sightline`: run the service or workers, analyse files, talk to a running server."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+import click
+import httpx
+from pydantic import ValidationError
+
+from sightline.client import ApiError, Client
+from sightline.errors import SightlineError
+from sightline.settings import Settings
+
+if TYPE_CHECKING:
+    from sightline.app import Sightline
+
+log = logging.getLogger("sightline")
+
+
+def _env(field: str) -> str:
+    return f"SIGHTLINE_{field.upper()}"
+
+
+def _settings(**overrides: Any) -> Settings:
+    """Flags override `SIGHTLINE_*` variables, which override the defaults."""
+    try:
+        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    except ValidationError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def _option(name: str, field: str, **kwargs: Any) -> Any:
+    description = Settings.model_fields[field].description or ""
+    default = Settings.model_fields[field].default
+    return click.option(
+        name,
+        field,
+        default=None,
+        help=f"{description} [env: {_env(field)}; default: {default}]",
+        **kwargs,
+    )
+
+
+data_dir_option = _option("--data-dir", "data_dir", type=click.Path(path_type=Path))
+workers_option = _option("--workers", "workers", type=click.IntRange(min=0))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sightline")
+@click.option("--log-level", default="INFO", show_default=True, envvar="SIGHTLINE_LOG_LEVEL")
+def main(log_level: str) -> None:
+    """Sightline: store images and analyse them with local models, no cloud account needed."""
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@main.command()
+@_option("--host", "host")
+@_option("--port", "port", type=int)
+@data_dir_option
+@workers_option
+def serve(host: str | None, port: int | None, data_dir: Path | None, workers: int | None) -> None:
+    """Run the HTTP API with analysis workers in the same process."""
+    import uvicorn
+
+    settings = _settings(host=host, port=port, data_dir=data_dir, workers=workers)
+    sightline = _open(settings)
+    try:
+        app = sightline.api(run_workers=settings.workers > 0)
+        log.info(
+            "Sightline on http://%s:%d (data in %s)",
+            settings.host,
+            settings.port,
+            settings.data_dir,
+        )
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        sightline.close()
+
+
+@main.command()
+@data_dir_option
+@workers_option
+def worker(data_dir: Path | None, workers: int | None) -> None:
+    """Run analysis workers only, on the same catalog, queue and blobs as the API.
+
+    The first SIGTERM or Ctrl-C stops claiming jobs and lets running ones finish; a second one
+    exits at once (unfinished jobs return to the queue when their lease runs out).
+    """
+    settings = _settings(data_dir=data_dir, workers=workers)
+    sightline = _open(settings)
+    stop_requested = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if stop_requested.is_set():
+            log.warning("Second %s: exiting now", signal.Signals(signum).name)
+            os._exit(1)
+        log.info("%s: finishing running jobs, then exiting", signal.Signals(signum).name)
+        stop_requested.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    sightline.pool.start()
+    log.info("Worker %s running %d threads", sightline.pool.name, settings.workers)
+    while not stop_requested.wait(1.0):
+        pass
+    sightline.pool.stop()
+    sightline.close()
+
+
+@main.command()
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--features", help="Comma-separated features to compute; default: all.")
+def analyze(files: tuple[Path, ...], features: str | None) -> None:
+    """Analyse FILES once, without a server or storage, and print the results as JSON."""
+    from sightline.pipeline import run_features
+    from sightline.vision import decode, default_analyzers
+
+    settings = _settings()
+    analyzers = default_analyzers()
+    wanted = [name.strip() for name in features.split(",")] if features else list(analyzers)
+    unknown = [name for name in wanted if name not in analyzers]
+    if unknown:
+        raise click.UsageError(
+            f"Unknown feature(s): {', '.join(unknown)}; available: {', '.join(analyzers)}"
+        )
+    report: dict[str, Any] = {}
+    failed = False
+    for path in files:
+        try:
+            picture = decode(
+                path.read_bytes(),
+                max_bytes=settings.max_upload_bytes,
+                max_pixels=settings.max_pixels,
+            )
+        except SightlineError as exc:
+            report[str(path)] = {"error": {"code": exc.code, "message": exc.message}}
+            failed = True
+            continue
+        runs = run_features(
+            picture, wanted, analyzers, lambda artifact, _role: _sha256(artifact.data)
+        )
+        report[str(path)] = {
+            run.state.feature: {
+                "status": str(run.state.status),
+                "version": run.state.version,
+                "result": run.state.result,
+                **({"error": run.state.error} if run.state.error else {}),
+            }
+            for run in runs
+        }
+    click.echo(json.dumps(report, indent=2))
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@data_dir_option
+def migrate(data_dir: Path | None) -> None:
+    """Create or upgrade the catalog schema (the server also does this at start-up)."""
+    from sightline.catalog import open_catalog
+
+    settings = _settings(data_dir=data_dir)
+    open_catalog(settings.resolved_catalog_url()).close()
+    click.echo("Catalog schema is up to date.")
+
+
+@main.group()
+def queue() -> None:
+    """Inspect and repair the job queue."""
+
+
+@queue.command("dead")
+@data_dir_option
+def queue_dead(data_dir: Path | None) -> None:
+    """List dead-lettered jobs with their last error."""
+    sightline = _open(_settings(data_dir=data_dir, workers=0))
+    for job in sightline.queue.dead_letters():
+        click.echo(
+            json.dumps(
+                {
+                    "id": job.id,
+                    "attempts": job.attempts,
+                    "last_error": job.last_error,
+                    **job.payload,
+                }
+            )
+        )
+    sightline.close()
+
+
+@queue.command("requeue")
+@click.argument("job_id")
+@data_dir_option
+def queue_requeue(job_id: str, data_dir: Path | None) -> None:
+    """Give a dead-lettered job a fresh set of attempts."""
+    sightline = _open(_settings(data_dir=data_dir, workers=0))
+    found = sightline.queue.requeue(job_id)
+    sightline.close()
+    if not found:
+        raise click.ClickException(f"No dead job {job_id!r}.")
+    click.echo(f"Requeued {job_id}.")
+
+
+# -- client commands, against a running server ------------------------------------------------
+
+url_option = click.option(
+    "--url",
+    envvar="SIGHTLINE_URL",
+    default="http://127.0.0.1:8080",
+    show_default=True,
+    help="Server base URL [env: SIGHTLINE_URL].",
+)
+key_option = click.option(
+    "--api-key", envvar="SIGHTLINE_API_KEY", default=None, help="API key [env: SIGHTLINE_API_KEY]."
+)
+
+
+@main.command()
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--features", help="Comma-separated features; default: all.")
+@click.option("--metadata", help="Client metadata as a JSON object.")
+@click.option("--wait/--no-wait", default=False, help="Wait until each image is analysed.")
+@url_option
+@key_option
+def upload(
+    files: tuple[Path, ...],
+    features: str | None,
+    metadata: str | None,
+    wait: bool,
+    url: str,
+    api_key: str | None,
+) -> None:
+    """Upload FILES to a running server and print the images as JSON lines."""
+    try:
+        meta = json.loads(metadata) if metadata else None
+    except ValueError as exc:
+        raise click.UsageError(f"--metadata is not valid JSON: {exc}") from exc
+    with _client(url, api_key) as client:
+        for path in files:
+            image = _call(
+                client.upload,
+                path,
+                features=features.split(",") if features else None,
+                metadata=meta,
+            )
+            if wait:
+                image = _call(client.wait, image["id"])
+            click.echo(json.dumps(image))
+
+
+@main.command()
+@click.argument("image_id")
+@click.option("--wait/--no-wait", default=False, help="Wait until the image is analysed.")
+@url_option
+@key_option
+def get(image_id: str, wait: bool, url: str, api_key: str | None) -> None:
+    """Print one image with its results."""
+    with _client(url, api_key) as client:
+        click.echo(json.dumps(_call(client.wait if wait else client.get, image_id), indent=2))
+
+
+@main.command("list")
+@click.option("--status", type=click.Choice(["pending", "processing", "done", "failed"]))
+@click.option("--limit", type=click.IntRange(1, 200), default=50, show_default=True)
+@url_option
+@key_option
+def list_(status: str | None, limit: int, url: str, api_key: str | None) -> None:
+    """Print the newest images as JSON lines."""
+    with _client(url, api_key) as client:
+        for image in _call(client.list, limit=limit, status=status)["items"]:
+            click.echo(json.dumps(image))
+
+
+@main.command()
+@click.argument("image_ids", nargs=-1, required=True)
+@url_option
+@key_option
+def delete(image_ids: tuple[str, ...], url: str, api_key: str | None) -> None:
+    """Delete images."""
+    with _client(url, api_key) as client:
+        for image_id in image_ids:
+            _call(client.delete, image_id)
+            click.echo(f"Deleted {image_id}.")
+
+
+def _open(settings: Settings) -> Sightline:
+    from sightline.app import Sightline
+
+    try:
+        return Sightline(settings)
+    except SightlineError as exc:
+        raise click.ClickException(exc.message) from exc
+
+
+def _client(url: str, api_key: str | None) -> Client:
+    return Client(url, api_key=api_key)
+
+
+def _call(function: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return function(*args, **kwargs)
+    except ApiError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from exc
+    except httpx.HTTPError as exc:
+        raise click.ClickException(f"Cannot reach the server: {exc}") from exc
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

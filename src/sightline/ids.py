@@ -1,0 +1,19 @@
+"""Identifiers that sort by creation time, so "newest first" is an index scan on the id."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+
+def new_image_id() -> str:
+    """`img_` + 12 hex digits of milliseconds since the epoch + 16 random hex digits."""
+    return f"img_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(8)}"
+
+
+def is_image_id(value: str) -> bool:
+    return (
+        len(value) == 32
+        and value.startswith("img_")
+        and all(c in "0123456789abcdef" for c in value[4:])
+    )

@@ -1,0 +1,86 @@
+"""Prometheus metrics, in a registry of the application's own (no process-wide globals)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class _GaugeCollector(Collector):
+    """A labelled gauge read at scrape time, e.g. queue depth from the queue itself."""
+
+    def __init__(
+        self, name: str, documentation: str, label: str, read: Callable[[], Mapping[str, int]]
+    ) -> None:
+        self.name, self.documentation, self.label, self.read = name, documentation, label, read
+
+    def collect(self) -> Iterable[Metric]:
+        family = GaugeMetricFamily(self.name, self.documentation, labels=[self.label])
+        for value, count in self.read().items():
+            family.add_metric([str(value)], count)
+        yield family
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.uploads = Counter(
+            "sightline_uploads",
+            "Images accepted by the API, by outcome (new or duplicate bytes).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.upload_bytes = Counter(
+            "sightline_upload_bytes", "Bytes of accepted images.", registry=self.registry
+        )
+        self.rejections = Counter(
+            "sightline_upload_rejections",
+            "Files refused at upload, by error code.",
+            ["code"],
+            registry=self.registry,
+        )
+        self.jobs = Counter(
+            "sightline_jobs",
+            "Analysis jobs finished by this process, by outcome (done, retried, dead).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.job_seconds = Histogram(
+            "sightline_job_duration_seconds",
+            "Wall time of one analysis job, claim to completion.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.feature_seconds = Histogram(
+            "sightline_feature_duration_seconds",
+            "Wall time of one analyzer on one image.",
+            ["feature"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.feature_failures = Counter(
+            "sightline_feature_failures",
+            "Analyzer runs that failed, by feature.",
+            ["feature"],
+            registry=self.registry,
+        )
+
+    def watch(
+        self, name: str, documentation: str, label: str, read: Callable[[], Mapping[str, int]]
+    ) -> None:
+        self.registry.register(_GaugeCollector(name, documentation, label, read))
+
+    def upload_accepted(self, size: int, *, duplicate: bool) -> None:
+        self.uploads.labels("duplicate" if duplicate else "new").inc()
+        self.upload_bytes.inc(size)
+
+    def upload_rejected(self, code: str) -> None:
+        self.rejections.labels(code).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

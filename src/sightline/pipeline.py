@@ -1,0 +1,99 @@
+"""Run analyzers on one picture and turn their output into storable feature outcomes.
+
+Shared by the workers and by `sightline analyze`, which differ only in what happens to the
+artifacts (thumbnails): stored as blobs, or just described.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sightline.catalog.base import FeatureState, FeatureStatus
+from sightline.vision.base import JSON, Analyzer, Artifact, Picture, SkipFeature
+
+log = logging.getLogger(__name__)
+
+# Given an artifact and its role ("thumbnail:sizes.256"), store it and return its sha256.
+ArtifactSink = Callable[[Artifact, str], str]
+
+
+@dataclass(frozen=True)
+class FeatureRun:
+    state: FeatureState
+    seconds: float
+    artifacts: dict[str, str] = field(default_factory=dict)  # role -> sha256
+
+
+def error_info(code: str, message: str) -> JSON:
+    return {"code": code, "message": message}
+
+
+def run_feature(
+    feature: str, analyzer: Analyzer | None, picture: Picture, sink: ArtifactSink
+) -> FeatureRun:
+    """One feature, never raising: a crash fails this feature for this picture only."""
+    if analyzer is None:
+        state = FeatureState(
+            feature,
+            FeatureStatus.SKIPPED,
+            analyzer="",
+            version="",
+            result={"reason": f"No analyzer for {feature!r} is installed in this worker."},
+        )
+        return FeatureRun(state, 0.0)
+    started = time.perf_counter()
+    artifacts: dict[str, str] = {}
+    try:
+        raw = analyzer.analyze(picture)
+        result = _store_artifacts(raw, feature, sink, artifacts)
+        status, error = FeatureStatus.DONE, None
+    except SkipFeature as skip:
+        status, result, error = FeatureStatus.SKIPPED, {"reason": skip.reason}, None
+    except Exception as exc:  # an analyzer bug must not take the other features down
+        log.exception("Analyzer %s failed on %s", analyzer.name, picture.sha256)
+        status, result = FeatureStatus.FAILED, None
+        error = error_info("AnalyzerError", f"{type(exc).__name__}: {exc}")
+    state = FeatureState(feature, status, analyzer.name, analyzer.version, result, error)
+    return FeatureRun(state, time.perf_counter() - started, artifacts)
+
+
+def run_features(
+    picture: Picture,
+    features: Sequence[str],
+    analyzers: Mapping[str, Analyzer],
+    sink: ArtifactSink,
+) -> list[FeatureRun]:
+    return [run_feature(name, analyzers.get(name), picture, sink) for name in features]
+
+
+def describe_artifact(artifact: Artifact, sha256: str) -> JSON:
+    return {
+        "sha256": sha256,
+        "content_type": artifact.content_type,
+        "size": len(artifact.data),
+        "width": artifact.width,
+        "height": artifact.height,
+    }
+
+
+def _store_artifacts(value: Any, path: str, sink: ArtifactSink, stored: dict[str, str]) -> Any:
+    if isinstance(value, Artifact):
+        sha256 = sink(value, path)
+        stored[path] = sha256
+        return describe_artifact(value, sha256)
+    if isinstance(value, dict):
+        separator = ":" if ":" not in path else "."
+        return {
+            key: _store_artifacts(item, f"{path}{separator}{key}", sink, stored)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [
+            _store_artifacts(item, f"{path}.{index}", sink, stored)
+            for index, item in enumerate(value)
+        ]
+    return value

@@ -1,0 +1,268 @@
+"""Use cases: ingest, query, reprocess and delete images. The API and the CLI call these."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from sightline.blobs import BlobStore, StoreKeeper
+from sightline.catalog import (
+    CatalogBackend,
+    FeatureState,
+    FeatureStatus,
+    ImageQuery,
+    ImageRecord,
+    NewImage,
+)
+from sightline.errors import (
+    ImageNotFound,
+    InvalidFeature,
+    InvalidMetadata,
+    InvalidParameter,
+    NotReady,
+    SightlineError,
+    TooManyFiles,
+)
+from sightline.events import EventType, cloud_event
+from sightline.ids import is_image_id, new_image_id
+from sightline.metrics import Metrics
+from sightline.settings import Settings
+from sightline.vision import Analyzer, decode
+from sightline.vision.thumbnail import THUMBNAIL_SIZES
+
+MAX_FILENAME_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class Upload:
+    data: bytes
+    filename: str | None = None
+
+
+@dataclass(frozen=True)
+class Ingested:
+    image: ImageRecord
+    duplicate: bool
+
+
+class ImageService:
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: CatalogBackend,
+        blobs: BlobStore,
+        analyzers: Mapping[str, Analyzer],
+        metrics: Metrics,
+        on_event: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.blobs = blobs
+        self.analyzers = analyzers
+        self.metrics = metrics
+        self.on_event = on_event  # wakes the in-process outbox relay and SSE streams
+
+    # -- ingest ------------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        uploads: Sequence[Upload],
+        features: Sequence[str] | None = None,
+        metadata: str | None = None,
+    ) -> list[Ingested]:
+        """Validate every file first, then store all of them or none."""
+        if not uploads:
+            raise InvalidParameter("The request contains no file.")
+        if len(uploads) > self.settings.max_files_per_request:
+            raise TooManyFiles(
+                f"{len(uploads)} files in one request; the limit is "
+                f"{self.settings.max_files_per_request}."
+            )
+        wanted = self.resolve_features(features)
+        client_metadata = self.parse_metadata(metadata)
+        pictures = []
+        for index, upload in enumerate(uploads):
+            try:
+                pictures.append(
+                    decode(
+                        upload.data,
+                        max_bytes=self.settings.max_upload_bytes,
+                        max_pixels=self.settings.max_pixels,
+                    )
+                )
+            except SightlineError as exc:
+                # Name the culprit: in a batch the client must know which file was refused.
+                self.metrics.upload_rejected(exc.code)
+                name = f" ({upload.filename})" if upload.filename else ""
+                exc.message = f"File {index + 1}{name}: {exc.message}"
+                exc.details.update(file_index=index, filename=upload.filename)
+                raise
+        new_images = []
+        events = []
+        for upload, picture in zip(uploads, pictures, strict=True):
+            self.blobs.put(picture.data)
+            image = NewImage(
+                id=new_image_id(),
+                sha256=picture.sha256,
+                filename=_clean_filename(upload.filename),
+                content_type=picture.content_type,
+                format=picture.format,
+                size=len(picture.data),
+                width=picture.width,
+                height=picture.height,
+                client_metadata=client_metadata,
+                features=[self._pending(name) for name in wanted],
+            )
+            new_images.append(image)
+            events.append(
+                cloud_event(
+                    EventType.IMAGE_CREATED,
+                    image.id,
+                    {
+                        "id": image.id,
+                        "sha256": image.sha256,
+                        "filename": image.filename,
+                        "content_type": image.content_type,
+                        "size": image.size,
+                        "width": image.width,
+                        "height": image.height,
+                        "features": list(wanted),
+                        "metadata": client_metadata,
+                    },
+                )
+            )
+        keeper = StoreKeeper(self.blobs, {p.sha256: p.data for p in pictures})
+        records = self.catalog.add_images(new_images, events, keeper)
+        self.on_event()
+        ingested = [Ingested(record, record.duplicate_of is not None) for record in records]
+        for item in ingested:
+            self.metrics.upload_accepted(item.image.size, duplicate=item.duplicate)
+        return ingested
+
+    def resolve_features(self, features: Sequence[str] | None) -> list[str]:
+        if features is None:
+            return list(self.analyzers)
+        names = list(dict.fromkeys(name.strip() for name in features if name.strip()))
+        unknown = [name for name in names if name not in self.analyzers]
+        if unknown:
+            raise InvalidFeature(
+                f"Unknown feature(s): {', '.join(unknown)}. "
+                f"Available: {', '.join(self.analyzers)}.",
+                available=list(self.analyzers),
+            )
+        return names
+
+    def parse_metadata(self, raw: str | None) -> dict[str, Any]:
+        if raw is None or not raw.strip():
+            return {}
+        if len(raw.encode()) > self.settings.max_metadata_bytes * 4:
+            raise InvalidMetadata("The metadata is larger than allowed.")
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            raise InvalidMetadata(f"The metadata is not valid JSON: {exc}") from exc
+        if not isinstance(value, dict):
+            raise InvalidMetadata("The metadata must be a JSON object.")
+        compact = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        if len(compact.encode()) > self.settings.max_metadata_bytes:
+            raise InvalidMetadata(
+                f"The metadata has {len(compact.encode())} bytes as compact JSON; "
+                f"the limit is {self.settings.max_metadata_bytes}."
+            )
+        return value
+
+    def _pending(self, feature: str) -> FeatureState:
+        analyzer = self.analyzers[feature]
+        return FeatureState(feature, FeatureStatus.PENDING, analyzer.name, analyzer.version)
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def get(self, image_id: str) -> ImageRecord:
+        record = self.catalog.get_image(image_id) if is_image_id(image_id) else None
+        if record is None:
+            raise ImageNotFound(f"No image with id {image_id!r}.")
+        return record
+
+    def list(self, query: ImageQuery) -> list[ImageRecord]:
+        return self.catalog.list_images(query)
+
+    def open_original(self, image_id: str) -> tuple[ImageRecord, BinaryIO]:
+        record = self.get(image_id)
+        return record, self.blobs.open(record.sha256)
+
+    def open_thumbnail(self, image_id: str, size: int) -> tuple[str, BinaryIO]:
+        if size not in THUMBNAIL_SIZES:
+            raise InvalidParameter(
+                f"Thumbnail size must be one of {', '.join(map(str, THUMBNAIL_SIZES))}.",
+                allowed=list(THUMBNAIL_SIZES),
+            )
+        record = self.get(image_id)
+        state = record.features.get("thumbnail")
+        if state is None or state.result is None:
+            raise NotReady(
+                f"Image {image_id} has no thumbnail yet "
+                f"(thumbnail feature: {state.status if state else 'not requested'})."
+            )
+        sha256: str = state.result["sizes"][str(size)]["sha256"]
+        return sha256, self.blobs.open(sha256)
+
+    def duplicates(self, image_id: str, max_distance: int) -> list[tuple[ImageRecord, int]]:
+        self.get(image_id)
+        found = []
+        for other_id, distance in self.catalog.near_duplicates(image_id, max_distance):
+            other = self.catalog.get_image(other_id)
+            if other is not None:
+                found.append((other, distance))
+        return found
+
+    # -- changes -----------------------------------------------------------------------------
+
+    def delete(self, image_id: str) -> None:
+        record = self.get(image_id)
+        event = cloud_event(
+            EventType.IMAGE_DELETED, image_id, {"id": image_id, "sha256": record.sha256}
+        )
+        if self.catalog.delete_image(image_id, event, StoreKeeper(self.blobs)) is None:
+            raise ImageNotFound(f"No image with id {image_id!r}.")
+        self.on_event()
+
+    def reprocess(
+        self, image_id: str, features: Sequence[str] | None, outdated_only: bool = False
+    ) -> ImageRecord:
+        """Analyse again: the given features, or all the image has; optionally only those whose
+        analyzer version changed since their result was computed."""
+        record = self.get(image_id)
+        names = self.resolve_features(
+            features if features is not None else list(record.features) or None
+        )
+        if outdated_only:
+            names = [
+                name
+                for name in names
+                if name not in record.features
+                or record.features[name].version != self.analyzers[name].version
+            ]
+        if not names:
+            return record
+        event = cloud_event(
+            EventType.IMAGE_REPROCESS_REQUESTED, image_id, {"id": image_id, "features": names}
+        )
+        updated = self.catalog.request_features(
+            image_id, [self._pending(name) for name in names], event
+        )
+        if updated is None:
+            raise ImageNotFound(f"No image with id {image_id!r}.")
+        self.on_event()
+        return updated
+
+
+def _clean_filename(filename: str | None) -> str | None:
+    """Keep only the base name: a client's folder structure is not ours to store or echo."""
+    if not filename:
+        return None
+    name = os.path.basename(filename.replace("\\", "/")).strip()
+    name = "".join(ch for ch in name if ch.isprintable())
+    return name[:MAX_FILENAME_LENGTH] or None

@@ -1,0 +1,285 @@
+"""Background work: relay the outbox into the queue, and analyse images from the queue.
+
+`WorkerPool` runs one relay thread and N worker threads, in `sightline serve` next to the API
+or alone in `sightline worker`. Stopping is warm: no new job is claimed and running ones finish.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+from sightline.blobs import BlobStore, StoreKeeper
+from sightline.catalog import BlobRef, CatalogBackend, FeatureState, FeatureStatus
+from sightline.catalog.base import TERMINAL_FEATURE_STATES
+from sightline.errors import SightlineError
+from sightline.events import JOB_EVENTS, derived_event_id
+from sightline.metrics import Metrics
+from sightline.pipeline import error_info, run_features
+from sightline.queue import Job, JobQueue, JobState
+from sightline.settings import Settings
+from sightline.vision import Analyzer, Artifact, decode
+
+log = logging.getLogger(__name__)
+
+RELAY_BATCH = 200
+PRUNE_EVERY_SECONDS = 3600.0
+
+
+class OutboxRelay:
+    """Turns undispatched job events into queue jobs. Enqueue is idempotent by job id, so a
+    crash between enqueue and marking the event dispatched only causes a harmless retry."""
+
+    def __init__(self, catalog: CatalogBackend, queue: JobQueue, settings: Settings) -> None:
+        self.catalog = catalog
+        self.queue = queue
+        self.retention = timedelta(days=settings.event_retention_days)
+        self._last_prune = 0.0
+
+    def run_once(self) -> int:
+        """Relay one batch; returns how many jobs were newly enqueued."""
+        events = self.catalog.undispatched_events(RELAY_BATCH)
+        enqueued = 0
+        for event in events:
+            envelope = event.envelope
+            if envelope["type"] in JOB_EVENTS and envelope["data"].get("features"):
+                payload = {
+                    "image_id": envelope["data"]["id"],
+                    "features": envelope["data"]["features"],
+                }
+                enqueued += self.queue.enqueue(f"analyze:{envelope['id']}", payload)
+        self.catalog.mark_dispatched([event.seq for event in events])
+        if time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS:
+            self._last_prune = time.monotonic()
+            self.catalog.prune_events(datetime.now(UTC) - self.retention)
+        return enqueued
+
+
+class Analyst:
+    """Runs one analysis job: the features it names, on the image it names."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: CatalogBackend,
+        blobs: BlobStore,
+        analyzers: Mapping[str, Analyzer],
+        metrics: Metrics,
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.blobs = blobs
+        self.analyzers = analyzers
+        self.metrics = metrics
+
+    def process(self, job: Job) -> None:
+        image_id: str = job.payload["image_id"]
+        record = self.catalog.start_features(image_id, job.payload["features"])
+        if record is None:
+            return  # deleted since the upload: nothing left to analyse
+        features = [name for name in job.payload["features"] if name in record.features]
+        with self.blobs.open(record.sha256) as blob:
+            data = blob.read()
+        artifacts: dict[str, bytes] = {}
+
+        def store(artifact: Artifact, _role: str) -> str:
+            sha256 = self.blobs.put(artifact.data)
+            artifacts[sha256] = artifact.data
+            return sha256
+
+        try:
+            picture = decode(data, max_bytes=len(data), max_pixels=self.settings.max_pixels)
+        except SightlineError as exc:
+            # Accepted at upload, refused now (a lowered limit): every feature fails the same.
+            error = error_info(exc.code, exc.message)
+            outcomes = [
+                FeatureState(name, FeatureStatus.FAILED, state.analyzer, state.version, None, error)
+                for name, state in record.features.items()
+                if name in features
+            ]
+            refs: list[BlobRef] = []
+        else:
+            runs = run_features(picture, features, self.analyzers, store)
+            outcomes = [run.state for run in runs]
+            refs = [BlobRef(sha, role) for run in runs for role, sha in run.artifacts.items()]
+            for run in runs:
+                self.metrics.feature_seconds.labels(run.state.feature).observe(run.seconds)
+        for outcome in outcomes:
+            if outcome.status is FeatureStatus.FAILED:
+                self.metrics.feature_failures.labels(outcome.feature).inc()
+        phash = next(
+            (
+                outcome.result["phash"]
+                for outcome in outcomes
+                if outcome.feature == "hash"
+                and outcome.status is FeatureStatus.DONE
+                and outcome.result
+            ),
+            None,
+        )
+        self.catalog.finish_features(
+            image_id,
+            outcomes,
+            refs,
+            StoreKeeper(self.blobs, artifacts),
+            derived_event_id(job.id, "finished"),
+            phash=phash,
+        )
+
+    def give_up(self, job: Job, error: str) -> None:
+        """The job is dead-lettered: its unfinished features fail with the last error."""
+        record = self.catalog.get_image(job.payload["image_id"])
+        if record is None:
+            return
+        failure = error_info("JobFailed", error)
+        outcomes = [
+            FeatureState(name, FeatureStatus.FAILED, state.analyzer, state.version, None, failure)
+            for name, state in record.features.items()
+            if name in job.payload["features"] and state.status not in TERMINAL_FEATURE_STATES
+        ]
+        self.catalog.finish_features(
+            record.id, outcomes, [], StoreKeeper(self.blobs), derived_event_id(job.id, "dead")
+        )
+
+
+class WorkerPool:
+    def __init__(
+        self,
+        settings: Settings,
+        queue: JobQueue,
+        relay: OutboxRelay,
+        analyst: Analyst,
+        metrics: Metrics,
+        *,
+        threads: int,
+        name: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.queue = queue
+        self.relay = relay
+        self.analyst = analyst
+        self.metrics = metrics
+        self.thread_count = threads
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.stopping = threading.Event()
+        self.work_available = threading.Event()
+        self.relay_wanted = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def notify(self) -> None:
+        """Something was written to the outbox: relay it now rather than at the next poll."""
+        self.relay_wanted.set()
+
+    def start(self) -> None:
+        self.stopping.clear()
+        self._threads = [
+            threading.Thread(target=self._relay_loop, name="sightline-relay", daemon=True)
+        ]
+        self._threads += [
+            threading.Thread(
+                target=self._work_loop,
+                args=(f"{self.name}/{index}",),
+                name=f"sightline-worker-{index}",
+                daemon=True,
+            )
+            for index in range(self.thread_count)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Warm stop: claim nothing new, let running jobs finish. False if some did not in time."""
+        self.stopping.set()
+        self.work_available.set()
+        self.relay_wanted.set()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self._threads)
+
+    def _relay_loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                if self.relay.run_once():
+                    self.work_available.set()
+                    continue
+            except Exception:
+                log.exception("Outbox relay failed; retrying")
+            self.relay_wanted.wait(self.settings.poll_interval_seconds)
+            self.relay_wanted.clear()
+
+    def _work_loop(self, worker: str) -> None:
+        while not self.stopping.is_set():
+            try:
+                job = self.queue.claim(worker)
+            except Exception:
+                log.exception("Claiming a job failed; retrying")
+                job = None
+            if job is None:
+                self.work_available.wait(self.settings.poll_interval_seconds)
+                self.work_available.clear()
+                continue
+            self.run_job(job)
+
+    def run_job(self, job: Job) -> None:
+        started = time.perf_counter()
+        if job.attempt > self.settings.job_max_attempts:
+            # Only a lease that ran out after the last attempt gets here: its worker was lost.
+            self._dead_letter(
+                job, job.last_error or "The worker running the last attempt was lost."
+            )
+            return
+        try:
+            with self._heartbeat(job):
+                self.analyst.process(job)
+            self.queue.complete(job)
+            self.metrics.jobs.labels("done").inc()
+        except Exception as exc:
+            log.exception("Job %s failed (attempt %d)", job.id, job.attempt)
+            error = f"{type(exc).__name__}: {exc}"
+            if self.queue.retry(job, error) is JobState.DEAD:
+                self._give_up(job, error)
+            else:
+                self.metrics.jobs.labels("retried").inc()
+        finally:
+            self.metrics.job_seconds.observe(time.perf_counter() - started)
+            self.relay_wanted.set()
+
+    def _dead_letter(self, job: Job, error: str) -> None:
+        self.queue.retry(job, error)
+        self._give_up(job, error)
+
+    def _give_up(self, job: Job, error: str) -> None:
+        self.metrics.jobs.labels("dead").inc()
+        try:
+            self.analyst.give_up(job, error)
+        except Exception:
+            log.exception("Recording the failure of dead job %s failed", job.id)
+
+    @contextmanager
+    def _heartbeat(self, job: Job) -> Iterator[None]:
+        done = threading.Event()
+        interval = self.settings.job_lease_seconds / 3
+
+        def beat() -> None:
+            while not done.wait(interval):
+                try:
+                    if not self.queue.heartbeat(job):
+                        log.warning("Lost the lease on job %s", job.id)
+                        return
+                except Exception:
+                    log.exception("Heartbeat for job %s failed", job.id)
+
+        thread = threading.Thread(target=beat, name=f"heartbeat-{job.id}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()

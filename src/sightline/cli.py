@@ -9,9 +9,10 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import httpx
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from sightline.app import Sightline
 
 log = logging.getLogger("sightline")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _env(field: str) -> str:
@@ -39,7 +41,7 @@ def _settings(**overrides: Any) -> Settings:
         raise click.UsageError(str(exc)) from exc
 
 
-def _option(name: str, field: str, **kwargs: Any) -> Any:
+def _option(name: str, field: str, **kwargs: Any) -> Callable[[F], F]:
     description = Settings.model_fields[field].description or ""
     default = Settings.model_fields[field].default
     return click.option(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -150,11 +151,11 @@ class Client:
             self._http.get(f"/v1/images/{image_id}/thumbnail", params={"size": size})
         )
 
-    def duplicates(self, image_id: str, max_distance: int = 6) -> list[dict[str, Any]]:
+    def duplicates(self, image_id: str, max_distance: int = 6) -> builtins.list[dict[str, Any]]:
         response = self._http.get(
             f"/v1/images/{image_id}/duplicates", params={"max_distance": max_distance}
         )
-        items: list[dict[str, Any]] = self._json(response)["items"]
+        items: builtins.list[dict[str, Any]] = self._json(response)["items"]
         return items
 
     # -- plumbing ----------------------------------------------------------------------------

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+K = TypeVar("K")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
@@ -15,7 +17,7 @@ class _GaugeCollector(Collector):
     """A labelled gauge read at scrape time, e.g. queue depth from the queue itself."""
 
     def __init__(
-        self, name: str, documentation: str, label: str, read: Callable[[], Mapping[str, int]]
+        self, name: str, documentation: str, label: str, read: Callable[[], Mapping[Any, int]]
     ) -> None:
         self.name, self.documentation, self.label, self.read = name, documentation, label, read
 
@@ -71,7 +73,7 @@ class Metrics:
         )
 
     def watch(
-        self, name: str, documentation: str, label: str, read: Callable[[], Mapping[str, int]]
+        self, name: str, documentation: str, label: str, read: Callable[[], Mapping[K, int]]
     ) -> None:
         self.registry.register(_GaugeCollector(name, documentation, label, read))
 

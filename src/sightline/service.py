@@ -186,7 +186,7 @@ class ImageService:
             raise ImageNotFound(f"No image with id {image_id!r}.")
         return record
 
-    def list(self, query: ImageQuery) -> list[ImageRecord]:
+    def list_images(self, query: ImageQuery) -> list[ImageRecord]:
         return self.catalog.list_images(query)
 
     def open_original(self, image_id: str) -> tuple[ImageRecord, BinaryIO]:

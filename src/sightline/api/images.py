@@ -97,7 +97,7 @@ async def _read_form(
     settings = service.settings
     form = await request.form(max_files=settings.max_files_per_request + 1, max_fields=100)
     try:
-        uploads = []
+        uploads: list[Upload] = []
         for value in form.values():
             if isinstance(value, UploadFile):
                 if value.size is not None and value.size > settings.max_upload_bytes:
@@ -185,7 +185,7 @@ def list_images(
         before_id=_decode_cursor(cursor) if cursor else None,
         limit=limit + 1,
     )
-    records = service.list(query)
+    records = service.list_images(query)
     next_cursor = _encode_cursor(records[limit - 1].id) if len(records) > limit else None
     return ImageList(items=[ImageOut.of(r) for r in records[:limit]], next_cursor=next_cursor)
 

@@ -47,8 +47,9 @@ class RetryPolicy:
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """Exponential backoff with jitter: between half and all of base * 2^(attempt-1)."""
-        ceiling = min(MAX_BACKOFF_SECONDS, self.base_seconds * 2 ** (attempt - 1))
-        return ceiling * (0.5 + 0.5 * (rng or random).random())
+        ceiling = min(MAX_BACKOFF_SECONDS, self.base_seconds * 2.0 ** (attempt - 1))
+        draw = rng.random() if rng is not None else random.random()
+        return ceiling * (0.5 + 0.5 * draw)
 
 
 class JobQueue(Protocol):

@@ -98,7 +98,7 @@ async def _read_form(
     form = await request.form(max_files=settings.max_files_per_request + 1, max_fields=100)
     try:
         uploads: list[Upload] = []
-        for value in form.values():
+        for _field, value in form.multi_items():
             if isinstance(value, UploadFile):
                 if value.size is not None and value.size > settings.max_upload_bytes:
                     raise ImageTooLarge(

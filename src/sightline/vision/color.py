@@ -38,6 +38,8 @@ BLACK_AND_WHITE_MAX_COLORFUL = 0.02
 # An accent must cover some of the picture, or a few stray pixels would win on vividness.
 ACCENT_MIN_SHARE = 0.01
 
+# Several anchors per name outline the region each name covers; blue needs the most, because
+# CIELAB bends saturated blues towards purple.
 REFERENCE_COLORS: dict[str, tuple[str, ...]] = {
     "black": ("000000",),
     "gray": ("808080", "404040", "B4B4B4"),
@@ -47,8 +49,20 @@ REFERENCE_COLORS: dict[str, tuple[str, ...]] = {
     "yellow": ("FFFF00", "FFD700", "F0E68C", "DAA520"),
     "green": ("008000", "00FF00", "228B22", "006400", "90EE90", "9ACD32", "6B8E23", "2E8B57"),
     "teal": ("008080", "40E0D0", "20B2AA", "00CED1", "00FFFF"),
-    "blue": ("0000FF", "000080", "4169E1", "1E90FF", "87CEEB", "ADD8E6", "4682B4", "191970"),
-    "purple": ("800080", "8A2BE2", "4B0082", "9370DB", "DA70D6"),
+    "blue": (
+        "0000FF",
+        "0000CD",
+        "000080",
+        "191970",
+        "0047AB",
+        "4169E1",
+        "6495ED",
+        "1E90FF",
+        "4682B4",
+        "87CEEB",
+        "ADD8E6",
+    ),
+    "purple": ("800080", "9400D3", "663399", "4B0082", "9370DB", "DA70D6"),
     "pink": ("FFC0CB", "FF69B4", "FF00FF", "FF1493", "DB7093", "FFB6C1"),
     "brown": ("8B4513", "A0522D", "D2691E", "D2B48C", "654321", "DEB887"),
 }

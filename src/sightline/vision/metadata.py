@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import struct
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -199,11 +199,11 @@ def _exif_result(tags: dict[int, Any], gps: dict[int, Any], orientation: int | N
         "f_number": _number(tags.get(Base.FNumber)),
         "iso": iso if isinstance(iso, int) and not isinstance(iso, bool) else None,
         "focal_length": _number(tags.get(Base.FocalLength)),
-        "tags": dict(_other_tags(tags, gps)),
+        "tags": _other_tags(tags, gps),
     }
 
 
-def _other_tags(tags: dict[int, Any], gps: dict[int, Any]) -> Iterator[tuple[str, Value]]:
+def _other_tags(tags: dict[int, Any], gps: dict[int, Any]) -> dict[str, Value]:
     named = [
         (ExifTags.TAGS.get(tag), value) for tag, value in tags.items() if tag not in NOT_IN_TAGS
     ]
@@ -212,15 +212,15 @@ def _other_tags(tags: dict[int, Any], gps: dict[int, Any]) -> Iterator[tuple[str
         for tag, value in gps.items()
         if tag not in NOT_IN_GPS_TAGS
     ]
-    emitted = 0
+    other: dict[str, Value] = {}
     for name, raw in named:
+        if len(other) == MAX_TAGS:
+            break
         value = _value(raw)
-        if name is None or value is None:
-            continue
-        yield name, value
-        emitted += 1
-        if emitted == MAX_TAGS:
-            return
+        # Pillow names a few tag numbers alike; the first one read wins.
+        if name is not None and value is not None and name not in other:
+            other[name] = value
+    return other
 
 
 def _value(raw: object) -> Value | None:
@@ -308,7 +308,7 @@ def _coordinate(raw: object, ref: object, negative: str, limit: float) -> float 
 def _dpi(raw: object) -> list[float] | None:
     if not isinstance(raw, tuple) or len(raw) != 2:
         return None
-    values = [round(float(number), 2) for part in raw if (number := _number(part)) is not None]
+    values = [round(float(number), 1) for part in raw if (number := _number(part)) is not None]
     return values if len(values) == 2 and min(values) > 0 else None
 
 

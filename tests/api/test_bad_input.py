@@ -1,0 +1,311 @@
+"""Every kind of bad input: a 4xx with a stable code, nothing stored, the service still serving."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import RunningServer, serve
+from imagegen import encode, noise, png_bomb, solid
+from sightline.app import Sightline
+from sightline.settings import Settings
+
+JPEG = solid("red", (64, 64))
+
+
+def stored_blob_files(server: RunningServer) -> list[Path]:
+    root = server.sightline.settings.data_dir / "blobs"
+    return [p for p in root.rglob("*") if p.is_file() and "tmp" not in p.relative_to(root).parts]
+
+
+def assert_nothing_stored_and_still_serving(server: RunningServer) -> None:
+    catalog = server.sightline.catalog
+    assert sum(catalog.status_counts().values()) == 0
+    assert catalog.last_event_seq() == 0
+    assert stored_blob_files(server) == []
+    assert list((server.sightline.settings.data_dir / "blobs" / "tmp").iterdir()) == []
+    assert httpx.get(f"{server.url}/healthz").status_code == 200
+    accepted = httpx.post(
+        f"{server.url}/v1/images", content=JPEG, headers={"Content-Type": "image/jpeg"}
+    )
+    assert accepted.status_code == 202
+
+
+def post_raw(
+    server: RunningServer, data: bytes, content_type: str = "image/jpeg"
+) -> httpx.Response:
+    return httpx.post(
+        f"{server.url}/v1/images", content=data, headers={"Content-Type": content_type}, timeout=30
+    )
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == code
+    assert body["error"]["message"]
+
+
+def truncated_png() -> bytes:
+    data = noise(5, size=(200, 200), fmt="PNG")
+    return data[: len(data) * 2 // 3]
+
+
+def corrupt_jpeg() -> bytes:
+    data = bytearray(noise(5, size=(200, 200), fmt="JPEG"))
+    data[200:600] = bytes(range(256)) + bytes(144)  # scramble the entropy-coded data
+    return bytes(data[: len(data) - 100])
+
+
+BAD_FILES = {
+    "zero bytes": (b"", 400, "EmptyImage"),
+    "truncated jpeg": (JPEG[: len(JPEG) // 2], 400, "InvalidImageFormat"),
+    "truncated png": (truncated_png(), 400, "InvalidImageFormat"),
+    "corrupt jpeg": (corrupt_jpeg(), 400, "InvalidImageFormat"),
+    "text named like an image": (b"hello, I am not a picture\n" * 20, 400, "InvalidImageFormat"),
+    "html": (b"<!doctype html><html><body>hi</body></html>", 400, "InvalidImageFormat"),
+    "unsupported format (TGA)": (
+        encode(Image.new("RGB", (8, 8)), "TGA"),
+        400,
+        "InvalidImageFormat",
+    ),
+    "unsupported format (ICO)": (
+        encode(Image.new("RGB", (16, 16)), "ICO"),
+        400,
+        "InvalidImageFormat",
+    ),
+    "unsupported format (PDF)": (
+        b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\n",
+        400,
+        "InvalidImageFormat",
+    ),
+    "decompression bomb": (png_bomb(), 413, "ImageDimensionsTooLarge"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_bad_file_raw(server: RunningServer, case: str) -> None:
+    data, status, code = BAD_FILES[case]
+    assert_error(post_raw(server, data), status, code)
+    assert_nothing_stored_and_still_serving(server)
+
+
+@pytest.mark.parametrize("case", ["zero bytes", "truncated jpeg", "decompression bomb"])
+def test_bad_file_multipart(server: RunningServer, case: str) -> None:
+    data, status, code = BAD_FILES[case]
+    response = httpx.post(f"{server.url}/v1/images", files={"file": ("photo.jpg", data)})
+    assert_error(response, status, code)
+    assert response.json()["error"]["details"]["filename"] == "photo.jpg"
+    assert_nothing_stored_and_still_serving(server)
+
+
+def test_one_bad_file_rejects_the_whole_batch(server: RunningServer) -> None:
+    files = [
+        ("file", ("good1.png", noise(1), "image/png")),
+        ("file", ("broken.jpg", JPEG[:100], "image/jpeg")),
+        ("file", ("good2.png", noise(2), "image/png")),
+    ]
+    response = httpx.post(f"{server.url}/v1/images", files=files)
+    assert_error(response, 400, "InvalidImageFormat")
+    details = response.json()["error"]["details"]
+    assert (details["file_index"], details["filename"]) == (1, "broken.jpg")
+    assert "broken.jpg" in response.json()["error"]["message"]
+    assert_nothing_stored_and_still_serving(server)
+
+
+@pytest.fixture
+def small_limits(tmp_path: Path) -> Iterator[RunningServer]:
+    settings = Settings(
+        data_dir=tmp_path / "small",
+        max_upload_bytes=5_000,
+        max_pixels=10_000,
+        max_files_per_request=2,
+        max_metadata_bytes=64,
+        workers=1,
+        poll_interval_seconds=0.02,
+    )
+    app = Sightline(settings)
+    with serve(app) as running:
+        yield running
+    app.close()
+
+
+def test_over_the_byte_limit(small_limits: RunningServer) -> None:
+    big = noise(3, size=(90, 90), fmt="PNG") + b"\0" * 6_000
+    assert_error(post_raw(small_limits, big, "image/png"), 413, "ImageTooLarge")
+    multipart = httpx.post(f"{small_limits.url}/v1/images", files={"file": ("big.png", big)})
+    assert_error(multipart, 413, "ImageTooLarge")
+    assert_nothing_stored_and_still_serving(small_limits)
+
+
+def test_over_the_pixel_limit(small_limits: RunningServer) -> None:
+    assert_error(post_raw(small_limits, solid("red", (200, 100))), 413, "ImageDimensionsTooLarge")
+    assert_nothing_stored_and_still_serving(small_limits)
+
+
+def test_too_many_files(small_limits: RunningServer) -> None:
+    files = [("file", (f"{i}.jpg", JPEG, "image/jpeg")) for i in range(3)]
+    response = httpx.post(f"{small_limits.url}/v1/images", files=files)
+    assert_error(response, 400, "TooManyFiles")
+    assert_nothing_stored_and_still_serving(small_limits)
+
+
+def test_metadata_over_the_size_limit(small_limits: RunningServer) -> None:
+    response = httpx.post(
+        f"{small_limits.url}/v1/images",
+        content=JPEG,
+        headers={"Content-Type": "image/jpeg"},
+        params={"metadata": '{"note": "' + "x" * 100 + '"}'},
+    )
+    assert_error(response, 400, "InvalidMetadata")
+    assert_nothing_stored_and_still_serving(small_limits)
+
+
+@pytest.mark.parametrize("metadata", ["{not json", "[1, 2]", '"text"', "42", '{"a": 1'])
+def test_invalid_metadata(server: RunningServer, metadata: str) -> None:
+    response = httpx.post(
+        f"{server.url}/v1/images",
+        files={"file": ("a.jpg", JPEG)},
+        data={"metadata": metadata},
+    )
+    assert_error(response, 400, "InvalidMetadata")
+    assert_nothing_stored_and_still_serving(server)
+
+
+def test_unknown_feature(server: RunningServer) -> None:
+    response = httpx.post(
+        f"{server.url}/v1/images",
+        content=JPEG,
+        headers={"Content-Type": "image/jpeg"},
+        params={"features": "color,telepathy"},
+    )
+    assert_error(response, 400, "InvalidFeature")
+    assert "telepathy" in response.json()["error"]["message"]
+    assert_nothing_stored_and_still_serving(server)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/json", ""])
+def test_wrong_content_type(server: RunningServer, content_type: str) -> None:
+    assert_error(post_raw(server, JPEG, content_type), 415, "UnsupportedMediaType")
+    assert_nothing_stored_and_still_serving(server)
+
+
+def test_multipart_without_a_file(server: RunningServer) -> None:
+    response = httpx.post(f"{server.url}/v1/images", data={"metadata": "{}"}, files={})
+    assert response.status_code in (400, 415)
+    assert response.json()["error"]["code"] in ("InvalidParameter", "UnsupportedMediaType")
+    assert_nothing_stored_and_still_serving(server)
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/v1/images/{id}"),
+        ("GET", "/v1/images/{id}/content"),
+        ("GET", "/v1/images/{id}/thumbnail"),
+        ("GET", "/v1/images/{id}/duplicates"),
+        ("POST", "/v1/images/{id}/reprocess"),
+        ("DELETE", "/v1/images/{id}"),
+    ],
+)
+@pytest.mark.parametrize("image_id", ["img_0000000000000000000000000000", "nonsense", "IMG_x"])
+def test_unknown_ids(server: RunningServer, method: str, path: str, image_id: str) -> None:
+    response = httpx.request(method, server.url + path.format(id=image_id))
+    assert_error(response, 404, "ImageNotFound")
+
+
+def test_path_tricks_in_ids_find_nothing(server: RunningServer) -> None:
+    for trick in ("..%2F..%2Fetc%2Fpasswd", "%2e%2e", "img_%00"):
+        response = httpx.get(f"{server.url}/v1/images/{trick}/content")
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] in ("ImageNotFound", "NotFound")
+
+
+def test_unknown_route(server: RunningServer) -> None:
+    assert_error(httpx.get(f"{server.url}/v1/nothing-here"), 404, "NotFound")
+    assert_error(httpx.put(f"{server.url}/v1/images"), 405, "MethodNotAllowed")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=0",
+        "limit=201",
+        "limit=abc",
+        "status=sleeping",
+        "cursor=%%%",
+        "cursor=bm9wZQ",
+        "uploaded_after=yesterday",
+        "uploaded_after=2026-01-01T00:00:00",
+    ],
+)
+def test_bad_list_parameters(server: RunningServer, query: str) -> None:
+    assert_error(httpx.get(f"{server.url}/v1/images?{query}"), 400, "InvalidParameter")
+
+
+def test_bad_parameters_on_an_existing_image(server: RunningServer) -> None:
+    image_id = post_raw(server, JPEG).json()["images"][0]["id"]
+    base = f"{server.url}/v1/images/{image_id}"
+    assert_error(httpx.get(f"{base}/thumbnail?size=100"), 400, "InvalidParameter")
+    assert_error(httpx.get(f"{base}/thumbnail?size=big"), 400, "InvalidParameter")
+    assert_error(httpx.get(f"{base}/duplicates?max_distance=64"), 400, "InvalidParameter")
+    bad_json = httpx.post(
+        f"{base}/reprocess", content=b"{features:", headers={"Content-Type": "application/json"}
+    )
+    assert_error(bad_json, 400, "InvalidJson")
+    wrong_shape = httpx.post(f"{base}/reprocess", json={"features": "color"})
+    assert_error(wrong_shape, 400, "InvalidParameter")
+    unknown = httpx.post(f"{base}/reprocess", json={"features": ["telepathy"]})
+    assert_error(unknown, 400, "InvalidFeature")
+    assert_error(httpx.get(f"{server.url}/v1/events?since=-1"), 400, "InvalidParameter")
+    assert httpx.get(f"{base}").status_code == 200
+
+
+ODD_BUT_VALID = {
+    "1x1 pixel": encode(Image.new("RGB", (1, 1), "white"), "PNG"),
+    "1x1000 strip": encode(Image.new("RGB", (1, 1000), "gray"), "PNG"),
+    "CMYK jpeg": encode(Image.new("CMYK", (40, 30), (0, 255, 255, 0)), "JPEG"),
+    "16-bit greyscale png": encode(
+        Image.fromarray((np.arange(1200).reshape(30, 40) * 50).astype(np.uint16)), "PNG"
+    ),
+    "palette png with transparency": encode(
+        Image.new("RGBA", (30, 30), (255, 0, 0, 128)).convert("P"), "PNG", transparency=0
+    ),
+    "RGBA webp": encode(Image.new("RGBA", (30, 30), (0, 0, 255, 100)), "WEBP"),
+    "BMP": encode(Image.new("RGB", (30, 20), "yellow"), "BMP"),
+    "TIFF": encode(Image.new("RGB", (30, 20), "purple"), "TIFF"),
+    "AVIF": encode(Image.new("RGB", (30, 20), "orange"), "AVIF"),
+    "HEIC": encode(Image.new("RGB", (30, 20), "teal"), "HEIF"),
+}
+
+
+@pytest.mark.parametrize("case", list(ODD_BUT_VALID))
+def test_odd_but_valid_images_are_analysed(server: RunningServer, case: str) -> None:
+    from sightline import Client
+
+    with Client(server.url) as client:
+        image = client.wait(client.upload(ODD_BUT_VALID[case])["id"])
+    assert image["status"] == "done", image
+    assert all(feature["status"] == "done" for feature in image["features"].values())
+
+
+def test_huge_exif_is_accepted_and_bounded(server: RunningServer) -> None:
+    from sightline import Client
+
+    exif = Image.Exif()
+    exif[0x010E] = "x" * 60_000  # ImageDescription
+    exif[0x010F] = "Canon"
+    data = encode(Image.new("RGB", (50, 50), "red"), "JPEG", exif=exif.tobytes())
+    with Client(server.url) as client:
+        image = client.wait(client.upload(data)["id"])
+    assert image["status"] == "done"
+    result = image["features"]["metadata"]["result"]
+    assert result["exif"]["camera_make"] == "Canon"
+    assert len(io.StringIO(str(result)).getvalue()) < 20_000

@@ -1,0 +1,255 @@
+"""The images API over real HTTP, with in-process workers: the happy paths and the contract."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import httpx
+import pytest
+from PIL import Image
+
+from conftest import RunningServer
+from imagegen import encode, gif_animation, noise, solid
+from sightline import ApiError, Client
+
+CONTRACT_FIELDS = {
+    "id",
+    "sha256",
+    "status",
+    "content_type",
+    "size",
+    "width",
+    "height",
+    "created_at",
+    "updated_at",
+    "features",
+}
+
+
+def test_upload_raw_bytes_is_analysed_with_every_feature(client: Client) -> None:
+    data = solid("blue", (80, 60))
+    created = client.upload(data, filename="sky.jpg", metadata={"album": "trip"})
+    assert created["status"] == "pending"
+    assert created["duplicate"] is False
+    assert created["links"]["self"] == f"/v1/images/{created['id']}"
+
+    image = client.wait(created["id"])
+    assert CONTRACT_FIELDS <= image.keys()
+    assert image["status"] == "done"
+    assert image["content_type"] == "image/jpeg"
+    assert (image["width"], image["height"], image["size"]) == (80, 60, len(data))
+    assert image["filename"] == "sky.jpg"
+    assert image["metadata"] == {"album": "trip"}
+    assert set(image["features"]) == {"metadata", "color", "hash", "thumbnail"}
+    for feature in image["features"].values():
+        assert feature["status"] == "done"
+        assert feature["version"]
+        assert "error" not in feature
+    assert image["features"]["color"]["result"]["dominant_color_background"] == "blue"
+    assert image["features"]["metadata"]["result"]["sha256"] == image["sha256"]
+
+
+def test_multipart_batch_uploads_every_file(server: RunningServer) -> None:
+    files = [("file", (f"n{i}.png", noise(i), "image/png")) for i in range(3)]
+    response = httpx.post(
+        f"{server.url}/v1/images", files=files, data={"features": "color,hash"}, timeout=30
+    )
+    assert response.status_code == 202
+    images = response.json()["images"]
+    assert [image["filename"] for image in images] == ["n0.png", "n1.png", "n2.png"]
+    assert len({image["id"] for image in images}) == 3
+    for image in images:
+        assert set(image["features"]) == {"color", "hash"}
+
+
+def test_features_select_what_runs(client: Client) -> None:
+    image = client.wait(client.upload(solid(), features=["color"])["id"])
+    assert set(image["features"]) == {"color"}
+    with pytest.raises(ApiError) as error:
+        client.thumbnail(image["id"])
+    assert (error.value.status, error.value.code) == (409, "NotReady")
+
+
+def test_same_bytes_share_one_blob_and_are_reported_duplicate(
+    server: RunningServer, client: Client
+) -> None:
+    data = noise(7)
+    first = client.upload(data)
+    second = client.upload(data)
+    assert second["duplicate"] is True
+    assert second["duplicate_of"] == first["id"]
+    assert second["id"] != first["id"]
+    assert first["sha256"] == second["sha256"]
+    blob_files = [
+        p for p in (server.sightline.settings.data_dir / "blobs").rglob("*") if p.is_file()
+    ]
+    assert sum(p.name == first["sha256"] for p in blob_files) == 1
+
+
+def test_get_has_etag_and_answers_304(server: RunningServer, client: Client) -> None:
+    image = client.wait(client.upload(solid())["id"])
+    url = f"{server.url}/v1/images/{image['id']}"
+    first = httpx.get(url)
+    etag = first.headers["etag"]
+    assert httpx.get(url, headers={"If-None-Match": etag}).status_code == 304
+    client.reprocess(image["id"], ["color"])
+    assert httpx.get(url, headers={"If-None-Match": etag}).status_code == 200
+
+
+def test_content_is_the_original_with_ranges(server: RunningServer, client: Client) -> None:
+    data = noise(3, fmt="PNG")
+    image = client.upload(data)
+    url = f"{server.url}/v1/images/{image['id']}/content"
+    whole = httpx.get(url)
+    assert whole.status_code == 200
+    assert whole.content == data
+    assert whole.headers["content-type"] == "image/png"
+    assert whole.headers["etag"] == f'"{image["sha256"]}"'
+    assert whole.headers["accept-ranges"] == "bytes"
+
+    part = httpx.get(url, headers={"Range": "bytes=10-19"})
+    assert part.status_code == 206
+    assert part.content == data[10:20]
+    assert part.headers["content-range"] == f"bytes 10-19/{len(data)}"
+    tail = httpx.get(url, headers={"Range": "bytes=-5"})
+    assert tail.content == data[-5:]
+    open_ended = httpx.get(url, headers={"Range": f"bytes={len(data) - 3}-"})
+    assert open_ended.content == data[-3:]
+
+    outside = httpx.get(url, headers={"Range": f"bytes={len(data)}-"})
+    assert outside.status_code == 416
+    assert outside.json()["error"]["code"] == "RangeNotSatisfiable"
+    assert outside.headers["content-range"] == f"bytes */{len(data)}"
+    cached = httpx.get(url, headers={"If-None-Match": whole.headers["etag"]})
+    assert cached.status_code == 304
+
+
+def test_thumbnails_by_size(client: Client) -> None:
+    image = client.wait(client.upload(noise(1, size=(1000, 500), fmt="JPEG"))["id"])
+    for size, expected in ((128, (128, 64)), (256, (256, 128)), (512, (512, 256))):
+        thumb = Image.open(io.BytesIO(client.thumbnail(image["id"], size)))
+        assert thumb.format == "WEBP"
+        assert thumb.size == expected
+    with pytest.raises(ApiError) as error:
+        client.thumbnail(image["id"], 300)
+    assert (error.value.status, error.value.code) == (400, "InvalidParameter")
+
+
+def test_list_paginates_newest_first_and_filters(client: Client) -> None:
+    ids = [client.upload(noise(i))["id"] for i in range(5)]
+    png = client.upload(solid(fmt="PNG"))["id"]
+    for image_id in [*ids, png]:
+        client.wait(image_id)
+
+    first = client.list(limit=4)
+    assert [item["id"] for item in first["items"]] == [png, *ids[::-1][:3]]
+    second = client.list(limit=4, cursor=first["next_cursor"])
+    assert [item["id"] for item in second["items"]] == ids[::-1][3:]
+    assert second["next_cursor"] is None
+    assert [item["id"] for item in client.iter_images(limit=2)] == [png, *ids[::-1]]
+
+    assert [i["id"] for i in client.list(content_type="image/jpeg")["items"]] == []
+    assert len(client.list(content_type="image/png")["items"]) == 6
+    assert len(client.list(status="done")["items"]) == 6
+    assert client.list(status="pending")["items"] == []
+    newest = client.get(png)["created_at"]
+    assert [i["id"] for i in client.list(uploaded_after=newest)["items"]] == []
+    assert len(client.list(uploaded_before=newest)["items"]) == 5
+
+
+def test_delete_removes_image_results_and_unshared_blob(
+    server: RunningServer, client: Client
+) -> None:
+    shared = noise(11)
+    keep = client.wait(client.upload(shared)["id"])
+    twin = client.wait(client.upload(shared)["id"])
+    alone = client.wait(client.upload(noise(12))["id"])
+    blobs = server.sightline.blobs
+
+    client.delete(twin["id"])
+    assert blobs.exists(keep["sha256"])  # still used by `keep`
+    client.delete(alone["id"])
+    assert not blobs.exists(alone["sha256"])
+    for size in ("128", "256", "512"):
+        assert not blobs.exists(alone["features"]["thumbnail"]["result"]["sizes"][size]["sha256"])
+    with pytest.raises(ApiError) as error:
+        client.get(alone["id"])
+    assert error.value.code == "ImageNotFound"
+    assert [item["id"] for item in client.list()["items"]] == [keep["id"]]
+
+
+def test_reprocess_recomputes_features(client: Client) -> None:
+    image = client.wait(client.upload(solid("green"))["id"])
+    before = image["features"]["color"]["updated_at"]
+    pending = client.reprocess(image["id"], ["color"])
+    assert pending["features"]["color"]["status"] == "pending"
+    assert pending["features"]["hash"]["status"] == "done"
+    again = client.wait(image["id"])
+    assert again["features"]["color"]["status"] == "done"
+    assert again["features"]["color"]["updated_at"] > before
+    assert again["features"]["color"]["result"] == image["features"]["color"]["result"]
+
+    unchanged = client.reprocess(image["id"], outdated_only=True)
+    assert all(f["status"] == "done" for f in unchanged["features"].values())
+
+
+def test_duplicates_by_perceptual_hash(client: Client) -> None:
+    original = noise(21, size=(400, 300), fmt="PNG")
+    resized = encode(Image.open(io.BytesIO(original)).resize((200, 150)), "JPEG")
+    a = client.wait(client.upload(original)["id"])
+    b = client.wait(client.upload(resized)["id"])
+    other = client.wait(client.upload(noise(99, size=(400, 300)))["id"])
+    found = client.duplicates(a["id"])
+    assert [item["image"]["id"] for item in found] == [b["id"]]
+    assert found[0]["distance"] <= 6
+    assert other["id"] not in {item["image"]["id"] for item in client.duplicates(b["id"])}
+
+
+def test_animated_gif_keeps_frame_count(client: Client) -> None:
+    image = client.wait(client.upload(gif_animation(4))["id"])
+    metadata = image["features"]["metadata"]["result"]
+    assert image["status"] == "done"
+    assert metadata["animated"] is True
+    assert metadata["frames"] == 4
+
+
+def test_openapi_documents_every_route(server: RunningServer) -> None:
+    spec = httpx.get(f"{server.url}/openapi.json").json()
+    paths = spec["paths"]
+    for path in (
+        "/v1/images",
+        "/v1/images/{image_id}",
+        "/v1/images/{image_id}/content",
+        "/v1/images/{image_id}/thumbnail",
+        "/v1/images/{image_id}/duplicates",
+        "/v1/images/{image_id}/reprocess",
+        "/v1/events",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ):
+        assert path in paths, path
+    assert "multipart/form-data" in paths["/v1/images"]["post"]["requestBody"]["content"]
+    assert httpx.get(f"{server.url}/docs").status_code == 200
+
+
+def test_health_readiness_and_metrics(server: RunningServer, client: Client) -> None:
+    client.wait(client.upload(solid())["id"])
+    assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
+    ready = httpx.get(f"{server.url}/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"catalog": "ok", "queue": "ok", "blobs": "ok"}
+    text = httpx.get(f"{server.url}/metrics").text
+    assert 'sightline_uploads_total{outcome="new"} 1.0' in text
+    assert 'sightline_queue_jobs{state="done"} 1.0' in text
+    assert 'sightline_images{status="done"} 1.0' in text
+    assert "sightline_job_duration_seconds_count 1.0" in text
+    assert 'sightline_feature_duration_seconds_count{feature="color"} 1.0' in text
+
+
+def test_metadata_round_trips_unicode(client: Client) -> None:
+    meta = {"title": "Café ☕", "tags": ["a", "b"], "nested": {"n": 1.5}}
+    image = client.upload(solid(), metadata=meta)
+    assert client.get(image["id"])["metadata"] == meta
+    assert json.loads(json.dumps(meta)) == meta

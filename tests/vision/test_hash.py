@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from PIL import Image, ImageEnhance
+
+from sightline.vision import Picture
+from sightline.vision.hash import HashAnalyzer, hamming_distance
+
+PictureOf = Callable[..., Picture]
+Photo = Callable[..., Image.Image]
+KINDS = ("phash", "dhash", "ahash", "whash")
+
+
+def hashes(picture: Picture) -> dict[str, str]:
+    result = HashAnalyzer().analyze(picture)
+    assert set(result) == set(KINDS)
+    return result
+
+
+def test_hashes_are_64_bit_lowercase_hex(picture_of: PictureOf, photo: Photo) -> None:
+    for value in hashes(picture_of(photo(1))).values():
+        assert re.fullmatch(r"[0-9a-f]{16}", value)
+
+
+def test_identical_pictures_have_identical_hashes(picture_of: PictureOf, photo: Photo) -> None:
+    assert hashes(picture_of(photo(2), "PNG")) == hashes(picture_of(photo(2), "BMP"))
+
+
+def test_resized_recompressed_copy_is_near(picture_of: PictureOf, photo: Photo) -> None:
+    original = photo(3, (800, 600))
+    copy = original.resize((400, 300), Image.Resampling.BILINEAR)
+    copy = ImageEnhance.Brightness(copy).enhance(1.05)
+    a = hashes(picture_of(original, "PNG"))
+    b = hashes(picture_of(copy, "JPEG", quality=60))
+    for kind in KINDS:
+        assert hamming_distance(a[kind], b[kind]) <= 6, kind
+
+
+@pytest.mark.parametrize("seed", [5, 6, 7])
+def test_unrelated_pictures_are_far(picture_of: PictureOf, photo: Photo, seed: int) -> None:
+    a = hashes(picture_of(photo(4)))
+    b = hashes(picture_of(photo(seed)))
+    assert hamming_distance(a["phash"], b["phash"]) >= 16
+
+
+def test_orientation_is_applied_before_hashing(picture_of: PictureOf, photo: Photo) -> None:
+    upright = photo(8, (300, 200))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored turned a quarter left; displayed turned back clockwise
+    stored = upright.transpose(Image.Transpose.ROTATE_90)
+    a = hashes(picture_of(upright, "PNG"))
+    b = hashes(picture_of(stored, "PNG", exif=exif))
+    assert hamming_distance(a["phash"], b["phash"]) <= 2
+
+
+@pytest.mark.parametrize("size", [(1, 1), (1, 1000), (1000, 1)])
+def test_degenerate_shapes(picture_of: PictureOf, size: tuple[int, int]) -> None:
+    for value in hashes(picture_of(Image.new("RGB", size, (90, 30, 200)))).values():
+        assert re.fullmatch(r"[0-9a-f]{16}", value)
+
+
+def test_hamming_distance() -> None:
+    assert hamming_distance("0000000000000000", "0000000000000000") == 0
+    assert hamming_distance("ffffffffffffffff", "0000000000000000") == 64
+    assert hamming_distance("f0f0000000000001", "F0F0000000000000") == 1
+    with pytest.raises(ValueError, match="differ in length"):
+        hamming_distance("ff", "fff")

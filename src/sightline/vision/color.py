@@ -27,7 +27,7 @@ from sightline.vision.base import JSON, Picture
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 
-ANALYSIS_SIDE = 100
+ANALYSIS_SIDE = 64
 PALETTE_SIZE = 5
 ACCENT_CANDIDATES = 16
 DOMINANT_SHARE = 0.10
@@ -187,10 +187,10 @@ def _most_common(names: IntArray) -> str:
 
 def _dominant(names: IntArray) -> list[str]:
     """Names covering DOMINANT_SHARE of the picture; never empty, so there is always an answer."""
-    counts = Counter(names.ravel().tolist()).most_common(MAX_DOMINANT)
-    total = names.size
-    dominant = [COLOR_NAMES[index] for index, count in counts if count / total >= DOMINANT_SHARE]
-    return dominant or [COLOR_NAMES[counts[0][0]]]
+    shares = np.bincount(names.ravel(), minlength=len(COLOR_NAMES)) / names.size
+    ranked = [int(index) for index in np.argsort(-shares, kind="stable")[:MAX_DOMINANT]]
+    dominant = [COLOR_NAMES[index] for index in ranked if shares[index] >= DOMINANT_SHARE]
+    return dominant or [COLOR_NAMES[ranked[0]]]
 
 
 def _accent(image: Image.Image) -> str:

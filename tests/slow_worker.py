@@ -1,0 +1,48 @@
+"""A worker process whose extra `slow` feature sleeps, so tests can kill it mid-job.
+
+Usage: python slow_worker.py DATA_DIR SECONDS
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from sightline.app import Sightline
+from sightline.settings import Settings
+from sightline.vision import Picture, default_analyzers
+
+
+class SlowAnalyzer:
+    name = "slow"
+    version = "1"
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def analyze(self, picture: Picture) -> dict[str, object]:
+        time.sleep(self.seconds)
+        return {"slept": self.seconds, "width": picture.width}
+
+
+def worker_settings(data_dir: str, **overrides: object) -> Settings:
+    options: dict[str, object] = {
+        "data_dir": data_dir,
+        "workers": 1,
+        "job_lease_seconds": 1.0,
+        "poll_interval_seconds": 0.02,
+        "job_backoff_seconds": 0.05,
+    }
+    options.update(overrides)
+    return Settings(**options)  # type: ignore[arg-type]
+
+
+def with_slow(seconds: float) -> dict[str, object]:
+    return {**default_analyzers(), "slow": SlowAnalyzer(seconds)}
+
+
+if __name__ == "__main__":
+    app = Sightline(worker_settings(sys.argv[1]), analyzers=with_slow(float(sys.argv[2])))  # type: ignore[arg-type]
+    app.pool.start()
+    while True:
+        time.sleep(1)

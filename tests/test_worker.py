@@ -1,0 +1,259 @@
+"""Workers: failures stay per feature, retries back off, dead letters, leases, shutdown, kills."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from imagegen import noise, solid
+from sightline.app import Sightline
+from sightline.catalog import FeatureStatus, ImageRecord, ImageStatus
+from sightline.catalog import tables as t
+from sightline.queue import JobState
+from sightline.service import Upload
+from sightline.settings import Settings
+from sightline.vision import Picture, SkipFeature
+from sightline.vision.color import ColorAnalyzer
+from slow_worker import SlowAnalyzer, with_slow, worker_settings
+
+HERE = Path(__file__).parent
+
+
+class ExplodingAnalyzer:
+    name = "boom"
+    version = "1"
+
+    def analyze(self, picture: Picture) -> dict[str, object]:
+        raise RuntimeError("analyzer bug")
+
+
+class NotApplicable:
+    name = "never"
+    version = "1"
+
+    def analyze(self, picture: Picture) -> dict[str, object]:
+        raise SkipFeature("does not apply to test pictures")
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.02)
+
+
+def image(app: Sightline, image_id: str) -> ImageRecord:
+    record = app.catalog.get_image(image_id)
+    assert record is not None
+    return record
+
+
+def finished(app: Sightline, image_id: str) -> Callable[[], bool]:
+    return lambda: image(app, image_id).status in (ImageStatus.DONE, ImageStatus.FAILED)
+
+
+def event_types(app: Sightline, image_id: str) -> list[str]:
+    return [
+        event.envelope["type"]
+        for event in app.catalog.events_after(0, 1000)
+        if event.envelope["subject"] == f"images/{image_id}"
+    ]
+
+
+@pytest.fixture
+def make_app(settings: Settings) -> Iterator[Callable[..., Sightline]]:
+    apps: list[Sightline] = []
+
+    def make(analyzers: dict[str, object], **overrides: object) -> Sightline:
+        app = Sightline(settings.model_copy(update=overrides), analyzers=analyzers)  # type: ignore[arg-type]
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.close()
+
+
+def test_a_crashing_analyzer_fails_only_its_feature(make_app: Callable[..., Sightline]) -> None:
+    app = make_app(
+        {"color": ColorAnalyzer(), "boom": ExplodingAnalyzer(), "never": NotApplicable()}
+    )
+    app.pool.start()
+    [ingested] = app.service.ingest([Upload(solid("red"))])
+    wait_for(finished(app, ingested.image.id))
+    record = image(app, ingested.image.id)
+    assert record.status is ImageStatus.FAILED
+    assert record.features["color"].status is FeatureStatus.DONE
+    assert record.features["color"].result is not None
+    assert record.features["boom"].status is FeatureStatus.FAILED
+    assert record.features["boom"].error == {
+        "code": "AnalyzerError",
+        "message": "RuntimeError: analyzer bug",
+    }
+    assert record.features["never"].status is FeatureStatus.SKIPPED
+    assert record.features["never"].result == {"reason": "does not apply to test pictures"}
+    assert event_types(app, record.id) == ["sightline.image.created", "sightline.image.failed"]
+    assert app.queue.depth()[JobState.DONE] == 1  # a feature failure is a result, not a retry
+    assert 'sightline_feature_failures_total{feature="boom"} 1.0' in app.metrics.render().decode()
+
+
+def test_a_skipped_feature_still_ends_done(make_app: Callable[..., Sightline]) -> None:
+    app = make_app({"color": ColorAnalyzer(), "never": NotApplicable()})
+    app.pool.start()
+    [ingested] = app.service.ingest([Upload(solid("red"))])
+    wait_for(finished(app, ingested.image.id))
+    assert image(app, ingested.image.id).status is ImageStatus.DONE
+    assert event_types(app, ingested.image.id)[-1] == "sightline.image.analyzed"
+
+
+def test_transient_failures_are_retried_with_backoff(make_app: Callable[..., Sightline]) -> None:
+    app = make_app({"color": ColorAnalyzer()}, job_max_attempts=5, job_backoff_seconds=0.2)
+    data = noise(1)
+    [ingested] = app.service.ingest([Upload(data)])
+    app.blobs.delete(ingested.image.sha256)  # the blob store "loses" the file for a while
+    app.pool.start()
+    wait_for(lambda: bool(app.queue.dead_letters()) or _attempts(app) >= 2)
+    assert image(app, ingested.image.id).status is not ImageStatus.DONE
+    app.blobs.put(data)  # the store recovers
+    wait_for(finished(app, ingested.image.id))
+    record = image(app, ingested.image.id)
+    assert record.status is ImageStatus.DONE
+    assert _attempts(app) >= 2
+    assert app.queue.dead_letters() == []
+
+
+def test_hopeless_jobs_are_dead_lettered_with_the_last_error(
+    make_app: Callable[..., Sightline],
+) -> None:
+    app = make_app({"color": ColorAnalyzer()}, job_max_attempts=3, job_backoff_seconds=0.01)
+    [ingested] = app.service.ingest([Upload(noise(2))])
+    app.blobs.delete(ingested.image.sha256)
+    app.pool.start()
+    wait_for(finished(app, ingested.image.id))
+    record = image(app, ingested.image.id)
+    assert record.status is ImageStatus.FAILED
+    error = record.features["color"].error
+    assert error is not None and error["code"] == "JobFailed"
+    assert "BlobNotFound" in error["message"]
+    [dead] = app.queue.dead_letters()
+    assert dead.attempts == 3
+    assert dead.last_error is not None and "BlobNotFound" in dead.last_error
+    assert dead.payload == {"image_id": record.id, "features": ["color"]}
+    assert event_types(app, record.id)[-1] == "sightline.image.failed"
+
+    app.blobs.put(noise(2))  # fixed by an operator: requeue and it completes
+    assert app.queue.requeue(dead.id)
+    wait_for(lambda: image(app, record.id).status is ImageStatus.DONE)
+
+
+def test_warm_stop_lets_the_running_job_finish(make_app: Callable[..., Sightline]) -> None:
+    app = make_app(with_slow(1.0))
+    [ingested] = app.service.ingest([Upload(solid())], features=["slow"])
+    app.pool.start()
+    wait_for(lambda: image(app, ingested.image.id).features["slow"].status is FeatureStatus.RUNNING)
+    assert app.pool.stop(timeout=10)
+    assert image(app, ingested.image.id).status is ImageStatus.DONE
+    assert app.queue.depth()[JobState.DONE] == 1
+
+
+def test_deleted_before_analysis_is_a_no_op(make_app: Callable[..., Sightline]) -> None:
+    app = make_app({"color": ColorAnalyzer()})
+    [ingested] = app.service.ingest([Upload(solid())])
+    app.service.delete(ingested.image.id)
+    app.pool.start()
+    wait_for(lambda: app.queue.depth()[JobState.DONE] == 1)
+    assert app.catalog.get_image(ingested.image.id) is None
+    assert not app.blobs.exists(ingested.image.sha256)
+
+
+def test_a_killed_worker_job_completes_later_exactly_once(tmp_path: Path) -> None:
+    data_dir = str(tmp_path / "shared")
+    api = Sightline(worker_settings(data_dir, workers=0), analyzers=with_slow(0))  # type: ignore[arg-type]
+    try:
+        [ingested] = api.service.ingest([Upload(noise(4))], features=["color", "slow"])
+        image_id = ingested.image.id
+        doomed = _spawn_worker(data_dir, seconds=60)
+        try:
+            wait_for(lambda: image(api, image_id).features["slow"].status is FeatureStatus.RUNNING)
+        finally:
+            doomed.send_signal(signal.SIGKILL)
+            doomed.wait()
+        assert image(api, image_id).status is ImageStatus.PROCESSING
+
+        survivor = _spawn_worker(data_dir, seconds=0)
+        try:
+            wait_for(finished(api, image_id), timeout=30)
+        finally:
+            survivor.terminate()
+            survivor.wait()
+        record = image(api, image_id)
+        assert record.status is ImageStatus.DONE
+        assert record.features["slow"].result == {"slept": 0.0, "width": 96}
+        with api.catalog.db.read() as conn:  # type: ignore[attr-defined]
+            rows = conn.scalar(
+                select(func.count())
+                .select_from(t.feature_results)
+                .where(t.feature_results.c.image_id == image_id)
+            )
+        assert rows == 2
+        assert event_types(api, image_id).count("sightline.image.analyzed") == 1
+        assert _attempts(api) == 2
+    finally:
+        api.close()
+
+
+def test_the_worker_command_processes_jobs_and_stops_on_sigterm(tmp_path: Path) -> None:
+    data_dir = tmp_path / "cli"
+    api = Sightline(Settings(data_dir=data_dir, workers=0))
+    try:
+        [ingested] = api.service.ingest([Upload(solid("green"))])
+        env = {**os.environ, "SIGHTLINE_POLL_INTERVAL_SECONDS": "0.05"}
+        worker = subprocess.Popen(
+            [_console_script(), "worker", "--data-dir", str(data_dir), "--workers", "1"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for(finished(api, ingested.image.id), timeout=30)
+            assert image(api, ingested.image.id).status is ImageStatus.DONE
+            worker.send_signal(signal.SIGTERM)
+            output, _ = worker.communicate(timeout=15)
+            assert worker.returncode == 0
+            assert "finishing running jobs" in output.decode()
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.communicate()
+    finally:
+        api.close()
+
+
+def _attempts(app: Sightline) -> int:
+    from sightline.queue.sqlite import jobs
+
+    with app.queue.db.read() as conn:  # type: ignore[attr-defined]
+        return int(conn.scalar(select(func.max(jobs.c.attempts))) or 0)
+
+
+def _spawn_worker(data_dir: str, *, seconds: float) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, str(HERE / "slow_worker.py"), data_dir, str(seconds)],
+        env={**os.environ, "PYTHONPATH": str(HERE)},
+    )
+
+
+def _console_script() -> str:
+    return str(Path(sys.executable).with_name("sightline"))
+
+
+__all__ = ["SlowAnalyzer"]

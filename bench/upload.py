@@ -94,8 +94,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="keep the server's output in this file; if unset, a temporary file is used",
     )
     args = parser.parse_args(argv)
-    if args.workers < 0:
-        parser.error("--workers must be >= 0")
+    if args.workers < 1:
+        parser.error("--workers must be at least 1: the benchmark waits for analysis")
     return args
 
 
@@ -350,24 +350,25 @@ class AnalysisWait:
     finished: float
     timed_out: bool
     polls: int
+    progress: list[tuple[float, int]]  # (perf_counter, done + failed) at each poll
 
 
 def wait_analysed(
     base_url: str, expected: int, interval: float, timeout: float, memory: MemoryProbe
 ) -> AnalysisWait:
     deadline = time.perf_counter() + timeout
-    polls = 0
+    progress: list[tuple[float, int]] = []
     with httpx.Client(base_url=base_url, timeout=30.0) as http:
         while True:
             counts = image_counts(http)
-            polls += 1
             memory.sample_children()
             done, failed = counts.get("done", 0), counts.get("failed", 0)
             now = time.perf_counter()
+            progress.append((now, done + failed))
             if done + failed >= expected:
-                return AnalysisWait(done, failed, now, False, polls)
+                return AnalysisWait(done, failed, now, False, len(progress), progress)
             if now > deadline:
-                return AnalysisWait(done, failed, now, True, polls)
+                return AnalysisWait(done, failed, now, True, len(progress), progress)
             time.sleep(interval)
 
 
@@ -383,6 +384,26 @@ def percentile(sorted_values: Sequence[float], fraction: float) -> float:
     upper = min(lower + 1, len(sorted_values) - 1)
     weight = position - lower
     return sorted_values[lower] * (1 - weight) + sorted_values[upper] * weight
+
+
+def rate_by_quarter(
+    started: float, progress: Sequence[tuple[float, int]], expected: int
+) -> list[float | None]:
+    """Analysed images/s over each quarter of the images: flags slow-down as the catalog grows.
+
+    Resolution is the poll interval, and the first quarter overlaps the upload phase.
+    """
+    rates: list[float | None] = []
+    previous_time, previous_count = started, 0
+    for quarter in range(1, 5):
+        target = expected * quarter // 4
+        reached = next((point for point in progress if point[1] >= target), None)
+        if reached is None or target <= previous_count or reached[0] <= previous_time:
+            rates.append(None)
+            continue
+        rates.append(round((reached[1] - previous_count) / (reached[0] - previous_time), 1))
+        previous_time, previous_count = reached
+    return rates
 
 
 def build_report(
@@ -423,6 +444,9 @@ def build_report(
         "analysed_images_per_s": (
             round((analysis.done + analysis.failed) / total_s, 1) if total_s else None
         ),
+        "analysed_images_per_s_by_quarter": rate_by_quarter(
+            uploads.started, analysis.progress, uploaded
+        ),
         "failures": len(uploads.errors) + analysis.failed,
         "server_peak_rss_mib": round(server_peak_kib / 1024, 1) if server_peak_kib else None,
         "children_peak_rss_mib": round(children_kib / 1024, 1),
@@ -460,6 +484,11 @@ def format_report(report: dict[str, Any]) -> str:
             "analysed throughput",
             f"{report['analysed_images_per_s']} images/s "
             f"({report['analysed_done']} done, {report['analysis_failed']} failed)",
+        ),
+        (
+            "  by quarter",
+            " / ".join(str(rate) for rate in report["analysed_images_per_s_by_quarter"])
+            + " images/s",
         ),
         (
             "failures",

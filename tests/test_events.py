@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -49,8 +50,6 @@ def test_cloud_event_with_an_explicit_time() -> None:
 
 
 def test_cloud_event_is_json_serialisable() -> None:
-    import json
-
     event = cloud_event(EventType.IMAGE_FAILED, "img_1", {"errors": {"hash": {"code": "X"}}})
     assert json.loads(json.dumps(event)) == event
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from PIL import ExifTags, Image, ImageCms
 
-from sightline.vision import Picture
+from sightline.vision import Picture, decode
 from sightline.vision.metadata import MAX_COUNTED_FRAMES, MetadataAnalyzer
 
 Encode = Callable[..., bytes]
@@ -116,7 +116,7 @@ def test_no_exif(picture_of: PictureOf) -> None:
     assert result["dpi"] is None
 
 
-def test_huge_exif_stays_bounded(encode: Encode, picture_of: PictureOf) -> None:
+def test_huge_exif_stays_bounded(picture_of: PictureOf) -> None:
     exif = Image.Exif()
     for tag in ExifTags.TAGS:
         if tag not in (ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo, ExifTags.IFD.Interop, 0x014A):
@@ -133,18 +133,24 @@ def test_huge_exif_stays_bounded(encode: Encode, picture_of: PictureOf) -> None:
 
 def test_gps_without_longitude_is_null(picture_of: PictureOf) -> None:
     exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "Sony"
     gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
     gps[ExifTags.GPS.GPSLatitudeRef] = "N"
     gps[ExifTags.GPS.GPSLatitude] = (48.0, 51.0, 29.6)
     result = analyze(picture_of(Image.new("RGB", (8, 8)), "JPEG", exif=exif))
     assert result["exif"]["gps"] is None
+    assert result["exif"]["camera_make"] == "Sony"
+
+
+def test_tiff_layout_tags_alone_are_no_exif(picture_of: PictureOf) -> None:
+    picture = picture_of(Image.new("RGB", (3, 3)), "TIFF")
+    assert picture.image.getexif()  # Pillow exposes the TIFF's own tags as EXIF
+    assert analyze(picture)["exif"] is None
 
 
 # Pillow warns about each piece of damage it skips; under pytest, warnings are errors.
 @pytest.mark.filterwarnings("ignore::UserWarning:PIL.TiffImagePlugin")
 def test_corrupt_exif_never_raises(encode: Encode, photo: Photo) -> None:
-    from sightline.vision import decode
-
     data = encode(photo(2, (16, 16)), "JPEG", exif=camera_exif())
     exif_start = data.index(b"Exif\x00\x00")
     exif_end = exif_start + struct.unpack(">H", data[exif_start - 2 : exif_start])[0] - 2
@@ -231,9 +237,7 @@ def chained_tiff(pages: int, encode: Encode) -> bytes:
 
 
 @pytest.mark.parametrize("pages", [1, 3, 7])
-def test_tiff_pages(encode: Encode, picture_of: PictureOf, pages: int) -> None:
-    from sightline.vision import decode
-
+def test_tiff_pages(encode: Encode, pages: int) -> None:
     data = chained_tiff(pages, encode)
     assert Image.open(io.BytesIO(data)).n_frames == pages
     result = analyze(decode(data, max_bytes=10_000_000, max_pixels=1_000))
@@ -259,8 +263,6 @@ def test_multipage_tiff_layouts(
 
 
 def test_tiff_page_count_is_capped_and_survives_loops(encode: Encode) -> None:
-    from sightline.vision import decode
-
     data = chained_tiff(MAX_COUNTED_FRAMES + 5, encode)
     picture = decode(data, max_bytes=10_000_000, max_pixels=1_000)
     assert analyze(picture)["frames"] == MAX_COUNTED_FRAMES

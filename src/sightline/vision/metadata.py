@@ -127,8 +127,7 @@ EXIF_ERRORS = (
     OverflowError,
 )
 
-Scalar = str | int | float
-Value = Scalar | list[int | float]
+Value = str | int | float | list[int | float]
 
 
 class MetadataAnalyzer:
@@ -142,6 +141,7 @@ class MetadataAnalyzer:
         width, height = image.size
         transposed = orientation in TRANSPOSING_ORIENTATIONS
         frames = _count_frames(picture)
+        exif = _exif_result(tags, gps, orientation)
         return {
             "format": picture.format,
             "content_type": picture.content_type,
@@ -158,7 +158,8 @@ class MetadataAnalyzer:
             "sha256": picture.sha256,
             "icc_profile": bool(image.info.get("icc_profile")),
             "dpi": _dpi(image.info.get("dpi")),
-            "exif": _exif_result(tags, gps, orientation) if tags or gps else None,
+            # A TIFF's layout tags double as EXIF; with nothing else there, it has none.
+            "exif": exif if any(value not in (None, {}) for value in exif.values()) else None,
         }
 
 

@@ -1,0 +1,82 @@
+"""The `sightline` command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+from PIL import Image
+
+from imagegen import encode, solid
+from sightline.cli import main
+
+
+def test_help_lists_the_commands_and_env_variables() -> None:
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for command in ("serve", "worker", "analyze", "upload"):
+        assert command in result.output
+    serve_help = CliRunner().invoke(main, ["serve", "--help"]).output
+    for variable in ("SIGHTLINE_HOST", "SIGHTLINE_PORT", "SIGHTLINE_DATA_DIR"):
+        assert variable in serve_help
+
+
+def test_analyze_prints_every_feature_as_json(tmp_path: Path) -> None:
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(encode(Image.new("RGB", (300, 200), "red"), "PNG"))
+    result = CliRunner().invoke(main, ["analyze", str(photo)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)[str(photo)]
+    assert set(report) == {"metadata", "color", "hash", "thumbnail"}
+    assert report["color"]["result"]["dominant_colors"] == ["red"]
+    assert report["metadata"]["result"]["width"] == 300
+    thumb = report["thumbnail"]["result"]["sizes"]["128"]
+    assert (thumb["width"], thumb["height"]) == (128, 86)  # as Pillow sizes it
+    assert len(thumb["sha256"]) == 64
+
+
+def test_analyze_reports_bad_files_and_fails(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.jpg", tmp_path / "bad.jpg"
+    good.write_bytes(solid())
+    bad.write_bytes(b"not an image")
+    result = CliRunner().invoke(main, ["analyze", "--features", "color", str(good), str(bad)])
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    assert set(report[str(good)]) == {"color"}
+    assert report[str(bad)]["error"]["code"] == "InvalidImageFormat"
+
+
+def test_analyze_rejects_unknown_features(tmp_path: Path) -> None:
+    photo = tmp_path / "p.jpg"
+    photo.write_bytes(solid())
+    result = CliRunner().invoke(main, ["analyze", "--features", "telepathy", str(photo)])
+    assert result.exit_code == 2
+    assert "telepathy" in result.output
+
+
+def test_client_commands_against_a_server(client: object, server: object) -> None:
+    from conftest import RunningServer
+
+    assert isinstance(server, RunningServer)
+    runner = CliRunner()
+    photo_dir = Path(server.sightline.settings.data_dir).parent
+    photo = photo_dir / "upload.jpg"
+    photo.write_bytes(solid("blue"))
+    uploaded = runner.invoke(
+        main, ["upload", str(photo), "--wait", "--metadata", '{"a": 1}', "--url", server.url]
+    )
+    assert uploaded.exit_code == 0, uploaded.output
+    image = json.loads(uploaded.output)
+    assert image["status"] == "done" and image["metadata"] == {"a": 1}
+    listed = runner.invoke(main, ["list", "--url", server.url])
+    assert [json.loads(line)["id"] for line in listed.output.splitlines()] == [image["id"]]
+    got = runner.invoke(main, ["get", image["id"], "--url", server.url])
+    assert json.loads(got.output)["id"] == image["id"]
+    assert runner.invoke(main, ["delete", image["id"], "--url", server.url]).exit_code == 0
+    missing = runner.invoke(main, ["get", image["id"], "--url", server.url])
+    assert missing.exit_code == 1
+    assert "ImageNotFound" in missing.output
+    unreachable = runner.invoke(main, ["list", "--url", "http://127.0.0.1:9"])
+    assert unreachable.exit_code == 1
+    assert "Cannot reach the server" in unreachable.output

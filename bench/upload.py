@@ -232,6 +232,17 @@ def proc_status_kib(pid: int, key: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of `pid` so far, from /proc/PID/stat (Linux)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
 def child_pids(pid: int) -> list[int]:
     """Every descendant of `pid`, from /proc/PID/task/*/children (Linux)."""
     found: list[int] = []
@@ -261,6 +272,9 @@ class MemoryProbe:
 
     def server_peak_kib(self) -> int | None:
         return proc_status_kib(self.pid, "VmHWM")
+
+    def server_cpu_seconds(self) -> float | None:
+        return cpu_seconds(self.pid)
 
 
 # -- uploads ---------------------------------------------------------------------------------
@@ -412,7 +426,9 @@ def build_report(
     uploads: UploadRun,
     analysis: AnalysisWait,
     server_peak_kib: int | None,
+    server_cpu_s: float | None,
     memory: MemoryProbe,
+    load_before: float,
 ) -> dict[str, Any]:
     latencies_ms = sorted(value * 1000 for value in uploads.latencies_s)
     uploaded = len(uploads.latencies_s)
@@ -448,6 +464,11 @@ def build_report(
             uploads.started, analysis.progress, uploaded
         ),
         "failures": len(uploads.errors) + analysis.failed,
+        "server_cpu_seconds": round(server_cpu_s, 2) if server_cpu_s is not None else None,
+        "server_cpu_ms_per_image": (
+            round(server_cpu_s * 1000 / uploaded, 1) if server_cpu_s and uploaded else None
+        ),
+        "load_average_1m": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
         "server_peak_rss_mib": round(server_peak_kib / 1024, 1) if server_peak_kib else None,
         "children_peak_rss_mib": round(children_kib / 1024, 1),
         "progress_polls": analysis.polls,
@@ -496,6 +517,16 @@ def format_report(report: dict[str, Any]) -> str:
             f"{report['analysis_failed']} analyses)",
         ),
         (
+            "server CPU",
+            f"{report['server_cpu_seconds']} s user+sys, "
+            f"{report['server_cpu_ms_per_image']} ms per image (from first upload)",
+        ),
+        (
+            "host load (1 min)",
+            f"{report['load_average_1m']['before']} before, "
+            f"{report['load_average_1m']['after']} after",
+        ),
+        (
             "server peak RSS",
             f"{report['server_peak_rss_mib']} MiB (VmHWM)"
             + (
@@ -517,9 +548,11 @@ def format_report(report: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     print(f"generating {args.images} images ...", file=sys.stderr)
     images = generate_images(args.images, args.size, args.quality, args.seed)
+    load_before = os.getloadavg()[0]
     with running_server(args.workers, args.startup_timeout, args.server_log) as server:
         print(f"server pid {server.process.pid} at {server.base_url}; uploading", file=sys.stderr)
         memory = MemoryProbe(server.process.pid)
+        cpu_at_start = memory.server_cpu_seconds() or 0.0
         uploads = upload_all(server.base_url, images, args.concurrency)
         print(
             f"uploaded in {uploads.finished - uploads.started:.2f}s; waiting for analysis",
@@ -530,7 +563,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         memory.sample_children()
         server_peak = memory.server_peak_kib()
-        return build_report(args, images, uploads, analysis, server_peak, memory)
+        cpu_at_end = memory.server_cpu_seconds()
+        server_cpu = cpu_at_end - cpu_at_start if cpu_at_end is not None else None
+        return build_report(
+            args, images, uploads, analysis, server_peak, server_cpu, memory, load_before
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

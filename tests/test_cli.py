@@ -8,6 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from PIL import Image
 
+from conftest import RunningServer
 from imagegen import encode, solid
 from sightline.cli import main
 
@@ -55,10 +56,7 @@ def test_analyze_rejects_unknown_features(tmp_path: Path) -> None:
     assert "telepathy" in result.output
 
 
-def test_client_commands_against_a_server(client: object, server: object) -> None:
-    from conftest import RunningServer
-
-    assert isinstance(server, RunningServer)
+def test_client_commands_against_a_server(server: RunningServer) -> None:
     runner = CliRunner()
     photo_dir = Path(server.sightline.settings.data_dir).parent
     photo = photo_dir / "upload.jpg"

@@ -58,9 +58,9 @@ class Sightline:
             try:
                 yield
             finally:
-                # Warm shutdown: running jobs get one lease to finish; past that they would be
-                # handed to another worker anyway.
-                self.pool.stop(timeout=self.settings.job_lease_seconds)
+                # Closing here, not after the server returns: uvicorn re-raises the SIGTERM it
+                # caught once the lifespan ends, so code after `uvicorn.run` may never run.
+                self.close()
 
         return create_api(
             settings=self.settings,
@@ -76,6 +76,8 @@ class Sightline:
         )
 
     def close(self) -> None:
+        """Warm shutdown, safe to repeat: running jobs get one lease to finish (past that they
+        would be handed to another worker anyway), then the backends are closed."""
         self.pool.stop(timeout=self.settings.job_lease_seconds)
         self.queue.close()
         self.catalog.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -41,7 +42,7 @@ def cloud_event(
         "source": SOURCE,
         "type": str(event_type),
         "subject": image_subject(image_id),
-        "time": (time or datetime.now(UTC)).isoformat().replace("+00:00", "Z"),
+        "time": (time or datetime.now(UTC)).astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "datacontenttype": "application/json",
         "data": data,
     }
@@ -49,4 +50,4 @@ def cloud_event(
 
 def derived_event_id(*parts: str) -> str:
     """The same id for the same cause, so an event re-emitted by a retried job is stored once."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, "sightline:" + ":".join(parts)))
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "sightline:" + json.dumps(parts)))

@@ -252,8 +252,8 @@ class WorkerPool:
             self.relay_wanted.set()
 
     def _dead_letter(self, job: Job, error: str) -> None:
-        self.queue.retry(job, error)
-        self._give_up(job, error)
+        if self.queue.retry(job, error) is JobState.DEAD:
+            self._give_up(job, error)
 
     def _give_up(self, job: Job, error: str) -> None:
         self.metrics.jobs.labels("dead").inc()

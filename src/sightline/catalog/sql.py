@@ -348,7 +348,9 @@ class SQLCatalog:
         prefixes = [f"{outcome.feature}:" for outcome in outcomes]
         if not prefixes:
             return []
-        owned = or_(*(t.blob_refs.c.role.startswith(prefix) for prefix in prefixes))
+        owned = or_(
+            *(t.blob_refs.c.role.startswith(prefix, autoescape=True) for prefix in prefixes)
+        )
         where = and_(t.blob_refs.c.image_id == image_id, owned)
         old_shas = set(conn.scalars(select(t.blob_refs.c.sha256).where(where)))
         new_shas = {ref.sha256 for ref in blob_refs}

@@ -65,7 +65,8 @@ class JobQueue(Protocol):
     def complete(self, job: Job) -> None: ...
 
     def retry(self, job: Job, error: str) -> JobState:
-        """Reschedule with backoff, or dead-letter after the last attempt; returns the new state."""
+        """Reschedule with backoff, or dead-letter after the last attempt; returns the job's state
+        afterwards. With a stale token nothing changes and the current state is returned."""
 
     def dead_letters(self, limit: int = 100) -> list[DeadJob]: ...
 

@@ -149,7 +149,7 @@ class SQLiteQueue:
         else:
             state, available_at = JobState.QUEUED, now + self.retry_policy.delay(job.attempt)
         with self.db.write() as conn:
-            conn.execute(
+            result = conn.execute(
                 self._held(job).values(
                     state=str(state),
                     available_at=available_at,
@@ -159,6 +159,9 @@ class SQLiteQueue:
                     updated_at=now,
                 )
             )
+            if not result.rowcount:  # the lease was lost: report what the job really is
+                current = conn.scalar(select(jobs.c.state).where(jobs.c.id == job.id))
+                return JobState(current) if current else JobState.DONE
         return state
 
     def dead_letters(self, limit: int = 100) -> list[DeadJob]:

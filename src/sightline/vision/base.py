@@ -8,14 +8,18 @@ them and replaces each with a reference, so `vision` stays free of storage conce
 from __future__ import annotations
 
 import hashlib
+import io
+import logging
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageCms, ImageOps
 
 JSON = dict[str, Any]
+SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+log = logging.getLogger(__name__)
 HIGH_BIT_DEPTH_MODES = frozenset({"I", "F", "I;16", "I;16B", "I;16L", "I;16N"})
 
 
@@ -68,7 +72,8 @@ class Picture:
         has_alpha = frame.mode in ("RGBA", "LA", "PA") or (
             frame.mode == "P" and "transparency" in frame.info
         )
-        return frame.convert("RGBA" if has_alpha else "RGB")
+        mode = "RGBA" if has_alpha else "RGB"
+        return _to_srgb(frame, mode) or frame.convert(mode)
 
     @cached_property
     def rgb(self) -> Image.Image:
@@ -78,6 +83,25 @@ class Picture:
         canvas = Image.new("RGB", self.oriented.size, (255, 255, 255))
         canvas.paste(self.oriented, mask=self.oriented.getchannel("A"))
         return canvas
+
+
+def _to_srgb(frame: Image.Image, mode: str) -> Image.Image | None:
+    """Apply an embedded colour profile (Display P3 phone photos, CMYK print files), so colours
+    and thumbnails look as intended; None when there is none or it cannot be used."""
+    icc = frame.info.get("icc_profile")
+    if not icc or frame.mode not in ("RGB", "RGBA", "CMYK", "L"):
+        return None
+    try:
+        converted = ImageCms.profileToProfile(
+            frame,
+            ImageCms.ImageCmsProfile(io.BytesIO(icc)),
+            SRGB,
+            outputMode=mode,
+        )
+    except (ImageCms.PyCMSError, OSError, ValueError) as exc:
+        log.warning("Ignoring an unusable ICC profile: %s", exc)
+        return None
+    return converted
 
 
 def _to_8bit_grey(frame: Image.Image) -> Image.Image:

@@ -253,3 +253,10 @@ def test_metadata_round_trips_unicode(client: Client) -> None:
     image = client.upload(solid(), metadata=meta)
     assert client.get(image["id"])["metadata"] == meta
     assert json.loads(json.dumps(meta)) == meta
+
+
+def test_upload_with_no_features_is_stored_and_done_at_once(client: Client) -> None:
+    image = client.upload(solid("red"), features=[])
+    assert image["status"] == "done"
+    assert image["features"] == {}
+    assert client.content(image["id"]) == solid("red")

@@ -142,15 +142,8 @@ class SQLCatalog:
         with self.db.write() as conn:
             if not self._lock_image(conn, image_id):
                 return None
-            for feature in features:
-                # The last result stays readable until the new one replaces it.
-                self._upsert(
-                    conn,
-                    t.feature_results,
-                    _feature_row(image_id, feature, now),
-                    keys=("image_id", "feature"),
-                    update=("status", "analyzer", "version", "error", "updated_at"),
-                )
+            # The last result stays readable until the new one replaces it.
+            self._upsert_features(conn, image_id, features, now, keep_result=True)
             self._refresh_status(conn, image_id, now)
             self._insert_events(conn, [event])
             return self._load(conn, image_id)
@@ -189,14 +182,7 @@ class SQLCatalog:
                     self._lock_blob(conn, sha256)
                 self._discard_unreferenced(conn, new_shas, keeper)
                 return None
-            for outcome in outcomes:
-                self._upsert(
-                    conn,
-                    t.feature_results,
-                    _feature_row(image_id, outcome, now),
-                    keys=("image_id", "feature"),
-                    update=("status", "analyzer", "version", "result", "error", "updated_at"),
-                )
+            self._upsert_features(conn, image_id, outcomes, now, keep_result=False)
             old_shas = self._replace_derived_refs(conn, image_id, outcomes, blob_refs, keeper)
             if phash is not None:
                 self._index_phash(conn, image_id, phash)
@@ -306,6 +292,25 @@ class SQLCatalog:
             )
         else:
             conn.execute(statement.on_conflict_do_nothing(index_elements=list(keys)))
+
+    def _upsert_features(
+        self,
+        conn: Connection,
+        image_id: str,
+        states: Sequence[FeatureState],
+        now: datetime,
+        *,
+        keep_result: bool,
+    ) -> None:
+        columns = ("status", "analyzer", "version", "error", "updated_at")
+        for state in states:
+            self._upsert(
+                conn,
+                t.feature_results,
+                _feature_row(image_id, state, now),
+                keys=("image_id", "feature"),
+                update=columns if keep_result else (*columns, "result"),
+            )
 
     def _lock_blob(self, conn: Connection, sha256: str, *, create: bool = False) -> None:
         if create:

@@ -27,6 +27,7 @@ from sightline.catalog.migrate import upgrade
 from sightline.database import Database
 from sightline.errors import BackendError
 from sightline.events import EventType, cloud_event
+from sightline.vision.hash import hamming_distance
 
 ORIGINAL_ROLE = "original"
 PHASH_BANDS = 8
@@ -215,7 +216,7 @@ class SQLCatalog:
                     t.image_phashes.c.image_id != image_id,
                 )
             ).all()
-        matches = [(row.image_id, _hamming(phash, row.phash)) for row in candidates]
+        matches = [(row.image_id, hamming_distance(phash, row.phash)) for row in candidates]
         return sorted(
             (match for match in matches if match[1] <= max_distance),
             key=lambda match: (match[1], match[0]),
@@ -523,7 +524,3 @@ def _stored_event(row: Row[Any]) -> StoredEvent:
 def _bands(phash: str) -> list[int]:
     value = int(phash, 16)
     return [(value >> (8 * band)) & 0xFF for band in range(PHASH_BANDS)]
-
-
-def _hamming(a: str, b: str) -> int:
-    return (int(a, 16) ^ int(b, 16)).bit_count()

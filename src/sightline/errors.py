@@ -13,6 +13,7 @@ SightlineError
 ├── NotFound (404)
 │   └── ImageNotFound
 ├── NotReady (409)                the resource exists but is not computed yet
+├── LengthRequired (411)          a multipart upload without Content-Length
 ├── PayloadTooLarge (413)
 │   ├── ImageTooLarge             more bytes than allowed
 │   └── ImageDimensionsTooLarge   more pixels than allowed (decompression bombs)
@@ -90,6 +91,11 @@ class ImageNotFound(NotFound):
 class NotReady(SightlineError):
     status_code = 409
     code = "NotReady"
+
+
+class LengthRequired(SightlineError):
+    status_code = 411
+    code = "LengthRequired"
 
 
 class PayloadTooLarge(SightlineError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -63,7 +64,8 @@ class ImageService:
         self.blobs = blobs
         self.analyzers = analyzers
         self.metrics = metrics
-        self.on_event = on_event  # wakes the in-process outbox relay and SSE streams
+        self.on_event = on_event  # wakes the in-process outbox relay
+        self._decoding = threading.BoundedSemaphore(os.cpu_count() or 1)
 
     # -- ingest ------------------------------------------------------------------------------
 
@@ -86,13 +88,16 @@ class ImageService:
         pictures = []
         for index, upload in enumerate(uploads):
             try:
-                pictures.append(
-                    decode(
+                # Bounded: a full decode of a large image takes hundreds of MB, and many upload
+                # requests run at once. Only the facts are kept while the batch is checked.
+                with self._decoding:
+                    picture = decode(
                         upload.data,
                         max_bytes=self.settings.max_upload_bytes,
                         max_pixels=self.settings.max_pixels,
                     )
-                )
+                    picture.image.close()
+                pictures.append(picture)
             except SightlineError as exc:
                 # Name the culprit: in a batch the client must know which file was refused.
                 self.metrics.upload_rejected(exc.code)

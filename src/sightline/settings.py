@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     max_pixels: int = Field(
         80_000_000, gt=0, description="Largest accepted width x height (decompression-bomb guard)."
     )
+    max_request_bytes: int = Field(
+        256 * 1024 * 1024, gt=0, description="Largest upload request, all files together."
+    )
     max_files_per_request: int = Field(100, gt=0, description="Most files in one batch upload.")
     max_metadata_bytes: int = Field(
         16 * 1024, gt=0, description="Largest client metadata object, as compact JSON."

@@ -127,6 +127,7 @@ def small_limits(tmp_path: Path) -> Iterator[RunningServer]:
         max_upload_bytes=5_000,
         max_pixels=10_000,
         max_files_per_request=2,
+        max_request_bytes=20_000,
         max_metadata_bytes=64,
         workers=1,
         poll_interval_seconds=0.02,
@@ -143,6 +144,29 @@ def test_over_the_byte_limit(small_limits: RunningServer) -> None:
     multipart = httpx.post(f"{small_limits.url}/v1/images", files={"file": ("big.png", big)})
     assert_error(multipart, 413, "ImageTooLarge")
     assert_nothing_stored_and_still_serving(small_limits)
+
+
+def test_over_the_request_limit(small_limits: RunningServer) -> None:
+    files = [("file", (f"{i}.png", noise(i, size=(60, 60)) + b"\0" * 4_000)) for i in range(2)]
+    files[0] = ("file", ("big.bin", b"\0" * 25_000))
+    response = httpx.post(f"{small_limits.url}/v1/images", files=files)
+    assert_error(response, 413, "PayloadTooLarge")
+    assert_nothing_stored_and_still_serving(small_limits)
+
+
+def test_multipart_needs_a_length(server: RunningServer) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b"--b\r\nContent-Disposition: form-data; name=file; filename=a.jpg\r\n\r\n"
+        yield JPEG
+        yield b"\r\n--b--\r\n"
+
+    response = httpx.post(
+        f"{server.url}/v1/images",
+        content=chunks(),
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+    )
+    assert_error(response, 411, "LengthRequired")
+    assert_nothing_stored_and_still_serving(server)
 
 
 def test_over_the_pixel_limit(small_limits: RunningServer) -> None:

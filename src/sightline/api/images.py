@@ -27,6 +27,7 @@ from sightline.catalog import ImageQuery, ImageStatus
 from sightline.errors import (
     ImageTooLarge,
     InvalidParameter,
+    LengthRequired,
     PayloadTooLarge,
     UnsupportedMediaType,
 )
@@ -137,11 +138,16 @@ async def upload_images(
 ) -> UploadOut:
     settings = service.settings
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    declared = int(request.headers.get("content-length") or 0)
-    request_limit = settings.max_upload_bytes * settings.max_files_per_request + 1024 * 1024
-    if declared > request_limit:
-        raise PayloadTooLarge(f"The request has {declared} bytes; the limit is {request_limit}.")
+    declared = _content_length(request)
+    if declared is not None and declared > settings.max_request_bytes:
+        raise PayloadTooLarge(
+            f"The request has {declared} bytes; the limit is {settings.max_request_bytes}.",
+            limit=settings.max_request_bytes,
+        )
     if content_type == "multipart/form-data":
+        if declared is None:
+            # The form is spooled to disk before we see it: without a length, nothing bounds it.
+            raise LengthRequired("A multipart upload needs a Content-Length header.")
         uploads, form_features, form_metadata = await _read_form(request, service)
         features = features or form_features or None
         metadata = metadata or form_metadata
@@ -292,6 +298,12 @@ def reprocess_image(
 def delete_image(image_id: str, service: Service) -> Response:
     service.delete(image_id)
     return Response(status_code=204)
+
+
+def _content_length(request: Request) -> int | None:
+    # The HTTP server has already refused a Content-Length that is not a number.
+    raw = request.headers.get("content-length")
+    return None if raw is None else int(raw)
 
 
 def _encode_cursor(image_id: str) -> str:

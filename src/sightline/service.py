@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -35,6 +36,7 @@ from sightline.vision import Analyzer, decode
 from sightline.vision.thumbnail import THUMBNAIL_SIZES
 
 MAX_FILENAME_LENGTH = 255
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -140,12 +142,23 @@ class ImageService:
                 )
             )
         keeper = StoreKeeper(self.blobs, {p.sha256: p.data for p in pictures})
-        records = self.catalog.add_images(new_images, events, keeper)
+        try:
+            records = self.catalog.add_images(new_images, events, keeper)
+        except Exception:
+            self._release([p.sha256 for p in pictures])
+            raise
         self.on_event()
         ingested = [Ingested(record, record.duplicate_of is not None) for record in records]
         for item in ingested:
             self.metrics.upload_accepted(item.image.size, duplicate=item.duplicate)
         return ingested
+
+    def _release(self, shas: Sequence[str]) -> None:
+        """After a failed catalog write, remove the blobs it wrote that nothing references."""
+        try:
+            self.catalog.release_blobs(shas, StoreKeeper(self.blobs))
+        except Exception:
+            log.exception("Could not remove the blobs of a failed upload: %s", shas)
 
     def resolve_features(self, features: Sequence[str] | None) -> list[str]:
         if features is None:

@@ -333,3 +333,16 @@ def test_huge_exif_is_accepted_and_bounded(server: RunningServer) -> None:
     result = image["features"]["metadata"]["result"]
     assert result["exif"]["camera_make"] == "Canon"
     assert len(io.StringIO(str(result)).getvalue()) < 20_000
+
+
+def test_a_failed_catalog_write_leaves_no_blob_behind(
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(server.sightline.catalog, "_insert_events", broken)
+    response = post_raw(server, noise(8))
+    assert_error(response, 500, "InternalError")
+    monkeypatch.undo()
+    assert_nothing_stored_and_still_serving(server)

@@ -154,6 +154,9 @@ class Catalog(Protocol):
         """Upsert outcomes (re-running never duplicates), replace derived blob references, index
         the perceptual hash, and emit analyzed/failed once every feature has ended."""
 
+    def release_blobs(self, shas: Sequence[str], keeper: BlobKeeper) -> None:
+        """Discard those of these blobs that nothing references: cleanup after a failed write."""
+
     def near_duplicates(self, image_id: str, max_distance: int) -> list[tuple[str, int]]:
         """Other images whose perceptual hash is within `max_distance` bits, nearest first."""
 

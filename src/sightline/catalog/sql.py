@@ -177,21 +177,25 @@ class SQLCatalog:
         now = _now()
         new_shas = sorted({ref.sha256 for ref in blob_refs})
         with self.db.write() as conn:
-            if not self._lock_image(conn, image_id):
-                # Deleted meanwhile: blobs written for it must not linger unreferenced.
-                for sha256 in new_shas:
-                    self._lock_blob(conn, sha256)
-                self._discard_unreferenced(conn, new_shas, keeper)
-                return None
-            self._upsert_features(conn, image_id, outcomes, now, keep_result=False)
-            old_shas = self._replace_derived_refs(conn, image_id, outcomes, blob_refs, keeper)
-            if phash is not None:
-                self._index_phash(conn, image_id, phash)
-            status = self._refresh_status(conn, image_id, now)
-            if status in (ImageStatus.DONE, ImageStatus.FAILED):
-                self._emit_completion(conn, image_id, status, completion_event_id)
-            self._discard_unreferenced(conn, old_shas, keeper)
-            return self._load(conn, image_id)
+            if self._lock_image(conn, image_id):
+                self._upsert_features(conn, image_id, outcomes, now, keep_result=False)
+                old_shas = self._replace_derived_refs(conn, image_id, outcomes, blob_refs, keeper)
+                if phash is not None:
+                    self._index_phash(conn, image_id, phash)
+                status = self._refresh_status(conn, image_id, now)
+                if status in (ImageStatus.DONE, ImageStatus.FAILED):
+                    self._emit_completion(conn, image_id, status, completion_event_id)
+                self._discard_unreferenced(conn, old_shas, keeper)
+                return self._load(conn, image_id)
+        # Deleted meanwhile: the blobs written for it must not linger unreferenced.
+        self.release_blobs(new_shas, keeper)
+        return None
+
+    def release_blobs(self, shas: Sequence[str], keeper: BlobKeeper) -> None:
+        with self.db.write() as conn:
+            for sha256 in sorted(shas):
+                self._lock_blob(conn, sha256)
+            self._discard_unreferenced(conn, sorted(shas), keeper)
 
     def near_duplicates(self, image_id: str, max_distance: int) -> list[tuple[str, int]]:
         if not 0 <= max_distance < PHASH_BANDS:

@@ -54,11 +54,14 @@ images = Table(
     Column("size", BigInteger, nullable=False),
     Column("width", Integer, nullable=False),
     Column("height", Integer, nullable=False),
-    Column("status", String(16), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
     Column("client_metadata", JSON, nullable=False),
     Column("duplicate_of", String(40)),
     Column("created_at", UTCDateTime, nullable=False, index=True),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Lists are newest first (by id) within a filter: one index per filter keeps them scans.
+    Index("ix_images_status_id", "status", "id"),
+    Index("ix_images_content_type_id", "content_type", "id"),
 )
 
 feature_results = Table(

@@ -45,6 +45,7 @@ jobs = Table(
     Column("updated_at", Float, nullable=False),
     Index("ix_jobs_state_available", "state", "available_at"),
     Index("ix_jobs_state_lease", "state", "lease_expires_at"),
+    Index("ix_jobs_state_updated", "state", "updated_at"),  # finds finished jobs to prune
 )
 
 

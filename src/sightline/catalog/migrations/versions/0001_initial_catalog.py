@@ -70,7 +70,8 @@ def upgrade() -> None:
     with op.batch_alter_table("images", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_images_created_at"), ["created_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_images_sha256"), ["sha256"], unique=False)
-        batch_op.create_index(batch_op.f("ix_images_status"), ["status"], unique=False)
+        batch_op.create_index("ix_images_status_id", ["status", "id"], unique=False)
+        batch_op.create_index("ix_images_content_type_id", ["content_type", "id"], unique=False)
 
     op.create_table(
         "blob_refs",
@@ -131,7 +132,8 @@ def downgrade() -> None:
 
     op.drop_table("blob_refs")
     with op.batch_alter_table("images", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_images_status"))
+        batch_op.drop_index("ix_images_content_type_id")
+        batch_op.drop_index("ix_images_status_id")
         batch_op.drop_index(batch_op.f("ix_images_sha256"))
         batch_op.drop_index(batch_op.f("ix_images_created_at"))
 

@@ -19,6 +19,9 @@ from sightline.vision.base import JSON, Artifact, Picture
 THUMBNAIL_SIZES = (128, 256, 512)
 CONTENT_TYPE = "image/webp"
 WEBP_QUALITY = 80
+# Encoder effort 2 of 0-6: measured three times faster than the default 4 at 512 px for files
+# about 3% larger; thumbnails are made for every upload, so speed wins.
+WEBP_METHOD = 2
 
 
 class ThumbnailAnalyzer:
@@ -42,5 +45,5 @@ class ThumbnailAnalyzer:
 
 def _encode(image: Image.Image) -> Artifact:
     buffer = io.BytesIO()
-    image.save(buffer, format="WEBP", quality=WEBP_QUALITY, method=4)
+    image.save(buffer, format="WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD)
     return Artifact(buffer.getvalue(), CONTENT_TYPE, image.width, image.height)

@@ -110,7 +110,6 @@ class ImageService:
         new_images = []
         events = []
         for upload, picture in zip(uploads, pictures, strict=True):
-            self.blobs.put(picture.data)
             image = NewImage(
                 id=new_image_id(),
                 sha256=picture.sha256,
@@ -143,6 +142,8 @@ class ImageService:
             )
         keeper = StoreKeeper(self.blobs, {p.sha256: p.data for p in pictures})
         try:
+            for picture in pictures:
+                self.blobs.put(picture.data)
             records = self.catalog.add_images(new_images, events, keeper)
         except Exception:
             self._release([p.sha256 for p in pictures])

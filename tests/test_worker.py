@@ -257,3 +257,28 @@ def _console_script() -> str:
 
 
 __all__ = ["SlowAnalyzer"]
+
+
+def test_a_blob_store_failure_is_retried_not_blamed_on_the_analyzer(
+    make_app: Callable[..., Sightline], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sightline.vision.thumbnail import ThumbnailAnalyzer
+
+    app = make_app({"thumbnail": ThumbnailAnalyzer()}, job_backoff_seconds=0.05)
+    [ingested] = app.service.ingest([Upload(noise(6))])
+    real_put = app.blobs.put
+    failures = iter([OSError("disk full")])
+
+    def flaky_put(data: bytes) -> str:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return real_put(data)
+
+    monkeypatch.setattr(app.blobs, "put", flaky_put)
+    app.pool.start()
+    wait_for(finished(app, ingested.image.id))
+    record = image(app, ingested.image.id)
+    assert record.status is ImageStatus.DONE
+    assert record.features["thumbnail"].error is None
+    assert _attempts(app) == 2

@@ -35,7 +35,8 @@ def error_info(code: str, message: str) -> JSON:
 def run_feature(
     feature: str, analyzer: Analyzer | None, picture: Picture, sink: ArtifactSink
 ) -> FeatureRun:
-    """One feature, never raising: a crash fails this feature for this picture only."""
+    """One feature. An analyzer crash fails this feature for this picture only; a failure to
+    store its artifacts is the job's and propagates, so the job is retried."""
     if analyzer is None:
         state = FeatureState(
             feature,
@@ -49,14 +50,15 @@ def run_feature(
     artifacts: dict[str, str] = {}
     try:
         raw = analyzer.analyze(picture)
-        result = _store_artifacts(raw, feature, sink, artifacts)
-        status, error = FeatureStatus.DONE, None
     except SkipFeature as skip:
         status, result, error = FeatureStatus.SKIPPED, {"reason": skip.reason}, None
     except Exception as exc:  # an analyzer bug must not take the other features down
         log.exception("Analyzer %s failed on %s", analyzer.name, picture.sha256)
         status, result = FeatureStatus.FAILED, None
         error = error_info("AnalyzerError", f"{type(exc).__name__}: {exc}")
+    else:
+        result = _store_artifacts(raw, feature, sink, artifacts)
+        status, error = FeatureStatus.DONE, None
     state = FeatureState(feature, status, analyzer.name, analyzer.version, result, error)
     return FeatureRun(state, time.perf_counter() - started, artifacts)
 

@@ -36,13 +36,34 @@ def cloud_event(
     event_id: str | None = None,
     time: datetime | None = None,
 ) -> dict[str, Any]:
+    """A new event about an image."""
+    return envelope(
+        event_id or str(uuid.uuid4()),
+        str(event_type),
+        image_subject(image_id),
+        time or datetime.now(UTC),
+        data,
+        source=SOURCE,
+    )
+
+
+def envelope(
+    event_id: str,
+    event_type: str,
+    subject: str,
+    time: datetime,
+    data: dict[str, Any],
+    *,
+    source: str,
+) -> dict[str, Any]:
+    """The structured-mode JSON of one event, new or read back from the event log."""
     return {
         "specversion": SPEC_VERSION,
-        "id": event_id or str(uuid.uuid4()),
-        "source": SOURCE,
-        "type": str(event_type),
-        "subject": image_subject(image_id),
-        "time": (time or datetime.now(UTC)).astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "id": event_id,
+        "source": source,
+        "type": event_type,
+        "subject": subject,
+        "time": time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "datacontenttype": "application/json",
         "data": data,
     }

@@ -249,7 +249,6 @@ class WorkerPool:
                 self.metrics.jobs.labels("retried").inc()
         finally:
             self.metrics.job_seconds.observe(time.perf_counter() - started)
-            self.relay_wanted.set()
 
     def _dead_letter(self, job: Job, error: str) -> None:
         if self.queue.retry(job, error) is JobState.DEAD:

@@ -6,7 +6,6 @@ second test folder has a conftest of its own.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from imagegen import encode as encode_image
 from sightline.vision import Picture, decode
 
 MAX_BYTES = 50 * 1024 * 1024
@@ -24,14 +24,8 @@ PictureOf = Callable[..., Picture]
 Photo = Callable[..., Image.Image]
 
 
-def _encode(image: Image.Image, format: str, **params: Any) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=format, **params)
-    return buffer.getvalue()
-
-
 def _picture_of(image: Image.Image, format: str = "PNG", **params: Any) -> Picture:
-    return decode(_encode(image, format, **params), max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS)
+    return decode(encode_image(image, format, **params), max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS)
 
 
 def _photo(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
@@ -52,7 +46,7 @@ def _photo(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
 @pytest.fixture
 def encode() -> Encode:
     """`encode(image, format, **save_params)` -> bytes."""
-    return _encode
+    return encode_image
 
 
 @pytest.fixture

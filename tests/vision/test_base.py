@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 from PIL import Image, ImageCms
 
+from imagegen import encode
 from sightline.vision.decode import decode
 
 SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
 def picture(image: Image.Image, fmt: str = "PNG", **options: object) -> Image.Image:
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, **options)
-    return decode(buffer.getvalue(), max_bytes=10**8, max_pixels=10**8).oriented
+    return decode(encode(image, fmt, **options), max_bytes=10**8, max_pixels=10**8).oriented
 
 
 def test_an_embedded_srgb_profile_keeps_colours() -> None:

@@ -50,7 +50,7 @@ async def stream_events(
     start = since if since is not None else await run_in_threadpool(events.last_event_seq)
     wanted_types = {part for value in types or [] for part in value.split(",") if part}
     subject = image_subject(image_id) if image_id else None
-    poll = request.app.state.settings.poll_interval_seconds
+    poll = deps.settings(request).poll_interval_seconds
 
     async def stream() -> AsyncIterator[str]:
         position = start

@@ -26,7 +26,7 @@ from sightline.catalog.base import (
 from sightline.catalog.migrate import upgrade
 from sightline.database import Database
 from sightline.errors import BackendError
-from sightline.events import EventType, cloud_event
+from sightline.events import EventType, cloud_event, envelope
 from sightline.vision.hash import hamming_distance
 
 ORIGINAL_ROLE = "original"
@@ -426,17 +426,17 @@ class SQLCatalog:
         self._insert_events(conn, [cloud_event(event_type, image_id, data, event_id=event_id)])
 
     def _insert_events(self, conn: Connection, envelopes: Sequence[JSON]) -> None:
-        for envelope in envelopes:
+        for event in envelopes:
             self._upsert(
                 conn,
                 t.events,
                 {
-                    "id": envelope["id"],
-                    "type": envelope["type"],
-                    "source": envelope["source"],
-                    "subject": envelope["subject"],
-                    "time": datetime.fromisoformat(envelope["time"]),
-                    "data": envelope["data"],
+                    "id": event["id"],
+                    "type": event["type"],
+                    "source": event["source"],
+                    "subject": event["subject"],
+                    "time": datetime.fromisoformat(event["time"]),
+                    "data": event["data"],
                 },
                 keys=["id"],
             )
@@ -512,16 +512,7 @@ def _record(row: Row[Any], features: dict[str, FeatureState]) -> ImageRecord:
 def _stored_event(row: Row[Any]) -> StoredEvent:
     return StoredEvent(
         seq=row.seq,
-        envelope={
-            "specversion": "1.0",
-            "id": row.id,
-            "source": row.source,
-            "type": row.type,
-            "subject": row.subject,
-            "time": row.time.isoformat().replace("+00:00", "Z"),
-            "datacontenttype": "application/json",
-            "data": row.data,
-        },
+        envelope=envelope(row.id, row.type, row.subject, row.time, row.data, source=row.source),
     )
 
 

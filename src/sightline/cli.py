@@ -130,17 +130,15 @@ def worker(data_dir: Path | None, workers: int | None) -> None:
 @click.option("--features", help="Comma-separated features to compute; default: all.")
 def analyze(files: tuple[Path, ...], features: str | None) -> None:
     """Analyse FILES once, without a server or storage, and print the results as JSON."""
-    from sightline.pipeline import run_features
+    from sightline.pipeline import resolve_features, run_features
     from sightline.vision import decode, default_analyzers
 
     settings = _settings()
     analyzers = default_analyzers()
-    wanted = [name.strip() for name in features.split(",")] if features else list(analyzers)
-    unknown = [name for name in wanted if name not in analyzers]
-    if unknown:
-        raise click.UsageError(
-            f"Unknown feature(s): {', '.join(unknown)}; available: {', '.join(analyzers)}"
-        )
+    try:
+        wanted = resolve_features(features.split(",") if features else None, analyzers)
+    except SightlineError as exc:
+        raise click.UsageError(exc.message) from exc
     report: dict[str, Any] = {}
     failed = False
     for path in files:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sightline.catalog.base import FeatureState, FeatureStatus
+from sightline.errors import InvalidFeature
 from sightline.vision.base import JSON, Analyzer, Artifact, Picture, SkipFeature
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,22 @@ class FeatureRun:
 
 def error_info(code: str, message: str) -> JSON:
     return {"code": code, "message": message}
+
+
+def resolve_features(
+    requested: Sequence[str] | None, analyzers: Mapping[str, Analyzer]
+) -> list[str]:
+    """The features to compute: all by default, else the named ones, deduplicated, in order."""
+    if requested is None:
+        return list(analyzers)
+    names = list(dict.fromkeys(name.strip() for name in requested if name.strip()))
+    unknown = [name for name in names if name not in analyzers]
+    if unknown:
+        raise InvalidFeature(
+            f"Unknown feature(s): {', '.join(unknown)}. Available: {', '.join(analyzers)}.",
+            available=list(analyzers),
+        )
+    return names
 
 
 def run_feature(

@@ -21,7 +21,6 @@ from sightline.catalog import (
 )
 from sightline.errors import (
     ImageNotFound,
-    InvalidFeature,
     InvalidMetadata,
     InvalidParameter,
     NotReady,
@@ -31,6 +30,7 @@ from sightline.errors import (
 from sightline.events import EventType, cloud_event
 from sightline.ids import is_image_id, new_image_id
 from sightline.metrics import Metrics
+from sightline.pipeline import resolve_features
 from sightline.settings import Settings
 from sightline.vision import Analyzer, decode
 from sightline.vision.thumbnail import THUMBNAIL_SIZES
@@ -85,7 +85,7 @@ class ImageService:
                 f"{len(uploads)} files in one request; the limit is "
                 f"{self.settings.max_files_per_request}."
             )
-        wanted = self.resolve_features(features)
+        wanted = resolve_features(features, self.analyzers)
         client_metadata = self.parse_metadata(metadata)
         pictures = []
         for index, upload in enumerate(uploads):
@@ -160,19 +160,6 @@ class ImageService:
             self.catalog.release_blobs(shas, StoreKeeper(self.blobs))
         except Exception:
             log.exception("Could not remove the blobs of a failed upload: %s", shas)
-
-    def resolve_features(self, features: Sequence[str] | None) -> list[str]:
-        if features is None:
-            return list(self.analyzers)
-        names = list(dict.fromkeys(name.strip() for name in features if name.strip()))
-        unknown = [name for name in names if name not in self.analyzers]
-        if unknown:
-            raise InvalidFeature(
-                f"Unknown feature(s): {', '.join(unknown)}. "
-                f"Available: {', '.join(self.analyzers)}.",
-                available=list(self.analyzers),
-            )
-        return names
 
     def parse_metadata(self, raw: str | None) -> dict[str, Any]:
         if raw is None or not raw.strip():
@@ -254,8 +241,8 @@ class ImageService:
         """Analyse again: the given features, or all the image has; optionally only those whose
         analyzer version changed since their result was computed."""
         record = self.get(image_id)
-        names = self.resolve_features(
-            features if features is not None else list(record.features) or None
+        names = resolve_features(
+            features if features is not None else list(record.features) or None, self.analyzers
         )
         if outdated_only:
             names = [

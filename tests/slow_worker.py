@@ -9,8 +9,10 @@ import sys
 import time
 
 from sightline.app import Sightline
+from sightline.models import Models
 from sightline.settings import Settings
-from sightline.vision import Picture, default_analyzers
+from sightline.vision import Picture
+from sightline.vision.registry import build_analyzers
 
 
 class SlowAnalyzer:
@@ -32,13 +34,15 @@ def worker_settings(data_dir: str, **overrides: object) -> Settings:
         "job_lease_seconds": 1.0,
         "poll_interval_seconds": 0.02,
         "job_backoff_seconds": 0.05,
+        "default_features": "metadata,color,hash,thumbnail",
     }
     options.update(overrides)
     return Settings(**options)  # type: ignore[arg-type]
 
 
 def with_slow(seconds: float) -> dict[str, object]:
-    return {**default_analyzers(), "slow": SlowAnalyzer(seconds)}
+    models = Models(Settings().model_dir, threads=1, idle_seconds=0)
+    return {**build_analyzers(models), "slow": SlowAnalyzer(seconds)}
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from conftest import RunningServer
 from imagegen import encode, solid
 from sightline import Client
 from sightline.cli import main
+from sightline.settings import DEFAULT_FEATURES
 
 
 def test_help_lists_the_commands_and_env_variables() -> None:
@@ -30,13 +31,16 @@ def test_help_lists_the_commands_and_env_variables() -> None:
         assert variable in serve_help
 
 
-def test_analyze_prints_every_feature_as_json(tmp_path: Path) -> None:
+def test_analyze_prints_every_default_feature_as_json(tmp_path: Path) -> None:
     photo = tmp_path / "photo.png"
     photo.write_bytes(encode(Image.new("RGB", (300, 200), "red"), "PNG"))
     result = CliRunner().invoke(main, ["analyze", str(photo)])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)[str(photo)]
-    assert set(report) == {"metadata", "color", "hash", "thumbnail"}
+    assert list(report) == list(DEFAULT_FEATURES)
+    assert {name: entry["status"] for name, entry in report.items()} == dict.fromkeys(
+        DEFAULT_FEATURES, "done"
+    )
     assert report["color"]["result"]["dominant_colors"] == ["red"]
     assert report["metadata"]["result"]["width"] == 300
     thumb = report["thumbnail"]["result"]["sizes"]["128"]

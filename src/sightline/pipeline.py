@@ -6,6 +6,7 @@ artifacts (thumbnails): stored as blobs, or just described.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -34,11 +35,13 @@ def error_info(code: str, message: str) -> JSON:
 
 
 def resolve_features(
-    requested: Sequence[str] | None, analyzers: Mapping[str, Analyzer]
+    requested: Sequence[str] | None,
+    analyzers: Mapping[str, Analyzer],
+    default: Sequence[str] | None = None,
 ) -> list[str]:
-    """The features to compute: all by default, else the named ones, deduplicated, in order."""
+    """The named features, deduplicated, in order; unnamed, the default set (else all)."""
     if requested is None:
-        return list(analyzers)
+        return list(default if default is not None else analyzers)
     names = list(dict.fromkeys(name.strip() for name in requested if name.strip()))
     unknown = [name for name in names if name not in analyzers]
     if unknown:
@@ -87,6 +90,30 @@ def run_features(
     sink: ArtifactSink,
 ) -> list[FeatureRun]:
     return [run_feature(name, analyzers.get(name), picture, sink) for name in features]
+
+
+def analyze_once(
+    picture: Picture, features: Sequence[str], analyzers: Mapping[str, Analyzer]
+) -> JSON:
+    """Results inline, nothing stored: artifacts are described by their checksum only."""
+    runs = run_features(
+        picture, features, analyzers, lambda artifact, _role: _sha256(artifact.data)
+    )
+    return {
+        run.state.feature: {
+            "status": str(run.state.status),
+            "analyzer": run.state.analyzer,
+            "version": run.state.version,
+            "seconds": round(run.seconds, 4),
+            "result": run.state.result,
+            "error": run.state.error,
+        }
+        for run in runs
+    }
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def describe_artifact(artifact: Artifact, sha256: str) -> JSON:

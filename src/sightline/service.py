@@ -30,7 +30,7 @@ from sightline.errors import (
 from sightline.events import EventType, cloud_event
 from sightline.ids import is_image_id, new_image_id
 from sightline.metrics import Metrics
-from sightline.pipeline import resolve_features
+from sightline.pipeline import analyze_once, resolve_features
 from sightline.settings import Settings
 from sightline.vision import Analyzer, decode
 from sightline.vision.thumbnail import THUMBNAIL_SIZES
@@ -68,6 +68,32 @@ class ImageService:
         self.metrics = metrics
         self.on_event = on_event  # wakes the in-process outbox relay
         self._decoding = threading.BoundedSemaphore(os.cpu_count() or 1)
+        # Synchronous analyses share the cores with the workers; more at once only queue up
+        # inside the model runtimes while holding decoded pictures in memory.
+        self._analyzing = threading.BoundedSemaphore(max(1, settings.workers))
+
+    # -- one-off analysis ----------------------------------------------------------------------
+
+    def analyze_now(self, data: bytes, features: Sequence[str] | None) -> dict[str, Any]:
+        """Analyse without storing anything: the cloud APIs' synchronous call."""
+        wanted = resolve_features(features, self.analyzers, self.settings.default_feature_list())
+        with self._decoding:
+            picture = decode(
+                data, max_bytes=self.settings.max_upload_bytes, max_pixels=self.settings.max_pixels
+            )
+        with self._analyzing:
+            results = analyze_once(picture, wanted, self.analyzers)
+        return {
+            "image": {
+                "sha256": picture.sha256,
+                "content_type": picture.content_type,
+                "format": picture.format,
+                "size": len(picture.data),
+                "width": picture.width,
+                "height": picture.height,
+            },
+            "features": results,
+        }
 
     # -- ingest ------------------------------------------------------------------------------
 
@@ -85,7 +111,7 @@ class ImageService:
                 f"{len(uploads)} files in one request; the limit is "
                 f"{self.settings.max_files_per_request}."
             )
-        wanted = resolve_features(features, self.analyzers)
+        wanted = resolve_features(features, self.analyzers, self.settings.default_feature_list())
         client_metadata = self.parse_metadata(metadata)
         pictures = []
         for index, upload in enumerate(uploads):
@@ -242,7 +268,9 @@ class ImageService:
         analyzer version changed since their result was computed."""
         record = self.get(image_id)
         names = resolve_features(
-            features if features is not None else list(record.features) or None, self.analyzers
+            features if features is not None else list(record.features) or None,
+            self.analyzers,
+            self.settings.default_feature_list(),
         )
         if outdated_only:
             names = [

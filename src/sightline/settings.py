@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Every bundled feature but `objects` (no detector ships) and `adult` (an optional extra).
+DEFAULT_FEATURES = (
+    "metadata",
+    "color",
+    "hash",
+    "thumbnail",
+    "tags",
+    "embedding",
+    "read",
+    "faces",
+    "people",
+    "image_type",
+    "quality",
+    "smart_crop",
+)
 
 
 class Settings(BaseSettings):
@@ -65,6 +82,38 @@ class Settings(BaseSettings):
     event_retention_days: float = Field(
         7.0, gt=0, description="How long relayed events stay readable by `GET /v1/events`."
     )
+    default_features: str = Field(
+        ",".join(DEFAULT_FEATURES),
+        description="Comma-separated features computed when a request names none.",
+    )
+    fetch_allow_private: bool = Field(
+        False,
+        description="Let `POST /v1/analyze` fetch URLs on loopback, private and link-local "
+        "addresses (off: a caller could otherwise probe the server's own network).",
+    )
+    fetch_timeout_seconds: float = Field(
+        10.0, gt=0, description="Time limit for fetching an image URL given to `/v1/analyze`."
+    )
+    model_dir: Path = Field(
+        default_factory=lambda: default_model_dir(),
+        description="Folder of prepared and user-added models; default "
+        "`$XDG_CACHE_HOME/sightline/models` (`~/.cache/sightline/models`).",
+    )
+    model_threads: int = Field(
+        0,
+        ge=0,
+        description="Threads each model may use; 0 divides the CPU cores among the workers.",
+    )
+    model_idle_seconds: float = Field(
+        600.0, ge=0, description="Unload a model unused this long (0 keeps models loaded)."
+    )
+
+    def default_feature_list(self) -> list[str]:
+        return [name.strip() for name in self.default_features.split(",") if name.strip()]
+
+    def resolved_model_threads(self) -> int:
+        cores = os.cpu_count() or 1
+        return self.model_threads or max(1, cores // max(1, self.workers))
 
     def resolved_catalog_url(self) -> str:
         return self.catalog_url or f"sqlite:///{self.data_dir.resolve() / 'catalog.db'}"
@@ -77,3 +126,8 @@ class Settings(BaseSettings):
 
     def api_key_set(self) -> frozenset[str]:
         return frozenset(key.strip() for key in self.api_keys.split(",") if key.strip())
+
+
+def default_model_dir() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "sightline" / "models"

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from apicheck import assert_error, assert_nothing_stored_and_still_serving
 from conftest import RunningServer, serve
 from imagegen import encode, noise, png_bomb, solid
 from sightline.app import Sightline
@@ -19,38 +20,12 @@ from sightline.settings import Settings
 JPEG = solid("red", (64, 64))
 
 
-def stored_blob_files(server: RunningServer) -> list[Path]:
-    root = server.sightline.settings.data_dir / "blobs"
-    return [p for p in root.rglob("*") if p.is_file() and "tmp" not in p.relative_to(root).parts]
-
-
-def assert_nothing_stored_and_still_serving(server: RunningServer) -> None:
-    catalog = server.sightline.catalog
-    assert sum(catalog.status_counts().values()) == 0
-    assert catalog.last_event_seq() == 0
-    assert stored_blob_files(server) == []
-    assert list((server.sightline.settings.data_dir / "blobs" / "tmp").iterdir()) == []
-    assert httpx.get(f"{server.url}/healthz").status_code == 200
-    accepted = httpx.post(
-        f"{server.url}/v1/images", content=JPEG, headers={"Content-Type": "image/jpeg"}
-    )
-    assert accepted.status_code == 202
-
-
 def post_raw(
     server: RunningServer, data: bytes, content_type: str = "image/jpeg"
 ) -> httpx.Response:
     return httpx.post(
         f"{server.url}/v1/images", content=data, headers={"Content-Type": content_type}, timeout=30
     )
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code
-    assert body["error"]["message"]
 
 
 def truncated_png() -> bytes:

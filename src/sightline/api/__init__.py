@@ -9,10 +9,11 @@ from typing import Any
 from fastapi import Depends, FastAPI
 
 from sightline import __version__
-from sightline.api import errors, events, images, system
+from sightline.api import analyze, errors, events, images, models, system
 from sightline.api.deps import require_api_key
 from sightline.catalog import EventLog
 from sightline.metrics import Metrics
+from sightline.models import ModelRegistry
 from sightline.service import ImageService
 from sightline.settings import Settings
 
@@ -32,6 +33,7 @@ def create_api(
     service: ImageService,
     event_log: EventLog,
     metrics: Metrics,
+    model_registry: ModelRegistry,
     readiness_probes: Mapping[str, Callable[[], Any]],
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
 ) -> FastAPI:
@@ -45,10 +47,13 @@ def create_api(
     app.state.service = service
     app.state.event_log = event_log
     app.state.metrics = metrics
+    app.state.models = model_registry
     app.state.readiness_probes = dict(readiness_probes)
     errors.install(app)
     protected = [Depends(require_api_key)]
     app.include_router(images.router, dependencies=protected)
+    app.include_router(analyze.router, dependencies=protected)
+    app.include_router(models.router, dependencies=protected)
     app.include_router(events.router, dependencies=protected)
     app.include_router(system.router)
     return app

@@ -44,7 +44,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 FeaturesQuery = Annotated[
     list[str] | None,
     Query(
-        description="Features to compute, comma-separated or repeated; default: all of them.",
+        description="Features to compute, comma-separated or repeated; default: the server's set "
+        "(`SIGHTLINE_DEFAULT_FEATURES`).",
     ),
 ]
 MetadataQuery = Annotated[
@@ -76,7 +77,7 @@ UPLOAD_BODY = {
 }
 
 
-def _split(values: list[str] | None) -> list[str] | None:
+def split_features(values: list[str] | None) -> list[str] | None:
     if values is None:
         return None
     return [part for value in values for part in value.split(",")]
@@ -115,6 +116,33 @@ async def _read_form(
         await form.close()
 
 
+async def read_uploads(
+    request: Request, service: ImageService
+) -> tuple[list[Upload], list[str], str | None]:
+    """Files from a multipart form or a raw `image/*` body, plus the form's own `features` and
+    `metadata` fields; every size limit is enforced while reading."""
+    settings = service.settings
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    declared = _content_length(request)
+    if declared is not None and declared > settings.max_request_bytes:
+        raise PayloadTooLarge(
+            f"The request has {declared} bytes; the limit is {settings.max_request_bytes}.",
+            limit=settings.max_request_bytes,
+        )
+    if content_type == "multipart/form-data":
+        if declared is None:
+            # The form is spooled to disk before we see it: without a length, nothing bounds it.
+            raise LengthRequired("A multipart upload needs a Content-Length header.")
+        return await _read_form(request, service)
+    if content_type.startswith("image/") or content_type == "application/octet-stream":
+        filename = request.headers.get("x-filename")
+        return [Upload(await _read_body(request, settings.max_upload_bytes), filename)], [], None
+    raise UnsupportedMediaType(
+        f"Unsupported content type {content_type or '(none)'!r}: send multipart/form-data "
+        "or the image bytes with an image/* content type."
+    )
+
+
 @router.post(
     "",
     status_code=202,
@@ -136,30 +164,10 @@ async def upload_images(
     features: FeaturesQuery = None,
     metadata: MetadataQuery = None,
 ) -> UploadOut:
-    settings = service.settings
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    declared = _content_length(request)
-    if declared is not None and declared > settings.max_request_bytes:
-        raise PayloadTooLarge(
-            f"The request has {declared} bytes; the limit is {settings.max_request_bytes}.",
-            limit=settings.max_request_bytes,
-        )
-    if content_type == "multipart/form-data":
-        if declared is None:
-            # The form is spooled to disk before we see it: without a length, nothing bounds it.
-            raise LengthRequired("A multipart upload needs a Content-Length header.")
-        uploads, form_features, form_metadata = await _read_form(request, service)
-        features = features or form_features or None
-        metadata = metadata or form_metadata
-    elif content_type.startswith("image/") or content_type == "application/octet-stream":
-        filename = request.headers.get("x-filename")
-        uploads = [Upload(await _read_body(request, settings.max_upload_bytes), filename)]
-    else:
-        raise UnsupportedMediaType(
-            f"Unsupported content type {content_type or '(none)'!r}: send multipart/form-data "
-            "or the image bytes with an image/* content type."
-        )
-    ingested = await run_in_threadpool(service.ingest, uploads, _split(features), metadata)
+    uploads, form_features, form_metadata = await read_uploads(request, service)
+    features = features or form_features or None
+    metadata = metadata or form_metadata
+    ingested = await run_in_threadpool(service.ingest, uploads, split_features(features), metadata)
     if len(ingested) == 1:
         response.headers["Location"] = f"/v1/images/{ingested[0].image.id}"
     return UploadOut(

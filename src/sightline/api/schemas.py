@@ -119,3 +119,33 @@ class ReprocessRequest(BaseModel):
     outdated_only: bool = Field(
         False, description="Only features whose analyzer version changed since their result."
     )
+
+
+class AnalyzedImage(BaseModel):
+    sha256: str
+    content_type: str
+    format: str
+    size: int = Field(description="File size in bytes.")
+    width: int
+    height: int
+
+
+class AnalyzedFeature(BaseModel):
+    status: FeatureStatus
+    analyzer: str
+    version: str
+    seconds: float = Field(description="Time this feature took, decoding excluded.")
+    result: dict[str, Any] | None
+    error: dict[str, Any] | None = Field(None, exclude_if=lambda value: value is None)
+
+
+class AnalyzeOut(BaseModel):
+    image: AnalyzedImage
+    features: dict[str, AnalyzedFeature]
+
+
+class AnalyzeUrlRequest(BaseModel):
+    url: str = Field(description="An http(s) URL of the image; public addresses only by default.")
+    features: list[str] | None = Field(
+        None, description="Features to compute; default: the server's default set."
+    )

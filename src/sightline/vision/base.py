@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps
@@ -21,6 +22,7 @@ JSON = dict[str, Any]
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 log = logging.getLogger(__name__)
 HIGH_BIT_DEPTH_MODES = frozenset({"I", "F", "I;16", "I;16B", "I;16L", "I;16N"})
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,10 +52,19 @@ class Picture:
     format: str
     content_type: str
     sha256: str = field(default="")
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.sha256:
             self.sha256 = hashlib.sha256(self.data).hexdigest()
+
+    def memo(self, key: str, compute: Callable[[], T]) -> T:
+        """`compute()` once per picture: features share resized pixels and model outputs (the
+        tags and the embedding come from one classifier run; smart crops reuse found faces)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        result: T = self._memo[key]
+        return result
 
     @property
     def width(self) -> int:

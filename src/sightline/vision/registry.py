@@ -1,24 +1,55 @@
-"""The analyzers a picture gets unless asked otherwise, keyed by feature name."""
+"""Every feature this process can compute, keyed by feature name.
+
+Building analyzers loads no model: each holds a lazy handle that loads on first use, so
+naming, validating and listing features stays cheap. Which features run when a request names
+none is the `default_features` setting, not decided here.
+"""
 
 from __future__ import annotations
 
-from sightline.vision.base import Analyzer
+from sightline.models import Models, ModelUnavailable
+from sightline.vision.adult import AdultAnalyzer
+from sightline.vision.base import Analyzer, Picture
 from sightline.vision.color import ColorAnalyzer
+from sightline.vision.faces import FacesAnalyzer, detect_faces
 from sightline.vision.hash import HashAnalyzer
+from sightline.vision.image_type import ImageTypeAnalyzer
 from sightline.vision.metadata import MetadataAnalyzer
+from sightline.vision.objects import ObjectsAnalyzer
+from sightline.vision.people import PeopleAnalyzer
+from sightline.vision.quality import QualityAnalyzer
+from sightline.vision.read import ReadAnalyzer
+from sightline.vision.smart_crop import Region, SmartCropAnalyzer
+from sightline.vision.tags import EmbeddingAnalyzer, TagsAnalyzer
 from sightline.vision.thumbnail import ThumbnailAnalyzer
-
-# Spelled out rather than derived from default_analyzers(), so that naming the features never
-# constructs an analyzer (model-backed ones will be costly to build).
-DEFAULT_FEATURES: tuple[str, ...] = ("metadata", "color", "hash", "thumbnail")
+from sightline.vision.user_models import user_analyzers
 
 
-def default_analyzers() -> dict[str, Analyzer]:
-    """Fresh instances keyed by feature name, in `DEFAULT_FEATURES` order."""
+def build_analyzers(models: Models) -> dict[str, Analyzer]:
+    """Fresh analyzers for every bundled feature and every user model."""
+    faces = FacesAnalyzer(models)
+
+    def face_regions(picture: Picture) -> list[Region]:
+        try:
+            found = detect_faces(picture, faces.model)
+        except ModelUnavailable:  # crop by saliency alone rather than not at all
+            return []
+        return [Region(face.x0, face.y0, face.x1, face.y1, face.confidence) for face in found]
+
     analyzers: list[Analyzer] = [
         MetadataAnalyzer(),
         ColorAnalyzer(),
         HashAnalyzer(),
         ThumbnailAnalyzer(),
+        TagsAnalyzer(models),
+        EmbeddingAnalyzer(models),
+        ReadAnalyzer(models),
+        faces,
+        PeopleAnalyzer(models),
+        ObjectsAnalyzer(models),
+        AdultAnalyzer(models),
+        ImageTypeAnalyzer(),
+        QualityAnalyzer(),
+        SmartCropAnalyzer(salient_regions=[face_regions]),
     ]
-    return {analyzer.name: analyzer for analyzer in analyzers}
+    return {analyzer.name: analyzer for analyzer in analyzers} | user_analyzers(models)

@@ -1,0 +1,93 @@
+"""`POST /v1/analyze`: analyse one image and answer inline, storing nothing."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
+
+from sightline.api import deps
+from sightline.api.images import ERRORS, read_uploads, split_features
+from sightline.api.schemas import AnalyzeOut, AnalyzeUrlRequest
+from sightline.errors import InvalidJson, InvalidParameter
+from sightline.fetch import fetch_image
+from sightline.service import ImageService
+
+router = APIRouter(prefix="/v1", tags=["analyze"])
+Service = Annotated[ImageService, Depends(deps.service)]
+
+ANALYZE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "features": {"type": "string", "description": "Comma-separated."},
+                    },
+                }
+            },
+            "image/*": {"schema": {"type": "string", "format": "binary"}},
+            "application/json": {"schema": AnalyzeUrlRequest.model_json_schema()},
+        },
+    }
+}
+
+
+@router.post(
+    "/analyze",
+    response_model=AnalyzeOut,
+    response_model_exclude_none=False,
+    responses={**ERRORS, 422: ERRORS[400]},
+    openapi_extra=ANALYZE_BODY,
+    summary="Analyse one image now; nothing is stored",
+    description=(
+        "Send one image as `multipart/form-data`, as raw `image/*` bytes, or as JSON "
+        '`{"url": "https://…"}`; the results come back in the response and nothing is kept. '
+        "URLs on loopback, private or link-local addresses are refused unless the operator "
+        "sets `SIGHTLINE_FETCH_ALLOW_PRIVATE`."
+    ),
+)
+async def analyze(
+    request: Request,
+    service: Service,
+    features: Annotated[
+        list[str] | None,
+        Query(description="Features, comma-separated or repeated; default: the server's set."),
+    ] = None,
+) -> dict[str, Any]:
+    settings = service.settings
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        body = _url_request(await request.body())
+        data = await run_in_threadpool(
+            fetch_image,
+            body.url,
+            max_bytes=settings.max_upload_bytes,
+            timeout=settings.fetch_timeout_seconds,
+            allow_private=settings.fetch_allow_private,
+        )
+        requested = features or body.features
+    else:
+        uploads, form_features, _metadata = await read_uploads(request, service)
+        if len(uploads) != 1:
+            raise InvalidParameter(f"Send exactly one image to analyse, not {len(uploads)}.")
+        data, requested = uploads[0].data, features or form_features or None
+    return await run_in_threadpool(service.analyze_now, data, split_features(requested))
+
+
+def _url_request(raw: bytes) -> AnalyzeUrlRequest:
+    try:
+        return AnalyzeUrlRequest.model_validate_json(raw)
+    except ValidationError as exc:
+        if any(error["type"] == "json_invalid" for error in exc.errors()):
+            raise InvalidJson("The request body is not valid JSON.") from exc
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise InvalidParameter(f"Invalid request body: {problems}.") from exc

@@ -1,0 +1,70 @@
+"""`/v1/features` and `/v1/models`: what this server can compute, and with which models."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from sightline.api import deps
+from sightline.models import ModelRegistry
+from sightline.service import ImageService
+
+router = APIRouter(prefix="/v1", tags=["models"])
+
+
+class FeatureInfo(BaseModel):
+    name: str
+    version: str = Field(description="The analyzer's version; results carry it.")
+    default: bool = Field(description="Computed when a request names no features.")
+
+
+class FeatureList(BaseModel):
+    items: list[FeatureInfo]
+
+
+class ModelInfo(BaseModel):
+    name: str
+    ready: bool
+    task: str
+    version: str
+    license: str
+    source: str
+    input_size: str
+    detail: str = Field(description="`ready`, or what to do to install the model.")
+
+
+class ModelList(BaseModel):
+    items: list[ModelInfo]
+
+
+@router.get("/features", response_model=FeatureList, summary="Features this server computes")
+def list_features(service: Annotated[ImageService, Depends(deps.service)]) -> FeatureList:
+    defaults = set(service.settings.default_feature_list())
+    return FeatureList(
+        items=[
+            FeatureInfo(name=name, version=analyzer.version, default=name in defaults)
+            for name, analyzer in service.analyzers.items()
+        ]
+    )
+
+
+@router.get("/models", response_model=ModelList, summary="Known models and whether each is ready")
+def list_models(request: Request) -> ModelList:
+    registry: ModelRegistry = request.app.state.models
+    return ModelList(
+        items=[
+            ModelInfo(
+                name=status.spec.name,
+                ready=status.ready,
+                task=status.spec.task,
+                version=status.spec.version,
+                license=status.spec.license,
+                source=status.spec.source,
+                input_size=status.spec.input_size,
+                detail=status.detail,
+            )
+            for status in registry.status()
+        ]
+    )

@@ -1,0 +1,1 @@
+"""Standalone conversion scripts run by `sightline models prepare` in a separate Python."""

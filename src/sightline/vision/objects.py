@@ -1,0 +1,97 @@
+"""The `objects` feature: things found by the user's own YOLO-format ONNX detectors.
+
+    {"width": 640, "height": 427,
+     "detectors": [{"model": {"name": "pets", "version": "2+1a2b3c4d"},
+                    "objects": [{"label": "cat", "confidence": 0.91,
+                                 "box": {"x": 12, "y": 40, "w": 300, "h": 280}}]}]}
+
+No detector ships by default: the freely installable COCO detectors were measured and found too
+weak to be useful (a cat called a person, a rocket a clock), so every registered user detector
+(`sightline models add manifest.json` with `"kind": "detector"`) runs instead, each with its
+manifest's input preprocessing, thresholds and labels. Objects are sorted by confidence; boxes
+are pixels of the oriented picture.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import onnxruntime as ort
+
+from sightline.models import LazyModel, Models, ModelSpec
+from sightline.models.manifest import ModelManifest, load_manifest
+from sightline.vision import geometry, yolo
+from sightline.vision.base import JSON, Picture, SkipFeature
+
+NO_DETECTOR = (
+    "No object detector is installed: none ships by default, because the freely installable "
+    "ones were measured too weak to be useful. Add your own YOLOv8 or YOLOv5 ONNX detector with "
+    "`sightline models add manifest.json` (see the README for the manifest)."
+)
+CODE_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Detector:
+    spec: ModelSpec
+    manifest: ModelManifest
+    model: LazyModel[ort.InferenceSession]
+
+    def detect(self, picture: Picture) -> list[JSON]:
+        pixels = np.asarray(picture.rgb, dtype=np.uint8)
+        fitted, transform = yolo.fit(pixels, self.manifest.input)
+        tensor = yolo.to_tensor(fitted, self.manifest.input)
+        with self.model.acquire() as session:
+            output_name = self.manifest.output or session.get_outputs()[0].name
+            output = session.run([output_name], {session.get_inputs()[0].name: tensor})[0]
+        found = yolo.decode(
+            output,
+            self.manifest.detector_format(),
+            confidence=self.manifest.confidence,
+            iou=self.manifest.iou,
+            transform=transform,
+        )
+        labels = self.manifest.label_list()
+        width, height = picture.rgb.size
+        return [
+            {
+                "label": labels[index],
+                "confidence": geometry.confidence(score),
+                "box": geometry.box(x0, y0, x1, y1, width, height),
+            }
+            for (x0, y0, x1, y1), score, index in zip(
+                found.boxes.tolist(), found.scores.tolist(), found.classes.tolist(), strict=True
+            )
+        ]
+
+
+class ObjectsAnalyzer:
+    name = "objects"
+
+    def __init__(self, models: Models) -> None:
+        self.detectors = [
+            Detector(spec, load_manifest(spec), models.onnx(spec.name))
+            for spec in models.registry.specs()
+            if spec.manifest.get("kind") == "detector"
+        ]
+        # Results change with the set of detectors and with each one's files.
+        self.version = ";".join(
+            [CODE_VERSION, *(f"{d.spec.name}={d.spec.version}" for d in self.detectors)]
+        )
+
+    def analyze(self, picture: Picture) -> JSON:
+        if not self.detectors:
+            raise SkipFeature(NO_DETECTOR)
+        width, height = picture.rgb.size
+        return {
+            "width": width,
+            "height": height,
+            "detectors": [
+                {
+                    "model": {"name": detector.spec.name, "version": detector.spec.version},
+                    "objects": detector.detect(picture),
+                }
+                for detector in self.detectors
+            ],
+        }

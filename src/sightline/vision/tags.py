@@ -1,0 +1,248 @@
+"""The `tags` and `embedding` features: one EfficientNet-Lite0 (ImageNet-1k) pass per picture.
+
+`tags`::
+
+    {"model": {"name": "efficientnet-lite0", "version": "1"}, "width": 451, "height": 300,
+     "tags": [{"name": "animal", "confidence": 0.9505, "kind": "broader"}, ...,
+              {"name": "cat", "confidence": 0.9335, "kind": "broader"}, ...,
+              {"name": "tiger cat", "confidence": 0.3845, "kind": "class"},
+              {"name": "Egyptian Mau", "confidence": 0.3655, "kind": "class"}],
+     "classes": [{"name": "tiger cat", "wnid": "n02123159", "confidence": 0.3845},
+                 {"name": "Egyptian Mau", "wnid": "n02124075", "confidence": 0.3655},
+                 {"name": "tabby cat", "wnid": "n02123045", "confidence": 0.1691}, ...]}
+
+- `classes`: the `top_k` most likely of the 1000 ImageNet classes, with their WordNet ids.
+- `tags`: words for the picture, most confident first. A class name's confidence is its
+  probability; a broader term's (from WordNet: "cat", "vehicle", "food") is the summed
+  probability of every class under it, so several unsure cat breeds still make a sure "cat".
+  A word that names a class and is also a broader term is listed once, as `"kind": "class"`,
+  with the sum. Only words at or above `threshold` (0.2) are kept, at most `max_tags`; ties put
+  the narrower word first. The default is 0.2 rather than 0.1 because broad words sum
+  many small probabilities: on unclear pictures "animal" reached 0.1 from noise alone.
+
+`embedding`::
+
+    {"model": {...}, "width": 451, "height": 300, "dimensions": 1280,
+     "vector": [0.001234, ...], "normalized": true}
+
+The vector is the classifier's pooled features (what its last layer reads), scaled to unit
+length: similar pictures have a cosine similarity (dot product) near 1.
+
+Input: the centre square covering 87.5% of the short side (the same view as "resize the short
+side to 256, crop the middle 224"), resized to 224x224 with bicubic filtering as in the model's
+original evaluation code, RGB scaled as (x - 127) / 128.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+from PIL import Image
+
+from sightline.models import LazyModel, Models
+from sightline.models.imagenet_labels import LABELS_FILE, ClassLabel, read_labels
+from sightline.models.runtime import onnx_session
+from sightline.vision import geometry
+from sightline.vision.base import JSON, Picture
+
+MODEL = "efficientnet-lite0"
+TAGS_VERSION = "1"
+EMBEDDING_VERSION = "1"
+INPUT_SIDE = 224
+CROP_FRACTION = 0.875  # 224 / 256
+DEFAULT_TOP_K = 5
+DEFAULT_THRESHOLD = 0.2
+DEFAULT_MAX_TAGS = 20
+VECTOR_DECIMALS = 6
+
+Floats = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Every tag word with the classes it covers: `members[i, c]` is 1 when class `c` is named
+    `words[i]` or lies under it, so `members @ probabilities` is every word's confidence."""
+
+    words: tuple[str, ...]
+    is_class_name: npt.NDArray[np.bool_]
+    members: Floats
+    sizes: npt.NDArray[np.int64]  # classes per word: fewer is narrower
+
+    @classmethod
+    def of(cls, labels: Sequence[ClassLabel]) -> Vocabulary:
+        class_names = {label.name for label in labels}
+        words = tuple(dict.fromkeys(w for label in labels for w in (label.name, *label.broader)))
+        row = {word: index for index, word in enumerate(words)}
+        members = np.zeros((len(words), len(labels)), np.float32)
+        for label in labels:
+            for word in (label.name, *label.broader):
+                members[row[word], label.index] = 1.0
+        return cls(
+            words=words,
+            is_class_name=np.array([word in class_names for word in words]),
+            members=members,
+            sizes=members.sum(axis=1).astype(np.int64),
+        )
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """The loaded model: an onnxruntime session plus the names of its 1000 outputs."""
+
+    session: ort.InferenceSession
+    labels: tuple[ClassLabel, ...]
+    vocabulary: Vocabulary
+
+    @classmethod
+    def load(cls, path: Path, threads: int) -> Classifier:
+        labels = tuple(read_labels(path.parent / LABELS_FILE))
+        return cls(onnx_session(path, threads), labels, Vocabulary.of(labels))
+
+
+@dataclass(frozen=True)
+class Prediction:
+    probabilities: Floats  # (1000,), sums to 1
+    features: Floats  # (1280,), as the model gives them (not normalised)
+
+
+def classifier(models: Models) -> LazyModel[Classifier]:
+    """The shared handle: both features get the same loaded classifier."""
+    return models.load(MODEL, lambda path: Classifier.load(path, models.threads))
+
+
+def model_input(image: Image.Image) -> Floats:
+    """(3, 224, 224) float32 pixels for the model from an RGB image of any size."""
+    width, height = image.size
+    side = min(width, height) * CROP_FRACTION
+    left, top = (width - side) / 2, (height - side) / 2
+    square = image.resize(
+        (INPUT_SIDE, INPUT_SIDE),
+        Image.Resampling.BICUBIC,
+        box=(left, top, left + side, top + side),
+        reducing_gap=3.0,  # large photos: a fast box reduction first, invisible at 224 px
+    )
+    pixels = (np.asarray(square, np.float32) - 127.0) / 128.0
+    return np.ascontiguousarray(pixels.transpose(2, 0, 1))
+
+
+def classify_batch(model: Classifier, images: Sequence[Image.Image]) -> tuple[Floats, Floats]:
+    """Class probabilities (N, 1000) and pooled features (N, 1280) for RGB images, in one
+    session run (a benchmark measures batching with this; analyzers pass one picture)."""
+    batch = np.stack([model_input(image) for image in images])
+    logits, features = model.session.run(["logits", "features"], {"pixels": batch})
+    return softmax(np.asarray(logits, np.float32)), np.asarray(features, np.float32)
+
+
+def softmax(logits: Floats) -> Floats:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    result: Floats = shifted / shifted.sum(axis=-1, keepdims=True)
+    return result
+
+
+def predict(picture: Picture, model: Classifier) -> Prediction:
+    """The classifier's output for this picture, computed once however many features ask."""
+
+    def run() -> Prediction:
+        probabilities, features = classify_batch(model, [picture.rgb])
+        return Prediction(probabilities[0], features[0])
+
+    return picture.memo(MODEL, run)
+
+
+def rank_tags(
+    probabilities: Floats, vocabulary: Vocabulary, threshold: float, limit: int
+) -> list[JSON]:
+    """Tag words at or above `threshold`, most confident first, narrower first on ties."""
+    confidences = np.minimum(vocabulary.members @ probabilities, 1.0)
+    kept = np.flatnonzero(confidences >= threshold)
+    order = sorted(
+        kept,
+        key=lambda i: (-round(float(confidences[i]), 4), vocabulary.sizes[i], vocabulary.words[i]),
+    )
+    return [
+        {
+            "name": vocabulary.words[i],
+            "confidence": geometry.confidence(confidences[i]),
+            "kind": "class" if vocabulary.is_class_name[i] else "broader",
+        }
+        for i in order[:limit]
+    ]
+
+
+def top_classes(probabilities: Floats, labels: Sequence[ClassLabel], k: int) -> list[JSON]:
+    best = np.argsort(-probabilities, kind="stable")[:k]
+    return [
+        {
+            "name": labels[i].name,
+            "wnid": labels[i].wnid,
+            "confidence": geometry.confidence(probabilities[i]),
+        }
+        for i in best
+    ]
+
+
+class TagsAnalyzer:
+    """ImageNet classes and the broader words above them (see the module docstring)."""
+
+    name = "tags"
+
+    def __init__(
+        self,
+        models: Models,
+        top_k: int = DEFAULT_TOP_K,
+        threshold: float = DEFAULT_THRESHOLD,
+        max_tags: int = DEFAULT_MAX_TAGS,
+    ) -> None:
+        self.top_k, self.threshold, self.max_tags = top_k, threshold, max_tags
+        self.model_version = models.registry.get(MODEL).version
+        # Non-default settings change results, so they are part of the version.
+        settings = (top_k, threshold, max_tags)
+        defaults = (DEFAULT_TOP_K, DEFAULT_THRESHOLD, DEFAULT_MAX_TAGS)
+        custom = "" if settings == defaults else "-" + "-".join(str(v) for v in settings)
+        self.version = f"{TAGS_VERSION}-{self.model_version}{custom}"
+        self.model = classifier(models)
+
+    def analyze(self, picture: Picture) -> JSON:
+        with self.model.acquire() as loaded:
+            probabilities = predict(picture, loaded).probabilities
+            tags = rank_tags(probabilities, loaded.vocabulary, self.threshold, self.max_tags)
+            classes = top_classes(probabilities, loaded.labels, self.top_k)
+        width, height = picture.rgb.size
+        return {
+            "model": {"name": MODEL, "version": self.model_version},
+            "width": width,
+            "height": height,
+            "tags": tags,
+            "classes": classes,
+        }
+
+
+class EmbeddingAnalyzer:
+    """A unit-length 1280-d image vector for similarity search (see the module docstring)."""
+
+    name = "embedding"
+
+    def __init__(self, models: Models) -> None:
+        self.model_version = models.registry.get(MODEL).version
+        self.version = f"{EMBEDDING_VERSION}-{self.model_version}"
+        self.model = classifier(models)
+
+    def analyze(self, picture: Picture) -> JSON:
+        with self.model.acquire() as loaded:
+            features = predict(picture, loaded).features.astype(np.float64)
+        norm = float(np.linalg.norm(features))
+        vector = features / norm if norm > 0 else features
+        width, height = picture.rgb.size
+        return {
+            "model": {"name": MODEL, "version": self.model_version},
+            "width": width,
+            "height": height,
+            "dimensions": int(vector.size),
+            "vector": [round(float(value), VECTOR_DECIMALS) for value in vector],
+            "normalized": bool(norm > 0),
+        }

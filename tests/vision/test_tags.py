@@ -1,0 +1,188 @@
+"""The `tags` and `embedding` features on the real EfficientNet-Lite0 model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+from sightline.models import Models, ModelUnavailable
+from sightline.models.imagenet_labels import ClassLabel
+from sightline.vision import Picture
+from sightline.vision import tags as tags_module
+from sightline.vision.tags import EmbeddingAnalyzer, TagsAnalyzer, Vocabulary, rank_tags
+
+PictureOf = Callable[..., Picture]
+CAT_FAMILY = {"n02123045", "n02123159", "n02123394", "n02123597", "n02124075", "n02127052"}
+ESPRESSO, CUP = "n07920052", "n07930864"
+
+
+@pytest.fixture(scope="module")
+def tagger(models: Models) -> TagsAnalyzer:
+    return TagsAnalyzer(models)
+
+
+@pytest.fixture(scope="module")
+def embedder(models: Models) -> EmbeddingAnalyzer:
+    return EmbeddingAnalyzer(models)
+
+
+def photo(name: str) -> Image.Image:
+    return Image.fromarray(getattr(data, name)())
+
+
+def vector(embedder: EmbeddingAnalyzer, picture: Picture) -> np.ndarray[Any, np.dtype[Any]]:
+    return np.array(embedder.analyze(picture)["vector"])
+
+
+def test_a_cat_is_tagged_cat_and_animal(tagger: TagsAnalyzer, picture_of: PictureOf) -> None:
+    result = tagger.analyze(picture_of(photo("chelsea"), "JPEG", quality=90))
+    assert result["model"]["name"] == "efficientnet-lite0"
+    assert (result["width"], result["height"]) == (451, 300)
+    assert {c["wnid"] for c in result["classes"][:3]} & CAT_FAMILY
+    assert {"cat", "animal"} <= {tag["name"] for tag in result["tags"]}
+
+
+def test_coffee_is_espresso_or_a_cup(tagger: TagsAnalyzer, picture_of: PictureOf) -> None:
+    result = tagger.analyze(picture_of(photo("coffee")))
+    assert {c["wnid"] for c in result["classes"][:2]} & {ESPRESSO, CUP}
+
+
+def test_results_are_ranked_and_within_bounds(tagger: TagsAnalyzer, picture_of: PictureOf) -> None:
+    result = tagger.analyze(picture_of(photo("rocket")))
+    classes, tags = result["classes"], result["tags"]
+    assert len(classes) == tagger.top_k
+    for ranked in (classes, tags):
+        confidences = [entry["confidence"] for entry in ranked]
+        assert confidences == sorted(confidences, reverse=True)
+        assert all(0 <= value <= 1 for value in confidences)
+    assert all(tag["confidence"] >= tagger.threshold for tag in tags)
+    assert all(tag["kind"] in ("class", "broader") for tag in tags)
+    assert len({tag["name"] for tag in tags}) == len(tags)
+    json.dumps(result, allow_nan=False)
+
+
+def labels(*entries: tuple[str, tuple[str, ...]]) -> list[ClassLabel]:
+    return [
+        ClassLabel(index, f"n{index:08d}", name, broader)
+        for index, (name, broader) in enumerate(entries)
+    ]
+
+
+VOCABULARY = Vocabulary.of(
+    labels(
+        ("tabby cat", ("cat", "feline", "animal")),
+        ("tiger cat", ("cat", "feline", "animal")),
+        ("lion", ("big cat", "feline", "animal")),
+        ("cup", ("container",)),
+        ("mug", ("cup", "container")),  # "cup" is a class and a broader term
+        ("box", ("container",)),
+        ("dog", ("animal",)),
+    )
+)
+PROBABILITIES = np.array([0.3, 0.25, 0.05, 0.15, 0.25, 0.0, 0.0], np.float32)
+
+
+def test_broader_terms_sum_the_probabilities_of_their_classes() -> None:
+    ranked = [
+        (tag["name"], tag["confidence"], tag["kind"])
+        for tag in rank_tags(PROBABILITIES, VOCABULARY, threshold=0.1, limit=20)
+    ]
+    assert ranked == [
+        # Equal confidence: the word covering fewer classes (narrower) first.
+        ("feline", 0.6, "broader"),
+        ("animal", 0.6, "broader"),
+        ("cat", 0.55, "broader"),
+        ("cup", 0.4, "class"),
+        ("container", 0.4, "broader"),
+        ("tabby cat", 0.3, "class"),
+        ("mug", 0.25, "class"),
+        ("tiger cat", 0.25, "class"),
+    ]
+
+
+def test_tags_below_the_threshold_or_past_the_limit_are_left_out() -> None:
+    names = [t["name"] for t in rank_tags(PROBABILITIES, VOCABULARY, threshold=0.5, limit=20)]
+    assert names == ["feline", "animal", "cat"]
+    limited = rank_tags(PROBABILITIES, VOCABULARY, threshold=0.0, limit=2)
+    assert [tag["name"] for tag in limited] == ["feline", "animal"]
+
+
+def test_a_sum_over_one_is_capped() -> None:
+    vocabulary = Vocabulary.of(labels(("a", ("thing",)), ("b", ("thing",))))
+    [top, *_] = rank_tags(np.array([0.6, 0.6], np.float32), vocabulary, 0.1, 20)
+    assert top == {"name": "thing", "confidence": 1.0, "kind": "broader"}
+
+
+def test_the_embedding_is_a_unit_vector(embedder: EmbeddingAnalyzer, picture_of: PictureOf) -> None:
+    result = embedder.analyze(picture_of(photo("chelsea")))
+    assert result["dimensions"] == 1280 == len(result["vector"])
+    assert result["normalized"] is True
+    assert all(isinstance(value, float) for value in result["vector"])
+    assert np.linalg.norm(result["vector"]) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_a_recompressed_copy_embeds_near_the_original(
+    embedder: EmbeddingAnalyzer, picture_of: PictureOf
+) -> None:
+    original = photo("chelsea")
+    copy = original.resize((300, 200), Image.Resampling.BILINEAR)
+    a = vector(embedder, picture_of(original))
+    b = vector(embedder, picture_of(copy, "JPEG", quality=40))
+    other = vector(embedder, picture_of(photo("coffee")))
+    assert float(a @ b) > 0.9
+    assert float(a @ b) > float(a @ other)
+
+
+def test_both_features_share_one_model_run(
+    tagger: TagsAnalyzer,
+    embedder: EmbeddingAnalyzer,
+    picture_of: PictureOf,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runs = []
+    classify = tags_module.classify_batch
+
+    def counting(model: tags_module.Classifier, images: list[Image.Image]) -> Any:
+        runs.append(len(images))
+        return classify(model, images)
+
+    monkeypatch.setattr(tags_module, "classify_batch", counting)
+    picture = picture_of(photo("coffee"))
+    tagger.analyze(picture)
+    embedder.analyze(picture)
+    assert runs == [1]
+    embedder.analyze(picture_of(photo("chelsea")))
+    assert runs == [1, 1]
+
+
+def test_classify_batch_matches_one_at_a_time(tagger: TagsAnalyzer) -> None:
+    images = [photo("chelsea"), photo("coffee"), photo("rocket")]
+    with tagger.model.acquire() as model:
+        probabilities, features = tags_module.classify_batch(model, images)
+        singles = [tags_module.classify_batch(model, [image]) for image in images]
+    assert probabilities.shape == (3, 1000) and features.shape == (3, 1280)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    for row, (single_probabilities, single_features) in enumerate(singles):
+        np.testing.assert_allclose(probabilities[row], single_probabilities[0], atol=1e-5)
+        np.testing.assert_allclose(features[row], single_features[0], atol=1e-4)
+
+
+def test_non_default_settings_change_the_version(models: Models, tagger: TagsAnalyzer) -> None:
+    assert TagsAnalyzer(models, top_k=3).version != tagger.version
+    assert TagsAnalyzer(models).version == tagger.version
+
+
+def test_without_the_model_both_features_are_skipped(tmp_path: Path, picture_of: PictureOf) -> None:
+    empty = Models(tmp_path, threads=1, idle_seconds=0)
+    picture = picture_of(photo("coffee"))
+    for analyzer in (TagsAnalyzer(empty), EmbeddingAnalyzer(empty)):
+        with pytest.raises(ModelUnavailable, match="sightline models prepare"):
+            analyzer.analyze(picture)
+    empty.close()

@@ -34,11 +34,7 @@ class Sightline:
             lease_seconds=settings.job_lease_seconds,
             retry=RetryPolicy(settings.job_max_attempts, settings.job_backoff_seconds),
         )
-        self.models = Models(
-            settings.model_dir,
-            threads=settings.resolved_model_threads(),
-            idle_seconds=settings.model_idle_seconds,
-        )
+        self.models = Models.from_settings(settings)
         self.analyzers = dict(analyzers) if analyzers is not None else build_analyzers(self.models)
         _check_default_features(settings, self.analyzers)
         self.pool = WorkerPool(
@@ -62,7 +58,7 @@ class Sightline:
             "sightline_models_loaded",
             "Models loaded in this process (unloaded after SIGHTLINE_MODEL_IDLE_SECONDS idle).",
             "model",
-            lambda: dict.fromkeys(self.models.cache.loaded(), 1),
+            lambda: dict.fromkeys(self.models.loaded(), 1),
         )
 
     def api(self, *, run_workers: bool) -> FastAPI:

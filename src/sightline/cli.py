@@ -138,11 +138,7 @@ def analyze(files: tuple[Path, ...], features: str | None) -> None:
     from sightline.vision.registry import build_analyzers
 
     settings = _settings()
-    models = Models(
-        settings.model_dir,
-        threads=settings.resolved_model_threads(),
-        idle_seconds=settings.model_idle_seconds,
-    )
+    models = Models.from_settings(settings)
     analyzers = build_analyzers(models)
     try:
         wanted = resolve_features(
@@ -151,22 +147,22 @@ def analyze(files: tuple[Path, ...], features: str | None) -> None:
     except SightlineError as exc:
         raise click.UsageError(exc.message) from exc
     report: dict[str, Any] = {}
-    failed = False
-    for path in files:
-        try:
-            picture = decode(
-                path.read_bytes(),
-                max_bytes=settings.max_upload_bytes,
-                max_pixels=settings.max_pixels,
-            )
-        except SightlineError as exc:
-            report[str(path)] = {"error": {"code": exc.code, "message": exc.message}}
-            failed = True
-            continue
-        report[str(path)] = analyze_once(picture, wanted, analyzers)
-    models.close()
+    try:
+        for path in files:
+            try:
+                picture = decode(
+                    path.read_bytes(),
+                    max_bytes=settings.max_upload_bytes,
+                    max_pixels=settings.max_pixels,
+                )
+            except SightlineError as exc:
+                report[str(path)] = {"error": {"code": exc.code, "message": exc.message}}
+                continue
+            report[str(path)] = analyze_once(picture, wanted, analyzers)
+    finally:
+        models.close()
     click.echo(json.dumps(report, indent=2))
-    sys.exit(1 if failed else 0)
+    sys.exit(1 if any("error" in entry for entry in report.values()) else 0)
 
 
 @main.command()
@@ -255,7 +251,7 @@ def models_list(model_dir: Path | None, as_json: bool) -> None:
             "version": status.spec.version,
             "license": status.spec.license,
             "source": status.spec.source,
-            "input": status.spec.input_size,
+            "input_size": status.spec.input_size,
             "path": str(status.path) if status.path else None,
             "detail": status.detail,
         }
@@ -267,7 +263,7 @@ def models_list(model_dir: Path | None, as_json: bool) -> None:
     for row in rows:
         mark = "ready" if row["ready"] else "MISSING"
         click.echo(f"{row['name']:<20} {mark:<8} {row['task']}")
-        click.echo(f"{'':<29}{row['license']}; {row['source']}; input {row['input']}")
+        click.echo(f"{'':<29}{row['license']}; {row['source']}; input {row['input_size']}")
         if not row["ready"]:
             click.echo(f"{'':<29}{row['detail']}")
 
@@ -289,7 +285,7 @@ def models_list(model_dir: Path | None, as_json: bool) -> None:
 )
 @click.option(
     "--wordnet",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=Path("/usr/share/wordnet"),
     show_default=True,
     help="WordNet 3.0 database folder (Debian package wordnet-base).",

@@ -1,23 +1,29 @@
 """Sightline's exceptions: one root, each domain error carrying its HTTP status and stable code.
 
 SightlineError
-├── ConfigurationError            bad settings or an unknown backend URL (start-up only)
+├── ConfigurationError            bad settings, an unknown backend URL, a failed model conversion
 ├── InvalidInput (400)            the request itself is wrong
 │   ├── EmptyImage
 │   ├── InvalidImageFormat        not an image, corrupt, truncated or an unsupported format
 │   ├── InvalidMetadata
 │   ├── InvalidFeature
 │   ├── InvalidParameter
-│   └── TooManyFiles
+│   ├── TooManyFiles
+│   ├── InvalidJson
+│   ├── InvalidUrl                `/v1/analyze`: not an absolute http(s) URL
+│   ├── UrlNotAllowed             `/v1/analyze`: a host on a non-public address
+│   └── InvalidModel              a user model's manifest and ONNX file do not fit
 ├── Unauthorized (401)
 ├── NotFound (404)
-│   └── ImageNotFound
+│   ├── ImageNotFound
+│   └── UnknownModel
 ├── NotReady (409)                the resource exists but is not computed yet
 ├── LengthRequired (411)          a multipart upload without Content-Length
 ├── PayloadTooLarge (413)
 │   ├── ImageTooLarge             more bytes than allowed
 │   └── ImageDimensionsTooLarge   more pixels than allowed (decompression bombs)
 ├── UnsupportedMediaType (415)
+├── UrlFetchFailed (422)          `/v1/analyze`: the image URL could not be fetched
 ├── RangeNotSatisfiable (416)
 ├── BackendError (503)            a storage, catalog or queue backend failed
 └── BlobNotFound (500)            a catalogued blob is missing from the store

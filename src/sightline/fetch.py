@@ -1,72 +1,125 @@
-"""Fetch an image by URL for `POST /v1/analyze`, refusing to be turned against the server's
-own network: loopback, private, link-local and other non-public addresses are refused unless
-the operator allows them, on every redirect hop, and the body is bounded in time and size."""
+"""Fetch an image by URL for `POST /v1/analyze` without letting callers aim the server at its
+own network.
+
+Each hop's host is resolved once, every address it resolves to is vetted (loopback, private,
+link-local and other non-public addresses are refused unless the operator allows them, also
+when hidden inside IPv6 transition addresses), and the connection goes to the vetted address
+itself, so a second DNS answer cannot swap in another one. Redirects are followed by hand, at
+most three, each vetted the same way. The whole fetch has one deadline and the body is bounded
+by the upload limit; compressed responses are refused rather than inflated.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 
 import httpx
 
 from sightline.errors import ImageTooLarge, InvalidUrl, UrlFetchFailed, UrlNotAllowed
 
 MAX_REDIRECTS = 3
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
 def fetch_image(url: str, *, max_bytes: int, timeout: float, allow_private: bool) -> bytes:
+    deadline = time.monotonic() + timeout
     with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
         for _hop in range(MAX_REDIRECTS + 1):
-            target = _checked(url, allow_private)
+            target = _parse(url)
+            request = _pinned_request(client, target, _vetted_address(target, allow_private))
             try:
-                with client.stream("GET", target, headers={"Accept": "image/*"}) as response:
-                    if response.is_redirect and "location" in response.headers:
-                        url = str(target.join(response.headers["location"]))
-                        continue
-                    if response.status_code >= 400:
-                        raise UrlFetchFailed(
-                            f"Fetching {target} answered HTTP {response.status_code}.",
-                            upstream_status=response.status_code,
-                        )
-                    return _read_bounded(response, max_bytes)
+                response = client.send(request, stream=True)
             except httpx.HTTPError as exc:
                 raise UrlFetchFailed(f"Fetching {target} failed: {exc}.") from exc
+            try:
+                if response.is_redirect and "location" in response.headers:
+                    url = str(target.join(response.headers["location"]))
+                    continue
+                if response.status_code >= 400:
+                    raise UrlFetchFailed(
+                        f"Fetching {target} answered HTTP {response.status_code}.",
+                        upstream_status=response.status_code,
+                    )
+                return _read_bounded(response, max_bytes, deadline)
+            except httpx.HTTPError as exc:
+                raise UrlFetchFailed(f"Fetching {target} failed: {exc}.") from exc
+            finally:
+                response.close()
     raise UrlFetchFailed(f"More than {MAX_REDIRECTS} redirects.")
 
 
-def _checked(url: str, allow_private: bool) -> httpx.URL:
+def _parse(url: str) -> httpx.URL:
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
         raise InvalidUrl(f"Not a valid URL: {exc}.") from exc
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise InvalidUrl("The URL must be absolute and use http or https.")
-    if not allow_private:
-        for address in _addresses(parsed.host, parsed.port or 443):
-            if not address.is_global:
-                raise UrlNotAllowed(
-                    f"{parsed.host} resolves to a non-public address ({address}); fetching it "
-                    "is disabled (SIGHTLINE_FETCH_ALLOW_PRIVATE).",
-                )
     return parsed
 
 
-def _addresses(host: str, port: int) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+def _vetted_address(target: httpx.URL, allow_private: bool) -> Address:
+    port = target.port or (443 if target.scheme == "https" else 80)
     try:
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(target.host, port, proto=socket.IPPROTO_TCP)
+    except UnicodeError as exc:
+        raise InvalidUrl(f"Not a valid host name: {target.host!r}.") from exc
     except OSError as exc:
-        raise UrlFetchFailed(f"Cannot resolve {host}: {exc}.") from exc
-    return {ipaddress.ip_address(info[4][0]) for info in infos}
+        raise UrlFetchFailed(f"Cannot resolve {target.host}.") from exc
+    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    if not allow_private and not all(_is_public(address) for address in addresses):
+        # The message names no address: it would tell callers about the internal network.
+        raise UrlNotAllowed(
+            f"{target.host} is not a public address; fetching it is disabled "
+            "(SIGHTLINE_FETCH_ALLOW_PRIVATE)."
+        )
+    return addresses[0]
 
 
-def _read_bounded(response: httpx.Response, max_bytes: int) -> bytes:
+def _is_public(address: Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = [address.ipv4_mapped, address.sixtofour]
+        if address.teredo is not None:
+            embedded.extend(address.teredo)
+        if address in NAT64:
+            embedded.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        if any(inner is not None and not inner.is_global for inner in embedded):
+            return False
+    return address.is_global
+
+
+def _pinned_request(client: httpx.Client, target: httpx.URL, address: Address) -> httpx.Request:
+    """A request to the vetted address that still names the host (Host header, TLS SNI and
+    certificate check), so virtual hosts and HTTPS work as with the name."""
+    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    return client.build_request(
+        "GET",
+        target.copy_with(host=str(address)),
+        headers={
+            "Host": target.netloc.decode("ascii"),
+            "Accept": "image/*",
+            "Accept-Encoding": "identity",
+        },
+        extensions=extensions,
+    )
+
+
+def _read_bounded(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise UrlFetchFailed(f"The response is {encoding}-encoded; send the image as is.")
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise ImageTooLarge(f"The URL's file has {declared} bytes; the limit is {max_bytes}.")
     chunks, size = [], 0
-    for chunk in response.iter_bytes():
+    for chunk in response.iter_raw():
         size += len(chunk)
         if size > max_bytes:
             raise ImageTooLarge(f"The URL's file has more than {max_bytes} bytes.")
+        if time.monotonic() > deadline:
+            raise UrlFetchFailed("Fetching the URL took longer than allowed.")
         chunks.append(chunk)
     return b"".join(chunks)

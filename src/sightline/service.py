@@ -68,8 +68,8 @@ class ImageService:
         self.metrics = metrics
         self.on_event = on_event  # wakes the in-process outbox relay
         self._decoding = threading.BoundedSemaphore(os.cpu_count() or 1)
-        # Synchronous analyses share the cores with the workers; more at once only queue up
-        # inside the model runtimes while holding decoded pictures in memory.
+        # Synchronous analyses share the cores with the workers; more at once would only queue
+        # inside the model runtimes, each holding a decoded picture in memory meanwhile.
         self._analyzing = threading.BoundedSemaphore(max(1, settings.workers))
 
     # -- one-off analysis ----------------------------------------------------------------------
@@ -77,11 +77,10 @@ class ImageService:
     def analyze_now(self, data: bytes, features: Sequence[str] | None) -> dict[str, Any]:
         """Analyse without storing anything: the cloud APIs' synchronous call."""
         wanted = resolve_features(features, self.analyzers, self.settings.default_feature_list())
-        with self._decoding:
+        with self._analyzing:
             picture = decode(
                 data, max_bytes=self.settings.max_upload_bytes, max_pixels=self.settings.max_pixels
             )
-        with self._analyzing:
             results = analyze_once(picture, wanted, self.analyzers)
         return {
             "image": {

@@ -142,3 +142,25 @@ class TestAllowedPrivateUrls:
     def test_a_url_body_over_the_limit_is_refused(self, server: RunningServer, origin: str) -> None:
         server.sightline.settings.max_upload_bytes = 100
         assert_error(analyze(server, json={"url": f"{origin}/red.png"}), 413, "ImageTooLarge")
+
+
+def test_many_files_are_refused_while_reading(server: RunningServer) -> None:
+    files = [("file", (f"{i}.png", RED)) for i in range(5)]
+    response = analyze(server, files=files)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "TooManyFiles"
+    assert_nothing_stored_and_still_serving(server)
+
+
+def test_an_oversized_json_body_is_refused(server: RunningServer) -> None:
+    body = b'{"url": "http://example.com/' + b"a" * 70_000 + b'"}'
+    response = analyze(server, content=body, headers={"Content-Type": "application/json"})
+    assert_error(response, 413, "PayloadTooLarge")
+
+
+def test_an_unresolvable_or_malformed_host_is_the_callers_error(server: RunningServer) -> None:
+    long_label = "http://" + "a" * 70 + ".com/x.png"
+    assert_error(analyze(server, json={"url": long_label}), 400, "InvalidUrl")
+    missing = analyze(server, json={"url": "http://no-such-host.invalid/x.png"})
+    assert missing.status_code in (400, 422), missing.text
+    assert missing.json()["error"]["code"] in {"UrlFetchFailed", "UrlNotAllowed"}

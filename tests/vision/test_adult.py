@@ -138,3 +138,7 @@ def test_overlapping_parts_suppress_each_other_across_classes(
     )
     detections = run_on(models, picture_of, output)["detections"]
     assert [d["label"] for d in detections] == ["FACE_FEMALE"]
+
+
+def test_the_version_names_the_model_version(models: Models, analyzer: AdultAnalyzer) -> None:
+    assert analyzer.version == f"1-{models.registry.get('nudenet-320n').version}"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-import numpy as np
 import onnxruntime as ort
 import pytest
 from PIL import Image
@@ -23,7 +22,6 @@ from sightline.vision.faces import (
     FaceBox,
     FacesAnalyzer,
     detect_faces,
-    non_maximum_suppression,
 )
 
 PictureOf = Callable[..., Picture]
@@ -163,13 +161,3 @@ def test_settings_change_the_version(models: Models, analyzer: FacesAnalyzer) ->
     assert analyzer.version == "1-1"
     assert FacesAnalyzer(models, threshold=0.3).version == f"1-1-{DEFAULT_MAX_SIDE}-0.3"
     assert FacesAnalyzer(models, max_side=1024).version == "1-1-1024-0.5"
-
-
-def test_non_maximum_suppression_keeps_the_best_of_overlapping_boxes() -> None:
-    boxes = np.array(
-        [[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [0, 0, 10, 9]], dtype=np.float32
-    )
-    scores = np.array([0.6, 0.9, 0.7, 0.5], dtype=np.float32)
-    assert non_maximum_suppression(boxes, scores, 0.3).tolist() == [1, 2]
-    empty = np.zeros((0, 4), np.float32)
-    assert non_maximum_suppression(empty, np.zeros(0, np.float32), 0.3).tolist() == []

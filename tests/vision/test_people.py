@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 from PIL import Image
 from skimage import data
@@ -16,7 +17,8 @@ from skimage import data
 from sightline.models import Models
 from sightline.vision import Picture
 from sightline.vision.base import JSON
-from sightline.vision.people import MODEL, Letterbox, PeopleAnalyzer
+from sightline.vision.people import MODEL, PeopleAnalyzer, square_input
+from sightline.vision.yolo import Transform
 
 PictureOf = Callable[..., Picture]
 COCO_KEYPOINTS = [
@@ -122,16 +124,18 @@ def test_coordinates_are_mapped_back_through_the_padding(
         assert abs(point["x"] - expected["x"]) < 12 and abs(point["y"] - expected["y"]) < 12
 
 
-def test_letterbox_centres_the_picture() -> None:
-    wide = Letterbox.fit(1024, 512)
-    assert (wide.width, wide.height, wide.left, wide.top) == (256, 128, 0, 64)
-    assert wide.to_picture(0.5, 0.5) == (512.0, 256.0)
-    assert wide.to_picture(0.0, 0.25) == (0.0, 0.0)
-    tall = Letterbox.fit(300, 1000)
-    assert (tall.width, tall.height, tall.left, tall.top) == (77, 256, 89, 0)
-    assert tall.to_picture((89 + 77) / 256, 1.0) == pytest.approx((300.0, 1000.0))
+def test_the_input_is_the_picture_centred_on_black() -> None:
+    pixels, wide = square_input(Image.new("RGB", (1024, 512), (200, 100, 50)))
+    assert pixels.shape == (1, 256, 256, 3) and pixels.dtype == np.int32
+    assert (pixels[0, :64] == 0).all() and (pixels[0, 192:] == 0).all()
+    assert (pixels[0, 64:192] == [200, 100, 50]).all()
+    assert wide == Transform(0.25, 0.25, 0, 64)
+    assert wide.to_picture([[128, 128], [0, 64]]).tolist() == [[512, 256], [0, 0]]
+    _, tall = square_input(Image.new("RGB", (300, 1000)))
+    assert (tall.offset_x, tall.offset_y) == (89, 0)
+    np.testing.assert_allclose(tall.to_picture([89 + 77, 256]), [300, 1000])
 
 
 def test_threshold_changes_the_version(models: Models, analyzer: PeopleAnalyzer) -> None:
-    assert analyzer.version == "1-1"
-    assert PeopleAnalyzer(models, threshold=0.5).version == "1-1-0.5"
+    assert analyzer.version == "2-1"
+    assert PeopleAnalyzer(models, threshold=0.5).version == "2-1-0.5"

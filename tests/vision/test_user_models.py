@@ -105,6 +105,7 @@ def test_classifier_gives_its_top_five_labels(hub: Models, picture_of: PictureOf
     result = user_analyzers(hub)["model:colours"].analyze(solid(picture_of, (200, 100, 50)))
     spec = hub.registry.get("colours")
     assert result["model"] == {"name": "colours", "version": spec.version}
+    assert (result["width"], result["height"]) == (40, 20)
     means = np.array([200, 100, 50], dtype=np.float32) * np.float32(1 / 255)
     assert result["labels"] == expected_labels(means @ WEIGHTS + BIAS, "softmax")
 
@@ -120,6 +121,7 @@ def test_image_embedding_is_normalised(hub: Models, picture_of: PictureOf) -> No
     assert result["dimensions"] == 3 and result["normalized"] is True
     assert result["vector"] == [1.0, 0.0, 0.0]
     assert result["model"]["name"] == "tiny-clip"
+    assert (result["width"], result["height"]) == (40, 20)
 
 
 def test_text_embeddings_rank_the_matching_colour_first(hub: Models, picture_of: PictureOf) -> None:

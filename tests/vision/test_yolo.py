@@ -1,4 +1,4 @@
-"""YOLO preprocessing and decoding: exact geometry both ways, both output layouts, NMS."""
+"""YOLO preprocessing and decoding: exact geometry both ways, both output layouts."""
 
 from __future__ import annotations
 
@@ -126,23 +126,7 @@ def test_low_scores_are_dropped() -> None:
     transform = yolo.Transform(1, 1, 0, 0)
     output = yolov8_output(BOXES, np.array([[0.3], [0.2]]))
     found = yolo.decode(output, "yolov8", confidence=0.25, iou=0.45, transform=transform)
-    assert len(found) == 1 and found.scores[0] == pytest.approx(0.3)
-
-
-def test_nms_removes_overlapping_duplicates_of_a_class_only() -> None:
-    boxes = np.array(
-        [[0, 0, 100, 100], [5, 5, 105, 105], [0, 0, 100, 100], [200, 200, 250, 250]], dtype=float
-    )
-    scores = np.array([0.8, 0.9, 0.7, 0.6])
-    classes = np.array([0, 0, 1, 0])
-    assert yolo.nms(boxes, scores, 0.45, classes).tolist() == [1, 2, 3]
-    assert yolo.nms(boxes, scores, 0.45).tolist() == [1, 3]
-    assert yolo.nms(boxes, scores, 0.95, classes).tolist() == [1, 0, 2, 3]
-
-
-def test_nms_of_nothing_is_nothing() -> None:
-    empty = np.zeros((0, 4))
-    assert yolo.nms(empty, np.zeros(0), 0.5, np.zeros(0, dtype=np.int64)).tolist() == []
+    assert len(found.scores) == 1 and found.scores[0] == pytest.approx(0.3)
 
 
 def test_detections_are_capped() -> None:

@@ -11,11 +11,12 @@ from pydantic import ValidationError
 from sightline.api import deps
 from sightline.api.images import ERRORS, read_uploads, split_features
 from sightline.api.schemas import AnalyzeOut, AnalyzeUrlRequest
-from sightline.errors import InvalidJson, InvalidParameter
+from sightline.errors import InvalidJson, InvalidParameter, PayloadTooLarge
 from sightline.fetch import fetch_image
 from sightline.service import ImageService
 
 router = APIRouter(prefix="/v1", tags=["analyze"])
+MAX_JSON_BYTES = 64 * 1024
 Service = Annotated[ImageService, Depends(deps.service)]
 
 ANALYZE_BODY: dict[str, Any] = {
@@ -63,7 +64,7 @@ async def analyze(
     settings = service.settings
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
-        body = _url_request(await request.body())
+        body = _url_request(await _read_small_body(request))
         data = await run_in_threadpool(
             fetch_image,
             body.url,
@@ -73,11 +74,24 @@ async def analyze(
         )
         requested = features or body.features
     else:
-        uploads, form_features, _metadata = await read_uploads(request, service)
+        uploads, form_features, _metadata = await read_uploads(request, service, max_files=1)
         if len(uploads) != 1:
             raise InvalidParameter(f"Send exactly one image to analyse, not {len(uploads)}.")
         data, requested = uploads[0].data, features or form_features or None
     return await run_in_threadpool(service.analyze_now, data, split_features(requested))
+
+
+async def _read_small_body(request: Request) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_JSON_BYTES:
+            raise PayloadTooLarge(
+                f"A JSON request body may have at most {MAX_JSON_BYTES} bytes.",
+                limit=MAX_JSON_BYTES,
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _url_request(raw: bytes) -> AnalyzeUrlRequest:

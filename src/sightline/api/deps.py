@@ -9,6 +9,7 @@ from fastapi import Request
 from sightline.catalog import EventLog
 from sightline.errors import Unauthorized
 from sightline.metrics import Metrics
+from sightline.models import ModelRegistry
 from sightline.service import ImageService
 from sightline.settings import Settings
 
@@ -25,6 +26,11 @@ def event_log(request: Request) -> EventLog:
 
 def metrics(request: Request) -> Metrics:
     found: Metrics = request.app.state.metrics
+    return found
+
+
+def model_registry(request: Request) -> ModelRegistry:
+    found: ModelRegistry = request.app.state.models
     return found
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from sightline.api import deps
 from sightline.api.ranges import blob_response
@@ -29,6 +30,7 @@ from sightline.errors import (
     InvalidParameter,
     LengthRequired,
     PayloadTooLarge,
+    TooManyFiles,
     UnsupportedMediaType,
 )
 from sightline.ids import is_image_id
@@ -94,10 +96,16 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 async def _read_form(
-    request: Request, service: ImageService
+    request: Request, service: ImageService, max_files: int
 ) -> tuple[list[Upload], list[str], str | None]:
     settings = service.settings
-    form = await request.form(max_files=settings.max_files_per_request + 1, max_fields=100)
+    # One more file than allowed is parsed, so the refusal can say how many were sent.
+    try:
+        form = await request.form(max_files=max_files + 1, max_fields=100)
+    except HTTPException as exc:  # Starlette's refusals of the form itself, e.g. too many parts
+        if "too many files" in str(exc.detail).lower():
+            raise TooManyFiles(f"More than {max_files} files in one request.") from exc
+        raise InvalidParameter(f"Unreadable multipart body: {exc.detail}") from exc
     try:
         uploads: list[Upload] = []
         for _field, value in form.multi_items():
@@ -117,11 +125,12 @@ async def _read_form(
 
 
 async def read_uploads(
-    request: Request, service: ImageService
+    request: Request, service: ImageService, max_files: int | None = None
 ) -> tuple[list[Upload], list[str], str | None]:
     """Files from a multipart form or a raw `image/*` body, plus the form's own `features` and
     `metadata` fields; every size limit is enforced while reading."""
     settings = service.settings
+    max_files = max_files or settings.max_files_per_request
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     declared = _content_length(request)
     if declared is not None and declared > settings.max_request_bytes:
@@ -133,7 +142,7 @@ async def read_uploads(
         if declared is None:
             # The form is spooled to disk before we see it: without a length, nothing bounds it.
             raise LengthRequired("A multipart upload needs a Content-Length header.")
-        return await _read_form(request, service)
+        return await _read_form(request, service, max_files)
     if content_type.startswith("image/") or content_type == "application/octet-stream":
         filename = request.headers.get("x-filename")
         return [Upload(await _read_body(request, settings.max_upload_bytes), filename)], [], None

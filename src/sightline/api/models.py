@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from sightline.api import deps
@@ -51,8 +51,7 @@ def list_features(service: Annotated[ImageService, Depends(deps.service)]) -> Fe
 
 
 @router.get("/models", response_model=ModelList, summary="Known models and whether each is ready")
-def list_models(request: Request) -> ModelList:
-    registry: ModelRegistry = request.app.state.models
+def list_models(registry: Annotated[ModelRegistry, Depends(deps.model_registry)]) -> ModelList:
     return ModelList(
         items=[
             ModelInfo(

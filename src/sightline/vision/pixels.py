@@ -23,7 +23,7 @@ def small_rgb(picture: Picture, side: int = SMALL_SIDE) -> Pixels:
     Bicubic keeps edges about as crisp as Lanczos (the sharpness measure relies on that) at
     under half its cost; a smaller picture is used as it is, never enlarged.
     """
-    return picture.memo(f"rgb:{side}", lambda: _shrink(picture.rgb, side))
+    return picture.memo(f"rgb:{side}", lambda: shrink(picture.rgb, side))
 
 
 def small_luma(picture: Picture, side: int = SMALL_SIDE) -> Grey:
@@ -31,11 +31,18 @@ def small_luma(picture: Picture, side: int = SMALL_SIDE) -> Grey:
     return picture.memo(f"luma:{side}", lambda: _luma(small_rgb(picture, side)))
 
 
-def _shrink(image: Image.Image, side: int) -> Pixels:
+def shrink(
+    image: Image.Image,
+    side: int,
+    resample: Image.Resampling = Image.Resampling.BICUBIC,
+    reducing_gap: float = 3.0,
+) -> Pixels:
+    """`image` with its longest side at most `side` (never enlarged), as a read-only
+    (H, W, 3) uint8 array."""
     if max(image.size) > side:
         scale = side / max(image.size)
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        image = image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+        image = image.resize(size, resample, reducing_gap=reducing_gap)
     pixels = np.asarray(image, dtype=np.uint8)
     pixels.setflags(write=False)
     return pixels

@@ -116,9 +116,7 @@ class ReadAnalyzer:
             orientation = Orientation(0, 0.0)
         turns = orientation.angle // 90
         return {
-            "model": {"name": MODEL, "version": self.model_version},
-            "width": width,
-            "height": height,
+            **geometry.header(picture, MODEL, self.model_version),
             "orientation": {
                 "angle": orientation.angle,
                 "confidence": geometry.confidence(orientation.confidence),

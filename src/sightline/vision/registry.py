@@ -7,7 +7,7 @@ none is the `default_features` setting, not decided here.
 
 from __future__ import annotations
 
-from sightline.models import Models, ModelUnavailable
+from sightline.models import Models
 from sightline.vision.adult import AdultAnalyzer
 from sightline.vision.base import Analyzer, Picture
 from sightline.vision.color import ColorAnalyzer
@@ -30,10 +30,7 @@ def build_analyzers(models: Models) -> dict[str, Analyzer]:
     faces = FacesAnalyzer(models)
 
     def face_regions(picture: Picture) -> list[Region]:
-        try:
-            found = detect_faces(picture, faces.model)
-        except ModelUnavailable:  # crop by saliency alone rather than not at all
-            return []
+        found = detect_faces(picture, faces.model)
         return [Region(face.x0, face.y0, face.x1, face.y1, face.confidence) for face in found]
 
     analyzers: list[Analyzer] = [

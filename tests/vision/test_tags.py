@@ -58,10 +58,11 @@ def test_results_are_ranked_and_within_bounds(tagger: TagsAnalyzer, picture_of: 
     result = tagger.analyze(picture_of(photo("rocket")))
     classes, tags = result["classes"], result["tags"]
     assert len(classes) == tagger.top_k
-    for ranked in (classes, tags):
-        confidences = [entry["confidence"] for entry in ranked]
-        assert confidences == sorted(confidences, reverse=True)
-        assert all(0 <= value <= 1 for value in confidences)
+    class_confidences = [entry["confidence"] for entry in classes]
+    assert class_confidences == sorted(class_confidences, reverse=True)
+    bands = [int(tag["confidence"] * 10) for tag in tags]  # tags rank by band, then narrowness
+    assert bands == sorted(bands, reverse=True)
+    assert all(0 <= entry["confidence"] <= 1 for entry in classes + tags)
     assert all(tag["confidence"] >= tagger.threshold for tag in tags)
     assert all(tag["kind"] in ("class", "broader") for tag in tags)
     assert len({tag["name"] for tag in tags}) == len(tags)
@@ -112,6 +113,15 @@ def test_tags_below_the_threshold_or_past_the_limit_are_left_out() -> None:
     assert names == ["feline", "animal", "cat"]
     limited = rank_tags(PROBABILITIES, VOCABULARY, threshold=0.0, limit=2)
     assert [tag["name"] for tag in limited] == ["feline", "animal"]
+
+
+def test_within_a_confidence_band_the_narrower_word_leads() -> None:
+    vocabulary = Vocabulary.of(
+        labels(("tabby", ("cat", "animal")), ("tiger", ("cat", "animal")), ("dog", ("animal",)))
+    )
+    ranked = rank_tags(np.array([0.5, 0.43, 0.05], np.float32), vocabulary, 0.2, 20)
+    # cat (0.93) and animal (0.98) share the band from 0.9: the narrower cat comes first.
+    assert [tag["name"] for tag in ranked] == ["cat", "animal", "tabby", "tiger"]
 
 
 def test_a_sum_over_one_is_capped() -> None:

@@ -3,8 +3,9 @@
 `tags`::
 
     {"model": {"name": "efficientnet-lite0", "version": "1"}, "width": 451, "height": 300,
-     "tags": [{"name": "animal", "confidence": 0.9505, "kind": "broader"}, ...,
+     "tags": [{"name": "domestic cat", "confidence": 0.9335, "kind": "broader"},
               {"name": "cat", "confidence": 0.9335, "kind": "broader"}, ...,
+              {"name": "animal", "confidence": 0.9505, "kind": "broader"},
               {"name": "tiger cat", "confidence": 0.3845, "kind": "class"},
               {"name": "Egyptian Mau", "confidence": 0.3655, "kind": "class"}],
      "classes": [{"name": "tiger cat", "wnid": "n02123159", "confidence": 0.3845},
@@ -16,9 +17,13 @@
   probability; a broader term's (from WordNet: "cat", "vehicle", "food") is the summed
   probability of every class under it, so several unsure cat breeds still make a sure "cat".
   A word that names a class and is also a broader term is listed once, as `"kind": "class"`,
-  with the sum. Only words at or above `threshold` (0.2) are kept, at most `max_tags`; ties put
-  the narrower word first. The default is 0.2 rather than 0.1 because broad words sum
-  many small probabilities: on unclear pictures "animal" reached 0.1 from noise alone.
+  with the sum. Only words at or above `threshold` (0.2) are kept, at most `max_tags`.
+  Ancestors of a confident class all sum to nearly the same confidence (cat 0.93, feline 0.95,
+  animal 0.95), so ranking by confidence alone would lead with the least informative word:
+  words are ranked by confidence band (tenths), and within a band the narrower word (covering
+  fewer classes) comes first, so the list starts "domestic cat, cat, …, animal". The threshold
+  is 0.2 rather than 0.1 because broad words sum many small probabilities: on unclear pictures
+  "animal" reached 0.1 from noise alone.
 
 `embedding`::
 
@@ -35,6 +40,7 @@ original evaluation code, RGB scaled as (x - 127) / 128.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,13 +58,14 @@ from sightline.vision.base import JSON, Picture
 from sightline.vision.vectors import rounded, softmax, unit_length
 
 MODEL = "efficientnet-lite0"
-TAGS_VERSION = "1"
+TAGS_VERSION = "2"
 EMBEDDING_VERSION = "1"
 INPUT_SIDE = 224
 CROP_FRACTION = 0.875  # 224 / 256
 DEFAULT_TOP_K = 5
 DEFAULT_THRESHOLD = 0.2
 DEFAULT_MAX_TAGS = 20
+CONFIDENCE_BAND = 0.1
 
 Floats = npt.NDArray[np.float32]
 
@@ -158,12 +165,17 @@ def predict(picture: Picture, model: Classifier) -> Prediction:
 def rank_tags(
     probabilities: Floats, vocabulary: Vocabulary, threshold: float, limit: int
 ) -> list[JSON]:
-    """Tag words at or above `threshold`, most confident first, narrower first on ties."""
+    """Tag words at or above `threshold`, by confidence band, narrower first within a band."""
     confidences = vocabulary.confidences(probabilities)
     kept = np.flatnonzero(confidences >= threshold)
     order = sorted(
         kept,
-        key=lambda i: (-round(float(confidences[i]), 4), vocabulary.sizes[i], vocabulary.words[i]),
+        key=lambda i: (
+            -math.floor(float(confidences[i]) / CONFIDENCE_BAND),
+            vocabulary.sizes[i],
+            -float(confidences[i]),
+            vocabulary.words[i],
+        ),
     )
     return [
         {

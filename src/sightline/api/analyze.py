@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from sightline.api import deps
-from sightline.api.images import ERRORS, read_uploads, split_features
+from sightline.api.images import ERRORS, read_body, read_uploads, split_features
 from sightline.api.schemas import AnalyzeOut, AnalyzeUrlRequest
 from sightline.errors import InvalidJson, InvalidParameter, PayloadTooLarge
 from sightline.fetch import fetch_image
@@ -64,7 +64,7 @@ async def analyze(
     settings = service.settings
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
-        body = _url_request(await _read_small_body(request))
+        body = _url_request(await read_body(request, MAX_JSON_BYTES, PayloadTooLarge))
         data = await run_in_threadpool(
             fetch_image,
             body.url,
@@ -79,19 +79,6 @@ async def analyze(
             raise InvalidParameter(f"Send exactly one image to analyse, not {len(uploads)}.")
         data, requested = uploads[0].data, features or form_features or None
     return await run_in_threadpool(service.analyze_now, data, split_features(requested))
-
-
-async def _read_small_body(request: Request) -> bytes:
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_JSON_BYTES:
-            raise PayloadTooLarge(
-                f"A JSON request body may have at most {MAX_JSON_BYTES} bytes.",
-                limit=MAX_JSON_BYTES,
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _url_request(raw: bytes) -> AnalyzeUrlRequest:

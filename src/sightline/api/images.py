@@ -85,12 +85,15 @@ def split_features(values: list[str] | None) -> list[str] | None:
     return [part for value in values for part in value.split(",")]
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def read_body(
+    request: Request, limit: int, too_large: type[PayloadTooLarge] = ImageTooLarge
+) -> bytes:
+    """The request body, refused with `too_large` as soon as it passes `limit` bytes."""
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ImageTooLarge(f"The file has more than {limit} bytes.", limit=limit)
+            raise too_large(f"The body has more than {limit} bytes.", limit=limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -145,7 +148,7 @@ async def read_uploads(
         return await _read_form(request, service, max_files)
     if content_type.startswith("image/") or content_type == "application/octet-stream":
         filename = request.headers.get("x-filename")
-        return [Upload(await _read_body(request, settings.max_upload_bytes), filename)], [], None
+        return [Upload(await read_body(request, settings.max_upload_bytes), filename)], [], None
     raise UnsupportedMediaType(
         f"Unsupported content type {content_type or '(none)'!r}: send multipart/form-data "
         "or the image bytes with an image/* content type."

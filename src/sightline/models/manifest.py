@@ -48,6 +48,7 @@ from pydantic import (
 )
 
 from sightline.errors import InvalidModel, UnknownModel
+from sightline.models.files import file_sha256, swap_into_place
 from sightline.models.registry import BUILTIN, ModelSpec
 from sightline.models.runtime import onnx_session
 
@@ -218,7 +219,7 @@ def add_user_model(model_dir: Path, manifest_path: Path, *, replace: bool = Fals
     staging = Path(tempfile.mkdtemp(dir=users, prefix=f".{manifest.name}-"))
     try:
         _write(staging, manifest, sources)
-        _swap_into_place(staging, target)
+        swap_into_place(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     log.info("Added user model %s (%s)", manifest.name, manifest.kind)
@@ -445,23 +446,11 @@ def _write(staging: Path, manifest: ModelManifest, sources: dict[str, Path]) -> 
     for field, source in sources.items():
         stored = staging / STORED_NAMES[field]
         shutil.copyfile(source, stored)
-        checksums[stored.name] = _sha256(stored)
+        checksums[stored.name] = file_sha256(stored)
     normalised = manifest.model_dump(mode="json", exclude_none=True)
     (staging / MANIFEST).write_text(json.dumps(normalised, indent=2) + "\n")
     added = {"added_at": datetime.now(UTC).isoformat(), "sha256": checksums}
     (staging / ADDED).write_text(json.dumps(added, indent=2) + "\n")
-
-
-def _swap_into_place(staging: Path, target: Path) -> None:
-    """Rename the staged folder into place; a replaced model is renamed away first and deleted
-    last, so readers always see a complete old or new model."""
-    if not target.exists():
-        staging.rename(target)
-        return
-    doomed = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-replaced-"))
-    target.rename(doomed / target.name)
-    staging.rename(target)
-    shutil.rmtree(doomed)
 
 
 def _spec(folder: Path) -> ModelSpec:
@@ -500,11 +489,3 @@ def _stored_file(name: str, filename: str) -> Callable[[Path], Path | None]:
         return path if path.is_file() else None
 
     return locate
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

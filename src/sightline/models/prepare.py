@@ -8,7 +8,6 @@ place with its `prepared.json`, so a crash never leaves a half-prepared model th
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import subprocess
@@ -20,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sightline.errors import ConfigurationError
+from sightline.models.files import file_sha256, swap_into_place
 from sightline.models.imagenet_labels import write_labels
 from sightline.models.registry import PREPARED_MANIFEST, ModelRegistry, ModelSpec
 
@@ -128,7 +128,9 @@ def _prepare_one(model_dir: Path, spec: ModelSpec, sources: Sources) -> None:
         staging.mkdir()
         log.info("Preparing %s", spec.name)
         RECIPES[spec.name](staging, sources)
-        files = {path.name: _sha256(path) for path in sorted(staging.iterdir()) if path.is_file()}
+        files = {
+            path.name: file_sha256(path) for path in sorted(staging.iterdir()) if path.is_file()
+        }
         manifest = {
             "name": spec.name,
             "version": spec.version,
@@ -142,11 +144,7 @@ def _prepare_one(model_dir: Path, spec: ModelSpec, sources: Sources) -> None:
             raise ConfigurationError(
                 f"Preparing {spec.name} wrote no complete model, only: {', '.join(files) or '-'}."
             )
-        # The old model leaves by rename and is deleted with the scratch folder, so a crash
-        # never leaves it half-deleted (say model.onnx and prepared.json without labels.json).
-        if target.exists():
-            target.rename(Path(scratch) / "replaced")
-        staging.rename(target)
+        swap_into_place(staging, target)
 
 
 def _convert(sources: Sources, script: str, *args: str) -> None:
@@ -162,11 +160,3 @@ def _convert(sources: Sources, script: str, *args: str) -> None:
             f"{script} failed with exit code {result.returncode}:\n{result.stderr[-4000:]}"
         )
     log.info("%s: %s", script, result.stdout.strip()[-2000:])
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

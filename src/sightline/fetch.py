@@ -11,6 +11,7 @@ by the upload limit; compressed responses are refused rather than inflated.
 
 from __future__ import annotations
 
+import concurrent.futures
 import ipaddress
 import socket
 import time
@@ -22,6 +23,7 @@ from sightline.errors import ImageTooLarge, InvalidUrl, UrlFetchFailed, UrlNotAl
 MAX_REDIRECTS = 3
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+RESOLVER = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolve")
 
 
 def fetch_image(url: str, *, max_bytes: int, timeout: float, allow_private: bool) -> bytes:
@@ -29,7 +31,8 @@ def fetch_image(url: str, *, max_bytes: int, timeout: float, allow_private: bool
     with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
         for _hop in range(MAX_REDIRECTS + 1):
             target = _parse(url)
-            request = _pinned_request(client, target, _vetted_address(target, allow_private))
+            address = _vetted_address(target, allow_private, deadline)
+            request = _pinned_request(client, target, address)
             try:
                 response = client.send(request, stream=True)
             except httpx.HTTPError as exc:
@@ -61,10 +64,15 @@ def _parse(url: str) -> httpx.URL:
     return parsed
 
 
-def _vetted_address(target: httpx.URL, allow_private: bool) -> Address:
+def _vetted_address(target: httpx.URL, allow_private: bool, deadline: float) -> Address:
     port = target.port or (443 if target.scheme == "https" else 80)
+    # getaddrinfo takes no timeout: it runs in a helper thread that is abandoned past the
+    # deadline (it ends on its own once the resolver gives up).
+    lookup = RESOLVER.submit(socket.getaddrinfo, target.host, port, proto=socket.IPPROTO_TCP)
     try:
-        infos = socket.getaddrinfo(target.host, port, proto=socket.IPPROTO_TCP)
+        infos = lookup.result(timeout=max(deadline - time.monotonic(), 0.0))
+    except concurrent.futures.TimeoutError as exc:
+        raise UrlFetchFailed(f"Resolving {target.host} took longer than allowed.") from exc
     except UnicodeError as exc:
         raise InvalidUrl(f"Not a valid host name: {target.host!r}.") from exc
     except OSError as exc:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from click.testing import CliRunner
 from PIL import Image
 
@@ -119,3 +120,14 @@ def test_serve_runs_the_pipeline_and_stops_on_sigterm(tmp_path: Path) -> None:
             server.communicate()
     assert (tmp_path / "data" / "catalog.db").exists()
     assert (tmp_path / "data" / "blobs" / image["sha256"][:2]).is_dir()
+
+
+def test_an_unknown_default_feature_is_a_configuration_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photo = tmp_path / "p.jpg"
+    photo.write_bytes(solid())
+    monkeypatch.setenv("SIGHTLINE_DEFAULT_FEATURES", "color,telepathy")
+    result = CliRunner().invoke(main, ["analyze", str(photo)])
+    assert result.exit_code == 2
+    assert "SIGHTLINE_DEFAULT_FEATURES" in result.output and "telepathy" in result.output

@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from sightline.api import create_api
 from sightline.blobs import open_blob_store
 from sightline.catalog import open_catalog
-from sightline.errors import ConfigurationError
 from sightline.metrics import Metrics
 from sightline.models import Models
 from sightline.queue import RetryPolicy, open_queue
@@ -36,7 +35,6 @@ class Sightline:
         )
         self.models = Models.from_settings(settings)
         self.analyzers = dict(analyzers) if analyzers is not None else build_analyzers(self.models)
-        _check_default_features(settings, self.analyzers)
         self.pool = WorkerPool(
             settings,
             self.queue,
@@ -94,12 +92,3 @@ class Sightline:
         self.queue.close()
         self.catalog.close()
         self.models.close()
-
-
-def _check_default_features(settings: Settings, analyzers: Mapping[str, Analyzer]) -> None:
-    unknown = [name for name in settings.default_feature_list() if name not in analyzers]
-    if unknown:
-        raise ConfigurationError(
-            f"SIGHTLINE_DEFAULT_FEATURES names unknown feature(s): {', '.join(unknown)}. "
-            f"Available: {', '.join(analyzers)}."
-        )

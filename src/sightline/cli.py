@@ -133,7 +133,7 @@ def worker(data_dir: Path | None, workers: int | None) -> None:
 def analyze(files: tuple[Path, ...], features: str | None) -> None:
     """Analyse FILES once, without a server or storage, and print the results as JSON."""
     from sightline.models import Models
-    from sightline.pipeline import analyze_once, resolve_features
+    from sightline.pipeline import analyze_once, default_features, resolve_features
     from sightline.vision import decode
     from sightline.vision.registry import build_analyzers
 
@@ -142,7 +142,9 @@ def analyze(files: tuple[Path, ...], features: str | None) -> None:
     analyzers = build_analyzers(models)
     try:
         wanted = resolve_features(
-            features.split(",") if features else None, analyzers, settings.default_feature_list()
+            features.split(",") if features else None,
+            analyzers,
+            default_features(settings, analyzers),
         )
     except SightlineError as exc:
         raise click.UsageError(exc.message) from exc
@@ -243,20 +245,7 @@ def models_list(model_dir: Path | None, as_json: bool) -> None:
     from sightline.models import ModelRegistry
 
     statuses = ModelRegistry(_settings(model_dir=model_dir).model_dir).status()
-    rows = [
-        {
-            "name": status.spec.name,
-            "ready": status.ready,
-            "task": status.spec.task,
-            "version": status.spec.version,
-            "license": status.spec.license,
-            "source": status.spec.source,
-            "input_size": status.spec.input_size,
-            "path": str(status.path) if status.path else None,
-            "detail": status.detail,
-        }
-        for status in statuses
-    ]
+    rows = [status.as_dict() for status in statuses]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

@@ -9,7 +9,6 @@ SightlineError
 │   ├── InvalidFeature
 │   ├── InvalidParameter
 │   ├── TooManyFiles
-│   ├── InvalidJson
 │   ├── InvalidUrl                `/v1/analyze`: not an absolute http(s) URL
 │   ├── UrlNotAllowed             `/v1/analyze`: a host on a non-public address
 │   └── InvalidModel              a user model's manifest and ONNX file do not fit
@@ -78,10 +77,6 @@ class InvalidParameter(InvalidInput):
 
 class TooManyFiles(InvalidInput):
     code = "TooManyFiles"
-
-
-class InvalidJson(InvalidInput):
-    code = "InvalidJson"
 
 
 class InvalidUrl(InvalidInput):

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sightline.catalog.base import FeatureState, FeatureStatus
-from sightline.errors import InvalidFeature
+from sightline.errors import ConfigurationError, InvalidFeature
+from sightline.settings import Settings
 from sightline.vision.base import JSON, Analyzer, Artifact, Picture, SkipFeature
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,16 @@ def resolve_features(
             available=list(analyzers),
         )
     return names
+
+
+def default_features(settings: Settings, analyzers: Mapping[str, Analyzer]) -> list[str]:
+    """The configured default set, checked once at start-up: a typo there is a configuration
+    error, not a feature silently skipped on every image."""
+    names = [name.strip() for name in settings.default_features.split(",") if name.strip()]
+    try:
+        return resolve_features(names, analyzers)
+    except InvalidFeature as exc:
+        raise ConfigurationError(f"SIGHTLINE_DEFAULT_FEATURES: {exc.message}") from exc
 
 
 def run_feature(

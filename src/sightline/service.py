@@ -30,7 +30,7 @@ from sightline.errors import (
 from sightline.events import EventType, cloud_event
 from sightline.ids import is_image_id, new_image_id
 from sightline.metrics import Metrics
-from sightline.pipeline import analyze_once, resolve_features
+from sightline.pipeline import analyze_once, default_features, resolve_features
 from sightline.settings import Settings
 from sightline.vision import Analyzer, decode
 from sightline.vision.thumbnail import THUMBNAIL_SIZES
@@ -65,6 +65,7 @@ class ImageService:
         self.catalog = catalog
         self.blobs = blobs
         self.analyzers = analyzers
+        self.default_features = default_features(settings, analyzers)
         self.metrics = metrics
         self.on_event = on_event  # wakes the in-process outbox relay
         self._decoding = threading.BoundedSemaphore(os.cpu_count() or 1)
@@ -76,7 +77,7 @@ class ImageService:
 
     def analyze_now(self, data: bytes, features: Sequence[str] | None) -> dict[str, Any]:
         """Analyse without storing anything: the cloud APIs' synchronous call."""
-        wanted = resolve_features(features, self.analyzers, self.settings.default_feature_list())
+        wanted = resolve_features(features, self.analyzers, self.default_features)
         with self._analyzing:
             picture = decode(
                 data, max_bytes=self.settings.max_upload_bytes, max_pixels=self.settings.max_pixels
@@ -110,7 +111,7 @@ class ImageService:
                 f"{len(uploads)} files in one request; the limit is "
                 f"{self.settings.max_files_per_request}."
             )
-        wanted = resolve_features(features, self.analyzers, self.settings.default_feature_list())
+        wanted = resolve_features(features, self.analyzers, self.default_features)
         client_metadata = self.parse_metadata(metadata)
         pictures = []
         for index, upload in enumerate(uploads):
@@ -269,7 +270,7 @@ class ImageService:
         names = resolve_features(
             features if features is not None else list(record.features) or None,
             self.analyzers,
-            self.settings.default_feature_list(),
+            self.default_features,
         )
         if outdated_only:
             names = [

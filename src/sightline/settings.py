@@ -108,9 +108,6 @@ class Settings(BaseSettings):
         600.0, ge=0, description="Unload a model unused this long (0 keeps models loaded)."
     )
 
-    def default_feature_list(self) -> list[str]:
-        return [name.strip() for name in self.default_features.split(",") if name.strip()]
-
     def resolved_model_threads(self) -> int:
         cores = os.cpu_count() or 1
         return self.model_threads or max(1, cores // max(1, self.workers))

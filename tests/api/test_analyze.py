@@ -73,7 +73,7 @@ def test_multipart_uses_the_default_feature_set(server: RunningServer) -> None:
     response = analyze(server, files={"file": ("red.png", RED, "image/png")})
     assert response.status_code == 200, response.text
     features = response.json()["features"]
-    assert list(features) == server.sightline.settings.default_feature_list()
+    assert list(features) == server.sightline.service.default_features
     thumbnail = features["thumbnail"]["result"]["sizes"]["128"]
     assert thumbnail["content_type"] == "image/webp" and len(thumbnail["sha256"]) == 64
     assert_nothing_stored_and_still_serving(server)
@@ -90,9 +90,11 @@ def test_a_model_feature_answers_inline(server: RunningServer) -> None:
     assert tags["result"]["model"]["name"] == "efficientnet-lite0"
 
 
-def test_two_files_are_refused(server: RunningServer) -> None:
+def test_two_files_or_none_are_refused(server: RunningServer) -> None:
     files = [("file", ("a.png", RED)), ("file", ("b.png", RED))]
-    assert_error(analyze(server, files=files), 400, "InvalidParameter")
+    assert_error(analyze(server, files=files), 400, "TooManyFiles")
+    no_file = analyze(server, files={"features": (None, "color")})
+    assert_error(no_file, 400, "InvalidParameter")
     assert_nothing_stored_and_still_serving(server)
 
 

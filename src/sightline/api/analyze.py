@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from sightline.api import deps
 from sightline.api.images import ERRORS, read_body, read_uploads, split_features
 from sightline.api.schemas import AnalyzeOut, AnalyzeUrlRequest
-from sightline.errors import InvalidJson, InvalidParameter, PayloadTooLarge
+from sightline.errors import InvalidParameter, PayloadTooLarge, TooManyFiles
 from sightline.fetch import fetch_image
 from sightline.service import ImageService
 
@@ -75,8 +76,10 @@ async def analyze(
         requested = features or body.features
     else:
         uploads, form_features, _metadata = await read_uploads(request, service, max_files=1)
-        if len(uploads) != 1:
-            raise InvalidParameter(f"Send exactly one image to analyse, not {len(uploads)}.")
+        if not uploads:
+            raise InvalidParameter("The request contains no file.")
+        if len(uploads) > 1:
+            raise TooManyFiles(f"Send one image to analyse, not {len(uploads)}.")
         data, requested = uploads[0].data, features or form_features or None
     return await run_in_threadpool(service.analyze_now, data, split_features(requested))
 
@@ -84,11 +87,5 @@ async def analyze(
 def _url_request(raw: bytes) -> AnalyzeUrlRequest:
     try:
         return AnalyzeUrlRequest.model_validate_json(raw)
-    except ValidationError as exc:
-        if any(error["type"] == "json_invalid" for error in exc.errors()):
-            raise InvalidJson("The request body is not valid JSON.") from exc
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
-            for error in exc.errors()
-        )
-        raise InvalidParameter(f"Invalid request body: {problems}.") from exc
+    except ValidationError as exc:  # answered like every other invalid request body
+        raise RequestValidationError(exc.errors()) from exc

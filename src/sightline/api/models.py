@@ -41,7 +41,7 @@ class ModelList(BaseModel):
 
 @router.get("/features", response_model=FeatureList, summary="Features this server computes")
 def list_features(service: Annotated[ImageService, Depends(deps.service)]) -> FeatureList:
-    defaults = set(service.settings.default_feature_list())
+    defaults = set(service.default_features)
     return FeatureList(
         items=[
             FeatureInfo(name=name, version=analyzer.version, default=name in defaults)
@@ -52,18 +52,5 @@ def list_features(service: Annotated[ImageService, Depends(deps.service)]) -> Fe
 
 @router.get("/models", response_model=ModelList, summary="Known models and whether each is ready")
 def list_models(registry: Annotated[ModelRegistry, Depends(deps.model_registry)]) -> ModelList:
-    return ModelList(
-        items=[
-            ModelInfo(
-                name=status.spec.name,
-                ready=status.ready,
-                task=status.spec.task,
-                version=status.spec.version,
-                license=status.spec.license,
-                source=status.spec.source,
-                input_size=status.spec.input_size,
-                detail=status.detail,
-            )
-            for status in registry.status()
-        ]
-    )
+    # The server's file paths are left out (ModelInfo ignores them): not the caller's business.
+    return ModelList(items=[ModelInfo(**status.as_dict()) for status in registry.status()])

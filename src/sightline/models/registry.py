@@ -48,6 +48,20 @@ class ModelStatus:
     ready: bool
     detail: str
 
+    def as_dict(self) -> dict[str, Any]:
+        """The public description, as `sightline models list --json` and `/v1/models` give it."""
+        return {
+            "name": self.spec.name,
+            "ready": self.ready,
+            "task": self.spec.task,
+            "version": self.spec.version,
+            "license": self.spec.license,
+            "source": self.spec.source,
+            "input_size": self.spec.input_size,
+            "path": str(self.path) if self.path else None,
+            "detail": self.detail,
+        }
+
 
 def package_dir(package: str) -> Path | None:
     """Where an installed package lives, without running its `__init__`."""
@@ -148,6 +162,9 @@ BUILTIN: tuple[ModelSpec, ...] = (
 )
 
 
+BUILTIN_NAMES = frozenset(spec.name for spec in BUILTIN)
+
+
 class ModelRegistry:
     """Built-in models plus the user's, looked up by name."""
 
@@ -155,12 +172,16 @@ class ModelRegistry:
         self.model_dir = model_dir
 
     def specs(self) -> list[ModelSpec]:
+        return [*BUILTIN, *self._user_specs()]
+
+    def _user_specs(self) -> list[ModelSpec]:
         from sightline.models.manifest import user_specs
 
-        return [*BUILTIN, *user_specs(self.model_dir)]
+        return user_specs(self.model_dir)
 
     def get(self, name: str) -> ModelSpec:
-        for spec in self.specs():
+        # Built-in models first: they never change, and user models are read from disk.
+        for spec in (*BUILTIN, *self._user_specs()) if name not in BUILTIN_NAMES else BUILTIN:
             if spec.name == name:
                 return spec
         raise UnknownModel(f"No model named {name!r}.", name=name)

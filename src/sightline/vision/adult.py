@@ -35,12 +35,12 @@ from __future__ import annotations
 from typing import Literal
 
 import cv2
-import numpy as np
 
 from sightline.models import Models
 from sightline.models.manifest import InputSpec
 from sightline.vision import geometry, yolo
 from sightline.vision.base import JSON, Picture
+from sightline.vision.pixels import rgb_array
 
 MODEL = "nudenet-320n"
 ALGORITHM_VERSION = "1"
@@ -116,7 +116,7 @@ class AdultAnalyzer:
 
     def detect(self, picture: Picture) -> list[JSON]:
         """NudeNet's body parts in `picture`, best first."""
-        pixels = np.asarray(picture.rgb, dtype=np.uint8)
+        pixels = rgb_array(picture)
         fitted, transform = yolo.fit(
             pixels, NUDENET_INPUT, fill=0, centred=False, interpolation=cv2.INTER_LINEAR
         )

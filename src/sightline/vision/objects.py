@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import onnxruntime as ort
 
 from sightline.models import LazyModel, Models, ModelSpec
 from sightline.models.manifest import ModelManifest, load_manifest
 from sightline.vision import geometry, yolo
 from sightline.vision.base import JSON, Picture, SkipFeature
+from sightline.vision.pixels import rgb_array
 
 NO_DETECTOR = (
     "No object detector is installed: none ships by default, because the freely installable "
@@ -39,7 +39,7 @@ class Detector:
     model: LazyModel[ort.InferenceSession]
 
     def detect(self, picture: Picture) -> list[JSON]:
-        pixels = np.asarray(picture.rgb, dtype=np.uint8)
+        pixels = rgb_array(picture)
         fitted, transform = yolo.fit(pixels, self.manifest.input)
         tensor = yolo.to_tensor(fitted, self.manifest.input)
         with self.model.acquire() as session:

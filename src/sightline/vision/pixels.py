@@ -1,5 +1,6 @@
-"""A small copy of the picture that the statistical features (image type, quality, smart crop)
-share, so the picture is resized once however many of them run."""
+"""Pixel arrays that features share through the picture's memo, so each is made once however
+many features use it: the full-size RGB array the models start from, and a small copy for the
+statistical features (image type, quality, smart crop)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,17 @@ LUMA_WEIGHTS = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 
 Pixels = npt.NDArray[np.uint8]
 Grey = npt.NDArray[np.float32]
+
+
+def rgb_array(picture: Picture) -> Pixels:
+    """`picture.rgb` as a read-only (H, W, 3) uint8 array."""
+
+    def convert() -> Pixels:
+        pixels = np.asarray(picture.rgb, dtype=np.uint8)
+        pixels.setflags(write=False)
+        return pixels
+
+    return picture.memo("rgb:full", convert)
 
 
 def small_rgb(picture: Picture, side: int = SMALL_SIDE) -> Pixels:

@@ -48,6 +48,7 @@ from rapidocr.utils.process_img import (
 from sightline.models import Models, ModelUnavailable
 from sightline.vision import geometry
 from sightline.vision.base import JSON, Picture
+from sightline.vision.pixels import rgb_array
 
 if TYPE_CHECKING:
     from rapidocr.ch_ppocr_rec.typings import WordInfo
@@ -103,7 +104,7 @@ class ReadAnalyzer:
     def analyze(self, picture: Picture) -> JSON:
         width, height = picture.rgb.size
         # BGR: PP-OCR was trained on images read by OpenCV.
-        image = np.asarray(cv2.cvtColor(np.asarray(picture.rgb), cv2.COLOR_RGB2BGR), np.uint8)
+        image = np.asarray(cv2.cvtColor(rgb_array(picture), cv2.COLOR_RGB2BGR), np.uint8)
         with self._engine.acquire() as engine:
             view = View.detect(engine, image, self.max_side)
             orientation = view.orientation(engine)

@@ -29,6 +29,7 @@ from sightline.models.manifest import ModelManifest, feature_of, load_manifest, 
 from sightline.models.runtime import onnx_session
 from sightline.vision import geometry, yolo
 from sightline.vision.base import JSON, Analyzer, Picture
+from sightline.vision.pixels import rgb_array
 from sightline.vision.vectors import rounded, softmax, unit_length
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ def run_image(
     session: ort.InferenceSession, picture: Picture, manifest: ModelManifest
 ) -> npt.NDArray[np.float64]:
     """The model's output for the picture, flattened (a batch of one)."""
-    fitted, _ = yolo.fit(np.asarray(picture.rgb, dtype=np.uint8), manifest.input)
+    fitted, _ = yolo.fit(rgb_array(picture), manifest.input)
     tensor = yolo.to_tensor(fitted, manifest.input)
     output = manifest.output or session.get_outputs()[0].name
     result = session.run([output], {session.get_inputs()[0].name: tensor})[0]

@@ -125,13 +125,13 @@ def test_coordinates_are_mapped_back_through_the_padding(
 
 
 def test_the_input_is_the_picture_centred_on_black() -> None:
-    pixels, wide = square_input(Image.new("RGB", (1024, 512), (200, 100, 50)))
+    pixels, wide = square_input(np.asarray(Image.new("RGB", (1024, 512), (200, 100, 50))))
     assert pixels.shape == (1, 256, 256, 3) and pixels.dtype == np.int32
     assert (pixels[0, :64] == 0).all() and (pixels[0, 192:] == 0).all()
     assert (pixels[0, 64:192] == [200, 100, 50]).all()
     assert wide == Transform(0.25, 0.25, 0, 64)
     assert wide.to_picture([[128, 128], [0, 64]]).tolist() == [[512, 256], [0, 0]]
-    _, tall = square_input(Image.new("RGB", (300, 1000)))
+    _, tall = square_input(np.asarray(Image.new("RGB", (300, 1000))))
     assert (tall.offset_x, tall.offset_y) == (89, 0)
     np.testing.assert_allclose(tall.to_picture([89 + 77, 256]), [300, 1000])
 

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
 
 from sightline.models import Models
 from sightline.models.manifest import InputSpec
 from sightline.vision import geometry, yolo
 from sightline.vision.base import JSON, Picture
+from sightline.vision.pixels import rgb_array
 
 MODEL = "movenet-multipose"
 ALGORITHM_VERSION = "2"  # 2: resized by `yolo.fit` (area averaging) instead of Pillow's bilinear
@@ -75,7 +75,7 @@ class PeopleAnalyzer:
 
     def analyze(self, picture: Picture) -> JSON:
         width, height = picture.rgb.size
-        pixels, transform = square_input(picture.rgb)
+        pixels, transform = square_input(rgb_array(picture))
         with self.model.acquire() as session:
             (rows,) = session.run(None, {session.get_inputs()[0].name: pixels})
         found = rows[0][rows[0][:, SCORE] >= self.threshold]
@@ -86,9 +86,9 @@ class PeopleAnalyzer:
         }
 
 
-def square_input(image: Image.Image) -> tuple[npt.NDArray[np.int32], yolo.Transform]:
-    """The picture resized to fit 256x256 and centred on black, as int32 NHWC RGB 0-255."""
-    fitted, transform = yolo.fit(np.asarray(image, dtype=np.uint8), MOVENET_INPUT, fill=0)
+def square_input(pixels: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.int32], yolo.Transform]:
+    """RGB pixels resized to fit 256x256 and centred on black, as int32 NHWC RGB 0-255."""
+    fitted, transform = yolo.fit(pixels, MOVENET_INPUT, fill=0)
     return fitted[np.newaxis].astype(np.int32), transform
 
 

@@ -8,8 +8,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import httpx
 import pytest
 from click.testing import CliRunner
@@ -131,3 +133,15 @@ def test_an_unknown_default_feature_is_a_configuration_error(
     result = CliRunner().invoke(main, ["analyze", str(photo)])
     assert result.exit_code == 2
     assert "SIGHTLINE_DEFAULT_FEATURES" in result.output and "telepathy" in result.output
+
+
+def test_every_help_text_shows_real_defaults() -> None:
+    def helps(group: click.Group, path: list[str]) -> Iterator[str]:
+        for name, command in group.commands.items():
+            yield CliRunner().invoke(main, [*path, name, "--help"]).output
+            if isinstance(command, click.Group):
+                yield from helps(command, [*path, name])
+
+    outputs = list(helps(main, []))
+    assert len(outputs) >= 15
+    assert not [output for output in outputs if "PydanticUndefined" in output]

@@ -42,7 +42,7 @@ def _settings(**overrides: Any) -> Settings:
 
 def _option(name: str, field: str, **kwargs: Any) -> Callable[[F], F]:
     description = Settings.model_fields[field].description or ""
-    default = Settings.model_fields[field].default
+    default = Settings.model_fields[field].get_default(call_default_factory=True)
     return click.option(
         name,
         field,

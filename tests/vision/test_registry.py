@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +13,7 @@ from PIL import Image
 
 import sightline.vision
 from sightline.models import Models
-from sightline.settings import DEFAULT_FEATURES
+from sightline.settings import DEFAULT_FEATURES, default_model_dir
 from sightline.vision import Artifact, Picture, SkipFeature
 from sightline.vision.registry import build_analyzers
 
@@ -74,3 +76,30 @@ def test_public_api() -> None:
     assert sorted(sightline.vision.__all__) == sorted(
         ["Analyzer", "Artifact", "Picture", "SkipFeature", "decode"]
     )
+
+
+def test_loading_and_running_every_model_touches_no_network(
+    monkeypatch: pytest.MonkeyPatch, picture_of: PictureOf, photo: Photo
+) -> None:
+    """No downloads at run time: models load from packages and the model folder only."""
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("network access during model loading or analysis")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    models = Models(default_model_dir(), threads=1, idle_seconds=0)  # fresh: nothing loaded
+    picture = picture_of(photo(3, size=(400, 300)), "JPEG")
+    try:
+        for name, analyzer in build_analyzers(models).items():
+            if name != "objects":  # no detector ships
+                analyzer.analyze(picture)
+        assert len(models.loaded()) == 5
+    finally:
+        models.close()
+
+
+def test_the_runtime_does_not_need_the_conversion_tools() -> None:
+    """torch and tensorflow are only in the throwaway converter environment."""
+    for package in ("torch", "tensorflow", "tf2onnx"):
+        assert importlib.util.find_spec(package) is None, package

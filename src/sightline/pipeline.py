@@ -100,7 +100,11 @@ def run_features(
     analyzers: Mapping[str, Analyzer],
     sink: ArtifactSink,
 ) -> list[FeatureRun]:
-    return [run_feature(name, analyzers.get(name), picture, sink) for name in features]
+    """In the registry's order, whatever the request's: a feature that reuses another's output
+    (smart crops keep the text that `read` found) then sees it whenever both run."""
+    rank = {name: index for index, name in enumerate(analyzers)}
+    ordered = sorted(features, key=lambda name: rank.get(name, len(rank)))
+    return [run_feature(name, analyzers.get(name), picture, sink) for name in ordered]
 
 
 def analyze_once(

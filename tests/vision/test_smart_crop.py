@@ -69,7 +69,9 @@ def test_object_on_the_left_of_a_tall_picture(picture_of: PictureOf) -> None:
 def test_injected_region_at_the_left_edge_is_kept(picture_of: PictureOf, name: str) -> None:
     image = Image.fromarray(getattr(data, name)())
     region = Region(0, 40, 60, 120, weight=0.9)
-    result = analyze(picture_of(image, "JPEG"), SmartCropAnalyzer(salient_regions=[fixed(region)]))
+    result = analyze(
+        picture_of(image, "JPEG"), SmartCropAnalyzer(salient_regions={"test": fixed(region)})
+    )
     assert len(result["crops"]) == len(DEFAULT_ASPECT_RATIOS)
     for crop in result["crops"]:
         assert crop["contains_all_regions"] is True
@@ -78,7 +80,9 @@ def test_injected_region_at_the_left_edge_is_kept(picture_of: PictureOf, name: s
 
 def test_regions_from_several_sources(picture_of: PictureOf, photo: Photo) -> None:
     left, right = Region(10, 10, 50, 50), Region(300, 100, 340, 140)
-    analyzer = SmartCropAnalyzer(salient_regions=[fixed(left), fixed(right)], aspect_ratios=[1.0])
+    analyzer = SmartCropAnalyzer(
+        salient_regions={"left": fixed(left), "right": fixed(right)}, aspect_ratios=[1.0]
+    )
     crop = analyze(picture_of(photo(1, (640, 360))), analyzer)["crops"][0]
     assert crop["contains_all_regions"] is True
     assert holds(crop["box"], 10, 10, 340, 140)
@@ -86,7 +90,9 @@ def test_regions_from_several_sources(picture_of: PictureOf, photo: Photo) -> No
 
 def test_heaviest_region_wins_when_not_all_fit(picture_of: PictureOf, photo: Photo) -> None:
     light, heavy = Region(0, 100, 40, 140, weight=0.5), Region(600, 100, 640, 140, weight=0.9)
-    analyzer = SmartCropAnalyzer(salient_regions=[fixed(light, heavy)], aspect_ratios=[9 / 16])
+    analyzer = SmartCropAnalyzer(
+        salient_regions={"test": fixed(light, heavy)}, aspect_ratios=[9 / 16]
+    )
     crop = analyze(picture_of(photo(2, (640, 360))), analyzer)["crops"][0]
     assert crop["contains_all_regions"] is False
     assert holds(crop["box"], 600, 100, 640, 140)
@@ -95,7 +101,9 @@ def test_heaviest_region_wins_when_not_all_fit(picture_of: PictureOf, photo: Pho
 
 def test_region_larger_than_the_crop(picture_of: PictureOf, photo: Photo) -> None:
     analyzer = SmartCropAnalyzer(
-        salient_regions=[fixed(Region(100, 0, 500, 300), Region(450, 50, 500, 100, weight=0.5))],
+        salient_regions={
+            "test": fixed(Region(100, 0, 500, 300), Region(450, 50, 500, 100, weight=0.5))
+        },
         aspect_ratios=[1.0],
     )
     crop = analyze(picture_of(photo(3, (640, 300))), analyzer)["crops"][0]
@@ -138,7 +146,7 @@ def test_flat_picture_is_cropped_in_the_middle(picture_of: PictureOf, format: st
 
 def test_deterministic(picture_of: PictureOf) -> None:
     image = Image.fromarray(data.astronaut())
-    regions = [fixed(Region(150, 60, 260, 180, 0.95))]
+    regions = {"faces": fixed(Region(150, 60, 260, 180, 0.95))}
     first = analyze(picture_of(image, "JPEG"), SmartCropAnalyzer(salient_regions=regions))
     second = analyze(picture_of(image, "JPEG"), SmartCropAnalyzer(salient_regions=regions))
     assert first == second
@@ -157,3 +165,17 @@ def test_saliency_sums_to_one_and_finds_the_object(picture_of: PictureOf) -> Non
 def test_rejects_bad_ratios(ratios: list[float]) -> None:
     with pytest.raises(ValueError):
         SmartCropAnalyzer(aspect_ratios=ratios)
+
+
+def test_regions_count_only_the_kinds_known_for_the_picture(
+    picture_of: PictureOf, photo: Photo
+) -> None:
+    analyzer = SmartCropAnalyzer(
+        salient_regions={
+            "faces": fixed(Region(10, 10, 50, 50)),
+            "text": lambda _picture: None,  # not read in this job
+        },
+        aspect_ratios=[1.0],
+    )
+    result = analyze(picture_of(photo(4)), analyzer)
+    assert result["regions"] == {"faces": 1}

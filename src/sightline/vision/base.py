@@ -66,6 +66,10 @@ class Picture:
         result: T = self._memo[key]
         return result
 
+    def memoized(self, key: str) -> Any | None:
+        """What `memo` computed under `key` for this picture so far, without computing it."""
+        return self._memo.get(key)
+
     @property
     def width(self) -> int:
         return self.image.width

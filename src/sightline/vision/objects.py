@@ -80,9 +80,14 @@ class ObjectsAnalyzer:
             [CODE_VERSION, *(f"{d.spec.name}={d.spec.version}" for d in self.detectors)]
         )
 
+        self.memo_key = f"objects:{self.version}"  # smart crops keep the objects a job found
+
     def analyze(self, picture: Picture) -> JSON:
         if not self.detectors:
             raise SkipFeature(NO_DETECTOR)
+        return picture.memo(self.memo_key, lambda: self._detect(picture))
+
+    def _detect(self, picture: Picture) -> JSON:
         return {
             **geometry.frame(picture),
             "detectors": [

@@ -100,8 +100,12 @@ class ReadAnalyzer:
         size = "" if max_side == DEFAULT_MAX_SIDE else f"-{max_side}"
         self.version = f"{ALGORITHM_VERSION}-{self.model_version}{size}"
         self._engine = models.load(MODEL, lambda path: PPOCR(path, models.threads))
+        self.memo_key = f"read:{self.version}"  # smart crops keep the text a job has read
 
     def analyze(self, picture: Picture) -> JSON:
+        return picture.memo(self.memo_key, lambda: self._read(picture))
+
+    def _read(self, picture: Picture) -> JSON:
         width, height = picture.rgb.size
         # BGR: PP-OCR was trained on images read by OpenCV.
         image = np.asarray(cv2.cvtColor(rgb_array(picture), cv2.COLOR_RGB2BGR), np.uint8)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sightline.models import Models
 from sightline.vision.adult import AdultAnalyzer
-from sightline.vision.base import Analyzer, Picture
+from sightline.vision.base import JSON, Analyzer, Picture
 from sightline.vision.color import ColorAnalyzer
 from sightline.vision.faces import FacesAnalyzer, detect_faces
 from sightline.vision.hash import HashAnalyzer
@@ -24,14 +24,33 @@ from sightline.vision.tags import EmbeddingAnalyzer, TagsAnalyzer
 from sightline.vision.thumbnail import ThumbnailAnalyzer
 from sightline.vision.user_models import user_analyzers
 
+FACE_WEIGHT = 2.0
+
+
+def _region(found: JSON) -> Region:
+    """A result's pixel box (`{"x", "y", "w", "h"}`) weighted by its confidence."""
+    box = found["box"]
+    return Region(box["x"], box["y"], box["x"] + box["w"], box["y"] + box["h"], found["confidence"])
+
 
 def build_analyzers(models: Models) -> dict[str, Analyzer]:
     """Fresh analyzers for every bundled feature and every user model."""
-    faces = FacesAnalyzer(models)
+    faces, read, objects = FacesAnalyzer(models), ReadAnalyzer(models), ObjectsAnalyzer(models)
 
     def face_regions(picture: Picture) -> list[Region]:
         found = detect_faces(picture, faces.model)
-        return [Region(face.x0, face.y0, face.x1, face.y1, face.confidence) for face in found]
+        # Faces outweigh text and objects: when not everything fits, people stay in the crop.
+        return [Region(f.x0, f.y0, f.x1, f.y1, FACE_WEIGHT * f.confidence) for f in found]
+
+    def text_regions(picture: Picture) -> list[Region] | None:
+        result = picture.memoized(read.memo_key)
+        return None if result is None else [_region(line) for line in result["lines"]]
+
+    def object_regions(picture: Picture) -> list[Region] | None:
+        result = picture.memoized(objects.memo_key)
+        if result is None:
+            return None
+        return [_region(found) for detector in result["detectors"] for found in detector["objects"]]
 
     analyzers: list[Analyzer] = [
         MetadataAnalyzer(),
@@ -40,13 +59,15 @@ def build_analyzers(models: Models) -> dict[str, Analyzer]:
         ThumbnailAnalyzer(),
         TagsAnalyzer(models),
         EmbeddingAnalyzer(models),
-        ReadAnalyzer(models),
+        read,
         faces,
         PeopleAnalyzer(models),
-        ObjectsAnalyzer(models),
+        objects,
         AdultAnalyzer(models),
         ImageTypeAnalyzer(),
         QualityAnalyzer(),
-        SmartCropAnalyzer(salient_regions=[face_regions]),
+        SmartCropAnalyzer(
+            salient_regions={"faces": face_regions, "text": text_regions, "objects": object_regions}
+        ),
     ]
     return {analyzer.name: analyzer for analyzer in analyzers} | user_analyzers(models)

@@ -2,14 +2,18 @@
 
 Result (boxes in `picture.rgb` pixels, via `geometry.box`)::
 
-    {"width": 640, "height": 480,
+    {"width": 640, "height": 480, "regions": {"faces": 1, "text": 0},
      "crops": [{"aspect_ratio": 1.0, "box": {"x": 160, "y": 0, "w": 480, "h": 480},
                 "contains_all_regions": true}, ...]}
 
 The largest box of a ratio spans the whole picture one way, so choosing a crop is choosing where
 to slide it the other way. What matters is of two kinds:
 
-- Regions that callers inject (`salient_regions`: faces, lines of text), each with a weight.
+- Regions that callers inject (`salient_regions`, named by kind: faces, text lines, objects),
+  each with a weight; `regions` in the result counts those of each kind that were known. A
+  source answers None when its kind is unknown for this picture: the registry finds faces on
+  every picture, but uses text lines and objects only when the same job computed `read` or
+  `objects` (reading text costs ten times a crop), so a crop keeps text when asked together.
   The crop must contain them all; when they cannot all fit (faces at both ends of a panorama
   cropped to 9:16), the heaviest are kept first, each only if it still fits with those before
   it, and `contains_all_regions` is false. A region is contained in whole or not at all.
@@ -34,7 +38,7 @@ Region sources run on every analysis; an exception from one (a missing face mode
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,7 +77,9 @@ class Region:
     weight: float = 1.0
 
 
-RegionSource = Callable[[Picture], list[Region]]
+# Regions of one kind (faces, text lines, objects), or None when that kind is not known for this
+# picture (text is only used when the same job read it; see the module docstring).
+RegionSource = Callable[[Picture], list[Region] | None]
 
 
 @dataclass(frozen=True)
@@ -87,21 +93,23 @@ class _Span:
 
 class SmartCropAnalyzer:
     name = "smart_crop"
-    version = "1"
+    version = "2"
 
     def __init__(
         self,
-        salient_regions: Sequence[RegionSource] = (),
+        salient_regions: Mapping[str, RegionSource] | None = None,
         aspect_ratios: Sequence[float] = DEFAULT_ASPECT_RATIOS,
     ) -> None:
         if not aspect_ratios or any(not ratio > 0 for ratio in aspect_ratios):
             raise ValueError(f"Aspect ratios must be positive numbers, not {aspect_ratios!r}.")
-        self.salient_regions = tuple(salient_regions)
+        self.salient_regions = dict(salient_regions or {})
         self.aspect_ratios = tuple(float(ratio) for ratio in aspect_ratios)
 
     def analyze(self, picture: Picture) -> JSON:
         width, height = picture.rgb.size
-        regions = [region for source in self.salient_regions for region in source(picture)]
+        found = {kind: source(picture) for kind, source in self.salient_regions.items()}
+        known = {kind: regions for kind, regions in found.items() if regions is not None}
+        regions = [region for kind_regions in known.values() for region in kind_regions]
         saliency = saliency_map(picture)
         crops = []
         for ratio in self.aspect_ratios:
@@ -113,7 +121,11 @@ class SmartCropAnalyzer:
                     "contains_all_regions": contains_all,
                 }
             )
-        return {**frame(picture), "crops": crops}
+        return {
+            **frame(picture),
+            "regions": {kind: len(kind_regions) for kind, kind_regions in known.items()},
+            "crops": crops,
+        }
 
 
 def saliency_map(picture: Picture) -> FloatArray:

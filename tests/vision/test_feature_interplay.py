@@ -1,0 +1,57 @@
+"""Features that reuse each other's work inside one job: smart crops keep the text `read`
+found, whatever order the request named them in, and text is never read just for a crop."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import pytest
+
+from documents import claim_form
+from imagegen import encode
+from sightline.models import Models
+from sightline.pipeline import run_features
+from sightline.vision import Analyzer, Picture, decode
+from sightline.vision.registry import build_analyzers
+
+
+@pytest.fixture(scope="module")
+def analyzers(models: Models) -> dict[str, Analyzer]:
+    return build_analyzers(models)
+
+
+def form_picture() -> Picture:
+    data = encode(claim_form().image, "PNG")
+    return decode(data, max_bytes=50_000_000, max_pixels=80_000_000)
+
+
+def results(analyzers: dict[str, Analyzer], features: list[str]) -> dict[str, dict[str, object]]:
+    runs = run_features(form_picture(), features, analyzers, lambda _artifact, _role: "")
+    return {run.state.feature: run.state.result or {} for run in runs}
+
+
+def test_a_crop_keeps_the_text_read_in_the_same_job(analyzers: dict[str, Analyzer]) -> None:
+    found = results(analyzers, ["smart_crop", "read"])  # the crop named first on purpose
+    lines = found["read"]["lines"]
+    crop = found["smart_crop"]
+    assert crop["regions"] == {"faces": 0, "text": len(lines)}
+    four_three = next(c for c in crop["crops"] if c["aspect_ratio"] == round(4 / 3, 4))
+    assert four_three["contains_all_regions"] is True
+    box = four_three["box"]
+    for line in lines:
+        inner = line["box"]
+        assert box["x"] <= inner["x"] and inner["x"] + inner["w"] <= box["x"] + box["w"]
+        assert box["y"] <= inner["y"] and inner["y"] + inner["h"] <= box["y"] + box["h"]
+
+
+def test_a_crop_alone_reads_no_text(
+    analyzers: dict[str, Analyzer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read = analyzers["read"]
+    monkeypatch.setattr(read, "_read", _fail)
+    crop = results(analyzers, ["smart_crop"])["smart_crop"]
+    assert crop["regions"] == {"faces": 0}
+
+
+def _fail(*_args: object) -> NoReturn:
+    raise AssertionError("text was read for a crop alone")

@@ -60,7 +60,8 @@ class Picture:
 
     def memo(self, key: str, compute: Callable[[], T]) -> T:
         """`compute()` once per picture: features share resized pixels and model outputs (the
-        tags and the embedding come from one classifier run; smart crops reuse found faces)."""
+        tags and the embedding come from one classifier run; smart crops reuse found faces).
+        Not locked: one picture's features run one after another, in one thread."""
         if key not in self._memo:
             self._memo[key] = compute()
         result: T = self._memo[key]

@@ -145,3 +145,19 @@ def test_every_help_text_shows_real_defaults() -> None:
     outputs = list(helps(main, []))
     assert len(outputs) >= 15
     assert not [output for output in outputs if "PydanticUndefined" in output]
+
+
+def test_smart_crop_ratios_come_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photo = tmp_path / "p.jpg"
+    photo.write_bytes(solid("red", (320, 240)))
+    monkeypatch.setenv("SIGHTLINE_SMART_CROP_RATIOS", "2:1, 1.5")
+    result = CliRunner().invoke(main, ["analyze", "--features", "smart_crop", str(photo)])
+    assert result.exit_code == 0, result.output
+    crops = json.loads(result.output)[str(photo)]["smart_crop"]["result"]["crops"]
+    assert [crop["aspect_ratio"] for crop in crops] == [2.0, 1.5]
+    monkeypatch.setenv("SIGHTLINE_SMART_CROP_RATIOS", "16:0")
+    refused = CliRunner().invoke(main, ["analyze", "--features", "smart_crop", str(photo)])
+    assert refused.exit_code == 2
+    assert "16:0" in refused.output

@@ -34,7 +34,11 @@ class Sightline:
             retry=RetryPolicy(settings.job_max_attempts, settings.job_backoff_seconds),
         )
         self.models = Models.from_settings(settings)
-        self.analyzers = dict(analyzers) if analyzers is not None else build_analyzers(self.models)
+        self.analyzers = (
+            dict(analyzers)
+            if analyzers is not None
+            else build_analyzers(self.models, settings.smart_crop_aspect_ratios())
+        )
         self.pool = WorkerPool(
             settings,
             self.queue,

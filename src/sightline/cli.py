@@ -139,7 +139,7 @@ def analyze(files: tuple[Path, ...], features: str | None) -> None:
 
     settings = _settings()
     models = Models.from_settings(settings)
-    analyzers = build_analyzers(models)
+    analyzers = build_analyzers(models, settings.smart_crop_aspect_ratios())
     try:
         wanted = resolve_features(
             features.split(",") if features else None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Every bundled feature but `objects` (no detector ships) and `adult` (an optional extra).
@@ -86,6 +86,10 @@ class Settings(BaseSettings):
         ",".join(DEFAULT_FEATURES),
         description="Comma-separated features computed when a request names none.",
     )
+    smart_crop_ratios: str = Field(
+        "1:1,4:3,3:4,16:9,9:16",
+        description="Aspect ratios the `smart_crop` feature crops to, as W:H or decimals.",
+    )
     fetch_allow_private: bool = Field(
         False,
         description="Let `POST /v1/analyze` fetch URLs on loopback, private and link-local "
@@ -108,6 +112,15 @@ class Settings(BaseSettings):
         600.0, ge=0, description="Unload a model unused this long (0 keeps models loaded)."
     )
 
+    @field_validator("smart_crop_ratios")
+    @classmethod
+    def _ratios_parse(cls, value: str) -> str:
+        parse_ratios(value)
+        return value
+
+    def smart_crop_aspect_ratios(self) -> tuple[float, ...]:
+        return parse_ratios(self.smart_crop_ratios)
+
     def resolved_model_threads(self) -> int:
         cores = os.cpu_count() or 1
         return self.model_threads or max(1, cores // max(1, self.workers))
@@ -128,3 +141,22 @@ class Settings(BaseSettings):
 def default_model_dir() -> Path:
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(cache) / "sightline" / "models"
+
+
+def parse_ratios(text: str) -> tuple[float, ...]:
+    """`"1:1,16:9,0.75"` → (1.0, 1.777…, 0.75); a ValueError names what is wrong."""
+    ratios = []
+    for part in (part.strip() for part in text.split(",")):
+        if not part:
+            continue
+        try:
+            width, _, height = part.partition(":")
+            ratio = float(width) / float(height) if height else float(width)
+        except (ValueError, ZeroDivisionError):
+            raise ValueError(f"{part!r} is not an aspect ratio like 16:9 or 1.5") from None
+        if not ratio > 0 or ratio == float("inf"):
+            raise ValueError(f"{part!r} is not a positive aspect ratio")
+        ratios.append(ratio)
+    if not ratios:
+        raise ValueError("at least one aspect ratio is needed")
+    return tuple(ratios)

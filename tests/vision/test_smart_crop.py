@@ -179,3 +179,10 @@ def test_regions_count_only_the_kinds_known_for_the_picture(
     )
     result = analyze(picture_of(photo(4)), analyzer)
     assert result["regions"] == {"faces": 1}
+
+
+def test_other_ratios_change_the_version(picture_of: PictureOf, photo: Photo) -> None:
+    custom = SmartCropAnalyzer(aspect_ratios=[2.0, 0.5])
+    assert custom.version != SmartCropAnalyzer().version
+    crops = analyze(picture_of(photo(5, (640, 480))), custom)["crops"]
+    assert [crop["aspect_ratio"] for crop in crops] == [2.0, 0.5]

@@ -7,6 +7,8 @@ none is the `default_features` setting, not decided here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sightline.models import Models
 from sightline.vision.adult import AdultAnalyzer
 from sightline.vision.base import JSON, Analyzer, Picture
@@ -19,7 +21,7 @@ from sightline.vision.objects import ObjectsAnalyzer
 from sightline.vision.people import PeopleAnalyzer
 from sightline.vision.quality import QualityAnalyzer
 from sightline.vision.read import ReadAnalyzer
-from sightline.vision.smart_crop import Region, SmartCropAnalyzer
+from sightline.vision.smart_crop import DEFAULT_ASPECT_RATIOS, Region, SmartCropAnalyzer
 from sightline.vision.tags import EmbeddingAnalyzer, TagsAnalyzer
 from sightline.vision.thumbnail import ThumbnailAnalyzer
 from sightline.vision.user_models import user_analyzers
@@ -33,7 +35,9 @@ def _region(found: JSON) -> Region:
     return Region(box["x"], box["y"], box["x"] + box["w"], box["y"] + box["h"], found["confidence"])
 
 
-def build_analyzers(models: Models) -> dict[str, Analyzer]:
+def build_analyzers(
+    models: Models, smart_crop_ratios: Sequence[float] = DEFAULT_ASPECT_RATIOS
+) -> dict[str, Analyzer]:
     """Fresh analyzers for every bundled feature and every user model."""
     faces, read, objects = FacesAnalyzer(models), ReadAnalyzer(models), ObjectsAnalyzer(models)
 
@@ -67,7 +71,12 @@ def build_analyzers(models: Models) -> dict[str, Analyzer]:
         ImageTypeAnalyzer(),
         QualityAnalyzer(),
         SmartCropAnalyzer(
-            salient_regions={"faces": face_regions, "text": text_regions, "objects": object_regions}
+            salient_regions={
+                "faces": face_regions,
+                "text": text_regions,
+                "objects": object_regions,
+            },
+            aspect_ratios=smart_crop_ratios,
         ),
     ]
     return {analyzer.name: analyzer for analyzer in analyzers} | user_analyzers(models)

@@ -104,6 +104,10 @@ class SmartCropAnalyzer:
             raise ValueError(f"Aspect ratios must be positive numbers, not {aspect_ratios!r}.")
         self.salient_regions = dict(salient_regions or {})
         self.aspect_ratios = tuple(float(ratio) for ratio in aspect_ratios)
+        if self.aspect_ratios != DEFAULT_ASPECT_RATIOS:  # other ratios, other results
+            self.version = f"{SmartCropAnalyzer.version}-" + "-".join(
+                f"{ratio:.4g}" for ratio in self.aspect_ratios
+            )
 
     def analyze(self, picture: Picture) -> JSON:
         width, height = picture.rgb.size

@@ -39,7 +39,7 @@ import cv2
 from sightline.models import Models
 from sightline.models.manifest import InputSpec
 from sightline.vision import geometry, yolo
-from sightline.vision.base import JSON, Picture
+from sightline.vision.base import JSON, Picture, analyzer_version
 from sightline.vision.pixels import rgb_array
 
 MODEL = "nudenet-320n"
@@ -100,7 +100,7 @@ class AdultAnalyzer:
     def __init__(self, models: Models) -> None:
         self.model = models.onnx(MODEL)
         self.model_version = models.registry.get(MODEL).version
-        self.version = f"{ALGORITHM_VERSION}-{self.model_version}"
+        self.version = analyzer_version(ALGORITHM_VERSION, self.model_version)
 
     def analyze(self, picture: Picture) -> JSON:
         detections = self.detect(picture)

@@ -128,6 +128,22 @@ def _to_8bit_grey(frame: Image.Image) -> Image.Image:
     return Image.fromarray(scaled.round().astype(np.uint8), mode="L")
 
 
+def analyzer_version(
+    algorithm: str,
+    model_version: str,
+    settings: tuple[object, ...] = (),
+    defaults: tuple[object, ...] = (),
+) -> str:
+    """`<algorithm>-<model>`, plus every setting when any differs from its default: the code,
+    the model and the settings each change the results, so each is in the version."""
+    if settings == defaults:
+        return f"{algorithm}-{model_version}"
+    custom = "".join(
+        f"-{value:g}" if isinstance(value, float) else f"-{value}" for value in settings
+    )
+    return f"{algorithm}-{model_version}{custom}"
+
+
 class Analyzer(Protocol):
     """One feature. `version` changes whenever results for the same picture would change."""
 

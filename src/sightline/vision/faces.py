@@ -32,7 +32,7 @@ import onnxruntime as ort
 from sightline.models import LazyModel, Models
 from sightline.models.runtime import onnx_session
 from sightline.vision import geometry
-from sightline.vision.base import JSON, Picture
+from sightline.vision.base import JSON, Picture, analyzer_version
 from sightline.vision.boxes import nms
 from sightline.vision.pixels import small_rgb
 
@@ -79,9 +79,12 @@ class FacesAnalyzer:
         self.max_side = max_side
         self.threshold = threshold
         self.model_version = models.registry.get(MODEL).version
-        settings = (max_side, threshold) != (DEFAULT_MAX_SIDE, DEFAULT_THRESHOLD)
-        suffix = f"-{max_side}-{threshold:g}" if settings else ""
-        self.version = f"{ALGORITHM_VERSION}-{self.model_version}{suffix}"
+        self.version = analyzer_version(
+            ALGORITHM_VERSION,
+            self.model_version,
+            (max_side, threshold),
+            (DEFAULT_MAX_SIDE, DEFAULT_THRESHOLD),
+        )
         self.model = models.load(MODEL, lambda path: centerface_session(path, models.threads))
 
     def analyze(self, picture: Picture) -> JSON:

@@ -26,7 +26,7 @@ import numpy.typing as npt
 from sightline.models import Models
 from sightline.models.manifest import InputSpec
 from sightline.vision import geometry, yolo
-from sightline.vision.base import JSON, Picture
+from sightline.vision.base import JSON, Picture, analyzer_version
 from sightline.vision.pixels import rgb_array
 
 MODEL = "movenet-multipose"
@@ -69,8 +69,9 @@ class PeopleAnalyzer:
     def __init__(self, models: Models, threshold: float = DEFAULT_THRESHOLD) -> None:
         self.threshold = threshold
         self.model_version = models.registry.get(MODEL).version
-        suffix = "" if threshold == DEFAULT_THRESHOLD else f"-{threshold:g}"
-        self.version = f"{ALGORITHM_VERSION}-{self.model_version}{suffix}"
+        self.version = analyzer_version(
+            ALGORITHM_VERSION, self.model_version, (threshold,), (DEFAULT_THRESHOLD,)
+        )
         self.model = models.onnx(MODEL)
 
     def analyze(self, picture: Picture) -> JSON:

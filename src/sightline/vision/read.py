@@ -47,7 +47,7 @@ from rapidocr.utils.process_img import (
 
 from sightline.models import Models, ModelUnavailable
 from sightline.vision import geometry
-from sightline.vision.base import JSON, Picture
+from sightline.vision.base import JSON, Picture, analyzer_version
 from sightline.vision.pixels import rgb_array
 
 if TYPE_CHECKING:
@@ -96,9 +96,9 @@ class ReadAnalyzer:
     def __init__(self, models: Models, max_side: int = DEFAULT_MAX_SIDE) -> None:
         self.max_side = max_side
         self.model_version = models.registry.get(MODEL).version
-        # "<this code's version>-<the model's>[-<detector size>]": each changes the results.
-        size = "" if max_side == DEFAULT_MAX_SIDE else f"-{max_side}"
-        self.version = f"{ALGORITHM_VERSION}-{self.model_version}{size}"
+        self.version = analyzer_version(
+            ALGORITHM_VERSION, self.model_version, (max_side,), (DEFAULT_MAX_SIDE,)
+        )
         self._engine = models.load(MODEL, lambda path: PPOCR(path, models.threads))
         self.memo_key = f"read:{self.version}"  # smart crops keep the text a job has read
 

@@ -54,7 +54,7 @@ from sightline.models import LazyModel, Models
 from sightline.models.imagenet_labels import LABELS_FILE, ClassLabel, read_labels
 from sightline.models.runtime import onnx_session
 from sightline.vision import geometry
-from sightline.vision.base import JSON, Picture
+from sightline.vision.base import JSON, Picture, analyzer_version
 from sightline.vision.vectors import rounded, softmax, unit_length
 
 MODEL = "efficientnet-lite0"
@@ -213,11 +213,12 @@ class TagsAnalyzer:
     ) -> None:
         self.top_k, self.threshold, self.max_tags = top_k, threshold, max_tags
         self.model_version = models.registry.get(MODEL).version
-        # Non-default settings change results, so they are part of the version.
-        settings = (top_k, threshold, max_tags)
-        defaults = (DEFAULT_TOP_K, DEFAULT_THRESHOLD, DEFAULT_MAX_TAGS)
-        custom = "" if settings == defaults else "-" + "-".join(str(v) for v in settings)
-        self.version = f"{TAGS_VERSION}-{self.model_version}{custom}"
+        self.version = analyzer_version(
+            TAGS_VERSION,
+            self.model_version,
+            (top_k, threshold, max_tags),
+            (DEFAULT_TOP_K, DEFAULT_THRESHOLD, DEFAULT_MAX_TAGS),
+        )
         self.model = classifier(models)
 
     def analyze(self, picture: Picture) -> JSON:
@@ -239,7 +240,7 @@ class EmbeddingAnalyzer:
 
     def __init__(self, models: Models) -> None:
         self.model_version = models.registry.get(MODEL).version
-        self.version = f"{EMBEDDING_VERSION}-{self.model_version}"
+        self.version = analyzer_version(EMBEDDING_VERSION, self.model_version)
         self.model = classifier(models)
 
     def analyze(self, picture: Picture) -> JSON:

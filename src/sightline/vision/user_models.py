@@ -28,7 +28,7 @@ from sightline.models import LazyModel, Models, ModelSpec
 from sightline.models.manifest import ModelManifest, feature_of, load_manifest, text_feed
 from sightline.models.runtime import onnx_session
 from sightline.vision import geometry, yolo
-from sightline.vision.base import JSON, Analyzer, Picture
+from sightline.vision.base import JSON, Analyzer, Picture, analyzer_version
 from sightline.vision.pixels import rgb_array
 from sightline.vision.vectors import rounded, softmax, unit_length
 
@@ -46,7 +46,7 @@ class UserModelAnalyzer:
     def __init__(self, models: Models, spec: ModelSpec) -> None:
         self.manifest = load_manifest(spec)
         self.name = feature_of(spec)
-        self.version = f"{CODE_VERSION}-{spec.version}"
+        self.version = analyzer_version(CODE_VERSION, spec.version)
         self.spec = spec
         self.model = models.onnx(spec.name)
 

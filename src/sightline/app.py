@@ -8,15 +8,22 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from sightline.api import create_api
+from sightline.backfill import RequestFeatureJob, request_reindex
 from sightline.blobs import open_blob_store
 from sightline.catalog import open_catalog
+from sightline.classifiers.features import FeatureSet
+from sightline.classifiers.jobs import TrainJob
+from sightline.classifiers.service import ClassifierService
+from sightline.events import JobKind
 from sightline.metrics import Metrics
 from sightline.models import Models
 from sightline.queue import RetryPolicy, open_queue
+from sightline.search.service import SemanticSearch
 from sightline.service import ImageService
 from sightline.settings import Settings
 from sightline.vision import Analyzer
 from sightline.vision.registry import build_analyzers
+from sightline.vision.tags import EmbeddingAnalyzer, classifier
 from sightline.worker import Analyst, OutboxRelay, WorkerPool
 
 
@@ -34,21 +41,63 @@ class Sightline:
             retry=RetryPolicy(settings.job_max_attempts, settings.job_backoff_seconds),
         )
         self.models = Models.from_settings(settings)
-        self.analyzers = (
+        bundled = (
             dict(analyzers)
             if analyzers is not None
             else build_analyzers(self.models, settings.smart_crop_aspect_ratios())
         )
+        # Custom classifiers read the embedding: they share its model and must match its version.
+        embedding_model = classifier(self.models)
+        embedding_version = EmbeddingAnalyzer(self.models).version
+        self.analyzers = FeatureSet(
+            bundled, self.catalog.classifiers, embedding_model, embedding_version
+        )
+
+        def wake_relay() -> None:
+            # The services wake the pool's relay, and the pool's jobs call the services.
+            self.pool.notify()
+
+        self.service = ImageService(
+            settings,
+            self.catalog,
+            self.blobs,
+            self.analyzers,
+            self.metrics,
+            wake_relay,
+            extra_defaults=self.analyzers.run_on_upload,
+        )
+        self.classifiers = ClassifierService(
+            self.catalog.classifiers,
+            self.catalog,
+            self.service,
+            embedding_model,
+            embedding_version,
+            wake_relay,
+        )
+        try:  # TEMP until helper B lands
+            from sightline.search.vectors import VectorSearch
+
+            self.vectors = VectorSearch(self.catalog)
+        except ImportError:
+            self.vectors = None  # type: ignore[assignment]
+        self.semantic = SemanticSearch(self.catalog, self.vectors, self.models, self.analyzers)
+        features = RequestFeatureJob(self.catalog, self.service)
         self.pool = WorkerPool(
             settings,
             self.queue,
             OutboxRelay(self.catalog, self.queue, settings),
-            Analyst(settings, self.catalog, self.blobs, self.analyzers, self.metrics),
+            {
+                JobKind.ANALYZE: Analyst(
+                    settings, self.catalog, self.blobs, self.analyzers, self.metrics
+                ),
+                JobKind.TRAIN: TrainJob(
+                    self.catalog.classifiers, self.catalog, self.service, embedding_model
+                ),
+                JobKind.BACKFILL: features,
+                JobKind.REINDEX: features,
+            },
             self.metrics,
             threads=settings.workers,
-        )
-        self.service = ImageService(
-            settings, self.catalog, self.blobs, self.analyzers, self.metrics, self.pool.notify
         )
         self.metrics.watch(
             "sightline_queue_jobs", "Jobs in the queue by state.", "state", self.queue.depth
@@ -67,7 +116,7 @@ class Sightline:
         @asynccontextmanager
         async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
             if run_workers:
-                self.pool.start()
+                self.start_workers()
             try:
                 yield
             finally:
@@ -78,6 +127,8 @@ class Sightline:
         return create_api(
             settings=self.settings,
             service=self.service,
+            classifiers=self.classifiers,
+            semantic=self.semantic,
             event_log=self.catalog,
             metrics=self.metrics,
             model_registry=self.models.registry,
@@ -88,6 +139,12 @@ class Sightline:
             },
             lifespan=lifespan,
         )
+
+    def start_workers(self) -> None:
+        """Start the pool, first asking for any re-index a model change made necessary."""
+        if request_reindex(self.catalog, self.analyzers.bundled):
+            self.pool.notify()
+        self.pool.start()
 
     def close(self) -> None:
         """Warm shutdown, safe to repeat: running jobs get one lease to finish (past that they

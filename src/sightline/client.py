@@ -158,6 +158,184 @@ class Client:
         items: builtins.list[dict[str, Any]] = self._json(response)["items"]
         return items
 
+    def similar(
+        self, image_id: str, *, limit: int = 10, feature: str | None = None
+    ) -> dict[str, Any]:
+        """Nearest images by vector: `{"items": [{"score", "image"}], "method", ...}`."""
+        params: dict[str, Any] = {"limit": limit}
+        if feature:
+            params["feature"] = feature
+        found: dict[str, Any] = self._json(
+            self._http.get(f"/v1/images/{image_id}/similar", params=params)
+        )
+        return found
+
+    # -- search ------------------------------------------------------------------------------
+
+    def search(
+        self, q: str | None = None, *, mode: str = "text", limit: int = 20, **filters: Any
+    ) -> dict[str, Any]:
+        """One page of `GET /v1/search`: `{"items": [{"score", "image"}], "next_cursor",
+        "method"}`. Filters as the endpoint takes them (lists for repeatable ones)."""
+        params: dict[str, Any] = {k: v for k, v in filters.items() if v is not None}
+        params.update(mode=mode, limit=limit)
+        if q is not None:
+            params["q"] = q
+        page: dict[str, Any] = self._json(self._http.get("/v1/search", params=params))
+        return page
+
+    # -- custom classifiers ------------------------------------------------------------------
+
+    def create_classifier(
+        self, name: str, kind: str = "multiclass", description: str = ""
+    ) -> dict[str, Any]:
+        body = {"name": name, "kind": kind, "description": description}
+        created: dict[str, Any] = self._json(self._http.post("/v1/classifiers", json=body))
+        return created
+
+    def classifier(self, key: str) -> dict[str, Any]:
+        """A classifier by id or name."""
+        found: dict[str, Any] = self._json(self._http.get(f"/v1/classifiers/{key}"))
+        return found
+
+    def classifiers(self) -> builtins.list[dict[str, Any]]:
+        items: builtins.list[dict[str, Any]] = self._json(self._http.get("/v1/classifiers"))[
+            "items"
+        ]
+        return items
+
+    def update_classifier(self, key: str, **changes: Any) -> dict[str, Any]:
+        """`description=…`, `run_on_upload=True/False`."""
+        updated: dict[str, Any] = self._json(
+            self._http.patch(f"/v1/classifiers/{key}", json=changes)
+        )
+        return updated
+
+    def delete_classifier(self, key: str) -> None:
+        self._json(self._http.delete(f"/v1/classifiers/{key}"))
+
+    def add_examples(
+        self, key: str, examples: Iterable[tuple[str, str | Sequence[str]]]
+    ) -> dict[str, Any]:
+        """Label stored images: `(image_id, label or labels)` pairs. Returns the 207 report."""
+        body = {
+            "examples": [
+                {"image_id": image_id, "labels": [labels] if isinstance(labels, str) else labels}
+                for image_id, labels in examples
+            ]
+        }
+        report: dict[str, Any] = self._json(
+            self._http.post(f"/v1/classifiers/{key}/examples", json=body)
+        )
+        return report
+
+    def upload_examples(
+        self, key: str, sources: Iterable[Source], labels: str | Sequence[str]
+    ) -> dict[str, Any]:
+        """Store files as new images labelled `labels`. Returns the 207 report."""
+        files = []
+        for index, source in enumerate(sources):
+            data, name = _read(source, None)
+            files.append(("file", (name or f"image-{index}", data, "application/octet-stream")))
+        names = [labels] if isinstance(labels, str) else list(labels)
+        report: dict[str, Any] = self._json(
+            self._http.post(
+                f"/v1/classifiers/{key}/examples", files=files, params={"labels": names}
+            )
+        )
+        return report
+
+    def examples(self, key: str, *, label: str | None = None) -> builtins.list[dict[str, Any]]:
+        """Every labelled image of the classifier (optionally one label's)."""
+        found: builtins.list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            params: dict[str, Any] = {"limit": 1000}
+            if label is not None:
+                params["label"] = label
+            if cursor:
+                params["cursor"] = cursor
+            page = self._json(self._http.get(f"/v1/classifiers/{key}/examples", params=params))
+            found.extend(page["items"])
+            cursor = page["next_cursor"]
+            if not cursor:
+                return found
+
+    def remove_examples(
+        self, key: str, image_ids: Sequence[str], *, label: str | None = None
+    ) -> int:
+        params: dict[str, Any] = {"image_id": list(image_ids)}
+        if label is not None:
+            params["label"] = label
+        removed: int = self._json(
+            self._http.delete(f"/v1/classifiers/{key}/examples", params=params)
+        )["removed"]
+        return removed
+
+    def train(self, key: str, *, threshold: float = 0.5) -> dict[str, Any]:
+        """Request a new version; returns it with status `training`."""
+        version: dict[str, Any] = self._json(
+            self._http.post(f"/v1/classifiers/{key}/train", json={"threshold": threshold})
+        )
+        return version
+
+    def version(self, key: str, number: int) -> dict[str, Any]:
+        found: dict[str, Any] = self._json(
+            self._http.get(f"/v1/classifiers/{key}/versions/{number}")
+        )
+        return found
+
+    def wait_for_version(
+        self, key: str, number: int, *, timeout: float = 120.0, interval: float = 0.2
+    ) -> dict[str, Any]:
+        """Poll until the version is `ready` or `failed`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            version = self.version(key, number)
+            if version["status"] != "training":
+                return version
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Version {number} of {key} still training after {timeout}s")
+            time.sleep(interval)
+
+    def publish(self, key: str, number: int) -> dict[str, Any]:
+        published: dict[str, Any] = self._json(
+            self._http.post(f"/v1/classifiers/{key}/versions/{number}/publish")
+        )
+        return published
+
+    def predict(
+        self,
+        key: str,
+        source: Source | None = None,
+        *,
+        image_id: str | None = None,
+        version: int | None = None,
+    ) -> dict[str, Any]:
+        """Label probabilities for a file (or a stored image with `image_id`)."""
+        params = {"version": version} if version is not None else {}
+        url = f"/v1/classifiers/{key}/predict"
+        if image_id is not None:
+            response = self._http.post(url, json={"image_id": image_id}, params=params)
+        elif source is not None:
+            data, _name = _read(source, None)
+            headers = {"Content-Type": "application/octet-stream"}
+            response = self._http.post(url, content=data, headers=headers, params=params)
+        else:
+            raise ValueError("Give a source or an image_id.")
+        found: dict[str, Any] = self._json(response)
+        return found
+
+    def export(self, key: str, number: int) -> bytes:
+        """The version as a zip: `model.onnx`, `labels.txt`, `classifier.json`."""
+        return self._bytes(self._http.get(f"/v1/classifiers/{key}/versions/{number}/export"))
+
+    def backfill(self, key: str, *, only_missing: bool = True) -> dict[str, Any]:
+        found: dict[str, Any] = self._json(
+            self._http.post(f"/v1/classifiers/{key}/backfill", json={"only_missing": only_missing})
+        )
+        return found
+
     # -- plumbing ----------------------------------------------------------------------------
 
     def _json(self, response: httpx.Response) -> Any:

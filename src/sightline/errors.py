@@ -11,12 +11,18 @@ SightlineError
 │   ├── TooManyFiles
 │   ├── InvalidUrl                `/v1/analyze`: not an absolute http(s) URL
 │   ├── UrlNotAllowed             `/v1/analyze`: a host on a non-public address
-│   └── InvalidModel              a user model's manifest and ONNX file do not fit
+│   ├── InvalidModel              a user model's manifest and ONNX file do not fit
+│   ├── InvalidQuery              a search query that cannot be run
+│   └── NotEnoughExamples         training a classifier with too few examples per label
 ├── Unauthorized (401)
 ├── NotFound (404)
 │   ├── ImageNotFound
-│   └── UnknownModel
+│   ├── UnknownModel
+│   ├── ClassifierNotFound
+│   └── ClassifierVersionNotFound
 ├── NotReady (409)                the resource exists but is not computed yet
+├── Conflict (409)
+│   └── ClassifierExists          a classifier name is taken
 ├── LengthRequired (411)          a multipart upload without Content-Length
 ├── PayloadTooLarge (413)
 │   ├── ImageTooLarge             more bytes than allowed
@@ -25,6 +31,7 @@ SightlineError
 ├── UrlFetchFailed (422)          `/v1/analyze`: the image URL could not be fetched
 ├── RangeNotSatisfiable (416)
 ├── BackendError (503)            a storage, catalog or queue backend failed
+├── SearchUnavailable (503)       the model a search needs is not installed
 └── BlobNotFound (500)            a catalogued blob is missing from the store
 
 The API maps every SightlineError to `{"error": {"code": ..., "message": ...}}` in one handler;
@@ -91,6 +98,14 @@ class InvalidModel(InvalidInput):
     code = "InvalidModel"
 
 
+class InvalidQuery(InvalidInput):
+    code = "InvalidQuery"
+
+
+class NotEnoughExamples(InvalidInput):
+    code = "NotEnoughExamples"
+
+
 class Unauthorized(SightlineError):
     status_code = 401
     code = "Unauthorized"
@@ -109,9 +124,26 @@ class UnknownModel(NotFound):
     code = "UnknownModel"
 
 
+class ClassifierNotFound(NotFound):
+    code = "ClassifierNotFound"
+
+
+class ClassifierVersionNotFound(NotFound):
+    code = "ClassifierVersionNotFound"
+
+
 class NotReady(SightlineError):
     status_code = 409
     code = "NotReady"
+
+
+class Conflict(SightlineError):
+    status_code = 409
+    code = "Conflict"
+
+
+class ClassifierExists(Conflict):
+    code = "ClassifierExists"
 
 
 class UrlFetchFailed(SightlineError):
@@ -152,6 +184,11 @@ class RangeNotSatisfiable(SightlineError):
 class BackendError(SightlineError):
     status_code = 503
     code = "BackendUnavailable"
+
+
+class SearchUnavailable(SightlineError):
+    status_code = 503
+    code = "SearchUnavailable"
 
 
 class BlobNotFound(SightlineError):

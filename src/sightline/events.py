@@ -1,4 +1,5 @@
-"""CloudEvents 1.0 envelopes (structured JSON mode) for everything that happens to an image."""
+"""CloudEvents 1.0 envelopes (structured JSON mode) for everything that happens to an image,
+a classifier or a search index."""
 
 from __future__ import annotations
 
@@ -18,14 +19,47 @@ class EventType(StrEnum):
     IMAGE_ANALYZED = "sightline.image.analyzed"
     IMAGE_FAILED = "sightline.image.failed"
     IMAGE_DELETED = "sightline.image.deleted"
+    CLASSIFIER_TRAINING_REQUESTED = "sightline.classifier.training_requested"
+    CLASSIFIER_TRAINED = "sightline.classifier.trained"
+    CLASSIFIER_TRAINING_FAILED = "sightline.classifier.training_failed"
+    CLASSIFIER_BACKFILL_REQUESTED = "sightline.classifier.backfill_requested"
+    INDEX_REBUILD_REQUESTED = "sightline.index.rebuild_requested"
 
 
-# Events that ask for analysis: the outbox relay turns each into one job.
-JOB_EVENTS = frozenset({EventType.IMAGE_CREATED, EventType.IMAGE_REPROCESS_REQUESTED})
+class JobKind(StrEnum):
+    ANALYZE = "analyze"
+    TRAIN = "train"
+    BACKFILL = "backfill"
+    REINDEX = "reindex"
+
+
+# Events that ask for work: the outbox relay turns each into one job of this kind, with the
+# event's data as the job's payload.
+JOB_EVENTS = {
+    EventType.IMAGE_CREATED: JobKind.ANALYZE,
+    EventType.IMAGE_REPROCESS_REQUESTED: JobKind.ANALYZE,
+    EventType.CLASSIFIER_TRAINING_REQUESTED: JobKind.TRAIN,
+    EventType.CLASSIFIER_BACKFILL_REQUESTED: JobKind.BACKFILL,
+    EventType.INDEX_REBUILD_REQUESTED: JobKind.REINDEX,
+}
 
 
 def image_subject(image_id: str) -> str:
     return f"images/{image_id}"
+
+
+def subject_event(
+    event_type: EventType, subject: str, data: dict[str, Any], *, event_id: str | None = None
+) -> dict[str, Any]:
+    """A new event about something other than one image, e.g. `classifiers/clf_…`."""
+    return envelope(
+        event_id or str(uuid.uuid4()),
+        str(event_type),
+        subject,
+        datetime.now(UTC),
+        data,
+        source=SOURCE,
+    )
 
 
 def cloud_event(

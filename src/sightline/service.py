@@ -60,12 +60,15 @@ class ImageService:
         analyzers: Mapping[str, Analyzer],
         metrics: Metrics,
         on_event: Callable[[], None] = lambda: None,
+        extra_defaults: Callable[[], list[str]] = list,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
         self.blobs = blobs
         self.analyzers = analyzers
         self.default_features = default_features(settings, analyzers)
+        # Features every upload gets beyond the configured set (attached custom classifiers).
+        self.extra_defaults = extra_defaults
         self.metrics = metrics
         self.on_event = on_event  # wakes the in-process outbox relay
         self._decoding = threading.BoundedSemaphore(os.cpu_count() or 1)
@@ -73,11 +76,15 @@ class ImageService:
         # inside the model runtimes, each holding a decoded picture in memory meanwhile.
         self._analyzing = threading.BoundedSemaphore(max(1, settings.workers))
 
+    def defaults(self) -> list[str]:
+        """The features computed when a request names none."""
+        return list(dict.fromkeys([*self.default_features, *self.extra_defaults()]))
+
     # -- one-off analysis ----------------------------------------------------------------------
 
     def analyze_now(self, data: bytes, features: Sequence[str] | None) -> dict[str, Any]:
         """Analyse without storing anything: the cloud APIs' synchronous call."""
-        wanted = resolve_features(features, self.analyzers, self.default_features)
+        wanted = resolve_features(features, self.analyzers, self.defaults())
         with self._analyzing:
             picture = decode(
                 data, max_bytes=self.settings.max_upload_bytes, max_pixels=self.settings.max_pixels
@@ -111,7 +118,7 @@ class ImageService:
                 f"{len(uploads)} files in one request; the limit is "
                 f"{self.settings.max_files_per_request}."
             )
-        wanted = resolve_features(features, self.analyzers, self.default_features)
+        wanted = resolve_features(features, self.analyzers, self.defaults())
         client_metadata = self.parse_metadata(metadata)
         pictures = []
         for index, upload in enumerate(uploads):
@@ -270,7 +277,7 @@ class ImageService:
         names = resolve_features(
             features if features is not None else list(record.features) or None,
             self.analyzers,
-            self.default_features,
+            self.defaults(),
         )
         if outdated_only:
             names = [

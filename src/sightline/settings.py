@@ -16,6 +16,7 @@ DEFAULT_FEATURES = (
     "thumbnail",
     "tags",
     "embedding",
+    "semantic",
     "read",
     "faces",
     "people",

@@ -14,12 +14,13 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sightline.blobs import BlobStore, StoreKeeper
 from sightline.catalog import BlobRef, CatalogBackend, FeatureState, FeatureStatus
 from sightline.catalog.base import TERMINAL_FEATURE_STATES
 from sightline.errors import SightlineError
-from sightline.events import JOB_EVENTS, derived_event_id
+from sightline.events import JOB_EVENTS, JobKind, derived_event_id
 from sightline.metrics import Metrics
 from sightline.pipeline import error_info, run_features
 from sightline.queue import Job, JobQueue, JobState
@@ -30,6 +31,19 @@ log = logging.getLogger(__name__)
 
 RELAY_BATCH = 200
 PRUNE_EVERY_SECONDS = 3600.0
+
+
+class JobHandler(Protocol):
+    """Does one kind of job. `process` raising means "retry later"; once retries are spent,
+    `give_up` records the failure where users will see it."""
+
+    def process(self, job: Job) -> None: ...
+
+    def give_up(self, job: Job, error: str) -> None: ...
+
+
+def job_kind(job: Job) -> JobKind:
+    return JobKind(job.payload.get("kind", JobKind.ANALYZE))
 
 
 class OutboxRelay:
@@ -48,12 +62,16 @@ class OutboxRelay:
         enqueued = 0
         for event in events:
             envelope = event.envelope
-            if envelope["type"] in JOB_EVENTS and envelope["data"].get("features"):
+            kind = JOB_EVENTS.get(envelope["type"])
+            if kind is JobKind.ANALYZE and envelope["data"].get("features"):
                 payload = {
                     "image_id": envelope["data"]["id"],
                     "features": envelope["data"]["features"],
                 }
                 enqueued += self.queue.enqueue(f"analyze:{envelope['id']}", payload)
+            elif kind is not None and kind is not JobKind.ANALYZE:
+                payload = {**envelope["data"], "kind": str(kind)}
+                enqueued += self.queue.enqueue(f"{kind}:{envelope['id']}", payload)
         self.catalog.mark_dispatched([event.seq for event in events])
         if time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS:
             self._last_prune = time.monotonic()
@@ -154,7 +172,7 @@ class WorkerPool:
         settings: Settings,
         queue: JobQueue,
         relay: OutboxRelay,
-        analyst: Analyst,
+        handlers: Mapping[JobKind, JobHandler],
         metrics: Metrics,
         *,
         threads: int,
@@ -163,7 +181,7 @@ class WorkerPool:
         self.settings = settings
         self.queue = queue
         self.relay = relay
-        self.analyst = analyst
+        self.handlers = dict(handlers)
         self.metrics = metrics
         self.thread_count = threads
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
@@ -237,7 +255,7 @@ class WorkerPool:
             return
         try:
             with self._heartbeat(job):
-                self.analyst.process(job)
+                self.handlers[job_kind(job)].process(job)
             self.queue.complete(job)
             self.metrics.jobs.labels("done").inc()
         except Exception as exc:
@@ -257,7 +275,7 @@ class WorkerPool:
     def _give_up(self, job: Job, error: str) -> None:
         self.metrics.jobs.labels("dead").inc()
         try:
-            self.analyst.give_up(job, error)
+            self.handlers[job_kind(job)].give_up(job, error)
         except Exception:
             log.exception("Recording the failure of dead job %s failed", job.id)
 

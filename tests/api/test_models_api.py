@@ -18,7 +18,7 @@ from sightline.models.registry import BUILTIN
 from sightline.settings import Settings
 
 BUILTIN_NAMES = {spec.name for spec in BUILTIN}
-PREPARED = {"efficientnet-lite0", "movenet-multipose"}
+PREPARED = {"efficientnet-lite0", "movenet-multipose", "all-minilm-l6-v2"}
 MODEL_FIELDS = {"name", "ready", "task", "version", "license", "source", "input_size", "detail"}
 
 

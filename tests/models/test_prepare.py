@@ -1,9 +1,9 @@
 """`sightline models prepare`: conversions run by a separate Python, staged, recorded in
 `prepared.json` and renamed into place.
 
-The real converters need torch and tensorflow and run in `make models`, whose output the
-real-model tests check; here small stand-in scripts with the same command line write a
-placeholder `model.onnx`, so these tests cover the orchestration only. The labels are real:
+The real converters need torch, transformers and tensorflow and run in `make models`, whose
+output the real-model tests check; here small stand-in scripts with the same command line write
+a placeholder `model.onnx`, so these tests cover the orchestration only. The labels are real:
 they come from the WordNet files of Debian's wordnet-base.
 """
 
@@ -28,10 +28,11 @@ from sightline.models.imagenet_labels import CLASS_COUNT, read_labels
 from sightline.models.prepare import Sources, pending, prepare
 from sightline.models.registry import BUILTIN
 
-PREPARED = ["efficientnet-lite0", "movenet-multipose"]
+PREPARED = ["efficientnet-lite0", "movenet-multipose", "all-minilm-l6-v2"]
+SCRIPTS = ("efficientnet_lite0.py", "tfjs_graph.py", "minilm.py")
 WORDNET = Path("/usr/share/wordnet")
 
-# Stands in for both converters: logs its command line, fails on request with a message on
+# Stands in for every converter: logs its command line, fails on request with a message on
 # stderr, and otherwise writes a model whose bytes differ on every run.
 FAKE_CONVERTER = """\
 import argparse, os, sys, uuid
@@ -72,7 +73,7 @@ class Converters:
 
 def install_fake_converters(folder: Path, monkeypatch: pytest.MonkeyPatch, log: Path) -> None:
     folder.mkdir(exist_ok=True)
-    for script in ("efficientnet_lite0.py", "tfjs_graph.py"):
+    for script in SCRIPTS:
         (folder / script).write_text(FAKE_CONVERTER)
     monkeypatch.setattr(prepare_module, "CONVERTERS", folder)
     monkeypatch.setenv("FAKE_CONVERTER_LOG", str(log))
@@ -149,6 +150,7 @@ def test_prepare_converts_every_pending_model_and_records_it(
     assert [run[:2] for run in converters.runs()] == [
         ["efficientnet_lite0.py", "-"],
         ["tfjs_graph.py", str(tmp_path / "human-models" / "movenet-multipose.json")],
+        ["minilm.py", "-"],
     ]
     # Converters write into a staging folder named after the model, never into the target.
     assert [run[2] for run in converters.runs()] == PREPARED
@@ -160,6 +162,7 @@ def test_prepared_json_records_the_recipe_and_every_files_checksum(model_dir: Pa
     expected_files = {
         "efficientnet-lite0": ["labels.json", "model.onnx"],
         "movenet-multipose": ["model.onnx"],
+        "all-minilm-l6-v2": ["model.onnx"],
     }
     for name, files in expected_files.items():
         folder = model_dir / name
@@ -196,8 +199,8 @@ def test_a_second_run_is_up_to_date_and_converts_nothing(
 def test_force_converts_again(model_dir: Path, converters: Converters, sources: Sources) -> None:
     old_model = (model_dir / "movenet-multipose" / "model.onnx").read_bytes()
     outcomes = prepare(ModelRegistry(model_dir), sources, force=True)
-    assert [outcome.action for outcome in outcomes] == ["prepared", "prepared"]
-    assert converters.scripts() == ["efficientnet_lite0.py", "tfjs_graph.py"]
+    assert [outcome.action for outcome in outcomes] == ["prepared"] * len(PREPARED)
+    assert converters.scripts() == list(SCRIPTS)
     folder = model_dir / "movenet-multipose"
     assert (folder / "model.onnx").read_bytes() != old_model
     recorded = json.loads((folder / "prepared.json").read_text())["files"]
@@ -216,7 +219,7 @@ def test_only_a_model_from_an_older_recipe_is_converted_again(
 
     outcomes = prepare(registry, sources)
 
-    assert [outcome.action for outcome in outcomes] == ["up to date", "prepared"]
+    assert [outcome.action for outcome in outcomes] == ["up to date", "prepared", "up to date"]
     assert converters.scripts() == ["tfjs_graph.py"]
     assert json.loads(manifest_path.read_text())["recipe"] == "1"
     assert pending(registry) == []
@@ -300,7 +303,7 @@ def silent_converters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Source
     """Converters that exit 0 and write nothing."""
     folder = tmp_path / "converters"
     folder.mkdir()
-    for script in ("efficientnet_lite0.py", "tfjs_graph.py"):
+    for script in SCRIPTS:
         (folder / script).write_text("print('done')\n")
     monkeypatch.setattr(prepare_module, "CONVERTERS", folder)
     human = tmp_path / "hm"
@@ -316,7 +319,7 @@ def test_a_converter_that_writes_no_model_is_an_error(
     with pytest.raises(ConfigurationError, match="no complete model"):
         prepare(registry, silent_converters)
     assert not (tmp_path / "models" / "efficientnet-lite0").exists()
-    assert pending(registry) == ["efficientnet-lite0", "movenet-multipose"]
+    assert pending(registry) == PREPARED
 
 
 def test_prepare_with_a_missing_wordnet_is_a_usage_error(tmp_path: Path) -> None:

@@ -66,10 +66,10 @@ def test_model_features_are_skipped_with_instructions_when_missing(
     try:
         analyzer.analyze(picture)
     except SkipFeature as skip:
-        assert feature in {"tags", "embedding", "people"}
+        assert feature in {"tags", "embedding", "people", "semantic"}
         assert "sightline models prepare" in skip.reason
     else:
-        assert feature not in {"tags", "embedding", "people"}
+        assert feature not in {"tags", "embedding", "people", "semantic"}
 
 
 def test_public_api() -> None:
@@ -94,7 +94,7 @@ def test_loading_and_running_every_model_touches_no_network(
         for name, analyzer in build_analyzers(models).items():
             if name != "objects":  # no detector ships
                 analyzer.analyze(picture)
-        assert len(models.loaded()) == 5
+        assert len(models.loaded()) == 6  # + all-minilm-l6-v2 (sentence model, class table)
     finally:
         models.close()
 

@@ -10,16 +10,20 @@ from fastapi import Depends, FastAPI
 
 from sightline import __version__
 from sightline.api import analyze, errors, events, images, models, system
+from sightline.api import classifiers as classifier_routes
 from sightline.api.deps import require_api_key
 from sightline.catalog import EventLog
+from sightline.classifiers.service import ClassifierService
 from sightline.metrics import Metrics
 from sightline.models import ModelRegistry
+from sightline.search.service import SemanticSearch
 from sightline.service import ImageService
 from sightline.settings import Settings
 
 DESCRIPTION = """
 Sightline stores images and analyses them with local models: upload, then read the results
-by id, list, follow live events, fetch the original and thumbnails.
+by id, list, search, follow live events, fetch the original and thumbnails; train custom
+classifiers on your own labelled images.
 
 Every error answers `{"error": {"code": "...", "message": "..."}}` with a stable `code`.
 When API keys are configured, every `/v1` request needs `Authorization: Bearer KEY`
@@ -31,6 +35,8 @@ def create_api(
     *,
     settings: Settings,
     service: ImageService,
+    classifiers: ClassifierService,
+    semantic: SemanticSearch,
     event_log: EventLog,
     metrics: Metrics,
     model_registry: ModelRegistry,
@@ -45,6 +51,8 @@ def create_api(
     )
     app.state.settings = settings
     app.state.service = service
+    app.state.classifiers = classifiers
+    app.state.semantic = semantic
     app.state.event_log = event_log
     app.state.metrics = metrics
     app.state.models = model_registry
@@ -54,6 +62,7 @@ def create_api(
     app.include_router(images.router, dependencies=protected)
     app.include_router(analyze.router, dependencies=protected)
     app.include_router(models.router, dependencies=protected)
+    app.include_router(classifier_routes.router, dependencies=protected)
     app.include_router(events.router, dependencies=protected)
     app.include_router(system.router)
     return app

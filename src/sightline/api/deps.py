@@ -7,15 +7,27 @@ import hmac
 from fastapi import Request
 
 from sightline.catalog import EventLog
+from sightline.classifiers.service import ClassifierService
 from sightline.errors import Unauthorized
 from sightline.metrics import Metrics
 from sightline.models import ModelRegistry
+from sightline.search.service import SemanticSearch
 from sightline.service import ImageService
 from sightline.settings import Settings
 
 
 def service(request: Request) -> ImageService:
     found: ImageService = request.app.state.service
+    return found
+
+
+def classifiers(request: Request) -> ClassifierService:
+    found: ClassifierService = request.app.state.classifiers
+    return found
+
+
+def semantic(request: Request) -> SemanticSearch:
+    found: SemanticSearch = request.app.state.semantic
     return found
 
 

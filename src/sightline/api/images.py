@@ -21,6 +21,7 @@ from sightline.api.schemas import (
     ImageList,
     ImageOut,
     ReprocessRequest,
+    SimilarList,
     UploadedImage,
     UploadOut,
 )
@@ -34,11 +35,13 @@ from sightline.errors import (
     UnsupportedMediaType,
 )
 from sightline.ids import is_image_id
+from sightline.search.service import SemanticSearch
 from sightline.service import ImageService, Upload
 from sightline.vision.thumbnail import THUMBNAIL_SIZES
 
 router = APIRouter(prefix="/v1/images", tags=["images"])
 Service = Annotated[ImageService, Depends(deps.service)]
+Semantic = Annotated[SemanticSearch, Depends(deps.semantic)]
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody} for status in (400, 401, 404, 409, 413, 415, 416)
 }
@@ -296,6 +299,27 @@ def get_duplicates(
             Duplicate(distance=distance, image=ImageOut.of(record)) for record, distance in found
         ]
     )
+
+
+@router.get(
+    "/{image_id}/similar",
+    response_model=SimilarList,
+    responses={**ERRORS, 503: ERRORS[400]},
+    summary="Images that look alike, nearest first (by the image embedding)",
+    description="Nearest neighbours by cosine similarity of the `embedding` feature (or "
+    "another vector feature), searched in an approximate index. Near-identical copies are "
+    "better found by `/duplicates` (perceptual hash).",
+)
+def get_similar(
+    image_id: str,
+    semantic: Semantic,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    feature: Annotated[
+        str, Query(description="A feature whose result is a vector: `embedding` (default), ...")
+    ] = "embedding",
+) -> SimilarList:
+    answer = semantic.similar(image_id, limit, feature)
+    return SimilarList.of(answer)
 
 
 @router.post(

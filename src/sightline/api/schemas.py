@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from sightline.catalog import FeatureStatus, ImageRecord, ImageStatus
+from sightline.search.service import Answer
 
 
 class ErrorInfo(BaseModel):
@@ -149,3 +150,29 @@ class AnalyzeUrlRequest(BaseModel):
     features: list[str] | None = Field(
         None, description="Features to compute; default: the server's default set."
     )
+
+
+class ScoredImage(BaseModel):
+    score: float | None = Field(description="Relevance or cosine similarity; higher is better.")
+    image: ImageOut
+
+
+class SimilarList(BaseModel):
+    method: str = Field(
+        description="What answered: `embedding` (image vectors), `conse` (sentence embeddings "
+        "of the predicted classes) or `clip` (a user image-text model)."
+    )
+    feature: str = Field(description="The feature whose vectors were searched.")
+    version: str = Field(description="Its analyzer version: vectors of other versions are apart.")
+    items: list[ScoredImage]
+
+    @classmethod
+    def of(cls, answer: Answer) -> SimilarList:
+        return cls(
+            method=answer.method,
+            feature=answer.feature,
+            version=answer.version,
+            items=[
+                ScoredImage(score=hit.score, image=ImageOut.of(hit.image)) for hit in answer.hits
+            ],
+        )

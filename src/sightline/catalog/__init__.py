@@ -9,6 +9,7 @@ from sightline.catalog.base import (
     BlobKeeper,
     BlobRef,
     Catalog,
+    ClassifierStore,
     EventLog,
     FeatureState,
     FeatureStatus,
@@ -25,7 +26,10 @@ BACKENDS = {
 
 
 class CatalogBackend(Catalog, EventLog, Protocol):
-    """What the application needs from a catalog backend: both interfaces, one store."""
+    """What the application needs from a catalog backend: both interfaces, one store, and the
+    custom classifiers kept in the same database."""
+
+    classifiers: ClassifierStore
 
     def close(self) -> None: ...
 
@@ -40,6 +44,7 @@ __all__ = [
     "BlobRef",
     "Catalog",
     "CatalogBackend",
+    "ClassifierStore",
     "EventLog",
     "FeatureState",
     "FeatureStatus",

@@ -12,7 +12,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 JSON = dict[str, Any]
+Vector = npt.NDArray[np.float32]
 
 
 class ImageStatus(StrEnum):
@@ -105,6 +109,15 @@ class ImageQuery:
 
 
 @dataclass(frozen=True)
+class StoredVector:
+    """A feature's vector for one image; `seq` orders writes, so readers catch up by it."""
+
+    seq: int
+    image_id: str
+    vector: Vector
+
+
+@dataclass(frozen=True)
 class StoredEvent:
     seq: int
     envelope: JSON
@@ -130,6 +143,9 @@ class Catalog(Protocol):
 
     def list_images(self, query: ImageQuery) -> list[ImageRecord]:
         """Newest first (by id, which sorts by upload time), `before_id` for the next page."""
+
+    def image_ids_after(self, after_image_id: str, limit: int) -> list[str]:
+        """Image ids in ascending order (oldest first), for walking every image in pages."""
 
     def delete_image(self, image_id: str, event: JSON, keeper: BlobKeeper) -> ImageRecord | None:
         """Remove the image, its results and references; discard blobs left unreferenced."""
@@ -162,8 +178,30 @@ class Catalog(Protocol):
 
     def status_counts(self) -> dict[ImageStatus, int]: ...
 
+    def vectors_after(
+        self, feature: str, version: str, after_seq: int, limit: int
+    ) -> list[StoredVector]:
+        """Vectors of one space (feature, version) written after `after_seq`, in seq order."""
+
+    def vector_of(self, image_id: str, feature: str) -> tuple[str, Vector] | None:
+        """The image's vector for this feature, with the version that made it."""
+
+    def vectors_of(self, image_ids: Sequence[str], feature: str) -> dict[str, tuple[str, Vector]]:
+        """`vector_of` for many images at once; images without one are left out."""
+
+    def vector_versions(self, feature: str) -> dict[str, int]:
+        """How many images have a vector of this feature, per version."""
+
+    def images_with_other_vectors(
+        self, feature: str, version: str, after_image_id: str, limit: int
+    ) -> list[str]:
+        """Images whose vector of this feature was made by another version, in id order."""
+
 
 class EventLog(Protocol):
+    def record_events(self, events: Sequence[JSON]) -> None:
+        """Store events on their own (each once, by id), e.g. requests for background work."""
+
     def undispatched_events(self, limit: int) -> list[StoredEvent]: ...
 
     def mark_dispatched(self, seqs: Sequence[int]) -> None: ...
@@ -174,3 +212,125 @@ class EventLog(Protocol):
 
     def prune_events(self, older_than: datetime) -> int:
         """Delete dispatched events older than the cut-off; returns how many."""
+
+
+# -- custom classifiers ----------------------------------------------------------------------
+
+
+class VersionStatus(StrEnum):
+    TRAINING = "training"
+    READY = "ready"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class ClassifierRecord:
+    id: str
+    name: str
+    kind: str
+    description: str
+    published_version: int | None
+    run_on_upload: bool
+    created_at: datetime
+    updated_at: datetime
+    label_counts: dict[str, int] = field(default_factory=dict)  # examples per label
+    example_count: int = 0  # labelled images
+
+
+@dataclass(frozen=True)
+class ClassifierVersion:
+    classifier_id: str
+    number: int
+    status: VersionStatus
+    threshold: float
+    labels: list[str]
+    example_count: int
+    embedding_version: str
+    metrics: JSON | None
+    head: bytes | None
+    error: JSON | None
+    seconds: float | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Example:
+    image_id: str
+    labels: tuple[str, ...]
+
+
+class ClassifierStore(Protocol):
+    """Classifiers, their labelled examples and trained versions. Versions are immutable once
+    finished; deleting a classifier removes its examples, versions and prediction results."""
+
+    def create(
+        self, classifier_id: str, name: str, kind: str, description: str
+    ) -> ClassifierRecord:
+        """Raises `ClassifierExists` when the name is taken."""
+
+    def get(self, classifier_id: str) -> ClassifierRecord | None: ...
+
+    def by_name(self, name: str) -> ClassifierRecord | None: ...
+
+    def list_classifiers(self) -> list[ClassifierRecord]: ...
+
+    def update(self, classifier_id: str, **changes: Any) -> ClassifierRecord | None:
+        """Change `description`, `run_on_upload` or `published_version`."""
+
+    def delete(self, classifier_id: str) -> ClassifierRecord | None: ...
+
+    def add_examples(
+        self, classifier_id: str, examples: Sequence[Example], *, single_label: bool
+    ) -> list[bool]:
+        """Label images (all or none written); per example, False when its image does not
+        exist. `single_label` replaces an image's previous label (multiclass)."""
+
+    def remove_examples(
+        self, classifier_id: str, image_ids: Sequence[str], label: str | None
+    ) -> int:
+        """Remove these images' labels (only `label`, if given); returns rows removed."""
+
+    def examples(
+        self,
+        classifier_id: str,
+        *,
+        label: str | None = None,
+        after_image_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[Example]:
+        """Labelled images in image-id order (oldest first), each with all its labels."""
+
+    def add_version(
+        self,
+        classifier_id: str,
+        *,
+        threshold: float,
+        labels: Sequence[str],
+        examples: Sequence[Example],
+        embedding_version: str,
+        event: JSON,
+    ) -> ClassifierVersion:
+        """A new `training` version numbered after the last, with the training request event."""
+
+    def version(self, classifier_id: str, number: int) -> ClassifierVersion | None: ...
+
+    def versions(self, classifier_id: str) -> list[ClassifierVersion]:
+        """Newest first."""
+
+    def version_examples(self, classifier_id: str, number: int) -> list[Example]:
+        """The examples copied into the version when its training was requested."""
+
+    def finish_version(
+        self,
+        classifier_id: str,
+        number: int,
+        *,
+        metrics: JSON | None,
+        head: bytes | None,
+        error: JSON | None,
+        seconds: float,
+        event: JSON,
+    ) -> ClassifierVersion | None:
+        """Record the training outcome (ready with metrics and head, or failed with the error)
+        and its event, once: a version that already finished is returned unchanged."""

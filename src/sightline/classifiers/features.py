@@ -1,0 +1,169 @@
+"""Custom classifiers as pipeline features: `custom:NAME` runs the published version's head on
+the picture's embedding.
+
+Which classifiers exist and which version is published changes while the service runs, so the
+feature set is a live view: the bundled analyzers plus one analyzer per published classifier,
+looked up in the store whenever a feature is resolved. Trained heads are immutable per
+version, so each is loaded once and cached.
+
+A prediction::
+
+    {"model": {"name": "custom:shop", "version": "3"}, "width": 640, "height": 480,
+     "classifier": {"id": "clf_…", "name": "shop", "version": 3}, "kind": "multiclass",
+     "threshold": 0.5, "labels": [{"name": "dress", "confidence": 0.91}, …],
+     "predicted": ["dress"]}
+
+`labels` lists every label, most likely first; `predicted` those at or above the version's
+threshold (for a multiclass classifier at most the top one).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
+
+import numpy as np
+
+from sightline.catalog.base import ClassifierRecord, ClassifierStore, ClassifierVersion
+from sightline.catalog.sql_classifiers import prediction_feature
+from sightline.classifiers.training import ClassifierKind, Head
+from sightline.models import LazyModel
+from sightline.vision import geometry
+from sightline.vision.base import JSON, Analyzer, Picture, SkipFeature
+from sightline.vision.tags import Classifier, predict
+from sightline.vision.vectors import unit_length
+
+PREFIX = "custom:"
+HEAD_CACHE_SIZE = 64
+
+
+@lru_cache(maxsize=HEAD_CACHE_SIZE)
+def _head(classifier_id: str, number: int, data: bytes) -> Head:
+    return Head.from_bytes(data)
+
+
+def load_head(version: ClassifierVersion) -> Head:
+    if version.head is None:
+        raise ValueError(f"Version {version.number} has no trained head.")
+    return _head(version.classifier_id, version.number, version.head)
+
+
+def prediction(head: Head, vector: np.ndarray, threshold: float) -> tuple[list[JSON], list[str]]:
+    """Every label with its probability, best first, and the labels predicted at `threshold`."""
+    probabilities = head.probabilities(unit_length(vector)[None, :].astype(np.float32))[0]
+    order = np.argsort(-probabilities, kind="stable")
+    labels = [
+        {"name": head.labels[i], "confidence": geometry.confidence(probabilities[i])} for i in order
+    ]
+    predicted = [head.labels[i] for i in order if probabilities[i] >= threshold]
+    if head.kind is ClassifierKind.MULTICLASS:
+        predicted = predicted[:1]
+    return labels, predicted
+
+
+class CustomClassifierAnalyzer:
+    """One published version of a custom classifier, as the `custom:NAME` feature."""
+
+    def __init__(
+        self,
+        classifier: ClassifierRecord,
+        version: ClassifierVersion,
+        model: LazyModel[Classifier],
+        embedding_version: str,
+    ) -> None:
+        self.name = prediction_feature(classifier.name)
+        self.version = str(version.number)
+        self.classifier = classifier
+        self.trained = version
+        self.model = model
+        self.embedding_version = embedding_version
+
+    def analyze(self, picture: Picture) -> JSON:
+        if self.trained.embedding_version != self.embedding_version:
+            raise SkipFeature(
+                f"Version {self.trained.number} of {self.classifier.name!r} was trained on "
+                f"embedding {self.trained.embedding_version}, this server computes "
+                f"{self.embedding_version}: train a new version."
+            )
+        with self.model.acquire() as loaded:
+            vector = predict(picture, loaded).features
+        return {
+            **geometry.header(picture, self.name, self.version),
+            **describe_prediction(self.classifier, self.trained, vector),
+        }
+
+
+def describe_prediction(
+    classifier: ClassifierRecord, version: ClassifierVersion, vector: np.ndarray
+) -> JSON:
+    labels, predicted = prediction(load_head(version), vector, version.threshold)
+    return {
+        "classifier": {"id": classifier.id, "name": classifier.name, "version": version.number},
+        "kind": classifier.kind,
+        "threshold": version.threshold,
+        "labels": labels,
+        "predicted": predicted,
+    }
+
+
+class FeatureSet(Mapping[str, Analyzer]):
+    """The bundled analyzers plus a `custom:NAME` analyzer for every published classifier."""
+
+    def __init__(
+        self,
+        bundled: Mapping[str, Analyzer],
+        store: ClassifierStore,
+        model: LazyModel[Classifier],
+        embedding_version: str,
+    ) -> None:
+        self.bundled = dict(bundled)
+        self.store = store
+        self.model = model
+        self.embedding_version = embedding_version
+        self._lock = threading.Lock()
+        self._analyzers: dict[tuple[str, int], CustomClassifierAnalyzer] = {}
+
+    def __getitem__(self, name: str) -> Analyzer:
+        if name in self.bundled:
+            return self.bundled[name]
+        if name.startswith(PREFIX):
+            classifier = self.store.by_name(name.removeprefix(PREFIX))
+            if classifier is not None and classifier.published_version is not None:
+                return self._analyzer(classifier)
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.bundled
+        for classifier in self.store.list_classifiers():
+            if classifier.published_version is not None:
+                yield prediction_feature(classifier.name)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def run_on_upload(self) -> list[str]:
+        """Features of the classifiers attached to the pipeline: part of every default set."""
+        return [
+            prediction_feature(classifier.name)
+            for classifier in self.store.list_classifiers()
+            if classifier.run_on_upload and classifier.published_version is not None
+        ]
+
+    def _analyzer(self, classifier: ClassifierRecord) -> CustomClassifierAnalyzer:
+        assert classifier.published_version is not None
+        key = (classifier.id, classifier.published_version)
+        with self._lock:
+            found = self._analyzers.get(key)
+        if found is not None:
+            return found
+        version = self.store.version(classifier.id, classifier.published_version)
+        if version is None:
+            raise KeyError(prediction_feature(classifier.name))
+        analyzer = CustomClassifierAnalyzer(classifier, version, self.model, self.embedding_version)
+        with self._lock:
+            # Keep only the current version of each classifier.
+            for stale in [k for k in self._analyzers if k[0] == classifier.id]:
+                del self._analyzers[stale]
+            self._analyzers[key] = analyzer
+        return analyzer

@@ -1,0 +1,378 @@
+"""Use cases of custom classifiers: create, label, train, evaluate, publish, predict, export.
+
+Classifiers learn on the `embedding` feature's vectors, so training never touches pixels when
+the examples were analysed with embeddings (the default): a few thousand examples train in
+seconds. Training runs as a queued job; the request checks the examples first, so "not enough
+examples" is an immediate 400, not a failed job.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import secrets
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sightline.catalog import CatalogBackend, FeatureStatus
+from sightline.catalog.base import (
+    JSON,
+    ClassifierRecord,
+    ClassifierStore,
+    ClassifierVersion,
+    Example,
+    Vector,
+    VersionStatus,
+)
+from sightline.catalog.sql_classifiers import prediction_feature
+from sightline.classifiers.export import to_onnx
+from sightline.classifiers.features import describe_prediction, load_head
+from sightline.classifiers.training import ClassifierKind, check_examples
+from sightline.errors import (
+    ClassifierNotFound,
+    ClassifierVersionNotFound,
+    InvalidParameter,
+    NotReady,
+    SightlineError,
+)
+from sightline.events import EventType, subject_event
+from sightline.models import LazyModel
+from sightline.service import ImageService, Upload
+from sightline.vision import decode
+from sightline.vision.tags import MODEL as EMBEDDING_MODEL
+from sightline.vision.tags import Classifier, predict
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+MAX_LABEL_LENGTH = 64
+MAX_DESCRIPTION_LENGTH = 1024
+EXAMPLES_FEATURE = "embedding"
+ID_PREFIX = "clf_"
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    """One item of a batch: `status` is the HTTP status it would have had on its own."""
+
+    index: int
+    status: int
+    image_id: str | None = None
+    error: JSON | None = None
+
+
+def classifier_subject(classifier_id: str) -> str:
+    return f"classifiers/{classifier_id}"
+
+
+class ClassifierService:
+    def __init__(
+        self,
+        store: ClassifierStore,
+        catalog: CatalogBackend,
+        images: ImageService,
+        model: LazyModel[Classifier],
+        embedding_version: str,
+        on_event: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.images = images
+        self.model = model
+        self.embedding_version = embedding_version
+        self.on_event = on_event
+
+    # -- classifiers ---------------------------------------------------------------------------
+
+    def create(self, name: str, kind: str, description: str = "") -> ClassifierRecord:
+        if not NAME.fullmatch(name) or name.startswith(ID_PREFIX):
+            raise InvalidParameter(
+                "A classifier name is 1-64 letters, digits, '_', '-' or '.', starting with a "
+                f"letter or digit, and not with {ID_PREFIX!r}.",
+                name=name,
+            )
+        try:
+            kind = ClassifierKind(kind)
+        except ValueError:
+            raise InvalidParameter(
+                f"Unknown kind {kind!r}: use multiclass or multilabel.",
+                allowed=[str(k) for k in ClassifierKind],
+            ) from None
+        if len(description) > MAX_DESCRIPTION_LENGTH:
+            raise InvalidParameter(f"The description is over {MAX_DESCRIPTION_LENGTH} characters.")
+        classifier_id = f"{ID_PREFIX}{secrets.token_hex(8)}"
+        return self.store.create(classifier_id, name, str(kind), description)
+
+    def get(self, key: str) -> ClassifierRecord:
+        """By id (`clf_…`) or by name."""
+        record = self.store.get(key) if key.startswith(ID_PREFIX) else self.store.by_name(key)
+        if record is None:
+            raise ClassifierNotFound(f"No classifier {key!r}.")
+        return record
+
+    def list_classifiers(self) -> list[ClassifierRecord]:
+        return self.store.list_classifiers()
+
+    def update(
+        self,
+        key: str,
+        *,
+        description: str | None = None,
+        run_on_upload: bool | None = None,
+    ) -> ClassifierRecord:
+        record = self.get(key)
+        changes: JSON = {}
+        if description is not None:
+            if len(description) > MAX_DESCRIPTION_LENGTH:
+                raise InvalidParameter(
+                    f"The description is over {MAX_DESCRIPTION_LENGTH} characters."
+                )
+            changes["description"] = description
+        if run_on_upload is not None:
+            if run_on_upload and record.published_version is None:
+                raise NotReady("Publish a version before running the classifier on uploads.")
+            changes["run_on_upload"] = run_on_upload
+        if not changes:
+            return record
+        return self._updated(self.store.update(record.id, **changes), record.id)
+
+    def delete(self, key: str) -> None:
+        record = self.get(key)
+        if self.store.delete(record.id) is None:
+            raise ClassifierNotFound(f"No classifier {key!r}.")
+
+    # -- examples ------------------------------------------------------------------------------
+
+    def add_examples(
+        self, key: str, items: Sequence[tuple[str, Sequence[str]]]
+    ) -> list[ItemOutcome]:
+        """Label existing images; each item succeeds or fails on its own (a 207 answer)."""
+        record = self.get(key)
+        outcomes: dict[int, ItemOutcome] = {}
+        valid: list[tuple[int, Example]] = []
+        for index, (image_id, labels) in enumerate(items):
+            try:
+                valid.append((index, Example(image_id, self._labels(record, labels))))
+            except SightlineError as exc:
+                outcomes[index] = _failure(index, exc, image_id)
+        added = self.store.add_examples(
+            record.id,
+            [example for _, example in valid],
+            single_label=record.kind == ClassifierKind.MULTICLASS,
+        )
+        for (index, example), found in zip(valid, added, strict=True):
+            if found:
+                outcomes[index] = ItemOutcome(index, 201, example.image_id)
+                self._ensure_embedding(example.image_id)
+            else:
+                error = {"code": "ImageNotFound", "message": f"No image {example.image_id!r}."}
+                outcomes[index] = ItemOutcome(index, 404, example.image_id, error)
+        return [outcomes[index] for index in range(len(items))]
+
+    def upload_examples(
+        self, key: str, uploads: Sequence[Upload], labels: Sequence[str]
+    ) -> list[ItemOutcome]:
+        """Store each file as a new image (with an embedding) and label it; a bad file fails
+        alone, the others are kept."""
+        record = self.get(key)
+        clean = self._labels(record, labels)
+        features = list(dict.fromkeys([*self.images.defaults(), EXAMPLES_FEATURE]))
+        outcomes = []
+        for index, upload in enumerate(uploads):
+            try:
+                image = self.images.ingest([upload], features)[0].image
+            except SightlineError as exc:
+                outcomes.append(_failure(index, exc, None))
+                continue
+            self.store.add_examples(
+                record.id,
+                [Example(image.id, clean)],
+                single_label=record.kind == ClassifierKind.MULTICLASS,
+            )
+            outcomes.append(ItemOutcome(index, 201, image.id))
+        return outcomes
+
+    def remove_examples(self, key: str, image_ids: Sequence[str], label: str | None = None) -> int:
+        record = self.get(key)
+        if not image_ids:
+            raise InvalidParameter("Name at least one image_id.")
+        return self.store.remove_examples(record.id, image_ids, label)
+
+    def examples(self, key: str, label: str | None, after: str | None, limit: int) -> list[Example]:
+        record = self.get(key)
+        return self.store.examples(record.id, label=label, after_image_id=after, limit=limit)
+
+    # -- versions ------------------------------------------------------------------------------
+
+    def train(self, key: str, threshold: float = 0.5) -> ClassifierVersion:
+        if not 0.0 < threshold < 1.0:
+            raise InvalidParameter("The threshold must be between 0 and 1 (exclusive).")
+        record = self.get(key)
+        examples = self.store.examples(record.id)
+        labels = sorted(record.label_counts)
+        kind = ClassifierKind(record.kind)
+        check_examples(kind, labels, [frozenset(example.labels) for example in examples])
+        event = subject_event(
+            EventType.CLASSIFIER_TRAINING_REQUESTED,
+            classifier_subject(record.id),
+            {"classifier_id": record.id, "name": record.name},
+        )
+        version = self.store.add_version(
+            record.id,
+            threshold=threshold,
+            labels=labels,
+            examples=examples,
+            embedding_version=self.embedding_version,
+            event=event,
+        )
+        self.on_event()
+        return version
+
+    def versions(self, key: str) -> list[ClassifierVersion]:
+        return self.store.versions(self.get(key).id)
+
+    def version(self, key: str, number: int) -> ClassifierVersion:
+        record = self.get(key)
+        version = self.store.version(record.id, number)
+        if version is None:
+            raise ClassifierVersionNotFound(f"Classifier {key!r} has no version {number}.")
+        return version
+
+    def publish(self, key: str, number: int) -> ClassifierRecord:
+        version = self._ready(key, number)
+        return self._updated(
+            self.store.update(version.classifier_id, published_version=version.number), key
+        )
+
+    def backfill(self, key: str, only_missing: bool = True) -> ClassifierRecord:
+        """Predict on the images already stored, in the background (a queued job)."""
+        record = self.get(key)
+        if record.published_version is None:
+            raise NotReady("Publish a version before backfilling its predictions.")
+        event = subject_event(
+            EventType.CLASSIFIER_BACKFILL_REQUESTED,
+            classifier_subject(record.id),
+            {
+                "classifier_id": record.id,
+                "feature": prediction_feature(record.name),
+                "only_missing": only_missing,
+            },
+        )
+        self.catalog.record_events([event])
+        self.on_event()
+        return record
+
+    # -- predictions ---------------------------------------------------------------------------
+
+    def predict(
+        self,
+        key: str,
+        *,
+        data: bytes | None = None,
+        image_id: str | None = None,
+        number: int | None = None,
+    ) -> JSON:
+        """Label probabilities for an uploaded picture or a stored image, by the published
+        version (or `number`)."""
+        record = self.get(key)
+        if number is None:
+            if record.published_version is None:
+                raise NotReady("No version is published: name one, or publish one first.")
+            number = record.published_version
+        version = self._ready(record.id, number)
+        if version.embedding_version != self.embedding_version:
+            raise NotReady(
+                f"Version {number} was trained on embedding {version.embedding_version}; this "
+                f"server computes {self.embedding_version}: train a new version."
+            )
+        if data is not None:
+            vector = self._embed(data)
+        elif image_id is not None:
+            vector = self._image_vector(image_id)
+        else:
+            raise InvalidParameter("Send an image, or name a stored one by image_id.")
+        return describe_prediction(record, version, vector)
+
+    def export(self, key: str, number: int) -> tuple[str, bytes]:
+        """A zip of the version's head as ONNX (input: the embedding) and its labels."""
+        record = self.get(key)
+        version = self._ready(record.id, number)
+        model = to_onnx(
+            load_head(version),
+            embedding_model={"name": EMBEDDING_MODEL, "feature_version": self.embedding_version},
+            threshold=version.threshold,
+        )
+        info = {
+            "classifier": record.name,
+            "kind": record.kind,
+            "version": version.number,
+            "threshold": version.threshold,
+            "labels": version.labels,
+            "input": f"the `{EXAMPLES_FEATURE}` feature's vector, version "
+            f"{version.embedding_version} ({EMBEDDING_MODEL})",
+            "metrics": version.metrics,
+        }
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
+            bundle.writestr("model.onnx", model)
+            bundle.writestr("labels.txt", "".join(f"{label}\n" for label in version.labels))
+            bundle.writestr("classifier.json", json.dumps(info, indent=2) + "\n")
+        return f"{record.name}-v{version.number}.zip", archive.getvalue()
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _labels(self, record: ClassifierRecord, labels: Sequence[str]) -> tuple[str, ...]:
+        clean = tuple(dict.fromkeys(label.strip() for label in labels if label.strip()))
+        if not clean:
+            raise InvalidParameter("Give each example at least one label.")
+        too_long = [label for label in clean if len(label) > MAX_LABEL_LENGTH]
+        if too_long:
+            raise InvalidParameter(f"Labels are at most {MAX_LABEL_LENGTH} characters.")
+        if record.kind == ClassifierKind.MULTICLASS and len(clean) != 1:
+            raise InvalidParameter(
+                "A multiclass classifier takes exactly one label per image.", labels=list(clean)
+            )
+        return clean
+
+    def _ensure_embedding(self, image_id: str) -> None:
+        """An example without a current embedding gets one computed in the background, so
+        training finds it cached."""
+        found = self.catalog.vector_of(image_id, EXAMPLES_FEATURE)
+        if found is None or found[0] != self.embedding_version:
+            record = self.images.get(image_id)
+            state = record.features.get(EXAMPLES_FEATURE)
+            if state is None or state.status not in (FeatureStatus.PENDING, FeatureStatus.RUNNING):
+                self.images.reprocess(image_id, [EXAMPLES_FEATURE])
+
+    def _embed(self, data: bytes) -> Vector:
+        settings = self.images.settings
+        picture = decode(data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_pixels)
+        with self.model.acquire() as loaded:
+            return predict(picture, loaded).features
+
+    def _image_vector(self, image_id: str) -> Vector:
+        record = self.images.get(image_id)
+        found = self.catalog.vector_of(record.id, EXAMPLES_FEATURE)
+        if found is not None and found[0] == self.embedding_version:
+            return found[1]
+        _, blob = self.images.open_original(record.id)
+        with blob:
+            return self._embed(blob.read())
+
+    def _ready(self, key: str, number: int) -> ClassifierVersion:
+        version = self.version(key, number)
+        if version.status is not VersionStatus.READY:
+            raise NotReady(
+                f"Version {number} is {version.status}"
+                + (f": {version.error['message']}" if version.error else ".")
+            )
+        return version
+
+    def _updated(self, record: ClassifierRecord | None, key: str) -> ClassifierRecord:
+        if record is None:
+            raise ClassifierNotFound(f"No classifier {key!r}.")
+        return record
+
+
+def _failure(index: int, exc: SightlineError, image_id: str | None) -> ItemOutcome:
+    return ItemOutcome(index, exc.status_code, image_id, {"code": exc.code, "message": exc.message})

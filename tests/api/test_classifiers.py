@@ -1,0 +1,223 @@
+"""Custom classifiers through the HTTP API: label, train, evaluate, publish, predict, export,
+run on uploads, backfill, and survive a restart."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+
+import httpx
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from apicheck import assert_error
+from conftest import RunningServer, serve
+from garments import KINDS, garment
+from sightline import Client
+from sightline.app import Sightline
+from sightline.settings import Settings
+
+PER_KIND = 8
+
+
+@pytest.fixture
+def catalogue(client: Client) -> dict[str, list[str]]:
+    """Stored garment photos with embeddings, by kind."""
+    ids: dict[str, list[str]] = {}
+    for kind in KINDS:
+        uploaded = client.upload_many(
+            [garment(kind, seed) for seed in range(PER_KIND)], features=["embedding"]
+        )
+        ids[kind] = [image["id"] for image in uploaded]
+    for image_id in (i for kind_ids in ids.values() for i in kind_ids):
+        assert client.wait(image_id, timeout=60)["status"] == "done"
+    return ids
+
+
+def _trained(client: Client, catalogue: dict[str, list[str]], name: str = "shop") -> dict:
+    client.create_classifier(name, "multiclass", "garment shapes")
+    report = client.add_examples(
+        name, [(image_id, kind) for kind, ids in catalogue.items() for image_id in ids]
+    )
+    assert report["failed"] == 0
+    version = client.train(name)
+    assert version["status"] == "training" and version["number"] == 1
+    return client.wait_for_version(name, 1)
+
+
+def test_a_classifier_learns_garment_shapes_from_labelled_uploads(
+    client: Client, catalogue: dict[str, list[str]]
+) -> None:
+    version = _trained(client, catalogue)
+    assert version["status"] == "ready", version
+    metrics = version["metrics"]
+    assert metrics["overall"]["accuracy"] >= 0.9
+    assert {entry["name"] for entry in metrics["labels"]} == set(KINDS)
+    matrix = metrics["confusion_matrix"]
+    assert sum(map(sum, matrix["matrix"])) == PER_KIND * len(KINDS)
+    assert version["labels"] == sorted(KINDS) and version["example_count"] == 24
+
+    client.publish("shop", 1)
+    for kind in KINDS:
+        unseen = client.predict("shop", garment(kind, 100))
+        assert unseen["predicted"] == [kind], unseen
+        assert unseen["labels"][0]["name"] == kind
+        assert abs(sum(label["confidence"] for label in unseen["labels"]) - 1) < 0.01
+    by_id = client.predict("shop", image_id=catalogue["dress"][0])
+    assert by_id["classifier"]["version"] == 1 and by_id["labels"][0]["name"] == "dress"
+
+
+def test_training_below_five_examples_per_label_is_refused_at_once(client: Client) -> None:
+    uploaded = client.upload_many([garment(kind, 0) for kind in KINDS], features=["embedding"])
+    client.create_classifier("tiny", "multiclass")
+    client.add_examples(
+        "tiny", [(image["id"], kind) for image, kind in zip(uploaded, KINDS, strict=True)]
+    )
+    with pytest.raises(Exception) as refused:
+        client.train("tiny")
+    assert getattr(refused.value, "code", None) == "NotEnoughExamples"
+    assert client.classifier("tiny")["labels"] == [
+        {"name": kind, "examples": 1} for kind in sorted(KINDS)
+    ]
+
+
+def test_batch_labelling_reports_each_item(client: Client, server: RunningServer) -> None:
+    image = client.upload(garment("dress", 1))
+    client.create_classifier("mixed", "multiclass")
+    response = httpx.post(
+        f"{server.url}/v1/classifiers/mixed/examples",
+        json={
+            "examples": [
+                {"image_id": image["id"], "labels": ["dress"]},
+                {"image_id": "img_000000000000ffffffffffffffff", "labels": ["dress"]},
+                {"image_id": image["id"], "labels": ["dress", "shirt"]},
+                {"image_id": image["id"], "labels": []},
+            ]
+        },
+    )
+    assert response.status_code == 207
+    body = response.json()
+    assert [item["status"] for item in body["items"]] == [201, 404, 400, 400]
+    assert body["succeeded"] == 1 and body["failed"] == 3
+    assert body["items"][1]["error"]["code"] == "ImageNotFound"
+    # Relabelling an image of a multiclass classifier replaces its label.
+    client.add_examples("mixed", [(image["id"], "shirt")])
+    assert client.examples("mixed") == [{"image_id": image["id"], "labels": ["shirt"]}]
+    assert client.remove_examples("mixed", [image["id"]]) == 1
+    assert client.examples("mixed") == []
+
+
+def test_uploaded_examples_are_stored_labelled_and_bad_files_fail_alone(client: Client) -> None:
+    client.create_classifier("uploads", "multilabel")
+    report = client.upload_examples(
+        "uploads", [garment("shirt", 1), b"not an image", garment("shirt", 2)], ["shirt", "top"]
+    )
+    assert [item["status"] for item in report["items"]] == [201, 400, 201]
+    assert report["items"][1]["error"]["code"] == "InvalidImageFormat"
+    examples = client.examples("uploads")
+    assert len(examples) == 2 and all(e["labels"] == ["shirt", "top"] for e in examples)
+    stored = client.get(examples[0]["image_id"])
+    assert "embedding" in stored["features"]
+
+
+def test_classifier_errors_have_stable_codes(client: Client, server: RunningServer) -> None:
+    url = f"{server.url}/v1/classifiers"
+    assert_error(httpx.get(f"{url}/nope"), 404, "ClassifierNotFound")
+    assert_error(
+        httpx.post(url, json={"name": "bad name!", "kind": "multiclass"}), 400, "InvalidParameter"
+    )
+    assert_error(httpx.post(url, json={"name": "x", "kind": "binary"}), 400, "InvalidParameter")
+    assert_error(
+        httpx.post(url, content=b"{", headers={"content-type": "application/json"}),
+        400,
+        "InvalidJson",
+    )
+    client.create_classifier("taken")
+    assert_error(
+        httpx.post(url, json={"name": "taken", "kind": "multiclass"}), 409, "ClassifierExists"
+    )
+    assert_error(httpx.get(f"{url}/taken/versions/3"), 404, "ClassifierVersionNotFound")
+    assert_error(httpx.post(f"{url}/taken/predict", json={"image_id": "img_x"}), 409, "NotReady")
+    assert_error(httpx.patch(f"{url}/taken", json={"run_on_upload": True}), 409, "NotReady")
+    assert_error(httpx.post(f"{url}/taken/backfill"), 409, "NotReady")
+
+
+def test_export_runs_in_onnxruntime_to_the_same_probabilities(
+    client: Client, catalogue: dict[str, list[str]]
+) -> None:
+    assert _trained(client, catalogue)["status"] == "ready"
+    bundle = zipfile.ZipFile(io.BytesIO(client.export("shop", 1)))
+    assert set(bundle.namelist()) == {"model.onnx", "labels.txt", "classifier.json"}
+    labels = bundle.read("labels.txt").decode().split()
+    info = json.loads(bundle.read("classifier.json"))
+    assert labels == info["labels"] == sorted(KINDS)
+    session = ort.InferenceSession(bundle.read("model.onnx"))
+    image_id = catalogue["trousers"][3]
+    vector = np.asarray(
+        client.get(image_id)["features"]["embedding"]["result"]["vector"], np.float32
+    )
+    (probabilities,) = session.run(None, {session.get_inputs()[0].name: vector[None, :]})
+    served = client.predict("shop", image_id=image_id, version=1)
+    expected = {label["name"]: label["confidence"] for label in served["labels"]}
+    for label, probability in zip(labels, probabilities[0], strict=True):
+        assert probability == pytest.approx(expected[label], abs=1e-3)
+
+
+def _wait_for_feature(client: Client, image_id: str, feature: str) -> dict:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        image = client.get(image_id)
+        state = image["features"].get(feature)
+        if state is not None and state["status"] == "done":
+            return state["result"]
+        time.sleep(0.1)
+    raise AssertionError(f"{feature} never finished on {image_id}: {client.get(image_id)}")
+
+
+def test_a_published_classifier_runs_on_new_uploads_and_backfills_old_ones(
+    client: Client, catalogue: dict[str, list[str]]
+) -> None:
+    assert _trained(client, catalogue)["status"] == "ready"
+    client.publish("shop", 1)
+    updated = client.update_classifier("shop", run_on_upload=True)
+    assert updated["run_on_upload"] and updated["feature"] == "custom:shop"
+
+    fresh = client.upload(garment("shirt", 200))  # no features named: the default set
+    assert "custom:shop" in fresh["features"]
+    result = _wait_for_feature(client, fresh["id"], "custom:shop")
+    assert result["predicted"] == ["shirt"] and result["classifier"]["version"] == 1
+
+    old = catalogue["trousers"][0]
+    assert "custom:shop" not in client.get(old)["features"]
+    client.backfill("shop")
+    assert _wait_for_feature(client, old, "custom:shop")["predicted"] == ["trousers"]
+
+
+def test_versions_and_predictions_survive_a_restart(settings: Settings) -> None:
+    first = Sightline(settings)
+    with serve(first) as running, Client(running.url) as api:
+        images = {
+            kind: [
+                api.upload(garment(kind, seed), features=["embedding"])["id"] for seed in range(6)
+            ]
+            for kind in KINDS
+        }
+        for ids in images.values():
+            for image_id in ids:
+                api.wait(image_id, timeout=60)
+        assert _trained(api, images, "kept")["status"] == "ready"
+        api.publish("kept", 1)
+        before = api.predict("kept", garment("dress", 300))
+    first.close()
+
+    second = Sightline(settings)
+    try:
+        with serve(second) as running, Client(running.url) as api:
+            assert api.classifier("kept")["published_version"] == 1
+            assert api.version("kept", 1)["metrics"] is not None
+            assert api.predict("kept", garment("dress", 300)) == before
+    finally:
+        second.close()

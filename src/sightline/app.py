@@ -19,6 +19,7 @@ from sightline.metrics import Metrics
 from sightline.models import Models
 from sightline.queue import RetryPolicy, open_queue
 from sightline.search.service import SemanticSearch
+from sightline.search.vectors import VectorSearch
 from sightline.service import ImageService
 from sightline.settings import Settings
 from sightline.vision import Analyzer
@@ -74,12 +75,7 @@ class Sightline:
             embedding_version,
             wake_relay,
         )
-        try:  # TEMP until helper B lands
-            from sightline.search.vectors import VectorSearch
-
-            self.vectors = VectorSearch(self.catalog)
-        except ImportError:
-            self.vectors = None  # type: ignore[assignment]
+        self.vectors = VectorSearch(self.catalog)
         self.semantic = SemanticSearch(self.catalog, self.vectors, self.models, self.analyzers)
         features = RequestFeatureJob(self.catalog, self.service)
         self.pool = WorkerPool(

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 
 from sightline import __version__
-from sightline.api import analyze, errors, events, images, models, system
+from sightline.api import analyze, errors, events, images, models, search, system
 from sightline.api import classifiers as classifier_routes
 from sightline.api.deps import require_api_key
 from sightline.catalog import EventLog
@@ -63,6 +63,7 @@ def create_api(
     app.include_router(analyze.router, dependencies=protected)
     app.include_router(models.router, dependencies=protected)
     app.include_router(classifier_routes.router, dependencies=protected)
+    app.include_router(search.router, dependencies=protected)
     app.include_router(events.router, dependencies=protected)
     app.include_router(system.router)
     return app

@@ -195,7 +195,9 @@ def create_classifier(body: ClassifierIn, classifiers: Classifiers, response: Re
 
 @router.get("", response_model=ClassifierList, responses=ERRORS)
 def list_classifiers(classifiers: Classifiers) -> Any:
-    return ClassifierList(items=[ClassifierOut.of(record) for record in classifiers.list_classifiers()])
+    return ClassifierList(
+        items=[ClassifierOut.of(record) for record in classifiers.list_classifiers()]
+    )
 
 
 @router.get("/{key}", response_model=ClassifierOut, responses=ERRORS, description=KEY)

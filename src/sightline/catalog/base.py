@@ -10,10 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from sightline.catalog.text_search import SearchPage, SearchQuery
 
 JSON = dict[str, Any]
 Vector = npt.NDArray[np.float32]
@@ -143,6 +146,9 @@ class Catalog(Protocol):
 
     def list_images(self, query: ImageQuery) -> list[ImageRecord]:
         """Newest first (by id, which sorts by upload time), `before_id` for the next page."""
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        """Images by the words in their results and by filters (see `text_search`)."""
 
     def image_ids_after(self, after_image_id: str, limit: int) -> list[str]:
         """Image ids in ascending order (oldest first), for walking every image in pages."""

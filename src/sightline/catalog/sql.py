@@ -28,6 +28,7 @@ from sightline.catalog.base import (
 from sightline.catalog.migrate import upgrade
 from sightline.catalog.sql_classifiers import SQLClassifierStore
 from sightline.catalog.statements import insert_events, upsert
+from sightline.catalog.text_search import SearchPage, SearchQuery, refresh_document, search_images
 from sightline.database import Database
 from sightline.errors import BackendError
 from sightline.events import EventType, cloud_event, envelope
@@ -100,6 +101,7 @@ class SQLCatalog:
                         sha256=image.sha256, image_id=image.id, role=ORIGINAL_ROLE
                     )
                 )
+                refresh_document(conn, image.id)
             insert_events(conn, events)
             return [self._load(conn, image.id) for image in images]
 
@@ -126,6 +128,10 @@ class SQLCatalog:
             rows = conn.execute(statement).all()
             features = self._features(conn, [row.id for row in rows])
         return [_record(row, features.get(row.id, {})) for row in rows]
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        with self.db.read() as conn:
+            return search_images(conn, query)
 
     def image_ids_after(self, after_image_id: str, limit: int) -> list[str]:
         with self.db.read() as conn:
@@ -196,6 +202,7 @@ class SQLCatalog:
             if self._lock_image(conn, image_id):
                 self._upsert_features(conn, image_id, outcomes, now, keep_result=False)
                 self._store_vectors(conn, image_id, outcomes)
+                refresh_document(conn, image_id)
                 old_shas = self._replace_derived_refs(conn, image_id, outcomes, blob_refs, keeper)
                 if phash is not None:
                     self._index_phash(conn, image_id, phash)

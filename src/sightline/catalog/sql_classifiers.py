@@ -18,6 +18,7 @@ from sightline.catalog.base import (
     VersionStatus,
 )
 from sightline.catalog.statements import insert_events, upsert
+from sightline.catalog.text_search import refresh_document
 from sightline.database import Database
 from sightline.errors import ClassifierExists
 
@@ -93,11 +94,11 @@ class SQLClassifierStore:
             if record is None:
                 return None
             # Its predictions go with it: a label nobody can retrain must not stay searchable.
-            conn.execute(
-                delete(t.feature_results).where(
-                    t.feature_results.c.feature == prediction_feature(record.name)
-                )
-            )
+            predicted = t.feature_results.c.feature == prediction_feature(record.name)
+            image_ids = list(conn.scalars(select(t.feature_results.c.image_id).where(predicted)))
+            conn.execute(delete(t.feature_results).where(predicted))
+            for image_id in image_ids:
+                refresh_document(conn, image_id)
             conn.execute(delete(t.classifiers).where(t.classifiers.c.id == classifier_id))
             return record
 

@@ -13,20 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sightline.catalog import CatalogBackend, ImageRecord
+from sightline.catalog.base import Vector
 from sightline.errors import ImageNotFound, InvalidParameter, InvalidQuery, SearchUnavailable
 from sightline.ids import is_image_id
-from sightline.catalog.base import Vector
 from sightline.models import Models, ModelSpec, ModelUnavailable
 from sightline.models.manifest import feature_of
+from sightline.search.vectors import VectorSearch
 from sightline.vision import Analyzer
 from sightline.vision.concepts import embed_query
 from sightline.vision.user_models import encode_text
-
-if TYPE_CHECKING:
-    from sightline.search.vectors import VectorSearch
 
 SIMILAR_FEATURE = "embedding"
 SEMANTIC_FEATURE = "semantic"

@@ -1,0 +1,140 @@
+"""`/v1/search`: find images by the words in their results (tags, OCR text, custom labels), with
+filters on the image and its feature values, one cursor page at a time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+
+from sightline.api import deps
+from sightline.api.schemas import ErrorBody, ImageOut, ScoredImage
+from sightline.catalog import ImageStatus
+from sightline.catalog.text_search import SearchQuery, parse_where
+from sightline.errors import InvalidParameter
+from sightline.search.service import SemanticSearch
+from sightline.service import ImageService
+
+router = APIRouter(prefix="/v1/search", tags=["search"])
+Service = Annotated[ImageService, Depends(deps.service)]
+Semantic = Annotated[SemanticSearch, Depends(deps.semantic)]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody} for status in (400, 401, 503)
+}
+
+Q_DESCRIPTION = (
+    "Words to find in the images' tags (with their broader terms: `cat` finds a tabby, `animal` "
+    "finds both), text read in them, custom labels and file names. Every word must match; "
+    'case, accents and English endings are ignored; `"a phrase"` matches as written, and so '
+    "does a word with punctuation (`POL-2024-118734`, `87/100`). Without `q`: newest first."
+)
+WHERE_DESCRIPTION = (
+    "A feature value, repeatable (all must hold): `FEATURE.FIELD:VALUE` (equal: `true`/`false`, "
+    "a number or a word) or `FEATURE.FIELD>=NUMBER` (also `>`, `<`, `<=`); FIELD may be a "
+    "dotted path. E.g. `image_type.type:photo`, `quality.sharpness.blurry:false`, "
+    "`quality.score>=0.7`."
+)
+
+
+class SearchMode(StrEnum):
+    TEXT = "text"
+    SEMANTIC = "semantic"
+
+
+MODE_DESCRIPTION = (
+    "`text`: by the words in the images' results. `semantic`: by meaning, nearest first: a "
+    "user-added image-text (clip) model when one is installed and has embedded images, "
+    "otherwise the images' `semantic` (ConSE) vectors; takes `q` and `limit` only."
+)
+
+
+class SearchResults(BaseModel):
+    method: str = Field(
+        description="What answered: `text` (the full-text index), `conse` (sentence embeddings "
+        "of the images' predicted classes) or `clip` (a user image-text model)."
+    )
+    items: list[ScoredImage] = Field(
+        description="Best first with `q` (score: relevance, higher is better, comparable within "
+        "one query only); newest first without (score null)."
+    )
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` (with the same query) for the next page; null at the end."
+    )
+
+
+@router.get(
+    "",
+    response_model=SearchResults,
+    responses=ERRORS,
+    summary="Search images by words and filters",
+)
+def search(
+    service: Service,
+    semantic: Semantic,
+    q: Annotated[str | None, Query(description=Q_DESCRIPTION)] = None,
+    mode: Annotated[SearchMode, Query(description=MODE_DESCRIPTION)] = SearchMode.TEXT,
+    tag: Annotated[
+        list[str] | None,
+        Query(description="Only images with this tag word or phrase (repeatable)."),
+    ] = None,
+    label: Annotated[
+        list[str] | None,
+        Query(
+            description="Only images with this predicted label: a custom classifier's, a user "
+            "model's, or a detected object's (repeatable)."
+        ),
+    ] = None,
+    where: Annotated[list[str] | None, Query(description=WHERE_DESCRIPTION)] = None,
+    content_type: str | None = None,
+    status: ImageStatus | None = None,
+    uploaded_after: datetime | None = None,
+    uploaded_before: datetime | None = None,
+    min_width: Annotated[int | None, Query(ge=0)] = None,
+    max_width: Annotated[int | None, Query(ge=0)] = None,
+    min_height: Annotated[int | None, Query(ge=0)] = None,
+    max_height: Annotated[int | None, Query(ge=0)] = None,
+    min_size: Annotated[int | None, Query(ge=0, description="Bytes.")] = None,
+    max_size: Annotated[int | None, Query(ge=0, description="Bytes.")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+) -> SearchResults:
+    if mode is SearchMode.SEMANTIC:
+        filters = [tag, label, where, content_type, status, uploaded_after, uploaded_before]
+        sizes = [min_width, max_width, min_height, max_height, min_size, max_size, cursor]
+        if any(value is not None for value in filters + sizes):
+            raise InvalidParameter("A semantic search takes `q` and `limit` only.")
+        answer = semantic.text(q or "", limit)
+        items = [ScoredImage(score=hit.score, image=ImageOut.of(hit.image)) for hit in answer.hits]
+        return SearchResults(method=answer.method, items=items, next_cursor=None)
+    for name, moment in (("uploaded_after", uploaded_after), ("uploaded_before", uploaded_before)):
+        if moment is not None and moment.tzinfo is None:
+            raise InvalidParameter(f"{name} needs a time zone, e.g. 2026-01-31T12:00:00Z.")
+    query = SearchQuery(
+        text=q,
+        tags=tuple(tag or ()),
+        labels=tuple(label or ()),
+        where=tuple(parse_where(expression) for expression in where or ()),
+        content_type=content_type,
+        status=status,
+        uploaded_after=uploaded_after,
+        uploaded_before=uploaded_before,
+        min_width=min_width,
+        max_width=max_width,
+        min_height=min_height,
+        max_height=max_height,
+        min_size=min_size,
+        max_size=max_size,
+        limit=limit,
+        cursor=cursor,
+    )
+    page = service.catalog.search(query)
+    items = []
+    for hit in page.hits:
+        # An image deleted since the page was found is left out.
+        record = service.catalog.get_image(hit.image_id)
+        if record is not None:
+            items.append(ScoredImage(score=hit.score, image=ImageOut.of(record)))
+    return SearchResults(method=str(mode), items=items, next_cursor=page.next_cursor)

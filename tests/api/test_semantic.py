@@ -1,6 +1,9 @@
-"""Searching by meaning through the API: similar images by embedding, text-to-image by ConSE."""
+"""Searching by meaning through the API: similar images by embedding, text-to-image by ConSE
+or by a user-added clip model."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -9,11 +12,16 @@ from PIL import Image, ImageOps
 from skimage import data
 
 from apicheck import assert_error
-from conftest import RunningServer
+from conftest import RunningServer, serve
 from imagegen import encode
+from onnxnets import pooled_linear, text_encoder, word_tokenizer, write_manifest
 from sightline import Client
+from sightline.app import Sightline
+from sightline.models.manifest import add_user_model
+from sightline.settings import Settings
 
 FEATURES = ["tags", "embedding", "semantic"]
+COLOURS = {"red": (230, 20, 20), "green": (20, 230, 20), "blue": (20, 20, 230)}
 
 
 def _photo(image: np.ndarray) -> bytes:
@@ -85,3 +93,51 @@ def test_semantic_search_refuses_what_it_cannot_do(server: RunningServer, client
         "ImageNotFound",
     )
     assert_error(httpx.get(similar, params={"feature": "nope"}), 400, "InvalidParameter")
+
+
+def test_a_user_clip_model_answers_text_queries_when_installed(
+    tmp_path: Path, settings: Settings
+) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    # A three-colour "clip" pair: the image side pools RGB, each word embeds along one axis.
+    pooled_linear(
+        source / "image.onnx", np.eye(3, dtype=np.float32), np.zeros(3), width=8, height=8
+    )
+    text_encoder(
+        source / "text.onnx",
+        np.array([[0, 0, 0], [0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=np.float32),
+    )
+    word_tokenizer(source / "tokenizer.json", ["red", "green", "blue"])
+    model_dir = tmp_path / "models"
+    add_user_model(
+        model_dir,
+        write_manifest(
+            source,
+            name="colours",
+            kind="clip",
+            model="image.onnx",
+            text_model="text.onnx",
+            tokenizer="tokenizer.json",
+            text_max_length=4,
+            input={"width": 8, "height": 8},
+        ),
+    )
+    app = Sightline(settings.model_copy(update={"model_dir": model_dir}))
+    try:
+        with serve(app) as running, Client(running.url) as api:
+            ids = {}
+            for name, colour in (
+                ("red", (230, 20, 20)),
+                ("green", (20, 230, 20)),
+                ("blue", (20, 20, 230)),
+            ):
+                image = Image.new("RGB", (32, 32), colour)
+                ids[name] = api.upload(encode(image, "PNG"), features=["model:colours"])["id"]
+                assert api.wait(ids[name])["status"] == "done"
+            for query in ("red", "green", "blue"):
+                answer = api.search(query, mode="semantic", limit=3)
+                assert answer["method"] == "clip"
+                assert _names(ids, answer)[0] == query
+    finally:
+        app.close()

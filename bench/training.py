@@ -16,6 +16,11 @@ background: easy) and *marks* (five small marks, or none, on busy photo-like bac
     .venv/bin/python bench/training.py                 # timing table
     .venv/bin/python bench/training.py --choose-c      # plus the regularisation table
     .venv/bin/python bench/training.py --sizes 500 --labels 10 --repeat 5 --json
+
+**Through the service** (`--job`, on by default): a catalogue of images whose embeddings are
+already stored, labelled through the classifier service, then `POST …/train` to a ready
+version: the request (example check, snapshot) and the worker's job (reading the stored vectors
+from the catalog, training, storing the head and metrics) timed separately.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Sequence
@@ -180,6 +186,62 @@ def held_out(dataset: str, features: np.ndarray, target: np.ndarray, c: float) -
     )
 
 
+@dataclass
+class JobTiming:
+    examples: int
+    labels: int
+    request_seconds: float  # POST …/train: checks and the version's example snapshot
+    job_seconds: float  # the worker's job: vectors from the catalog, train, store
+
+
+def measure_job(count: int, label_count: int) -> JobTiming:
+    """Train through the service and the worker's job on a temporary embedded catalog."""
+    from sightline.app import Sightline
+    from sightline.catalog import FeatureState, FeatureStatus, NewImage
+    from sightline.events import JobKind
+    from sightline.ids import new_image_id
+    from sightline.queue import Job
+
+    vectors, examples, _names = synthetic(ClassifierKind.MULTICLASS, count, label_count, count)
+    with tempfile.TemporaryDirectory() as folder:
+        app = Sightline(Settings(data_dir=folder, workers=0))
+        embedding = app.analyzers["embedding"]
+        images = [
+            NewImage(new_image_id(), f"{i:064x}", None, "image/jpeg", "JPEG", 1, 1, 1, {}, [])
+            for i in range(count)
+        ]
+
+        class Keeper:
+            def ensure(self, sha256: str) -> None: ...
+
+            def discard(self, sha256: str) -> None: ...
+
+        app.catalog.add_images(images, [], Keeper())
+        for image, vector in zip(images, vectors, strict=True):
+            state = FeatureState(
+                "embedding",
+                FeatureStatus.DONE,
+                embedding.name,
+                embedding.version,
+                {"vector": [float(x) for x in vector]},
+            )
+            app.catalog.finish_features(image.id, [state], [], Keeper(), f"bench-{image.id}")
+        app.classifiers.create("bench", "multiclass")
+        app.classifiers.add_examples(
+            "bench",
+            [(image.id, sorted(labels)) for image, labels in zip(images, examples, strict=True)],
+        )
+        started = time.perf_counter()
+        version = app.classifiers.train("bench")
+        requested = time.perf_counter()
+        job = Job("bench", {"classifier_id": version.classifier_id, "version": 1}, 1, "token")
+        app.pool.handlers[JobKind.TRAIN].process(job)
+        finished = time.perf_counter()
+        assert app.classifiers.version("bench", 1).status == "ready"
+        app.close()
+    return JobTiming(count, label_count, requested - started, finished - requested)
+
+
 def peak_rss_mib() -> float:
     with open("/proc/self/status") as status:
         for line in status:
@@ -197,6 +259,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--labels", default="3,10", help="label counts")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per row")
     parser.add_argument("--choose-c", action="store_true", help="also the C table (models)")
+    parser.add_argument(
+        "--job", action=argparse.BooleanOptionalAction, default=True, help="also via the job"
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser.parse_args(argv)
 
@@ -211,11 +276,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             for count in sizes:
                 timings.append(measure(kind, count, labels, args.repeat))
                 print(f"  measured {kind.value} {labels} labels {count}", file=sys.stderr)
+    jobs = [measure_job(count, 10) for count in sizes] if args.job else []
     choices = choose_c([8, 20, 80], [1.0, 10.0, 100.0, 1000.0]) if args.choose_c else []
     report: dict[str, Any] = {
         "cpu_count": os.cpu_count(),
         "regularization": REGULARIZATION,
         "timings": [asdict(row) for row in timings],
+        "jobs": [asdict(row) for row in jobs],
         "choose_c": [asdict(row) for row in choices],
         "peak_rss_mib": round(peak_rss_mib(), 1),
     }
@@ -229,6 +296,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"{row.kind:<11}{row.labels:>7}{row.examples:>9}{row.seconds:>9.2f}"
             f"{row.held_out:>9.3f}{row.peak_mib:>9.1f}"
         )
+    if jobs:
+        print("\nthrough the service: stored embeddings, 10 labels, multiclass")
+        print(f"{'examples':>9}{'request s':>10}{'job s':>8}")
+        for job in jobs:
+            print(f"{job.examples:>9}{job.request_seconds:>10.3f}{job.job_seconds:>8.2f}")
     if choices:
         print("\nreal embeddings, multinomial LR, 5-fold held-out")
         print(f"{'set':<8}{'examples':>9}{'C':>7}{'accuracy':>9}{'log-loss':>9}{'mean top':>9}")

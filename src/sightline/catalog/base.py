@@ -261,6 +261,16 @@ class ClassifierVersion:
 
 
 @dataclass(frozen=True)
+class Published:
+    """A classifier with a published version: what the pipeline needs, in one cheap read."""
+
+    id: str
+    name: str
+    version: int
+    run_on_upload: bool
+
+
+@dataclass(frozen=True)
 class Example:
     image_id: str
     labels: tuple[str, ...]
@@ -280,6 +290,9 @@ class ClassifierStore(Protocol):
     def by_name(self, name: str) -> ClassifierRecord | None: ...
 
     def list_classifiers(self) -> list[ClassifierRecord]: ...
+
+    def published(self) -> dict[str, Published]:
+        """Classifiers with a published version, by name."""
 
     def update(self, classifier_id: str, **changes: Any) -> ClassifierRecord | None:
         """Change `description`, `run_on_upload` or `published_version`."""

@@ -15,6 +15,7 @@ from sightline.catalog.base import (
     ClassifierRecord,
     ClassifierVersion,
     Example,
+    Published,
     VersionStatus,
 )
 from sightline.catalog.statements import insert_events, upsert
@@ -75,6 +76,19 @@ class SQLClassifierStore:
         with self.db.read() as conn:
             ids = conn.scalars(select(t.classifiers.c.id).order_by(t.classifiers.c.name)).all()
             return [self._load(conn, classifier_id) for classifier_id in ids]
+
+    def published(self) -> dict[str, Published]:
+        columns = t.classifiers.c
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(columns.id, columns.name, columns.published_version, columns.run_on_upload)
+                .where(columns.published_version.is_not(None))
+                .order_by(columns.name)
+            ).all()
+        return {
+            row.name: Published(row.id, row.name, row.published_version, bool(row.run_on_upload))
+            for row in rows
+        }
 
     def update(self, classifier_id: str, **changes: Any) -> ClassifierRecord | None:
         unknown = set(changes) - UPDATABLE

@@ -25,7 +25,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from sightline.catalog.base import ClassifierRecord, ClassifierStore, ClassifierVersion
+from sightline.catalog.base import (
+    ClassifierRecord,
+    ClassifierStore,
+    ClassifierVersion,
+    Published,
+)
 from sightline.catalog.sql_classifiers import prediction_feature
 from sightline.classifiers.training import ClassifierKind, Head
 from sightline.models import LazyModel
@@ -122,48 +127,46 @@ class FeatureSet(Mapping[str, Analyzer]):
         self.model = model
         self.embedding_version = embedding_version
         self._lock = threading.Lock()
-        self._analyzers: dict[tuple[str, int], CustomClassifierAnalyzer] = {}
+        self._analyzers: dict[str, CustomClassifierAnalyzer] = {}  # by classifier id
 
     def __getitem__(self, name: str) -> Analyzer:
         if name in self.bundled:
             return self.bundled[name]
         if name.startswith(PREFIX):
-            classifier = self.store.by_name(name.removeprefix(PREFIX))
-            if classifier is not None and classifier.published_version is not None:
-                return self._analyzer(classifier)
+            published = self.store.published().get(name.removeprefix(PREFIX))
+            if published is not None:
+                analyzer = self._analyzer(published)
+                if analyzer is not None:
+                    return analyzer
         raise KeyError(name)
 
     def __iter__(self) -> Iterator[str]:
         yield from self.bundled
-        for classifier in self.store.list_classifiers():
-            if classifier.published_version is not None:
-                yield prediction_feature(classifier.name)
+        yield from (prediction_feature(name) for name in self.store.published())
 
     def __len__(self) -> int:
-        return sum(1 for _ in self)
+        return len(self.bundled) + len(self.store.published())
 
     def run_on_upload(self) -> list[str]:
         """Features of the classifiers attached to the pipeline: part of every default set."""
         return [
-            prediction_feature(classifier.name)
-            for classifier in self.store.list_classifiers()
-            if classifier.run_on_upload and classifier.published_version is not None
+            prediction_feature(name)
+            for name, published in self.store.published().items()
+            if published.run_on_upload
         ]
 
-    def _analyzer(self, classifier: ClassifierRecord) -> CustomClassifierAnalyzer:
-        assert classifier.published_version is not None
-        key = (classifier.id, classifier.published_version)
+    def _analyzer(self, published: Published) -> CustomClassifierAnalyzer | None:
+        """The analyzer of the published version, built once per version (versions are
+        immutable; a newly published one replaces the classifier's cached analyzer)."""
         with self._lock:
-            found = self._analyzers.get(key)
-        if found is not None:
+            found = self._analyzers.get(published.id)
+        if found is not None and found.trained.number == published.version:
             return found
-        version = self.store.version(classifier.id, classifier.published_version)
-        if version is None:
-            raise KeyError(prediction_feature(classifier.name))
+        classifier = self.store.get(published.id)
+        version = self.store.version(published.id, published.version)
+        if classifier is None or version is None:
+            return None  # deleted meanwhile
         analyzer = CustomClassifierAnalyzer(classifier, version, self.model, self.embedding_version)
         with self._lock:
-            # Keep only the current version of each classifier.
-            for stale in [k for k in self._analyzers if k[0] == classifier.id]:
-                del self._analyzers[stale]
-            self._analyzers[key] = analyzer
+            self._analyzers[published.id] = analyzer
         return analyzer

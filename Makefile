@@ -72,6 +72,7 @@ bench: install-dev models
 	$(BIN)/python bench/upload.py
 	$(BIN)/python bench/models.py
 	$(BIN)/python bench/training.py
+	$(BIN)/python bench/text_search.py
 
 clean:
 	rm -rf $(VENV) $(CONVERT) .cache .mypy_cache .ruff_cache .pytest_cache

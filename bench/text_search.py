@@ -1,0 +1,163 @@
+"""Full-text search benchmark: `GET /v1/search` queries on a synthetic embedded catalog.
+
+Builds a SQLite catalog of N images in a temporary folder: each with `tags` results (a class
+word drawn from a Zipf-like vocabulary of 2,000 words, one of 8 broad words), every tenth with an
+OCR'd claim form holding a unique policy number, and an `image_type`. Then times the search
+layer (`search_images`, the SQL the endpoint runs) for rare, common and phrase queries, a second
+page through the cursor, filters with and without words, and `refresh_document` (the index
+update every finished analysis makes). Prints p50/p95 per query.
+
+    .venv/bin/python bench/text_search.py                   # 10,000 and 100,000 images
+    .venv/bin/python bench/text_search.py --sizes 1000000 --repeat 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from sightline.catalog import open_catalog
+from sightline.catalog import tables as t
+from sightline.catalog.sql import SQLCatalog
+from sightline.catalog.text_search import (
+    SearchQuery,
+    parse_where,
+    rebuild_documents,
+    refresh_document,
+    search_images,
+)
+
+VOCABULARY = [f"w{i}" for i in range(2000)]
+BROAD = ["animal", "vehicle", "food", "plant", "structure", "device", "clothing", "instrument"]
+BATCH = 5000
+
+
+def fill(catalog: SQLCatalog, count: int) -> float:
+    """Insert `count` images with results and index them; returns the indexing seconds."""
+    rng = random.Random(1)
+    now = datetime.now(UTC)
+    with catalog.db.write() as conn:
+        for start in range(0, count, BATCH):
+            images: list[dict[str, Any]] = []
+            results: list[dict[str, Any]] = []
+            for i in range(start, min(count, start + BATCH)):
+                image_id = f"img_{i:012x}{rng.getrandbits(64):016x}"
+                images.append(
+                    {
+                        "id": image_id,
+                        "sha256": f"{i:064x}",
+                        "filename": f"IMG_{i}.jpg",
+                        "content_type": "image/jpeg",
+                        "format": "JPEG",
+                        "size": rng.randint(10_000, 5_000_000),
+                        "width": rng.choice([640, 1280, 4000]),
+                        "height": rng.choice([480, 960, 3000]),
+                        "status": "done",
+                        "client_metadata": {},
+                        "duplicate_of": None,
+                        "created_at": now + timedelta(milliseconds=i),
+                        "updated_at": now,
+                    }
+                )
+                word = VOCABULARY[min(int(rng.paretovariate(1.0)) - 1, len(VOCABULARY) - 1)]
+                sure = rng.random()
+                tags = [
+                    {"name": word, "confidence": sure, "kind": "class"},
+                    {
+                        "name": rng.choice(BROAD),
+                        "confidence": min(1, sure + 0.2),
+                        "kind": "broader",
+                    },
+                ]
+                results.append(_result(image_id, "tags", {"tags": tags, "classes": []}, now))
+                if i % 10 == 0:
+                    lines = [{"text": f"Policy Number: POL-2024-{i:06d}"}, {"text": "claim form"}]
+                    results.append(_result(image_id, "read", {"lines": lines}, now))
+                kind = rng.choice(["photo", "clip_art"])
+                results.append(_result(image_id, "image_type", {"type": kind}, now))
+            conn.execute(insert(t.images), images)
+            conn.execute(insert(t.feature_results), results)
+        started = time.perf_counter()
+        rebuild_documents(conn)
+        return time.perf_counter() - started
+
+
+def _result(image_id: str, feature: str, result: dict[str, Any], now: datetime) -> dict[str, Any]:
+    return {
+        "image_id": image_id,
+        "feature": feature,
+        "status": "done",
+        "analyzer": feature,
+        "version": "1",
+        "result": result,
+        "error": None,
+        "updated_at": now,
+    }
+
+
+def timed(catalog: SQLCatalog, query: SearchQuery, repeat: int) -> tuple[float, float, Any]:
+    times = []
+    with catalog.db.read() as conn:
+        for _ in range(repeat):
+            started = time.perf_counter()
+            page = search_images(conn, query)
+            times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return statistics.median(times), times[max(0, round(0.95 * len(times)) - 1)], page
+
+
+def run(count: int, repeat: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        catalog = open_catalog(f"sqlite:///{Path(folder) / 'catalog.db'}")
+        assert isinstance(catalog, SQLCatalog)
+        indexing = fill(catalog, count)
+        each = indexing / count * 1e6
+        print(f"\n{count:,} images: indexed in {indexing:.1f} s ({each:.0f} µs each)")
+        policy = f"POL-2024-{count // 20 * 10:06d}"
+        first = timed(catalog, SearchQuery(text="animal"), repeat)[2]
+        photo = parse_where("image_type.type:photo")
+        queries = [
+            ("rare word", SearchQuery(text="w300")),
+            ("policy number (phrase)", SearchQuery(text=policy)),
+            ("broad word, 1/8 of images", SearchQuery(text="animal")),
+            ("same, page 2 by cursor", SearchQuery(text="animal", cursor=first.next_cursor)),
+            ("common word, ~1/2 of images", SearchQuery(text="w0")),
+            ("broad word + where filter", SearchQuery(text="animal", where=(photo,))),
+            ("tag filter only, newest first", SearchQuery(tags=("animal",))),
+            ("where filter only", SearchQuery(where=(photo,))),
+        ]
+        print(f"{'query':<32}{'hits':>6}{'p50 ms':>9}{'p95 ms':>9}")
+        for label, query in queries:
+            p50, p95, page = timed(catalog, query, repeat)
+            print(f"{label:<32}{len(page.hits):>6}{p50:>9.2f}{p95:>9.2f}")
+        with catalog.db.read() as conn:
+            sample = list(conn.scalars(select(t.images.c.id).limit(1000)))
+        with catalog.db.write() as conn:
+            started = time.perf_counter()
+            for image_id in sample:
+                refresh_document(conn, image_id)
+            each = (time.perf_counter() - started) / len(sample)
+        print(f"refresh_document: {each * 1e6:.0f} µs per image")
+        catalog.close()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000", help="image counts")
+    parser.add_argument("--repeat", type=int, default=30, help="timed runs per query")
+    args = parser.parse_args(argv)
+    for count in (int(value) for value in args.sizes.split(",")):
+        run(count, args.repeat)
+
+
+if __name__ == "__main__":
+    main()

@@ -75,7 +75,8 @@ class Sightline:
             embedding_version,
             wake_relay,
         )
-        self.vectors = VectorSearch(self.catalog)
+        # Snapshots of the vector indexes: a restart loads them and reads only newer vectors.
+        self.vectors = VectorSearch(self.catalog, settings.data_dir.resolve() / "indexes")
         self.semantic = SemanticSearch(self.catalog, self.vectors, self.models, self.analyzers)
         features = RequestFeatureJob(self.catalog, self.service)
         self.pool = WorkerPool(
@@ -147,5 +148,6 @@ class Sightline:
         would be handed to another worker anyway), then the backends are closed."""
         self.pool.stop(timeout=self.settings.job_lease_seconds)
         self.queue.close()
+        self.vectors.close()
         self.catalog.close()
         self.models.close()

@@ -134,6 +134,9 @@ image_vectors = Table(
     Column("vector", LargeBinary, nullable=False),
     UniqueConstraint("image_id", "feature", name="uq_image_vectors_image_feature"),
     Index("ix_image_vectors_space_seq", "feature", "version", "seq"),
+    # Never reuse a seq (SQLite would hand a deleted newest row's rowid to the next insert, and
+    # an index that caught up to it would miss the replacement).
+    sqlite_autoincrement=True,
 )
 
 classifiers = Table(

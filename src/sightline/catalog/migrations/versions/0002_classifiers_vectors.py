@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["image_id"], ["images.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("seq"),
         sa.UniqueConstraint("image_id", "feature", name="uq_image_vectors_image_feature"),
+        sqlite_autoincrement=True,
     )
     op.create_index(
         "ix_image_vectors_space_seq", "image_vectors", ["feature", "version", "seq"], unique=False

@@ -1,0 +1,345 @@
+"""VectorSearch: catching up with the catalog by seq, re-keying, spaces, forgetting, snapshots."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sightline.catalog import NewImage, open_catalog
+from sightline.catalog.base import FeatureState, FeatureStatus, StoredVector, Vector
+from sightline.catalog.sql import SQLCatalog
+from sightline.events import EventType, cloud_event
+from sightline.search import vectors
+from sightline.search.vectors import VectorSearch
+
+DIMS = 16
+
+
+@dataclass
+class Row:
+    seq: int
+    image_id: str
+    feature: str
+    version: str
+    vector: Vector
+
+
+@dataclass
+class FakeCatalog:
+    """The catalog's vector rows in memory, with the same replace-under-a-new-seq rule."""
+
+    rows: list[Row] = field(default_factory=list)
+    next_seq: int = 1
+    reads: list[int] = field(default_factory=list)  # `after_seq` of every vectors_after call
+
+    def write(
+        self, image_id: str, vector: Vector, feature: str = "embedding", version: str = "1"
+    ) -> None:
+        self.rows = [r for r in self.rows if (r.image_id, r.feature) != (image_id, feature)]
+        self.rows.append(Row(self.next_seq, image_id, feature, version, vector))
+        self.next_seq += 1
+
+    def delete_image(self, image_id: str) -> None:
+        self.rows = [r for r in self.rows if r.image_id != image_id]
+
+    def vectors_after(
+        self, feature: str, version: str, after_seq: int, limit: int
+    ) -> list[StoredVector]:
+        self.reads.append(after_seq)
+        found = [
+            StoredVector(r.seq, r.image_id, r.vector)
+            for r in self.rows
+            if (r.feature, r.version) == (feature, version) and r.seq > after_seq
+        ]
+        return found[:limit]
+
+    def vector_of(self, image_id: str, feature: str) -> tuple[str, Vector] | None:
+        for r in self.rows:
+            if (r.image_id, r.feature) == (image_id, feature):
+                return r.version, r.vector
+        return None
+
+    def vector_versions(self, feature: str) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for r in self.rows:
+            if r.feature == feature:
+                counts[r.version] = counts.get(r.version, 0) + 1
+        return counts
+
+
+def vec(seed: int) -> Vector:
+    values: Vector = np.random.default_rng(seed).standard_normal(DIMS).astype(np.float32)
+    return values / np.linalg.norm(values)
+
+
+def ids(hits: list[tuple[str, float]]) -> list[str]:
+    return [image_id for image_id, _score in hits]
+
+
+@pytest.fixture
+def catalog() -> FakeCatalog:
+    return FakeCatalog()
+
+
+def test_new_rows_are_picked_up_incrementally(catalog: FakeCatalog) -> None:
+    search = VectorSearch(catalog)
+    for n in range(3):
+        catalog.write(f"img{n}", vec(n))
+    assert set(ids(search.nearest("embedding", "1", vec(0), 10))) == {"img0", "img1", "img2"}
+
+    catalog.reads.clear()
+    catalog.write("img3", vec(3))
+    hits = search.nearest("embedding", "1", vec(3), 1)
+
+    assert hits == [("img3", pytest.approx(1.0, abs=1e-3))]
+    assert catalog.reads == [3]  # only the rows after the last seen seq were asked for
+    assert search.refresh("embedding", "1") == 4
+
+
+def test_catching_up_pages_through_many_rows(
+    catalog: FakeCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(vectors, "PAGE", 4)
+    for n in range(10):
+        catalog.write(f"img{n}", vec(n))
+
+    found = VectorSearch(catalog).nearest("embedding", "1", vec(9), 10)
+
+    assert len(found) == 10
+    assert catalog.reads == [0, 4, 8]
+
+
+def test_a_replaced_row_re_keys_its_image(catalog: FakeCatalog) -> None:
+    search = VectorSearch(catalog)
+    for n in range(5):
+        catalog.write(f"img{n}", vec(n))
+    search.refresh("embedding", "1")
+
+    catalog.write("img2", vec(100))  # re-analysed: a new row under a new seq
+    hits = search.nearest("embedding", "1", vec(100), 5)
+
+    assert hits[0] == ("img2", pytest.approx(1.0, abs=1e-3))
+    assert ids(hits).count("img2") == 1  # the old vector is gone, not indexed twice
+    assert search.refresh("embedding", "1") == 5
+    old = dict(search.nearest("embedding", "1", vec(2), 5))
+    assert old["img2"] == pytest.approx(float(vec(2) @ vec(100)), abs=5e-3)
+
+
+def test_versions_and_features_never_mix(catalog: FakeCatalog) -> None:
+    catalog.write("a", vec(1), version="1")
+    catalog.write("b", vec(1), version="2")
+    catalog.write("c", vec(1), feature="semantic", version="1")
+    search = VectorSearch(catalog)
+
+    assert ids(search.nearest("embedding", "1", vec(1), 10)) == ["a"]
+    assert ids(search.nearest("embedding", "2", vec(1), 10)) == ["b"]
+    assert ids(search.nearest("semantic", "1", vec(1), 10)) == ["c"]
+    assert search.nearest("embedding", "3", vec(1), 10) == []
+
+
+def test_excluded_images_do_not_take_places_in_the_answer(catalog: FakeCatalog) -> None:
+    for n in range(6):
+        catalog.write(f"img{n}", vec(n))
+    search = VectorSearch(catalog)
+
+    hits = search.nearest("embedding", "1", vec(0), 3, exclude={"img0", "img1"})
+
+    assert len(hits) == 3
+    assert not {"img0", "img1"} & set(ids(hits))
+
+
+def test_deleted_images_stay_until_forgotten(catalog: FakeCatalog) -> None:
+    for n in range(4):
+        catalog.write(f"img{n}", vec(n))
+    search = VectorSearch(catalog)
+    search.refresh("embedding", "1")
+
+    catalog.delete_image("img1")
+    assert "img1" in ids(search.nearest("embedding", "1", vec(1), 4))  # the catalog's rows went
+
+    search.forget("embedding", "1", ["img1", "never-indexed"])
+
+    assert set(ids(search.nearest("embedding", "1", vec(1), 4))) == {"img0", "img2", "img3"}
+    assert search.refresh("embedding", "1") == 3
+
+
+def test_similar_searches_the_space_of_the_image_vector_without_the_image(
+    catalog: FakeCatalog,
+) -> None:
+    for n in range(5):
+        catalog.write(f"img{n}", vec(n), version="2")
+    catalog.write("near", vec(0) + 0.05 * vec(50), version="2")
+    search = VectorSearch(catalog)
+
+    found = search.similar("img0", "embedding", 2)
+
+    assert found is not None
+    version, hits = found
+    assert version == "2"
+    assert ids(hits)[0] == "near" and "img0" not in ids(hits)
+    assert search.similar("img0", "semantic", 2) is None
+
+
+# -- snapshots ---------------------------------------------------------------------------------
+
+
+def test_a_restart_loads_the_snapshot_and_pulls_only_newer_rows(
+    catalog: FakeCatalog, tmp_path: Path
+) -> None:
+    for n in range(20):
+        catalog.write(f"img{n}", vec(n))
+    first = VectorSearch(catalog, tmp_path)
+    before = first.nearest("embedding", "1", vec(7), 30)
+    first.close()
+
+    catalog.write("img5", vec(500))  # replaced after the snapshot
+    catalog.write("new", vec(600))
+    catalog.reads.clear()
+    second = VectorSearch(catalog, tmp_path)
+
+    assert second.nearest("embedding", "1", vec(500), 1) == [("img5", pytest.approx(1.0, 1e-3))]
+    assert catalog.reads == [20]
+    assert second.refresh("embedding", "1") == 21
+    assert ids(second.nearest("embedding", "1", vec(600), 1)) == ["new"]
+    after = second.nearest("embedding", "1", vec(7), 30)
+    changed = {"img5", "new"}
+    assert [i for i in ids(after) if i not in changed] == [
+        i for i in ids(before) if i not in changed
+    ]
+
+
+def test_saving_again_keeps_one_generation_of_files(catalog: FakeCatalog, tmp_path: Path) -> None:
+    search = VectorSearch(catalog, tmp_path)
+    catalog.write("a", vec(1))
+    search.refresh("embedding", "1")
+    search.save()
+    catalog.write("b", vec(2))
+    search.refresh("embedding", "1")
+    search.save()
+
+    assert sorted(path.suffix for path in tmp_path.iterdir()) == [".json", ".npz", ".usearch"]
+    assert VectorSearch(catalog, tmp_path).refresh("embedding", "1") == 2
+
+
+def test_an_unreadable_snapshot_is_rebuilt_from_the_catalog(
+    catalog: FakeCatalog, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    for n in range(5):
+        catalog.write(f"img{n}", vec(n))
+    search = VectorSearch(catalog, tmp_path)
+    search.refresh("embedding", "1")
+    search.close()
+    for path in tmp_path.glob("*.usearch"):
+        path.write_bytes(b"not an index")
+    catalog.reads.clear()
+
+    with caplog.at_level(logging.WARNING):
+        rebuilt = VectorSearch(catalog, tmp_path).refresh("embedding", "1")
+
+    assert rebuilt == 5
+    assert catalog.reads == [0]
+    assert "snapshot unreadable" in caplog.text
+
+
+def test_snapshots_of_versions_gone_from_the_catalog_are_deleted(
+    catalog: FakeCatalog, tmp_path: Path
+) -> None:
+    catalog.write("a", vec(1), version="1")
+    catalog.write("b", vec(2), version="1.1")  # a version whose name extends the other's
+    search = VectorSearch(catalog, tmp_path)
+    search.refresh("embedding", "1")
+    search.refresh("embedding", "1.1")
+    search.save()
+    assert len(list(tmp_path.glob("*.json"))) == 2
+
+    catalog.write("a", vec(1), version="2")  # re-analysed by the new model: version 1 is empty
+    search.save()
+
+    assert [path.name for path in tmp_path.glob("*.json")] == ["embedding%401%2E1.json"]
+    assert len(list(tmp_path.iterdir())) == 3
+
+
+def test_many_changes_are_saved_without_waiting_for_close(
+    catalog: FakeCatalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(vectors, "AUTOSAVE_ROWS", 3)
+    search = VectorSearch(catalog, tmp_path)
+    catalog.write("a", vec(1))
+    search.refresh("embedding", "1")
+    assert list(tmp_path.glob("*.json")) == []
+
+    catalog.write("b", vec(2))
+    catalog.write("c", vec(3))
+    search.refresh("embedding", "1")
+
+    assert len(list(tmp_path.glob("*.json"))) == 1
+
+
+# -- against the real catalog ------------------------------------------------------------------
+
+
+class NoBlobs:
+    def ensure(self, sha256: str) -> None:
+        pass
+
+    def discard(self, sha256: str) -> None:
+        pass
+
+
+@pytest.fixture
+def sql_catalog(tmp_path: Path) -> Iterator[SQLCatalog]:
+    opened = open_catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+    assert isinstance(opened, SQLCatalog)
+    yield opened
+    opened.close()
+
+
+def add_image(catalog: SQLCatalog, image_id: str) -> None:
+    pending = FeatureState("embedding", FeatureStatus.PENDING, "embedding", "1")
+    blob = image_id * 2  # 64 characters, like the sha256 it stands for
+    image = NewImage(image_id, blob, None, "image/png", "PNG", 1, 1, 1, {}, [pending])
+    catalog.add_images([image], [], NoBlobs())
+
+
+def analyse(catalog: SQLCatalog, image_id: str, vector: Vector, version: str = "1") -> None:
+    result = {"vector": [float(value) for value in vector]}
+    state = FeatureState("embedding", FeatureStatus.DONE, "embedding", version, result)
+    catalog.finish_features(image_id, [state], [], NoBlobs(), f"done-{image_id}-{version}")
+
+
+def test_follows_the_sql_catalog_through_re_analysis_versions_and_deletion(
+    sql_catalog: SQLCatalog,
+) -> None:
+    names = [f"img_{n:028x}" for n in range(4)]
+    for n, image_id in enumerate(names):
+        add_image(sql_catalog, image_id)
+        analyse(sql_catalog, image_id, vec(n))
+    search = VectorSearch(sql_catalog)
+    assert set(ids(search.nearest("embedding", "1", vec(0), 10))) == set(names)
+
+    # Re-analysing the newest row and an older one: both come back under new seqs.
+    analyse(sql_catalog, names[3], vec(300))
+    analyse(sql_catalog, names[1], vec(100))
+    assert search.nearest("embedding", "1", vec(300), 1) == [(names[3], pytest.approx(1, 1e-3))]
+    assert search.nearest("embedding", "1", vec(100), 1) == [(names[1], pytest.approx(1, 1e-3))]
+    assert search.refresh("embedding", "1") == 4
+
+    # A new model version moves an image to the new space.
+    analyse(sql_catalog, names[2], vec(2), version="2")
+    assert ids(search.nearest("embedding", "2", vec(2), 10)) == [names[2]]
+
+    sql_catalog.delete_image(
+        names[0], cloud_event(EventType.IMAGE_DELETED, names[0], {}), NoBlobs()
+    )
+    assert sql_catalog.vector_of(names[0], "embedding") is None  # the rows cascade away
+    search.forget("embedding", "1", [names[0]])
+    assert names[0] not in ids(search.nearest("embedding", "1", vec(0), 10))
+
+    found = search.similar(names[1], "embedding", 10)
+    assert found is not None and found[0] == "1"
+    assert names[1] not in ids(found[1])

@@ -73,6 +73,7 @@ bench: install-dev models
 	$(BIN)/python bench/models.py
 	$(BIN)/python bench/training.py
 	$(BIN)/python bench/text_search.py
+	$(BIN)/python bench/search.py
 
 clean:
 	rm -rf $(VENV) $(CONVERT) .cache .mypy_cache .ruff_cache .pytest_cache

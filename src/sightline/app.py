@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
@@ -26,6 +28,8 @@ from sightline.vision import Analyzer
 from sightline.vision.registry import build_analyzers
 from sightline.vision.tags import EmbeddingAnalyzer, classifier
 from sightline.worker import Analyst, OutboxRelay, WorkerPool
+
+log = logging.getLogger(__name__)
 
 
 class Sightline:
@@ -114,6 +118,7 @@ class Sightline:
         async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
             if run_workers:
                 self.start_workers()
+            self.warm_indexes()
             try:
                 yield
             finally:
@@ -136,6 +141,21 @@ class Sightline:
             },
             lifespan=lifespan,
         )
+
+    def warm_indexes(self) -> None:
+        """Catch the current vector indexes up in the background, so that the first search
+        after a restart does not wait for a large index to be built or loaded."""
+
+        def warm() -> None:
+            for feature in ("embedding", "semantic"):
+                analyzer = self.analyzers.bundled.get(feature)
+                if analyzer is not None:
+                    try:
+                        self.vectors.refresh(feature, analyzer.version)
+                    except Exception:
+                        log.exception("Warming the %s vector index failed", feature)
+
+        threading.Thread(target=warm, name="sightline-warm-indexes", daemon=True).start()
 
     def start_workers(self) -> None:
         """Start the pool, first asking for any re-index a model change made necessary."""

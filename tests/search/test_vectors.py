@@ -168,23 +168,6 @@ def test_deleted_images_stay_until_forgotten(catalog: FakeCatalog) -> None:
     assert search.refresh("embedding", "1") == 3
 
 
-def test_similar_searches_the_space_of_the_image_vector_without_the_image(
-    catalog: FakeCatalog,
-) -> None:
-    for n in range(5):
-        catalog.write(f"img{n}", vec(n), version="2")
-    catalog.write("near", vec(0) + 0.05 * vec(50), version="2")
-    search = VectorSearch(catalog)
-
-    found = search.similar("img0", "embedding", 2)
-
-    assert found is not None
-    version, hits = found
-    assert version == "2"
-    assert ids(hits)[0] == "near" and "img0" not in ids(hits)
-    assert search.similar("img0", "semantic", 2) is None
-
-
 # -- snapshots ---------------------------------------------------------------------------------
 
 
@@ -340,6 +323,5 @@ def test_follows_the_sql_catalog_through_re_analysis_versions_and_deletion(
     search.forget("embedding", "1", [names[0]])
     assert names[0] not in ids(search.nearest("embedding", "1", vec(0), 10))
 
-    found = search.similar(names[1], "embedding", 10)
-    assert found is not None and found[0] == "1"
-    assert names[1] not in ids(found[1])
+    nearest = search.nearest("embedding", "1", vec(100), 10, exclude={names[1]})
+    assert names[1] not in ids(nearest) and len(nearest) == 2

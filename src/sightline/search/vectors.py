@@ -123,15 +123,6 @@ class VectorSearch:
                     hits.append((image_id, score))
         return hits[:k]
 
-    def similar(self, image_id: str, feature: str, k: int) -> tuple[str, list[Hit]] | None:
-        """The images nearest to this one by its vector of `feature`, and that vector's version;
-        None if the image has no such vector."""
-        found = self.catalog.vector_of(image_id, feature)
-        if found is None:
-            return None
-        version, vector = found
-        return version, self.nearest(feature, version, vector, k, exclude={image_id})
-
     def forget(self, feature: str, version: str, image_ids: Iterable[str]) -> None:
         """Remove these images (deleted from the catalog) from the space's index."""
         space = self._space(feature, version)

@@ -30,11 +30,12 @@ from sightline.catalog.base import (
     ClassifierStore,
     ClassifierVersion,
     Published,
+    Vector,
 )
 from sightline.catalog.sql_classifiers import prediction_feature
 from sightline.classifiers.training import ClassifierKind, Head
 from sightline.models import LazyModel
-from sightline.vision import geometry
+from sightline.vision import decode, geometry
 from sightline.vision.base import JSON, Analyzer, Picture, SkipFeature
 from sightline.vision.tags import Classifier, predict
 from sightline.vision.vectors import unit_length
@@ -52,6 +53,14 @@ def load_head(version: ClassifierVersion) -> Head:
     if version.head is None:
         raise ValueError(f"Version {version.number} has no trained head.")
     return _head(version.classifier_id, version.number, version.head)
+
+
+def embed(data: bytes, model: LazyModel[Classifier], max_pixels: int) -> Vector:
+    """An image file's `embedding` vector (unit length), computed now: for pictures sent only
+    to be predicted, and for examples whose stored embedding is missing or outdated."""
+    picture = decode(data, max_bytes=len(data), max_pixels=max_pixels)
+    with model.acquire() as loaded:
+        return unit_length(predict(picture, loaded).features).astype(np.float32)
 
 
 def prediction(head: Head, vector: np.ndarray, threshold: float) -> tuple[list[JSON], list[str]]:

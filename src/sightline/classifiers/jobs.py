@@ -9,6 +9,7 @@ import numpy as np
 
 from sightline.catalog import CatalogBackend
 from sightline.catalog.base import ClassifierStore, Example, Vector, VersionStatus
+from sightline.classifiers.features import embed
 from sightline.classifiers.training import ClassifierKind, check_examples, train
 from sightline.errors import BlobNotFound, ImageNotFound, SightlineError
 from sightline.events import EventType, derived_event_id, subject_event
@@ -16,8 +17,7 @@ from sightline.models import LazyModel
 from sightline.pipeline import error_info
 from sightline.queue import Job
 from sightline.service import ImageService
-from sightline.vision import decode
-from sightline.vision.tags import Classifier, predict
+from sightline.vision.tags import Classifier
 
 log = logging.getLogger(__name__)
 EMBEDDING = "embedding"
@@ -126,11 +126,6 @@ class TrainJob:
         return kept, vectors
 
     def _compute(self, image_id: str) -> Vector:
-        record, blob = self.images.open_original(image_id)
+        _record, blob = self.images.open_original(image_id)
         with blob:
-            data = blob.read()
-        picture = decode(data, max_bytes=len(data), max_pixels=self.images.settings.max_pixels)
-        with self.model.acquire() as loaded:
-            features = predict(picture, loaded).features
-        norm = float(np.linalg.norm(features))
-        return (features / norm if norm else features).astype(np.float32)
+            return embed(blob.read(), self.model, self.images.settings.max_pixels)

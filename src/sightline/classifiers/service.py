@@ -28,7 +28,7 @@ from sightline.catalog.base import (
 )
 from sightline.catalog.sql_classifiers import prediction_feature
 from sightline.classifiers.export import to_onnx
-from sightline.classifiers.features import describe_prediction, load_head
+from sightline.classifiers.features import describe_prediction, embed, load_head
 from sightline.classifiers.training import ClassifierKind, check_examples
 from sightline.errors import (
     ClassifierNotFound,
@@ -40,9 +40,8 @@ from sightline.errors import (
 from sightline.events import EventType, subject_event
 from sightline.models import LazyModel
 from sightline.service import ImageService, Upload
-from sightline.vision import decode
 from sightline.vision.tags import MODEL as EMBEDDING_MODEL
-from sightline.vision.tags import Classifier, predict
+from sightline.vision.tags import Classifier
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 MAX_LABEL_LENGTH = 64
@@ -286,7 +285,7 @@ class ClassifierService:
                 f"server computes {self.embedding_version}: train a new version."
             )
         if data is not None:
-            vector = self._embed(data)
+            vector = embed(data, self.model, self.images.settings.max_pixels)
         elif image_id is not None:
             vector = self._image_vector(image_id)
         else:
@@ -344,12 +343,6 @@ class ClassifierService:
             if state is None or state.status not in (FeatureStatus.PENDING, FeatureStatus.RUNNING):
                 self.images.reprocess(image_id, [EXAMPLES_FEATURE])
 
-    def _embed(self, data: bytes) -> Vector:
-        settings = self.images.settings
-        picture = decode(data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_pixels)
-        with self.model.acquire() as loaded:
-            return predict(picture, loaded).features
-
     def _image_vector(self, image_id: str) -> Vector:
         record = self.images.get(image_id)
         found = self.catalog.vector_of(record.id, EXAMPLES_FEATURE)
@@ -357,7 +350,7 @@ class ClassifierService:
             return found[1]
         _, blob = self.images.open_original(record.id)
         with blob:
-            return self._embed(blob.read())
+            return embed(blob.read(), self.model, self.images.settings.max_pixels)
 
     def _ready(self, key: str, number: int) -> ClassifierVersion:
         version = self.version(key, number)

@@ -178,7 +178,7 @@ def _wait_for_feature(client: Client, image_id: str, feature: str) -> dict:
 
 
 def test_a_published_classifier_runs_on_new_uploads_and_backfills_old_ones(
-    client: Client, catalogue: dict[str, list[str]]
+    client: Client, server: RunningServer, catalogue: dict[str, list[str]]
 ) -> None:
     assert _trained(client, catalogue)["status"] == "ready"
     client.publish("shop", 1)
@@ -187,6 +187,8 @@ def test_a_published_classifier_runs_on_new_uploads_and_backfills_old_ones(
 
     fresh = client.upload(garment("shirt", 200))  # no features named: the default set
     assert "custom:shop" in fresh["features"]
+    listed = httpx.get(f"{server.url}/v1/features").json()["items"]
+    assert {"name": "custom:shop", "version": "1", "default": True} in listed
     result = _wait_for_feature(client, fresh["id"], "custom:shop")
     assert result["predicted"] == ["shirt"] and result["classifier"]["version"] == 1
 

@@ -41,7 +41,7 @@ class ModelList(BaseModel):
 
 @router.get("/features", response_model=FeatureList, summary="Features this server computes")
 def list_features(service: Annotated[ImageService, Depends(deps.service)]) -> FeatureList:
-    defaults = set(service.default_features)
+    defaults = set(service.defaults())
     return FeatureList(
         items=[
             FeatureInfo(name=name, version=analyzer.version, default=name in defaults)

@@ -42,6 +42,7 @@ import onnxruntime as ort
 from PIL import Image, ImageDraw, ImageFont
 from skimage import data as samples
 
+from procstatus import MIB, memory_mib
 from sightline.app import Sightline
 from sightline.catalog import ImageStatus
 from sightline.models import Models
@@ -51,7 +52,6 @@ from sightline.settings import DEFAULT_FEATURES, Settings
 from sightline.vision import Analyzer, decode
 from sightline.vision.registry import build_analyzers
 
-MIB = 1024 * 1024
 SIDE = 640
 MAX_BYTES = 50 * MIB
 MAX_PIXELS = 80_000_000
@@ -264,14 +264,6 @@ def _variant(data: bytes, index: int) -> bytes:
     return data[:-2] + b"\xff\xfe" + (8).to_bytes(2, "big") + index.to_bytes(6, "big") + data[-2:]
 
 
-def peak_rss_mib() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024 / MIB
-    return 0.0
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     models = Models(Settings().model_dir, threads=args.threads, idle_seconds=0)
@@ -291,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"  measured {feature}", file=sys.stderr)
     default = [name for name in DEFAULT_FEATURES if name in wanted]
     rows.append(measure("default set", default, analyzers, images, args.images))
-    rss = peak_rss_mib()
+    rss = memory_mib("VmHWM")
     loaded = models.loaded()
     models.close()
     pipeline = measure_pipeline(default, args.threads, images, args.pipeline_images, rows[-1])

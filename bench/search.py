@@ -41,10 +41,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from procstatus import MIB, memory_mib
 from sightline.search.vector_index import STORAGE, VectorIndex
 from sightline.search.vectors import PAGE
 
-MIB = 1024 * 1024
 K = 10
 Matrix = npt.NDArray[np.float32]
 
@@ -179,15 +179,6 @@ def measure(count: int, dims: int, queries: int, uniform: bool) -> Figures:
 
 def ms(seconds: float) -> float:
     return round(seconds * 1000, 3)
-
-
-def memory_mib(field: str) -> float:
-    """A memory figure of this process from /proc: VmRSS (resident now), VmHWM (peak)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1]) * 1024 / MIB
-    return 0.0
 
 
 def main(argv: Sequence[str] | None = None) -> None:

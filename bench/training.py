@@ -44,13 +44,14 @@ from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from threadpoolctl import threadpool_limits
 
+from procstatus import MIB, memory_mib
 from sightline.classifiers.training import REGULARIZATION, ClassifierKind, train
 from sightline.models import Models
 from sightline.settings import Settings
 from sightline.vision.tags import classifier, classify_batch
 
 DIMENSIONS = 1280
-MIB = 1024 * 1024
+
 SPREAD = 0.12  # distinct part of each label's centre: from hard (10 labels, 100 examples) to easy
 
 
@@ -242,14 +243,6 @@ def measure_job(count: int, label_count: int) -> JobTiming:
     return JobTiming(count, label_count, requested - started, finished - requested)
 
 
-def peak_rss_mib() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024 / MIB
-    return 0.0
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
@@ -284,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "timings": [asdict(row) for row in timings],
         "jobs": [asdict(row) for row in jobs],
         "choose_c": [asdict(row) for row in choices],
-        "peak_rss_mib": round(peak_rss_mib(), 1),
+        "peak_rss_mib": round(memory_mib("VmHWM"), 1),
     }
     if args.json:
         print(json.dumps(report, indent=2))

@@ -31,10 +31,11 @@ import httpx
 import numpy as np
 from PIL import Image
 
+from procstatus import status_kib
 from sightline.client import ApiError, Client
 
 MB = 1_000_000
-MIB = 1024 * 1024
+
 STOP_TIMEOUT_S = 15.0
 LOG_TAIL_LINES = 40
 IMAGE_GAUGE = re.compile(r'^sightline_images\{status="(\w+)"\}\s+([0-9.eE+-]+)$', re.MULTILINE)
@@ -232,15 +233,6 @@ def running_server(
 # -- memory ----------------------------------------------------------------------------------
 
 
-def proc_status_kib(pid: int, key: str) -> int | None:
-    try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    match = re.search(rf"^{key}:\s+(\d+) kB$", text, re.MULTILINE)
-    return int(match.group(1)) if match else None
-
-
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU time of `pid` so far, from /proc/PID/stat (Linux)."""
     try:
@@ -275,12 +267,12 @@ class MemoryProbe:
 
     def sample_children(self) -> None:
         for child in child_pids(self.pid):
-            peak = proc_status_kib(child, "VmHWM")
+            peak = status_kib(child, "VmHWM")
             if peak is not None:
                 self.children_peak_kib[child] = max(peak, self.children_peak_kib.get(child, 0))
 
     def server_peak_kib(self) -> int | None:
-        return proc_status_kib(self.pid, "VmHWM")
+        return status_kib(self.pid, "VmHWM")
 
     def server_cpu_seconds(self) -> float | None:
         return cpu_seconds(self.pid)

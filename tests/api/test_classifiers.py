@@ -103,6 +103,9 @@ def test_batch_labelling_reports_each_item(client: Client, server: RunningServer
     assert [item["status"] for item in body["items"]] == [201, 404, 400, 400]
     assert body["succeeded"] == 1 and body["failed"] == 3
     assert body["items"][1]["error"]["code"] == "ImageNotFound"
+    # The labelled image had no embedding: one is requested so that training finds it stored.
+    assert "embedding" not in image["features"]
+    assert "embedding" in client.get(image["id"])["features"]
     # Relabelling an image of a multiclass classifier replaces its label.
     client.add_examples("mixed", [(image["id"], "shirt")])
     assert client.examples("mixed") == [{"image_id": image["id"], "labels": ["shirt"]}]

@@ -162,10 +162,13 @@ class ClassifierService:
         for (index, example), found in zip(valid, added, strict=True):
             if found:
                 outcomes[index] = ItemOutcome(index, 201, example.image_id)
-                self._ensure_embedding(example.image_id)
             else:
                 error = {"code": "ImageNotFound", "message": f"No image {example.image_id!r}."}
                 outcomes[index] = ItemOutcome(index, 404, example.image_id, error)
+        labelled = [
+            example.image_id for (_, example), found in zip(valid, added, strict=True) if found
+        ]
+        self._ensure_embeddings(labelled)
         return [outcomes[index] for index in range(len(items))]
 
     def upload_examples(
@@ -333,11 +336,14 @@ class ClassifierService:
             )
         return clean
 
-    def _ensure_embedding(self, image_id: str) -> None:
-        """An example without a current embedding gets one computed in the background, so
+    def _ensure_embeddings(self, image_ids: Sequence[str]) -> None:
+        """Examples without a current embedding get one computed in the background, so
         training finds it cached."""
-        found = self.catalog.vector_of(image_id, EXAMPLES_FEATURE)
-        if found is None or found[0] != self.embedding_version:
+        stored = self.catalog.vectors_of(image_ids, EXAMPLES_FEATURE)
+        for image_id in dict.fromkeys(image_ids):
+            found = stored.get(image_id)
+            if found is not None and found[0] == self.embedding_version:
+                continue
             record = self.images.get(image_id)
             state = record.features.get(EXAMPLES_FEATURE)
             if state is None or state.status not in (FeatureStatus.PENDING, FeatureStatus.RUNNING):

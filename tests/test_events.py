@@ -56,7 +56,7 @@ def test_cloud_event_is_json_serialisable() -> None:
 
 @pytest.mark.parametrize("event_type", list(EventType))
 def test_event_types_are_reverse_dns_names(event_type: EventType) -> None:
-    assert re.fullmatch(r"sightline\.(image|classifier|index)\.[a-z_]+", str(event_type))
+    assert re.fullmatch(r"sightline\.(image|classifier|index|upload)\.[a-z_]+", str(event_type))
 
 
 def test_job_events_are_the_ones_that_ask_for_work() -> None:

@@ -222,7 +222,7 @@ def test_the_worker_command_processes_jobs_and_stops_on_sigterm(tmp_path: Path) 
         [ingested] = api.service.ingest([Upload(solid("green"))])
         env = {**os.environ, "SIGHTLINE_POLL_INTERVAL_SECONDS": "0.05"}
         worker = subprocess.Popen(
-            [_console_script(), "worker", "--data-dir", str(data_dir), "--workers", "1"],
+            [_console_script(), "worker", "--data-dir", str(data_dir), "--concurrency", "1"],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -286,3 +286,64 @@ def test_a_blob_store_failure_is_retried_not_blamed_on_the_analyzer(
     assert record.status is ImageStatus.DONE
     assert record.features["thumbnail"].error is None
     assert _attempts(app) == 2
+
+
+def _queued_then_lost(settings: Settings, lose: Callable[[Path], None]) -> str:
+    """Upload with no worker running, relay the job into the queue, then lose it."""
+    app = Sightline(settings.model_copy(update={"workers": 0}))
+    try:
+        [ingested] = app.service.ingest([Upload(solid("purple"))])
+        assert app.pool.relay.relay_all() == 1
+    finally:
+        app.close()
+    lose(settings.data_dir / "queue.db")
+    return ingested.image.id
+
+
+def test_workers_rebuild_a_queue_that_lost_its_data_from_the_catalog(settings: Settings) -> None:
+    def delete_queue(path: Path) -> None:
+        for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
+            (path.parent / name).unlink(missing_ok=True)
+
+    image_id = _queued_then_lost(settings, delete_queue)
+    app = Sightline(settings)  # a new queue.db: a new epoch
+    try:
+        app.start_workers()
+        wait_for(finished(app, image_id))
+        assert image(app, image_id).status is ImageStatus.DONE
+        assert event_types(app, image_id).count("sightline.image.analyzed") == 1
+    finally:
+        app.close()
+
+
+def test_queue_rebuild_requeues_jobs_the_queue_dropped(settings: Settings) -> None:
+    from click.testing import CliRunner
+
+    from sightline.cli import main
+    from sightline.queue.sqlite import jobs
+
+    def drop_jobs(path: Path) -> None:
+        app = Sightline(settings.model_copy(update={"workers": 0}))
+        try:
+            with app.queue.db.write() as conn:  # type: ignore[attr-defined]
+                conn.execute(jobs.delete())
+        finally:
+            app.close()
+
+    image_id = _queued_then_lost(settings, drop_jobs)
+    args = ["queue", "rebuild", "--data-dir", str(settings.data_dir)]
+    rebuilt = CliRunner().invoke(main, args)
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "1 unfinished jobs handed back; 1 enqueued." in rebuilt.output
+    again = CliRunner().invoke(main, args)
+    assert "1 unfinished jobs handed back; 0 enqueued." in again.output  # already queued
+
+    app = Sightline(settings)
+    try:
+        app.start_workers()
+        wait_for(finished(app, image_id))
+        assert image(app, image_id).status is ImageStatus.DONE
+    finally:
+        app.close()
+    rebuilt = CliRunner().invoke(main, args)
+    assert "0 unfinished jobs handed back; 0 enqueued." in rebuilt.output

@@ -17,6 +17,7 @@ from sightline.classifiers.features import FeatureSet
 from sightline.classifiers.jobs import TrainJob
 from sightline.classifiers.service import ClassifierService
 from sightline.events import JobKind
+from sightline.inbox import DirectUploads
 from sightline.metrics import Metrics
 from sightline.models import Models
 from sightline.queue import RetryPolicy, open_queue
@@ -87,6 +88,7 @@ class Sightline:
             settings,
             self.queue,
             OutboxRelay(self.catalog, self.queue, settings),
+            self.catalog,
             {
                 JobKind.ANALYZE: Analyst(
                     settings, self.catalog, self.blobs, self.analyzers, self.metrics
@@ -131,6 +133,7 @@ class Sightline:
             service=self.service,
             classifiers=self.classifiers,
             semantic=self.semantic,
+            direct_uploads=DirectUploads(self.service, self.catalog, self.blobs),
             event_log=self.catalog,
             metrics=self.metrics,
             model_registry=self.models.registry,

@@ -8,10 +8,12 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 import httpx
@@ -56,6 +58,16 @@ data_dir_option = _option("--data-dir", "data_dir", type=click.Path(path_type=Pa
 workers_option = _option("--workers", "workers", type=click.IntRange(min=0))
 
 
+def backend_options(command: F) -> F:
+    """`--catalog-url`, `--blob-url` and `--queue-url`: the shared backends of a scaled-out
+    deployment (e.g. `postgresql://…`, `s3://bucket?endpoint=…`, `redis://…`)."""
+    for name, field in reversed(
+        [("--catalog-url", "catalog_url"), ("--blob-url", "blob_url"), ("--queue-url", "queue_url")]
+    ):
+        command = _option(name, field)(command)
+    return command
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="sightline")
 @click.option("--log-level", default="INFO", show_default=True, envvar="SIGHTLINE_LOG_LEVEL")
@@ -72,20 +84,44 @@ def main(log_level: str) -> None:
 @_option("--host", "host")
 @_option("--port", "port", type=int)
 @data_dir_option
+@backend_options
 @workers_option
-def serve(host: str | None, port: int | None, data_dir: Path | None, workers: int | None) -> None:
-    """Run the HTTP API with analysis workers in the same process."""
+@click.option(
+    "--no-workers",
+    is_flag=True,
+    help="Serve the API only; separate `sightline worker` processes do the analysis.",
+)
+def serve(
+    host: str | None,
+    port: int | None,
+    data_dir: Path | None,
+    catalog_url: str | None,
+    blob_url: str | None,
+    queue_url: str | None,
+    workers: int | None,
+    no_workers: bool,
+) -> None:
+    """Run the HTTP API, by default with analysis workers in the same process."""
     import uvicorn
 
-    settings = _settings(host=host, port=port, data_dir=data_dir, workers=workers)
+    settings = _settings(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        catalog_url=catalog_url,
+        blob_url=blob_url,
+        queue_url=queue_url,
+        workers=0 if no_workers else workers,
+    )
     sightline = _open(settings)
     try:
         app = sightline.api(run_workers=settings.workers > 0)
         log.info(
-            "Sightline on http://%s:%d (data in %s)",
+            "Sightline on http://%s:%d (catalog %s, %d worker threads)",
             settings.host,
             settings.port,
-            settings.data_dir,
+            _redacted(settings.resolved_catalog_url()),
+            settings.workers,
         )
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     finally:
@@ -94,14 +130,28 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, workers: in
 
 @main.command()
 @data_dir_option
-@workers_option
-def worker(data_dir: Path | None, workers: int | None) -> None:
+@backend_options
+@_option("--concurrency", "workers", type=click.IntRange(min=1))
+def worker(
+    data_dir: Path | None,
+    catalog_url: str | None,
+    blob_url: str | None,
+    queue_url: str | None,
+    workers: int | None,
+) -> None:
     """Run analysis workers only, on the same catalog, queue and blobs as the API.
 
-    The first SIGTERM or Ctrl-C stops claiming jobs and lets running ones finish; a second one
-    exits at once (unfinished jobs return to the queue when their lease runs out).
+    Start as many as needed, on as many machines: they share the work through the queue. The
+    first SIGTERM or Ctrl-C stops claiming jobs and lets running ones finish; a second one exits
+    at once (unfinished jobs return to the queue when their lease runs out).
     """
-    settings = _settings(data_dir=data_dir, workers=workers)
+    settings = _settings(
+        data_dir=data_dir,
+        catalog_url=catalog_url,
+        blob_url=blob_url,
+        queue_url=queue_url,
+        workers=workers,
+    )
     sightline = _open(settings)
     stop_requested = threading.Event()
 
@@ -169,11 +219,15 @@ def analyze(files: tuple[Path, ...], features: str | None) -> None:
 
 @main.command()
 @data_dir_option
-def migrate(data_dir: Path | None) -> None:
-    """Create or upgrade the catalog schema (the server also does this at start-up)."""
+@backend_options
+def migrate(
+    data_dir: Path | None, catalog_url: str | None, blob_url: str | None, queue_url: str | None
+) -> None:
+    """Create or upgrade the catalog schema (every process also does this at start-up; several
+    starting at once take turns)."""
     from sightline.catalog import open_catalog
 
-    settings = _settings(data_dir=data_dir)
+    settings = _settings(data_dir=data_dir, catalog_url=catalog_url)
     open_catalog(settings.resolved_catalog_url()).close()
     click.echo("Catalog schema is up to date.")
 
@@ -183,36 +237,61 @@ def queue() -> None:
     """Inspect and repair the job queue."""
 
 
+@contextmanager
+def _backends(**overrides: Any) -> Iterator[Sightline]:
+    sightline = _open(_settings(workers=0, **overrides))
+    try:
+        yield sightline
+    finally:
+        sightline.close()
+
+
 @queue.command("dead")
 @data_dir_option
-def queue_dead(data_dir: Path | None) -> None:
+@backend_options
+def queue_dead(**overrides: Any) -> None:
     """List dead-lettered jobs with their last error."""
-    sightline = _open(_settings(data_dir=data_dir, workers=0))
-    for job in sightline.queue.dead_letters():
-        click.echo(
-            json.dumps(
-                {
-                    "id": job.id,
-                    "attempts": job.attempts,
-                    "last_error": job.last_error,
-                    **job.payload,
-                }
+    with _backends(**overrides) as sightline:
+        for job in sightline.queue.dead_letters():
+            click.echo(
+                json.dumps(
+                    {
+                        "id": job.id,
+                        "attempts": job.attempts,
+                        "last_error": job.last_error,
+                        **job.payload,
+                    }
+                )
             )
-        )
-    sightline.close()
 
 
 @queue.command("requeue")
 @click.argument("job_id")
 @data_dir_option
-def queue_requeue(job_id: str, data_dir: Path | None) -> None:
+@backend_options
+def queue_requeue(job_id: str, **overrides: Any) -> None:
     """Give a dead-lettered job a fresh set of attempts."""
-    sightline = _open(_settings(data_dir=data_dir, workers=0))
-    found = sightline.queue.requeue(job_id)
-    sightline.close()
+    with _backends(**overrides) as sightline:
+        found = sightline.queue.requeue(job_id)
     if not found:
         raise click.ClickException(f"No dead job {job_id!r}.")
     click.echo(f"Requeued {job_id}.")
+
+
+@queue.command("rebuild")
+@data_dir_option
+@backend_options
+def queue_rebuild(**overrides: Any) -> None:
+    """Queue again every job the catalog asked for that never finished, e.g. after the queue
+    was flushed or lost. Jobs the queue still holds are not doubled.
+
+    Workers also do this by themselves when they notice the queue lost its data (a Redis
+    restart without persistence); this command is for the cases they cannot notice.
+    """
+    with _backends(**overrides) as sightline:
+        handed_back = sightline.catalog.redispatch_unfinished()
+        enqueued = sightline.pool.relay.relay_all()
+    click.echo(f"{handed_back} unfinished jobs handed back; {enqueued} enqueued.")
 
 
 # -- client commands, against a running server ------------------------------------------------
@@ -571,6 +650,14 @@ def _open(settings: Settings) -> Sightline:
         return Sightline(settings)
     except SightlineError as exc:
         raise click.ClickException(exc.message) from exc
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, for logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
 
 
 def _client(url: str, api_key: str | None) -> Client:

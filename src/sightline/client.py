@@ -131,6 +131,28 @@ class Client:
     def delete(self, image_id: str) -> None:
         self._json(self._http.delete(f"/v1/images/{image_id}"))
 
+    def create_upload(
+        self,
+        filename: str | None = None,
+        *,
+        features: Sequence[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A presigned form upload straight into the object store (S3 blob stores only): POST
+        `fields` and the file to `url`; the image will have the id `id`."""
+        body = {
+            "filename": filename,
+            "features": list(features) if features is not None else None,
+            "metadata": metadata,
+        }
+        ticket: dict[str, Any] = self._json(self._http.post("/v1/uploads", json=body))
+        return ticket
+
+    def upload_status(self, upload_id: str) -> dict[str, Any]:
+        """`waiting`, `catalogued`, `rejected` (with `error`) or `expired`."""
+        state: dict[str, Any] = self._json(self._http.get(f"/v1/uploads/{upload_id}"))
+        return state
+
     def reprocess(
         self, image_id: str, features: Sequence[str] | None = None, *, outdated_only: bool = False
     ) -> dict[str, Any]:

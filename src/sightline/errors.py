@@ -13,13 +13,15 @@ SightlineError
 │   ├── UrlNotAllowed             `/v1/analyze`: a host on a non-public address
 │   ├── InvalidModel              a user model's manifest and ONNX file do not fit
 │   ├── InvalidQuery              a search query that cannot be run
-│   └── NotEnoughExamples         training a classifier with too few examples per label
+│   ├── NotEnoughExamples         training a classifier with too few examples per label
+│   └── InvalidStorageEvent       a bucket notification in neither S3 nor SeaweedFS form
 ├── Unauthorized (401)
 ├── NotFound (404)
 │   ├── ImageNotFound
 │   ├── UnknownModel
 │   ├── ClassifierNotFound
-│   └── ClassifierVersionNotFound
+│   ├── ClassifierVersionNotFound
+│   └── UploadNotFound            no direct upload with this id
 ├── NotReady (409)                the resource exists but is not computed yet
 ├── Conflict (409)
 │   └── ClassifierExists          a classifier name is taken
@@ -30,6 +32,7 @@ SightlineError
 ├── UnsupportedMediaType (415)
 ├── UrlFetchFailed (422)          `/v1/analyze`: the image URL could not be fetched
 ├── RangeNotSatisfiable (416)
+├── DirectUploadsUnavailable (501) the blob store cannot take uploads straight from clients
 ├── BackendError (503)            a storage, catalog or queue backend failed
 ├── SearchUnavailable (503)       the model a search needs is not installed
 └── BlobNotFound (500)            a catalogued blob is missing from the store
@@ -106,6 +109,10 @@ class NotEnoughExamples(InvalidInput):
     code = "NotEnoughExamples"
 
 
+class InvalidStorageEvent(InvalidInput):
+    code = "InvalidStorageEvent"
+
+
 class Unauthorized(SightlineError):
     status_code = 401
     code = "Unauthorized"
@@ -130,6 +137,10 @@ class ClassifierNotFound(NotFound):
 
 class ClassifierVersionNotFound(NotFound):
     code = "ClassifierVersionNotFound"
+
+
+class UploadNotFound(NotFound):
+    code = "UploadNotFound"
 
 
 class NotReady(SightlineError):
@@ -179,6 +190,11 @@ class UnsupportedMediaType(SightlineError):
 class RangeNotSatisfiable(SightlineError):
     status_code = 416
     code = "RangeNotSatisfiable"
+
+
+class DirectUploadsUnavailable(SightlineError):
+    status_code = 501
+    code = "DirectUploadsUnavailable"
 
 
 class BackendError(SightlineError):

@@ -24,6 +24,7 @@ class EventType(StrEnum):
     CLASSIFIER_TRAINING_FAILED = "sightline.classifier.training_failed"
     CLASSIFIER_BACKFILL_REQUESTED = "sightline.classifier.backfill_requested"
     INDEX_REBUILD_REQUESTED = "sightline.index.rebuild_requested"
+    UPLOAD_REJECTED = "sightline.upload.rejected"
 
 
 class JobKind(StrEnum):
@@ -42,6 +43,15 @@ JOB_EVENTS = {
     EventType.CLASSIFIER_BACKFILL_REQUESTED: JobKind.BACKFILL,
     EventType.INDEX_REBUILD_REQUESTED: JobKind.REINDEX,
 }
+
+
+def job_id(kind: JobKind, event_id: str) -> str:
+    """A job is named after the event that asked for it: the same event never makes two jobs."""
+    return f"{kind}:{event_id}"
+
+
+def job_event_id(job_id: str) -> str:
+    return job_id.partition(":")[2]
 
 
 def image_subject(image_id: str) -> str:

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 class Upload:
     data: bytes
     filename: str | None = None
+    image_id: str | None = None  # reserved beforehand (direct uploads); new when None
 
 
 @dataclass(frozen=True)
@@ -144,9 +145,9 @@ class ImageService:
         events = []
         for upload, picture in zip(uploads, pictures, strict=True):
             image = NewImage(
-                id=new_image_id(),
+                id=upload.image_id or new_image_id(),
                 sha256=picture.sha256,
-                filename=_clean_filename(upload.filename),
+                filename=clean_filename(upload.filename),
                 content_type=picture.content_type,
                 format=picture.format,
                 size=len(picture.data),
@@ -232,7 +233,8 @@ class ImageService:
         record = self.get(image_id)
         return record, self.blobs.open(record.sha256)
 
-    def open_thumbnail(self, image_id: str, size: int) -> tuple[str, BinaryIO]:
+    def thumbnail_blob(self, image_id: str, size: int) -> str:
+        """The sha256 of the image's thumbnail of this size."""
         if size not in THUMBNAIL_SIZES:
             raise InvalidParameter(
                 f"Thumbnail size must be one of {', '.join(map(str, THUMBNAIL_SIZES))}.",
@@ -246,7 +248,21 @@ class ImageService:
                 f"(thumbnail feature: {state.status if state else 'not requested'})."
             )
         sha256: str = state.result["sizes"][str(size)]["sha256"]
-        return sha256, self.blobs.open(sha256)
+        return sha256
+
+    def presigned_url(
+        self, sha256: str, content_type: str, filename: str | None = None
+    ) -> str | None:
+        """A URL the client may fetch the blob from directly, when the operator enabled that
+        (`SIGHTLINE_BLOB_PRESIGN_SECONDS`) and the blob store can sign one."""
+        if not self.settings.blob_presign_seconds:
+            return None
+        return self.blobs.presigned_url(
+            sha256,
+            expires_seconds=self.settings.blob_presign_seconds,
+            filename=filename,
+            content_type=content_type,
+        )
 
     def duplicates(self, image_id: str, max_distance: int) -> list[tuple[ImageRecord, int]]:
         self.get(image_id)
@@ -300,7 +316,7 @@ class ImageService:
         return updated
 
 
-def _clean_filename(filename: str | None) -> str | None:
+def clean_filename(filename: str | None) -> str | None:
     """Keep only the base name: a client's folder structure is not ours to store or echo."""
     if not filename:
         return None

@@ -48,6 +48,18 @@ class Settings(BaseSettings):
     workers: int = Field(
         2, ge=0, description="Analysis worker threads per process (`serve` and `worker`)."
     )
+    blob_presign_seconds: int = Field(
+        0,
+        ge=0,
+        description="With an S3 blob store: answer original and thumbnail requests with a "
+        "redirect to a presigned URL valid this long; 0 streams them through the API.",
+    )
+    upload_url_seconds: int = Field(
+        900,
+        gt=0,
+        le=7 * 24 * 3600,
+        description="How long a presigned upload from `POST /v1/uploads` stays usable.",
+    )
     api_keys: str = Field(
         "",
         description="Comma-separated API keys; when set, every `/v1` request needs one "

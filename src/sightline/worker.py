@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from sightline.blobs import BlobStore, StoreKeeper
-from sightline.catalog import BlobRef, CatalogBackend, FeatureState, FeatureStatus
+from sightline.catalog import BlobRef, CatalogBackend, EventLog, FeatureState, FeatureStatus
 from sightline.catalog.base import TERMINAL_FEATURE_STATES
-from sightline.errors import SightlineError
-from sightline.events import JOB_EVENTS, JobKind, derived_event_id
+from sightline.errors import BackendError, SightlineError
+from sightline.events import JOB_EVENTS, JobKind, derived_event_id, job_event_id, job_id
 from sightline.metrics import Metrics
 from sightline.pipeline import error_info, run_features
 from sightline.queue import Job, JobQueue, JobState
@@ -48,18 +48,27 @@ def job_kind(job: Job) -> JobKind:
 
 class OutboxRelay:
     """Turns undispatched job events into queue jobs. Enqueue is idempotent by job id, so a
-    crash between enqueue and marking the event dispatched only causes a harmless retry."""
+    crash between enqueue and marking the event dispatched only causes a harmless retry.
+
+    The catalog, not the queue, is the record of what must be done: before each batch the relay
+    compares the queue's epoch with the one the catalog remembers. A different epoch means the
+    queue lost its data (a Redis restart without persistence, a flush), and every relayed event
+    whose job never finished is relayed again.
+    """
 
     def __init__(self, catalog: CatalogBackend, queue: JobQueue, settings: Settings) -> None:
         self.catalog = catalog
         self.queue = queue
         self.retention = timedelta(days=settings.event_retention_days)
         self._last_prune = 0.0
+        self._epoch: str | None = None
 
     def run_once(self) -> int:
         """Relay one batch; returns how many jobs were newly enqueued."""
+        self.check_queue_epoch()
         events = self.catalog.undispatched_events(RELAY_BATCH)
         enqueued = 0
+        no_job: list[int] = []
         for event in events:
             envelope = event.envelope
             kind = JOB_EVENTS.get(envelope["type"])
@@ -68,15 +77,37 @@ class OutboxRelay:
                     "image_id": envelope["data"]["id"],
                     "features": envelope["data"]["features"],
                 }
-                enqueued += self.queue.enqueue(f"analyze:{envelope['id']}", payload)
+                enqueued += self.queue.enqueue(job_id(kind, envelope["id"]), payload)
             elif kind is not None and kind is not JobKind.ANALYZE:
                 payload = {**envelope["data"], "kind": str(kind)}
-                enqueued += self.queue.enqueue(f"{kind}:{envelope['id']}", payload)
-        self.catalog.mark_dispatched([event.seq for event in events])
+                enqueued += self.queue.enqueue(job_id(kind, envelope["id"]), payload)
+            else:
+                no_job.append(event.seq)
+        self.catalog.mark_dispatched([event.seq for event in events], finished=no_job)
         if time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS:
             self._last_prune = time.monotonic()
             self.catalog.prune_events(datetime.now(UTC) - self.retention)
         return enqueued
+
+    def relay_all(self) -> int:
+        """Relay until the outbox is empty; returns how many jobs were newly enqueued."""
+        enqueued = 0
+        while self.catalog.undispatched_events(1):
+            enqueued += self.run_once()
+        return enqueued
+
+    def check_queue_epoch(self) -> None:
+        epoch = self.queue.epoch()
+        if epoch == self._epoch:
+            return
+        handed_back = self.catalog.sync_queue_epoch(epoch)
+        if handed_back:
+            log.warning(
+                "The job queue lost its data (new epoch %s): relaying %d unfinished jobs again",
+                epoch,
+                handed_back,
+            )
+        self._epoch = epoch
 
 
 class Analyst:
@@ -172,6 +203,7 @@ class WorkerPool:
         settings: Settings,
         queue: JobQueue,
         relay: OutboxRelay,
+        events: EventLog,
         handlers: Mapping[JobKind, JobHandler],
         metrics: Metrics,
         *,
@@ -181,6 +213,7 @@ class WorkerPool:
         self.settings = settings
         self.queue = queue
         self.relay = relay
+        self.events = events
         self.handlers = dict(handlers)
         self.metrics = metrics
         self.thread_count = threads
@@ -227,6 +260,8 @@ class WorkerPool:
                 if self.relay.run_once():
                     self.work_available.set()
                     continue
+            except BackendError as exc:
+                log.warning("Outbox relay failed, retrying: %s", exc.message)
             except Exception:
                 log.exception("Outbox relay failed; retrying")
             self.relay_wanted.wait(self.settings.poll_interval_seconds)
@@ -236,6 +271,9 @@ class WorkerPool:
         while not self.stopping.is_set():
             try:
                 job = self.queue.claim(worker)
+            except BackendError as exc:  # e.g. the queue's server is restarting: no traceback
+                log.warning("Claiming a job failed, retrying: %s", exc.message)
+                job = None
             except Exception:
                 log.exception("Claiming a job failed; retrying")
                 job = None
@@ -243,7 +281,11 @@ class WorkerPool:
                 self.work_available.wait(self.settings.poll_interval_seconds)
                 self.work_available.clear()
                 continue
-            self.run_job(job)
+            try:
+                self.run_job(job)
+            except Exception:
+                # The queue failed to record the outcome: the lease runs out, the job comes back.
+                log.exception("Recording the outcome of job %s failed", job.id)
 
     def run_job(self, job: Job) -> None:
         started = time.perf_counter()
@@ -256,8 +298,8 @@ class WorkerPool:
         try:
             with self._heartbeat(job):
                 self.handlers[job_kind(job)].process(job)
-            self.queue.complete(job)
-            self.metrics.jobs.labels("done").inc()
+            # The catalog first: a crash in between repeats an idempotent job, no more.
+            self.events.mark_jobs_finished([job_event_id(job.id)])
         except Exception as exc:
             log.exception("Job %s failed (attempt %d)", job.id, job.attempt)
             error = f"{type(exc).__name__}: {exc}"
@@ -265,8 +307,11 @@ class WorkerPool:
                 self._give_up(job, error)
             else:
                 self.metrics.jobs.labels("retried").inc()
+            return
         finally:
             self.metrics.job_seconds.observe(time.perf_counter() - started)
+        self.metrics.jobs.labels("done").inc()
+        self.queue.complete(job)
 
     def _dead_letter(self, job: Job, error: str) -> None:
         if self.queue.retry(job, error) is JobState.DEAD:
@@ -276,6 +321,7 @@ class WorkerPool:
         self.metrics.jobs.labels("dead").inc()
         try:
             self.handlers[job_kind(job)].give_up(job, error)
+            self.events.mark_jobs_finished([job_event_id(job.id)])
         except Exception:
             log.exception("Recording the failure of dead job %s failed", job.id)
 

@@ -1,5 +1,6 @@
-"""Full-text search in the SQLite catalog: documents from results, query syntax, ranking,
-filters, pages, and the migration that indexes images analysed before it existed."""
+"""Full-text search in the catalog, on SQLite (FTS5) and PostgreSQL (tsvector): documents from
+results, query syntax, ranking, filters, pages, and the migrations that index images analysed
+before they existed."""
 
 from __future__ import annotations
 
@@ -58,7 +59,14 @@ class Keeper:
 
 
 @pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[SQLCatalog]:
+def catalog(catalog_url: str) -> Iterator[SQLCatalog]:
+    backend = SQLCatalog.from_url(catalog_url)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def sqlite_catalog(tmp_path: Path) -> Iterator[SQLCatalog]:
     backend = SQLCatalog.from_url(f"sqlite:///{tmp_path / 'c.db'}")
     yield backend
     backend.close()
@@ -318,9 +326,16 @@ def documents(catalog: SQLCatalog) -> int:
         return int(conn.exec_driver_sql("SELECT count(*) FROM image_text").scalar_one())
 
 
-def test_a_deleted_images_document_goes_and_its_rowid_brings_no_words(
-    catalog: SQLCatalog,
-) -> None:
+def test_a_deleted_images_document_goes(catalog: SQLCatalog) -> None:
+    add(catalog, "img_01", {"tags": tags(("dog", 0.9))})
+    add(catalog, "img_02", {"tags": tags(("cat", 0.9))})
+    catalog.delete_image("img_02", cloud_event(EventType.IMAGE_DELETED, "img_02", {}), Keeper())
+    assert documents(catalog) == 1
+    assert found(catalog, "cat") == []
+
+
+def test_a_freed_sqlite_rowid_brings_no_words(sqlite_catalog: SQLCatalog) -> None:
+    catalog = sqlite_catalog
     add(catalog, "img_01", {"tags": tags(("dog", 0.9))})
     add(catalog, "img_02", {"tags": tags(("cat", 0.9))})
     rowid = "SELECT rowid FROM images WHERE id = ?"
@@ -364,8 +379,8 @@ def test_refresh_and_rebuild_write_documents_from_the_stored_results(
     assert found(catalog, "POL-2024-000001") == ["img_02"]
 
 
-def test_the_migration_indexes_images_analysed_before_it(tmp_path: Path) -> None:
-    db = Database(f"sqlite:///{tmp_path / 'old.db'}")
+def test_the_migration_indexes_images_analysed_before_it(empty_catalog_url: str) -> None:
+    db = Database(empty_catalog_url)
     upgrade(db, "0002")
     now = datetime.now(UTC)
     with db.write() as conn:

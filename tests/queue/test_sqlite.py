@@ -1,404 +1,46 @@
-"""SQLiteQueue: idempotent enqueue, leases and stale tokens, backoff, dead letters, concurrency."""
+"""SQLiteQueue specifics; the behaviour every queue shares is in test_contract.py."""
 
 from __future__ import annotations
 
-import random
-import threading
-import time
-from collections import Counter
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
+from sqlalchemy import MetaData, create_engine, insert
 
-from sightline.errors import ConfigurationError
-from sightline.queue import Job, JobQueue, JobState, RetryPolicy, open_queue
-from sightline.queue.base import MAX_BACKOFF_SECONDS
+from sightline.queue import JobQueue, JobState
+from sightline.queue.sqlite import jobs
 
 QueueFactory = Callable[..., JobQueue]
 
+pytestmark = pytest.mark.parametrize("queue_backend", ["sqlite"], indirect=True)
 
-@pytest.fixture
-def make_queue(tmp_path: Path) -> Iterator[QueueFactory]:
-    opened: list[JobQueue] = []
 
-    def make(
-        *,
-        lease_seconds: float = 30.0,
-        max_attempts: int = 5,
-        base_seconds: float = 0.05,
-        name: str = "q.db",
-    ) -> JobQueue:
-        queue = open_queue(
-            f"sqlite:///{tmp_path / name}",
-            lease_seconds=lease_seconds,
-            retry=RetryPolicy(max_attempts=max_attempts, base_seconds=base_seconds),
-        )
-        opened.append(queue)
-        return queue
-
-    yield make
-    for queue in opened:
-        queue.close()
-
-
-@pytest.fixture
-def queue(make_queue: QueueFactory) -> JobQueue:
-    return make_queue()
-
-
-def claim(queue: JobQueue, worker: str = "w1") -> Job:
-    job = queue.claim(worker)
-    assert job is not None
-    return job
-
-
-def wait_until_claimable(queue: JobQueue, timeout: float = 5.0) -> Job:
-    """Poll for a job that is about to become due; fail if it never does."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = queue.claim("w")
-        if job is not None:
-            return job
-        time.sleep(0.01)
-    raise AssertionError("no job became claimable")
-
-
-# -- enqueue and claim -----------------------------------------------------------------------
-
-
-def test_enqueue_is_idempotent_by_id(queue: JobQueue) -> None:
-    assert queue.enqueue("a", {"n": 1}) is True
-    assert queue.enqueue("a", {"n": 2}) is False
-    job = claim(queue)
-    assert job.payload == {"n": 1}
-    assert queue.claim("w2") is None
-
-
-def test_enqueue_is_idempotent_after_completion(queue: JobQueue) -> None:
-    queue.enqueue("a", {})
-    queue.complete(claim(queue))
-    assert queue.enqueue("a", {}) is False
-    assert queue.claim("w") is None
-    assert queue.depth()[JobState.DONE] == 1
-
-
-def test_enqueue_is_idempotent_while_dead(make_queue: QueueFactory) -> None:
-    queue = make_queue(max_attempts=1)
-    queue.enqueue("a", {})
-    assert queue.retry(claim(queue), "boom") is JobState.DEAD
-    assert queue.enqueue("a", {}) is False
-    assert queue.claim("w") is None
-
-
-def test_claim_on_an_empty_queue(queue: JobQueue) -> None:
-    assert queue.claim("w") is None
-
-
-def test_claim_returns_the_oldest_due_job_with_attempt_one(queue: JobQueue) -> None:
-    for job_id in ("first", "second", "third"):
-        queue.enqueue(job_id, {"id": job_id})
-    job = claim(queue)
-    assert job.id == "first"
-    assert job.payload == {"id": "first"}
-    assert job.attempt == 1
-    assert job.lease_token
-    assert job.last_error is None
-    assert [claim(queue).id, claim(queue).id] == ["second", "third"]
-
-
-def test_every_claim_gets_a_distinct_lease_token(queue: JobQueue) -> None:
-    queue.enqueue("a", {})
-    queue.enqueue("b", {})
-    assert claim(queue).lease_token != claim(queue).lease_token
-
-
-def test_nothing_is_claimable_while_leased(queue: JobQueue) -> None:
-    queue.enqueue("a", {})
-    claim(queue, "w1")
-    assert queue.claim("w2") is None
-    assert queue.depth()[JobState.RUNNING] == 1
-
-
-def test_payload_round_trips(queue: JobQueue) -> None:
-    payload = {"image_id": "img_1", "features": ["hash", "thumbnail"], "nested": {"x": 1.5}}
-    queue.enqueue("a", payload)
-    assert claim(queue).payload == payload
-
-
-# -- leases ----------------------------------------------------------------------------------
-
-
-def test_an_expired_lease_hands_the_job_out_again(make_queue: QueueFactory) -> None:
-    queue = make_queue(lease_seconds=0.2)
-    queue.enqueue("a", {"n": 1})
-    first = claim(queue, "w1")
-    time.sleep(0.3)
-    second = claim(queue, "w2")
-    assert second.id == "a"
-    assert second.payload == {"n": 1}
-    assert second.attempt == 2
-    assert second.lease_token != first.lease_token
-
-
-def test_a_stale_token_can_neither_heartbeat_nor_complete(make_queue: QueueFactory) -> None:
-    queue = make_queue(lease_seconds=0.2)
-    queue.enqueue("a", {})
-    stale = claim(queue, "w1")
-    time.sleep(0.3)
-    current = claim(queue, "w2")
-
-    assert queue.heartbeat(stale) is False
-    queue.complete(stale)
-    assert queue.depth()[JobState.DONE] == 0
-    assert queue.depth()[JobState.RUNNING] == 1
-    # The new holder still holds the lease and its outcome counts.
-    assert queue.heartbeat(current) is True
-    queue.complete(current)
-    assert queue.depth()[JobState.DONE] == 1
-
-
-def test_a_stale_token_cannot_retry(make_queue: QueueFactory) -> None:
-    queue = make_queue(lease_seconds=0.2, base_seconds=0.01)
-    queue.enqueue("a", {})
-    stale = claim(queue, "w1")
-    time.sleep(0.3)
-    current = claim(queue, "w2")
-
-    queue.retry(stale, "stale error")
-    assert queue.depth()[JobState.RUNNING] == 1
-    assert queue.depth()[JobState.QUEUED] == 0
-    assert queue.heartbeat(current) is True
-    queue.complete(current)
-    assert queue.depth()[JobState.DONE] == 1
-
-
-def test_a_stale_retry_on_the_last_attempt_does_not_report_dead(
-    make_queue: QueueFactory,
-) -> None:
-    # The worker pool dead-letters the image (marks its features failed) when retry says DEAD;
-    # a worker that lost its lease must not be told so while another worker runs the job.
-    queue = make_queue(lease_seconds=0.2, max_attempts=1)
-    queue.enqueue("a", {})
-    stale = claim(queue, "w1")
-    time.sleep(0.3)
-    current = claim(queue, "w2")
-
-    assert queue.retry(stale, "lost") is not JobState.DEAD
-    assert queue.dead_letters() == []
-    assert queue.heartbeat(current) is True
-
-
-def test_heartbeat_extends_the_lease(make_queue: QueueFactory) -> None:
-    queue = make_queue(lease_seconds=0.5)
-    queue.enqueue("a", {})
-    job = claim(queue)
-    time.sleep(0.35)
-    assert queue.heartbeat(job) is True
-    time.sleep(0.35)
-    # Past the original expiry, inside the extended one.
-    assert queue.claim("w2") is None
-    assert queue.heartbeat(job) is True
-
-
-def test_heartbeat_after_completion_is_false(queue: JobQueue) -> None:
-    queue.enqueue("a", {})
-    job = claim(queue)
-    queue.complete(job)
-    assert queue.heartbeat(job) is False
-
-
-# -- retries and dead letters ----------------------------------------------------------------
-
-
-def test_retry_schedules_with_backoff_and_keeps_the_error(make_queue: QueueFactory) -> None:
-    queue = make_queue(base_seconds=0.2)
-    queue.enqueue("a", {})
-    job = claim(queue)
-    assert queue.retry(job, "ValueError: boom") is JobState.QUEUED
-    assert queue.depth()[JobState.QUEUED] == 1
-    # The delay for attempt 1 is at least half of base_seconds: not due right away.
-    assert queue.claim("w") is None
-    time.sleep(0.25)
-    again = claim(queue)
-    assert again.id == "a"
-    assert again.attempt == 2
-    assert again.last_error == "ValueError: boom"
-
-
-def test_a_job_waiting_for_backoff_does_not_block_others(make_queue: QueueFactory) -> None:
-    queue = make_queue(base_seconds=10.0)
-    queue.enqueue("a", {})
-    queue.retry(claim(queue), "boom")
-    queue.enqueue("b", {})
-    assert claim(queue).id == "b"
-    assert queue.claim("w") is None
-
-
-def test_after_the_last_attempt_retry_dead_letters(make_queue: QueueFactory) -> None:
-    queue = make_queue(max_attempts=2, base_seconds=0.01)
-    queue.enqueue("a", {"image_id": "img"})
-    assert queue.retry(claim(queue), "first failure") is JobState.QUEUED
-    second = wait_until_claimable(queue)
-    assert second.attempt == 2
-    assert queue.retry(second, "second failure") is JobState.DEAD
-
-    assert queue.claim("w") is None
-    [dead] = queue.dead_letters()
-    assert dead.id == "a"
-    assert dead.payload == {"image_id": "img"}
-    assert dead.attempts == 2
-    assert dead.last_error == "second failure"
-    assert queue.depth()[JobState.DEAD] == 1
-
-
-def test_dead_letters_respects_the_limit(make_queue: QueueFactory) -> None:
-    queue = make_queue(max_attempts=1)
-    for job_id in ("a", "b", "c"):
-        queue.enqueue(job_id, {})
-        queue.retry(claim(queue), f"{job_id} failed")
-    assert len(queue.dead_letters()) == 3
-    assert len(queue.dead_letters(limit=2)) == 2
-
-
-def test_requeue_gives_a_dead_job_fresh_attempts(make_queue: QueueFactory) -> None:
-    queue = make_queue(max_attempts=1)
-    queue.enqueue("a", {"n": 1})
-    assert queue.retry(claim(queue), "boom") is JobState.DEAD
-
-    assert queue.requeue("a") is True
-    assert queue.dead_letters() == []
-    job = claim(queue)
-    assert job.id == "a"
-    assert job.payload == {"n": 1}
-    assert job.attempt == 1
-
-
-def test_requeue_only_applies_to_dead_jobs(queue: JobQueue) -> None:
-    assert queue.requeue("nope") is False
-    queue.enqueue("a", {})
-    assert queue.requeue("a") is False
-    job = claim(queue)
-    assert queue.requeue("a") is False
-    queue.complete(job)
-    assert queue.requeue("a") is False
-
-
-def test_depth_counts_every_state(make_queue: QueueFactory) -> None:
-    queue = make_queue(max_attempts=1)
-    assert queue.depth() == dict.fromkeys(JobState, 0)
-    for job_id in ("done", "dead", "running", "queued1", "queued2"):
-        queue.enqueue(job_id, {})
-    queue.complete(claim(queue))
-    queue.retry(claim(queue), "boom")
-    claim(queue)
-    assert queue.depth() == {
-        JobState.QUEUED: 2,
-        JobState.RUNNING: 1,
-        JobState.DONE: 1,
-        JobState.DEAD: 1,
-    }
-
-
-# -- RetryPolicy -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("attempt", [1, 2, 3, 4, 5])
-def test_retry_delay_is_jittered_exponential_backoff(attempt: int) -> None:
-    policy = RetryPolicy(max_attempts=10, base_seconds=2.0)
-    ceiling = 2.0 * 2 ** (attempt - 1)
-    rng = random.Random(attempt)
-    delays = [policy.delay(attempt, rng) for _ in range(200)]
-    assert all(0.5 * ceiling <= delay <= ceiling for delay in delays)
-    # Jitter: not one fixed value.
-    assert max(delays) - min(delays) > 0.1 * ceiling
-
-
-def test_retry_delay_bounds_use_the_extremes_of_the_draw() -> None:
-    class Fixed(random.Random):
-        def __init__(self, value: float) -> None:
-            super().__init__()
-            self.value = value
-
-        def random(self) -> float:
-            return self.value
-
-    policy = RetryPolicy(base_seconds=1.0)
-    assert policy.delay(3, Fixed(0.0)) == pytest.approx(2.0)
-    assert policy.delay(3, Fixed(0.999999)) == pytest.approx(4.0, rel=1e-5)
-
-
-def test_retry_delay_is_capped() -> None:
-    policy = RetryPolicy(max_attempts=100, base_seconds=2.0)
-    delays = [policy.delay(40, random.Random(seed)) for seed in range(50)]
-    assert all(0.5 * MAX_BACKOFF_SECONDS <= delay <= MAX_BACKOFF_SECONDS for delay in delays)
-
-
-# -- concurrency -----------------------------------------------------------------------------
-
-
-def drain_concurrently(queues: list[JobQueue], threads_per_queue: int) -> list[str]:
-    """Threads claim and complete until the queue is empty; returns every claimed id."""
-    claimed: list[str] = []
-    lock = threading.Lock()
-    errors: list[BaseException] = []
-    start = threading.Barrier(len(queues) * threads_per_queue)
-
-    def work(queue: JobQueue, name: str) -> None:
-        try:
-            start.wait()
-            while True:
-                job = queue.claim(name)
-                if job is None:
-                    return
-                with lock:
-                    claimed.append(job.id)
-                queue.complete(job)
-        except BaseException as exc:  # reported by the test below, not swallowed
-            errors.append(exc)
-
-    threads = [
-        threading.Thread(target=work, args=(queue, f"q{q}-t{t}"))
-        for q, queue in enumerate(queues)
-        for t in range(threads_per_queue)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-    assert errors == []
-    return claimed
-
-
-def test_concurrent_claims_never_hand_out_a_job_twice(queue: JobQueue) -> None:
-    ids = [f"job-{n:02d}" for n in range(50)]
-    for job_id in ids:
-        queue.enqueue(job_id, {})
-    claimed = drain_concurrently([queue], threads_per_queue=4)
-    duplicates = [job_id for job_id, count in Counter(claimed).items() if count > 1]
-    assert duplicates == []
-    assert sorted(claimed) == ids
-    assert queue.depth()[JobState.DONE] == 50
-
-
-def test_two_queue_instances_on_one_file_never_hand_out_a_job_twice(
-    make_queue: QueueFactory,
-) -> None:
-    # Two engines, two connection pools, two process-local write locks: like two processes.
+def test_the_epoch_survives_reopening_the_file(make_queue: QueueFactory) -> None:
     first = make_queue()
-    second = make_queue()
-    ids = [f"job-{n:02d}" for n in range(50)]
-    for job_id in ids:
-        first.enqueue(job_id, {})
-    assert second.enqueue("job-00", {}) is False
-    claimed = drain_concurrently([first, second], threads_per_queue=2)
-    duplicates = [job_id for job_id, count in Counter(claimed).items() if count > 1]
-    assert duplicates == []
-    assert sorted(claimed) == ids
-    assert second.depth()[JobState.DONE] == 50
+    epoch = first.epoch()
+    first.close()
+    assert make_queue().epoch() == epoch
 
 
-def test_unknown_queue_scheme_is_a_configuration_error() -> None:
-    with pytest.raises(ConfigurationError):
-        open_queue("redis://localhost/0", lease_seconds=1, retry=RetryPolicy())
+def test_a_queue_file_from_before_the_epoch_gains_one_and_keeps_its_jobs(
+    make_queue: QueueFactory, queue_url: str
+) -> None:
+    # A queue.db written by an older version: the jobs table alone, with a job waiting.
+    engine = create_engine(queue_url)
+    old_schema = MetaData()
+    jobs.to_metadata(old_schema)
+    with engine.begin() as conn:
+        old_schema.create_all(conn)
+        conn.execute(
+            insert(jobs).values(
+                id="a", payload={"n": 1}, state="queued", attempts=0, available_at=0, updated_at=0
+            )
+        )
+    engine.dispose()
+
+    queue = make_queue()
+    assert queue.epoch()
+    job = queue.claim("w")
+    assert job is not None
+    assert (job.id, job.payload) == ("a", {"n": 1})
+    assert queue.depth()[JobState.RUNNING] == 1

@@ -9,11 +9,12 @@ from typing import Any
 from fastapi import Depends, FastAPI
 
 from sightline import __version__
-from sightline.api import analyze, errors, events, images, models, search, system
+from sightline.api import analyze, errors, events, images, models, search, system, uploads
 from sightline.api import classifiers as classifier_routes
 from sightline.api.deps import require_api_key
 from sightline.catalog import EventLog
 from sightline.classifiers.service import ClassifierService
+from sightline.inbox import DirectUploads
 from sightline.metrics import Metrics
 from sightline.models import ModelRegistry
 from sightline.search.service import SemanticSearch
@@ -37,6 +38,7 @@ def create_api(
     service: ImageService,
     classifiers: ClassifierService,
     semantic: SemanticSearch,
+    direct_uploads: DirectUploads,
     event_log: EventLog,
     metrics: Metrics,
     model_registry: ModelRegistry,
@@ -53,6 +55,7 @@ def create_api(
     app.state.service = service
     app.state.classifiers = classifiers
     app.state.semantic = semantic
+    app.state.direct_uploads = direct_uploads
     app.state.event_log = event_log
     app.state.metrics = metrics
     app.state.models = model_registry
@@ -65,6 +68,7 @@ def create_api(
     app.include_router(classifier_routes.router, dependencies=protected)
     app.include_router(search.router, dependencies=protected)
     app.include_router(events.router, dependencies=protected)
+    app.include_router(uploads.router, dependencies=protected)
     app.include_router(system.router)
     return app
 

@@ -9,6 +9,7 @@ from fastapi import Request
 from sightline.catalog import EventLog
 from sightline.classifiers.service import ClassifierService
 from sightline.errors import Unauthorized
+from sightline.inbox import DirectUploads
 from sightline.metrics import Metrics
 from sightline.models import ModelRegistry
 from sightline.search.service import SemanticSearch
@@ -28,6 +29,11 @@ def classifiers(request: Request) -> ClassifierService:
 
 def semantic(request: Request) -> SemanticSearch:
     found: SemanticSearch = request.app.state.semantic
+    return found
+
+
+def direct_uploads(request: Request) -> DirectUploads:
+    found: DirectUploads = request.app.state.direct_uploads
     return found
 
 

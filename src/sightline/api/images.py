@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
@@ -241,10 +242,15 @@ def get_image(image_id: str, request: Request, service: Service) -> Response:
         206: {"description": "Partial content."},
     },
     response_class=Response,
-    summary="The original bytes (supports Range and If-None-Match)",
+    summary="The original bytes (supports Range and If-None-Match); with "
+    "`SIGHTLINE_BLOB_PRESIGN_SECONDS` set and an S3 store, a 307 redirect to a presigned URL",
 )
 def get_content(image_id: str, request: Request, service: Service) -> Response:
-    record, blob = service.open_original(image_id)
+    record = service.get(image_id)
+    url = service.presigned_url(record.sha256, record.content_type, record.filename)
+    if url is not None:
+        return RedirectResponse(url, status_code=307)
+    blob = service.blobs.open(record.sha256)
     return blob_response(
         request,
         blob,
@@ -269,10 +275,13 @@ def get_thumbnail(
         int, Query(description=f"One of {', '.join(map(str, THUMBNAIL_SIZES))}.")
     ] = 256,
 ) -> Response:
-    sha256, blob = service.open_thumbnail(image_id, size)
+    sha256 = service.thumbnail_blob(image_id, size)
+    url = service.presigned_url(sha256, "image/webp")
+    if url is not None:
+        return RedirectResponse(url, status_code=307)
     return blob_response(
         request,
-        blob,
+        service.blobs.open(sha256),
         size=service.blobs.size(sha256),
         etag=f'"{sha256}"',
         content_type="image/webp",

@@ -1,5 +1,19 @@
 """Blob stores: content-addressed storage of originals and derived images."""
 
-from sightline.blobs.base import BlobStore, StoreKeeper, is_sha256, open_blob_store
+from sightline.blobs.base import (
+    BlobStore,
+    Inbox,
+    PresignedPost,
+    StoreKeeper,
+    is_sha256,
+    open_blob_store,
+)
 
-__all__ = ["BlobStore", "StoreKeeper", "is_sha256", "open_blob_store"]
+__all__ = [
+    "BlobStore",
+    "Inbox",
+    "PresignedPost",
+    "StoreKeeper",
+    "is_sha256",
+    "open_blob_store",
+]

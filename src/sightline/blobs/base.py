@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import BinaryIO, Protocol
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from sightline.backends import load_backend
 from sightline.errors import BlobNotFound
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
-BACKENDS = {"file": "sightline.blobs.local:LocalBlobStore"}
+BACKENDS = {
+    "file": "sightline.blobs.local:LocalBlobStore",
+    "s3": "sightline.blobs.s3:S3BlobStore",
+}
 
 
 def is_sha256(value: str) -> bool:
@@ -21,9 +25,15 @@ def is_sha256(value: str) -> bool:
 class BlobStore(Protocol):
     """Immutable blobs addressed by the lowercase hex sha256 of their bytes.
 
-    `put` is idempotent and atomic: a reader sees either no blob or all of it. Every method
-    rejects a key that is not a sha256 with `ValueError`; `open` and `size` raise
+    `put` is idempotent and atomic: a reader sees either no blob or all of it. `open` returns a
+    seekable binary file that the caller closes (`with`); it need not hold the blob in memory.
+    Every method rejects a key that is not a sha256 with `ValueError`; `open` and `size` raise
     `sightline.errors.BlobNotFound` for a missing blob; `delete` of a missing blob is a no-op.
+    A store that cannot reach its storage raises `sightline.errors.BackendError`.
+
+    `presigned_url` is a URL a client may GET the blob from directly for `expires_seconds`,
+    answered with `content_type` and, given `filename`, an inline Content-Disposition naming it;
+    None when the store cannot sign one (a local folder). It does not check that the blob exists.
     """
 
     def put(self, data: bytes) -> str: ...
@@ -35,6 +45,55 @@ class BlobStore(Protocol):
     def exists(self, sha256: str) -> bool: ...
 
     def delete(self, sha256: str) -> None: ...
+
+    def presigned_url(
+        self,
+        sha256: str,
+        *,
+        expires_seconds: int,
+        filename: str | None = None,
+        content_type: str | None = None,
+    ) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class PresignedPost:
+    """A browser form upload: POST `fields` plus the file (last) as multipart/form-data to `url`.
+
+    The object lands in the store's inbox under `key`.
+    """
+
+    url: str
+    fields: dict[str, str]
+    key: str
+
+
+@runtime_checkable
+class Inbox(Protocol):
+    """Uploads written straight into the store by clients, before Sightline catalogues them.
+
+    An inbox key names one incoming object, relative to the inbox (`{random}/{file name}` for
+    presigned posts; any `/`-separated path for objects other systems drop in). Its last segment
+    is the client's file name. `read_incoming` and `delete_incoming` reject a key with an empty,
+    `.` or `..` segment with `ValueError`.
+
+    - `presigned_post`: a form upload of at most `max_bytes` bytes, usable for `expires_seconds`.
+    - `inbox_key`: the inbox key of the object a bucket notification names (the object key
+      decoded: S3 event records URL-encode it), or None when the object is not in this inbox.
+    - `read_incoming`: the object's bytes; `sightline.errors.ImageTooLarge` without
+      downloading it when it has more than `max_bytes`, `BlobNotFound` when it is gone.
+    - `delete_incoming`: remove it once catalogued (a no-op when it is gone).
+    """
+
+    def presigned_post(
+        self, name: str, *, max_bytes: int, expires_seconds: int
+    ) -> PresignedPost: ...
+
+    def inbox_key(self, bucket: str, object_key: str) -> str | None: ...
+
+    def read_incoming(self, key: str, *, max_bytes: int) -> bytes: ...
+
+    def delete_incoming(self, key: str) -> None: ...
 
 
 class StoreKeeper:

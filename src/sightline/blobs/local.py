@@ -73,6 +73,18 @@ class LocalBlobStore:
     def delete(self, sha256: str) -> None:
         self._path(sha256).unlink(missing_ok=True)
 
+    def presigned_url(
+        self,
+        sha256: str,
+        *,
+        expires_seconds: int,
+        filename: str | None = None,
+        content_type: str | None = None,
+    ) -> str | None:
+        """None: files in a local folder have no URL of their own; the API serves them."""
+        self._path(sha256)
+        return None
+
 
 def _fsync_dir(folder: Path) -> None:
     """Make the rename itself durable, not just the file's bytes."""

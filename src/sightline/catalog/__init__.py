@@ -18,18 +18,23 @@ from sightline.catalog.base import (
     ImageStatus,
     NewImage,
     StoredEvent,
+    UploadRecord,
+    UploadStore,
 )
 
+# `postgresql+psycopg://` is looked up as `postgresql`; both go through psycopg 3 (`database.py`).
 BACKENDS = {
     "sqlite": "sightline.catalog.sql:SQLCatalog",
+    "postgresql": "sightline.catalog.sql:SQLCatalog",
 }
 
 
 class CatalogBackend(Catalog, EventLog, Protocol):
     """What the application needs from a catalog backend: both interfaces, one store, and the
-    custom classifiers kept in the same database."""
+    custom classifiers and direct uploads kept in the same database."""
 
     classifiers: ClassifierStore
+    uploads: UploadStore
 
     def close(self) -> None: ...
 
@@ -53,5 +58,7 @@ __all__ = [
     "ImageStatus",
     "NewImage",
     "StoredEvent",
+    "UploadRecord",
+    "UploadStore",
     "open_catalog",
 ]

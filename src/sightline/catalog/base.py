@@ -6,7 +6,7 @@ the change it describes (the outbox), so a committed upload always has its "crea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -120,6 +120,20 @@ class StoredVector:
     vector: Vector
 
 
+class NearestVectors(Protocol):
+    """Nearest-neighbour search that a catalog's database runs itself (pgvector), shared by every
+    process; catalogs without one are searched by an index in each process."""
+
+    def nearest(
+        self, feature: str, version: str, vector: Vector, k: int, exclude: Collection[str] = ()
+    ) -> list[tuple[str, float]]:
+        """Up to `k` (image id, cosine similarity) of this space, most similar first, none of
+        them deleted or excluded."""
+
+    def prepare(self, feature: str, version: str) -> None:
+        """Get the space ready for fast searches (build what it needs), e.g. at start-up."""
+
+
 @dataclass(frozen=True)
 class StoredEvent:
     seq: int
@@ -203,6 +217,9 @@ class Catalog(Protocol):
     ) -> list[str]:
         """Images whose vector of this feature was made by another version, in id order."""
 
+    def vector_search(self) -> NearestVectors | None:
+        """The database's own nearest-neighbour search, if it has one."""
+
 
 class EventLog(Protocol):
     def record_events(self, events: Sequence[JSON]) -> None:
@@ -210,14 +227,28 @@ class EventLog(Protocol):
 
     def undispatched_events(self, limit: int) -> list[StoredEvent]: ...
 
-    def mark_dispatched(self, seqs: Sequence[int]) -> None: ...
+    def mark_dispatched(self, seqs: Sequence[int], *, finished: Sequence[int] = ()) -> None:
+        """Mark events relayed; those in `finished` asked for no job, so they are done too."""
+
+    def mark_jobs_finished(self, event_ids: Sequence[str]) -> None:
+        """The jobs these events asked for are over (done, or dead-lettered)."""
+
+    def redispatch_unfinished(self) -> int:
+        """Hand every relayed event whose job never finished to the relay again, for a queue
+        that lost its jobs; returns how many. Enqueueing is idempotent, so jobs the queue still
+        holds are not doubled."""
+
+    def sync_queue_epoch(self, epoch: str) -> int | None:
+        """Remember the queue's epoch; if it differs from the one remembered (the queue lost its
+        data), `redispatch_unfinished` in the same transaction. Returns the count, or None when
+        the epoch was already known."""
 
     def events_after(self, seq: int, limit: int) -> list[StoredEvent]: ...
 
     def last_event_seq(self) -> int: ...
 
     def prune_events(self, older_than: datetime) -> int:
-        """Delete dispatched events older than the cut-off; returns how many."""
+        """Delete finished events older than the cut-off; returns how many."""
 
 
 # -- custom classifiers ----------------------------------------------------------------------
@@ -353,3 +384,31 @@ class ClassifierStore(Protocol):
     ) -> ClassifierVersion | None:
         """Record the training outcome (ready with metrics and head, or failed with the error)
         and its event, once: a version that already finished is returned unchanged."""
+
+
+# -- direct uploads --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UploadRecord:
+    """A presigned upload handed out: its id is the image's to be."""
+
+    id: str
+    inbox_key: str
+    filename: str | None
+    features: list[str]
+    client_metadata: JSON
+    created_at: datetime
+    expires_at: datetime
+    error: JSON | None = None
+
+
+class UploadStore(Protocol):
+    def create(self, record: UploadRecord) -> None: ...
+
+    def get(self, upload_id: str) -> UploadRecord | None: ...
+
+    def get_by_key(self, inbox_key: str) -> UploadRecord | None: ...
+
+    def reject(self, upload_id: str, error: JSON) -> None:
+        """The object that arrived is not an acceptable image: say why, for the uploader."""

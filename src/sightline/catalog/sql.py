@@ -27,14 +27,17 @@ from sightline.catalog.base import (
 )
 from sightline.catalog.migrate import upgrade
 from sightline.catalog.sql_classifiers import SQLClassifierStore
-from sightline.catalog.statements import insert_events, upsert
+from sightline.catalog.sql_uploads import SQLUploadStore
+from sightline.catalog.statements import hold_seq_order, insert_events, upsert
 from sightline.catalog.text_search import SearchPage, SearchQuery, refresh_document, search_images
+from sightline.catalog.vector_index_postgres import PgVectorSearch, has_pgvector
 from sightline.database import Database
 from sightline.errors import BackendError
 from sightline.events import EventType, cloud_event, envelope
 from sightline.vision.hash import hamming_distance
 
 ORIGINAL_ROLE = "original"
+QUEUE_EPOCH = "queue_epoch"
 PHASH_BANDS = 8
 
 
@@ -46,6 +49,12 @@ class SQLCatalog:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.classifiers = SQLClassifierStore(db)
+        self._pgvector: PgVectorSearch | None = None
+        if not db.is_sqlite:
+            with db.read() as conn:
+                if has_pgvector(conn):
+                    self._pgvector = PgVectorSearch(db)
+        self.uploads = SQLUploadStore(db)
 
     @classmethod
     def from_url(cls, url: str) -> SQLCatalog:
@@ -146,16 +155,18 @@ class SQLCatalog:
 
     def delete_image(self, image_id: str, event: JSON, keeper: BlobKeeper) -> ImageRecord | None:
         with self.db.write() as conn:
-            record = self._load_optional(conn, image_id)
-            if record is None:
+            # The image first, then its blobs, as finish_features does: the same order in every
+            # transaction, so a deletion racing a worker's results cannot deadlock with it.
+            if not self._lock_image(conn, image_id):
                 return None
+            record = self._load(conn, image_id)
             shas = self._referenced_blobs(conn, image_id)
             for sha256 in shas:
                 self._lock_blob(conn, sha256)
             conn.execute(delete(t.blob_refs).where(t.blob_refs.c.image_id == image_id))
             conn.execute(delete(t.images).where(t.images.c.id == image_id))
-            insert_events(conn, [event])
             self._discard_unreferenced(conn, shas, keeper)
+            insert_events(conn, [event])
             return record
 
     def request_features(
@@ -201,15 +212,16 @@ class SQLCatalog:
         with self.db.write() as conn:
             if self._lock_image(conn, image_id):
                 self._upsert_features(conn, image_id, outcomes, now, keep_result=False)
-                self._store_vectors(conn, image_id, outcomes)
                 refresh_document(conn, image_id)
                 old_shas = self._replace_derived_refs(conn, image_id, outcomes, blob_refs, keeper)
                 if phash is not None:
                     self._index_phash(conn, image_id, phash)
                 status = self._refresh_status(conn, image_id, now)
+                self._discard_unreferenced(conn, old_shas, keeper)
+                # Rows with a seq last, after the blob work (see statements.hold_seq_order).
+                self._store_vectors(conn, image_id, outcomes)
                 if status in (ImageStatus.DONE, ImageStatus.FAILED):
                     self._emit_completion(conn, image_id, status, completion_event_id)
-                self._discard_unreferenced(conn, old_shas, keeper)
                 return self._load(conn, image_id)
         # Deleted meanwhile: the blobs written for it must not linger unreferenced.
         self.release_blobs(new_shas, keeper)
@@ -318,6 +330,9 @@ class SQLCatalog:
                 )
             )
 
+    def vector_search(self) -> PgVectorSearch | None:
+        return self._pgvector
+
     def vector_versions(self, feature: str) -> dict[str, int]:
         vectors = t.image_vectors.c
         with self.db.read() as conn:
@@ -344,13 +359,59 @@ class SQLCatalog:
             ).all()
         return [_stored_event(row) for row in rows]
 
-    def mark_dispatched(self, seqs: Sequence[int]) -> None:
+    def mark_dispatched(self, seqs: Sequence[int], *, finished: Sequence[int] = ()) -> None:
         if not seqs:
+            return
+        now = _now()
+        with self.db.write() as conn:
+            conn.execute(
+                update(t.events).where(t.events.c.seq.in_(list(seqs))).values(dispatched_at=now)
+            )
+            if finished:
+                conn.execute(
+                    update(t.events)
+                    .where(t.events.c.seq.in_(list(finished)))
+                    .values(finished_at=now)
+                )
+
+    def mark_jobs_finished(self, event_ids: Sequence[str]) -> None:
+        if not event_ids:
             return
         with self.db.write() as conn:
             conn.execute(
-                update(t.events).where(t.events.c.seq.in_(list(seqs))).values(dispatched_at=_now())
+                update(t.events)
+                .where(t.events.c.id.in_(list(event_ids)), t.events.c.finished_at.is_(None))
+                .values(finished_at=_now())
             )
+
+    def redispatch_unfinished(self) -> int:
+        with self.db.write() as conn:
+            return self._redispatch_unfinished(conn)
+
+    def sync_queue_epoch(self, epoch: str) -> int | None:
+        with self.db.write() as conn:
+            state = t.catalog_state.c
+            known = conn.scalar(
+                select(state.value).where(state.key == QUEUE_EPOCH).with_for_update()
+            )
+            if known == epoch:
+                return None
+            upsert(
+                conn,
+                t.catalog_state,
+                {"key": QUEUE_EPOCH, "value": epoch},
+                keys=["key"],
+                update=["value"],
+            )
+            return self._redispatch_unfinished(conn)
+
+    def _redispatch_unfinished(self, conn: Connection) -> int:
+        result = conn.execute(
+            update(t.events)
+            .where(t.events.c.finished_at.is_(None), t.events.c.dispatched_at.is_not(None))
+            .values(dispatched_at=None)
+        )
+        return int(result.rowcount or 0)
 
     def events_after(self, seq: int, limit: int) -> list[StoredEvent]:
         with self.db.read() as conn:
@@ -367,7 +428,7 @@ class SQLCatalog:
         with self.db.write() as conn:
             result = conn.execute(
                 delete(t.events).where(
-                    t.events.c.time < older_than, t.events.c.dispatched_at.is_not(None)
+                    t.events.c.time < older_than, t.events.c.finished_at.is_not(None)
                 )
             )
             return int(result.rowcount or 0)
@@ -410,15 +471,19 @@ class SQLCatalog:
             )
             if outcome.status is FeatureStatus.DONE and vector:
                 values = np.asarray(vector, dtype="<f4")
-                conn.execute(
-                    insert(t.image_vectors).values(
-                        image_id=image_id,
-                        feature=outcome.feature,
-                        version=outcome.version,
-                        dims=int(values.size),
-                        vector=values.tobytes(),
-                    )
-                )
+                row: dict[str, Any] = {
+                    "image_id": image_id,
+                    "feature": outcome.feature,
+                    "version": outcome.version,
+                    "dims": int(values.size),
+                    "vector": values.tobytes(),
+                }
+                table = t.image_vectors
+                if self._pgvector is not None:
+                    table = self._pgvector.table
+                    row[t.PGVECTOR_COLUMN] = self._pgvector.stored(values)
+                hold_seq_order(conn, t.image_vectors)
+                conn.execute(insert(table).values(**row))
 
     def _lock_blob(self, conn: Connection, sha256: str, *, create: bool = False) -> None:
         if create:

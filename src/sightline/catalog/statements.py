@@ -1,4 +1,13 @@
-"""Statements both SQL stores need, written once for SQLite and PostgreSQL."""
+"""Statements both SQL stores need, written once for SQLite and PostgreSQL.
+
+Seq order: readers follow `events` and `image_vectors` by their `seq` with a watermark ("every
+row up to seq N seen"). On PostgreSQL a sequence hands out numbers at insert time, not at commit,
+so two transactions can commit seqs 11 and 10 in that order, and a reader that saw 11 would skip
+10 for good. Inserting into either table first takes a transaction-scoped advisory lock for it:
+the next transaction to insert waits until this one has committed, so seqs become visible in
+order. Callers insert these rows as late as they can in a transaction, after any slow work (blob
+writes), so the lock is held briefly. SQLite has one writer at a time, so order is given.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sightline.catalog import tables as t
@@ -34,7 +43,20 @@ def upsert(
         conn.execute(statement.on_conflict_do_nothing(index_elements=list(keys)))
 
 
+# One advisory lock key per table whose seq readers follow; a transaction that takes both takes
+# the vector one first (finish_features stores vectors, then its completion event).
+SEQ_LOCKS = {t.image_vectors.name: 7316456, t.events.name: 7316457}
+
+
+def hold_seq_order(conn: Connection, table: Any) -> None:
+    """Call just before inserting into `table` (see the module docstring)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(SEQ_LOCKS[table.name])))
+
+
 def insert_events(conn: Connection, envelopes: Sequence[JSON]) -> None:
+    if envelopes:
+        hold_seq_order(conn, t.events)
     for event in envelopes:
         upsert(
             conn,

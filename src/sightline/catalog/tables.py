@@ -209,17 +209,70 @@ events = Table(
     Column("time", UTCDateTime, nullable=False, index=True),
     Column("data", JSON, nullable=False),
     Column("dispatched_at", UTCDateTime),
+    # When the job the event asked for finished (or at relay time, if it asked for none).
+    Column("finished_at", UTCDateTime),
     Index(
         "ix_events_undispatched",
         "seq",
         sqlite_where=Column("dispatched_at").is_(None),
         postgresql_where=Column("dispatched_at").is_(None),
     ),
+    Index(
+        "ix_events_unfinished",
+        "seq",
+        sqlite_where=Column("finished_at").is_(None),
+        postgresql_where=Column("finished_at").is_(None),
+    ),
 )
+
+# Small named values the catalog keeps about itself, e.g. the epoch of the queue it feeds.
+catalog_state = Table(
+    "catalog_state",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", String(255), nullable=False),
+)
+
+# Direct uploads handed out by `POST /v1/uploads`: what to do with the object once it lands at
+# `inbox_key`. The id is the image's to be; the image existing means the upload was catalogued.
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("inbox_key", String(1024), nullable=False),
+    Column("filename", String(255)),
+    Column("features", JSON, nullable=False),
+    Column("client_metadata", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("error", JSON),
+    Index("ix_uploads_inbox_key", "inbox_key", unique=True),
+)
+
+# Made by the migrations by hand, outside `metadata`, for one database only: the full-text index
+# (SQLite's FTS5 table and its shadow tables, or PostgreSQL's tsvector table and its indexes),
+# and pgvector's copy of the vectors with its per-space HNSW indexes.
+TEXT_INDEX_TABLE = "image_text"
+PGVECTOR_COLUMN = "embedding"
+HNSW_INDEX_PREFIX = "ix_image_vectors_hnsw_"
+
+
+def is_hand_made(name: str | None, type_: str) -> bool:
+    """Whether a schema object is one of those above, which schema comparisons (Alembic's
+    `include_name`, whose names may be None) must skip."""
+    if name is None:
+        return False
+    if type_ == "table":
+        return name == TEXT_INDEX_TABLE or name.startswith(f"{TEXT_INDEX_TABLE}_")
+    if type_ == "column":
+        return name == PGVECTOR_COLUMN
+    return type_ == "index" and name.startswith(HNSW_INDEX_PREFIX)
+
 
 __all__ = [
     "blob_refs",
     "blobs",
+    "catalog_state",
     "classifier_examples",
     "classifier_versions",
     "classifiers",
@@ -228,6 +281,8 @@ __all__ = [
     "image_phashes",
     "image_vectors",
     "images",
+    "is_hand_made",
     "metadata",
     "phash_bands",
+    "uploads",
 ]

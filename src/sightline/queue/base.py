@@ -14,6 +14,8 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 MAX_BACKOFF_SECONDS = 300.0
+# How long finished jobs are kept, so a late duplicate enqueue of the same id is still ignored.
+DONE_RETENTION_SECONDS = 24 * 3600
 
 
 class JobState(StrEnum):
@@ -74,5 +76,10 @@ class JobQueue(Protocol):
         """Give a dead job a fresh set of attempts; False if there is no such dead job."""
 
     def depth(self) -> dict[JobState, int]: ...
+
+    def epoch(self) -> str:
+        """An id of the queue's current storage that changes whenever its data was lost (the
+        file deleted, the server restarted without persistence or flushed). The outbox relay
+        compares it with the catalog's copy and dispatches unfinished work again on a change."""
 
     def close(self) -> None: ...

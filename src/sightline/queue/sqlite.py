@@ -24,10 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from sightline.database import Database
-from sightline.queue.base import DeadJob, Job, JobState, RetryPolicy
-
-# How long finished jobs are kept, so a late duplicate enqueue of the same id is still ignored.
-DONE_RETENTION_SECONDS = 24 * 3600
+from sightline.queue.base import DONE_RETENTION_SECONDS, DeadJob, Job, JobState, RetryPolicy
 
 metadata = MetaData()
 jobs = Table(
@@ -47,6 +44,13 @@ jobs = Table(
     Index("ix_jobs_state_lease", "state", "lease_expires_at"),
     Index("ix_jobs_state_updated", "state", "updated_at"),  # finds finished jobs to prune
 )
+# Facts about this queue file itself; so far only its epoch, a random id made with the file.
+queue_meta = Table(
+    "queue_meta",
+    metadata,
+    Column("key", String(32), primary_key=True),
+    Column("value", String(64), nullable=False),
+)
 
 
 class SQLiteQueue:
@@ -58,6 +62,11 @@ class SQLiteQueue:
         # create_all is idempotent and enough; the catalog has the real migrations.
         with db.write() as conn:
             metadata.create_all(conn)
+            conn.execute(
+                sqlite_insert(queue_meta)
+                .values(key="epoch", value=uuid.uuid4().hex)
+                .on_conflict_do_nothing(index_elements=["key"])
+            )
 
     @classmethod
     def from_url(cls, url: str, *, lease_seconds: float, retry: RetryPolicy) -> SQLiteQueue:
@@ -191,6 +200,11 @@ class SQLiteQueue:
         counts = dict.fromkeys(JobState, 0)
         counts.update({JobState(state): count for state, count in rows})
         return counts
+
+    def epoch(self) -> str:
+        """Made with the file, so a deleted queue.db comes back with a new one."""
+        with self.db.read() as conn:
+            return str(conn.scalar(select(queue_meta.c.value).where(queue_meta.c.key == "epoch")))
 
     def close(self) -> None:
         self.db.dispose()

@@ -1,6 +1,12 @@
-"""Nearest images by vector: one `VectorIndex` per space, kept in step with the catalog.
+"""Nearest images by vector: the catalog database's own search where it has one, otherwise one
+`VectorIndex` per space in this process, kept in step with the catalog.
 
 A space is `(feature, version)`: vectors of two model versions never share an index.
+
+On PostgreSQL with pgvector the database answers (`catalog/vector_index_postgres.py`): every API
+replica shares its HNSW indexes instead of each building one in memory, and nothing below
+applies. Everywhere else (SQLite, PostgreSQL without the extension) this process keeps its own
+index, as follows.
 
 Catching up: every row of the catalog's `image_vectors` has a `seq` that grows with each write,
 and re-analysing an image replaces its row with a new one (a new seq). A space remembers the
@@ -33,7 +39,7 @@ from urllib.parse import quote
 import numpy as np
 import numpy.typing as npt
 
-from sightline.catalog.base import StoredVector, Vector
+from sightline.catalog.base import NearestVectors, StoredVector, Vector
 from sightline.search.vector_index import VectorIndex
 
 log = logging.getLogger(__name__)
@@ -60,6 +66,9 @@ class VectorSource(Protocol):
 
     def vector_versions(self, feature: str) -> dict[str, int]:
         """How many images have a vector of this feature, per version."""
+
+    def vector_search(self) -> NearestVectors | None:
+        """The database's own nearest-neighbour search, if it has one."""
 
 
 class _Meta(TypedDict):
@@ -94,6 +103,7 @@ class VectorSearch:
     def __init__(self, catalog: VectorSource, folder: Path | None = None) -> None:
         self.catalog = catalog
         self.folder = folder
+        self._native = catalog.vector_search()
         self._spaces: dict[tuple[str, str], _Space] = {}
         self._lock = threading.Lock()
 
@@ -109,6 +119,10 @@ class VectorSearch:
 
         Images deleted since they were indexed may be among them: drop them and `forget` them.
         """
+        if self._native is not None:
+            return self._native.nearest(
+                feature, version, np.asarray(vector, dtype=np.float32), k, exclude
+            )
         space = self._caught_up(feature, version)
         with space.lock:
             if space.index is None:
@@ -125,6 +139,8 @@ class VectorSearch:
 
     def forget(self, feature: str, version: str, image_ids: Iterable[str]) -> None:
         """Remove these images (deleted from the catalog) from the space's index."""
+        if self._native is not None:
+            return  # the database's rows went with the images
         space = self._space(feature, version)
         with space.lock:
             keys = [space.keys.pop(image_id) for image_id in image_ids if image_id in space.keys]
@@ -137,6 +153,9 @@ class VectorSearch:
     def refresh(self, feature: str, version: str) -> int:
         """Catch the space up with the catalog now (e.g. at start-up, before the first search
         needs it); returns how many vectors it holds."""
+        if self._native is not None:
+            self._native.prepare(feature, version)
+            return self.catalog.vector_versions(feature).get(version, 0)
         space = self._caught_up(feature, version)
         with space.lock:
             return len(space.keys)
@@ -144,7 +163,7 @@ class VectorSearch:
     def save(self) -> None:
         """Snapshot every changed space to the folder; delete snapshots of versions that no
         longer have vectors in the catalog."""
-        if self.folder is None:
+        if self.folder is None or self._native is not None:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         with self._lock:

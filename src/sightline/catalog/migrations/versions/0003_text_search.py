@@ -18,8 +18,7 @@ depends_on = None
 
 def upgrade() -> None:
     bind = op.get_bind()
-    # PostgreSQL gets its own full-text search in a later revision; until then text search
-    # answers SearchUnavailable there.
+    # PostgreSQL gets its own full-text search in revision 0005.
     if bind.dialect.name != "sqlite":
         return
     op.execute(

@@ -1,0 +1,135 @@
+"""`/v1/uploads` and `/v1/storage/events`: images written straight into the bucket.
+
+A browser asks for a presigned form upload, posts the file to the object store itself, and the
+store's "object created" notification, delivered to `/v1/storage/events`, makes it an image.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from sightline.api import deps
+from sightline.api.images import ERRORS, read_body
+from sightline.catalog import UploadRecord
+from sightline.errors import InvalidStorageEvent, PayloadTooLarge
+from sightline.inbox import DirectUploads, Outcome, UploadState
+
+router = APIRouter(tags=["direct uploads"])
+Uploads = Annotated[DirectUploads, Depends(deps.direct_uploads)]
+MAX_NOTIFICATION_BYTES = 1024 * 1024
+UPLOAD_ERRORS = {**ERRORS, 501: ERRORS[400]}
+
+
+class UploadIn(BaseModel):
+    filename: str | None = Field(None, description="The file's name, kept with the image.")
+    features: list[str] | None = Field(
+        None, description="Features to compute; default: the server's set."
+    )
+    metadata: dict[str, Any] | None = Field(None, description="Client metadata, as on upload.")
+
+
+class UploadOut(BaseModel):
+    id: str = Field(description="The upload's id, which the image will have once catalogued.")
+    status: UploadState
+    image_id: str | None = Field(description="Set once the object arrived and was catalogued.")
+    filename: str | None
+    features: list[str]
+    expires_at: datetime = Field(description="The presigned form is refused after this.")
+    error: dict[str, Any] | None = Field(
+        description="Why the object that arrived was rejected (status `rejected`)."
+    )
+
+    @classmethod
+    def of(cls, record: UploadRecord, state: UploadState) -> UploadOut:
+        return cls(
+            id=record.id,
+            status=state,
+            image_id=record.id if state is UploadState.CATALOGUED else None,
+            filename=record.filename,
+            features=record.features,
+            expires_at=record.expires_at,
+            error=record.error,
+        )
+
+
+class TicketOut(UploadOut):
+    url: str = Field(description="POST a multipart/form-data form here: `fields`, then `file`.")
+    fields: dict[str, str] = Field(description="Form fields to send before the file, as given.")
+    max_bytes: int = Field(description="The largest file the form accepts.")
+
+
+class OutcomeOut(BaseModel):
+    bucket: str
+    key: str
+    status: str = Field(
+        description="`catalogued`, `duplicate` (already catalogued), `rejected` (not an "
+        "acceptable image), `gone` (no longer in the inbox) or `ignored` (outside the inbox)."
+    )
+    image_id: str | None
+    error: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, outcome: Outcome) -> OutcomeOut:
+        return cls(**vars(outcome))
+
+
+class OutcomeList(BaseModel):
+    records: list[OutcomeOut]
+
+
+@router.post(
+    "/v1/uploads",
+    status_code=201,
+    response_model=TicketOut,
+    responses=UPLOAD_ERRORS,
+    summary="A presigned form upload straight into the object store (S3 blob stores only)",
+)
+def create_upload(uploads: Uploads, body: Annotated[UploadIn | None, Body()] = None) -> Any:
+    """Reserves the image id and answers a URL and form fields valid for
+    `SIGHTLINE_UPLOAD_URL_SECONDS`. Once the file lands, the store's notification to
+    `POST /v1/storage/events` catalogues and analyses it like any upload; follow it with
+    `GET /v1/uploads/{id}`, then `GET /v1/images/{id}`."""
+    request = body or UploadIn()
+    ticket = uploads.create(request.filename, request.features, request.metadata)
+    return TicketOut(
+        **UploadOut.of(ticket.upload, UploadState.WAITING).model_dump(),
+        url=ticket.url,
+        fields=ticket.fields,
+        max_bytes=ticket.max_bytes,
+    )
+
+
+@router.get(
+    "/v1/uploads/{upload_id}",
+    response_model=UploadOut,
+    responses=ERRORS,
+    summary="Whether a direct upload arrived: waiting, catalogued, rejected or expired",
+)
+def get_upload(upload_id: str, uploads: Uploads) -> Any:
+    return UploadOut.of(*uploads.state(upload_id))
+
+
+@router.post(
+    "/v1/storage/events",
+    response_model=OutcomeList,
+    responses=UPLOAD_ERRORS,
+    summary="Object-created notifications from the blob store (S3 event records or SeaweedFS)",
+)
+async def storage_events(request: Request, uploads: Uploads) -> Any:
+    """Point the bucket's notifications here (with an API key as bearer token when keys are
+    configured). Objects under the inbox (`incoming/` below the blob URL's prefix) are
+    catalogued and analysed, then removed from the inbox; others are ignored. A failure of a
+    backend answers 503, so the store delivers the notification again."""
+    raw = await read_body(request, MAX_NOTIFICATION_BYTES, PayloadTooLarge)
+    try:
+        notification = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidStorageEvent(f"The notification is not valid JSON: {exc}") from exc
+    outcomes = await run_in_threadpool(uploads.receive, notification)
+    return OutcomeList(records=[OutcomeOut.of(outcome) for outcome in outcomes])

@@ -1,0 +1,57 @@
+"""Direct uploads awaiting their object, on SQLAlchemy Core in the catalog's database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from sightline.catalog import tables as t
+from sightline.catalog.base import JSON, UploadRecord
+from sightline.database import Database
+
+
+class SQLUploadStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(self, record: UploadRecord) -> None:
+        with self.db.write() as conn:
+            conn.execute(
+                insert(t.uploads).values(
+                    id=record.id,
+                    inbox_key=record.inbox_key,
+                    filename=record.filename,
+                    features=record.features,
+                    client_metadata=record.client_metadata,
+                    created_at=record.created_at,
+                    expires_at=record.expires_at,
+                    error=record.error,
+                )
+            )
+
+    def get(self, upload_id: str) -> UploadRecord | None:
+        return self._find(t.uploads.c.id == upload_id)
+
+    def get_by_key(self, inbox_key: str) -> UploadRecord | None:
+        return self._find(t.uploads.c.inbox_key == inbox_key)
+
+    def _find(self, condition: Any) -> UploadRecord | None:
+        with self.db.read() as conn:
+            row = conn.execute(select(t.uploads).where(condition)).first()
+        if row is None:
+            return None
+        return UploadRecord(
+            id=row.id,
+            inbox_key=row.inbox_key,
+            filename=row.filename,
+            features=list(row.features),
+            client_metadata=row.client_metadata,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            error=row.error,
+        )
+
+    def reject(self, upload_id: str, error: JSON) -> None:
+        with self.db.write() as conn:
+            conn.execute(update(t.uploads).where(t.uploads.c.id == upload_id).values(error=error))

@@ -1,0 +1,49 @@
+"""The catalog databases that catalog and search tests run on: SQLite in the test's folder and
+PostgreSQL (with pgvector) on the run's server, so every such test holds for both backends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services import Stack
+from sightline.catalog.migrate import upgrade
+from sightline.database import Database
+
+
+def migrate(url: str) -> None:
+    db = Database(url)
+    try:
+        upgrade(db)
+    finally:
+        db.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated catalog database of each kind."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'catalog.db'}"
+        return
+    stack: Stack = request.getfixturevalue("services")
+    url = stack.postgres.new_database(prepare=migrate)
+    try:
+        yield url
+    finally:
+        stack.postgres.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database of each kind that no migration has touched yet."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'catalog.db'}"
+        return
+    stack: Stack = request.getfixturevalue("services")
+    url = stack.postgres.new_database()
+    try:
+        yield url
+    finally:
+        stack.postgres.drop_database(url)

@@ -65,9 +65,9 @@ import httpx
 
 from procstatus import MIB, status_kib
 from sightline.catalog import open_catalog
-from sightline.client import ApiError, Client
 from upload import (
     Server,
+    UploadRun,
     child_pids,
     cpu_seconds,
     free_port,
@@ -77,6 +77,7 @@ from upload import (
     parse_size,
     percentile,
     sightline_executable,
+    upload_all,
     wait_healthy,
 )
 
@@ -351,54 +352,6 @@ class ThroughputFigures:
     first_errors: list[str] = field(default_factory=list)
 
 
-@dataclass
-class UploadResult:
-    latencies_s: list[float]
-    errors: list[str]
-    started: float
-    finished: float
-
-
-def upload_all(base_urls: Sequence[str], images: Sequence[bytes], threads: int) -> UploadResult:
-    """`threads` client threads, thread i on API i mod len(base_urls), each taking the next
-    image until none is left."""
-    indexes = iter(range(len(images)))
-    lock = threading.Lock()
-    latencies: list[float] = []
-    errors: list[str] = []
-    start = threading.Barrier(threads + 1)
-
-    def uploader(number: int) -> None:
-        with Client(base_urls[number % len(base_urls)], timeout=120.0) as client:
-            start.wait()
-            while True:
-                with lock:
-                    index = next(indexes, None)
-                if index is None:
-                    return
-                began = time.perf_counter()
-                try:
-                    client.upload(
-                        images[index], filename=f"scale-{index}.jpg", content_type="image/jpeg"
-                    )
-                except (ApiError, httpx.HTTPError) as exc:
-                    with lock:
-                        errors.append(f"image {index}: {type(exc).__name__}: {exc}")
-                    continue
-                elapsed = time.perf_counter() - began
-                with lock:
-                    latencies.append(elapsed)
-
-    with ThreadPoolExecutor(threads, thread_name_prefix="upload") as pool:
-        futures = [pool.submit(uploader, number) for number in range(threads)]
-        start.wait()
-        started = time.perf_counter()
-        for future in futures:
-            future.result()
-        finished = time.perf_counter()
-    return UploadResult(latencies, errors, started, finished)
-
-
 def wait_analysed(
     base_url: str, expected: int, interval: float, timeout: float
 ) -> tuple[int, int, float, bool]:
@@ -505,7 +458,7 @@ def usage(processes: Sequence[Process], kinds: Sequence[str]) -> tuple[float, fl
 def config_figures(
     config: Config,
     images: Sequence[bytes],
-    uploads: UploadResult,
+    uploads: UploadRun,
     done: int,
     failed: int,
     finished: float,

@@ -324,7 +324,9 @@ def upload_worker(
         run.errors.extend(errors)
 
 
-def upload_all(base_url: str, images: Sequence[bytes], concurrency: int) -> UploadRun:
+def upload_all(base_urls: Sequence[str], images: Sequence[bytes], concurrency: int) -> UploadRun:
+    """`concurrency` client threads, thread i on server i mod len(base_urls), each taking the
+    next image until none is left."""
     run = UploadRun()
     lock = threading.Lock()
     indexes = iter(range(len(images)))
@@ -332,7 +334,7 @@ def upload_all(base_url: str, images: Sequence[bytes], concurrency: int) -> Uplo
     threads = [
         threading.Thread(
             target=upload_worker,
-            args=(base_url, images, indexes, lock, start, run),
+            args=(base_urls[number % len(base_urls)], images, indexes, lock, start, run),
             name=f"upload-{number}",
             daemon=True,
         )
@@ -556,7 +558,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"server pid {server.process.pid} at {server.base_url}; uploading", file=sys.stderr)
         memory = MemoryProbe(server.process.pid)
         cpu_at_start = memory.server_cpu_seconds() or 0.0
-        uploads = upload_all(server.base_url, images, args.concurrency)
+        uploads = upload_all([server.base_url], images, args.concurrency)
         print(
             f"uploaded in {uploads.finished - uploads.started:.2f}s; waiting for analysis",
             file=sys.stderr,

@@ -39,17 +39,20 @@ def models() -> Iterator[Models]:
     hub.close()
 
 
+# Quick polls, short leases and backoffs, and the model-free features: API and worker tests
+# stay fast; model tests ask for their features.
+TEST_SETTINGS: dict[str, object] = {
+    "workers": 1,
+    "poll_interval_seconds": 0.02,
+    "job_lease_seconds": 5,
+    "job_backoff_seconds": 0.05,
+    "default_features": "metadata,color,hash,thumbnail",
+}
+
+
 @pytest.fixture
-def settings(tmp_path: pytest.TempPathFactory) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",  # type: ignore[operator]
-        workers=1,
-        poll_interval_seconds=0.02,
-        job_lease_seconds=5,
-        job_backoff_seconds=0.05,
-        # The model-free features: API and worker tests stay fast; model tests ask for theirs.
-        default_features="metadata,color,hash,thumbnail",
-    )
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", **TEST_SETTINGS)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -115,14 +118,7 @@ def backends(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend
 @pytest.fixture
 def stack_settings(backends: Backends, tmp_path: Path) -> Settings:
     """The `settings` fixture's test-friendly values, on either stack."""
-    return backends.settings(
-        tmp_path / "data",
-        workers=1,
-        poll_interval_seconds=0.02,
-        job_lease_seconds=5,
-        job_backoff_seconds=0.05,
-        default_features="metadata,color,hash,thumbnail",
-    )
+    return backends.settings(tmp_path / "data", **TEST_SETTINGS)
 
 
 @pytest.fixture

@@ -37,13 +37,19 @@ class Settings(BaseSettings):
         Path("./data"), description="Folder of the embedded catalog, queue and blobs."
     )
     catalog_url: str | None = Field(
-        None, description="Catalog database URL; default `sqlite:///DATA_DIR/catalog.db`."
+        None,
+        description="Catalog database URL, `sqlite:///…` or `postgresql://…`; default "
+        "`sqlite:///DATA_DIR/catalog.db`.",
     )
     blob_url: str | None = Field(
-        None, description="Blob store URL; default `file://DATA_DIR/blobs`."
+        None,
+        description="Blob store URL, `file://…` or `s3://bucket/prefix?endpoint=…`; default "
+        "`file://DATA_DIR/blobs`.",
     )
     queue_url: str | None = Field(
-        None, description="Job queue URL; default `sqlite:///DATA_DIR/queue.db`."
+        None,
+        description="Job queue URL, `sqlite:///…` or `redis://…`; default "
+        "`sqlite:///DATA_DIR/queue.db`.",
     )
     workers: int = Field(
         2, ge=0, description="Analysis worker threads per process (`serve` and `worker`)."

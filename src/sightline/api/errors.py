@@ -39,7 +39,8 @@ def error_response(
 def install(app: FastAPI) -> None:
     @app.exception_handler(SightlineError)
     async def sightline_error(_request: Request, exc: SightlineError) -> JSONResponse:
-        if exc.status_code >= 500:
+        # 501 is a feature this deployment lacks (e.g. direct uploads without S3), not a failure.
+        if exc.status_code >= 500 and exc.status_code != 501:
             log.error("Request failed: %s", exc, exc_info=exc)
         headers = None
         if isinstance(exc, RangeNotSatisfiable):

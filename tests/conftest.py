@@ -14,11 +14,10 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from catalogs import migrate
 from services import Stack
 from sightline import Client
 from sightline.app import Sightline
-from sightline.catalog.migrate import upgrade
-from sightline.database import Database
 from sightline.models import Models
 from sightline.settings import Settings, default_model_dir
 
@@ -89,14 +88,6 @@ class Backends:
         )
 
 
-def _migrate(url: str) -> None:
-    db = Database(url)
-    try:
-        upgrade(db)
-    finally:
-        db.dispose()
-
-
 @pytest.fixture(params=["embedded", "scaled"])
 def backends(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backends]:
     """Each backend test runs twice: on SQLite + folder + SQLite queue, and on PostgreSQL +
@@ -105,7 +96,7 @@ def backends(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend
         yield Backends("embedded")
         return
     stack: Stack = request.getfixturevalue("services")
-    database = stack.postgres.new_database(prepare=_migrate)
+    database = stack.postgres.new_database(prepare=migrate)
     stack.redis.flush()
     try:
         yield Backends(

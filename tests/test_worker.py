@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -347,3 +348,30 @@ def test_queue_rebuild_requeues_jobs_the_queue_dropped(settings: Settings) -> No
         app.close()
     rebuilt = CliRunner().invoke(main, args)
     assert "0 unfinished jobs handed back; 0 enqueued." in rebuilt.output
+
+
+def test_a_batch_relayed_while_another_relay_saw_the_queue_lost_is_relayed_again(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Relay B enqueues into a queue that then loses its data; relay A notices first and hands
+    back the unfinished jobs, which do not yet include B's batch. B must not mark it dispatched."""
+    app = Sightline(settings.model_copy(update={"workers": 0}))
+    try:
+        [ingested] = app.service.ingest([Upload(solid("teal"))])
+        relay = app.pool.relay
+        relay.check_queue_epoch()
+        mark = app.catalog.mark_dispatched
+
+        def lost_meanwhile(*args: Any, **kwargs: Any) -> bool:
+            app.catalog.sync_queue_epoch("the queue after its loss")  # relay A's doing
+            return mark(*args, **kwargs)
+
+        monkeypatch.setattr(app.catalog, "mark_dispatched", lost_meanwhile)
+        assert relay.run_once() == 0
+        [pending] = app.catalog.undispatched_events(10)
+        assert pending.envelope["data"]["id"] == ingested.image.id
+        monkeypatch.undo()
+        relay.run_once()  # sees the catalog's new epoch and relays the batch again
+        assert app.catalog.undispatched_events(10) == []
+    finally:
+        app.close()

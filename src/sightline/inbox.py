@@ -5,12 +5,14 @@ upload, then removed from the inbox.
 
 A presigned upload reserves its image id and its inbox key (an unguessable folder and the file
 name) when it is handed out, so a notification delivered twice finds the image already there, and
-the uploader can follow `GET /v1/uploads/{id}`. An object dropped by another system has no
-reservation: it becomes a new image, and a repeated notification finds the object already gone.
+the uploader can follow `GET /v1/uploads/{id}`. An object another system drops in gets its
+reservation when it first arrives, keyed by its inbox key and the sha256 of its bytes: delivered
+twice, even at once, it is still catalogued once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -180,35 +182,59 @@ class DirectUploads:
         key = inbox.inbox_key(stored.bucket, stored.key)
         if key is None:
             return Outcome(stored.bucket, stored.key, "ignored")
+
+        def outcome(status: str, upload: UploadRecord | None = None, **error: Any) -> Outcome:
+            image_id = upload.id if upload else None
+            return Outcome(stored.bucket, stored.key, status, image_id, error or None)
+
         upload = self.catalog.uploads.get_by_key(key)
-        if upload is not None and self.catalog.get_image(upload.id) is not None:
-            inbox.delete_incoming(key)
-            return Outcome(stored.bucket, stored.key, "duplicate", upload.id)
         try:
+            if upload is not None and self.catalog.get_image(upload.id) is not None:
+                inbox.delete_incoming(key)
+                return outcome("duplicate", upload)
             data = inbox.read_incoming(key, max_bytes=self.settings.max_upload_bytes)
-            [ingested] = self.service.ingest(
-                [
-                    Upload(
-                        data,
-                        upload.filename if upload else key.rsplit("/", 1)[-1],
-                        image_id=upload.id if upload else None,
-                    )
-                ],
-                features=upload.features if upload else None,
-                metadata=json.dumps(upload.client_metadata) if upload else None,
+            if upload is None:
+                upload = self._reserve_drop(key, data)
+                if self.catalog.get_image(upload.id) is not None:
+                    inbox.delete_incoming(key)
+                    return outcome("duplicate", upload)
+            self.service.ingest(
+                [Upload(data, upload.filename, image_id=upload.id)],
+                features=upload.features or None,
+                metadata=json.dumps(upload.client_metadata),
             )
         except BlobNotFound:
-            return Outcome(stored.bucket, stored.key, "gone")
+            return outcome("gone", upload)
         except SightlineError as exc:
             if exc.status_code >= 500:
                 raise
             error = {"code": exc.code, "message": exc.message}
             self._reject(key, upload, error)
             inbox.delete_incoming(key)
-            reserved = upload.id if upload else None
-            return Outcome(stored.bucket, stored.key, "rejected", reserved, error)
+            return outcome("rejected", upload, **error)
+        except Exception:
+            # The same notification delivered twice at once: the other delivery catalogued it.
+            if upload is not None and self.catalog.get_image(upload.id) is not None:
+                return outcome("duplicate", upload)
+            raise
         inbox.delete_incoming(key)
-        return Outcome(stored.bucket, stored.key, "catalogued", ingested.image.id)
+        return outcome("catalogued", upload)
+
+    def _reserve_drop(self, key: str, data: bytes) -> UploadRecord:
+        """An id for an object another system dropped, the same for every delivery of the same
+        bytes at the same key, so a repeated notification cannot catalogue it twice."""
+        now = datetime.now(UTC)
+        return self.catalog.uploads.reserve(
+            UploadRecord(
+                id=new_image_id(),
+                inbox_key=f"{key}@{hashlib.sha256(data).hexdigest()}",
+                filename=clean_filename(key.rsplit("/", 1)[-1]),
+                features=[],  # the defaults at ingestion
+                client_metadata={},
+                created_at=now,
+                expires_at=now,
+            )
+        )
 
     def _reject(self, key: str, upload: UploadRecord | None, error: dict[str, Any]) -> None:
         if upload is not None:

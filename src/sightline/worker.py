@@ -65,7 +65,7 @@ class OutboxRelay:
 
     def run_once(self) -> int:
         """Relay one batch; returns how many jobs were newly enqueued."""
-        self.check_queue_epoch()
+        epoch = self.check_queue_epoch()
         events = self.catalog.undispatched_events(RELAY_BATCH)
         enqueued = 0
         no_job: list[int] = []
@@ -83,7 +83,12 @@ class OutboxRelay:
                 enqueued += self.queue.enqueue(job_id(kind, envelope["id"]), payload)
             else:
                 no_job.append(event.seq)
-        self.catalog.mark_dispatched([event.seq for event in events], finished=no_job)
+        if not self.catalog.mark_dispatched(
+            [event.seq for event in events], finished=no_job, epoch=epoch
+        ):
+            log.info("The queue changed while relaying: this batch will be relayed again")
+            self._epoch = None  # compare with the catalog's epoch again before the next batch
+            return 0
         if time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS:
             self._last_prune = time.monotonic()
             self.catalog.prune_events(datetime.now(UTC) - self.retention)
@@ -96,10 +101,11 @@ class OutboxRelay:
             enqueued += self.run_once()
         return enqueued
 
-    def check_queue_epoch(self) -> None:
+    def check_queue_epoch(self) -> str:
+        """The queue's epoch, after handing back unfinished jobs if it is new to the catalog."""
         epoch = self.queue.epoch()
         if epoch == self._epoch:
-            return
+            return epoch
         handed_back = self.catalog.sync_queue_epoch(epoch)
         if handed_back:
             log.warning(
@@ -108,6 +114,7 @@ class OutboxRelay:
                 handed_back,
             )
         self._epoch = epoch
+        return epoch
 
 
 class Analyst:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,21 @@ def test_an_object_another_system_drops_in_the_inbox_is_catalogued(bucketed: Buc
     assert image["filename"] == "shot 1.png"
     assert image["features"]["color"]["result"]["dominant_colors"] == ["blue"]
     wait_for(lambda: bucketed.objects() == [])
+
+
+def test_an_object_notified_several_times_at_once_is_catalogued_once(bucketed: Bucketed) -> None:
+    key = bucketed.inbox("camera-9/burst.png")
+    bucketed.s3.client().put_object(Bucket=bucketed.bucket, Key=key, Body=solid("olive"))
+    record = {"Records": [_record(bucketed.bucket, key)]}
+    with ThreadPoolExecutor(3) as pool:  # besides the store's own notification
+        answers = list(pool.map(lambda _: bucketed.notify(record), range(3)))
+    assert all(answer.status_code == 200 for answer in answers), [a.text for a in answers]
+    statuses = [answer.json()["records"][0]["status"] for answer in answers]
+    assert set(statuses) <= {"catalogued", "duplicate", "gone"}
+    wait_for(lambda: bucketed.objects() == [])
+    time.sleep(0.5)  # the store's own delivery, if still on its way
+    [image] = bucketed.api.list()["items"]
+    assert image["filename"] == "burst.png"
 
 
 def test_a_bad_object_is_rejected_and_removed(bucketed: Bucketed) -> None:

@@ -295,6 +295,7 @@ def test_a_post_to_another_key_is_refused(store: S3BlobStore) -> None:
 @pytest.mark.parametrize(
     ("name", "file_name"),
     [
+        ("${filename}", "filename"),
         ("../../etc/passwd", "passwd"),
         ("..\\..\\x.jpg", "x.jpg"),
         ("a\x00b\nc.jpg", "abc.jpg"),

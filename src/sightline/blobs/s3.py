@@ -401,9 +401,10 @@ def _is_inbox_key(key: str) -> bool:
 
 
 def _file_name(name: str) -> str:
-    """The last path segment of a client's file name, without control characters."""
+    """The last path segment of a client's file name, without control characters or `${}`."""
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    clean = "".join(char for char in base if char.isprintable())[:200]
+    # "${filename}" would make boto3 sign a policy that accepts any key under the folder.
+    clean = "".join(char for char in base if char.isprintable() and char not in "${}")[:200]
     return clean if clean not in ("", ".", "..") else "upload"
 
 

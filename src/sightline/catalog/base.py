@@ -168,7 +168,8 @@ class Catalog(Protocol):
         """Image ids in ascending order (oldest first), for walking every image in pages."""
 
     def delete_image(self, image_id: str, event: JSON, keeper: BlobKeeper) -> ImageRecord | None:
-        """Remove the image, its results and references; discard blobs left unreferenced."""
+        """Remove the image, its results and references; then, once that is committed, discard
+        the blobs it left unreferenced."""
 
     def request_features(
         self, image_id: str, features: Sequence[FeatureState], event: JSON
@@ -191,7 +192,8 @@ class Catalog(Protocol):
         the perceptual hash, and emit analyzed/failed once every feature has ended."""
 
     def release_blobs(self, shas: Sequence[str], keeper: BlobKeeper) -> None:
-        """Discard those of these blobs that nothing references: cleanup after a failed write."""
+        """Discard those of these blobs that nothing references: cleanup after a failed write,
+        and after deletions and replaced results once they are committed."""
 
     def near_duplicates(self, image_id: str, max_distance: int) -> list[tuple[str, int]]:
         """Other images whose perceptual hash is within `max_distance` bits, nearest first."""
@@ -227,8 +229,15 @@ class EventLog(Protocol):
 
     def undispatched_events(self, limit: int) -> list[StoredEvent]: ...
 
-    def mark_dispatched(self, seqs: Sequence[int], *, finished: Sequence[int] = ()) -> None:
-        """Mark events relayed; those in `finished` asked for no job, so they are done too."""
+    def mark_dispatched(
+        self, seqs: Sequence[int], *, finished: Sequence[int] = (), epoch: str | None = None
+    ) -> bool:
+        """Mark events relayed; those in `finished` asked for no job, so they are done too.
+
+        With `epoch` (the queue's, read before the jobs were enqueued), nothing is marked and
+        False is returned if the catalog has meanwhile seen the queue lose its data: the jobs
+        may have been enqueued into the lost queue after another relay handed back the
+        unfinished ones, so the events must stay undispatched and be relayed again."""
 
     def mark_jobs_finished(self, event_ids: Sequence[str]) -> None:
         """The jobs these events asked for are over (done, or dead-lettered)."""
@@ -409,6 +418,9 @@ class UploadStore(Protocol):
     def get(self, upload_id: str) -> UploadRecord | None: ...
 
     def get_by_key(self, inbox_key: str) -> UploadRecord | None: ...
+
+    def reserve(self, record: UploadRecord) -> UploadRecord:
+        """Store the record unless one with its inbox key exists; return the one stored."""
 
     def reject(self, upload_id: str, error: JSON) -> None:
         """The object that arrived is not an acceptable image: say why, for the uploader."""

@@ -161,13 +161,13 @@ class SQLCatalog:
                 return None
             record = self._load(conn, image_id)
             shas = self._referenced_blobs(conn, image_id)
-            for sha256 in shas:
-                self._lock_blob(conn, sha256)
             conn.execute(delete(t.blob_refs).where(t.blob_refs.c.image_id == image_id))
             conn.execute(delete(t.images).where(t.images.c.id == image_id))
-            self._discard_unreferenced(conn, shas, keeper)
             insert_events(conn, [event])
-            return record
+        # Only once the deletion is committed: a transaction failing after it had deleted the
+        # bytes from the store would leave a catalogued image without them.
+        self.release_blobs(shas, keeper)
+        return record
 
     def request_features(
         self, image_id: str, features: Sequence[FeatureState], event: JSON
@@ -209,28 +209,39 @@ class SQLCatalog:
     ) -> ImageRecord | None:
         now = _now()
         new_shas = sorted({ref.sha256 for ref in blob_refs})
+        record: ImageRecord | None = None
+        # Deleted meanwhile, the blobs written for the image must not linger unreferenced.
+        unreferenced = new_shas
         with self.db.write() as conn:
             if self._lock_image(conn, image_id):
                 self._upsert_features(conn, image_id, outcomes, now, keep_result=False)
                 refresh_document(conn, image_id)
-                old_shas = self._replace_derived_refs(conn, image_id, outcomes, blob_refs, keeper)
+                unreferenced = self._replace_derived_refs(
+                    conn, image_id, outcomes, blob_refs, keeper
+                )
                 if phash is not None:
                     self._index_phash(conn, image_id, phash)
                 status = self._refresh_status(conn, image_id, now)
-                self._discard_unreferenced(conn, old_shas, keeper)
                 # Rows with a seq last, after the blob work (see statements.hold_seq_order).
                 self._store_vectors(conn, image_id, outcomes)
                 if status in (ImageStatus.DONE, ImageStatus.FAILED):
                     self._emit_completion(conn, image_id, status, completion_event_id)
-                return self._load(conn, image_id)
-        # Deleted meanwhile: the blobs written for it must not linger unreferenced.
-        self.release_blobs(new_shas, keeper)
-        return None
+                record = self._load(conn, image_id)
+        # After the commit, as in delete_image.
+        self.release_blobs(unreferenced, keeper)
+        return record
 
     def release_blobs(self, shas: Sequence[str], keeper: BlobKeeper) -> None:
+        """Delete the blobs no image references any more, each under its row lock so that an
+        upload of the same bytes either finds the row gone and writes the bytes again, or keeps
+        the blob. A crash in between leaves an unreferenced blob, never a missing one; two
+        releases racing may both delete the bytes, which is harmless."""
+        if not shas:
+            return
         with self.db.write() as conn:
             for sha256 in sorted(shas):
-                self._lock_blob(conn, sha256)
+                # Created if missing: an upload inserting the same row waits for this one.
+                self._lock_blob(conn, sha256, create=True)
             self._discard_unreferenced(conn, sorted(shas), keeper)
 
     def near_duplicates(self, image_id: str, max_distance: int) -> list[tuple[str, int]]:
@@ -359,11 +370,21 @@ class SQLCatalog:
             ).all()
         return [_stored_event(row) for row in rows]
 
-    def mark_dispatched(self, seqs: Sequence[int], *, finished: Sequence[int] = ()) -> None:
+    def mark_dispatched(
+        self, seqs: Sequence[int], *, finished: Sequence[int] = (), epoch: str | None = None
+    ) -> bool:
         if not seqs:
-            return
+            return True
         now = _now()
         with self.db.write() as conn:
+            if epoch is not None:
+                state = t.catalog_state.c
+                # Shared: relays mark at once; sync_queue_epoch's update waits for them.
+                known = conn.scalar(
+                    select(state.value).where(state.key == QUEUE_EPOCH).with_for_update(read=True)
+                )
+                if known != epoch:
+                    return False
             conn.execute(
                 update(t.events).where(t.events.c.seq.in_(list(seqs))).values(dispatched_at=now)
             )
@@ -373,6 +394,7 @@ class SQLCatalog:
                     .where(t.events.c.seq.in_(list(finished)))
                     .values(finished_at=now)
                 )
+        return True
 
     def mark_jobs_finished(self, event_ids: Sequence[str]) -> None:
         if not event_ids:

@@ -8,6 +8,7 @@ from sqlalchemy import insert, select, update
 
 from sightline.catalog import tables as t
 from sightline.catalog.base import JSON, UploadRecord
+from sightline.catalog.statements import upsert
 from sightline.database import Database
 
 
@@ -17,18 +18,14 @@ class SQLUploadStore:
 
     def create(self, record: UploadRecord) -> None:
         with self.db.write() as conn:
-            conn.execute(
-                insert(t.uploads).values(
-                    id=record.id,
-                    inbox_key=record.inbox_key,
-                    filename=record.filename,
-                    features=record.features,
-                    client_metadata=record.client_metadata,
-                    created_at=record.created_at,
-                    expires_at=record.expires_at,
-                    error=record.error,
-                )
-            )
+            conn.execute(insert(t.uploads).values(**_row(record)))
+
+    def reserve(self, record: UploadRecord) -> UploadRecord:
+        with self.db.write() as conn:
+            upsert(conn, t.uploads, _row(record), keys=["inbox_key"])
+        found = self.get_by_key(record.inbox_key)
+        assert found is not None  # just stored, and never deleted
+        return found
 
     def get(self, upload_id: str) -> UploadRecord | None:
         return self._find(t.uploads.c.id == upload_id)
@@ -55,3 +52,16 @@ class SQLUploadStore:
     def reject(self, upload_id: str, error: JSON) -> None:
         with self.db.write() as conn:
             conn.execute(update(t.uploads).where(t.uploads.c.id == upload_id).values(error=error))
+
+
+def _row(record: UploadRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "inbox_key": record.inbox_key,
+        "filename": record.filename,
+        "features": record.features,
+        "client_metadata": record.client_metadata,
+        "created_at": record.created_at,
+        "expires_at": record.expires_at,
+        "error": record.error,
+    }

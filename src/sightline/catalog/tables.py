@@ -233,8 +233,9 @@ catalog_state = Table(
     Column("value", String(255), nullable=False),
 )
 
-# Direct uploads handed out by `POST /v1/uploads`: what to do with the object once it lands at
-# `inbox_key`. The id is the image's to be; the image existing means the upload was catalogued.
+# Direct uploads: what to do with the object once it lands at `inbox_key`, for presigned
+# uploads from `POST /v1/uploads`; `{inbox key}@{sha256}` for objects other systems drop in.
+# The id is the image's to be; the image existing means the upload was catalogued.
 uploads = Table(
     "uploads",
     metadata,

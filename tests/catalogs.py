@@ -3,7 +3,7 @@ PostgreSQL (with pgvector) on the run's server, so every such test holds for bot
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,29 +21,27 @@ def migrate(url: str) -> None:
         db.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, migrated catalog database of each kind."""
+def _database(
+    request: pytest.FixtureRequest, tmp_path: Path, prepare: Callable[[str], None] | None
+) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'catalog.db'}"
         return
     stack: Stack = request.getfixturevalue("services")
-    url = stack.postgres.new_database(prepare=migrate)
+    url = stack.postgres.new_database(prepare=prepare)
     try:
         yield url
     finally:
         stack.postgres.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated catalog database of each kind."""
+    yield from _database(request, tmp_path, migrate)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh database of each kind that no migration has touched yet."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'catalog.db'}"
-        return
-    stack: Stack = request.getfixturevalue("services")
-    url = stack.postgres.new_database()
-    try:
-        yield url
-    finally:
-        stack.postgres.drop_database(url)
+    yield from _database(request, tmp_path, None)

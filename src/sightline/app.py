@@ -28,6 +28,7 @@ from sightline.settings import Settings
 from sightline.vision import Analyzer
 from sightline.vision.registry import build_analyzers
 from sightline.vision.tags import EmbeddingAnalyzer, classifier
+from sightline.webhooks import Dispatcher, SubscriptionService
 from sightline.worker import Analyst, OutboxRelay, WorkerPool
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class Sightline:
         def wake_relay() -> None:
             # The services wake the pool's relay, and the pool's jobs call the services.
             self.pool.notify()
+            self.dispatcher.notify()
 
         self.service = ImageService(
             settings,
@@ -83,6 +85,11 @@ class Sightline:
         # Snapshots of the vector indexes: a restart loads them and reads only newer vectors.
         self.vectors = VectorSearch(self.catalog, settings.data_dir.resolve() / "indexes")
         self.semantic = SemanticSearch(self.catalog, self.vectors, self.models, self.analyzers)
+        # Webhooks: sent from every process that runs workers, by its dispatcher.
+        self.dispatcher = Dispatcher(settings, self.catalog.subscriptions)
+        self.subscriptions = SubscriptionService(
+            settings, self.catalog.subscriptions, self.dispatcher.notify
+        )
         features = RequestFeatureJob(self.catalog, self.service)
         self.pool = WorkerPool(
             settings,
@@ -128,7 +135,7 @@ class Sightline:
                 # caught once the lifespan ends, so code after `uvicorn.run` may never run.
                 self.close()
 
-        return create_api(
+        app = create_api(
             settings=self.settings,
             service=self.service,
             classifiers=self.classifiers,
@@ -144,6 +151,8 @@ class Sightline:
             },
             lifespan=lifespan,
         )
+        app.state.subscriptions = self.subscriptions
+        return app
 
     def warm_indexes(self) -> None:
         """Catch the current vector indexes up in the background, so that the first search
@@ -165,11 +174,14 @@ class Sightline:
         if request_reindex(self.catalog, self.analyzers.bundled):
             self.pool.notify()
         self.pool.start()
+        self.dispatcher.start()
 
     def close(self) -> None:
         """Warm shutdown, safe to repeat: running jobs get one lease to finish (past that they
         would be handed to another worker anyway), then the backends are closed."""
         self.pool.stop(timeout=self.settings.job_lease_seconds)
+        # Requests in flight get their timeout to end; unrecorded ones are sent again later.
+        self.dispatcher.stop(timeout=self.settings.webhook_timeout_seconds + 10)
         self.queue.close()
         self.vectors.close()
         self.catalog.close()

@@ -358,6 +358,85 @@ class Client:
         )
         return found
 
+    # -- event subscriptions -----------------------------------------------------------------
+
+    def create_subscription(self, endpoint: str, **fields: Any) -> dict[str, Any]:
+        """Subscribe an endpoint (it must accept the validation handshake). Fields as the API
+        takes them: `event_types`, `data_filters`, `max_events_per_batch`, `secret`… The
+        answer is the only one carrying the `secret` (until rotated)."""
+        created: dict[str, Any] = self._json(
+            self._http.post("/v1/subscriptions", json={"endpoint": endpoint, **fields})
+        )
+        return created
+
+    def subscriptions(self) -> builtins.list[dict[str, Any]]:
+        found: builtins.list[dict[str, Any]] = self._json(self._http.get("/v1/subscriptions"))[
+            "subscriptions"
+        ]
+        return found
+
+    def subscription(self, subscription_id: str) -> dict[str, Any]:
+        found: dict[str, Any] = self._json(self._http.get(f"/v1/subscriptions/{subscription_id}"))
+        return found
+
+    def update_subscription(self, subscription_id: str, **changes: Any) -> dict[str, Any]:
+        """`paused=True`, `endpoint=…`, `rotate_secret=True` (the answer has the new secret)…"""
+        updated: dict[str, Any] = self._json(
+            self._http.patch(f"/v1/subscriptions/{subscription_id}", json=changes)
+        )
+        return updated
+
+    def delete_subscription(self, subscription_id: str) -> None:
+        self._json(self._http.delete(f"/v1/subscriptions/{subscription_id}"))
+
+    def deliveries(
+        self,
+        subscription_id: str,
+        *,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        """One page, newest first: `{"deliveries": [...], "next_cursor": ...}`; `status`
+        `pending`, `delivered` or `dead_lettered`."""
+        params: dict[str, Any] = {"limit": limit}
+        if status is not None:
+            params["status"] = status
+        if cursor:
+            params["cursor"] = cursor
+        page: dict[str, Any] = self._json(
+            self._http.get(f"/v1/subscriptions/{subscription_id}/deliveries", params=params)
+        )
+        return page
+
+    def delivery_attempts(
+        self, subscription_id: str, *, limit: int = 50, cursor: str | None = None
+    ) -> dict[str, Any]:
+        """One page of the delivery log, newest first: `{"attempts": [...], "next_cursor"}`."""
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        page: dict[str, Any] = self._json(
+            self._http.get(f"/v1/subscriptions/{subscription_id}/attempts", params=params)
+        )
+        return page
+
+    def redeliver(self, subscription_id: str, delivery_id: str) -> dict[str, Any]:
+        """Send a dead letter again; returns the delivery, pending."""
+        delivery: dict[str, Any] = self._json(
+            self._http.post(
+                f"/v1/subscriptions/{subscription_id}/deliveries/{delivery_id}/redeliver"
+            )
+        )
+        return delivery
+
+    def redeliver_all(self, subscription_id: str) -> int:
+        """Send every dead letter of the subscription again; returns how many."""
+        requeued: int = self._json(
+            self._http.post(f"/v1/subscriptions/{subscription_id}/redeliver")
+        )["requeued"]
+        return requeued
+
     # -- plumbing ----------------------------------------------------------------------------
 
     def _json(self, response: httpx.Response) -> Any:

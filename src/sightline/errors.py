@@ -14,17 +14,22 @@ SightlineError
 │   ├── InvalidModel              a user model's manifest and ONNX file do not fit
 │   ├── InvalidQuery              a search query that cannot be run
 │   ├── NotEnoughExamples         training a classifier with too few examples per label
-│   └── InvalidStorageEvent       a bucket notification in neither S3 nor SeaweedFS form
+│   ├── InvalidStorageEvent       a bucket notification in neither S3 nor SeaweedFS form
+│   ├── WebhookTargetForbidden    a subscription endpoint on a non-public address
+│   └── WebhookValidationFailed   the endpoint did not agree to receive deliveries
 ├── Unauthorized (401)
 ├── NotFound (404)
 │   ├── ImageNotFound
 │   ├── UnknownModel
 │   ├── ClassifierNotFound
 │   ├── ClassifierVersionNotFound
-│   └── UploadNotFound            no direct upload with this id
+│   ├── UploadNotFound            no direct upload with this id
+│   ├── SubscriptionNotFound
+│   └── DeliveryNotFound
 ├── NotReady (409)                the resource exists but is not computed yet
 ├── Conflict (409)
-│   └── ClassifierExists          a classifier name is taken
+│   ├── ClassifierExists          a classifier name is taken
+│   └── NotDeadLettered           redelivering a delivery that is not dead-lettered
 ├── LengthRequired (411)          a multipart upload without Content-Length
 ├── PayloadTooLarge (413)
 │   ├── ImageTooLarge             more bytes than allowed
@@ -113,6 +118,14 @@ class InvalidStorageEvent(InvalidInput):
     code = "InvalidStorageEvent"
 
 
+class WebhookTargetForbidden(InvalidInput):
+    code = "WebhookTargetForbidden"
+
+
+class WebhookValidationFailed(InvalidInput):
+    code = "WebhookValidationFailed"
+
+
 class Unauthorized(SightlineError):
     status_code = 401
     code = "Unauthorized"
@@ -143,6 +156,14 @@ class UploadNotFound(NotFound):
     code = "UploadNotFound"
 
 
+class SubscriptionNotFound(NotFound):
+    code = "SubscriptionNotFound"
+
+
+class DeliveryNotFound(NotFound):
+    code = "DeliveryNotFound"
+
+
 class NotReady(SightlineError):
     status_code = 409
     code = "NotReady"
@@ -155,6 +176,10 @@ class Conflict(SightlineError):
 
 class ClassifierExists(Conflict):
     code = "ClassifierExists"
+
+
+class NotDeadLettered(Conflict):
+    code = "NotDeadLettered"
 
 
 class UrlFetchFailed(SightlineError):

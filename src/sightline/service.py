@@ -278,7 +278,14 @@ class ImageService:
     def delete(self, image_id: str) -> None:
         record = self.get(image_id)
         event = cloud_event(
-            EventType.IMAGE_DELETED, image_id, {"id": image_id, "sha256": record.sha256}
+            EventType.IMAGE_DELETED,
+            image_id,
+            {
+                "id": image_id,
+                "sha256": record.sha256,
+                "filename": record.filename,
+                "metadata": record.client_metadata,
+            },
         )
         if self.catalog.delete_image(image_id, event, StoreKeeper(self.blobs)) is None:
             raise ImageNotFound(f"No image with id {image_id!r}.")

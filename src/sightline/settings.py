@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 from pathlib import Path
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # Every bundled feature but `objects` (no detector ships) and `adult` (an optional extra).
 DEFAULT_FEATURES = (
@@ -117,6 +121,27 @@ class Settings(BaseSettings):
     fetch_timeout_seconds: float = Field(
         10.0, gt=0, description="Time limit for fetching an image URL given to `/v1/analyze`."
     )
+    webhook_origin: str = Field(
+        "",
+        description="The `WebHook-Request-Origin` sent when validating a subscription's "
+        "endpoint; default: this machine's host name.",
+    )
+    webhook_allowed_networks: str = Field(
+        "",
+        description="Comma-separated CIDRs that webhook endpoints may be on although they are "
+        "not public (loopback, private, link-local…); default: none.",
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, description="Time limit for one webhook request, connection included."
+    )
+    webhook_retry_delays: str = Field(
+        "10,30,60,300,600,1800,3600",
+        description="Comma-separated seconds between delivery attempts (±20 % jitter); the "
+        "last repeats.",
+    )
+    webhook_concurrency: int = Field(
+        32, ge=1, description="Webhook requests in flight at once per process, at most."
+    )
     model_dir: Path = Field(
         default_factory=lambda: default_model_dir(),
         description="Folder of prepared and user-added models; default "
@@ -137,8 +162,29 @@ class Settings(BaseSettings):
         parse_ratios(value)
         return value
 
+    @field_validator("webhook_retry_delays")
+    @classmethod
+    def _delays_parse(cls, value: str) -> str:
+        parse_delays(value)
+        return value
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks_parse(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
     def smart_crop_aspect_ratios(self) -> tuple[float, ...]:
         return parse_ratios(self.smart_crop_ratios)
+
+    def webhook_delays(self) -> tuple[float, ...]:
+        return parse_delays(self.webhook_retry_delays)
+
+    def webhook_networks(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.webhook_allowed_networks)
+
+    def resolved_webhook_origin(self) -> str:
+        return self.webhook_origin or socket.getfqdn()
 
     def resolved_model_threads(self) -> int:
         cores = os.cpu_count() or 1
@@ -160,6 +206,36 @@ class Settings(BaseSettings):
 def default_model_dir() -> Path:
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(cache) / "sightline" / "models"
+
+
+def parse_delays(text: str) -> tuple[float, ...]:
+    """`"10,30,60"` → (10.0, 30.0, 60.0): seconds, at least one, none negative."""
+    delays = []
+    for part in (part.strip() for part in text.split(",")):
+        if not part:
+            continue
+        try:
+            delay = float(part)
+        except ValueError:
+            raise ValueError(f"{part!r} is not a number of seconds") from None
+        if not 0 <= delay < float("inf"):
+            raise ValueError(f"{part!r} is not a delay of zero or more seconds")
+        delays.append(delay)
+    if not delays:
+        raise ValueError("at least one retry delay is needed")
+    return tuple(delays)
+
+
+def parse_networks(text: str) -> tuple[IPNetwork, ...]:
+    """`"127.0.0.0/8, ::1/128"` → the networks; a bare address is a network of one."""
+    networks = []
+    for part in (part.strip() for part in text.split(",")):
+        if part:
+            try:
+                networks.append(ipaddress.ip_network(part, strict=False))
+            except ValueError as exc:
+                raise ValueError(f"{part!r} is not a network like 10.0.0.0/8: {exc}") from None
+    return tuple(networks)
 
 
 def parse_ratios(text: str) -> tuple[float, ...]:

@@ -158,6 +158,28 @@ def test_list_paginates_newest_first_and_filters(client: Client) -> None:
     assert len(client.list(uploaded_before=newest)["items"]) == 5
 
 
+def test_lists_can_leave_out_results_but_keep_every_status(
+    server: RunningServer, client: Client
+) -> None:
+    image_id = client.wait(client.upload(noise(3))["id"])["id"]
+    client.wait(client.upload(noise(3))["id"])  # a duplicate of the first
+    calls = {
+        "list": ("/v1/images", lambda body: body["items"][0]),
+        "search": ("/v1/search", lambda body: body["items"][0]["image"]),
+        "duplicates": (f"/v1/images/{image_id}/duplicates", lambda body: body["items"][0]["image"]),
+    }
+    for path, first in calls.values():
+        light = first(httpx.get(f"{server.url}{path}", params={"results": "thumbnail"}).json())
+        assert light["features"]["thumbnail"]["result"]["sizes"]
+        assert light["features"]["color"]["result"] is None
+        assert {state["status"] for state in light["features"].values()} == {"done"}
+        bare = first(httpx.get(f"{server.url}{path}", params={"results": ""}).json())
+        assert set(bare["features"]) == set(light["features"])
+        assert all(state["result"] is None for state in bare["features"].values())
+        whole = first(httpx.get(f"{server.url}{path}").json())
+        assert whole["features"]["color"]["result"]["dominant_color_background"]
+
+
 def test_delete_removes_image_results_and_unshared_blob(
     server: RunningServer, client: Client
 ) -> None:

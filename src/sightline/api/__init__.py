@@ -8,9 +8,10 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 
-from sightline import __version__
+from sightline import __version__, web
 from sightline.api import analyze, errors, events, images, models, search, system, uploads
 from sightline.api import classifiers as classifier_routes
+from sightline.api import subscriptions as subscription_routes
 from sightline.api.deps import require_api_key
 from sightline.catalog import EventLog
 from sightline.classifiers.service import ClassifierService
@@ -69,7 +70,9 @@ def create_api(
     app.include_router(search.router, dependencies=protected)
     app.include_router(events.router, dependencies=protected)
     app.include_router(uploads.router, dependencies=protected)
+    app.include_router(subscription_routes.router, dependencies=protected)
     app.include_router(system.router)
+    app.include_router(web.router)  # the web app at `/`; it signs in for itself
     return app
 
 

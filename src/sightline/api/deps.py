@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 
 from fastapi import Request
@@ -57,6 +58,30 @@ def settings(request: Request) -> Settings:
     return found
 
 
+# The web app's session cookie: set by `POST /ui/session`, accepted like an API key, so that
+# `<img>` and `EventSource` (which cannot send headers) work in a signed-in browser.
+SESSION_COOKIE = "sightline_session"
+
+
+def session_token(key: str) -> str:
+    """The cookie value for a session signed in with `key`: derived from the key, so the cookie
+    never holds the key itself, needs no server-side state (any replica accepts it), and stops
+    working when the key is removed from `SIGHTLINE_API_KEYS`."""
+    return hmac.new(key.encode(), b"sightline web session v1", hashlib.sha256).hexdigest()
+
+
+def _matches(given: str, expected: list[str]) -> bool:
+    # Compare against every value in constant time so timing tells nothing about any of them.
+    found = False
+    for value in expected:
+        found |= hmac.compare_digest(given.encode(), value.encode())
+    return found and bool(given)
+
+
+def valid_api_key(given: str, keys: frozenset[str]) -> bool:
+    return _matches(given, sorted(keys))
+
+
 def require_api_key(request: Request) -> None:
     keys = settings(request).api_key_set()
     if not keys:
@@ -65,8 +90,11 @@ def require_api_key(request: Request) -> None:
     given = request.headers.get("x-api-key") or (
         authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
     )
-    # Compare against every key in constant time so timing tells nothing about any of them.
-    if not any(hmac.compare_digest(given.encode(), key.encode()) for key in keys) or not given:
-        raise Unauthorized(
-            "A valid API key is required: send `Authorization: Bearer KEY` or `X-API-Key: KEY`."
-        )
+    if given:
+        if valid_api_key(given, keys):
+            return
+    elif _matches(request.cookies.get(SESSION_COOKIE, ""), [session_token(k) for k in keys]):
+        return
+    raise Unauthorized(
+        "A valid API key is required: send `Authorization: Bearer KEY` or `X-API-Key: KEY`."
+    )

@@ -25,6 +25,7 @@ from sightline.api.schemas import (
     SimilarList,
     UploadedImage,
     UploadOut,
+    only_results,
 )
 from sightline.catalog import ImageQuery, ImageStatus
 from sightline.errors import (
@@ -203,6 +204,7 @@ def list_images(
     uploaded_before: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+    results: Annotated[frozenset[str] | None, Depends(only_results)] = None,
 ) -> ImageList:
     for name, moment in (("uploaded_after", uploaded_after), ("uploaded_before", uploaded_before)):
         if moment is not None and moment.tzinfo is None:
@@ -217,7 +219,8 @@ def list_images(
     )
     records = service.list_images(query)
     next_cursor = _encode_cursor(records[limit - 1].id) if len(records) > limit else None
-    return ImageList(items=[ImageOut.of(r) for r in records[:limit]], next_cursor=next_cursor)
+    items = [ImageOut.of(record, results) for record in records[:limit]]
+    return ImageList(items=items, next_cursor=next_cursor)
 
 
 @router.get(
@@ -301,11 +304,13 @@ def get_duplicates(
     max_distance: Annotated[
         int, Query(ge=0, le=7, description="Largest Hamming distance between 64-bit phashes.")
     ] = 6,
+    results: Annotated[frozenset[str] | None, Depends(only_results)] = None,
 ) -> DuplicateList:
     found = service.duplicates(image_id, max_distance)
     return DuplicateList(
         items=[
-            Duplicate(distance=distance, image=ImageOut.of(record)) for record, distance in found
+            Duplicate(distance=distance, image=ImageOut.of(record, results))
+            for record, distance in found
         ]
     )
 
@@ -326,9 +331,10 @@ def get_similar(
     feature: Annotated[
         str, Query(description="A feature whose result is a vector: `embedding` (default), ...")
     ] = "embedding",
+    results: Annotated[frozenset[str] | None, Depends(only_results)] = None,
 ) -> SimilarList:
     answer = semantic.similar(image_id, limit, feature)
-    return SimilarList.of(answer)
+    return SimilarList.of(answer, results)
 
 
 @router.post(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from sightline.errors import RangeNotSatisfiable
 
@@ -50,6 +51,21 @@ def _chunks(blob: BinaryIO, start: int, length: int) -> Iterator[bytes]:
             yield chunk
 
 
+class BlobResponse(StreamingResponse):
+    """Streams a blob and closes it however the response ends: a client that goes away before
+    the body starts leaves the chunk generator unstarted, and its own `with` never runs."""
+
+    def __init__(self, blob: BinaryIO, start: int, length: int, **kwargs: Any) -> None:
+        super().__init__(_chunks(blob, start, length), **kwargs)
+        self.blob = blob
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.blob.close()
+
+
 def blob_response(
     request: Request,
     blob: BinaryIO,
@@ -74,12 +90,14 @@ def blob_response(
         raise
     if span is None:
         headers["Content-Length"] = str(size)
-        return StreamingResponse(_chunks(blob, 0, size), media_type=content_type, headers=headers)
+        return BlobResponse(blob, 0, size, media_type=content_type, headers=headers)
     start, end = span
     headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     headers["Content-Length"] = str(end - start + 1)
-    return StreamingResponse(
-        _chunks(blob, start, end - start + 1),
+    return BlobResponse(
+        blob,
+        start,
+        end - start + 1,
         status_code=206,
         media_type=content_type,
         headers=headers,

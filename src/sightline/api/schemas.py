@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Query
 from pydantic import BaseModel, Field
 
 from sightline.catalog import FeatureStatus, ImageRecord, ImageStatus
@@ -30,6 +32,22 @@ class FeatureOut(BaseModel):
     )
     error: dict[str, Any] | None = Field(None, exclude_if=lambda value: value is None)
     updated_at: datetime | None
+
+
+def only_results(
+    results: Annotated[
+        str | None,
+        Query(
+            description="Only these features' results, comma-separated (e.g. `thumbnail,tags`); "
+            "every feature's status is still listed. Empty for statuses only. Lists are much "
+            "smaller without the vectors of `embedding` and `semantic`."
+        ),
+    ] = None,
+) -> frozenset[str] | None:
+    """The `results` parameter of image lists: which features keep their results."""
+    if results is None:
+        return None
+    return frozenset(part.strip() for part in results.split(",") if part.strip())
 
 
 class Links(BaseModel):
@@ -58,7 +76,8 @@ class ImageOut(BaseModel):
     links: Links
 
     @classmethod
-    def of(cls, record: ImageRecord) -> ImageOut:
+    def of(cls, record: ImageRecord, results: Collection[str] | None = None) -> ImageOut:
+        """The image as answered; with `results`, other features keep only their status."""
         base = f"/v1/images/{record.id}"
         return cls(
             id=record.id,
@@ -79,7 +98,7 @@ class ImageOut(BaseModel):
                     status=state.status,
                     version=state.version,
                     analyzer=state.analyzer,
-                    result=state.result,
+                    result=state.result if results is None or name in results else None,
                     error=state.error,
                     updated_at=state.updated_at,
                 )
@@ -167,12 +186,13 @@ class SimilarList(BaseModel):
     items: list[ScoredImage]
 
     @classmethod
-    def of(cls, answer: Answer) -> SimilarList:
+    def of(cls, answer: Answer, results: Collection[str] | None = None) -> SimilarList:
         return cls(
             method=answer.method,
             feature=answer.feature,
             version=answer.version,
             items=[
-                ScoredImage(score=hit.score, image=ImageOut.of(hit.image)) for hit in answer.hits
+                ScoredImage(score=hit.score, image=ImageOut.of(hit.image, results))
+                for hit in answer.hits
             ],
         )

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from sightline.api import deps
-from sightline.api.schemas import ErrorBody, ImageOut, ScoredImage
+from sightline.api.schemas import ErrorBody, ImageOut, ScoredImage, only_results
 from sightline.catalog import ImageStatus
 from sightline.catalog.text_search import SearchQuery, parse_where
 from sightline.errors import InvalidParameter
@@ -100,6 +100,7 @@ def search(
     max_size: Annotated[int | None, Query(ge=0, description="Bytes.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+    results: Annotated[frozenset[str] | None, Depends(only_results)] = None,
 ) -> SearchResults:
     if mode is SearchMode.SEMANTIC:
         filters = [tag, label, where, content_type, status, uploaded_after, uploaded_before]
@@ -107,7 +108,10 @@ def search(
         if any(value is not None for value in filters + sizes):
             raise InvalidParameter("A semantic search takes `q` and `limit` only.")
         answer = semantic.text(q or "", limit)
-        items = [ScoredImage(score=hit.score, image=ImageOut.of(hit.image)) for hit in answer.hits]
+        items = [
+            ScoredImage(score=hit.score, image=ImageOut.of(hit.image, results))
+            for hit in answer.hits
+        ]
         return SearchResults(method=answer.method, items=items, next_cursor=None)
     for name, moment in (("uploaded_after", uploaded_after), ("uploaded_before", uploaded_before)):
         if moment is not None and moment.tzinfo is None:
@@ -136,5 +140,5 @@ def search(
         # An image deleted since the page was found is left out.
         record = service.catalog.get_image(hit.image_id)
         if record is not None:
-            items.append(ScoredImage(score=hit.score, image=ImageOut.of(record)))
+            items.append(ScoredImage(score=hit.score, image=ImageOut.of(record, results)))
     return SearchResults(method=str(mode), items=items, next_cursor=page.next_cursor)

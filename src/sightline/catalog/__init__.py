@@ -6,10 +6,16 @@ from typing import Protocol
 
 from sightline.backends import load_backend
 from sightline.catalog.base import (
+    Attempted,
+    AttemptRecord,
     BlobKeeper,
     BlobRef,
     Catalog,
+    Claim,
     ClassifierStore,
+    DeliveryRecord,
+    DeliveryStatus,
+    DeliveryUpdate,
     EventLog,
     FeatureState,
     FeatureStatus,
@@ -18,6 +24,8 @@ from sightline.catalog.base import (
     ImageStatus,
     NewImage,
     StoredEvent,
+    SubscriptionRecord,
+    SubscriptionStore,
     UploadRecord,
     UploadStore,
 )
@@ -31,10 +39,11 @@ BACKENDS = {
 
 class CatalogBackend(Catalog, EventLog, Protocol):
     """What the application needs from a catalog backend: both interfaces, one store, and the
-    custom classifiers and direct uploads kept in the same database."""
+    custom classifiers, direct uploads and event subscriptions kept in the same database."""
 
     classifiers: ClassifierStore
     uploads: UploadStore
+    subscriptions: SubscriptionStore
 
     def close(self) -> None: ...
 
@@ -45,11 +54,17 @@ def open_catalog(url: str) -> CatalogBackend:
 
 
 __all__ = [
+    "Attempted",
+    "AttemptRecord",
     "BlobKeeper",
     "BlobRef",
     "Catalog",
     "CatalogBackend",
+    "Claim",
     "ClassifierStore",
+    "DeliveryRecord",
+    "DeliveryStatus",
+    "DeliveryUpdate",
     "EventLog",
     "FeatureState",
     "FeatureStatus",
@@ -58,6 +73,8 @@ __all__ = [
     "ImageStatus",
     "NewImage",
     "StoredEvent",
+    "SubscriptionRecord",
+    "SubscriptionStore",
     "UploadRecord",
     "UploadStore",
     "open_catalog",

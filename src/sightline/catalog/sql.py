@@ -27,6 +27,7 @@ from sightline.catalog.base import (
 )
 from sightline.catalog.migrate import upgrade
 from sightline.catalog.sql_classifiers import SQLClassifierStore
+from sightline.catalog.sql_subscriptions import SQLSubscriptionStore
 from sightline.catalog.sql_uploads import SQLUploadStore
 from sightline.catalog.statements import hold_seq_order, insert_events, upsert
 from sightline.catalog.text_search import SearchPage, SearchQuery, refresh_document, search_images
@@ -55,6 +56,7 @@ class SQLCatalog:
                 if has_pgvector(conn):
                     self._pgvector = PgVectorSearch(db)
         self.uploads = SQLUploadStore(db)
+        self.subscriptions = SQLSubscriptionStore(db)
 
     @classmethod
     def from_url(cls, url: str) -> SQLCatalog:
@@ -602,10 +604,16 @@ class SQLCatalog:
         self, conn: Connection, image_id: str, status: ImageStatus, event_id: str
     ) -> None:
         features = self._features(conn, [image_id]).get(image_id, {})
+        image = conn.execute(
+            select(t.images.c.filename, t.images.c.client_metadata).where(t.images.c.id == image_id)
+        ).one()
+        # The file name and metadata ride along, so subscribers can filter on them.
         data: JSON = {
             "id": image_id,
             "status": str(status),
             "features": {name: str(state.status) for name, state in features.items()},
+            "filename": image.filename,
+            "metadata": image.client_metadata,
         }
         errors = {name: state.error for name, state in features.items() if state.error}
         if errors:

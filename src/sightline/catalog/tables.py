@@ -250,6 +250,105 @@ uploads = Table(
     Index("ix_uploads_inbox_key", "inbox_key", unique=True),
 )
 
+# Event subscriptions (webhooks). `start_seq`: the last event already in the log when the
+# subscription was created; it gets the later ones.
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(255)),
+    Column("endpoint", String(2048), nullable=False),
+    Column("event_types", JSON, nullable=False),
+    Column("subject_begins_with", String(1024)),
+    Column("subject_ends_with", String(1024)),
+    Column("data_filters", JSON, nullable=False),
+    Column("max_events_per_batch", Integer, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    Column("event_ttl_minutes", Float, nullable=False),
+    Column("paused", Boolean, nullable=False),
+    Column("secret", String(255), nullable=False),
+    Column("start_seq", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# One event on its way to one subscription. The event's envelope stays in `events` (the row
+# goes with it when the log is pruned); `subject` is copied for the per-subject ordering check.
+# `lease` names the sender holding it until `leased_until`.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column(
+        "subscription_id",
+        String(40),
+        ForeignKey("subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column(
+        "event_seq",
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("events.seq", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("subject", String(255), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("leased_until", UTCDateTime),
+    Column("lease", String(32)),
+    Column("last_attempt_at", UTCDateTime),
+    Column("last_status_code", Integer),
+    Column("last_error", String(1024)),
+    Column("last_latency_ms", Float),
+    Column("dead_letter_reason", String(32)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime),
+    UniqueConstraint("subscription_id", "event_seq", name="uq_deliveries_subscription_event"),
+    # Lists and counts by status; the ordering check (an earlier pending event of the subject).
+    Index("ix_deliveries_subscription_status", "subscription_id", "status", "event_seq"),
+    Index("ix_deliveries_subject", "subscription_id", "subject", "event_seq"),
+    Index("ix_deliveries_event_seq", "event_seq"),
+    # Senders look for due deliveries and expired ones: pending rows only.
+    Index(
+        "ix_deliveries_due",
+        "next_attempt_at",
+        sqlite_where=Column("status") == "pending",
+        postgresql_where=Column("status") == "pending",
+    ),
+    Index(
+        "ix_deliveries_expiry",
+        "expires_at",
+        sqlite_where=Column("status") == "pending",
+        postgresql_where=Column("status") == "pending",
+    ),
+    Index("ix_deliveries_delivered_at", "delivered_at"),
+)
+
+# The delivery log: every HTTP request made to a subscription's endpoint.
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column(
+        "subscription_id",
+        String(40),
+        ForeignKey("subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("at", UTCDateTime, nullable=False, index=True),
+    Column("attempt", Integer, nullable=False),
+    Column("delivery_ids", JSON, nullable=False),
+    Column("status_code", Integer),
+    Column("latency_ms", Float),
+    Column("error", String(1024)),
+    Column("outcome", String(16), nullable=False),
+    Index("ix_delivery_attempts_subscription_id", "subscription_id", "id"),
+)
+
 # Made by the migrations by hand, outside `metadata`, for one database only: the full-text index
 # (SQLite's FTS5 table and its shadow tables, or PostgreSQL's tsvector table and its indexes),
 # and pgvector's copy of the vectors with its per-space HNSW indexes.
@@ -277,6 +376,8 @@ __all__ = [
     "classifier_examples",
     "classifier_versions",
     "classifiers",
+    "deliveries",
+    "delivery_attempts",
     "events",
     "feature_results",
     "image_phashes",
@@ -285,5 +386,6 @@ __all__ = [
     "is_hand_made",
     "metadata",
     "phash_bands",
+    "subscriptions",
     "uploads",
 ]

@@ -1,0 +1,659 @@
+"""Event subscriptions, their deliveries and the delivery log, on SQLAlchemy Core in the
+catalog's database (the contract is `SubscriptionStore`'s).
+
+Fan-out follows `events` by seq with a watermark in `catalog_state`. Writers commit events in
+seq order (see `statements`), so everything up to the newest visible seq is there to be read;
+the watermark row is locked (`FOR UPDATE` on PostgreSQL, the single writer on SQLite) for the
+transaction that reads the next events, inserts their deliveries and moves the watermark on, so
+processes fanning out at the same time take turns and never skip or double an event.
+
+Claims lease rows with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so senders in several processes
+pass over each other's rows instead of waiting for them.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Collection, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Float,
+    Integer,
+    Row,
+    String,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import BindParameter
+
+from sightline.catalog import tables as t
+from sightline.catalog.base import (
+    JSON,
+    Attempted,
+    AttemptRecord,
+    Claim,
+    DeliveryRecord,
+    DeliveryStatus,
+    SubscriptionRecord,
+)
+from sightline.catalog.statements import upsert
+from sightline.catalog.tables import UTCDateTime
+from sightline.database import Database
+from sightline.events import envelope
+
+WATERMARK = "subscriptions_seq"
+CHUNK = 500  # rows per statement: SQLite limits the bound parameters of one
+MAX_ERROR_LENGTH = 1024
+EXPIRED = "ttl_expired"
+# What `update` may change; the rest is the store's own.
+CHANGEABLE = frozenset(
+    {
+        "name",
+        "endpoint",
+        "event_types",
+        "subject_begins_with",
+        "subject_ends_with",
+        "data_filters",
+        "max_events_per_batch",
+        "max_attempts",
+        "event_ttl_minutes",
+        "paused",
+        "secret",
+    }
+)
+
+d = t.deliveries.c
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_delivery_id() -> str:
+    """`dlv_` + 12 hex digits of milliseconds + 16 random hex digits: sorts by creation."""
+    return f"dlv_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(8)}"
+
+
+class SQLSubscriptionStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- subscriptions -----------------------------------------------------------------------
+
+    def create(self, record: SubscriptionRecord) -> SubscriptionRecord:
+        with self.db.write() as conn:
+            # Under the watermark's lock no fan-out runs: events up to the newest one in the log
+            # are (or will be) fanned out without this subscription, every later one with it.
+            watermark = self._lock_watermark(conn)
+            newest = int(conn.scalar(select(func.coalesce(func.max(t.events.c.seq), 0))) or 0)
+            conn.execute(
+                insert(t.subscriptions).values(
+                    **_subscription_row(record), start_seq=max(watermark, newest)
+                )
+            )
+        found = self.get(record.id)
+        assert found is not None  # just stored
+        return found
+
+    def get(self, subscription_id: str) -> SubscriptionRecord | None:
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(t.subscriptions).where(t.subscriptions.c.id == subscription_id)
+            ).first()
+            if row is None:
+                return None
+            counts = self._counts(conn, [row.id])
+        return _subscription(row, counts.get(row.id, {}))
+
+    def list_subscriptions(self) -> list[SubscriptionRecord]:
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(t.subscriptions).order_by(t.subscriptions.c.created_at, t.subscriptions.c.id)
+            ).all()
+            counts = self._counts(conn, [row.id for row in rows])
+        return [_subscription(row, counts.get(row.id, {})) for row in rows]
+
+    def update(self, subscription_id: str, **changes: Any) -> SubscriptionRecord | None:
+        unknown = set(changes) - CHANGEABLE
+        if unknown:
+            raise ValueError(f"Cannot change {sorted(unknown)} of a subscription")
+        with self.db.write() as conn:
+            result = conn.execute(
+                update(t.subscriptions)
+                .where(t.subscriptions.c.id == subscription_id)
+                .values(**changes, updated_at=_now())
+            )
+            if not result.rowcount:
+                return None
+        return self.get(subscription_id)
+
+    def delete(self, subscription_id: str) -> bool:
+        with self.db.write() as conn:
+            result = conn.execute(
+                delete(t.subscriptions).where(t.subscriptions.c.id == subscription_id)
+            )
+            return bool(result.rowcount)
+
+    # -- deliveries and the log --------------------------------------------------------------
+
+    def delivery(self, subscription_id: str, delivery_id: str) -> DeliveryRecord | None:
+        with self.db.read() as conn:
+            row = conn.execute(
+                _delivery_select().where(d.subscription_id == subscription_id, d.id == delivery_id)
+            ).first()
+        return None if row is None else _delivery(row)
+
+    def deliveries(
+        self,
+        subscription_id: str,
+        *,
+        status: DeliveryStatus | None = None,
+        before_seq: int | None = None,
+        limit: int = 50,
+    ) -> list[DeliveryRecord]:
+        statement = _delivery_select().where(d.subscription_id == subscription_id)
+        if status is not None:
+            statement = statement.where(d.status == str(status))
+        if before_seq is not None:
+            statement = statement.where(d.event_seq < before_seq)
+        with self.db.read() as conn:
+            rows = conn.execute(statement.order_by(d.event_seq.desc()).limit(limit)).all()
+        return [_delivery(row) for row in rows]
+
+    def attempts(
+        self, subscription_id: str, *, before_id: int | None = None, limit: int = 50
+    ) -> list[AttemptRecord]:
+        log = t.delivery_attempts.c
+        statement = select(t.delivery_attempts).where(log.subscription_id == subscription_id)
+        if before_id is not None:
+            statement = statement.where(log.id < before_id)
+        with self.db.read() as conn:
+            rows = conn.execute(statement.order_by(log.id.desc()).limit(limit)).all()
+        return [
+            AttemptRecord(
+                id=row.id,
+                subscription_id=row.subscription_id,
+                at=row.at,
+                attempt=row.attempt,
+                delivery_ids=list(row.delivery_ids),
+                status_code=row.status_code,
+                latency_ms=row.latency_ms,
+                error=row.error,
+                outcome=row.outcome,
+            )
+            for row in rows
+        ]
+
+    def redeliver(
+        self, subscription_id: str, delivery_ids: Sequence[str] | None, expires_at: datetime
+    ) -> list[str]:
+        conditions = [
+            d.subscription_id == subscription_id,
+            d.status == str(DeliveryStatus.DEAD_LETTERED),
+        ]
+        with self.db.write() as conn:
+            if delivery_ids is None:
+                found = list(conn.scalars(select(d.id).where(*conditions).with_for_update()))
+            else:
+                found = []
+                for chunk in _chunks(list(delivery_ids)):
+                    found += conn.scalars(
+                        select(d.id).where(*conditions, d.id.in_(chunk)).with_for_update()
+                    )
+            now = _now()
+            for chunk in _chunks(found):
+                conn.execute(
+                    update(t.deliveries)
+                    .where(d.id.in_(chunk))
+                    .values(
+                        status=str(DeliveryStatus.PENDING),
+                        attempts=0,
+                        next_attempt_at=now,
+                        expires_at=expires_at,
+                        leased_until=None,
+                        lease=None,
+                        last_attempt_at=None,
+                        last_status_code=None,
+                        last_error=None,
+                        last_latency_ms=None,
+                        dead_letter_reason=None,
+                        delivered_at=None,
+                    )
+                )
+        return found
+
+    # -- the sending side --------------------------------------------------------------------
+
+    def fan_out(self, matches: Callable[[SubscriptionRecord, JSON], bool], limit: int) -> int:
+        state = t.catalog_state.c
+        # A read first, one round trip: an idle catalog costs no write lock (SQLite has one
+        # for everybody), and without subscriptions there is nothing to fan out.
+        with self.db.read() as conn:
+            mark, newest, subscribed = conn.execute(
+                select(
+                    select(state.value).where(state.key == WATERMARK).scalar_subquery(),
+                    select(func.max(t.events.c.seq)).scalar_subquery(),
+                    exists().where(t.subscriptions.c.id.is_not(None)),
+                )
+            ).one()
+        if not subscribed or newest is None or (mark is not None and int(mark) >= newest):
+            return 0
+        now = _now()
+        with self.db.write() as conn:
+            # The lock first: a subscription committed while we waited for it must be seen.
+            locked = self._lock_watermark(conn)
+            subscribers = [
+                (row.start_seq, _subscription(row, {}))
+                for row in conn.execute(select(t.subscriptions)).all()
+            ]
+            # No subscriber wants the events up to the oldest one's start (the watermark stands
+            # still while there are none): jump them rather than read them.
+            watermark = max(locked, min((start for start, _ in subscribers), default=0))
+            events = conn.execute(
+                select(t.events)
+                .where(t.events.c.seq > watermark)
+                .order_by(t.events.c.seq)
+                .limit(limit)
+            ).all()
+            if not events:
+                conn.execute(
+                    update(t.catalog_state)
+                    .where(state.key == WATERMARK)
+                    .values(value=str(watermark))
+                )
+                return 0
+            rows = []
+            for event in events:
+                message = _envelope(event)
+                for start_seq, subscription in subscribers:
+                    if event.seq > start_seq and matches(subscription, message):
+                        rows.append(
+                            {
+                                "id": new_delivery_id(),
+                                "subscription_id": subscription.id,
+                                "event_seq": event.seq,
+                                "subject": event.subject,
+                                "status": str(DeliveryStatus.PENDING),
+                                "attempts": 0,
+                                "next_attempt_at": now,
+                                "expires_at": event.time
+                                + timedelta(minutes=subscription.event_ttl_minutes),
+                                "created_at": now,
+                            }
+                        )
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            for chunk in _chunks(rows):
+                # The watermark's lock rules doubles out; the constraint is the safety net.
+                conn.execute(
+                    dialect.insert(t.deliveries).on_conflict_do_nothing(
+                        index_elements=["subscription_id", "event_seq"]
+                    ),
+                    chunk,
+                )
+            conn.execute(
+                update(t.catalog_state)
+                .where(state.key == WATERMARK)
+                .values(value=str(events[-1].seq))
+            )
+            return len(events)
+
+    def claim(
+        self, now: datetime, lease_until: datetime, *, exclude: Collection[str], most: int
+    ) -> list[Claim]:
+        if most <= 0:
+            return []
+        # Which subscriptions have work, read without a write lock: mostly none.
+        with self.db.read() as conn:
+            candidates = list(
+                conn.scalars(CANDIDATES, {"now": now, "busy": list(exclude), "most": most})
+            )
+        if not candidates:
+            return []
+        claims = []
+        with self.db.write() as conn:
+            for subscription_id in candidates:
+                claim = self._claim_one(conn, subscription_id, now, lease_until)
+                if claim is not None:
+                    claims.append(claim)
+        return claims
+
+    def record(
+        self, attempts: Sequence[Attempted], *, next_lease: timedelta | None = None
+    ) -> list[Claim | None]:
+        now = _now()
+        next_claims: list[Claim | None] = []
+        with self.db.write() as conn:
+            conn.execute(
+                insert(t.delivery_attempts),
+                [_attempt_row(attempted.attempt) for attempted in attempts],
+            )
+            for attempted in attempts:
+                claim, attempt = attempted.claim, attempted.attempt
+                claimed = {delivery.id: delivery for delivery in claim.deliveries}
+                for change in attempted.updates:
+                    delivered = change.status is DeliveryStatus.DELIVERED
+                    result = conn.execute(
+                        SETTLE,
+                        {
+                            "delivery": change.delivery_id,
+                            "token": claim.lease,
+                            "new_status": str(change.status),
+                            "next_at": change.next_attempt_at,
+                            "at": attempt.at,
+                            "code": attempt.status_code,
+                            "error": _error(attempt.error),
+                            "latency": attempt.latency_ms,
+                            "reason": change.dead_letter_reason,
+                            "delivered": now if delivered else None,
+                        },
+                    )
+                    delivery = claimed.get(change.delivery_id)
+                    if result.rowcount and change.status is DeliveryStatus.PENDING and delivery:
+                        # The later events of its subject wait for it anyway: not due before
+                        # it, they cost the claim query nothing meanwhile.
+                        conn.execute(
+                            HOLD_BACK,
+                            {
+                                "sub": delivery.subscription_id,
+                                "subj": delivery.subject,
+                                "after_seq": delivery.event_seq,
+                                "next_at": change.next_attempt_at,
+                            },
+                        )
+                next_claims.append(
+                    self._claim_one(conn, claim.subscription.id, now, now + next_lease)
+                    if next_lease is not None and attempted.claim_next
+                    else None
+                )
+        return next_claims
+
+    def expire(self, now: datetime) -> int:
+        expired = and_(
+            d.status == str(DeliveryStatus.PENDING),
+            d.expires_at <= now,
+            or_(d.leased_until.is_(None), d.leased_until <= now),
+        )
+        with self.db.read() as conn:
+            if conn.scalar(select(d.id).where(expired).limit(1)) is None:
+                return 0
+        with self.db.write() as conn:
+            result = conn.execute(
+                update(t.deliveries)
+                .where(expired)
+                .values(
+                    status=str(DeliveryStatus.DEAD_LETTERED),
+                    dead_letter_reason=EXPIRED,
+                    leased_until=None,
+                    lease=None,
+                )
+            )
+            return int(result.rowcount or 0)
+
+    def prune(self, older_than: datetime) -> int:
+        with self.db.write() as conn:
+            attempts = conn.execute(
+                delete(t.delivery_attempts).where(t.delivery_attempts.c.at < older_than)
+            )
+            delivered = conn.execute(
+                delete(t.deliveries).where(
+                    d.status == str(DeliveryStatus.DELIVERED), d.delivered_at < older_than
+                )
+            )
+            return int(attempts.rowcount or 0) + int(delivered.rowcount or 0)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _lock_watermark(self, conn: Connection) -> int:
+        state = t.catalog_state.c
+        locked = select(state.value).where(state.key == WATERMARK).with_for_update()
+        value = conn.scalar(locked)
+        if value is None:  # the migration writes it; a catalog_state wiped by hand lacks it
+            upsert(conn, t.catalog_state, {"key": WATERMARK, "value": "0"}, keys=["key"])
+            value = conn.scalar(locked)
+        return int(value or 0)
+
+    def _claim_one(
+        self, conn: Connection, subscription_id: str, now: datetime, lease_until: datetime
+    ) -> Claim | None:
+        """Lease the subscription's next due batch (none if it is paused), read with the
+        subscription as it is now: its endpoint, secret or batch size may have changed."""
+        rows = conn.execute(CLAIM, {"sub": subscription_id, "now": now}).all()
+        if not rows:
+            return None  # nothing due, or another sender was quicker
+        lease = secrets.token_hex(8)
+        ids = [row.id for row in rows]
+        conn.execute(LEASE, {"ids": ids, "until": lease_until, "token": lease})
+        return Claim(
+            subscription=_subscription(rows[0], {}, prefix="s_"),
+            lease=lease,
+            deliveries=[_delivery(row) for row in rows],
+            envelopes=[_message(row) for row in rows],
+        )
+
+    def _counts(self, conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        counts: dict[str, dict[str, int]] = {
+            subscription_id: dict.fromkeys(map(str, DeliveryStatus), 0) for subscription_id in ids
+        }
+        for chunk in _chunks(list(ids)):
+            rows = conn.execute(
+                select(d.subscription_id, d.status, func.count())
+                .where(d.subscription_id.in_(chunk))
+                .group_by(d.subscription_id, d.status)
+            ).all()
+            for subscription_id, status, count in rows:
+                counts[subscription_id][status] = count
+        return counts
+
+
+def _delivery_select() -> Any:
+    """Deliveries with their events' columns, named `event_…`."""
+    event = t.events.c
+    return select(
+        t.deliveries,
+        event.id.label("event_id"),
+        event.type.label("event_type"),
+        event.source.label("event_source"),
+        event.time.label("event_time"),
+        event.data.label("event_data"),
+    ).join(t.events, event.seq == d.event_seq)
+
+
+# The hot statements, built once: building (and hashing) them again for every delivery would
+# cost more than running them.
+PENDING = str(DeliveryStatus.PENDING)
+_earlier = t.deliveries.alias("earlier")
+_now_param = bindparam("now", type_=UTCDateTime())
+DUE = and_(
+    d.status == PENDING,
+    d.next_attempt_at <= _now_param,
+    or_(d.leased_until.is_(None), d.leased_until <= _now_param),
+    d.expires_at > _now_param,
+    # Held back while an earlier event of its subject is still pending in the subscription.
+    ~exists().where(
+        _earlier.c.subscription_id == d.subscription_id,
+        _earlier.c.subject == d.subject,
+        _earlier.c.status == PENDING,
+        _earlier.c.event_seq < d.event_seq,
+    ),
+)
+CANDIDATES = (
+    select(d.subscription_id)
+    .where(
+        DUE,
+        d.subscription_id.in_(
+            select(t.subscriptions.c.id).where(t.subscriptions.c.paused.is_(False))
+        ),
+        d.subscription_id.not_in(bindparam("busy", expanding=True)),
+    )
+    .distinct()
+    .limit(bindparam("most"))
+)
+LEASE = (
+    update(t.deliveries)
+    .where(d.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        leased_until=bindparam("until", type_=UTCDateTime()),
+        lease=bindparam("token", type_=String()),
+    )
+)
+SETTLE = (
+    update(t.deliveries)
+    .where(
+        d.id == bindparam("delivery"),
+        d.lease == bindparam("token"),
+        d.status == PENDING,
+    )
+    .values(
+        status=bindparam("new_status", type_=String()),
+        attempts=d.attempts + 1,
+        next_attempt_at=bindparam("next_at", type_=UTCDateTime()),
+        leased_until=None,
+        lease=None,
+        last_attempt_at=bindparam("at", type_=UTCDateTime()),
+        last_status_code=bindparam("code", type_=Integer()),
+        last_error=bindparam("error", type_=String()),
+        last_latency_ms=bindparam("latency", type_=Float()),
+        dead_letter_reason=bindparam("reason", type_=String()),
+        delivered_at=bindparam("delivered", type_=UTCDateTime()),
+    )
+)
+HOLD_BACK = (
+    update(t.deliveries)
+    .where(
+        d.subscription_id == bindparam("sub"),
+        d.subject == bindparam("subj"),
+        d.status == PENDING,
+        d.event_seq > bindparam("after_seq"),
+        d.next_attempt_at < bindparam("next_at", type_=UTCDateTime()),
+    )
+    .values(next_attempt_at=bindparam("next_at", type_=UTCDateTime()))
+)
+
+
+_s = t.subscriptions.c
+_sub: BindParameter[str] = bindparam("sub")
+# The subscription's next due deliveries with their events and the subscription itself (its
+# columns named `s_…`), in one statement: this runs once per delivery sent.
+CLAIM = (
+    _delivery_select()
+    .add_columns(*(column.label(f"s_{column.name}") for column in t.subscriptions.c))
+    .join(t.subscriptions, _s.id == d.subscription_id)
+    .where(d.subscription_id == _sub, _s.paused.is_(False), DUE)
+    .order_by(d.event_seq)
+    .limit(select(_s.max_events_per_batch).where(_s.id == _sub).scalar_subquery())
+    .with_for_update(skip_locked=True, of=t.deliveries)
+)
+
+
+def _error(error: str | None) -> str | None:
+    return error[:MAX_ERROR_LENGTH] if error else None
+
+
+def _attempt_row(attempt: AttemptRecord) -> dict[str, Any]:
+    return {
+        "subscription_id": attempt.subscription_id,
+        "at": attempt.at,
+        "attempt": attempt.attempt,
+        "delivery_ids": attempt.delivery_ids,
+        "status_code": attempt.status_code,
+        "latency_ms": attempt.latency_ms,
+        "error": _error(attempt.error),
+        "outcome": attempt.outcome,
+    }
+
+
+def _chunks(items: list[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def _subscription_row(record: SubscriptionRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "name": record.name,
+        "endpoint": record.endpoint,
+        "event_types": record.event_types,
+        "subject_begins_with": record.subject_begins_with,
+        "subject_ends_with": record.subject_ends_with,
+        "data_filters": record.data_filters,
+        "max_events_per_batch": record.max_events_per_batch,
+        "max_attempts": record.max_attempts,
+        "event_ttl_minutes": record.event_ttl_minutes,
+        "paused": record.paused,
+        "secret": record.secret,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+    }
+
+
+def _subscription(row: Row[Any], counts: dict[str, int], *, prefix: str = "") -> SubscriptionRecord:
+    """A `subscriptions` row, or its columns in a wider row, named `{prefix}{column}`."""
+    values = row._mapping
+    return SubscriptionRecord(
+        id=values[f"{prefix}id"],
+        name=values[f"{prefix}name"],
+        endpoint=values[f"{prefix}endpoint"],
+        event_types=list(values[f"{prefix}event_types"]),
+        subject_begins_with=values[f"{prefix}subject_begins_with"],
+        subject_ends_with=values[f"{prefix}subject_ends_with"],
+        data_filters=list(values[f"{prefix}data_filters"]),
+        max_events_per_batch=values[f"{prefix}max_events_per_batch"],
+        max_attempts=values[f"{prefix}max_attempts"],
+        event_ttl_minutes=values[f"{prefix}event_ttl_minutes"],
+        paused=values[f"{prefix}paused"],
+        secret=values[f"{prefix}secret"],
+        created_at=values[f"{prefix}created_at"],
+        updated_at=values[f"{prefix}updated_at"],
+        counts=counts,
+    )
+
+
+def _delivery(row: Row[Any]) -> DeliveryRecord:
+    return DeliveryRecord(
+        id=row.id,
+        subscription_id=row.subscription_id,
+        event_seq=row.event_seq,
+        event_id=row.event_id,
+        event_type=row.event_type,
+        subject=row.subject,
+        status=DeliveryStatus(row.status),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        expires_at=row.expires_at,
+        last_attempt_at=row.last_attempt_at,
+        last_status_code=row.last_status_code,
+        last_error=row.last_error,
+        last_latency_ms=row.last_latency_ms,
+        dead_letter_reason=row.dead_letter_reason,
+        created_at=row.created_at,
+        delivered_at=row.delivered_at,
+    )
+
+
+def _envelope(row: Row[Any]) -> JSON:
+    """The envelope of an `events` row."""
+    return envelope(row.id, row.type, row.subject, row.time, row.data, source=row.source)
+
+
+def _message(row: Row[Any]) -> JSON:
+    """The envelope of the event of a `_delivery_select` row."""
+    return envelope(
+        row.event_id,
+        row.event_type,
+        row.subject,
+        row.event_time,
+        row.event_data,
+        source=row.event_source,
+    )

@@ -1,0 +1,175 @@
+// Charts of a classifier version's cross-validated metrics, as SVG: per-label precision and
+// recall bars, and the confusion matrix. Each comes with the same figures as a table for
+// screen readers.
+
+import { h, nextId, percent, s } from "./dom.js";
+
+function short(text, length) {
+  return text.length > length ? `${text.slice(0, length - 1)}…` : text;
+}
+
+function hiddenTable(caption, headers, rows) {
+  return h(
+    "table",
+    { class: "visually-hidden" },
+    h("caption", {}, caption),
+    h("thead", {}, h("tr", {}, headers.map((cell) => h("th", { scope: "col" }, cell)))),
+    h("tbody", {}, rows.map((row) => h("tr", {}, row.map((cell, i) => (i === 0 ? h("th", { scope: "row" }, cell) : h("td", {}, cell)))))),
+  );
+}
+
+/** Horizontal bars: precision and recall of each label, 0 to 100 %. */
+export function precisionRecallChart(labels) {
+  const labelWidth = 130;
+  const plotWidth = 380;
+  const right = 54;
+  const rowHeight = 44;
+  const top = 28;
+  const width = labelWidth + plotWidth + right;
+  const height = top + labels.length * rowHeight + 8;
+  const titleId = nextId("chart-title");
+  const x = (value) => labelWidth + (value ?? 0) * plotWidth;
+  const svg = s(
+    "svg",
+    // Drawn at its own size (never enlarged), shrinking with narrow screens.
+    { class: "chart pr-chart", viewBox: `0 0 ${width} ${height}`, width, role: "img", "aria-labelledby": titleId },
+    s("title", { id: titleId }, "Precision and recall per label"),
+  );
+  for (const tick of [0, 0.25, 0.5, 0.75, 1]) {
+    svg.append(
+      s("line", { x1: x(tick), x2: x(tick), y1: top - 6, y2: height - 4, class: "grid-line" }),
+      s("text", { x: x(tick), y: top - 12, class: "tick", "text-anchor": "middle" }, `${tick * 100}%`),
+    );
+  }
+  labels.forEach((label, index) => {
+    const y = top + index * rowHeight;
+    svg.append(
+      s("text", { x: labelWidth - 10, y: y + rowHeight / 2 + 1, class: "row-label", "text-anchor": "end", "dominant-baseline": "middle" },
+        s("title", {}, label.name), short(label.name, 16)),
+    );
+    const pairs = [
+      ["precision", label.precision, y + 8],
+      ["recall", label.recall, y + 22],
+    ];
+    for (const [kind, value, barY] of pairs) {
+      svg.append(
+        s("rect", { x: labelWidth, y: barY, width: plotWidth, height: 12, class: "bar-bg", rx: 3 }),
+        s("rect", { x: labelWidth, y: barY, width: Math.max(0, (value ?? 0) * plotWidth), height: 12, class: `bar-${kind}`, rx: 3 },
+          s("title", {}, `${label.name} ${kind}: ${percent(value)}`)),
+        s("text", { x: x(1) + 8, y: barY + 10, class: "bar-value" }, value === null || value === undefined ? "–" : percent(value)),
+      );
+    }
+  });
+  return h(
+    "figure",
+    { class: "chart-figure" },
+    svg,
+    h(
+      "figcaption",
+      { class: "legend" },
+      h("span", { class: "key key-precision" }, "Precision"),
+      h("span", { class: "key key-recall" }, "Recall"),
+    ),
+    hiddenTable(
+      "Precision and recall per label",
+      ["Label", "Examples", "Precision", "Recall", "Average precision"],
+      labels.map((l) => [l.name, String(l.examples), percent(l.precision), percent(l.recall), percent(l.average_precision)]),
+    ),
+  );
+}
+
+/** The confusion matrix of a multiclass version: actual labels in rows, predicted in columns. */
+export function confusionMatrixChart(confusion) {
+  const { labels, matrix } = confusion;
+  const n = labels.length;
+  const cell = n > 8 ? 36 : 52;
+  const left = 120;
+  const longest = Math.min(12, Math.max(...labels.map((label) => label.length)));
+  const top = 34 + longest * 5.5; // room for the slanted column labels
+  const width = left + n * cell + 12;
+  const height = top + n * cell + 12;
+  const titleId = nextId("matrix-title");
+  const svg = s(
+    "svg",
+    { class: "chart confusion", viewBox: `0 0 ${width} ${height}`, width, role: "img", "aria-labelledby": titleId },
+    s("title", { id: titleId }, "Confusion matrix: actual labels in rows, predicted labels in columns"),
+    s("text", { x: left + (n * cell) / 2, y: 14, class: "axis-title", "text-anchor": "middle" }, "Predicted"),
+    s("text", { x: 12, y: top + (n * cell) / 2, class: "axis-title", "text-anchor": "middle", transform: `rotate(-90 12 ${top + (n * cell) / 2})` }, "Actual"),
+  );
+  labels.forEach((label, column) => {
+    const cx = left + column * cell + cell / 2;
+    svg.append(
+      s("text", { x: cx, y: top - 8, class: "col-label", transform: `rotate(-40 ${cx} ${top - 8})` },
+        s("title", {}, label), short(label, 12)),
+    );
+  });
+  matrix.forEach((row, r) => {
+    const total = row.reduce((sum, value) => sum + value, 0) || 1;
+    const cy = top + r * cell;
+    svg.append(
+      s("text", { x: left - 8, y: cy + cell / 2, class: "row-label", "text-anchor": "end", "dominant-baseline": "middle" },
+        s("title", {}, labels[r]), short(labels[r], 14)),
+    );
+    row.forEach((value, c) => {
+      const share = value / total;
+      const diagonal = r === c;
+      svg.append(
+        s(
+          "g",
+          { class: ["cell", diagonal ? "diagonal" : "off"] },
+          s("title", {}, `Actual ${labels[r]}, predicted ${labels[c]}: ${value} (${percent(share)} of ${labels[r]})`),
+          s("rect", {
+            x: left + c * cell + 1,
+            y: cy + 1,
+            width: cell - 2,
+            height: cell - 2,
+            rx: 4,
+            class: "cell-bg",
+          }),
+          s("rect", {
+            x: left + c * cell + 1,
+            y: cy + 1,
+            width: cell - 2,
+            height: cell - 2,
+            rx: 4,
+            class: "cell-fill",
+            "fill-opacity": value ? 0.15 + 0.85 * share : 0,
+          }),
+          s("text", {
+            x: left + c * cell + cell / 2,
+            y: cy + cell / 2,
+            class: share > 0.55 ? "cell-value strong" : "cell-value",
+            "text-anchor": "middle",
+            "dominant-baseline": "central",
+          }, String(value)),
+        ),
+      );
+    });
+  });
+  return h(
+    "figure",
+    { class: "chart-figure" },
+    svg,
+    h("figcaption", { class: "muted small" }, "Rows: the true label. Columns: what the classifier predicted in cross-validation. The diagonal is right."),
+    hiddenTable(
+      "Confusion matrix",
+      ["Actual \\ predicted", ...labels],
+      matrix.map((row, r) => [labels[r], ...row.map(String)]),
+    ),
+  );
+}
+
+/** Per-label outcome counts of a multilabel version. */
+export function outcomeTable(perLabel) {
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      { class: "data" },
+      h("caption", { class: "visually-hidden" }, "Outcomes per label"),
+      h("thead", {}, h("tr", {}, ["Label", "True positives", "False positives", "False negatives", "True negatives"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, perLabel.map((row) => h("tr", {}, h("th", { scope: "row" }, row.name), h("td", {}, row.tp), h("td", {}, row.fp), h("td", {}, row.fn), h("td", {}, row.tn)))),
+    ),
+  );
+}

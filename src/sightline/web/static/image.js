@@ -1,0 +1,560 @@
+// One image: the original with toggleable overlays, and everything the analysis found.
+
+import { api, events, imageIdOf } from "./api.js";
+import {
+  absoluteTime,
+  badge,
+  clear,
+  confirmDialog,
+  copyButton,
+  emptyState,
+  formatBytes,
+  h,
+  icon,
+  nextId,
+  percent,
+  spinner,
+  timeEl,
+  titleCase,
+  toast,
+} from "./dom.js";
+import { CARD_RESULTS, displayName, miniCard } from "./gallery.js";
+import { describe, layersOf, overlaySvg } from "./overlays.js";
+
+// Which overlays are on survives re-renders and moving between images.
+const enabledLayers = new Set(["faces", "objects", "people", "text"]);
+const openDetails = new Set();
+
+function panel(title, ...content) {
+  const id = nextId("panel");
+  return h("section", { class: "panel", "aria-labelledby": id }, h("h2", { id }, title), ...content);
+}
+
+function definitionList(rows) {
+  const items = rows.filter(([, value]) => value !== undefined && value !== null && value !== "");
+  return h(
+    "dl",
+    { class: "facts" },
+    items.map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]),
+  );
+}
+
+function bar(value, text) {
+  const fill = h("span", { class: "bar-fill" });
+  fill.style.setProperty("--value", String(Math.max(0, Math.min(1, value))));
+  return h("span", { class: "bar", role: "img", "aria-label": text ?? percent(value) }, fill);
+}
+
+function featureResult(image, name) {
+  return image.features?.[name]?.result ?? null;
+}
+
+// -- sections ------------------------------------------------------------------------------------
+
+function featuresPanel(image) {
+  const rows = Object.entries(image.features).sort(([a], [b]) => a.localeCompare(b));
+  return panel(
+    "Analysis",
+    h(
+      "ul",
+      { class: "feature-list" },
+      rows.map(([name, feature]) =>
+        h(
+          "li",
+          {},
+          h("span", { class: "feature-name" }, name),
+          badge(feature.status),
+          h("span", { class: "muted small" }, `v${feature.version}`),
+          feature.error
+            ? h("p", { class: feature.status === "skipped" ? "note" : "error-text" }, feature.error.message ?? JSON.stringify(feature.error))
+            : null,
+        ),
+      ),
+    ),
+  );
+}
+
+function tagsPanel(image) {
+  const tags = featureResult(image, "tags");
+  if (!tags) return null;
+  const tagRows = tags.tags ?? [];
+  const classes = tags.classes ?? [];
+  return panel(
+    "Tags",
+    tagRows.length
+      ? h(
+          "ul",
+          { class: "confidence-list" },
+          tagRows.map((tag) =>
+            h(
+              "li",
+              {},
+              h("a", { href: `#/?tag=${encodeURIComponent(tag.name)}`, class: "tag-name", title: `Images tagged ${tag.name}` }, tag.name),
+              tag.kind === "broader" ? h("span", { class: "pill" }, "broader") : null,
+              bar(tag.confidence, `${tag.name}: ${percent(tag.confidence)}`),
+              h("span", { class: "value" }, percent(tag.confidence)),
+            ),
+          ),
+        )
+      : h("p", { class: "muted" }, "No tag is above 20 % confidence."),
+    classes.length
+      ? h(
+          "details",
+          { class: "subtle" },
+          h("summary", {}, "Top ImageNet classes"),
+          h(
+            "ul",
+            { class: "confidence-list" },
+            classes.map((item) =>
+              h(
+                "li",
+                {},
+                h("span", { class: "tag-name" }, item.name),
+                bar(item.confidence, `${item.name}: ${percent(item.confidence)}`),
+                h("span", { class: "value" }, percent(item.confidence, 1)),
+              ),
+            ),
+          ),
+        )
+      : null,
+  );
+}
+
+function labelsPanel(image) {
+  const entries = Object.entries(image.features).filter(
+    ([name, feature]) => (name.startsWith("custom:") || name.startsWith("model:")) && feature.result?.labels,
+  );
+  if (!entries.length) return null;
+  return panel(
+    "Custom labels",
+    entries.map(([name, feature]) => {
+      const predicted = new Set(feature.result.predicted ?? []);
+      const classifier = name.startsWith("custom:") ? name.slice(7) : null;
+      return h(
+        "div",
+        { class: "label-group" },
+        h(
+          "h3",
+          {},
+          classifier ? h("a", { href: `#/classifiers/${encodeURIComponent(classifier)}` }, classifier) : name,
+        ),
+        h(
+          "ul",
+          { class: "confidence-list" },
+          feature.result.labels.map((label) =>
+            h(
+              "li",
+              { class: predicted.has(label.name) ? "predicted" : null },
+              h("a", { href: `#/?label=${encodeURIComponent(label.name)}`, class: "tag-name" }, label.name),
+              predicted.has(label.name) ? h("span", { class: "pill accent" }, "predicted") : null,
+              bar(label.confidence, `${label.name}: ${percent(label.confidence)}`),
+              h("span", { class: "value" }, percent(label.confidence)),
+            ),
+          ),
+        ),
+      );
+    }),
+  );
+}
+
+function textPanel(image, highlight) {
+  const read = featureResult(image, "read");
+  if (!read) return null;
+  if (!read.lines?.length) return panel("Text", h("p", { class: "muted" }, "No text was found."));
+  return panel(
+    "Text",
+    h(
+      "div",
+      { class: "panel-tools" },
+      h("span", { class: "muted small" }, `${read.lines.length} lines`, read.orientation?.angle ? `, turned ${read.orientation.angle}°` : ""),
+      copyButton(read.text, "Copy text"),
+    ),
+    h(
+      "ol",
+      { class: "ocr-lines" },
+      read.lines.map((line, index) => {
+        const item = h(
+          "li",
+          { tabindex: "0", dataset: { line: String(index) } },
+          h("span", { class: "ocr-text" }, line.text),
+          h("span", { class: "value muted" }, percent(line.confidence)),
+        );
+        for (const type of ["mouseenter", "focus"]) item.addEventListener(type, () => highlight(index));
+        for (const type of ["mouseleave", "blur"]) item.addEventListener(type, () => highlight(null));
+        return item;
+      }),
+    ),
+  );
+}
+
+function colorsPanel(image) {
+  const color = featureResult(image, "color");
+  if (!color) return null;
+  const swatch = (hex, label, fraction) => {
+    const chip = h("span", { class: "swatch-chip" });
+    chip.style.setProperty("--swatch", hex.startsWith("#") ? hex : `#${hex}`);
+    const item = h(
+      "li",
+      { class: "swatch" },
+      chip,
+      h("span", { class: "swatch-name" }, label),
+      h("code", { class: "swatch-hex" }, (hex.startsWith("#") ? hex : `#${hex}`).toUpperCase()),
+      fraction !== undefined ? h("span", { class: "value muted" }, percent(fraction)) : null,
+    );
+    return item;
+  };
+  return panel(
+    "Colours",
+    h(
+      "ul",
+      { class: "swatches", "aria-label": "Palette" },
+      (color.palette ?? []).map((entry) => swatch(entry.hex, entry.name, entry.fraction)),
+    ),
+    definitionList([
+      ["Accent", color.accent_color ? h("ul", { class: "swatches inline" }, swatch(color.accent_color, "accent")) : null],
+      ["Foreground", color.dominant_color_foreground],
+      ["Background", color.dominant_color_background],
+      ["Dominant", (color.dominant_colors ?? []).join(", ")],
+      ["Black and white", color.is_black_and_white ? "Yes" : "No"],
+    ]),
+  );
+}
+
+function qualityPanel(image) {
+  const type = featureResult(image, "image_type");
+  const quality = featureResult(image, "quality");
+  if (!type && !quality) return null;
+  const flag = (on, yes, no) => h("span", { class: on ? "flag warn" : "flag ok" }, on ? yes : no);
+  return panel(
+    "Type and quality",
+    definitionList([
+      ["Type", type ? `${titleCase(type.type)} (${percent(type.scores?.[type.type])})` : null],
+      ["Quality", quality ? h("span", { class: "inline-bar" }, bar(quality.score), percent(quality.score)) : null],
+      ["Sharpness", quality ? flag(quality.sharpness?.blurry, "Blurry", "Sharp") : null],
+      [
+        "Exposure",
+        quality
+          ? flag(
+              quality.exposure?.underexposed || quality.exposure?.overexposed,
+              quality.exposure?.underexposed ? "Underexposed" : "Overexposed",
+              "Well exposed",
+            )
+          : null,
+      ],
+      ["Noise", quality ? flag(quality.noise?.noisy, "Noisy", "Clean") : null],
+      ["Contrast", quality ? flag(quality.contrast?.low_contrast, "Low contrast", "Good contrast") : null],
+    ]),
+  );
+}
+
+function detailsPanel(image) {
+  const hash = featureResult(image, "hash");
+  const metadata = Object.keys(image.metadata ?? {}).length
+    ? h("pre", { class: "code small" }, JSON.stringify(image.metadata, null, 2))
+    : null;
+  return panel(
+    "Details",
+    definitionList([
+      ["File name", image.filename],
+      ["Id", h("code", {}, image.id)],
+      ["Format", `${image.format} (${image.content_type})`],
+      ["Dimensions", `${image.width} × ${image.height} px`],
+      ["Size", formatBytes(image.size)],
+      ["Uploaded", h("span", {}, absoluteTime(image.created_at), " · ", timeEl(image.created_at))],
+      ["Updated", timeEl(image.updated_at)],
+      ["SHA-256", h("code", { class: "hash", title: image.sha256 }, image.sha256)],
+      ["Perceptual hash", hash ? h("code", {}, hash.phash) : null],
+      ["Same bytes as", image.duplicate_of ? h("a", { href: `#/images/${image.duplicate_of}` }, image.duplicate_of) : null],
+      ["Your metadata", metadata],
+    ]),
+  );
+}
+
+function exifPanel(image) {
+  const metadata = featureResult(image, "metadata");
+  if (!metadata) return null;
+  const exif = metadata.exif;
+  const technical = definitionList([
+    ["Colour mode", `${metadata.mode}, ${metadata.bit_depth}-bit${metadata.has_alpha ? ", alpha" : ""}`],
+    ["Frames", metadata.animated ? `${metadata.frames} (animated)` : null],
+    ["Colour profile", metadata.icc_profile ? "Embedded ICC profile" : "None"],
+    ["DPI", metadata.dpi ? metadata.dpi.join(" × ") : null],
+  ]);
+  if (!exif) return panel("Metadata", technical, h("p", { class: "muted" }, "No EXIF data."));
+  const gps = exif.gps;
+  const gpsText = gps && gps.latitude !== null && gps.latitude !== undefined
+    ? `${gps.latitude.toFixed(5)}, ${gps.longitude.toFixed(5)}${gps.altitude !== null && gps.altitude !== undefined ? ` · ${Math.round(gps.altitude)} m` : ""}`
+    : null;
+  const otherTags = Object.entries(exif.tags ?? {});
+  return panel(
+    "Metadata",
+    technical,
+    h("h3", {}, "EXIF"),
+    definitionList([
+      ["Camera", [exif.camera_make, exif.camera_model].filter(Boolean).join(" ")],
+      ["Lens", exif.lens_model],
+      ["Taken", exif.taken_at],
+      ["Exposure", exif.exposure_time],
+      ["Aperture", exif.f_number ? `f/${exif.f_number}` : null],
+      ["ISO", exif.iso],
+      ["Focal length", exif.focal_length ? `${exif.focal_length} mm` : null],
+      ["Orientation", exif.orientation],
+      ["Software", exif.software],
+      [
+        "Location",
+        gpsText
+          ? h(
+              "a",
+              {
+                href: `https://www.openstreetmap.org/?mlat=${gps.latitude}&mlon=${gps.longitude}#map=15/${gps.latitude}/${gps.longitude}`,
+                target: "_blank",
+                rel: "noopener noreferrer",
+              },
+              gpsText,
+            )
+          : null,
+      ],
+    ]),
+    otherTags.length
+      ? h(
+          "details",
+          { class: "subtle" },
+          h("summary", {}, `${otherTags.length} more EXIF tags`),
+          definitionList(otherTags.map(([key, value]) => [key, typeof value === "object" ? JSON.stringify(value) : String(value)])),
+        )
+      : null,
+  );
+}
+
+function relatedPanel(title, loader, emptyText, signal) {
+  const body = h("div", { class: "related" }, spinner(`Loading ${title.toLowerCase()}`));
+  loader(signal)
+    .then((items) => {
+      if (!items.length) {
+        clear(body, h("p", { class: "muted" }, emptyText));
+        return;
+      }
+      clear(body, h("ul", { class: "mini-grid" }, items.map(([image, caption]) => miniCard(image, caption))));
+    })
+    .catch((error) => {
+      if (error.name === "AbortError") return;
+      clear(body, h("p", { class: "muted" }, error.message));
+    });
+  return panel(title, body);
+}
+
+function rawPanel(image) {
+  const id = "raw-json";
+  const hideVectors = h("input", { type: "checkbox", checked: true, id: nextId("vectors") });
+  const pre = h("pre", { class: "code" });
+  const render = () => {
+    const replacer = (key, value) =>
+      hideVectors.checked && key === "vector" && Array.isArray(value) ? `[${value.length} numbers]` : value;
+    pre.textContent = JSON.stringify(image, replacer, 2);
+  };
+  hideVectors.addEventListener("change", render);
+  const details = h(
+    "details",
+    { class: "raw", open: openDetails.has(id) },
+    h("summary", {}, "Raw JSON"),
+    h(
+      "div",
+      { class: "panel-tools" },
+      h("label", { class: "check" }, hideVectors, "Shorten vectors"),
+      h("a", { href: `v1/images/${image.id}`, target: "_blank", rel: "noopener", class: "button small ghost" }, icon("external"), "Open"),
+      copyButton(() => JSON.stringify(image, null, 2), "Copy"),
+    ),
+    pre,
+  );
+  details.addEventListener("toggle", () => {
+    if (details.open) {
+      openDetails.add(id);
+      render();
+    } else openDetails.delete(id);
+  });
+  if (details.open) render();
+  return h("section", { class: "panel" }, details);
+}
+
+// -- page ----------------------------------------------------------------------------------------
+
+export async function renderImage({ main, params, signal }) {
+  const id = encodeURIComponent(params[0]); // from the address bar: never a path of its own
+  let image = await api(`v1/images/${id}`, { signal });
+  let related = null; // panels that fetch their own data, kept across live re-renders
+
+  const viewer = h("div", { class: "viewer" });
+  const panels = h("div", { class: "panels" });
+  const head = h("div", { class: "page-head" });
+
+  async function reprocess() {
+    try {
+      image = await api(`v1/images/${id}/reprocess`, { method: "POST", json: {} });
+      toast("Analysing again. The results update here when it finishes.");
+      render();
+    } catch (error) {
+      toast(error.message, "error");
+    }
+  }
+
+  async function remove() {
+    const ok = await confirmDialog({
+      title: "Delete this image?",
+      message: `${displayName(image)}, its results and thumbnails will be removed. This cannot be undone.`,
+      confirm: "Delete",
+      danger: true,
+    });
+    if (!ok) return;
+    try {
+      await api(`v1/images/${id}`, { method: "DELETE" });
+      toast(`Deleted ${displayName(image)}.`);
+      location.hash = "#/";
+    } catch (error) {
+      toast(error.message, "error");
+    }
+  }
+
+  function renderViewer() {
+    const layers = layersOf(image);
+    const picture = h("img", {
+      src: `v1/images/${image.id}/content`,
+      alt: displayName(image),
+      class: "original",
+      width: image.width,
+      height: image.height,
+    });
+    const stage = h("figure", { class: "stage" }, picture);
+    let svg = null;
+    if (layers.length) {
+      svg = overlaySvg(image, layers, enabledLayers);
+      stage.append(svg);
+    }
+    const toggles = layers.map((layer) => {
+      const input = h("input", {
+        type: "checkbox",
+        checked: enabledLayers.has(layer.key) && layer.count > 0,
+        disabled: layer.count === 0,
+        dataset: { layer: layer.key },
+      });
+      input.addEventListener("change", () => {
+        if (input.checked) enabledLayers.add(layer.key);
+        else enabledLayers.delete(layer.key);
+        const group = svg.querySelector(`[data-layer="${layer.key}"]`);
+        if (input.checked) group.removeAttribute("display");
+        else group.setAttribute("display", "none");
+        svg.setAttribute("aria-label", describe(layers, enabledLayers));
+      });
+      return h(
+        "label",
+        { class: ["toggle", `toggle-${layer.key}`] },
+        input,
+        h("span", { class: "toggle-track", "aria-hidden": "true" }),
+        h("span", { class: "toggle-label" }, layer.title),
+        h("span", { class: "count" }, layer.count === 0 ? "none" : String(layer.count)),
+      );
+    });
+    clear(
+      viewer,
+      stage,
+      layers.length
+        ? h("fieldset", { class: "overlay-toggles" }, h("legend", {}, "Overlays"), toggles)
+        : h("p", { class: "muted small" }, image.status === "done" || image.status === "failed"
+            ? "No faces, objects, people or text were looked for in this image."
+            : "Overlays appear here when the analysis finishes."),
+    );
+    return svg;
+  }
+
+  function render() {
+    document.title = `${displayName(image)} · Sightline`;
+    clear(
+      head,
+      h(
+        "div",
+        { class: "title-block" },
+        h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/" }, icon("chevron-left"), "Images")),
+        h("h1", { class: "truncate", title: displayName(image) }, displayName(image)),
+        h("div", { class: "subtitle" }, badge(image.status), h("span", { class: "muted" }, `${image.width} × ${image.height} · ${formatBytes(image.size)} · uploaded `, timeEl(image.created_at))),
+      ),
+      h(
+        "div",
+        { class: "actions" },
+        h("a", { class: "button ghost", href: `v1/images/${image.id}/content`, download: image.filename || image.id }, icon("download"), h("span", {}, "Download")),
+        h("button", { type: "button", onclick: reprocess }, icon("refresh"), h("span", {}, "Reprocess")),
+        h("button", { type: "button", class: "danger", onclick: remove }, icon("trash"), h("span", {}, "Delete")),
+      ),
+    );
+    const svg = renderViewer();
+    const highlight = (index) => {
+      for (const shape of svg?.querySelectorAll(".layer-text polygon") ?? []) {
+        shape.classList.toggle("highlight", shape.dataset.line === String(index));
+      }
+    };
+    if (!related) {
+      related = [
+        relatedPanel(
+          "Similar images",
+          async (abort) => {
+            const answer = await api(`v1/images/${id}/similar`, { query: { limit: 12, results: CARD_RESULTS }, signal: abort });
+            return answer.items.filter((item) => item.image.id !== id).map((item) => [item.image, percent(item.score)]);
+          },
+          "No similar images yet.",
+          signal,
+        ),
+        relatedPanel(
+          "Near-duplicates",
+          async (abort) => {
+            const answer = await api(`v1/images/${id}/duplicates`, { query: { results: CARD_RESULTS }, signal: abort });
+            return answer.items.map((item) => [item.image, item.distance === 0 ? "identical" : `distance ${item.distance}`]);
+          },
+          "No near-duplicates.",
+          signal,
+        ),
+      ];
+    }
+    clear(
+      panels,
+      tagsPanel(image),
+      labelsPanel(image),
+      textPanel(image, highlight),
+      colorsPanel(image),
+      qualityPanel(image),
+      ...related,
+      detailsPanel(image),
+      exifPanel(image),
+      featuresPanel(image),
+      rawPanel(image),
+    );
+    if (!panels.children.length) panels.append(emptyState({ title: "No results yet", text: "The analysis has not produced anything yet." }));
+  }
+
+  const page = h("article", { class: "image-page" }, head, h("div", { class: "image-layout" }, viewer, panels));
+  clear(main, page);
+  render();
+
+  // Follow this image live: a finished (re)analysis re-renders with its results.
+  let timer = null;
+  const stop = events.on((envelope) => {
+    if (imageIdOf(envelope) !== id) return;
+    if (envelope.type === "sightline.image.deleted") {
+      toast(`${displayName(image)} was deleted.`);
+      location.hash = "#/";
+      return;
+    }
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      try {
+        image = await api(`v1/images/${id}`, { signal });
+        const finished = envelope.type !== "sightline.image.reprocess_requested";
+        if (finished) related = null; // new vectors may change the neighbours
+        render();
+      } catch {
+        // the next event, or a reload, tries again
+      }
+    }, 100);
+  });
+  signal.addEventListener("abort", () => {
+    stop();
+    clearTimeout(timer);
+  });
+}

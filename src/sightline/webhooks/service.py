@@ -1,0 +1,309 @@
+"""Use cases of event subscriptions: create (after the endpoint agreed), read, change, delete,
+and look at or redeliver what was sent. The API and the client call these."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sightline.catalog.base import (
+    JSON,
+    AttemptRecord,
+    DeliveryRecord,
+    DeliveryStatus,
+    SubscriptionRecord,
+    SubscriptionStore,
+)
+from sightline.errors import (
+    DeliveryNotFound,
+    InvalidParameter,
+    InvalidUrl,
+    NotDeadLettered,
+    SubscriptionNotFound,
+    WebhookTargetForbidden,
+    WebhookValidationFailed,
+)
+from sightline.settings import Settings
+from sightline.webhooks.filters import check_event_types, check_filters
+from sightline.webhooks.transport import (
+    AddressPolicy,
+    DeliveryError,
+    TargetForbidden,
+    WebhookClient,
+    parse_endpoint,
+)
+
+ID_PREFIX = "sub_"
+MAX_ENDPOINT_LENGTH = 2048
+MAX_NAME_LENGTH = 255
+MAX_SUBJECT_FILTER_LENGTH = 1024
+MIN_SECRET_LENGTH = 16
+MAX_SECRET_LENGTH = 255
+MAX_BATCH = 100
+MAX_ATTEMPTS = 100
+DEFAULT_MAX_ATTEMPTS = 30
+DEFAULT_TTL_MINUTES = 1440.0
+MAX_TTL_MINUTES = 7 * 1440.0
+REQUEST_ORIGIN = "WebHook-Request-Origin"
+ALLOWED_ORIGIN = "WebHook-Allowed-Origin"
+
+
+class SubscriptionService:
+    def __init__(
+        self,
+        settings: Settings,
+        store: SubscriptionStore,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.origin = settings.resolved_webhook_origin()
+        self.policy = AddressPolicy(settings.webhook_networks())
+        self.on_change = on_change  # wakes this process's sender
+
+    # -- subscriptions -----------------------------------------------------------------------
+
+    def create(
+        self,
+        endpoint: str,
+        *,
+        name: str | None = None,
+        event_types: Sequence[str] = (),
+        subject_begins_with: str | None = None,
+        subject_ends_with: str | None = None,
+        data_filters: Sequence[JSON] = (),
+        max_events_per_batch: int = 1,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        event_ttl_minutes: float = DEFAULT_TTL_MINUTES,
+        paused: bool = False,
+        secret: str | None = None,
+    ) -> SubscriptionRecord:
+        """Checks everything, then asks the endpoint whether it wants deliveries (the CloudEvents
+        webhook handshake); nothing is stored unless it agrees."""
+        now = datetime.now(UTC)
+        record = SubscriptionRecord(
+            id=f"{ID_PREFIX}{secrets.token_hex(8)}",
+            name=_name(name),
+            endpoint=_endpoint(endpoint),
+            event_types=check_event_types(event_types),
+            subject_begins_with=_subject_filter(subject_begins_with, "subject_begins_with"),
+            subject_ends_with=_subject_filter(subject_ends_with, "subject_ends_with"),
+            data_filters=check_filters(data_filters),
+            max_events_per_batch=_batch(max_events_per_batch),
+            max_attempts=_attempts(max_attempts),
+            event_ttl_minutes=_ttl(event_ttl_minutes),
+            paused=bool(paused),
+            secret=_secret(secret) if secret is not None else new_secret(),
+            created_at=now,
+            updated_at=now,
+        )
+        self.validate_endpoint(record.endpoint)
+        return self.store.create(record)
+
+    def get(self, subscription_id: str) -> SubscriptionRecord:
+        record = self.store.get(subscription_id) if subscription_id.startswith(ID_PREFIX) else None
+        if record is None:
+            raise SubscriptionNotFound(f"No subscription {subscription_id!r}.")
+        return record
+
+    def list_subscriptions(self) -> list[SubscriptionRecord]:
+        return self.store.list_subscriptions()
+
+    def update(
+        self, subscription_id: str, *, rotate_secret: bool = False, **changes: Any
+    ) -> SubscriptionRecord:
+        """Change any field given (None: left as it is, except the optional filters and name,
+        which an empty string clears). A new endpoint is validated first; `rotate_secret` makes
+        a new secret."""
+        current = self.get(subscription_id)
+        checks: dict[str, Callable[[Any], Any]] = {
+            "name": _name,
+            "endpoint": _endpoint,
+            "event_types": check_event_types,
+            "subject_begins_with": lambda v: _subject_filter(v, "subject_begins_with"),
+            "subject_ends_with": lambda v: _subject_filter(v, "subject_ends_with"),
+            "data_filters": check_filters,
+            "max_events_per_batch": _batch,
+            "max_attempts": _attempts,
+            "event_ttl_minutes": _ttl,
+            "paused": bool,
+            "secret": _secret,
+        }
+        unknown = set(changes) - set(checks)
+        if unknown:
+            raise InvalidParameter(f"Unknown fields: {', '.join(sorted(unknown))}.")
+        checked = {
+            field: checks[field](value) for field, value in changes.items() if value is not None
+        }
+        if rotate_secret:
+            if "secret" in checked:
+                raise InvalidParameter("Give a new secret or ask for one, not both.")
+            checked["secret"] = new_secret()
+        if checked.get("endpoint", current.endpoint) != current.endpoint:
+            self.validate_endpoint(checked["endpoint"])
+        updated = self.store.update(subscription_id, **checked) if checked else current
+        if updated is None:
+            raise SubscriptionNotFound(f"No subscription {subscription_id!r}.")
+        self.on_change()
+        return updated
+
+    def delete(self, subscription_id: str) -> None:
+        self.get(subscription_id)
+        if not self.store.delete(subscription_id):
+            raise SubscriptionNotFound(f"No subscription {subscription_id!r}.")
+
+    # -- what was sent -----------------------------------------------------------------------
+
+    def deliveries(
+        self,
+        subscription_id: str,
+        *,
+        status: DeliveryStatus | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> tuple[list[DeliveryRecord], str | None]:
+        """A page, newest event first, and the cursor of the next page (None at the end)."""
+        self.get(subscription_id)
+        found = self.store.deliveries(
+            subscription_id, status=status, before_seq=_cursor(cursor), limit=limit + 1
+        )
+        more = len(found) > limit
+        return found[:limit], str(found[limit - 1].event_seq) if more else None
+
+    def attempts(
+        self, subscription_id: str, *, cursor: str | None = None, limit: int = 50
+    ) -> tuple[list[AttemptRecord], str | None]:
+        """A page of the delivery log, newest first, and the next page's cursor."""
+        self.get(subscription_id)
+        found = self.store.attempts(subscription_id, before_id=_cursor(cursor), limit=limit + 1)
+        more = len(found) > limit
+        return found[:limit], str(found[limit - 1].id) if more else None
+
+    def redeliver(self, subscription_id: str, delivery_id: str) -> DeliveryRecord:
+        """A dead letter, pending again: attempts start over, its TTL counts from now."""
+        subscription = self.get(subscription_id)
+        delivery = self.store.delivery(subscription_id, delivery_id)
+        if delivery is None:
+            raise DeliveryNotFound(f"No delivery {delivery_id!r} in {subscription_id}.")
+        requeued = self.store.redeliver(
+            subscription_id, [delivery_id], _expiry(subscription.event_ttl_minutes)
+        )
+        if not requeued:
+            raise NotDeadLettered(
+                f"Delivery {delivery_id} is {delivery.status}: only dead letters are redelivered.",
+                status=str(delivery.status),
+            )
+        self.on_change()
+        found = self.store.delivery(subscription_id, delivery_id)
+        if found is None:  # its subscription or event went meanwhile
+            raise DeliveryNotFound(f"No delivery {delivery_id!r} in {subscription_id}.")
+        return found
+
+    def redeliver_all(self, subscription_id: str) -> int:
+        """Every dead letter of the subscription, pending again; returns how many."""
+        subscription = self.get(subscription_id)
+        requeued = self.store.redeliver(
+            subscription_id, None, _expiry(subscription.event_ttl_minutes)
+        )
+        self.on_change()
+        return len(requeued)
+
+    # -- the handshake -----------------------------------------------------------------------
+
+    def validate_endpoint(self, endpoint: str) -> None:
+        """The CloudEvents webhook abuse protection: `OPTIONS` with `WebHook-Request-Origin`,
+        answered with a 2xx and `WebHook-Allowed-Origin` naming us (or `*`)."""
+        asyncio.run(self._validate(endpoint))
+
+    async def _validate(self, endpoint: str) -> None:
+        client = WebhookClient(self.policy, self.settings.webhook_timeout_seconds)
+        try:
+            answer = await client.request("OPTIONS", endpoint, [(REQUEST_ORIGIN, self.origin)])
+        except TargetForbidden as exc:
+            raise WebhookTargetForbidden(str(exc)) from exc
+        except DeliveryError as exc:
+            raise WebhookValidationFailed(
+                f"The endpoint did not answer the validation request: {exc}", error=str(exc)
+            ) from exc
+        finally:
+            await client.aclose()
+        allowed = answer.headers.get(ALLOWED_ORIGIN.lower())
+        granted = allowed is not None and any(
+            part.strip().casefold() in (self.origin.casefold(), "*") for part in allowed.split(",")
+        )
+        if 200 <= answer.status_code < 300 and granted:
+            return
+        raise WebhookValidationFailed(
+            f"The endpoint answered the validation request (OPTIONS with {REQUEST_ORIGIN}: "
+            f"{self.origin}) with HTTP {answer.status_code} and {ALLOWED_ORIGIN} "
+            f"{allowed!r}; deliveries need a 2xx answer allowing {self.origin!r} or '*'.",
+            status_code=answer.status_code,
+            allowed_origin=allowed,
+            body=answer.body[:500].decode("utf-8", "replace"),
+        )
+
+
+def new_secret() -> str:
+    return f"whsec_{secrets.token_urlsafe(32)}"
+
+
+def _expiry(ttl_minutes: float) -> datetime:
+    return datetime.now(UTC) + timedelta(minutes=ttl_minutes)
+
+
+def _cursor(cursor: str | None) -> int | None:
+    if cursor is None or cursor == "":
+        return None
+    if not cursor.isdigit():
+        raise InvalidParameter("The cursor is malformed.")
+    return int(cursor)
+
+
+def _endpoint(endpoint: str) -> str:
+    if len(endpoint) > MAX_ENDPOINT_LENGTH:
+        raise InvalidUrl(f"The endpoint is longer than {MAX_ENDPOINT_LENGTH} characters.")
+    try:
+        return str(parse_endpoint(endpoint))
+    except ValueError as exc:
+        raise InvalidUrl(str(exc)) from exc
+
+
+def _name(name: str | None) -> str | None:
+    if name is not None and len(name) > MAX_NAME_LENGTH:
+        raise InvalidParameter(f"The name is longer than {MAX_NAME_LENGTH} characters.")
+    return name or None
+
+
+def _subject_filter(value: str | None, field: str) -> str | None:
+    if value is not None and len(value) > MAX_SUBJECT_FILTER_LENGTH:
+        raise InvalidParameter(f"{field} is longer than {MAX_SUBJECT_FILTER_LENGTH} characters.")
+    return value or None
+
+
+def _batch(value: int) -> int:
+    if not 1 <= value <= MAX_BATCH:
+        raise InvalidParameter(f"max_events_per_batch must be within 1..{MAX_BATCH}.")
+    return int(value)
+
+
+def _attempts(value: int) -> int:
+    if not 1 <= value <= MAX_ATTEMPTS:
+        raise InvalidParameter(f"max_attempts must be within 1..{MAX_ATTEMPTS}.")
+    return int(value)
+
+
+def _ttl(value: float) -> float:
+    if not 0 < value <= MAX_TTL_MINUTES:
+        raise InvalidParameter(f"event_ttl_minutes must be over 0 and at most {MAX_TTL_MINUTES:g}.")
+    return float(value)
+
+
+def _secret(secret: str) -> str:
+    if not MIN_SECRET_LENGTH <= len(secret) <= MAX_SECRET_LENGTH:
+        raise InvalidParameter(
+            f"A secret has {MIN_SECRET_LENGTH} to {MAX_SECRET_LENGTH} characters."
+        )
+    return secret

@@ -1,0 +1,263 @@
+"""Outbound HTTP for webhooks, refusing to reach the server's own network.
+
+A subscriber chooses the URL, so the URL must not become a way to probe or call services that
+only the server can reach. Every connection is made by `VettingBackend`, an httpcore network
+backend: it resolves the host, vets every address the name resolves to (loopback, private,
+link-local, multicast, reserved and unspecified addresses are refused, also when hidden in IPv6
+transition addresses, unless an operator-allowed network holds them) and connects to a vetted
+address itself. The check runs at every connection, not once when the subscription is made, so
+a name that later resolves somewhere else (DNS rebinding) is still caught; TLS still verifies
+the certificate against the host name. httpcore is used directly: no proxy settings are read
+from the environment and redirects are never followed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import httpcore
+import httpx
+
+from sightline import __version__
+from sightline.settings import IPNetwork
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+USER_AGENT = f"Sightline-Webhooks/{__version__}"
+KEEPALIVE_SECONDS = 30.0
+MAX_BODY_KEPT = 4096  # of an answer: enough for an error message, never a whole download
+
+
+class DeliveryError(Exception):
+    """The request got no HTTP answer: the message says why (connection, timeout…)."""
+
+
+class TargetForbidden(DeliveryError):
+    """The endpoint's host is, or resolves to, an address deliveries may not go to."""
+
+
+class AddressPolicy:
+    """Public addresses, and those inside the operator's allowed networks."""
+
+    def __init__(self, allowed: Iterable[IPNetwork] = ()) -> None:
+        self.allowed = tuple(allowed)
+
+    def allows(self, address: Address) -> bool:
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped  # the same IPv4 host, on a dual-stack socket
+        if any(
+            address.version == network.version and address in network for network in self.allowed
+        ):
+            return True
+        return is_public(address)
+
+
+def is_public(address: Address) -> bool:
+    if (
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+    ):
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded: list[ipaddress.IPv4Address | None] = [address.ipv4_mapped, address.sixtofour]
+        if address.teredo is not None:
+            embedded.extend(address.teredo)
+        if address in NAT64:
+            embedded.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        if any(inner is not None and not is_public(inner) for inner in embedded):
+            return False
+        if address.is_site_local:
+            return False
+    return address.is_global
+
+
+class VettingBackend(httpcore.AsyncNetworkBackend):
+    """Resolves, vets every address, then connects to a vetted one (see the module docstring)."""
+
+    def __init__(self, policy: AddressPolicy) -> None:
+        self.policy = policy
+        self._backend = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await self._resolve(host, port, timeout)
+        if not all(self.policy.allows(address) for address in addresses):
+            # The addresses stay unnamed: they would map the internal network for the caller.
+            raise TargetForbidden(
+                f"{host} is not a public address, and not in SIGHTLINE_WEBHOOK_ALLOWED_NETWORKS."
+            )
+        failure: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._backend.connect_tcp(
+                    str(address),
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        assert failure is not None  # _resolve never answers no address
+        raise failure
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise TargetForbidden("Webhooks go over TCP only.")
+
+    async def sleep(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
+
+    async def _resolve(self, host: str, port: int, timeout: float | None) -> list[Address]:
+        try:
+            return [ipaddress.ip_address(host)]
+        except ValueError:
+            pass  # a name
+        try:
+            with anyio.fail_after(timeout):
+                infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout(f"Resolving {host} took too long.") from exc
+        except (OSError, UnicodeError) as exc:
+            raise httpcore.ConnectError(f"Cannot resolve {host}: {exc}") from exc
+        addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
+        if not addresses:
+            raise httpcore.ConnectError(f"{host} resolves to no address.")
+        return addresses
+
+
+@dataclass(frozen=True)
+class Answer:
+    status_code: int
+    headers: dict[str, str]  # lower-case names
+    body: bytes  # the first MAX_BODY_KEPT bytes
+    latency_ms: float
+
+
+def parse_endpoint(endpoint: str) -> httpx.URL:
+    """The endpoint as an absolute http(s) URL, or ValueError."""
+    try:
+        url = httpx.URL(endpoint)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"Not a valid URL: {exc}.") from exc
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError("The endpoint must be an absolute http or https URL.")
+    return url
+
+
+class WebhookClient:
+    """Requests to subscribers' endpoints over kept-alive connections, each within `timeout`
+    seconds in all (connecting, sending and reading the answer).
+
+    Each `key` (a subscription: one request at a time) has a connection pool of its own: an
+    httpcore pool checks every idle connection it holds before each request, so one shared
+    pool would cost every request a check of every subscriber's connection."""
+
+    def __init__(self, policy: AddressPolicy, timeout: float) -> None:
+        self.timeout = timeout
+        self._backend = VettingBackend(policy)
+        self._pools: dict[str, tuple[httpcore.AsyncConnectionPool, float]] = {}
+
+    def _pool(self, key: str) -> httpcore.AsyncConnectionPool:
+        pool = self._pools.get(key, (None, 0.0))[0]
+        if pool is None:
+            pool = httpcore.AsyncConnectionPool(
+                network_backend=self._backend,
+                max_connections=1,
+                keepalive_expiry=KEEPALIVE_SECONDS,
+                retries=0,
+            )
+        self._pools[key] = (pool, time.monotonic())
+        return pool
+
+    async def close_idle(self) -> None:
+        """Close the pools of keys unused for longer than a connection is kept alive."""
+        cutoff = time.monotonic() - KEEPALIVE_SECONDS
+        for key, (pool, used) in list(self._pools.items()):
+            if used < cutoff and not pool.connections:
+                del self._pools[key]
+                await pool.aclose()
+
+    async def request(
+        self,
+        method: str,
+        endpoint: str,
+        headers: Sequence[tuple[str, str]],
+        body: bytes = b"",
+        *,
+        key: str = "",
+    ) -> Answer:
+        try:
+            url = parse_endpoint(endpoint)
+        except ValueError as exc:
+            raise DeliveryError(str(exc)) from exc
+        target = httpcore.URL(
+            scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+        )
+        sent = [("Host", url.netloc.decode("ascii")), ("User-Agent", USER_AGENT), *headers]
+        if body or method == "POST":
+            sent.append(("Content-Length", str(len(body))))
+        limit = self.timeout
+        extensions = {"timeout": {"connect": limit, "read": limit, "write": limit, "pool": limit}}
+        started = time.perf_counter()
+        try:
+            # The phases' timeouts bound each read and write; this bounds the whole exchange,
+            # so an endpoint trickling its answer byte by byte cannot hold a sender for long.
+            async with asyncio.timeout(limit):
+                async with self._pool(key).stream(
+                    method.encode(),
+                    target,
+                    headers=[(name.encode(), value.encode()) for name, value in sent],
+                    content=body,
+                    extensions=extensions,
+                ) as response:
+                    kept = b""
+                    async for chunk in response.aiter_stream():
+                        kept += chunk
+                        if len(kept) >= MAX_BODY_KEPT:
+                            break  # the rest is not read: the connection is closed, not reused
+                    answer_headers: dict[str, str] = {}
+                    for name, value in response.headers:
+                        answer_headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+        except DeliveryError:
+            raise
+        except (TimeoutError, httpcore.TimeoutException) as exc:
+            raise DeliveryError(f"No answer within {limit:g} s.") from exc
+        except httpcore.ConnectError as exc:
+            raise DeliveryError(f"Cannot connect: {exc or type(exc).__name__}") from exc
+        except httpcore.NetworkError as exc:
+            raise DeliveryError(f"The connection failed: {exc or type(exc).__name__}") from exc
+        except httpcore.ProtocolError as exc:
+            raise DeliveryError(f"Not a valid HTTP answer: {exc or type(exc).__name__}") from exc
+        return Answer(
+            status_code=response.status,
+            headers=answer_headers,
+            body=kept[:MAX_BODY_KEPT],
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    async def aclose(self) -> None:
+        pools, self._pools = self._pools, {}
+        for pool, _used in pools.values():
+            await pool.aclose()

@@ -1,0 +1,125 @@
+"""Webhooks in the whole application, on the embedded stack and on PostgreSQL + S3 + Redis:
+image events from real uploads reach subscribers, and a restart in the middle of a retry
+schedule picks it up where it was."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+
+from imagegen import solid
+from sightline.app import Sightline
+from sightline.catalog import DeliveryStatus, ImageStatus
+from sightline.events import EventType, cloud_event
+from sightline.service import Upload
+from sightline.settings import Settings
+from webhooks.conftest import WEBHOOK_SETTINGS, eventually
+from webhooks.receiver import Receiver
+
+
+def with_webhooks(settings: Settings, **overrides: Any) -> Settings:
+    return settings.model_copy(update={**WEBHOOK_SETTINGS, **overrides})
+
+
+def upload(app: Sightline, filename: str, metadata: dict[str, Any]) -> str:
+    [ingested] = app.service.ingest([Upload(solid(), filename)], metadata=json.dumps(metadata))
+    return ingested.image.id
+
+
+def test_image_events_reach_subscribers_with_file_name_and_metadata(
+    stack_settings: Settings,
+) -> None:
+    app = Sightline(with_webhooks(stack_settings))
+    try:
+        with Receiver() as every, Receiver() as summer_jpegs:
+            app.subscriptions.create(every.url)
+            picky = app.subscriptions.create(
+                summer_jpegs.url,
+                event_types=["sightline.image.analyzed", "sightline.image.deleted"],
+                data_filters=[
+                    {"key": "data.filename", "operator": "ends_with", "values": [".jpg"]},
+                    {"key": "data.metadata.collection", "operator": "in", "values": ["summer"]},
+                ],
+            )
+            app.start_workers()
+            ids = {
+                name: upload(app, name, {"collection": collection})
+                for name, collection in [
+                    ("a.jpg", "summer"),
+                    ("b.png", "summer"),
+                    ("c.JPG", "winter"),
+                    ("d.JPG", "Summer"),
+                ]
+            }
+            for image_id in ids.values():
+                eventually(lambda i=image_id: app.service.get(i).status is ImageStatus.DONE)
+            app.service.delete(ids["a.jpg"])
+            every.wait(lambda r: len(r.delivered()) == 9)  # 4 created, 4 analyzed, 1 deleted
+
+            def settled() -> bool:
+                counts = app.subscriptions.get(picky.id).counts
+                return counts[DeliveryStatus.PENDING] == 0 and counts[DeliveryStatus.DELIVERED] == 3
+
+            eventually(settled)
+    finally:
+        app.close()
+
+    per_image: dict[str, list[str]] = defaultdict(list)
+    for event in every.delivered():
+        per_image[event["data"]["id"]].append(event["type"].rsplit(".", 1)[1])
+    assert per_image[ids["a.jpg"]] == ["created", "analyzed", "deleted"]
+    assert per_image[ids["b.png"]] == ["created", "analyzed"]
+
+    chosen = [(event["type"], event["data"]["id"]) for event in summer_jpegs.delivered()]
+    assert sorted(chosen) == sorted(
+        [
+            ("sightline.image.analyzed", ids["a.jpg"]),
+            ("sightline.image.analyzed", ids["d.JPG"]),
+            ("sightline.image.deleted", ids["a.jpg"]),
+        ]
+    )
+    for event in summer_jpegs.delivered():
+        assert event["data"]["filename"] in ("a.jpg", "d.JPG")
+        assert event["data"]["metadata"]["collection"].lower() == "summer"
+
+
+def test_a_restart_in_the_middle_of_a_retry_schedule_resumes_it(stack_settings: Settings) -> None:
+    settings = with_webhooks(stack_settings, webhook_retry_delays="0.5")
+    with Receiver(lambda request: 500 if request.number <= 2 else 200) as receiver:
+        first = Sightline(settings)
+        try:
+            subscription = first.subscriptions.create(receiver.url)
+            first.start_workers()
+            first.catalog.record_events(
+                [cloud_event(EventType.IMAGE_ANALYZED, "img_x", {"id": "img_x"})]
+            )
+
+            def attempted() -> list[int]:
+                return [d.attempts for d in first.catalog.subscriptions.deliveries(subscription.id)]
+
+            eventually(lambda: attempted() == [1])
+        finally:
+            first.close()
+        assert len(receiver.requests) == 1
+
+        second = Sightline(settings)
+        try:
+            second.start_workers()
+
+            def delivered() -> bool:
+                found = second.catalog.subscriptions.deliveries(subscription.id)
+                return [d.status for d in found] == [DeliveryStatus.DELIVERED]
+
+            eventually(delivered)
+            [delivery] = second.catalog.subscriptions.deliveries(subscription.id)
+            log = second.catalog.subscriptions.attempts(subscription.id)
+        finally:
+            second.close()
+    assert [request.headers["sightline-attempt"] for request in receiver.requests] == [
+        "1",
+        "2",
+        "3",
+    ]
+    assert delivery.attempts == 3
+    assert [(a.attempt, a.status_code) for a in reversed(log)] == [(1, 500), (2, 500), (3, 200)]

@@ -1,0 +1,142 @@
+"""The subscription store's fan-out and claims, on SQLite and PostgreSQL: several processes
+fanning out at once make each delivery exactly once, leases keep senders apart and come back
+when their holder is gone, and a subject's later events wait for its earlier ones."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from sightline.catalog import (
+    Attempted,
+    AttemptRecord,
+    DeliveryStatus,
+    DeliveryUpdate,
+    open_catalog,
+)
+from sightline.events import EventType, cloud_event
+from sightline.webhooks.filters import matches
+from webhooks.conftest import Harness
+from webhooks.receiver import Receiver
+
+
+def test_concurrent_fan_outs_make_each_delivery_exactly_once(
+    harness: Harness, receiver: Receiver
+) -> None:
+    subscriptions = [harness.subscribe(receiver) for _ in range(2)]
+    catalogs = [open_catalog(harness.url) for _ in range(3)]
+    written = threading.Event()
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        for start in range(0, 300, 10):
+            harness.catalog.record_events(
+                [
+                    cloud_event(EventType.IMAGE_ANALYZED, f"img_{n}", {"id": f"img_{n}"})
+                    for n in range(start, start + 10)
+                ]
+            )
+        written.set()
+
+    def fan_out(index: int) -> None:
+        store = catalogs[index].subscriptions
+        try:
+            while True:
+                finished = written.is_set()
+                if not store.fan_out(matches, 7) and finished:
+                    return  # every event written was there to see, and all were seen
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write)]
+    threads += [threading.Thread(target=fan_out, args=(index,)) for index in range(3)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        for catalog in catalogs:
+            catalog.close()
+    assert errors == []
+    events = {event.seq for event in harness.catalog.events_after(0, 1000)}
+    for subscription in subscriptions:
+        found = harness.deliveries(subscription)
+        assert sorted(d.event_seq for d in found) == sorted(events)
+
+
+def test_events_from_before_any_subscription_are_skipped_not_read(
+    harness: Harness, receiver: Receiver
+) -> None:
+    store = harness.catalog.subscriptions
+    for _ in range(5):
+        harness.emit()
+    assert store.fan_out(matches, 100) == 0  # no subscription: nothing to do
+    subscription = harness.subscribe(receiver)
+    assert store.fan_out(matches, 100) == 0
+    harness.emit()
+    assert store.fan_out(matches, 100) == 1
+    assert len(harness.deliveries(subscription)) == 1
+
+
+def attempt(subscription_id: str, delivery_id: str) -> AttemptRecord:
+    return AttemptRecord(
+        subscription_id, datetime.now(UTC), 1, [delivery_id], 500, 1.0, "HTTP 500", "retrying"
+    )
+
+
+def test_leases_keep_senders_apart_until_they_run_out(harness: Harness, receiver: Receiver) -> None:
+    subscription = harness.subscribe(receiver)
+    harness.emit("img_a")
+    harness.emit("img_b")
+    store = harness.catalog.subscriptions
+    store.fan_out(matches, 100)
+    now = datetime.now(UTC)
+    [first] = store.claim(now, now + timedelta(seconds=30), exclude=(), most=5)
+    assert [d.subject for d in first.deliveries] == ["images/img_a"]
+    [second] = store.claim(now, now + timedelta(seconds=30), exclude=(), most=5)
+    assert [d.subject for d in second.deliveries] == ["images/img_b"]
+    assert store.claim(now, now + timedelta(seconds=30), exclude=(), most=5) == []
+    # The first sender is gone: once its lease runs out, another takes its delivery.
+    later = now + timedelta(seconds=31)
+    [again] = store.claim(later, later + timedelta(seconds=30), exclude=(), most=5)
+    assert again.deliveries[0].id == first.deliveries[0].id
+    # The lost sender's late report no longer counts: the new lease holds the delivery.
+    delivery_id = first.deliveries[0].id
+    done = DeliveryUpdate(delivery_id, DeliveryStatus.DELIVERED, later)
+    store.record([Attempted(first, attempt(subscription.id, delivery_id), [done])])
+    assert store.delivery(subscription.id, delivery_id).status is DeliveryStatus.PENDING
+    store.record([Attempted(again, attempt(subscription.id, delivery_id), [done])])
+    assert store.delivery(subscription.id, delivery_id).status is DeliveryStatus.DELIVERED
+    assert len(store.attempts(subscription.id)) == 2  # both requests were made: both logged
+
+
+def test_a_subjects_later_events_wait_for_its_earlier_ones(
+    harness: Harness, receiver: Receiver
+) -> None:
+    subscription = harness.subscribe(receiver, max_events_per_batch=10)
+    harness.emit("img_a")
+    harness.emit("img_a")
+    harness.emit("img_b")
+    store = harness.catalog.subscriptions
+    store.fan_out(matches, 100)
+    now = datetime.now(UTC)
+    [claim] = store.claim(now, now + timedelta(seconds=30), exclude=(), most=1)
+    assert [d.subject for d in claim.deliveries] == ["images/img_a", "images/img_b"]
+    head = claim.deliveries[0]
+    retry_at = now + timedelta(minutes=5)
+    updates = [
+        DeliveryUpdate(head.id, DeliveryStatus.PENDING, retry_at),
+        DeliveryUpdate(claim.deliveries[1].id, DeliveryStatus.DELIVERED, now),
+    ]
+    [following] = store.record(
+        [Attempted(claim, attempt(subscription.id, head.id), updates, claim_next=True)],
+        next_lease=timedelta(seconds=30),
+    )
+    assert following is None  # img_a's second event waits for its first
+    waiting = [d for d in harness.deliveries(subscription) if d.status is DeliveryStatus.PENDING]
+    assert {d.next_attempt_at for d in waiting} == {retry_at}
+    assert store.claim(now + timedelta(minutes=4), now, exclude=(), most=1) == []
+    later = now + timedelta(minutes=6)
+    [retried] = store.claim(later, later + timedelta(seconds=30), exclude=(), most=1)
+    assert [d.id for d in retried.deliveries] == [head.id]

@@ -14,6 +14,7 @@ from conftest import TEST_SETTINGS, RunningServer, serve
 from imagegen import solid
 from sightline import ApiError, Client
 from sightline.app import Sightline
+from sightline.events import EventType
 from sightline.settings import Settings
 from sightline.webhooks import verify_signature
 from webhooks.conftest import WEBHOOK_SETTINGS, eventually
@@ -153,6 +154,28 @@ def test_non_public_endpoints_are_refused(
         ({"max_events_per_batch": 101}, "InvalidParameter"),
         ({"max_attempts": 0}, "InvalidParameter"),
         ({"event_ttl_minutes": 0}, "InvalidParameter"),
+        ({"event_ttl_minutes": 1e-300}, "InvalidParameter"),
+        ({"event_ttl_minutes": 0.5}, "InvalidParameter"),  # a minute at least
+        ({"event_types": ["sightline.image.created"] * (len(EventType) + 1)}, "InvalidParameter"),
+        # Taken as typed: no coercion of strings or booleans.
+        ({"paused": "yes"}, "InvalidParameter"),
+        ({"paused": 1}, "InvalidParameter"),
+        ({"max_events_per_batch": "5"}, "InvalidParameter"),
+        ({"max_events_per_batch": True}, "InvalidParameter"),
+        ({"max_attempts": 5.0}, "InvalidParameter"),
+        ({"event_ttl_minutes": "60"}, "InvalidParameter"),
+        ({"name": 5}, "InvalidParameter"),
+        (
+            {"data_filters": [{"key": "data.x", "operator": "in", "values": ["a"], "op": "x"}]},
+            "InvalidParameter",
+        ),
+        # Unknown (misspelt) fields are refused, not ignored.
+        ({"pause": True}, "InvalidParameter"),
+        ({"rotate_secret": True}, "InvalidParameter"),  # a PATCH field only
+        # No credentials in an endpoint: it is listed and logged.
+        ({"endpoint": "http://user:password@127.0.0.1:{port}/hook"}, "InvalidUrl"),
+        ({"endpoint": "http://user@127.0.0.1:{port}/hook"}, "InvalidUrl"),
+        ({"endpoint": "https://:token@hooks.example.com/"}, "InvalidUrl"),
         (
             {"data_filters": [{"key": "data.x", "operator": "like", "values": ["a"]}]},
             "InvalidParameter",
@@ -166,10 +189,37 @@ def test_non_public_endpoints_are_refused(
 def test_bad_fields_are_refused_before_any_request(
     client: Client, receiver: Receiver, fields: dict[str, Any], code: str
 ) -> None:
-    endpoint = fields.pop("endpoint", receiver.url)
+    endpoint = fields.pop("endpoint", receiver.url).format(port=receiver.port)
     error = error_of(client.create_subscription, endpoint, **fields)
     assert (error.status, error.code) == (400, code)
     assert receiver.handshakes == []
+    assert client.subscriptions() == []
+
+
+def test_numbers_may_be_given_as_json_integers(client: Client, receiver: Receiver) -> None:
+    created = client.create_subscription(receiver.url, event_ttl_minutes=1, paused=False)
+    assert created["event_ttl_minutes"] == 1.0
+
+
+def test_a_change_with_an_unknown_or_mistyped_field_changes_nothing(
+    client: Client, receiver: Receiver
+) -> None:
+    created = client.create_subscription(receiver.url)
+    sid = created["id"]
+    for changes in (
+        {"pause": True},
+        {"paused": "yes"},
+        {"paused": True, "max_events_per_batch": "5"},
+        {"rotate_secret": "true"},
+        {"event_ttl_minutes": 0.5},
+        {"endpoint": f"http://user:pw@127.0.0.1:{receiver.port}/hook"},
+    ):
+        error = error_of(client.update_subscription, sid, **changes)
+        assert error.status == 400, changes
+        assert error.code in ("InvalidParameter", "InvalidUrl"), changes
+    found = client.subscription(sid)
+    assert found == {key: value for key, value in created.items() if key != "secret"}
+    assert len(receiver.handshakes) == 1
 
 
 def test_changes_pause_filters_secret_and_endpoint(client: Client, receiver: Receiver) -> None:
@@ -286,6 +336,13 @@ def test_bad_cursors_and_statuses(client: Client, receiver: Receiver) -> None:
     assert error_of(client.deliveries, sid, cursor="abc").code == "InvalidParameter"
     assert error_of(client.deliveries, sid, status="lost").code == "InvalidParameter"
     assert error_of(client.delivery_attempts, sid, cursor="-1").code == "InvalidParameter"
+    # Past 64-bit integers (the database's), or digits only str.isdigit() takes: 400, not 500.
+    for cursor in ("9" * 40, str(2**63), "9" * 19, "\u0663", "\u00b2"):
+        for listing in (client.deliveries, client.delivery_attempts):
+            error = error_of(listing, sid, cursor=cursor)
+            assert (error.status, error.code) == (400, "InvalidParameter"), cursor
+    for listing in (client.deliveries, client.delivery_attempts):
+        assert listing(sid, cursor=str(2**63 - 1))["next_cursor"] is None
     assert error_of(client.deliveries, "sub_nope").code == "SubscriptionNotFound"
 
 

@@ -16,7 +16,9 @@ from sightline.app import Sightline
 expect.set_options(timeout=20_000)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in the main
+# thread while it is open, and later tests that call `asyncio.run` would find it there.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail("The browser tests need Debian's chromium: run `make install-dev`.")
@@ -26,7 +28,7 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """One served Sightline for the browser tests (models load once); each test uses its own
     images and names."""

@@ -4,6 +4,7 @@ an API key (HttpOnly, SameSite=Strict cookie)."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import httpx
 import pytest
 
 from conftest import RunningServer, serve
-from sightline.api.deps import SESSION_COOKIE
+from sightline.api.deps import SESSION_COOKIE, SESSION_SECONDS, session_token
 from sightline.app import Sightline
 from sightline.settings import Settings
 
@@ -115,3 +116,47 @@ def test_a_forged_or_foreign_cookie_is_refused(guarded: RunningServer) -> None:
     for value in ("", "alpha-key-123", "0" * 64):
         response = httpx.get(guarded.url + "/v1/images", cookies={SESSION_COOKIE: value})
         assert response.status_code == 401, value
+
+
+def test_a_session_runs_out_on_the_server_whatever_the_browser_keeps(
+    guarded: RunningServer,
+) -> None:
+    def status(token: str) -> int:
+        cookies = {SESSION_COOKIE: token}
+        return httpx.get(guarded.url + "/v1/images", cookies=cookies).status_code
+
+    now = int(time.time())
+    assert status(session_token("beta-key-456", now - 60)) == 200
+    assert status(session_token("beta-key-456", now - SESSION_SECONDS - 60)) == 401
+    assert status(session_token("beta-key-456", now + 3600)) == 401  # issued in the future
+    assert status(session_token("not-a-key-at-all", now)) == 401
+    signed_in = httpx.post(guarded.url + "/ui/session", json={"api_key": "alpha-key-123"})
+    first = signed_in.cookies[SESSION_COOKIE]
+    assert first.split(".", 1)[0].isdigit()  # the issue time travels with the cookie
+
+
+def test_a_signed_in_browser_changes_things_only_from_its_own_pages(
+    guarded: RunningServer,
+) -> None:
+    cookies = {SESSION_COOKIE: session_token("alpha-key-123")}
+    host = guarded.url.removeprefix("http://")
+
+    def create(headers: dict[str, str]) -> int:
+        body = {"name": "from-a-page", "kind": "multiclass"}
+        url = guarded.url + "/v1/classifiers"
+        return httpx.post(url, json=body, cookies=cookies, headers=headers).status_code
+
+    assert create({"Sec-Fetch-Site": "same-site", "Origin": "http://evil.localhost:9"}) == 401
+    assert create({"Origin": "http://evil.localhost:9"}) == 401
+    assert create({}) == 401  # a browser names the origin of every such request
+    assert create({"Sec-Fetch-Site": "same-origin", "Origin": f"http://{host}"}) == 201
+    listed = httpx.get(
+        guarded.url + "/v1/classifiers", cookies=cookies, headers={"Sec-Fetch-Site": "cross-site"}
+    )
+    assert listed.status_code == 200  # reading is harmless: other sites cannot see the answer
+    keyed = httpx.post(
+        guarded.url + "/v1/classifiers",
+        json={"name": "from-a-script", "kind": "multiclass"},
+        headers={"X-API-Key": "beta-key-456", "Origin": "http://evil.localhost:9"},
+    )
+    assert keyed.status_code == 201  # the key itself is not a browser's ambient credential

@@ -4,17 +4,31 @@ several engines sharing one catalog, and a dead endpoint next to a healthy one."
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import random
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
-from sightline.catalog import DeliveryStatus
+from sightline.catalog import (
+    Attempted,
+    AttemptRecord,
+    Claim,
+    DeliveryStatus,
+    DeliveryUpdate,
+    SubscriptionStore,
+)
+from sightline.errors import BackendError
 from sightline.events import EventType
-from sightline.webhooks import verify_signature
+from sightline.webhooks import Dispatcher, verify_signature
+from sightline.webhooks.dispatcher import parse_retry_after, retry_delay
+from sightline.webhooks.filters import matches
 from webhooks.conftest import ORIGIN, Harness, eventually
 from webhooks.receiver import Received, Receiver, Reply
 
@@ -159,9 +173,43 @@ def test_retry_after_is_honoured(harness: Harness) -> None:
     assert delivery.next_attempt_at > datetime.now(UTC) + timedelta(minutes=55)
 
 
+def test_retry_after_never_shortens_the_schedule() -> None:
+    rng = random.Random(6)
+    for retry_after in (None, 0.0, 3.0):
+        assert 8.0 <= retry_delay([10.0], 1, retry_after, rng) <= 12.0
+    assert retry_delay([10.0], 1, 120.0, rng) == 120.0
+    assert retry_delay([10.0], 1, 10**9, rng) == 3600.0  # an hour at most
+    assert 4320.0 * 0.8 <= retry_delay([4320.0], 1, 60.0, rng)  # nor does the cap shorten it
+
+
+def test_retry_after_zero_does_not_burn_the_attempts(harness: Harness) -> None:
+    with Receiver(lambda _request: Reply(429, {"Retry-After": "0"})) as receiver:
+        subscription = harness.subscribe(receiver)
+        harness.start(webhook_retry_delays="10")
+        harness.emit()
+        eventually(lambda: [d.attempts for d in harness.deliveries(subscription)] == [1])
+    [delivery] = harness.deliveries(subscription)
+    assert delivery.status is DeliveryStatus.PENDING
+    assert delivery.last_attempt_at is not None
+    # 10 s less 20 % jitter: the header may only lengthen the wait.
+    assert delivery.next_attempt_at - delivery.last_attempt_at >= timedelta(seconds=7.9)
+    assert len(receiver.requests) == 1
+
+
+def test_parse_retry_after_takes_ascii_seconds_or_a_date() -> None:
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    assert parse_retry_after("120", now) == 120.0
+    assert parse_retry_after("Wed, 01 Jan 2025 00:01:00 GMT", now) == 60.0
+    assert parse_retry_after("Tue, 31 Dec 2024 00:00:00 GMT", now) == 0.0
+    for bad in ("\u00b2", "\u0661\u0662", "soon", "", None):
+        assert parse_retry_after(bad, now) is None
+
+
 def test_undelivered_events_expire_after_their_ttl(harness: Harness, receiver: Receiver) -> None:
-    # Paused subscriptions keep collecting, and the TTL keeps running.
-    subscription = harness.subscribe(receiver, paused=True, event_ttl_minutes=0.01)
+    # Paused subscriptions keep collecting, and the TTL keeps running. The API takes a minute
+    # at least; the store is told a shorter one directly.
+    subscription = harness.subscribe(receiver, paused=True)
+    harness.catalog.subscriptions.update(subscription.id, event_ttl_minutes=0.01)
     harness.start()
     harness.emit()
     eventually(harness.settled(subscription, 1))
@@ -318,6 +366,83 @@ def test_deleting_a_subscription_stops_and_removes_its_deliveries(
     harness.emit()
     time.sleep(0.2)
     assert receiver.requests == []
+
+
+def test_deleting_a_subscription_mid_request_spares_the_others(harness: Harness) -> None:
+    # Both requests are held until the first subscription is gone: their outcomes come back
+    # together, and the deleted one's must not sink the other's (sent again after its lease).
+    gate = threading.Event()
+
+    def hold(_request: Received) -> Reply:
+        return Reply(200, gate=gate)
+
+    with Receiver(hold) as doomed_receiver, Receiver(hold) as healthy_receiver:
+        doomed = harness.subscribe(doomed_receiver)
+        healthy = harness.subscribe(healthy_receiver)
+        harness.start(webhook_timeout_seconds=3)
+        harness.emit()
+        doomed_receiver.wait(lambda r: len(r.requests) == 1)
+        healthy_receiver.wait(lambda r: len(r.requests) == 1)
+        harness.service.delete(doomed.id)
+        gate.set()
+        # Well within the 36 s lease a lost outcome would wait for.
+        eventually(lambda: harness.counts(healthy)["delivered"] == 1, timeout=10)
+        assert [a.status_code for a in harness.catalog.subscriptions.attempts(healthy.id)] == [200]
+    assert len(healthy_receiver.requests) == 1
+    assert harness.catalog.subscriptions.get(doomed.id) is None
+    assert harness.catalog.subscriptions.attempts(doomed.id) == []
+
+
+def test_an_outcome_that_cannot_be_recorded_does_not_sink_the_others(
+    harness: Harness, receiver: Receiver
+) -> None:
+    """The recorder writes outcomes together; when that fails it writes them one by one."""
+    poisoned = harness.subscribe(receiver)
+    healthy = harness.subscribe(receiver)
+    harness.emit()
+    store = harness.catalog.subscriptions
+    store.fan_out(matches, 100)
+    now = datetime.now(UTC)
+    claims = store.claim(now, now + timedelta(seconds=60), exclude=(), most=10)
+    assert {claim.subscription.id for claim in claims} == {poisoned.id, healthy.id}
+    attempts = [
+        Attempted(
+            claim,
+            AttemptRecord(
+                claim.subscription.id,
+                now,
+                1,
+                [d.id for d in claim.deliveries],
+                200,
+                1.0,
+                None,
+                "delivered",
+            ),
+            [DeliveryUpdate(d.id, DeliveryStatus.DELIVERED, now) for d in claim.deliveries],
+        )
+        for claim in claims
+    ]
+
+    class Failing:
+        """The store, refusing to record anything about the poisoned subscription."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(store, name)
+
+        def record(self, attempted: Sequence[Attempted], **kwargs: Any) -> list[Claim | None]:
+            if any(a.claim.subscription.id == poisoned.id for a in attempted):
+                raise BackendError("refused")
+            return store.record(attempted, **kwargs)
+
+    dispatcher = Dispatcher(harness.settings(), cast(SubscriptionStore, Failing()))
+
+    async def record() -> list[Claim | None]:
+        with ThreadPoolExecutor(1) as executor:
+            return await dispatcher._record_all(executor, attempts)
+
+    assert asyncio.run(record()) == [None, None]
+    assert harness.counts(healthy)["delivered"] == 1
+    assert harness.counts(poisoned)["pending"] == 1  # its lease runs out; it is sent again
 
 
 def test_two_engines_sharing_a_catalog_deliver_each_event_once(harness: Harness) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
 from sightline.webhooks import signature_header, verify_signature
 
@@ -50,3 +51,26 @@ def test_any_of_several_signatures_may_match() -> None:
 def test_malformed_headers_fail() -> None:
     for header in ("", "t=1700000000", "v1=abc", "t=soon,v1=abc", "garbage"):
         assert not verify_signature(SECRET, header, BODY, now=1_700_000_000)
+
+
+def test_hostile_headers_fail_without_raising() -> None:
+    good = independent(SECRET, 1_700_000_000, BODY)
+    digest = good.split("v1=")[1]
+    hostile: list[Any] = [
+        None,
+        b"t=1700000000,v1=" + b"\xff" * 64,  # bytes, not ASCII
+        "t=1700000000,v1=" + "é" * 64,  # non-ASCII digest
+        "t=" + "9" * 5000 + ",v1=" + digest,  # a number int() refuses
+        "t=" + "9" * 13 + ",v1=" + digest,  # longer than any unix time
+        "t=\u0661\u0667\u0660\u0660\u0660\u0660\u0660\u0660\u0660\u0660,v1=" + digest,
+        "t=\u00b2,v1=" + digest,  # isdigit() but not a number
+        "t=-1700000000,v1=" + digest,
+        "t=1700000000,v1=" + digest + "\x00",
+    ]
+    for header in hostile:
+        assert verify_signature(SECRET, header, BODY, now=1_700_000_000) is False, header
+
+
+def test_a_header_as_bytes_verifies() -> None:
+    header = independent(SECRET, 1_700_000_000, BODY)
+    assert verify_signature(SECRET, header.encode(), BODY, now=1_700_000_000) is True

@@ -140,3 +140,49 @@ def test_a_subjects_later_events_wait_for_its_earlier_ones(
     later = now + timedelta(minutes=6)
     [retried] = store.claim(later, later + timedelta(seconds=30), exclude=(), most=1)
     assert [d.id for d in retried.deliveries] == [head.id]
+
+
+def test_outcomes_of_a_subscription_deleted_meanwhile_do_not_sink_the_others(
+    harness: Harness, receiver: Receiver
+) -> None:
+    doomed = harness.subscribe(receiver)
+    healthy = harness.subscribe(receiver)
+    harness.emit()
+    store = harness.catalog.subscriptions
+    store.fan_out(matches, 100)
+    now = datetime.now(UTC)
+    claims = store.claim(now, now + timedelta(seconds=60), exclude=(), most=10)
+    assert {claim.subscription.id for claim in claims} == {doomed.id, healthy.id}
+    store.delete(doomed.id)  # while its request was out
+    harness.emit("img_next")
+    store.fan_out(matches, 100)
+    attempts = [
+        Attempted(
+            claim,
+            AttemptRecord(
+                claim.subscription.id,
+                now,
+                1,
+                [d.id for d in claim.deliveries],
+                200,
+                1.0,
+                None,
+                "delivered",
+            ),
+            [DeliveryUpdate(d.id, DeliveryStatus.DELIVERED, now) for d in claim.deliveries],
+            claim_next=True,
+        )
+        for claim in claims
+    ]
+    next_claims = store.record(attempts, next_lease=timedelta(seconds=60))
+    following = dict(zip([claim.subscription.id for claim in claims], next_claims, strict=True))
+    assert following[doomed.id] is None
+    next_claim = following[healthy.id]
+    assert next_claim is not None  # the healthy one's next event, claimed in the same go
+    assert [d.subject for d in next_claim.deliveries] == ["images/img_next"]
+    assert [d.status for d in harness.deliveries(healthy)] == [
+        DeliveryStatus.PENDING,
+        DeliveryStatus.DELIVERED,
+    ]
+    assert [a.status_code for a in store.attempts(healthy.id)] == [200]
+    assert store.attempts(doomed.id) == []

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from sightline.api.images import ERRORS
 from sightline.catalog.base import (
@@ -17,6 +17,7 @@ from sightline.catalog.base import (
     DeliveryStatus,
     SubscriptionRecord,
 )
+from sightline.events import EventType
 from sightline.webhooks import service as limits
 from sightline.webhooks.filters import MAX_FILTERS, MAX_VALUES
 from sightline.webhooks.service import SubscriptionService
@@ -31,12 +32,18 @@ def subscriptions(request: Request) -> SubscriptionService:
 
 Subscriptions = Annotated[SubscriptionService, Depends(subscriptions)]
 MAX_PAGE = 200
+# What clients send is taken as typed: `"paused": "yes"` or `"max_events_per_batch": "5"` is an
+# error rather than a guess, and an unknown (e.g. misspelt) field is refused rather than
+# silently doing nothing. (JSON integers are still taken where a number is wanted.)
+STRICT = ConfigDict(strict=True, extra="forbid")
 
 
 # -- shapes --------------------------------------------------------------------------------------
 
 
 class DataFilter(BaseModel):
+    model_config = STRICT
+
     key: str = Field(
         min_length=1,
         max_length=256,
@@ -52,9 +59,13 @@ class DataFilter(BaseModel):
 
 
 class SubscriptionFields(BaseModel):
+    model_config = STRICT
+
     name: str | None = Field(None, max_length=limits.MAX_NAME_LENGTH, description="A label.")
     event_types: list[str] | None = Field(
-        None, description="CloudEvents types to deliver (`sightline.image.analyzed`…); all: empty."
+        None,
+        max_length=len(EventType),
+        description="CloudEvents types to deliver (`sightline.image.analyzed`…); all: empty.",
     )
     subject_begins_with: str | None = Field(
         None,
@@ -81,7 +92,7 @@ class SubscriptionFields(BaseModel):
     )
     event_ttl_minutes: float | None = Field(
         None,
-        gt=0,
+        ge=limits.MIN_TTL_MINUTES,
         le=limits.MAX_TTL_MINUTES,
         description="An event not delivered this long after it happened is dead-lettered.",
     )

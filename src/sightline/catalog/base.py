@@ -589,7 +589,8 @@ class SubscriptionStore(Protocol):
         claims' leases, all in one transaction. A delivery waiting to retry holds back the later
         ones of its subject. With `next_lease`, each attempt that asks for it also gets its
         subscription's next due batch, leased for that long (None when nothing is due or the
-        subscription is paused), in the order given."""
+        subscription is paused), in the order given. Attempts of subscriptions deleted since
+        their claim are dropped (nothing logged, None as their next batch)."""
 
     def expire(self, now: datetime) -> int:
         """Dead-letter (`ttl_expired`) the unleased pending deliveries past their TTL."""

@@ -335,11 +335,27 @@ class SQLSubscriptionStore:
         now = _now()
         next_claims: list[Claim | None] = []
         with self.db.write() as conn:
-            conn.execute(
-                insert(t.delivery_attempts),
-                [_attempt_row(attempted.attempt) for attempted in attempts],
+            # A subscription deleted while its request was out has no log to add to (the
+            # attempts' foreign key would fail the whole transaction, everyone else's outcomes
+            # with it) and no deliveries left: its outcomes are dropped. The rows found are
+            # locked against deletion (KEY SHARE: changes to them may go on) until this commits.
+            existing = self._existing(
+                conn,
+                {a.claim.subscription.id for a in attempts}
+                | {a.attempt.subscription_id for a in attempts},
             )
+            kept = [a for a in attempts if a.claim.subscription.id in existing]
+            rows = [
+                _attempt_row(attempted.attempt)
+                for attempted in kept
+                if attempted.attempt.subscription_id in existing
+            ]
+            if rows:
+                conn.execute(insert(t.delivery_attempts), rows)
             for attempted in attempts:
+                if attempted.claim.subscription.id not in existing:
+                    next_claims.append(None)
+                    continue
                 claim, attempt = attempted.claim, attempted.attempt
                 claimed = {delivery.id: delivery for delivery in claim.deliveries}
                 for change in attempted.updates:
@@ -423,6 +439,22 @@ class SQLSubscriptionStore:
             upsert(conn, t.catalog_state, {"key": WATERMARK, "value": "0"}, keys=["key"])
             value = conn.scalar(locked)
         return int(value or 0)
+
+    def _existing(self, conn: Connection, subscription_ids: Collection[str]) -> set[str]:
+        """Which of the subscriptions exist, locked against deletion until the transaction
+        ends (`FOR KEY SHARE` on PostgreSQL; SQLite's single writer has no one to lock out)."""
+        found: set[str] = set()
+        ids = t.subscriptions.c.id
+        for chunk in _chunks(sorted(subscription_ids)):
+            found.update(
+                conn.scalars(
+                    select(ids)
+                    .where(ids.in_(chunk))
+                    .order_by(ids)
+                    .with_for_update(read=True, key_share=True)
+                )
+            )
+        return found
 
     def _claim_one(
         self, conn: Connection, subscription_id: str, now: datetime, lease_until: datetime

@@ -25,7 +25,6 @@ MEDIA_TYPES = {
 }
 # Only flat, plain names: nothing outside static/ can be named, whatever the request says.
 ASSET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*\.(?:js|css|svg)$")
-SESSION_SECONDS = 30 * 24 * 3600
 # The app loads nothing from elsewhere and runs no inline code, so the policy can be strict.
 # Images may come from another origin: with an S3 store and presigning, originals and
 # thumbnails are redirects to the bucket.
@@ -120,7 +119,7 @@ def sign_in(
     response.set_cookie(
         deps.SESSION_COOKIE,
         deps.session_token(body.api_key.strip()),
-        max_age=SESSION_SECONDS,
+        max_age=deps.SESSION_SECONDS,
         path="/",
         secure=request.url.scheme == "https",
         httponly=True,

@@ -10,8 +10,9 @@ process that stops or dies leaves its claims to run out, and any process resumes
 
 Outcomes: a 2xx is delivered; 400, 403, 410, 413, 415 and 422 say the receiver will never take
 the event (dead-lettered at once, `rejected`); anything else is retried after the next delay of
-`SIGHTLINE_WEBHOOK_RETRY_DELAYS` (±20 % jitter; `Retry-After` on 429 and 503 wins, up to an
-hour) until `max_attempts` (`max_attempts`) or the event's TTL (`ttl_expired`).
+`SIGHTLINE_WEBHOOK_RETRY_DELAYS` (±20 % jitter; `Retry-After` on 429 and 503 may lengthen
+that wait, up to an hour, never shorten it) until `max_attempts` (`max_attempts`) or the
+event's TTL (`ttl_expired`).
 """
 
 from __future__ import annotations
@@ -88,10 +89,13 @@ def retry_delay(
     rng: random.Random | None = None,
 ) -> float:
     """Seconds to wait after the `attempts`-th failed attempt."""
-    if retry_after is not None:
-        return min(max(retry_after, 0.0), MAX_RETRY_AFTER_SECONDS)
     base = delays[min(max(attempts, 1), len(delays)) - 1]
-    return base * (rng or random).uniform(1 - JITTER, 1 + JITTER)
+    scheduled = base * (rng or random).uniform(1 - JITTER, 1 + JITTER)
+    if retry_after is None:
+        return scheduled
+    # `Retry-After` may ask for a longer wait (up to an hour), never a shorter one: an endpoint
+    # answering `Retry-After: 0` (or a date in the past) must not burn every attempt at once.
+    return max(scheduled, min(retry_after, MAX_RETRY_AFTER_SECONDS))
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
@@ -99,7 +103,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # str.isdigit alone takes "²", which float refuses
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -375,18 +379,38 @@ class Dispatcher:
             waiting = [await outcomes.get()]
             while len(waiting) < RECORDS_PER_TRANSACTION and not outcomes.empty():
                 waiting.append(outcomes.get_nowait())
-            record = functools.partial(
-                self.store.record, [attempted for attempted, _ in waiting], next_lease=self.lease
-            )
-            try:
-                next_claims = await self._call(executor, record)
-            except Exception:
-                # The leases run out and the deliveries are sent again: at least once.
-                log.exception("Recording %d webhook attempts failed", len(waiting))
-                next_claims = [None] * len(waiting)
+            next_claims = await self._record_all(executor, [attempted for attempted, _ in waiting])
             for (_, recorded), next_claim in zip(waiting, next_claims, strict=True):
                 if not recorded.done():
                     recorded.set_result(next_claim)
+
+    async def _record_all(
+        self, executor: ThreadPoolExecutor, attempts: list[Attempted]
+    ) -> list[Claim | None]:
+        """Record the attempts in one transaction; if that fails, one by one, so that an
+        outcome that cannot be written does not take the others down with it (theirs would be
+        sent again once their leases ran out)."""
+        try:
+            return await self._call(
+                executor, functools.partial(self.store.record, attempts, next_lease=self.lease)
+            )
+        except Exception:
+            if len(attempts) == 1:
+                # The lease runs out and the deliveries are sent again: at least once.
+                log.exception(
+                    "Recording a webhook attempt for %s failed",
+                    attempts[0].claim.subscription.id,
+                )
+                return [None]
+            log.warning(
+                "Recording %d webhook attempts together failed; recording them one by one",
+                len(attempts),
+                exc_info=True,
+            )
+        next_claims: list[Claim | None] = []
+        for attempted in attempts:
+            next_claims += await self._record_all(executor, [attempted])
+        return next_claims
 
     def _matches(self, subscription: SubscriptionRecord, envelope: JSON) -> bool:
         try:

@@ -47,6 +47,9 @@ MAX_ATTEMPTS = 100
 DEFAULT_MAX_ATTEMPTS = 30
 DEFAULT_TTL_MINUTES = 1440.0
 MAX_TTL_MINUTES = 7 * 1440.0
+MIN_TTL_MINUTES = 1.0
+MAX_CURSOR = 2**63 - 1
+MAX_CURSOR_DIGITS = len(str(MAX_CURSOR))
 REQUEST_ORIGIN = "WebHook-Request-Origin"
 ALLOWED_ORIGIN = "WebHook-Allowed-Origin"
 
@@ -257,7 +260,14 @@ def _expiry(ttl_minutes: float) -> datetime:
 def _cursor(cursor: str | None) -> int | None:
     if cursor is None or cursor == "":
         return None
-    if not cursor.isdigit():
+    # ASCII digits that fit the database's 64-bit integers (str.isdigit also takes "²" and
+    # "١", and a larger number overflows the driver: a 500 rather than a 400).
+    if not (
+        cursor.isascii()
+        and cursor.isdigit()
+        and len(cursor) <= MAX_CURSOR_DIGITS
+        and int(cursor) <= MAX_CURSOR
+    ):
         raise InvalidParameter("The cursor is malformed.")
     return int(cursor)
 
@@ -266,9 +276,14 @@ def _endpoint(endpoint: str) -> str:
     if len(endpoint) > MAX_ENDPOINT_LENGTH:
         raise InvalidUrl(f"The endpoint is longer than {MAX_ENDPOINT_LENGTH} characters.")
     try:
-        return str(parse_endpoint(endpoint))
+        url = parse_endpoint(endpoint)
     except ValueError as exc:
         raise InvalidUrl(str(exc)) from exc
+    if url.userinfo:
+        # The endpoint is listed to anyone with API access and logged: no place for a
+        # password. Receivers authenticate requests by their signature.
+        raise InvalidUrl("The endpoint must not carry credentials (user:password@).")
+    return str(url)
 
 
 def _name(name: str | None) -> str | None:
@@ -296,8 +311,11 @@ def _attempts(value: int) -> int:
 
 
 def _ttl(value: float) -> float:
-    if not 0 < value <= MAX_TTL_MINUTES:
-        raise InvalidParameter(f"event_ttl_minutes must be over 0 and at most {MAX_TTL_MINUTES:g}.")
+    # A minute at least: shorter, an event would expire before a first retry could be made.
+    if not MIN_TTL_MINUTES <= value <= MAX_TTL_MINUTES:
+        raise InvalidParameter(
+            f"event_ttl_minutes must be within {MIN_TTL_MINUTES:g}..{MAX_TTL_MINUTES:g}."
+        )
     return float(value)
 
 

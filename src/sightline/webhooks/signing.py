@@ -12,6 +12,7 @@ import hmac
 import time
 
 SIGNATURE_HEADER = "Sightline-Signature"
+MAX_TIMESTAMP_DIGITS = 12  # unix seconds until the year 33658
 
 
 def signature_header(secret: str, body: bytes, timestamp: int | None = None) -> str:
@@ -22,29 +23,56 @@ def signature_header(secret: str, body: bytes, timestamp: int | None = None) -> 
 
 def verify_signature(
     secret: str,
-    header: str,
+    header: str | bytes | None,
     body: bytes | str,
     tolerance_seconds: float = 300,
     *,
     now: float | None = None,
 ) -> bool:
     """For receivers: whether `header` (the `Sightline-Signature` value) signs `body` (the raw
-    request body, as received) with `secret`, at a time within `tolerance_seconds` of now."""
+    request body, as received) with `secret`, at a time within `tolerance_seconds` of now.
+
+    Whatever the header holds (missing, bytes, not ASCII, absurd numbers), the answer is a
+    bool: a hostile request must not be able to make the receiver raise."""
+    try:
+        return _verify(secret, header, body, tolerance_seconds, now)
+    except (TypeError, ValueError, UnicodeError, OverflowError):
+        return False
+
+
+def _verify(
+    secret: str,
+    header: str | bytes | None,
+    body: bytes | str,
+    tolerance_seconds: float,
+    now: float | None,
+) -> bool:
+    if header is None:
+        return False
+    if isinstance(header, bytes):
+        header = header.decode("ascii")  # UnicodeDecodeError (a ValueError): not ours
+    if not isinstance(header, str) or not header.isascii():
+        return False
     raw = body.encode() if isinstance(body, str) else body
     timestamp: int | None = None
-    candidates = []
+    candidates: list[bytes] = []
     for part in header.split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit():
+        value = value.strip()
+        if key == "t":
+            # ASCII digits only (str.isdigit also takes "²" and "١"), and no more than a unix
+            # time needs: int() of thousands of digits is slow, then refused by Python.
+            if not (value.isdigit() and len(value) <= MAX_TIMESTAMP_DIGITS):
+                return False
             timestamp = int(value)
         elif key == "v1" and value:
-            candidates.append(value.strip())
+            candidates.append(value.encode("ascii"))
     if timestamp is None or not candidates:
         return False
     current = time.time() if now is None else now
     if abs(current - timestamp) > tolerance_seconds:
         return False
-    expected = _digest(secret, timestamp, raw)
+    expected = _digest(secret, timestamp, raw).encode("ascii")
     # Every candidate is compared, in constant time, so timing tells nothing about the digest.
     matches = [hmac.compare_digest(expected, candidate) for candidate in candidates]
     return any(matches)

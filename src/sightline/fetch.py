@@ -18,11 +18,10 @@ import time
 
 import httpx
 
+from sightline.addresses import Address, is_public, parse_http_url
 from sightline.errors import ImageTooLarge, InvalidUrl, UrlFetchFailed, UrlNotAllowed
 
 MAX_REDIRECTS = 3
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 RESOLVER = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolve")
 
 
@@ -56,12 +55,9 @@ def fetch_image(url: str, *, max_bytes: int, timeout: float, allow_private: bool
 
 def _parse(url: str) -> httpx.URL:
     try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL as exc:
-        raise InvalidUrl(f"Not a valid URL: {exc}.") from exc
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise InvalidUrl("The URL must be absolute and use http or https.")
-    return parsed
+        return parse_http_url(url)
+    except ValueError as exc:
+        raise InvalidUrl(str(exc)) from exc
 
 
 def _vetted_address(target: httpx.URL, allow_private: bool, deadline: float) -> Address:
@@ -78,25 +74,13 @@ def _vetted_address(target: httpx.URL, allow_private: bool, deadline: float) -> 
     except OSError as exc:
         raise UrlFetchFailed(f"Cannot resolve {target.host}.") from exc
     addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
-    if not allow_private and not all(_is_public(address) for address in addresses):
+    if not allow_private and not all(is_public(address) for address in addresses):
         # The message names no address: it would tell callers about the internal network.
         raise UrlNotAllowed(
             f"{target.host} is not a public address; fetching it is disabled "
             "(SIGHTLINE_FETCH_ALLOW_PRIVATE)."
         )
     return addresses[0]
-
-
-def _is_public(address: Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = [address.ipv4_mapped, address.sixtofour]
-        if address.teredo is not None:
-            embedded.extend(address.teredo)
-        if address in NAT64:
-            embedded.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
-        if any(inner is not None and not inner.is_global for inner in embedded):
-            return False
-    return address.is_global
 
 
 def _pinned_request(client: httpx.Client, target: httpx.URL, address: Address) -> httpx.Request:

@@ -8,9 +8,9 @@ import ipaddress
 
 import pytest
 
+from sightline.addresses import AddressPolicy
 from sightline.settings import parse_networks
 from sightline.webhooks.transport import (
-    AddressPolicy,
     Answer,
     DeliveryError,
     TargetForbidden,

@@ -11,10 +11,10 @@ signature header, with `verify_signature` for receivers:
         return 401
 """
 
+from sightline.addresses import AddressPolicy
 from sightline.webhooks.dispatcher import Dispatcher
 from sightline.webhooks.service import SubscriptionService
 from sightline.webhooks.signing import SIGNATURE_HEADER, signature_header, verify_signature
-from sightline.webhooks.transport import AddressPolicy
 
 __all__ = [
     "SIGNATURE_HEADER",

@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from sightline.addresses import AddressPolicy
 from sightline.catalog.base import (
     JSON,
     Attempted,
@@ -45,7 +46,7 @@ from sightline.errors import BackendError
 from sightline.settings import Settings
 from sightline.webhooks.filters import matches
 from sightline.webhooks.signing import SIGNATURE_HEADER, signature_header
-from sightline.webhooks.transport import AddressPolicy, DeliveryError, WebhookClient
+from sightline.webhooks.transport import DeliveryError, WebhookClient
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

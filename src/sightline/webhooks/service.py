@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sightline.addresses import AddressPolicy, parse_http_url
 from sightline.catalog.base import (
     JSON,
     AttemptRecord,
@@ -28,13 +29,7 @@ from sightline.errors import (
 )
 from sightline.settings import Settings
 from sightline.webhooks.filters import check_event_types, check_filters
-from sightline.webhooks.transport import (
-    AddressPolicy,
-    DeliveryError,
-    TargetForbidden,
-    WebhookClient,
-    parse_endpoint,
-)
+from sightline.webhooks.transport import DeliveryError, TargetForbidden, WebhookClient
 
 ID_PREFIX = "sub_"
 MAX_ENDPOINT_LENGTH = 2048
@@ -276,7 +271,7 @@ def _endpoint(endpoint: str) -> str:
     if len(endpoint) > MAX_ENDPOINT_LENGTH:
         raise InvalidUrl(f"The endpoint is longer than {MAX_ENDPOINT_LENGTH} characters.")
     try:
-        url = parse_endpoint(endpoint)
+        url = parse_http_url(endpoint)
     except ValueError as exc:
         raise InvalidUrl(str(exc)) from exc
     if url.userinfo:

@@ -23,13 +23,10 @@ from typing import Any
 
 import anyio
 import httpcore
-import httpx
 
 from sightline import __version__
-from sightline.settings import IPNetwork
+from sightline.addresses import Address, AddressPolicy, parse_http_url
 
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 USER_AGENT = f"Sightline-Webhooks/{__version__}"
 KEEPALIVE_SECONDS = 30.0
 MAX_BODY_KEPT = 4096  # of an answer: enough for an error message, never a whole download
@@ -41,45 +38,6 @@ class DeliveryError(Exception):
 
 class TargetForbidden(DeliveryError):
     """The endpoint's host is, or resolves to, an address deliveries may not go to."""
-
-
-class AddressPolicy:
-    """Public addresses, and those inside the operator's allowed networks."""
-
-    def __init__(self, allowed: Iterable[IPNetwork] = ()) -> None:
-        self.allowed = tuple(allowed)
-
-    def allows(self, address: Address) -> bool:
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped  # the same IPv4 host, on a dual-stack socket
-        if any(
-            address.version == network.version and address in network for network in self.allowed
-        ):
-            return True
-        return is_public(address)
-
-
-def is_public(address: Address) -> bool:
-    if (
-        address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_multicast
-        or address.is_reserved
-        or address.is_unspecified
-    ):
-        return False
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded: list[ipaddress.IPv4Address | None] = [address.ipv4_mapped, address.sixtofour]
-        if address.teredo is not None:
-            embedded.extend(address.teredo)
-        if address in NAT64:
-            embedded.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
-        if any(inner is not None and not is_public(inner) for inner in embedded):
-            return False
-        if address.is_site_local:
-            return False
-    return address.is_global
 
 
 class VettingBackend(httpcore.AsyncNetworkBackend):
@@ -155,17 +113,6 @@ class Answer:
     latency_ms: float
 
 
-def parse_endpoint(endpoint: str) -> httpx.URL:
-    """The endpoint as an absolute http(s) URL, or ValueError."""
-    try:
-        url = httpx.URL(endpoint)
-    except httpx.InvalidURL as exc:
-        raise ValueError(f"Not a valid URL: {exc}.") from exc
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ValueError("The endpoint must be an absolute http or https URL.")
-    return url
-
-
 class WebhookClient:
     """Requests to subscribers' endpoints over kept-alive connections, each within `timeout`
     seconds in all (connecting, sending and reading the answer).
@@ -209,7 +156,7 @@ class WebhookClient:
         key: str = "",
     ) -> Answer:
         try:
-            url = parse_endpoint(endpoint)
+            url = parse_http_url(endpoint)
         except ValueError as exc:
             raise DeliveryError(str(exc)) from exc
         target = httpcore.URL(

@@ -1,4 +1,4 @@
-"""Which addresses URL fetching refuses: the vetting behind `UrlNotAllowed`."""
+"""Which addresses the server's outbound requests (fetched URLs, webhooks) may reach."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from sightline.fetch import _is_public
+from sightline.addresses import is_public
 
 
 @pytest.mark.parametrize(
@@ -29,9 +29,9 @@ from sightline.fetch import _is_public
     ],
 )
 def test_non_public_addresses_are_refused(address: str) -> None:
-    assert not _is_public(ipaddress.ip_address(address))
+    assert not is_public(ipaddress.ip_address(address))
 
 
 @pytest.mark.parametrize("address", ["93.184.215.14", "2606:4700::6810:84e5", "64:ff9b::808:808"])
 def test_public_addresses_are_allowed(address: str) -> None:
-    assert _is_public(ipaddress.ip_address(address))
+    assert is_public(ipaddress.ip_address(address))

@@ -18,12 +18,10 @@ import argparse
 import json
 import os
 import sys
-import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from procstatus import status_kib
@@ -37,75 +35,14 @@ from upload import (
     upload_all,
 )
 
+# The receivers are the test suite's (`tests/webhooks/receiver.py`): one HTTP server per
+# subscriber on loopback that accepts the handshake and answers 200.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from webhooks.receiver import Receiver  # noqa: E402
+
 ANALYZED = "sightline.image.analyzed"
 ORIGIN = "bench.sightline.example"
-
-
-# -- receivers -------------------------------------------------------------------------------
-
-
-@dataclass
-class Receipt:
-    at: float  # time.time() when the request had been read
-    event: dict[str, Any]
-
-
-@dataclass
-class Receiver:
-    """An HTTP/1.1 keep-alive endpoint that answers the handshake and 200 to every POST."""
-
-    name: str
-    receipts: list[Receipt] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    server: ThreadingHTTPServer | None = None
-
-    def start(self) -> Receiver:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_OPTIONS(self) -> None:
-                self.send_response(200)
-                self.send_header("WebHook-Allowed-Origin", ORIGIN)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                at = time.time()
-                payload = json.loads(body)
-                events = payload if isinstance(payload, list) else [payload]
-                with receiver.lock:
-                    receiver.receipts.extend(Receipt(at, event) for event in events)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.server.block_on_close = False
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        return self
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-
-    def count(self) -> int:
-        with self.lock:
-            return len(self.receipts)
+Receipt = tuple[float, dict[str, Any]]  # when it was read (time.time()), the event
 
 
 # -- run -------------------------------------------------------------------------------------
@@ -164,9 +101,7 @@ def event_time(event: dict[str, Any]) -> float:
 
 def latency_ms(receipts: Sequence[Receipt]) -> list[float]:
     return sorted(
-        (receipt.at - event_time(receipt.event)) * 1000
-        for receipt in receipts
-        if receipt.event["type"] == ANALYZED
+        (at - event_time(event)) * 1000 for at, event in receipts if event["type"] == ANALYZED
     )
 
 
@@ -190,14 +125,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     print(f"generating {args.images} images ...", file=sys.stderr)
     images = generate_images(args.images, (640, 480), 85, 0)
-    receivers = [Receiver(f"subscriber-{index}").start() for index in range(args.subscribers)]
+    receivers = [Receiver().start() for _ in range(args.subscribers)]
+    names = {id(receiver): f"subscriber-{index}" for index, receiver in enumerate(receivers)}
     dead, live = receivers[0], receivers[1:]
     try:
         with running_server(args.workers, args.features, 60.0, None) as server:
             with Client(server.base_url) as client:
                 subscriptions = [
                     client.create_subscription(
-                        receiver.url, name=receiver.name, max_events_per_batch=args.batch
+                        receiver.url, name=names[id(receiver)], max_events_per_batch=args.batch
                     )
                     for receiver in receivers
                 ]
@@ -209,10 +145,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 uploads = upload_all([server.base_url], images, args.concurrency)
             expected = 2 * len(uploads.latencies_s)  # created + analyzed per image
             deadline = time.monotonic() + args.timeout
-            while any(receiver.count() < expected for receiver in live):
+            while any(len(receiver.received()) < expected for receiver in live):
                 if time.monotonic() > deadline:
                     break
-                time.sleep(0.05)
+                time.sleep(0.25)
             finished = time.time()
             with Client(server.base_url) as client:
                 dead_state = client.subscription(subscriptions[0]["id"])["counts"]
@@ -229,9 +165,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         for receiver in live:
             receiver.stop()
-    received = [receipt for receiver in live for receipt in receiver.receipts]
+    receipts = {id(receiver): receiver.received() for receiver in live}
+    received = [receipt for found in receipts.values() for receipt in found]
     first_upload = time.time() - (time.perf_counter() - uploads.started)
-    elapsed = max(receipt.at for receipt in received) - first_upload if received else float("nan")
+    elapsed = max(at for at, _ in received) - first_upload if received else float("nan")
     return {
         "images": len(images),
         "uploaded": len(uploads.latencies_s),
@@ -242,17 +179,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "poll_interval_s": args.poll_interval,
         "cpus": os.cpu_count(),
         "events_expected_per_live_subscriber": expected,
-        "events_received_per_live_subscriber": [receiver.count() for receiver in live],
-        "timed_out": any(receiver.count() < expected for receiver in live),
+        "events_received_per_live_subscriber": [len(found) for found in receipts.values()],
+        "timed_out": any(len(found) < expected for found in receipts.values()),
         "analyzed_to_receipt_ms": summary(latency_ms(received)),
         "analyzed_to_receipt_ms_by_subscriber": {
-            receiver.name: summary(latency_ms(receiver.receipts)) for receiver in live
+            names[key]: summary(latency_ms(found)) for key, found in receipts.items()
         },
         "events_delivered": len(received),
         "seconds_from_first_upload_to_last_receipt": round(elapsed, 2),
         "seconds_from_first_upload_to_last_analysis": round(
             max(
-                (event_time(r.event) for r in received if r.event["type"] == ANALYZED),
+                (event_time(event) for _, event in received if event["type"] == ANALYZED),
                 default=first_upload,
             )
             - first_upload,

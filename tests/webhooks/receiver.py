@@ -19,6 +19,7 @@ class Received:
     headers: dict[str, str]  # lower-case names
     body: bytes
     number: int  # of the POSTs this receiver got, from 1
+    at: float  # time.time() once the body was read
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -68,9 +69,12 @@ class Receiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hook"
 
-    def __enter__(self) -> Receiver:
+    def start(self) -> Receiver:
         self._thread.start()
         return self
+
+    def __enter__(self) -> Receiver:
+        return self.start()
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
@@ -90,6 +94,11 @@ class Receiver:
                 if 200 <= status < 300
                 for event in request.events()
             ]
+
+    def received(self) -> list[tuple[float, dict[str, Any]]]:
+        """Every event of every POST, answered or not, with the time its body was read."""
+        with self._lock:
+            return [(request.at, event) for request in self.requests for event in request.events()]
 
     def wait(self, condition: Callable[[Receiver], bool], timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -143,6 +152,7 @@ class Receiver:
                     {name.lower(): value for name, value in self.headers.items()},
                     body,
                     number,
+                    time.time(),
                 )
 
             def _answer(self, reply: Reply) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,13 @@ import pytest
 
 from catalogs import catalog_url
 from sightline.catalog import CatalogBackend, DeliveryRecord, SubscriptionRecord, open_catalog
+from sightline.catalog.base import (
+    Attempted,
+    AttemptRecord,
+    Claim,
+    DeliveryStatus,
+    DeliveryUpdate,
+)
 from sightline.events import EventType, cloud_event
 from sightline.settings import Settings
 from sightline.webhooks import Dispatcher, SubscriptionService
@@ -28,6 +36,17 @@ WEBHOOK_SETTINGS: dict[str, Any] = {
     "webhook_retry_delays": "0.02",
     "webhook_timeout_seconds": 5,
 }
+
+
+def answered_200(claim: Claim, now: datetime, *, claim_next: bool = False) -> Attempted:
+    """What a sender hands the recorder after the claim's request was answered 200 at `now`."""
+    ids = [delivery.id for delivery in claim.deliveries]
+    return Attempted(
+        claim,
+        AttemptRecord(claim.subscription.id, now, 1, ids, 200, 1.0, None, "delivered"),
+        [DeliveryUpdate(id_, DeliveryStatus.DELIVERED, now) for id_ in ids],
+        claim_next=claim_next,
+    )
 
 
 def eventually(condition: Callable[[], bool], timeout: float = 30.0) -> None:

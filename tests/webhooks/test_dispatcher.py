@@ -18,10 +18,8 @@ from typing import Any, cast
 
 from sightline.catalog import (
     Attempted,
-    AttemptRecord,
     Claim,
     DeliveryStatus,
-    DeliveryUpdate,
     SubscriptionStore,
 )
 from sightline.errors import BackendError
@@ -29,7 +27,7 @@ from sightline.events import EventType
 from sightline.webhooks import Dispatcher, verify_signature
 from sightline.webhooks.dispatcher import parse_retry_after, retry_delay
 from sightline.webhooks.filters import matches
-from webhooks.conftest import ORIGIN, Harness, eventually
+from webhooks.conftest import ORIGIN, Harness, answered_200, eventually
 from webhooks.receiver import Received, Receiver, Reply
 
 
@@ -405,23 +403,7 @@ def test_an_outcome_that_cannot_be_recorded_does_not_sink_the_others(
     now = datetime.now(UTC)
     claims = store.claim(now, now + timedelta(seconds=60), exclude=(), most=10)
     assert {claim.subscription.id for claim in claims} == {poisoned.id, healthy.id}
-    attempts = [
-        Attempted(
-            claim,
-            AttemptRecord(
-                claim.subscription.id,
-                now,
-                1,
-                [d.id for d in claim.deliveries],
-                200,
-                1.0,
-                None,
-                "delivered",
-            ),
-            [DeliveryUpdate(d.id, DeliveryStatus.DELIVERED, now) for d in claim.deliveries],
-        )
-        for claim in claims
-    ]
+    attempts = [answered_200(claim, now) for claim in claims]
 
     class Failing:
         """The store, refusing to record anything about the poisoned subscription."""

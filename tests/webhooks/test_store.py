@@ -16,7 +16,7 @@ from sightline.catalog import (
 )
 from sightline.events import EventType, cloud_event
 from sightline.webhooks.filters import matches
-from webhooks.conftest import Harness
+from webhooks.conftest import Harness, answered_200
 from webhooks.receiver import Receiver
 
 
@@ -156,24 +156,7 @@ def test_outcomes_of_a_subscription_deleted_meanwhile_do_not_sink_the_others(
     store.delete(doomed.id)  # while its request was out
     harness.emit("img_next")
     store.fan_out(matches, 100)
-    attempts = [
-        Attempted(
-            claim,
-            AttemptRecord(
-                claim.subscription.id,
-                now,
-                1,
-                [d.id for d in claim.deliveries],
-                200,
-                1.0,
-                None,
-                "delivered",
-            ),
-            [DeliveryUpdate(d.id, DeliveryStatus.DELIVERED, now) for d in claim.deliveries],
-            claim_next=True,
-        )
-        for claim in claims
-    ]
+    attempts = [answered_200(claim, now, claim_next=True) for claim in claims]
     next_claims = store.record(attempts, next_lease=timedelta(seconds=60))
     following = dict(zip([claim.subscription.id for claim in claims], next_claims, strict=True))
     assert following[doomed.id] is None

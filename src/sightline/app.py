@@ -86,7 +86,7 @@ class Sightline:
         self.vectors = VectorSearch(self.catalog, settings.data_dir.resolve() / "indexes")
         self.semantic = SemanticSearch(self.catalog, self.vectors, self.models, self.analyzers)
         # Webhooks: sent from every process that runs workers, by its dispatcher.
-        self.dispatcher = Dispatcher(settings, self.catalog.subscriptions)
+        self.dispatcher = Dispatcher(settings, self.catalog.subscriptions, self.metrics)
         self.subscriptions = SubscriptionService(
             settings, self.catalog.subscriptions, self.dispatcher.notify
         )
@@ -114,6 +114,12 @@ class Sightline:
         )
         self.metrics.watch(
             "sightline_images", "Catalogued images by status.", "status", self.catalog.status_counts
+        )
+        self.metrics.watch(
+            "sightline_webhook_deliveries",
+            "Webhook deliveries kept, by status, over all subscriptions.",
+            "status",
+            self.subscriptions.delivery_counts,
         )
         self.metrics.watch(
             "sightline_models_loaded",

@@ -72,6 +72,20 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.webhook_requests = Counter(
+            "sightline_webhook_requests",
+            "Webhook requests sent by this process, by outcome (delivered, retrying, "
+            "dead_lettered).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.webhook_seconds = Histogram(
+            "sightline_webhook_request_duration_seconds",
+            "Time from sending a webhook request to its answer (or to giving up on it).",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
     def watch(
         self, name: str, documentation: str, label: str, read: Callable[[], Mapping[K, int]]
     ) -> None:
@@ -83,6 +97,10 @@ class Metrics:
 
     def upload_rejected(self, code: str) -> None:
         self.rejections.labels(code).inc()
+
+    def webhook_request(self, outcome: str, seconds: float) -> None:
+        self.webhook_requests.labels(outcome).inc()
+        self.webhook_seconds.observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -62,8 +62,15 @@ def test_image_events_reach_subscribers_with_file_name_and_metadata(
                 return counts[DeliveryStatus.PENDING] == 0 and counts[DeliveryStatus.DELIVERED] == 3
 
             eventually(settled)
+            metrics = app.metrics.render().decode()
     finally:
         app.close()
+
+    # 12 requests answered 2xx (9 + 3), and as many deliveries kept as delivered.
+    assert 'sightline_webhook_requests_total{outcome="delivered"} 12.0' in metrics
+    assert "sightline_webhook_request_duration_seconds_count 12.0" in metrics
+    assert 'sightline_webhook_deliveries{status="delivered"} 12.0' in metrics
+    assert 'sightline_webhook_deliveries{status="pending"} 0.0' in metrics
 
     per_image: dict[str, list[str]] = defaultdict(list)
     for event in every.delivered():

@@ -43,6 +43,7 @@ from sightline.catalog.base import (
     SubscriptionStore,
 )
 from sightline.errors import BackendError
+from sightline.metrics import Metrics
 from sightline.settings import Settings
 from sightline.webhooks.filters import matches
 from sightline.webhooks.signing import SIGNATURE_HEADER, signature_header
@@ -166,8 +167,11 @@ def encode(claim: Claim) -> tuple[bytes, str]:
 
 
 class Dispatcher:
-    def __init__(self, settings: Settings, store: SubscriptionStore) -> None:
+    def __init__(
+        self, settings: Settings, store: SubscriptionStore, metrics: Metrics | None = None
+    ) -> None:
         self.store = store
+        self.metrics = metrics or Metrics()
         self.policy = AddressPolicy(settings.webhook_networks())
         self.delays = settings.webhook_delays()
         self.timeout = settings.webhook_timeout_seconds
@@ -351,6 +355,7 @@ class Dispatcher:
         now = datetime.now(UTC)
         delay = retry_delay(self.delays, attempt, retry_after)
         outcome, updates = decide(claim, status_code, now, delay)
+        self.metrics.webhook_request(str(outcome), latency_ms / 1000)
         record = AttemptRecord(
             subscription_id=subscription.id,
             at=started_at,

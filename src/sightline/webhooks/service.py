@@ -110,6 +110,14 @@ class SubscriptionService:
     def list_subscriptions(self) -> list[SubscriptionRecord]:
         return self.store.list_subscriptions()
 
+    def delivery_counts(self) -> dict[str, int]:
+        """Deliveries kept, by status, over every subscription."""
+        totals: dict[str, int] = {}
+        for subscription in self.list_subscriptions():
+            for status, count in subscription.counts.items():
+                totals[status] = totals.get(status, 0) + count
+        return totals
+
     def update(
         self, subscription_id: str, *, rotate_secret: bool = False, **changes: Any
     ) -> SubscriptionRecord:

@@ -139,9 +139,14 @@ class Receiver:
                     reply.gate.wait(60)
                 if reply.delay:
                     time.sleep(reply.delay)
-                if self._answer(reply):
+                # Recorded before the answer leaves: the sender may act on it (and a test check
+                # what arrived) before this thread runs again.
+                answered = (request, reply.status)
+                with receiver._lock:
+                    receiver.answered.append(answered)
+                if not self._answer(reply):
                     with receiver._lock:
-                        receiver.answered.append((request, reply.status))
+                        receiver.answered.remove(answered)
 
             def _read(self, number: int) -> Received:
                 length = int(self.headers.get("Content-Length") or 0)

@@ -566,9 +566,10 @@ class SubscriptionStore(Protocol):
 
     def redeliver(
         self, subscription_id: str, delivery_ids: Sequence[str] | None, expires_at: datetime
-    ) -> list[str]:
+    ) -> list[DeliveryRecord]:
         """Make these dead letters (all of them with None) pending again, as if new, living
-        until `expires_at`; returns the ids requeued (those that were dead-lettered)."""
+        until `expires_at`; returns those requeued (those that were dead-lettered), as they are
+        at that moment: a dispatcher may send them the next instant."""
 
     def fan_out(self, matches: Callable[[SubscriptionRecord, JSON], bool], limit: int) -> int:
         """Match up to `limit` events past the watermark against every subscription, insert a

@@ -198,11 +198,12 @@ class SQLSubscriptionStore:
 
     def redeliver(
         self, subscription_id: str, delivery_ids: Sequence[str] | None, expires_at: datetime
-    ) -> list[str]:
+    ) -> list[DeliveryRecord]:
         conditions = [
             d.subscription_id == subscription_id,
             d.status == str(DeliveryStatus.DEAD_LETTERED),
         ]
+        requeued: list[DeliveryRecord] = []
         with self.db.write() as conn:
             if delivery_ids is None:
                 found = list(conn.scalars(select(d.id).where(*conditions).with_for_update()))
@@ -232,7 +233,9 @@ class SQLSubscriptionStore:
                         delivered_at=None,
                     )
                 )
-        return found
+                rows = conn.execute(_delivery_select().where(d.id.in_(chunk))).all()
+                requeued += [_delivery(row) for row in rows]
+        return requeued
 
     # -- the sending side --------------------------------------------------------------------
 

@@ -203,10 +203,7 @@ class SubscriptionService:
                 status=str(delivery.status),
             )
         self.on_change()
-        found = self.store.delivery(subscription_id, delivery_id)
-        if found is None:  # its subscription or event went meanwhile
-            raise DeliveryNotFound(f"No delivery {delivery_id!r} in {subscription_id}.")
-        return found
+        return requeued[0]
 
     def redeliver_all(self, subscription_id: str) -> int:
         """Every dead letter of the subscription, pending again; returns how many."""

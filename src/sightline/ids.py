@@ -6,9 +6,13 @@ import secrets
 import time
 
 
+def time_sorted_id(prefix: str) -> str:
+    """`prefix` + 12 hex digits of milliseconds since the epoch + 16 random hex digits."""
+    return f"{prefix}{time.time_ns() // 1_000_000:012x}{secrets.token_hex(8)}"
+
+
 def new_image_id() -> str:
-    """`img_` + 12 hex digits of milliseconds since the epoch + 16 random hex digits."""
-    return f"img_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(8)}"
+    return time_sorted_id("img_")
 
 
 def is_image_id(value: str) -> bool:

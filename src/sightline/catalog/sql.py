@@ -29,7 +29,7 @@ from sightline.catalog.migrate import upgrade
 from sightline.catalog.sql_classifiers import SQLClassifierStore
 from sightline.catalog.sql_subscriptions import SQLSubscriptionStore
 from sightline.catalog.sql_uploads import SQLUploadStore
-from sightline.catalog.statements import hold_seq_order, insert_events, upsert
+from sightline.catalog.statements import chunks, hold_seq_order, insert_events, upsert
 from sightline.catalog.text_search import SearchPage, SearchQuery, refresh_document, search_images
 from sightline.catalog.vector_index_postgres import PgVectorSearch, has_pgvector
 from sightline.database import Database
@@ -314,12 +314,10 @@ class SQLCatalog:
         vectors = t.image_vectors.c
         found: dict[str, tuple[str, Vector]] = {}
         with self.db.read() as conn:
-            # Chunked: SQLite limits the number of bound parameters in one statement.
-            for start in range(0, len(image_ids), 500):
+            for chunk in chunks(image_ids):
                 rows = conn.execute(
                     select(vectors.image_id, vectors.version, vectors.vector).where(
-                        vectors.feature == feature,
-                        vectors.image_id.in_(list(image_ids[start : start + 500])),
+                        vectors.feature == feature, vectors.image_id.in_(chunk)
                     )
                 ).all()
                 found.update({row.image_id: (row.version, _vector(row.vector)) for row in rows})

@@ -14,8 +14,7 @@ pass over each other's rows instead of waiting for them.
 from __future__ import annotations
 
 import secrets
-import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,13 +47,13 @@ from sightline.catalog.base import (
     DeliveryStatus,
     SubscriptionRecord,
 )
-from sightline.catalog.statements import upsert
+from sightline.catalog.statements import chunks, upsert
 from sightline.catalog.tables import UTCDateTime
 from sightline.database import Database
 from sightline.events import envelope
+from sightline.ids import time_sorted_id
 
 WATERMARK = "subscriptions_seq"
-CHUNK = 500  # rows per statement: SQLite limits the bound parameters of one
 MAX_ERROR_LENGTH = 1024
 EXPIRED = "ttl_expired"
 # What `update` may change; the rest is the store's own.
@@ -82,8 +81,7 @@ def _now() -> datetime:
 
 
 def new_delivery_id() -> str:
-    """`dlv_` + 12 hex digits of milliseconds + 16 random hex digits: sorts by creation."""
-    return f"dlv_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(8)}"
+    return time_sorted_id("dlv_")
 
 
 class SQLSubscriptionStore:
@@ -209,12 +207,12 @@ class SQLSubscriptionStore:
                 found = list(conn.scalars(select(d.id).where(*conditions).with_for_update()))
             else:
                 found = []
-                for chunk in _chunks(list(delivery_ids)):
+                for chunk in chunks(delivery_ids):
                     found += conn.scalars(
                         select(d.id).where(*conditions, d.id.in_(chunk)).with_for_update()
                     )
             now = _now()
-            for chunk in _chunks(found):
+            for chunk in chunks(found):
                 conn.execute(
                     update(t.deliveries)
                     .where(d.id.in_(chunk))
@@ -297,7 +295,7 @@ class SQLSubscriptionStore:
                             }
                         )
             dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            for chunk in _chunks(rows):
+            for chunk in chunks(rows):
                 # The watermark's lock rules doubles out; the constraint is the safety net.
                 conn.execute(
                     dialect.insert(t.deliveries).on_conflict_do_nothing(
@@ -448,7 +446,7 @@ class SQLSubscriptionStore:
         ends (`FOR KEY SHARE` on PostgreSQL; SQLite's single writer has no one to lock out)."""
         found: set[str] = set()
         ids = t.subscriptions.c.id
-        for chunk in _chunks(sorted(subscription_ids)):
+        for chunk in chunks(sorted(subscription_ids)):
             found.update(
                 conn.scalars(
                     select(ids)
@@ -481,7 +479,7 @@ class SQLSubscriptionStore:
         counts: dict[str, dict[str, int]] = {
             subscription_id: dict.fromkeys(map(str, DeliveryStatus), 0) for subscription_id in ids
         }
-        for chunk in _chunks(list(ids)):
+        for chunk in chunks(ids):
             rows = conn.execute(
                 select(d.subscription_id, d.status, func.count())
                 .where(d.subscription_id.in_(chunk))
@@ -607,11 +605,6 @@ def _attempt_row(attempt: AttemptRecord) -> dict[str, Any]:
         "error": _error(attempt.error),
         "outcome": attempt.outcome,
     }
-
-
-def _chunks(items: list[Any]) -> Iterator[list[Any]]:
-    for start in range(0, len(items), CHUNK):
-        yield items[start : start + CHUNK]
 
 
 def _subscription_row(record: SubscriptionRecord) -> dict[str, Any]:

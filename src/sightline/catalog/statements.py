@@ -11,15 +11,27 @@ writes), so the lock is held briefly. SQLite has one writer at a time, so order 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sightline.catalog import tables as t
 from sightline.catalog.base import JSON
+
+T = TypeVar("T")
+# Items per statement where a list becomes bound parameters (`IN (...)`, multi-row inserts):
+# SQLite limits the parameters of one statement.
+CHUNK = 500
+
+
+def chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
 
 
 def upsert(

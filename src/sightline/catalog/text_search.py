@@ -26,7 +26,7 @@ import json
 import math
 import operator
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -36,6 +36,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from sightline.catalog import tables as t
 from sightline.catalog.base import ImageStatus
+from sightline.catalog.statements import chunks
 from sightline.catalog.text_documents import (
     Document,
     build_document,
@@ -165,7 +166,7 @@ def rebuild_documents(conn: Connection, batch: int = 500) -> int:
     )
     images = (list(found) for _id, found in itertools.groupby(rows, _image_id))
     count = 0
-    for chunk in _chunks(images, batch):
+    for chunk in chunks(images, batch):
         index.insert(
             conn, [(found[0].id, document_of(found[0].filename, found)) for found in chunk]
         )
@@ -259,12 +260,6 @@ def _index(conn: Connection) -> TextIndex:
 def _image_id(row: Any) -> str:
     image_id: str = row.id
     return image_id
-
-
-def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    iterator = iter(items)
-    while chunk := list(itertools.islice(iterator, size)):
-        yield chunk
 
 
 def _terms(query: str) -> Iterator[str]:

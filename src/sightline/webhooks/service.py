@@ -81,20 +81,23 @@ class SubscriptionService:
     ) -> SubscriptionRecord:
         """Checks everything, then asks the endpoint whether it wants deliveries (the CloudEvents
         webhook handshake); nothing is stored unless it agrees."""
+        fields: dict[str, Any] = {
+            "name": name,
+            "endpoint": endpoint,
+            "event_types": event_types,
+            "subject_begins_with": subject_begins_with,
+            "subject_ends_with": subject_ends_with,
+            "data_filters": data_filters,
+            "max_events_per_batch": max_events_per_batch,
+            "max_attempts": max_attempts,
+            "event_ttl_minutes": event_ttl_minutes,
+            "paused": paused,
+            "secret": secret if secret is not None else new_secret(),
+        }
         now = datetime.now(UTC)
         record = SubscriptionRecord(
             id=f"{ID_PREFIX}{secrets.token_hex(8)}",
-            name=_name(name),
-            endpoint=_endpoint(endpoint),
-            event_types=check_event_types(event_types),
-            subject_begins_with=_subject_filter(subject_begins_with, "subject_begins_with"),
-            subject_ends_with=_subject_filter(subject_ends_with, "subject_ends_with"),
-            data_filters=check_filters(data_filters),
-            max_events_per_batch=_batch(max_events_per_batch),
-            max_attempts=_attempts(max_attempts),
-            event_ttl_minutes=_ttl(event_ttl_minutes),
-            paused=bool(paused),
-            secret=_secret(secret) if secret is not None else new_secret(),
+            **{field: FIELD_CHECKS[field](value) for field, value in fields.items()},
             created_at=now,
             updated_at=now,
         )
@@ -125,24 +128,13 @@ class SubscriptionService:
         which an empty string clears). A new endpoint is validated first; `rotate_secret` makes
         a new secret."""
         current = self.get(subscription_id)
-        checks: dict[str, Callable[[Any], Any]] = {
-            "name": _name,
-            "endpoint": _endpoint,
-            "event_types": check_event_types,
-            "subject_begins_with": lambda v: _subject_filter(v, "subject_begins_with"),
-            "subject_ends_with": lambda v: _subject_filter(v, "subject_ends_with"),
-            "data_filters": check_filters,
-            "max_events_per_batch": _batch,
-            "max_attempts": _attempts,
-            "event_ttl_minutes": _ttl,
-            "paused": bool,
-            "secret": _secret,
-        }
-        unknown = set(changes) - set(checks)
+        unknown = set(changes) - set(FIELD_CHECKS)
         if unknown:
             raise InvalidParameter(f"Unknown fields: {', '.join(sorted(unknown))}.")
         checked = {
-            field: checks[field](value) for field, value in changes.items() if value is not None
+            field: FIELD_CHECKS[field](value)
+            for field, value in changes.items()
+            if value is not None
         }
         if rotate_secret:
             if "secret" in checked:
@@ -325,3 +317,19 @@ def _secret(secret: str) -> str:
             f"A secret has {MIN_SECRET_LENGTH} to {MAX_SECRET_LENGTH} characters."
         )
     return secret
+
+
+# The check (and normal form) of every field a subscription's owner sets, on create and update.
+FIELD_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "name": _name,
+    "endpoint": _endpoint,
+    "event_types": check_event_types,
+    "subject_begins_with": lambda value: _subject_filter(value, "subject_begins_with"),
+    "subject_ends_with": lambda value: _subject_filter(value, "subject_ends_with"),
+    "data_filters": check_filters,
+    "max_events_per_batch": _batch,
+    "max_attempts": _attempts,
+    "event_ttl_minutes": _ttl,
+    "paused": bool,
+    "secret": _secret,
+}

@@ -33,7 +33,7 @@ def test_image_events_reach_subscribers_with_file_name_and_metadata(
     app = Sightline(with_webhooks(stack_settings))
     try:
         with Receiver() as every, Receiver() as summer_jpegs:
-            app.subscriptions.create(every.url)
+            everything = app.subscriptions.create(every.url)
             picky = app.subscriptions.create(
                 summer_jpegs.url,
                 event_types=["sightline.image.analyzed", "sightline.image.deleted"],
@@ -58,8 +58,14 @@ def test_image_events_reach_subscribers_with_file_name_and_metadata(
             every.wait(lambda r: len(r.delivered()) == 9)  # 4 created, 4 analyzed, 1 deleted
 
             def settled() -> bool:
-                counts = app.subscriptions.get(picky.id).counts
-                return counts[DeliveryStatus.PENDING] == 0 and counts[DeliveryStatus.DELIVERED] == 3
+                # Recorded in the catalog (after the metrics), not only received.
+                wanted = {everything.id: 9, picky.id: 3}
+                counts = {key: app.subscriptions.get(key).counts for key in wanted}
+                return all(
+                    counts[key][DeliveryStatus.PENDING] == 0
+                    and counts[key][DeliveryStatus.DELIVERED] == delivered
+                    for key, delivered in wanted.items()
+                )
 
             eventually(settled)
             metrics = app.metrics.render().decode()

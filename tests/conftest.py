@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from catalogs import migrate
-from services import Stack
 from sightline import Client
 from sightline.app import Sightline
 from sightline.models import Models
 from sightline.settings import Settings, default_model_dir
+from support.catalogs import migrate
+from support.services import Stack
 
 
 @pytest.fixture(autouse=True)

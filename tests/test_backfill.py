@@ -8,12 +8,12 @@ import time
 from sqlalchemy import update
 
 from conftest import serve
-from garments import garment
 from sightline import Client
 from sightline.app import Sightline
 from sightline.backfill import request_reindex
 from sightline.catalog import tables as t
 from sightline.settings import Settings
+from support.garments import garment
 
 
 def _pretend_an_older_model_made(app: Sightline, image_ids: list[str]) -> None:

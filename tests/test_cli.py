@@ -18,10 +18,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 from conftest import RunningServer
-from imagegen import encode, solid
 from sightline import Client
 from sightline.cli import main
 from sightline.settings import DEFAULT_FEATURES
+from support.imagegen import encode, solid
 
 
 def test_help_lists_the_commands_and_env_variables() -> None:

@@ -13,12 +13,12 @@ import pytest
 from click.testing import CliRunner, Result
 from PIL import Image
 
-from imagegen import encode
-from onnxnets import fixed_output, pooled_linear, write_manifest
 from sightline.cli import main
 from sightline.models import prepare as prepare_module
 from sightline.models.registry import BUILTIN
 from sightline.settings import default_model_dir
+from support.imagegen import encode
+from support.onnxnets import fixed_output, pooled_linear, write_manifest
 
 PREPARED = {"efficientnet-lite0", "movenet-multipose", "all-minilm-l6-v2"}
 PACKAGED = {spec.name for spec in BUILTIN} - PREPARED

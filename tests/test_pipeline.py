@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from imagegen import solid
 from sightline.pipeline import run_features
 from sightline.vision import Picture, decode
+from support.imagegen import solid
 
 
 class Recorder:

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from conftest import RunningServer
-from documents import POLICY_NUMBER
-from recipedata import fashion_catalogue, game_session, insurance_claims
 from sightline.settings import Settings
+from support.documents import POLICY_NUMBER
+from support.recipedata import fashion_catalogue, game_session, insurance_claims
 
 RECIPES = Path(__file__).parents[1] / "docs" / "recipes"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.MULTILINE | re.DOTALL)

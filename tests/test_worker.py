@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from imagegen import noise, solid
 from sightline.app import Sightline
 from sightline.catalog import FeatureStatus, ImageRecord, ImageStatus
 from sightline.catalog import tables as t
@@ -23,7 +22,8 @@ from sightline.service import Upload
 from sightline.settings import Settings
 from sightline.vision import Picture, SkipFeature
 from sightline.vision.color import ColorAnalyzer
-from slow_worker import SlowAnalyzer, with_slow, worker_settings
+from support.imagegen import noise, solid
+from support.slow_worker import SlowAnalyzer, with_slow, worker_settings
 
 HERE = Path(__file__).parent
 
@@ -252,7 +252,7 @@ def _attempts(app: Sightline) -> int:
 
 def _spawn_worker(data_dir: str, *, seconds: float) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, str(HERE / "slow_worker.py"), data_dir, str(seconds)],
+        [sys.executable, str(HERE / "support" / "slow_worker.py"), data_dir, str(seconds)],
         env={**os.environ, "PYTHONPATH": str(HERE)},
     )
 

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from apicheck import assert_error, assert_nothing_stored_and_still_serving
 from conftest import RunningServer
-from imagegen import solid
 from sightline.settings import Settings
+from support.apicheck import assert_error, assert_nothing_stored_and_still_serving
+from support.imagegen import solid
 
 RED = solid("red", (64, 48), "PNG")
 

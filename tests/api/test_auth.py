@@ -9,10 +9,10 @@ import httpx
 import pytest
 
 from conftest import RunningServer, serve
-from imagegen import solid
 from sightline import ApiError, Client
 from sightline.app import Sightline
 from sightline.settings import Settings
+from support.imagegen import solid
 
 
 @pytest.fixture

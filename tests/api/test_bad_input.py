@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from apicheck import assert_error, assert_nothing_stored_and_still_serving
 from conftest import RunningServer, serve
-from imagegen import encode, noise, png_bomb, solid
 from sightline.app import Sightline
 from sightline.settings import Settings
+from support.apicheck import assert_error, assert_nothing_stored_and_still_serving
+from support.imagegen import encode, noise, png_bomb, solid
 
 JPEG = solid("red", (64, 64))
 

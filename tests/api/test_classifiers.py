@@ -13,12 +13,12 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from apicheck import assert_error
 from conftest import RunningServer, serve
-from garments import KINDS, garment
 from sightline import Client
 from sightline.app import Sightline
 from sightline.settings import Settings
+from support.apicheck import assert_error
+from support.garments import KINDS, garment
 
 PER_KIND = 8
 

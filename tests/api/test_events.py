@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 
 from conftest import RunningServer
-from imagegen import solid
 from sightline import Client
+from support.imagegen import solid
 
 
 def read_events(response: httpx.Response) -> Iterator[tuple[int, str, dict[str, Any]]]:

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from conftest import RunningServer
-from imagegen import encode, gif_animation, noise, solid
 from sightline import ApiError, Client
+from support.imagegen import encode, gif_animation, noise, solid
 
 CONTRACT_FIELDS = {
     "id",

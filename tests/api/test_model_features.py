@@ -6,9 +6,9 @@ import numpy as np
 from PIL import Image
 from skimage import data
 
-from documents import POLICY_NUMBER, claim_form, word_recall, words
-from imagegen import encode
 from sightline import Client
+from support.documents import POLICY_NUMBER, claim_form, word_recall, words
+from support.imagegen import encode
 
 
 def test_an_uploaded_claim_form_is_read_by_the_workers(client: Client) -> None:

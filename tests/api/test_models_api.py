@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from conftest import RunningServer, serve
-from onnxnets import pooled_linear, write_manifest
 from sightline.app import Sightline
 from sightline.models.manifest import add_user_model
 from sightline.models.registry import BUILTIN
 from sightline.settings import Settings
+from support.onnxnets import pooled_linear, write_manifest
 
 BUILTIN_NAMES = {spec.name for spec in BUILTIN}
 PREPARED = {"efficientnet-lite0", "movenet-multipose", "all-minilm-l6-v2"}

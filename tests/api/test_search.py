@@ -11,10 +11,10 @@ from PIL import Image
 from skimage import data
 
 from conftest import RunningServer
-from documents import POLICY_NUMBER, claim_form
-from imagegen import encode, noise, solid
 from sightline import Client
 from sightline.catalog import FeatureState, FeatureStatus
+from support.documents import POLICY_NUMBER, claim_form
+from support.imagegen import encode, noise, solid
 
 TABBY = {
     "tags": [

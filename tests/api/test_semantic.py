@@ -11,14 +11,14 @@ import pytest
 from PIL import Image, ImageOps
 from skimage import data
 
-from apicheck import assert_error
 from conftest import RunningServer, serve
-from imagegen import encode
-from onnxnets import pooled_linear, text_encoder, word_tokenizer, write_manifest
 from sightline import Client
 from sightline.app import Sightline
 from sightline.models.manifest import add_user_model
 from sightline.settings import Settings
+from support.apicheck import assert_error
+from support.imagegen import encode
+from support.onnxnets import pooled_linear, text_encoder, word_tokenizer, write_manifest
 
 FEATURES = ["tags", "embedding", "semantic"]
 COLOURS = {"red": (230, 20, 20), "green": (20, 230, 20), "blue": (20, 20, 230)}

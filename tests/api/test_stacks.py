@@ -8,8 +8,8 @@ import io
 import pytest
 from PIL import Image
 
-from imagegen import noise, solid
 from sightline import ApiError, Client
+from support.imagegen import noise, solid
 
 
 def test_upload_analyse_read_list_and_delete(stack_client: Client) -> None:

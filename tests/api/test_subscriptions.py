@@ -11,12 +11,12 @@ import httpx
 import pytest
 
 from conftest import TEST_SETTINGS, RunningServer, serve
-from imagegen import solid
 from sightline import ApiError, Client
 from sightline.app import Sightline
 from sightline.events import EventType
 from sightline.settings import Settings
 from sightline.webhooks import verify_signature
+from support.imagegen import solid
 from webhooks.conftest import WEBHOOK_SETTINGS, eventually
 from webhooks.receiver import Received, Receiver, Reply
 

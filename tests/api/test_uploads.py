@@ -14,11 +14,11 @@ import httpx
 import pytest
 
 from conftest import RunningServer, serve
-from imagegen import solid
-from services import SeaweedS3, free_port
 from sightline import ApiError, Client
 from sightline.app import Sightline
 from sightline.settings import Settings
+from support.imagegen import solid
+from support.services import SeaweedS3, free_port
 
 API_KEY = "key-for-the-store"
 PREFIX = "library/"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from services import Stack
 from sightline.blobs import BlobStore, open_blob_store
+from support.services import Stack
 
 
 @pytest.fixture

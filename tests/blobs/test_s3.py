@@ -18,10 +18,10 @@ import httpx
 import pytest
 from botocore.config import Config
 
-from services import S3_ACCESS_KEY, S3_SECRET_KEY, Stack, free_port
 from sightline.blobs import Inbox, open_blob_store
 from sightline.blobs.s3 import S3BlobStore
 from sightline.errors import BackendError, BlobNotFound, ConfigurationError, ImageTooLarge
+from support.services import S3_ACCESS_KEY, S3_SECRET_KEY, Stack, free_port
 
 MiB = 1024 * 1024
 DATA = b"the quick brown fox jumps over the lazy dog"

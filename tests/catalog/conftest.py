@@ -1,3 +1,3 @@
-from catalogs import catalog_url, empty_catalog_url
+from support.catalogs import catalog_url, empty_catalog_url
 
 __all__ = ["catalog_url", "empty_catalog_url"]

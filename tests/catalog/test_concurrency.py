@@ -16,8 +16,6 @@ import psycopg
 import pytest
 from sqlalchemy import func, select
 
-from catalogs import migrate
-from services import Stack
 from sightline.catalog import (
     BlobRef,
     FeatureState,
@@ -30,6 +28,8 @@ from sightline.catalog import tables as t
 from sightline.catalog.sql import SQLCatalog
 from sightline.catalog.statements import SEQ_LOCKS
 from sightline.events import EventType, cloud_event
+from support.catalogs import migrate
+from support.services import Stack
 
 WRITERS = 4
 

@@ -23,7 +23,7 @@ import psycopg
 import pytest
 from PIL import Image
 
-from services import Stack, free_port
+from support.services import Stack, free_port
 
 UPLOADS = 2000
 FEATURES = "metadata,color,hash,thumbnail"

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from onnxnets import fixed_output, pooled_linear, text_encoder, word_tokenizer, write_manifest
 from sightline.errors import InvalidModel, UnknownModel
 from sightline.models import ModelRegistry
 from sightline.models.manifest import (
@@ -21,6 +20,13 @@ from sightline.models.manifest import (
     load_manifest,
     remove_user_model,
     user_specs,
+)
+from support.onnxnets import (
+    fixed_output,
+    pooled_linear,
+    text_encoder,
+    word_tokenizer,
+    write_manifest,
 )
 
 LABELS = ["red", "green", "blue", "grey"]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from services import Stack
 from sightline.queue import JobQueue, RetryPolicy, open_queue
+from support.services import Stack
 
 QueueFactory = Callable[..., JobQueue]
 

@@ -10,11 +10,11 @@ from collections.abc import Callable
 import pytest
 import redis
 
-from services import Stack
 from sightline.errors import BackendError, ConfigurationError
 from sightline.queue import JobQueue, JobState, RetryPolicy, open_queue
 from sightline.queue.base import DONE_RETENTION_SECONDS
 from sightline.queue.redis import RedisQueue
+from support.services import Stack
 
 QueueFactory = Callable[..., JobQueue]
 

@@ -12,8 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from catalogs import migrate
-from services import Stack
 from sightline.catalog import NewImage, open_catalog
 from sightline.catalog.base import FeatureState, FeatureStatus, StoredVector, Vector
 from sightline.catalog.sql import SQLCatalog
@@ -21,6 +19,8 @@ from sightline.catalog.vector_index_postgres import PgVectorSearch
 from sightline.events import EventType, cloud_event
 from sightline.search import vectors
 from sightline.search.vectors import VectorSearch
+from support.catalogs import migrate
+from support.services import Stack
 
 DIMS = 16
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imagegen import encode as encode_image
 from sightline.vision import Picture, decode
+from support.imagegen import encode as encode_image
 
 MAX_BYTES = 50 * 1024 * 1024
 MAX_PIXELS = 100_000_000

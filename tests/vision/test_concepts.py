@@ -10,7 +10,6 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from imagegen import encode
 from sightline.models import Models, ModelUnavailable
 from sightline.models.imagenet_labels import ClassLabel
 from sightline.search.sentences import DIMENSIONS, sentence_encoder
@@ -23,6 +22,7 @@ from sightline.vision.concepts import (
     embed_query,
 )
 from sightline.vision.tags import classifier, predict
+from support.imagegen import encode
 
 Vector = np.ndarray[Any, np.dtype[np.float64]]
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "stereo_motorcycle")

@@ -7,12 +7,12 @@ from typing import NoReturn
 
 import pytest
 
-from documents import claim_form
-from imagegen import encode
 from sightline.models import Models
 from sightline.pipeline import run_features
 from sightline.vision import Analyzer, Picture, decode
 from sightline.vision.registry import build_analyzers
+from support.documents import claim_form
+from support.imagegen import encode
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from onnxnets import fixed_output, write_manifest
 from sightline.models import Models
 from sightline.models.manifest import add_user_model
 from sightline.vision.base import SkipFeature
 from sightline.vision.objects import ObjectsAnalyzer
+from support.onnxnets import fixed_output, write_manifest
 
 PictureOf = Any
 LABELS = ["cat", "dog", "bird"]

@@ -19,7 +19,11 @@ from rapidocr.ch_ppocr_rec.typings import WordInfo
 from rapidocr.utils.download_file import DownloadFile
 from skimage import data
 
-from documents import (
+from sightline.models import Models, ModelUnavailable
+from sightline.vision import decode
+from sightline.vision.base import JSON
+from sightline.vision.read import MODEL, PPOCR, ReadAnalyzer, Reading
+from support.documents import (
     POLICY_NUMBER,
     Document,
     blank,
@@ -30,11 +34,7 @@ from documents import (
     word_recall,
     words,
 )
-from imagegen import encode
-from sightline.models import Models, ModelUnavailable
-from sightline.vision import decode
-from sightline.vision.base import JSON
-from sightline.vision.read import MODEL, PPOCR, ReadAnalyzer, Reading
+from support.imagegen import encode
 
 Read = Callable[[Image.Image], JSON]
 FORM = claim_form()

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from onnxnets import fixed_output, pooled_linear, text_encoder, word_tokenizer, write_manifest
 from sightline.errors import InvalidModel
 from sightline.models import Models
 from sightline.models.manifest import add_user_model
@@ -21,6 +20,13 @@ from sightline.vision.user_models import (
     UserEncoderAnalyzer,
     encode_text,
     user_analyzers,
+)
+from support.onnxnets import (
+    fixed_output,
+    pooled_linear,
+    text_encoder,
+    word_tokenizer,
+    write_manifest,
 )
 
 PictureOf = Any

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from browsers import CHROMIUM, CHROMIUM_ARGS, DESKTOP, Tab, web_settings
 from conftest import RunningServer, serve
 from sightline import Client
 from sightline.app import Sightline
+from support.browsers import CHROMIUM, CHROMIUM_ARGS, DESKTOP, Tab, web_settings
 
 expect.set_options(timeout=20_000)
 

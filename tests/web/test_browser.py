@@ -14,13 +14,13 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 from skimage import data as samples
 
-from browsers import Tab, drop_files, jpeg, png, web_settings
 from conftest import RunningServer, serve
-from documents import memo, receipt
-from garments import garment
-from imagegen import noise
 from sightline import Client
 from sightline.app import Sightline
+from support.browsers import Tab, drop_files, jpeg, png, web_settings
+from support.documents import memo, receipt
+from support.garments import garment
+from support.imagegen import noise
 
 PHONE = {"width": 375, "height": 740}
 

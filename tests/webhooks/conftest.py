@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from catalogs import catalog_url
 from sightline.catalog import CatalogBackend, DeliveryRecord, SubscriptionRecord, open_catalog
 from sightline.catalog.base import (
     Attempted,
@@ -23,6 +22,7 @@ from sightline.catalog.base import (
 from sightline.events import EventType, cloud_event
 from sightline.settings import Settings
 from sightline.webhooks import Dispatcher, SubscriptionService
+from support.catalogs import catalog_url
 from webhooks.receiver import Receiver
 
 __all__ = ["catalog_url"]

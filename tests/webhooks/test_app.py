@@ -8,12 +8,12 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from imagegen import solid
 from sightline.app import Sightline
 from sightline.catalog import DeliveryStatus, ImageStatus
 from sightline.events import EventType, cloud_event
 from sightline.service import Upload
 from sightline.settings import Settings
+from support.imagegen import solid
 from webhooks.conftest import WEBHOOK_SETTINGS, eventually
 from webhooks.receiver import Receiver
 

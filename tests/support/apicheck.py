@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 
 from conftest import RunningServer
-from imagegen import solid
+from support.imagegen import solid
 
 JPEG = solid("red", (64, 64))
 

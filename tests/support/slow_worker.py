@@ -1,6 +1,6 @@
 """A worker process whose extra `slow` feature sleeps, so tests can kill it mid-job.
 
-Usage: python slow_worker.py DATA_DIR SECONDS
+Usage: PYTHONPATH=tests python tests/support/slow_worker.py DATA_DIR SECONDS
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from services import Stack
 from sightline.catalog.migrate import upgrade
 from sightline.database import Database
+from support.services import Stack
 
 
 def migrate(url: str) -> None:

@@ -12,8 +12,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 from skimage import data
 
-from documents import HUD_TEXT, claim_form, font, hud_screenshot, receipt
-from garments import KINDS, garment
+from support.documents import HUD_TEXT, claim_form, font, hud_screenshot, receipt
+from support.garments import KINDS, garment
 
 LABELLED_PER_KIND = 6
 UNSORTED_PER_KIND = 3

@@ -50,7 +50,7 @@ export async function api(path, { method = "GET", query, json, signal } = {}) {
     throw new ApiError(0, "NetworkError", "The server could not be reached. Check that it is running and try again.");
   }
   const text = await response.text();
-  let body = null;
+  let body;
   try {
     body = text ? JSON.parse(text) : null;
   } catch {

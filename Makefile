@@ -1,4 +1,5 @@
 # Two entry points: `make run` (the service on the embedded default) and `make test` (everything CI runs).
+# `make test-fast` is the inner loop: the tests that need no server, no browser and little time.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,13 +8,22 @@ UV := $(BIN)/uv pip install --python $(BIN)/python --quiet
 CONVERT := .venv-convert
 PIP_CONVERT := $(CONVERT)/bin/pip install --quiet --disable-pip-version-check
 HUMAN_MODELS := .cache/human-models/package/models
+# ESLint for the web app's JavaScript, pinned, in a folder of its own (eslint.config.mjs).
+ESLINT := .cache/eslint/node_modules/.bin/eslint
+# The markers tests/conftest.py sets from each test's fixtures, plus `slow`.
+FAST_TESTS := not postgres and not redis and not s3 and not browser and not slow
 
-.PHONY: run test install install-dev models lint typecheck unit bench clean
+.PHONY: run test test-fast install install-dev models lint typecheck unit bench clean
 
 run: install models
 	$(BIN)/sightline serve
 
 test: install-dev models lint typecheck unit
+
+# No PostgreSQL, Redis, SeaweedFS or Chromium is started: their session fixtures only start for
+# the tests that ask for them, and those are left out.
+test-fast: install-dev models
+	$(BIN)/pytest -m "$(FAST_TESTS)"
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -68,9 +78,14 @@ $(HUMAN_MODELS)/movenet-multipose.json:
 	apt-get install -y -q --no-install-recommends chromium || \
 		(apt-get update -q && apt-get install -y -q --no-install-recommends chromium)
 
-lint:
+$(ESLINT):
+	npm install --prefix .cache/eslint --no-audit --no-fund --save-exact \
+		eslint@10.15.0 @eslint/js@10.0.1 globals@17.14.0
+
+lint: $(ESLINT)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(ESLINT) src/sightline/web/static
 
 typecheck:
 	$(BIN)/mypy

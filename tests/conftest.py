@@ -1,13 +1,14 @@
 """Shared fixtures: settings in a temporary folder, the wired application, a real HTTP server,
 and the real servers of the scaled-out deployment (PostgreSQL, S3, Redis) for the backend
-contract tests, which run every backend test on both stacks."""
+contract tests, which run every backend test on both stacks; and the markers that tell which
+tests need those servers or a browser (`make test-fast` leaves them out)."""
 
 from __future__ import annotations
 
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,91 @@ from sightline.app import Sightline
 from sightline.models import Models
 from sightline.settings import Settings, default_model_dir
 from support.catalogs import migrate
-from support.services import Stack
+from support.services import Service, Stack
+
+# -- markers -------------------------------------------------------------------------------------
+# Markers are read from what each test asks for, so that a new test needs no decorator to be left
+# out of `make test-fast`. A test that starts a server without its marker fails (see
+# `_servers_started_only_if_marked`): a new fixture that reaches a server belongs in a table here.
+
+SERVER_MARKERS = frozenset({"postgres", "redis", "s3"})
+
+# Fixtures that reach one kind of server (or the browser) wherever they are in a test's fixture
+# closure, the fixtures it asks for and theirs.
+FIXTURE_MARKERS: dict[str, frozenset[str]] = {
+    "redis_backend": frozenset({"redis"}),  # tests/queue/conftest.py
+    "s3_bucket": frozenset({"s3"}),  # tests/blobs/conftest.py
+    "s3_blob_url": frozenset({"s3"}),  # tests/blobs/conftest.py
+    "seaweed": frozenset({"s3"}),  # tests/api/test_uploads.py: a SeaweedFS of its own
+    "browser": frozenset({"browser"}),  # tests/web/conftest.py: Chromium
+}
+
+# Parametrised fixtures that ask for the `services` stack (request.getfixturevalue) for some of
+# their parameters only: that never shows in the fixture closure, only in the test's parameters.
+PARAM_MARKERS: dict[tuple[str, str], frozenset[str]] = {
+    ("backends", "scaled"): SERVER_MARKERS,  # below
+    ("catalog_url", "postgresql"): frozenset({"postgres"}),  # tests/support/catalogs.py
+    ("empty_catalog_url", "postgresql"): frozenset({"postgres"}),
+    ("sql_catalog", "postgresql"): frozenset({"postgres"}),  # tests/search/test_vectors.py
+    ("sql_catalog", "pgvector"): frozenset({"postgres"}),
+    ("queue_backend", "redis"): frozenset({"redis"}),  # tests/queue/conftest.py
+    ("blob_url", "s3"): frozenset({"s3"}),  # tests/blobs/conftest.py
+}
+
+
+def needed_markers(item: pytest.Item) -> set[str]:
+    """The postgres, redis, s3 and browser markers that `item` needs, from its fixtures and
+    parameters. A test that asks for the whole `services` stack, with nothing above or an
+    explicit marker saying which of its servers it uses, gets all three: the stack starts them
+    all."""
+    fixtures = set(getattr(item, "fixturenames", ()))
+    callspec = getattr(item, "callspec", None)
+    params: dict[str, object] = callspec.params if callspec is not None else {}
+    needed: set[str] = set()
+    for name in fixtures:
+        needed |= FIXTURE_MARKERS.get(name, frozenset())
+    for name, value in params.items():
+        if isinstance(value, str):
+            needed |= PARAM_MARKERS.get((name, value), frozenset())
+    explicit = {mark.name for mark in item.iter_markers()}
+    if "services" in fixtures and not (needed | explicit) & SERVER_MARKERS:
+        needed |= SERVER_MARKERS
+    return needed
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        present = {mark.name for mark in item.iter_markers()}
+        for name in sorted(needed_markers(item) - present):
+            item.add_marker(name)
+
+
+def _servers_started_only_if_marked(item: pytest.Item) -> Generator[None, None, None]:
+    """Fails a test phase that spawned a server when the test has no server marker: `make
+    test-fast` would start that server (and a missing table entry above shows up here)."""
+    before = Service.spawned
+    yield
+    marked = any(item.get_closest_marker(name) for name in SERVER_MARKERS)
+    if Service.spawned > before and not marked:
+        pytest.fail(
+            f"{item.nodeid} started a server but has none of the markers "
+            f"{sorted(SERVER_MARKERS)}: add its fixture or parameter to tests/conftest.py's "
+            "tables, or mark it",
+            pytrace=False,
+        )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    yield from _servers_started_only_if_marked(item)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    yield from _servers_started_only_if_marked(item)
+
+
+# -- fixtures ------------------------------------------------------------------------------------
 
 
 @pytest.fixture(autouse=True)

@@ -351,6 +351,7 @@ def url_with(services: Stack, bucket: str, **params: str) -> str:
     return f"s3://{bucket}/?{query}"
 
 
+@pytest.mark.s3
 def test_a_missing_bucket_is_a_configuration_error(services: Stack) -> None:
     with pytest.raises(ConfigurationError, match="does not exist"):
         S3BlobStore.from_url(services.s3.blob_url("no-such-bucket"))

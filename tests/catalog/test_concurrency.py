@@ -267,6 +267,7 @@ def test_deleting_an_image_while_its_results_arrive(catalog: SQLCatalog) -> None
 # -- failures before commit --------------------------------------------------------------------
 
 
+@pytest.mark.postgres
 def test_a_deletion_cut_off_before_its_commit_keeps_the_blob(services: Stack) -> None:
     """The connection of a deletion is cut while it waits for the events' seq lock (as by a
     failover): the image stays, so its bytes must stay in the store too."""

@@ -79,6 +79,9 @@ class Service:
     """One server process with its folder and log."""
 
     name = "service"
+    # Server processes spawned by this Python process, all services together: the test suite
+    # checks with it that only tests marked as needing a server start one (tests/conftest.py).
+    spawned = 0
 
     def __init__(self, root: Path) -> None:
         self.root = root / self.name
@@ -87,6 +90,7 @@ class Service:
         self.process: subprocess.Popen[bytes] | None = None
 
     def _spawn(self, command: list[str], **options: Any) -> subprocess.Popen[bytes]:
+        Service.spawned += 1
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **options

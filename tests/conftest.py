@@ -25,7 +25,7 @@ from support.services import Service, Stack
 # -- markers -------------------------------------------------------------------------------------
 # Markers are read from what each test asks for, so that a new test needs no decorator to be left
 # out of `make test-fast`. A test that starts a server without its marker fails (see
-# `_servers_started_only_if_marked`): a new fixture that reaches a server belongs in a table here.
+# `servers_started_only_if_marked`): a new fixture that reaches a server belongs in a table here.
 
 SERVER_MARKERS = frozenset({"postgres", "redis", "s3"})
 
@@ -79,7 +79,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(name)
 
 
-def _servers_started_only_if_marked(item: pytest.Item) -> Generator[None, None, None]:
+def servers_started_only_if_marked(item: pytest.Item) -> Generator[None, None, None]:
     """Fails a test phase that spawned a server when the test has no server marker: `make
     test-fast` would start that server (and a missing table entry above shows up here)."""
     before = Service.spawned
@@ -96,12 +96,12 @@ def _servers_started_only_if_marked(item: pytest.Item) -> Generator[None, None, 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
-    yield from _servers_started_only_if_marked(item)
+    yield from servers_started_only_if_marked(item)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    yield from _servers_started_only_if_marked(item)
+    yield from servers_started_only_if_marked(item)
 
 
 # -- fixtures ------------------------------------------------------------------------------------

@@ -17,7 +17,14 @@ from support.imagegen import solid
 
 @pytest.fixture
 def guarded(tmp_path: Path) -> Iterator[RunningServer]:
-    app = Sightline(Settings(data_dir=tmp_path / "d", api_keys="alpha-key, beta-key", workers=1))
+    # The model-free features: closing would otherwise wait for the real models' analysis.
+    settings = Settings(
+        data_dir=tmp_path / "d",
+        api_keys="alpha-key, beta-key",
+        workers=1,
+        default_features="metadata,color,hash,thumbnail",
+    )
+    app = Sightline(settings)
     with serve(app) as running:
         yield running
     app.close()

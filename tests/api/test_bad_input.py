@@ -106,6 +106,9 @@ def small_limits(tmp_path: Path) -> Iterator[RunningServer]:
         max_metadata_bytes=64,
         workers=1,
         poll_interval_seconds=0.02,
+        # The model-free features: closing would otherwise wait for the real models' analysis
+        # of the upload that shows the service still serving.
+        default_features="metadata,color,hash,thumbnail",
     )
     app = Sightline(settings)
     with serve(app) as running:

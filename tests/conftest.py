@@ -21,10 +21,12 @@ from sightline.models import Models
 from sightline.settings import Settings, default_model_dir
 from support.catalogs import migrate
 from support.services import Service, Stack
+from support.slow import SLOW_TESTS
 
 # -- markers -------------------------------------------------------------------------------------
-# Markers are read from what each test asks for, so that a new test needs no decorator to be left
-# out of `make test-fast`. A test that starts a server without its marker fails (see
+# Server and browser markers are read from what each test asks for, so that a new test needs no
+# decorator to be left out of `make test-fast`; `slow` comes from the measured list in
+# tests/support/slow.py. A test that starts a server without its marker fails (see
 # `servers_started_only_if_marked`): a new fixture that reaches a server belongs in a table here.
 
 SERVER_MARKERS = frozenset({"postgres", "redis", "s3"})
@@ -75,7 +77,10 @@ def needed_markers(item: pytest.Item) -> set[str]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         present = {mark.name for mark in item.iter_markers()}
-        for name in sorted(needed_markers(item) - present):
+        needed = needed_markers(item)
+        if item.nodeid.split("[", 1)[0] in SLOW_TESTS:  # all variants of a parametrised test
+            needed.add("slow")
+        for name in sorted(needed - present):
             item.add_marker(name)
 
 

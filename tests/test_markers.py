@@ -15,6 +15,7 @@ import pytest
 
 from conftest import servers_started_only_if_marked
 from support.services import Service
+from support.slow import SLOW_TESTS
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / "tests"
@@ -122,3 +123,9 @@ def test_a_test_phase_that_starts_a_server_without_a_marker_fails(
             next(phase)
     finally:
         Service.spawned -= 1  # or this test's own phase would fail the same way
+
+
+def test_every_listed_slow_test_exists() -> None:
+    for nodeid in SLOW_TESTS:
+        path, *_classes, function = nodeid.split("::")
+        assert f"def {function}(" in (ROOT / path).read_text(), nodeid

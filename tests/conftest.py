@@ -78,7 +78,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         present = {mark.name for mark in item.iter_markers()}
         needed = needed_markers(item)
-        if item.nodeid.split("[", 1)[0] in SLOW_TESTS:  # all variants of a parametrised test
+        # A listed test, all variants of a parametrised one, or a listed module's every test.
+        test = item.nodeid.split("[", 1)[0]
+        if test in SLOW_TESTS or test.split("::", 1)[0] in SLOW_TESTS:
             needed.add("slow")
         for name in sorted(needed - present):
             item.add_marker(name)

@@ -2,6 +2,7 @@
 tests/conftest.py): each took a second or more, its parametrised variants together, in a
 `pytest --durations` run of the rest on this project's 2-core machine. Real models at work,
 worker and server processes, and parametrised tests that start a live server per variant.
+A module's path stands for all its tests.
 
 Listed here rather than decorated where they are defined, so that the measure can be redone
 in one place. A listed test that is renamed only drops out of the list (and then runs in
@@ -51,7 +52,9 @@ SLOW_TESTS = frozenset(
         "tests/test_cli.py::test_analyze_prints_every_default_feature_as_json",
         "tests/test_cli.py::test_serve_runs_the_pipeline_and_stops_on_sigterm",
         "tests/test_cli_models.py::test_prepare_reports_each_model",
+        # Both share one collection by a pytest of their own.
         "tests/test_markers.py::test_each_variant_is_marked_with_the_server_its_parameter_picks",
+        "tests/test_markers.py::test_a_test_naming_the_whole_stack_gets_every_server_unless_it_names_its_own",
         "tests/test_recipes.py::test_fashion_catalogue",
         "tests/test_recipes.py::test_game_telemetry",
         "tests/test_recipes.py::test_insurance_claims",
@@ -62,12 +65,8 @@ SLOW_TESTS = frozenset(
         "tests/vision/test_concepts.py::test_the_result_names_its_method_models_and_vector",
         "tests/vision/test_feature_interplay.py::test_a_crop_keeps_the_text_read_in_the_same_job",
         "tests/vision/test_metadata.py::test_gif_frame_count_is_capped",
-        "tests/vision/test_read.py::test_askew_page_keeps_its_rows",
-        "tests/vision/test_read.py::test_game_screenshot_values_are_found",
-        "tests/vision/test_read.py::test_long_line_is_not_taken_for_upside_down",
-        "tests/vision/test_read.py::test_reading_order_is_top_to_bottom",
-        "tests/vision/test_read.py::test_result_shape",
-        "tests/vision/test_read.py::test_turned_form_is_read_and_its_orientation_found",
+        # OCR: the model's first load and every page read take a second or more.
+        "tests/vision/test_read.py",
         "tests/vision/test_registry.py::test_loading_and_running_every_model_touches_no_network",
         "tests/web/test_routes.py::test_only_shipped_assets_are_served",
         "tests/webhooks/test_app.py::test_a_restart_in_the_middle_of_a_retry_schedule_resumes_it",

@@ -31,7 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -154,14 +154,14 @@ def recorded_model_calls() -> Iterator[list[Call]]:
         calls.append((session, output_names, dict(feed)))
         return original(session, output_names, feed, *rest)
 
-    ort.InferenceSession.run = recording  # type: ignore[method-assign]
+    ort.InferenceSession.run = recording
     try:
         yield calls
     finally:
-        ort.InferenceSession.run = original  # type: ignore[method-assign]
+        ort.InferenceSession.run = original
 
 
-def analysis_pass(features: Sequence[str], analyzers: dict[str, Analyzer], data: bytes) -> None:
+def analysis_pass(features: Sequence[str], analyzers: Mapping[str, Analyzer], data: bytes) -> None:
     picture = decode(data, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS)
     for feature in features:
         run = run_feature(feature, analyzers[feature], picture, lambda _artifact, _role: "")

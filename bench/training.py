@@ -42,7 +42,7 @@ from PIL import Image, ImageDraw
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from procstatus import MIB, memory_mib
 from sightline.classifiers.training import REGULARIZATION, ClassifierKind, train

@@ -20,7 +20,7 @@ def test_every_setting_is_documented(field: str) -> None:
     assert f"`SIGHTLINE_{field.upper()}`" in README
 
 
-@pytest.mark.parametrize("command", list(main.commands))  # type: ignore[attr-defined]
+@pytest.mark.parametrize("command", list(main.commands))
 def test_every_command_is_documented(command: str) -> None:
     assert f"sightline {command}" in README
 

@@ -7,6 +7,7 @@ import io
 import json
 import time
 import zipfile
+from typing import Any
 
 import httpx
 import numpy as np
@@ -37,7 +38,7 @@ def catalogue(client: Client) -> dict[str, list[str]]:
     return ids
 
 
-def _trained(client: Client, catalogue: dict[str, list[str]], name: str = "shop") -> dict:
+def _trained(client: Client, catalogue: dict[str, list[str]], name: str = "shop") -> dict[str, Any]:
     client.create_classifier(name, "multiclass", "garment shapes")
     report = client.add_examples(
         name, [(image_id, kind) for kind, ids in catalogue.items() for image_id in ids]
@@ -169,7 +170,7 @@ def test_export_runs_in_onnxruntime_to_the_same_probabilities(
         assert probability == pytest.approx(expected[label], abs=1e-3)
 
 
-def _wait_for_feature(client: Client, image_id: str, feature: str) -> dict:
+def _wait_for_feature(client: Client, image_id: str, feature: str) -> dict[str, Any]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         image = client.get(image_id)

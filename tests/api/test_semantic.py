@@ -4,6 +4,7 @@ or by a user-added clip model."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -45,7 +46,7 @@ def photos(client: Client) -> dict[str, str]:
     return ids
 
 
-def _names(ids: dict[str, str], answer: dict) -> list[str]:
+def _names(ids: dict[str, str], answer: dict[str, Any]) -> list[str]:
     by_id = {image_id: name for name, image_id in ids.items()}
     return [by_id[item["image"]["id"]] for item in answer["items"]]
 

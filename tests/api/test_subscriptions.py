@@ -111,7 +111,7 @@ def test_an_endpoint_that_does_not_answer_is_not_subscribed(client: Client) -> N
 @pytest.fixture
 def strict_client(tmp_path: Path) -> Iterator[Client]:
     """A server on the default policy: no non-public endpoint allowed."""
-    settings = Settings(data_dir=tmp_path / "strict", **TEST_SETTINGS)
+    settings = Settings(data_dir=tmp_path / "strict", **TEST_SETTINGS)  # type: ignore[arg-type]
     app = Sightline(settings)
     try:
         with serve(app, run_workers=False) as running, Client(running.url) as api:

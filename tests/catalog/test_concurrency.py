@@ -71,7 +71,8 @@ def done(feature: str, result: dict[str, Any]) -> FeatureState:
     return FeatureState(feature, FeatureStatus.DONE, feature, "1", result)
 
 
-def run_together(tasks: list[Callable[[], object]]) -> list[object]:
+# Callable[..., object]: the tasks are lambdas that bind their loop variables as defaults.
+def run_together(tasks: list[Callable[..., object]]) -> list[object]:
     """Run the tasks on threads released at once; re-raise the first failure."""
     start = threading.Barrier(len(tasks))
 
@@ -161,7 +162,7 @@ def test_workers_finishing_one_image_together_lose_no_update(catalog: SQLCatalog
     features = [f"f{n}" for n in range(6)]
     catalog.add_images([image("img_1", *features)], [created("img_1")], Keeper())
     catalog.add_images([image("img_2", *features)], [created("img_2")], Keeper())
-    tasks: list[Callable[[], object]] = [
+    tasks: list[Callable[..., object]] = [
         lambda image_id=image_id, feature=feature: catalog.finish_features(
             image_id, [done(feature, {"n": feature})], [], Keeper(), f"{image_id}:done"
         )
@@ -245,7 +246,7 @@ def test_deleting_an_image_while_its_results_arrive(catalog: SQLCatalog) -> None
     no deadlock, and no blob row is left without a reference."""
     ids = [f"img_{n}" for n in range(8)]
     catalog.add_images([image(i, "thumbnail") for i in ids], [created(i) for i in ids], Keeper())
-    tasks: list[Callable[[], object]] = []
+    tasks: list[Callable[..., object]] = []
     for i in ids:
         thumb = BlobRef(hashlib.sha256(f"thumb {i}".encode()).hexdigest(), "thumbnail:small")
         tasks.append(

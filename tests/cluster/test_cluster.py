@@ -107,7 +107,7 @@ class Cluster:
     def query(self, statement: str) -> list[tuple[object, ...]]:
         dsn = self.database.replace("postgresql+psycopg://", "postgresql://")
         with psycopg.connect(dsn) as conn:
-            return conn.execute(statement).fetchall()  # type: ignore[arg-type]
+            return conn.execute(statement).fetchall()
 
 
 @pytest.fixture

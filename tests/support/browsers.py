@@ -65,7 +65,7 @@ class Tab:
 
 def jpeg(pixels: object, quality: int = 90) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, "JPEG", quality=quality)  # type: ignore[call-overload]
+    Image.fromarray(pixels).save(buffer, "JPEG", quality=quality)  # type: ignore[arg-type]
     return buffer.getvalue()
 
 

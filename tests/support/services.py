@@ -131,7 +131,7 @@ class Postgres(Service):
                 + ["--auth=trust", "--encoding=utf8", "--no-sync"],
                 check=True,
                 capture_output=True,
-                **run_as,  # type: ignore[arg-type]
+                **run_as,  # type: ignore[call-overload]
             )
         process = self._spawn(
             [str(self.bin / "postgres"), "-D", str(self.data), "-h", "127.0.0.1"]
@@ -161,7 +161,7 @@ class Postgres(Service):
         import psycopg
 
         with psycopg.connect(self.dsn(database), autocommit=True) as conn:
-            conn.execute(statement)  # type: ignore[arg-type]
+            conn.execute(statement)
 
     def new_database(self, prepare: Callable[[str], None] | None = None) -> str:
         """A fresh, empty database; with `prepare` (given the template's URL once per run),

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -51,7 +52,7 @@ def rgb(code: str) -> tuple[int, int, int]:
     return int(code[0:2], 16), int(code[2:4], 16), int(code[4:6], 16)
 
 
-def analyze(picture: Picture) -> dict[str, object]:
+def analyze(picture: Picture) -> dict[str, Any]:
     result = ColorAnalyzer().analyze(picture)
     json.dumps(result, allow_nan=False)
     return result

@@ -138,7 +138,9 @@ def test_sixteen_bit_greyscale_is_scaled_to_its_range(encode: Encode) -> None:
 def test_cmyk_jpeg(encode: Encode) -> None:
     picture = decode_all(encode(Image.new("CMYK", (16, 16), (0, 255, 255, 0)), "JPEG"))
     assert picture.image.mode == "CMYK"
-    red, green, blue = picture.rgb.getpixel((8, 8))
+    pixel = picture.rgb.getpixel((8, 8))
+    assert isinstance(pixel, tuple)
+    red, green, blue = pixel
     assert red > 200 and green < 60 and blue < 60
 
 
@@ -148,7 +150,8 @@ def test_palette_png_with_transparency(encode: Encode) -> None:
     image.putpixel((0, 0), 0)
     picture = decode_all(encode(image, "PNG", transparency=0))
     assert picture.oriented.mode == "RGBA"
-    assert picture.oriented.getpixel((0, 0))[3] == 0
+    corner = picture.oriented.getpixel((0, 0))
+    assert isinstance(corner, tuple) and corner[3] == 0
     assert picture.oriented.getpixel((1, 1)) == (255, 0, 0, 255)
     assert picture.rgb.getpixel((0, 0)) == (255, 255, 255)
 

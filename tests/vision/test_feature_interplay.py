@@ -3,7 +3,7 @@ found, whatever order the request named them in, and text is never read just for
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
@@ -25,7 +25,7 @@ def form_picture() -> Picture:
     return decode(data, max_bytes=50_000_000, max_pixels=80_000_000)
 
 
-def results(analyzers: dict[str, Analyzer], features: list[str]) -> dict[str, dict[str, object]]:
+def results(analyzers: dict[str, Analyzer], features: list[str]) -> dict[str, dict[str, Any]]:
     runs = run_features(form_picture(), features, analyzers, lambda _artifact, _role: "")
     return {run.state.feature: run.state.result or {} for run in runs}
 

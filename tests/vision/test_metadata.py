@@ -6,6 +6,7 @@ import json
 import random
 import struct
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from PIL import ExifTags, Image, ImageCms
@@ -18,7 +19,7 @@ PictureOf = Callable[..., Picture]
 Photo = Callable[..., Image.Image]
 
 
-def analyze(picture: Picture) -> dict[str, object]:
+def analyze(picture: Picture) -> dict[str, Any]:
     result = MetadataAnalyzer().analyze(picture)
     json.dumps(result, allow_nan=False)  # results are stored as strict JSON
     return result
@@ -197,7 +198,7 @@ def test_gif_frames(picture_of: PictureOf, count: int) -> None:
         frames[0], "GIF", save_all=True, append_images=frames[1:], comment=b"hi", loop=0
     )
     result = analyze(picture)
-    assert result["frames"] == count == Image.open(io.BytesIO(picture.data)).n_frames
+    assert result["frames"] == count == Image.open(io.BytesIO(picture.data)).n_frames  # type: ignore[attr-defined]
     assert result["animated"] is (count > 1)
     assert result["has_alpha"] is False
 
@@ -207,7 +208,7 @@ def test_gif_with_local_palettes_and_transparency(picture_of: PictureOf, photo: 
     picture = picture_of(
         frames[0], "GIF", save_all=True, append_images=frames[1:], transparency=0, interlace=True
     )
-    assert Image.open(io.BytesIO(picture.data)).n_frames == 4
+    assert Image.open(io.BytesIO(picture.data)).n_frames == 4  # type: ignore[attr-defined]
     result = analyze(picture)
     assert result["frames"] == 4
     assert result["has_alpha"] is True
@@ -239,7 +240,7 @@ def chained_tiff(pages: int, encode: Encode) -> bytes:
 @pytest.mark.parametrize("pages", [1, 3, 7])
 def test_tiff_pages(encode: Encode, pages: int) -> None:
     data = chained_tiff(pages, encode)
-    assert Image.open(io.BytesIO(data)).n_frames == pages
+    assert Image.open(io.BytesIO(data)).n_frames == pages  # type: ignore[attr-defined]
     result = analyze(decode(data, max_bytes=10_000_000, max_pixels=1_000))
     assert result["frames"] == pages
     assert result["animated"] is False  # pages, not an animation

@@ -105,9 +105,11 @@ def test_leases_keep_senders_apart_until_they_run_out(harness: Harness, receiver
     delivery_id = first.deliveries[0].id
     done = DeliveryUpdate(delivery_id, DeliveryStatus.DELIVERED, later)
     store.record([Attempted(first, attempt(subscription.id, delivery_id), [done])])
-    assert store.delivery(subscription.id, delivery_id).status is DeliveryStatus.PENDING
+    held = store.delivery(subscription.id, delivery_id)
+    assert held is not None and held.status is DeliveryStatus.PENDING
     store.record([Attempted(again, attempt(subscription.id, delivery_id), [done])])
-    assert store.delivery(subscription.id, delivery_id).status is DeliveryStatus.DELIVERED
+    delivered = store.delivery(subscription.id, delivery_id)
+    assert delivered is not None and delivered.status is DeliveryStatus.DELIVERED
     assert len(store.attempts(subscription.id)) == 2  # both requests were made: both logged
 
 

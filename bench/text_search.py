@@ -25,23 +25,22 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from sightline.catalog import open_catalog
-from sightline.catalog import tables as t
-from sightline.catalog.sql import SQLCatalog
-from sightline.catalog.text_search import (
+from sightline.search.text import (
     SearchQuery,
     parse_where,
     rebuild_documents,
     refresh_document,
     search_images,
 )
+from sightline.storage import tables as t
+from sightline.stores import Stores, open_stores
 
 VOCABULARY = [f"w{i}" for i in range(2000)]
 BROAD = ["animal", "vehicle", "food", "plant", "structure", "device", "clothing", "instrument"]
 BATCH = 5000
 
 
-def fill(catalog: SQLCatalog, count: int) -> float:
+def fill(catalog: Stores, count: int) -> float:
     """Insert `count` images with results and index them; returns the indexing seconds."""
     rng = random.Random(1)
     now = datetime.now(UTC)
@@ -104,7 +103,7 @@ def _result(image_id: str, feature: str, result: dict[str, Any], now: datetime) 
     }
 
 
-def timed(catalog: SQLCatalog, query: SearchQuery, repeat: int) -> tuple[float, float, Any]:
+def timed(catalog: Stores, query: SearchQuery, repeat: int) -> tuple[float, float, Any]:
     times = []
     with catalog.db.read() as conn:
         for _ in range(repeat):
@@ -117,8 +116,8 @@ def timed(catalog: SQLCatalog, query: SearchQuery, repeat: int) -> tuple[float, 
 
 def run(count: int, repeat: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        catalog = open_catalog(f"sqlite:///{Path(folder) / 'catalog.db'}")
-        assert isinstance(catalog, SQLCatalog)
+        catalog = open_stores(f"sqlite:///{Path(folder) / 'catalog.db'}")
+        assert isinstance(catalog, Stores)
         indexing = fill(catalog, count)
         each = indexing / count * 1e6
         print(f"\n{count:,} images: indexed in {indexing:.1f} s ({each:.0f} µs each)")

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from services import Stack
-from sightline.catalog.migrate import upgrade
-from sightline.database import Database
+from sightline.storage.database import Database
+from sightline.stores import migrate as upgrade_database
 
 
 def migrate(url: str) -> None:
     db = Database(url)
     try:
-        upgrade(db)
+        upgrade_database(db)
     finally:
         db.dispose()
 

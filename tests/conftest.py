@@ -14,12 +14,15 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from catalogs import migrate
+from catalogs import catalog_url, empty_catalog_url, migrate
 from services import Stack
 from sightline import Client
 from sightline.app import Sightline
 from sightline.models import Models
 from sightline.settings import Settings, default_model_dir
+
+# The catalog database fixtures, for every test folder.
+__all__ = ["catalog_url", "empty_catalog_url"]
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from imagegen import solid
-from sightline.pipeline import run_features
+from sightline.images.pipeline import run_features
 from sightline.vision import Picture, decode
 
 

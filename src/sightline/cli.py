@@ -182,8 +182,8 @@ def worker(
 )
 def analyze(files: tuple[Path, ...], features: str | None) -> None:
     """Analyse FILES once, without a server or storage, and print the results as JSON."""
+    from sightline.images.pipeline import analyze_once, default_features, resolve_features
     from sightline.models import Models
-    from sightline.pipeline import analyze_once, default_features, resolve_features
     from sightline.vision import decode
     from sightline.vision.registry import build_analyzers
 
@@ -223,10 +223,10 @@ def analyze(files: tuple[Path, ...], features: str | None) -> None:
 def migrate(data_dir: Path | None, catalog_url: str | None) -> None:
     """Create or upgrade the catalog schema (every process also does this at start-up; several
     starting at once take turns)."""
-    from sightline.catalog import open_catalog
+    from sightline.stores import open_stores
 
     settings = _settings(data_dir=data_dir, catalog_url=catalog_url)
-    open_catalog(settings.resolved_catalog_url()).close()
+    open_stores(settings.resolved_catalog_url()).close()
     click.echo("Catalog schema is up to date.")
 
 
@@ -287,7 +287,7 @@ def queue_rebuild(**overrides: Any) -> None:
     restart without persistence); this command is for the cases they cannot notice.
     """
     with _backends(**overrides) as sightline:
-        handed_back = sightline.catalog.redispatch_unfinished()
+        handed_back = sightline.stores.events.redispatch_unfinished()
         enqueued = sightline.pool.relay.relay_all()
     click.echo(f"{handed_back} unfinished jobs handed back; {enqueued} enqueued.")
 

@@ -14,7 +14,7 @@ from conftest import RunningServer
 from documents import POLICY_NUMBER, claim_form
 from imagegen import encode, noise, solid
 from sightline import Client
-from sightline.catalog import FeatureState, FeatureStatus
+from sightline.storage.records import FeatureState, FeatureStatus
 
 TABBY = {
     "tags": [
@@ -42,7 +42,7 @@ def upload(client: Client, picture: bytes, **options: Any) -> str:
 def seed(server: RunningServer, image_id: str, feature: str, result: dict[str, Any]) -> None:
     """Store a feature's result as the worker would, without running its model."""
     outcome = FeatureState(feature, FeatureStatus.DONE, feature, "1", result)
-    server.sightline.catalog.finish_features(
+    server.sightline.stores.images.finish_features(
         image_id, [outcome], [], Keeper(), f"seed-{image_id}-{feature}"
     )
 

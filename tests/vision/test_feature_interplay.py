@@ -9,8 +9,8 @@ import pytest
 
 from documents import claim_form
 from imagegen import encode
+from sightline.images.pipeline import run_features
 from sightline.models import Models
-from sightline.pipeline import run_features
 from sightline.vision import Analyzer, Picture, decode
 from sightline.vision.registry import build_analyzers
 

@@ -16,17 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sightline.catalog import (
-    Attempted,
-    Claim,
-    DeliveryStatus,
-    SubscriptionStore,
-)
 from sightline.errors import BackendError
 from sightline.events import EventType
 from sightline.webhooks import Dispatcher, verify_signature
 from sightline.webhooks.dispatcher import parse_retry_after, retry_delay
 from sightline.webhooks.filters import matches
+from sightline.webhooks.store import Attempted, Claim, DeliveryStatus, SubscriptionStore
 from webhooks.conftest import ORIGIN, Harness, answered_200, eventually
 from webhooks.receiver import Received, Receiver, Reply
 
@@ -490,9 +485,9 @@ def test_deliveries_go_with_their_events(harness: Harness, receiver: Receiver) -
     harness.start()
     harness.emit()
     eventually(lambda: harness.counts(subscription)["pending"] == 1)
-    events = harness.catalog.events_after(0, 10)
-    harness.catalog.mark_dispatched(
+    events = harness.catalog.events.events_after(0, 10)
+    harness.catalog.events.mark_dispatched(
         [event.seq for event in events], finished=[e.seq for e in events]
     )
-    assert harness.catalog.prune_events(datetime.now(UTC) + timedelta(seconds=1)) == 1
+    assert harness.catalog.events.prune_events(datetime.now(UTC) + timedelta(seconds=1)) == 1
     assert harness.deliveries(subscription) == []

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from fastapi import Query
 from pydantic import BaseModel, Field
 
-from sightline.catalog import FeatureStatus, ImageRecord, ImageStatus
 from sightline.search.service import Answer
+from sightline.storage.records import FeatureStatus, ImageRecord, ImageStatus
 
 
 class ErrorInfo(BaseModel):

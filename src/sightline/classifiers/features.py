@@ -25,16 +25,16 @@ from functools import lru_cache
 
 import numpy as np
 
-from sightline.catalog.base import (
+from sightline.classifiers.store import (
     ClassifierRecord,
     ClassifierStore,
     ClassifierVersion,
     Published,
-    Vector,
+    prediction_feature,
 )
-from sightline.catalog.sql_classifiers import prediction_feature
 from sightline.classifiers.training import ClassifierKind, Head
 from sightline.models import LazyModel
+from sightline.storage.records import Vector
 from sightline.vision import decode, geometry
 from sightline.vision.base import JSON, Analyzer, Picture, SkipFeature
 from sightline.vision.tags import Classifier, predict

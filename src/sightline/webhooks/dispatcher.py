@@ -32,8 +32,13 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from sightline.addresses import AddressPolicy
-from sightline.catalog.base import (
-    JSON,
+from sightline.errors import BackendError
+from sightline.metrics import Metrics
+from sightline.settings import Settings
+from sightline.storage.records import JSON
+from sightline.webhooks.filters import matches
+from sightline.webhooks.signing import SIGNATURE_HEADER, signature_header
+from sightline.webhooks.store import (
     Attempted,
     AttemptRecord,
     Claim,
@@ -42,11 +47,6 @@ from sightline.catalog.base import (
     SubscriptionRecord,
     SubscriptionStore,
 )
-from sightline.errors import BackendError
-from sightline.metrics import Metrics
-from sightline.settings import Settings
-from sightline.webhooks.filters import matches
-from sightline.webhooks.signing import SIGNATURE_HEADER, signature_header
 from sightline.webhooks.transport import DeliveryError, WebhookClient
 
 log = logging.getLogger(__name__)

@@ -580,7 +580,9 @@ def test_near_duplicates_respects_max_distance(indexed: Stores) -> None:
 
 def test_near_duplicates_finds_exact_copies(indexed: Stores) -> None:
     add(indexed, new_image("copy", features=("hash",)))
-    indexed.images.finish_features("copy", [done("hash")], [], FakeKeeper(), "c", phash=PHASHES["far"])
+    indexed.images.finish_features(
+        "copy", [done("hash")], [], FakeKeeper(), "c", phash=PHASHES["far"]
+    )
     assert indexed.images.near_duplicates("far", 0) == [("copy", 0)]
     assert indexed.images.near_duplicates("copy", 7) == [("far", 0)]
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sightline.catalog.base import FeatureState, FeatureStatus
-from sightline.errors import ConfigurationError, InvalidFeature
+from sightline.errors import ConfigurationError, InvalidFeature, SkipFeature
 from sightline.settings import Settings
-from sightline.vision.base import JSON, Analyzer, Artifact, Picture, SkipFeature
+from sightline.vision.base import JSON, Analyzer, Artifact, Picture
 
 log = logging.getLogger(__name__)
 

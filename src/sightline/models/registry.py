@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sightline.errors import UnknownModel
-from sightline.vision.base import SkipFeature
+from sightline.errors import SkipFeature, UnknownModel
 
 PREPARED_MANIFEST = "prepared.json"
 

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from sightline import web
 from sightline.api import Services, create_api
 from sightline.blobs import open_blob_store
 from sightline.classifiers.features import FeatureSet
@@ -176,6 +177,7 @@ class Sightline:
             },
         )
         app = create_api(services, lifespan)
+        app.include_router(web.router)  # the web app at `/`; it signs in for itself
         return app
 
     def warm_indexes(self) -> None:

@@ -14,7 +14,7 @@ from conftest import RunningServer, serve
 from onnxnets import pooled_linear, write_manifest
 from sightline.app import Sightline
 from sightline.models.manifest import add_user_model
-from sightline.models.registry import BUILTIN
+from sightline.models.specs import BUILTIN
 from sightline.settings import Settings
 
 BUILTIN_NAMES = {spec.name for spec in BUILTIN}

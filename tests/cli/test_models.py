@@ -17,7 +17,7 @@ from imagegen import encode
 from onnxnets import fixed_output, pooled_linear, write_manifest
 from sightline.cli import main
 from sightline.models import prepare as prepare_module
-from sightline.models.registry import BUILTIN
+from sightline.models.specs import BUILTIN
 from sightline.settings import default_model_dir
 
 PREPARED = {"efficientnet-lite0", "movenet-multipose", "all-minilm-l6-v2"}

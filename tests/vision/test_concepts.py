@@ -13,7 +13,7 @@ from skimage import data
 from imagegen import encode
 from sightline.models import Models, ModelUnavailable
 from sightline.models.imagenet_labels import ClassLabel
-from sightline.search.sentences import DIMENSIONS, sentence_encoder
+from sightline.models.sentences import DIMENSIONS, sentence_encoder
 from sightline.vision import Picture, decode
 from sightline.vision.concepts import (
     SemanticAnalyzer,

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from onnxnets import fixed_output, write_manifest
+from sightline.errors import SkipFeature
 from sightline.models import Models
 from sightline.models.manifest import add_user_model
-from sightline.vision.base import SkipFeature
 from sightline.vision.objects import ObjectsAnalyzer
 
 PictureOf = Any

@@ -7,7 +7,7 @@ from contextlib import AbstractAsyncContextManager
 
 from fastapi import Depends, FastAPI
 
-from sightline import __version__, web
+from sightline import __version__
 from sightline.api import analyze, errors, events, images, models, search, system, uploads
 from sightline.api import classifiers as classifier_routes
 from sightline.api import subscriptions as subscription_routes
@@ -46,7 +46,6 @@ def create_api(
     app.include_router(uploads.router, dependencies=protected)
     app.include_router(subscription_routes.router, dependencies=protected)
     app.include_router(system.router)
-    app.include_router(web.router)  # the web app at `/`; it signs in for itself
     return app
 
 

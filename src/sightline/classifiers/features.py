@@ -33,10 +33,11 @@ from sightline.classifiers.store import (
     prediction_feature,
 )
 from sightline.classifiers.training import ClassifierKind, Head
+from sightline.errors import SkipFeature
 from sightline.models import LazyModel
 from sightline.storage.records import Vector
 from sightline.vision import decode, geometry
-from sightline.vision.base import JSON, Analyzer, Picture, SkipFeature
+from sightline.vision.base import JSON, Analyzer, Picture
 from sightline.vision.tags import Classifier, predict
 from sightline.vision.vectors import unit_length
 

@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sightline.errors import ConfigurationError, InvalidFeature
+from sightline.errors import ConfigurationError, InvalidFeature, SkipFeature
 from sightline.settings import Settings
 from sightline.storage.records import FeatureState, FeatureStatus
-from sightline.vision.base import JSON, Analyzer, Artifact, Picture, SkipFeature
+from sightline.vision.base import JSON, Analyzer, Artifact, Picture
 
 log = logging.getLogger(__name__)
 

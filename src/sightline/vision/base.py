@@ -35,14 +35,6 @@ class Artifact:
     height: int
 
 
-class SkipFeature(Exception):
-    """Raised by an analyzer that does not apply to this picture; the feature ends `skipped`."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 @dataclass
 class Picture:
     """A decoded, validated image. `image` is the file as opened (first frame loaded)."""

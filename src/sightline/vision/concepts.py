@@ -37,8 +37,8 @@ import numpy.typing as npt
 
 from sightline.models import LazyModel, Models
 from sightline.models.imagenet_labels import ClassLabel
-from sightline.search.sentences import MODEL as TEXT_MODEL
-from sightline.search.sentences import sentence_encoder
+from sightline.models.sentences import MODEL as TEXT_MODEL
+from sightline.models.sentences import sentence_encoder
 from sightline.vision import geometry
 from sightline.vision.base import JSON, Picture, analyzer_version
 from sightline.vision.tags import MODEL as IMAGE_MODEL

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 
 import onnxruntime as ort
 
+from sightline.errors import SkipFeature
 from sightline.models import LazyModel, Models, ModelSpec
 from sightline.models.manifest import ModelManifest, load_manifest
 from sightline.vision import geometry, yolo
-from sightline.vision.base import JSON, Picture, SkipFeature
+from sightline.vision.base import JSON, Picture
 from sightline.vision.pixels import rgb_array
 
 NO_DETECTOR = (

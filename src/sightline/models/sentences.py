@@ -2,7 +2,7 @@
 
 The model is all-MiniLM-L6-v2, prepared as one ONNX graph that already does what the
 sentence-transformers pipeline does after BERT (mean of the token states under the attention
-mask, then unit length; see `models/converters/minilm.py`). Here only tokenizing is left:
+mask, then unit length; see `converters/minilm.py`). Here only tokenizing is left:
 truncated to 256 tokens (the pipeline's `max_seq_length`) and padded to the longest text of
 each batch, which the mean over the attention mask makes invisible in the result.
 """

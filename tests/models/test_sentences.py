@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sightline.models import Models, ModelUnavailable
-from sightline.search.sentences import BATCH_SIZE, DIMENSIONS, SentenceEncoder, sentence_encoder
+from sightline.models.sentences import BATCH_SIZE, DIMENSIONS, SentenceEncoder, sentence_encoder
 
 # Cosine similarities from the torch model (transformers, mean pooling over the attention mask,
 # L2 normalisation: the sentence-transformers pipeline) in the converter environment.

@@ -42,10 +42,10 @@ from sightline.webhooks.store import (
     Attempted,
     AttemptRecord,
     Claim,
+    DeliveryEngineStore,
     DeliveryStatus,
     DeliveryUpdate,
     SubscriptionRecord,
-    SubscriptionStore,
 )
 from sightline.webhooks.transport import DeliveryError, WebhookClient
 
@@ -168,7 +168,7 @@ def encode(claim: Claim) -> tuple[bytes, str]:
 
 class Dispatcher:
     def __init__(
-        self, settings: Settings, store: SubscriptionStore, metrics: Metrics | None = None
+        self, settings: Settings, store: DeliveryEngineStore, metrics: Metrics | None = None
     ) -> None:
         self.store = store
         self.metrics = metrics or Metrics()

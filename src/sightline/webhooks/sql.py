@@ -1,5 +1,5 @@
 """Event subscriptions, their deliveries and the delivery log, on SQLAlchemy Core in the
-catalog's database (the contract is `SubscriptionStore`'s).
+catalog's database (the contracts are `SubscriptionStore`'s and `DeliveryEngineStore`'s).
 
 Fan-out follows `events` by seq with a watermark in `catalog_state`. Writers commit events in
 seq order (see `statements`), so everything up to the newest visible seq is there to be read;

@@ -1,5 +1,6 @@
 """What the webhooks domain keeps: subscriptions, their deliveries and attempts, behind the
-`SubscriptionStore` that the subscription service and the dispatcher use."""
+`SubscriptionStore` the subscription service uses and the `DeliveryEngineStore` the
+dispatcher uses (one SQL class implements both)."""
 
 from __future__ import annotations
 
@@ -110,12 +111,9 @@ class Attempted:
 
 class SubscriptionStore(Protocol):
     """Subscriptions, their deliveries (one per subscription and matching event) and the log of
-    HTTP attempts. Deleting a subscription removes its deliveries and log; deliveries go with
-    their event when the event log is pruned.
-
-    Fan-out follows the event log by seq with a watermark, in the transaction that inserts the
-    deliveries, so that several processes fanning out never skip or double an event. Senders
-    claim due deliveries with a lease that runs out if they die."""
+    HTTP attempts, as the subscription service reads and changes them. Deleting a subscription
+    removes its deliveries and log; deliveries go with their event when the event log is
+    pruned."""
 
     def create(self, record: SubscriptionRecord) -> SubscriptionRecord:
         """Store it; it gets the events written after this call, none of those before."""
@@ -153,6 +151,12 @@ class SubscriptionStore(Protocol):
         """Make these dead letters (all of them with None) pending again, as if new, living
         until `expires_at`; returns those requeued (those that were dead-lettered), as they are
         at that moment: a dispatcher may send them the next instant."""
+
+
+class DeliveryEngineStore(Protocol):
+    """What the dispatcher needs: fan-out follows the event log by seq with a watermark, in the
+    transaction that inserts the deliveries, so that several processes fanning out never skip
+    or double an event; senders claim due deliveries with a lease that runs out if they die."""
 
     def fan_out(self, matches: Callable[[SubscriptionRecord, JSON], bool], limit: int) -> int:
         """Match up to `limit` events past the watermark against every subscription, insert a

@@ -46,7 +46,7 @@ from procstatus import MIB, memory_mib
 from sightline.app import Sightline
 from sightline.catalog import ImageStatus
 from sightline.models import Models
-from sightline.pipeline import run_feature
+from sightline.pipeline import run_features
 from sightline.service import Upload
 from sightline.settings import DEFAULT_FEATURES, Settings
 from sightline.vision import Analyzer, decode
@@ -163,8 +163,8 @@ def recorded_model_calls() -> Iterator[list[Call]]:
 
 def analysis_pass(features: Sequence[str], analyzers: dict[str, Analyzer], data: bytes) -> None:
     picture = decode(data, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS)
-    for feature in features:
-        run = run_feature(feature, analyzers[feature], picture, lambda _artifact, _role: "")
+    for run in run_features(picture, features, analyzers, lambda _artifact, _role: None):
+        feature = run.state.feature
         if run.state.status != "done":
             raise SystemExit(f"{feature} ended {run.state.status}: {run.state.result}")
 

@@ -13,7 +13,7 @@ from sightline.api import create_api
 from sightline.backfill import RequestFeatureJob, request_reindex
 from sightline.blobs import open_blob_store
 from sightline.catalog import open_catalog
-from sightline.classifiers.features import FeatureSet
+from sightline.classifiers.features import FeatureSet, index_entries
 from sightline.classifiers.jobs import TrainJob
 from sightline.classifiers.service import ClassifierService
 from sightline.events import JobKind
@@ -40,7 +40,8 @@ class Sightline:
     def __init__(self, settings: Settings, analyzers: Mapping[str, Analyzer] | None = None) -> None:
         self.settings = settings
         self.metrics = Metrics()
-        self.catalog = open_catalog(settings.resolved_catalog_url())
+        # Documents, hashes and vectors come from what each feature's result declares.
+        self.catalog = open_catalog(settings.resolved_catalog_url(), indexer=index_entries)
         self.blobs = open_blob_store(settings.resolved_blob_url())
         self.queue = open_queue(
             settings.resolved_queue_url(),
@@ -56,9 +57,7 @@ class Sightline:
         # Custom classifiers read the embedding: they share its model and must match its version.
         embedding_model = classifier(self.models)
         embedding_version = EmbeddingAnalyzer(self.models).version
-        self.analyzers = FeatureSet(
-            bundled, self.catalog.classifiers, embedding_model, embedding_version
-        )
+        self.analyzers = FeatureSet(bundled, self.catalog.classifiers, embedding_version)
 
         def wake_relay() -> None:
             # The services wake the pool's relay, and the pool's jobs call the services.

@@ -224,9 +224,10 @@ def migrate(data_dir: Path | None, catalog_url: str | None) -> None:
     """Create or upgrade the catalog schema (every process also does this at start-up; several
     starting at once take turns)."""
     from sightline.catalog import open_catalog
+    from sightline.classifiers.features import index_entries
 
     settings = _settings(data_dir=data_dir, catalog_url=catalog_url)
-    open_catalog(settings.resolved_catalog_url()).close()
+    open_catalog(settings.resolved_catalog_url(), indexer=index_entries).close()
     click.echo("Catalog schema is up to date.")
 
 

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from sqlalchemy import func, select
 
-from catalogs import migrate
+from catalogs import embedding, migrate
 from services import Stack
 from sightline.catalog import (
     BlobRef,
@@ -29,6 +29,7 @@ from sightline.catalog import (
 from sightline.catalog import tables as t
 from sightline.catalog.sql import SQLCatalog
 from sightline.catalog.statements import SEQ_LOCKS
+from sightline.classifiers.features import index_entries
 from sightline.events import EventType, cloud_event
 
 WRITERS = 4
@@ -51,7 +52,7 @@ class Keeper:
 
 @pytest.fixture
 def catalog(catalog_url: str) -> Iterator[SQLCatalog]:
-    opened = open_catalog(catalog_url)
+    opened = open_catalog(catalog_url, indexer=index_entries)
     assert isinstance(opened, SQLCatalog)
     yield opened
     opened.close()
@@ -143,7 +144,7 @@ def test_a_reader_following_vectors_by_seq_misses_none(catalog: SQLCatalog) -> N
         for image_id in ids[writer::WRITERS]:
             vector = [float(value) for value in rng.standard_normal(8)]
             catalog.finish_features(
-                image_id, [done("embedding", {"vector": vector})], [], Keeper(), f"done-{image_id}"
+                image_id, [done("embedding", embedding(vector))], [], Keeper(), f"done-{image_id}"
             )
 
     try:

@@ -14,6 +14,7 @@ from sightline.catalog import FeatureState, FeatureStatus, NewImage, open_catalo
 from sightline.catalog.base import Example, VersionStatus
 from sightline.catalog.sql import SQLCatalog
 from sightline.catalog.text_search import SearchQuery
+from sightline.classifiers.features import index_entries
 from sightline.errors import ClassifierExists
 from sightline.events import EventType, cloud_event
 
@@ -26,7 +27,7 @@ class NoBlobs:
 
 @pytest.fixture
 def catalog(catalog_url: str) -> Iterator[SQLCatalog]:
-    opened = open_catalog(catalog_url)
+    opened = open_catalog(catalog_url, indexer=index_entries)
     assert isinstance(opened, SQLCatalog)
     opened.add_images(
         [
@@ -131,7 +132,16 @@ def test_versions_requested_together_get_distinct_numbers(catalog: SQLCatalog) -
 def test_deleting_a_classifier_takes_its_predictions_out_of_search(catalog: SQLCatalog) -> None:
     store = catalog.classifiers
     store.create("cls_1", "shop", "multiclass", "")
-    prediction = {"predicted": ["dress"], "labels": [{"name": "dress", "confidence": 0.9}]}
+    prediction = {
+        "model": {"name": "custom:shop", "version": "1"},
+        "width": 1,
+        "height": 1,
+        "classifier": {"id": "cls_1", "name": "shop", "version": 1},
+        "kind": "multiclass",
+        "threshold": 0.5,
+        "labels": [{"name": "dress", "confidence": 0.9}],
+        "predicted": ["dress"],
+    }
     catalog.request_features(
         "img_0",
         [FeatureState("custom:shop", FeatureStatus.PENDING, "custom", "1")],

@@ -12,12 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from catalogs import migrate
+from catalogs import embedding, migrate
 from services import Stack
 from sightline.catalog import NewImage, open_catalog
 from sightline.catalog.base import FeatureState, FeatureStatus, StoredVector, Vector
 from sightline.catalog.sql import SQLCatalog
 from sightline.catalog.vector_index_postgres import PgVectorSearch
+from sightline.classifiers.features import index_entries
 from sightline.events import EventType, cloud_event
 from sightline.search import vectors
 from sightline.search.vectors import VectorSearch
@@ -295,7 +296,7 @@ def sql_catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SQLC
             stack.postgres.execute(
                 "ALTER TABLE image_vectors DROP COLUMN embedding", url.rsplit("/", 1)[1]
             )
-    opened = open_catalog(url)
+    opened = open_catalog(url, indexer=index_entries)
     assert isinstance(opened, SQLCatalog)
     assert (opened.vector_search() is not None) == (request.param == "pgvector")
     yield opened
@@ -318,8 +319,7 @@ def analyse(
     version: str = "1",
     feature: str = "embedding",
 ) -> None:
-    result = {"vector": [float(value) for value in vector]}
-    state = FeatureState(feature, FeatureStatus.DONE, feature, version, result)
+    state = FeatureState(feature, FeatureStatus.DONE, feature, version, embedding(vector))
     catalog.finish_features(
         image_id, [state], [], NoBlobs(), f"done-{image_id}-{feature}-{version}"
     )

@@ -29,6 +29,7 @@ from sightline.catalog.base import (
     UploadRecord,
     UploadStore,
 )
+from sightline.indexing import Indexer, no_index_entries
 
 # `postgresql+psycopg://` is looked up as `postgresql`; both go through psycopg 3 (`database.py`).
 BACKENDS = {
@@ -48,8 +49,10 @@ class CatalogBackend(Catalog, EventLog, Protocol):
     def close(self) -> None: ...
 
 
-def open_catalog(url: str) -> CatalogBackend:
-    catalog: CatalogBackend = load_backend("catalog", url, BACKENDS)
+def open_catalog(url: str, indexer: Indexer = no_index_entries) -> CatalogBackend:
+    """The catalog at `url`, indexing what `indexer` reads from each result (by default,
+    nothing but file names)."""
+    catalog: CatalogBackend = load_backend("catalog", url, BACKENDS, indexer=indexer)
     return catalog
 
 

@@ -35,7 +35,7 @@ from sightline.catalog.vector_index_postgres import PgVectorSearch, has_pgvector
 from sightline.database import Database
 from sightline.errors import BackendError
 from sightline.events import EventType, cloud_event, envelope
-from sightline.vision.hash import hamming_distance
+from sightline.indexing import Indexer, hamming_distance, no_index_entries
 
 ORIGINAL_ROLE = "original"
 QUEUE_EPOCH = "queue_epoch"
@@ -47,9 +47,13 @@ def _now() -> datetime:
 
 
 class SQLCatalog:
-    def __init__(self, db: Database) -> None:
+    """`indexer` says what each stored result adds to the text documents and the vector index
+    (see `sightline.indexing`); by default, nothing."""
+
+    def __init__(self, db: Database, indexer: Indexer = no_index_entries) -> None:
         self.db = db
-        self.classifiers = SQLClassifierStore(db)
+        self.indexer = indexer
+        self.classifiers = SQLClassifierStore(db, indexer)
         self._pgvector: PgVectorSearch | None = None
         if not db.is_sqlite:
             with db.read() as conn:
@@ -59,10 +63,10 @@ class SQLCatalog:
         self.subscriptions = SQLSubscriptionStore(db)
 
     @classmethod
-    def from_url(cls, url: str) -> SQLCatalog:
+    def from_url(cls, url: str, indexer: Indexer = no_index_entries) -> SQLCatalog:
         db = Database(url)
-        upgrade(db)
-        return cls(db)
+        upgrade(db, indexer=indexer)
+        return cls(db, indexer)
 
     def close(self) -> None:
         self.db.dispose()
@@ -112,7 +116,7 @@ class SQLCatalog:
                         sha256=image.sha256, image_id=image.id, role=ORIGINAL_ROLE
                     )
                 )
-                refresh_document(conn, image.id)
+                refresh_document(conn, image.id, self.indexer)
             insert_events(conn, events)
             return [self._load(conn, image.id) for image in images]
 
@@ -217,7 +221,7 @@ class SQLCatalog:
         with self.db.write() as conn:
             if self._lock_image(conn, image_id):
                 self._upsert_features(conn, image_id, outcomes, now, keep_result=False)
-                refresh_document(conn, image_id)
+                refresh_document(conn, image_id, self.indexer)
                 unreferenced = self._replace_derived_refs(
                     conn, image_id, outcomes, blob_refs, keeper
                 )
@@ -482,8 +486,9 @@ class SQLCatalog:
         """Keep `image_vectors` in step with the results: a finished feature's vector replaces
         the old one under a new seq (so indexes see the change); a failed one removes it."""
         for outcome in outcomes:
-            vector = (outcome.result or {}).get("vector")
-            if outcome.status is FeatureStatus.DONE and not isinstance(vector, list):
+            entries = self.indexer(outcome.feature, outcome.result) if outcome.result else None
+            vector = None if entries is None else entries.vector
+            if outcome.status is FeatureStatus.DONE and vector is None:
                 continue
             conn.execute(
                 delete(t.image_vectors).where(

@@ -22,6 +22,7 @@ from sightline.catalog.statements import insert_events, upsert
 from sightline.catalog.text_search import refresh_document
 from sightline.database import Database
 from sightline.errors import ClassifierExists
+from sightline.indexing import Indexer, no_index_entries
 
 UPDATABLE = frozenset({"description", "run_on_upload", "published_version"})
 
@@ -36,8 +37,9 @@ def prediction_feature(name: str) -> str:
 
 
 class SQLClassifierStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, indexer: Indexer = no_index_entries) -> None:
         self.db = db
+        self.indexer = indexer  # rewrites the documents of images whose predictions go
 
     # -- classifiers ---------------------------------------------------------------------------
 
@@ -112,7 +114,7 @@ class SQLClassifierStore:
             image_ids = list(conn.scalars(select(t.feature_results.c.image_id).where(predicted)))
             conn.execute(delete(t.feature_results).where(predicted))
             for image_id in image_ids:
-                refresh_document(conn, image_id)
+                refresh_document(conn, image_id, self.indexer)
             conn.execute(delete(t.classifiers).where(t.classifiers.c.id == classifier_id))
             return record
 

@@ -37,16 +37,11 @@ from sqlalchemy.sql.elements import ColumnElement
 from sightline.catalog import tables as t
 from sightline.catalog.base import ImageStatus
 from sightline.catalog.statements import chunks
-from sightline.catalog.text_documents import (
-    Document,
-    build_document,
-    document_of,
-    has_word,
-    indexed_feature,
-)
+from sightline.catalog.text_documents import Document, build_document, document_of, has_word
 from sightline.catalog.text_index_postgres import TsvectorIndex
 from sightline.catalog.text_index_sqlite import FTS5Index
 from sightline.errors import InvalidParameter, InvalidQuery
+from sightline.indexing import Indexer
 
 MAX_QUERY_CHARS = 1000
 MAX_QUERY_TERMS = 32
@@ -135,21 +130,22 @@ class SearchPage:
 # -- documents -------------------------------------------------------------------------------
 
 
-def refresh_document(conn: Connection, image_id: str) -> None:
+def refresh_document(conn: Connection, image_id: str, indexer: Indexer) -> None:
     """Rewrite the image's document from its current results (call after they change)."""
     index = _index(conn)
     image = conn.execute(select(t.images.c.filename).where(t.images.c.id == image_id)).first()
     if image is None:
         return
+    # Every result: which ones hold words is for `indexer` to say, not for the catalog.
     results = conn.execute(
         select(t.feature_results.c.feature, t.feature_results.c.result).where(
-            t.feature_results.c.image_id == image_id, indexed_feature()
+            t.feature_results.c.image_id == image_id
         )
     ).all()
-    index.replace(conn, image_id, document_of(image.filename, results))
+    index.replace(conn, image_id, document_of(image.filename, results, indexer))
 
 
-def rebuild_documents(conn: Connection, batch: int = 500) -> int:
+def rebuild_documents(conn: Connection, indexer: Indexer, batch: int = 500) -> int:
     """Rewrite every image's document (after a migration that created the index or renumbered
     SQLite's rowids); returns how many images were indexed."""
     index = _index(conn)
@@ -157,19 +153,16 @@ def rebuild_documents(conn: Connection, batch: int = 500) -> int:
     results = t.feature_results
     rows = conn.execute(
         select(t.images.c.id, t.images.c.filename, results.c.feature, results.c.result)
-        .select_from(
-            t.images.outerjoin(
-                results, and_(results.c.image_id == t.images.c.id, indexed_feature())
-            )
-        )
+        .select_from(t.images.outerjoin(results, results.c.image_id == t.images.c.id))
         .order_by(t.images.c.id)
     )
     images = (list(found) for _id, found in itertools.groupby(rows, _image_id))
     count = 0
     for chunk in chunks(images, batch):
-        index.insert(
-            conn, [(found[0].id, document_of(found[0].filename, found)) for found in chunk]
-        )
+        documents = [
+            (found[0].id, document_of(found[0].filename, found, indexer)) for found in chunk
+        ]
+        index.insert(conn, documents)
         count += len(chunk)
     return count
 

@@ -4,7 +4,26 @@ The feature registry (`sightline.vision.registry.build_analyzers`) is not re-exp
 imports the model runtime, which itself builds on `vision.base`.
 """
 
-from sightline.vision.base import Analyzer, Artifact, Picture, SkipFeature
+from sightline.vision.base import (
+    Analysis,
+    Analyzer,
+    Artifact,
+    Independent,
+    Inputs,
+    Picture,
+    ResultModel,
+    SkipFeature,
+)
 from sightline.vision.decode import decode
 
-__all__ = ["Analyzer", "Artifact", "Picture", "SkipFeature", "decode"]
+__all__ = [
+    "Analysis",
+    "Analyzer",
+    "Artifact",
+    "Independent",
+    "Inputs",
+    "Picture",
+    "ResultModel",
+    "SkipFeature",
+    "decode",
+]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from alembic import op
 
+from sightline.catalog.migrate import run_indexer
 from sightline.catalog.text_search import rebuild_documents
 
 revision = "0005"
@@ -43,7 +44,7 @@ def upgrade() -> None:
     )
     # Images analysed before this revision become searchable now, with today's code: should the
     # document ever change, this call goes and the revision that changes it rebuilds.
-    rebuild_documents(bind)
+    rebuild_documents(bind, run_indexer())
 
 
 def downgrade() -> None:

@@ -44,7 +44,7 @@ from skimage import data as samples
 
 from procstatus import MIB, memory_mib
 from sightline.app import Sightline
-from sightline.images.pipeline import run_feature
+from sightline.images.pipeline import run_features
 from sightline.images.service import Upload
 from sightline.models import Models
 from sightline.settings import DEFAULT_FEATURES, Settings
@@ -163,8 +163,8 @@ def recorded_model_calls() -> Iterator[list[Call]]:
 
 def analysis_pass(features: Sequence[str], analyzers: dict[str, Analyzer], data: bytes) -> None:
     picture = decode(data, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS)
-    for feature in features:
-        run = run_feature(feature, analyzers[feature], picture, lambda _artifact, _role: "")
+    for run in run_features(picture, features, analyzers, lambda _artifact, _role: None):
+        feature = run.state.feature
         if run.state.status != "done":
             raise SystemExit(f"{feature} ended {run.state.status}: {run.state.result}")
 

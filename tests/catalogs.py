@@ -3,14 +3,30 @@ PostgreSQL (with pgvector) on the run's server, so every such test holds for bot
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from services import Stack
 from sightline.storage.database import Database
 from sightline.stores import migrate as upgrade_database
+from sightline.vision.geometry import ModelInfo
+from sightline.vision.vectors import EmbeddingResult
+
+
+def embedding(vector: Sequence[float]) -> dict[str, Any]:
+    """A whole `embedding` (or user clip model) result holding `vector`, as stored."""
+    result = EmbeddingResult(
+        model=ModelInfo(name="net", version="1"),
+        width=1,
+        height=1,
+        dimensions=len(vector),
+        vector=[float(value) for value in vector],
+        normalized=True,
+    )
+    return result.model_dump(mode="json")
 
 
 def migrate(url: str) -> None:

@@ -21,26 +21,28 @@ from sightline.queue import JobState
 from sightline.settings import Settings
 from sightline.storage import tables as t
 from sightline.storage.records import FeatureStatus, ImageRecord, ImageStatus
-from sightline.vision import Picture, SkipFeature
+from sightline.vision import Analysis, Independent, Inputs, Picture, ResultModel, SkipFeature
 from sightline.vision.color import ColorAnalyzer
 from slow_worker import SlowAnalyzer, with_slow, worker_settings
 
 HERE = Path(__file__).parent
 
 
-class ExplodingAnalyzer:
+class ExplodingAnalyzer(Independent):
     name = "boom"
     version = "1"
+    result_model = ResultModel
 
-    def analyze(self, picture: Picture) -> dict[str, object]:
+    def analyze(self, picture: Picture, inputs: Inputs) -> Analysis:
         raise RuntimeError("analyzer bug")
 
 
-class NotApplicable:
+class NotApplicable(Independent):
     name = "never"
     version = "1"
+    result_model = ResultModel
 
-    def analyze(self, picture: Picture) -> dict[str, object]:
+    def analyze(self, picture: Picture, inputs: Inputs) -> Analysis:
         raise SkipFeature("does not apply to test pictures")
 
 

@@ -58,9 +58,7 @@ class Sightline:
         # Custom classifiers read the embedding: they share its model and must match its version.
         embedding_model = classifier(self.models)
         embedding_version = EmbeddingAnalyzer(self.models).version
-        self.analyzers = FeatureSet(
-            bundled, self.stores.classifiers, embedding_model, embedding_version
-        )
+        self.analyzers = FeatureSet(bundled, self.stores.classifiers, embedding_version)
 
         def wake_relay() -> None:
             # The services wake the pool's relay, and the pool's jobs call the services.

@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sightline.backends import load_backend
+from sightline.classifiers.features import index_entries
 from sightline.classifiers.sql import SQLClassifierStore
 from sightline.images.sql import SQLImageStore
 from sightline.images.uploads import SQLUploadStore
+from sightline.indexing import Indexer
 from sightline.search.text import SQLTextSearch, rebuild_documents
 from sightline.search.vector_store import SQLVectorStore
 from sightline.storage.database import Database
@@ -28,9 +30,9 @@ BACKENDS = {
 }
 
 
-def migrate(db: Database, revision: str = "head") -> None:
+def migrate(db: Database, revision: str = "head", indexer: Indexer = index_entries) -> None:
     """Bring the database's schema (and the data migrations' documents) to `revision`."""
-    upgrade(db, rebuild_documents=rebuild_documents, revision=revision)
+    upgrade(db, rebuild_documents=lambda conn: rebuild_documents(conn, indexer), revision=revision)
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,12 @@ class Stores:
     subscriptions: SQLSubscriptionStore
 
     @classmethod
-    def on(cls, db: Database) -> Stores:
-        """The stores of an already migrated database."""
-        text = SQLTextSearch(db)
-        vectors = SQLVectorStore(db)
+    def on(cls, db: Database, indexer: Indexer = index_entries) -> Stores:
+        """The stores of an already migrated database; `indexer` reads what each stored result
+        declares for the search documents and the vectors (by default, what every bundled
+        analyzer, user model and custom classifier declares)."""
+        text = SQLTextSearch(db, indexer)
+        vectors = SQLVectorStore(db, indexer)
         return cls(
             db=db,
             images=SQLImageStore(db, indexes=(text, vectors)),
@@ -61,16 +65,16 @@ class Stores:
         )
 
     @classmethod
-    def from_url(cls, url: str) -> Stores:
+    def from_url(cls, url: str, indexer: Indexer = index_entries) -> Stores:
         db = Database(url)
-        migrate(db)
-        return cls.on(db)
+        migrate(db, indexer=indexer)
+        return cls.on(db, indexer)
 
     def close(self) -> None:
         self.db.dispose()
 
 
-def open_stores(url: str) -> Stores:
+def open_stores(url: str, indexer: Indexer = index_entries) -> Stores:
     """The stores of the database at `url`, migrated to the latest schema."""
-    stores: Stores = load_backend("catalog", url, BACKENDS)
+    stores: Stores = load_backend("catalog", url, BACKENDS, indexer=indexer)
     return stores

@@ -131,7 +131,16 @@ def test_versions_requested_together_get_distinct_numbers(catalog: Stores) -> No
 def test_deleting_a_classifier_takes_its_predictions_out_of_search(catalog: Stores) -> None:
     store = catalog.classifiers
     store.create("cls_1", "shop", "multiclass", "")
-    prediction = {"predicted": ["dress"], "labels": [{"name": "dress", "confidence": 0.9}]}
+    prediction = {
+        "model": {"name": "custom:shop", "version": "1"},
+        "width": 1,
+        "height": 1,
+        "classifier": {"id": "cls_1", "name": "shop", "version": 1},
+        "kind": "multiclass",
+        "threshold": 0.5,
+        "labels": [{"name": "dress", "confidence": 0.9}],
+        "predicted": ["dress"],
+    }
     catalog.images.request_features(
         "img_0",
         [FeatureState("custom:shop", FeatureStatus.PENDING, "custom", "1")],

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from sqlalchemy import func, select
 
-from catalogs import migrate
+from catalogs import embedding, migrate
 from services import Stack
 from sightline.events import EventType, cloud_event
 from sightline.storage import tables as t
@@ -138,7 +138,7 @@ def test_a_reader_following_vectors_by_seq_misses_none(catalog: Stores) -> None:
         for image_id in ids[writer::WRITERS]:
             vector = [float(value) for value in rng.standard_normal(8)]
             catalog.images.finish_features(
-                image_id, [done("embedding", {"vector": vector})], [], Keeper(), f"done-{image_id}"
+                image_id, [done("embedding", embedding(vector))], [], Keeper(), f"done-{image_id}"
             )
 
     try:

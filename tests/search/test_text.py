@@ -1,6 +1,6 @@
 """Full-text search in the catalog, on SQLite (FTS5) and PostgreSQL (tsvector): documents from
-results, query syntax, ranking, filters, pages, and the migrations that index images analysed
-before they existed."""
+the words results declare, query syntax, ranking, filters, pages, and the migrations that index
+images analysed before they existed."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, update
 
+from sightline.classifiers.features import index_entries
 from sightline.errors import InvalidParameter, InvalidQuery
 from sightline.events import EventType, cloud_event
 from sightline.search.text import (
@@ -30,7 +31,11 @@ from sightline.stores import Stores
 from sightline.stores import migrate as upgrade
 
 JSON = dict[str, Any]
+# The fields every model result starts with: the results below are whole, as analyzers store them.
+HEADER: JSON = {"model": {"name": "net", "version": "1"}, "width": 64, "height": 48}
+BOX: JSON = {"x": 0, "y": 0, "w": 10, "h": 10}
 TABBY: JSON = {
+    **HEADER,
     "tags": [
         {"name": "domestic cat", "confidence": 0.93, "kind": "broader"},
         {"name": "cat", "confidence": 0.93, "kind": "broader"},
@@ -44,6 +49,7 @@ TABBY: JSON = {
     ],
 }
 PUPPY: JSON = {
+    **HEADER,
     "tags": [
         {"name": "dog", "confidence": 0.9, "kind": "broader"},
         {"name": "animal", "confidence": 0.92, "kind": "broader"},
@@ -72,16 +78,27 @@ def sqlite_catalog(tmp_path: Path) -> Iterator[Stores]:
     backend.close()
 
 
-def tags(*words: tuple[str, float]) -> JSON:
-    return {"tags": [{"name": w, "confidence": c, "kind": "broader"} for w, c in words]}
+def tags(*words: tuple[str, float], classes: list[JSON] | None = None) -> JSON:
+    scored = [{"name": w, "confidence": c, "kind": "broader"} for w, c in words]
+    return {**HEADER, "tags": scored, "classes": classes or []}
 
 
 def lines(*texts: str) -> JSON:
-    return {"lines": [{"text": text, "confidence": 0.99, "words": []} for text in texts]}
+    found = [
+        {"text": text, "confidence": 0.99, "polygon": [], "box": BOX, "words": []} for text in texts
+    ]
+    orientation = {"angle": 0, "confidence": 1.0}
+    return {**HEADER, "orientation": orientation, "text": "\n".join(texts), "lines": found}
+
+
+def labels(*scored: tuple[str, float]) -> JSON:
+    """A user classifier's (`model:*`) result."""
+    return {**HEADER, "labels": [{"name": name, "confidence": c} for name, c in scored]}
 
 
 def custom(*predicted: str, confidence: float = 0.9) -> JSON:
     return {
+        **HEADER,
         "classifier": {"id": "cls_1", "name": "shop", "version": 1},
         "kind": "multiclass",
         "threshold": 0.5,
@@ -140,6 +157,7 @@ def found(catalog: Stores, text: str | None = None, **query: Any) -> list[str]:
 
 
 def test_documents_hold_the_words_of_every_searchable_result() -> None:
+    objects = [{"label": "car", "confidence": 0.91}, {"label": "bicycle", "confidence": 0.3}]
     document = build_document(
         "claim-17.jpg",
         {
@@ -152,25 +170,22 @@ def test_documents_hold_the_words_of_every_searchable_result() -> None:
                     {"name": "shirt", "confidence": 0.08},
                 ],
             },
-            "model:birds": {
-                "labels": [
-                    {"name": "robin", "confidence": 0.83},
-                    {"name": "wren", "confidence": 0.06},
-                ]
-            },
+            "model:birds": labels(("robin", 0.83), ("wren", 0.06)),
             "objects": {
+                "width": 64,
+                "height": 48,
                 "detectors": [
                     {
-                        "objects": [
-                            {"label": "car", "confidence": 0.91},
-                            {"label": "bicycle", "confidence": 0.3},
-                        ]
+                        "model": {"name": "pets", "version": "1"},
+                        "objects": [{**found, "box": BOX} for found in objects],
                     }
-                ]
+                ],
             },
-            "embedding": {"vector": [0.5, 0.5], "dimensions": 2},
-            "color": {"dominant_color_background": "blue"},
+            "embedding": {**HEADER, "dimensions": 2, "vector": [0.5, 0.5], "normalized": True},
+            # A result stored by older code that no longer fits its model adds nothing.
+            "model:old": {"labels": [{"name": "heron", "confidence": 0.9}]},
         },
+        index_entries,
     )
     assert document.labels.splitlines() == ["dress", "robin", "car"]
     assert document.tags.splitlines() == ["domestic cat", "cat", "animal"]
@@ -222,7 +237,7 @@ def test_every_word_must_match_and_a_quoted_phrase_keeps_its_order(catalog: Stor
 
 def test_labels_tags_and_text_are_all_searched(catalog: Stores) -> None:
     add(catalog, "img_01", {"custom:shop": custom("trousers")})
-    add(catalog, "img_02", {"model:birds": {"labels": [{"name": "robin", "confidence": 0.8}]}})
+    add(catalog, "img_02", {"model:birds": labels(("robin", 0.8))})
     add(catalog, "img_03", {"read": lines("ACME trousers sale")})
     add(catalog, "img_04", filename="trousers-blue.jpg")
     assert sorted(found(catalog, "trousers")) == ["img_01", "img_03", "img_04"]
@@ -246,7 +261,8 @@ def test_a_confident_tag_outranks_an_unsure_one(catalog: Stores) -> None:
 
 def test_labels_outrank_sure_tags_then_text_then_weak_tags(catalog: Stores) -> None:
     add(catalog, "img_01", {"read": lines("dress")})
-    add(catalog, "img_02", {"tags": {"classes": [{"name": "dress", "confidence": 0.15}]}})
+    weak_class = {"name": "dress", "wnid": "n03236735", "confidence": 0.15}
+    add(catalog, "img_02", {"tags": tags(classes=[weak_class])})
     add(catalog, "img_03", {"tags": tags(("dress", 0.9))})
     add(catalog, "img_04", {"custom:shop": custom("dress")})
     add(catalog, "img_05", {"tags": tags(("shirt", 0.9))})
@@ -376,11 +392,11 @@ def test_refresh_and_rebuild_write_documents_from_the_stored_results(
             .where(t.feature_results.c.image_id == "img_01")
             .values(result=tags(("lion", 0.9)))
         )
-        refresh_document(conn, "img_01")
+        refresh_document(conn, "img_01", index_entries)
     assert found(catalog, "lion") == ["img_01"]
     with catalog.db.write() as conn:
         conn.exec_driver_sql("DELETE FROM image_text")
-        assert rebuild_documents(conn, batch=1) == 2
+        assert rebuild_documents(conn, index_entries, batch=1) == 2
     assert found(catalog, "lion") == ["img_01"]
     assert found(catalog, "POL-2024-000001") == ["img_02"]
 

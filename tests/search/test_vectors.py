@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from catalogs import migrate
+from catalogs import embedding, migrate
 from services import Stack
 from sightline.events import EventType, cloud_event
 from sightline.search import vectors
@@ -318,8 +318,7 @@ def analyse(
     version: str = "1",
     feature: str = "embedding",
 ) -> None:
-    result = {"vector": [float(value) for value in vector]}
-    state = FeatureState(feature, FeatureStatus.DONE, feature, version, result)
+    state = FeatureState(feature, FeatureStatus.DONE, feature, version, embedding(vector))
     catalog.images.finish_features(
         image_id, [state], [], NoBlobs(), f"done-{image_id}-{feature}-{version}"
     )

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from analysis import result_of
 from sightline.vision import Picture
 from sightline.vision.color import COLOR_NAMES, ColorAnalyzer, color_name
 
@@ -52,7 +53,7 @@ def rgb(code: str) -> tuple[int, int, int]:
 
 
 def analyze(picture: Picture) -> dict[str, object]:
-    result = ColorAnalyzer().analyze(picture)
+    result = result_of(ColorAnalyzer(), picture)
     json.dumps(result, allow_nan=False)
     return result
 

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image, ImageDraw
 from skimage import data
 
+from analysis import result_of
 from sightline.vision import Picture
 from sightline.vision.image_type import TYPES, ImageTypeAnalyzer
 
@@ -18,7 +19,7 @@ PHOTOS = {"astronaut": data.astronaut, "coffee": data.coffee, "chelsea": data.ch
 
 
 def analyze(picture: Picture) -> dict[str, Any]:
-    result = ImageTypeAnalyzer().analyze(picture)
+    result = result_of(ImageTypeAnalyzer(), picture)
     json.dumps(result, allow_nan=False)
     return result
 

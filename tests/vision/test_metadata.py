@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 from PIL import ExifTags, Image, ImageCms
 
+from analysis import result_of
 from sightline.vision import Picture, decode
 from sightline.vision.metadata import MAX_COUNTED_FRAMES, MetadataAnalyzer
 
@@ -19,7 +20,7 @@ Photo = Callable[..., Image.Image]
 
 
 def analyze(picture: Picture) -> dict[str, object]:
-    result = MetadataAnalyzer().analyze(picture)
+    result = result_of(MetadataAnalyzer(), picture)
     json.dumps(result, allow_nan=False)  # results are stored as strict JSON
     return result
 

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 from skimage import data
 
+from analysis import result_of
 from sightline.models import Models
 from sightline.vision import Picture
 from sightline.vision.base import JSON
@@ -50,7 +51,7 @@ def analyzer(models: Models) -> PeopleAnalyzer:
 @pytest.fixture
 def people(analyzer: PeopleAnalyzer, picture_of: PictureOf) -> Callable[[Image.Image], JSON]:
     def run(image: Image.Image) -> JSON:
-        result = analyzer.analyze(picture_of(image))
+        result = result_of(analyzer, picture_of(image))
         json.dumps(result, allow_nan=False)
         return result
 

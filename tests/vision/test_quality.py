@@ -9,6 +9,7 @@ import pytest
 from PIL import Image, ImageFilter
 from skimage import data
 
+from analysis import result_of
 from sightline.vision import Picture
 from sightline.vision.quality import QualityAnalyzer
 
@@ -18,7 +19,7 @@ PHOTOS = {"astronaut": data.astronaut, "coffee": data.coffee, "chelsea": data.ch
 
 
 def analyze(picture: Picture) -> dict[str, Any]:
-    result = QualityAnalyzer().analyze(picture)
+    result = result_of(QualityAnalyzer(), picture)
     json.dumps(result, allow_nan=False)
     return result
 

@@ -19,6 +19,7 @@ from rapidocr.ch_ppocr_rec.typings import WordInfo
 from rapidocr.utils.download_file import DownloadFile
 from skimage import data
 
+from analysis import result_of
 from documents import (
     POLICY_NUMBER,
     Document,
@@ -53,7 +54,7 @@ def read(models: Models) -> Read:
         if id(image) not in results:
             encoded = encode(image, "PNG")
             picture = decode(encoded, max_bytes=len(encoded), max_pixels=image.width * image.height)
-            result = analyzer.analyze(picture)
+            result = result_of(analyzer, picture)
             json.dumps(result, allow_nan=False)
             results[id(image)] = (image, result)
         return results[id(image)][1]

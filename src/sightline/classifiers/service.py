@@ -295,7 +295,7 @@ class ClassifierService:
             vector = self._image_vector(image_id)
         else:
             raise InvalidParameter("Send an image, or name a stored one by image_id.")
-        return describe_prediction(record, version, vector)
+        return describe_prediction(record, version, vector).model_dump(mode="json")
 
     def export(self, key: str, number: int) -> tuple[str, bytes]:
         """A zip of the version's head as ONNX (input: the embedding) and its labels."""

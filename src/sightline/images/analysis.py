@@ -44,11 +44,11 @@ class Analyst:
             data = blob.read()
         artifacts: dict[str, bytes] = {}
 
-        def store(artifact: Artifact, _role: str) -> str:
-            sha256 = self.blobs.put(artifact.data)
-            artifacts[sha256] = artifact.data
-            return sha256
+        def store(artifact: Artifact, _role: str) -> None:
+            self.blobs.put(artifact.data)
+            artifacts[artifact.sha256] = artifact.data
 
+        phash: str | None = None
         try:
             picture = decode(data, max_bytes=len(data), max_pixels=self.settings.max_pixels)
         except SightlineError as exc:
@@ -66,19 +66,12 @@ class Analyst:
             refs = [BlobRef(sha, role) for run in runs for role, sha in run.artifacts.items()]
             for run in runs:
                 self.metrics.feature_seconds.labels(run.state.feature).observe(run.seconds)
+            # The near-duplicate index takes the hash a result declares (the `hash` feature's).
+            declared = [run.analysis.result.index_entries() for run in runs if run.analysis]
+            phash = next((entries.phash for entries in declared if entries.phash), None)
         for outcome in outcomes:
             if outcome.status is FeatureStatus.FAILED:
                 self.metrics.feature_failures.labels(outcome.feature).inc()
-        phash = next(
-            (
-                outcome.result["phash"]
-                for outcome in outcomes
-                if outcome.feature == "hash"
-                and outcome.status is FeatureStatus.DONE
-                and outcome.result
-            ),
-            None,
-        )
         self.images.finish_features(
             image_id,
             outcomes,

@@ -1,27 +1,26 @@
 """Run analyzers on one picture and turn their output into storable feature outcomes.
 
 Shared by the workers and by `sightline analyze`, which differ only in what happens to the
-artifacts (thumbnails): stored as blobs, or just described.
+artifacts (thumbnails): stored as blobs, or only described in the results.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from sightline.errors import ConfigurationError, InvalidFeature, SkipFeature
 from sightline.settings import Settings
 from sightline.storage.records import FeatureState, FeatureStatus
-from sightline.vision.base import JSON, Analyzer, Artifact, Picture
+from sightline.vision.base import JSON, Analysis, Analyzer, Artifact, Inputs, Picture
 
 log = logging.getLogger(__name__)
 
-# Given an artifact and its role ("thumbnail:sizes.256"), store it and return its sha256.
-ArtifactSink = Callable[[Artifact, str], str]
+# Given an artifact and its role ("thumbnail:sizes.256"), store it (blobs are addressed by their
+# sha256, which the result already names).
+ArtifactSink = Callable[[Artifact, str], None]
 
 
 @dataclass(frozen=True)
@@ -29,6 +28,7 @@ class FeatureRun:
     state: FeatureState
     seconds: float
     artifacts: dict[str, str] = field(default_factory=dict)  # role -> sha256
+    analysis: Analysis | None = None  # what the analyzer returned, when it finished
 
 
 def error_info(code: str, message: str) -> JSON:
@@ -62,34 +62,40 @@ def default_features(settings: Settings, analyzers: Mapping[str, Analyzer]) -> l
 
 
 def run_feature(
-    feature: str, analyzer: Analyzer | None, picture: Picture, sink: ArtifactSink
+    feature: str,
+    analyzer: Analyzer | None,
+    picture: Picture,
+    sink: ArtifactSink,
+    inputs: Inputs | None = None,
 ) -> FeatureRun:
-    """One feature. An analyzer crash fails this feature for this picture only; a failure to
-    store its artifacts is the job's and propagates, so the job is retried."""
+    """One feature, given the analyses of the features it depends on or reuses. An analyzer
+    crash fails this feature for this picture only; a failure to store its artifacts is the
+    job's and propagates, so the job is retried."""
     if analyzer is None:
-        state = FeatureState(
-            feature,
-            FeatureStatus.SKIPPED,
-            analyzer="",
-            version="",
-            result={"reason": f"No analyzer for {feature!r} is installed in this worker."},
-        )
-        return FeatureRun(state, 0.0)
+        reason = {"reason": f"No analyzer for {feature!r} is installed in this worker."}
+        return FeatureRun(FeatureState(feature, FeatureStatus.SKIPPED, "", "", reason), 0.0)
     started = time.perf_counter()
-    artifacts: dict[str, str] = {}
+    name, version = analyzer.name, analyzer.version
     try:
-        raw = analyzer.analyze(picture)
+        analysis = analyzer.analyze(picture, inputs or {})
     except SkipFeature as skip:
-        status, result, error = FeatureStatus.SKIPPED, {"reason": skip.reason}, None
+        skipped = FeatureState(
+            feature, FeatureStatus.SKIPPED, name, version, {"reason": skip.reason}
+        )
+        return FeatureRun(skipped, time.perf_counter() - started)
     except Exception as exc:  # an analyzer bug must not take the other features down
-        log.exception("Analyzer %s failed on %s", analyzer.name, picture.sha256)
-        status, result = FeatureStatus.FAILED, None
+        log.exception("Analyzer %s failed on %s", name, picture.sha256)
         error = error_info("AnalyzerError", f"{type(exc).__name__}: {exc}")
-    else:
-        result = _store_artifacts(raw, feature, sink, artifacts)
-        status, error = FeatureStatus.DONE, None
-    state = FeatureState(feature, status, analyzer.name, analyzer.version, result, error)
-    return FeatureRun(state, time.perf_counter() - started, artifacts)
+        failed = FeatureState(feature, FeatureStatus.FAILED, name, version, None, error)
+        return FeatureRun(failed, time.perf_counter() - started)
+    artifacts = {}
+    for path, artifact in analysis.artifacts.items():
+        role = f"{feature}:{path}"
+        sink(artifact, role)
+        artifacts[role] = artifact.sha256
+    result = analysis.result.model_dump(mode="json")
+    done = FeatureState(feature, FeatureStatus.DONE, name, version, result)
+    return FeatureRun(done, time.perf_counter() - started, artifacts, analysis)
 
 
 def run_features(
@@ -98,20 +104,73 @@ def run_features(
     analyzers: Mapping[str, Analyzer],
     sink: ArtifactSink,
 ) -> list[FeatureRun]:
-    """In the registry's order, whatever the request's: a feature that reuses another's output
-    (smart crops keep the text that `read` found) then sees it whenever both run."""
+    """The requested features, each after those it depends on or reuses, in request order
+    otherwise. A dependency the request did not name is computed for its dependents only; a
+    feature whose dependency ended without an analysis ends the same way. Runs come back in the
+    registry's order, as features are listed everywhere else."""
+    finished: dict[str, FeatureRun] = {}
+    for name in execution_order(features, analyzers):
+        analyzer = analyzers.get(name)
+        if analyzer is None:
+            finished[name] = run_feature(name, None, picture, sink)
+            continue
+        unmet = [finished[d] for d in analyzer.depends_on if finished[d].analysis is None]
+        if unmet:
+            finished[name] = _ended_like(name, analyzer, unmet[0])
+            continue
+        inputs = {
+            other: analysis
+            for other in (*analyzer.depends_on, *analyzer.reuses)
+            if other in finished and (analysis := finished[other].analysis) is not None
+        }
+        finished[name] = run_feature(name, analyzer, picture, sink, inputs)
     rank = {name: index for index, name in enumerate(analyzers)}
-    ordered = sorted(features, key=lambda name: rank.get(name, len(rank)))
-    return [run_feature(name, analyzers.get(name), picture, sink) for name in ordered]
+    requested = sorted(dict.fromkeys(features), key=lambda name: rank.get(name, len(rank)))
+    return [finished[name] for name in requested]
+
+
+def execution_order(features: Sequence[str], analyzers: Mapping[str, Analyzer]) -> list[str]:
+    """`features` and their dependencies, each after what it depends on or reuses (reused
+    features only when requested), in request order otherwise."""
+    order: list[str] = []
+    visiting: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        if name in visiting:
+            raise ValueError(f"Features depend on each other: {' -> '.join([*visiting, name])}.")
+        visiting.append(name)
+        analyzer = analyzers.get(name)
+        if analyzer is not None:
+            for dependency in analyzer.depends_on:
+                visit(dependency)
+            for reused in analyzer.reuses:
+                if reused in features:
+                    visit(reused)
+        visiting.pop()
+        order.append(name)
+
+    for name in features:
+        visit(name)
+    return order
+
+
+def _ended_like(feature: str, analyzer: Analyzer, dependency: FeatureRun) -> FeatureRun:
+    """A feature that cannot run because its dependency ended without an analysis: skipped
+    for the same reason, or failed with the same error."""
+    source = dependency.state
+    state = FeatureState(
+        feature, source.status, analyzer.name, analyzer.version, source.result, source.error
+    )
+    return FeatureRun(state, 0.0)
 
 
 def analyze_once(
     picture: Picture, features: Sequence[str], analyzers: Mapping[str, Analyzer]
 ) -> JSON:
     """Results inline, nothing stored: artifacts are described by their checksum only."""
-    runs = run_features(
-        picture, features, analyzers, lambda artifact, _role: _sha256(artifact.data)
-    )
+    runs = run_features(picture, features, analyzers, lambda _artifact, _role: None)
     return {
         run.state.feature: {
             "status": str(run.state.status),
@@ -123,36 +182,3 @@ def analyze_once(
         }
         for run in runs
     }
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def describe_artifact(artifact: Artifact, sha256: str) -> JSON:
-    return {
-        "sha256": sha256,
-        "content_type": artifact.content_type,
-        "size": len(artifact.data),
-        "width": artifact.width,
-        "height": artifact.height,
-    }
-
-
-def _store_artifacts(value: Any, path: str, sink: ArtifactSink, stored: dict[str, str]) -> Any:
-    if isinstance(value, Artifact):
-        sha256 = sink(value, path)
-        stored[path] = sha256
-        return describe_artifact(value, sha256)
-    if isinstance(value, dict):
-        separator = ":" if ":" not in path else "."
-        return {
-            key: _store_artifacts(item, f"{path}{separator}{key}", sink, stored)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [
-            _store_artifacts(item, f"{path}.{index}", sink, stored)
-            for index, item in enumerate(value)
-        ]
-    return value

@@ -27,7 +27,7 @@ from sightline.metrics import Metrics
 from sightline.settings import Settings
 from sightline.storage.records import FeatureState, FeatureStatus, ImageRecord, NewImage
 from sightline.vision import Analyzer, decode
-from sightline.vision.thumbnail import THUMBNAIL_SIZES
+from sightline.vision.thumbnail import THUMBNAIL_SIZES, ThumbnailAnalyzer, ThumbnailResult
 
 MAX_FILENAME_LENGTH = 255
 log = logging.getLogger(__name__)
@@ -235,13 +235,15 @@ class ImageService:
                 allowed=list(THUMBNAIL_SIZES),
             )
         record = self.get(image_id)
-        state = record.features.get("thumbnail")
+        state = record.features.get(ThumbnailAnalyzer.name)
         if state is None or state.result is None:
             raise NotReady(
                 f"Image {image_id} has no thumbnail yet "
                 f"(thumbnail feature: {state.status if state else 'not requested'})."
             )
-        sha256: str = state.result["sizes"][str(size)]["sha256"]
+        sha256 = ThumbnailResult.model_validate(state.result).blob(size)
+        if sha256 is None:
+            raise NotReady(f"Image {image_id} has no thumbnail of {size} pixels.")
         return sha256
 
     def open_blob(self, sha256: str) -> BinaryIO:

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Row, and_, delete, func, insert, or_, select,
 from sightline.errors import BackendError
 from sightline.events import EventType, cloud_event
 from sightline.images.store import ImageQuery
+from sightline.indexing import hamming_distance
 from sightline.storage import tables as t
 from sightline.storage.database import Database
 from sightline.storage.records import (
@@ -27,7 +28,6 @@ from sightline.storage.records import (
     image_status,
 )
 from sightline.storage.statements import chunks, insert_events, upsert
-from sightline.vision.hash import hamming_distance
 
 ORIGINAL_ROLE = "original"
 PHASH_BANDS = 8

@@ -1,13 +1,14 @@
 """The searchable words of each image, and the word characters every text index agrees on.
 
-An image's document has five columns, by how much a match there means:
+An image's document has five columns, by how much a match there means. The words come from
+what each feature's result declares (`sightline.indexing.IndexEntries`), read back through the
+`Indexer` the application hands the catalog:
 
-    labels     custom classifier predictions (`custom:*` results' `predicted`), and the labels
-               of the user's classifiers (`model:*`) and detectors (`objects`) at confidence
-               >= 0.5
-    tags       `tags` words at confidence >= 0.5: ImageNet class names and their WordNet broader
-               terms (a tabby is also "cat" and "animal")
-    weak_tags  the less sure `tags` words, and `classes` names at confidence >= 0.1
+    labels     predicted labels: custom classifiers' predictions, and the labels of the user's
+               classifiers (`model:*`) and detectors (`objects`) at confidence >= 0.5
+    tags       sure tag words (confidence >= 0.5): `tags`' ImageNet class names and their
+               WordNet broader terms (a tabby is also "cat" and "animal")
+    weak_tags  the less sure tag words
     text       text read by OCR (`read` lines)
     filename   the uploaded file's name
 
@@ -29,18 +30,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_
-from sqlalchemy.sql.elements import ColumnElement
-
-from sightline.storage import tables as t
+from sightline.indexing import Indexer
 from sightline.storage.records import JSON
 
 COLUMNS = ("labels", "tags", "weak_tags", "text", "filename")
 SURE_TAG = 0.5  # tags at this confidence or more are in `tags`, others in `weak_tags`
-MIN_CLASS_CONFIDENCE = 0.1  # `classes` holds the top 5 whatever their probability
-MIN_LABEL_CONFIDENCE = 0.5  # user models' labels: what their own top-1 threshold would be
-INDEXED_PREFIXES = ("custom:", "model:")
-INDEXED_FEATURES = ("tags", "read", "objects")
 
 
 @dataclass(frozen=True)
@@ -52,34 +46,21 @@ class Document:
     filename: str
 
 
-def build_document(filename: str | None, results: Mapping[str, JSON]) -> Document:
+def build_document(filename: str | None, results: Mapping[str, JSON], indexer: Indexer) -> Document:
     """The searchable words of one image, from its features' results by feature name."""
     labels: list[str] = []
     tags: dict[str, float] = {}  # word -> its best confidence
     lines: list[str] = []
     for feature, result in sorted(results.items()):
-        if feature == "tags":
-            scored = [*result.get("tags", []), *result.get("classes", [])]
-            for entry in scored:
-                if entry["confidence"] >= MIN_CLASS_CONFIDENCE:
-                    tags[entry["name"]] = max(entry["confidence"], tags.get(entry["name"], 0.0))
-        elif feature == "read":
-            lines.extend(line["text"] for line in result.get("lines", []))
-        elif feature == "objects":
-            labels.extend(
-                found["label"]
-                for detector in result.get("detectors", [])
-                for found in detector.get("objects", [])
-                if found["confidence"] >= MIN_LABEL_CONFIDENCE
-            )
-        elif feature.startswith("custom:"):
-            labels.extend(result.get("predicted", []))
-        elif feature.startswith("model:"):
-            labels.extend(
-                label["name"]
-                for label in result.get("labels", [])
-                if label["confidence"] >= MIN_LABEL_CONFIDENCE
-            )
+        entries = indexer(feature, result)
+        # None: no analyzer here describes the feature, or the result was stored by older code
+        # and no longer fits its model; it adds no words until the image is analysed again.
+        if entries is None:
+            continue
+        labels.extend(entries.labels)
+        for word, confidence in entries.tags:
+            tags[word] = max(confidence, tags.get(word, 0.0))
+        lines.extend(entries.text)
     return Document(
         labels="\n".join(dict.fromkeys(labels)),
         tags="\n".join(word for word, confidence in tags.items() if confidence >= SURE_TAG),
@@ -89,18 +70,10 @@ def build_document(filename: str | None, results: Mapping[str, JSON]) -> Documen
     )
 
 
-def document_of(filename: str | None, rows: Iterable[Any]) -> Document:
+def document_of(filename: str | None, rows: Iterable[Any], indexer: Indexer) -> Document:
     """The document from (feature, result) rows; a failed feature's result is null."""
-    return build_document(filename, {row.feature: row.result for row in rows if row.result})
-
-
-def indexed_feature() -> ColumnElement[bool]:
-    """The feature results whose words are in documents."""
-    feature = t.feature_results.c.feature
-    return or_(
-        feature.in_(INDEXED_FEATURES),
-        *(feature.startswith(prefix, autoescape=True) for prefix in INDEXED_PREFIXES),
-    )
+    results = {row.feature: row.result for row in rows if row.result}
+    return build_document(filename, results, indexer)
 
 
 def is_word_char(char: str) -> bool:

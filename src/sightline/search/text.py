@@ -35,13 +35,8 @@ from sqlalchemy import Connection, Subquery, and_, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from sightline.errors import InvalidParameter, InvalidQuery
-from sightline.search.documents import (
-    Document,
-    build_document,
-    document_of,
-    has_word,
-    indexed_feature,
-)
+from sightline.indexing import Indexer
+from sightline.search.documents import Document, build_document, document_of, has_word
 from sightline.search.fts5 import FTS5Index
 from sightline.search.tsvector import TsvectorIndex
 from sightline.storage import tables as t
@@ -135,37 +130,40 @@ class SearchPage:
 
 class SQLTextSearch:
     """Text search on one database; a `ResultIndex` of the image store (`refresh`), so that
-    documents change in the transaction that changes the results."""
+    documents change in the transaction that changes the results. `indexer` reads each stored
+    result's declared words (`sightline.indexing`)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, indexer: Indexer) -> None:
         self.db = db
+        self.indexer = indexer  # the words each stored result declares
 
     def search(self, query: SearchQuery) -> SearchPage:
         with self.db.read() as conn:
             return search_images(conn, query)
 
     def refresh(self, conn: Connection, image_id: str, changed: Sequence[FeatureState]) -> None:
-        refresh_document(conn, image_id)
+        refresh_document(conn, image_id, self.indexer)
 
 
 # -- documents -------------------------------------------------------------------------------
 
 
-def refresh_document(conn: Connection, image_id: str) -> None:
+def refresh_document(conn: Connection, image_id: str, indexer: Indexer) -> None:
     """Rewrite the image's document from its current results (call after they change)."""
     index = _index(conn)
     image = conn.execute(select(t.images.c.filename).where(t.images.c.id == image_id)).first()
     if image is None:
         return
+    # Every result: which ones hold words is for `indexer` to say, not for the catalog.
     results = conn.execute(
         select(t.feature_results.c.feature, t.feature_results.c.result).where(
-            t.feature_results.c.image_id == image_id, indexed_feature()
+            t.feature_results.c.image_id == image_id
         )
     ).all()
-    index.replace(conn, image_id, document_of(image.filename, results))
+    index.replace(conn, image_id, document_of(image.filename, results, indexer))
 
 
-def rebuild_documents(conn: Connection, batch: int = 500) -> int:
+def rebuild_documents(conn: Connection, indexer: Indexer, batch: int = 500) -> int:
     """Rewrite every image's document (after a migration that created the index or renumbered
     SQLite's rowids); returns how many images were indexed."""
     index = _index(conn)
@@ -173,19 +171,16 @@ def rebuild_documents(conn: Connection, batch: int = 500) -> int:
     results = t.feature_results
     rows = conn.execute(
         select(t.images.c.id, t.images.c.filename, results.c.feature, results.c.result)
-        .select_from(
-            t.images.outerjoin(
-                results, and_(results.c.image_id == t.images.c.id, indexed_feature())
-            )
-        )
+        .select_from(t.images.outerjoin(results, results.c.image_id == t.images.c.id))
         .order_by(t.images.c.id)
     )
     images = (list(found) for _id, found in itertools.groupby(rows, _image_id))
     count = 0
     for chunk in chunks(images, batch):
-        index.insert(
-            conn, [(found[0].id, document_of(found[0].filename, found)) for found in chunk]
-        )
+        documents = [
+            (found[0].id, document_of(found[0].filename, found, indexer)) for found in chunk
+        ]
+        index.insert(conn, documents)
         count += len(chunk)
     return count
 

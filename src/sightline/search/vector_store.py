@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import numpy as np
 from sqlalchemy import Connection, delete, func, insert, select
 
+from sightline.indexing import Indexer
 from sightline.search.pgvector import PgVectorSearch, has_pgvector
 from sightline.storage import tables as t
 from sightline.storage.database import Database
@@ -67,10 +68,12 @@ class VectorStore(Protocol):
 
 
 class SQLVectorStore:
-    """The vectors table; a `ResultIndex` of the image store (`refresh`)."""
+    """The vectors table; a `ResultIndex` of the image store (`refresh`). `indexer` reads the
+    vector each stored result declares (`sightline.indexing`)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, indexer: Indexer) -> None:
         self.db = db
+        self.indexer = indexer
         self._pgvector: PgVectorSearch | None = None
         if not db.is_sqlite:
             with db.read() as conn:
@@ -149,8 +152,9 @@ class SQLVectorStore:
         """Keep `image_vectors` in step with the results: a finished feature's vector replaces
         the old one under a new seq (so indexes see the change); a failed one removes it."""
         for outcome in changed:
-            vector = (outcome.result or {}).get("vector")
-            if outcome.status is FeatureStatus.DONE and not isinstance(vector, list):
+            entries = self.indexer(outcome.feature, outcome.result) if outcome.result else None
+            vector = None if entries is None else entries.vector
+            if outcome.status is FeatureStatus.DONE and vector is None:
                 continue
             conn.execute(
                 delete(t.image_vectors).where(

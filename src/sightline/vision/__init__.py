@@ -5,7 +5,25 @@ imports every analyzer and, through them, the model runtime, which decoding does
 """
 
 from sightline.errors import SkipFeature
-from sightline.vision.base import Analyzer, Artifact, Picture
+from sightline.vision.base import (
+    Analysis,
+    Analyzer,
+    Artifact,
+    Independent,
+    Inputs,
+    Picture,
+    ResultModel,
+)
 from sightline.vision.decode import decode
 
-__all__ = ["Analyzer", "Artifact", "Picture", "SkipFeature", "decode"]
+__all__ = [
+    "Analysis",
+    "Analyzer",
+    "Artifact",
+    "Independent",
+    "Inputs",
+    "Picture",
+    "ResultModel",
+    "SkipFeature",
+    "decode",
+]

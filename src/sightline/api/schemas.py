@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field, GetJsonSchemaHandler, TypeAdapter
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from sightline.classifiers.features import PREFIX as CUSTOM_PREFIX
 from sightline.classifiers.features import CustomPrediction
+from sightline.classifiers.store import PREFIX as CUSTOM_PREFIX
 from sightline.search.service import Answer
 from sightline.storage.records import FeatureStatus, ImageRecord, ImageStatus
 from sightline.vision.registry import RESULT_MODELS

@@ -28,6 +28,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from sightline.classifiers.store import (
+    PREFIX,
     ClassifierRecord,
     ClassifierStore,
     ClassifierVersion,
@@ -44,7 +45,6 @@ from sightline.vision.base import Analysis, Analyzer, Inputs, Picture, ResultPar
 from sightline.vision.tags import Classifier, TagsAnalyzer, predict, shared_prediction
 from sightline.vision.vectors import unit_length
 
-PREFIX = "custom:"
 HEAD_CACHE_SIZE = 64
 
 

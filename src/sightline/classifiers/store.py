@@ -11,6 +11,8 @@ from typing import Any, Protocol
 
 from sightline.storage.records import JSON
 
+PREFIX = "custom:"  # every custom classifier's feature: `custom:NAME`
+
 
 class VersionStatus(StrEnum):
     TRAINING = "training"
@@ -146,4 +148,4 @@ class ClassifierStore(Protocol):
 
 def prediction_feature(name: str) -> str:
     """The feature under which a classifier's predictions are stored on images."""
-    return f"custom:{name}"
+    return f"{PREFIX}{name}"

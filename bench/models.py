@@ -44,11 +44,11 @@ from skimage import data as samples
 
 from procstatus import MIB, memory_mib
 from sightline.app import Sightline
-from sightline.catalog import ImageStatus
+from sightline.images.pipeline import run_features
+from sightline.images.service import Upload
 from sightline.models import Models
-from sightline.pipeline import run_feature
-from sightline.service import Upload
 from sightline.settings import DEFAULT_FEATURES, Settings
+from sightline.storage.records import ImageStatus
 from sightline.vision import Analyzer, decode
 from sightline.vision.registry import build_analyzers
 
@@ -163,8 +163,8 @@ def recorded_model_calls() -> Iterator[list[Call]]:
 
 def analysis_pass(features: Sequence[str], analyzers: Mapping[str, Analyzer], data: bytes) -> None:
     picture = decode(data, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS)
-    for feature in features:
-        run = run_feature(feature, analyzers[feature], picture, lambda _artifact, _role: "")
+    for run in run_features(picture, features, analyzers, lambda _artifact, _role: None):
+        feature = run.state.feature
         if run.state.status != "done":
             raise SystemExit(f"{feature} ended {run.state.status}: {run.state.result}")
 
@@ -232,8 +232,8 @@ def measure_pipeline(
             ingest_seconds = time.perf_counter() - ingest_started
             app.pool.start()
             started = time.perf_counter()
-            while app.catalog.status_counts().get(ImageStatus.DONE, 0) < n:
-                failed = app.catalog.status_counts().get(ImageStatus.FAILED, 0)
+            while app.stores.images.status_counts().get(ImageStatus.DONE, 0) < n:
+                failed = app.stores.images.status_counts().get(ImageStatus.FAILED, 0)
                 if failed:
                     raise SystemExit(f"{failed} images failed in the pipeline")
                 time.sleep(0.1)

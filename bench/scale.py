@@ -17,7 +17,7 @@ Two parts, each run by default (`--part throughput` or `--part reads` picks one)
 
 - **reads**: `--rows` images (default 1,000,000), each with its metadata, color, hash and
   thumbnail results as realistic JSON (about 1.4 KiB per image) and its perceptual hash, are
-  bulk-loaded straight into a catalog created by the real migrations (`open_catalog` runs them):
+  bulk-loaded straight into a catalog created by the real migrations (`open_stores` runs them):
   a SQLite file (`executemany` in large transactions) and a PostgreSQL database (`COPY`). The
   tables `GET /v1/images/{id}` does not read (blob references, hash bands, events, text search)
   stay empty, so the size on disk is a lower bound. Then `sightline serve --no-workers` runs on
@@ -65,7 +65,7 @@ from typing import Any
 import httpx
 
 from procstatus import MIB, status_kib
-from sightline.catalog import open_catalog
+from sightline.stores import open_stores
 from upload import (
     Server,
     UploadRun,
@@ -636,7 +636,7 @@ class Loaded:
 
 
 def load_sqlite(path: Path, rows: int, batch: int, seed: int) -> Loaded:
-    open_catalog(f"sqlite:///{path}").close()  # the real migrations
+    open_stores(f"sqlite:///{path}").close()  # the real migrations
     ids: list[str] = []
     feature_rows = 0
     generate_s = load_s = 0.0
@@ -681,7 +681,7 @@ def load_sqlite(path: Path, rows: int, batch: int, seed: int) -> Loaded:
 def load_postgres(url: str, rows: int, batch: int, seed: int) -> Loaded:
     import psycopg
 
-    open_catalog(url).close()  # the real migrations
+    open_stores(url).close()  # the real migrations
     ids: list[str] = []
     feature_rows = 0
     generate_s = load_s = 0.0

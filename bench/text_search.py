@@ -25,23 +25,26 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from sightline.catalog import open_catalog
-from sightline.catalog import tables as t
-from sightline.catalog.sql import SQLCatalog
-from sightline.catalog.text_search import (
+from sightline.classifiers.features import index_entries
+from sightline.search.text import (
     SearchQuery,
     parse_where,
     rebuild_documents,
     refresh_document,
     search_images,
 )
+from sightline.storage import tables as t
+from sightline.stores import Stores, open_stores
 
 VOCABULARY = [f"w{i}" for i in range(2000)]
 BROAD = ["animal", "vehicle", "food", "plant", "structure", "device", "clothing", "instrument"]
 BATCH = 5000
 
+# The fields every model result starts with.
+HEADER: dict[str, Any] = {"model": {"name": "net", "version": "1"}, "width": 64, "height": 48}
 
-def fill(catalog: SQLCatalog, count: int) -> float:
+
+def fill(catalog: Stores, count: int) -> float:
     """Insert `count` images with results and index them; returns the indexing seconds."""
     rng = random.Random(1)
     now = datetime.now(UTC)
@@ -78,17 +81,26 @@ def fill(catalog: SQLCatalog, count: int) -> float:
                         "kind": "broader",
                     },
                 ]
-                results.append(_result(image_id, "tags", {"tags": tags, "classes": []}, now))
+                tagged = {**HEADER, "tags": tags, "classes": []}
+                results.append(_result(image_id, "tags", tagged, now))
                 if i % 10 == 0:
-                    lines = [{"text": f"Policy Number: POL-2024-{i:06d}"}, {"text": "claim form"}]
-                    results.append(_result(image_id, "read", {"lines": lines}, now))
+                    texts = [f"Policy Number: POL-2024-{i:06d}", "claim form"]
+                    results.append(_result(image_id, "read", _read(texts), now))
                 kind = rng.choice(["photo", "clip_art"])
                 results.append(_result(image_id, "image_type", {"type": kind}, now))
             conn.execute(insert(t.images), images)
             conn.execute(insert(t.feature_results), results)
         started = time.perf_counter()
-        rebuild_documents(conn)
+        rebuild_documents(conn, index_entries)
         return time.perf_counter() - started
+
+
+def _read(texts: list[str]) -> dict[str, Any]:
+    """A whole `read` result with these lines (documents read results through their model)."""
+    box = {"x": 0, "y": 0, "w": 10, "h": 10}
+    found = [{"text": t, "confidence": 0.99, "polygon": [], "box": box, "words": []} for t in texts]
+    orientation = {"angle": 0, "confidence": 1.0}
+    return {**HEADER, "orientation": orientation, "text": "\n".join(texts), "lines": found}
 
 
 def _result(image_id: str, feature: str, result: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -104,7 +116,7 @@ def _result(image_id: str, feature: str, result: dict[str, Any], now: datetime) 
     }
 
 
-def timed(catalog: SQLCatalog, query: SearchQuery, repeat: int) -> tuple[float, float, Any]:
+def timed(catalog: Stores, query: SearchQuery, repeat: int) -> tuple[float, float, Any]:
     times = []
     with catalog.db.read() as conn:
         for _ in range(repeat):
@@ -117,8 +129,8 @@ def timed(catalog: SQLCatalog, query: SearchQuery, repeat: int) -> tuple[float, 
 
 def run(count: int, repeat: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        catalog = open_catalog(f"sqlite:///{Path(folder) / 'catalog.db'}")
-        assert isinstance(catalog, SQLCatalog)
+        catalog = open_stores(f"sqlite:///{Path(folder) / 'catalog.db'}")
+        assert isinstance(catalog, Stores)
         indexing = fill(catalog, count)
         each = indexing / count * 1e6
         print(f"\n{count:,} images: indexed in {indexing:.1f} s ({each:.0f} µs each)")
@@ -144,7 +156,7 @@ def run(count: int, repeat: int) -> None:
         with catalog.db.write() as conn:
             started = time.perf_counter()
             for image_id in sample:
-                refresh_document(conn, image_id)
+                refresh_document(conn, image_id, index_entries)
             each = (time.perf_counter() - started) / len(sample)
         print(f"refresh_document: {each * 1e6:.0f} µs per image")
         catalog.close()

@@ -198,10 +198,10 @@ class JobTiming:
 def measure_job(count: int, label_count: int) -> JobTiming:
     """Train through the service and the worker's job on a temporary embedded catalog."""
     from sightline.app import Sightline
-    from sightline.catalog import FeatureState, FeatureStatus, NewImage
     from sightline.events import JobKind
     from sightline.ids import new_image_id
     from sightline.queue import Job
+    from sightline.storage.records import FeatureState, FeatureStatus, NewImage
 
     vectors, examples, _names = synthetic(ClassifierKind.MULTICLASS, count, label_count, count)
     with tempfile.TemporaryDirectory() as folder:
@@ -217,7 +217,7 @@ def measure_job(count: int, label_count: int) -> JobTiming:
 
             def discard(self, sha256: str) -> None: ...
 
-        app.catalog.add_images(images, [], Keeper())
+        app.stores.images.add_images(images, [], Keeper())
         for image, vector in zip(images, vectors, strict=True):
             state = FeatureState(
                 "embedding",
@@ -226,7 +226,7 @@ def measure_job(count: int, label_count: int) -> JobTiming:
                 embedding.version,
                 {"vector": [float(x) for x in vector]},
             )
-            app.catalog.finish_features(image.id, [state], [], Keeper(), f"bench-{image.id}")
+            app.stores.images.finish_features(image.id, [state], [], Keeper(), f"bench-{image.id}")
         app.classifiers.create("bench", "multiclass")
         app.classifiers.add_examples(
             "bench",

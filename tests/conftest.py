@@ -19,9 +19,12 @@ from sightline import Client
 from sightline.app import Sightline
 from sightline.models import Models
 from sightline.settings import Settings, default_model_dir
-from support.catalogs import migrate
+from support.catalogs import catalog_url, empty_catalog_url, migrate
 from support.services import Service, Stack
 from support.slow import SLOW_TESTS
+
+# The catalog database fixtures, for every test folder.
+__all__ = ["catalog_url", "empty_catalog_url"]
 
 # -- markers -------------------------------------------------------------------------------------
 # Server and browser markers are read from what each test asks for, so that a new test needs no
@@ -109,9 +112,6 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     yield from servers_started_only_if_marked(item)
-
-
-# -- fixtures ------------------------------------------------------------------------------------
 
 
 @pytest.fixture(autouse=True)

@@ -10,14 +10,14 @@ from sqlalchemy import update
 from conftest import serve
 from sightline import Client
 from sightline.app import Sightline
-from sightline.backfill import request_reindex
-from sightline.catalog import tables as t
+from sightline.images.backfill import request_reindex
 from sightline.settings import Settings
+from sightline.storage import tables as t
 from support.garments import garment
 
 
 def _pretend_an_older_model_made(app: Sightline, image_ids: list[str]) -> None:
-    with app.catalog.db.write() as conn:  # type: ignore[attr-defined]
+    with app.stores.db.write() as conn:
         conn.execute(
             update(t.image_vectors)
             .where(t.image_vectors.c.image_id.in_(image_ids))
@@ -36,20 +36,22 @@ def test_vectors_of_an_older_model_are_recomputed_in_the_background(settings: Se
             for image_id in ids:
                 assert api.wait(image_id)["status"] == "done"
             current = app.analyzers["embedding"].version
-            assert app.catalog.vector_versions("embedding") == {current: 3}
+            assert app.stores.vectors.vector_versions("embedding") == {current: 3}
 
             _pretend_an_older_model_made(app, ids[:2])
-            assert app.catalog.vector_versions("embedding") == {current: 1, "0-old": 2}
-            assert request_reindex(app.catalog, app.analyzers.bundled) == ["embedding"]
+            assert app.stores.vectors.vector_versions("embedding") == {current: 1, "0-old": 2}
+            assert request_reindex(
+                app.stores.vectors, app.stores.events, app.analyzers.bundled
+            ) == ["embedding"]
             # Asking again for the same version records nothing new.
-            events_before = app.catalog.last_event_seq()
-            request_reindex(app.catalog, app.analyzers.bundled)
-            assert app.catalog.last_event_seq() == events_before
+            events_before = app.stores.events.last_event_seq()
+            request_reindex(app.stores.vectors, app.stores.events, app.analyzers.bundled)
+            assert app.stores.events.last_event_seq() == events_before
             app.pool.notify()
 
             deadline = time.monotonic() + 60
-            while app.catalog.vector_versions("embedding") != {current: 3}:
-                assert time.monotonic() < deadline, app.catalog.vector_versions("embedding")
+            while app.stores.vectors.vector_versions("embedding") != {current: 3}:
+                assert time.monotonic() < deadline, app.stores.vectors.vector_versions("embedding")
                 time.sleep(0.1)
             # Only the stale images were analysed again.
             untouched = api.get(ids[2])["features"]["embedding"]["updated_at"]
@@ -61,7 +63,7 @@ def test_vectors_of_an_older_model_are_recomputed_in_the_background(settings: Se
 def test_nothing_is_requested_when_every_vector_is_current(settings: Settings) -> None:
     app = Sightline(settings)
     try:
-        assert request_reindex(app.catalog, app.analyzers.bundled) == []
-        assert app.catalog.last_event_seq() == 0
+        assert request_reindex(app.stores.vectors, app.stores.events, app.analyzers.bundled) == []
+        assert app.stores.events.last_event_seq() == 0
     finally:
         app.close()

@@ -45,14 +45,15 @@ def collect(tmp_path: Path, *paths: str) -> dict[str, dict[str, Any]]:
     (tmp_path / "markerdump.py").write_text(DUMP_PLUGIN)
     dump = tmp_path / "markers.json"
     python_path = os.pathsep.join([str(tmp_path), str(TESTS), os.environ.get("PYTHONPATH", "")])
-    subprocess.run(
+    collection = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
         + ["-p", "markerdump", *paths],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": python_path, "MARKER_DUMP": str(dump)},
-        check=True,
         capture_output=True,
+        text=True,
     )
+    assert collection.returncode == 0, collection.stdout + collection.stderr
     found: dict[str, dict[str, Any]] = json.loads(dump.read_text())
     return found
 
@@ -61,8 +62,8 @@ def collect(tmp_path: Path, *paths: str) -> dict[str, dict[str, Any]]:
 def collected(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     return collect(
         tmp_path_factory.mktemp("markers"),
-        "tests/catalog/test_sql.py",
-        "tests/catalog/test_concurrency.py",
+        "tests/images/test_sql.py",
+        "tests/images/test_concurrency.py",
         "tests/cluster/test_cluster.py",
         "tests/queue/test_contract.py",
         "tests/queue/test_redis.py",
@@ -107,7 +108,7 @@ def test_a_test_naming_the_whole_stack_gets_every_server_unless_it_names_its_own
     assert cluster and all(kinds(test) == {"postgres", "redis", "s3"} for test in cluster)
     # This one asks for `services` but is marked postgres by hand: that is all it gets.
     named = collected[
-        "tests/catalog/test_concurrency.py::test_a_deletion_cut_off_before_its_commit_keeps_the_blob"
+        "tests/images/test_concurrency.py::test_a_deletion_cut_off_before_its_commit_keeps_the_blob"
     ]
     assert kinds(named) == {"postgres"}
 

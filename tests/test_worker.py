@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import func, select
 
 from sightline.app import Sightline
-from sightline.catalog import FeatureStatus, ImageRecord, ImageStatus
-from sightline.catalog import tables as t
+from sightline.images.service import Upload
 from sightline.queue import JobState
-from sightline.service import Upload
 from sightline.settings import Settings
-from sightline.vision import Picture, SkipFeature
+from sightline.storage import tables as t
+from sightline.storage.records import FeatureStatus, ImageRecord, ImageStatus
+from sightline.vision import Analysis, Independent, Inputs, Picture, ResultModel, SkipFeature
 from sightline.vision.color import ColorAnalyzer
 from support.imagegen import noise, solid
 from support.slow_worker import SlowAnalyzer, with_slow, worker_settings
@@ -28,19 +28,21 @@ from support.slow_worker import SlowAnalyzer, with_slow, worker_settings
 HERE = Path(__file__).parent
 
 
-class ExplodingAnalyzer:
+class ExplodingAnalyzer(Independent):
     name = "boom"
     version = "1"
+    result_model = ResultModel
 
-    def analyze(self, picture: Picture) -> dict[str, object]:
+    def analyze(self, picture: Picture, inputs: Inputs) -> Analysis:
         raise RuntimeError("analyzer bug")
 
 
-class NotApplicable:
+class NotApplicable(Independent):
     name = "never"
     version = "1"
+    result_model = ResultModel
 
-    def analyze(self, picture: Picture) -> dict[str, object]:
+    def analyze(self, picture: Picture, inputs: Inputs) -> Analysis:
         raise SkipFeature("does not apply to test pictures")
 
 
@@ -53,7 +55,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
 
 
 def image(app: Sightline, image_id: str) -> ImageRecord:
-    record = app.catalog.get_image(image_id)
+    record = app.stores.images.get_image(image_id)
     assert record is not None
     return record
 
@@ -65,7 +67,7 @@ def finished(app: Sightline, image_id: str) -> Callable[[], bool]:
 def event_types(app: Sightline, image_id: str) -> list[str]:
     return [
         event.envelope["type"]
-        for event in app.catalog.events_after(0, 1000)
+        for event in app.stores.events.events_after(0, 1000)
         if event.envelope["subject"] == f"images/{image_id}"
     ]
 
@@ -176,7 +178,7 @@ def test_deleted_before_analysis_is_a_no_op(make_app: Callable[..., Sightline]) 
     app.service.delete(ingested.image.id)
     app.pool.start()
     wait_for(lambda: app.queue.depth()[JobState.DONE] == 1)
-    assert app.catalog.get_image(ingested.image.id) is None
+    assert app.stores.images.get_image(ingested.image.id) is None
     assert not app.blobs.exists(ingested.image.sha256)
 
 
@@ -203,7 +205,7 @@ def test_a_killed_worker_job_completes_later_exactly_once(tmp_path: Path) -> Non
         record = image(api, image_id)
         assert record.status is ImageStatus.DONE
         assert record.features["slow"].result == {"slept": 0.0, "width": 96}
-        with api.catalog.db.read() as conn:  # type: ignore[attr-defined]
+        with api.stores.db.read() as conn:
             rows = conn.scalar(
                 select(func.count())
                 .select_from(t.feature_results)
@@ -360,18 +362,18 @@ def test_a_batch_relayed_while_another_relay_saw_the_queue_lost_is_relayed_again
         [ingested] = app.service.ingest([Upload(solid("teal"))])
         relay = app.pool.relay
         relay.check_queue_epoch()
-        mark = app.catalog.mark_dispatched
+        mark = app.stores.events.mark_dispatched
 
         def lost_meanwhile(*args: Any, **kwargs: Any) -> bool:
-            app.catalog.sync_queue_epoch("the queue after its loss")  # relay A's doing
+            app.stores.events.sync_queue_epoch("the queue after its loss")  # relay A's doing
             return mark(*args, **kwargs)
 
-        monkeypatch.setattr(app.catalog, "mark_dispatched", lost_meanwhile)
+        monkeypatch.setattr(app.stores.events, "mark_dispatched", lost_meanwhile)
         assert relay.run_once() == 0
-        [pending] = app.catalog.undispatched_events(10)
+        [pending] = app.stores.events.undispatched_events(10)
         assert pending.envelope["data"]["id"] == ingested.image.id
         monkeypatch.undo()
         relay.run_once()  # sees the catalog's new epoch and relays the batch again
-        assert app.catalog.undispatched_events(10) == []
+        assert app.stores.events.undispatched_events(10) == []
     finally:
         app.close()

@@ -9,27 +9,29 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from sightline.api import create_api
-from sightline.backfill import RequestFeatureJob, request_reindex
+from sightline import web
+from sightline.api import Services, create_api
 from sightline.blobs import open_blob_store
-from sightline.catalog import open_catalog
 from sightline.classifiers.features import FeatureSet
 from sightline.classifiers.jobs import TrainJob
 from sightline.classifiers.service import ClassifierService
 from sightline.events import JobKind
-from sightline.inbox import DirectUploads
+from sightline.images.analysis import Analyst
+from sightline.images.backfill import RequestFeatureJob, request_reindex
+from sightline.images.inbox import DirectUploads
+from sightline.images.service import ImageService
 from sightline.metrics import Metrics
 from sightline.models import Models
 from sightline.queue import RetryPolicy, open_queue
-from sightline.search.service import SemanticSearch
+from sightline.search.service import SearchService
 from sightline.search.vectors import VectorSearch
-from sightline.service import ImageService
 from sightline.settings import Settings
+from sightline.stores import open_stores
 from sightline.vision import Analyzer
 from sightline.vision.registry import build_analyzers
 from sightline.vision.tags import EmbeddingAnalyzer, classifier
 from sightline.webhooks import Dispatcher, SubscriptionService
-from sightline.worker import Analyst, OutboxRelay, WorkerPool
+from sightline.worker import OutboxRelay, WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +42,7 @@ class Sightline:
     def __init__(self, settings: Settings, analyzers: Mapping[str, Analyzer] | None = None) -> None:
         self.settings = settings
         self.metrics = Metrics()
-        self.catalog = open_catalog(settings.resolved_catalog_url())
+        self.stores = open_stores(settings.resolved_catalog_url())
         self.blobs = open_blob_store(settings.resolved_blob_url())
         self.queue = open_queue(
             settings.resolved_queue_url(),
@@ -56,9 +58,7 @@ class Sightline:
         # Custom classifiers read the embedding: they share its model and must match its version.
         embedding_model = classifier(self.models)
         embedding_version = EmbeddingAnalyzer(self.models).version
-        self.analyzers = FeatureSet(
-            bundled, self.catalog.classifiers, embedding_model, embedding_version
-        )
+        self.analyzers = FeatureSet(bundled, self.stores.classifiers, embedding_version)
 
         def wake_relay() -> None:
             # The services wake the pool's relay, and the pool's jobs call the services.
@@ -67,7 +67,7 @@ class Sightline:
 
         self.service = ImageService(
             settings,
-            self.catalog,
+            self.stores.images,
             self.blobs,
             self.analyzers,
             self.metrics,
@@ -75,33 +75,41 @@ class Sightline:
             extra_defaults=self.analyzers.run_on_upload,
         )
         self.classifiers = ClassifierService(
-            self.catalog.classifiers,
-            self.catalog,
+            self.stores.classifiers,
+            self.stores.events,
+            self.stores.vectors,
             self.service,
             embedding_model,
             embedding_version,
             wake_relay,
         )
         # Snapshots of the vector indexes: a restart loads them and reads only newer vectors.
-        self.vectors = VectorSearch(self.catalog, settings.data_dir.resolve() / "indexes")
-        self.semantic = SemanticSearch(self.catalog, self.vectors, self.models, self.analyzers)
-        # Webhooks: sent from every process that runs workers, by its dispatcher.
-        self.dispatcher = Dispatcher(settings, self.catalog.subscriptions, self.metrics)
-        self.subscriptions = SubscriptionService(
-            settings, self.catalog.subscriptions, self.dispatcher.notify
+        self.vectors = VectorSearch(self.stores.vectors, settings.data_dir.resolve() / "indexes")
+        self.search = SearchService(
+            self.stores.images,
+            self.stores.text,
+            self.stores.vectors,
+            self.vectors,
+            self.models,
+            self.analyzers,
         )
-        features = RequestFeatureJob(self.catalog, self.service)
+        # Webhooks: sent from every process that runs workers, by its dispatcher.
+        self.dispatcher = Dispatcher(settings, self.stores.subscriptions, self.metrics)
+        self.subscriptions = SubscriptionService(
+            settings, self.stores.subscriptions, self.dispatcher.notify
+        )
+        features = RequestFeatureJob(self.stores.images, self.stores.vectors, self.service)
         self.pool = WorkerPool(
             settings,
             self.queue,
-            OutboxRelay(self.catalog, self.queue, settings),
-            self.catalog,
+            OutboxRelay(self.stores.events, self.queue, settings),
+            self.stores.events,
             {
                 JobKind.ANALYZE: Analyst(
-                    settings, self.catalog, self.blobs, self.analyzers, self.metrics
+                    settings, self.stores.images, self.blobs, self.analyzers, self.metrics
                 ),
                 JobKind.TRAIN: TrainJob(
-                    self.catalog.classifiers, self.catalog, self.service, embedding_model
+                    self.stores.classifiers, self.stores.vectors, self.service, embedding_model
                 ),
                 JobKind.BACKFILL: features,
                 JobKind.REINDEX: features,
@@ -113,7 +121,10 @@ class Sightline:
             "sightline_queue_jobs", "Jobs in the queue by state.", "state", self.queue.depth
         )
         self.metrics.watch(
-            "sightline_images", "Catalogued images by status.", "status", self.catalog.status_counts
+            "sightline_images",
+            "Catalogued images by status.",
+            "status",
+            self.stores.images.status_counts,
         )
         self.metrics.watch(
             "sightline_webhook_deliveries",
@@ -141,23 +152,30 @@ class Sightline:
                 # caught once the lifespan ends, so code after `uvicorn.run` may never run.
                 self.close()
 
-        app = create_api(
+        services = Services(
             settings=self.settings,
-            service=self.service,
+            images=self.service,
             classifiers=self.classifiers,
-            semantic=self.semantic,
-            direct_uploads=DirectUploads(self.service, self.catalog, self.blobs),
-            event_log=self.catalog,
+            search=self.search,
+            uploads=DirectUploads(
+                self.service,
+                self.stores.images,
+                self.stores.uploads,
+                self.stores.events,
+                self.blobs,
+            ),
+            subscriptions=self.subscriptions,
+            events=self.stores.events,
             metrics=self.metrics,
-            model_registry=self.models.registry,
+            models=self.models.registry,
             readiness_probes={
-                "catalog": self.catalog.last_event_seq,
+                "catalog": self.stores.events.last_event_seq,
                 "queue": self.queue.depth,
                 "blobs": lambda: self.blobs.exists("0" * 64),
             },
-            lifespan=lifespan,
         )
-        app.state.subscriptions = self.subscriptions
+        app = create_api(services, lifespan)
+        app.include_router(web.router)  # the web app at `/`; it signs in for itself
         return app
 
     def warm_indexes(self) -> None:
@@ -177,7 +195,7 @@ class Sightline:
 
     def start_workers(self) -> None:
         """Start the pool, first asking for any re-index a model change made necessary."""
-        if request_reindex(self.catalog, self.analyzers.bundled):
+        if request_reindex(self.stores.vectors, self.stores.events, self.analyzers.bundled):
             self.pool.notify()
         self.pool.start()
         self.dispatcher.start()
@@ -190,5 +208,5 @@ class Sightline:
         self.dispatcher.stop(timeout=self.settings.webhook_timeout_seconds + 10)
         self.queue.close()
         self.vectors.close()
-        self.catalog.close()
+        self.stores.close()
         self.models.close()

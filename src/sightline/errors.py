@@ -44,6 +44,10 @@ SightlineError
 
 The API maps every SightlineError to `{"error": {"code": ..., "message": ...}}` in one handler;
 the `code` strings are a contract and never change.
+
+`SkipFeature` stands outside that tree: it never reaches a client, it ends one feature as
+`skipped`. It lives on this ground floor because `vision` raises it and `models` (whose
+`ModelUnavailable` is one) sits below `vision`.
 """
 
 from __future__ import annotations
@@ -236,3 +240,11 @@ class BlobNotFound(SightlineError):
     """A catalogued blob is missing from the store: data loss or a race with deletion."""
 
     code = "BlobNotFound"
+
+
+class SkipFeature(Exception):
+    """Raised by an analyzer that does not apply to this picture; the feature ends `skipped`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

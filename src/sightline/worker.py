@@ -1,4 +1,4 @@
-"""Background work: relay the outbox into the queue, and analyse images from the queue.
+"""Background work: relay the outbox into the queue, and run the queue's jobs.
 
 `WorkerPool` runs one relay thread and N worker threads, in `sightline serve` next to the API
 or alone in `sightline worker`. Stopping is warm: no new job is claimed and running ones finish.
@@ -16,16 +16,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from sightline.blobs import BlobStore, StoreKeeper
-from sightline.catalog import BlobRef, CatalogBackend, EventLog, FeatureState, FeatureStatus
-from sightline.catalog.base import TERMINAL_FEATURE_STATES
-from sightline.errors import BackendError, SightlineError
-from sightline.events import JOB_EVENTS, JobKind, derived_event_id, job_event_id, job_id
+from sightline.errors import BackendError
+from sightline.events import JOB_EVENTS, JobKind, job_event_id, job_id
 from sightline.metrics import Metrics
-from sightline.pipeline import error_info, run_features
 from sightline.queue import Job, JobQueue, JobState
 from sightline.settings import Settings
-from sightline.vision import Analyzer, Artifact, decode
+from sightline.storage.outbox import EventLog
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +52,8 @@ class OutboxRelay:
     whose job never finished is relayed again.
     """
 
-    def __init__(self, catalog: CatalogBackend, queue: JobQueue, settings: Settings) -> None:
-        self.catalog = catalog
+    def __init__(self, events: EventLog, queue: JobQueue, settings: Settings) -> None:
+        self.events = events
         self.queue = queue
         self.retention = timedelta(days=settings.event_retention_days)
         self._last_prune = 0.0
@@ -66,7 +62,7 @@ class OutboxRelay:
     def run_once(self) -> int:
         """Relay one batch; returns how many jobs were newly enqueued."""
         epoch = self.check_queue_epoch()
-        events = self.catalog.undispatched_events(RELAY_BATCH)
+        events = self.events.undispatched_events(RELAY_BATCH)
         enqueued = 0
         no_job: list[int] = []
         for event in events:
@@ -83,7 +79,7 @@ class OutboxRelay:
                 enqueued += self.queue.enqueue(job_id(kind, envelope["id"]), payload)
             else:
                 no_job.append(event.seq)
-        if not self.catalog.mark_dispatched(
+        if not self.events.mark_dispatched(
             [event.seq for event in events], finished=no_job, epoch=epoch
         ):
             log.info("The queue changed while relaying: this batch will be relayed again")
@@ -91,13 +87,13 @@ class OutboxRelay:
             return 0
         if time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS:
             self._last_prune = time.monotonic()
-            self.catalog.prune_events(datetime.now(UTC) - self.retention)
+            self.events.prune_events(datetime.now(UTC) - self.retention)
         return enqueued
 
     def relay_all(self) -> int:
         """Relay until the outbox is empty; returns how many jobs were newly enqueued."""
         enqueued = 0
-        while self.catalog.undispatched_events(1):
+        while self.events.undispatched_events(1):
             enqueued += self.run_once()
         return enqueued
 
@@ -106,7 +102,7 @@ class OutboxRelay:
         epoch = self.queue.epoch()
         if epoch == self._epoch:
             return epoch
-        handed_back = self.catalog.sync_queue_epoch(epoch)
+        handed_back = self.events.sync_queue_epoch(epoch)
         if handed_back:
             log.warning(
                 "The job queue lost its data (new epoch %s): relaying %d unfinished jobs again",
@@ -115,93 +111,6 @@ class OutboxRelay:
             )
         self._epoch = epoch
         return epoch
-
-
-class Analyst:
-    """Runs one analysis job: the features it names, on the image it names."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        catalog: CatalogBackend,
-        blobs: BlobStore,
-        analyzers: Mapping[str, Analyzer],
-        metrics: Metrics,
-    ) -> None:
-        self.settings = settings
-        self.catalog = catalog
-        self.blobs = blobs
-        self.analyzers = analyzers
-        self.metrics = metrics
-
-    def process(self, job: Job) -> None:
-        image_id: str = job.payload["image_id"]
-        record = self.catalog.start_features(image_id, job.payload["features"])
-        if record is None:
-            return  # deleted since the upload: nothing left to analyse
-        features = [name for name in job.payload["features"] if name in record.features]
-        with self.blobs.open(record.sha256) as blob:
-            data = blob.read()
-        artifacts: dict[str, bytes] = {}
-
-        def store(artifact: Artifact, _role: str) -> str:
-            sha256 = self.blobs.put(artifact.data)
-            artifacts[sha256] = artifact.data
-            return sha256
-
-        try:
-            picture = decode(data, max_bytes=len(data), max_pixels=self.settings.max_pixels)
-        except SightlineError as exc:
-            # Accepted at upload, refused now (a lowered limit): every feature fails the same.
-            error = error_info(exc.code, exc.message)
-            outcomes = [
-                FeatureState(name, FeatureStatus.FAILED, state.analyzer, state.version, None, error)
-                for name, state in record.features.items()
-                if name in features
-            ]
-            refs: list[BlobRef] = []
-        else:
-            runs = run_features(picture, features, self.analyzers, store)
-            outcomes = [run.state for run in runs]
-            refs = [BlobRef(sha, role) for run in runs for role, sha in run.artifacts.items()]
-            for run in runs:
-                self.metrics.feature_seconds.labels(run.state.feature).observe(run.seconds)
-        for outcome in outcomes:
-            if outcome.status is FeatureStatus.FAILED:
-                self.metrics.feature_failures.labels(outcome.feature).inc()
-        phash = next(
-            (
-                outcome.result["phash"]
-                for outcome in outcomes
-                if outcome.feature == "hash"
-                and outcome.status is FeatureStatus.DONE
-                and outcome.result
-            ),
-            None,
-        )
-        self.catalog.finish_features(
-            image_id,
-            outcomes,
-            refs,
-            StoreKeeper(self.blobs, artifacts),
-            derived_event_id(job.id, "finished"),
-            phash=phash,
-        )
-
-    def give_up(self, job: Job, error: str) -> None:
-        """The job is dead-lettered: its unfinished features fail with the last error."""
-        record = self.catalog.get_image(job.payload["image_id"])
-        if record is None:
-            return
-        failure = error_info("JobFailed", error)
-        outcomes = [
-            FeatureState(name, FeatureStatus.FAILED, state.analyzer, state.version, None, failure)
-            for name, state in record.features.items()
-            if name in job.payload["features"] and state.status not in TERMINAL_FEATURE_STATES
-        ]
-        self.catalog.finish_features(
-            record.id, outcomes, [], StoreKeeper(self.blobs), derived_event_id(job.id, "dead")
-        )
 
 
 class WorkerPool:

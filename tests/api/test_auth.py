@@ -39,7 +39,7 @@ def test_missing_or_wrong_keys_are_refused(guarded: RunningServer, headers: dict
         response = httpx.request(method, guarded.url + path, headers=headers)
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "Unauthorized"
-    assert sum(guarded.sightline.catalog.status_counts().values()) == 0
+    assert sum(guarded.sightline.stores.images.status_counts().values()) == 0
 
 
 def test_either_header_with_any_configured_key_is_accepted(guarded: RunningServer) -> None:

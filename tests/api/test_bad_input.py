@@ -319,7 +319,7 @@ def test_a_failed_catalog_write_leaves_no_blob_behind(
     def broken(*_args: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("sightline.catalog.sql.insert_events", broken)
+    monkeypatch.setattr("sightline.images.sql.insert_events", broken)
     response = post_raw(server, noise(8))
     assert_error(response, 500, "InternalError")
     monkeypatch.undo()

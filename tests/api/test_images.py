@@ -11,6 +11,7 @@ from PIL import Image
 
 from conftest import RunningServer
 from sightline import ApiError, Client
+from sightline.vision.registry import RESULT_MODELS
 from support.imagegen import encode, gif_animation, noise, solid
 
 CONTRACT_FIELDS = {
@@ -254,6 +255,32 @@ def test_openapi_documents_every_route(server: RunningServer) -> None:
         assert path in paths, path
     assert "multipart/form-data" in paths["/v1/images"]["post"]["requestBody"]["content"]
     assert httpx.get(f"{server.url}/docs").status_code == 200
+
+
+def test_openapi_describes_every_bundled_features_result(server: RunningServer) -> None:
+    spec = httpx.get(f"{server.url}/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    result = schemas["FeatureOut"]["properties"]["result"]
+    documented = {option.get("$ref", "").split("/")[-1] for option in result["anyOf"]}
+    for feature, model in RESULT_MODELS.items():
+        name = model.__name__
+        assert name in documented and f"`{feature}`: `{name}`" in result["description"]
+        assert schemas[name]["properties"], feature
+    for extra in ("CustomPrediction", "LabelsResult", "SkippedResult"):
+        assert extra in documented and schemas[extra]["properties"]
+    assert schemas["TagsResult"]["properties"]["tags"]["items"] == {
+        "$ref": "#/components/schemas/Tag"
+    }
+
+
+def test_results_are_answered_as_stored(client: Client, server: RunningServer) -> None:
+    image_id = client.wait(client.upload(solid())["id"])["id"]
+    answered = httpx.get(f"{server.url}/v1/images/{image_id}").text
+    record = server.sightline.stores.images.get_image(image_id)
+    assert record is not None and record.features
+    for name, state in record.features.items():
+        stored = json.dumps(state.result, separators=(",", ":"), ensure_ascii=False)
+        assert f'"result":{stored}' in answered, name
 
 
 def test_health_readiness_and_metrics(server: RunningServer, client: Client) -> None:

@@ -13,7 +13,7 @@ import pytest
 from conftest import RunningServer, serve
 from sightline.app import Sightline
 from sightline.models.manifest import add_user_model
-from sightline.models.registry import BUILTIN
+from sightline.models.specs import BUILTIN
 from sightline.settings import Settings
 from support.onnxnets import pooled_linear, write_manifest
 

@@ -12,11 +12,14 @@ from skimage import data
 
 from conftest import RunningServer
 from sightline import Client
-from sightline.catalog import FeatureState, FeatureStatus
+from sightline.storage.records import FeatureState, FeatureStatus
 from support.documents import POLICY_NUMBER, claim_form
 from support.imagegen import encode, noise, solid
 
+# Whole results, as the analyzers store them: documents take the words their models declare.
+HEADER: dict[str, Any] = {"model": {"name": "net", "version": "1"}, "width": 64, "height": 48}
 TABBY = {
+    **HEADER,
     "tags": [
         {"name": "cat", "confidence": 0.93, "kind": "broader"},
         {"name": "animal", "confidence": 0.95, "kind": "broader"},
@@ -24,6 +27,24 @@ TABBY = {
     ],
     "classes": [{"name": "tabby cat", "wnid": "n02123045", "confidence": 0.6}],
 }
+
+
+def read(*texts: str) -> dict[str, Any]:
+    box = {"x": 0, "y": 0, "w": 10, "h": 10}
+    found = [{"text": t, "confidence": 0.99, "polygon": [], "box": box, "words": []} for t in texts]
+    orientation = {"angle": 0, "confidence": 1.0}
+    return {**HEADER, "orientation": orientation, "text": "\n".join(texts), "lines": found}
+
+
+def predicted(*labels: str) -> dict[str, Any]:
+    return {
+        **HEADER,
+        "classifier": {"id": "cls_1", "name": "shop", "version": 1},
+        "kind": "multiclass",
+        "threshold": 0.5,
+        "labels": [{"name": label, "confidence": 0.9} for label in labels],
+        "predicted": list(labels),
+    }
 
 
 class Keeper:
@@ -42,7 +63,7 @@ def upload(client: Client, picture: bytes, **options: Any) -> str:
 def seed(server: RunningServer, image_id: str, feature: str, result: dict[str, Any]) -> None:
     """Store a feature's result as the worker would, without running its model."""
     outcome = FeatureState(feature, FeatureStatus.DONE, feature, "1", result)
-    server.sightline.catalog.finish_features(
+    server.sightline.stores.images.finish_features(
         image_id, [outcome], [], Keeper(), f"seed-{image_id}-{feature}"
     )
 
@@ -62,8 +83,8 @@ def test_search_finds_images_by_tags_text_and_labels(server: RunningServer, clie
     form = upload(client, noise(2))
     dress = upload(client, noise(3))
     seed(server, cat, "tags", TABBY)
-    seed(server, form, "read", {"lines": [{"text": f"Policy Number: {POLICY_NUMBER}"}]})
-    seed(server, dress, "custom:shop", {"labels": [], "predicted": ["dress"]})
+    seed(server, form, "read", read(f"Policy Number: {POLICY_NUMBER}"))
+    seed(server, dress, "custom:shop", predicted("dress"))
 
     response = search(server, q="cat")
     assert response.status_code == 200

@@ -179,7 +179,7 @@ def test_a_bad_object_is_rejected_and_removed(bucketed: Bucketed) -> None:
     assert state["error"]["code"] == "InvalidImageFormat"
     assert state["image_id"] is None
     wait_for(lambda: bucketed.objects() == [])
-    events = bucketed.server.sightline.catalog.events_after(0, 100)
+    events = bucketed.server.sightline.stores.events.events_after(0, 100)
     rejected = [e.envelope for e in events if e.envelope["type"] == "sightline.upload.rejected"]
     assert [e["data"]["upload_id"] for e in rejected] == [ticket["id"]]
     assert bucketed.api.list()["items"] == []

@@ -26,7 +26,7 @@ from sightline.models import ModelRegistry
 from sightline.models import prepare as prepare_module
 from sightline.models.imagenet_labels import CLASS_COUNT, read_labels
 from sightline.models.prepare import Sources, pending, prepare
-from sightline.models.registry import BUILTIN
+from sightline.models.specs import BUILTIN
 
 PREPARED = ["efficientnet-lite0", "movenet-multipose", "all-minilm-l6-v2"]
 SCRIPTS = ("efficientnet_lite0.py", "tfjs_graph.py", "minilm.py")

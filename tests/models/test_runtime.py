@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from sightline.errors import SkipFeature
 from sightline.models import Models, ModelUnavailable
 from sightline.models.runtime import LazyModel, ModelCache
-from sightline.vision.base import SkipFeature
 
 
 class Loader:

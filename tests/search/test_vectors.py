@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sightline.catalog import NewImage, open_catalog
-from sightline.catalog.base import FeatureState, FeatureStatus, StoredVector, Vector
-from sightline.catalog.sql import SQLCatalog
-from sightline.catalog.vector_index_postgres import PgVectorSearch
 from sightline.events import EventType, cloud_event
 from sightline.search import vectors
+from sightline.search.pgvector import PgVectorSearch
+from sightline.search.vector_store import StoredVector
 from sightline.search.vectors import VectorSearch
-from support.catalogs import migrate
+from sightline.storage.records import FeatureState, FeatureStatus, NewImage, Vector
+from sightline.stores import Stores, open_stores
+from support.catalogs import embedding, migrate
 from support.services import Stack
 
 DIMS = 16
@@ -283,7 +283,7 @@ class NoBlobs:
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "pgvector"])
-def sql_catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SQLCatalog]:
+def sql_catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
     """Each real catalog: SQLite and PostgreSQL without pgvector (the column dropped) search in
     this process, PostgreSQL with pgvector in the database."""
     if request.param == "sqlite":
@@ -295,44 +295,43 @@ def sql_catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SQLC
             stack.postgres.execute(
                 "ALTER TABLE image_vectors DROP COLUMN embedding", url.rsplit("/", 1)[1]
             )
-    opened = open_catalog(url)
-    assert isinstance(opened, SQLCatalog)
-    assert (opened.vector_search() is not None) == (request.param == "pgvector")
+    opened = open_stores(url)
+    assert isinstance(opened, Stores)
+    assert (opened.vectors.vector_search() is not None) == (request.param == "pgvector")
     yield opened
     opened.close()
     if request.param != "sqlite":
         stack.postgres.drop_database(url)
 
 
-def add_image(catalog: SQLCatalog, image_id: str, feature: str = "embedding") -> None:
+def add_image(catalog: Stores, image_id: str, feature: str = "embedding") -> None:
     pending = FeatureState(feature, FeatureStatus.PENDING, feature, "1")
     blob = image_id * 2  # 64 characters, like the sha256 it stands for
     image = NewImage(image_id, blob, None, "image/png", "PNG", 1, 1, 1, {}, [pending])
-    catalog.add_images([image], [], NoBlobs())
+    catalog.images.add_images([image], [], NoBlobs())
 
 
 def analyse(
-    catalog: SQLCatalog,
+    catalog: Stores,
     image_id: str,
     vector: Vector,
     version: str = "1",
     feature: str = "embedding",
 ) -> None:
-    result = {"vector": [float(value) for value in vector]}
-    state = FeatureState(feature, FeatureStatus.DONE, feature, version, result)
-    catalog.finish_features(
+    state = FeatureState(feature, FeatureStatus.DONE, feature, version, embedding(vector))
+    catalog.images.finish_features(
         image_id, [state], [], NoBlobs(), f"done-{image_id}-{feature}-{version}"
     )
 
 
 def test_follows_the_sql_catalog_through_re_analysis_versions_and_deletion(
-    sql_catalog: SQLCatalog,
+    sql_catalog: Stores,
 ) -> None:
     names = [f"img_{n:028x}" for n in range(4)]
     for n, image_id in enumerate(names):
         add_image(sql_catalog, image_id)
         analyse(sql_catalog, image_id, vec(n))
-    search = VectorSearch(sql_catalog)
+    search = VectorSearch(sql_catalog.vectors)
     assert set(ids(search.nearest("embedding", "1", vec(0), 10))) == set(names)
 
     # Re-analysing the newest row and an older one: both come back under new seqs.
@@ -346,10 +345,10 @@ def test_follows_the_sql_catalog_through_re_analysis_versions_and_deletion(
     analyse(sql_catalog, names[2], vec(2), version="2")
     assert ids(search.nearest("embedding", "2", vec(2), 10)) == [names[2]]
 
-    sql_catalog.delete_image(
+    sql_catalog.images.delete_image(
         names[0], cloud_event(EventType.IMAGE_DELETED, names[0], {}), NoBlobs()
     )
-    assert sql_catalog.vector_of(names[0], "embedding") is None  # the rows cascade away
+    assert sql_catalog.vectors.vector_of(names[0], "embedding") is None  # the rows cascade away
     search.forget("embedding", "1", [names[0]])
     assert names[0] not in ids(search.nearest("embedding", "1", vec(0), 10))
 
@@ -359,7 +358,7 @@ def test_follows_the_sql_catalog_through_re_analysis_versions_and_deletion(
     assert names[1] not in ids(nearest) and names[3] in ids(nearest)
 
 
-def test_spaces_of_other_features_sizes_and_versions_never_mix(sql_catalog: SQLCatalog) -> None:
+def test_spaces_of_other_features_sizes_and_versions_never_mix(sql_catalog: Stores) -> None:
     names = [f"img_{n:028x}" for n in range(6)]
     for image_id in names:
         add_image(sql_catalog, image_id)
@@ -367,7 +366,7 @@ def test_spaces_of_other_features_sizes_and_versions_never_mix(sql_catalog: SQLC
     analyse(sql_catalog, names[1], vec(1), version="2")
     wide = np.tile(vec(1), 3)  # another model, another size
     analyse(sql_catalog, names[2], wide / np.linalg.norm(wide), feature="model:clip")
-    search = VectorSearch(sql_catalog)
+    search = VectorSearch(sql_catalog.vectors)
 
     assert ids(search.nearest("embedding", "1", vec(1), 10)) == [names[0]]
     assert ids(search.nearest("embedding", "2", vec(1), 10)) == [names[1]]
@@ -376,14 +375,14 @@ def test_spaces_of_other_features_sizes_and_versions_never_mix(sql_catalog: SQLC
     assert search.refresh("embedding", "2") == 1
 
 
-def test_every_catalog_gives_the_true_nearest_neighbours(sql_catalog: SQLCatalog) -> None:
+def test_every_catalog_gives_the_true_nearest_neighbours(sql_catalog: Stores) -> None:
     rng = np.random.default_rng(7)
     vectors = rng.standard_normal((300, DIMS)).astype(np.float32)
     names = [f"img_{n:028x}" for n in range(len(vectors))]
     for image_id, vector in zip(names, vectors, strict=True):
         add_image(sql_catalog, image_id)
         analyse(sql_catalog, image_id, vector)
-    search = VectorSearch(sql_catalog)
+    search = VectorSearch(sql_catalog.vectors)
     search.refresh("embedding", "1")
     units = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
@@ -398,13 +397,13 @@ def test_every_catalog_gives_the_true_nearest_neighbours(sql_catalog: SQLCatalog
 
 
 @pytest.mark.parametrize("sql_catalog", ["pgvector"], indirect=True)
-def test_pgvector_searches_through_the_spaces_hnsw_index(sql_catalog: SQLCatalog) -> None:
-    native = sql_catalog.vector_search()
+def test_pgvector_searches_through_the_spaces_hnsw_index(sql_catalog: Stores) -> None:
+    native = sql_catalog.vectors.vector_search()
     assert isinstance(native, PgVectorSearch)
     for n in range(3):
         add_image(sql_catalog, f"img_{n:028x}")
         analyse(sql_catalog, f"img_{n:028x}", vec(n))
-    VectorSearch(sql_catalog).refresh("embedding", "1")
+    VectorSearch(sql_catalog.vectors).refresh("embedding", "1")
     statement = native.statement("embedding", "1", vec(0), 5, exclude={"img_x"})
     with sql_catalog.db.read() as conn:
         conn.exec_driver_sql("SET LOCAL enable_seqscan = off")

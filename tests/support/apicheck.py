@@ -18,9 +18,9 @@ def stored_blob_files(server: RunningServer) -> list[Path]:
 
 
 def assert_nothing_stored_and_still_serving(server: RunningServer) -> None:
-    catalog = server.sightline.catalog
-    assert sum(catalog.status_counts().values()) == 0
-    assert catalog.last_event_seq() == 0
+    catalog = server.sightline.stores
+    assert sum(catalog.images.status_counts().values()) == 0
+    assert catalog.events.last_event_seq() == 0
     assert stored_blob_files(server) == []
     assert list((server.sightline.settings.data_dir / "blobs" / "tmp").iterdir()) == []
     assert httpx.get(f"{server.url}/healthz").status_code == 200

@@ -3,20 +3,36 @@ PostgreSQL (with pgvector) on the run's server, so every such test holds for bot
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from sightline.catalog.migrate import upgrade
-from sightline.database import Database
+from sightline.storage.database import Database
+from sightline.stores import migrate as upgrade_database
+from sightline.vision.geometry import ModelInfo
+from sightline.vision.vectors import EmbeddingResult
 from support.services import Stack
+
+
+def embedding(vector: Collection[float]) -> dict[str, Any]:
+    """A whole `embedding` (or user clip model) result holding `vector`, as stored."""
+    result = EmbeddingResult(
+        model=ModelInfo(name="net", version="1"),
+        width=1,
+        height=1,
+        dimensions=len(vector),
+        vector=[float(value) for value in vector],
+        normalized=True,
+    )
+    return result.model_dump(mode="json")
 
 
 def migrate(url: str) -> None:
     db = Database(url)
     try:
-        upgrade(db)
+        upgrade_database(db)
     finally:
         db.dispose()
 

@@ -11,20 +11,26 @@ import time
 from sightline.app import Sightline
 from sightline.models import Models
 from sightline.settings import Settings
-from sightline.vision import Picture
+from sightline.vision import Analysis, Independent, Inputs, Picture, ResultModel
 from sightline.vision.registry import build_analyzers
 
 
-class SlowAnalyzer:
+class Slept(ResultModel):
+    slept: float
+    width: int
+
+
+class SlowAnalyzer(Independent):
     name = "slow"
     version = "1"
+    result_model = Slept
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
 
-    def analyze(self, picture: Picture) -> dict[str, object]:
+    def analyze(self, picture: Picture, inputs: Inputs) -> Analysis:
         time.sleep(self.seconds)
-        return {"slept": self.seconds, "width": picture.width}
+        return Analysis(Slept(slept=self.seconds, width=picture.width))
 
 
 def worker_settings(data_dir: str, **overrides: object) -> Settings:

@@ -14,6 +14,7 @@ from PIL import Image
 
 from sightline.models import LazyModel, Models
 from sightline.vision.adult import CATEGORIES, LABELS, AdultAnalyzer
+from support.analysis import result_of
 
 PictureOf = Any
 ORDINARY = ("astronaut", "coffee", "chelsea", "rocket")
@@ -36,7 +37,7 @@ def test_ordinary_photos_are_neither_adult_nor_racy(
     analyzer: AdultAnalyzer, picture_of: PictureOf, name: str
 ) -> None:
     pixels = getattr(skimage.data, name)()
-    result = analyzer.analyze(picture_of(Image.fromarray(pixels)))
+    result = result_of(analyzer, picture_of(Image.fromarray(pixels)))
     assert result["model"] == {"name": "nudenet-320n", "version": "1"}
     assert (result["height"], result["width"]) == pixels.shape[:2]
     assert not result["is_adult"] and not result["is_racy"]
@@ -44,7 +45,7 @@ def test_ordinary_photos_are_neither_adult_nor_racy(
 
 
 def test_the_astronauts_face_is_found(analyzer: AdultAnalyzer, picture_of: PictureOf) -> None:
-    result = analyzer.analyze(picture_of(Image.fromarray(skimage.data.astronaut())))
+    result = result_of(analyzer, picture_of(Image.fromarray(skimage.data.astronaut())))
     (face,) = result["detections"]
     assert face["label"] == "FACE_FEMALE" and face["category"] == "none"
     assert face["confidence"] > 0.7
@@ -58,7 +59,7 @@ def test_detections_match_nudenets_own(analyzer: AdultAnalyzer, picture_of: Pict
     pixels = skimage.data.astronaut()
     # Given an array, nudenet's two channel swaps cancel out: the model sees these RGB pixels.
     expected = NudeDetector().detect(np.ascontiguousarray(pixels))
-    found = analyzer.analyze(picture_of(Image.fromarray(pixels)))["detections"]
+    found = result_of(analyzer, picture_of(Image.fromarray(pixels)))["detections"]
     assert [d["label"] for d in found] == [d["class"] for d in expected]
     for ours, theirs in zip(found, expected, strict=True):
         assert ours["confidence"] == pytest.approx(theirs["score"], abs=1e-3)
@@ -92,7 +93,7 @@ def synthetic_output(parts: list[tuple[str, float, tuple[float, float, float, fl
 def run_on(models: Models, picture_of: PictureOf, output: np.ndarray) -> Any:
     analyzer = AdultAnalyzer(models)
     analyzer.model = LazyModel("fixed", lambda: FixedSession(output))
-    return analyzer.analyze(picture_of(Image.new("RGB", (640, 480), "grey")))
+    return result_of(analyzer, picture_of(Image.new("RGB", (640, 480), "grey")))
 
 
 def test_flags_follow_the_categories(models: Models, picture_of: PictureOf) -> None:

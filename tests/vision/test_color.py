@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw
 
 from sightline.vision import Picture
 from sightline.vision.color import COLOR_NAMES, ColorAnalyzer, color_name
+from support.analysis import result_of
 
 PictureOf = Callable[..., Picture]
 Photo = Callable[..., Image.Image]
@@ -53,7 +54,7 @@ def rgb(code: str) -> tuple[int, int, int]:
 
 
 def analyze(picture: Picture) -> dict[str, Any]:
-    result = ColorAnalyzer().analyze(picture)
+    result = result_of(ColorAnalyzer(), picture)
     json.dumps(result, allow_nan=False)
     return result
 

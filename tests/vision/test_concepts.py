@@ -12,7 +12,7 @@ from skimage import data
 
 from sightline.models import Models, ModelUnavailable
 from sightline.models.imagenet_labels import ClassLabel
-from sightline.search.sentences import DIMENSIONS, sentence_encoder
+from sightline.models.sentences import DIMENSIONS, sentence_encoder
 from sightline.vision import Picture, decode
 from sightline.vision.concepts import (
     SemanticAnalyzer,
@@ -21,7 +21,8 @@ from sightline.vision.concepts import (
     conse_vector,
     embed_query,
 )
-from sightline.vision.tags import classifier, predict
+from sightline.vision.tags import TagsAnalyzer, classifier, predict
+from support.analysis import result_of
 from support.imagegen import encode
 
 Vector = np.ndarray[Any, np.dtype[np.float64]]
@@ -33,6 +34,11 @@ def analyzer(models: Models) -> SemanticAnalyzer:
     return SemanticAnalyzer(models)
 
 
+@pytest.fixture(scope="module")
+def tagger(models: Models) -> TagsAnalyzer:
+    return TagsAnalyzer(models)
+
+
 def picture(name: str) -> Picture:
     """A scikit-image sample photo, as an upload would decode it."""
     pixels = getattr(data, name)()
@@ -41,12 +47,14 @@ def picture(name: str) -> Picture:
 
 
 @pytest.fixture(scope="module")
-def vectors(analyzer: SemanticAnalyzer) -> dict[str, Vector]:
-    return {name: np.array(analyzer.analyze(picture(name))["vector"]) for name in PHOTOS}
+def vectors(analyzer: SemanticAnalyzer, tagger: TagsAnalyzer) -> dict[str, Vector]:
+    return {name: np.array(result_of(analyzer, picture(name), tagger)["vector"]) for name in PHOTOS}
 
 
-def test_the_result_names_its_method_models_and_vector(analyzer: SemanticAnalyzer) -> None:
-    result = analyzer.analyze(picture("chelsea"))
+def test_the_result_names_its_method_models_and_vector(
+    analyzer: SemanticAnalyzer, tagger: TagsAnalyzer
+) -> None:
+    result = result_of(analyzer, picture("chelsea"), tagger)
     assert result["model"] == {"name": "conse", "version": analyzer.version}
     assert (result["width"], result["height"]) == (451, 300)
     assert result["method"] == "conse"
@@ -80,9 +88,9 @@ def test_a_query_finds_the_picture_it_describes(
     assert max(scores, key=scores.__getitem__) == expected, scores
 
 
-def test_one_class_gives_that_class_texts_embedding(models: Models) -> None:
+def test_one_class_gives_that_class_texts_embedding(models: Models, tagger: TagsAnalyzer) -> None:
     coffee = picture("coffee")
-    result = SemanticAnalyzer(models, classes=1).analyze(coffee)
+    result = result_of(SemanticAnalyzer(models, classes=1), coffee, tagger)
     with classifier(models).acquire() as loaded:
         best = loaded.labels[int(np.argmax(predict(coffee, loaded).probabilities))]
     with sentence_encoder(models).acquire() as encoder:
@@ -139,7 +147,7 @@ def test_a_query_is_a_unit_vector(models: Models) -> None:
 def test_missing_models_skip_the_feature(tmp_path: Path) -> None:
     empty = Models(tmp_path, threads=1, idle_seconds=0)
     with pytest.raises(ModelUnavailable, match="sightline models prepare"):
-        SemanticAnalyzer(empty).analyze(picture("coffee"))
+        result_of(SemanticAnalyzer(empty), picture("coffee"), TagsAnalyzer(empty))
     with pytest.raises(ModelUnavailable):
         embed_query(empty, "coffee")
     empty.close()

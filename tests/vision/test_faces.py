@@ -8,21 +8,19 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-import onnxruntime as ort
 import pytest
 from PIL import Image
 from skimage import data
 
-from sightline.models import LazyModel, Models
+from sightline.models import Models
 from sightline.vision import Picture
 from sightline.vision.base import JSON
 from sightline.vision.faces import (
     DEFAULT_MAX_SIDE,
     MODEL,
-    FaceBox,
     FacesAnalyzer,
-    detect_faces,
 )
+from support.analysis import result_of
 
 PictureOf = Callable[..., Picture]
 ASTRONAUT_FACE = (182, 58, 270, 178)  # x0, y0, x1, y1
@@ -37,7 +35,7 @@ def analyzer(models: Models) -> FacesAnalyzer:
 @pytest.fixture
 def faces(analyzer: FacesAnalyzer, picture_of: PictureOf) -> Callable[[Image.Image], JSON]:
     def run(image: Image.Image) -> JSON:
-        result = analyzer.analyze(picture_of(image))
+        result = result_of(analyzer, picture_of(image))
         json.dumps(result, allow_nan=False)
         return result
 
@@ -120,7 +118,7 @@ def test_coordinates_follow_exif_orientation(
     stored = upright.transpose(Image.Transpose.ROTATE_90)
     picture = picture_of(stored, "JPEG", exif=exif, quality=95)
     assert picture.rgb.size == (512, 384)
-    result = analyzer.analyze(picture)
+    result = result_of(analyzer, picture)
     assert (result["width"], result["height"]) == (512, 384)
     [face] = result["faces"]
     x0, y0, x1, y1 = ASTRONAUT_FACE
@@ -140,21 +138,6 @@ def test_large_picture_is_mapped_back(faces: Callable[[Image.Image], JSON]) -> N
 
 def test_tiny_picture(faces: Callable[[Image.Image], JSON]) -> None:
     assert faces(Image.new("RGB", (20, 7), "white"))["faces"] == []
-
-
-def test_detect_faces_runs_the_model_once_per_picture(
-    analyzer: FacesAnalyzer, picture_of: PictureOf
-) -> None:
-    picture = picture_of(astronaut())
-    first = detect_faces(picture, analyzer.model)
-    assert len(first) == 1 and isinstance(first[0], FaceBox)
-
-    def unusable() -> ort.InferenceSession:
-        raise AssertionError("the model ran again")
-
-    again = detect_faces(picture, LazyModel("centerface", unusable))
-    assert again is first
-    assert analyzer.analyze(picture)["faces"][0]["confidence"] == round(first[0].confidence, 4)
 
 
 def test_settings_change_the_version(models: Models, analyzer: FacesAnalyzer) -> None:

@@ -6,8 +6,10 @@ from collections.abc import Callable
 import pytest
 from PIL import Image, ImageEnhance
 
+from sightline.indexing import IndexEntries, hamming_distance
 from sightline.vision import Picture
-from sightline.vision.hash import HashAnalyzer, hamming_distance
+from sightline.vision.hash import HashAnalyzer, HashResult
+from support.analysis import result_of
 
 PictureOf = Callable[..., Picture]
 Photo = Callable[..., Image.Image]
@@ -15,7 +17,7 @@ KINDS = ("phash", "dhash", "ahash", "whash")
 
 
 def hashes(picture: Picture) -> dict[str, str]:
-    result = HashAnalyzer().analyze(picture)
+    result = result_of(HashAnalyzer(), picture)
     assert set(result) == set(KINDS)
     return result
 
@@ -63,9 +65,7 @@ def test_degenerate_shapes(picture_of: PictureOf, size: tuple[int, int]) -> None
         assert re.fullmatch(r"[0-9a-f]{16}", value)
 
 
-def test_hamming_distance() -> None:
-    assert hamming_distance("0000000000000000", "0000000000000000") == 0
-    assert hamming_distance("ffffffffffffffff", "0000000000000000") == 64
-    assert hamming_distance("f0f0000000000001", "F0F0000000000000") == 1
-    with pytest.raises(ValueError, match="differ in length"):
-        hamming_distance("ff", "fff")
+def test_the_phash_is_declared_for_the_near_duplicate_index(picture_of: PictureOf) -> None:
+    result = hashes(picture_of(Image.new("RGB", (64, 48), (90, 30, 200))))
+    entries = HashResult.model_validate(result).index_entries()
+    assert entries == IndexEntries(phash=result["phash"])

@@ -11,6 +11,7 @@ from skimage import data
 
 from sightline.vision import Picture
 from sightline.vision.image_type import TYPES, ImageTypeAnalyzer
+from support.analysis import result_of
 
 PictureOf = Callable[..., Picture]
 
@@ -18,7 +19,7 @@ PHOTOS = {"astronaut": data.astronaut, "coffee": data.coffee, "chelsea": data.ch
 
 
 def analyze(picture: Picture) -> dict[str, Any]:
-    result = ImageTypeAnalyzer().analyze(picture)
+    result = result_of(ImageTypeAnalyzer(), picture)
     json.dumps(result, allow_nan=False)
     return result
 

@@ -13,6 +13,7 @@ from PIL import ExifTags, Image, ImageCms
 
 from sightline.vision import Picture, decode
 from sightline.vision.metadata import MAX_COUNTED_FRAMES, MetadataAnalyzer
+from support.analysis import result_of
 
 Encode = Callable[..., bytes]
 PictureOf = Callable[..., Picture]
@@ -20,7 +21,7 @@ Photo = Callable[..., Image.Image]
 
 
 def analyze(picture: Picture) -> dict[str, Any]:
-    result = MetadataAnalyzer().analyze(picture)
+    result = result_of(MetadataAnalyzer(), picture)
     json.dumps(result, allow_nan=False)  # results are stored as strict JSON
     return result
 

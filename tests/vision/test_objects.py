@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from sightline.errors import SkipFeature
 from sightline.models import Models
 from sightline.models.manifest import add_user_model
-from sightline.vision.base import SkipFeature
 from sightline.vision.objects import ObjectsAnalyzer
+from support.analysis import result_of
 from support.onnxnets import fixed_output, write_manifest
 
 PictureOf = Any
@@ -83,7 +84,7 @@ def test_every_detector_finds_the_known_boxes_in_picture_pixels(
     hub: Models, picture_of: PictureOf
 ) -> None:
     analyzer = ObjectsAnalyzer(hub)
-    result = analyzer.analyze(picture_of(Image.new("RGB", (200, 100), "white")))
+    result = result_of(analyzer, picture_of(Image.new("RGB", (200, 100), "white")))
     assert (result["width"], result["height"]) == (200, 100)
     versions = {name: hub.registry.get(name).version for name in ("v5", "v8")}
     assert [d["model"] for d in result["detectors"]] == [
@@ -107,6 +108,6 @@ def test_without_a_detector_the_feature_says_how_to_add_one(
     analyzer = ObjectsAnalyzer(Models(tmp_path, threads=1, idle_seconds=0))
     assert analyzer.version == "1"
     with pytest.raises(SkipFeature) as skipped:
-        analyzer.analyze(picture_of(Image.new("RGB", (20, 20))))
+        result_of(analyzer, picture_of(Image.new("RGB", (20, 20))))
     assert "none ships by default" in skipped.value.reason
     assert "sightline models add manifest.json" in skipped.value.reason

@@ -19,6 +19,7 @@ from sightline.vision import Picture
 from sightline.vision.base import JSON
 from sightline.vision.people import MODEL, PeopleAnalyzer, square_input
 from sightline.vision.yolo import Transform
+from support.analysis import result_of
 
 PictureOf = Callable[..., Picture]
 COCO_KEYPOINTS = [
@@ -50,7 +51,7 @@ def analyzer(models: Models) -> PeopleAnalyzer:
 @pytest.fixture
 def people(analyzer: PeopleAnalyzer, picture_of: PictureOf) -> Callable[[Image.Image], JSON]:
     def run(image: Image.Image) -> JSON:
-        result = analyzer.analyze(picture_of(image))
+        result = result_of(analyzer, picture_of(image))
         json.dumps(result, allow_nan=False)
         return result
 

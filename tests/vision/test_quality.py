@@ -11,6 +11,7 @@ from skimage import data
 
 from sightline.vision import Picture
 from sightline.vision.quality import QualityAnalyzer
+from support.analysis import result_of
 
 PictureOf = Callable[..., Picture]
 
@@ -18,7 +19,7 @@ PHOTOS = {"astronaut": data.astronaut, "coffee": data.coffee, "chelsea": data.ch
 
 
 def analyze(picture: Picture) -> dict[str, Any]:
-    result = QualityAnalyzer().analyze(picture)
+    result = result_of(QualityAnalyzer(), picture)
     json.dumps(result, allow_nan=False)
     return result
 

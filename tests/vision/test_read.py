@@ -23,6 +23,7 @@ from sightline.models import Models, ModelUnavailable
 from sightline.vision import decode
 from sightline.vision.base import JSON
 from sightline.vision.read import MODEL, PPOCR, ReadAnalyzer, Reading
+from support.analysis import result_of
 from support.documents import (
     POLICY_NUMBER,
     Document,
@@ -53,7 +54,7 @@ def read(models: Models) -> Read:
         if id(image) not in results:
             encoded = encode(image, "PNG")
             picture = decode(encoded, max_bytes=len(encoded), max_pixels=image.width * image.height)
-            result = analyzer.analyze(picture)
+            result = result_of(analyzer, picture)
             json.dumps(result, allow_nan=False)
             results[id(image)] = (image, result)
         return results[id(image)][1]

@@ -9,10 +9,11 @@ import pytest
 from PIL import Image, ImageDraw
 from skimage import data
 
-from sightline.vision import Picture
+from sightline.vision import Analysis, Picture, ResultModel
 from sightline.vision.smart_crop import (
     DEFAULT_ASPECT_RATIOS,
     Region,
+    RegionSource,
     SmartCropAnalyzer,
     saliency_map,
 )
@@ -22,8 +23,17 @@ Photo = Callable[..., Image.Image]
 Box = dict[str, int]
 
 
-def analyze(picture: Picture, analyzer: SmartCropAnalyzer | None = None) -> dict[str, Any]:
-    result = (analyzer or SmartCropAnalyzer()).analyze(picture)
+class Found(ResultModel):
+    """The result of a feature that regions are read from; `fixed` sources ignore it."""
+
+
+def analyze(
+    picture: Picture, analyzer: SmartCropAnalyzer | None = None, *computed: str
+) -> dict[str, Any]:
+    """The crop with the features of its required sources, and those `computed`, as inputs."""
+    analyzer = analyzer or SmartCropAnalyzer()
+    inputs = {feature: Analysis(Found()) for feature in (*analyzer.depends_on, *computed)}
+    result = analyzer.analyze(picture, inputs).result.model_dump(mode="json")
     json.dumps(result, allow_nan=False)
     return result
 
@@ -44,8 +54,8 @@ def object_on_flat_background(size: tuple[int, int] = (640, 360)) -> Image.Image
     return image
 
 
-def fixed(*regions: Region) -> Callable[[Picture], list[Region]]:
-    return lambda picture: list(regions)
+def fixed(*regions: Region, feature: str = "found", required: bool = True) -> RegionSource:
+    return RegionSource(feature, lambda _result: list(regions), required)
 
 
 def test_small_object_stays_in_the_square_crop(picture_of: PictureOf) -> None:
@@ -81,7 +91,8 @@ def test_injected_region_at_the_left_edge_is_kept(picture_of: PictureOf, name: s
 def test_regions_from_several_sources(picture_of: PictureOf, photo: Photo) -> None:
     left, right = Region(10, 10, 50, 50), Region(300, 100, 340, 140)
     analyzer = SmartCropAnalyzer(
-        salient_regions={"left": fixed(left), "right": fixed(right)}, aspect_ratios=[1.0]
+        salient_regions={"left": fixed(left, feature="l"), "right": fixed(right, feature="r")},
+        aspect_ratios=[1.0],
     )
     crop = analyze(picture_of(photo(1, (640, 360))), analyzer)["crops"][0]
     assert crop["contains_all_regions"] is True
@@ -172,13 +183,15 @@ def test_regions_count_only_the_kinds_known_for_the_picture(
 ) -> None:
     analyzer = SmartCropAnalyzer(
         salient_regions={
-            "faces": fixed(Region(10, 10, 50, 50)),
-            "text": lambda _picture: None,  # not read in this job
+            "faces": fixed(Region(10, 10, 50, 50), feature="faces"),
+            "text": fixed(Region(60, 10, 90, 20), feature="read", required=False),
         },
         aspect_ratios=[1.0],
     )
-    result = analyze(picture_of(photo(4)), analyzer)
-    assert result["regions"] == {"faces": 1}
+    assert analyzer.depends_on == ("faces",)
+    assert analyzer.reuses == ("read",)
+    assert analyze(picture_of(photo(4)), analyzer)["regions"] == {"faces": 1}  # not read
+    assert analyze(picture_of(photo(4)), analyzer, "read")["regions"] == {"faces": 1, "text": 1}
 
 
 def test_other_ratios_change_the_version(picture_of: PictureOf, photo: Photo) -> None:

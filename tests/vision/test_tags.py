@@ -12,11 +12,14 @@ import pytest
 from PIL import Image
 from skimage import data
 
+from sightline.images.pipeline import run_features
 from sightline.models import Models, ModelUnavailable
 from sightline.models.imagenet_labels import ClassLabel
-from sightline.vision import Picture
+from sightline.storage.records import FeatureStatus
+from sightline.vision import Analyzer, Picture
 from sightline.vision import tags as tags_module
 from sightline.vision.tags import EmbeddingAnalyzer, TagsAnalyzer, Vocabulary, rank_tags
+from support.analysis import result_of
 
 PictureOf = Callable[..., Picture]
 CAT_FAMILY = {"n02123045", "n02123159", "n02123394", "n02123597", "n02124075", "n02127052"}
@@ -37,12 +40,14 @@ def photo(name: str) -> Image.Image:
     return Image.fromarray(getattr(data, name)())
 
 
-def vector(embedder: EmbeddingAnalyzer, picture: Picture) -> np.ndarray[Any, np.dtype[Any]]:
-    return np.array(embedder.analyze(picture)["vector"])
+def vector(
+    embedder: EmbeddingAnalyzer, tagger: TagsAnalyzer, picture: Picture
+) -> np.ndarray[Any, np.dtype[Any]]:
+    return np.array(result_of(embedder, picture, tagger)["vector"])
 
 
 def test_a_cat_is_tagged_cat_and_animal(tagger: TagsAnalyzer, picture_of: PictureOf) -> None:
-    result = tagger.analyze(picture_of(photo("chelsea"), "JPEG", quality=90))
+    result = result_of(tagger, picture_of(photo("chelsea"), "JPEG", quality=90))
     assert result["model"]["name"] == "efficientnet-lite0"
     assert (result["width"], result["height"]) == (451, 300)
     assert {c["wnid"] for c in result["classes"][:3]} & CAT_FAMILY
@@ -50,12 +55,12 @@ def test_a_cat_is_tagged_cat_and_animal(tagger: TagsAnalyzer, picture_of: Pictur
 
 
 def test_coffee_is_espresso_or_a_cup(tagger: TagsAnalyzer, picture_of: PictureOf) -> None:
-    result = tagger.analyze(picture_of(photo("coffee")))
+    result = result_of(tagger, picture_of(photo("coffee")))
     assert {c["wnid"] for c in result["classes"][:2]} & {ESPRESSO, CUP}
 
 
 def test_results_are_ranked_and_within_bounds(tagger: TagsAnalyzer, picture_of: PictureOf) -> None:
-    result = tagger.analyze(picture_of(photo("rocket")))
+    result = result_of(tagger, picture_of(photo("rocket")))
     classes, tags = result["classes"], result["tags"]
     assert len(classes) == tagger.top_k
     class_confidences = [entry["confidence"] for entry in classes]
@@ -92,7 +97,7 @@ PROBABILITIES = np.array([0.3, 0.25, 0.05, 0.15, 0.25, 0.0, 0.0], np.float32)
 
 def test_broader_terms_sum_the_probabilities_of_their_classes() -> None:
     ranked = [
-        (tag["name"], tag["confidence"], tag["kind"])
+        (tag.name, tag.confidence, tag.kind)
         for tag in rank_tags(PROBABILITIES, VOCABULARY, threshold=0.1, limit=20)
     ]
     assert ranked == [
@@ -109,10 +114,10 @@ def test_broader_terms_sum_the_probabilities_of_their_classes() -> None:
 
 
 def test_tags_below_the_threshold_or_past_the_limit_are_left_out() -> None:
-    names = [t["name"] for t in rank_tags(PROBABILITIES, VOCABULARY, threshold=0.5, limit=20)]
+    names = [t.name for t in rank_tags(PROBABILITIES, VOCABULARY, threshold=0.5, limit=20)]
     assert names == ["feline", "animal", "cat"]
     limited = rank_tags(PROBABILITIES, VOCABULARY, threshold=0.0, limit=2)
-    assert [tag["name"] for tag in limited] == ["feline", "animal"]
+    assert [tag.name for tag in limited] == ["feline", "animal"]
 
 
 def test_within_a_confidence_band_the_narrower_word_leads() -> None:
@@ -121,17 +126,19 @@ def test_within_a_confidence_band_the_narrower_word_leads() -> None:
     )
     ranked = rank_tags(np.array([0.5, 0.43, 0.05], np.float32), vocabulary, 0.2, 20)
     # cat (0.93) and animal (0.98) share the band from 0.9: the narrower cat comes first.
-    assert [tag["name"] for tag in ranked] == ["cat", "animal", "tabby", "tiger"]
+    assert [tag.name for tag in ranked] == ["cat", "animal", "tabby", "tiger"]
 
 
 def test_a_sum_over_one_is_capped() -> None:
     vocabulary = Vocabulary.of(labels(("a", ("thing",)), ("b", ("thing",))))
     [top, *_] = rank_tags(np.array([0.6, 0.6], np.float32), vocabulary, 0.1, 20)
-    assert top == {"name": "thing", "confidence": 1.0, "kind": "broader"}
+    assert top.model_dump() == {"name": "thing", "confidence": 1.0, "kind": "broader"}
 
 
-def test_the_embedding_is_a_unit_vector(embedder: EmbeddingAnalyzer, picture_of: PictureOf) -> None:
-    result = embedder.analyze(picture_of(photo("chelsea")))
+def test_the_embedding_is_a_unit_vector(
+    embedder: EmbeddingAnalyzer, tagger: TagsAnalyzer, picture_of: PictureOf
+) -> None:
+    result = result_of(embedder, picture_of(photo("chelsea")), tagger)
     assert result["dimensions"] == 1280 == len(result["vector"])
     assert result["normalized"] is True
     assert all(isinstance(value, float) for value in result["vector"])
@@ -139,13 +146,13 @@ def test_the_embedding_is_a_unit_vector(embedder: EmbeddingAnalyzer, picture_of:
 
 
 def test_a_recompressed_copy_embeds_near_the_original(
-    embedder: EmbeddingAnalyzer, picture_of: PictureOf
+    embedder: EmbeddingAnalyzer, tagger: TagsAnalyzer, picture_of: PictureOf
 ) -> None:
     original = photo("chelsea")
     copy = original.resize((300, 200), Image.Resampling.BILINEAR)
-    a = vector(embedder, picture_of(original))
-    b = vector(embedder, picture_of(copy, "JPEG", quality=40))
-    other = vector(embedder, picture_of(photo("coffee")))
+    a = vector(embedder, tagger, picture_of(original))
+    b = vector(embedder, tagger, picture_of(copy, "JPEG", quality=40))
+    other = vector(embedder, tagger, picture_of(photo("coffee")))
     assert float(a @ b) > 0.9
     assert float(a @ b) > float(a @ other)
 
@@ -164,11 +171,16 @@ def test_both_features_share_one_model_run(
         return classify(model, images)
 
     monkeypatch.setattr(tags_module, "classify_batch", counting)
+    analyzers: dict[str, Analyzer] = {"tags": tagger, "embedding": embedder}
     picture = picture_of(photo("coffee"))
-    tagger.analyze(picture)
-    embedder.analyze(picture)
+    done = run_features(picture, ["embedding", "tags"], analyzers, lambda _a, _r: None)
+    assert [run.state.status for run in done] == [FeatureStatus.DONE] * 2
     assert runs == [1]
-    embedder.analyze(picture_of(photo("chelsea")))
+    # Alone, the embedding still runs the classifier once: `tags` is computed for it, unstored.
+    alone = run_features(
+        picture_of(photo("chelsea")), ["embedding"], analyzers, lambda _a, _r: None
+    )
+    assert [run.state.feature for run in alone] == ["embedding"]
     assert runs == [1, 1]
 
 
@@ -191,8 +203,15 @@ def test_non_default_settings_change_the_version(models: Models, tagger: TagsAna
 
 def test_without_the_model_both_features_are_skipped(tmp_path: Path, picture_of: PictureOf) -> None:
     empty = Models(tmp_path, threads=1, idle_seconds=0)
+    analyzers: dict[str, Analyzer] = {
+        "tags": TagsAnalyzer(empty),
+        "embedding": EmbeddingAnalyzer(empty),
+    }
     picture = picture_of(photo("coffee"))
-    for analyzer in (TagsAnalyzer(empty), EmbeddingAnalyzer(empty)):
-        with pytest.raises(ModelUnavailable, match="sightline models prepare"):
-            analyzer.analyze(picture)
+    with pytest.raises(ModelUnavailable, match="sightline models prepare"):
+        result_of(analyzers["tags"], picture)
+    for features in (["tags", "embedding"], ["embedding"]):
+        for run in run_features(picture, features, analyzers, lambda _a, _r: None):
+            assert run.state.status is FeatureStatus.SKIPPED
+            assert "sightline models prepare" in run.state.result["reason"]  # type: ignore[index]
     empty.close()

@@ -8,18 +8,28 @@ import pytest
 from PIL import Image
 
 from sightline.vision import Artifact, Picture
-from sightline.vision.thumbnail import THUMBNAIL_SIZES, ThumbnailAnalyzer
+from sightline.vision.base import ArtifactRef
+from sightline.vision.thumbnail import THUMBNAIL_SIZES, ThumbnailAnalyzer, ThumbnailResult
 
 PictureOf = Callable[..., Picture]
 Photo = Callable[..., Image.Image]
 
 
 def thumbnails(picture: Picture) -> dict[int, Artifact]:
-    result = ThumbnailAnalyzer().analyze(picture)
+    """The thumbnails by size, checking that the result describes each artifact."""
+    analysis = ThumbnailAnalyzer().analyze(picture, {})
+    assert isinstance(analysis.result, ThumbnailResult)
+    result = analysis.result.model_dump(mode="json")
     assert result["content_type"] == "image/webp"
     sizes = result["sizes"]
     assert list(sizes) == ["128", "256", "512"]
-    return {int(side): artifact for side, artifact in sizes.items()}
+    assert list(analysis.artifacts) == ["sizes.128", "sizes.256", "sizes.512"]
+    for side, described in sizes.items():
+        artifact = analysis.artifacts[f"sizes.{side}"]
+        assert described == ArtifactRef.of(artifact).model_dump()
+        assert described["size"] == len(artifact.data)
+        assert analysis.result.blob(int(side)) == described["sha256"] == artifact.sha256
+    return {int(side): analysis.artifacts[f"sizes.{side}"] for side in sizes}
 
 
 def opened(artifact: Artifact) -> Image.Image:

@@ -21,6 +21,7 @@ from sightline.vision.user_models import (
     encode_text,
     user_analyzers,
 )
+from support.analysis import result_of
 from support.onnxnets import (
     fixed_output,
     pooled_linear,
@@ -108,7 +109,7 @@ def test_no_user_models_no_features(tmp_path: Path) -> None:
 
 
 def test_classifier_gives_its_top_five_labels(hub: Models, picture_of: PictureOf) -> None:
-    result = user_analyzers(hub)["model:colours"].analyze(solid(picture_of, (200, 100, 50)))
+    result = result_of(user_analyzers(hub)["model:colours"], solid(picture_of, (200, 100, 50)))
     spec = hub.registry.get("colours")
     assert result["model"] == {"name": "colours", "version": spec.version}
     assert (result["width"], result["height"]) == (40, 20)
@@ -117,13 +118,13 @@ def test_classifier_gives_its_top_five_labels(hub: Models, picture_of: PictureOf
 
 
 def test_raw_bgr_nhwc_input_and_sigmoid(hub: Models, picture_of: PictureOf) -> None:
-    result = user_analyzers(hub)["model:raw"].analyze(solid(picture_of, (200, 100, 50)))
+    result = result_of(user_analyzers(hub)["model:raw"], solid(picture_of, (200, 100, 50)))
     means = np.array([50, 100, 200], dtype=np.float32)  # BGR order, raw pixels
     assert result["labels"] == expected_labels(means @ (WEIGHTS / 100) + BIAS, "sigmoid")
 
 
 def test_image_embedding_is_normalised(hub: Models, picture_of: PictureOf) -> None:
-    result = user_analyzers(hub)["model:tiny-clip"].analyze(solid(picture_of, (255, 0, 0)))
+    result = result_of(user_analyzers(hub)["model:tiny-clip"], solid(picture_of, (255, 0, 0)))
     assert result["dimensions"] == 3 and result["normalized"] is True
     assert result["vector"] == [1.0, 0.0, 0.0]
     assert result["model"]["name"] == "tiny-clip"
@@ -132,7 +133,7 @@ def test_image_embedding_is_normalised(hub: Models, picture_of: PictureOf) -> No
 
 def test_text_embeddings_rank_the_matching_colour_first(hub: Models, picture_of: PictureOf) -> None:
     spec = hub.registry.get("tiny-clip")
-    image = user_analyzers(hub)["model:tiny-clip"].analyze(solid(picture_of, (250, 120, 10)))
+    image = result_of(user_analyzers(hub)["model:tiny-clip"], solid(picture_of, (250, 120, 10)))
     texts = ["blue", "red", "green", "red and green", "cat"]
     vectors = encode_text(hub, spec, texts)
     assert vectors.shape == (5, 3) and vectors.dtype == np.float32

@@ -11,21 +11,20 @@ from typing import Any
 
 import pytest
 
-from sightline.catalog import CatalogBackend, DeliveryRecord, SubscriptionRecord, open_catalog
-from sightline.catalog.base import (
+from sightline.events import EventType, cloud_event
+from sightline.settings import Settings
+from sightline.stores import Stores, open_stores
+from sightline.webhooks import Dispatcher, SubscriptionService
+from sightline.webhooks.store import (
     Attempted,
     AttemptRecord,
     Claim,
+    DeliveryRecord,
     DeliveryStatus,
     DeliveryUpdate,
+    SubscriptionRecord,
 )
-from sightline.events import EventType, cloud_event
-from sightline.settings import Settings
-from sightline.webhooks import Dispatcher, SubscriptionService
-from support.catalogs import catalog_url
 from webhooks.receiver import Receiver
-
-__all__ = ["catalog_url"]
 
 ORIGIN = "tests.sightline.example"
 # Loopback allowed (the receivers live there), tiny retry delays, quick polls.
@@ -63,9 +62,9 @@ class Harness:
     def __init__(self, url: str, data_dir: Path) -> None:
         self.url = url
         self.data_dir = data_dir
-        self.catalog = open_catalog(url)
+        self.catalog = open_stores(url)
         self.service = SubscriptionService(self.settings(), self.catalog.subscriptions)
-        self._opened: list[CatalogBackend] = [self.catalog]
+        self._opened: list[Stores] = [self.catalog]
         self._dispatchers: list[Dispatcher] = []
         self._images = 0
 
@@ -78,7 +77,7 @@ class Harness:
         another process would be."""
         catalog = self.catalog
         if own_catalog:
-            catalog = open_catalog(self.url)
+            catalog = open_stores(self.url)
             self._opened.append(catalog)
         dispatcher = Dispatcher(self.settings(**overrides), catalog.subscriptions)
         dispatcher.start()
@@ -99,7 +98,7 @@ class Harness:
             self._images += 1
             image_id = f"img_{self._images:04d}"
         event = cloud_event(event_type, image_id, {"id": image_id, **data})
-        self.catalog.record_events([event])
+        self.catalog.events.record_events([event])
         return event
 
     def deliveries(self, subscription: SubscriptionRecord, **filters: Any) -> list[DeliveryRecord]:

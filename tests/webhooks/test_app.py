@@ -9,10 +9,11 @@ from collections import defaultdict
 from typing import Any
 
 from sightline.app import Sightline
-from sightline.catalog import DeliveryStatus, ImageStatus
 from sightline.events import EventType, cloud_event
-from sightline.service import Upload
+from sightline.images.service import Upload
 from sightline.settings import Settings
+from sightline.storage.records import ImageStatus
+from sightline.webhooks.store import DeliveryStatus
 from support.imagegen import solid
 from webhooks.conftest import WEBHOOK_SETTINGS, eventually
 from webhooks.receiver import Receiver
@@ -105,12 +106,12 @@ def test_a_restart_in_the_middle_of_a_retry_schedule_resumes_it(stack_settings: 
         try:
             subscription = first.subscriptions.create(receiver.url)
             first.start_workers()
-            first.catalog.record_events(
+            first.stores.events.record_events(
                 [cloud_event(EventType.IMAGE_ANALYZED, "img_x", {"id": "img_x"})]
             )
 
             def attempted() -> list[int]:
-                return [d.attempts for d in first.catalog.subscriptions.deliveries(subscription.id)]
+                return [d.attempts for d in first.stores.subscriptions.deliveries(subscription.id)]
 
             eventually(lambda: attempted() == [1])
         finally:
@@ -122,12 +123,12 @@ def test_a_restart_in_the_middle_of_a_retry_schedule_resumes_it(stack_settings: 
             second.start_workers()
 
             def delivered() -> bool:
-                found = second.catalog.subscriptions.deliveries(subscription.id)
+                found = second.stores.subscriptions.deliveries(subscription.id)
                 return [d.status for d in found] == [DeliveryStatus.DELIVERED]
 
             eventually(delivered)
-            [delivery] = second.catalog.subscriptions.deliveries(subscription.id)
-            log = second.catalog.subscriptions.attempts(subscription.id)
+            [delivery] = second.stores.subscriptions.deliveries(subscription.id)
+            log = second.stores.subscriptions.attempts(subscription.id)
         finally:
             second.close()
     assert [request.headers["sightline-attempt"] for request in receiver.requests] == [

@@ -16,17 +16,17 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sightline.catalog import (
-    Attempted,
-    Claim,
-    DeliveryStatus,
-    SubscriptionStore,
-)
 from sightline.errors import BackendError
 from sightline.events import EventType
 from sightline.webhooks import Dispatcher, verify_signature
 from sightline.webhooks.dispatcher import parse_retry_after, retry_delay
 from sightline.webhooks.filters import matches
+from sightline.webhooks.store import (
+    Attempted,
+    Claim,
+    DeliveryEngineStore,
+    DeliveryStatus,
+)
 from webhooks.conftest import ORIGIN, Harness, answered_200, eventually
 from webhooks.receiver import Received, Receiver, Reply
 
@@ -416,7 +416,7 @@ def test_an_outcome_that_cannot_be_recorded_does_not_sink_the_others(
                 raise BackendError("refused")
             return store.record(attempted, **kwargs)
 
-    dispatcher = Dispatcher(harness.settings(), cast(SubscriptionStore, Failing()))
+    dispatcher = Dispatcher(harness.settings(), cast(DeliveryEngineStore, Failing()))
 
     async def record() -> list[Claim | None]:
         with ThreadPoolExecutor(1) as executor:
@@ -490,9 +490,9 @@ def test_deliveries_go_with_their_events(harness: Harness, receiver: Receiver) -
     harness.start()
     harness.emit()
     eventually(lambda: harness.counts(subscription)["pending"] == 1)
-    events = harness.catalog.events_after(0, 10)
-    harness.catalog.mark_dispatched(
+    events = harness.catalog.events.events_after(0, 10)
+    harness.catalog.events.mark_dispatched(
         [event.seq for event in events], finished=[e.seq for e in events]
     )
-    assert harness.catalog.prune_events(datetime.now(UTC) + timedelta(seconds=1)) == 1
+    assert harness.catalog.events.prune_events(datetime.now(UTC) + timedelta(seconds=1)) == 1
     assert harness.deliveries(subscription) == []

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from sightline.catalog import SubscriptionRecord
 from sightline.errors import InvalidParameter
 from sightline.events import EventType, cloud_event
 from sightline.webhooks.filters import check_event_types, check_filters, matches
+from sightline.webhooks.store import SubscriptionRecord
 
 
 def subscription(**fields: Any) -> SubscriptionRecord:

@@ -7,15 +7,10 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-from sightline.catalog import (
-    Attempted,
-    AttemptRecord,
-    DeliveryStatus,
-    DeliveryUpdate,
-    open_catalog,
-)
 from sightline.events import EventType, cloud_event
+from sightline.stores import open_stores
 from sightline.webhooks.filters import matches
+from sightline.webhooks.store import Attempted, AttemptRecord, DeliveryStatus, DeliveryUpdate
 from webhooks.conftest import Harness, answered_200
 from webhooks.receiver import Receiver
 
@@ -24,13 +19,13 @@ def test_concurrent_fan_outs_make_each_delivery_exactly_once(
     harness: Harness, receiver: Receiver
 ) -> None:
     subscriptions = [harness.subscribe(receiver) for _ in range(2)]
-    catalogs = [open_catalog(harness.url) for _ in range(3)]
+    catalogs = [open_stores(harness.url) for _ in range(3)]
     written = threading.Event()
     errors: list[BaseException] = []
 
     def write() -> None:
         for start in range(0, 300, 10):
-            harness.catalog.record_events(
+            harness.catalog.events.record_events(
                 [
                     cloud_event(EventType.IMAGE_ANALYZED, f"img_{n}", {"id": f"img_{n}"})
                     for n in range(start, start + 10)
@@ -59,7 +54,7 @@ def test_concurrent_fan_outs_make_each_delivery_exactly_once(
         for catalog in catalogs:
             catalog.close()
     assert errors == []
-    events = {event.seq for event in harness.catalog.events_after(0, 1000)}
+    events = {event.seq for event in harness.catalog.events.events_after(0, 1000)}
     for subscription in subscriptions:
         found = harness.deliveries(subscription)
         assert sorted(d.event_seq for d in found) == sorted(events)

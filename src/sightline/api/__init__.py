@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any
 
 from fastapi import Depends, FastAPI
 
-from sightline import __version__, web
+from sightline import __version__
 from sightline.api import analyze, errors, events, images, models, search, system, uploads
 from sightline.api import classifiers as classifier_routes
 from sightline.api import subscriptions as subscription_routes
-from sightline.api.deps import require_api_key
-from sightline.catalog import EventLog
-from sightline.classifiers.service import ClassifierService
-from sightline.inbox import DirectUploads
-from sightline.metrics import Metrics
-from sightline.models import ModelRegistry
-from sightline.search.service import SemanticSearch
-from sightline.service import ImageService
-from sightline.settings import Settings
+from sightline.api.deps import Services, require_api_key
 
 DESCRIPTION = """
 Sightline stores images and analyses them with local models: upload, then read the results
@@ -34,16 +25,7 @@ or `X-API-Key: KEY`.
 
 
 def create_api(
-    *,
-    settings: Settings,
-    service: ImageService,
-    classifiers: ClassifierService,
-    semantic: SemanticSearch,
-    direct_uploads: DirectUploads,
-    event_log: EventLog,
-    metrics: Metrics,
-    model_registry: ModelRegistry,
-    readiness_probes: Mapping[str, Callable[[], Any]],
+    services: Services,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
 ) -> FastAPI:
     app = FastAPI(
@@ -52,15 +34,7 @@ def create_api(
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.service = service
-    app.state.classifiers = classifiers
-    app.state.semantic = semantic
-    app.state.direct_uploads = direct_uploads
-    app.state.event_log = event_log
-    app.state.metrics = metrics
-    app.state.models = model_registry
-    app.state.readiness_probes = dict(readiness_probes)
+    app.state.services = services
     errors.install(app)
     protected = [Depends(require_api_key)]
     app.include_router(images.router, dependencies=protected)
@@ -72,8 +46,7 @@ def create_api(
     app.include_router(uploads.router, dependencies=protected)
     app.include_router(subscription_routes.router, dependencies=protected)
     app.include_router(system.router)
-    app.include_router(web.router)  # the web app at `/`; it signs in for itself
     return app
 
 
-__all__ = ["create_api"]
+__all__ = ["Services", "create_api"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
@@ -14,11 +14,11 @@ from sightline.api.images import ERRORS, read_body, read_uploads, split_features
 from sightline.api.schemas import AnalyzeOut, AnalyzeUrlRequest
 from sightline.errors import InvalidParameter, PayloadTooLarge, TooManyFiles
 from sightline.fetch import fetch_image
-from sightline.service import ImageService
+from sightline.images.service import ImageService
 
 router = APIRouter(prefix="/v1", tags=["analyze"])
 MAX_JSON_BYTES = 64 * 1024
-Service = Annotated[ImageService, Depends(deps.service)]
+Service = Annotated[ImageService, deps.part("images")]
 
 ANALYZE_BODY: dict[str, Any] = {
     "requestBody": {

@@ -5,20 +5,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
 from sightline.api import deps
 from sightline.api.images import ERRORS, read_body, read_uploads
-from sightline.catalog.base import ClassifierRecord, ClassifierVersion, VersionStatus
-from sightline.catalog.sql_classifiers import prediction_feature
 from sightline.classifiers.service import ClassifierService, ItemOutcome
+from sightline.classifiers.store import (
+    ClassifierRecord,
+    ClassifierVersion,
+    VersionStatus,
+    prediction_feature,
+)
 from sightline.errors import InvalidParameter, PayloadTooLarge, TooManyFiles
 
 router = APIRouter(prefix="/v1/classifiers", tags=["classifiers"])
-Classifiers = Annotated[ClassifierService, Depends(deps.classifiers)]
+Classifiers = Annotated[ClassifierService, deps.part("classifiers")]
 MAX_JSON_BYTES = 4 * 1024 * 1024
 MAX_BATCH = 1000
 KEY = "The classifier's id (`clf_…`) or its name."

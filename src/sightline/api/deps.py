@@ -1,63 +1,61 @@
-"""Request-scoped access to the application's parts, and the API-key check."""
+"""The services every route reaches through one frozen object, and the API-key check."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import Request
+from fastapi import Depends, Request
 
-from sightline.catalog import EventLog
 from sightline.classifiers.service import ClassifierService
 from sightline.errors import Unauthorized
-from sightline.inbox import DirectUploads
+from sightline.images.inbox import DirectUploads
+from sightline.images.service import ImageService
 from sightline.metrics import Metrics
 from sightline.models import ModelRegistry
-from sightline.search.service import SemanticSearch
-from sightline.service import ImageService
+from sightline.search.service import SearchService
 from sightline.settings import Settings
+from sightline.storage.outbox import EventLog
+from sightline.webhooks import SubscriptionService
 
 
-def service(request: Request) -> ImageService:
-    found: ImageService = request.app.state.service
+@dataclass(frozen=True)
+class Services:
+    """Everything the routes call, built once by the composition root (`app.py`)."""
+
+    settings: Settings
+    images: ImageService
+    classifiers: ClassifierService
+    search: SearchService
+    uploads: DirectUploads
+    subscriptions: SubscriptionService
+    events: EventLog
+    metrics: Metrics
+    models: ModelRegistry
+    readiness_probes: Mapping[str, Callable[[], Any]]
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
     return found
 
 
-def classifiers(request: Request) -> ClassifierService:
-    found: ClassifierService = request.app.state.classifiers
-    return found
+def part(name: str) -> Any:
+    """A dependency on one of the services, for `Annotated[ImageService, part("images")]`."""
 
+    def dependency(request: Request) -> Any:
+        return getattr(services(request), name)
 
-def semantic(request: Request) -> SemanticSearch:
-    found: SemanticSearch = request.app.state.semantic
-    return found
-
-
-def direct_uploads(request: Request) -> DirectUploads:
-    found: DirectUploads = request.app.state.direct_uploads
-    return found
-
-
-def event_log(request: Request) -> EventLog:
-    found: EventLog = request.app.state.event_log
-    return found
-
-
-def metrics(request: Request) -> Metrics:
-    found: Metrics = request.app.state.metrics
-    return found
-
-
-def model_registry(request: Request) -> ModelRegistry:
-    found: ModelRegistry = request.app.state.models
-    return found
+    return Depends(dependency)
 
 
 def settings(request: Request) -> Settings:
-    found: Settings = request.app.state.settings
-    return found
+    return services(request).settings
 
 
 # The web app's session cookie: set by `POST /ui/session`, accepted like an API key, so that

@@ -8,14 +8,14 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from sightline.api import deps
-from sightline.catalog import EventLog
 from sightline.errors import InvalidParameter
 from sightline.events import image_subject
+from sightline.storage.outbox import EventLog
 
 router = APIRouter(prefix="/v1", tags=["events"])
 BATCH = 500
@@ -35,7 +35,7 @@ KEEPALIVE_SECONDS = 15.0
 )
 async def stream_events(
     request: Request,
-    events: Annotated[EventLog, Depends(deps.event_log)],
+    events: Annotated[EventLog, deps.part("events")],
     since: Annotated[int | None, Query(ge=0, description="Replay events after this id.")] = None,
     image_id: Annotated[str | None, Query(description="Only events about this image.")] = None,
     types: Annotated[

@@ -27,7 +27,6 @@ from sightline.api.schemas import (
     UploadOut,
     only_results,
 )
-from sightline.catalog import ImageQuery, ImageStatus
 from sightline.errors import (
     ImageTooLarge,
     InvalidParameter,
@@ -37,13 +36,15 @@ from sightline.errors import (
     UnsupportedMediaType,
 )
 from sightline.ids import is_image_id
-from sightline.search.service import SemanticSearch
-from sightline.service import ImageService, Upload
+from sightline.images.service import ImageService, Upload
+from sightline.images.store import ImageQuery
+from sightline.search.service import SearchService
+from sightline.storage.records import ImageStatus
 from sightline.vision.thumbnail import THUMBNAIL_SIZES
 
 router = APIRouter(prefix="/v1/images", tags=["images"])
-Service = Annotated[ImageService, Depends(deps.service)]
-Semantic = Annotated[SemanticSearch, Depends(deps.semantic)]
+Service = Annotated[ImageService, deps.part("images")]
+Search = Annotated[SearchService, deps.part("search")]
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody} for status in (400, 401, 404, 409, 413, 415, 416)
 }
@@ -253,7 +254,7 @@ def get_content(image_id: str, request: Request, service: Service) -> Response:
     url = service.presigned_url(record.sha256, record.content_type, record.filename)
     if url is not None:
         return RedirectResponse(url, status_code=307)
-    blob = service.blobs.open(record.sha256)
+    blob = service.open_blob(record.sha256)
     return blob_response(
         request,
         blob,
@@ -284,8 +285,8 @@ def get_thumbnail(
         return RedirectResponse(url, status_code=307)
     return blob_response(
         request,
-        service.blobs.open(sha256),
-        size=service.blobs.size(sha256),
+        service.open_blob(sha256),
+        size=service.blob_size(sha256),
         etag=f'"{sha256}"',
         content_type="image/webp",
         cache_control="private, max-age=60",
@@ -326,14 +327,14 @@ def get_duplicates(
 )
 def get_similar(
     image_id: str,
-    semantic: Semantic,
+    search: Search,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     feature: Annotated[
         str, Query(description="A feature whose result is a vector: `embedding` (default), ...")
     ] = "embedding",
     results: Annotated[frozenset[str] | None, Depends(only_results)] = None,
 ) -> SimilarList:
-    answer = semantic.similar(image_id, limit, feature)
+    answer = search.similar(image_id, limit, feature)
     return SimilarList.of(answer, results)
 
 

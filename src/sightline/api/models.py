@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from sightline.api import deps
+from sightline.images.service import ImageService
 from sightline.models import ModelRegistry
-from sightline.service import ImageService
 
 router = APIRouter(prefix="/v1", tags=["models"])
 
@@ -40,17 +40,17 @@ class ModelList(BaseModel):
 
 
 @router.get("/features", response_model=FeatureList, summary="Features this server computes")
-def list_features(service: Annotated[ImageService, Depends(deps.service)]) -> FeatureList:
+def list_features(service: Annotated[ImageService, deps.part("images")]) -> FeatureList:
     defaults = set(service.defaults())
     return FeatureList(
         items=[
-            FeatureInfo(name=name, version=analyzer.version, default=name in defaults)
-            for name, analyzer in service.analyzers.items()
+            FeatureInfo(name=name, version=version, default=name in defaults)
+            for name, version in service.feature_versions().items()
         ]
     )
 
 
 @router.get("/models", response_model=ModelList, summary="Known models and whether each is ready")
-def list_models(registry: Annotated[ModelRegistry, Depends(deps.model_registry)]) -> ModelList:
+def list_models(registry: Annotated[ModelRegistry, deps.part("models")]) -> ModelList:
     # The server's file paths are left out (ModelInfo ignores them): not the caller's business.
     return ModelList(items=[ModelInfo(**status.as_dict()) for status in registry.status()])

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Union
 
 from fastapi import Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, GetJsonSchemaHandler, TypeAdapter
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
-from sightline.catalog import FeatureStatus, ImageRecord, ImageStatus
+from sightline.classifiers.features import CustomPrediction
+from sightline.classifiers.store import PREFIX as CUSTOM_PREFIX
 from sightline.search.service import Answer
+from sightline.storage.records import FeatureStatus, ImageRecord, ImageStatus
+from sightline.vision.registry import RESULT_MODELS
+from sightline.vision.user_models import PREFIX as USER_MODEL_PREFIX
+from sightline.vision.user_models import USER_RESULTS
 
 
 class ErrorInfo(BaseModel):
@@ -23,13 +30,42 @@ class ErrorBody(BaseModel):
     error: ErrorInfo
 
 
+class SkippedResult(BaseModel):
+    reason: str = Field(description="Why the feature does not apply, or cannot run here.")
+
+
+class DescribedAs:
+    """Documents a field as `documented` while it stays the plain value it is: results are
+    answered exactly as stored, never re-validated or re-serialized on the way out."""
+
+    def __init__(self, documented: Any) -> None:
+        self.adapter: TypeAdapter[Any] = TypeAdapter(documented)
+
+    def __get_pydantic_json_schema__(
+        self, _core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return handler(self.adapter.core_schema)
+
+
+RESULT_SCHEMAS = (*RESULT_MODELS.values(), CustomPrediction, *USER_RESULTS, SkippedResult)
+RESULT_DESCRIPTION = (
+    "The analyzer's output; while re-analysis is pending, the previous result. Its schema "
+    "follows the feature: "
+    + ", ".join(f"`{name}`: `{model.__name__}`" for name, model in RESULT_MODELS.items())
+    + f"; `{CUSTOM_PREFIX}NAME`: `{CustomPrediction.__name__}`; `{USER_MODEL_PREFIX}NAME`: "
+    + " or ".join(f"`{model.__name__}`" for model in USER_RESULTS)
+    + f". A skipped feature's is `{SkippedResult.__name__}`."
+)
+
+
 class FeatureOut(BaseModel):
     status: FeatureStatus
     version: str = Field(description="Version of the analyzer that produced (or will produce) it.")
     analyzer: str
-    result: dict[str, Any] | None = Field(
-        description="The analyzer's output; while re-analysis is pending, the previous result."
-    )
+    result: Annotated[
+        dict[str, Any] | None,
+        DescribedAs(Union[*RESULT_SCHEMAS] | None),  # noqa: UP007 - a union built from a tuple
+    ] = Field(description=RESULT_DESCRIPTION)
     error: dict[str, Any] | None = Field(None, exclude_if=lambda value: value is None)
     updated_at: datetime | None
 

@@ -12,15 +12,13 @@ from pydantic import BaseModel, Field
 
 from sightline.api import deps
 from sightline.api.schemas import ErrorBody, ImageOut, ScoredImage, only_results
-from sightline.catalog import ImageStatus
-from sightline.catalog.text_search import SearchQuery, parse_where
 from sightline.errors import InvalidParameter
-from sightline.search.service import SemanticSearch
-from sightline.service import ImageService
+from sightline.search.service import SearchService
+from sightline.search.text import SearchQuery, parse_where
+from sightline.storage.records import ImageStatus
 
 router = APIRouter(prefix="/v1/search", tags=["search"])
-Service = Annotated[ImageService, Depends(deps.service)]
-Semantic = Annotated[SemanticSearch, Depends(deps.semantic)]
+Search = Annotated[SearchService, deps.part("search")]
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody} for status in (400, 401, 503)
 }
@@ -72,8 +70,7 @@ class SearchResults(BaseModel):
     summary="Search images by words and filters",
 )
 def search(
-    service: Service,
-    semantic: Semantic,
+    search: Search,
     q: Annotated[str | None, Query(description=Q_DESCRIPTION)] = None,
     mode: Annotated[SearchMode, Query(description=MODE_DESCRIPTION)] = SearchMode.TEXT,
     tag: Annotated[
@@ -107,15 +104,12 @@ def search(
         sizes = [min_width, max_width, min_height, max_height, min_size, max_size, cursor]
         if any(value is not None for value in filters + sizes):
             raise InvalidParameter("A semantic search takes `q` and `limit` only.")
-        answer = semantic.text(q or "", limit)
+        answer = search.semantic(q or "", limit)
         items = [
             ScoredImage(score=hit.score, image=ImageOut.of(hit.image, results))
             for hit in answer.hits
         ]
         return SearchResults(method=answer.method, items=items, next_cursor=None)
-    for name, moment in (("uploaded_after", uploaded_after), ("uploaded_before", uploaded_before)):
-        if moment is not None and moment.tzinfo is None:
-            raise InvalidParameter(f"{name} needs a time zone, e.g. 2026-01-31T12:00:00Z.")
     query = SearchQuery(
         text=q,
         tags=tuple(tag or ()),
@@ -134,11 +128,8 @@ def search(
         limit=limit,
         cursor=cursor,
     )
-    page = service.catalog.search(query)
-    items = []
-    for hit in page.hits:
-        # An image deleted since the page was found is left out.
-        record = service.catalog.get_image(hit.image_id)
-        if record is not None:
-            items.append(ScoredImage(score=hit.score, image=ImageOut.of(record, results)))
-    return SearchResults(method=str(mode), items=items, next_cursor=page.next_cursor)
+    found = search.text(query)
+    items = [
+        ScoredImage(score=hit.score, image=ImageOut.of(hit.image, results)) for hit in found.hits
+    ]
+    return SearchResults(method=str(mode), items=items, next_cursor=found.next_cursor)

@@ -6,31 +6,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from sightline.api import deps
 from sightline.api.images import ERRORS
-from sightline.catalog.base import (
+from sightline.events import EventType
+from sightline.webhooks import service as limits
+from sightline.webhooks.filters import MAX_FILTERS, MAX_VALUES
+from sightline.webhooks.service import SubscriptionService
+from sightline.webhooks.store import (
     AttemptRecord,
     DeliveryRecord,
     DeliveryStatus,
     SubscriptionRecord,
 )
-from sightline.events import EventType
-from sightline.webhooks import service as limits
-from sightline.webhooks.filters import MAX_FILTERS, MAX_VALUES
-from sightline.webhooks.service import SubscriptionService
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"])
 
 
-def subscriptions(request: Request) -> SubscriptionService:
-    found: SubscriptionService = request.app.state.subscriptions
-    return found
-
-
-Subscriptions = Annotated[SubscriptionService, Depends(subscriptions)]
+Subscriptions = Annotated[SubscriptionService, deps.part("subscriptions")]
 MAX_PAGE = 200
 # What clients send is taken as typed: `"paused": "yes"` or `"max_events_per_batch": "5"` is an
 # error rather than a guess, and an unknown (e.g. misspelt) field is refused rather than

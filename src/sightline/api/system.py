@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from sightline.api import deps
@@ -21,7 +21,7 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz", summary="Readiness: catalog, queue and blob store answer")
 def readyz(request: Request) -> JSONResponse:
     checks: dict[str, Any] = {}
-    for name, probe in request.app.state.readiness_probes.items():
+    for name, probe in deps.services(request).readiness_probes.items():
         try:
             probe()
             checks[name] = "ok"
@@ -35,5 +35,5 @@ def readyz(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-def metrics(metrics: Annotated[Metrics, Depends(deps.metrics)]) -> Response:
+def metrics(metrics: Annotated[Metrics, deps.part("metrics")]) -> Response:
     return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

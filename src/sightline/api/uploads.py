@@ -10,18 +10,18 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from sightline.api import deps
 from sightline.api.images import ERRORS, read_body
-from sightline.catalog import UploadRecord
 from sightline.errors import InvalidStorageEvent, PayloadTooLarge
-from sightline.inbox import DirectUploads, Outcome, UploadState
+from sightline.images.inbox import DirectUploads, Outcome, UploadState
+from sightline.images.uploads import UploadRecord
 
 router = APIRouter(tags=["direct uploads"])
-Uploads = Annotated[DirectUploads, Depends(deps.direct_uploads)]
+Uploads = Annotated[DirectUploads, deps.part("uploads")]
 MAX_NOTIFICATION_BYTES = 1024 * 1024
 UPLOAD_ERRORS = {**ERRORS, 501: ERRORS[400]}
 

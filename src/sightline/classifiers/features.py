@@ -22,25 +22,29 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
-from sightline.catalog.base import (
+from sightline.classifiers.store import (
+    PREFIX,
     ClassifierRecord,
     ClassifierStore,
     ClassifierVersion,
     Published,
-    Vector,
+    prediction_feature,
 )
-from sightline.catalog.sql_classifiers import prediction_feature
 from sightline.classifiers.training import ClassifierKind, Head
+from sightline.errors import SkipFeature
+from sightline.indexing import IndexEntries
 from sightline.models import LazyModel
-from sightline.vision import decode, geometry
-from sightline.vision.base import JSON, Analyzer, Picture, SkipFeature
-from sightline.vision.tags import Classifier, predict
+from sightline.storage.records import Vector
+from sightline.vision import decode, geometry, registry
+from sightline.vision.base import Analysis, Analyzer, Inputs, Picture, ResultPart
+from sightline.vision.tags import Classifier, TagsAnalyzer, predict, shared_prediction
 from sightline.vision.vectors import unit_length
 
-PREFIX = "custom:"
 HEAD_CACHE_SIZE = 64
 
 
@@ -63,12 +67,50 @@ def embed(data: bytes, model: LazyModel[Classifier], max_pixels: int) -> Vector:
         return unit_length(predict(picture, loaded).features).astype(np.float32)
 
 
-def prediction(head: Head, vector: np.ndarray, threshold: float) -> tuple[list[JSON], list[str]]:
+class ClassifierRef(ResultPart):
+    id: str
+    name: str
+    version: int
+
+
+class Verdict(ResultPart):
+    """A classifier version's prediction for one picture (see the module docstring)."""
+
+    classifier: ClassifierRef
+    kind: str
+    threshold: float
+    labels: list[geometry.Label]
+    predicted: list[str]
+
+
+class CustomPrediction(Verdict, geometry.ModelResult):
+    """The `custom:NAME` result: the header, then the verdict's fields."""
+
+    def index_entries(self) -> IndexEntries:
+        return IndexEntries(labels=self.predicted)
+
+
+def index_entries(feature: str, result: dict[str, Any]) -> IndexEntries | None:
+    """What a stored result adds to the catalog's indexes: custom classifiers' predictions,
+    then whatever the bundled analyzers and user models declare (`registry.index_entries`).
+    A prediction stored by older code that no longer fits is left out."""
+    if not feature.startswith(PREFIX):
+        return registry.index_entries(feature, result)
+    try:
+        return CustomPrediction.model_validate(result).index_entries()
+    except ValidationError:
+        return None
+
+
+def prediction(
+    head: Head, vector: np.ndarray, threshold: float
+) -> tuple[list[geometry.Label], list[str]]:
     """Every label with its probability, best first, and the labels predicted at `threshold`."""
     probabilities = head.probabilities(unit_length(vector)[None, :].astype(np.float32))[0]
     order = np.argsort(-probabilities, kind="stable")
     labels = [
-        {"name": head.labels[i], "confidence": geometry.confidence(probabilities[i])} for i in order
+        geometry.Label(name=head.labels[i], confidence=geometry.confidence(probabilities[i]))
+        for i in order
     ]
     predicted = [head.labels[i] for i in order if probabilities[i] >= threshold]
     if head.kind is ClassifierKind.MULTICLASS:
@@ -77,48 +119,51 @@ def prediction(head: Head, vector: np.ndarray, threshold: float) -> tuple[list[J
 
 
 class CustomClassifierAnalyzer:
-    """One published version of a custom classifier, as the `custom:NAME` feature."""
+    """One published version of a custom classifier, as the `custom:NAME` feature. Its head
+    reads the classifier's pooled features, from the `tags` pass."""
+
+    result_model = CustomPrediction
+    depends_on = (TagsAnalyzer.name,)
+    reuses = ()
 
     def __init__(
         self,
         classifier: ClassifierRecord,
         version: ClassifierVersion,
-        model: LazyModel[Classifier],
         embedding_version: str,
     ) -> None:
         self.name = prediction_feature(classifier.name)
         self.version = str(version.number)
         self.classifier = classifier
         self.trained = version
-        self.model = model
         self.embedding_version = embedding_version
 
-    def analyze(self, picture: Picture) -> JSON:
+    def analyze(self, picture: Picture, inputs: Inputs) -> Analysis:
         if self.trained.embedding_version != self.embedding_version:
             raise SkipFeature(
                 f"Version {self.trained.number} of {self.classifier.name!r} was trained on "
                 f"embedding {self.trained.embedding_version}, this server computes "
                 f"{self.embedding_version}: train a new version."
             )
-        with self.model.acquire() as loaded:
-            vector = predict(picture, loaded).features
-        return {
-            **geometry.header(picture, self.name, self.version),
-            **describe_prediction(self.classifier, self.trained, vector),
-        }
+        vector = shared_prediction(inputs).features
+        verdict = describe_prediction(self.classifier, self.trained, vector)
+        result = CustomPrediction(
+            **geometry.header(picture, self.name, self.version), **dict(verdict)
+        )
+        return Analysis(result)
 
 
 def describe_prediction(
     classifier: ClassifierRecord, version: ClassifierVersion, vector: np.ndarray
-) -> JSON:
+) -> Verdict:
     labels, predicted = prediction(load_head(version), vector, version.threshold)
-    return {
-        "classifier": {"id": classifier.id, "name": classifier.name, "version": version.number},
-        "kind": classifier.kind,
-        "threshold": version.threshold,
-        "labels": labels,
-        "predicted": predicted,
-    }
+    return Verdict(
+        classifier=ClassifierRef(id=classifier.id, name=classifier.name, version=version.number),
+        kind=classifier.kind,
+        threshold=version.threshold,
+        labels=labels,
+        predicted=predicted,
+    )
 
 
 class FeatureSet(Mapping[str, Analyzer]):
@@ -128,12 +173,10 @@ class FeatureSet(Mapping[str, Analyzer]):
         self,
         bundled: Mapping[str, Analyzer],
         store: ClassifierStore,
-        model: LazyModel[Classifier],
         embedding_version: str,
     ) -> None:
         self.bundled = dict(bundled)
         self.store = store
-        self.model = model
         self.embedding_version = embedding_version
         self._lock = threading.Lock()
         self._analyzers: dict[str, CustomClassifierAnalyzer] = {}  # by classifier id
@@ -175,7 +218,7 @@ class FeatureSet(Mapping[str, Analyzer]):
         version = self.store.version(published.id, published.version)
         if classifier is None or version is None:
             return None  # deleted meanwhile
-        analyzer = CustomClassifierAnalyzer(classifier, version, self.model, self.embedding_version)
+        analyzer = CustomClassifierAnalyzer(classifier, version, self.embedding_version)
         with self._lock:
             self._analyzers[published.id] = analyzer
         return analyzer

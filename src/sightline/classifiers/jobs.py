@@ -7,16 +7,17 @@ import time
 
 import numpy as np
 
-from sightline.catalog import CatalogBackend
-from sightline.catalog.base import ClassifierStore, Example, Vector, VersionStatus
 from sightline.classifiers.features import embed
+from sightline.classifiers.store import ClassifierStore, Example, VersionStatus
 from sightline.classifiers.training import ClassifierKind, check_examples, train
 from sightline.errors import BlobNotFound, ImageNotFound, SightlineError
 from sightline.events import EventType, derived_event_id, subject_event
+from sightline.images.pipeline import error_info
+from sightline.images.service import ImageService
 from sightline.models import LazyModel
-from sightline.pipeline import error_info
 from sightline.queue import Job
-from sightline.service import ImageService
+from sightline.search.vector_store import VectorStore
+from sightline.storage.records import Vector
 from sightline.vision.tags import Classifier
 
 log = logging.getLogger(__name__)
@@ -30,12 +31,12 @@ class TrainJob:
     def __init__(
         self,
         store: ClassifierStore,
-        catalog: CatalogBackend,
+        vectors: VectorStore,
         images: ImageService,
         model: LazyModel[Classifier],
     ) -> None:
         self.store = store
-        self.catalog = catalog
+        self.vectors = vectors
         self.images = images
         self.model = model
 
@@ -110,7 +111,7 @@ class TrainJob:
     ) -> tuple[list[Example], list[Vector]]:
         """Each example's stored embedding; computed from the original when it has none of
         this version yet. Examples whose image is gone are dropped."""
-        stored = self.catalog.vectors_of([example.image_id for example in examples], EMBEDDING)
+        stored = self.vectors.vectors_of([example.image_id for example in examples], EMBEDDING)
         kept, vectors = [], []
         for example in examples:
             found = stored.get(example.image_id)

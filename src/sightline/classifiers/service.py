@@ -16,19 +16,16 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sightline.catalog import CatalogBackend, FeatureStatus
-from sightline.catalog.base import (
-    JSON,
+from sightline.classifiers.export import to_onnx
+from sightline.classifiers.features import describe_prediction, embed, load_head
+from sightline.classifiers.store import (
     ClassifierRecord,
     ClassifierStore,
     ClassifierVersion,
     Example,
-    Vector,
     VersionStatus,
+    prediction_feature,
 )
-from sightline.catalog.sql_classifiers import prediction_feature
-from sightline.classifiers.export import to_onnx
-from sightline.classifiers.features import describe_prediction, embed, load_head
 from sightline.classifiers.training import ClassifierKind, check_examples
 from sightline.errors import (
     ClassifierNotFound,
@@ -38,8 +35,11 @@ from sightline.errors import (
     SightlineError,
 )
 from sightline.events import EventType, subject_event
+from sightline.images.service import ImageService, Upload
 from sightline.models import LazyModel
-from sightline.service import ImageService, Upload
+from sightline.search.vector_store import VectorStore
+from sightline.storage.outbox import EventLog
+from sightline.storage.records import JSON, FeatureStatus, Vector
 from sightline.vision.tags import MODEL as EMBEDDING_MODEL
 from sightline.vision.tags import Classifier
 
@@ -68,14 +68,16 @@ class ClassifierService:
     def __init__(
         self,
         store: ClassifierStore,
-        catalog: CatalogBackend,
+        events: EventLog,
+        vectors: VectorStore,
         images: ImageService,
         model: LazyModel[Classifier],
         embedding_version: str,
         on_event: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
-        self.catalog = catalog
+        self.events = events
+        self.vectors = vectors
         self.images = images
         self.model = model
         self.embedding_version = embedding_version
@@ -260,7 +262,7 @@ class ClassifierService:
                 "only_missing": only_missing,
             },
         )
-        self.catalog.record_events([event])
+        self.events.record_events([event])
         self.on_event()
         return record
 
@@ -293,7 +295,7 @@ class ClassifierService:
             vector = self._image_vector(image_id)
         else:
             raise InvalidParameter("Send an image, or name a stored one by image_id.")
-        return describe_prediction(record, version, vector)
+        return describe_prediction(record, version, vector).model_dump(mode="json")
 
     def export(self, key: str, number: int) -> tuple[str, bytes]:
         """A zip of the version's head as ONNX (input: the embedding) and its labels."""
@@ -339,7 +341,7 @@ class ClassifierService:
     def _ensure_embeddings(self, image_ids: Sequence[str]) -> None:
         """Examples without a current embedding get one computed in the background, so
         training finds it cached."""
-        stored = self.catalog.vectors_of(image_ids, EXAMPLES_FEATURE)
+        stored = self.vectors.vectors_of(image_ids, EXAMPLES_FEATURE)
         for image_id in dict.fromkeys(image_ids):
             found = stored.get(image_id)
             if found is not None and found[0] == self.embedding_version:
@@ -351,7 +353,7 @@ class ClassifierService:
 
     def _image_vector(self, image_id: str) -> Vector:
         record = self.images.get(image_id)
-        found = self.catalog.vector_of(record.id, EXAMPLES_FEATURE)
+        found = self.vectors.vector_of(record.id, EXAMPLES_FEATURE)
         if found is not None and found[0] == self.embedding_version:
             return found[1]
         _, blob = self.images.open_original(record.id)

@@ -8,8 +8,9 @@ from typing import TypeVar
 
 import onnxruntime as ort
 
-from sightline.models.registry import ModelRegistry, ModelSpec, ModelStatus, ModelUnavailable
+from sightline.models.registry import ModelRegistry, ModelStatus, ModelUnavailable
 from sightline.models.runtime import LazyModel, ModelCache, onnx_session
+from sightline.models.specs import ModelSpec
 from sightline.settings import Settings
 
 T = TypeVar("T")

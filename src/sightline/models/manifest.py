@@ -49,8 +49,8 @@ from pydantic import (
 
 from sightline.errors import InvalidModel, UnknownModel
 from sightline.models.files import file_sha256, swap_into_place
-from sightline.models.registry import BUILTIN, ModelSpec
 from sightline.models.runtime import onnx_session
+from sightline.models.specs import BUILTIN_NAMES, ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ def add_user_model(model_dir: Path, manifest_path: Path, *, replace: bool = Fals
     Raises `InvalidModel` for a manifest or model that does not check out, or a name that is
     taken (a built-in's always; a user model's unless `replace`)."""
     manifest = _read_manifest(manifest_path)
-    if manifest.name in {spec.name for spec in BUILTIN}:
+    if manifest.name in BUILTIN_NAMES:
         raise InvalidModel(f"{manifest.name!r} is a built-in model's name.", name=manifest.name)
     users = model_dir / USER_DIR
     target = users / manifest.name

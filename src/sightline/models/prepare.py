@@ -22,7 +22,8 @@ from pathlib import Path
 from sightline.errors import ConfigurationError
 from sightline.models.files import file_sha256, swap_into_place
 from sightline.models.imagenet_labels import write_labels
-from sightline.models.registry import PREPARED_MANIFEST, ModelRegistry, ModelSpec
+from sightline.models.registry import ModelRegistry
+from sightline.models.specs import PREPARED_MANIFEST, ModelSpec
 
 log = logging.getLogger(__name__)
 CONVERTERS = Path(__file__).parent / "converters"

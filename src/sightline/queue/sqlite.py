@@ -23,8 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from sightline.database import Database
 from sightline.queue.base import DONE_RETENTION_SECONDS, DeadJob, Job, JobState, RetryPolicy
+from sightline.storage.database import Database
 
 metadata = MetaData()
 jobs = Table(

@@ -1,6 +1,7 @@
-"""Searching by meaning: similar images by their embedding, and images for a text query.
+"""Search, one service for every kind: by words and filters (the text index), by meaning (a
+text query's vector), and similar images (an image's vector). Hits are read in one go.
 
-Text-to-image search uses the best method installed:
+Text-to-image search by meaning uses the best method installed:
 - `clip`: a user-added image-text model pair (`sightline models add`, kind `clip`); the query
   goes through its text half, images were embedded by its image half (`model:NAME`).
 - `conse`: otherwise, the bundled way without an image-text model: every image's `semantic`
@@ -11,16 +12,18 @@ Answers say which method (and which feature and version) produced them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from sightline.catalog import CatalogBackend, ImageRecord
-from sightline.catalog.base import Vector
 from sightline.errors import ImageNotFound, InvalidParameter, InvalidQuery, SearchUnavailable
 from sightline.ids import is_image_id
 from sightline.models import Models, ModelSpec, ModelUnavailable
 from sightline.models.manifest import feature_of
+from sightline.search.text import SearchPage, SearchQuery
+from sightline.search.vector_store import VectorStore
 from sightline.search.vectors import VectorSearch
+from sightline.storage.records import ImageRecord, Vector
 from sightline.vision import Analyzer
 from sightline.vision.concepts import embed_query
 from sightline.vision.user_models import encode_text
@@ -30,10 +33,20 @@ SEMANTIC_FEATURE = "semantic"
 MAX_QUERY_LENGTH = 1000
 
 
+class ImageRecords(Protocol):
+    """Where hits' images are read (the images domain's store)."""
+
+    def get_images(self, image_ids: Sequence[str]) -> dict[str, ImageRecord]: ...
+
+
+class TextIndex(Protocol):
+    def search(self, query: SearchQuery) -> SearchPage: ...
+
+
 @dataclass(frozen=True)
 class Hit:
     image: ImageRecord
-    score: float
+    score: float | None  # None: newest first, no relevance
 
 
 @dataclass(frozen=True)
@@ -44,15 +57,25 @@ class Answer:
     hits: list[Hit]
 
 
-class SemanticSearch:
+@dataclass(frozen=True)
+class TextAnswer:
+    hits: list[Hit]
+    next_cursor: str | None
+
+
+class SearchService:
     def __init__(
         self,
-        catalog: CatalogBackend,
+        images: ImageRecords,
+        text_index: TextIndex,
+        stored_vectors: VectorStore,
         vectors: VectorSearch,
         models: Models,
         analyzers: Mapping[str, Analyzer],
     ) -> None:
-        self.catalog = catalog
+        self.images = images
+        self.text_index = text_index
+        self.stored_vectors = stored_vectors
         self.vectors = vectors
         self.models = models
         self.analyzers = analyzers
@@ -60,9 +83,9 @@ class SemanticSearch:
     def similar(self, image_id: str, limit: int, feature: str = SIMILAR_FEATURE) -> Answer:
         """Images nearest to this one by the feature's vectors (of the current version)."""
         analyzer = self._vector_analyzer(feature)
-        if not is_image_id(image_id) or self.catalog.get_image(image_id) is None:
+        if not is_image_id(image_id) or not self.images.get_images([image_id]):
             raise ImageNotFound(f"No image with id {image_id!r}.")
-        found = self.catalog.vector_of(image_id, feature)
+        found = self.stored_vectors.vector_of(image_id, feature)
         if found is None or found[0] != analyzer.version:
             raise SearchUnavailable(
                 f"Image {image_id} has no `{feature}` vector of version {analyzer.version} yet: "
@@ -73,7 +96,23 @@ class SemanticSearch:
             "embedding" if feature == SIMILAR_FEATURE else "vector", feature, analyzer.version, hits
         )
 
-    def text(self, query: str, limit: int) -> Answer:
+    def text(self, query: SearchQuery) -> TextAnswer:
+        """Images by the words in their results and by filters, one cursor page at a time;
+        images deleted since the page was found are left out."""
+        for name, moment in (
+            ("uploaded_after", query.uploaded_after),
+            ("uploaded_before", query.uploaded_before),
+        ):
+            if moment is not None and moment.tzinfo is None:
+                raise InvalidParameter(f"{name} needs a time zone, e.g. 2026-01-31T12:00:00Z.")
+        page = self.text_index.search(query)
+        records = self.images.get_images([hit.image_id for hit in page.hits])
+        hits = [
+            Hit(records[hit.image_id], hit.score) for hit in page.hits if hit.image_id in records
+        ]
+        return TextAnswer(hits, page.next_cursor)
+
+    def semantic(self, query: str, limit: int) -> Answer:
         """Images whose meaning is nearest to the query text."""
         query = query.strip()
         if not query or len(query) > MAX_QUERY_LENGTH:
@@ -104,7 +143,9 @@ class SemanticSearch:
                 continue
             feature = feature_of(spec)
             analyzer = self.analyzers.get(feature)
-            if analyzer is not None and self.catalog.vector_versions(feature).get(analyzer.version):
+            if analyzer is not None and self.stored_vectors.vector_versions(feature).get(
+                analyzer.version
+            ):
                 return feature, spec
         return None
 
@@ -127,14 +168,11 @@ class SemanticSearch:
         wanted = limit
         while True:
             found = self.vectors.nearest(feature, version, vector, wanted, exclude or set())
-            gone = []
-            hits = []
-            for image_id, score in found:
-                record = self.catalog.get_image(image_id)
-                if record is None:
-                    gone.append(image_id)
-                else:
-                    hits.append(Hit(record, score))
+            records = self.images.get_images([image_id for image_id, _score in found])
+            gone = [image_id for image_id, _score in found if image_id not in records]
+            hits = [
+                Hit(records[image_id], score) for image_id, score in found if image_id in records
+            ]
             if gone:
                 self.vectors.forget(feature, version, gone)
             if len(hits) >= limit or len(found) < wanted:

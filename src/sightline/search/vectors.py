@@ -3,7 +3,7 @@
 
 A space is `(feature, version)`: vectors of two model versions never share an index.
 
-On PostgreSQL with pgvector the database answers (`catalog/vector_index_postgres.py`): every API
+On PostgreSQL with pgvector the database answers (`search/pgvector.py`): every API
 replica shares its HNSW indexes instead of each building one in memory, and nothing below
 applies. Everywhere else (SQLite, PostgreSQL without the extension) this process keeps its own
 index, as follows.
@@ -39,8 +39,9 @@ from urllib.parse import quote
 import numpy as np
 import numpy.typing as npt
 
-from sightline.catalog.base import NearestVectors, StoredVector, Vector
 from sightline.search.vector_index import VectorIndex
+from sightline.search.vector_store import NearestVectors, StoredVector
+from sightline.storage.records import Vector
 
 log = logging.getLogger(__name__)
 

@@ -39,7 +39,14 @@ import cv2
 from sightline.models import Models
 from sightline.models.manifest import InputSpec
 from sightline.vision import geometry, yolo
-from sightline.vision.base import JSON, Picture, analyzer_version
+from sightline.vision.base import (
+    Analysis,
+    Independent,
+    Inputs,
+    Picture,
+    ResultPart,
+    analyzer_version,
+)
 from sightline.vision.pixels import rgb_array
 
 MODEL = "nudenet-320n"
@@ -94,27 +101,44 @@ ADULT_THRESHOLD = 0.5
 RACY_THRESHOLD = 0.5
 
 
-class AdultAnalyzer:
+class BodyPart(ResultPart):
+    label: str
+    category: Category
+    confidence: float
+    box: geometry.Box
+
+
+class AdultResult(geometry.ModelResult):
+    is_adult: bool
+    adult_score: float
+    is_racy: bool
+    racy_score: float
+    detections: list[BodyPart]
+
+
+class AdultAnalyzer(Independent):
     name = "adult"
+    result_model = AdultResult
 
     def __init__(self, models: Models) -> None:
         self.model = models.onnx(MODEL)
         self.model_version = models.registry.get(MODEL).version
         self.version = analyzer_version(ALGORITHM_VERSION, self.model_version)
 
-    def analyze(self, picture: Picture) -> JSON:
+    def analyze(self, picture: Picture, inputs: Inputs) -> Analysis:
         detections = self.detect(picture)
-        scores = {category: _top_score(detections, category) for category in ("adult", "racy")}
-        return {
+        adult, racy = _top_score(detections, "adult"), _top_score(detections, "racy")
+        result = AdultResult(
             **geometry.header(picture, MODEL, self.model_version),
-            "is_adult": scores["adult"] >= ADULT_THRESHOLD,
-            "adult_score": geometry.confidence(scores["adult"]),
-            "is_racy": scores["racy"] >= RACY_THRESHOLD,
-            "racy_score": geometry.confidence(scores["racy"]),
-            "detections": detections,
-        }
+            is_adult=adult >= ADULT_THRESHOLD,
+            adult_score=geometry.confidence(adult),
+            is_racy=racy >= RACY_THRESHOLD,
+            racy_score=geometry.confidence(racy),
+            detections=detections,
+        )
+        return Analysis(result)
 
-    def detect(self, picture: Picture) -> list[JSON]:
+    def detect(self, picture: Picture) -> list[BodyPart]:
         """NudeNet's body parts in `picture`, best first."""
         pixels = rgb_array(picture)
         fitted, transform = yolo.fit(
@@ -133,19 +157,17 @@ class AdultAnalyzer:
         )
         height, width = pixels.shape[:2]
         return [
-            {
-                "label": LABELS[index],
-                "category": CATEGORIES[LABELS[index]],
-                "confidence": geometry.confidence(score),
-                "box": geometry.box(x0, y0, x1, y1, width, height),
-            }
+            BodyPart(
+                label=LABELS[index],
+                category=CATEGORIES[LABELS[index]],
+                confidence=geometry.confidence(score),
+                box=geometry.box(x0, y0, x1, y1, width, height),
+            )
             for (x0, y0, x1, y1), score, index in zip(
                 found.boxes.tolist(), found.scores.tolist(), found.classes.tolist(), strict=True
             )
         ]
 
 
-def _top_score(detections: list[JSON], category: Category) -> float:
-    return max(
-        (float(d["confidence"]) for d in detections if d["category"] == category), default=0.0
-    )
+def _top_score(detections: list[BodyPart], category: Category) -> float:
+    return max((d.confidence for d in detections if d.category == category), default=0.0)

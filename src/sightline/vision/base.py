@@ -1,8 +1,10 @@
-"""The analyzer interface: a named, versioned function from a decoded picture to JSON.
+"""The analyzer interface: a named, versioned function from a decoded picture to a typed result.
 
-Analyzers are pure: they see pixels and bytes, never the catalog or the blob store. An analyzer
-that produces binary output (a thumbnail) returns `Artifact`s inside its result; the caller stores
-them and replaces each with a reference, so `vision` stays free of storage concerns.
+Analyzers are pure: they see pixels and bytes, never the catalog or the blob store. Each returns
+an `Analysis`: its result, a pydantic `ResultModel` whose JSON is what gets stored and answered,
+and the `Artifact`s (thumbnails) that the result refers to by sha256, which the caller stores,
+so `vision` stays free of storage concerns. The result declares what the catalog indexes
+(`index_entries`); the analyzer declares which features' analyses it takes as inputs.
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps
+from pydantic import BaseModel, ConfigDict
+
+from sightline.indexing import IndexEntries
 
 JSON = dict[str, Any]
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
@@ -34,13 +39,58 @@ class Artifact:
     width: int
     height: int
 
+    @cached_property
+    def sha256(self) -> str:
+        """The blob's address: blobs are stored by the sha256 of their bytes."""
+        return hashlib.sha256(self.data).hexdigest()
 
-class SkipFeature(Exception):
-    """Raised by an analyzer that does not apply to this picture; the feature ends `skipped`."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class ResultPart(BaseModel):
+    """A piece of a result: immutable, and exactly the keys the JSON has."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ResultModel(ResultPart):
+    """A feature's result. `model_dump(mode="json")` is what is stored and answered, keys in
+    field order."""
+
+    def index_entries(self) -> IndexEntries:
+        """What the catalog indexes of this result; nothing, unless a feature says otherwise."""
+        return IndexEntries()
+
+
+class ArtifactRef(ResultPart):
+    """An artifact as results describe it: the stored blob and what it holds."""
+
+    sha256: str
+    content_type: str
+    size: int
+    width: int
+    height: int
+
+    @classmethod
+    def of(cls, artifact: Artifact) -> ArtifactRef:
+        return cls(
+            sha256=artifact.sha256,
+            content_type=artifact.content_type,
+            size=len(artifact.data),
+            width=artifact.width,
+            height=artifact.height,
+        )
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What an analyzer found: the result, and the artifacts its `ArtifactRef`s name, by their
+    path in the result (`"sizes.128"`)."""
+
+    result: ResultModel
+    artifacts: Mapping[str, Artifact] = field(default_factory=dict)
+
+
+# Analyses of other features of the same picture, by feature name (see `Analyzer`).
+Inputs = Mapping[str, Analysis]
 
 
 @dataclass
@@ -59,17 +109,13 @@ class Picture:
             self.sha256 = hashlib.sha256(self.data).hexdigest()
 
     def memo(self, key: str, compute: Callable[[], T]) -> T:
-        """`compute()` once per picture: features share resized pixels and model outputs (the
-        tags and the embedding come from one classifier run; smart crops reuse found faces).
-        Not locked: one picture's features run one after another, in one thread."""
+        """`compute()` once per picture: features share converted and resized pixels (model
+        outputs are shared as inputs, see `Analyzer`). Not locked: one picture's features run
+        one after another, in one thread."""
         if key not in self._memo:
             self._memo[key] = compute()
         result: T = self._memo[key]
         return result
-
-    def memoized(self, key: str) -> Any | None:
-        """What `memo` computed under `key` for this picture so far, without computing it."""
-        return self._memo.get(key)
 
     @property
     def width(self) -> int:
@@ -145,9 +191,31 @@ def analyzer_version(
 
 
 class Analyzer(Protocol):
-    """One feature. `version` changes whenever results for the same picture would change."""
+    """One feature. `version` changes whenever results for the same picture would change.
+
+    `analyze` gets the analyses of the features in `depends_on` (computed first, also when
+    the request did not name them) and of those in `reuses` that the same job computes (run
+    first when both are named); a feature a dependency could not be computed for ends as
+    that dependency did. `result_model` is the type of `Analysis.result`.
+    """
 
     name: str
     version: str
 
-    def analyze(self, picture: Picture) -> JSON: ...
+    @property
+    def result_model(self) -> type[ResultModel]: ...
+
+    @property
+    def depends_on(self) -> tuple[str, ...]: ...
+
+    @property
+    def reuses(self) -> tuple[str, ...]: ...
+
+    def analyze(self, picture: Picture, inputs: Inputs) -> Analysis: ...
+
+
+class Independent:
+    """A mixin for analyzers that need no other feature's analysis."""
+
+    depends_on: tuple[str, ...] = ()
+    reuses: tuple[str, ...] = ()

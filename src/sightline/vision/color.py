@@ -22,7 +22,14 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from sightline.vision.base import JSON, Picture
+from sightline.vision.base import (
+    Analysis,
+    Independent,
+    Inputs,
+    Picture,
+    ResultModel,
+    ResultPart,
+)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -135,11 +142,27 @@ def color_name(rgb: tuple[int, int, int]) -> str:
     return COLOR_NAMES[int(name_colors(to_lab(np.array([rgb], dtype=np.uint8)))[0])]
 
 
-class ColorAnalyzer:
+class PaletteColor(ResultPart):
+    hex: str
+    name: str
+    fraction: float
+
+
+class ColorResult(ResultModel):
+    dominant_color_foreground: str
+    dominant_color_background: str
+    dominant_colors: list[str]
+    accent_color: str
+    is_black_and_white: bool
+    palette: list[PaletteColor]
+
+
+class ColorAnalyzer(Independent):
     name = "color"
     version = "1"
+    result_model = ColorResult
 
-    def analyze(self, picture: Picture) -> JSON:
+    def analyze(self, picture: Picture, inputs: Inputs) -> Analysis:
         small = _shrink(picture.rgb)
         pixels = np.asarray(small, dtype=np.uint8)
         height, width = pixels.shape[:2]
@@ -147,17 +170,18 @@ class ColorAnalyzer:
         names = name_colors(lab).reshape(height, width)
         chroma = np.hypot(lab[:, 1], lab[:, 2])
         colorful = float(np.mean(chroma > COLORFUL_CHROMA))
-        return {
-            "dominant_color_foreground": _most_common(names[_centre(height), _centre(width)]),
-            "dominant_color_background": _most_common(names[_border(height, width)]),
-            "dominant_colors": _dominant(names),
-            "accent_color": _accent(small),
-            "is_black_and_white": colorful <= BLACK_AND_WHITE_MAX_COLORFUL,
-            "palette": [
-                {"hex": "#" + _hex(rgb).lower(), "name": color_name(rgb), "fraction": share}
+        result = ColorResult(
+            dominant_color_foreground=_most_common(names[_centre(height), _centre(width)]),
+            dominant_color_background=_most_common(names[_border(height, width)]),
+            dominant_colors=_dominant(names),
+            accent_color=_accent(small),
+            is_black_and_white=colorful <= BLACK_AND_WHITE_MAX_COLORFUL,
+            palette=[
+                PaletteColor(hex="#" + _hex(rgb).lower(), name=color_name(rgb), fraction=share)
                 for rgb, share in _quantize(small, PALETTE_SIZE)
             ],
-        }
+        )
+        return Analysis(result)
 
 
 def _shrink(image: Image.Image) -> Image.Image:

@@ -23,8 +23,8 @@ pictures the classifier itself gets wrong (the astronaut is a "football helmet",
 fails). Queries are embedded as typed: wrapping them as "a photo of a {query}" too cost 3.
 
 The class table (1000 x 384) is built once per process from the classifier's labels (about a
-second on two cores) and shared like a model; the classifier's pass is shared with `tags` and
-`embedding` through the picture's memo.
+second on two cores) and shared like a model; the classifier's pass is the one `tags` made,
+taken as an input.
 """
 
 from __future__ import annotations
@@ -35,14 +35,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from sightline.indexing import IndexEntries
 from sightline.models import LazyModel, Models
 from sightline.models.imagenet_labels import ClassLabel
-from sightline.search.sentences import MODEL as TEXT_MODEL
-from sightline.search.sentences import sentence_encoder
+from sightline.models.sentences import MODEL as TEXT_MODEL
+from sightline.models.sentences import sentence_encoder
 from sightline.vision import geometry
-from sightline.vision.base import JSON, Picture, analyzer_version
+from sightline.vision.base import Analysis, Inputs, Picture, analyzer_version
 from sightline.vision.tags import MODEL as IMAGE_MODEL
-from sightline.vision.tags import classifier, predict
+from sightline.vision.tags import TagsAnalyzer, classifier, shared_prediction
 from sightline.vision.vectors import rounded, unit_length
 
 METHOD = "conse"
@@ -88,35 +89,50 @@ def embed_query(models: Models, text: str) -> Floats:
     return vector
 
 
+class SemanticResult(geometry.ModelResult):
+    method: str
+    text_model: geometry.ModelInfo
+    image_model: geometry.ModelInfo
+    classes: int
+    dimensions: int
+    vector: list[float]
+    normalized: bool
+
+    def index_entries(self) -> IndexEntries:
+        return IndexEntries(vector=self.vector)
+
+
 class SemanticAnalyzer:
     """A unit vector comparable with `embed_query` vectors (see the module docstring)."""
 
     name = "semantic"
+    result_model = SemanticResult
+    depends_on = (TagsAnalyzer.name,)
+    reuses = ()
 
     def __init__(self, models: Models, classes: int = DEFAULT_CLASSES) -> None:
         self.classes = classes
         image_version = models.registry.get(IMAGE_MODEL).version
         text_version = models.registry.get(TEXT_MODEL).version
-        self.image_model = {"name": IMAGE_MODEL, "version": image_version}
-        self.text_model = {"name": TEXT_MODEL, "version": text_version}
+        self.image_model = geometry.ModelInfo(name=IMAGE_MODEL, version=image_version)
+        self.text_model = geometry.ModelInfo(name=TEXT_MODEL, version=text_version)
         self.version = analyzer_version(
             CODE_VERSION, f"{image_version}+{text_version}", (classes,), (DEFAULT_CLASSES,)
         )
-        self.classifier = classifier(models)
         self.table = class_table(models)
 
-    def analyze(self, picture: Picture) -> JSON:
-        with self.classifier.acquire() as loaded:
-            probabilities = predict(picture, loaded).probabilities
+    def analyze(self, picture: Picture, inputs: Inputs) -> Analysis:
+        probabilities = shared_prediction(inputs).probabilities
         with self.table.acquire() as table:
             vector = conse_vector(probabilities, table, self.classes)
-        return {
+        result = SemanticResult(
             **geometry.header(picture, METHOD, self.version),
-            "method": METHOD,
-            "text_model": dict(self.text_model),
-            "image_model": dict(self.image_model),
-            "classes": self.classes,
-            "dimensions": int(vector.size),
-            "vector": rounded(vector),
-            "normalized": bool(vector.any()),
-        }
+            method=METHOD,
+            text_model=self.text_model,
+            image_model=self.image_model,
+            classes=self.classes,
+            dimensions=int(vector.size),
+            vector=rounded(vector),
+            normalized=bool(vector.any()),
+        )
+        return Analysis(result)

@@ -15,8 +15,7 @@
   found on a copy whose longest side is at most `max_side` (640 by default, never enlarged), so
   faces narrower than about 16 pixels in that copy are missed.
 
-Other features reuse the faces found through `detect_faces`, which runs the model at most once
-per picture and setting.
+Smart crops depend on this feature and take the faces it found as an input.
 """
 
 from __future__ import annotations
@@ -32,7 +31,14 @@ import onnxruntime as ort
 from sightline.models import LazyModel, Models
 from sightline.models.runtime import onnx_session
 from sightline.vision import geometry
-from sightline.vision.base import JSON, Picture, analyzer_version
+from sightline.vision.base import (
+    Analysis,
+    Independent,
+    Inputs,
+    Picture,
+    ResultPart,
+    analyzer_version,
+)
 from sightline.vision.boxes import nms
 from sightline.vision.pixels import small_rgb
 
@@ -64,11 +70,32 @@ class FaceBox:
     landmarks: dict[str, tuple[float, float]]
 
 
-class FacesAnalyzer:
+class Landmarks(ResultPart):
+    """Named from the subject's point of view (see the module docstring)."""
+
+    right_eye: geometry.Point
+    left_eye: geometry.Point
+    nose: geometry.Point
+    mouth_right: geometry.Point
+    mouth_left: geometry.Point
+
+
+class Face(ResultPart):
+    box: geometry.Box
+    confidence: float
+    landmarks: Landmarks
+
+
+class FacesResult(geometry.ModelResult):
+    faces: list[Face]
+
+
+class FacesAnalyzer(Independent):
     """Faces with five landmarks. `max_side` bounds the detector's input (longest side);
     `threshold` is the lowest confidence kept."""
 
     name = "faces"
+    result_model = FacesResult
 
     def __init__(
         self,
@@ -87,34 +114,23 @@ class FacesAnalyzer:
         )
         self.model = models.load(MODEL, lambda path: centerface_session(path, models.threads))
 
-    def analyze(self, picture: Picture) -> JSON:
+    def analyze(self, picture: Picture, inputs: Inputs) -> Analysis:
         width, height = picture.rgb.size
         faces = detect_faces(picture, self.model, self.max_side, self.threshold)
-        return {
+        result = FacesResult(
             **geometry.header(picture, MODEL, self.model_version),
-            "faces": [face_json(face, width, height) for face in faces],
-        }
+            faces=[face_result(face, width, height) for face in faces],
+        )
+        return Analysis(result)
 
 
 def detect_faces(
     picture: Picture,
     model: LazyModel[ort.InferenceSession],
-    max_side: int = DEFAULT_MAX_SIDE,
-    threshold: float = DEFAULT_THRESHOLD,
-) -> list[FaceBox]:
-    """The faces in `picture.rgb`, best first; computed once per picture and setting."""
-    return picture.memo(
-        f"faces:{MODEL}:{max_side}:{threshold:g}",
-        lambda: _detect(picture, model, max_side, threshold),
-    )
-
-
-def _detect(
-    picture: Picture,
-    model: LazyModel[ort.InferenceSession],
     max_side: int,
     threshold: float,
 ) -> list[FaceBox]:
+    """The faces in `picture.rgb`, best first."""
     pixels = small_rgb(picture, max_side)
     with model.acquire() as session:
         outputs = session.run(None, {session.get_inputs()[0].name: input_tensor(pixels)})
@@ -182,14 +198,14 @@ def candidates(
     return boxes.astype(np.float32), scores.astype(np.float32), points.astype(np.float32)
 
 
-def face_json(face: FaceBox, width: int, height: int) -> JSON:
-    return {
-        "box": geometry.box(face.x0, face.y0, face.x1, face.y1, width, height),
-        "confidence": geometry.confidence(face.confidence),
-        "landmarks": {
-            name: geometry.point(x, y, width, height) for name, (x, y) in face.landmarks.items()
-        },
-    }
+def face_result(face: FaceBox, width: int, height: int) -> Face:
+    return Face(
+        box=geometry.box(face.x0, face.y0, face.x1, face.y1, width, height),
+        confidence=geometry.confidence(face.confidence),
+        landmarks=Landmarks(
+            **{name: geometry.point(x, y, width, height) for name, (x, y) in face.landmarks.items()}
+        ),
+    )
 
 
 def centerface_session(path: Path, threads: int) -> ort.InferenceSession:

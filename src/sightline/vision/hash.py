@@ -5,7 +5,8 @@ Result::
     {"phash": "c3f0...", "dhash": "...", "ahash": "...", "whash": "..."}
 
 Each is 64 bits as 16 lowercase hex digits (imagehash's own string form). Pictures whose hashes
-differ in few bits (`hamming_distance`) look alike; near-duplicate search uses `phash`.
+differ in few bits (`sightline.indexing.hamming_distance`) look alike; near-duplicate search
+uses `phash`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from __future__ import annotations
 import imagehash
 from PIL import Image
 
-from sightline.vision.base import JSON, Picture
+from sightline.indexing import IndexEntries
+from sightline.vision.base import Analysis, Independent, Inputs, Picture, ResultModel
 
 # The hashes shrink to 32 pixels at most, except whash, which works at the largest power of two
 # that fits the image (1024 for a photo, 10x slower): a shared small grey copy keeps all four
@@ -21,24 +23,30 @@ from sightline.vision.base import JSON, Picture
 HASH_SOURCE_SIDE = 128
 
 
-class HashAnalyzer:
+class HashResult(ResultModel):
+    phash: str
+    dhash: str
+    ahash: str
+    whash: str
+
+    def index_entries(self) -> IndexEntries:
+        return IndexEntries(phash=self.phash)
+
+
+class HashAnalyzer(Independent):
     name = "hash"
     version = "1"
+    result_model = HashResult
 
-    def analyze(self, picture: Picture) -> JSON:
+    def analyze(self, picture: Picture, inputs: Inputs) -> Analysis:
         grey = picture.rgb.convert("L").resize(
             (HASH_SOURCE_SIDE, HASH_SOURCE_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0
         )
-        return {
-            "phash": str(imagehash.phash(grey)),
-            "dhash": str(imagehash.dhash(grey)),
-            "ahash": str(imagehash.average_hash(grey)),
-            "whash": str(imagehash.whash(grey)),
-        }
-
-
-def hamming_distance(a_hex: str, b_hex: str) -> int:
-    """Bits that differ between two hashes of the same kind, given as hex strings."""
-    if len(a_hex) != len(b_hex):
-        raise ValueError(f"Hashes differ in length: {len(a_hex)} and {len(b_hex)} hex digits.")
-    return (int(a_hex, 16) ^ int(b_hex, 16)).bit_count()
+        return Analysis(
+            HashResult(
+                phash=str(imagehash.phash(grey)),
+                dhash=str(imagehash.dhash(grey)),
+                ahash=str(imagehash.average_hash(grey)),
+                whash=str(imagehash.whash(grey)),
+            )
+        )

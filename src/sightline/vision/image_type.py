@@ -39,18 +39,27 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from sightline.vision.base import JSON, Picture
+from sightline.vision.base import (
+    Analysis,
+    Independent,
+    Inputs,
+    Picture,
+    ResultModel,
+    ResultPart,
+)
 from sightline.vision.geometry import confidence
 from sightline.vision.pixels import small_luma, small_rgb
 
 Bools = npt.NDArray[np.bool_]
 Plane = npt.NDArray[np.uint8]
 
-TYPES = ("photo", "clip_art", "line_drawing")
+ImageType = Literal["photo", "clip_art", "line_drawing"]
+TYPES: tuple[ImageType, ...] = ("photo", "clip_art", "line_drawing")
 # A step between neighbours above this (0-255, largest channel) is an outline or a hard edge.
 EDGE_STEP = 32
 SMOOTH_SPLIT = 0.45
@@ -74,31 +83,54 @@ class Statistics:
     stroke_edges: float
 
 
-class ImageTypeAnalyzer:
+class TypeScores(ResultPart):
+    photo: float
+    clip_art: float
+    line_drawing: float
+
+
+class TypeStatistics(ResultPart):
+    smooth_share: float
+    ink_share: float
+    ink_chroma: float
+    stroke_edges: float
+
+
+class ImageTypeResult(ResultModel):
+    method: str
+    version: str
+    type: ImageType
+    scores: TypeScores
+    statistics: TypeStatistics
+
+
+class ImageTypeAnalyzer(Independent):
     name = "image_type"
     version = "1"
+    result_model = ImageTypeResult
 
-    def analyze(self, picture: Picture) -> JSON:
+    def analyze(self, picture: Picture, inputs: Inputs) -> Analysis:
         stats = _measure(small_rgb(picture), small_luma(picture))
         line = _line_drawing(stats)
         graphic = _logistic((SMOOTH_SPLIT - stats.smooth_share) / SMOOTH_SLOPE)
-        scores = {
-            "photo": confidence((1 - line) * (1 - graphic)),
-            "clip_art": confidence((1 - line) * graphic),
-            "line_drawing": confidence(line),
-        }
-        return {
-            "method": "statistics",
-            "version": self.version,
-            "type": max(TYPES, key=lambda kind: scores[kind]),
-            "scores": scores,
-            "statistics": {
-                "smooth_share": round(stats.smooth_share, 4),
-                "ink_share": round(stats.ink_share, 4),
-                "ink_chroma": round(stats.ink_chroma, 2),
-                "stroke_edges": round(stats.stroke_edges, 4),
-            },
-        }
+        scores = TypeScores(
+            photo=confidence((1 - line) * (1 - graphic)),
+            clip_art=confidence((1 - line) * graphic),
+            line_drawing=confidence(line),
+        )
+        result = ImageTypeResult(
+            method="statistics",
+            version=self.version,
+            type=max(TYPES, key=lambda kind: float(getattr(scores, kind))),
+            scores=scores,
+            statistics=TypeStatistics(
+                smooth_share=round(stats.smooth_share, 4),
+                ink_share=round(stats.ink_share, 4),
+                ink_chroma=round(stats.ink_chroma, 2),
+                stroke_edges=round(stats.stroke_edges, 4),
+            ),
+        )
+        return Analysis(result)
 
 
 def _measure(pixels: Plane, luma: npt.NDArray[np.float32]) -> Statistics:

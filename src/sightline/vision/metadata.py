@@ -24,7 +24,14 @@ from typing import Any
 from PIL import ExifTags, Image
 from PIL.TiffImagePlugin import IFDRational
 
-from sightline.vision.base import JSON, Picture
+from sightline.vision.base import (
+    Analysis,
+    Independent,
+    Inputs,
+    Picture,
+    ResultModel,
+    ResultPart,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -130,11 +137,55 @@ EXIF_ERRORS = (
 Value = str | int | float | list[int | float]
 
 
-class MetadataAnalyzer:
+class Gps(ResultPart):
+    latitude: float
+    longitude: float
+    altitude: int | float | None  # as the file gives it: whole metres stay whole
+
+
+class Exif(ResultPart):
+    camera_make: str | None
+    camera_model: str | None
+    taken_at: str | None
+    orientation: int | None
+    gps: Gps | None
+    software: str | None
+    lens_model: str | None
+    exposure_time: int | float | None
+    f_number: int | float | None
+    iso: int | None
+    focal_length: int | float | None
+    tags: dict[str, Value]
+
+    def is_empty(self) -> bool:
+        return all(getattr(self, name) in (None, {}) for name in type(self).model_fields)
+
+
+class MetadataResult(ResultModel):
+    format: str
+    content_type: str
+    width: int
+    height: int
+    oriented_width: int
+    oriented_height: int
+    mode: str
+    bit_depth: int | None
+    has_alpha: bool
+    animated: bool
+    frames: int
+    file_size: int
+    sha256: str
+    icc_profile: bool
+    dpi: list[float] | None
+    exif: Exif | None
+
+
+class MetadataAnalyzer(Independent):
     name = "metadata"
     version = "1"
+    result_model = MetadataResult
 
-    def analyze(self, picture: Picture) -> JSON:
+    def analyze(self, picture: Picture, inputs: Inputs) -> Analysis:
         image = picture.image
         tags, gps = _read_exif(image)
         orientation = _orientation(tags.get(Base.Orientation))
@@ -142,25 +193,26 @@ class MetadataAnalyzer:
         transposed = orientation in TRANSPOSING_ORIENTATIONS
         frames = _count_frames(picture)
         exif = _exif_result(tags, gps, orientation)
-        return {
-            "format": picture.format,
-            "content_type": picture.content_type,
-            "width": width,
-            "height": height,
-            "oriented_width": height if transposed else width,
-            "oriented_height": width if transposed else height,
-            "mode": image.mode,
-            "bit_depth": BIT_DEPTHS.get(image.mode),
-            "has_alpha": image.mode in ALPHA_MODES or "transparency" in image.info,
-            "animated": frames > 1 and picture.format in ANIMATION_FORMATS,
-            "frames": frames,
-            "file_size": len(picture.data),
-            "sha256": picture.sha256,
-            "icc_profile": bool(image.info.get("icc_profile")),
-            "dpi": _dpi(image.info.get("dpi")),
+        result = MetadataResult(
+            format=picture.format,
+            content_type=picture.content_type,
+            width=width,
+            height=height,
+            oriented_width=height if transposed else width,
+            oriented_height=width if transposed else height,
+            mode=image.mode,
+            bit_depth=BIT_DEPTHS.get(image.mode),
+            has_alpha=image.mode in ALPHA_MODES or "transparency" in image.info,
+            animated=frames > 1 and picture.format in ANIMATION_FORMATS,
+            frames=frames,
+            file_size=len(picture.data),
+            sha256=picture.sha256,
+            icc_profile=bool(image.info.get("icc_profile")),
+            dpi=_dpi(image.info.get("dpi")),
             # A TIFF's layout tags double as EXIF; with nothing else there, it has none.
-            "exif": exif if any(value not in (None, {}) for value in exif.values()) else None,
-        }
+            exif=None if exif.is_empty() else exif,
+        )
+        return Analysis(result)
 
 
 def _read_exif(image: Image.Image) -> tuple[dict[int, Any], dict[int, Any]]:
@@ -184,24 +236,24 @@ def _read_ifd(exif: Image.Exif, ifd: ExifTags.IFD) -> dict[int, Any]:
         return {}
 
 
-def _exif_result(tags: dict[int, Any], gps: dict[int, Any], orientation: int | None) -> JSON:
+def _exif_result(tags: dict[int, Any], gps: dict[int, Any], orientation: int | None) -> Exif:
     iso = tags.get(Base.ISOSpeedRatings)
     if isinstance(iso, tuple):
         iso = iso[0] if iso else None
-    return {
-        "camera_make": _text(tags.get(Base.Make)),
-        "camera_model": _text(tags.get(Base.Model)),
-        "taken_at": _taken_at(tags.get(Base.DateTimeOriginal), tags.get(Base.OffsetTimeOriginal)),
-        "orientation": orientation,
-        "gps": _gps(gps),
-        "software": _text(tags.get(Base.Software)),
-        "lens_model": _text(tags.get(Base.LensModel)),
-        "exposure_time": _number(tags.get(Base.ExposureTime)),
-        "f_number": _number(tags.get(Base.FNumber)),
-        "iso": iso if isinstance(iso, int) and not isinstance(iso, bool) else None,
-        "focal_length": _number(tags.get(Base.FocalLength)),
-        "tags": _other_tags(tags, gps),
-    }
+    return Exif(
+        camera_make=_text(tags.get(Base.Make)),
+        camera_model=_text(tags.get(Base.Model)),
+        taken_at=_taken_at(tags.get(Base.DateTimeOriginal), tags.get(Base.OffsetTimeOriginal)),
+        orientation=orientation,
+        gps=_gps(gps),
+        software=_text(tags.get(Base.Software)),
+        lens_model=_text(tags.get(Base.LensModel)),
+        exposure_time=_number(tags.get(Base.ExposureTime)),
+        f_number=_number(tags.get(Base.FNumber)),
+        iso=iso if isinstance(iso, int) and not isinstance(iso, bool) else None,
+        focal_length=_number(tags.get(Base.FocalLength)),
+        tags=_other_tags(tags, gps),
+    )
 
 
 def _other_tags(tags: dict[int, Any], gps: dict[int, Any]) -> dict[str, Value]:
@@ -277,7 +329,7 @@ def _utc_offset(raw: object) -> tzinfo | None:
         return None
 
 
-def _gps(gps: Mapping[int, Any]) -> JSON | None:
+def _gps(gps: Mapping[int, Any]) -> Gps | None:
     latitude = _coordinate(gps.get(GPS.GPSLatitude), gps.get(GPS.GPSLatitudeRef), "S", 90)
     longitude = _coordinate(gps.get(GPS.GPSLongitude), gps.get(GPS.GPSLongitudeRef), "W", 180)
     if latitude is None or longitude is None:
@@ -285,11 +337,11 @@ def _gps(gps: Mapping[int, Any]) -> JSON | None:
     altitude = _number(gps.get(GPS.GPSAltitude))
     if altitude is not None and gps.get(GPS.GPSAltitudeRef) in (1, b"\x01"):
         altitude = -altitude  # below sea level
-    return {
-        "latitude": latitude,
-        "longitude": longitude,
-        "altitude": None if altitude is None else round(altitude, 2),
-    }
+    return Gps(
+        latitude=latitude,
+        longitude=longitude,
+        altitude=None if altitude is None else round(altitude, 2),
+    )
 
 
 def _coordinate(raw: object, ref: object, negative: str, limit: float) -> float | None:

@@ -18,10 +18,18 @@ from dataclasses import dataclass
 
 import onnxruntime as ort
 
+from sightline.errors import SkipFeature
+from sightline.indexing import MIN_LABEL_CONFIDENCE, IndexEntries
 from sightline.models import LazyModel, Models, ModelSpec
 from sightline.models.manifest import ModelManifest, load_manifest
 from sightline.vision import geometry, yolo
-from sightline.vision.base import JSON, Picture, SkipFeature
+from sightline.vision.base import (
+    Analysis,
+    Independent,
+    Inputs,
+    Picture,
+    ResultPart,
+)
 from sightline.vision.pixels import rgb_array
 
 NO_DETECTOR = (
@@ -32,13 +40,38 @@ NO_DETECTOR = (
 CODE_VERSION = "1"
 
 
+class DetectedObject(ResultPart):
+    label: str
+    confidence: float
+    box: geometry.Box
+
+
+class DetectorObjects(ResultPart):
+    model: geometry.ModelInfo
+    objects: list[DetectedObject]
+
+
+class ObjectsResult(geometry.FramedResult):
+    detectors: list[DetectorObjects]
+
+    def index_entries(self) -> IndexEntries:
+        return IndexEntries(
+            labels=[
+                found.label
+                for detector in self.detectors
+                for found in detector.objects
+                if found.confidence >= MIN_LABEL_CONFIDENCE
+            ]
+        )
+
+
 @dataclass(frozen=True)
 class Detector:
     spec: ModelSpec
     manifest: ModelManifest
     model: LazyModel[ort.InferenceSession]
 
-    def detect(self, picture: Picture) -> list[JSON]:
+    def detect(self, picture: Picture) -> list[DetectedObject]:
         pixels = rgb_array(picture)
         fitted, transform = yolo.fit(pixels, self.manifest.input)
         tensor = yolo.to_tensor(fitted, self.manifest.input)
@@ -55,19 +88,20 @@ class Detector:
         labels = self.manifest.label_list()
         width, height = picture.rgb.size
         return [
-            {
-                "label": labels[index],
-                "confidence": geometry.confidence(score),
-                "box": geometry.box(x0, y0, x1, y1, width, height),
-            }
+            DetectedObject(
+                label=labels[index],
+                confidence=geometry.confidence(score),
+                box=geometry.box(x0, y0, x1, y1, width, height),
+            )
             for (x0, y0, x1, y1), score, index in zip(
                 found.boxes.tolist(), found.scores.tolist(), found.classes.tolist(), strict=True
             )
         ]
 
 
-class ObjectsAnalyzer:
+class ObjectsAnalyzer(Independent):
     name = "objects"
+    result_model = ObjectsResult
 
     def __init__(self, models: Models) -> None:
         self.detectors = [
@@ -80,21 +114,19 @@ class ObjectsAnalyzer:
             [CODE_VERSION, *(f"{d.spec.name}={d.spec.version}" for d in self.detectors)]
         )
 
-        self.memo_key = f"objects:{self.version}"  # smart crops keep the objects a job found
-
-    def analyze(self, picture: Picture) -> JSON:
+    def analyze(self, picture: Picture, inputs: Inputs) -> Analysis:
         if not self.detectors:
             raise SkipFeature(NO_DETECTOR)
-        return picture.memo(self.memo_key, lambda: self._detect(picture))
-
-    def _detect(self, picture: Picture) -> JSON:
-        return {
+        result = ObjectsResult(
             **geometry.frame(picture),
-            "detectors": [
-                {
-                    "model": {"name": detector.spec.name, "version": detector.spec.version},
-                    "objects": detector.detect(picture),
-                }
+            detectors=[
+                DetectorObjects(
+                    model=geometry.ModelInfo(
+                        name=detector.spec.name, version=detector.spec.version
+                    ),
+                    objects=detector.detect(picture),
+                )
                 for detector in self.detectors
             ],
-        }
+        )
+        return Analysis(result)

@@ -26,7 +26,14 @@ import numpy.typing as npt
 from sightline.models import Models
 from sightline.models.manifest import InputSpec
 from sightline.vision import geometry, yolo
-from sightline.vision.base import JSON, Picture, analyzer_version
+from sightline.vision.base import (
+    Analysis,
+    Independent,
+    Inputs,
+    Picture,
+    ResultPart,
+    analyzer_version,
+)
 from sightline.vision.pixels import rgb_array
 
 MODEL = "movenet-multipose"
@@ -61,10 +68,28 @@ SCORE = 3 * len(KEYPOINTS) + 4
 Floats = npt.NDArray[np.float32]
 
 
-class PeopleAnalyzer:
+class Keypoint(ResultPart):
+    name: str
+    x: int
+    y: int
+    confidence: float
+
+
+class Person(ResultPart):
+    box: geometry.Box
+    confidence: float
+    keypoints: list[Keypoint]
+
+
+class PeopleResult(geometry.ModelResult):
+    people: list[Person]
+
+
+class PeopleAnalyzer(Independent):
     """People and their body keypoints; `threshold` is the lowest person confidence kept."""
 
     name = "people"
+    result_model = PeopleResult
 
     def __init__(self, models: Models, threshold: float = DEFAULT_THRESHOLD) -> None:
         self.threshold = threshold
@@ -74,17 +99,18 @@ class PeopleAnalyzer:
         )
         self.model = models.onnx(MODEL)
 
-    def analyze(self, picture: Picture) -> JSON:
+    def analyze(self, picture: Picture, inputs: Inputs) -> Analysis:
         width, height = picture.rgb.size
         pixels, transform = square_input(rgb_array(picture))
         with self.model.acquire() as session:
             (rows,) = session.run(None, {session.get_inputs()[0].name: pixels})
         found = rows[0][rows[0][:, SCORE] >= self.threshold]
         found = found[np.argsort(-found[:, SCORE], kind="stable")]
-        return {
+        result = PeopleResult(
             **geometry.header(picture, MODEL, self.model_version),
-            "people": [person_json(row, transform, width, height) for row in found],
-        }
+            people=[person(row, transform, width, height) for row in found],
+        )
+        return Analysis(result)
 
 
 def square_input(pixels: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.int32], yolo.Transform]:
@@ -93,20 +119,20 @@ def square_input(pixels: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.int32], 
     return fitted[np.newaxis].astype(np.int32), transform
 
 
-def person_json(row: Floats, transform: yolo.Transform, width: int, height: int) -> JSON:
+def person(row: Floats, transform: yolo.Transform, width: int, height: int) -> Person:
     # (y, x) fractions of the input's sides to (x, y) input pixels.
     x0, y0, x1, y1 = transform.to_picture(row[BOX][[1, 0, 3, 2]] * INPUT_SIDE).tolist()
     keypoints = row[: 3 * len(KEYPOINTS)].reshape(len(KEYPOINTS), 3)
     points = transform.to_picture(keypoints[:, [1, 0]] * INPUT_SIDE)
-    return {
-        "box": geometry.box(x0, y0, x1, y1, width, height),
-        "confidence": geometry.confidence(row[SCORE]),
-        "keypoints": [
-            {
-                "name": name,
-                **geometry.point(x, y, width, height),
-                "confidence": geometry.confidence(score),
-            }
+    return Person(
+        box=geometry.box(x0, y0, x1, y1, width, height),
+        confidence=geometry.confidence(row[SCORE]),
+        keypoints=[
+            Keypoint(
+                name=name,
+                **geometry.point(x, y, width, height).model_dump(),
+                confidence=geometry.confidence(score),
+            )
             for name, (x, y), score in zip(KEYPOINTS, points.tolist(), keypoints[:, 2], strict=True)
         ],
-    }
+    )

@@ -54,7 +54,14 @@ import math
 
 import numpy as np
 
-from sightline.vision.base import JSON, Picture
+from sightline.vision.base import (
+    Analysis,
+    Independent,
+    Inputs,
+    Picture,
+    ResultModel,
+    ResultPart,
+)
 from sightline.vision.geometry import confidence
 from sightline.vision.pixels import Grey, small_luma
 
@@ -77,41 +84,79 @@ GOOD_CONTRAST_RMS = 0.15
 WEIGHTS = {"sharpness": 0.4, "exposure": 0.3, "noise": 0.2, "contrast": 0.1}
 
 
-class QualityAnalyzer:
+class Sharpness(ResultPart):
+    score: float
+    blurry: bool
+    blur_effect: float
+    laplacian_variance: float
+
+
+class Exposure(ResultPart):
+    score: float
+    mean_luma: float
+    clipped_dark: float
+    clipped_bright: float
+    underexposed: bool
+    overexposed: bool
+
+
+class Noise(ResultPart):
+    sigma: float
+    level: float
+    noisy: bool
+
+
+class Contrast(ResultPart):
+    score: float
+    rms: float
+    low_contrast: bool
+
+
+class QualityResult(ResultModel):
+    score: float
+    sharpness: Sharpness
+    exposure: Exposure
+    noise: Noise
+    contrast: Contrast
+
+
+class QualityAnalyzer(Independent):
     name = "quality"
     version = "1"
+    result_model = QualityResult
 
-    def analyze(self, picture: Picture) -> JSON:
+    def analyze(self, picture: Picture, inputs: Inputs) -> Analysis:
         luma = small_luma(picture)
         sharpness = _sharpness(luma)
         exposure = _exposure(luma)
         noise = _noise(luma)
         contrast = _contrast(luma)
         parts = {
-            "sharpness": sharpness["score"],
-            "exposure": exposure["score"],
-            "noise": 1.0 - noise["level"],
-            "contrast": contrast["score"],
+            "sharpness": sharpness.score,
+            "exposure": exposure.score,
+            "noise": 1.0 - noise.level,
+            "contrast": contrast.score,
         }
         score = math.prod(parts[name] ** weight for name, weight in WEIGHTS.items())
-        return {
-            "score": confidence(score),
-            "sharpness": sharpness,
-            "exposure": exposure,
-            "noise": noise,
-            "contrast": contrast,
-        }
+        result = QualityResult(
+            score=confidence(score),
+            sharpness=sharpness,
+            exposure=exposure,
+            noise=noise,
+            contrast=contrast,
+        )
+        return Analysis(result)
 
 
-def _sharpness(luma: Grey) -> JSON:
+def _sharpness(luma: Grey) -> Sharpness:
     effect = blur_effect(luma)
     score = confidence((SOFT_BLUR - effect) / (SOFT_BLUR - SHARP_BLUR))
-    return {
-        "score": score,
-        "blurry": score < 0.5,
-        "blur_effect": round(effect, 4),
-        "laplacian_variance": round(_laplacian_variance(luma), 2),
-    }
+    return Sharpness(
+        score=score,
+        blurry=score < 0.5,
+        blur_effect=round(effect, 4),
+        laplacian_variance=round(_laplacian_variance(luma), 2),
+    )
 
 
 def blur_effect(luma: Grey) -> float:
@@ -152,27 +197,27 @@ def _laplacian_variance(luma: Grey) -> float:
     return float(laplacian.var())
 
 
-def _exposure(luma: Grey) -> JSON:
+def _exposure(luma: Grey) -> Exposure:
     mean = float(luma.mean()) / 255.0
     dark = float((luma < CLIP_DARK_LUMA).mean())
     bright = float((luma > CLIP_BRIGHT_LUMA).mean())
     low, high = WELL_EXPOSED
     off_mean = max(low - mean, 0.0) / low + max(mean - high, 0.0) / (1.0 - high)
     clipped = max(dark + bright - CLIPPED_FREE, 0.0) / (1.0 - CLIPPED_FREE)
-    return {
-        "score": confidence((1.0 - min(off_mean, 1.0)) * (1.0 - min(clipped, 1.0))),
-        "mean_luma": round(mean, 4),
-        "clipped_dark": round(dark, 4),
-        "clipped_bright": round(bright, 4),
-        "underexposed": mean < DARK_MEAN or dark > CLIPPED_DARK_SHARE,
-        "overexposed": mean > BRIGHT_MEAN or bright > CLIPPED_BRIGHT_SHARE,
-    }
+    return Exposure(
+        score=confidence((1.0 - min(off_mean, 1.0)) * (1.0 - min(clipped, 1.0))),
+        mean_luma=round(mean, 4),
+        clipped_dark=round(dark, 4),
+        clipped_bright=round(bright, 4),
+        underexposed=mean < DARK_MEAN or dark > CLIPPED_DARK_SHARE,
+        overexposed=mean > BRIGHT_MEAN or bright > CLIPPED_BRIGHT_SHARE,
+    )
 
 
-def _noise(luma: Grey) -> JSON:
+def _noise(luma: Grey) -> Noise:
     sigma = _noise_sigma(luma)
     level = sigma / (sigma + NOISY_SIGMA)
-    return {"sigma": round(sigma, 3), "level": confidence(level), "noisy": sigma >= NOISY_SIGMA}
+    return Noise(sigma=round(sigma, 3), level=confidence(level), noisy=sigma >= NOISY_SIGMA)
 
 
 def _noise_sigma(luma: Grey) -> float:
@@ -193,10 +238,10 @@ def _noise_sigma(luma: Grey) -> float:
     return float(np.partition(magnitudes, middle)[middle]) / (MAD_TO_SIGMA * 6.0)
 
 
-def _contrast(luma: Grey) -> JSON:
+def _contrast(luma: Grey) -> Contrast:
     rms = float(luma.std()) / 255.0
-    return {
-        "score": confidence(rms / GOOD_CONTRAST_RMS),
-        "rms": round(rms, 4),
-        "low_contrast": rms < LOW_CONTRAST_RMS,
-    }
+    return Contrast(
+        score=confidence(rms / GOOD_CONTRAST_RMS),
+        rms=round(rms, 4),
+        low_contrast=rms < LOW_CONTRAST_RMS,
+    )

@@ -45,9 +45,17 @@ from rapidocr.utils.process_img import (
     resize_image_within_bounds,
 )
 
+from sightline.indexing import IndexEntries
 from sightline.models import Models, ModelUnavailable
 from sightline.vision import geometry
-from sightline.vision.base import JSON, Picture, analyzer_version
+from sightline.vision.base import (
+    Analysis,
+    Independent,
+    Inputs,
+    Picture,
+    ResultPart,
+    analyzer_version,
+)
 from sightline.vision.pixels import rgb_array
 
 if TYPE_CHECKING:
@@ -87,11 +95,40 @@ Image = npt.NDArray[np.uint8]
 Quads = npt.NDArray[np.float32]  # (n, 4, 2) pixel corners
 
 
-class ReadAnalyzer:
+class TextOrientation(ResultPart):
+    angle: int
+    confidence: float
+
+
+class Word(ResultPart):
+    text: str
+    confidence: float
+    polygon: list[geometry.Point]
+
+
+class TextLine(ResultPart):
+    text: str
+    confidence: float
+    polygon: list[geometry.Point]
+    box: geometry.Box
+    words: list[Word]
+
+
+class ReadResult(geometry.ModelResult):
+    orientation: TextOrientation
+    text: str
+    lines: list[TextLine]
+
+    def index_entries(self) -> IndexEntries:
+        return IndexEntries(text=[line.text for line in self.lines])
+
+
+class ReadAnalyzer(Independent):
     """OCR: text lines and words with polygons, in reading order, on pages in any of the four
     right-angle orientations. `max_side` is the detector's input size (longest side)."""
 
     name = "read"
+    result_model = ReadResult
 
     def __init__(self, models: Models, max_side: int = DEFAULT_MAX_SIDE) -> None:
         self.max_side = max_side
@@ -100,12 +137,11 @@ class ReadAnalyzer:
             ALGORITHM_VERSION, self.model_version, (max_side,), (DEFAULT_MAX_SIDE,)
         )
         self._engine = models.load(MODEL, lambda path: PPOCR(path, models.threads))
-        self.memo_key = f"read:{self.version}"  # smart crops keep the text a job has read
 
-    def analyze(self, picture: Picture) -> JSON:
-        return picture.memo(self.memo_key, lambda: self._read(picture))
+    def analyze(self, picture: Picture, inputs: Inputs) -> Analysis:
+        return Analysis(self._read(picture))
 
-    def _read(self, picture: Picture) -> JSON:
+    def _read(self, picture: Picture) -> ReadResult:
         width, height = picture.rgb.size
         # BGR: PP-OCR was trained on images read by OpenCV.
         image = np.asarray(cv2.cvtColor(rgb_array(picture), cv2.COLOR_RGB2BGR), np.uint8)
@@ -120,15 +156,14 @@ class ReadAnalyzer:
         if not ordered:
             orientation = Orientation(0, 0.0)
         turns = orientation.angle // 90
-        return {
+        return ReadResult(
             **geometry.header(picture, MODEL, self.model_version),
-            "orientation": {
-                "angle": orientation.angle,
-                "confidence": geometry.confidence(orientation.confidence),
-            },
-            "text": "\n".join(line.reading.text for line in ordered),
-            "lines": [line_json(line, view, turns, width, height) for line in ordered],
-        }
+            orientation=TextOrientation(
+                angle=orientation.angle, confidence=geometry.confidence(orientation.confidence)
+            ),
+            text="\n".join(line.reading.text for line in ordered),
+            lines=[text_line(line, view, turns, width, height) for line in ordered],
+        )
 
 
 class PPOCR:
@@ -439,7 +474,7 @@ def overlaps(row: tuple[float, float], line: tuple[float, float]) -> bool:
     return shorter > 0 and shared >= ROW_OVERLAP * shorter
 
 
-def line_json(line: Line, view: View, turns: int, width: int, height: int) -> JSON:
+def text_line(line: Line, view: View, turns: int, width: int, height: int) -> TextLine:
     words = line.reading.words()
     p0, p1, p2, p3 = line.quad
     word_quads = [
@@ -449,21 +484,21 @@ def line_json(line: Line, view: View, turns: int, width: int, height: int) -> JS
     quads = np.asarray([line.quad, *word_quads], np.float32).reshape(-1, 4, 2)
     mapped = view.to_picture(quads, turns, width, height)
     xs, ys = mapped[0, :, 0], mapped[0, :, 1]
-    return {
-        "text": line.reading.text,
-        "confidence": geometry.confidence(line.reading.confidence),
-        "polygon": polygon(mapped[0], width, height),
-        "box": geometry.box(xs.min(), ys.min(), xs.max(), ys.max(), width, height),
-        "words": [
-            {
-                "text": text,
-                "confidence": geometry.confidence(confidence),
-                "polygon": polygon(quad, width, height),
-            }
+    return TextLine(
+        text=line.reading.text,
+        confidence=geometry.confidence(line.reading.confidence),
+        polygon=polygon(mapped[0], width, height),
+        box=geometry.box(xs.min(), ys.min(), xs.max(), ys.max(), width, height),
+        words=[
+            Word(
+                text=text,
+                confidence=geometry.confidence(confidence),
+                polygon=polygon(quad, width, height),
+            )
             for (text, confidence, _start, _end), quad in zip(words, mapped[1:], strict=True)
         ],
-    }
+    )
 
 
-def polygon(quad: Quads, width: int, height: int) -> list[JSON]:
+def polygon(quad: Quads, width: int, height: int) -> list[geometry.Point]:
     return geometry.polygon([(float(x), float(y)) for x, y in quad], width, height)

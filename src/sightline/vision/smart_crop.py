@@ -10,10 +10,11 @@ The largest box of a ratio spans the whole picture one way, so choosing a crop i
 to slide it the other way. What matters is of two kinds:
 
 - Regions that callers inject (`salient_regions`, named by kind: faces, text lines, objects),
-  each with a weight; `regions` in the result counts those of each kind that were known. A
-  source answers None when its kind is unknown for this picture: the registry finds faces on
-  every picture, but uses text lines and objects only when the same job computed `read` or
-  `objects` (reading text costs ten times a crop), so a crop keeps text when asked together.
+  each read from another feature's result with a weight; `regions` in the result counts those
+  of each kind that were known. A required source's feature is a dependency, computed for
+  every crop (the registry's faces); another's kind is known only when the same job computed
+  its feature (`read`, `objects`: reading text costs ten times a crop), so a crop keeps text
+  when asked together.
   The crop must contain them all; when they cannot all fit (faces at both ends of a panorama
   cropped to 9:16), the heaviest are kept first, each only if it still fits with those before
   it, and `contains_all_regions` is false. A region is contained in whole or not at all.
@@ -32,8 +33,8 @@ Among the positions that keep the regions, the crop covers the most saliency. Po
 nearest a third line or the middle, then the crop nearest the picture's centre. A picture with
 no saliency at all is cropped in the middle.
 
-Region sources run on every analysis; an exception from one (a missing face model's
-`SkipFeature`) ends the whole feature, rather than cropping without what it would have found.
+A required source's feature that cannot be computed (a missing face model's `SkipFeature`)
+ends the crop as it ended, rather than cropping without what it would have found.
 """
 
 from __future__ import annotations
@@ -45,9 +46,9 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from sightline.vision.base import JSON, Picture
+from sightline.vision.base import Analysis, Inputs, Picture, ResultModel, ResultPart
 from sightline.vision.color import to_lab
-from sightline.vision.geometry import box, frame
+from sightline.vision.geometry import Box, FramedResult, box, frame
 from sightline.vision.pixels import shrink, small_rgb
 
 FloatArray = npt.NDArray[np.float64]
@@ -77,9 +78,25 @@ class Region:
     weight: float = 1.0
 
 
-# Regions of one kind (faces, text lines, objects), or None when that kind is not known for this
-# picture (text is only used when the same job read it; see the module docstring).
-RegionSource = Callable[[Picture], list[Region] | None]
+@dataclass(frozen=True)
+class RegionSource:
+    """Regions of one kind (faces, text lines, objects), read from `feature`'s result. Only a
+    `required` source makes its feature a dependency (see the module docstring)."""
+
+    feature: str
+    regions: Callable[[ResultModel], list[Region]]
+    required: bool = False
+
+
+class Crop(ResultPart):
+    aspect_ratio: float
+    box: Box
+    contains_all_regions: bool
+
+
+class SmartCropResult(FramedResult):
+    regions: dict[str, int]  # regions known of each kind: "faces", "text", "objects"
+    crops: list[Crop]
 
 
 @dataclass(frozen=True)
@@ -94,6 +111,7 @@ class _Span:
 class SmartCropAnalyzer:
     name = "smart_crop"
     version = "2"
+    result_model = SmartCropResult
 
     def __init__(
         self,
@@ -103,33 +121,40 @@ class SmartCropAnalyzer:
         if not aspect_ratios or any(not ratio > 0 for ratio in aspect_ratios):
             raise ValueError(f"Aspect ratios must be positive numbers, not {aspect_ratios!r}.")
         self.salient_regions = dict(salient_regions or {})
+        sources = self.salient_regions.values()
+        self.depends_on = tuple(dict.fromkeys(s.feature for s in sources if s.required))
+        self.reuses = tuple(dict.fromkeys(s.feature for s in sources if not s.required))
         self.aspect_ratios = tuple(float(ratio) for ratio in aspect_ratios)
         if self.aspect_ratios != DEFAULT_ASPECT_RATIOS:  # other ratios, other results
             self.version = f"{SmartCropAnalyzer.version}-" + "-".join(
                 f"{ratio:.4g}" for ratio in self.aspect_ratios
             )
 
-    def analyze(self, picture: Picture) -> JSON:
+    def analyze(self, picture: Picture, inputs: Inputs) -> Analysis:
         width, height = picture.rgb.size
-        found = {kind: source(picture) for kind, source in self.salient_regions.items()}
-        known = {kind: regions for kind, regions in found.items() if regions is not None}
+        known = {
+            kind: source.regions(inputs[source.feature].result)
+            for kind, source in self.salient_regions.items()
+            if source.feature in inputs
+        }
         regions = [region for kind_regions in known.values() for region in kind_regions]
         saliency = saliency_map(picture)
         crops = []
         for ratio in self.aspect_ratios:
             (x0, y0, x1, y1), contains_all = _best_crop(width, height, ratio, saliency, regions)
             crops.append(
-                {
-                    "aspect_ratio": round(ratio, 4),
-                    "box": box(x0, y0, x1, y1, width, height),
-                    "contains_all_regions": contains_all,
-                }
+                Crop(
+                    aspect_ratio=round(ratio, 4),
+                    box=box(x0, y0, x1, y1, width, height),
+                    contains_all_regions=contains_all,
+                )
             )
-        return {
+        result = SmartCropResult(
             **frame(picture),
-            "regions": {kind: len(kind_regions) for kind, kind_regions in known.items()},
-            "crops": crops,
-        }
+            regions={kind: len(kind_regions) for kind, kind_regions in known.items()},
+            crops=crops,
+        )
+        return Analysis(result)
 
 
 def saliency_map(picture: Picture) -> FloatArray:

@@ -33,6 +33,9 @@
 The vector is the classifier's pooled features (what its last layer reads), scaled to unit
 length: similar pictures have a cosine similarity (dot product) near 1.
 
+The classifier runs once per picture, in `tags`: `embedding` (and `semantic`, and custom
+classifiers) depend on `tags` and take its `ClassifierAnalysis`, whatever the request named.
+
 Input: the centre square covering 87.5% of the short side (the same view as "resize the short
 side to 256, crop the middle 224"), resized to 224x224 with bicubic filtering as in the model's
 original evaluation code, RGB scaled as (x - 127) / 128.
@@ -44,18 +47,27 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 from PIL import Image
 
+from sightline.indexing import IndexEntries
 from sightline.models import LazyModel, Models
 from sightline.models.imagenet_labels import LABELS_FILE, ClassLabel, read_labels
 from sightline.models.runtime import onnx_session
 from sightline.vision import geometry
-from sightline.vision.base import JSON, Picture, analyzer_version
-from sightline.vision.vectors import rounded, softmax, unit_length
+from sightline.vision.base import (
+    Analysis,
+    Independent,
+    Inputs,
+    Picture,
+    ResultPart,
+    analyzer_version,
+)
+from sightline.vision.vectors import EmbeddingResult, softmax, unit_length
 
 MODEL = "efficientnet-lite0"
 TAGS_VERSION = "2"
@@ -66,6 +78,7 @@ DEFAULT_TOP_K = 5
 DEFAULT_THRESHOLD = 0.2
 DEFAULT_MAX_TAGS = 20
 CONFIDENCE_BAND = 0.1
+MIN_CLASS_CONFIDENCE = 0.1  # `classes` holds the top 5 whatever their probability: less is noise
 
 Floats = npt.NDArray[np.float32]
 
@@ -153,18 +166,52 @@ def classify_batch(model: Classifier, images: Sequence[Image.Image]) -> tuple[Fl
 
 
 def predict(picture: Picture, model: Classifier) -> Prediction:
-    """The classifier's output for this picture, computed once however many features ask."""
+    """The classifier's output for this picture."""
+    probabilities, features = classify_batch(model, [picture.rgb])
+    return Prediction(probabilities[0], features[0])
 
-    def run() -> Prediction:
-        probabilities, features = classify_batch(model, [picture.rgb])
-        return Prediction(probabilities[0], features[0])
 
-    return picture.memo(MODEL, run)
+class Tag(ResultPart):
+    name: str
+    confidence: float
+    kind: Literal["class", "broader"]
+
+
+class ImageClass(ResultPart):
+    name: str
+    wnid: str
+    confidence: float
+
+
+class TagsResult(geometry.ModelResult):
+    tags: list[Tag]
+    classes: list[ImageClass]
+
+    def index_entries(self) -> IndexEntries:
+        scored: list[Tag | ImageClass] = [*self.tags, *self.classes]
+        return IndexEntries(
+            tags=[(e.name, e.confidence) for e in scored if e.confidence >= MIN_CLASS_CONFIDENCE]
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClassifierAnalysis(Analysis):
+    """The `tags` analysis, with the classifier's output that dependent features reuse."""
+
+    prediction: Prediction
+
+
+def shared_prediction(inputs: Inputs) -> Prediction:
+    """The classifier's output from the `tags` analysis among a dependent feature's inputs."""
+    tags = inputs[TagsAnalyzer.name]
+    if not isinstance(tags, ClassifierAnalysis):
+        raise TypeError(f"The {TagsAnalyzer.name!r} input carries no classifier output.")
+    return tags.prediction
 
 
 def rank_tags(
     probabilities: Floats, vocabulary: Vocabulary, threshold: float, limit: int
-) -> list[JSON]:
+) -> list[Tag]:
     """Tag words at or above `threshold`, by confidence band, narrower first within a band."""
     confidences = vocabulary.confidences(probabilities)
     kept = np.flatnonzero(confidences >= threshold)
@@ -178,31 +225,32 @@ def rank_tags(
         ),
     )
     return [
-        {
-            "name": vocabulary.words[i],
-            "confidence": geometry.confidence(confidences[i]),
-            "kind": "class" if vocabulary.is_class_name[i] else "broader",
-        }
+        Tag(
+            name=vocabulary.words[i],
+            confidence=geometry.confidence(confidences[i]),
+            kind="class" if vocabulary.is_class_name[i] else "broader",
+        )
         for i in order[:limit]
     ]
 
 
-def top_classes(probabilities: Floats, labels: Sequence[ClassLabel], k: int) -> list[JSON]:
+def top_classes(probabilities: Floats, labels: Sequence[ClassLabel], k: int) -> list[ImageClass]:
     best = np.argsort(-probabilities, kind="stable")[:k]
     return [
-        {
-            "name": labels[i].name,
-            "wnid": labels[i].wnid,
-            "confidence": geometry.confidence(probabilities[i]),
-        }
+        ImageClass(
+            name=labels[i].name,
+            wnid=labels[i].wnid,
+            confidence=geometry.confidence(probabilities[i]),
+        )
         for i in best
     ]
 
 
-class TagsAnalyzer:
+class TagsAnalyzer(Independent):
     """ImageNet classes and the broader words above them (see the module docstring)."""
 
     name = "tags"
+    result_model = TagsResult
 
     def __init__(
         self,
@@ -221,35 +269,30 @@ class TagsAnalyzer:
         )
         self.model = classifier(models)
 
-    def analyze(self, picture: Picture) -> JSON:
+    def analyze(self, picture: Picture, inputs: Inputs) -> ClassifierAnalysis:
         with self.model.acquire() as loaded:
-            probabilities = predict(picture, loaded).probabilities
+            prediction = predict(picture, loaded)
+            probabilities = prediction.probabilities
             tags = rank_tags(probabilities, loaded.vocabulary, self.threshold, self.max_tags)
             classes = top_classes(probabilities, loaded.labels, self.top_k)
-        return {
-            **geometry.header(picture, MODEL, self.model_version),
-            "tags": tags,
-            "classes": classes,
-        }
+        result = TagsResult(
+            **geometry.header(picture, MODEL, self.model_version), tags=tags, classes=classes
+        )
+        return ClassifierAnalysis(result, prediction=prediction)
 
 
 class EmbeddingAnalyzer:
     """A unit-length 1280-d image vector for similarity search (see the module docstring)."""
 
     name = "embedding"
+    result_model = EmbeddingResult
+    depends_on = (TagsAnalyzer.name,)
+    reuses = ()
 
     def __init__(self, models: Models) -> None:
         self.model_version = models.registry.get(MODEL).version
         self.version = analyzer_version(EMBEDDING_VERSION, self.model_version)
-        self.model = classifier(models)
 
-    def analyze(self, picture: Picture) -> JSON:
-        with self.model.acquire() as loaded:
-            features = predict(picture, loaded).features.astype(np.float64)
-        vector = unit_length(features)
-        return {
-            **geometry.header(picture, MODEL, self.model_version),
-            "dimensions": int(vector.size),
-            "vector": rounded(vector),
-            "normalized": bool(vector.any()),
-        }
+    def analyze(self, picture: Picture, inputs: Inputs) -> Analysis:
+        vector = unit_length(shared_prediction(inputs).features.astype(np.float64))
+        return Analysis(EmbeddingResult.of(picture, MODEL, self.model_version, vector))

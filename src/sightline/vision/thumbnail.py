@@ -2,10 +2,13 @@
 
 Result::
 
-    {"content_type": "image/webp", "sizes": {"128": Artifact, "256": Artifact, "512": Artifact}}
+    {"content_type": "image/webp",
+     "sizes": {"128": {"sha256": "…", "content_type": "image/webp", "size": 2210, "width": 128,
+                       "height": 96}, "256": {…}, "512": {…}}}
 
 Each thumbnail fits in a square of that side, keeps the aspect ratio and alpha, and is never
 larger than the picture. Encoding is deterministic, so identical pictures share thumbnail blobs.
+The images themselves are the analysis's artifacts (`sizes.128`, …), stored by the caller.
 """
 
 from __future__ import annotations
@@ -14,7 +17,15 @@ import io
 
 from PIL import Image
 
-from sightline.vision.base import JSON, Artifact, Picture
+from sightline.vision.base import (
+    Analysis,
+    Artifact,
+    ArtifactRef,
+    Independent,
+    Inputs,
+    Picture,
+    ResultModel,
+)
 
 THUMBNAIL_SIZES = (128, 256, 512)
 CONTENT_TYPE = "image/webp"
@@ -24,11 +35,22 @@ WEBP_QUALITY = 80
 WEBP_METHOD = 2
 
 
-class ThumbnailAnalyzer:
+class ThumbnailResult(ResultModel):
+    content_type: str
+    sizes: dict[str, ArtifactRef]  # by the side of the square each fits in: "128", "256", …
+
+    def blob(self, side: int) -> str | None:
+        """The sha256 of the thumbnail that fits in a square of this side, if one was made."""
+        found = self.sizes.get(str(side))
+        return None if found is None else found.sha256
+
+
+class ThumbnailAnalyzer(Independent):
     name = "thumbnail"
     version = "1"
+    result_model = ThumbnailResult
 
-    def analyze(self, picture: Picture) -> JSON:
+    def analyze(self, picture: Picture, inputs: Inputs) -> Analysis:
         sizes: dict[str, Artifact] = {}
         # Largest first, each from the previous one: only the first resize reads the full
         # picture, and halving with Lanczos loses nothing visible at these sizes.
@@ -37,10 +59,12 @@ class ThumbnailAnalyzer:
             thumbnail = thumbnail.copy()
             thumbnail.thumbnail((side, side), Image.Resampling.LANCZOS, reducing_gap=3.0)
             sizes[str(side)] = _encode(thumbnail)
-        return {
-            "content_type": CONTENT_TYPE,
-            "sizes": {str(side): sizes[str(side)] for side in THUMBNAIL_SIZES},
-        }
+        artifacts = {f"sizes.{side}": sizes[str(side)] for side in THUMBNAIL_SIZES}
+        result = ThumbnailResult(
+            content_type=CONTENT_TYPE,
+            sizes={str(side): ArtifactRef.of(sizes[str(side)]) for side in THUMBNAIL_SIZES},
+        )
+        return Analysis(result, artifacts)
 
 
 def _encode(image: Image.Image) -> Artifact:

@@ -24,23 +24,46 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from sightline.errors import InvalidModel
+from sightline.indexing import MIN_LABEL_CONFIDENCE, IndexEntries
 from sightline.models import LazyModel, Models, ModelSpec
 from sightline.models.manifest import ModelManifest, feature_of, load_manifest, text_feed
 from sightline.models.runtime import onnx_session
 from sightline.vision import geometry, yolo
-from sightline.vision.base import JSON, Analyzer, Picture, analyzer_version
+from sightline.vision.base import (
+    Analysis,
+    Analyzer,
+    Independent,
+    Inputs,
+    Picture,
+    ResultModel,
+    analyzer_version,
+)
 from sightline.vision.pixels import rgb_array
-from sightline.vision.vectors import rounded, softmax, unit_length
+from sightline.vision.vectors import EmbeddingResult, softmax, unit_length
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
 CODE_VERSION = "1"
 TOP_LABELS = 5
+PREFIX = "model:"  # what `feature_of` names user models' features with
 Vector = npt.NDArray[np.float32]
 
 
-class UserModelAnalyzer:
+class LabelsResult(geometry.ModelResult):
+    labels: list[geometry.Label]
+
+    def index_entries(self) -> IndexEntries:
+        return IndexEntries(
+            labels=[label.name for label in self.labels if label.confidence >= MIN_LABEL_CONFIDENCE]
+        )
+
+
+# The results of user models' features, one per kind: classifiers', then clip models'.
+USER_RESULTS: tuple[type[ResultModel], ...] = (LabelsResult, EmbeddingResult)
+
+
+class UserModelAnalyzer(Independent):
     """A user model's feature: named after the model, versioned by its files and manifest."""
 
     def __init__(self, models: Models, spec: ModelSpec) -> None:
@@ -52,18 +75,21 @@ class UserModelAnalyzer:
 
 
 class UserClassifierAnalyzer(UserModelAnalyzer):
-    def analyze(self, picture: Picture) -> JSON:
+    result_model = LabelsResult
+
+    def analyze(self, picture: Picture, inputs: Inputs) -> Analysis:
         with self.model.acquire() as session:
             scores = _activate(run_image(session, picture, self.manifest), self.manifest)
         labels = self.manifest.label_list()
         best = np.argsort(-scores, kind="stable")[:TOP_LABELS]
-        return {
+        result = LabelsResult(
             **geometry.header(picture, self.spec.name, self.spec.version),
-            "labels": [
-                {"name": labels[index], "confidence": geometry.confidence(scores[index])}
+            labels=[
+                geometry.Label(name=labels[index], confidence=geometry.confidence(scores[index]))
                 for index in best.tolist()
             ],
-        }
+        )
+        return Analysis(result)
 
 
 @dataclass(frozen=True)
@@ -76,15 +102,12 @@ class TextEncoder:
 
 
 class UserEncoderAnalyzer(UserModelAnalyzer):
-    def analyze(self, picture: Picture) -> JSON:
+    result_model = EmbeddingResult
+
+    def analyze(self, picture: Picture, inputs: Inputs) -> Analysis:
         with self.model.acquire() as session:
             vector = unit_length(run_image(session, picture, self.manifest))
-        return {
-            **geometry.header(picture, self.spec.name, self.spec.version),
-            "dimensions": int(vector.size),
-            "vector": rounded(vector),
-            "normalized": bool(vector.any()),
-        }
+        return Analysis(EmbeddingResult.of(picture, self.spec.name, self.spec.version, vector))
 
 
 def user_analyzers(models: Models) -> dict[str, Analyzer]:

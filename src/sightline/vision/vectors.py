@@ -1,4 +1,5 @@
-"""Small numeric helpers shared by the classifiers and embedding features."""
+"""Small numeric helpers shared by the classifiers and embedding features, and the result of
+a picture embedding (`embedding`, and the user's clip models)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+
+from sightline.indexing import IndexEntries
+from sightline.vision import geometry
+from sightline.vision.base import Picture
 
 VECTOR_DECIMALS = 6
 
@@ -29,3 +34,26 @@ def unit_length(rows: npt.NDArray[Real]) -> npt.NDArray[Real]:
 def rounded(vector: npt.NDArray[np.floating[Any]]) -> list[float]:
     """A vector as JSON numbers, to VECTOR_DECIMALS decimals."""
     return [round(value, VECTOR_DECIMALS) for value in vector.tolist()]
+
+
+class EmbeddingResult(geometry.ModelResult):
+    """`vector` has `dimensions` numbers; `normalized` is false only for an all-zero vector."""
+
+    dimensions: int
+    vector: list[float]
+    normalized: bool
+
+    @classmethod
+    def of(
+        cls, picture: Picture, model: str, version: str, vector: npt.NDArray[np.floating[Any]]
+    ) -> EmbeddingResult:
+        """The result for a unit-length (or all-zero) vector."""
+        return cls(
+            **geometry.header(picture, model, version),
+            dimensions=int(vector.size),
+            vector=rounded(vector),
+            normalized=bool(vector.any()),
+        )
+
+    def index_entries(self) -> IndexEntries:
+        return IndexEntries(vector=self.vector)

@@ -32,21 +32,21 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from sightline.addresses import AddressPolicy
-from sightline.catalog.base import (
-    JSON,
-    Attempted,
-    AttemptRecord,
-    Claim,
-    DeliveryStatus,
-    DeliveryUpdate,
-    SubscriptionRecord,
-    SubscriptionStore,
-)
 from sightline.errors import BackendError
 from sightline.metrics import Metrics
 from sightline.settings import Settings
+from sightline.storage.records import JSON
 from sightline.webhooks.filters import matches
 from sightline.webhooks.signing import SIGNATURE_HEADER, signature_header
+from sightline.webhooks.store import (
+    Attempted,
+    AttemptRecord,
+    Claim,
+    DeliveryEngineStore,
+    DeliveryStatus,
+    DeliveryUpdate,
+    SubscriptionRecord,
+)
 from sightline.webhooks.transport import DeliveryError, WebhookClient
 
 log = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ def encode(claim: Claim) -> tuple[bytes, str]:
 
 class Dispatcher:
     def __init__(
-        self, settings: Settings, store: SubscriptionStore, metrics: Metrics | None = None
+        self, settings: Settings, store: DeliveryEngineStore, metrics: Metrics | None = None
     ) -> None:
         self.store = store
         self.metrics = metrics or Metrics()

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sightline.catalog.base import JSON, SubscriptionRecord
 from sightline.errors import InvalidParameter
 from sightline.events import EventType
+from sightline.storage.records import JSON
+from sightline.webhooks.store import SubscriptionRecord
 
 OPERATORS = ("in", "begins_with", "ends_with")
 MAX_FILTERS = 25

@@ -10,14 +10,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sightline.addresses import AddressPolicy, parse_http_url
-from sightline.catalog.base import (
-    JSON,
-    AttemptRecord,
-    DeliveryRecord,
-    DeliveryStatus,
-    SubscriptionRecord,
-    SubscriptionStore,
-)
 from sightline.errors import (
     DeliveryNotFound,
     InvalidParameter,
@@ -28,7 +20,15 @@ from sightline.errors import (
     WebhookValidationFailed,
 )
 from sightline.settings import Settings
+from sightline.storage.records import JSON
 from sightline.webhooks.filters import check_event_types, check_filters
+from sightline.webhooks.store import (
+    AttemptRecord,
+    DeliveryRecord,
+    DeliveryStatus,
+    SubscriptionRecord,
+    SubscriptionStore,
+)
 from sightline.webhooks.transport import DeliveryError, TargetForbidden, WebhookClient
 
 ID_PREFIX = "sub_"

@@ -1,0 +1,120 @@
+"""Image commands against a running server: `sightline upload`, `get`, `list`, `delete` and
+`search`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from sightline.cli.remote import call, key_option, url_option
+from sightline.client import Client
+
+
+@click.command()
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--features", help="Comma-separated features; default: the server's set.")
+@click.option("--metadata", help="Client metadata as a JSON object.")
+@click.option("--wait/--no-wait", default=False, help="Wait until each image is analysed.")
+@url_option
+@key_option
+def upload(
+    files: tuple[Path, ...],
+    features: str | None,
+    metadata: str | None,
+    wait: bool,
+    url: str,
+    api_key: str | None,
+) -> None:
+    """Upload FILES to a running server and print the images as JSON lines."""
+    try:
+        meta = json.loads(metadata) if metadata else None
+    except ValueError as exc:
+        raise click.UsageError(f"--metadata is not valid JSON: {exc}") from exc
+    with Client(url, api_key=api_key) as client:
+        for path in files:
+            image = call(
+                client.upload,
+                path,
+                features=features.split(",") if features else None,
+                metadata=meta,
+            )
+            if wait:
+                image = call(client.wait, image["id"])
+            click.echo(json.dumps(image))
+
+
+@click.command()
+@click.argument("image_id")
+@click.option("--wait/--no-wait", default=False, help="Wait until the image is analysed.")
+@url_option
+@key_option
+def get(image_id: str, wait: bool, url: str, api_key: str | None) -> None:
+    """Print one image with its results."""
+    with Client(url, api_key=api_key) as client:
+        click.echo(json.dumps(call(client.wait if wait else client.get, image_id), indent=2))
+
+
+@click.command("list")
+@click.option("--status", type=click.Choice(["pending", "processing", "done", "failed"]))
+@click.option("--limit", type=click.IntRange(1, 200), default=50, show_default=True)
+@url_option
+@key_option
+def list_(status: str | None, limit: int, url: str, api_key: str | None) -> None:
+    """Print the newest images as JSON lines."""
+    with Client(url, api_key=api_key) as client:
+        for image in call(client.list, limit=limit, status=status)["items"]:
+            click.echo(json.dumps(image))
+
+
+@click.command()
+@click.argument("image_ids", nargs=-1, required=True)
+@url_option
+@key_option
+def delete(image_ids: tuple[str, ...], url: str, api_key: str | None) -> None:
+    """Delete images."""
+    with Client(url, api_key=api_key) as client:
+        for image_id in image_ids:
+            call(client.delete, image_id)
+            click.echo(f"Deleted {image_id}.")
+
+
+@click.command()
+@click.argument("query", required=False)
+@click.option(
+    "--mode",
+    type=click.Choice(["text", "semantic"]),
+    default="text",
+    show_default=True,
+    help="Words in the results (text) or meaning (semantic).",
+)
+@click.option("--tag", "tags", multiple=True, help="Only images tagged so (repeatable).")
+@click.option("--label", "labels", multiple=True, help="Only images with this custom label.")
+@click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
+@url_option
+@key_option
+def search(
+    query: str | None,
+    mode: str,
+    tags: tuple[str, ...],
+    labels: tuple[str, ...],
+    limit: int,
+    url: str,
+    api_key: str | None,
+) -> None:
+    """Search images by QUERY and filters; print `score id filename` lines, best first."""
+    with Client(url, api_key=api_key) as client:
+        page = call(
+            client.search,
+            query,
+            mode=mode,
+            limit=limit,
+            tag=list(tags) or None,
+            label=list(labels) or None,
+        )
+    for item in page["items"]:
+        score = "-" if item["score"] is None else f"{item['score']:.3f}"
+        click.echo(f"{score}\t{item['image']['id']}\t{item['image']['filename'] or ''}")

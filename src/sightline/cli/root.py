@@ -1,0 +1,32 @@
+"""The `sightline` command: logging set-up, and every command group hung under it."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from sightline.cli.analyze import analyze
+from sightline.cli.classifiers import classifiers
+from sightline.cli.images import delete, get, list_, search, upload
+from sightline.cli.models import models
+from sightline.cli.queue import queue
+from sightline.cli.serve import migrate, serve, worker
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sightline")
+@click.option("--log-level", default="INFO", show_default=True, envvar="SIGHTLINE_LOG_LEVEL")
+def main(log_level: str) -> None:
+    """Sightline: store images and analyse them with local models, no cloud account needed."""
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # One line per HTTP request from the client commands is noise, not information.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+COMMANDS = (serve, worker, migrate, analyze, queue, models)  # run, operate, manage here
+CLIENT_COMMANDS = (upload, get, list_, delete, search, classifiers)  # against a running server
+for command in (*COMMANDS, *CLIENT_COMMANDS):
+    main.add_command(command)

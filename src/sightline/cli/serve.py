@@ -1,0 +1,137 @@
+"""Running the service: `sightline serve`, `sightline worker` and `sightline migrate`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from urllib.parse import urlsplit
+
+import click
+
+from sightline.cli.local import open_sightline
+from sightline.cli.options import (
+    backend_options,
+    data_dir_option,
+    setting_option,
+    settings_from,
+    workers_option,
+)
+
+log = logging.getLogger("sightline")
+
+
+@click.command()
+@setting_option("--host", "host")
+@setting_option("--port", "port", type=int)
+@data_dir_option
+@backend_options
+@workers_option
+@click.option(
+    "--no-workers",
+    is_flag=True,
+    help="Serve the API only; separate `sightline worker` processes do the analysis.",
+)
+def serve(
+    host: str | None,
+    port: int | None,
+    data_dir: Path | None,
+    catalog_url: str | None,
+    blob_url: str | None,
+    queue_url: str | None,
+    workers: int | None,
+    no_workers: bool,
+) -> None:
+    """Run the HTTP API, by default with analysis workers in the same process."""
+    import uvicorn
+
+    settings = settings_from(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        catalog_url=catalog_url,
+        blob_url=blob_url,
+        queue_url=queue_url,
+        workers=0 if no_workers else workers,
+    )
+    sightline = open_sightline(settings)
+    try:
+        app = sightline.api(run_workers=settings.workers > 0)
+        log.info(
+            "Sightline on http://%s:%d (catalog %s, %d worker threads)",
+            settings.host,
+            settings.port,
+            _redacted(settings.resolved_catalog_url()),
+            settings.workers,
+        )
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        sightline.close()
+
+
+@click.command()
+@data_dir_option
+@backend_options
+@setting_option("--concurrency", "workers", type=click.IntRange(min=1))
+def worker(
+    data_dir: Path | None,
+    catalog_url: str | None,
+    blob_url: str | None,
+    queue_url: str | None,
+    workers: int | None,
+) -> None:
+    """Run analysis workers only, on the same catalog, queue and blobs as the API.
+
+    Start as many as needed, on as many machines: they share the work through the queue. The
+    first SIGTERM or Ctrl-C stops claiming jobs and lets running ones finish; a second one exits
+    at once (unfinished jobs return to the queue when their lease runs out).
+    """
+    settings = settings_from(
+        data_dir=data_dir,
+        catalog_url=catalog_url,
+        blob_url=blob_url,
+        queue_url=queue_url,
+        workers=workers,
+    )
+    sightline = open_sightline(settings)
+    stop_requested = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if stop_requested.is_set():
+            log.warning("Second %s: exiting now", signal.Signals(signum).name)
+            os._exit(1)
+        log.info("%s: finishing running jobs, then exiting", signal.Signals(signum).name)
+        stop_requested.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    sightline.start_workers()
+    log.info("Worker %s running %d threads", sightline.pool.name, settings.workers)
+    while not stop_requested.wait(1.0):
+        pass
+    sightline.pool.stop()
+    sightline.close()
+
+
+@click.command()
+@data_dir_option
+@setting_option("--catalog-url", "catalog_url")
+def migrate(data_dir: Path | None, catalog_url: str | None) -> None:
+    """Create or upgrade the catalog schema (every process also does this at start-up; several
+    starting at once take turns)."""
+    from sightline.stores import open_stores
+
+    settings = settings_from(data_dir=data_dir, catalog_url=catalog_url)
+    open_stores(settings.resolved_catalog_url()).close()
+    click.echo("Catalog schema is up to date.")
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, for logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()

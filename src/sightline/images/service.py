@@ -1,0 +1,336 @@
+"""Use cases: ingest, query, reprocess and delete images. The API and the CLI call these."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from sightline.blobs import BlobStore, StoreKeeper
+from sightline.errors import (
+    ImageNotFound,
+    InvalidMetadata,
+    InvalidParameter,
+    NotReady,
+    SightlineError,
+    TooManyFiles,
+)
+from sightline.events import EventType, cloud_event
+from sightline.ids import is_image_id, new_image_id
+from sightline.images.pipeline import analyze_once, default_features, resolve_features
+from sightline.images.store import ImageQuery, ImageStore
+from sightline.metrics import Metrics
+from sightline.settings import Settings
+from sightline.storage.records import FeatureState, FeatureStatus, ImageRecord, NewImage
+from sightline.vision import Analyzer, decode
+from sightline.vision.thumbnail import THUMBNAIL_SIZES, ThumbnailAnalyzer, ThumbnailResult
+
+MAX_FILENAME_LENGTH = 255
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Upload:
+    data: bytes
+    filename: str | None = None
+    image_id: str | None = None  # reserved beforehand (direct uploads); new when None
+
+
+@dataclass(frozen=True)
+class Ingested:
+    image: ImageRecord
+    duplicate: bool
+
+
+class ImageService:
+    def __init__(
+        self,
+        settings: Settings,
+        store: ImageStore,
+        blobs: BlobStore,
+        analyzers: Mapping[str, Analyzer],
+        metrics: Metrics,
+        on_event: Callable[[], None] = lambda: None,
+        extra_defaults: Callable[[], list[str]] = list,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.blobs = blobs
+        self.analyzers = analyzers
+        self.default_features = default_features(settings, analyzers)
+        # Features every upload gets beyond the configured set (attached custom classifiers).
+        self.extra_defaults = extra_defaults
+        self.metrics = metrics
+        self.on_event = on_event  # wakes the in-process outbox relay
+        self._decoding = threading.BoundedSemaphore(os.cpu_count() or 1)
+        # Synchronous analyses share the cores with the workers; more at once would only queue
+        # inside the model runtimes, each holding a decoded picture in memory meanwhile.
+        self._analyzing = threading.BoundedSemaphore(max(1, settings.workers))
+
+    def defaults(self) -> list[str]:
+        """The features computed when a request names none."""
+        return list(dict.fromkeys([*self.default_features, *self.extra_defaults()]))
+
+    # -- one-off analysis ----------------------------------------------------------------------
+
+    def analyze_now(self, data: bytes, features: Sequence[str] | None) -> dict[str, Any]:
+        """Analyse without storing anything: the cloud APIs' synchronous call."""
+        wanted = resolve_features(features, self.analyzers, self.defaults())
+        with self._analyzing:
+            picture = decode(
+                data, max_bytes=self.settings.max_upload_bytes, max_pixels=self.settings.max_pixels
+            )
+            results = analyze_once(picture, wanted, self.analyzers)
+        return {
+            "image": {
+                "sha256": picture.sha256,
+                "content_type": picture.content_type,
+                "format": picture.format,
+                "size": len(picture.data),
+                "width": picture.width,
+                "height": picture.height,
+            },
+            "features": results,
+        }
+
+    # -- ingest ------------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        uploads: Sequence[Upload],
+        features: Sequence[str] | None = None,
+        metadata: str | None = None,
+    ) -> list[Ingested]:
+        """Validate every file first, then store all of them or none."""
+        if not uploads:
+            raise InvalidParameter("The request contains no file.")
+        if len(uploads) > self.settings.max_files_per_request:
+            raise TooManyFiles(
+                f"{len(uploads)} files in one request; the limit is "
+                f"{self.settings.max_files_per_request}."
+            )
+        wanted = resolve_features(features, self.analyzers, self.defaults())
+        client_metadata = self.parse_metadata(metadata)
+        pictures = []
+        for index, upload in enumerate(uploads):
+            try:
+                # Bounded: a full decode of a large image takes hundreds of MB, and many upload
+                # requests run at once. Only the facts are kept while the batch is checked.
+                with self._decoding:
+                    picture = decode(
+                        upload.data,
+                        max_bytes=self.settings.max_upload_bytes,
+                        max_pixels=self.settings.max_pixels,
+                    )
+                    picture.image.close()
+                pictures.append(picture)
+            except SightlineError as exc:
+                # Name the culprit: in a batch the client must know which file was refused.
+                self.metrics.upload_rejected(exc.code)
+                name = f" ({upload.filename})" if upload.filename else ""
+                exc.message = f"File {index + 1}{name}: {exc.message}"
+                exc.details.update(file_index=index, filename=upload.filename)
+                raise
+        new_images = []
+        events = []
+        for upload, picture in zip(uploads, pictures, strict=True):
+            image = NewImage(
+                id=upload.image_id or new_image_id(),
+                sha256=picture.sha256,
+                filename=clean_filename(upload.filename),
+                content_type=picture.content_type,
+                format=picture.format,
+                size=len(picture.data),
+                width=picture.width,
+                height=picture.height,
+                client_metadata=client_metadata,
+                features=[self._pending(name) for name in wanted],
+            )
+            new_images.append(image)
+            events.append(
+                cloud_event(
+                    EventType.IMAGE_CREATED,
+                    image.id,
+                    {
+                        "id": image.id,
+                        "sha256": image.sha256,
+                        "filename": image.filename,
+                        "content_type": image.content_type,
+                        "size": image.size,
+                        "width": image.width,
+                        "height": image.height,
+                        "features": list(wanted),
+                        "metadata": client_metadata,
+                    },
+                )
+            )
+        keeper = StoreKeeper(self.blobs, {p.sha256: p.data for p in pictures})
+        try:
+            for picture in pictures:
+                self.blobs.put(picture.data)
+            records = self.store.add_images(new_images, events, keeper)
+        except Exception:
+            self._release([p.sha256 for p in pictures])
+            raise
+        self.on_event()
+        ingested = [Ingested(record, record.duplicate_of is not None) for record in records]
+        for item in ingested:
+            self.metrics.upload_accepted(item.image.size, duplicate=item.duplicate)
+        return ingested
+
+    def _release(self, shas: Sequence[str]) -> None:
+        """After a failed catalog write, remove the blobs it wrote that nothing references."""
+        try:
+            self.store.release_blobs(shas, StoreKeeper(self.blobs))
+        except Exception:
+            log.exception("Could not remove the blobs of a failed upload: %s", shas)
+
+    def parse_metadata(self, raw: str | None) -> dict[str, Any]:
+        if raw is None or not raw.strip():
+            return {}
+        if len(raw.encode()) > self.settings.max_metadata_bytes * 4:
+            raise InvalidMetadata("The metadata is larger than allowed.")
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            raise InvalidMetadata(f"The metadata is not valid JSON: {exc}") from exc
+        if not isinstance(value, dict):
+            raise InvalidMetadata("The metadata must be a JSON object.")
+        compact = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        if len(compact.encode()) > self.settings.max_metadata_bytes:
+            raise InvalidMetadata(
+                f"The metadata has {len(compact.encode())} bytes as compact JSON; "
+                f"the limit is {self.settings.max_metadata_bytes}."
+            )
+        return value
+
+    def _pending(self, feature: str) -> FeatureState:
+        analyzer = self.analyzers[feature]
+        return FeatureState(feature, FeatureStatus.PENDING, analyzer.name, analyzer.version)
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def get(self, image_id: str) -> ImageRecord:
+        record = self.store.get_image(image_id) if is_image_id(image_id) else None
+        if record is None:
+            raise ImageNotFound(f"No image with id {image_id!r}.")
+        return record
+
+    def list_images(self, query: ImageQuery) -> list[ImageRecord]:
+        return self.store.list_images(query)
+
+    def open_original(self, image_id: str) -> tuple[ImageRecord, BinaryIO]:
+        record = self.get(image_id)
+        return record, self.blobs.open(record.sha256)
+
+    def thumbnail_blob(self, image_id: str, size: int) -> str:
+        """The sha256 of the image's thumbnail of this size."""
+        if size not in THUMBNAIL_SIZES:
+            raise InvalidParameter(
+                f"Thumbnail size must be one of {', '.join(map(str, THUMBNAIL_SIZES))}.",
+                allowed=list(THUMBNAIL_SIZES),
+            )
+        record = self.get(image_id)
+        state = record.features.get(ThumbnailAnalyzer.name)
+        if state is None or state.result is None:
+            raise NotReady(
+                f"Image {image_id} has no thumbnail yet "
+                f"(thumbnail feature: {state.status if state else 'not requested'})."
+            )
+        sha256 = ThumbnailResult.model_validate(state.result).blob(size)
+        if sha256 is None:
+            raise NotReady(f"Image {image_id} has no thumbnail of {size} pixels.")
+        return sha256
+
+    def open_blob(self, sha256: str) -> BinaryIO:
+        """A stored blob (an original or a thumbnail) by its sha256, for reading."""
+        return self.blobs.open(sha256)
+
+    def blob_size(self, sha256: str) -> int:
+        return self.blobs.size(sha256)
+
+    def feature_versions(self) -> dict[str, str]:
+        """Every feature this server computes, with its analyzer's version."""
+        return {name: analyzer.version for name, analyzer in self.analyzers.items()}
+
+    def presigned_url(
+        self, sha256: str, content_type: str, filename: str | None = None
+    ) -> str | None:
+        """A URL the client may fetch the blob from directly, when the operator enabled that
+        (`SIGHTLINE_BLOB_PRESIGN_SECONDS`) and the blob store can sign one."""
+        if not self.settings.blob_presign_seconds:
+            return None
+        return self.blobs.presigned_url(
+            sha256,
+            expires_seconds=self.settings.blob_presign_seconds,
+            filename=filename,
+            content_type=content_type,
+        )
+
+    def duplicates(self, image_id: str, max_distance: int) -> list[tuple[ImageRecord, int]]:
+        self.get(image_id)
+        near = self.store.near_duplicates(image_id, max_distance)
+        others = self.store.get_images([other_id for other_id, _distance in near])
+        return [(others[other_id], distance) for other_id, distance in near if other_id in others]
+
+    # -- changes -----------------------------------------------------------------------------
+
+    def delete(self, image_id: str) -> None:
+        record = self.get(image_id)
+        event = cloud_event(
+            EventType.IMAGE_DELETED,
+            image_id,
+            {
+                "id": image_id,
+                "sha256": record.sha256,
+                "filename": record.filename,
+                "metadata": record.client_metadata,
+            },
+        )
+        if self.store.delete_image(image_id, event, StoreKeeper(self.blobs)) is None:
+            raise ImageNotFound(f"No image with id {image_id!r}.")
+        self.on_event()
+
+    def reprocess(
+        self, image_id: str, features: Sequence[str] | None, outdated_only: bool = False
+    ) -> ImageRecord:
+        """Analyse again: the given features, or all the image has; optionally only those whose
+        analyzer version changed since their result was computed."""
+        record = self.get(image_id)
+        names = resolve_features(
+            features if features is not None else list(record.features) or None,
+            self.analyzers,
+            self.defaults(),
+        )
+        if outdated_only:
+            names = [
+                name
+                for name in names
+                if name not in record.features
+                or record.features[name].version != self.analyzers[name].version
+            ]
+        if not names:
+            return record
+        event = cloud_event(
+            EventType.IMAGE_REPROCESS_REQUESTED, image_id, {"id": image_id, "features": names}
+        )
+        updated = self.store.request_features(
+            image_id, [self._pending(name) for name in names], event
+        )
+        if updated is None:
+            raise ImageNotFound(f"No image with id {image_id!r}.")
+        self.on_event()
+        return updated
+
+
+def clean_filename(filename: str | None) -> str | None:
+    """Keep only the base name: a client's folder structure is not ours to store or echo."""
+    if not filename:
+        return None
+    name = os.path.basename(filename.replace("\\", "/")).strip()
+    name = "".join(ch for ch in name if ch.isprintable())
+    return name[:MAX_FILENAME_LENGTH] or None

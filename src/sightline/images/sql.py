@@ -1,0 +1,478 @@
+"""Images, their feature results and blob references on SQLAlchemy Core, for SQLite and
+PostgreSQL alike."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, delete, func, insert, or_, select, update
+
+from sightline.errors import BackendError
+from sightline.events import EventType, cloud_event
+from sightline.images.store import ImageQuery
+from sightline.indexing import hamming_distance
+from sightline.storage import tables as t
+from sightline.storage.database import Database
+from sightline.storage.records import (
+    JSON,
+    BlobKeeper,
+    BlobRef,
+    FeatureState,
+    FeatureStatus,
+    ImageRecord,
+    ImageStatus,
+    NewImage,
+    ResultIndex,
+    image_status,
+)
+from sightline.storage.statements import chunks, insert_events, upsert
+
+ORIGINAL_ROLE = "original"
+PHASH_BANDS = 8
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SQLImageStore:
+    """The `ImageStore` on one database. `indexes` are kept current in the same transactions as
+    the results they are derived from (the search documents, the vectors)."""
+
+    def __init__(self, db: Database, indexes: Sequence[ResultIndex] = ()) -> None:
+        self.db = db
+        self._indexes = tuple(indexes)
+
+    def add_images(
+        self, images: Sequence[NewImage], events: Sequence[JSON], keeper: BlobKeeper
+    ) -> list[ImageRecord]:
+        now = _now()
+        with self.db.write() as conn:
+            # Lock blob rows in one global order so concurrent batches cannot deadlock.
+            for sha256 in sorted({image.sha256 for image in images}):
+                self._lock_blob(conn, sha256, create=True)
+                keeper.ensure(sha256)
+            for image in images:
+                duplicate_of = conn.scalar(
+                    select(t.images.c.id)
+                    .where(t.images.c.sha256 == image.sha256)
+                    .order_by(t.images.c.id)
+                    .limit(1)
+                )
+                conn.execute(
+                    insert(t.images).values(
+                        id=image.id,
+                        sha256=image.sha256,
+                        filename=image.filename,
+                        content_type=image.content_type,
+                        format=image.format,
+                        size=image.size,
+                        width=image.width,
+                        height=image.height,
+                        status=image_status([f.status for f in image.features]),
+                        client_metadata=image.client_metadata,
+                        duplicate_of=duplicate_of,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                if image.features:
+                    conn.execute(
+                        insert(t.feature_results),
+                        [_feature_row(image.id, f, now) for f in image.features],
+                    )
+                conn.execute(
+                    insert(t.blob_refs).values(
+                        sha256=image.sha256, image_id=image.id, role=ORIGINAL_ROLE
+                    )
+                )
+                self._refresh_indexes(conn, image.id, image.features)
+            insert_events(conn, events)
+            return [self._load(conn, image.id) for image in images]
+
+    def get_image(self, image_id: str) -> ImageRecord | None:
+        with self.db.read() as conn:
+            return self._load_optional(conn, image_id)
+
+    def get_images(self, image_ids: Sequence[str]) -> dict[str, ImageRecord]:
+        found: dict[str, ImageRecord] = {}
+        with self.db.read() as conn:
+            for chunk in chunks(image_ids):
+                rows = conn.execute(select(t.images).where(t.images.c.id.in_(chunk))).all()
+                features = self._features(conn, [row.id for row in rows])
+                found.update({row.id: _record(row, features.get(row.id, {})) for row in rows})
+        return found
+
+    def list_images(self, query: ImageQuery) -> list[ImageRecord]:
+        conditions: list[Any] = []
+        if query.status is not None:
+            conditions.append(t.images.c.status == str(query.status))
+        if query.content_type is not None:
+            conditions.append(t.images.c.content_type == query.content_type)
+        if query.uploaded_after is not None:
+            conditions.append(t.images.c.created_at > query.uploaded_after)
+        if query.uploaded_before is not None:
+            conditions.append(t.images.c.created_at < query.uploaded_before)
+        if query.before_id is not None:
+            conditions.append(t.images.c.id < query.before_id)
+        statement = (
+            select(t.images).where(and_(True, *conditions)).order_by(t.images.c.id.desc())
+        ).limit(query.limit)
+        with self.db.read() as conn:
+            rows = conn.execute(statement).all()
+            features = self._features(conn, [row.id for row in rows])
+        return [_record(row, features.get(row.id, {})) for row in rows]
+
+    def image_ids_after(self, after_image_id: str, limit: int) -> list[str]:
+        with self.db.read() as conn:
+            return list(
+                conn.scalars(
+                    select(t.images.c.id)
+                    .where(t.images.c.id > after_image_id)
+                    .order_by(t.images.c.id)
+                    .limit(limit)
+                )
+            )
+
+    def delete_image(self, image_id: str, event: JSON, keeper: BlobKeeper) -> ImageRecord | None:
+        with self.db.write() as conn:
+            # The image first, then its blobs, as finish_features does: the same order in every
+            # transaction, so a deletion racing a worker's results cannot deadlock with it.
+            if not self._lock_image(conn, image_id):
+                return None
+            record = self._load(conn, image_id)
+            shas = self._referenced_blobs(conn, image_id)
+            conn.execute(delete(t.blob_refs).where(t.blob_refs.c.image_id == image_id))
+            conn.execute(delete(t.images).where(t.images.c.id == image_id))
+            insert_events(conn, [event])
+        # Only once the deletion is committed: a transaction failing after it had deleted the
+        # bytes from the store would leave a catalogued image without them.
+        self.release_blobs(shas, keeper)
+        return record
+
+    def request_features(
+        self, image_id: str, features: Sequence[FeatureState], event: JSON
+    ) -> ImageRecord | None:
+        now = _now()
+        with self.db.write() as conn:
+            if not self._lock_image(conn, image_id):
+                return None
+            # The last result stays readable until the new one replaces it.
+            self._upsert_features(conn, image_id, features, now, keep_result=True)
+            self._refresh_status(conn, image_id, now)
+            insert_events(conn, [event])
+            return self._load(conn, image_id)
+
+    def start_features(self, image_id: str, features: Sequence[str]) -> ImageRecord | None:
+        now = _now()
+        with self.db.write() as conn:
+            if not self._lock_image(conn, image_id):
+                return None
+            conn.execute(
+                update(t.feature_results)
+                .where(
+                    t.feature_results.c.image_id == image_id,
+                    t.feature_results.c.feature.in_(list(features)),
+                )
+                .values(status=str(FeatureStatus.RUNNING), updated_at=now)
+            )
+            self._refresh_status(conn, image_id, now)
+            return self._load(conn, image_id)
+
+    def finish_features(
+        self,
+        image_id: str,
+        outcomes: Sequence[FeatureState],
+        blob_refs: Sequence[BlobRef],
+        keeper: BlobKeeper,
+        completion_event_id: str,
+        phash: str | None = None,
+    ) -> ImageRecord | None:
+        now = _now()
+        new_shas = sorted({ref.sha256 for ref in blob_refs})
+        record: ImageRecord | None = None
+        # Deleted meanwhile, the blobs written for the image must not linger unreferenced.
+        unreferenced = new_shas
+        with self.db.write() as conn:
+            if self._lock_image(conn, image_id):
+                self._upsert_features(conn, image_id, outcomes, now, keep_result=False)
+                unreferenced = self._replace_derived_refs(
+                    conn, image_id, outcomes, blob_refs, keeper
+                )
+                if phash is not None:
+                    self._index_phash(conn, image_id, phash)
+                status = self._refresh_status(conn, image_id, now)
+                # Rows with a seq last, after the blob work (see statements.hold_seq_order).
+                self._refresh_indexes(conn, image_id, outcomes)
+                if status in (ImageStatus.DONE, ImageStatus.FAILED):
+                    self._emit_completion(conn, image_id, status, completion_event_id)
+                record = self._load(conn, image_id)
+        # After the commit, as in delete_image.
+        self.release_blobs(unreferenced, keeper)
+        return record
+
+    def release_blobs(self, shas: Sequence[str], keeper: BlobKeeper) -> None:
+        """Delete the blobs no image references any more, each under its row lock so that an
+        upload of the same bytes either finds the row gone and writes the bytes again, or keeps
+        the blob. A crash in between leaves an unreferenced blob, never a missing one; two
+        releases racing may both delete the bytes, which is harmless."""
+        if not shas:
+            return
+        with self.db.write() as conn:
+            for sha256 in sorted(shas):
+                # Created if missing: an upload inserting the same row waits for this one.
+                self._lock_blob(conn, sha256, create=True)
+            self._discard_unreferenced(conn, sorted(shas), keeper)
+
+    def near_duplicates(self, image_id: str, max_distance: int) -> list[tuple[str, int]]:
+        if not 0 <= max_distance < PHASH_BANDS:
+            raise ValueError(f"max_distance must be within 0..{PHASH_BANDS - 1}")
+        with self.db.read() as conn:
+            phash = conn.scalar(
+                select(t.image_phashes.c.phash).where(t.image_phashes.c.image_id == image_id)
+            )
+            if phash is None:
+                return []
+            band_match = or_(
+                *(
+                    and_(t.phash_bands.c.band == band, t.phash_bands.c.value == value)
+                    for band, value in enumerate(_bands(phash))
+                )
+            )
+            candidates = conn.execute(
+                select(t.image_phashes.c.image_id, t.image_phashes.c.phash).where(
+                    t.image_phashes.c.image_id.in_(
+                        select(t.phash_bands.c.image_id).where(band_match).distinct()
+                    ),
+                    t.image_phashes.c.image_id != image_id,
+                )
+            ).all()
+        matches = [(row.image_id, hamming_distance(phash, row.phash)) for row in candidates]
+        return sorted(
+            (match for match in matches if match[1] <= max_distance),
+            key=lambda match: (match[1], match[0]),
+        )
+
+    def status_counts(self) -> dict[ImageStatus, int]:
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(t.images.c.status, func.count()).group_by(t.images.c.status)
+            ).all()
+        counts = dict.fromkeys(ImageStatus, 0)
+        counts.update({ImageStatus(status): count for status, count in rows})
+        return counts
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _upsert_features(
+        self,
+        conn: Connection,
+        image_id: str,
+        states: Sequence[FeatureState],
+        now: datetime,
+        *,
+        keep_result: bool,
+    ) -> None:
+        columns = ("status", "analyzer", "version", "error", "updated_at")
+        for state in states:
+            upsert(
+                conn,
+                t.feature_results,
+                _feature_row(image_id, state, now),
+                keys=("image_id", "feature"),
+                update=columns if keep_result else (*columns, "result"),
+            )
+
+    def _refresh_indexes(
+        self, conn: Connection, image_id: str, changed: Sequence[FeatureState]
+    ) -> None:
+        for index in self._indexes:
+            index.refresh(conn, image_id, changed)
+
+    def _lock_blob(self, conn: Connection, sha256: str, *, create: bool = False) -> None:
+        if create:
+            upsert(conn, t.blobs, {"sha256": sha256, "created_at": _now()}, keys=["sha256"])
+        conn.execute(select(t.blobs.c.sha256).where(t.blobs.c.sha256 == sha256).with_for_update())
+
+    def _lock_image(self, conn: Connection, image_id: str) -> bool:
+        found = conn.scalar(
+            select(t.images.c.id).where(t.images.c.id == image_id).with_for_update()
+        )
+        return found is not None
+
+    def _referenced_blobs(self, conn: Connection, image_id: str) -> list[str]:
+        return sorted(
+            set(
+                conn.scalars(select(t.blob_refs.c.sha256).where(t.blob_refs.c.image_id == image_id))
+            )
+        )
+
+    def _discard_unreferenced(
+        self, conn: Connection, shas: Iterable[str], keeper: BlobKeeper
+    ) -> None:
+        for sha256 in shas:
+            still_used = conn.scalar(
+                select(func.count()).select_from(t.blob_refs).where(t.blob_refs.c.sha256 == sha256)
+            )
+            if not still_used:
+                conn.execute(delete(t.blobs).where(t.blobs.c.sha256 == sha256))
+                keeper.discard(sha256)
+
+    def _replace_derived_refs(
+        self,
+        conn: Connection,
+        image_id: str,
+        outcomes: Sequence[FeatureState],
+        blob_refs: Sequence[BlobRef],
+        keeper: BlobKeeper,
+    ) -> list[str]:
+        """Swap the derived blobs of the finished features; returns shas that lost a reference."""
+        prefixes = [f"{outcome.feature}:" for outcome in outcomes]
+        if not prefixes:
+            return []
+        owned = or_(
+            *(t.blob_refs.c.role.startswith(prefix, autoescape=True) for prefix in prefixes)
+        )
+        where = and_(t.blob_refs.c.image_id == image_id, owned)
+        old_shas = set(conn.scalars(select(t.blob_refs.c.sha256).where(where)))
+        new_shas = {ref.sha256 for ref in blob_refs}
+        for sha256 in sorted(old_shas | new_shas):
+            self._lock_blob(conn, sha256, create=sha256 in new_shas)
+        for sha256 in sorted(new_shas):
+            keeper.ensure(sha256)
+        conn.execute(delete(t.blob_refs).where(where))
+        if blob_refs:
+            conn.execute(
+                insert(t.blob_refs),
+                [
+                    {"sha256": ref.sha256, "image_id": image_id, "role": ref.role}
+                    for ref in {(ref.sha256, ref.role): ref for ref in blob_refs}.values()
+                ],
+            )
+        return sorted(old_shas - new_shas)
+
+    def _index_phash(self, conn: Connection, image_id: str, phash: str) -> None:
+        upsert(
+            conn,
+            t.image_phashes,
+            {"image_id": image_id, "phash": phash},
+            keys=["image_id"],
+            update=["phash"],
+        )
+        conn.execute(delete(t.phash_bands).where(t.phash_bands.c.image_id == image_id))
+        conn.execute(
+            insert(t.phash_bands),
+            [
+                {"band": band, "value": value, "image_id": image_id}
+                for band, value in enumerate(_bands(phash))
+            ],
+        )
+
+    def _refresh_status(self, conn: Connection, image_id: str, now: datetime) -> ImageStatus:
+        states = conn.scalars(
+            select(t.feature_results.c.status).where(t.feature_results.c.image_id == image_id)
+        ).all()
+        status = image_status([FeatureStatus(state) for state in states])
+        conn.execute(
+            update(t.images)
+            .where(t.images.c.id == image_id)
+            .values(status=str(status), updated_at=now)
+        )
+        return status
+
+    def _emit_completion(
+        self, conn: Connection, image_id: str, status: ImageStatus, event_id: str
+    ) -> None:
+        features = self._features(conn, [image_id]).get(image_id, {})
+        image = conn.execute(
+            select(t.images.c.filename, t.images.c.client_metadata).where(t.images.c.id == image_id)
+        ).one()
+        # The file name and metadata ride along, so subscribers can filter on them.
+        data: JSON = {
+            "id": image_id,
+            "status": str(status),
+            "features": {name: str(state.status) for name, state in features.items()},
+            "filename": image.filename,
+            "metadata": image.client_metadata,
+        }
+        errors = {name: state.error for name, state in features.items() if state.error}
+        if errors:
+            data["errors"] = errors
+        event_type = (
+            EventType.IMAGE_ANALYZED if status is ImageStatus.DONE else EventType.IMAGE_FAILED
+        )
+        insert_events(conn, [cloud_event(event_type, image_id, data, event_id=event_id)])
+
+    def _features(
+        self, conn: Connection, image_ids: Sequence[str]
+    ) -> dict[str, dict[str, FeatureState]]:
+        if not image_ids:
+            return {}
+        rows = conn.execute(
+            select(t.feature_results)
+            .where(t.feature_results.c.image_id.in_(list(image_ids)))
+            .order_by(t.feature_results.c.feature)
+        ).all()
+        grouped: dict[str, dict[str, FeatureState]] = {}
+        for row in rows:
+            grouped.setdefault(row.image_id, {})[row.feature] = FeatureState(
+                feature=row.feature,
+                status=FeatureStatus(row.status),
+                analyzer=row.analyzer,
+                version=row.version,
+                result=row.result,
+                error=row.error,
+                updated_at=row.updated_at,
+            )
+        return grouped
+
+    def _load_optional(self, conn: Connection, image_id: str) -> ImageRecord | None:
+        row = conn.execute(select(t.images).where(t.images.c.id == image_id)).first()
+        if row is None:
+            return None
+        return _record(row, self._features(conn, [image_id]).get(image_id, {}))
+
+    def _load(self, conn: Connection, image_id: str) -> ImageRecord:
+        record = self._load_optional(conn, image_id)
+        if record is None:
+            raise BackendError(f"Image {image_id} vanished inside its own transaction.")
+        return record
+
+
+def _feature_row(image_id: str, feature: FeatureState, now: datetime) -> dict[str, Any]:
+    return {
+        "image_id": image_id,
+        "feature": feature.feature,
+        "status": str(feature.status),
+        "analyzer": feature.analyzer,
+        "version": feature.version,
+        "result": feature.result,
+        "error": feature.error,
+        "updated_at": now,
+    }
+
+
+def _record(row: Row[Any], features: dict[str, FeatureState]) -> ImageRecord:
+    return ImageRecord(
+        id=row.id,
+        sha256=row.sha256,
+        filename=row.filename,
+        content_type=row.content_type,
+        format=row.format,
+        size=row.size,
+        width=row.width,
+        height=row.height,
+        status=ImageStatus(row.status),
+        client_metadata=row.client_metadata,
+        duplicate_of=row.duplicate_of,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        features=features,
+    )
+
+
+def _bands(phash: str) -> list[int]:
+    value = int(phash, 16)
+    return [(value >> (8 * band)) & 0xFF for band in range(PHASH_BANDS)]

@@ -1,0 +1,97 @@
+"""Direct uploads awaiting their object, on SQLAlchemy Core in the catalog's database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import insert, select, update
+
+from sightline.storage import tables as t
+from sightline.storage.database import Database
+from sightline.storage.records import JSON
+from sightline.storage.statements import upsert
+
+
+@dataclass(frozen=True)
+class UploadRecord:
+    """A presigned upload handed out: its id is the image's to be."""
+
+    id: str
+    inbox_key: str
+    filename: str | None
+    features: list[str]
+    client_metadata: JSON
+    created_at: datetime
+    expires_at: datetime
+    error: JSON | None = None
+
+
+class UploadStore(Protocol):
+    def create(self, record: UploadRecord) -> None: ...
+
+    def get(self, upload_id: str) -> UploadRecord | None: ...
+
+    def get_by_key(self, inbox_key: str) -> UploadRecord | None: ...
+
+    def reserve(self, record: UploadRecord) -> UploadRecord:
+        """Store the record unless one with its inbox key exists; return the one stored."""
+
+    def reject(self, upload_id: str, error: JSON) -> None:
+        """The object that arrived is not an acceptable image: say why, for the uploader."""
+
+
+class SQLUploadStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(self, record: UploadRecord) -> None:
+        with self.db.write() as conn:
+            conn.execute(insert(t.uploads).values(**_row(record)))
+
+    def reserve(self, record: UploadRecord) -> UploadRecord:
+        with self.db.write() as conn:
+            upsert(conn, t.uploads, _row(record), keys=["inbox_key"])
+        found = self.get_by_key(record.inbox_key)
+        assert found is not None  # just stored, and never deleted
+        return found
+
+    def get(self, upload_id: str) -> UploadRecord | None:
+        return self._find(t.uploads.c.id == upload_id)
+
+    def get_by_key(self, inbox_key: str) -> UploadRecord | None:
+        return self._find(t.uploads.c.inbox_key == inbox_key)
+
+    def _find(self, condition: Any) -> UploadRecord | None:
+        with self.db.read() as conn:
+            row = conn.execute(select(t.uploads).where(condition)).first()
+        if row is None:
+            return None
+        return UploadRecord(
+            id=row.id,
+            inbox_key=row.inbox_key,
+            filename=row.filename,
+            features=list(row.features),
+            client_metadata=row.client_metadata,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            error=row.error,
+        )
+
+    def reject(self, upload_id: str, error: JSON) -> None:
+        with self.db.write() as conn:
+            conn.execute(update(t.uploads).where(t.uploads.c.id == upload_id).values(error=error))
+
+
+def _row(record: UploadRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "inbox_key": record.inbox_key,
+        "filename": record.filename,
+        "features": record.features,
+        "client_metadata": record.client_metadata,
+        "created_at": record.created_at,
+        "expires_at": record.expires_at,
+        "error": record.error,
+    }

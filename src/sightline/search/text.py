@@ -1,0 +1,383 @@
+"""Full-text search over what the analysers found in each image, on SQLite and PostgreSQL.
+
+Every image has one document (`search.documents`: labels, tags, weak tags, OCR text, file name)
+in its database's text index: FTS5 on SQLite (`search.fts5`), a weighted `tsvector` on
+PostgreSQL (`search.tsvector`). This module holds what both share: the query syntax, the
+filters, ranking order and pages, and keeping documents current; each index only matches and
+scores. Scores rank labels > tags > text = filename > weak tags on both, and compare within one
+query on one backend only.
+
+Query syntax: whitespace-separated words, all required; each word matches as the phrase of its
+tokens, so `POL-2024-118734` and `87/100` are found as written; a `"quoted phrase"` must appear
+as such. Nothing else is an operator: AND, OR, NEAR, `*`, `:` or parentheses are searched as
+words or ignored, so no input can make the index fail. An unbalanced quote, or a query without
+any letter or digit, is `InvalidQuery`.
+
+Documents change in the transaction that changes the results (`refresh_document`), and go with
+their image (a trigger on SQLite, a cascading foreign key on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import itertools
+import json
+import math
+import operator
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Subquery, and_, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from sightline.errors import InvalidParameter, InvalidQuery
+from sightline.indexing import Indexer
+from sightline.search.documents import Document, build_document, document_of, has_word
+from sightline.search.fts5 import FTS5Index
+from sightline.search.tsvector import TsvectorIndex
+from sightline.storage import tables as t
+from sightline.storage.database import Database
+from sightline.storage.records import FeatureState, ImageStatus
+from sightline.storage.statements import chunks
+
+MAX_QUERY_CHARS = 1000
+MAX_QUERY_TERMS = 32
+
+_WHERE = re.compile(
+    r"(?P<feature>[^.\s]+)\.(?P<path>\w+(?:\.\w+)*)(?P<op>:|>=|<=|>|<)(?P<value>.*)"
+)
+_WORD = re.compile(r'[^\s"]+')
+_COMPARISONS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+    ":": operator.eq,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
+
+
+class TextIndex(Protocol):
+    """One database's index of the documents."""
+
+    def replace(self, conn: Connection, image_id: str, document: Document) -> None:
+        """Make `document` the image's only one."""
+
+    def clear(self, conn: Connection) -> None: ...
+
+    def insert(self, conn: Connection, documents: Sequence[tuple[str, Document]]) -> None:
+        """Add documents of images that have none (by image id)."""
+
+    def ranked(self, terms: Sequence[str]) -> Subquery:
+        """Images whose document has every term (each a phrase), as columns `image_id` and
+        `score` (higher is better)."""
+
+    def filtered(self, tags: Sequence[str], labels: Sequence[str]) -> ColumnElement[bool]:
+        """A condition on `images`: every phrase among its tags (sure or weak) or labels."""
+
+
+INDEXES: dict[str, TextIndex] = {"sqlite": FTS5Index(), "postgresql": TsvectorIndex()}
+
+
+@dataclass(frozen=True)
+class FieldFilter:
+    """A condition on one field of a feature's result: `op` is `:` (equal) or a numeric
+    comparison (`>`, `>=`, `<`, `<=`); `path` walks nested objects from the result's top."""
+
+    feature: str
+    path: tuple[str, ...]
+    op: str
+    value: str | float | bool
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """Images matching every given criterion. With `text`, best first (`cursor` continues a
+    ranking); without, newest first."""
+
+    text: str | None = None
+    tags: tuple[str, ...] = ()  # a tag word or phrase, e.g. "cat", "golden retriever"
+    labels: tuple[str, ...] = ()  # a predicted custom or user-model label
+    where: tuple[FieldFilter, ...] = ()
+    content_type: str | None = None
+    status: ImageStatus | None = None
+    uploaded_after: datetime | None = None
+    uploaded_before: datetime | None = None
+    min_width: int | None = None
+    max_width: int | None = None
+    min_height: int | None = None
+    max_height: int | None = None
+    min_size: int | None = None  # bytes
+    max_size: int | None = None
+    limit: int = 20
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    image_id: str
+    score: float | None  # relevance, higher is better; None without a text query
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    hits: list[SearchHit]
+    next_cursor: str | None
+
+
+class SQLTextSearch:
+    """Text search on one database; a `ResultIndex` of the image store (`refresh`), so that
+    documents change in the transaction that changes the results. `indexer` reads each stored
+    result's declared words (`sightline.indexing`)."""
+
+    def __init__(self, db: Database, indexer: Indexer) -> None:
+        self.db = db
+        self.indexer = indexer  # the words each stored result declares
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        with self.db.read() as conn:
+            return search_images(conn, query)
+
+    def refresh(self, conn: Connection, image_id: str, changed: Sequence[FeatureState]) -> None:
+        refresh_document(conn, image_id, self.indexer)
+
+
+# -- documents -------------------------------------------------------------------------------
+
+
+def refresh_document(conn: Connection, image_id: str, indexer: Indexer) -> None:
+    """Rewrite the image's document from its current results (call after they change)."""
+    index = _index(conn)
+    image = conn.execute(select(t.images.c.filename).where(t.images.c.id == image_id)).first()
+    if image is None:
+        return
+    # Every result: which ones hold words is for `indexer` to say, not for the catalog.
+    results = conn.execute(
+        select(t.feature_results.c.feature, t.feature_results.c.result).where(
+            t.feature_results.c.image_id == image_id
+        )
+    ).all()
+    index.replace(conn, image_id, document_of(image.filename, results, indexer))
+
+
+def rebuild_documents(conn: Connection, indexer: Indexer, batch: int = 500) -> int:
+    """Rewrite every image's document (after a migration that created the index or renumbered
+    SQLite's rowids); returns how many images were indexed."""
+    index = _index(conn)
+    index.clear(conn)
+    results = t.feature_results
+    rows = conn.execute(
+        select(t.images.c.id, t.images.c.filename, results.c.feature, results.c.result)
+        .select_from(t.images.outerjoin(results, results.c.image_id == t.images.c.id))
+        .order_by(t.images.c.id)
+    )
+    images = (list(found) for _id, found in itertools.groupby(rows, _image_id))
+    count = 0
+    for chunk in chunks(images, batch):
+        documents = [
+            (found[0].id, document_of(found[0].filename, found, indexer)) for found in chunk
+        ]
+        index.insert(conn, documents)
+        count += len(chunk)
+    return count
+
+
+# -- queries ---------------------------------------------------------------------------------
+
+
+def query_terms(query: str) -> list[str]:
+    """The words and quoted phrases of a user's query, each to be matched as a phrase. Raises
+    `InvalidQuery` for what cannot be searched."""
+    if len(query) > MAX_QUERY_CHARS:
+        raise InvalidQuery(f"The query has more than {MAX_QUERY_CHARS} characters.")
+    terms = [term for term in _terms(query) if has_word(term)]
+    if not terms:
+        raise InvalidQuery("The query has no words to search for.")
+    if len(terms) > MAX_QUERY_TERMS:
+        raise InvalidQuery(f"The query has more than {MAX_QUERY_TERMS} words or phrases.")
+    return terms
+
+
+def parse_where(expression: str) -> FieldFilter:
+    """`FEATURE.FIELD:VALUE` (equal: true/false, a number or a word) or `FEATURE.FIELD>=NUMBER`
+    (also `>`, `<`, `<=`); FIELD may be a dotted path into nested objects."""
+    found = _WHERE.fullmatch(expression.strip())
+    value = found["value"].strip() if found else ""
+    if found is None or not value:
+        raise InvalidParameter(
+            f"Cannot read the filter {expression!r}: write FEATURE.FIELD:VALUE, e.g. "
+            "image_type.type:photo, or FEATURE.FIELD>=NUMBER, e.g. quality.score>=0.7."
+        )
+    path = tuple(found["path"].split("."))
+    number = _number(value)
+    if found["op"] != ":":
+        if number is None:
+            raise InvalidParameter(f"The filter {expression!r} compares with a number.")
+        return FieldFilter(found["feature"], path, found["op"], number)
+    if value.lower() in ("true", "false"):
+        return FieldFilter(found["feature"], path, ":", value.lower() == "true")
+    return FieldFilter(found["feature"], path, ":", value if number is None else number)
+
+
+def search_images(conn: Connection, query: SearchQuery) -> SearchPage:
+    """One page of the images matching `query` (see `SearchQuery`)."""
+    ranked = bool(query.text and query.text.strip())
+    terms = query_terms(query.text or "") if ranked else None
+    conditions = _conditions(query)
+    for value in (*query.tags, *query.labels):
+        if not has_word(value):
+            raise InvalidParameter(f"The tag or label {value!r} has no letters or digits.")
+    if query.tags or query.labels:
+        conditions.append(_index(conn).filtered(query.tags, query.labels))
+    after = _decode_cursor(query.cursor, ranked) if query.cursor else None
+    if terms is None:
+        if after is not None:
+            conditions.append(t.images.c.id < after[0])
+        rows = conn.execute(
+            select(t.images.c.id)
+            .where(*conditions)
+            .order_by(t.images.c.id.desc())
+            .limit(query.limit + 1)
+        ).all()
+        hits = [SearchHit(row.id, None) for row in rows]
+        return _page(hits, query.limit, lambda hit: [hit.image_id])
+    scored = _index(conn).ranked(terms)
+    if after is not None:
+        score, image_id = after
+        conditions.append(
+            or_(scored.c.score < score, and_(scored.c.score == score, t.images.c.id < image_id))
+        )
+    rows = conn.execute(
+        select(t.images.c.id, scored.c.score)
+        .join_from(scored, t.images, t.images.c.id == scored.c.image_id)
+        .where(*conditions)
+        .order_by(scored.c.score.desc(), t.images.c.id.desc())
+        .limit(query.limit + 1)
+    ).all()
+    hits = [SearchHit(row.id, float(row.score)) for row in rows]
+    return _page(hits, query.limit, lambda hit: [hit.score, hit.image_id])
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _index(conn: Connection) -> TextIndex:
+    return INDEXES[conn.dialect.name]
+
+
+def _image_id(row: Any) -> str:
+    image_id: str = row.id
+    return image_id
+
+
+def _terms(query: str) -> Iterator[str]:
+    """Words and quoted phrases, in order; a quote starts or ends a phrase anywhere."""
+    position = 0
+    while position < len(query):
+        if query[position] == '"':
+            end = query.find('"', position + 1)
+            if end < 0:
+                raise InvalidQuery('The query has an unbalanced quote (").')
+            yield query[position + 1 : end]
+            position = end + 1
+        elif query[position].isspace():
+            position += 1
+        else:
+            found = _WORD.match(query, position)
+            assert found is not None
+            yield found.group()
+            position = found.end()
+
+
+def _conditions(query: SearchQuery) -> list[ColumnElement[bool]]:
+    images = t.images.c
+    bounds: list[tuple[Any, Callable[[Any, Any], ColumnElement[bool]], Any]] = [
+        (images.status, operator.eq, None if query.status is None else str(query.status)),
+        (images.content_type, operator.eq, query.content_type),
+        (images.created_at, operator.gt, query.uploaded_after),
+        (images.created_at, operator.lt, query.uploaded_before),
+        (images.width, operator.ge, query.min_width),
+        (images.width, operator.le, query.max_width),
+        (images.height, operator.ge, query.min_height),
+        (images.height, operator.le, query.max_height),
+        (images.size, operator.ge, query.min_size),
+        (images.size, operator.le, query.max_size),
+    ]
+    conditions = [compare(column, value) for column, compare, value in bounds if value is not None]
+    conditions.extend(_field_condition(field) for field in query.where)
+    return conditions
+
+
+def _field_condition(field: FieldFilter) -> ColumnElement[bool]:
+    results = t.feature_results.c
+    value = results.result[field.path]
+    if isinstance(field.value, bool):
+        test = value.as_boolean() == field.value
+    elif isinstance(field.value, float):
+        test = _COMPARISONS[field.op](value.as_float(), field.value)
+    else:
+        test = value.as_string() == field.value
+    return (
+        select(results.image_id)
+        .where(results.image_id == t.images.c.id, results.feature == field.feature, test)
+        .exists()
+    )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, float | int) and not isinstance(value, bool)
+
+
+def _number(value: str) -> float | None:
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _page(
+    hits: list[SearchHit], limit: int, position: Callable[[SearchHit], list[Any]]
+) -> SearchPage:
+    if len(hits) <= limit:
+        return SearchPage(hits, None)
+    return SearchPage(hits[:limit], _encode_cursor(position(hits[limit - 1])))
+
+
+def _encode_cursor(position: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, ranked: bool) -> list[Any]:
+    """The position a cursor holds: [rank, image id] for a ranked page, [image id] for a
+    listing."""
+    try:
+        position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error) as exc:
+        raise InvalidParameter("The cursor is malformed.") from exc
+    if (
+        isinstance(position, list)
+        and len(position) == (2 if ranked else 1)
+        and isinstance(position[-1], str)
+        and (not ranked or _is_number(position[0]))
+    ):
+        return position
+    raise InvalidParameter("The cursor is malformed or belongs to another kind of query.")
+
+
+__all__ = [
+    "Document",
+    "FieldFilter",
+    "SearchHit",
+    "SearchPage",
+    "SearchQuery",
+    "build_document",
+    "parse_where",
+    "query_terms",
+    "rebuild_documents",
+    "refresh_document",
+    "search_images",
+]

@@ -1,0 +1,100 @@
+"""The full-text index on PostgreSQL: a `tsvector` per image in `image_text` (migration 0005).
+
+One weighted document per image: labels A, tags B, text and filename C, weak tags D, ranked by
+`ts_rank` with the weights 1 > 0.25 > 0.125 > 0.0625 (FTS5's 8 : 2 : 1 : 0.5 scaled to A = 1)
+and length normalisation 1 (divided by 1 + log of the document's length), as bm25 prefers a
+match in a short document. A GIN index answers `@@`; tag and label filters read only their
+weights (`ts_filter`), each through its own GIN expression index.
+
+Words: the text search configuration `sightline` is PostgreSQL's `english` without stop words
+(FTS5 has none either, so "the who" or "a red" stay searchable) and with Snowball English
+stemming ("dresses" finds "dress"; FTS5's porter stems nearly alike). PostgreSQL's parser splits
+words its own way, so documents and queries reach it as `plain_words`, already split and
+unaccented as FTS5 would; each query word or phrase then becomes a `phraseto_tsquery`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Float, String, Subquery, text
+from sqlalchemy.sql.elements import ColumnElement
+
+from sightline.search.documents import Document, plain_words
+from sightline.storage import tables as t
+
+TABLE = t.TEXT_INDEX_TABLE
+CONFIG = "sightline"
+RANK_WEIGHTS = "{0.0625, 0.125, 0.25, 1.0}"  # D, C, B, A
+RANK_NORMALIZATION = 1
+LABELS = "ts_filter(document, '{a}')"  # the expressions the filter indexes are made on
+TAGS = "ts_filter(document, '{b,d}')"
+
+# Column, weight: phrases never span two columns, as each is its own tsvector.
+_WEIGHTED = (("labels", "A"), ("tags", "B"), ("text", "C"), ("filename", "C"), ("weak_tags", "D"))
+_DOCUMENT = " || ".join(
+    f"setweight(to_tsvector('{CONFIG}', :{column}), '{weight}')" for column, weight in _WEIGHTED
+)
+
+
+class TsvectorIndex:
+    def replace(self, conn: Connection, image_id: str, document: Document) -> None:
+        self.insert(conn, [(image_id, document)])
+
+    def clear(self, conn: Connection) -> None:
+        conn.exec_driver_sql(f"DELETE FROM {TABLE}")
+
+    def insert(self, conn: Connection, documents: Sequence[tuple[str, Document]]) -> None:
+        if documents:
+            conn.execute(
+                text(
+                    f"INSERT INTO {TABLE} (image_id, document) VALUES (:image_id, {_DOCUMENT}) "
+                    "ON CONFLICT (image_id) DO UPDATE SET document = excluded.document"
+                ),
+                [
+                    {
+                        "image_id": image_id,
+                        **{
+                            column: plain_words(getattr(document, column))
+                            for column, _ in _WEIGHTED
+                        },
+                    }
+                    for image_id, document in documents
+                ],
+            )
+
+    def ranked(self, terms: Sequence[str]) -> Subquery:
+        query, values = _tsquery(terms, "q")
+        return (
+            text(
+                # As double precision: ts_rank's real, printed and read back, would not equal
+                # itself in the next page's `score < :cursor`.
+                f"SELECT image_id, CAST(ts_rank('{RANK_WEIGHTS}', document, {query}, "
+                f"{RANK_NORMALIZATION}) AS DOUBLE PRECISION) AS score "
+                f"FROM {TABLE} WHERE document @@ {query}"
+            )
+            .bindparams(**values)
+            .columns(image_id=String, score=Float)
+            .subquery("ranked")
+        )
+
+    def filtered(self, tags: Sequence[str], labels: Sequence[str]) -> ColumnElement[bool]:
+        conditions = []
+        values: dict[str, str] = {}
+        for expression, phrases, prefix in ((TAGS, tags, "tag"), (LABELS, labels, "label")):
+            if phrases:
+                query, found = _tsquery(phrases, prefix)
+                conditions.append(f"{expression} @@ {query}")
+                values.update(found)
+        documents = text(
+            f"SELECT image_id FROM {TABLE} WHERE {' AND '.join(conditions)}"
+        ).bindparams(**values)
+        return t.images.c.id.in_(documents.columns(image_id=String))
+
+
+def _tsquery(phrases: Sequence[str], prefix: str) -> tuple[str, dict[str, Any]]:
+    """Every phrase required: `phraseto_tsquery(...) && ...`, and the values it binds."""
+    values = {f"{prefix}{n}": plain_words(phrase) for n, phrase in enumerate(phrases)}
+    query = " && ".join(f"phraseto_tsquery('{CONFIG}', :{name})" for name in values)
+    return f"({query})", values

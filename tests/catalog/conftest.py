@@ -1,3 +1,0 @@
-from support.catalogs import catalog_url, empty_catalog_url
-
-__all__ = ["catalog_url", "empty_catalog_url"]

@@ -1,0 +1,36 @@
+"""`sightline upload | get | list | delete` against a running server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from conftest import RunningServer
+from sightline.cli import main
+from support.imagegen import solid
+
+
+def test_client_commands_against_a_server(server: RunningServer) -> None:
+    runner = CliRunner()
+    photo_dir = Path(server.sightline.settings.data_dir).parent
+    photo = photo_dir / "upload.jpg"
+    photo.write_bytes(solid("blue"))
+    uploaded = runner.invoke(
+        main, ["upload", str(photo), "--wait", "--metadata", '{"a": 1}', "--url", server.url]
+    )
+    assert uploaded.exit_code == 0, uploaded.output
+    image = json.loads(uploaded.output)
+    assert image["status"] == "done" and image["metadata"] == {"a": 1}
+    listed = runner.invoke(main, ["list", "--url", server.url])
+    assert [json.loads(line)["id"] for line in listed.output.splitlines()] == [image["id"]]
+    got = runner.invoke(main, ["get", image["id"], "--url", server.url])
+    assert json.loads(got.output)["id"] == image["id"]
+    assert runner.invoke(main, ["delete", image["id"], "--url", server.url]).exit_code == 0
+    missing = runner.invoke(main, ["get", image["id"], "--url", server.url])
+    assert missing.exit_code == 1
+    assert "ImageNotFound" in missing.output
+    unreachable = runner.invoke(main, ["list", "--url", "http://127.0.0.1:9"])
+    assert unreachable.exit_code == 1
+    assert "Cannot reach the server" in unreachable.output

@@ -1,0 +1,591 @@
+"""Full-text search in the catalog, on SQLite (FTS5) and PostgreSQL (tsvector): documents from
+the words results declare, query syntax, ranking, filters, pages, and the migrations that index
+images analysed before they existed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, update
+
+from sightline.classifiers.features import index_entries
+from sightline.errors import InvalidParameter, InvalidQuery
+from sightline.events import EventType, cloud_event
+from sightline.search.text import (
+    FieldFilter,
+    SearchQuery,
+    build_document,
+    parse_where,
+    rebuild_documents,
+    refresh_document,
+    search_images,
+)
+from sightline.storage import tables as t
+from sightline.storage.database import Database
+from sightline.storage.records import FeatureState, FeatureStatus, ImageStatus, NewImage
+from sightline.stores import Stores
+from sightline.stores import migrate as upgrade
+
+JSON = dict[str, Any]
+# The fields every model result starts with: the results below are whole, as analyzers store them.
+HEADER: JSON = {"model": {"name": "net", "version": "1"}, "width": 64, "height": 48}
+BOX: JSON = {"x": 0, "y": 0, "w": 10, "h": 10}
+TABBY: JSON = {
+    **HEADER,
+    "tags": [
+        {"name": "domestic cat", "confidence": 0.93, "kind": "broader"},
+        {"name": "cat", "confidence": 0.93, "kind": "broader"},
+        {"name": "animal", "confidence": 0.95, "kind": "broader"},
+        {"name": "tiger cat", "confidence": 0.38, "kind": "class"},
+    ],
+    "classes": [
+        {"name": "tiger cat", "wnid": "n02123159", "confidence": 0.38},
+        {"name": "tabby cat", "wnid": "n02123045", "confidence": 0.17},
+        {"name": "web site", "wnid": "n06359193", "confidence": 0.01},
+    ],
+}
+PUPPY: JSON = {
+    **HEADER,
+    "tags": [
+        {"name": "dog", "confidence": 0.9, "kind": "broader"},
+        {"name": "animal", "confidence": 0.92, "kind": "broader"},
+    ],
+    "classes": [{"name": "golden retriever", "wnid": "n02099601", "confidence": 0.8}],
+}
+
+
+class Keeper:
+    def ensure(self, sha256: str) -> None: ...
+
+    def discard(self, sha256: str) -> None: ...
+
+
+@pytest.fixture
+def catalog(catalog_url: str) -> Iterator[Stores]:
+    backend = Stores.from_url(catalog_url)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def sqlite_catalog(tmp_path: Path) -> Iterator[Stores]:
+    backend = Stores.from_url(f"sqlite:///{tmp_path / 'c.db'}")
+    yield backend
+    backend.close()
+
+
+def tags(*words: tuple[str, float], classes: list[JSON] | None = None) -> JSON:
+    scored = [{"name": w, "confidence": c, "kind": "broader"} for w, c in words]
+    return {**HEADER, "tags": scored, "classes": classes or []}
+
+
+def lines(*texts: str) -> JSON:
+    found = [
+        {"text": text, "confidence": 0.99, "polygon": [], "box": BOX, "words": []} for text in texts
+    ]
+    orientation = {"angle": 0, "confidence": 1.0}
+    return {**HEADER, "orientation": orientation, "text": "\n".join(texts), "lines": found}
+
+
+def labels(*scored: tuple[str, float]) -> JSON:
+    """A user classifier's (`model:*`) result."""
+    return {**HEADER, "labels": [{"name": name, "confidence": c} for name, c in scored]}
+
+
+def custom(*predicted: str, confidence: float = 0.9) -> JSON:
+    return {
+        **HEADER,
+        "classifier": {"id": "cls_1", "name": "shop", "version": 1},
+        "kind": "multiclass",
+        "threshold": 0.5,
+        "labels": [{"name": name, "confidence": confidence} for name in predicted],
+        "predicted": list(predicted),
+    }
+
+
+def add(
+    catalog: Stores,
+    image_id: str,
+    results: dict[str, JSON | None] | None = None,
+    **image: Any,
+) -> None:
+    """An image whose features finished with these results (None: the feature failed)."""
+    results = results or {}
+    fields: dict[str, Any] = {
+        "filename": None,
+        "content_type": "image/png",
+        "format": "PNG",
+        "size": 1000,
+        "width": 64,
+        "height": 48,
+    }
+    fields.update(image)
+    pending = [FeatureState(name, FeatureStatus.PENDING, name, "1") for name in results]
+    created = cloud_event(EventType.IMAGE_CREATED, image_id, {"id": image_id})
+    catalog.images.add_images(
+        [NewImage(id=image_id, sha256=image_id, client_metadata={}, features=pending, **fields)],
+        [created],
+        Keeper(),
+    )
+    if results:
+        finish(catalog, image_id, results)
+
+
+def finish(catalog: Stores, image_id: str, results: dict[str, JSON | None]) -> None:
+    outcomes = [
+        FeatureState(name, FeatureStatus.DONE, name, "1", result)
+        if result is not None
+        else FeatureState(name, FeatureStatus.FAILED, name, "1", None, {"code": "Boom"})
+        for name, result in results.items()
+    ]
+    catalog.images.finish_features(
+        image_id, outcomes, [], Keeper(), f"evt-{image_id}-{len(outcomes)}"
+    )
+
+
+def found(catalog: Stores, text: str | None = None, **query: Any) -> list[str]:
+    with catalog.db.read() as conn:
+        page = search_images(conn, SearchQuery(text=text, limit=100, **query))
+    return [hit.image_id for hit in page.hits]
+
+
+# -- documents -------------------------------------------------------------------------------
+
+
+def test_documents_hold_the_words_of_every_searchable_result() -> None:
+    objects = [{"label": "car", "confidence": 0.91}, {"label": "bicycle", "confidence": 0.3}]
+    document = build_document(
+        "claim-17.jpg",
+        {
+            "tags": TABBY,
+            "read": lines("Policy Number:", "POL-2024-118734"),
+            "custom:shop": {
+                **custom("dress"),
+                "labels": [
+                    {"name": "dress", "confidence": 0.9},
+                    {"name": "shirt", "confidence": 0.08},
+                ],
+            },
+            "model:birds": labels(("robin", 0.83), ("wren", 0.06)),
+            "objects": {
+                "width": 64,
+                "height": 48,
+                "detectors": [
+                    {
+                        "model": {"name": "pets", "version": "1"},
+                        "objects": [{**found, "box": BOX} for found in objects],
+                    }
+                ],
+            },
+            "embedding": {**HEADER, "dimensions": 2, "vector": [0.5, 0.5], "normalized": True},
+            # A result stored by older code that no longer fits its model adds nothing.
+            "model:old": {"labels": [{"name": "heron", "confidence": 0.9}]},
+        },
+        index_entries,
+    )
+    assert document.labels.splitlines() == ["dress", "robin", "car"]
+    assert document.tags.splitlines() == ["domestic cat", "cat", "animal"]
+    # Less sure words apart; "web site" (0.01) is noise.
+    assert document.weak_tags.splitlines() == ["tiger cat", "tabby cat"]
+    assert document.text == "Policy Number:\nPOL-2024-118734"
+    assert document.filename == "claim-17.jpg"
+
+
+# -- what is found ---------------------------------------------------------------------------
+
+
+def test_a_tabby_is_found_by_its_class_and_every_broader_word(catalog: Stores) -> None:
+    add(catalog, "img_01", {"tags": TABBY})
+    add(catalog, "img_02", {"tags": PUPPY})
+    assert found(catalog, "cat") == ["img_01"]
+    assert found(catalog, "tabby") == ["img_01"]
+    assert found(catalog, '"domestic cat"') == ["img_01"]
+    assert sorted(found(catalog, "animal")) == ["img_01", "img_02"]
+    assert found(catalog, "golden retriever") == ["img_02"]
+    assert found(catalog, "web") == []
+
+
+def test_case_accents_and_word_endings_do_not_matter(catalog: Stores) -> None:
+    add(catalog, "img_01", {"custom:shop": custom("dress"), "read": lines("Café CRÈME")})
+    assert found(catalog, "Dresses") == ["img_01"]
+    assert found(catalog, "cafe creme") == ["img_01"]
+
+
+def test_policy_numbers_and_hud_values_are_found_as_written(catalog: Stores) -> None:
+    add(catalog, "img_01", {"read": lines("Policy Number:", "POL-2024-118734")})
+    add(catalog, "img_02", {"read": lines("POL-2024-118735", "HP 87/100", "SCORE 12,450")})
+    assert found(catalog, "POL-2024-118734") == ["img_01"]
+    assert found(catalog, "pol-2024-118735") == ["img_02"]
+    assert sorted(found(catalog, "POL-2024")) == ["img_01", "img_02"]
+    assert found(catalog, "87/100") == ["img_02"]
+    assert found(catalog, "87/99") == []
+    assert found(catalog, "12,450") == ["img_02"]
+
+
+def test_every_word_must_match_and_a_quoted_phrase_keeps_its_order(catalog: Stores) -> None:
+    add(catalog, "img_01", {"read": lines("a red dress")})
+    add(catalog, "img_02", {"read": lines("a dress, red")})
+    add(catalog, "img_03", {"read": lines("a red shirt")})
+    assert sorted(found(catalog, "red dress")) == ["img_01", "img_02"]
+    assert found(catalog, '"red dress"') == ["img_01"]
+    assert found(catalog, 'shirt "a red"') == ["img_03"]
+
+
+def test_labels_tags_and_text_are_all_searched(catalog: Stores) -> None:
+    add(catalog, "img_01", {"custom:shop": custom("trousers")})
+    add(catalog, "img_02", {"model:birds": labels(("robin", 0.8))})
+    add(catalog, "img_03", {"read": lines("ACME trousers sale")})
+    add(catalog, "img_04", filename="trousers-blue.jpg")
+    assert sorted(found(catalog, "trousers")) == ["img_01", "img_03", "img_04"]
+    assert found(catalog, "robin") == ["img_02"]
+
+
+# -- ranking ---------------------------------------------------------------------------------
+
+
+def test_a_confident_tag_outranks_an_unsure_one(catalog: Stores) -> None:
+    add(catalog, "img_01", {"tags": tags(("cat", 0.3), ("animal", 0.4), ("dog", 0.35))})
+    add(catalog, "img_02", {"tags": tags(("cat", 0.95), ("animal", 0.97), ("tabby", 0.6))})
+    add(catalog, "img_03", {"tags": tags(("car", 0.9))})
+    with catalog.db.read() as conn:
+        page = search_images(conn, SearchQuery(text="cat"))
+    assert [hit.image_id for hit in page.hits] == ["img_02", "img_01"]
+    scores = [hit.score for hit in page.hits]
+    assert all(score is not None and score > 0 for score in scores)
+    assert scores == sorted(scores, reverse=True)  # type: ignore[type-var]
+
+
+def test_labels_outrank_sure_tags_then_text_then_weak_tags(catalog: Stores) -> None:
+    add(catalog, "img_01", {"read": lines("dress")})
+    weak_class = {"name": "dress", "wnid": "n03236735", "confidence": 0.15}
+    add(catalog, "img_02", {"tags": tags(classes=[weak_class])})
+    add(catalog, "img_03", {"tags": tags(("dress", 0.9))})
+    add(catalog, "img_04", {"custom:shop": custom("dress")})
+    add(catalog, "img_05", {"tags": tags(("shirt", 0.9))})
+    assert found(catalog, "dress") == ["img_04", "img_03", "img_01", "img_02"]
+
+
+# -- query syntax ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "cat OR dog",
+        "NEAR(cat dog)",
+        "cat*",
+        "tags:cat",
+        "tags : cat",
+        "{tags}: cat",
+        "^cat",
+        "(cat",
+        "cat)",
+        "-cat",
+        "AND",
+        "cat AND",
+        "NOT cat",
+        "'cat'",
+        'cat"dog"',
+        '""cat',
+        "c\\at",
+        "cat\x00",
+        "kočka 猫",
+    ],
+)
+def test_no_query_can_break_the_fts_syntax(catalog: Stores, query: str) -> None:
+    add(catalog, "img_01", {"tags": TABBY})
+    assert set(found(catalog, query)) <= {"img_01"}
+
+
+def test_operators_are_searched_as_words(catalog: Stores) -> None:
+    add(catalog, "img_01", {"tags": tags(("cat", 0.9))})
+    add(catalog, "img_02", {"tags": tags(("dog", 0.9))})
+    assert found(catalog, "cat OR dog") == []
+    assert found(catalog, "tags:cat") == []  # the phrase "tags cat"
+    assert found(catalog, "cat*") == ["img_01"]
+    assert found(catalog, "-cat") == ["img_01"]
+
+
+@pytest.mark.parametrize(
+    "query", ['"cat', 'cat "dog', "- / & !", "x" * 1001, " ".join(["cat"] * 33)]
+)
+def test_queries_that_cannot_be_searched_are_refused(catalog: Stores, query: str) -> None:
+    with pytest.raises(InvalidQuery):
+        found(catalog, query)
+
+
+def test_a_blank_query_lists_newest_first(catalog: Stores) -> None:
+    add(catalog, "img_01", {"tags": TABBY})
+    add(catalog, "img_02")
+    with catalog.db.read() as conn:
+        page = search_images(conn, SearchQuery(text="  "))
+    assert [(hit.image_id, hit.score) for hit in page.hits] == [("img_02", None), ("img_01", None)]
+
+
+# -- keeping documents current ---------------------------------------------------------------
+
+
+def test_new_results_replace_the_old_words(catalog: Stores) -> None:
+    add(catalog, "img_01", {"tags": tags(("cat", 0.9)), "read": lines("hello")})
+    finish(catalog, "img_01", {"tags": tags(("dog", 0.9))})
+    assert found(catalog, "cat") == []
+    assert found(catalog, "dog") == ["img_01"]
+    assert found(catalog, "hello") == ["img_01"]
+    finish(catalog, "img_01", {"read": None})  # failed: its old text is gone
+    assert found(catalog, "hello") == []
+
+
+def documents(catalog: Stores) -> int:
+    with catalog.db.read() as conn:
+        return int(conn.exec_driver_sql("SELECT count(*) FROM image_text").scalar_one())
+
+
+def test_a_deleted_images_document_goes(catalog: Stores) -> None:
+    add(catalog, "img_01", {"tags": tags(("dog", 0.9))})
+    add(catalog, "img_02", {"tags": tags(("cat", 0.9))})
+    catalog.images.delete_image(
+        "img_02", cloud_event(EventType.IMAGE_DELETED, "img_02", {}), Keeper()
+    )
+    assert documents(catalog) == 1
+    assert found(catalog, "cat") == []
+
+
+def test_a_freed_sqlite_rowid_brings_no_words(sqlite_catalog: Stores) -> None:
+    catalog = sqlite_catalog
+    add(catalog, "img_01", {"tags": tags(("dog", 0.9))})
+    add(catalog, "img_02", {"tags": tags(("cat", 0.9))})
+    rowid = "SELECT rowid FROM images WHERE id = ?"
+    with catalog.db.read() as conn:
+        freed = conn.exec_driver_sql(rowid, ("img_02",)).scalar()
+    catalog.images.delete_image(
+        "img_02", cloud_event(EventType.IMAGE_DELETED, "img_02", {}), Keeper()
+    )
+    assert documents(catalog) == 1
+    add(catalog, "img_03")
+    with catalog.db.read() as conn:
+        assert conn.exec_driver_sql(rowid, ("img_03",)).scalar() == freed  # SQLite reuses it
+    assert found(catalog, "cat") == []
+    assert found(catalog, "dog") == ["img_01"]
+
+
+def test_deleting_a_classifier_unindexes_its_labels(catalog: Stores) -> None:
+    catalog.classifiers.create("cls_1", "shop", "multiclass", "")
+    add(catalog, "img_01", {"custom:shop": custom("dress"), "read": lines("summer sale")})
+    assert found(catalog, labels=("dress",)) == ["img_01"]
+    catalog.classifiers.delete("cls_1")
+    assert found(catalog, "dress") == []
+    assert found(catalog, "summer") == ["img_01"]
+
+
+def test_refresh_and_rebuild_write_documents_from_the_stored_results(
+    catalog: Stores,
+) -> None:
+    add(catalog, "img_01", {"tags": tags(("cat", 0.9))})
+    add(catalog, "img_02", {"read": lines("POL-2024-000001")})
+    with catalog.db.write() as conn:
+        conn.execute(
+            update(t.feature_results)
+            .where(t.feature_results.c.image_id == "img_01")
+            .values(result=tags(("lion", 0.9)))
+        )
+        refresh_document(conn, "img_01", index_entries)
+    assert found(catalog, "lion") == ["img_01"]
+    with catalog.db.write() as conn:
+        conn.exec_driver_sql("DELETE FROM image_text")
+        assert rebuild_documents(conn, index_entries, batch=1) == 2
+    assert found(catalog, "lion") == ["img_01"]
+    assert found(catalog, "POL-2024-000001") == ["img_02"]
+
+
+def test_the_migration_indexes_images_analysed_before_it(empty_catalog_url: str) -> None:
+    db = Database(empty_catalog_url)
+    upgrade(db, "0002")
+    now = datetime.now(UTC)
+    with db.write() as conn:
+        conn.execute(
+            insert(t.images),
+            [
+                {
+                    "id": image_id,
+                    "sha256": image_id,
+                    "filename": f"{image_id}.png",
+                    "content_type": "image/png",
+                    "format": "PNG",
+                    "size": 10,
+                    "width": 1,
+                    "height": 1,
+                    "status": "done",
+                    "client_metadata": {},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for image_id in ("img_01", "img_02")
+            ],
+        )
+        conn.execute(
+            insert(t.feature_results),
+            [
+                {
+                    "image_id": "img_01",
+                    "feature": "tags",
+                    "status": "done",
+                    "analyzer": "tags",
+                    "version": "2",
+                    "result": TABBY,
+                    "updated_at": now,
+                }
+            ],
+        )
+    upgrade(db)
+    catalog = Stores.on(db)
+    try:
+        assert found(catalog, "cat") == ["img_01"]
+        assert found(catalog, "img_02") == ["img_02"]  # by file name
+    finally:
+        catalog.close()
+
+
+# -- filters ---------------------------------------------------------------------------------
+
+
+def test_tag_and_label_filters_match_words_in_that_column_only(catalog: Stores) -> None:
+    add(catalog, "img_01", {"tags": TABBY, "custom:shop": custom("dress")})
+    add(catalog, "img_02", {"tags": PUPPY, "read": lines("cat food")})
+    add(catalog, "img_03", {"custom:shop": custom("shirt")})
+    assert found(catalog, tags=("cat",)) == ["img_01"]
+    assert found(catalog, tags=("animal",)) == ["img_02", "img_01"]
+    assert found(catalog, tags=("golden retriever",)) == ["img_02"]
+    assert found(catalog, labels=("dress",)) == ["img_01"]
+    assert found(catalog, tags=("animal",), labels=("dress",)) == ["img_01"]
+    assert found(catalog, "food", tags=("animal",)) == ["img_02"]
+    assert found(catalog, "food", labels=("dress",)) == []
+    with pytest.raises(InvalidParameter):
+        found(catalog, tags=("--",))
+
+
+def test_feature_value_filters(catalog: Stores) -> None:
+    add(
+        catalog,
+        "img_01",
+        {
+            "image_type": {"type": "photo"},
+            "quality": {"score": 0.9, "sharpness": {"blurry": False}},
+        },
+    )
+    add(
+        catalog,
+        "img_02",
+        {
+            "image_type": {"type": "clip_art"},
+            "quality": {"score": 0.4, "sharpness": {"blurry": True}},
+        },
+    )
+    add(catalog, "img_03")
+
+    def where(*expressions: str) -> list[str]:
+        return found(catalog, where=tuple(parse_where(e) for e in expressions))
+
+    assert where("image_type.type:photo") == ["img_01"]
+    assert where("quality.sharpness.blurry:true") == ["img_02"]
+    assert where("quality.sharpness.blurry:false") == ["img_01"]
+    assert where("quality.score>=0.5") == ["img_01"]
+    assert where("quality.score<0.5") == ["img_02"]
+    assert where("quality.score:0.4") == ["img_02"]
+    assert where("quality.score>0.3", "image_type.type:clip_art") == ["img_02"]
+    assert where("image_type.type:painting") == []
+    assert where("tags.type:photo") == []
+
+
+def test_image_filters(catalog: Stores) -> None:
+    add(catalog, "img_01", content_type="image/jpeg", size=5_000, width=4000, height=3000)
+    add(catalog, "img_02", {"tags": None}, size=50_000, width=640, height=480)
+    assert found(catalog, content_type="image/jpeg") == ["img_01"]
+    assert found(catalog, status=ImageStatus.FAILED) == ["img_02"]
+    assert found(catalog, min_width=1000) == ["img_01"]
+    assert found(catalog, max_width=1000, max_height=480) == ["img_02"]
+    assert found(catalog, min_height=481) == ["img_01"]
+    assert found(catalog, min_size=10_000) == ["img_02"]
+    assert found(catalog, max_size=4_999) == []
+    later = datetime.now(UTC) + timedelta(hours=1)
+    assert found(catalog, uploaded_before=later) == ["img_02", "img_01"]
+    assert found(catalog, uploaded_after=later) == []
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("image_type.type:photo", FieldFilter("image_type", ("type",), ":", "photo")),
+        (
+            "quality.sharpness.blurry:False",
+            FieldFilter("quality", ("sharpness", "blurry"), ":", False),
+        ),
+        ("quality.score>=0.7", FieldFilter("quality", ("score",), ">=", 0.7)),
+        ("faces.count<3", FieldFilter("faces", ("count",), "<", 3.0)),
+        ("custom:shop.kind:multiclass", FieldFilter("custom:shop", ("kind",), ":", "multiclass")),
+        ("color.name:light blue", FieldFilter("color", ("name",), ":", "light blue")),
+    ],
+)
+def test_feature_value_filters_are_read(expression: str, expected: FieldFilter) -> None:
+    assert parse_where(expression) == expected
+
+
+@pytest.mark.parametrize(
+    "expression", ["photo", "image_type:photo", "image_type.type:", "quality.score>=high", ".a:b"]
+)
+def test_unreadable_feature_value_filters_are_refused(expression: str) -> None:
+    with pytest.raises(InvalidParameter):
+        parse_where(expression)
+
+
+# -- pages -----------------------------------------------------------------------------------
+
+
+def pages(catalog: Stores, query: SearchQuery) -> list[list[str]]:
+    result = []
+    with catalog.db.read() as conn:
+        while True:
+            page = search_images(conn, query)
+            result.append([hit.image_id for hit in page.hits])
+            if page.next_cursor is None:
+                return result
+            query = SearchQuery(text=query.text, limit=query.limit, cursor=page.next_cursor)
+
+
+def test_ranked_pages_cover_every_match_once_in_rank_order(catalog: Stores) -> None:
+    for n in range(23):
+        # Repeated confidences make ties, which the image id breaks.
+        add(catalog, f"img_{n:02d}", {"tags": tags(("cat", 0.2 + (n % 4) * 0.2), ("x", 0.5))})
+    add(catalog, "img_99", {"tags": tags(("dog", 0.9))})
+    everything = found(catalog, "cat")
+    assert len(everything) == 23
+    split = pages(catalog, SearchQuery(text="cat", limit=5))
+    assert [len(page) for page in split] == [5, 5, 5, 5, 3]
+    assert [image_id for page in split for image_id in page] == everything
+
+
+def test_listing_pages_are_newest_first(catalog: Stores) -> None:
+    for n in range(7):
+        add(catalog, f"img_{n:02d}")
+    split = pages(catalog, SearchQuery(limit=3))
+    assert split == [["img_06", "img_05", "img_04"], ["img_03", "img_02", "img_01"], ["img_00"]]
+
+
+def test_a_cursor_must_come_from_the_same_kind_of_query(catalog: Stores) -> None:
+    for n in range(3):
+        add(catalog, f"img_{n:02d}", {"tags": tags(("cat", 0.9))})
+    with catalog.db.read() as conn:
+        ranked = search_images(conn, SearchQuery(text="cat", limit=1)).next_cursor
+        listed = search_images(conn, SearchQuery(limit=1)).next_cursor
+        assert ranked and listed
+        for query in (
+            SearchQuery(limit=1, cursor=ranked),
+            SearchQuery(text="cat", limit=1, cursor=listed),
+            SearchQuery(limit=1, cursor="not a cursor!"),
+            SearchQuery(limit=1, cursor="WyJ4Il0x"),
+        ):
+            with pytest.raises(InvalidParameter):
+                search_images(conn, query)

@@ -14,7 +14,12 @@ from sightline.indexing import Indexer
 from sightline.search.pgvector import PgVectorSearch, has_pgvector
 from sightline.storage import tables as t
 from sightline.storage.database import Database
-from sightline.storage.records import FeatureState, FeatureStatus, Vector
+from sightline.storage.records import (
+    TERMINAL_FEATURE_STATES,
+    FeatureState,
+    FeatureStatus,
+    Vector,
+)
 from sightline.storage.statements import chunks, hold_seq_order
 
 
@@ -150,8 +155,11 @@ class SQLVectorStore:
 
     def refresh(self, conn: Connection, image_id: str, changed: Sequence[FeatureState]) -> None:
         """Keep `image_vectors` in step with the results: a finished feature's vector replaces
-        the old one under a new seq (so indexes see the change); a failed one removes it."""
+        the old one under a new seq (so indexes see the change); a failed one removes it. A
+        pending or running feature keeps its last vector until it ends."""
         for outcome in changed:
+            if outcome.status not in TERMINAL_FEATURE_STATES:
+                continue
             entries = self.indexer(outcome.feature, outcome.result) if outcome.result else None
             vector = None if entries is None else entries.vector
             if outcome.status is FeatureStatus.DONE and vector is None:

@@ -11,12 +11,13 @@ from pydantic import ValidationError
 
 from sightline.api import deps
 from sightline.api.images import ERRORS, read_body, read_uploads, split_features
+from sightline.api.routing import StrictJSONRoute
 from sightline.api.schemas import AnalyzeOut, AnalyzeUrlRequest
 from sightline.errors import InvalidParameter, PayloadTooLarge, TooManyFiles
 from sightline.fetch import fetch_image
 from sightline.images.service import ImageService
 
-router = APIRouter(prefix="/v1", tags=["analyze"])
+router = APIRouter(prefix="/v1", tags=["analyze"], route_class=StrictJSONRoute)
 MAX_JSON_BYTES = 64 * 1024
 Service = Annotated[ImageService, deps.part("images")]
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
 from sightline.api import deps
 from sightline.api.images import ERRORS, read_body, read_uploads
+from sightline.api.routing import StrictJSONRoute
+from sightline.api.schemas import MAX_STORED_INT
 from sightline.classifiers.service import ClassifierService, ItemOutcome
 from sightline.classifiers.store import (
     ClassifierRecord,
@@ -21,7 +23,8 @@ from sightline.classifiers.store import (
 )
 from sightline.errors import InvalidParameter, PayloadTooLarge, TooManyFiles
 
-router = APIRouter(prefix="/v1/classifiers", tags=["classifiers"])
+VersionNumber = Annotated[int, Path(le=MAX_STORED_INT, description="A version number.")]
+router = APIRouter(prefix="/v1/classifiers", tags=["classifiers"], route_class=StrictJSONRoute)
 Classifiers = Annotated[ClassifierService, deps.part("classifiers")]
 MAX_JSON_BYTES = 4 * 1024 * 1024
 MAX_BATCH = 1000
@@ -308,12 +311,12 @@ def list_versions(key: str, classifiers: Classifiers) -> Any:
 
 
 @router.get("/{key}/versions/{number}", response_model=VersionOut, responses=ERRORS)
-def get_version(key: str, number: int, classifiers: Classifiers) -> Any:
+def get_version(key: str, number: VersionNumber, classifiers: Classifiers) -> Any:
     return VersionOut.of(classifiers.version(key, number))
 
 
 @router.post("/{key}/versions/{number}/publish", response_model=ClassifierOut, responses=ERRORS)
-def publish(key: str, number: int, classifiers: Classifiers) -> Any:
+def publish(key: str, number: VersionNumber, classifiers: Classifiers) -> Any:
     return ClassifierOut.of(classifiers.publish(key, number))
 
 
@@ -323,7 +326,7 @@ def publish(key: str, number: int, classifiers: Classifiers) -> Any:
     responses={**ERRORS, 200: {"content": {"application/zip": {}}}},
     summary="The version as an ONNX model (input: the embedding) with its labels, zipped",
 )
-def export(key: str, number: int, classifiers: Classifiers) -> Response:
+def export(key: str, number: VersionNumber, classifiers: Classifiers) -> Response:
     filename, data = classifiers.export(key, number)
     return Response(
         data,
@@ -343,7 +346,7 @@ async def predict(
     key: str,
     request: Request,
     classifiers: Classifiers,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_STORED_INT)] = None,
 ) -> Any:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":

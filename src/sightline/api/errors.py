@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sightline.api.schemas import ErrorBody, ErrorInfo
 from sightline.errors import RangeNotSatisfiable, SightlineError
@@ -53,8 +54,13 @@ def install(app: FastAPI) -> None:
             {"location": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
             for error in exc.errors()
         ]
-        if any(error.get("type") == "json_invalid" for error in exc.errors()):
-            return error_response(400, "InvalidJson", "The request body is not valid JSON.")
+        for error in exc.errors():
+            if error.get("type") == "json_invalid":
+                reason = error.get("ctx", {}).get("error")
+                message = f"The request body is not valid JSON: {reason}." if reason else ""
+                return error_response(
+                    400, "InvalidJson", message or "The request body is not valid JSON."
+                )
         summary = "; ".join(f"{p['location']}: {p['message']}" for p in problems)
         return error_response(400, "InvalidParameter", summary, {"errors": problems})
 
@@ -63,7 +69,36 @@ def install(app: FastAPI) -> None:
         code = HTTP_CODES.get(exc.status_code, "HttpError")
         return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
 
-    @app.exception_handler(Exception)
-    async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
-        log.error("Unhandled error", exc_info=exc)
-        return error_response(500, "InternalError", "An unexpected error occurred.")
+    app.add_middleware(ContainUnexpectedErrors)
+
+
+class ContainUnexpectedErrors:
+    """Answers an unexpected exception with the 500 error body and keeps the connection.
+
+    Not an exception handler: Starlette raises the exception again after such a handler has
+    answered, and the server then drops the connection, so that the client's next request on it
+    fails too. Once a response has started, nothing can be answered any more: the exception goes
+    on to the server, which ends the connection."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            if started:
+                raise
+            log.error("Unhandled error", exc_info=exc)
+            response = error_response(500, "InternalError", "An unexpected error occurred.")
+            await response(scope, receive, send)

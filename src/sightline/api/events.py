@@ -13,11 +13,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from sightline.api import deps
+from sightline.api.routing import StrictJSONRoute
+from sightline.api.schemas import MAX_STORED_INT
 from sightline.errors import InvalidParameter
 from sightline.events import image_subject
 from sightline.storage.outbox import EventLog
 
-router = APIRouter(prefix="/v1", tags=["events"])
+router = APIRouter(prefix="/v1", tags=["events"], route_class=StrictJSONRoute)
 BATCH = 500
 KEEPALIVE_SECONDS = 15.0
 
@@ -36,7 +38,9 @@ KEEPALIVE_SECONDS = 15.0
 async def stream_events(
     request: Request,
     events: Annotated[EventLog, deps.part("events")],
-    since: Annotated[int | None, Query(ge=0, description="Replay events after this id.")] = None,
+    since: Annotated[
+        int | None, Query(ge=0, le=MAX_STORED_INT, description="Replay events after this id.")
+    ] = None,
     image_id: Annotated[str | None, Query(description="Only events about this image.")] = None,
     types: Annotated[
         list[str] | None, Query(description="Only these event types (comma-separated or repeated).")
@@ -44,7 +48,7 @@ async def stream_events(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     if last_event_id is not None:
-        if not last_event_id.isdigit():
+        if not (last_event_id.isdigit() and int(last_event_id) <= MAX_STORED_INT):
             raise InvalidParameter("Last-Event-ID must be an event id from this stream.")
         since = int(last_event_id)
     start = since if since is not None else await run_in_threadpool(events.last_event_seq)

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 
 from sightline.api import deps
 from sightline.api.ranges import blob_response
+from sightline.api.routing import StrictJSONRoute
 from sightline.api.schemas import (
     Duplicate,
     DuplicateList,
@@ -42,7 +43,7 @@ from sightline.search.service import SearchService
 from sightline.storage.records import ImageStatus
 from sightline.vision.thumbnail import THUMBNAIL_SIZES
 
-router = APIRouter(prefix="/v1/images", tags=["images"])
+router = APIRouter(prefix="/v1/images", tags=["images"], route_class=StrictJSONRoute)
 Service = Annotated[ImageService, deps.part("images")]
 Search = Annotated[SearchService, deps.part("search")]
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -276,7 +277,12 @@ def get_thumbnail(
     request: Request,
     service: Service,
     size: Annotated[
-        int, Query(description=f"One of {', '.join(map(str, THUMBNAIL_SIZES))}.")
+        int,
+        Query(
+            ge=min(THUMBNAIL_SIZES),
+            le=max(THUMBNAIL_SIZES),
+            description=f"One of {', '.join(map(str, THUMBNAIL_SIZES))}.",
+        ),
     ] = 256,
 ) -> Response:
     sha256 = service.thumbnail_blob(image_id, size)

@@ -8,10 +8,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from sightline.api import deps
+from sightline.api.routing import StrictJSONRoute
 from sightline.images.service import ImageService
 from sightline.models import ModelRegistry
 
-router = APIRouter(prefix="/v1", tags=["models"])
+router = APIRouter(prefix="/v1", tags=["models"], route_class=StrictJSONRoute)
 
 
 class FeatureInfo(BaseModel):

@@ -19,6 +19,10 @@ from sightline.vision.registry import RESULT_MODELS
 from sightline.vision.user_models import PREFIX as USER_MODEL_PREFIX
 from sightline.vision.user_models import USER_RESULTS
 
+# The largest integer the databases store (a signed 64-bit BIGINT): every integer a client sends
+# is bounded by it, or a bigger one would only overflow the driver (a 500).
+MAX_STORED_INT = 2**63 - 1
+
 
 class ErrorInfo(BaseModel):
     code: str = Field(description="Stable machine-readable error code, e.g. `InvalidImageFormat`.")

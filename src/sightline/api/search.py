@@ -11,13 +11,14 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from sightline.api import deps
-from sightline.api.schemas import ErrorBody, ImageOut, ScoredImage, only_results
+from sightline.api.routing import StrictJSONRoute
+from sightline.api.schemas import MAX_STORED_INT, ErrorBody, ImageOut, ScoredImage, only_results
 from sightline.errors import InvalidParameter
 from sightline.search.service import SearchService
 from sightline.search.text import SearchQuery, parse_where
 from sightline.storage.records import ImageStatus
 
-router = APIRouter(prefix="/v1/search", tags=["search"])
+router = APIRouter(prefix="/v1/search", tags=["search"], route_class=StrictJSONRoute)
 Search = Annotated[SearchService, deps.part("search")]
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody} for status in (400, 401, 503)
@@ -89,12 +90,12 @@ def search(
     status: ImageStatus | None = None,
     uploaded_after: datetime | None = None,
     uploaded_before: datetime | None = None,
-    min_width: Annotated[int | None, Query(ge=0)] = None,
-    max_width: Annotated[int | None, Query(ge=0)] = None,
-    min_height: Annotated[int | None, Query(ge=0)] = None,
-    max_height: Annotated[int | None, Query(ge=0)] = None,
-    min_size: Annotated[int | None, Query(ge=0, description="Bytes.")] = None,
-    max_size: Annotated[int | None, Query(ge=0, description="Bytes.")] = None,
+    min_width: Annotated[int | None, Query(ge=0, le=MAX_STORED_INT)] = None,
+    max_width: Annotated[int | None, Query(ge=0, le=MAX_STORED_INT)] = None,
+    min_height: Annotated[int | None, Query(ge=0, le=MAX_STORED_INT)] = None,
+    max_height: Annotated[int | None, Query(ge=0, le=MAX_STORED_INT)] = None,
+    min_size: Annotated[int | None, Query(ge=0, le=MAX_STORED_INT, description="Bytes.")] = None,
+    max_size: Annotated[int | None, Query(ge=0, le=MAX_STORED_INT, description="Bytes.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
     results: Annotated[frozenset[str] | None, Depends(only_results)] = None,

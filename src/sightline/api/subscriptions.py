@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sightline.api import deps
 from sightline.api.images import ERRORS
+from sightline.api.routing import StrictJSONRoute
 from sightline.events import EventType
 from sightline.webhooks import service as limits
 from sightline.webhooks.filters import MAX_FILTERS, MAX_VALUES
@@ -23,7 +24,7 @@ from sightline.webhooks.store import (
     SubscriptionRecord,
 )
 
-router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"])
+router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"], route_class=StrictJSONRoute)
 
 
 Subscriptions = Annotated[SubscriptionService, deps.part("subscriptions")]

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from sightline.api import deps
+from sightline.api.routing import StrictJSONRoute
 from sightline.metrics import Metrics
 
-router = APIRouter(tags=["system"])
+router = APIRouter(tags=["system"], route_class=StrictJSONRoute)
 
 
 @router.get("/healthz", summary="Liveness: the process answers")

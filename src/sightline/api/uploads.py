@@ -6,7 +6,6 @@ store's "object created" notification, delivered to `/v1/storage/events`, makes 
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -14,13 +13,15 @@ from fastapi import APIRouter, Body, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from sightline import json_input
 from sightline.api import deps
 from sightline.api.images import ERRORS, read_body
+from sightline.api.routing import StrictJSONRoute
 from sightline.errors import InvalidStorageEvent, PayloadTooLarge
 from sightline.images.inbox import DirectUploads, Outcome, UploadState
 from sightline.images.uploads import UploadRecord
 
-router = APIRouter(tags=["direct uploads"])
+router = APIRouter(tags=["direct uploads"], route_class=StrictJSONRoute)
 Uploads = Annotated[DirectUploads, deps.part("uploads")]
 MAX_NOTIFICATION_BYTES = 1024 * 1024
 UPLOAD_ERRORS = {**ERRORS, 501: ERRORS[400]}
@@ -128,7 +129,7 @@ async def storage_events(request: Request, uploads: Uploads) -> Any:
     backend answers 503, so the store delivers the notification again."""
     raw = await read_body(request, MAX_NOTIFICATION_BYTES, PayloadTooLarge)
     try:
-        notification = json.loads(raw)
+        notification = json_input.loads(raw)
     except ValueError as exc:
         raise InvalidStorageEvent(f"The notification is not valid JSON: {exc}") from exc
     outcomes = await run_in_threadpool(uploads.receive, notification)

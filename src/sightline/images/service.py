@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from sightline import json_input
 from sightline.blobs import BlobStore, StoreKeeper
 from sightline.errors import (
     ImageNotFound,
@@ -195,7 +196,7 @@ class ImageService:
         if len(raw.encode()) > self.settings.max_metadata_bytes * 4:
             raise InvalidMetadata("The metadata is larger than allowed.")
         try:
-            value = json.loads(raw)
+            value = json_input.loads(raw)
         except ValueError as exc:
             raise InvalidMetadata(f"The metadata is not valid JSON: {exc}") from exc
         if not isinstance(value, dict):

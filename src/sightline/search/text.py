@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Subquery, and_, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from sightline import json_input
 from sightline.errors import InvalidParameter, InvalidQuery
 from sightline.indexing import Indexer
 from sightline.search.documents import Document, build_document, document_of, has_word
@@ -355,7 +356,7 @@ def _decode_cursor(cursor: str, ranked: bool) -> list[Any]:
     """The position a cursor holds: [rank, image id] for a ranked page, [image id] for a
     listing."""
     try:
-        position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        position = json_input.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, binascii.Error) as exc:
         raise InvalidParameter("The cursor is malformed.") from exc
     if (

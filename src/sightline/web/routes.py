@@ -12,10 +12,11 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from sightline.api import deps
+from sightline.api.routing import StrictJSONRoute
 from sightline.errors import NotFound, Unauthorized
 from sightline.settings import Settings
 
-router = APIRouter(tags=["web app"])
+router = APIRouter(tags=["web app"], route_class=StrictJSONRoute)
 STATIC = Path(__file__).parent / "static"
 MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",

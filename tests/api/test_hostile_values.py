@@ -1,0 +1,114 @@
+"""Values that once crashed a handler (a 500, and the client's next request on the connection
+failing too): JSON nested a thousand deep, lone surrogates, NaN and overflowing numbers, integers
+beyond what the database stores. Each is a 400 with a stable code now, and an unexpected error,
+should one happen, leaves the connection usable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import RunningServer
+from support.apicheck import assert_error, assert_nothing_stored_and_still_serving
+from support.imagegen import noise
+
+JPEG = noise(3, size=(32, 32))
+TOO_BIG = str(2**63)
+DEEP = '{"a": ' * 1000 + "1" + "}" * 1000
+HOSTILE_JSON = {
+    "nested 1,000 deep": DEEP,
+    "lone surrogate in a value": '{"note": "\\ud800"}',
+    "lone surrogate in a key": '{"\\udfff": 1}',
+    "NaN": '{"score": NaN}',
+    "Infinity": '{"score": -Infinity}',
+    "a number too large for a float": '{"score": 1e999}',
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_JSON))
+def test_hostile_metadata_is_refused(server: RunningServer, case: str) -> None:
+    response = httpx.post(
+        f"{server.url}/v1/images",
+        files={"file": ("a.jpg", JPEG)},
+        data={"metadata": HOSTILE_JSON[case]},
+    )
+    assert_error(response, 400, "InvalidMetadata")
+    assert_nothing_stored_and_still_serving(server)
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_JSON))
+def test_hostile_json_bodies_are_refused(server: RunningServer, case: str) -> None:
+    # Every JSON body goes through the same parser; a subscription is one of them.
+    body = HOSTILE_JSON[case].replace("{", '{"endpoint": "https://example.com/hook", ', 1)
+    response = httpx.post(
+        f"{server.url}/v1/subscriptions",
+        content=body,
+        headers={"Content-Type": "application/json"},
+    )
+    assert_error(response, 400, "InvalidJson")
+    assert httpx.get(f"{server.url}/v1/subscriptions").json()["subscriptions"] == []
+
+
+def integer_parameters(document: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(method, path, name, schema) of every integer parameter the API documents."""
+    found = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                schemas = parameter["schema"].get("anyOf", [parameter["schema"]])
+                for schema in schemas:
+                    if schema.get("type") == "integer":
+                        found.append((method, path, parameter["name"], schema))
+    return found
+
+
+def test_every_integer_parameter_is_bounded(server: RunningServer) -> None:
+    document = httpx.get(f"{server.url}/openapi.json").json()
+    parameters = integer_parameters(document)
+    assert len(parameters) >= 10
+    unbounded = [
+        f"{method.upper()} {path} {name}"
+        for method, path, name, schema in parameters
+        if schema.get("maximum", float("inf")) > 2**63 - 1
+    ]
+    assert not unbounded, f"integers without a maximum: {unbounded}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/v1/search?min_width={TOO_BIG}",
+        f"/v1/search?max_height={TOO_BIG}",
+        f"/v1/search?min_size={TOO_BIG}",
+        f"/v1/classifiers/shop/versions/{TOO_BIG}",
+    ],
+)
+def test_integers_beyond_the_database_are_refused(server: RunningServer, path: str) -> None:
+    assert_error(httpx.get(f"{server.url}{path}"), 400, "InvalidParameter")
+
+
+def test_a_last_event_id_beyond_the_database_is_refused(server: RunningServer) -> None:
+    response = httpx.get(f"{server.url}/v1/events", headers={"Last-Event-ID": TOO_BIG})
+    assert_error(response, 400, "InvalidParameter")
+
+
+def test_an_unexpected_error_leaves_the_connection_usable(
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object) -> None:
+        raise RuntimeError("something nobody expected")
+
+    monkeypatch.setattr("sightline.images.sql.insert_events", broken)
+    with httpx.Client(base_url=server.url) as client:
+        response = client.post("/v1/images", content=JPEG, headers={"Content-Type": "image/jpeg"})
+        assert_error(response, 500, "InternalError")
+        assert response.headers.get("connection", "keep-alive").lower() != "close"
+        stream = response.extensions["network_stream"]
+        monkeypatch.undo()
+        again = client.get("/healthz")
+        assert again.status_code == 200
+        # The same connection answered both: the server did not drop it after the 500.
+        assert again.extensions["network_stream"] is stream
+    assert_nothing_stored_and_still_serving(server)

@@ -1,0 +1,36 @@
+"""The strict JSON parser every client input goes through."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sightline import json_input
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def test_nesting_up_to_the_limit_is_accepted_and_one_more_is_refused() -> None:
+    assert json_input.loads(nested(json_input.MAX_DEPTH)) is not None
+    with pytest.raises(json.JSONDecodeError, match="nested deeper"):
+        json_input.loads(nested(json_input.MAX_DEPTH + 1))
+    with pytest.raises(json.JSONDecodeError, match="nested deeper"):
+        json_input.loads(nested(100_000))  # deeper than the interpreter's own recursion limit
+
+
+@pytest.mark.parametrize(
+    "document",
+    ['"\\ud800"', '{"\\udc00": 1}', '["ok", {"a": ["\\ud83d"]}]', "NaN", "[-Infinity]", "1e400"],
+)
+def test_values_no_store_can_keep_are_refused(document: str) -> None:
+    with pytest.raises(json.JSONDecodeError):
+        json_input.loads(document)
+
+
+def test_ordinary_documents_read_as_the_standard_parser_reads_them() -> None:
+    document = '{"name": "日本 😀 \\ud83d\\ude00", "n": [1, 2.5, -3e10, true, null], "e": {}}'
+    assert json_input.loads(document) == json.loads(document)
+    assert json_input.loads(document.encode()) == json.loads(document)

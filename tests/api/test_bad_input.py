@@ -324,3 +324,23 @@ def test_a_failed_catalog_write_leaves_no_blob_behind(
     assert_error(response, 500, "InternalError")
     monkeypatch.undo()
     assert_nothing_stored_and_still_serving(server)
+
+
+@pytest.mark.parametrize(
+    ("size", "fmt"), [((20000, 1), "PNG"), ((1, 20000), "JPEG"), ((4000, 33), "PNG")]
+)
+def test_pictures_too_thin_for_a_model_skip_it_and_the_image_is_done(
+    server: RunningServer, size: tuple[int, int], fmt: str
+) -> None:
+    from sightline import Client
+
+    with Client(server.url) as client:
+        uploaded = client.upload(
+            encode(Image.new("RGB", size, "gray"), fmt), features=["metadata", "thumbnail", "read"]
+        )
+        image = client.wait(uploaded["id"])
+    assert image["status"] == "done", image
+    read = image["features"]["read"]
+    assert read["status"] == "skipped"
+    assert "too thin to hold a line of text" in read["result"]["reason"]
+    assert image["features"]["thumbnail"]["status"] == "done"

@@ -45,6 +45,7 @@ from rapidocr.utils.process_img import (
     resize_image_within_bounds,
 )
 
+from sightline.errors import SkipFeature
 from sightline.indexing import IndexEntries
 from sightline.models import Models, ModelUnavailable
 from sightline.vision import geometry
@@ -74,6 +75,10 @@ MODEL_FILES = {
 # very wide strips are padded to at most 8:1 for the detector, and lines read with less than 0.5
 # confidence are mostly noise.
 MIN_WORKING_SIDE, MAX_WORKING_SIDE = 30, 2000
+# Shrunk to fit MAX_WORKING_SIDE, a picture's short side is rounded to a multiple of 32 pixels:
+# under 17 it rounds to nothing (a 20000x1 strip), and no line of text fits in it anyway. (Small
+# pictures are enlarged instead, which always works.)
+MIN_FITTED_SIDE = 17
 MAX_STRIP_RATIO = 8
 MIN_LINE_CONFIDENCE = 0.5
 # rapidocr stands a cut-out line on its side when it is this much taller than wide.
@@ -139,6 +144,15 @@ class ReadAnalyzer(Independent):
         self._engine = models.load(MODEL, lambda path: PPOCR(path, models.threads))
 
     def analyze(self, picture: Picture, inputs: Inputs) -> Analysis:
+        width, height = picture.rgb.size
+        longest = max(width, height)
+        fitted = int(min(width, height) * MAX_WORKING_SIDE / longest)
+        if longest > MAX_WORKING_SIDE and fitted < MIN_FITTED_SIDE:
+            raise SkipFeature(
+                f"The picture is {width}x{height}: fitted into the text detector's "
+                f"{MAX_WORKING_SIDE} pixels, its short side is {fitted}, too thin to hold a line "
+                "of text."
+            )
         return Analysis(self._read(picture))
 
     def _read(self, picture: Picture) -> ReadResult:

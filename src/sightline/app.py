@@ -6,8 +6,11 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from fastapi import FastAPI
+from sqlalchemy.engine import make_url
 
 from sightline import web
 from sightline.api import Services, create_api
@@ -15,6 +18,7 @@ from sightline.blobs import open_blob_store
 from sightline.classifiers.features import FeatureSet
 from sightline.classifiers.jobs import TrainJob
 from sightline.classifiers.service import ClassifierService
+from sightline.disk_space import FreeSpaceFloor
 from sightline.events import JobKind
 from sightline.images.analysis import Analyst
 from sightline.images.backfill import RequestFeatureJob, request_reindex
@@ -43,6 +47,7 @@ class Sightline:
         self.settings = settings
         self.metrics = Metrics()
         self.stores = open_stores(settings.resolved_catalog_url())
+        self.disk_space = FreeSpaceFloor(local_folders(settings), settings.min_free_bytes)
         self.blobs = open_blob_store(settings.resolved_blob_url())
         self.queue = open_queue(
             settings.resolved_queue_url(),
@@ -73,6 +78,7 @@ class Sightline:
             self.metrics,
             wake_relay,
             extra_defaults=self.analyzers.run_on_upload,
+            check_space=self.disk_space.check,
         )
         self.classifiers = ClassifierService(
             self.stores.classifiers,
@@ -172,6 +178,7 @@ class Sightline:
                 "catalog": self.stores.events.last_event_seq,
                 "queue": self.queue.depth,
                 "blobs": lambda: self.blobs.exists("0" * 64),
+                "disk": self.disk_space.check,
             },
         )
         app = create_api(services, lifespan)
@@ -210,3 +217,17 @@ class Sightline:
         self.vectors.close()
         self.stores.close()
         self.models.close()
+
+
+def local_folders(settings: Settings) -> list[Path]:
+    """The folders on this machine's disks that Sightline writes to: the data folder, and the
+    blob store's, catalog's and queue's when they are local (file://, sqlite://)."""
+    folders = [settings.data_dir.resolve()]
+    blob_url = urlsplit(settings.resolved_blob_url())
+    if blob_url.scheme == "file":
+        folders.append(Path(unquote(blob_url.path)))
+    for url in (settings.resolved_catalog_url(), settings.resolved_queue_url()):
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database:
+            folders.append(Path(parsed.database).resolve().parent)
+    return folders

@@ -38,6 +38,7 @@ SightlineError
 ├── UrlFetchFailed (422)          `/v1/analyze`: the image URL could not be fetched
 ├── RangeNotSatisfiable (416)
 ├── DirectUploadsUnavailable (501) the blob store cannot take uploads straight from clients
+├── InsufficientStorage (507)     the disk is full, or under SIGHTLINE_MIN_FREE_BYTES free
 ├── BackendError (503)            a storage, catalog or queue backend failed
 ├── SearchUnavailable (503)       the model a search needs is not installed
 └── BlobNotFound (500)            a catalogued blob is missing from the store
@@ -224,6 +225,14 @@ class RangeNotSatisfiable(SightlineError):
 class DirectUploadsUnavailable(SightlineError):
     status_code = 501
     code = "DirectUploadsUnavailable"
+
+
+class InsufficientStorage(SightlineError):
+    """No room to store what was sent: refused whole, nothing half-written; it works again as
+    soon as space is freed."""
+
+    status_code = 507
+    code = "InsufficientStorage"
 
 
 class BackendError(SightlineError):

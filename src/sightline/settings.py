@@ -85,6 +85,13 @@ class Settings(BaseSettings):
         256 * 1024 * 1024, gt=0, description="Largest upload request, all files together."
     )
     max_files_per_request: int = Field(100, gt=0, description="Most files in one batch upload.")
+    min_free_bytes: int = Field(
+        100_000_000,
+        ge=0,
+        description="Uploads are refused (507) while the disk of a local folder (the data "
+        "folder, a file:// blob store, an SQLite catalog) has less free space than this; "
+        "readiness reports it.",
+    )
     max_metadata_bytes: int = Field(
         16 * 1024, gt=0, description="Largest client metadata object, as compact JSON."
     )

@@ -10,6 +10,7 @@ from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from sightline.blobs.base import is_sha256
+from sightline.disk_space import out_of_space_refused
 from sightline.errors import BlobNotFound, ConfigurationError
 
 
@@ -42,16 +43,17 @@ class LocalBlobStore:
         if path.exists():
             return sha256
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix=sha256[:8], suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as tmp:
-                tmp.write(data)
-                tmp.flush()
-                os.fsync(tmp.fileno())
-            os.replace(tmp_name, path)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
+        with out_of_space_refused(f"Writing a blob into {self.root}"):
+            fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix=sha256[:8], suffix=".part")
+            try:
+                with os.fdopen(fd, "wb") as tmp:
+                    tmp.write(data)
+                    tmp.flush()
+                    os.fsync(tmp.fileno())
+                os.replace(tmp_name, path)
+            except BaseException:
+                Path(tmp_name).unlink(missing_ok=True)
+                raise
         _fsync_dir(path.parent)
         return sha256
 

@@ -57,6 +57,7 @@ class ImageService:
         metrics: Metrics,
         on_event: Callable[[], None] = lambda: None,
         extra_defaults: Callable[[], list[str]] = list,
+        check_space: Callable[[], None] = lambda: None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -67,6 +68,8 @@ class ImageService:
         self.extra_defaults = extra_defaults
         self.metrics = metrics
         self.on_event = on_event  # wakes the in-process outbox relay
+        # Raises InsufficientStorage under the free-space floor: refused before any write.
+        self.check_space = check_space
         self._decoding = threading.BoundedSemaphore(os.cpu_count() or 1)
         # Synchronous analyses share the cores with the workers; more at once would only queue
         # inside the model runtimes, each holding a decoded picture in memory meanwhile.
@@ -114,6 +117,7 @@ class ImageService:
                 f"{len(uploads)} files in one request; the limit is "
                 f"{self.settings.max_files_per_request}."
             )
+        self.check_space()
         wanted = resolve_features(features, self.analyzers, self.defaults())
         client_metadata = self.parse_metadata(metadata)
         pictures = []

@@ -30,9 +30,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 
-from sightline.errors import ConfigurationError
+from sightline.errors import ConfigurationError, InsufficientStorage
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 POOL_SIZE = 5
@@ -59,18 +59,26 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A write transaction: committed on success, rolled back on any exception."""
-        if self._write_lock is None:
-            with self.engine.begin() as conn:
-                yield conn
-            return
-        with self._write_lock, self.engine.connect() as conn:
-            conn.info["immediate"] = True
-            try:
-                with conn.begin():
+        """A write transaction: committed on success, rolled back on any exception; a full disk
+        is `InsufficientStorage`."""
+        try:
+            if self._write_lock is None:
+                with self.engine.begin() as conn:
                     yield conn
-            finally:
-                conn.info.pop("immediate", None)
+                return
+            with self._write_lock, self.engine.connect() as conn:
+                conn.info["immediate"] = True
+                try:
+                    with conn.begin():
+                        yield conn
+                finally:
+                    conn.info.pop("immediate", None)
+        except OperationalError as exc:
+            if _disk_full(exc):
+                raise InsufficientStorage(
+                    "Writing to the catalog failed: its disk is full."
+                ) from exc
+            raise
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -133,3 +141,16 @@ def _enable_wal(cursor: sqlite3.Cursor) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
+
+
+# SQLite's SQLITE_FULL, PostgreSQL's disk_full (class 53: insufficient resources).
+SQLITE_FULL = 13
+POSTGRES_DISK_FULL = "53100"
+
+
+def _disk_full(exc: OperationalError) -> bool:
+    driver_error = exc.orig
+    return (
+        getattr(driver_error, "sqlite_errorcode", None) == SQLITE_FULL
+        or getattr(driver_error, "sqlstate", None) == POSTGRES_DISK_FULL
+    )

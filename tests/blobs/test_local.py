@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from pathlib import Path
 
 import pytest
 
 from sightline.blobs import BlobStore, open_blob_store
+from sightline.blobs.local import LocalBlobStore
 from sightline.errors import ConfigurationError
 
 DATA = b"the quick brown fox jumps over the lazy dog"
@@ -98,3 +100,16 @@ def test_file_url_with_a_host_is_rejected() -> None:
 def test_file_url_without_a_folder_is_rejected() -> None:
     with pytest.raises(ConfigurationError):
         open_blob_store("file://")
+
+
+def test_parts_left_by_a_crashed_write_go_at_start_up(tmp_path: Path) -> None:
+    LocalBlobStore(tmp_path)
+    stale = tmp_path / "tmp" / "abcd1234xyz.part"
+    fresh = tmp_path / "tmp" / "ef567890xyz.part"
+    for part in (stale, fresh):
+        part.write_bytes(b"half a blob")
+    an_hour_ago = time.time() - 3600
+    os.utime(stale, (an_hour_ago, an_hour_ago))
+    LocalBlobStore(tmp_path)  # a restart
+    assert not stale.exists()
+    assert fresh.exists()  # another process may still be writing it

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
@@ -13,12 +14,30 @@ from sightline.blobs.base import is_sha256
 from sightline.disk_space import out_of_space_refused
 from sightline.errors import BlobNotFound, ConfigurationError
 
+# A blob is written into tmp/ and renamed within a request; a part older than this was left by
+# a process that died mid-write (processes sharing the folder keep their fresh parts).
+STALE_PART_SECONDS = 15 * 60
+
 
 class LocalBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self._tmp = self.root / "tmp"
         self._tmp.mkdir(parents=True, exist_ok=True)
+        self.remove_stale_parts()
+
+    def remove_stale_parts(self, older_than: float = STALE_PART_SECONDS) -> int:
+        """Delete what crashed writes left in tmp/; returns how many parts went."""
+        cutoff = time.time() - older_than
+        removed = 0
+        for part in self._tmp.glob("*.part"):
+            try:
+                if part.stat().st_mtime < cutoff:
+                    part.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue  # renamed into place or removed by another process meanwhile
+        return removed
 
     @classmethod
     def from_url(cls, url: str) -> LocalBlobStore:

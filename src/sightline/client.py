@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import quote
 
 import httpx
 
@@ -64,7 +65,8 @@ class Client:
         data, name = _read(source, filename)
         headers = {"Content-Type": content_type}
         if name:
-            headers["X-Filename"] = name
+            # RFC 8187's form: headers carry ASCII only, file names need not.
+            headers["X-Filename"] = "UTF-8''" + quote(name, safe="")
         response = self._http.post(
             "/v1/images",
             content=data,

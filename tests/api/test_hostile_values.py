@@ -112,3 +112,41 @@ def test_an_unexpected_error_leaves_the_connection_usable(
         # The same connection answered both: the server did not drop it after the 500.
         assert again.extensions["network_stream"] is stream
     assert_nothing_stored_and_still_serving(server)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "日本.jpg".encode(),  # raw UTF-8, as many clients send it
+        b"%E6%97%A5%E6%9C%AC.jpg",
+        b"UTF-8''%E6%97%A5%E6%9C%AC.jpg",
+        b"utf-8'ja'%E6%97%A5%E6%9C%AC.jpg",
+    ],
+)
+def test_non_ascii_file_names_are_stored_as_sent(server: RunningServer, header: bytes) -> None:
+    response = httpx.post(
+        f"{server.url}/v1/images",
+        content=JPEG,
+        headers={"Content-Type": "image/jpeg", "X-Filename": header},
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["images"][0]["filename"] == "日本.jpg"
+
+
+def test_a_file_name_that_is_not_utf8_is_refused(server: RunningServer) -> None:
+    response = httpx.post(
+        f"{server.url}/v1/images",
+        content=JPEG,
+        headers={"Content-Type": "image/jpeg", "X-Filename": b"\xff\xfe.jpg"},
+    )
+    assert_error(response, 400, "InvalidParameter")
+    assert_nothing_stored_and_still_serving(server)
+
+
+def test_the_client_sends_any_file_name(server: RunningServer) -> None:
+    from sightline import Client
+
+    with Client(server.url) as client:
+        assert client.upload(JPEG, filename="Schadensfall №7 — 日本.jpg")["filename"] == (
+            "Schadensfall №7 — 日本.jpg"
+        )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import unquote_to_bytes
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -43,6 +45,7 @@ from sightline.search.service import SearchService
 from sightline.storage.records import ImageStatus
 from sightline.vision.thumbnail import THUMBNAIL_SIZES
 
+PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 router = APIRouter(prefix="/v1/images", tags=["images"], route_class=StrictJSONRoute)
 Service = Annotated[ImageService, deps.part("images")]
 Search = Annotated[SearchService, deps.part("search")]
@@ -154,12 +157,30 @@ async def read_uploads(
             raise LengthRequired("A multipart upload needs a Content-Length header.")
         return await _read_form(request, service, max_files)
     if content_type.startswith("image/") or content_type == "application/octet-stream":
-        filename = request.headers.get("x-filename")
+        filename = header_filename(request.headers.get("x-filename"))
         return [Upload(await read_body(request, settings.max_upload_bytes), filename)], [], None
     raise UnsupportedMediaType(
         f"Unsupported content type {content_type or '(none)'!r}: send multipart/form-data "
         "or the image bytes with an image/* content type."
     )
+
+
+def header_filename(value: str | None) -> str | None:
+    """The file name of an `X-Filename` header: RFC 8187 (`UTF-8''%E6%97%A5.jpg`),
+    percent-encoded, or raw UTF-8 (which arrives read as Latin-1, the header encoding); a name
+    that decodes to no text is refused rather than stored garbled."""
+    if value is None:
+        return None
+    charset, quote, encoded = value.partition("'")
+    if quote and charset.upper() == "UTF-8" and "'" in encoded:
+        value = encoded.partition("'")[2]  # the language tag between the quotes is ignored
+    try:
+        raw = unquote_to_bytes(value) if PERCENT_ESCAPE.search(value) else value.encode("latin-1")
+        return raw.decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        raise InvalidParameter(
+            "X-Filename is not UTF-8: send it percent-encoded (RFC 8187: UTF-8''%E6%97%A5.jpg)."
+        ) from None
 
 
 @router.post(

@@ -127,7 +127,7 @@ def test_non_ascii_file_names_are_stored_as_sent(server: RunningServer, header: 
     response = httpx.post(
         f"{server.url}/v1/images",
         content=JPEG,
-        headers={"Content-Type": "image/jpeg", "X-Filename": header},
+        headers={b"Content-Type": b"image/jpeg", b"X-Filename": header},
     )
     assert response.status_code == 202, response.text
     assert response.json()["images"][0]["filename"] == "日本.jpg"
@@ -137,7 +137,7 @@ def test_a_file_name_that_is_not_utf8_is_refused(server: RunningServer) -> None:
     response = httpx.post(
         f"{server.url}/v1/images",
         content=JPEG,
-        headers={"Content-Type": "image/jpeg", "X-Filename": b"\xff\xfe.jpg"},
+        headers={b"Content-Type": b"image/jpeg", b"X-Filename": b"\xff\xfe.jpg"},
     )
     assert_error(response, 400, "InvalidParameter")
     assert_nothing_stored_and_still_serving(server)

@@ -288,7 +288,7 @@ def test_health_readiness_and_metrics(server: RunningServer, client: Client) -> 
     assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{server.url}/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"catalog": "ok", "queue": "ok", "blobs": "ok"}
+    assert ready.json()["checks"] == {"catalog": "ok", "queue": "ok", "blobs": "ok", "disk": "ok"}
     text = httpx.get(f"{server.url}/metrics").text
     assert 'sightline_uploads_total{outcome="new"} 1.0' in text
     assert 'sightline_queue_jobs{state="done"} 1.0' in text

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, update
 
+from sightline import stores
 from sightline.classifiers.features import index_entries
 from sightline.errors import InvalidParameter, InvalidQuery
 from sightline.events import EventType, cloud_event
@@ -28,7 +29,6 @@ from sightline.storage import tables as t
 from sightline.storage.database import Database
 from sightline.storage.records import FeatureState, FeatureStatus, ImageStatus, NewImage
 from sightline.stores import Stores
-from sightline.stores import migrate as upgrade
 
 JSON = dict[str, Any]
 # The fields every model result starts with: the results below are whole, as analyzers store them.
@@ -403,7 +403,7 @@ def test_refresh_and_rebuild_write_documents_from_the_stored_results(
 
 def test_the_migration_indexes_images_analysed_before_it(empty_catalog_url: str) -> None:
     db = Database(empty_catalog_url)
-    upgrade(db, "0002")
+    stores.migrate(db, "0002")
     now = datetime.now(UTC)
     with db.write() as conn:
         conn.execute(
@@ -440,7 +440,7 @@ def test_the_migration_indexes_images_analysed_before_it(empty_catalog_url: str)
                 }
             ],
         )
-    upgrade(db)
+    stores.migrate(db)
     catalog = Stores.on(db)
     try:
         assert found(catalog, "cat") == ["img_01"]

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from sightline import stores
 from sightline.storage.database import Database
-from sightline.stores import migrate as upgrade_database
 from sightline.vision.geometry import ModelInfo
 from sightline.vision.vectors import EmbeddingResult
 from support.services import Stack
@@ -32,7 +32,7 @@ def embedding(vector: Collection[float]) -> dict[str, Any]:
 def migrate(url: str) -> None:
     db = Database(url)
     try:
-        upgrade_database(db)
+        stores.migrate(db)
     finally:
         db.dispose()
 

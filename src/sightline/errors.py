@@ -30,6 +30,7 @@ SightlineError
 ├── Conflict (409)
 │   ├── ClassifierExists          a classifier name is taken
 │   └── NotDeadLettered           redelivering a delivery that is not dead-lettered
+├── RequestTimeout (408)          the request body stalled (SIGHTLINE_BODY_TIMEOUT_SECONDS)
 ├── LengthRequired (411)          a multipart upload without Content-Length
 ├── PayloadTooLarge (413)
 │   ├── ImageTooLarge             more bytes than allowed
@@ -192,6 +193,11 @@ class UrlFetchFailed(SightlineError):
 
     status_code = 422
     code = "UrlFetchFailed"
+
+
+class RequestTimeout(SightlineError):
+    status_code = 408
+    code = "RequestTimeout"
 
 
 class LengthRequired(SightlineError):

@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     job_backoff_seconds: float = Field(
         2.0, gt=0, description="Base of the exponential retry backoff (with full jitter)."
     )
+    body_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="A request whose body sends nothing for this long is answered 408 "
+        "`RequestTimeout`: a slow or stalled client cannot hold a connection forever.",
+    )
     poll_interval_seconds: float = Field(
         0.2, gt=0, description="How often idle workers and the outbox relay look for work."
     )

@@ -11,6 +11,7 @@ from sightline import __version__
 from sightline.api import analyze, errors, events, images, models, search, system, uploads
 from sightline.api import classifiers as classifier_routes
 from sightline.api import subscriptions as subscription_routes
+from sightline.api.body_timeout import BodyReadTimeout
 from sightline.api.deps import Services, require_api_key
 
 DESCRIPTION = """
@@ -36,6 +37,7 @@ def create_api(
     )
     app.state.services = services
     errors.install(app)
+    app.add_middleware(BodyReadTimeout, seconds=services.settings.body_timeout_seconds)
     protected = [Depends(require_api_key)]
     app.include_router(images.router, dependencies=protected)
     app.include_router(analyze.router, dependencies=protected)

@@ -7,14 +7,13 @@ import threading
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from fastapi import FastAPI
-from sqlalchemy.engine import make_url
 
 from sightline import web
 from sightline.api import Services, create_api
 from sightline.blobs import open_blob_store
+from sightline.blobs.local import LocalBlobStore
 from sightline.classifiers.features import FeatureSet
 from sightline.classifiers.jobs import TrainJob
 from sightline.classifiers.service import ClassifierService
@@ -27,6 +26,7 @@ from sightline.images.service import ImageService
 from sightline.metrics import Metrics
 from sightline.models import Models
 from sightline.queue import RetryPolicy, open_queue
+from sightline.queue.sqlite import SQLiteQueue
 from sightline.search.service import SearchService
 from sightline.search.vectors import VectorSearch
 from sightline.settings import Settings
@@ -47,13 +47,13 @@ class Sightline:
         self.settings = settings
         self.metrics = Metrics()
         self.stores = open_stores(settings.resolved_catalog_url())
-        self.disk_space = FreeSpaceFloor(local_folders(settings), settings.min_free_bytes)
         self.blobs = open_blob_store(settings.resolved_blob_url())
         self.queue = open_queue(
             settings.resolved_queue_url(),
             lease_seconds=settings.job_lease_seconds,
             retry=RetryPolicy(settings.job_max_attempts, settings.job_backoff_seconds),
         )
+        self.disk_space = FreeSpaceFloor(self._local_folders(), settings.min_free_bytes)
         self.models = Models.from_settings(settings)
         bundled = (
             dict(analyzers)
@@ -145,6 +145,16 @@ class Sightline:
             lambda: dict.fromkeys(self.models.loaded(), 1),
         )
 
+    def _local_folders(self) -> list[Path]:
+        """The folders on this machine's disks that Sightline writes to: the data folder, and
+        the blob store's, catalog's and queue's when they are local (file://, sqlite://)."""
+        folders = [self.settings.data_dir.resolve()]
+        if isinstance(self.blobs, LocalBlobStore):
+            folders.append(self.blobs.root)
+        databases = [self.stores.db, self.queue.db if isinstance(self.queue, SQLiteQueue) else None]
+        folders.extend(db.folder for db in databases if db is not None and db.folder is not None)
+        return folders
+
     def api(self, *, run_workers: bool) -> FastAPI:
         @asynccontextmanager
         async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -217,17 +227,3 @@ class Sightline:
         self.vectors.close()
         self.stores.close()
         self.models.close()
-
-
-def local_folders(settings: Settings) -> list[Path]:
-    """The folders on this machine's disks that Sightline writes to: the data folder, and the
-    blob store's, catalog's and queue's when they are local (file://, sqlite://)."""
-    folders = [settings.data_dir.resolve()]
-    blob_url = urlsplit(settings.resolved_blob_url())
-    if blob_url.scheme == "file":
-        folders.append(Path(unquote(blob_url.path)))
-    for url in (settings.resolved_catalog_url(), settings.resolved_queue_url()):
-        parsed = make_url(url)
-        if parsed.get_backend_name() == "sqlite" and parsed.database:
-            folders.append(Path(parsed.database).resolve().parent)
-    return folders

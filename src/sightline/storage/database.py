@@ -49,9 +49,12 @@ class Database:
         self.url = url
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self._write_lock = threading.Lock() if self.is_sqlite else None
+        # The folder of an SQLite file: on this machine's disk, so its free space matters.
+        self.folder: Path | None = None
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                self.folder = Path(parsed.database).resolve().parent
+                self.folder.mkdir(parents=True, exist_ok=True)
             self.engine = create_engine(parsed, connect_args={"check_same_thread": False})
             _configure_sqlite(self.engine)
         else:

@@ -23,6 +23,7 @@ from sightline.images.analysis import Analyst
 from sightline.images.backfill import RequestFeatureJob, request_reindex
 from sightline.images.inbox import DirectUploads
 from sightline.images.service import ImageService
+from sightline.keys import AccessLimits, KeyService
 from sightline.metrics import Metrics
 from sightline.models import Models
 from sightline.queue import RetryPolicy, open_queue
@@ -104,6 +105,7 @@ class Sightline:
         self.subscriptions = SubscriptionService(
             settings, self.stores.subscriptions, self.dispatcher.notify
         )
+        self.keys = KeyService(settings, self.stores.keys)
         features = RequestFeatureJob(self.stores.images, self.stores.vectors, self.service)
         self.pool = WorkerPool(
             settings,
@@ -181,6 +183,8 @@ class Sightline:
                 self.blobs,
             ),
             subscriptions=self.subscriptions,
+            keys=self.keys,
+            limits=AccessLimits.from_settings(self.settings),
             events=self.stores.events,
             metrics=self.metrics,
             models=self.models.registry,

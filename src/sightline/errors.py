@@ -17,7 +17,11 @@ SightlineError
 │   ├── InvalidStorageEvent       a bucket notification in neither S3 nor SeaweedFS form
 │   ├── WebhookTargetForbidden    a subscription endpoint on a non-public address
 │   └── WebhookValidationFailed   the endpoint did not agree to receive deliveries
-├── Unauthorized (401)
+├── Unauthorized (401)            no API key, a wrong, revoked or expired one, or no session
+├── Forbidden (403)
+│   ├── InsufficientScope         the key's scope does not cover the route
+│   ├── InvalidSignature          a signed link that was altered or signed with another secret
+│   └── LinkExpired               a signed link past its expiry
 ├── NotFound (404)
 │   ├── ImageNotFound
 │   ├── UnknownModel
@@ -25,7 +29,8 @@ SightlineError
 │   ├── ClassifierVersionNotFound
 │   ├── UploadNotFound            no direct upload with this id
 │   ├── SubscriptionNotFound
-│   └── DeliveryNotFound
+│   ├── DeliveryNotFound
+│   └── KeyNotFound               no stored API key with this id
 ├── NotReady (409)                the resource exists but is not computed yet
 ├── Conflict (409)
 │   ├── ClassifierExists          a classifier name is taken
@@ -36,6 +41,10 @@ SightlineError
 │   ├── ImageTooLarge             more bytes than allowed
 │   └── ImageDimensionsTooLarge   more pixels than allowed (decompression bombs)
 ├── UnsupportedMediaType (415)
+├── TooManyRequests (429)          answered with `Retry-After` (`details.retry_after`, seconds)
+│   ├── TooManyAuthFailures       this address sent too many wrong keys lately
+│   ├── RateLimited               this key's request rate (SIGHTLINE_KEY_RATE_LIMIT)
+│   └── TooManyConcurrentRequests this key's requests in flight (SIGHTLINE_KEY_CONCURRENCY_LIMIT)
 ├── UrlFetchFailed (422)          `/v1/analyze`: the image URL could not be fetched
 ├── RangeNotSatisfiable (416)
 ├── DirectUploadsUnavailable (501) the blob store cannot take uploads straight from clients
@@ -137,6 +146,23 @@ class Unauthorized(SightlineError):
     code = "Unauthorized"
 
 
+class Forbidden(SightlineError):
+    status_code = 403
+    code = "Forbidden"
+
+
+class InsufficientScope(Forbidden):
+    code = "InsufficientScope"
+
+
+class InvalidSignature(Forbidden):
+    code = "InvalidSignature"
+
+
+class LinkExpired(Forbidden):
+    code = "LinkExpired"
+
+
 class NotFound(SightlineError):
     status_code = 404
     code = "NotFound"
@@ -170,6 +196,10 @@ class DeliveryNotFound(NotFound):
     code = "DeliveryNotFound"
 
 
+class KeyNotFound(NotFound):
+    code = "KeyNotFound"
+
+
 class NotReady(SightlineError):
     status_code = 409
     code = "NotReady"
@@ -186,6 +216,29 @@ class ClassifierExists(Conflict):
 
 class NotDeadLettered(Conflict):
     code = "NotDeadLettered"
+
+
+class TooManyRequests(SightlineError):
+    """Refused for now; `retry_after` (whole seconds) says when to try again."""
+
+    status_code = 429
+    code = "TooManyRequests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class TooManyAuthFailures(TooManyRequests):
+    code = "TooManyAuthFailures"
+
+
+class RateLimited(TooManyRequests):
+    code = "RateLimited"
+
+
+class TooManyConcurrentRequests(TooManyRequests):
+    code = "TooManyConcurrentRequests"
 
 
 class UrlFetchFailed(SightlineError):

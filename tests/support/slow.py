@@ -11,6 +11,9 @@ in one place. A listed test that is renamed only drops out of the list (and then
 
 SLOW_TESTS = frozenset(
     {
+        "tests/api/test_access.py::test_bad_key_requests_are_refused_and_store_nothing",
+        "tests/api/test_access.py::test_every_route_refuses_keys_short_of_its_scope",
+        "tests/api/test_access.py::test_the_api_is_open_only_until_the_first_key_and_revoking_never_reopens_it",
         "tests/api/test_auth.py::test_missing_or_wrong_keys_are_refused",
         "tests/api/test_bad_input.py::test_bad_file_multipart",
         "tests/api/test_bad_input.py::test_bad_file_raw",
@@ -28,6 +31,7 @@ SLOW_TESTS = frozenset(
         "tests/api/test_images.py::test_list_paginates_newest_first_and_filters",
         "tests/api/test_images.py::test_lists_can_leave_out_results_but_keep_every_status",
         "tests/api/test_images.py::test_thumbnails_by_size",
+        "tests/api/test_links.py::test_a_read_key_gets_links_that_work_without_a_key",
         "tests/api/test_model_features.py::test_an_uploaded_claim_form_is_read_by_the_workers",
         "tests/api/test_search.py::test_cursor_pages_over_http",
         "tests/api/test_search.py::test_real_tags_and_text_are_searchable",
@@ -43,6 +47,7 @@ SLOW_TESTS = frozenset(
         "tests/blobs/test_s3.py::test_an_unreachable_store_is_a_backend_error",
         "tests/cli/test_analyze.py::test_analyze_prints_every_default_feature_as_json",
         "tests/cli/test_models.py::test_prepare_reports_each_model",
+        "tests/cli/test_serve.py::test_serve_believes_forwarding_headers_only_from_the_listed_proxies",
         "tests/cli/test_serve.py::test_serve_runs_the_pipeline_and_stops_on_sigterm",
         "tests/images/test_concurrency.py::test_a_reader_following_events_by_seq_misses_none",
         "tests/images/test_concurrency.py::test_a_reader_following_vectors_by_seq_misses_none",

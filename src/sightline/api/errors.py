@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sightline.api.schemas import ErrorBody, ErrorInfo
-from sightline.errors import RangeNotSatisfiable, SightlineError
+from sightline.errors import RangeNotSatisfiable, SightlineError, TooManyRequests
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,8 @@ def install(app: FastAPI) -> None:
         headers = None
         if isinstance(exc, RangeNotSatisfiable):
             headers = {"Content-Range": f"bytes */{exc.details['size']}"}
+        elif isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
         return error_response(exc.status_code, exc.code, exc.message, exc.details, headers)
 
     @app.exception_handler(RequestValidationError)

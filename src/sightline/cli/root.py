@@ -9,6 +9,7 @@ import click
 from sightline.cli.analyze import analyze
 from sightline.cli.classifiers import classifiers
 from sightline.cli.images import delete, get, list_, search, upload
+from sightline.cli.keys import keys
 from sightline.cli.models import models
 from sightline.cli.queue import queue
 from sightline.cli.serve import migrate, serve, worker
@@ -26,7 +27,7 @@ def main(log_level: str) -> None:
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
-COMMANDS = (serve, worker, migrate, analyze, queue, models)  # run, operate, manage here
+COMMANDS = (serve, worker, migrate, analyze, queue, keys, models)  # run, operate, manage here
 CLIENT_COMMANDS = (upload, get, list_, delete, search, classifiers)  # against a running server
 for command in (*COMMANDS, *CLIENT_COMMANDS):
     main.add_command(command)

@@ -67,7 +67,15 @@ def serve(
             _redacted(settings.resolved_catalog_url()),
             settings.workers,
         )
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            # The client address and scheme come from X-Forwarded-* only from these proxies.
+            proxy_headers=True,
+            forwarded_allow_ips=settings.forwarded_allow_ip_list(),
+        )
     finally:
         sightline.close()
 

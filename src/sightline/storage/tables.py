@@ -349,6 +349,35 @@ delivery_attempts = Table(
     Index("ix_delivery_attempts_subscription_id", "subscription_id", "id"),
 )
 
+# API keys made by `sightline keys create` or `POST /v1/keys`: only a SHA-256 of the secret is
+# kept. Revoked keys stay listed (with `revoked_at`) and still count as keys: revoking the last
+# one never opens the API.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("scope", String(16), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("last_used_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+    Index("ix_api_keys_secret_hash", "secret_hash", unique=True),
+)
+
+# Signed-in browsers: a SHA-256 of each session cookie and the key it was signed in with (an
+# `api_keys` id, or `env:…` for a key of SIGHTLINE_API_KEYS, so no foreign key).
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("key_id", String(64), nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
 # Made by the migrations by hand, outside `metadata`, for one database only: the full-text index
 # (SQLite's FTS5 table and its shadow tables, or PostgreSQL's tsvector table and its indexes),
 # and pgvector's copy of the vectors with its per-space HNSW indexes.
@@ -370,6 +399,7 @@ def is_hand_made(name: str | None, type_: str) -> bool:
 
 
 __all__ = [
+    "api_keys",
     "blob_refs",
     "blobs",
     "catalog_state",
@@ -388,4 +418,5 @@ __all__ = [
     "phash_bands",
     "subscriptions",
     "uploads",
+    "web_sessions",
 ]

@@ -16,9 +16,8 @@ from sightline.keys.service import MAX_NAME_LENGTH
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"], route_class=StrictJSONRoute)
 Keys = Annotated[KeyService, deps.part("keys")]
-ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody} for status in (400, 401, 403, 404)
-}
+# 401, 403 and 429 are documented on every /v1 operation by `auth.document_security`.
+ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorBody} for status in (400, 404)}
 
 
 class KeyIn(BaseModel):

@@ -33,7 +33,7 @@ class LinksOut(BaseModel):
 @router.get(
     "/{image_id}/links",
     response_model=LinksOut,
-    responses={status: {"model": ErrorBody} for status in (400, 401, 403, 404)},
+    responses={status: {"model": ErrorBody} for status in (400, 404)},
     summary="Signed links to the original and thumbnails that need no API key until they expire",
 )
 def image_links(

@@ -2,7 +2,9 @@
 embedded server, open, with a key from SIGHTLINE_API_KEYS, with a stored key (one indexed read
 of the catalog), and with a browser session of a stored key (two reads); plus an image's
 original through a signed link against the same with a stored key. Prints p50/p95 latency and
-requests/s per way, sequential requests on one kept-alive connection.
+requests/s per way, sequential requests on one kept-alive connection. Then the checks alone,
+called in a loop on the same SQLite catalog (steadier than HTTP on a busy machine): median
+microseconds per call.
 
     .venv/bin/python bench/auth.py              # 2000 requests per way
     .venv/bin/python bench/auth.py -n 500 --json
@@ -18,7 +20,7 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -71,6 +73,17 @@ def timed(client: httpx.Client, url: str, n: int, **kwargs: Any) -> dict[str, fl
     }
 
 
+def per_call(check: Callable[[], object], n: int) -> float:
+    """Median microseconds of `check`, over `n` calls in batches of 100."""
+    rounds = []
+    for _ in range(max(1, n // 100)):
+        start = time.perf_counter()
+        for _ in range(100):
+            check()
+        rounds.append((time.perf_counter() - start) / 100)
+    return round(statistics.median(rounds) * 1e6, 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", type=int, default=2000, help="requests per way")
@@ -110,8 +123,19 @@ def main() -> None:
                 "content"
             ]
             results["original, signed link"] = timed(client, link, args.n)
+            token = session["sightline_session"]
+            signer = app.keys.link_signer()
+            signature = signer.sign(image, "content", 2_000_000_000)
+            calls = {
+                "environment key": per_call(lambda: app.keys.authenticate(ENV_KEY), args.n),
+                "stored key": per_call(lambda: app.keys.authenticate(stored), args.n),
+                "session cookie": per_call(lambda: app.keys.session_principal(token), args.n),
+                "signed link": per_call(
+                    lambda: signer.verify(image, "content", "2000000000", signature, 0), args.n
+                ),
+            }
     if args.json:
-        print(json.dumps({"load_1m": os.getloadavg()[0], "results": results}))
+        print(json.dumps({"load_1m": os.getloadavg()[0], "results": results, "calls_us": calls}))
         return
     print(f"{args.n} sequential requests per way; 1-minute load {os.getloadavg()[0]:.1f}")
     for way, figures in results.items():
@@ -119,6 +143,9 @@ def main() -> None:
             f"  {way:24} p50 {figures['p50_ms']:6.2f} ms  p95 {figures['p95_ms']:6.2f} ms  "
             f"{figures['requests_per_s']:7.1f} requests/s"
         )
+    print("The check alone, median per call:")
+    for way, microseconds in calls.items():
+        print(f"  {way:24} {microseconds:8.1f} µs")
 
 
 if __name__ == "__main__":

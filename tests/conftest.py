@@ -17,6 +17,7 @@ import uvicorn
 
 from sightline import Client
 from sightline.app import Sightline
+from sightline.connections import server_options
 from sightline.models import Models
 from sightline.settings import Settings, default_model_dir
 from support.catalogs import catalog_url, empty_catalog_url, migrate
@@ -243,6 +244,7 @@ class serve:
             port=port,
             log_level="warning",
             lifespan="on",
+            **server_options(sightline.settings),
         )
         self.sightline = sightline
         self.server = uvicorn.Server(config)

@@ -241,6 +241,14 @@ class TooManyConcurrentRequests(TooManyRequests):
     code = "TooManyConcurrentRequests"
 
 
+class TooManyConnections(SightlineError):
+    """Answered by the server itself, before any request, to an address over its connection
+    cap (`sightline.connections`)."""
+
+    status_code = 429
+    code = "TooManyConnections"
+
+
 class UrlFetchFailed(SightlineError):
     """The image URL could not be fetched: the caller's URL, so a 4xx, not our failure."""
 

@@ -152,6 +152,19 @@ class Settings(BaseSettings):
         description="A request whose body sends nothing for this long is answered 408 "
         "`RequestTimeout`: a slow or stalled client cannot hold a connection forever.",
     )
+    header_timeout_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="A connection whose request head is not complete this long after it opened "
+        "(or after the previous response) is closed: a client cannot hold one by sending nothing.",
+    )
+    max_connections_per_client: int = Field(
+        64,
+        ge=0,
+        description="Open connections one client address may hold; more are answered 429 "
+        "`TooManyConnections` and closed (0: no cap). The proxies in "
+        "SIGHTLINE_FORWARDED_ALLOW_IPS are not counted.",
+    )
     poll_interval_seconds: float = Field(
         0.2, gt=0, description="How often idle workers and the outbox relay look for work."
     )

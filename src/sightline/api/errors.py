@@ -13,7 +13,12 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sightline.api.schemas import ErrorBody, ErrorInfo
-from sightline.errors import RangeNotSatisfiable, SightlineError, TooManyRequests
+from sightline.errors import (
+    RangeNotSatisfiable,
+    RequestTimeout,
+    SightlineError,
+    TooManyRequests,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +53,9 @@ def install(app: FastAPI) -> None:
             headers = {"Content-Range": f"bytes */{exc.details['size']}"}
         elif isinstance(exc, TooManyRequests):
             headers = {"Retry-After": str(exc.retry_after)}
+        elif isinstance(exc, RequestTimeout):
+            # The rest of the body may still come: the connection cannot carry another request.
+            headers = {"Connection": "close"}
         return error_response(exc.status_code, exc.code, exc.message, exc.details, headers)
 
     @app.exception_handler(RequestValidationError)

@@ -48,6 +48,8 @@ def serve(
     """Run the HTTP API, by default with analysis workers in the same process."""
     import uvicorn
 
+    from sightline.connections import server_options
+
     settings = settings_from(
         host=host,
         port=port,
@@ -72,9 +74,7 @@ def serve(
             host=settings.host,
             port=settings.port,
             log_level="warning",
-            # The client address and scheme come from X-Forwarded-* only from these proxies.
-            proxy_headers=True,
-            forwarded_allow_ips=settings.forwarded_allow_ip_list(),
+            **server_options(settings),
         )
     finally:
         sightline.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from sightline.app import Sightline
+from sightline.cli import main
 from sightline.images.service import Upload
 from sightline.queue import JobState
 from sightline.settings import Settings
@@ -214,6 +217,11 @@ def test_a_killed_worker_job_completes_later_exactly_once(tmp_path: Path) -> Non
         assert rows == 2
         assert event_types(api, image_id).count("sightline.image.analyzed") == 1
         assert _attempts(api) == 2
+        # The kill left nothing behind: no orphan, no stale part, no job missing or dead.
+        checked = CliRunner().invoke(
+            main, ["check", "--data-dir", data_dir, "--grace-seconds", "0.001", "--json"]
+        )
+        assert checked.exit_code == 0 and json.loads(checked.output)["left"] == 0, checked.output
     finally:
         api.close()
 

@@ -2,6 +2,8 @@
 
 SightlineError
 ├── ConfigurationError            bad settings, an unknown backend URL, a failed model conversion
+├── MaintenanceRefused            `sightline backup`/`restore` cannot do this safely (a
+│                                 PostgreSQL catalog, a non-empty target, not a backup)
 ├── InvalidInput (400)            the request itself is wrong
 │   ├── EmptyImage
 │   ├── InvalidImageFormat        not an image, corrupt, truncated or an unsupported format
@@ -78,6 +80,13 @@ class SightlineError(Exception):
 
 class ConfigurationError(SightlineError):
     code = "ConfigurationError"
+
+
+class MaintenanceRefused(SightlineError):
+    """A command-line operation refused before changing anything; the message says why and
+    what to do instead. Never an HTTP answer."""
+
+    code = "MaintenanceRefused"
 
 
 class InvalidInput(SightlineError):

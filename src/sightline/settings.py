@@ -165,6 +165,19 @@ class Settings(BaseSettings):
         "`TooManyConnections` and closed (0: no cap). The proxies in "
         "SIGHTLINE_FORWARDED_ALLOW_IPS are not counted.",
     )
+    sweep_interval_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description="How often each process running workers removes blobs no image "
+        "references and parts of writes that never finished (first at start-up); 0: never "
+        "(`sightline check --repair` still does).",
+    )
+    sweep_grace_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="Blobs and parts younger than this are left alone by sweeps and checks: "
+        "the time an upload or analysis in flight has to commit what it wrote.",
+    )
     poll_interval_seconds: float = Field(
         0.2, gt=0, description="How often idle workers and the outbox relay look for work."
     )
@@ -264,6 +277,10 @@ class Settings(BaseSettings):
 
     def resolved_queue_url(self) -> str:
         return self.queue_url or f"sqlite:///{self.data_dir.resolve() / 'queue.db'}"
+
+    def index_dir(self) -> Path:
+        """Snapshots of the vector indexes: a cache of the catalog, rebuilt when missing."""
+        return self.data_dir.resolve() / "indexes"
 
     def api_key_set(self) -> frozenset[str]:
         return frozenset(key.strip() for key in self.api_keys.split(",") if key.strip())

@@ -160,6 +160,28 @@ def test_the_etag_is_checked_when_the_store_keeps_no_checksum(
     assert keys(store) == []
 
 
+def test_an_unfinished_multipart_upload_is_a_stale_part(store: S3BlobStore) -> None:
+    """What a process killed in the middle of a large put leaves: parts the store keeps."""
+    key = store.blob_key(SHA)
+    upload = store.client.create_multipart_upload(Bucket=store.bucket, Key=key)
+    store.client.upload_part(
+        Bucket=store.bucket, Key=key, UploadId=upload["UploadId"], PartNumber=1, Body=DATA
+    )
+    assert store.remove_stale_parts(3600) == 0  # it may be a put in flight
+    assert store.remove_stale_parts(0, dry_run=True) == 1
+    assert store.remove_stale_parts(0) == 1
+    uploads = store.client.list_multipart_uploads(Bucket=store.bucket, Prefix=store.prefix)
+    assert uploads.get("Uploads", []) == []
+    assert not store.exists(SHA)
+
+
+def test_the_listing_holds_blobs_only(store: S3BlobStore) -> None:
+    store.put(DATA)
+    for key in ("incoming/0123/photo.jpg", f"blobs/{SHA[:2]}/{SHA[2:4]}/notes.txt", SHA):
+        store.client.put_object(Bucket=store.bucket, Key=store.prefix + key, Body=b"x")
+    assert [blob.sha256 for blob in store.list_blobs()] == [SHA]
+
+
 def test_a_small_blob_costs_one_request_whether_or_not_it_exists(store: S3BlobStore) -> None:
     sent: list[str] = []
     store.client.meta.events.register(

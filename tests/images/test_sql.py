@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from sightline.blobs import StoreKeeper, open_blob_store
 from sightline.events import EventType, cloud_event
-from sightline.images.store import ImageQuery
+from sightline.images.store import BlobUse, ImageQuery
 from sightline.storage import tables as t
 from sightline.storage.records import BlobRef, FeatureState, FeatureStatus, ImageStatus, NewImage
 from sightline.stores import Stores, open_stores
@@ -726,6 +726,105 @@ def test_a_new_queue_epoch_hands_unfinished_jobs_to_the_relay_again(
     assert catalog.events.sync_queue_epoch("second") == 2
     assert catalog.events.redispatch_unfinished() == 0  # already handed back, not yet relayed
     assert len(catalog.events.undispatched_events(10)) == 2
+
+
+def test_relayed_unfinished_events_and_redispatching_some_of_them(catalog: Stores) -> None:
+    catalog.images.add_images(
+        [new_image(name) for name in "abcd"], [created(name) for name in "abcd"], FakeKeeper()
+    )
+    events = {e.envelope["subject"]: e for e in catalog.events.undispatched_events(10)}
+    catalog.events.mark_dispatched([events[f"images/{name}"].seq for name in "abc"])
+    catalog.events.mark_jobs_finished([events["images/a"].envelope["id"]])
+    relayed = catalog.events.relayed_unfinished(0, 10)
+    assert [e.envelope["subject"] for e in relayed] == ["images/b", "images/c"]
+    assert catalog.events.relayed_unfinished(relayed[0].seq, 10) == relayed[1:]
+    seqs = [events[f"images/{name}"].seq for name in "abd"]  # finished, relayed, not relayed
+    assert catalog.events.redispatch_unfinished(seqs) == 1
+    assert [e.envelope["subject"] for e in catalog.events.relayed_unfinished(0, 10)] == ["images/c"]
+
+
+# -- audit: blob references and unfinished work ----------------------------------------------
+
+
+def test_referenced_blobs_come_in_sha256_pages_with_their_uses(catalog: Stores) -> None:
+    shared, other, thumb = sha("shared"), sha("other"), sha("thumb")
+    add(
+        catalog,
+        new_image("img_1", blob=shared),
+        new_image("img_2", blob=shared),
+        new_image("img_3", blob=other),
+    )
+    catalog.images.finish_features(
+        "img_1", [done("thumbnail")], [BlobRef(thumb, "thumbnail:sizes.128")], FakeKeeper(), "1"
+    )
+    every = sorted([shared, other, thumb])
+    assert catalog.images.referenced_blobs("", 2) == every[:2]
+    assert catalog.images.referenced_blobs(every[1], 2) == every[2:]
+    assert catalog.images.referenced_blobs(every[2], 2) == []
+    uses = catalog.images.blob_uses([thumb, shared, sha("nobody's")])
+    assert sorted(uses, key=lambda use: (use.sha256, use.image_id)) == sorted(
+        [
+            BlobUse(shared, "img_1", "original"),
+            BlobUse(shared, "img_2", "original"),
+            BlobUse(thumb, "img_1", "thumbnail:sizes.128"),
+        ],
+        key=lambda use: (use.sha256, use.image_id),
+    )
+    assert [use.feature(["thumb", "thumbnail"]) for use in uses if not use.is_original] == [
+        "thumbnail"
+    ]
+
+
+def test_blob_rows_nothing_references_are_found_and_released(catalog: Stores) -> None:
+    add(catalog, new_image("img_1"))
+    now = datetime.now(UTC)
+    with catalog.db.write() as conn:  # what a crash between a deletion and its release leaves
+        conn.execute(
+            insert(t.blobs),
+            [
+                {"sha256": sha("left behind"), "created_at": now - timedelta(hours=2)},
+                {"sha256": sha("just written"), "created_at": now},
+            ],
+        )
+    an_hour_ago = now - timedelta(hours=1)
+    assert catalog.images.unreferenced_blob_rows(an_hour_ago, "", 10) == [sha("left behind")]
+    assert catalog.images.unreferenced_blob_rows(an_hour_ago, sha("left behind"), 10) == []
+    keeper = FakeKeeper()
+    released = catalog.images.release_blobs([sha("left behind"), sha("img_1")], keeper)
+    assert released == keeper.discarded == [sha("left behind")]
+    assert catalog.images.unreferenced_blob_rows(an_hour_ago, "", 10) == []
+
+
+def test_stranded_features_are_those_no_unfinished_event_asks_for(catalog: Stores) -> None:
+    def asking(image_id: str, *features: str) -> dict[str, Any]:
+        data = {"id": image_id, "features": list(features)}
+        return cloud_event(EventType.IMAGE_CREATED, image_id, data)
+
+    images = [new_image(f"img_{name}") for name in "abcde"]
+    asks = [
+        asking("img_a", "hash", "thumbnail"),  # its job will end both
+        asking("img_b", "hash"),  # nothing will end its thumbnail
+        asking("img_c", "hash", "thumbnail"),  # finished below, its features left pending
+        asking("img_d", "hash", "thumbnail"),  # done
+        asking("img_e", "hash", "thumbnail"),  # reprocessed after finishing
+    ]
+    catalog.images.add_images(images, asks, FakeKeeper())
+    catalog.events.mark_jobs_finished([asks[2]["id"], asks[3]["id"], asks[4]["id"]])
+    catalog.images.finish_features(
+        "img_d", [done("hash"), done("thumbnail")], [], FakeKeeper(), "d"
+    )
+    catalog.images.finish_features(
+        "img_e", [done("hash"), done("thumbnail")], [], FakeKeeper(), "e"
+    )
+    reprocess = cloud_event(
+        EventType.IMAGE_REPROCESS_REQUESTED, "img_e", {"id": "img_e", "features": ["hash"]}
+    )
+    catalog.images.request_features("img_e", pending("hash"), reprocess)
+    catalog.images.start_features("img_c", ["hash"])
+    assert list(catalog.images.stranded_features()) == [
+        ("img_b", ["thumbnail"]),
+        ("img_c", ["hash", "thumbnail"]),
+    ]
 
 
 # -- status counts ---------------------------------------------------------------------------

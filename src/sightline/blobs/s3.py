@@ -24,10 +24,11 @@ import io
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote, unquote, urlsplit
 
-from sightline.blobs.base import PresignedPost, is_sha256
+from sightline.blobs.base import PresignedPost, StoredBlob, is_sha256
 from sightline.errors import BackendError, BlobNotFound, ConfigurationError, ImageTooLarge
 
 try:
@@ -180,6 +181,45 @@ class S3BlobStore:
         key = self.blob_key(sha256)
         with _s3_errors("delete", key):
             self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def list_blobs(self) -> Iterator[StoredBlob]:
+        """S3 lists keys in byte order, and `ab/cd/abcd…` sorts as the sha256 does."""
+        folder = f"{self.prefix}blobs/"
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=folder
+        )
+        with _s3_errors("list", folder):
+            for page in pages:
+                for item in page.get("Contents", ()):
+                    sha256 = item["Key"].rsplit("/", 1)[-1]
+                    if is_sha256(sha256) and item["Key"] == self.blob_key(sha256):
+                        yield StoredBlob(sha256, int(item["Size"]), item["LastModified"])
+
+    def remove_stale_parts(self, older_than: float, *, dry_run: bool = False) -> int:
+        """Abort the multipart uploads of blobs that a crashed process never completed: the
+        store keeps (and bills) their parts until then."""
+        folder = f"{self.prefix}blobs/"
+        cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=self.bucket, Prefix=folder
+        )
+        stale = 0
+        with _s3_errors("list uploads under", folder):
+            for page in pages:
+                for upload in page.get("Uploads", ()):
+                    if upload["Initiated"] >= cutoff:
+                        continue
+                    if not dry_run:
+                        self._abort(upload["Key"], upload["UploadId"])
+                    stale += 1
+        return stale
+
+    def _abort(self, key: str, upload_id: str) -> None:
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                raise  # translated by the caller; a gone upload was completed or aborted meanwhile
 
     def presigned_url(
         self,

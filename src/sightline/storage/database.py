@@ -49,11 +49,13 @@ class Database:
         self.url = url
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self._write_lock = threading.Lock() if self.is_sqlite else None
-        # The folder of an SQLite file: on this machine's disk, so its free space matters.
+        # An SQLite file and its folder: on this machine's disk, so its free space matters.
+        self.path: Path | None = None
         self.folder: Path | None = None
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
-                self.folder = Path(parsed.database).resolve().parent
+                self.path = Path(parsed.database).resolve()
+                self.folder = self.path.parent
                 self.folder.mkdir(parents=True, exist_ok=True)
             self.engine = create_engine(parsed, connect_args={"check_same_thread": False})
             _configure_sqlite(self.engine)
@@ -88,8 +90,47 @@ class Database:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A read transaction that sees one moment throughout, for reads that must agree with
+        each other: an SQLite read transaction does (WAL); on PostgreSQL, REPEATABLE READ."""
+        with self.engine.connect() as conn:
+            if not self.is_sqlite:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
+    def copy_to(self, target: Path) -> None:
+        """Copy an SQLite database into the file `target` while others go on using it: SQLite's
+        online backup copies one consistent moment in one step (WAL readers and writers never
+        wait for it)."""
+        with _sqlite(self._file()) as source, _sqlite(target) as copy:
+            source.backup(copy)
+
+    def restore_from(self, source: Path) -> None:
+        """Replace this SQLite database's contents with the database in the file `source`.
+        SQLite writes the pages itself, write-ahead log included, so nothing of the old
+        contents survives; no one else may be using the database meanwhile."""
+        with _sqlite(source) as backup, _sqlite(self._file()) as target:
+            backup.backup(target)
+
+    def _file(self) -> Path:
+        if self.path is None:
+            raise ConfigurationError(f"{self.url!r} is not an SQLite database file.")
+        return self.path
+
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@contextmanager
+def _sqlite(path: Path) -> Iterator[sqlite3.Connection]:
+    """A plain connection of our own, outside the pool, closed afterwards."""
+    conn = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+    try:
+        yield conn
+    finally:
+        conn.close()
 
 
 def _server_engine(url: URL) -> Engine:

@@ -24,6 +24,8 @@ SLOW_TESTS = frozenset(
         "tests/api/test_classifiers.py::test_export_runs_in_onnxruntime_to_the_same_probabilities",
         "tests/api/test_classifiers.py::test_versions_and_predictions_survive_a_restart",
         "tests/api/test_events.py::test_resume_with_last_event_id_and_filters",
+        # Hundreds of variants (every hostile file on every route), a second or more together.
+        "tests/api/test_hostile_files.py",
         "tests/api/test_images.py::test_content_is_the_original_with_ranges",
         "tests/api/test_images.py::test_list_paginates_newest_first_and_filters",
         "tests/api/test_images.py::test_lists_can_leave_out_results_but_keep_every_status",

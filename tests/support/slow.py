@@ -38,6 +38,7 @@ SLOW_TESTS = frozenset(
         "tests/api/test_semantic.py::test_semantic_search_refuses_what_it_cannot_do",
         "tests/api/test_semantic.py::test_similar_images_come_nearest_first_and_never_include_the_image",
         "tests/api/test_semantic.py::test_text_queries_find_images_by_meaning_without_the_words",
+        "tests/api/test_soak.py::test_a_minute_of_mixed_traffic",
         "tests/api/test_subscriptions.py::test_an_endpoint_that_does_not_agree_is_not_subscribed",
         "tests/api/test_subscriptions.py::test_bad_fields_are_refused_before_any_request",
         "tests/api/test_subscriptions.py::test_non_public_endpoints_are_refused",

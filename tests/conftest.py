@@ -42,6 +42,7 @@ FIXTURE_MARKERS: dict[str, frozenset[str]] = {
     "s3_bucket": frozenset({"s3"}),  # tests/blobs/conftest.py
     "s3_blob_url": frozenset({"s3"}),  # tests/blobs/conftest.py
     "seaweed": frozenset({"s3"}),  # tests/api/test_uploads.py: a SeaweedFS of its own
+    "inbox": frozenset({"s3"}),  # tests/api/test_hostile_files.py: the session's SeaweedFS
     "browser": frozenset({"browser"}),  # tests/web/conftest.py: Chromium
 }
 

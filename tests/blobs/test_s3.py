@@ -355,9 +355,18 @@ def test_bucket_notifications_map_to_inbox_keys(store: S3BlobStore) -> None:
     assert store.inbox_key(store.bucket, "incoming/a.jpg") is None
     assert store.inbox_key(store.bucket, f"{inbox}../blobs/a") is None
     assert store.inbox_key(store.bucket, inbox) is None
+    # Keys no store can hold: a notification naming one names nothing in the inbox (reading
+    # it would be the store's refusal, a 503 that has the notification sent again and again).
+    assert store.inbox_key(store.bucket, f"{inbox}drop/..\\..\\boot.ini") is None
+    assert store.inbox_key(store.bucket, f"{inbox}drop/a\x00.jpg") is None
+    assert store.inbox_key(store.bucket, f"{inbox}drop/a\r\n.jpg") is None
+    assert store.inbox_key(store.bucket, f"{inbox}{'a' * 1024}.jpg") is None
+    assert store.inbox_key(store.bucket, f"{inbox}drop/ünï cödé \u202e.jpg") is not None
 
 
-@pytest.mark.parametrize("key", ["", "/a.jpg", "a//b.jpg", "../blobs/x", "a/./b", "a/"])
+@pytest.mark.parametrize(
+    "key", ["", "/a.jpg", "a//b.jpg", "../blobs/x", "a/./b", "a/", "a\\..\\x", "a\x00.jpg"]
+)
 def test_inbox_keys_are_validated(store: S3BlobStore, key: str) -> None:
     with pytest.raises(ValueError):
         store.read_incoming(key, max_bytes=10)

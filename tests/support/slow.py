@@ -27,6 +27,8 @@ SLOW_TESTS = frozenset(
         "tests/api/test_classifiers.py::test_export_runs_in_onnxruntime_to_the_same_probabilities",
         "tests/api/test_classifiers.py::test_versions_and_predictions_survive_a_restart",
         "tests/api/test_events.py::test_resume_with_last_event_id_and_filters",
+        # Hundreds of variants (every hostile file on every route), a second or more together.
+        "tests/api/test_hostile_files.py",
         "tests/api/test_images.py::test_content_is_the_original_with_ranges",
         "tests/api/test_images.py::test_list_paginates_newest_first_and_filters",
         "tests/api/test_images.py::test_lists_can_leave_out_results_but_keep_every_status",
@@ -40,6 +42,7 @@ SLOW_TESTS = frozenset(
         "tests/api/test_semantic.py::test_semantic_search_refuses_what_it_cannot_do",
         "tests/api/test_semantic.py::test_similar_images_come_nearest_first_and_never_include_the_image",
         "tests/api/test_semantic.py::test_text_queries_find_images_by_meaning_without_the_words",
+        "tests/api/test_soak.py::test_a_minute_of_mixed_traffic",
         "tests/api/test_subscriptions.py::test_an_endpoint_that_does_not_agree_is_not_subscribed",
         "tests/api/test_subscriptions.py::test_bad_fields_are_refused_before_any_request",
         "tests/api/test_subscriptions.py::test_non_public_endpoints_are_refused",

@@ -96,7 +96,7 @@ class Inbox(Protocol):
     An inbox key names one incoming object, relative to the inbox (`{random}/{file name}` for
     presigned posts; any `/`-separated path for objects other systems drop in). Its last segment
     is the client's file name. `read_incoming` and `delete_incoming` reject a key with an empty,
-    `.` or `..` segment with `ValueError`.
+    `.` or `..` segment (also split at `\\`) or a control character with `ValueError`.
 
     - `presigned_post`: a form upload of at most `max_bytes` bytes, usable for `expires_seconds`.
     - `inbox_key`: the inbox key of the object a bucket notification names (the object key

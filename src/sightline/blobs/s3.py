@@ -22,6 +22,7 @@ import base64
 import hashlib
 import io
 import secrets
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -52,6 +53,8 @@ MIN_PART_SIZE = 5 * MiB
 MAX_EXPIRES_SECONDS = 7 * 24 * 3600
 _PARAMETERS = {"endpoint", "region", "access_key", "secret_key"}
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+# The longest object key S3 stores, in bytes of UTF-8: a longer one names no object.
+MAX_KEY_BYTES = 1024
 
 
 class S3BlobStore:
@@ -259,7 +262,8 @@ class S3BlobStore:
         if bucket != self.bucket or not object_key.startswith(inbox):
             return None
         key = object_key.removeprefix(inbox)
-        return key if _is_inbox_key(key) else None
+        fits = len(object_key.encode()) <= MAX_KEY_BYTES
+        return key if fits and _is_inbox_key(key) else None
 
     def read_incoming(self, key: str, *, max_bytes: int) -> bytes:
         object_key = self._incoming(key)
@@ -437,7 +441,12 @@ def _expiry(seconds: int) -> int:
 
 
 def _is_inbox_key(key: str) -> bool:
-    return all(segment not in ("", ".", "..") for segment in key.split("/"))
+    """No empty, `.` or `..` segment, also split at `\\` (which some stores, SeaweedFS among
+    them, read as `/`), and no control character, which no store keeps in a key: a notification
+    naming such a key names nothing that can be in the inbox."""
+    segments = key.replace("\\", "/").split("/")
+    controls = any(unicodedata.category(char) == "Cc" for char in key)
+    return not controls and all(segment not in ("", ".", "..") for segment in segments)
 
 
 def _file_name(name: str) -> str:

@@ -333,9 +333,10 @@ class ImageService:
 
 
 def clean_filename(filename: str | None) -> str | None:
-    """Keep only the base name: a client's folder structure is not ours to store or echo."""
+    """Keep only the base name: a client's folder structure is not ours to store or echo, and
+    neither is a name that is itself a step up or a folder (`..`, `.`)."""
     if not filename:
         return None
     name = os.path.basename(filename.replace("\\", "/")).strip()
-    name = "".join(ch for ch in name if ch.isprintable())
-    return name[:MAX_FILENAME_LENGTH] or None
+    name = "".join(ch for ch in name if ch.isprintable())[:MAX_FILENAME_LENGTH]
+    return name if name not in ("", ".", "..") else None

@@ -15,9 +15,12 @@ SightlineError
 │   ├── InvalidQuery              a search query that cannot be run
 │   ├── NotEnoughExamples         training a classifier with too few examples per label
 │   ├── InvalidStorageEvent       a bucket notification in neither S3 nor SeaweedFS form
+│   ├── InvalidCollection         a collection name that is not a slug
 │   ├── WebhookTargetForbidden    a subscription endpoint on a non-public address
 │   └── WebhookValidationFailed   the endpoint did not agree to receive deliveries
 ├── Unauthorized (401)
+├── Forbidden (403)
+│   └── CollectionForbidden       naming another collection than the one the caller is bound to
 ├── NotFound (404)
 │   ├── ImageNotFound
 │   ├── UnknownModel
@@ -124,6 +127,10 @@ class InvalidStorageEvent(InvalidInput):
     code = "InvalidStorageEvent"
 
 
+class InvalidCollection(InvalidInput):
+    code = "InvalidCollection"
+
+
 class WebhookTargetForbidden(InvalidInput):
     code = "WebhookTargetForbidden"
 
@@ -135,6 +142,15 @@ class WebhookValidationFailed(InvalidInput):
 class Unauthorized(SightlineError):
     status_code = 401
     code = "Unauthorized"
+
+
+class Forbidden(SightlineError):
+    status_code = 403
+    code = "Forbidden"
+
+
+class CollectionForbidden(Forbidden):
+    code = "CollectionForbidden"
 
 
 class NotFound(SightlineError):

@@ -59,26 +59,26 @@ def new_version(catalog: Stores, classifier_id: str = "cls_1") -> int:
 
 def test_classifiers_are_created_read_updated_and_unique_by_name(catalog: Stores) -> None:
     store = catalog.classifiers
-    created = store.create("cls_1", "shop", "multiclass", "clothes")
+    created = store.create("cls_1", "shop", "multiclass", "clothes", "default")
     assert store.get("cls_1") == created
-    assert store.by_name("shop") == created
-    assert store.get("nope") is None and store.by_name("nope") is None
+    assert store.by_name("shop", "default") == created
+    assert store.get("nope") is None and store.by_name("nope", "default") is None
     with pytest.raises(ClassifierExists):
-        store.create("cls_2", "shop", "multiclass", "")
-    store.create("cls_3", "birds", "multilabel", "")
+        store.create("cls_2", "shop", "multiclass", "", "default")
+    store.create("cls_3", "birds", "multilabel", "", "default")
     assert [record.name for record in store.list_classifiers()] == ["birds", "shop"]
 
     updated = store.update("cls_1", description="garments", run_on_upload=True)
     assert updated is not None and updated.description == "garments" and updated.run_on_upload
     assert store.update("nope", description="x") is None
-    assert store.published() == {}
+    assert store.published("default") == {}
     store.update("cls_1", published_version=1)
-    assert store.published()["shop"].version == 1
+    assert store.published("default")["shop"].version == 1
 
 
 def test_examples_are_labelled_replaced_and_removed(catalog: Stores) -> None:
     store = catalog.classifiers
-    store.create("cls_1", "shop", "multiclass", "")
+    store.create("cls_1", "shop", "multiclass", "", "default")
     added = store.add_examples(
         "cls_1",
         [Example("img_0", ("dress",)), Example("img_1", ("shirt",)), Example("gone", ("x",))],
@@ -98,7 +98,7 @@ def test_examples_are_labelled_replaced_and_removed(catalog: Stores) -> None:
 
 def test_versions_are_numbered_in_order_and_finish_once(catalog: Stores) -> None:
     store = catalog.classifiers
-    store.create("cls_1", "shop", "multiclass", "")
+    store.create("cls_1", "shop", "multiclass", "", "default")
     assert [new_version(catalog) for _ in range(2)] == [1, 2]
     finished = cloud_event(EventType.CLASSIFIER_TRAINED, "cls_1", {"id": "cls_1"})
     ready = store.finish_version(
@@ -116,7 +116,7 @@ def test_versions_are_numbered_in_order_and_finish_once(catalog: Stores) -> None
 
 
 def test_versions_requested_together_get_distinct_numbers(catalog: Stores) -> None:
-    catalog.classifiers.create("cls_1", "shop", "multiclass", "")
+    catalog.classifiers.create("cls_1", "shop", "multiclass", "", "default")
     start = threading.Barrier(6)
 
     def request() -> int:
@@ -130,7 +130,7 @@ def test_versions_requested_together_get_distinct_numbers(catalog: Stores) -> No
 
 def test_deleting_a_classifier_takes_its_predictions_out_of_search(catalog: Stores) -> None:
     store = catalog.classifiers
-    store.create("cls_1", "shop", "multiclass", "")
+    store.create("cls_1", "shop", "multiclass", "", "default")
     prediction = {
         "model": {"name": "custom:shop", "version": "1"},
         "width": 1,

@@ -373,7 +373,7 @@ def test_a_freed_sqlite_rowid_brings_no_words(sqlite_catalog: Stores) -> None:
 
 
 def test_deleting_a_classifier_unindexes_its_labels(catalog: Stores) -> None:
-    catalog.classifiers.create("cls_1", "shop", "multiclass", "")
+    catalog.classifiers.create("cls_1", "shop", "multiclass", "", "default")
     add(catalog, "img_01", {"custom:shop": custom("dress"), "read": lines("summer sale")})
     assert found(catalog, labels=("dress",)) == ["img_01"]
     catalog.classifiers.delete("cls_1")

@@ -32,6 +32,7 @@ class Row:
     feature: str
     version: str
     vector: Vector
+    collection: str = "default"
 
 
 @dataclass
@@ -43,10 +44,15 @@ class FakeCatalog:
     reads: list[int] = field(default_factory=list)  # `after_seq` of every vectors_after call
 
     def write(
-        self, image_id: str, vector: Vector, feature: str = "embedding", version: str = "1"
+        self,
+        image_id: str,
+        vector: Vector,
+        feature: str = "embedding",
+        version: str = "1",
+        collection: str = "default",
     ) -> None:
         self.rows = [r for r in self.rows if (r.image_id, r.feature) != (image_id, feature)]
-        self.rows.append(Row(self.next_seq, image_id, feature, version, vector))
+        self.rows.append(Row(self.next_seq, image_id, feature, version, vector, collection))
         self.next_seq += 1
 
     def delete_image(self, image_id: str) -> None:
@@ -57,7 +63,7 @@ class FakeCatalog:
     ) -> list[StoredVector]:
         self.reads.append(after_seq)
         found = [
-            StoredVector(r.seq, r.image_id, r.vector)
+            StoredVector(r.seq, r.image_id, r.vector, r.collection)
             for r in self.rows
             if (r.feature, r.version) == (feature, version) and r.seq > after_seq
         ]
@@ -69,10 +75,10 @@ class FakeCatalog:
                 return r.version, r.vector
         return None
 
-    def vector_versions(self, feature: str) -> dict[str, int]:
+    def vector_versions(self, feature: str, collection: str | None = None) -> dict[str, int]:
         counts: dict[str, int] = {}
         for r in self.rows:
-            if r.feature == feature:
+            if r.feature == feature and collection in (None, r.collection):
                 counts[r.version] = counts.get(r.version, 0) + 1
         return counts
 

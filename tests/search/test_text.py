@@ -515,6 +515,17 @@ def test_image_filters(catalog: Stores) -> None:
     assert found(catalog, uploaded_after=later) == []
 
 
+def test_a_search_within_a_collection_finds_only_its_images(catalog: Stores) -> None:
+    add(catalog, "img_01", {"tags": TABBY}, collection="alpha", filename="alpha-cat.png")
+    add(catalog, "img_02", {"tags": TABBY}, collection="beta", filename="beta-cat.png")
+    add(catalog, "img_03", {"tags": PUPPY}, collection="beta")
+    assert found(catalog, "cat", collection="alpha") == ["img_01"]
+    assert found(catalog, "beta", collection="alpha") == []
+    assert found(catalog, collection="beta") == ["img_03", "img_02"]
+    assert found(catalog, tags=("cat",), collection="beta") == ["img_02"]
+    assert sorted(found(catalog, "cat")) == ["img_01", "img_02"]
+
+
 @pytest.mark.parametrize(
     ("expression", "expected"),
     [

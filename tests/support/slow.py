@@ -23,6 +23,7 @@ SLOW_TESTS = frozenset(
         "tests/api/test_classifiers.py::test_a_published_classifier_runs_on_new_uploads_and_backfills_old_ones",
         "tests/api/test_classifiers.py::test_export_runs_in_onnxruntime_to_the_same_probabilities",
         "tests/api/test_classifiers.py::test_versions_and_predictions_survive_a_restart",
+        "tests/api/test_collections.py",
         "tests/api/test_events.py::test_resume_with_last_event_id_and_filters",
         "tests/api/test_images.py::test_content_is_the_original_with_ranges",
         "tests/api/test_images.py::test_list_paginates_newest_first_and_filters",

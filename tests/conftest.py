@@ -236,11 +236,13 @@ def client(server: RunningServer) -> Iterator[Client]:
 
 
 class serve:
-    """Run the API (with in-process workers) on a free loopback port in a background thread."""
+    """Run the API (with in-process workers) on a free loopback port in a background thread.
+    `app` is the application it serves, e.g. for `dependency_overrides` before it starts."""
 
     def __init__(self, sightline: Sightline, *, run_workers: bool = True, port: int = 0) -> None:
+        self.app = sightline.api(run_workers=run_workers)
         config = uvicorn.Config(
-            sightline.api(run_workers=run_workers),
+            self.app,
             host="127.0.0.1",
             port=port,
             log_level="warning",

@@ -81,7 +81,6 @@ class Sightline:
             self.analyzers,
             self.metrics,
             wake_relay,
-            extra_defaults=self.analyzers.run_on_upload,
             check_space=self.disk_space.check,
         )
         self.classifiers = ClassifierService(
@@ -101,7 +100,7 @@ class Sightline:
             self.stores.vectors,
             self.vectors,
             self.models,
-            self.analyzers,
+            self.analyzers.bundled,
         )
         # Webhooks: sent from every process that runs workers, by its dispatcher.
         self.dispatcher = Dispatcher(settings, self.stores.subscriptions, self.metrics)

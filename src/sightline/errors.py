@@ -17,13 +17,15 @@ SightlineError
 │   ├── InvalidQuery              a search query that cannot be run
 │   ├── NotEnoughExamples         training a classifier with too few examples per label
 │   ├── InvalidStorageEvent       a bucket notification in neither S3 nor SeaweedFS form
+│   ├── InvalidCollection         a collection name that is not a slug
 │   ├── WebhookTargetForbidden    a subscription endpoint on a non-public address
 │   └── WebhookValidationFailed   the endpoint did not agree to receive deliveries
 ├── Unauthorized (401)            no API key, a wrong, revoked or expired one, or no session
 ├── Forbidden (403)
 │   ├── InsufficientScope         the key's scope does not cover the route
 │   ├── InvalidSignature          a signed link that was altered or signed with another secret
-│   └── LinkExpired               a signed link past its expiry
+│   ├── LinkExpired               a signed link past its expiry
+│   └── CollectionForbidden       naming another collection than the one the caller is bound to
 ├── NotFound (404)
 │   ├── ImageNotFound
 │   ├── UnknownModel
@@ -142,6 +144,10 @@ class InvalidStorageEvent(InvalidInput):
     code = "InvalidStorageEvent"
 
 
+class InvalidCollection(InvalidInput):
+    code = "InvalidCollection"
+
+
 class WebhookTargetForbidden(InvalidInput):
     code = "WebhookTargetForbidden"
 
@@ -170,6 +176,10 @@ class InvalidSignature(Forbidden):
 
 class LinkExpired(Forbidden):
     code = "LinkExpired"
+
+
+class CollectionForbidden(Forbidden):
+    code = "CollectionForbidden"
 
 
 class NotFound(SightlineError):

@@ -18,6 +18,7 @@ from conftest import TEST_SETTINGS, RunningServer, serve
 from sightline.app import Sightline
 from sightline.settings import Settings
 from support.apicheck import assert_error
+from support.imagegen import noise
 
 ADMIN = "admin-key-from-the-environment"
 # Every admin operation; the rest need read (GET, HEAD) or write (anything else).
@@ -264,3 +265,50 @@ def test_metrics_can_require_a_key(tmp_path: Path) -> None:
         assert httpx.get(server.url + "/healthz").status_code == 200
         schema = httpx.get(server.url + "/openapi.json").json()
         assert schema["paths"]["/metrics"]["get"]["security"]
+
+
+def test_a_key_bound_to_a_collection_reaches_only_that_collection(guarded: RunningServer) -> None:
+    admin = key_header(ADMIN)
+    response = httpx.post(
+        guarded.url + "/v1/keys",
+        json={"name": "shop a", "scope": "admin", "collection": "shop-a"},
+        headers=admin,
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["collection"] == "shop-a"
+    bound = key_header(response.json()["secret"])
+    png = {"file": ("b.png", noise(1, size=(16, 16), fmt="PNG"))}
+    other = httpx.post(guarded.url + "/v1/images?collection=shop-b", files=png, headers=admin)
+    [theirs] = other.json()["images"]
+    png = {"file": ("a.png", noise(2, size=(16, 16), fmt="PNG"))}
+    mine = httpx.post(guarded.url + "/v1/images", files=png, headers=bound).json()["images"][0]
+    assert mine["collection"] == "shop-a"
+
+    listed = httpx.get(guarded.url + "/v1/images", headers=bound).json()["items"]
+    assert [image["id"] for image in listed] == [mine["id"]]
+    assert_error(
+        httpx.get(f"{guarded.url}/v1/images/{theirs['id']}", headers=bound), 404, "ImageNotFound"
+    )
+    assert_error(
+        httpx.get(guarded.url + "/v1/images?collection=shop-b", headers=bound),
+        403,
+        "CollectionForbidden",
+    )
+    # Keys reach every collection: a bound key, even an admin one, cannot make or list them.
+    for method in ("GET", "POST"):
+        answer = httpx.request(
+            method, guarded.url + "/v1/keys", json={"name": "x", "scope": "admin"}, headers=bound
+        )
+        assert_error(answer, 403, "CollectionForbidden")
+    # The unbound admin key still sees both.
+    everyone = httpx.get(guarded.url + "/v1/images", headers=admin).json()["items"]
+    assert {image["id"] for image in everyone} == {mine["id"], theirs["id"]}
+
+
+def test_a_key_cannot_be_bound_to_an_invalid_collection(guarded: RunningServer) -> None:
+    response = httpx.post(
+        guarded.url + "/v1/keys",
+        json={"name": "bad", "scope": "read", "collection": "Not A Slug"},
+        headers=key_header(ADMIN),
+    )
+    assert_error(response, 400, "InvalidCollection")

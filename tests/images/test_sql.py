@@ -64,6 +64,7 @@ def new_image(
     blob: str | None = None,
     content_type: str = "image/png",
     features: Sequence[str] = ("hash", "thumbnail"),
+    collection: str = "default",
 ) -> NewImage:
     return NewImage(
         id=image_id,
@@ -76,6 +77,7 @@ def new_image(
         height=48,
         client_metadata={"album": "tests"},
         features=pending(*features),
+        collection=collection,
     )
 
 
@@ -243,6 +245,94 @@ def test_duplicates_within_one_batch(catalog: Stores) -> None:
 
 def test_get_unknown_image(catalog: Stores) -> None:
     assert catalog.images.get_image("nope") is None
+
+
+# -- collections -----------------------------------------------------------------------------
+
+
+def test_a_copy_in_another_collection_is_no_duplicate(catalog: Stores) -> None:
+    blob = sha("same bytes")
+    add(catalog, new_image("img_1", blob=blob, collection="alpha"))
+    [other, again] = catalog.images.add_images(
+        [
+            new_image("img_2", blob=blob, collection="beta"),
+            new_image("img_3", blob=blob, collection="beta"),
+        ],
+        [created("img_2"), created("img_3")],
+        FakeKeeper(),
+    )
+    # Linking to alpha's copy would tell beta that alpha holds the file; the bytes are shared.
+    assert other.duplicate_of is None and other.collection == "beta"
+    assert again.duplicate_of == "img_2"
+    assert count(catalog, t.blobs) == 1
+
+
+def test_reads_within_a_collection_find_only_its_images(catalog: Stores) -> None:
+    for n, collection in enumerate(["alpha", "beta", "alpha", "beta"]):
+        add(catalog, new_image(f"img_{n}", collection=collection))
+    images = catalog.images
+
+    found = images.get_image("img_1", "alpha")
+    assert found is None
+    beta = images.get_image("img_1", "beta")
+    assert beta is not None and beta.collection == "beta"
+    assert images.get_image("img_1") == beta
+    assert set(images.get_images(["img_0", "img_1", "img_2"], "alpha")) == {"img_0", "img_2"}
+    assert set(images.get_images(["img_0", "img_1"])) == {"img_0", "img_1"}
+
+    def listed(**filters: Any) -> list[str]:
+        return [record.id for record in images.list_images(ImageQuery(**filters))]
+
+    assert listed(collection="alpha") == ["img_2", "img_0"]
+    assert listed(collection="beta", before_id="img_3") == ["img_1"]
+    assert listed(collection="gamma") == []
+    assert listed() == ["img_3", "img_2", "img_1", "img_0"]
+    assert images.image_ids_after("", 10, "beta") == ["img_1", "img_3"]
+    assert images.image_ids_after("img_0", 10) == ["img_1", "img_2", "img_3"]
+
+
+def test_near_duplicates_within_a_collection(catalog: Stores) -> None:
+    for name, collection, phash in [
+        ("origin", "alpha", "0000000000000000"),
+        ("alpha_near", "alpha", "0000000000000001"),
+        ("beta_near", "beta", "0000000000000003"),
+        ("beta_copy", "beta", "0000000000000000"),
+    ]:
+        add(catalog, new_image(name, features=("hash",), collection=collection))
+        catalog.images.finish_features(
+            name, [done("hash")], [], FakeKeeper(), f"{name}:done", phash=phash
+        )
+    assert catalog.images.near_duplicates("origin", 7, "alpha") == [("alpha_near", 1)]
+    assert catalog.images.near_duplicates("origin", 7) == [
+        ("beta_copy", 0),
+        ("alpha_near", 1),
+        ("beta_near", 2),
+    ]
+
+
+def test_events_name_their_collection_and_are_read_by_it(catalog: Stores) -> None:
+    for n, collection in enumerate(["alpha", "beta", "alpha"]):
+        image = new_image(f"img_{n}", collection=collection)
+        event = cloud_event(
+            EventType.IMAGE_CREATED, image.id, {"id": image.id}, collection=collection
+        )
+        catalog.images.add_images([image], [event], FakeKeeper())
+    catalog.events.record_events(
+        [cloud_event(EventType.INDEX_REBUILD_REQUESTED, "x", {"feature": "embedding"})]
+    )
+
+    def subjects(collection: str | None, after: int = 0) -> list[str]:
+        found = catalog.events.events_after(after, 10, collection)
+        return [stored.envelope["subject"] for stored in found]
+
+    assert subjects("alpha") == ["images/img_0", "images/img_2"]
+    assert subjects("beta") == ["images/img_1"]
+    assert len(subjects(None)) == 4
+    first = catalog.events.events_after(0, 1, "alpha")[0]
+    assert first.envelope["collection"] == "alpha"
+    assert subjects("alpha", after=first.seq) == ["images/img_2"]
+    # An event about the server names no collection: no collection's stream has it.
+    assert "collection" not in catalog.events.events_after(0, 10)[-1].envelope
 
 
 # -- list_images -----------------------------------------------------------------------------

@@ -102,7 +102,9 @@ def test_a_backup_taken_while_serving_restores_into_a_deployment_that_checks_cle
 def test_an_image_deleted_during_the_copy_costs_a_round_not_a_blob(
     sightline: Sightline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    kept, doomed = sightline.service.ingest([Upload(noise(1)), Upload(noise(2))])
+    kept, doomed = sightline.service.ingest(
+        [Upload(noise(1)), Upload(noise(2))], collection="default"
+    )
     copy_to = sightline.stores.db.copy_to
     copies: list[Path] = []
 
@@ -110,7 +112,7 @@ def test_an_image_deleted_during_the_copy_costs_a_round_not_a_blob(
         copy_to(target)
         copies.append(target)
         if len(copies) == 1:  # after the first copy of the catalog, before its blobs
-            sightline.service.delete(doomed.image.id)
+            sightline.service.delete(doomed.image.id, collection=None)
 
     monkeypatch.setattr(sightline.stores.db, "copy_to", copy_then_delete)
     report = backup(sightline.stores.db, sightline.blobs, tmp_path / "backup")
@@ -130,7 +132,7 @@ def test_an_image_deleted_during_the_copy_costs_a_round_not_a_blob(
 def test_a_blob_missing_from_the_live_store_is_reported(
     sightline: Sightline, tmp_path: Path
 ) -> None:
-    [lost] = sightline.service.ingest([Upload(noise(3))])
+    [lost] = sightline.service.ingest([Upload(noise(3))], collection="default")
     sightline.blobs.delete(lost.image.sha256)
     result = run("backup", tmp_path / "backup", "--data-dir", sightline.settings.data_dir)
     assert result.exit_code == 1
@@ -143,10 +145,10 @@ def test_restore_with_force_replaces_what_was_there(settings: Settings, tmp_path
     app = Sightline(settings)
     app.start_workers()
     try:
-        [kept] = app.service.ingest([Upload(noise(4))])
+        [kept] = app.service.ingest([Upload(noise(4))], collection="default")
         wait_for(analysed(app, [kept.image.id]))
         assert run("backup", tmp_path / "backup", "--data-dir", settings.data_dir).exit_code == 0
-        [later] = app.service.ingest([Upload(solid("green"))])
+        [later] = app.service.ingest([Upload(solid("green"))], collection="default")
         wait_for(analysed(app, [later.image.id]))
     finally:
         app.close()
@@ -192,7 +194,7 @@ def test_blobs_in_a_bucket_are_backed_up_and_restored_into_a_folder(
     app = Sightline(settings.model_copy(update={"blob_url": bucket_url}))
     app.start_workers()
     try:
-        [image] = app.service.ingest([Upload(noise(5))])
+        [image] = app.service.ingest([Upload(noise(5))], collection="default")
         wait_for(analysed(app, [image.image.id]))
         assert isinstance(app.blobs, S3BlobStore)
         report = backup(app.stores.db, app.blobs, tmp_path / "backup")

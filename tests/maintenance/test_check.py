@@ -50,7 +50,7 @@ def app(stack_settings: Settings) -> Iterator[Sightline]:
 
 
 def test_damage_is_found_repaired_where_safe_and_reported_where_not(app: Sightline) -> None:
-    ingested = app.service.ingest([Upload(noise(seed)) for seed in range(3)])
+    ingested = app.service.ingest([Upload(noise(seed)) for seed in range(3)], collection="default")
     lost_original, rotten_original, lost_thumbnail = (item.image for item in ingested)
     app.pool.start()
     wait_for(analysed(app, [image.id for image in (lost_original, rotten_original)]))
@@ -63,7 +63,7 @@ def test_damage_is_found_repaired_where_safe_and_reported_where_not(app: Sightli
     orphan = app.blobs.put(b"left by a crash")
     app.blobs.delete(lost_original.sha256)
     corrupt(app.blobs, rotten_original.sha256)
-    thumbnail = app.service.thumbnail_blob(lost_thumbnail.id, 128)
+    thumbnail = app.service.thumbnail_blob(lost_thumbnail.id, 128, collection=None)
     app.blobs.delete(thumbnail)
     with app.stores.db.write() as conn:  # a feature waiting for a job that was never asked for
         conn.execute(
@@ -114,10 +114,12 @@ def test_damage_is_found_repaired_where_safe_and_reported_where_not(app: Sightli
 
 
 def test_wrong_thumbnail_bytes_are_replaced(app: Sightline) -> None:
-    [ingested] = app.service.ingest([Upload(noise(7))], features=["thumbnail"])
+    [ingested] = app.service.ingest(
+        [Upload(noise(7))], features=["thumbnail"], collection="default"
+    )
     app.pool.start()
     wait_for(analysed(app, [ingested.image.id]))
-    thumbnail = app.service.thumbnail_blob(ingested.image.id, 128)
+    thumbnail = app.service.thumbnail_blob(ingested.image.id, 128, collection=None)
     with app.blobs.open(thumbnail) as blob:
         good = blob.read()
     corrupt(app.blobs, thumbnail)
@@ -140,7 +142,7 @@ def check(data_dir: Path, *options: str) -> tuple[int, dict[str, object]]:
 def test_lost_and_unrecorded_dead_jobs_are_queued_again(settings: Settings) -> None:
     app = Sightline(settings.model_copy(update={"workers": 0, "job_max_attempts": 1}))
     try:
-        app.service.ingest([Upload(noise(8)), Upload(noise(9))])
+        app.service.ingest([Upload(noise(8)), Upload(noise(9))], collection="default")
         app.pool.relay.relay_all()
         lost_job, dead_job = (
             f"analyze:{event.envelope['id']}"
@@ -185,7 +187,7 @@ from sightline.settings import Settings
 
 app = Sightline(Settings(data_dir=Path(sys.argv[1]), workers=0, default_features="metadata"))
 app.stores.images.add_images = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
-app.service.ingest([Upload(Path(sys.argv[2]).read_bytes())])
+app.service.ingest([Upload(Path(sys.argv[2]).read_bytes())], collection="default")
 """
 
 

@@ -31,7 +31,7 @@ def stack_app(stack_settings: Settings) -> Iterator[Sightline]:
 
 
 def test_only_what_nothing_uses_past_the_grace_period_is_swept(sightline: Sightline) -> None:
-    [image] = sightline.service.ingest([Upload(noise(1))])
+    [image] = sightline.service.ingest([Upload(noise(1))], collection="default")
     referenced = age(sightline.blobs, image.image.sha256)
     orphan = age(sightline.blobs, sightline.blobs.put(b"left by a crash"))
     in_flight = sightline.blobs.put(b"written a moment ago, its image not yet committed")
@@ -67,7 +67,7 @@ def test_a_sweep_between_writing_an_upload_and_committing_it_loses_nothing(
         return add_images(*args, **kwargs)
 
     monkeypatch.setattr(stack_app.stores.images, "add_images", add_after_a_sweep)
-    [ingested] = stack_app.service.ingest([Upload(noise(2))])
+    [ingested] = stack_app.service.ingest([Upload(noise(2))], collection="default")
     assert sweeps[0].blobs == 1  # the sweep did delete the bytes just written
     with stack_app.blobs.open(ingested.image.sha256) as blob:
         assert blob.read() == noise(2)
@@ -78,7 +78,9 @@ def test_a_sweep_between_storing_a_thumbnail_and_committing_it_loses_nothing(
     stack_app: Sightline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     picture = noise(3, size=(600, 400))  # large enough for three distinct thumbnail sizes
-    [ingested] = stack_app.service.ingest([Upload(picture)], features=["thumbnail"])
+    [ingested] = stack_app.service.ingest(
+        [Upload(picture)], features=["thumbnail"], collection="default"
+    )
     sweeper = Sweeper(stack_app.stores.images, stack_app.blobs, grace_seconds=0)
     sweeps: list[Swept] = []
     finish_features = stack_app.stores.images.finish_features
@@ -91,7 +93,7 @@ def test_a_sweep_between_storing_a_thumbnail_and_committing_it_loses_nothing(
     stack_app.pool.start()
     wait_for(analysed(stack_app, [ingested.image.id]))
     assert sweeps[0].blobs == 3  # the three sizes, stored but not yet referenced
-    thumbnail = stack_app.service.thumbnail_blob(ingested.image.id, 128)
+    thumbnail = stack_app.service.thumbnail_blob(ingested.image.id, 128, collection=None)
     assert stack_app.blobs.size(thumbnail) > 0
     assert not sweeper.sweep()
 

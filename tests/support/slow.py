@@ -26,6 +26,7 @@ SLOW_TESTS = frozenset(
         "tests/api/test_classifiers.py::test_a_published_classifier_runs_on_new_uploads_and_backfills_old_ones",
         "tests/api/test_classifiers.py::test_export_runs_in_onnxruntime_to_the_same_probabilities",
         "tests/api/test_classifiers.py::test_versions_and_predictions_survive_a_restart",
+        "tests/api/test_collections.py",
         "tests/api/test_events.py::test_resume_with_last_event_id_and_filters",
         # Hundreds of variants (every hostile file on every route), a second or more together.
         "tests/api/test_hostile_files.py",

@@ -6,6 +6,8 @@
 - Otherwise the request presents a key (`Authorization: Bearer KEY` or `X-API-Key: KEY`), or,
   with no key header, a browser session cookie (`POST /ui/session`). A session may change
   things only from the web app's own pages.
+- A key bound to a collection binds the request to it (`request.state.collection`, read by
+  `api.scope`), and may not reach `/v1/keys` (keys reach every collection).
 - The key's scope must cover the route (`required_scope`), then the key's request rate and
   requests in flight are counted (`keys.limits`, per process).
 
@@ -25,7 +27,7 @@ from urllib.parse import urlsplit
 from fastapi import Request
 
 from sightline.api import deps
-from sightline.errors import InsufficientScope, Unauthorized
+from sightline.errors import CollectionForbidden, InsufficientScope, Unauthorized
 from sightline.keys import Principal, Scope, links
 
 SESSION_COOKIE = "sightline_session"
@@ -34,7 +36,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 READ_METHODS = frozenset({"GET", "HEAD"})
 # Everything under these needs an admin key: keys themselves, and subscriptions, which hold the
 # webhook signing secrets and decide where events go.
-ADMIN_PREFIXES = ("/v1/keys", "/v1/subscriptions")
+KEYS_PREFIX = "/v1/keys"
+ADMIN_PREFIXES = (KEYS_PREFIX, "/v1/subscriptions")
 # Single admin routes elsewhere: publishing decides what every upload and prediction uses.
 ADMIN_ROUTES = frozenset({("POST", "/v1/classifiers/{key}/versions/{number}/publish")})
 # Routes a signed link may open, and what each link serves (see `keys.links`).
@@ -147,6 +150,14 @@ def authorize(request: Request) -> Iterator[None]:
     if principal is None:
         yield
         return
+    if principal.collection is not None and path.startswith(KEYS_PREFIX):
+        # Keys reach any collection: one bound to a collection must not make or see them.
+        raise CollectionForbidden(
+            f"This API key is bound to the collection {principal.collection!r}; keys are "
+            "managed with a key bound to none.",
+            collection=principal.collection,
+        )
+    request.state.collection = principal.collection  # read by `api.scope.collection_scope`
     yield from _admitted(request, principal, required_scope(request.method, path))
 
 

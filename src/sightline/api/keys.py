@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sightline.api import deps
 from sightline.api.routing import StrictJSONRoute
 from sightline.api.schemas import ErrorBody
+from sightline.collection import MAX_LENGTH, RULE
 from sightline.keys import KeyRecord, KeyService, Scope
 from sightline.keys.service import MAX_NAME_LENGTH
 
@@ -33,6 +34,12 @@ class KeyIn(BaseModel):
     expires_at: AwareDatetime | None = Field(
         None, strict=False, description="When it stops working (RFC 3339 with a zone); never: null."
     )
+    collection: str | None = Field(
+        None,
+        max_length=MAX_LENGTH,
+        description=f"Bind the key to this collection ({RULE}): it sees and changes only that "
+        "collection, and cannot manage keys. Null: every collection.",
+    )
 
 
 class KeyOut(BaseModel):
@@ -44,6 +51,7 @@ class KeyOut(BaseModel):
     expires_at: datetime | None
     last_used_at: datetime | None = Field(description="Updated at most once a minute.")
     revoked_at: datetime | None
+    collection: str | None = Field(description="The one collection it reaches; null: every one.")
 
     @classmethod
     def of(cls, record: KeyRecord) -> KeyOut:
@@ -56,6 +64,7 @@ class KeyOut(BaseModel):
             expires_at=record.expires_at,
             last_used_at=record.last_used_at,
             revoked_at=record.revoked_at,
+            collection=record.collection,
         )
 
 
@@ -79,7 +88,7 @@ class SessionsEnded(BaseModel):
     summary="Make an API key; the answer is the only one that shows its secret",
 )
 def create_key(body: KeyIn, keys: Keys, response: Response) -> Any:
-    made = keys.create(body.name, body.scope, body.expires_at)
+    made = keys.create(body.name, body.scope, body.expires_at, body.collection)
     response.headers["Location"] = f"/v1/keys/{made.record.id}"
     return NewKeyOut(**KeyOut.of(made.record).model_dump(), secret=made.secret)
 

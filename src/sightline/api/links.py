@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from sightline.api import deps
 from sightline.api.routing import StrictJSONRoute
 from sightline.api.schemas import ErrorBody
+from sightline.api.scope import ReadCollection
 from sightline.images.service import ImageService
 from sightline.keys import KeyService, links
 from sightline.vision.thumbnail import THUMBNAIL_SIZES
@@ -42,6 +43,7 @@ def image_links(
     response: Response,
     images: Images,
     keys: Keys,
+    collection: ReadCollection,
     expires_in: Annotated[
         int, Query(ge=1, le=MAX_LINK_SECONDS, description="Seconds the links work.")
     ] = 3600,
@@ -50,7 +52,7 @@ def image_links(
     it 403 `InvalidSignature`; past its time it is 403 `LinkExpired`. Links do not depend on
     the key that asked for them (revoking it leaves them working); changing
     SIGHTLINE_URL_SIGNING_KEY ends them all. Absolute URLs, from the request's host."""
-    images.get(image_id)
+    images.get(image_id, collection=collection)
     expires = int(time.time()) + expires_in
     signer = keys.link_signer()
 

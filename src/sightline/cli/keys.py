@@ -13,7 +13,8 @@ from typing import Any
 import click
 
 from sightline.cli.options import data_dir_option, setting_option, settings_from
-from sightline.errors import SightlineError
+from sightline.collection import collection_name
+from sightline.errors import InvalidCollection, SightlineError
 from sightline.keys import KeyRecord, KeyService, Scope
 
 
@@ -48,10 +49,18 @@ def _shown(record: KeyRecord) -> dict[str, Any]:
         "expires_at": when(record.expires_at),
         "last_used_at": when(record.last_used_at),
         "revoked_at": when(record.revoked_at),
+        "collection": record.collection,
     }
 
 
 catalog_option = setting_option("--catalog-url", "catalog_url")
+
+
+def _collection(value: str | None) -> str | None:
+    try:
+        return None if value is None else collection_name(value)
+    except InvalidCollection as exc:
+        raise click.BadParameter(exc.message) from None
 
 
 @click.group()
@@ -78,12 +87,19 @@ def keys() -> None:
     type=click.FloatRange(min=0, min_open=True),
     help="The key stops working after this many days; default: never.",
 )
+@click.option(
+    "--collection",
+    callback=lambda _ctx, _param, value: _collection(value),
+    help="Bind the key to this collection: it sees and changes only that one, and cannot "
+    "manage keys. Default: every collection.",
+)
 @data_dir_option
 @catalog_option
 def keys_create(
     name: str,
     scope: str,
     expires_in_days: float | None,
+    collection: str | None,
     data_dir: Path | None,
     catalog_url: str | None,
 ) -> None:
@@ -92,7 +108,7 @@ def keys_create(
     if expires_in_days is not None:
         expires_at = datetime.now(UTC) + timedelta(days=expires_in_days)
     with key_service(data_dir, catalog_url) as service:
-        made = service.create(name, Scope(scope), expires_at)
+        made = service.create(name, Scope(scope), expires_at, collection)
     click.echo(json.dumps({**_shown(made.record), "secret": made.secret}))
     click.echo("Keep the secret now: it is not shown again.", err=True)
 

@@ -56,9 +56,14 @@ class SQLImageStore:
                 self._lock_blob(conn, sha256, create=True)
                 keeper.ensure(sha256)
             for image in images:
+                # Within the collection only: a link to another collection's copy would tell
+                # this one that the other holds the file.
                 duplicate_of = conn.scalar(
                     select(t.images.c.id)
-                    .where(t.images.c.sha256 == image.sha256)
+                    .where(
+                        t.images.c.sha256 == image.sha256,
+                        t.images.c.collection == image.collection,
+                    )
                     .order_by(t.images.c.id)
                     .limit(1)
                 )
@@ -77,6 +82,7 @@ class SQLImageStore:
                         duplicate_of=duplicate_of,
                         created_at=now,
                         updated_at=now,
+                        collection=image.collection,
                     )
                 )
                 if image.features:
@@ -93,21 +99,25 @@ class SQLImageStore:
             insert_events(conn, events)
             return [self._load(conn, image.id) for image in images]
 
-    def get_image(self, image_id: str) -> ImageRecord | None:
+    def get_image(self, image_id: str, collection: str | None = None) -> ImageRecord | None:
         with self.db.read() as conn:
-            return self._load_optional(conn, image_id)
+            return self._load_optional(conn, image_id, collection)
 
-    def get_images(self, image_ids: Sequence[str]) -> dict[str, ImageRecord]:
+    def get_images(
+        self, image_ids: Sequence[str], collection: str | None = None
+    ) -> dict[str, ImageRecord]:
         found: dict[str, ImageRecord] = {}
         with self.db.read() as conn:
             for chunk in chunks(image_ids):
-                rows = conn.execute(select(t.images).where(t.images.c.id.in_(chunk))).all()
+                rows = conn.execute(
+                    select(t.images).where(t.images.c.id.in_(chunk), *_in(collection))
+                ).all()
                 features = self._features(conn, [row.id for row in rows])
                 found.update({row.id: _record(row, features.get(row.id, {})) for row in rows})
         return found
 
     def list_images(self, query: ImageQuery) -> list[ImageRecord]:
-        conditions: list[Any] = []
+        conditions: list[Any] = _in(query.collection)
         if query.status is not None:
             conditions.append(t.images.c.status == str(query.status))
         if query.content_type is not None:
@@ -126,12 +136,14 @@ class SQLImageStore:
             features = self._features(conn, [row.id for row in rows])
         return [_record(row, features.get(row.id, {})) for row in rows]
 
-    def image_ids_after(self, after_image_id: str, limit: int) -> list[str]:
+    def image_ids_after(
+        self, after_image_id: str, limit: int, collection: str | None = None
+    ) -> list[str]:
         with self.db.read() as conn:
             return list(
                 conn.scalars(
                     select(t.images.c.id)
-                    .where(t.images.c.id > after_image_id)
+                    .where(t.images.c.id > after_image_id, *_in(collection))
                     .order_by(t.images.c.id)
                     .limit(limit)
                 )
@@ -352,7 +364,9 @@ class SQLImageStore:
                     asked.setdefault(row.data["id"], set()).update(row.data.get("features", []))
         return asked
 
-    def near_duplicates(self, image_id: str, max_distance: int) -> list[tuple[str, int]]:
+    def near_duplicates(
+        self, image_id: str, max_distance: int, collection: str | None = None
+    ) -> list[tuple[str, int]]:
         if not 0 <= max_distance < PHASH_BANDS:
             raise ValueError(f"max_distance must be within 0..{PHASH_BANDS - 1}")
         with self.db.read() as conn:
@@ -368,11 +382,14 @@ class SQLImageStore:
                 )
             )
             candidates = conn.execute(
-                select(t.image_phashes.c.image_id, t.image_phashes.c.phash).where(
+                select(t.image_phashes.c.image_id, t.image_phashes.c.phash)
+                .join(t.images, t.images.c.id == t.image_phashes.c.image_id)
+                .where(
                     t.image_phashes.c.image_id.in_(
                         select(t.phash_bands.c.image_id).where(band_match).distinct()
                     ),
                     t.image_phashes.c.image_id != image_id,
+                    *_in(collection),
                 )
             ).all()
         matches = [(row.image_id, hamming_distance(phash, row.phash)) for row in candidates]
@@ -516,7 +533,9 @@ class SQLImageStore:
     ) -> None:
         features = self._features(conn, [image_id]).get(image_id, {})
         image = conn.execute(
-            select(t.images.c.filename, t.images.c.client_metadata).where(t.images.c.id == image_id)
+            select(t.images.c.filename, t.images.c.client_metadata, t.images.c.collection).where(
+                t.images.c.id == image_id
+            )
         ).one()
         # The file name and metadata ride along, so subscribers can filter on them.
         data: JSON = {
@@ -532,7 +551,10 @@ class SQLImageStore:
         event_type = (
             EventType.IMAGE_ANALYZED if status is ImageStatus.DONE else EventType.IMAGE_FAILED
         )
-        insert_events(conn, [cloud_event(event_type, image_id, data, event_id=event_id)])
+        event = cloud_event(
+            event_type, image_id, data, collection=image.collection, event_id=event_id
+        )
+        insert_events(conn, [event])
 
     def _features(
         self, conn: Connection, image_ids: Sequence[str]
@@ -557,8 +579,12 @@ class SQLImageStore:
             )
         return grouped
 
-    def _load_optional(self, conn: Connection, image_id: str) -> ImageRecord | None:
-        row = conn.execute(select(t.images).where(t.images.c.id == image_id)).first()
+    def _load_optional(
+        self, conn: Connection, image_id: str, collection: str | None = None
+    ) -> ImageRecord | None:
+        row = conn.execute(
+            select(t.images).where(t.images.c.id == image_id, *_in(collection))
+        ).first()
         if row is None:
             return None
         return _record(row, self._features(conn, [image_id]).get(image_id, {}))
@@ -609,7 +635,13 @@ def _record(row: Row[Any], features: dict[str, FeatureState]) -> ImageRecord:
         created_at=row.created_at,
         updated_at=row.updated_at,
         features=features,
+        collection=row.collection,
     )
+
+
+def _in(collection: str | None) -> list[Any]:
+    """The condition on `images` of a read within `collection` (none for every collection)."""
+    return [] if collection is None else [t.images.c.collection == collection]
 
 
 def _bands(phash: str) -> list[int]:

@@ -24,6 +24,7 @@ ORIGINAL_ROLE = "original"
 
 @dataclass(frozen=True)
 class ImageQuery:
+    collection: str | None = None  # None: every collection
     status: ImageStatus | None = None
     content_type: str | None = None
     uploaded_after: datetime | None = None
@@ -35,22 +36,30 @@ class ImageQuery:
 class ImageStore(Protocol):
     """Images, their per-feature results and blob references. Every method is one transaction;
     one that writes an event does so in the transaction of the change it describes (the
-    outbox), so a committed upload always has its "created" event."""
+    outbox), so a committed upload always has its "created" event.
+
+    Reads take `collection`: only images of that collection are found (None: of every one), so
+    an image of another collection is not there, exactly like a missing one."""
 
     def add_images(
         self, images: Sequence[NewImage], events: Sequence[JSON], keeper: BlobKeeper
     ) -> list[ImageRecord]:
-        """Insert all images (or none), each with its original's blob reference and events."""
+        """Insert all images (or none), each with its original's blob reference and events. An
+        image is a duplicate of the first image of its collection with the same bytes."""
 
-    def get_image(self, image_id: str) -> ImageRecord | None: ...
+    def get_image(self, image_id: str, collection: str | None = None) -> ImageRecord | None: ...
 
-    def get_images(self, image_ids: Sequence[str]) -> dict[str, ImageRecord]:
+    def get_images(
+        self, image_ids: Sequence[str], collection: str | None = None
+    ) -> dict[str, ImageRecord]:
         """The images that exist among these, by id, read at once."""
 
     def list_images(self, query: ImageQuery) -> list[ImageRecord]:
         """Newest first (by id, which sorts by upload time), `before_id` for the next page."""
 
-    def image_ids_after(self, after_image_id: str, limit: int) -> list[str]:
+    def image_ids_after(
+        self, after_image_id: str, limit: int, collection: str | None = None
+    ) -> list[str]:
         """Image ids in ascending order (oldest first), for walking every image in pages."""
 
     def delete_image(self, image_id: str, event: JSON, keeper: BlobKeeper) -> ImageRecord | None:
@@ -84,7 +93,9 @@ class ImageStore(Protocol):
         `ensure`s the bytes, so a blob being referenced again meanwhile is kept or re-written,
         never lost. Returns the ones discarded."""
 
-    def near_duplicates(self, image_id: str, max_distance: int) -> list[tuple[str, int]]:
+    def near_duplicates(
+        self, image_id: str, max_distance: int, collection: str | None = None
+    ) -> list[tuple[str, int]]:
         """Other images whose perceptual hash is within `max_distance` bits, nearest first."""
 
     def status_counts(self) -> dict[ImageStatus, int]: ...

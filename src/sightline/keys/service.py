@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sightline.collection import collection_name
 from sightline.errors import InvalidParameter, KeyNotFound, Unauthorized
 from sightline.ids import time_sorted_id
 from sightline.keys.links import LinkSigner
@@ -45,6 +46,7 @@ class Principal:
     key_id: str
     name: str
     scope: Scope
+    collection: str | None = None  # the one collection it reaches; None: every one
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,13 @@ class KeyService:
 
     # -- managing keys -------------------------------------------------------------------------
 
-    def create(self, name: str, scope: Scope | str, expires_at: datetime | None = None) -> NewKey:
+    def create(
+        self,
+        name: str,
+        scope: Scope | str,
+        expires_at: datetime | None = None,
+        collection: str | None = None,
+    ) -> NewKey:
         name = name.strip()
         if not 0 < len(name) <= MAX_NAME_LENGTH:
             raise InvalidParameter(f"A key's name is 1 to {MAX_NAME_LENGTH} characters.")
@@ -102,6 +110,7 @@ class KeyService:
             secret_hash=secret_hash(secret),
             created_at=now,
             expires_at=expires_at,
+            collection=None if collection is None else collection_name(collection),
         )
         self.store.create(record)
         self._had_keys = True
@@ -160,7 +169,7 @@ class KeyService:
             raise Unauthorized(f"The API key {record.prefix}… has expired.")
         if record.last_used_at is None or now - record.last_used_at >= TOUCH_EVERY:
             self.store.touch(record.id, now)
-        return Principal(record.id, record.name, record.scope)
+        return Principal(record.id, record.name, record.scope, record.collection)
 
     def _principal(self, key_id: str) -> Principal | None:
         if key_id in self._environment:

@@ -31,6 +31,7 @@ def _key_of(row: Row[Any]) -> KeyRecord:
         expires_at=row.expires_at,
         last_used_at=row.last_used_at,
         revoked_at=row.revoked_at,
+        collection=row.collection,
     )
 
 
@@ -53,6 +54,7 @@ class SQLKeyStore:
                     expires_at=record.expires_at,
                     last_used_at=record.last_used_at,
                     revoked_at=record.revoked_at,
+                    collection=record.collection,
                 )
             )
 

@@ -35,6 +35,7 @@ class KeyRecord:
     expires_at: datetime | None = None
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+    collection: str | None = None  # the one collection the key reaches; None: every one
 
     def usable(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)

@@ -245,7 +245,7 @@ class Checker:
 
     def _reprocess(self, image_id: str, features: list[str]) -> bool:
         try:
-            self.service.reprocess(image_id, features)
+            self.service.reprocess(image_id, features, collection=None)
         except ImageNotFound:
             return False  # deleted meanwhile: nothing left to repair
         return True

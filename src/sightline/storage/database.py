@@ -32,7 +32,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from sightline.errors import ConfigurationError, InsufficientStorage
+from sightline.errors import BackendError, ConfigurationError, InsufficientStorage
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 POOL_SIZE = 5
@@ -63,9 +63,15 @@ class Database:
             self.engine = _server_engine(parsed)
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
+    def write(self, *, schema_change: bool = False) -> Iterator[Connection]:
         """A write transaction: committed on success, rolled back on any exception; a full disk
-        is `InsufficientStorage`."""
+        is `InsufficientStorage`.
+
+        `schema_change` (migrations): on SQLite, foreign keys are not enforced until the
+        transaction ends, and are checked before it commits. Changing a table there means
+        copying it and dropping the original, and dropping a table with foreign keys enforced
+        first deletes its rows, cascading to every row that references them. The switch only
+        takes effect outside a transaction, hence here."""
         try:
             if self._write_lock is None:
                 with self.engine.begin() as conn:
@@ -73,11 +79,21 @@ class Database:
                 return
             with self._write_lock, self.engine.connect() as conn:
                 conn.info["immediate"] = True
+                if schema_change:
+                    _enforce_foreign_keys(conn, False)
                 try:
                     with conn.begin():
                         yield conn
+                        if schema_change:
+                            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").first()
+                            if broken is not None:
+                                raise BackendError(
+                                    f"A schema change broke a foreign key: {tuple(broken)}."
+                                )
                 finally:
                     conn.info.pop("immediate", None)
+                    if schema_change:
+                        _enforce_foreign_keys(conn, True)
         except OperationalError as exc:
             if _disk_full(exc):
                 raise InsufficientStorage(
@@ -167,6 +183,16 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("immediate") else "BEGIN")
+
+
+def _enforce_foreign_keys(conn: Connection, enforce: bool) -> None:
+    """Outside a transaction only: SQLite ignores the switch inside one, and SQLAlchemy would
+    begin one for a statement sent through `conn`."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if enforce else 'OFF'}")
+    finally:
+        cursor.close()
 
 
 def _enable_wal(cursor: sqlite3.Cursor) -> None:

@@ -58,7 +58,10 @@ class EventLog(Protocol):
         data), `redispatch_unfinished` in the same transaction. Returns the count, or None when
         the epoch was already known."""
 
-    def events_after(self, seq: int, limit: int) -> list[StoredEvent]: ...
+    def events_after(
+        self, seq: int, limit: int, collection: str | None = None
+    ) -> list[StoredEvent]:
+        """Events after `seq`, in order; with `collection`, only those naming it."""
 
     def last_event_seq(self) -> int: ...
 
@@ -166,10 +169,15 @@ class SQLEventLog:
         result = conn.execute(statement.values(dispatched_at=None))
         return int(result.rowcount or 0)
 
-    def events_after(self, seq: int, limit: int) -> list[StoredEvent]:
+    def events_after(
+        self, seq: int, limit: int, collection: str | None = None
+    ) -> list[StoredEvent]:
+        conditions = [t.events.c.seq > seq]
+        if collection is not None:
+            conditions.append(t.events.c.collection == collection)
         with self.db.read() as conn:
             rows = conn.execute(
-                select(t.events).where(t.events.c.seq > seq).order_by(t.events.c.seq).limit(limit)
+                select(t.events).where(*conditions).order_by(t.events.c.seq).limit(limit)
             ).all()
         return [_stored_event(row) for row in rows]
 
@@ -190,5 +198,13 @@ class SQLEventLog:
 def _stored_event(row: Row[Any]) -> StoredEvent:
     return StoredEvent(
         seq=row.seq,
-        envelope=envelope(row.id, row.type, row.subject, row.time, row.data, source=row.source),
+        envelope=envelope(
+            row.id,
+            row.type,
+            row.subject,
+            row.time,
+            row.data,
+            source=row.source,
+            collection=row.collection,
+        ),
     )

@@ -258,6 +258,10 @@ def test_no_route_shows_a_caller_bound_to_one_collection_anything_of_another(
     called = set()
     with httpx.Client(base_url=world.url, headers={BOUND: A}) as alpha:
         for method, path, operation in operations(world):
+            if path.startswith("/v1/keys"):
+                # Keys belong to no collection; a bound key is refused there by the
+                # authentication (tests/api/test_access.py), which this test's binding skips.
+                continue
             called.add((method, path))
             query: dict[str, Any] = {"since": 0} if path == "/v1/events" else {}
             for parameter in operation.get("parameters", []):

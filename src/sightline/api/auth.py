@@ -194,7 +194,7 @@ LINK_PARAMETERS = [
         "name": "expires",
         "in": "query",
         "required": False,
-        "schema": {"type": "integer"},
+        "schema": {"type": "integer", "minimum": 0, "maximum": 10**12 - 1},
         "description": "A signed link's expiry (Unix seconds).",
     },
     {

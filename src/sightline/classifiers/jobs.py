@@ -129,4 +129,4 @@ class TrainJob:
     def _compute(self, image_id: str) -> Vector:
         _record, blob = self.images.open_original(image_id)
         with blob:
-            return embed(blob.read(), self.model, self.images.settings.max_pixels)
+            return embed(blob.read(), self.model, self.images.decoder)

@@ -101,6 +101,7 @@ bench: install-dev models
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/deliveries.py
+	$(BIN)/python bench/decode_memory.py
 
 clean:
 	rm -rf $(VENV) $(CONVERT) .cache .mypy_cache .ruff_cache .pytest_cache

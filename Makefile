@@ -103,6 +103,7 @@ bench: install-dev models
 	$(BIN)/python bench/deliveries.py
 	$(BIN)/python bench/auth.py
 	$(BIN)/python bench/soak.py
+	$(BIN)/python bench/decode_memory.py
 
 clean:
 	rm -rf $(VENV) $(CONVERT) .cache .mypy_cache .ruff_cache .pytest_cache

@@ -11,6 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from sightline import web
+from sightline.allocator import return_large_blocks
 from sightline.api import Services, create_api
 from sightline.blobs import open_blob_store
 from sightline.blobs.local import LocalBlobStore
@@ -25,6 +26,7 @@ from sightline.images.inbox import DirectUploads
 from sightline.images.service import ImageService
 from sightline.keys import AccessLimits, KeyService
 from sightline.maintenance import Checker, Sweeper, SweepSchedule
+from sightline.memory_budget import MemoryBudget
 from sightline.metrics import Metrics
 from sightline.models import Models
 from sightline.queue import RetryPolicy, open_queue
@@ -33,7 +35,7 @@ from sightline.search.service import SearchService
 from sightline.search.vectors import VectorSearch
 from sightline.settings import Settings
 from sightline.stores import open_stores
-from sightline.vision import Analyzer
+from sightline.vision import Analyzer, Decoder
 from sightline.vision.registry import build_analyzers
 from sightline.vision.tags import EmbeddingAnalyzer, classifier
 from sightline.webhooks import Dispatcher, SubscriptionService
@@ -48,6 +50,8 @@ class Sightline:
     """Every part of one Sightline process, built from settings and closed together."""
 
     def __init__(self, settings: Settings, analyzers: Mapping[str, Analyzer] | None = None) -> None:
+        # Pictures decoded here take hundreds of MB each: when freed, back to the system.
+        return_large_blocks()
         self.settings = settings
         self.metrics = Metrics()
         self.stores = open_stores(settings.resolved_catalog_url())
@@ -74,12 +78,15 @@ class Sightline:
             self.pool.notify()
             self.dispatcher.notify()
 
+        # One budget for every picture this process decodes: uploads, analyses, predictions.
+        decoder = Decoder(settings.max_pixels, MemoryBudget(settings.decode_memory_bytes))
         self.service = ImageService(
             settings,
             self.stores.images,
             self.blobs,
             self.analyzers,
             self.metrics,
+            decoder,
             wake_relay,
             check_space=self.disk_space.check,
         )
@@ -116,7 +123,7 @@ class Sightline:
             self.stores.events,
             {
                 JobKind.ANALYZE: Analyst(
-                    settings, self.stores.images, self.blobs, self.analyzers, self.metrics
+                    self.stores.images, self.blobs, self.analyzers, self.metrics, decoder
                 ),
                 JobKind.TRAIN: TrainJob(
                     self.stores.classifiers, self.stores.vectors, self.service, embedding_model
@@ -145,6 +152,13 @@ class Sightline:
             "Webhook deliveries kept, by status, over all subscriptions.",
             "status",
             self.subscriptions.delivery_counts,
+        )
+        self.metrics.watch(
+            "sightline_decode_memory_bytes",
+            "Memory reserved by the pictures this process holds decoded, and asked for by "
+            "those waiting their turn (SIGHTLINE_DECODE_MEMORY_BYTES).",
+            "state",
+            lambda: {"reserved": decoder.budget.reserved, "waiting": decoder.budget.waiting},
         )
         self.metrics.watch(
             "sightline_models_loaded",

@@ -43,7 +43,8 @@ SightlineError
 ├── LengthRequired (411)          a multipart upload without Content-Length
 ├── PayloadTooLarge (413)
 │   ├── ImageTooLarge             more bytes than allowed
-│   └── ImageDimensionsTooLarge   more pixels than allowed (decompression bombs)
+│   ├── ImageDimensionsTooLarge   more pixels than allowed (decompression bombs)
+│   └── ImageMemoryTooLarge       decoding and analysing it needs more memory than allowed
 ├── UnsupportedMediaType (415)
 ├── TooManyRequests (429)          answered with `Retry-After` (`details.retry_after`, seconds)
 │   ├── TooManyAuthFailures       this address sent too many wrong keys lately
@@ -296,6 +297,13 @@ class ImageTooLarge(PayloadTooLarge):
 
 class ImageDimensionsTooLarge(PayloadTooLarge):
     code = "ImageDimensionsTooLarge"
+
+
+class ImageMemoryTooLarge(PayloadTooLarge):
+    """Its pixels would take more memory than SIGHTLINE_DECODE_MEMORY_BYTES, told from the
+    header: a small file can decode to a huge picture."""
+
+    code = "ImageMemoryTooLarge"
 
 
 class UnsupportedMediaType(SightlineError):

@@ -121,6 +121,14 @@ class Settings(BaseSettings):
     max_pixels: int = Field(
         80_000_000, gt=0, description="Largest accepted width x height (decompression-bomb guard)."
     )
+    decode_memory_bytes: int = Field(
+        1024 * 1024 * 1024,
+        gt=0,
+        description="Memory that the pictures being decoded and analysed at once may take, "
+        "per process, estimated from each file's header (about 17 bytes a pixel for RGB); a "
+        "picture needing more alone is refused (413 `ImageMemoryTooLarge`), others wait "
+        "their turn.",
+    )
     max_request_bytes: int = Field(
         256 * 1024 * 1024, gt=0, description="Largest upload request, all files together."
     )

@@ -152,6 +152,57 @@ def test_over_the_pixel_limit(small_limits: RunningServer) -> None:
     assert_nothing_stored_and_still_serving(small_limits)
 
 
+@pytest.fixture
+def small_memory(tmp_path: Path) -> Iterator[RunningServer]:
+    settings = Settings(
+        data_dir=tmp_path / "small-memory",
+        decode_memory_bytes=1_000_000,
+        workers=1,
+        poll_interval_seconds=0.02,
+        default_features="metadata,color,hash,thumbnail",
+    )
+    app = Sightline(settings)
+    with serve(app) as running:
+        yield running
+    app.close()
+
+
+def bilevel_png(side: int) -> bytes:
+    """A white 1-bit square: a file of a few hundred bytes, whatever its pixels."""
+    return encode(Image.new("1", (side, side), 1), "PNG", optimize=True)
+
+
+def test_a_small_file_of_a_picture_over_the_memory_budget(small_memory: RunningServer) -> None:
+    """A tiny 1-bit PNG that decodes to more pixels than the budget can hold is refused from
+    its header, on upload and on one-off analysis, like the report's 8900x8900 one."""
+    huge = bilevel_png(300)  # 90,000 pixels: about 1.3 MB decoded and analysed
+    assert len(huge) < 1_000
+    response = post_raw(small_memory, huge, "image/png")
+    assert_error(response, 413, "ImageMemoryTooLarge")
+    error = response.json()["error"]
+    assert error["details"]["limit"] == 1_000_000
+    assert error["details"]["needed"] > 1_000_000
+    assert "300x300 = 90000 pixels" in error["message"]
+    analysed = httpx.post(
+        f"{small_memory.url}/v1/analyze", content=huge, headers={"Content-Type": "image/png"}
+    )
+    assert_error(analysed, 413, "ImageMemoryTooLarge")
+    assert_nothing_stored_and_still_serving(small_memory)
+
+
+def test_a_picture_within_the_memory_budget_is_accepted_and_analysed(
+    small_memory: RunningServer,
+) -> None:
+    from sightline import Client
+
+    with Client(small_memory.url) as client:
+        image = client.wait(client.upload(bilevel_png(200))["id"])  # 40,000 pixels
+    assert image["status"] == "done", image
+    # Upload and analysis each gave their reservation back when they let go of the pixels.
+    metrics = httpx.get(f"{small_memory.url}/metrics").text
+    assert 'sightline_decode_memory_bytes{state="reserved"} 0.0' in metrics
+
+
 def test_too_many_files(small_limits: RunningServer) -> None:
     files = [("file", (f"{i}.jpg", JPEG, "image/jpeg")) for i in range(3)]
     response = httpx.post(f"{small_limits.url}/v1/images", files=files)

@@ -12,10 +12,13 @@ from PIL import Image
 from sightline.errors import (
     EmptyImage,
     ImageDimensionsTooLarge,
+    ImageMemoryTooLarge,
     ImageTooLarge,
     InvalidImageFormat,
 )
-from sightline.vision import Picture, decode
+from sightline.memory_budget import MemoryBudget
+from sightline.vision import Decoder, Picture, decode
+from sightline.vision.decode_cost import DecodeCost
 
 Encode = Callable[..., bytes]
 Photo = Callable[..., Image.Image]
@@ -167,3 +170,64 @@ def test_one_pixel_image(encode: Encode) -> None:
     picture = decode_all(encode(Image.new("RGB", (1, 1), (10, 20, 30)), "PNG"))
     assert (picture.width, picture.height) == (1, 1)
     assert picture.rgb.getpixel((0, 0)) == (10, 20, 30)
+
+
+# -- within a memory budget ------------------------------------------------------------------
+
+
+def bilevel_png_cut_short(width: int, height: int) -> bytes:
+    """A 1-bit PNG that declares its size but whose pixel data stops at once: it can be
+    opened, not decoded."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(b"\0"))
+        + png_chunk(b"IEND", b"")
+    )
+
+
+def test_a_picture_needing_more_memory_than_the_budget_is_refused_from_its_header() -> None:
+    """The report's case: a few bytes of 1-bit PNG declaring 8900x8900 pixels, under the
+    pixel limit, that analysis would need over a gigabyte for."""
+    data = bilevel_png_cut_short(8900, 8900)
+    needed = DecodeCost.of(Image.open(io.BytesIO(data))).analysed
+    decoder = Decoder(MAX_PIXELS, MemoryBudget(needed - 1))
+    # Refused also when the upload is only checked: it could never be analysed.
+    with pytest.raises(ImageMemoryTooLarge) as caught, decoder.picture(data, analysed=False):
+        pass
+    assert caught.value.details == {"limit": needed - 1, "needed": needed}
+    assert "8900x8900 = 79210000 pixels" in caught.value.message
+    assert decoder.budget.reserved == 0
+    # Given the memory, decoding starts and finds the data cut short: so the refusal above
+    # came from the header alone.
+    enough = Decoder(MAX_PIXELS, MemoryBudget(needed))
+    with pytest.raises(InvalidImageFormat, match="truncated or corrupt"), enough.picture(data):
+        pass
+    assert enough.budget.reserved == 0
+
+
+def test_a_picture_holds_its_memory_while_open_and_frees_its_pixels_after(
+    encode: Encode, photo: Photo
+) -> None:
+    data = encode(photo(5), "PNG")
+    cost = DecodeCost.of(Image.open(io.BytesIO(data)))
+    decoder = Decoder(MAX_PIXELS, MemoryBudget(cost.analysed))
+    with decoder.picture(data) as picture:
+        assert decoder.budget.reserved == cost.analysed
+        assert picture.rgb.size == (320, 240)
+    assert decoder.budget.reserved == 0
+    assert (picture.width, picture.height, picture.format) == (320, 240, "PNG")
+    assert "rgb" not in vars(picture) and "oriented" not in vars(picture)
+    with pytest.raises(ValueError, match="closed"):
+        picture.image.getpixel((0, 0))
+
+
+def test_checking_an_upload_reserves_only_what_decoding_holds(encode: Encode, photo: Photo) -> None:
+    data = encode(photo(6), "PNG")
+    cost = DecodeCost.of(Image.open(io.BytesIO(data)))
+    decoder = Decoder(MAX_PIXELS, MemoryBudget(cost.analysed))
+    with decoder.picture(data, max_bytes=len(data), analysed=False):
+        assert decoder.budget.reserved == cost.decoded < cost.analysed
+    with pytest.raises(ImageTooLarge), decoder.picture(data, max_bytes=len(data) - 1):
+        pass

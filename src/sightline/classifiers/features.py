@@ -44,7 +44,7 @@ from sightline.errors import SkipFeature
 from sightline.indexing import IndexEntries
 from sightline.models import LazyModel
 from sightline.storage.records import Vector
-from sightline.vision import decode, geometry, registry
+from sightline.vision import Decoder, geometry, registry
 from sightline.vision.base import Analysis, Analyzer, Inputs, Picture, ResultPart
 from sightline.vision.tags import Classifier, TagsAnalyzer, predict, shared_prediction
 from sightline.vision.vectors import unit_length
@@ -63,11 +63,10 @@ def load_head(version: ClassifierVersion) -> Head:
     return _head(version.classifier_id, version.number, version.head)
 
 
-def embed(data: bytes, model: LazyModel[Classifier], max_pixels: int) -> Vector:
+def embed(data: bytes, model: LazyModel[Classifier], decoder: Decoder) -> Vector:
     """An image file's `embedding` vector (unit length), computed now: for pictures sent only
     to be predicted, and for examples whose stored embedding is missing or outdated."""
-    picture = decode(data, max_bytes=len(data), max_pixels=max_pixels)
-    with model.acquire() as loaded:
+    with decoder.picture(data) as picture, model.acquire() as loaded:
         return unit_length(predict(picture, loaded).features).astype(np.float32)
 
 

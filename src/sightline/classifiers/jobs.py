@@ -134,4 +134,4 @@ class TrainJob:
     def _compute(self, image_id: str, collection: str) -> Vector:
         _record, blob = self.images.open_original(image_id, collection=collection)
         with blob:
-            return embed(blob.read(), self.model, self.images.settings.max_pixels)
+            return embed(blob.read(), self.model, self.images.decoder)

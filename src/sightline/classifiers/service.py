@@ -335,7 +335,7 @@ class ClassifierService:
                 f"server computes {self.embedding_version}: train a new version."
             )
         if data is not None:
-            vector = embed(data, self.model, self.images.settings.max_pixels)
+            vector = embed(data, self.model, self.images.decoder)
         elif image_id is not None:
             vector = self._image_vector(image_id, record.collection)
         else:
@@ -403,7 +403,7 @@ class ClassifierService:
             return found[1]
         _, blob = self.images.open_original(record.id, collection=collection)
         with blob:
-            return embed(blob.read(), self.model, self.images.settings.max_pixels)
+            return embed(blob.read(), self.model, self.images.decoder)
 
     def _ready(self, key: str, number: int, collection: str | None) -> ClassifierVersion:
         version = self.version(key, number, collection=collection)

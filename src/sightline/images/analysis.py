@@ -3,6 +3,8 @@ outcome with its artifacts (thumbnails) and index entries."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 from sightline.blobs import BlobStore, StoreKeeper
 from sightline.errors import SightlineError
 from sightline.events import derived_event_id
@@ -10,9 +12,8 @@ from sightline.images.pipeline import Features, error_info, run_features
 from sightline.images.store import ImageStore
 from sightline.metrics import Metrics
 from sightline.queue import Job
-from sightline.settings import Settings
 from sightline.storage.records import TERMINAL_FEATURE_STATES, BlobRef, FeatureState, FeatureStatus
-from sightline.vision import Artifact, decode
+from sightline.vision import Artifact, Decoder
 
 
 class Analyst:
@@ -20,17 +21,17 @@ class Analyst:
 
     def __init__(
         self,
-        settings: Settings,
         images: ImageStore,
         blobs: BlobStore,
         features: Features,
         metrics: Metrics,
+        decoder: Decoder,
     ) -> None:
-        self.settings = settings
         self.images = images
         self.blobs = blobs
         self.features = features
         self.metrics = metrics
+        self.decoder = decoder
 
     def process(self, job: Job) -> None:
         image_id: str = job.payload["image_id"]
@@ -47,28 +48,32 @@ class Analyst:
             artifacts[artifact.sha256] = artifact.data
 
         phash: str | None = None
-        try:
-            picture = decode(data, max_bytes=len(data), max_pixels=self.settings.max_pixels)
-        except SightlineError as exc:
-            # Accepted at upload, refused now (a lowered limit): every feature fails the same.
-            error = error_info(exc.code, exc.message)
-            outcomes = [
-                FeatureState(name, FeatureStatus.FAILED, state.analyzer, state.version, None, error)
-                for name, state in record.features.items()
-                if name in features
-            ]
-            refs: list[BlobRef] = []
-        else:
-            # The image's collection's analyzers: `custom:NAME` is its collection's classifier.
-            analyzers = self.features.of(record.collection)
-            runs = run_features(picture, features, analyzers, store)
-            outcomes = [run.state for run in runs]
-            refs = [BlobRef(sha, role) for run in runs for role, sha in run.artifacts.items()]
-            for run in runs:
-                self.metrics.feature_seconds.labels(run.state.feature).observe(run.seconds)
-            # The near-duplicate index takes the hash a result declares (the `hash` feature's).
-            declared = [run.analysis.result.index_entries() for run in runs if run.analysis]
-            phash = next((entries.phash for entries in declared if entries.phash), None)
+        with ExitStack() as held:
+            try:
+                # Waits while the pictures other threads hold leave too little memory.
+                picture = held.enter_context(self.decoder.picture(data))
+            except SightlineError as exc:
+                # Accepted at upload, refused now (a lowered limit): every feature fails alike.
+                error = error_info(exc.code, exc.message)
+                outcomes = [
+                    FeatureState(
+                        name, FeatureStatus.FAILED, state.analyzer, state.version, None, error
+                    )
+                    for name, state in record.features.items()
+                    if name in features
+                ]
+                refs: list[BlobRef] = []
+            else:
+                # The image's collection's analyzers: `custom:NAME` is its collection's.
+                analyzers = self.features.of(record.collection)
+                runs = run_features(picture, features, analyzers, store)
+                outcomes = [run.state for run in runs]
+                refs = [BlobRef(sha, role) for run in runs for role, sha in run.artifacts.items()]
+                for run in runs:
+                    self.metrics.feature_seconds.labels(run.state.feature).observe(run.seconds)
+                # The near-duplicate index takes the hash a result declares (`hash`'s).
+                declared = [run.analysis.result.index_entries() for run in runs if run.analysis]
+                phash = next((entries.phash for entries in declared if entries.phash), None)
         for outcome in outcomes:
             if outcome.status is FeatureStatus.FAILED:
                 self.metrics.feature_failures.labels(outcome.feature).inc()

@@ -36,7 +36,7 @@ from sightline.images.store import ImageQuery, ImageStore
 from sightline.metrics import Metrics
 from sightline.settings import Settings
 from sightline.storage.records import FeatureState, FeatureStatus, ImageRecord, NewImage
-from sightline.vision import Analyzer, decode
+from sightline.vision import Analyzer, Decoder
 from sightline.vision.thumbnail import THUMBNAIL_SIZES, ThumbnailAnalyzer, ThumbnailResult
 
 MAX_FILENAME_LENGTH = 255
@@ -64,6 +64,7 @@ class ImageService:
         blobs: BlobStore,
         features: Features,
         metrics: Metrics,
+        decoder: Decoder,
         on_event: Callable[[], None] = lambda: None,
         check_space: Callable[[], None] = lambda: None,
     ) -> None:
@@ -76,7 +77,9 @@ class ImageService:
         self.on_event = on_event  # wakes the in-process outbox relay
         # Raises InsufficientStorage under the free-space floor: refused before any write.
         self.check_space = check_space
-        self._decoding = threading.BoundedSemaphore(os.cpu_count() or 1)
+        # Shared with this process's workers: what all pictures decoded at once hold stays
+        # within SIGHTLINE_DECODE_MEMORY_BYTES.
+        self.decoder = decoder
         # Synchronous analyses share the cores with the workers; more at once would only queue
         # inside the model runtimes, each holding a decoded picture in memory meanwhile.
         self._analyzing = threading.BoundedSemaphore(max(1, settings.workers))
@@ -100,10 +103,10 @@ class ImageService:
         are those of `collection`."""
         analyzers = self.analyzers(collection)
         wanted = resolve_features(features, analyzers, self.defaults(collection))
-        with self._analyzing:
-            picture = decode(
-                data, max_bytes=self.settings.max_upload_bytes, max_pixels=self.settings.max_pixels
-            )
+        with (
+            self._analyzing,
+            self.decoder.picture(data, max_bytes=self.settings.max_upload_bytes) as picture,
+        ):
             results = analyze_once(picture, wanted, analyzers)
         return {
             "image": {
@@ -142,16 +145,12 @@ class ImageService:
         pictures = []
         for index, upload in enumerate(uploads):
             try:
-                # Bounded: a full decode of a large image takes hundreds of MB, and many upload
-                # requests run at once. Only the facts are kept while the batch is checked.
-                with self._decoding:
-                    picture = decode(
-                        upload.data,
-                        max_bytes=self.settings.max_upload_bytes,
-                        max_pixels=self.settings.max_pixels,
-                    )
-                    picture.image.close()
-                pictures.append(picture)
+                # Decoded in full to catch corrupt files, then closed: only the facts are kept
+                # while the batch is checked.
+                with self.decoder.picture(
+                    upload.data, max_bytes=self.settings.max_upload_bytes, analysed=False
+                ) as picture:
+                    pictures.append(picture)
             except SightlineError as exc:
                 # Name the culprit: in a batch the client must know which file was refused.
                 self.metrics.upload_rejected(exc.code)

@@ -14,12 +14,13 @@ from sightline.vision.base import (
     Picture,
     ResultModel,
 )
-from sightline.vision.decode import decode
+from sightline.vision.decode import Decoder, decode
 
 __all__ = [
     "Analysis",
     "Analyzer",
     "Artifact",
+    "Decoder",
     "Independent",
     "Inputs",
     "Picture",

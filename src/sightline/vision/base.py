@@ -117,6 +117,14 @@ class Picture:
         result: T = self._memo[key]
         return result
 
+    def close(self) -> None:
+        """Free the pixels and everything made from them; the facts (size, format, bytes,
+        sha256) stay readable. Decoding reserves a picture's memory only while it is open."""
+        self.image.close()
+        self._memo.clear()
+        for derived in ("oriented", "rgb"):  # cached properties
+            self.__dict__.pop(derived, None)
+
     @property
     def width(self) -> int:
         return self.image.width
@@ -131,10 +139,7 @@ class Picture:
         frame = ImageOps.exif_transpose(self.image) or self.image
         if frame.mode in HIGH_BIT_DEPTH_MODES:
             frame = _to_8bit_grey(frame)
-        has_alpha = frame.mode in ("RGBA", "LA", "PA") or (
-            frame.mode == "P" and "transparency" in frame.info
-        )
-        mode = "RGBA" if has_alpha else "RGB"
+        mode = "RGBA" if has_alpha(frame) else "RGB"
         return _to_srgb(frame, mode) or frame.convert(mode)
 
     @cached_property
@@ -145,6 +150,13 @@ class Picture:
         canvas = Image.new("RGB", self.oriented.size, (255, 255, 255))
         canvas.paste(self.oriented, mask=self.oriented.getchannel("A"))
         return canvas
+
+
+def has_alpha(image: Image.Image) -> bool:
+    """Whether the picture has transparency (known from the header, before decoding)."""
+    return image.mode in ("RGBA", "LA", "PA") or (
+        image.mode == "P" and "transparency" in image.info
+    )
 
 
 def _to_srgb(frame: Image.Image, mode: str) -> Image.Image | None:
@@ -167,11 +179,17 @@ def _to_srgb(frame: Image.Image, mode: str) -> Image.Image | None:
 
 
 def _to_8bit_grey(frame: Image.Image) -> Image.Image:
-    """Scale 16-bit or float greyscale to 0-255 by its own range (Pillow would just clip)."""
-    pixels = np.asarray(frame, dtype=np.float64)
+    """Scale 16-bit or float greyscale to 0-255 by its own range (Pillow would just clip).
+    In place: one float64 copy of a large picture is 8 bytes a pixel already."""
+    pixels = np.array(frame, dtype=np.float64)
     low, high = float(pixels.min()), float(pixels.max())
-    scaled = (pixels - low) * (255.0 / (high - low)) if high > low else np.zeros_like(pixels)
-    return Image.fromarray(scaled.round().astype(np.uint8), mode="L")
+    if high > low:
+        pixels -= low
+        pixels *= 255.0 / (high - low)
+        np.rint(pixels, out=pixels)
+    else:
+        pixels.fill(0.0)
+    return Image.fromarray(pixels.astype(np.uint8), mode="L")
 
 
 def analyzer_version(

@@ -6,11 +6,13 @@ should one happen, leaves the connection usable."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
 
 from conftest import RunningServer
+from sightline.images.service import MAX_FILENAME_LENGTH
 from support.apicheck import assert_error, assert_nothing_stored_and_still_serving
 from support.imagegen import noise
 
@@ -150,3 +152,39 @@ def test_the_client_sends_any_file_name(server: RunningServer) -> None:
         assert client.upload(JPEG, filename="Schadensfall №7 — 日本.jpg")["filename"] == (
             "Schadensfall №7 — 日本.jpg"
         )
+
+
+def upload_named(server: RunningServer, form: str, name: str) -> httpx.Response:
+    """An upload whose file is called `name`, sent in one of the ways a client can name it."""
+    if form == "multipart":
+        return httpx.post(f"{server.url}/v1/images", files={"file": (name, JPEG)})
+    header = name.encode() if form == "X-Filename" else f"UTF-8''{quote(name)}".encode()
+    return httpx.post(
+        f"{server.url}/v1/images",
+        content=JPEG,
+        headers={b"Content-Type": b"image/jpeg", b"X-Filename": header},
+    )
+
+
+FILENAME_FORMS = ["multipart", "X-Filename", "X-Filename RFC 8187"]
+
+
+@pytest.mark.parametrize("form", FILENAME_FORMS)
+def test_a_file_name_up_to_the_limit_is_stored_whole(server: RunningServer, form: str) -> None:
+    name = "日" * (MAX_FILENAME_LENGTH - 4) + ".jpg"
+    response = upload_named(server, form, name)
+    assert response.status_code == 202, response.text
+    assert response.json()["images"][0]["filename"] == name
+
+
+@pytest.mark.parametrize("form", FILENAME_FORMS)
+@pytest.mark.parametrize("length", [MAX_FILENAME_LENGTH + 1, 1000])
+def test_a_longer_file_name_is_refused_however_it_is_sent(
+    server: RunningServer, form: str, length: int
+) -> None:
+    # Both were once cut to the limit silently (and a multipart name past 4 KB refused as an
+    # unreadable form).
+    response = upload_named(server, form, "a" * (length - 4) + ".jpg")
+    assert_error(response, 400, "InvalidParameter")
+    assert f"the limit is {MAX_FILENAME_LENGTH}" in response.json()["error"]["message"]
+    assert_nothing_stored_and_still_serving(server)

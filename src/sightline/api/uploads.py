@@ -28,7 +28,10 @@ UPLOAD_ERRORS = {**ERRORS, 501: ERRORS[400]}
 
 
 class UploadIn(BaseModel):
-    filename: str | None = Field(None, description="The file's name, kept with the image.")
+    filename: str | None = Field(
+        None,
+        description="The file's name, kept with the image (its base name: 255 characters at most).",
+    )
     features: list[str] | None = Field(
         None, description="Features to compute; default: the server's set."
     )

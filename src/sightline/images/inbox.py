@@ -32,7 +32,7 @@ from sightline.errors import (
 from sightline.events import EventType, subject_event
 from sightline.ids import is_image_id, new_image_id
 from sightline.images.pipeline import resolve_features
-from sightline.images.service import ImageService, Upload, clean_filename
+from sightline.images.service import ImageService, Upload, checked_filename, clean_filename
 from sightline.images.store import ImageStore
 from sightline.images.uploads import UploadRecord, UploadStore
 from sightline.storage.outbox import EventLog
@@ -150,7 +150,7 @@ class DirectUploads:
         inbox = self._require_inbox()
         wanted = resolve_features(features, self.service.analyzers, self.service.defaults())
         client_metadata = self.service.parse_metadata(json.dumps(metadata or {}))
-        name = clean_filename(filename)
+        name = checked_filename(filename)
         now = datetime.now(UTC)
         image_id = new_image_id()
         post = inbox.presigned_post(

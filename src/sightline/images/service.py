@@ -120,9 +120,10 @@ class ImageService:
         self.check_space()
         wanted = resolve_features(features, self.analyzers, self.defaults())
         client_metadata = self.parse_metadata(metadata)
-        pictures = []
+        pictures, filenames = [], []
         for index, upload in enumerate(uploads):
             try:
+                filenames.append(checked_filename(upload.filename))
                 # Bounded: a full decode of a large image takes hundreds of MB, and many upload
                 # requests run at once. Only the facts are kept while the batch is checked.
                 with self._decoding:
@@ -136,17 +137,18 @@ class ImageService:
             except SightlineError as exc:
                 # Name the culprit: in a batch the client must know which file was refused.
                 self.metrics.upload_rejected(exc.code)
-                name = f" ({upload.filename})" if upload.filename else ""
+                shown = clean_filename(upload.filename)
+                name = f" ({shown})" if shown else ""
                 exc.message = f"File {index + 1}{name}: {exc.message}"
-                exc.details.update(file_index=index, filename=upload.filename)
+                exc.details.update(file_index=index, filename=shown)
                 raise
         new_images = []
         events = []
-        for upload, picture in zip(uploads, pictures, strict=True):
+        for upload, picture, filename in zip(uploads, pictures, filenames, strict=True):
             image = NewImage(
                 id=upload.image_id or new_image_id(),
                 sha256=picture.sha256,
-                filename=clean_filename(upload.filename),
+                filename=filename,
                 content_type=picture.content_type,
                 format=picture.format,
                 size=len(picture.data),
@@ -332,10 +334,29 @@ class ImageService:
         return updated
 
 
-def clean_filename(filename: str | None) -> str | None:
+def base_name(filename: str | None) -> str | None:
     """Keep only the base name: a client's folder structure is not ours to store or echo."""
     if not filename:
         return None
     name = os.path.basename(filename.replace("\\", "/")).strip()
-    name = "".join(ch for ch in name if ch.isprintable())
-    return name[:MAX_FILENAME_LENGTH] or None
+    return "".join(ch for ch in name if ch.isprintable()) or None
+
+
+def checked_filename(filename: str | None) -> str | None:
+    """The name stored for a file a client named, however it sent the name (a multipart part,
+    `X-Filename`, a direct upload's JSON): its base name, refused beyond `MAX_FILENAME_LENGTH`
+    characters rather than cut, so that what is stored is what the client said."""
+    name = base_name(filename)
+    if name is not None and len(name) > MAX_FILENAME_LENGTH:
+        raise InvalidParameter(
+            f"The file name has {len(name)} characters; the limit is {MAX_FILENAME_LENGTH}.",
+            limit=MAX_FILENAME_LENGTH,
+        )
+    return name
+
+
+def clean_filename(filename: str | None) -> str | None:
+    """The base name cut to `MAX_FILENAME_LENGTH` characters: for names no client chose (the
+    key of an object dropped into the bucket) and for naming a refused file in a message."""
+    name = base_name(filename)
+    return name[:MAX_FILENAME_LENGTH] if name else None

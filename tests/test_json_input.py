@@ -34,3 +34,10 @@ def test_ordinary_documents_read_as_the_standard_parser_reads_them() -> None:
     document = '{"name": "日本 😀 \\ud83d\\ude00", "n": [1, 2.5, -3e10, true, null], "e": {}}'
     assert json_input.loads(document) == json.loads(document)
     assert json_input.loads(document.encode()) == json.loads(document)
+
+
+@pytest.mark.parametrize("document", [b"\xff", b'{"a": "\xe9"}', b"[\xc3(]"])
+def test_bytes_that_are_not_utf8_are_refused_as_json(document: bytes) -> None:
+    # Once a UnicodeDecodeError, which FastAPI answered as a bare 400 `HttpError`.
+    with pytest.raises(json.JSONDecodeError, match="not UTF-8"):
+        json_input.loads(document)

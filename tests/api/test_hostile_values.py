@@ -53,6 +53,16 @@ def test_hostile_json_bodies_are_refused(server: RunningServer, case: str) -> No
     assert httpx.get(f"{server.url}/v1/subscriptions").json()["subscriptions"] == []
 
 
+@pytest.mark.parametrize("path", ["/v1/subscriptions", "/v1/classifiers", "/ui/session"])
+def test_a_json_body_that_is_not_utf8_is_invalid_json(server: RunningServer, path: str) -> None:
+    response = httpx.post(
+        f"{server.url}{path}",
+        content=b'{"name": "\xff"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert_error(response, 400, "InvalidJson")
+
+
 def integer_parameters(document: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]]:
     """(method, path, name, schema) of every integer parameter the API documents."""
     found = []

@@ -11,7 +11,9 @@ import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import hypothesis
 import pytest
 import uvicorn
 
@@ -19,6 +21,7 @@ from sightline import Client
 from sightline.app import Sightline
 from sightline.models import Models
 from sightline.settings import Settings, default_model_dir
+from support.answers import RecordAnswers, undocumented
 from support.catalogs import catalog_url, empty_catalog_url, migrate
 from support.services import Service, Stack
 from support.slow import SLOW_TESTS
@@ -130,6 +133,10 @@ def models() -> Iterator[Models]:
     hub.close()
 
 
+# Property tests (hypothesis) may take their time on a busy 2-core machine: no deadline.
+hypothesis.settings.register_profile("sightline", deadline=None)
+hypothesis.settings.load_profile("sightline")
+
 # Quick polls, short leases and backoffs, and the model-free features: API and worker tests
 # stay fast; model tests ask for their features.
 TEST_SETTINGS: dict[str, object] = {
@@ -234,11 +241,17 @@ def client(server: RunningServer) -> Iterator[Client]:
 
 
 class serve:
-    """Run the API (with in-process workers) on a free loopback port in a background thread."""
+    """Run the API (with in-process workers) on a free loopback port in a background thread.
+    Every answer it gives must be one the OpenAPI document foresees (support/answers.py): the
+    server's exit fails the test otherwise."""
+
+    document: dict[str, Any] | None = None  # the same for every server: made once, it is slow
 
     def __init__(self, sightline: Sightline, *, run_workers: bool = True, port: int = 0) -> None:
+        self.api = sightline.api(run_workers=run_workers)
+        self.recorder = RecordAnswers(self.api)
         config = uvicorn.Config(
-            sightline.api(run_workers=run_workers),
+            self.recorder,
             host="127.0.0.1",
             port=port,
             log_level="warning",
@@ -258,6 +271,13 @@ class serve:
         port = self.server.servers[0].sockets[0].getsockname()[1]
         return RunningServer(f"http://127.0.0.1:{port}", self.sightline)
 
-    def __exit__(self, *_exc: object) -> None:
+    def __exit__(self, failure: type[BaseException] | None, *_exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
+        if failure is None and self.recorder.answers:
+            if serve.document is None:
+                serve.document = self.api.openapi()
+            problems = undocumented(self.recorder.answers, serve.document)
+            assert not problems, "Answers the OpenAPI document does not foresee:\n" + "\n".join(
+                problems
+            )

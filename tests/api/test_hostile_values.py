@@ -83,7 +83,7 @@ def test_every_integer_parameter_is_bounded(server: RunningServer) -> None:
     unbounded = [
         f"{method.upper()} {path} {name}"
         for method, path, name, schema in parameters
-        if schema.get("maximum", float("inf")) > 2**63 - 1
+        if max(schema.get("enum", [schema.get("maximum", float("inf"))])) > 2**63 - 1
     ]
     assert not unbounded, f"integers without a maximum: {unbounded}"
 
@@ -198,3 +198,53 @@ def test_a_longer_file_name_is_refused_however_it_is_sent(
     assert_error(response, 400, "InvalidParameter")
     assert f"the limit is {MAX_FILENAME_LENGTH}" in response.json()["error"]["message"]
     assert_nothing_stored_and_still_serving(server)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "uploaded_before=0.5",  # once read as Unix time
+        "uploaded_after=1700000000",
+        "uploaded_before=2026-01-31T12:00:00",  # no time zone
+        "uploaded_after=yesterday",
+    ],
+)
+@pytest.mark.parametrize("path", ["/v1/images", "/v1/search"])
+def test_a_moment_is_a_date_time_with_its_zone(
+    server: RunningServer, path: str, query: str
+) -> None:
+    assert_error(httpx.get(f"{server.url}{path}?{query}"), 400, "InvalidParameter")
+    accepted = httpx.get(f"{server.url}{path}?uploaded_before=2026-01-31T12:00:00%2B01:00")
+    assert accepted.status_code == 200, accepted.text
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/images/{id}/reprocess", {"outdated_only": 0}),  # once taken as false
+        ("/v1/images/{id}/reprocess", {"outdated_only": "true"}),
+        ("/v1/images/{id}/reprocess", {"features": "color"}),
+        ("/v1/images/{id}/reprocess", {"outdated": True}),  # misspelt: once ignored
+        ("/v1/classifiers", {"name": "shop", "kind": "multiclass", "description": 5}),
+        ("/v1/classifiers", {"name": 7, "kind": "multiclass"}),
+        ("/ui/session", {"api_key": 12345}),
+    ],
+)
+def test_json_bodies_are_taken_as_typed(
+    server: RunningServer, path: str, body: dict[str, Any]
+) -> None:
+    image = httpx.post(
+        f"{server.url}/v1/images", content=JPEG, headers={"Content-Type": "image/jpeg"}
+    )
+    url = server.url + path.format(id=image.json()["images"][0]["id"])
+    assert_error(httpx.post(url, json=body), 400, "InvalidParameter")
+    assert httpx.get(f"{server.url}/v1/classifiers").json()["items"] == []
+
+
+def test_thumbnail_sizes_are_the_documented_ones(server: RunningServer) -> None:
+    image = httpx.post(
+        f"{server.url}/v1/images", content=JPEG, headers={"Content-Type": "image/jpeg"}
+    )
+    url = f"{server.url}/v1/images/{image.json()['images'][0]['id']}/thumbnail"
+    for size in ("300", "0", "-128", "256.5", TOO_BIG):
+        assert_error(httpx.get(url, params={"size": size}), 400, "InvalidParameter")

@@ -11,9 +11,10 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
 from sightline.api import deps
-from sightline.api.images import ERRORS, read_body, read_uploads
+from sightline.api.errors import documented
+from sightline.api.images import DECODE_ERRORS, READ_ERRORS, read_body, read_uploads
 from sightline.api.routing import StrictJSONRoute
-from sightline.api.schemas import MAX_STORED_INT
+from sightline.api.schemas import MAX_STORED_INT, RequestBody, standalone_schema
 from sightline.classifiers.service import ClassifierService, ItemOutcome
 from sightline.classifiers.store import (
     ClassifierRecord,
@@ -21,9 +22,22 @@ from sightline.classifiers.store import (
     VersionStatus,
     prediction_feature,
 )
-from sightline.errors import InvalidParameter, PayloadTooLarge, TooManyFiles
+from sightline.errors import (
+    BackendError,
+    ClassifierExists,
+    ClassifierNotFound,
+    ClassifierVersionNotFound,
+    ImageNotFound,
+    InsufficientStorage,
+    InvalidJson,
+    InvalidParameter,
+    NotEnoughExamples,
+    NotReady,
+    PayloadTooLarge,
+    TooManyFiles,
+)
 
-VersionNumber = Annotated[int, Path(le=MAX_STORED_INT, description="A version number.")]
+VersionNumber = Annotated[int, Path(ge=1, le=MAX_STORED_INT, description="A version number.")]
 router = APIRouter(prefix="/v1/classifiers", tags=["classifiers"], route_class=StrictJSONRoute)
 Classifiers = Annotated[ClassifierService, deps.part("classifiers")]
 MAX_JSON_BYTES = 4 * 1024 * 1024
@@ -35,13 +49,13 @@ Body_ = TypeVar("Body_", bound=BaseModel)
 # -- shapes --------------------------------------------------------------------------------------
 
 
-class ClassifierIn(BaseModel):
+class ClassifierIn(RequestBody):
     name: str = Field(description="Unique; the prediction feature is `custom:NAME`.")
     kind: str = Field(description="`multiclass` (one label per image) or `multilabel`.")
     description: str = ""
 
 
-class ClassifierPatch(BaseModel):
+class ClassifierPatch(RequestBody):
     description: str | None = None
     run_on_upload: bool | None = Field(
         None,
@@ -89,12 +103,12 @@ class ClassifierList(BaseModel):
     items: list[ClassifierOut]
 
 
-class ExampleIn(BaseModel):
+class ExampleIn(RequestBody):
     image_id: str
     labels: list[str] = Field(description="Exactly one for a multiclass classifier.")
 
 
-class ExamplesIn(BaseModel):
+class ExamplesIn(RequestBody):
     examples: list[ExampleIn] = Field(max_length=MAX_BATCH)
 
 
@@ -137,7 +151,7 @@ class Removed(BaseModel):
     removed: int = Field(description="Image-label pairs removed.")
 
 
-class TrainIn(BaseModel):
+class TrainIn(RequestBody):
     threshold: float = Field(
         0.5, gt=0, lt=1, description="Probability at which a label counts as predicted."
     )
@@ -180,46 +194,91 @@ class VersionList(BaseModel):
     items: list[VersionOut]
 
 
-class PredictIn(BaseModel):
+class PredictIn(RequestBody):
     image_id: str
 
 
-class BackfillIn(BaseModel):
+class BackfillIn(RequestBody):
     only_missing: bool = Field(
         True, description="Skip images whose prediction from the published version exists."
     )
 
 
+def _files_or_json(model: type[BaseModel], files: str) -> dict[str, Any]:
+    """The request body of a route that takes image files or a JSON document."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": standalone_schema(model)},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "file": {
+                                "type": "array",
+                                "items": {"type": "string", "format": "binary"},
+                                "description": files,
+                            }
+                        },
+                    }
+                },
+                "image/*": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    }
+
+
+EXAMPLES_BODY = _files_or_json(ExamplesIn, "Images to store and label (any field name).")
+PREDICT_BODY = _files_or_json(PredictIn, "The one image to predict on.")
+
+
 # -- routes --------------------------------------------------------------------------------------
 
 
-@router.post("", status_code=201, response_model=ClassifierOut, responses=ERRORS)
+@router.post(
+    "",
+    status_code=201,
+    response_model=ClassifierOut,
+    responses=documented(ClassifierExists, InsufficientStorage),
+)
 def create_classifier(body: ClassifierIn, classifiers: Classifiers, response: Response) -> Any:
     record = classifiers.create(body.name, body.kind, body.description)
     response.headers["Location"] = f"/v1/classifiers/{record.id}"
     return ClassifierOut.of(record)
 
 
-@router.get("", response_model=ClassifierList, responses=ERRORS)
+@router.get("", response_model=ClassifierList)
 def list_classifiers(classifiers: Classifiers) -> Any:
     return ClassifierList(
         items=[ClassifierOut.of(record) for record in classifiers.list_classifiers()]
     )
 
 
-@router.get("/{key}", response_model=ClassifierOut, responses=ERRORS, description=KEY)
+@router.get(
+    "/{key}",
+    response_model=ClassifierOut,
+    responses=documented(ClassifierNotFound),
+    description=KEY,
+)
 def get_classifier(key: str, classifiers: Classifiers) -> Any:
     return ClassifierOut.of(classifiers.get(key))
 
 
-@router.patch("/{key}", response_model=ClassifierOut, responses=ERRORS)
+@router.patch(
+    "/{key}",
+    response_model=ClassifierOut,
+    responses=documented(ClassifierNotFound, NotReady, InsufficientStorage),
+)
 def update_classifier(key: str, body: ClassifierPatch, classifiers: Classifiers) -> Any:
     return ClassifierOut.of(
         classifiers.update(key, description=body.description, run_on_upload=body.run_on_upload)
     )
 
 
-@router.delete("/{key}", status_code=204, responses=ERRORS)
+@router.delete(
+    "/{key}", status_code=204, responses=documented(ClassifierNotFound, InsufficientStorage)
+)
 def delete_classifier(key: str, classifiers: Classifiers) -> Response:
     classifiers.delete(key)
     return Response(status_code=204)
@@ -229,7 +288,8 @@ def delete_classifier(key: str, classifiers: Classifiers) -> Response:
     "/{key}/examples",
     status_code=207,
     response_model=BatchOut,
-    responses=ERRORS,
+    responses=documented(ClassifierNotFound, *READ_ERRORS, InvalidJson, InsufficientStorage),
+    openapi_extra=EXAMPLES_BODY,
     summary="Label images: stored ones by id (JSON), or new uploads (multipart/raw)",
     description=(
         'JSON `{"examples": [{"image_id": "img_…", "labels": ["dress"]}, …]}` labels stored '
@@ -259,7 +319,7 @@ async def add_examples(
     return BatchOut.of(outcomes)
 
 
-@router.get("/{key}/examples", response_model=ExampleList, responses=ERRORS)
+@router.get("/{key}/examples", response_model=ExampleList, responses=documented(ClassifierNotFound))
 def list_examples(
     key: str,
     classifiers: Classifiers,
@@ -275,7 +335,11 @@ def list_examples(
     )
 
 
-@router.delete("/{key}/examples", response_model=Removed, responses=ERRORS)
+@router.delete(
+    "/{key}/examples",
+    response_model=Removed,
+    responses=documented(ClassifierNotFound, InsufficientStorage),
+)
 def remove_examples(
     key: str,
     classifiers: Classifiers,
@@ -289,7 +353,7 @@ def remove_examples(
     "/{key}/train",
     status_code=202,
     response_model=VersionOut,
-    responses=ERRORS,
+    responses=documented(ClassifierNotFound, NotEnoughExamples, InsufficientStorage),
     summary="Train a new version in the background",
     description="Each label needs at least 5 examples (`NotEnoughExamples` otherwise). Poll "
     "the version until its status is `ready` or `failed`.",
@@ -305,17 +369,27 @@ def train(
     return VersionOut.of(version)
 
 
-@router.get("/{key}/versions", response_model=VersionList, responses=ERRORS)
+@router.get("/{key}/versions", response_model=VersionList, responses=documented(ClassifierNotFound))
 def list_versions(key: str, classifiers: Classifiers) -> Any:
     return VersionList(items=[VersionOut.of(v) for v in classifiers.versions(key)])
 
 
-@router.get("/{key}/versions/{number}", response_model=VersionOut, responses=ERRORS)
+@router.get(
+    "/{key}/versions/{number}",
+    response_model=VersionOut,
+    responses=documented(ClassifierNotFound, ClassifierVersionNotFound),
+)
 def get_version(key: str, number: VersionNumber, classifiers: Classifiers) -> Any:
     return VersionOut.of(classifiers.version(key, number))
 
 
-@router.post("/{key}/versions/{number}/publish", response_model=ClassifierOut, responses=ERRORS)
+@router.post(
+    "/{key}/versions/{number}/publish",
+    response_model=ClassifierOut,
+    responses=documented(
+        ClassifierNotFound, ClassifierVersionNotFound, NotReady, InsufficientStorage
+    ),
+)
 def publish(key: str, number: VersionNumber, classifiers: Classifiers) -> Any:
     return ClassifierOut.of(classifiers.publish(key, number))
 
@@ -323,7 +397,10 @@ def publish(key: str, number: VersionNumber, classifiers: Classifiers) -> Any:
 @router.get(
     "/{key}/versions/{number}/export",
     response_class=Response,
-    responses={**ERRORS, 200: {"content": {"application/zip": {}}}},
+    responses={
+        200: {"content": {"application/zip": {}}},
+        **documented(ClassifierNotFound, ClassifierVersionNotFound, NotReady),
+    },
     summary="The version as an ONNX model (input: the embedding) with its labels, zipped",
 )
 def export(key: str, number: VersionNumber, classifiers: Classifiers) -> Response:
@@ -337,7 +414,17 @@ def export(key: str, number: VersionNumber, classifiers: Classifiers) -> Respons
 
 @router.post(
     "/{key}/predict",
-    responses=ERRORS,
+    responses=documented(
+        ClassifierNotFound,
+        ClassifierVersionNotFound,
+        NotReady,
+        ImageNotFound,
+        *READ_ERRORS,
+        *DECODE_ERRORS,
+        InvalidJson,
+        BackendError,
+    ),
+    openapi_extra=PREDICT_BODY,
     summary="Label probabilities for one image",
     description='Send the image (raw `image/*` or multipart), or JSON `{"image_id": "img_…"}` '
     "for a stored one. Uses the published version unless `version` names another.",
@@ -363,7 +450,12 @@ async def predict(
     return await run_in_threadpool(lambda: classifiers.predict(key, data=data, number=version))
 
 
-@router.post("/{key}/backfill", status_code=202, response_model=ClassifierOut, responses=ERRORS)
+@router.post(
+    "/{key}/backfill",
+    status_code=202,
+    response_model=ClassifierOut,
+    responses=documented(ClassifierNotFound, NotReady, InsufficientStorage),
+)
 def backfill(
     key: str, classifiers: Classifiers, body: Annotated[BackfillIn | None, Body()] = None
 ) -> Any:

@@ -1,21 +1,38 @@
-"""Every error leaves the API in one shape: `{"error": {"code", "message"[, "details"]}}`."""
+"""Every error leaves the API in one shape: `{"error": {"code", "message"[, "details"]}}`.
+
+The OpenAPI document says which errors each operation answers, from the same classes: a route
+names the domain errors it raises (`responses=documented(ImageNotFound, ...)`), and those every
+route of a kind answers are added from the route itself (`describe_errors`). Each status lists
+its possible codes; FastAPI's own 422 `HTTPValidationError`, never sent (validation errors are
+400 `InvalidParameter` here), is left out.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import iter_route_contexts
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.exceptions import HTTPException
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sightline.api.deps import require_api_key
 from sightline.api.schemas import ErrorBody, ErrorInfo
-from sightline.errors import RangeNotSatisfiable, SightlineError
+from sightline.errors import (
+    InvalidJson,
+    InvalidParameter,
+    RangeNotSatisfiable,
+    RequestTimeout,
+    SightlineError,
+    Unauthorized,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +54,89 @@ def error_response(
 ) -> JSONResponse:
     body = ErrorBody(error=ErrorInfo(code=code, message=message, details=details))
     return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
+
+
+ERROR_BODY_REF = f"#/components/schemas/{ErrorBody.__name__}"
+NEVER_SENT = {"$ref": "#/components/schemas/HTTPValidationError"}
+
+
+def documented(*errors: type[SightlineError]) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route that raises `errors`: for each status, the error body with
+    the codes it may carry."""
+    codes: dict[int, list[str]] = {}
+    for error in errors:
+        known = codes.setdefault(error.status_code, [])
+        if error.code not in known:
+            known.append(error.code)
+    return {status: _error_response(status, found) for status, found in sorted(codes.items())}
+
+
+def _error_response(status: int, codes: list[str]) -> dict[str, Any]:
+    code_schema = {"properties": {"error": {"properties": {"code": {"enum": codes}}}}}
+    return {
+        "description": _description(status, codes),
+        "content": {
+            "application/json": {"schema": {"allOf": [{"$ref": ERROR_BODY_REF}, code_schema]}}
+        },
+    }
+
+
+def _description(status: int, codes: list[str]) -> str:
+    return f"{HTTPStatus(status).phrase}: " + ", ".join(f"`{code}`" for code in codes)
+
+
+def describe_errors(document: dict[str, Any], routes: list[BaseRoute]) -> None:
+    """Add to each operation of `document` the errors that come with the kind of route it is,
+    and drop the validation error shape FastAPI documents but this API never sends."""
+    for route in iter_route_contexts(routes):
+        if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
+            continue
+        for method in route.methods or ():
+            operation = document["paths"][route.path_format][method.lower()]
+            responses = operation["responses"]
+            if _schema(responses.get("422", {})) == NEVER_SENT:
+                del responses["422"]
+            for status, response in documented(*_route_errors(route, operation)).items():
+                declared = responses.setdefault(str(status), response)
+                if declared is not response:  # the route's own codes for this status, and these
+                    codes = _codes(declared)
+                    codes.extend(code for code in _codes(response) if code not in codes)
+                    declared["description"] = _description(int(status), codes)
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    error_body = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(error_body.pop("$defs"))
+    schemas[ErrorBody.__name__] = error_body
+
+
+def _route_errors(route: Any, operation: dict[str, Any]) -> list[type[SightlineError]]:
+    errors: list[type[SightlineError]] = [SightlineError]  # 500: whatever nobody expected
+    if _requires_api_key(route.dependant):
+        errors.append(Unauthorized)
+    if operation.get("parameters") or route.body_field is not None:
+        errors.append(InvalidParameter)
+    if route.body_field is not None:
+        errors.append(InvalidJson)
+    if "requestBody" in operation:
+        errors.append(RequestTimeout)
+    return errors
+
+
+def _requires_api_key(dependant: Dependant) -> bool:
+    return dependant.call is require_api_key or any(
+        _requires_api_key(inner) for inner in dependant.dependencies
+    )
+
+
+def _schema(response: dict[str, Any]) -> Any:
+    return response.get("content", {}).get("application/json", {}).get("schema")
+
+
+def _codes(response: dict[str, Any]) -> list[str]:
+    schema = _schema(response)["allOf"][1]
+    found: list[str] = schema["properties"]["error"]["properties"]["code"]["enum"]
+    return found
 
 
 def install(app: FastAPI) -> None:
@@ -61,7 +161,9 @@ def install(app: FastAPI) -> None:
                 reason = error.get("ctx", {}).get("error")
                 message = f"The request body is not valid JSON: {reason}." if reason else ""
                 return error_response(
-                    400, "InvalidJson", message or "The request body is not valid JSON."
+                    InvalidJson.status_code,
+                    InvalidJson.code,
+                    message or "The request body is not valid JSON.",
                 )
         summary = "; ".join(f"{p['location']}: {p['message']}" for p in problems)
         return error_response(400, "InvalidParameter", summary, {"errors": problems})
@@ -75,6 +177,22 @@ def install(app: FastAPI) -> None:
         return error_response(exc.status_code, code, str(exc.detail), headers=headers)
 
     app.add_middleware(ContainUnexpectedErrors)
+    _document_errors(app)
+
+
+def _document_errors(app: FastAPI) -> None:
+    generate = app.openapi
+    described: dict[str, Any] | None = None
+
+    def openapi() -> dict[str, Any]:
+        nonlocal described
+        document = generate()  # cached by FastAPI until routes change
+        if document is not described:
+            describe_errors(document, app.routes)
+            described = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's way to extend the document
 
 
 def allowed_methods(request: Request) -> list[str]:

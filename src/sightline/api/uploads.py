@@ -15,19 +15,29 @@ from pydantic import BaseModel, Field
 
 from sightline import json_input
 from sightline.api import deps
-from sightline.api.images import ERRORS, read_body
+from sightline.api.errors import documented
+from sightline.api.images import read_body
 from sightline.api.routing import StrictJSONRoute
-from sightline.errors import InvalidStorageEvent, PayloadTooLarge
+from sightline.api.schemas import RequestBody
+from sightline.errors import (
+    BackendError,
+    DirectUploadsUnavailable,
+    InsufficientStorage,
+    InvalidFeature,
+    InvalidMetadata,
+    InvalidStorageEvent,
+    PayloadTooLarge,
+    UploadNotFound,
+)
 from sightline.images.inbox import DirectUploads, Outcome, UploadState
 from sightline.images.uploads import UploadRecord
 
 router = APIRouter(tags=["direct uploads"], route_class=StrictJSONRoute)
 Uploads = Annotated[DirectUploads, deps.part("uploads")]
 MAX_NOTIFICATION_BYTES = 1024 * 1024
-UPLOAD_ERRORS = {**ERRORS, 501: ERRORS[400]}
 
 
-class UploadIn(BaseModel):
+class UploadIn(RequestBody):
     filename: str | None = Field(
         None,
         description="The file's name, kept with the image (its base name: 255 characters at most).",
@@ -91,7 +101,9 @@ class OutcomeList(BaseModel):
     "/v1/uploads",
     status_code=201,
     response_model=TicketOut,
-    responses=UPLOAD_ERRORS,
+    responses=documented(
+        DirectUploadsUnavailable, InvalidFeature, InvalidMetadata, InsufficientStorage, BackendError
+    ),
     summary="A presigned form upload straight into the object store (S3 blob stores only)",
 )
 def create_upload(uploads: Uploads, body: Annotated[UploadIn | None, Body()] = None) -> Any:
@@ -112,7 +124,7 @@ def create_upload(uploads: Uploads, body: Annotated[UploadIn | None, Body()] = N
 @router.get(
     "/v1/uploads/{upload_id}",
     response_model=UploadOut,
-    responses=ERRORS,
+    responses=documented(UploadNotFound),
     summary="Whether a direct upload arrived: waiting, catalogued, rejected or expired",
 )
 def get_upload(upload_id: str, uploads: Uploads) -> Any:
@@ -122,7 +134,26 @@ def get_upload(upload_id: str, uploads: Uploads) -> Any:
 @router.post(
     "/v1/storage/events",
     response_model=OutcomeList,
-    responses=UPLOAD_ERRORS,
+    responses=documented(
+        DirectUploadsUnavailable,
+        InvalidStorageEvent,
+        PayloadTooLarge,
+        InsufficientStorage,
+        BackendError,
+    ),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "description": "S3 event records or a SeaweedFS filer notification.",
+                    }
+                }
+            },
+        }
+    },
     summary="Object-created notifications from the blob store (S3 event records or SeaweedFS)",
 )
 async def storage_events(request: Request, uploads: Uploads) -> Any:

@@ -12,7 +12,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from sightline.api import deps
+from sightline.api.errors import documented
 from sightline.api.routing import StrictJSONRoute
+from sightline.api.schemas import RequestBody
 from sightline.errors import NotFound, Unauthorized
 from sightline.settings import Settings
 
@@ -51,7 +53,7 @@ PAGE_HEADERS = {
 AppSettings = Annotated[Settings, Depends(deps.settings)]
 
 
-class SessionIn(BaseModel):
+class SessionIn(RequestBody):
     api_key: str = Field(description="One of `SIGHTLINE_API_KEYS`.")
 
 
@@ -105,6 +107,7 @@ def get_session(request: Request, settings: AppSettings) -> SessionOut:
 @router.post(
     "/ui/session",
     response_model=SessionOut,
+    responses=documented(Unauthorized),
     summary="Sign the browser in with an API key",
     description="Sets an HttpOnly, SameSite=Strict cookie that the `/v1` routes accept in place "
     "of the key (so images and the event stream work in the page). 401 for a wrong key.",

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sightline import json_input
+from support.strategies import any_text, json_values
 
 
 def nested(depth: int) -> str:
@@ -41,3 +45,17 @@ def test_bytes_that_are_not_utf8_are_refused_as_json(document: bytes) -> None:
     # Once a UnicodeDecodeError, which FastAPI answered as a bare 400 `HttpError`.
     with pytest.raises(json.JSONDecodeError, match="not UTF-8"):
         json_input.loads(document)
+
+
+@given(st.one_of(any_text, st.binary(max_size=200)))
+def test_any_document_is_a_value_or_a_json_error(document: str | bytes) -> None:
+    try:
+        json_input.loads(document)
+    except json.JSONDecodeError:
+        pass
+
+
+@given(json_values())
+def test_every_json_value_reads_back_as_written(value: Any) -> None:
+    assert json_input.loads(json.dumps(value)) == value
+    assert json_input.loads(json.dumps(value, ensure_ascii=False).encode()) == value

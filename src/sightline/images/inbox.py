@@ -83,7 +83,7 @@ def parse_notification(body: Any) -> list[StoredObject]:
     if isinstance(body, dict) and isinstance(body.get("Records"), list):
         return [_s3_record(record) for record in body["Records"] if _is_s3_create(record)]
     if isinstance(body, dict) and "event_type" in body and isinstance(body.get("key"), str):
-        entry = (body.get("message") or {}).get("new_entry") or {}
+        entry = _field(_field(body, "message"), "new_entry")
         path: str = body["key"]
         if body["event_type"] != "create" or entry.get("is_directory"):
             return []
@@ -94,6 +94,14 @@ def parse_notification(body: Any) -> list[StoredObject]:
     raise InvalidStorageEvent(
         'Expected S3 event records ({"Records": [...]}) or a SeaweedFS filer notification.'
     )
+
+
+def _field(parent: dict[str, Any], name: str) -> dict[str, Any]:
+    """An object inside a SeaweedFS notification; an absent one reads as empty."""
+    value = parent.get(name) or {}
+    if not isinstance(value, dict):
+        raise InvalidStorageEvent(f"`{name}` in a SeaweedFS notification must be an object.")
+    return value
 
 
 def _is_s3_create(record: Any) -> bool:

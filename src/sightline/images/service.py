@@ -197,23 +197,7 @@ class ImageService:
             log.exception("Could not remove the blobs of a failed upload: %s", shas)
 
     def parse_metadata(self, raw: str | None) -> dict[str, Any]:
-        if raw is None or not raw.strip():
-            return {}
-        if len(raw.encode()) > self.settings.max_metadata_bytes * 4:
-            raise InvalidMetadata("The metadata is larger than allowed.")
-        try:
-            value = json_input.loads(raw)
-        except ValueError as exc:
-            raise InvalidMetadata(f"The metadata is not valid JSON: {exc}") from exc
-        if not isinstance(value, dict):
-            raise InvalidMetadata("The metadata must be a JSON object.")
-        compact = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-        if len(compact.encode()) > self.settings.max_metadata_bytes:
-            raise InvalidMetadata(
-                f"The metadata has {len(compact.encode())} bytes as compact JSON; "
-                f"the limit is {self.settings.max_metadata_bytes}."
-            )
-        return value
+        return parse_metadata(raw, self.settings.max_metadata_bytes)
 
     def _pending(self, feature: str) -> FeatureState:
         analyzer = self.analyzers[feature]
@@ -332,6 +316,28 @@ class ImageService:
             raise ImageNotFound(f"No image with id {image_id!r}.")
         self.on_event()
         return updated
+
+
+def parse_metadata(raw: str | None, max_bytes: int) -> dict[str, Any]:
+    """Client metadata: a JSON object of at most `max_bytes` as compact JSON, or
+    `InvalidMetadata`; nothing (or blanks) is an empty object."""
+    if raw is None or not raw.strip():
+        return {}
+    if len(raw.encode("utf-8", "surrogatepass")) > max_bytes * 4:
+        raise InvalidMetadata("The metadata is larger than allowed.")
+    try:
+        value = json_input.loads(raw)
+    except ValueError as exc:
+        raise InvalidMetadata(f"The metadata is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise InvalidMetadata("The metadata must be a JSON object.")
+    compact = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if len(compact.encode()) > max_bytes:
+        raise InvalidMetadata(
+            f"The metadata has {len(compact.encode())} bytes as compact JSON; "
+            f"the limit is {max_bytes}."
+        )
+    return value
 
 
 def base_name(filename: str | None) -> str | None:

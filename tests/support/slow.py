@@ -12,6 +12,7 @@ in one place. A listed test that is renamed only drops out of the list (and then
 SLOW_TESTS = frozenset(
     {
         "tests/api/test_auth.py::test_missing_or_wrong_keys_are_refused",
+        "tests/api/test_bad_input.py::test_a_wrong_method_is_told_every_allowed_one",
         "tests/api/test_bad_input.py::test_bad_file_multipart",
         "tests/api/test_bad_input.py::test_bad_file_raw",
         "tests/api/test_bad_input.py::test_bad_list_parameters",
@@ -23,7 +24,10 @@ SLOW_TESTS = frozenset(
         "tests/api/test_classifiers.py::test_a_published_classifier_runs_on_new_uploads_and_backfills_old_ones",
         "tests/api/test_classifiers.py::test_export_runs_in_onnxruntime_to_the_same_probabilities",
         "tests/api/test_classifiers.py::test_versions_and_predictions_survive_a_restart",
+        "tests/api/test_conformance.py",
         "tests/api/test_events.py::test_resume_with_last_event_id_and_filters",
+        "tests/api/test_hostile_values.py::test_a_file_name_up_to_the_limit_is_stored_whole",
+        "tests/api/test_hostile_values.py::test_a_longer_file_name_is_refused_however_it_is_sent",
         "tests/api/test_images.py::test_content_is_the_original_with_ranges",
         "tests/api/test_images.py::test_list_paginates_newest_first_and_filters",
         "tests/api/test_images.py::test_lists_can_leave_out_results_but_keep_every_status",

@@ -77,12 +77,13 @@ DECODE_ERRORS: tuple[type[SightlineError], ...] = (
     ImageTooLarge,
     ImageDimensionsTooLarge,
 )
-BLOB_RESPONSES: dict[int | str, dict[str, Any]] = {
+# Serving a blob (`blob_response`): its answers besides 200, and its errors.
+BLOB_ANSWERS: dict[int | str, dict[str, Any]] = {
     206: {"description": "Partial content (`Range`)."},
     304: {"description": "Not modified (`If-None-Match`)."},
     307: {"description": "The blob's presigned URL (`SIGHTLINE_BLOB_PRESIGN_SECONDS`, S3)."},
-    **documented(ImageNotFound, RangeNotSatisfiable, BackendError, BlobNotFound),
 }
+BLOB_ERRORS = (ImageNotFound, RangeNotSatisfiable, BackendError, BlobNotFound)
 
 FeaturesQuery = Annotated[
     list[str] | None,
@@ -297,7 +298,7 @@ def get_image(image_id: str, request: Request, service: Service) -> Response:
 
 @router.get(
     "/{image_id}/content",
-    responses={200: {"content": {"image/*": {}}}, **BLOB_RESPONSES},
+    responses={200: {"content": {"image/*": {}}}, **BLOB_ANSWERS, **documented(*BLOB_ERRORS)},
     response_class=Response,
     summary="The original bytes (supports Range and If-None-Match); with "
     "`SIGHTLINE_BLOB_PRESIGN_SECONDS` set and an S3 store, a 307 redirect to a presigned URL",
@@ -320,7 +321,11 @@ def get_content(image_id: str, request: Request, service: Service) -> Response:
 
 @router.get(
     "/{image_id}/thumbnail",
-    responses={200: {"content": {"image/webp": {}}}, **BLOB_RESPONSES, **documented(NotReady)},
+    responses={
+        200: {"content": {"image/webp": {}}},
+        **BLOB_ANSWERS,
+        **documented(*BLOB_ERRORS, NotReady),
+    },
     response_class=Response,
     summary="A WEBP thumbnail whose longer side is at most `size` pixels",
 )

@@ -248,3 +248,11 @@ def test_thumbnail_sizes_are_the_documented_ones(server: RunningServer) -> None:
     url = f"{server.url}/v1/images/{image.json()['images'][0]['id']}/thumbnail"
     for size in ("300", "0", "-128", "256.5", TOO_BIG):
         assert_error(httpx.get(url, params={"size": size}), 400, "InvalidParameter")
+
+
+@pytest.mark.parametrize("tag", ["false", "1", "0.5", "null"])
+def test_a_tag_is_text_whatever_it_looks_like(server: RunningServer, tag: str) -> None:
+    # The document says a tag is a string: "false" is a word to look for, not a boolean.
+    response = httpx.get(f"{server.url}/v1/search", params={"tag": tag})
+    assert response.status_code == 200, response.text
+    assert response.json()["items"] == []

@@ -101,6 +101,8 @@ bench: install-dev models
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/deliveries.py
+	$(BIN)/python bench/auth.py
+	$(BIN)/python bench/soak.py
 
 clean:
 	rm -rf $(VENV) $(CONVERT) .cache .mypy_cache .ruff_cache .pytest_cache

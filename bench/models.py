@@ -44,6 +44,7 @@ from skimage import data as samples
 
 from procstatus import MIB, memory_mib
 from sightline.app import Sightline
+from sightline.collection import DEFAULT_COLLECTION
 from sightline.images.pipeline import run_features
 from sightline.images.service import Upload
 from sightline.models import Models
@@ -228,7 +229,7 @@ def measure_pipeline(
             # clock sees the worker's side: relay, queue, blob reads, analysis, result writes.
             ingest_started = time.perf_counter()
             for upload in uploads:
-                app.service.ingest([upload])
+                app.service.ingest([upload], collection=DEFAULT_COLLECTION)
             ingest_seconds = time.perf_counter() - ingest_started
             app.pool.start()
             started = time.perf_counter()

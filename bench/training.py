@@ -46,6 +46,7 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from procstatus import MIB, memory_mib
 from sightline.classifiers.training import REGULARIZATION, ClassifierKind, train
+from sightline.collection import DEFAULT_COLLECTION
 from sightline.models import Models
 from sightline.settings import Settings
 from sightline.vision.tags import classifier, classify_batch
@@ -227,18 +228,19 @@ def measure_job(count: int, label_count: int) -> JobTiming:
                 {"vector": [float(x) for x in vector]},
             )
             app.stores.images.finish_features(image.id, [state], [], Keeper(), f"bench-{image.id}")
-        app.classifiers.create("bench", "multiclass")
+        app.classifiers.create("bench", "multiclass", collection=DEFAULT_COLLECTION)
         app.classifiers.add_examples(
             "bench",
             [(image.id, sorted(labels)) for image, labels in zip(images, examples, strict=True)],
+            collection=None,
         )
         started = time.perf_counter()
-        version = app.classifiers.train("bench")
+        version = app.classifiers.train("bench", collection=None)
         requested = time.perf_counter()
         job = Job("bench", {"classifier_id": version.classifier_id, "version": 1}, 1, "token")
         app.pool.handlers[JobKind.TRAIN].process(job)
         finished = time.perf_counter()
-        assert app.classifiers.version("bench", 1).status == "ready"
+        assert app.classifiers.version("bench", 1, collection=None).status == "ready"
         app.close()
     return JobTiming(count, label_count, requested - started, finished - requested)
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import hypothesis
 import pytest
@@ -19,6 +19,7 @@ import uvicorn
 
 from sightline import Client
 from sightline.app import Sightline
+from sightline.connections import server_options
 from sightline.models import Models
 from sightline.settings import Settings, default_model_dir
 from support.answers import RecordAnswers, undocumented
@@ -44,6 +45,7 @@ FIXTURE_MARKERS: dict[str, frozenset[str]] = {
     "s3_bucket": frozenset({"s3"}),  # tests/blobs/conftest.py
     "s3_blob_url": frozenset({"s3"}),  # tests/blobs/conftest.py
     "seaweed": frozenset({"s3"}),  # tests/api/test_uploads.py: a SeaweedFS of its own
+    "inbox": frozenset({"s3"}),  # tests/api/test_hostile_files.py: the session's SeaweedFS
     "browser": frozenset({"browser"}),  # tests/web/conftest.py: Chromium
 }
 
@@ -242,20 +244,23 @@ def client(server: RunningServer) -> Iterator[Client]:
 
 class serve:
     """Run the API (with in-process workers) on a free loopback port in a background thread.
+    `app` is the application it serves, e.g. for `dependency_overrides` before it starts.
     Every answer it gives must be one the OpenAPI document foresees (support/answers.py): the
     server's exit fails the test otherwise."""
 
-    document: dict[str, Any] | None = None  # the same for every server: made once, it is slow
+    # Made once, it is slow: the same for every server but for whether /metrics needs a key.
+    documents: ClassVar[dict[bool, dict[str, Any]]] = {}
 
     def __init__(self, sightline: Sightline, *, run_workers: bool = True, port: int = 0) -> None:
-        self.api = sightline.api(run_workers=run_workers)
-        self.recorder = RecordAnswers(self.api)
+        self.app = sightline.api(run_workers=run_workers)
+        self.recorder = RecordAnswers(self.app)
         config = uvicorn.Config(
             self.recorder,
             host="127.0.0.1",
             port=port,
             log_level="warning",
             lifespan="on",
+            **server_options(sightline.settings),
         )
         self.sightline = sightline
         self.server = uvicorn.Server(config)
@@ -275,9 +280,10 @@ class serve:
         self.server.should_exit = True
         self.thread.join(timeout=30)
         if failure is None and self.recorder.answers:
-            if serve.document is None:
-                serve.document = self.api.openapi()
-            problems = undocumented(self.recorder.answers, serve.document)
+            shape = self.sightline.settings.metrics_require_key
+            if shape not in serve.documents:
+                serve.documents[shape] = self.app.openapi()
+            problems = undocumented(self.recorder.answers, serve.documents[shape])
             assert not problems, "Answers the OpenAPI document does not foresee:\n" + "\n".join(
                 problems
             )

@@ -42,7 +42,14 @@ def test_quick_start_has_exactly_the_two_commands() -> None:
             for error in vars(errors).values()
             if isinstance(error, type) and issubclass(error, errors.SightlineError)
         }
-        - {"InternalError", "InvalidInput", "PayloadTooLarge", "ConfigurationError"}
+        - {
+            "InternalError",
+            "InvalidInput",
+            "PayloadTooLarge",
+            "ConfigurationError",
+            "Forbidden",
+            "TooManyRequests",
+        }
     ),
 )
 def test_every_error_code_is_documented(code: str) -> None:

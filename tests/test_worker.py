@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from sightline.app import Sightline
+from sightline.cli import main
 from sightline.images.service import Upload
 from sightline.queue import JobState
 from sightline.settings import Settings
@@ -92,7 +95,7 @@ def test_a_crashing_analyzer_fails_only_its_feature(make_app: Callable[..., Sigh
         {"color": ColorAnalyzer(), "boom": ExplodingAnalyzer(), "never": NotApplicable()}
     )
     app.pool.start()
-    [ingested] = app.service.ingest([Upload(solid("red"))])
+    [ingested] = app.service.ingest([Upload(solid("red"))], collection="default")
     wait_for(finished(app, ingested.image.id))
     record = image(app, ingested.image.id)
     assert record.status is ImageStatus.FAILED
@@ -116,7 +119,7 @@ def test_a_crashing_analyzer_fails_only_its_feature(make_app: Callable[..., Sigh
 def test_a_skipped_feature_still_ends_done(make_app: Callable[..., Sightline]) -> None:
     app = make_app({"color": ColorAnalyzer(), "never": NotApplicable()})
     app.pool.start()
-    [ingested] = app.service.ingest([Upload(solid("red"))])
+    [ingested] = app.service.ingest([Upload(solid("red"))], collection="default")
     wait_for(finished(app, ingested.image.id))
     assert image(app, ingested.image.id).status is ImageStatus.DONE
     assert event_types(app, ingested.image.id)[-1] == "sightline.image.analyzed"
@@ -125,7 +128,7 @@ def test_a_skipped_feature_still_ends_done(make_app: Callable[..., Sightline]) -
 def test_transient_failures_are_retried_with_backoff(make_app: Callable[..., Sightline]) -> None:
     app = make_app({"color": ColorAnalyzer()}, job_max_attempts=5, job_backoff_seconds=0.2)
     data = noise(1)
-    [ingested] = app.service.ingest([Upload(data)])
+    [ingested] = app.service.ingest([Upload(data)], collection="default")
     app.blobs.delete(ingested.image.sha256)  # the blob store "loses" the file for a while
     app.pool.start()
     wait_for(lambda: bool(app.queue.dead_letters()) or _attempts(app) >= 2)
@@ -142,7 +145,7 @@ def test_hopeless_jobs_are_dead_lettered_with_the_last_error(
     make_app: Callable[..., Sightline],
 ) -> None:
     app = make_app({"color": ColorAnalyzer()}, job_max_attempts=3, job_backoff_seconds=0.01)
-    [ingested] = app.service.ingest([Upload(noise(2))])
+    [ingested] = app.service.ingest([Upload(noise(2))], collection="default")
     app.blobs.delete(ingested.image.sha256)
     app.pool.start()
     wait_for(finished(app, ingested.image.id))
@@ -164,7 +167,7 @@ def test_hopeless_jobs_are_dead_lettered_with_the_last_error(
 
 def test_warm_stop_lets_the_running_job_finish(make_app: Callable[..., Sightline]) -> None:
     app = make_app(with_slow(1.0))
-    [ingested] = app.service.ingest([Upload(solid())], features=["slow"])
+    [ingested] = app.service.ingest([Upload(solid())], features=["slow"], collection="default")
     app.pool.start()
     wait_for(lambda: image(app, ingested.image.id).features["slow"].status is FeatureStatus.RUNNING)
     assert app.pool.stop(timeout=10)
@@ -174,8 +177,8 @@ def test_warm_stop_lets_the_running_job_finish(make_app: Callable[..., Sightline
 
 def test_deleted_before_analysis_is_a_no_op(make_app: Callable[..., Sightline]) -> None:
     app = make_app({"color": ColorAnalyzer()})
-    [ingested] = app.service.ingest([Upload(solid())])
-    app.service.delete(ingested.image.id)
+    [ingested] = app.service.ingest([Upload(solid())], collection="default")
+    app.service.delete(ingested.image.id, collection=None)
     app.pool.start()
     wait_for(lambda: app.queue.depth()[JobState.DONE] == 1)
     assert app.stores.images.get_image(ingested.image.id) is None
@@ -186,7 +189,9 @@ def test_a_killed_worker_job_completes_later_exactly_once(tmp_path: Path) -> Non
     data_dir = str(tmp_path / "shared")
     api = Sightline(worker_settings(data_dir, workers=0), analyzers=with_slow(0))  # type: ignore[arg-type]
     try:
-        [ingested] = api.service.ingest([Upload(noise(4))], features=["color", "slow"])
+        [ingested] = api.service.ingest(
+            [Upload(noise(4))], features=["color", "slow"], collection="default"
+        )
         image_id = ingested.image.id
         doomed = _spawn_worker(data_dir, seconds=60)
         try:
@@ -214,6 +219,11 @@ def test_a_killed_worker_job_completes_later_exactly_once(tmp_path: Path) -> Non
         assert rows == 2
         assert event_types(api, image_id).count("sightline.image.analyzed") == 1
         assert _attempts(api) == 2
+        # The kill left nothing behind: no orphan, no stale part, no job missing or dead.
+        checked = CliRunner().invoke(
+            main, ["check", "--data-dir", data_dir, "--grace-seconds", "0.001", "--json"]
+        )
+        assert checked.exit_code == 0 and json.loads(checked.output)["left"] == 0, checked.output
     finally:
         api.close()
 
@@ -222,7 +232,7 @@ def test_the_worker_command_processes_jobs_and_stops_on_sigterm(tmp_path: Path) 
     data_dir = tmp_path / "cli"
     api = Sightline(Settings(data_dir=data_dir, workers=0))
     try:
-        [ingested] = api.service.ingest([Upload(solid("green"))])
+        [ingested] = api.service.ingest([Upload(solid("green"))], collection="default")
         env = {**os.environ, "SIGHTLINE_POLL_INTERVAL_SECONDS": "0.05"}
         worker = subprocess.Popen(
             [_console_script(), "worker", "--data-dir", str(data_dir), "--concurrency", "1"],
@@ -272,7 +282,7 @@ def test_a_blob_store_failure_is_retried_not_blamed_on_the_analyzer(
     from sightline.vision.thumbnail import ThumbnailAnalyzer
 
     app = make_app({"thumbnail": ThumbnailAnalyzer()}, job_backoff_seconds=0.05)
-    [ingested] = app.service.ingest([Upload(noise(6))])
+    [ingested] = app.service.ingest([Upload(noise(6))], collection="default")
     real_put = app.blobs.put
     failures = iter([OSError("disk full")])
 
@@ -295,7 +305,7 @@ def _queued_then_lost(settings: Settings, lose: Callable[[Path], None]) -> str:
     """Upload with no worker running, relay the job into the queue, then lose it."""
     app = Sightline(settings.model_copy(update={"workers": 0}))
     try:
-        [ingested] = app.service.ingest([Upload(solid("purple"))])
+        [ingested] = app.service.ingest([Upload(solid("purple"))], collection="default")
         assert app.pool.relay.relay_all() == 1
     finally:
         app.close()
@@ -359,7 +369,7 @@ def test_a_batch_relayed_while_another_relay_saw_the_queue_lost_is_relayed_again
     back the unfinished jobs, which do not yet include B's batch. B must not mark it dispatched."""
     app = Sightline(settings.model_copy(update={"workers": 0}))
     try:
-        [ingested] = app.service.ingest([Upload(solid("teal"))])
+        [ingested] = app.service.ingest([Upload(solid("teal"))], collection="default")
         relay = app.pool.relay
         relay.check_queue_epoch()
         mark = app.stores.events.mark_dispatched

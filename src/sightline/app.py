@@ -23,6 +23,8 @@ from sightline.images.analysis import Analyst
 from sightline.images.backfill import RequestFeatureJob, request_reindex
 from sightline.images.inbox import DirectUploads
 from sightline.images.service import ImageService
+from sightline.keys import AccessLimits, KeyService
+from sightline.maintenance import Checker, Sweeper, SweepSchedule
 from sightline.metrics import Metrics
 from sightline.models import Models
 from sightline.queue import RetryPolicy, open_queue
@@ -38,6 +40,8 @@ from sightline.webhooks import Dispatcher, SubscriptionService
 from sightline.worker import OutboxRelay, WorkerPool
 
 log = logging.getLogger(__name__)
+# A sweep stops at its next blob; one stuck on a slow store is not waited for longer than this.
+SWEEP_STOP_SECONDS = 10.0
 
 
 class Sightline:
@@ -77,7 +81,6 @@ class Sightline:
             self.analyzers,
             self.metrics,
             wake_relay,
-            extra_defaults=self.analyzers.run_on_upload,
             check_space=self.disk_space.check,
         )
         self.classifiers = ClassifierService(
@@ -90,20 +93,21 @@ class Sightline:
             wake_relay,
         )
         # Snapshots of the vector indexes: a restart loads them and reads only newer vectors.
-        self.vectors = VectorSearch(self.stores.vectors, settings.data_dir.resolve() / "indexes")
+        self.vectors = VectorSearch(self.stores.vectors, settings.index_dir())
         self.search = SearchService(
             self.stores.images,
             self.stores.text,
             self.stores.vectors,
             self.vectors,
             self.models,
-            self.analyzers,
+            self.analyzers.bundled,
         )
         # Webhooks: sent from every process that runs workers, by its dispatcher.
         self.dispatcher = Dispatcher(settings, self.stores.subscriptions, self.metrics)
         self.subscriptions = SubscriptionService(
             settings, self.stores.subscriptions, self.dispatcher.notify
         )
+        self.keys = KeyService(settings, self.stores.keys)
         features = RequestFeatureJob(self.stores.images, self.stores.vectors, self.service)
         self.pool = WorkerPool(
             settings,
@@ -123,6 +127,10 @@ class Sightline:
             self.metrics,
             threads=settings.workers,
         )
+        # Sweeps run where workers run: API replicas only serve.
+        self.sweeper = Sweeper(self.stores.images, self.blobs, settings.sweep_grace_seconds)
+        self.sweeps = SweepSchedule(self.sweeper, settings.sweep_interval_seconds)
+        self.checker = Checker(self.sweeper, self.stores.events, self.queue, self.service)
         self.metrics.watch(
             "sightline_queue_jobs", "Jobs in the queue by state.", "state", self.queue.depth
         )
@@ -181,6 +189,8 @@ class Sightline:
                 self.blobs,
             ),
             subscriptions=self.subscriptions,
+            keys=self.keys,
+            limits=AccessLimits.from_settings(self.settings),
             events=self.stores.events,
             metrics=self.metrics,
             models=self.models.registry,
@@ -216,11 +226,13 @@ class Sightline:
             self.pool.notify()
         self.pool.start()
         self.dispatcher.start()
+        self.sweeps.start()
 
     def close(self) -> None:
         """Warm shutdown, safe to repeat: running jobs get one lease to finish (past that they
         would be handed to another worker anyway), then the backends are closed."""
         self.pool.stop(timeout=self.settings.job_lease_seconds)
+        self.sweeps.stop(timeout=SWEEP_STOP_SECONDS)
         # Requests in flight get their timeout to end; unrecorded ones are sent again later.
         self.dispatcher.stop(timeout=self.settings.webhook_timeout_seconds + 10)
         self.queue.close()

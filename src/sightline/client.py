@@ -33,12 +33,15 @@ class Client:
         base_url: str = "http://127.0.0.1:8080",
         *,
         api_key: str | None = None,
+        collection: str | None = None,
         timeout: float = 60.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        """With `collection`, every request reads and creates in that collection only."""
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        params = {"collection": collection} if collection else {}
         self._http = httpx.Client(
-            base_url=base_url, headers=headers, timeout=timeout, transport=transport
+            base_url=base_url, headers=headers, params=params, timeout=timeout, transport=transport
         )
 
     def __enter__(self) -> Client:

@@ -2,6 +2,8 @@
 
 SightlineError
 ├── ConfigurationError            bad settings, an unknown backend URL, a failed model conversion
+├── MaintenanceRefused            `sightline backup`/`restore` cannot do this safely (a
+│                                 PostgreSQL catalog, a non-empty target, not a backup)
 ├── InvalidInput (400)            the request itself is wrong
 │   ├── EmptyImage
 │   ├── InvalidImageFormat        not an image, corrupt, truncated or an unsupported format
@@ -16,9 +18,15 @@ SightlineError
 │   ├── InvalidQuery              a search query that cannot be run
 │   ├── NotEnoughExamples         training a classifier with too few examples per label
 │   ├── InvalidStorageEvent       a bucket notification in neither S3 nor SeaweedFS form
+│   ├── InvalidCollection         a collection name that is not a slug
 │   ├── WebhookTargetForbidden    a subscription endpoint on a non-public address
 │   └── WebhookValidationFailed   the endpoint did not agree to receive deliveries
-├── Unauthorized (401)
+├── Unauthorized (401)            no API key, a wrong, revoked or expired one, or no session
+├── Forbidden (403)
+│   ├── InsufficientScope         the key's scope does not cover the route
+│   ├── InvalidSignature          a signed link that was altered or signed with another secret
+│   ├── LinkExpired               a signed link past its expiry
+│   └── CollectionForbidden       naming another collection than the one the caller is bound to
 ├── NotFound (404)
 │   ├── ImageNotFound
 │   ├── UnknownModel
@@ -26,7 +34,8 @@ SightlineError
 │   ├── ClassifierVersionNotFound
 │   ├── UploadNotFound            no direct upload with this id
 │   ├── SubscriptionNotFound
-│   └── DeliveryNotFound
+│   ├── DeliveryNotFound
+│   └── KeyNotFound               no stored API key with this id
 ├── NotReady (409)                the resource exists but is not computed yet
 ├── Conflict (409)
 │   ├── ClassifierExists          a classifier name is taken
@@ -37,6 +46,10 @@ SightlineError
 │   ├── ImageTooLarge             more bytes than allowed
 │   └── ImageDimensionsTooLarge   more pixels than allowed (decompression bombs)
 ├── UnsupportedMediaType (415)
+├── TooManyRequests (429)          answered with `Retry-After` (`details.retry_after`, seconds)
+│   ├── TooManyAuthFailures       this address sent too many wrong keys lately
+│   ├── RateLimited               this key's request rate (SIGHTLINE_KEY_RATE_LIMIT)
+│   └── TooManyConcurrentRequests this key's requests in flight (SIGHTLINE_KEY_CONCURRENCY_LIMIT)
 ├── UrlFetchFailed (422)          `/v1/analyze`: the image URL could not be fetched
 ├── RangeNotSatisfiable (416)
 ├── DirectUploadsUnavailable (501) the blob store cannot take uploads straight from clients
@@ -70,6 +83,13 @@ class SightlineError(Exception):
 
 class ConfigurationError(SightlineError):
     code = "ConfigurationError"
+
+
+class MaintenanceRefused(SightlineError):
+    """A command-line operation refused before changing anything; the message says why and
+    what to do instead. Never an HTTP answer."""
+
+    code = "MaintenanceRefused"
 
 
 class InvalidInput(SightlineError):
@@ -129,6 +149,10 @@ class InvalidStorageEvent(InvalidInput):
     code = "InvalidStorageEvent"
 
 
+class InvalidCollection(InvalidInput):
+    code = "InvalidCollection"
+
+
 class WebhookTargetForbidden(InvalidInput):
     code = "WebhookTargetForbidden"
 
@@ -140,6 +164,27 @@ class WebhookValidationFailed(InvalidInput):
 class Unauthorized(SightlineError):
     status_code = 401
     code = "Unauthorized"
+
+
+class Forbidden(SightlineError):
+    status_code = 403
+    code = "Forbidden"
+
+
+class InsufficientScope(Forbidden):
+    code = "InsufficientScope"
+
+
+class InvalidSignature(Forbidden):
+    code = "InvalidSignature"
+
+
+class LinkExpired(Forbidden):
+    code = "LinkExpired"
+
+
+class CollectionForbidden(Forbidden):
+    code = "CollectionForbidden"
 
 
 class NotFound(SightlineError):
@@ -175,6 +220,10 @@ class DeliveryNotFound(NotFound):
     code = "DeliveryNotFound"
 
 
+class KeyNotFound(NotFound):
+    code = "KeyNotFound"
+
+
 class NotReady(SightlineError):
     status_code = 409
     code = "NotReady"
@@ -191,6 +240,37 @@ class ClassifierExists(Conflict):
 
 class NotDeadLettered(Conflict):
     code = "NotDeadLettered"
+
+
+class TooManyRequests(SightlineError):
+    """Refused for now; `retry_after` (whole seconds) says when to try again."""
+
+    status_code = 429
+    code = "TooManyRequests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class TooManyAuthFailures(TooManyRequests):
+    code = "TooManyAuthFailures"
+
+
+class RateLimited(TooManyRequests):
+    code = "RateLimited"
+
+
+class TooManyConcurrentRequests(TooManyRequests):
+    code = "TooManyConcurrentRequests"
+
+
+class TooManyConnections(SightlineError):
+    """Answered by the server itself, before any request, to an address over its connection
+    cap (`sightline.connections`)."""
+
+    status_code = 429
+    code = "TooManyConnections"
 
 
 class UrlFetchFailed(SightlineError):

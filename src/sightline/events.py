@@ -1,5 +1,10 @@
 """CloudEvents 1.0 envelopes (structured JSON mode) for everything that happens to an image,
-a classifier or a search index."""
+a classifier or a search index.
+
+An event about something in a collection (an image, a classifier, a direct upload) carries the
+collection's name as the CloudEvents extension attribute `collection`: the event stream and
+webhook subscriptions of a caller bound to a collection deliver only events that name it.
+Events about the server itself (a search index's rebuild) have none."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from typing import Any
 
 SPEC_VERSION = "1.0"
 SOURCE = "/sightline"
+COLLECTION_ATTRIBUTE = "collection"  # a CloudEvents extension attribute
 
 
 class EventType(StrEnum):
@@ -59,7 +65,12 @@ def image_subject(image_id: str) -> str:
 
 
 def subject_event(
-    event_type: EventType, subject: str, data: dict[str, Any], *, event_id: str | None = None
+    event_type: EventType,
+    subject: str,
+    data: dict[str, Any],
+    *,
+    collection: str | None = None,
+    event_id: str | None = None,
 ) -> dict[str, Any]:
     """A new event about something other than one image, e.g. `classifiers/clf_…`."""
     return envelope(
@@ -69,6 +80,7 @@ def subject_event(
         datetime.now(UTC),
         data,
         source=SOURCE,
+        collection=collection,
     )
 
 
@@ -77,10 +89,11 @@ def cloud_event(
     image_id: str,
     data: dict[str, Any],
     *,
+    collection: str | None = None,
     event_id: str | None = None,
     time: datetime | None = None,
 ) -> dict[str, Any]:
-    """A new event about an image."""
+    """A new event about an image (of `collection`)."""
     return envelope(
         event_id or str(uuid.uuid4()),
         str(event_type),
@@ -88,6 +101,7 @@ def cloud_event(
         time or datetime.now(UTC),
         data,
         source=SOURCE,
+        collection=collection,
     )
 
 
@@ -99,9 +113,10 @@ def envelope(
     data: dict[str, Any],
     *,
     source: str,
+    collection: str | None = None,
 ) -> dict[str, Any]:
     """The structured-mode JSON of one event, new or read back from the event log."""
-    return {
+    found = {
         "specversion": SPEC_VERSION,
         "id": event_id,
         "source": source,
@@ -111,6 +126,9 @@ def envelope(
         "datacontenttype": "application/json",
         "data": data,
     }
+    if collection is not None:
+        found[COLLECTION_ATTRIBUTE] = collection
+    return found
 
 
 def derived_event_id(*parts: str) -> str:

@@ -72,8 +72,48 @@ class Settings(BaseSettings):
     )
     api_keys: str = Field(
         "",
-        description="Comma-separated API keys; when set, every `/v1` request needs one "
-        "(`Authorization: Bearer KEY` or `X-API-Key: KEY`).",
+        description="Comma-separated admin API keys. With these or any key made by "
+        "`sightline keys create`, every `/v1` request needs one (`Authorization: Bearer KEY` "
+        "or `X-API-Key: KEY`).",
+    )
+    url_signing_key: str = Field(
+        "",
+        description="Secret that signs the image links of `GET /v1/images/{id}/links`; "
+        "default: one generated on first use and kept in the catalog, shared by every "
+        "process on it. Changing it ends every link given out.",
+    )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="Comma-separated addresses of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto `sightline serve` believes (the client address that failed keys "
+        "are counted by; https for the session cookie's Secure flag); `*` believes all.",
+    )
+    auth_failure_limit: int = Field(
+        10,
+        ge=0,
+        description="Wrong API keys one client address may send within "
+        "SIGHTLINE_AUTH_FAILURE_WINDOW_SECONDS before its keyed requests are refused (429) "
+        "until the window has room again; 0: no limit. Counted per process.",
+    )
+    auth_failure_window_seconds: float = Field(
+        60.0, gt=0, description="The window of SIGHTLINE_AUTH_FAILURE_LIMIT."
+    )
+    key_rate_limit: int = Field(
+        0,
+        ge=0,
+        description="Requests per minute each API key may make (bursts up to the same "
+        "number), 429 past it; 0: no limit. Counted per process.",
+    )
+    key_concurrency_limit: int = Field(
+        0,
+        ge=0,
+        description="Requests each API key may have in flight at once (an open event stream "
+        "counts), 429 past it; 0: no limit. Counted per process.",
+    )
+    metrics_require_key: bool = Field(
+        False,
+        description="`GET /metrics` needs an API key (any scope) like `/v1`; off: it is open, "
+        "like the health checks.",
     )
     max_upload_bytes: int = Field(
         50 * 1024 * 1024, gt=0, description="Largest accepted image file."
@@ -111,6 +151,32 @@ class Settings(BaseSettings):
         gt=0,
         description="A request whose body sends nothing for this long is answered 408 "
         "`RequestTimeout`: a slow or stalled client cannot hold a connection forever.",
+    )
+    header_timeout_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="A connection whose request head is not complete this long after it opened "
+        "(or after the previous response) is closed: a client cannot hold one by sending nothing.",
+    )
+    max_connections_per_client: int = Field(
+        64,
+        ge=0,
+        description="Open connections one client address may hold; more are answered 429 "
+        "`TooManyConnections` and closed (0: no cap). The proxies in "
+        "SIGHTLINE_FORWARDED_ALLOW_IPS are not counted.",
+    )
+    sweep_interval_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description="How often each process running workers removes blobs no image "
+        "references and parts of writes that never finished (first at start-up); 0: never "
+        "(`sightline check --repair` still does).",
+    )
+    sweep_grace_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="Blobs and parts younger than this are left alone by sweeps and checks: "
+        "the time an upload or analysis in flight has to commit what it wrote.",
     )
     poll_interval_seconds: float = Field(
         0.2, gt=0, description="How often idle workers and the outbox relay look for work."
@@ -212,8 +278,15 @@ class Settings(BaseSettings):
     def resolved_queue_url(self) -> str:
         return self.queue_url or f"sqlite:///{self.data_dir.resolve() / 'queue.db'}"
 
+    def index_dir(self) -> Path:
+        """Snapshots of the vector indexes: a cache of the catalog, rebuilt when missing."""
+        return self.data_dir.resolve() / "indexes"
+
     def api_key_set(self) -> frozenset[str]:
         return frozenset(key.strip() for key in self.api_keys.split(",") if key.strip())
+
+    def forwarded_allow_ip_list(self) -> list[str]:
+        return [part.strip() for part in self.forwarded_allow_ips.split(",") if part.strip()]
 
 
 def default_model_dir() -> Path:

@@ -15,6 +15,7 @@ from sightline.classifiers.sql import SQLClassifierStore
 from sightline.images.sql import SQLImageStore
 from sightline.images.uploads import SQLUploadStore
 from sightline.indexing import Indexer
+from sightline.keys.sql import SQLKeyStore
 from sightline.search.text import SQLTextSearch, rebuild_documents
 from sightline.search.vector_store import SQLVectorStore
 from sightline.storage.database import Database
@@ -45,6 +46,7 @@ class Stores:
     uploads: SQLUploadStore
     classifiers: SQLClassifierStore
     subscriptions: SQLSubscriptionStore
+    keys: SQLKeyStore
 
     @classmethod
     def on(cls, db: Database, indexer: Indexer = index_entries) -> Stores:
@@ -62,6 +64,7 @@ class Stores:
             uploads=SQLUploadStore(db),
             classifiers=SQLClassifierStore(db, text),
             subscriptions=SQLSubscriptionStore(db),
+            keys=SQLKeyStore(db),
         )
 
     @classmethod

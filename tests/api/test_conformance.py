@@ -3,6 +3,10 @@ document, valid and deliberately invalid, to every operation. No answer may be a
 or stray from the document (status, content type, headers, the body's schema with its error
 codes), and a request that breaks the document must be refused with a 4xx.
 
+Every request carries the server's admin key, in place of any schemathesis makes up from the
+document's security schemes: the keys the run itself makes (`POST /v1/keys`) would otherwise
+close the open API to the rest of it. (Refusals are tests/api/test_access.py's.)
+
 The budget is small, a few generated requests per operation and mode, so that the run stays
 within a minute; the seed changes from run to run. (Schemathesis' own pytest integration needs
 a pytest older than ours, hence the loop over the operations here.)"""
@@ -32,6 +36,7 @@ from sightline.app import Sightline
 from sightline.settings import Settings
 
 MAX_EXAMPLES = 8
+ADMIN = "conformance-admin-key"
 Operation = APIOperation[Any, Any, Any, Any]
 Case = schemathesis.Case[Operation]
 
@@ -56,7 +61,8 @@ CHECKS = [
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     data_dir = tmp_path_factory.mktemp("conformance") / "data"
-    app = Sightline(Settings(data_dir=data_dir, **TEST_SETTINGS))  # type: ignore[arg-type]
+    settings = Settings(data_dir=data_dir, api_keys=ADMIN, **TEST_SETTINGS)  # type: ignore[arg-type]
+    app = Sightline(settings)
     try:
         with serve(app) as running:
             yield running
@@ -75,7 +81,7 @@ def exercise(operation: Operation, mode: GenerationMode, base_url: str) -> None:
         suppress_health_check=list(HealthCheck),
     )
     def run(case: Case) -> None:
-        case.call_and_validate(base_url=base_url, checks=CHECKS)
+        case.call_and_validate(base_url=base_url, checks=CHECKS, headers={"X-API-Key": ADMIN})
 
     run()
 

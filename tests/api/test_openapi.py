@@ -71,17 +71,59 @@ def test_every_error_response_is_the_error_shape_with_its_codes(document: dict[s
 def test_operations_document_only_errors_of_their_kind(document: dict[str, Any]) -> None:
     """Each status an operation lists is one it can give: no copy of one list on every route."""
     responses = {name: operation["responses"] for name, operation in operations(document)}
-    assert set(responses["GET /v1/features"]) == {"200", "401", "500"}
+    assert set(responses["GET /v1/models"]) == {"200", "401", "403", "429", "500"}
     assert set(responses["GET /healthz"]) == {"200", "500"}
-    assert set(responses["GET /v1/images/{image_id}"]) == {"200", "304", "400", "401", "404", "500"}
+    assert set(responses["GET /v1/images/{image_id}"]) == {
+        "200",
+        "304",
+        "400",
+        "401",
+        "403",
+        "404",
+        "429",
+        "500",
+    }
     assert error_codes(responses["GET /v1/images/{image_id}"]["404"]) == ["ImageNotFound"]
     assert "416" in responses["GET /v1/images/{image_id}/content"]
     assert "416" not in responses["GET /v1/images"]
     assert "413" in responses["POST /v1/images"] and "413" not in responses["GET /v1/search"]
     assert error_codes(responses["POST /v1/analyze"]["422"]) == ["UrlFetchFailed"]
-    # Protected by an API key (when keys are configured): every /v1 operation, and only those.
+    # Protected by an API key (when keys are configured): every /v1 operation, and only those;
+    # /metrics only when SIGHTLINE_METRICS_REQUIRE_KEY asks for one (not here).
     for name, listed in responses.items():
         assert ("401" in listed) == (" /v1/" in name or name == "POST /ui/session"), name
+
+
+def test_access_and_collection_refusals_are_listed_where_they_can_happen(
+    document: dict[str, Any],
+) -> None:
+    for name, operation in operations(document):
+        responses = operation["responses"]
+        if " /v1/" not in name:
+            assert "403" not in responses, name
+            continue
+        forbidden = error_codes(responses["403"])
+        assert "InsufficientScope" in forbidden, name
+        assert error_codes(responses["429"]) == [
+            "TooManyAuthFailures",
+            "RateLimited",
+            "TooManyConcurrentRequests",
+        ]
+        assert "Retry-After" in responses["429"]["headers"], name
+        takes_collection = any(p["name"] == "collection" for p in operation.get("parameters", []))
+        if takes_collection:
+            assert "InvalidCollection" in error_codes(responses["400"]), name
+            assert "CollectionForbidden" in forbidden, name
+        signed = name.endswith(("/content", "/thumbnail"))
+        assert signed == ("InvalidSignature" in forbidden and "LinkExpired" in forbidden), name
+    assert "InvalidCollection" in error_codes(
+        dict(operations(document))["POST /v1/keys"]["responses"]["400"]
+    )
+    # A key bound to a collection cannot manage keys; nor reach what serves every collection.
+    for name in ("POST /v1/keys", "GET /v1/keys", "POST /v1/storage/events"):
+        assert "CollectionForbidden" in error_codes(
+            dict(operations(document))[name]["responses"]["403"]
+        )
 
 
 def test_unknown_routes_and_wrong_methods_have_codes_of_their_own() -> None:

@@ -1,9 +1,11 @@
-"""A client that stops sending its body is answered 408 and cannot hold the connection; the
-server keeps serving everyone else, and a long-lived event stream is not a stalled body."""
+"""A client that stops sending its body is answered 408 and cannot hold the connection; one that
+never finishes its request head is disconnected; one address cannot hold more than its share of
+connections. The server keeps serving everyone else, and a long-lived event stream is not a
+stalled body."""
 
 from __future__ import annotations
 
-import re
+import http.client
 import socket
 import time
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ from support.apicheck import assert_nothing_stored_and_still_serving
 from support.imagegen import noise
 
 TIMEOUT = 0.5
+CAP = 3
 PNG = noise(6, size=(16, 16), fmt="PNG")
 
 
@@ -28,6 +31,10 @@ def impatient(tmp_path: Path) -> Iterator[RunningServer]:
     settings = Settings(
         data_dir=tmp_path / "data",
         body_timeout_seconds=TIMEOUT,
+        header_timeout_seconds=TIMEOUT,
+        max_connections_per_client=CAP,
+        # Loopback is where the tests connect from: it must not count as a trusted proxy here.
+        forwarded_allow_ips="192.0.2.1",
         workers=1,
         poll_interval_seconds=0.02,
         default_features="metadata,color,hash,thumbnail",
@@ -47,17 +54,30 @@ def stalled_upload(server: RunningServer, sent: bytes) -> bytes:
             b"Content-Length: 100000\r\n\r\n" + sent
         )
         started = time.monotonic()
-        answer = conn.recv(65536)
+        # Read to the end: the head and the body may come in two writes, and the 408 closes.
+        answer = read_until_closed(conn)
         assert time.monotonic() - started < TIMEOUT + 5
-        # The head and the body may come in two writes.
-        head, _, body = answer.partition(b"\r\n\r\n")
-        length = re.search(rb"content-length: (\d+)", head, re.IGNORECASE)
-        while length and len(body) < int(length[1]):
-            received = conn.recv(65536)
-            if not received:
-                break
-            body += received
-    return head + b"\r\n\r\n" + body
+    return answer
+
+
+def read_until_closed(conn: socket.socket) -> bytes:
+    received = b""
+    while chunk := conn.recv(65536):
+        received += chunk
+    return received
+
+
+def healthz_answer(conn: socket.socket) -> int:
+    """The status of the response on `conn`, read whole so the connection can carry another."""
+    response = http.client.HTTPResponse(conn)
+    response.begin()
+    response.read()
+    return response.status
+
+
+def connect(server: RunningServer) -> socket.socket:
+    address = urlsplit(server.url)
+    return socket.create_connection((address.hostname, address.port), timeout=10)
 
 
 @pytest.mark.parametrize("sent", [b"", b"\xff\xd8\xff"])
@@ -66,6 +86,47 @@ def test_a_stalled_body_is_answered_408(impatient: RunningServer, sent: bytes) -
     assert answer.startswith(b"HTTP/1.1 408"), answer
     assert b'"RequestTimeout"' in answer
     assert_nothing_stored_and_still_serving(impatient)
+
+
+@pytest.mark.parametrize("head", [b"", b"GET /healthz HTTP/1.1\r\nHost: te"])
+def test_a_connection_that_never_finishes_its_request_head_is_closed(
+    impatient: RunningServer, head: bytes
+) -> None:
+    with connect(impatient) as conn:
+        conn.sendall(head)
+        started = time.monotonic()
+        assert read_until_closed(conn) == b""
+        assert time.monotonic() - started < TIMEOUT + 5
+    assert httpx.get(f"{impatient.url}/healthz").status_code == 200
+
+
+def test_a_kept_alive_connection_must_send_its_next_head_in_time(impatient: RunningServer) -> None:
+    with connect(impatient) as conn:
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+        assert healthz_answer(conn) == 200
+        conn.sendall(b"GET /healthz HTTP/1.1\r\n")  # and the rest never comes
+        assert read_until_closed(conn) == b""
+
+
+def test_one_address_holds_at_most_its_share_of_connections(impatient: RunningServer) -> None:
+    held = [connect(impatient) for _ in range(CAP)]
+    try:
+        for conn in held:  # each admitted: it is served
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+            assert healthz_answer(conn) == 200
+        with connect(impatient) as extra:
+            answer = read_until_closed(extra)
+        assert answer.startswith(b"HTTP/1.1 429"), answer
+        assert b'"TooManyConnections"' in answer
+        assert b"retry-after: 1" in answer
+    finally:
+        held.pop().close()
+    # A closed connection frees its place.
+    deadline = time.monotonic() + 5
+    while httpx.get(f"{impatient.url}/healthz").status_code != 200:
+        assert time.monotonic() < deadline
+    for conn in held:
+        conn.close()
 
 
 def test_an_event_stream_outlives_the_body_timeout(impatient: RunningServer) -> None:

@@ -137,6 +137,18 @@ def test_a_presigned_upload_becomes_an_analysed_image(bucketed: Bucketed) -> Non
     assert len(bucketed.api.list()["items"]) == 1
 
 
+def test_a_presigned_upload_goes_to_the_collection_it_was_reserved_for(bucketed: Bucketed) -> None:
+    with Client(bucketed.server.url, api_key=API_KEY, collection="shop-b") as shop:
+        ticket = shop.create_upload("shelf.png")
+        assert ticket["collection"] == "shop-b"
+        assert post_form(ticket, solid("green", fmt="PNG")).status_code in (200, 201, 204)
+        wait_for(lambda: shop.upload_status(ticket["id"])["status"] == "catalogued")
+        assert shop.wait(ticket["id"])["collection"] == "shop-b"
+    # Another collection finds neither the upload nor its image.
+    assert get(bucketed, f"/v1/uploads/{ticket['id']}?collection=shop-a").status_code == 404
+    assert get(bucketed, f"/v1/images/{ticket['id']}?collection=shop-a").status_code == 404
+
+
 def _inbox_key(ticket: dict[str, Any]) -> str:
     return str(ticket["fields"]["key"]).split("incoming/", 1)[1]
 

@@ -1,11 +1,12 @@
 """The BlobStore contract, run on every backend: content addressing, idempotent puts, reads
-that stream and seek, deletion, missing blobs and key validation."""
+that stream and seek, deletion, missing blobs, listing and key validation."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import os
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -108,6 +109,28 @@ def test_an_open_blob_seeks_like_a_file(store: BlobStore) -> None:
         assert blob.read() == data[-7:]
         assert blob.tell() == len(data)
         assert blob.read(10) == b""
+
+
+def test_the_listing_is_every_blob_in_sha256_order_with_size_and_write_time(
+    store: BlobStore,
+) -> None:
+    assert list(store.list_blobs()) == []
+    before = datetime.now(UTC) - timedelta(seconds=5)  # the store's clock may lag a little
+    contents = [os.urandom(size) for size in (0, 10, 700, 3000, 51)]
+    shas = [store.put(data) for data in contents]
+    store.delete(shas.pop())
+    listed = list(store.list_blobs())
+    assert [blob.sha256 for blob in listed] == sorted(shas)
+    sizes = {hashlib.sha256(data).hexdigest(): len(data) for data in contents}
+    assert all(blob.size == sizes[blob.sha256] for blob in listed)
+    after = datetime.now(UTC) + timedelta(seconds=5)
+    assert all(before <= blob.modified <= after for blob in listed)
+
+
+def test_no_write_leaves_a_stale_part(store: BlobStore) -> None:
+    store.put(os.urandom(1000))
+    assert store.remove_stale_parts(0, dry_run=True) == 0
+    assert store.remove_stale_parts(0) == 0
 
 
 @pytest.mark.parametrize(

@@ -113,3 +113,25 @@ def test_parts_left_by_a_crashed_write_go_at_start_up(tmp_path: Path) -> None:
     LocalBlobStore(tmp_path)  # a restart
     assert not stale.exists()
     assert fresh.exists()  # another process may still be writing it
+
+
+def test_stale_parts_are_counted_or_removed_on_demand(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path)
+    part = tmp_path / "tmp" / "abcd1234xyz.part"
+    part.write_bytes(b"half a blob")
+    assert store.remove_stale_parts(60, dry_run=True) == 0  # a write in flight, maybe
+    assert store.remove_stale_parts(0, dry_run=True) == 1
+    assert part.exists()
+    assert store.remove_stale_parts(0) == 1
+    assert not part.exists()
+
+
+def test_the_listing_leaves_out_files_that_are_not_blobs(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path)
+    sha = store.put(b"a blob")
+    misplaced = tmp_path / "00" / "00" / sha  # a sha256 name in the wrong folder
+    misplaced.parent.mkdir(parents=True)
+    misplaced.write_bytes(b"a blob")
+    (tmp_path / sha[:2] / sha[2:4] / "notes.txt").write_text("an operator's")
+    (tmp_path / "tmp" / "abcd1234xyz.part").write_bytes(b"half")
+    assert [blob.sha256 for blob in store.list_blobs()] == [sha]

@@ -160,6 +160,28 @@ def test_the_etag_is_checked_when_the_store_keeps_no_checksum(
     assert keys(store) == []
 
 
+def test_an_unfinished_multipart_upload_is_a_stale_part(store: S3BlobStore) -> None:
+    """What a process killed in the middle of a large put leaves: parts the store keeps."""
+    key = store.blob_key(SHA)
+    upload = store.client.create_multipart_upload(Bucket=store.bucket, Key=key)
+    store.client.upload_part(
+        Bucket=store.bucket, Key=key, UploadId=upload["UploadId"], PartNumber=1, Body=DATA
+    )
+    assert store.remove_stale_parts(3600) == 0  # it may be a put in flight
+    assert store.remove_stale_parts(0, dry_run=True) == 1
+    assert store.remove_stale_parts(0) == 1
+    uploads = store.client.list_multipart_uploads(Bucket=store.bucket, Prefix=store.prefix)
+    assert uploads.get("Uploads", []) == []
+    assert not store.exists(SHA)
+
+
+def test_the_listing_holds_blobs_only(store: S3BlobStore) -> None:
+    store.put(DATA)
+    for key in ("incoming/0123/photo.jpg", f"blobs/{SHA[:2]}/{SHA[2:4]}/notes.txt", SHA):
+        store.client.put_object(Bucket=store.bucket, Key=store.prefix + key, Body=b"x")
+    assert [blob.sha256 for blob in store.list_blobs()] == [SHA]
+
+
 def test_a_small_blob_costs_one_request_whether_or_not_it_exists(store: S3BlobStore) -> None:
     sent: list[str] = []
     store.client.meta.events.register(
@@ -333,9 +355,18 @@ def test_bucket_notifications_map_to_inbox_keys(store: S3BlobStore) -> None:
     assert store.inbox_key(store.bucket, "incoming/a.jpg") is None
     assert store.inbox_key(store.bucket, f"{inbox}../blobs/a") is None
     assert store.inbox_key(store.bucket, inbox) is None
+    # Keys no store can hold: a notification naming one names nothing in the inbox (reading
+    # it would be the store's refusal, a 503 that has the notification sent again and again).
+    assert store.inbox_key(store.bucket, f"{inbox}drop/..\\..\\boot.ini") is None
+    assert store.inbox_key(store.bucket, f"{inbox}drop/a\x00.jpg") is None
+    assert store.inbox_key(store.bucket, f"{inbox}drop/a\r\n.jpg") is None
+    assert store.inbox_key(store.bucket, f"{inbox}{'a' * 1024}.jpg") is None
+    assert store.inbox_key(store.bucket, f"{inbox}drop/ünï cödé \u202e.jpg") is not None
 
 
-@pytest.mark.parametrize("key", ["", "/a.jpg", "a//b.jpg", "../blobs/x", "a/./b", "a/"])
+@pytest.mark.parametrize(
+    "key", ["", "/a.jpg", "a//b.jpg", "../blobs/x", "a/./b", "a/", "a\\..\\x", "a\x00.jpg"]
+)
 def test_inbox_keys_are_validated(store: S3BlobStore, key: str) -> None:
     with pytest.raises(ValueError):
         store.read_incoming(key, max_bytes=10)

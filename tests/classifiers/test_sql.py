@@ -1,5 +1,5 @@
 """SQLClassifierStore on SQLite and PostgreSQL: classifiers, examples, numbered versions trained
-once, and what deleting a classifier takes with it."""
+once, what deleting a classifier takes with it, and the collection each belongs to."""
 
 from __future__ import annotations
 
@@ -28,10 +28,11 @@ class NoBlobs:
 def catalog(catalog_url: str) -> Iterator[Stores]:
     opened = open_stores(catalog_url)
     assert isinstance(opened, Stores)
+    # img_0..3 in the default collection, img_4 and img_5 in another.
     opened.images.add_images(
         [
-            NewImage(f"img_{n}", f"{n:064d}", None, "image/png", "PNG", 1, 1, 1, {}, [])
-            for n in range(4)
+            NewImage(f"img_{n}", f"{n:064d}", None, "image/png", "PNG", 1, 1, 1, {}, [], collection)
+            for n, collection in enumerate(["default"] * 4 + ["beta"] * 2)
         ],
         [],
         NoBlobs(),
@@ -59,26 +60,26 @@ def new_version(catalog: Stores, classifier_id: str = "cls_1") -> int:
 
 def test_classifiers_are_created_read_updated_and_unique_by_name(catalog: Stores) -> None:
     store = catalog.classifiers
-    created = store.create("cls_1", "shop", "multiclass", "clothes")
+    created = store.create("cls_1", "shop", "multiclass", "clothes", "default")
     assert store.get("cls_1") == created
-    assert store.by_name("shop") == created
-    assert store.get("nope") is None and store.by_name("nope") is None
+    assert store.by_name("shop", "default") == created
+    assert store.get("nope") is None and store.by_name("nope", "default") is None
     with pytest.raises(ClassifierExists):
-        store.create("cls_2", "shop", "multiclass", "")
-    store.create("cls_3", "birds", "multilabel", "")
+        store.create("cls_2", "shop", "multiclass", "", "default")
+    store.create("cls_3", "birds", "multilabel", "", "default")
     assert [record.name for record in store.list_classifiers()] == ["birds", "shop"]
 
     updated = store.update("cls_1", description="garments", run_on_upload=True)
     assert updated is not None and updated.description == "garments" and updated.run_on_upload
     assert store.update("nope", description="x") is None
-    assert store.published() == {}
+    assert store.published("default") == {}
     store.update("cls_1", published_version=1)
-    assert store.published()["shop"].version == 1
+    assert store.published("default")["shop"].version == 1
 
 
 def test_examples_are_labelled_replaced_and_removed(catalog: Stores) -> None:
     store = catalog.classifiers
-    store.create("cls_1", "shop", "multiclass", "")
+    store.create("cls_1", "shop", "multiclass", "", "default")
     added = store.add_examples(
         "cls_1",
         [Example("img_0", ("dress",)), Example("img_1", ("shirt",)), Example("gone", ("x",))],
@@ -98,7 +99,7 @@ def test_examples_are_labelled_replaced_and_removed(catalog: Stores) -> None:
 
 def test_versions_are_numbered_in_order_and_finish_once(catalog: Stores) -> None:
     store = catalog.classifiers
-    store.create("cls_1", "shop", "multiclass", "")
+    store.create("cls_1", "shop", "multiclass", "", "default")
     assert [new_version(catalog) for _ in range(2)] == [1, 2]
     finished = cloud_event(EventType.CLASSIFIER_TRAINED, "cls_1", {"id": "cls_1"})
     ready = store.finish_version(
@@ -116,7 +117,7 @@ def test_versions_are_numbered_in_order_and_finish_once(catalog: Stores) -> None
 
 
 def test_versions_requested_together_get_distinct_numbers(catalog: Stores) -> None:
-    catalog.classifiers.create("cls_1", "shop", "multiclass", "")
+    catalog.classifiers.create("cls_1", "shop", "multiclass", "", "default")
     start = threading.Barrier(6)
 
     def request() -> int:
@@ -128,37 +129,92 @@ def test_versions_requested_together_get_distinct_numbers(catalog: Stores) -> No
     assert sorted(numbers) == [1, 2, 3, 4, 5, 6]
 
 
-def test_deleting_a_classifier_takes_its_predictions_out_of_search(catalog: Stores) -> None:
-    store = catalog.classifiers
-    store.create("cls_1", "shop", "multiclass", "")
+def predict(catalog: Stores, image_id: str, classifier_id: str, label: str) -> None:
+    """Store a `custom:shop` prediction of `label` on the image, as the pipeline would."""
     prediction = {
         "model": {"name": "custom:shop", "version": "1"},
         "width": 1,
         "height": 1,
-        "classifier": {"id": "cls_1", "name": "shop", "version": 1},
+        "classifier": {"id": classifier_id, "name": "shop", "version": 1},
         "kind": "multiclass",
         "threshold": 0.5,
-        "labels": [{"name": "dress", "confidence": 0.9}],
-        "predicted": ["dress"],
+        "labels": [{"name": label, "confidence": 0.9}],
+        "predicted": [label],
     }
     catalog.images.request_features(
-        "img_0",
+        image_id,
         [FeatureState("custom:shop", FeatureStatus.PENDING, "custom", "1")],
-        cloud_event(EventType.IMAGE_REPROCESS_REQUESTED, "img_0", {"id": "img_0"}),
+        cloud_event(EventType.IMAGE_REPROCESS_REQUESTED, image_id, {"id": image_id}),
     )
     catalog.images.finish_features(
-        "img_0",
+        image_id,
         [FeatureState("custom:shop", FeatureStatus.DONE, "custom", "1", prediction)],
         [],
         NoBlobs(),
-        "img_0:done",
+        f"{image_id}:done",
     )
-    assert [hit.image_id for hit in catalog.text.search(SearchQuery(labels=("dress",))).hits] == [
-        "img_0"
-    ]
+
+
+def labelled(catalog: Stores, label: str) -> list[str]:
+    return [hit.image_id for hit in catalog.text.search(SearchQuery(labels=(label,))).hits]
+
+
+def test_deleting_a_classifier_takes_its_predictions_out_of_search(catalog: Stores) -> None:
+    store = catalog.classifiers
+    store.create("cls_1", "shop", "multiclass", "", "default")
+    predict(catalog, "img_0", "cls_1", "dress")
+    assert labelled(catalog, "dress") == ["img_0"]
     deleted = store.delete("cls_1")
     assert deleted is not None and deleted.name == "shop"
     assert store.get("cls_1") is None
     assert catalog.text.search(SearchQuery(labels=("dress",))).hits == []
     record = catalog.images.get_image("img_0")
     assert record is not None and "custom:shop" not in record.features
+
+
+# -- collections -------------------------------------------------------------------------------
+
+
+def test_names_are_unique_within_a_collection_and_found_in_it(catalog: Stores) -> None:
+    store = catalog.classifiers
+    mine = store.create("cls_1", "shop", "multiclass", "", "default")
+    theirs = store.create("cls_2", "shop", "multilabel", "", "beta")
+    with pytest.raises(ClassifierExists):
+        store.create("cls_3", "shop", "multiclass", "", "beta")
+
+    assert store.by_name("shop", "default") == mine
+    assert store.by_name("shop", "beta") == theirs and theirs.collection == "beta"
+    assert store.by_name("shop", "gamma") is None
+    assert store.get("cls_2", "default") is None
+    assert store.get("cls_2", "beta") == theirs == store.get("cls_2")
+    assert [r.id for r in store.list_classifiers("beta")] == ["cls_2"]
+    assert [r.id for r in store.list_classifiers()] == ["cls_2", "cls_1"]
+
+    store.update("cls_2", published_version=1, run_on_upload=True)
+    assert store.published("default") == {}
+    assert store.published("beta")["shop"].id == "cls_2"
+
+
+def test_examples_are_images_of_the_classifiers_collection(catalog: Stores) -> None:
+    catalog.classifiers.create("cls_1", "shop", "multiclass", "", "beta")
+    added = catalog.classifiers.add_examples(
+        "cls_1",
+        [Example("img_0", ("dress",)), Example("img_4", ("dress",))],
+        single_label=True,
+    )
+    assert added == [False, True]
+    assert catalog.classifiers.examples("cls_1") == [Example("img_4", ("dress",))]
+
+
+def test_deleting_a_classifier_keeps_the_predictions_of_its_namesake(catalog: Stores) -> None:
+    catalog.classifiers.create("cls_1", "shop", "multiclass", "", "default")
+    catalog.classifiers.create("cls_2", "shop", "multiclass", "", "beta")
+    predict(catalog, "img_0", "cls_1", "dress")
+    predict(catalog, "img_4", "cls_2", "shirt")
+
+    catalog.classifiers.delete("cls_1")
+
+    assert labelled(catalog, "dress") == []
+    assert labelled(catalog, "shirt") == ["img_4"]
+    record = catalog.images.get_image("img_4")
+    assert record is not None and "custom:shop" in record.features

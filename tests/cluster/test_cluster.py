@@ -7,6 +7,7 @@ one result per feature and exactly one completion event, and nothing may be lost
 from __future__ import annotations
 
 import io
+import json
 import os
 import random
 import signal
@@ -201,6 +202,24 @@ def test_two_apis_and_three_workers_survive_a_killed_worker_and_a_redis_restart(
         "SELECT count(*) FROM events WHERE finished_at IS NULL AND type LIKE 'sightline.image.%'"
     ) == [(0,)]
     assert cluster.logged("lost its data"), cluster.log_tail()
+    # Nothing is left over or missing: every blob verified, no orphan or stale part past what
+    # a killed worker may leave (swept by --repair), no job lost.
+    checked = subprocess.run(
+        [_script(), "check", "--repair", "--json", "--grace-seconds", "0.001"]
+        + ["--data-dir", str(cluster.root / "check")],
+        env=cluster.env,
+        capture_output=True,
+        text=True,
+    )
+    report = json.loads(checked.stdout)
+    assert checked.returncode == 0 and report["left"] == 0, checked.stdout + checked.stderr
+    leftovers = {"orphan_blobs", "orphan_blob_rows", "stale_parts"}
+    assert {
+        kind: problem["found"]
+        for kind, problem in report["problems"].items()
+        if problem["found"] and kind not in leftovers
+    } == {}
+    assert report["blobs"]["verified"] == report["blobs"]["referenced"] >= UPLOADS * 2
     # Originals and thumbnails are all in the bucket, read back through either API.
     _process, url = cluster.apis[1]
     for image_id in random.Random(0).sample(uploaded, 20):

@@ -1,15 +1,22 @@
-"""The use cases' parsers of what clients send, over any input: client metadata and file names."""
+"""The image service's helpers that stand alone (its use cases are tested through the API): the
+parsers of what clients send, over any input: client metadata and file names."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from sightline.errors import InvalidMetadata, InvalidParameter
-from sightline.images.service import MAX_FILENAME_LENGTH, checked_filename, parse_metadata
+from sightline.images.service import (
+    MAX_FILENAME_LENGTH,
+    checked_filename,
+    clean_filename,
+    parse_metadata,
+)
 from support.strategies import any_text, json_objects, json_values
 
 LIMIT = 4096
@@ -60,5 +67,38 @@ def test_any_file_name_is_kept_whole_or_refused(filename: str | None) -> None:
     if name is not None:
         assert 0 < len(name) <= MAX_FILENAME_LENGTH
         assert name.isprintable() and "/" not in name and "\\" not in name
+        assert name not in (".", "..")
         sent = iter(filename or "")
         assert all(character in sent for character in name)  # what was sent, less some
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("photo.jpg", "photo.jpg"),
+        ("../../etc/passwd", "passwd"),
+        ("..\\..\\boot.ini", "boot.ini"),
+        ("photo\x00.php.jpg", "photo.php.jpg"),
+        ("photo\u202egpj.exe", "photogpj.exe"),
+        ("a" * 300 + ".jpg", "a" * 255),
+        ("..", None),
+        (".", None),
+        ("folder/..", None),
+        (".\u202e.", None),
+        ("  ", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_only_a_clean_base_name_is_kept(sent: str | None, kept: str | None) -> None:
+    assert clean_filename(sent) == kept
+
+
+@pytest.mark.parametrize("sent", ["..", ".", "folder/..", ".\u202e.", "  "])
+def test_a_client_name_that_is_no_file_name_is_stored_as_none(sent: str) -> None:
+    assert checked_filename(sent) is None
+
+
+def test_a_client_name_past_the_limit_is_refused_not_cut() -> None:
+    with pytest.raises(InvalidParameter):
+        checked_filename("a" * 300 + ".jpg")

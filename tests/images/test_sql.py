@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from sightline.blobs import StoreKeeper, open_blob_store
 from sightline.events import EventType, cloud_event
-from sightline.images.store import ImageQuery
+from sightline.images.store import BlobUse, ImageQuery
 from sightline.storage import tables as t
 from sightline.storage.records import BlobRef, FeatureState, FeatureStatus, ImageStatus, NewImage
 from sightline.stores import Stores, open_stores
@@ -64,6 +64,7 @@ def new_image(
     blob: str | None = None,
     content_type: str = "image/png",
     features: Sequence[str] = ("hash", "thumbnail"),
+    collection: str = "default",
 ) -> NewImage:
     return NewImage(
         id=image_id,
@@ -76,6 +77,7 @@ def new_image(
         height=48,
         client_metadata={"album": "tests"},
         features=pending(*features),
+        collection=collection,
     )
 
 
@@ -243,6 +245,94 @@ def test_duplicates_within_one_batch(catalog: Stores) -> None:
 
 def test_get_unknown_image(catalog: Stores) -> None:
     assert catalog.images.get_image("nope") is None
+
+
+# -- collections -----------------------------------------------------------------------------
+
+
+def test_a_copy_in_another_collection_is_no_duplicate(catalog: Stores) -> None:
+    blob = sha("same bytes")
+    add(catalog, new_image("img_1", blob=blob, collection="alpha"))
+    [other, again] = catalog.images.add_images(
+        [
+            new_image("img_2", blob=blob, collection="beta"),
+            new_image("img_3", blob=blob, collection="beta"),
+        ],
+        [created("img_2"), created("img_3")],
+        FakeKeeper(),
+    )
+    # Linking to alpha's copy would tell beta that alpha holds the file; the bytes are shared.
+    assert other.duplicate_of is None and other.collection == "beta"
+    assert again.duplicate_of == "img_2"
+    assert count(catalog, t.blobs) == 1
+
+
+def test_reads_within_a_collection_find_only_its_images(catalog: Stores) -> None:
+    for n, collection in enumerate(["alpha", "beta", "alpha", "beta"]):
+        add(catalog, new_image(f"img_{n}", collection=collection))
+    images = catalog.images
+
+    found = images.get_image("img_1", "alpha")
+    assert found is None
+    beta = images.get_image("img_1", "beta")
+    assert beta is not None and beta.collection == "beta"
+    assert images.get_image("img_1") == beta
+    assert set(images.get_images(["img_0", "img_1", "img_2"], "alpha")) == {"img_0", "img_2"}
+    assert set(images.get_images(["img_0", "img_1"])) == {"img_0", "img_1"}
+
+    def listed(**filters: Any) -> list[str]:
+        return [record.id for record in images.list_images(ImageQuery(**filters))]
+
+    assert listed(collection="alpha") == ["img_2", "img_0"]
+    assert listed(collection="beta", before_id="img_3") == ["img_1"]
+    assert listed(collection="gamma") == []
+    assert listed() == ["img_3", "img_2", "img_1", "img_0"]
+    assert images.image_ids_after("", 10, "beta") == ["img_1", "img_3"]
+    assert images.image_ids_after("img_0", 10) == ["img_1", "img_2", "img_3"]
+
+
+def test_near_duplicates_within_a_collection(catalog: Stores) -> None:
+    for name, collection, phash in [
+        ("origin", "alpha", "0000000000000000"),
+        ("alpha_near", "alpha", "0000000000000001"),
+        ("beta_near", "beta", "0000000000000003"),
+        ("beta_copy", "beta", "0000000000000000"),
+    ]:
+        add(catalog, new_image(name, features=("hash",), collection=collection))
+        catalog.images.finish_features(
+            name, [done("hash")], [], FakeKeeper(), f"{name}:done", phash=phash
+        )
+    assert catalog.images.near_duplicates("origin", 7, "alpha") == [("alpha_near", 1)]
+    assert catalog.images.near_duplicates("origin", 7) == [
+        ("beta_copy", 0),
+        ("alpha_near", 1),
+        ("beta_near", 2),
+    ]
+
+
+def test_events_name_their_collection_and_are_read_by_it(catalog: Stores) -> None:
+    for n, collection in enumerate(["alpha", "beta", "alpha"]):
+        image = new_image(f"img_{n}", collection=collection)
+        event = cloud_event(
+            EventType.IMAGE_CREATED, image.id, {"id": image.id}, collection=collection
+        )
+        catalog.images.add_images([image], [event], FakeKeeper())
+    catalog.events.record_events(
+        [cloud_event(EventType.INDEX_REBUILD_REQUESTED, "x", {"feature": "embedding"})]
+    )
+
+    def subjects(collection: str | None, after: int = 0) -> list[str]:
+        found = catalog.events.events_after(after, 10, collection)
+        return [stored.envelope["subject"] for stored in found]
+
+    assert subjects("alpha") == ["images/img_0", "images/img_2"]
+    assert subjects("beta") == ["images/img_1"]
+    assert len(subjects(None)) == 4
+    first = catalog.events.events_after(0, 1, "alpha")[0]
+    assert first.envelope["collection"] == "alpha"
+    assert subjects("alpha", after=first.seq) == ["images/img_2"]
+    # An event about the server names no collection: no collection's stream has it.
+    assert "collection" not in catalog.events.events_after(0, 10)[-1].envelope
 
 
 # -- list_images -----------------------------------------------------------------------------
@@ -726,6 +816,105 @@ def test_a_new_queue_epoch_hands_unfinished_jobs_to_the_relay_again(
     assert catalog.events.sync_queue_epoch("second") == 2
     assert catalog.events.redispatch_unfinished() == 0  # already handed back, not yet relayed
     assert len(catalog.events.undispatched_events(10)) == 2
+
+
+def test_relayed_unfinished_events_and_redispatching_some_of_them(catalog: Stores) -> None:
+    catalog.images.add_images(
+        [new_image(name) for name in "abcd"], [created(name) for name in "abcd"], FakeKeeper()
+    )
+    events = {e.envelope["subject"]: e for e in catalog.events.undispatched_events(10)}
+    catalog.events.mark_dispatched([events[f"images/{name}"].seq for name in "abc"])
+    catalog.events.mark_jobs_finished([events["images/a"].envelope["id"]])
+    relayed = catalog.events.relayed_unfinished(0, 10)
+    assert [e.envelope["subject"] for e in relayed] == ["images/b", "images/c"]
+    assert catalog.events.relayed_unfinished(relayed[0].seq, 10) == relayed[1:]
+    seqs = [events[f"images/{name}"].seq for name in "abd"]  # finished, relayed, not relayed
+    assert catalog.events.redispatch_unfinished(seqs) == 1
+    assert [e.envelope["subject"] for e in catalog.events.relayed_unfinished(0, 10)] == ["images/c"]
+
+
+# -- audit: blob references and unfinished work ----------------------------------------------
+
+
+def test_referenced_blobs_come_in_sha256_pages_with_their_uses(catalog: Stores) -> None:
+    shared, other, thumb = sha("shared"), sha("other"), sha("thumb")
+    add(
+        catalog,
+        new_image("img_1", blob=shared),
+        new_image("img_2", blob=shared),
+        new_image("img_3", blob=other),
+    )
+    catalog.images.finish_features(
+        "img_1", [done("thumbnail")], [BlobRef(thumb, "thumbnail:sizes.128")], FakeKeeper(), "1"
+    )
+    every = sorted([shared, other, thumb])
+    assert catalog.images.referenced_blobs("", 2) == every[:2]
+    assert catalog.images.referenced_blobs(every[1], 2) == every[2:]
+    assert catalog.images.referenced_blobs(every[2], 2) == []
+    uses = catalog.images.blob_uses([thumb, shared, sha("nobody's")])
+    assert sorted(uses, key=lambda use: (use.sha256, use.image_id)) == sorted(
+        [
+            BlobUse(shared, "img_1", "original"),
+            BlobUse(shared, "img_2", "original"),
+            BlobUse(thumb, "img_1", "thumbnail:sizes.128"),
+        ],
+        key=lambda use: (use.sha256, use.image_id),
+    )
+    assert [use.feature(["thumb", "thumbnail"]) for use in uses if not use.is_original] == [
+        "thumbnail"
+    ]
+
+
+def test_blob_rows_nothing_references_are_found_and_released(catalog: Stores) -> None:
+    add(catalog, new_image("img_1"))
+    now = datetime.now(UTC)
+    with catalog.db.write() as conn:  # what a crash between a deletion and its release leaves
+        conn.execute(
+            insert(t.blobs),
+            [
+                {"sha256": sha("left behind"), "created_at": now - timedelta(hours=2)},
+                {"sha256": sha("just written"), "created_at": now},
+            ],
+        )
+    an_hour_ago = now - timedelta(hours=1)
+    assert catalog.images.unreferenced_blob_rows(an_hour_ago, "", 10) == [sha("left behind")]
+    assert catalog.images.unreferenced_blob_rows(an_hour_ago, sha("left behind"), 10) == []
+    keeper = FakeKeeper()
+    released = catalog.images.release_blobs([sha("left behind"), sha("img_1")], keeper)
+    assert released == keeper.discarded == [sha("left behind")]
+    assert catalog.images.unreferenced_blob_rows(an_hour_ago, "", 10) == []
+
+
+def test_stranded_features_are_those_no_unfinished_event_asks_for(catalog: Stores) -> None:
+    def asking(image_id: str, *features: str) -> dict[str, Any]:
+        data = {"id": image_id, "features": list(features)}
+        return cloud_event(EventType.IMAGE_CREATED, image_id, data)
+
+    images = [new_image(f"img_{name}") for name in "abcde"]
+    asks = [
+        asking("img_a", "hash", "thumbnail"),  # its job will end both
+        asking("img_b", "hash"),  # nothing will end its thumbnail
+        asking("img_c", "hash", "thumbnail"),  # finished below, its features left pending
+        asking("img_d", "hash", "thumbnail"),  # done
+        asking("img_e", "hash", "thumbnail"),  # reprocessed after finishing
+    ]
+    catalog.images.add_images(images, asks, FakeKeeper())
+    catalog.events.mark_jobs_finished([asks[2]["id"], asks[3]["id"], asks[4]["id"]])
+    catalog.images.finish_features(
+        "img_d", [done("hash"), done("thumbnail")], [], FakeKeeper(), "d"
+    )
+    catalog.images.finish_features(
+        "img_e", [done("hash"), done("thumbnail")], [], FakeKeeper(), "e"
+    )
+    reprocess = cloud_event(
+        EventType.IMAGE_REPROCESS_REQUESTED, "img_e", {"id": "img_e", "features": ["hash"]}
+    )
+    catalog.images.request_features("img_e", pending("hash"), reprocess)
+    catalog.images.start_features("img_c", ["hash"])
+    assert list(catalog.images.stranded_features()) == [
+        ("img_b", ["thumbnail"]),
+        ("img_c", ["hash", "thumbnail"]),
+    ]
 
 
 # -- status counts ---------------------------------------------------------------------------

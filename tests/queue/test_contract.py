@@ -286,6 +286,28 @@ def test_depth_counts_every_state(make_queue: QueueFactory) -> None:
     }
 
 
+def test_states_names_each_held_job_and_leaves_out_the_others(
+    make_queue: QueueFactory, lose_data: Callable[[], None]
+) -> None:
+    queue = make_queue(max_attempts=1)
+    for job_id in ("done", "dead", "running", "queued"):
+        queue.enqueue(job_id, {})
+    queue.complete(claim(queue))
+    queue.retry(claim(queue), "boom")
+    claim(queue)
+    ids = ["done", "dead", "running", "queued", "never"]
+    assert queue.states(ids) == {
+        "done": JobState.DONE,
+        "dead": JobState.DEAD,
+        "running": JobState.RUNNING,
+        "queued": JobState.QUEUED,
+    }
+    assert queue.states([]) == {}
+    assert queue.states([f"job{n}" for n in range(1200)]) == {}  # more than one batch
+    lose_data()
+    assert make_queue().states(ids) == {}
+
+
 # -- the storage epoch -----------------------------------------------------------------------
 
 

@@ -44,7 +44,9 @@ class Images:
         self.records = {image_id: record(image_id) for image_id in image_ids}
         self.reads: list[list[str]] = []
 
-    def get_images(self, image_ids: Sequence[str]) -> dict[str, ImageRecord]:
+    def get_images(
+        self, image_ids: Sequence[str], collection: str | None = None
+    ) -> dict[str, ImageRecord]:
         self.reads.append(list(image_ids))
         return {i: self.records[i] for i in image_ids if i in self.records}
 
@@ -66,7 +68,13 @@ class Nearest:
         self.forgotten: list[str] = []
 
     def nearest(
-        self, feature: str, version: str, vector: Vector, k: int, exclude: Collection[str] = ()
+        self,
+        feature: str,
+        version: str,
+        vector: Vector,
+        k: int,
+        exclude: Collection[str] = (),
+        collection: str | None = None,
     ) -> list[tuple[str, float]]:
         return [hit for hit in self.found if hit[0] not in exclude][:k]
 
@@ -119,7 +127,7 @@ def test_similar_images_are_read_in_one_go_and_deleted_ones_are_forgotten() -> N
     query, first, gone, second = (f"img_{n:028x}" for n in range(4))
     images = Images(query, first, second)
     index = Nearest((query, 1.0), (first, 0.9), (gone, 0.8), (second, 0.7))
-    answer = service(images, index=index).similar(query, limit=3)
+    answer = service(images, index=index).similar(query, limit=3, collection=None)
     assert [hit.image.id for hit in answer.hits] == [first, second]
     # One read per round: a deleted hit left the page short, so the index was asked for more.
     assert images.reads == [[query], [first, gone, second], [first, second]]

@@ -378,7 +378,7 @@ def test_a_freed_sqlite_rowid_brings_no_words(sqlite_catalog: Stores) -> None:
 
 
 def test_deleting_a_classifier_unindexes_its_labels(catalog: Stores) -> None:
-    catalog.classifiers.create("cls_1", "shop", "multiclass", "")
+    catalog.classifiers.create("cls_1", "shop", "multiclass", "", "default")
     add(catalog, "img_01", {"custom:shop": custom("dress"), "read": lines("summer sale")})
     assert found(catalog, labels=("dress",)) == ["img_01"]
     catalog.classifiers.delete("cls_1")
@@ -518,6 +518,17 @@ def test_image_filters(catalog: Stores) -> None:
     later = datetime.now(UTC) + timedelta(hours=1)
     assert found(catalog, uploaded_before=later) == ["img_02", "img_01"]
     assert found(catalog, uploaded_after=later) == []
+
+
+def test_a_search_within_a_collection_finds_only_its_images(catalog: Stores) -> None:
+    add(catalog, "img_01", {"tags": TABBY}, collection="alpha", filename="alpha-cat.png")
+    add(catalog, "img_02", {"tags": TABBY}, collection="beta", filename="beta-cat.png")
+    add(catalog, "img_03", {"tags": PUPPY}, collection="beta")
+    assert found(catalog, "cat", collection="alpha") == ["img_01"]
+    assert found(catalog, "beta", collection="alpha") == []
+    assert found(catalog, collection="beta") == ["img_03", "img_02"]
+    assert found(catalog, tags=("cat",), collection="beta") == ["img_02"]
+    assert sorted(found(catalog, "cat")) == ["img_01", "img_02"]
 
 
 @pytest.mark.parametrize(

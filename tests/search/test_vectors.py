@@ -32,6 +32,7 @@ class Row:
     feature: str
     version: str
     vector: Vector
+    collection: str = "default"
 
 
 @dataclass
@@ -43,10 +44,15 @@ class FakeCatalog:
     reads: list[int] = field(default_factory=list)  # `after_seq` of every vectors_after call
 
     def write(
-        self, image_id: str, vector: Vector, feature: str = "embedding", version: str = "1"
+        self,
+        image_id: str,
+        vector: Vector,
+        feature: str = "embedding",
+        version: str = "1",
+        collection: str = "default",
     ) -> None:
         self.rows = [r for r in self.rows if (r.image_id, r.feature) != (image_id, feature)]
-        self.rows.append(Row(self.next_seq, image_id, feature, version, vector))
+        self.rows.append(Row(self.next_seq, image_id, feature, version, vector, collection))
         self.next_seq += 1
 
     def delete_image(self, image_id: str) -> None:
@@ -57,7 +63,7 @@ class FakeCatalog:
     ) -> list[StoredVector]:
         self.reads.append(after_seq)
         found = [
-            StoredVector(r.seq, r.image_id, r.vector)
+            StoredVector(r.seq, r.image_id, r.vector, r.collection)
             for r in self.rows
             if (r.feature, r.version) == (feature, version) and r.seq > after_seq
         ]
@@ -69,10 +75,10 @@ class FakeCatalog:
                 return r.version, r.vector
         return None
 
-    def vector_versions(self, feature: str) -> dict[str, int]:
+    def vector_versions(self, feature: str, collection: str | None = None) -> dict[str, int]:
         counts: dict[str, int] = {}
         for r in self.rows:
-            if r.feature == feature:
+            if r.feature == feature and collection in (None, r.collection):
                 counts[r.version] = counts.get(r.version, 0) + 1
         return counts
 
@@ -159,6 +165,47 @@ def test_excluded_images_do_not_take_places_in_the_answer(catalog: FakeCatalog) 
 
     assert len(hits) == 3
     assert not {"img0", "img1"} & set(ids(hits))
+
+
+def test_a_search_within_a_collection_finds_only_its_images(catalog: FakeCatalog) -> None:
+    for n in range(6):
+        catalog.write(f"img{n}", vec(n), collection="alpha" if n % 2 else "beta")
+    search = VectorSearch(catalog)
+
+    alpha = search.nearest("embedding", "1", vec(0), 10, collection="alpha")
+    assert sorted(ids(alpha)) == ["img1", "img3", "img5"]
+    assert ids(search.nearest("embedding", "1", vec(0), 1, collection="beta")) == ["img0"]
+    assert search.nearest("embedding", "1", vec(0), 10, collection="gamma") == []
+    # Over every collection: the best of each collection's index, in one ranking.
+    everything = search.nearest("embedding", "1", vec(3), 6)
+    assert ids(everything)[0] == "img3" and len(everything) == 6
+    assert [score for _, score in everything] == sorted(
+        (score for _, score in everything), reverse=True
+    )
+    excluded = search.nearest("embedding", "1", vec(3), 2, exclude={"img3"}, collection="alpha")
+    assert sorted(ids(excluded)) == ["img1", "img5"]
+
+    search.forget("embedding", "1", ["img1"])
+    assert sorted(ids(search.nearest("embedding", "1", vec(1), 3, collection="alpha"))) == [
+        "img3",
+        "img5",
+    ]
+
+
+def test_a_snapshot_keeps_each_collections_index(catalog: FakeCatalog, tmp_path: Path) -> None:
+    for n in range(4):
+        catalog.write(f"img{n}", vec(n), collection="alpha" if n % 2 else "beta")
+    first = VectorSearch(catalog, tmp_path)
+    first.refresh("embedding", "1")
+    first.close()
+    catalog.reads.clear()
+
+    second = VectorSearch(catalog, tmp_path)
+    assert sorted(ids(second.nearest("embedding", "1", vec(1), 4, collection="alpha"))) == [
+        "img1",
+        "img3",
+    ]
+    assert catalog.reads == [4]  # loaded, not rebuilt
 
 
 def test_deleted_images_stay_until_forgotten(catalog: FakeCatalog) -> None:
@@ -304,10 +351,12 @@ def sql_catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stor
         stack.postgres.drop_database(url)
 
 
-def add_image(catalog: Stores, image_id: str, feature: str = "embedding") -> None:
+def add_image(
+    catalog: Stores, image_id: str, feature: str = "embedding", collection: str = "default"
+) -> None:
     pending = FeatureState(feature, FeatureStatus.PENDING, feature, "1")
     blob = image_id * 2  # 64 characters, like the sha256 it stands for
-    image = NewImage(image_id, blob, None, "image/png", "PNG", 1, 1, 1, {}, [pending])
+    image = NewImage(image_id, blob, None, "image/png", "PNG", 1, 1, 1, {}, [pending], collection)
     catalog.images.add_images([image], [], NoBlobs())
 
 
@@ -394,6 +443,23 @@ def test_every_catalog_gives_the_true_nearest_neighbours(sql_catalog: Stores) ->
         assert len(set(ids(hits)) & {names[i] for i in expected}) >= 9
         for image_id, score in hits:
             assert score == pytest.approx(similarity[names.index(image_id)], abs=2e-3)
+
+
+def test_every_catalog_searches_within_a_collection(sql_catalog: Stores) -> None:
+    names = [f"img_{n:028x}" for n in range(40)]
+    for n, image_id in enumerate(names):
+        # One image of alpha among many of beta: its neighbours are all beta's but itself.
+        add_image(sql_catalog, image_id, collection="alpha" if n in (0, 1) else "beta")
+        analyse(sql_catalog, image_id, vec(n % 3))
+    search = VectorSearch(sql_catalog.vectors)
+
+    alpha = search.nearest("embedding", "1", vec(0), 10, exclude={names[0]}, collection="alpha")
+    assert ids(alpha) == [names[1]]
+    beta = search.nearest("embedding", "1", vec(0), 50, collection="beta")
+    assert len(beta) == 38 and not {names[0], names[1]} & set(ids(beta))
+    assert len(search.nearest("embedding", "1", vec(0), 50)) == 40
+    assert sql_catalog.vectors.vector_versions("embedding", "alpha") == {"1": 2}
+    assert sql_catalog.vectors.vector_versions("embedding") == {"1": 40}
 
 
 @pytest.mark.parametrize("sql_catalog", ["pgvector"], indirect=True)

@@ -1,15 +1,25 @@
-"""Migrations on a fresh database: several processes starting at once upgrade it exactly once."""
+"""Migrations on a fresh database: several processes starting at once upgrade it exactly once;
+revisions that can be undone are; and on one holding data, the rows stay, in the shape the new
+revision gives them."""
 
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 
+import pytest
+from alembic import command
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, select, text
 
+from sightline.collection import DEFAULT_COLLECTION
+from sightline.errors import ClassifierExists
+from sightline.keys.sql import SIGNING_SECRET, SQLKeyStore
+from sightline.storage import tables as t
 from sightline.storage.database import Database
 from sightline.storage.migrate import alembic_config
-from sightline.stores import migrate
+from sightline.stores import Stores, migrate
 
 
 def test_processes_starting_together_upgrade_a_fresh_database_once(empty_catalog_url: str) -> None:
@@ -39,3 +49,107 @@ def test_processes_starting_together_upgrade_a_fresh_database_once(empty_catalog
     finally:
         for db in databases:
             db.dispose()
+
+
+def test_the_access_control_revision_upgrades_and_downgrades(empty_catalog_url: str) -> None:
+    db = Database(empty_catalog_url)
+    try:
+        migrate(db, revision="0007")
+        assert not {"api_keys", "web_sessions"} & set(inspect(db.engine).get_table_names())
+        migrate(db)
+        assert {"api_keys", "web_sessions"} <= set(inspect(db.engine).get_table_names())
+        keys = SQLKeyStore(db)
+        secret = keys.signing_secret("generated once")
+        assert keys.signing_secret("generated again") == secret
+        with db.write() as conn:
+            config = alembic_config(db)
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0007")
+        assert not {"api_keys", "web_sessions"} & set(inspect(db.engine).get_table_names())
+        with db.read() as conn:
+            assert (
+                conn.scalar(
+                    select(t.catalog_state.c.value).where(t.catalog_state.c.key == SIGNING_SECRET)
+                )
+                is None
+            )
+        migrate(db)
+        assert SQLKeyStore(db).signing_secret("a new one") == "a new one"
+    finally:
+        db.dispose()
+
+
+def test_collections_put_existing_rows_in_the_default_collection(empty_catalog_url: str) -> None:
+    db = Database(empty_catalog_url)
+    try:
+        migrate(db, revision="0007")
+        now = datetime.now(UTC)
+        with db.write() as conn:
+            for statement, values in BEFORE_COLLECTIONS:
+                conn.execute(text(statement), {"now": now, **values})
+        migrate(db)
+
+        stores = Stores.on(db)
+        image = stores.images.get_image("img_old")
+        assert image is not None and image.collection == DEFAULT_COLLECTION
+        classifier = stores.classifiers.by_name("shop", DEFAULT_COLLECTION)
+        assert classifier is not None and classifier.collection == DEFAULT_COLLECTION
+        # Rebuilding the classifiers table on SQLite kept what references it.
+        assert classifier.label_counts == {"dress": 1}
+        assert [version.number for version in stores.classifiers.versions("clf_old")] == [1]
+        # Names are unique per collection now.
+        stores.classifiers.create("clf_new", "shop", "multiclass", "", "beta")
+        with pytest.raises(ClassifierExists):
+            stores.classifiers.create("clf_dup", "shop", "multiclass", "", DEFAULT_COLLECTION)
+        image_event, rebuild_event = (e.envelope for e in stores.events.events_after(0, 10))
+        assert image_event["collection"] == DEFAULT_COLLECTION
+        assert "collection" not in rebuild_event
+        subscription = stores.subscriptions.get("sub_old")
+        assert subscription is not None and subscription.collection is None
+    finally:
+        db.dispose()
+
+
+# Rows as revision 0007 kept them: an image with a classifier's example, a trained version,
+# an image event and a server event, and a subscription.
+BEFORE_COLLECTIONS: list[tuple[str, dict[str, object]]] = [
+    (
+        "INSERT INTO images (id, sha256, filename, content_type, format, size, width, height, "
+        "status, client_metadata, created_at, updated_at) VALUES ('img_old', :sha, 'a.png', "
+        "'image/png', 'PNG', 1, 1, 1, 'done', '{}', :now, :now)",
+        {"sha": "0" * 64},
+    ),
+    (
+        "INSERT INTO classifiers (id, name, kind, description, run_on_upload, created_at, "
+        "updated_at) VALUES ('clf_old', 'shop', 'multiclass', '', false, :now, :now)",
+        {},
+    ),
+    (
+        "INSERT INTO classifier_examples (classifier_id, image_id, label, created_at) "
+        "VALUES ('clf_old', 'img_old', 'dress', :now)",
+        {},
+    ),
+    (
+        "INSERT INTO classifier_versions (classifier_id, number, status, threshold, labels, "
+        "examples, example_count, embedding_version, created_at) VALUES ('clf_old', 1, "
+        "'training', 0.5, '[]', '[]', 0, '1', :now)",
+        {},
+    ),
+    (
+        "INSERT INTO events (id, type, source, subject, time, data) VALUES ('e1', "
+        "'sightline.image.created', '/sightline', 'images/img_old', :now, '{}')",
+        {},
+    ),
+    (
+        "INSERT INTO events (id, type, source, subject, time, data) VALUES ('e2', "
+        "'sightline.index.rebuild_requested', '/sightline', 'indexes/embedding', :now, '{}')",
+        {},
+    ),
+    (
+        "INSERT INTO subscriptions (id, endpoint, event_types, data_filters, "
+        "max_events_per_batch, max_attempts, event_ttl_minutes, paused, secret, start_seq, "
+        "created_at, updated_at) VALUES ('sub_old', 'https://example.com/', '[]', '[]', 1, 1, "
+        "1.0, false, 'whsec_0123456789abcdef', 0, :now, :now)",
+        {},
+    ),
+]

@@ -30,6 +30,15 @@ def assert_nothing_stored_and_still_serving(server: RunningServer) -> None:
     assert accepted.status_code == 202
 
 
+def footprint(server: RunningServer) -> tuple[int, int, list[Path], list[Path]]:
+    """What a request can leave behind: images, events, blobs and half-written temporary files.
+    Equal before and after a refused request: it stored nothing, not even in part."""
+    catalog = server.sightline.stores
+    images = sum(catalog.images.status_counts().values())
+    temporary = sorted((server.sightline.settings.data_dir / "blobs" / "tmp").glob("*"))
+    return images, catalog.events.last_event_seq(), sorted(stored_blob_files(server)), temporary
+
+
 def assert_error(response: httpx.Response, status: int, code: str) -> None:
     assert response.status_code == status, response.text
     body = response.json()

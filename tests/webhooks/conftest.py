@@ -85,7 +85,8 @@ class Harness:
         return dispatcher
 
     def subscribe(self, receiver: Receiver, **fields: Any) -> SubscriptionRecord:
-        return self.service.create(receiver.url, **fields)
+        """A subscription for every collection, unless `collection` names one."""
+        return self.service.create(receiver.url, **{"collection": None, **fields})
 
     def emit(
         self,

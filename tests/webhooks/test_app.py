@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from functools import partial
 from typing import Any
 
 from sightline.app import Sightline
@@ -23,8 +24,14 @@ def with_webhooks(settings: Settings, **overrides: Any) -> Settings:
     return settings.model_copy(update={**WEBHOOK_SETTINGS, **overrides})
 
 
+def analysed(app: Sightline, image_id: str) -> bool:
+    return app.service.get(image_id, collection=None).status is ImageStatus.DONE
+
+
 def upload(app: Sightline, filename: str, metadata: dict[str, Any]) -> str:
-    [ingested] = app.service.ingest([Upload(solid(), filename)], metadata=json.dumps(metadata))
+    [ingested] = app.service.ingest(
+        [Upload(solid(), filename)], metadata=json.dumps(metadata), collection="default"
+    )
     return ingested.image.id
 
 
@@ -34,9 +41,10 @@ def test_image_events_reach_subscribers_with_file_name_and_metadata(
     app = Sightline(with_webhooks(stack_settings))
     try:
         with Receiver() as every, Receiver() as summer_jpegs:
-            everything = app.subscriptions.create(every.url)
+            everything = app.subscriptions.create(every.url, collection=None)
             picky = app.subscriptions.create(
                 summer_jpegs.url,
+                collection=None,
                 event_types=["sightline.image.analyzed", "sightline.image.deleted"],
                 data_filters=[
                     {"key": "data.filename", "operator": "ends_with", "values": [".jpg"]},
@@ -54,15 +62,14 @@ def test_image_events_reach_subscribers_with_file_name_and_metadata(
                 ]
             }
             for image_id in ids.values():
-                # mypy infers no lambda whose default binds the loop variable
-                eventually(lambda i=image_id: app.service.get(i).status is ImageStatus.DONE)  # type: ignore[misc]
-            app.service.delete(ids["a.jpg"])
+                eventually(partial(analysed, app, image_id))
+            app.service.delete(ids["a.jpg"], collection=None)
             every.wait(lambda r: len(r.delivered()) == 9)  # 4 created, 4 analyzed, 1 deleted
 
             def settled() -> bool:
                 # Recorded in the catalog (after the metrics), not only received.
                 wanted = {everything.id: 9, picky.id: 3}
-                counts = {key: app.subscriptions.get(key).counts for key in wanted}
+                counts = {key: app.subscriptions.get(key, collection=None).counts for key in wanted}
                 return all(
                     counts[key][DeliveryStatus.PENDING] == 0
                     and counts[key][DeliveryStatus.DELIVERED] == delivered
@@ -104,7 +111,7 @@ def test_a_restart_in_the_middle_of_a_retry_schedule_resumes_it(stack_settings: 
     with Receiver(lambda request: 500 if request.number <= 2 else 200) as receiver:
         first = Sightline(settings)
         try:
-            subscription = first.subscriptions.create(receiver.url)
+            subscription = first.subscriptions.create(receiver.url, collection=None)
             first.start_workers()
             first.stores.events.record_events(
                 [cloud_event(EventType.IMAGE_ANALYZED, "img_x", {"id": "img_x"})]

@@ -268,7 +268,7 @@ def test_a_batch_carries_several_events_as_a_json_array(
     harness.start()
     sent = [harness.emit() for _ in range(5)]
     eventually(lambda: harness.counts(subscription)["pending"] == 5)
-    harness.service.update(subscription.id, paused=False)
+    harness.service.update(subscription.id, collection=None, paused=False)
     eventually(harness.settled(subscription, 5))
     [request] = receiver.requests
     assert request.headers["content-type"] == "application/cloudevents-batch+json; charset=utf-8"
@@ -317,13 +317,13 @@ def test_a_paused_subscription_collects_and_sends_once_resumed(
 ) -> None:
     subscription = harness.subscribe(receiver)
     harness.start()
-    harness.service.update(subscription.id, paused=True)
+    harness.service.update(subscription.id, collection=None, paused=True)
     harness.emit()
     harness.emit()
     eventually(lambda: harness.counts(subscription)["pending"] == 2)
     time.sleep(0.2)
     assert receiver.requests == []
-    harness.service.update(subscription.id, paused=False)
+    harness.service.update(subscription.id, collection=None, paused=False)
     eventually(harness.settled(subscription, 2))
     assert len(receiver.delivered()) == 2
 
@@ -338,11 +338,11 @@ def test_dead_letters_are_redelivered_one_or_all(harness: Harness) -> None:
         eventually(lambda: harness.counts(subscription)["dead_lettered"] == 3)
         accepting.set()
         first = harness.deliveries(subscription)[-1]
-        redelivered = harness.service.redeliver(subscription.id, first.id)
+        redelivered = harness.service.redeliver(subscription.id, first.id, collection=None)
         assert (redelivered.status, redelivered.attempts) == (DeliveryStatus.PENDING, 0)
         assert redelivered.expires_at > datetime.now(UTC) + timedelta(hours=23)
         eventually(lambda: harness.counts(subscription)["delivered"] == 1)
-        assert harness.service.redeliver_all(subscription.id) == 2
+        assert harness.service.redeliver_all(subscription.id, collection=None) == 2
         eventually(harness.settled(subscription, 3))
     assert harness.counts(subscription)["delivered"] == 3
     assert len(receiver.delivered()) == 3
@@ -358,7 +358,7 @@ def test_deleting_a_subscription_stops_and_removes_its_deliveries(
     harness.start()
     harness.emit()
     eventually(lambda: harness.counts(subscription)["pending"] == 1)
-    harness.service.delete(subscription.id)
+    harness.service.delete(subscription.id, collection=None)
     assert harness.catalog.subscriptions.get(subscription.id) is None
     assert harness.catalog.subscriptions.deliveries(subscription.id) == []
     harness.emit()
@@ -381,7 +381,7 @@ def test_deleting_a_subscription_mid_request_spares_the_others(harness: Harness)
         harness.emit()
         doomed_receiver.wait(lambda r: len(r.requests) == 1)
         healthy_receiver.wait(lambda r: len(r.requests) == 1)
-        harness.service.delete(doomed.id)
+        harness.service.delete(doomed.id, collection=None)
         gate.set()
         # Well within the 36 s lease a lost outcome would wait for.
         eventually(lambda: harness.counts(healthy)["delivered"] == 1, timeout=10)

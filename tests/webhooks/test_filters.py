@@ -52,6 +52,14 @@ def test_no_filter_matches_everything() -> None:
     assert matches(subscription(), event())
 
 
+def test_a_subscription_for_a_collection_matches_only_events_naming_it() -> None:
+    alpha = subscription(collection="alpha")
+    assert matches(alpha, cloud_event(EventType.IMAGE_CREATED, "img_1", {}, collection="alpha"))
+    assert not matches(alpha, cloud_event(EventType.IMAGE_CREATED, "img_1", {}, collection="beta"))
+    assert not matches(alpha, event())  # about the server: no collection
+    assert matches(subscription(), cloud_event(EventType.IMAGE_CREATED, "i", {}, collection="b"))
+
+
 def test_event_types() -> None:
     wanted = subscription(event_types=["sightline.image.analyzed", "sightline.image.failed"])
     assert matches(wanted, event(EventType.IMAGE_ANALYZED))

@@ -166,3 +166,32 @@ def test_outcomes_of_a_subscription_deleted_meanwhile_do_not_sink_the_others(
     ]
     assert [a.status_code for a in store.attempts(healthy.id)] == [200]
     assert store.attempts(doomed.id) == []
+
+
+def test_a_subscription_for_a_collection_gets_and_is_found_by_that_collection_only(
+    harness: Harness, receiver: Receiver
+) -> None:
+    alpha = harness.subscribe(receiver, collection="alpha")
+    everything = harness.subscribe(receiver)
+    for n, collection in enumerate(["alpha", "beta", "alpha", None]):
+        image_id = f"img_{n}"
+        harness.catalog.events.record_events(
+            [
+                cloud_event(
+                    EventType.IMAGE_CREATED, image_id, {"id": image_id}, collection=collection
+                )
+            ]
+        )
+    while harness.catalog.subscriptions.fan_out(matches, 100):
+        pass
+
+    assert sorted(d.subject for d in harness.deliveries(alpha)) == ["images/img_0", "images/img_2"]
+    assert len(harness.deliveries(everything)) == 4
+    store = harness.catalog.subscriptions
+    assert [s.id for s in store.list_subscriptions("alpha")] == [alpha.id]
+    assert store.list_subscriptions("beta") == []
+    assert {s.id for s in store.list_subscriptions()} == {alpha.id, everything.id}
+    found = store.get(alpha.id, "alpha")
+    assert found is not None and found.collection == "alpha"
+    assert store.get(alpha.id, "beta") is None
+    assert store.get(everything.id, "alpha") is None  # it gets beta's events too

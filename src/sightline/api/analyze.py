@@ -20,6 +20,7 @@ from sightline.api.images import (
 )
 from sightline.api.routing import StrictJSONRoute
 from sightline.api.schemas import AnalyzeOut, AnalyzeUrlRequest, standalone_schema
+from sightline.api.scope import WriteCollection
 from sightline.errors import (
     InvalidFeature,
     InvalidJson,
@@ -76,12 +77,14 @@ ANALYZE_BODY: dict[str, Any] = {
         "Send one image as `multipart/form-data`, as raw `image/*` bytes, or as JSON "
         '`{"url": "https://…"}`; the results come back in the response and nothing is kept. '
         "URLs on loopback, private or link-local addresses are refused unless the operator "
-        "sets `SIGHTLINE_FETCH_ALLOW_PRIVATE`."
+        "sets `SIGHTLINE_FETCH_ALLOW_PRIVATE`. Custom classifiers (`custom:NAME`) are the "
+        "collection's."
     ),
 )
 async def analyze(
     request: Request,
     service: Service,
+    collection: WriteCollection,
     features: Annotated[
         list[str] | None,
         Query(description="Features, comma-separated or repeated; default: the server's set."),
@@ -106,7 +109,9 @@ async def analyze(
         if len(uploads) > 1:
             raise TooManyFiles(f"Send one image to analyse, not {len(uploads)}.")
         data, requested = uploads[0].data, features or form_features or None
-    return await run_in_threadpool(service.analyze_now, data, split_features(requested))
+    return await run_in_threadpool(
+        service.analyze_now, data, split_features(requested), collection=collection
+    )
 
 
 def _url_request(raw: bytes) -> AnalyzeUrlRequest:

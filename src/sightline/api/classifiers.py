@@ -1,4 +1,7 @@
-"""`/v1/classifiers`: custom classifiers trained on your own labelled images."""
+"""`/v1/classifiers`: custom classifiers trained on your own labelled images.
+
+A classifier belongs to the collection it was created in; a route naming it by name finds it in
+the caller's collection (`collection`, the key's, or `default`), by id in any it may see."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from sightline.api.errors import documented
 from sightline.api.images import DECODE_ERRORS, READ_ERRORS, read_body, read_uploads
 from sightline.api.routing import StrictJSONRoute
 from sightline.api.schemas import MAX_STORED_INT, RequestBody, standalone_schema
+from sightline.api.scope import ReadCollection, WriteCollection
 from sightline.classifiers.service import ClassifierService, ItemOutcome
 from sightline.classifiers.store import (
     ClassifierRecord,
@@ -50,7 +54,9 @@ Body_ = TypeVar("Body_", bound=BaseModel)
 
 
 class ClassifierIn(RequestBody):
-    name: str = Field(description="Unique; the prediction feature is `custom:NAME`.")
+    name: str = Field(
+        description="Unique in the collection; the prediction feature is `custom:NAME`."
+    )
     kind: str = Field(description="`multiclass` (one label per image) or `multilabel`.")
     description: str = ""
 
@@ -71,6 +77,7 @@ class LabelOut(BaseModel):
 
 class ClassifierOut(BaseModel):
     id: str
+    collection: str = Field(description="Its examples and predictions are this one's images.")
     name: str
     kind: str
     description: str
@@ -86,6 +93,7 @@ class ClassifierOut(BaseModel):
     def of(cls, record: ClassifierRecord) -> ClassifierOut:
         return cls(
             id=record.id,
+            collection=record.collection,
             name=record.name,
             kind=record.kind,
             description=record.description,
@@ -242,17 +250,18 @@ PREDICT_BODY = _files_or_json(PredictIn, "The one image to predict on.")
     response_model=ClassifierOut,
     responses=documented(ClassifierExists, InsufficientStorage),
 )
-def create_classifier(body: ClassifierIn, classifiers: Classifiers, response: Response) -> Any:
-    record = classifiers.create(body.name, body.kind, body.description)
+def create_classifier(
+    body: ClassifierIn, classifiers: Classifiers, response: Response, collection: WriteCollection
+) -> Any:
+    record = classifiers.create(body.name, body.kind, body.description, collection=collection)
     response.headers["Location"] = f"/v1/classifiers/{record.id}"
     return ClassifierOut.of(record)
 
 
 @router.get("", response_model=ClassifierList)
-def list_classifiers(classifiers: Classifiers) -> Any:
-    return ClassifierList(
-        items=[ClassifierOut.of(record) for record in classifiers.list_classifiers()]
-    )
+def list_classifiers(classifiers: Classifiers, collection: ReadCollection) -> Any:
+    found = classifiers.list_classifiers(collection=collection)
+    return ClassifierList(items=[ClassifierOut.of(record) for record in found])
 
 
 @router.get(
@@ -261,8 +270,8 @@ def list_classifiers(classifiers: Classifiers) -> Any:
     responses=documented(ClassifierNotFound),
     description=KEY,
 )
-def get_classifier(key: str, classifiers: Classifiers) -> Any:
-    return ClassifierOut.of(classifiers.get(key))
+def get_classifier(key: str, classifiers: Classifiers, collection: ReadCollection) -> Any:
+    return ClassifierOut.of(classifiers.get(key, collection=collection))
 
 
 @router.patch(
@@ -270,17 +279,24 @@ def get_classifier(key: str, classifiers: Classifiers) -> Any:
     response_model=ClassifierOut,
     responses=documented(ClassifierNotFound, NotReady, InsufficientStorage),
 )
-def update_classifier(key: str, body: ClassifierPatch, classifiers: Classifiers) -> Any:
+def update_classifier(
+    key: str, body: ClassifierPatch, classifiers: Classifiers, collection: ReadCollection
+) -> Any:
     return ClassifierOut.of(
-        classifiers.update(key, description=body.description, run_on_upload=body.run_on_upload)
+        classifiers.update(
+            key,
+            collection=collection,
+            description=body.description,
+            run_on_upload=body.run_on_upload,
+        )
     )
 
 
 @router.delete(
     "/{key}", status_code=204, responses=documented(ClassifierNotFound, InsufficientStorage)
 )
-def delete_classifier(key: str, classifiers: Classifiers) -> Response:
-    classifiers.delete(key)
+def delete_classifier(key: str, classifiers: Classifiers, collection: ReadCollection) -> Response:
+    classifiers.delete(key, collection=collection)
     return Response(status_code=204)
 
 
@@ -293,15 +309,17 @@ def delete_classifier(key: str, classifiers: Classifiers) -> Response:
     summary="Label images: stored ones by id (JSON), or new uploads (multipart/raw)",
     description=(
         'JSON `{"examples": [{"image_id": "img_…", "labels": ["dress"]}, …]}` labels stored '
-        "images; files sent as `multipart/form-data` (or one raw `image/*` body) are stored as "
-        "new images with the labels given in `labels`. Every item succeeds or fails on its "
-        "own: the answer is 207 with each item's status."
+        "images of the classifier's collection; files sent as `multipart/form-data` (or one raw "
+        "`image/*` body) are stored as new images of that collection with the labels given in "
+        "`labels`. Every item succeeds or fails on its own: the answer is 207 with each item's "
+        "status."
     ),
 )
 async def add_examples(
     key: str,
     request: Request,
     classifiers: Classifiers,
+    collection: ReadCollection,
     labels: Annotated[
         list[str] | None,
         Query(description="Labels for the uploaded files (repeated or comma-separated)."),
@@ -311,11 +329,15 @@ async def add_examples(
     if content_type == "application/json":
         body = _parse(ExamplesIn, await read_body(request, MAX_JSON_BYTES, PayloadTooLarge))
         items = [(example.image_id, example.labels) for example in body.examples]
-        outcomes = await run_in_threadpool(classifiers.add_examples, key, items)
+        outcomes = await run_in_threadpool(
+            classifiers.add_examples, key, items, collection=collection
+        )
         return BatchOut.of(outcomes)
     uploads, _features, _metadata = await read_uploads(request, classifiers.images)
     names = [part for value in labels or [] for part in value.split(",")]
-    outcomes = await run_in_threadpool(classifiers.upload_examples, key, uploads, names)
+    outcomes = await run_in_threadpool(
+        classifiers.upload_examples, key, uploads, names, collection=collection
+    )
     return BatchOut.of(outcomes)
 
 
@@ -323,11 +345,12 @@ async def add_examples(
 def list_examples(
     key: str,
     classifiers: Classifiers,
+    collection: ReadCollection,
     label: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> Any:
-    found = classifiers.examples(key, label, cursor, limit + 1)
+    found = classifiers.examples(key, label, cursor, limit + 1, collection=collection)
     next_cursor = found[limit - 1].image_id if len(found) > limit else None
     return ExampleList(
         items=[ExampleOut(image_id=e.image_id, labels=list(e.labels)) for e in found[:limit]],
@@ -343,10 +366,11 @@ def list_examples(
 def remove_examples(
     key: str,
     classifiers: Classifiers,
+    collection: ReadCollection,
     image_id: Annotated[list[str], Query(description="Images to unlabel (repeatable).")],
     label: Annotated[str | None, Query(description="Only this label; default: all.")] = None,
 ) -> Any:
-    return Removed(removed=classifiers.remove_examples(key, image_id, label))
+    return Removed(removed=classifiers.remove_examples(key, image_id, label, collection=collection))
 
 
 @router.post(
@@ -362,16 +386,18 @@ def train(
     key: str,
     classifiers: Classifiers,
     response: Response,
+    collection: ReadCollection,
     body: Annotated[TrainIn | None, Body()] = None,
 ) -> Any:
-    version = classifiers.train(key, (body or TrainIn()).threshold)
+    version = classifiers.train(key, (body or TrainIn()).threshold, collection=collection)
     response.headers["Location"] = f"/v1/classifiers/{key}/versions/{version.number}"
     return VersionOut.of(version)
 
 
 @router.get("/{key}/versions", response_model=VersionList, responses=documented(ClassifierNotFound))
-def list_versions(key: str, classifiers: Classifiers) -> Any:
-    return VersionList(items=[VersionOut.of(v) for v in classifiers.versions(key)])
+def list_versions(key: str, classifiers: Classifiers, collection: ReadCollection) -> Any:
+    found = classifiers.versions(key, collection=collection)
+    return VersionList(items=[VersionOut.of(v) for v in found])
 
 
 @router.get(
@@ -379,8 +405,10 @@ def list_versions(key: str, classifiers: Classifiers) -> Any:
     response_model=VersionOut,
     responses=documented(ClassifierNotFound, ClassifierVersionNotFound),
 )
-def get_version(key: str, number: VersionNumber, classifiers: Classifiers) -> Any:
-    return VersionOut.of(classifiers.version(key, number))
+def get_version(
+    key: str, number: VersionNumber, classifiers: Classifiers, collection: ReadCollection
+) -> Any:
+    return VersionOut.of(classifiers.version(key, number, collection=collection))
 
 
 @router.post(
@@ -390,8 +418,10 @@ def get_version(key: str, number: VersionNumber, classifiers: Classifiers) -> An
         ClassifierNotFound, ClassifierVersionNotFound, NotReady, InsufficientStorage
     ),
 )
-def publish(key: str, number: VersionNumber, classifiers: Classifiers) -> Any:
-    return ClassifierOut.of(classifiers.publish(key, number))
+def publish(
+    key: str, number: VersionNumber, classifiers: Classifiers, collection: ReadCollection
+) -> Any:
+    return ClassifierOut.of(classifiers.publish(key, number, collection=collection))
 
 
 @router.get(
@@ -403,8 +433,10 @@ def publish(key: str, number: VersionNumber, classifiers: Classifiers) -> Any:
     },
     summary="The version as an ONNX model (input: the embedding) with its labels, zipped",
 )
-def export(key: str, number: VersionNumber, classifiers: Classifiers) -> Response:
-    filename, data = classifiers.export(key, number)
+def export(
+    key: str, number: VersionNumber, classifiers: Classifiers, collection: ReadCollection
+) -> Response:
+    filename, data = classifiers.export(key, number, collection=collection)
     return Response(
         data,
         media_type="application/zip",
@@ -427,19 +459,23 @@ def export(key: str, number: VersionNumber, classifiers: Classifiers) -> Respons
     openapi_extra=PREDICT_BODY,
     summary="Label probabilities for one image",
     description='Send the image (raw `image/*` or multipart), or JSON `{"image_id": "img_…"}` '
-    "for a stored one. Uses the published version unless `version` names another.",
+    "for a stored one (of the classifier's collection). Uses the published version unless "
+    "`version` names another.",
 )
 async def predict(
     key: str,
     request: Request,
     classifiers: Classifiers,
+    collection: ReadCollection,
     version: Annotated[int | None, Query(ge=1, le=MAX_STORED_INT)] = None,
 ) -> Any:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
         body = _parse(PredictIn, await read_body(request, MAX_JSON_BYTES, PayloadTooLarge))
         return await run_in_threadpool(
-            lambda: classifiers.predict(key, image_id=body.image_id, number=version)
+            lambda: classifiers.predict(
+                key, collection=collection, image_id=body.image_id, number=version
+            )
         )
     uploads, _labels, _metadata = await read_uploads(request, classifiers.images, max_files=1)
     if len(uploads) != 1:
@@ -447,7 +483,9 @@ async def predict(
             f"Send one image, not {len(uploads)}."
         )
     data = uploads[0].data
-    return await run_in_threadpool(lambda: classifiers.predict(key, data=data, number=version))
+    return await run_in_threadpool(
+        lambda: classifiers.predict(key, collection=collection, data=data, number=version)
+    )
 
 
 @router.post(
@@ -457,10 +495,15 @@ async def predict(
     responses=documented(ClassifierNotFound, NotReady, InsufficientStorage),
 )
 def backfill(
-    key: str, classifiers: Classifiers, body: Annotated[BackfillIn | None, Body()] = None
+    key: str,
+    classifiers: Classifiers,
+    collection: ReadCollection,
+    body: Annotated[BackfillIn | None, Body()] = None,
 ) -> Any:
-    """Predict with the published version on the images already stored, in the background."""
-    return ClassifierOut.of(classifiers.backfill(key, (body or BackfillIn()).only_missing))
+    """Predict with the published version on the images of its collection already stored, in
+    the background."""
+    only_missing = (body or BackfillIn()).only_missing
+    return ClassifierOut.of(classifiers.backfill(key, only_missing, collection=collection))
 
 
 def _parse(model: type[Body_], raw: bytes) -> Body_:

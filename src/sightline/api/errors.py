@@ -2,9 +2,11 @@
 
 The OpenAPI document says which errors each operation answers, from the same classes: a route
 names the domain errors it raises (`responses=documented(ImageNotFound, ...)`), and those every
-route of a kind answers are added from the route itself (`describe_errors`). Each status lists
-its possible codes; FastAPI's own 422 `HTTPValidationError`, never sent (validation errors are
-400 `InvalidParameter` here), is left out.
+route of a kind answers are added from the route itself (`describe_errors`): from its
+parameters and body, and from its dependencies (the access check's refusals, `api.auth`; the
+collection scope's, `api.scope`). Each status lists its possible codes; FastAPI's own 422
+`HTTPValidationError`, never sent (validation errors are 400 `InvalidParameter` here), is left
+out.
 """
 
 from __future__ import annotations
@@ -23,15 +25,18 @@ from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sightline.api.deps import require_api_key
+from sightline.api import auth
 from sightline.api.schemas import ErrorBody, ErrorInfo
+from sightline.api.scope import collection_scope, read_collection, write_collection
 from sightline.errors import (
+    CollectionForbidden,
+    InvalidCollection,
     InvalidJson,
     InvalidParameter,
     RangeNotSatisfiable,
     RequestTimeout,
     SightlineError,
-    Unauthorized,
+    TooManyRequests,
 )
 
 log = logging.getLogger(__name__)
@@ -58,6 +63,21 @@ def error_response(
 
 ERROR_BODY_REF = f"#/components/schemas/{ErrorBody.__name__}"
 NEVER_SENT = {"$ref": "#/components/schemas/HTTPValidationError"}
+# Headers that come with every error of a status (see `install`).
+ERROR_HEADERS: dict[int, dict[str, Any]] = {
+    416: {
+        "Content-Range": {
+            "description": "`bytes */SIZE`: the size of what was asked for.",
+            "schema": {"type": "string"},
+        }
+    },
+    429: {
+        "Retry-After": {
+            "description": "Seconds to wait before trying again.",
+            "schema": {"type": "integer"},
+        }
+    },
+}
 
 
 def documented(*errors: type[SightlineError]) -> dict[int | str, dict[str, Any]]:
@@ -73,21 +93,27 @@ def documented(*errors: type[SightlineError]) -> dict[int | str, dict[str, Any]]
 
 def _error_response(status: int, codes: list[str]) -> dict[str, Any]:
     code_schema = {"properties": {"error": {"properties": {"code": {"enum": codes}}}}}
-    return {
+    response: dict[str, Any] = {
         "description": _description(status, codes),
         "content": {
             "application/json": {"schema": {"allOf": [{"$ref": ERROR_BODY_REF}, code_schema]}}
         },
     }
+    if status in ERROR_HEADERS:
+        response["headers"] = ERROR_HEADERS[status]
+    return response
 
 
 def _description(status: int, codes: list[str]) -> str:
     return f"{HTTPStatus(status).phrase}: " + ", ".join(f"`{code}`" for code in codes)
 
 
-def describe_errors(document: dict[str, Any], routes: list[BaseRoute]) -> None:
+def describe_errors(
+    document: dict[str, Any], routes: list[BaseRoute], *, metrics_need_key: bool
+) -> None:
     """Add to each operation of `document` the errors that come with the kind of route it is,
-    and drop the validation error shape FastAPI documents but this API never sends."""
+    and drop the validation error shape FastAPI documents but this API never sends.
+    `metrics_need_key`: whether `/metrics` asks for a key (SIGHTLINE_METRICS_REQUIRE_KEY)."""
     for route in iter_route_contexts(routes):
         if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
             continue
@@ -96,7 +122,8 @@ def describe_errors(document: dict[str, Any], routes: list[BaseRoute]) -> None:
             responses = operation["responses"]
             if _schema(responses.get("422", {})) == NEVER_SENT:
                 del responses["422"]
-            for status, response in documented(*_route_errors(route, operation)).items():
+            errors = _route_errors(route, operation, metrics_need_key=metrics_need_key)
+            for status, response in documented(*errors).items():
                 declared = responses.setdefault(str(status), response)
                 if declared is not response:  # the route's own codes for this status, and these
                     codes = _codes(declared)
@@ -110,10 +137,19 @@ def describe_errors(document: dict[str, Any], routes: list[BaseRoute]) -> None:
     schemas[ErrorBody.__name__] = error_body
 
 
-def _route_errors(route: Any, operation: dict[str, Any]) -> list[type[SightlineError]]:
+def _route_errors(
+    route: Any, operation: dict[str, Any], *, metrics_need_key: bool
+) -> list[type[SightlineError]]:
     errors: list[type[SightlineError]] = [SightlineError]  # 500: whatever nobody expected
-    if _requires_api_key(route.dependant):
-        errors.append(Unauthorized)
+    calls = _dependencies(route.dependant)
+    if auth.authorize in calls:
+        errors.extend(auth.refusals(route.path_format))
+    if auth.metrics_access in calls and metrics_need_key:
+        errors.extend(auth.METRICS_REFUSALS)
+    if calls & {read_collection, write_collection}:  # the `collection` parameter
+        errors.append(InvalidCollection)
+    if collection_scope in calls:  # a caller bound to one collection reaching beyond it
+        errors.append(CollectionForbidden)
     if operation.get("parameters") or route.body_field is not None:
         errors.append(InvalidParameter)
     if route.body_field is not None:
@@ -123,10 +159,12 @@ def _route_errors(route: Any, operation: dict[str, Any]) -> list[type[SightlineE
     return errors
 
 
-def _requires_api_key(dependant: Dependant) -> bool:
-    return dependant.call is require_api_key or any(
-        _requires_api_key(inner) for inner in dependant.dependencies
-    )
+def _dependencies(dependant: Dependant) -> set[Any]:
+    """Every callable the route depends on, however deep: the route's own function too."""
+    found: set[Any] = {dependant.call}
+    for inner in dependant.dependencies:
+        found |= _dependencies(inner)
+    return found
 
 
 def _schema(response: dict[str, Any]) -> Any:
@@ -148,6 +186,11 @@ def install(app: FastAPI) -> None:
         headers = None
         if isinstance(exc, RangeNotSatisfiable):
             headers = {"Content-Range": f"bytes */{exc.details['size']}"}
+        elif isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
+        elif isinstance(exc, RequestTimeout):
+            # The rest of the body may still come: the connection cannot carry another request.
+            headers = {"Connection": "close"}
         return error_response(exc.status_code, exc.code, exc.message, exc.details, headers)
 
     @app.exception_handler(RequestValidationError)
@@ -177,22 +220,6 @@ def install(app: FastAPI) -> None:
         return error_response(exc.status_code, code, str(exc.detail), headers=headers)
 
     app.add_middleware(ContainUnexpectedErrors)
-    _document_errors(app)
-
-
-def _document_errors(app: FastAPI) -> None:
-    generate = app.openapi
-    described: dict[str, Any] | None = None
-
-    def openapi() -> dict[str, Any]:
-        nonlocal described
-        document = generate()  # cached by FastAPI until routes change
-        if document is not described:
-            describe_errors(document, app.routes)
-            described = document
-        return document
-
-    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's way to extend the document
 
 
 def allowed_methods(request: Request) -> list[str]:

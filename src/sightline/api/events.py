@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 from sightline.api import deps
 from sightline.api.routing import StrictJSONRoute
 from sightline.api.schemas import MAX_STORED_INT
+from sightline.api.scope import ReadCollection
 from sightline.errors import InvalidParameter
 from sightline.events import image_subject
 from sightline.storage.outbox import EventLog
@@ -32,12 +33,15 @@ KEEPALIVE_SECONDS = 15.0
     description=(
         "Each SSE message has `id` (a sequence number), `event` (the CloudEvents type) and "
         "`data` (the CloudEvents envelope). Without `since` or `Last-Event-ID` the stream starts "
-        "with events after the request; reconnecting clients resume where they left off."
+        "with events after the request; reconnecting clients resume where they left off. A "
+        "caller bound to a collection (or naming one) gets only the events whose `collection` "
+        "attribute names it."
     ),
 )
 async def stream_events(
     request: Request,
     events: Annotated[EventLog, deps.part("events")],
+    collection: ReadCollection,
     since: Annotated[
         int | None, Query(ge=0, le=MAX_STORED_INT, description="Replay events after this id.")
     ] = None,
@@ -61,7 +65,7 @@ async def stream_events(
         last_sent = time.monotonic()
         yield f"retry: {int(poll * 1000) + 1000}\n\n"
         while not await request.is_disconnected():
-            batch = await run_in_threadpool(events.events_after, position, BATCH)
+            batch = await run_in_threadpool(events.events_after, position, BATCH, collection)
             for event in batch:
                 position = event.seq
                 envelope = event.envelope

@@ -30,6 +30,7 @@ from sightline.api.schemas import (
     UploadOut,
     only_results,
 )
+from sightline.api.scope import ReadCollection, WriteCollection
 from sightline.errors import (
     BackendError,
     BlobNotFound,
@@ -233,20 +234,25 @@ def header_filename(value: str | None) -> str | None:
         "Send `multipart/form-data` with one or more files, or the raw bytes with an `image/*` "
         "(or `application/octet-stream`) content type. All files are validated before any is "
         "stored: one bad file rejects the whole request and stores nothing. Identical bytes are "
-        "stored once; a repeat upload is a new image with `duplicate: true`."
+        "stored once; a repeat upload to the same collection is a new image with "
+        "`duplicate: true`. The images go to the collection `collection` names, or the one the "
+        "API key is bound to, or `default`."
     ),
 )
 async def upload_images(
     request: Request,
     response: Response,
     service: Service,
+    collection: WriteCollection,
     features: FeaturesQuery = None,
     metadata: MetadataQuery = None,
 ) -> UploadOut:
     uploads, form_features, form_metadata = await read_uploads(request, service)
     features = features or form_features or None
     metadata = metadata or form_metadata
-    ingested = await run_in_threadpool(service.ingest, uploads, split_features(features), metadata)
+    ingested = await run_in_threadpool(
+        service.ingest, uploads, split_features(features), metadata, collection=collection
+    )
     if len(ingested) == 1:
         response.headers["Location"] = f"/v1/images/{ingested[0].image.id}"
     return UploadOut(
@@ -260,6 +266,7 @@ async def upload_images(
 @router.get("", response_model=ImageList, summary="List images, newest first")
 def list_images(
     service: Service,
+    collection: ReadCollection,
     status: ImageStatus | None = None,
     content_type: str | None = None,
     uploaded_after: Moment | None = None,
@@ -269,6 +276,7 @@ def list_images(
     results: Annotated[frozenset[str] | None, Depends(only_results)] = None,
 ) -> ImageList:
     query = ImageQuery(
+        collection=collection,
         status=status,
         content_type=content_type,
         uploaded_after=uploaded_after,
@@ -288,8 +296,10 @@ def list_images(
     responses={304: {"description": "Not modified (If-None-Match)."}, **documented(ImageNotFound)},
     summary="An image with its status and per-feature results",
 )
-def get_image(image_id: str, request: Request, service: Service) -> Response:
-    body = ImageOut.of(service.get(image_id)).model_dump_json().encode()
+def get_image(
+    image_id: str, request: Request, service: Service, collection: ReadCollection
+) -> Response:
+    body = ImageOut.of(service.get(image_id, collection=collection)).model_dump_json().encode()
     etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers={"ETag": etag})
@@ -303,8 +313,10 @@ def get_image(image_id: str, request: Request, service: Service) -> Response:
     summary="The original bytes (supports Range and If-None-Match); with "
     "`SIGHTLINE_BLOB_PRESIGN_SECONDS` set and an S3 store, a 307 redirect to a presigned URL",
 )
-def get_content(image_id: str, request: Request, service: Service) -> Response:
-    record = service.get(image_id)
+def get_content(
+    image_id: str, request: Request, service: Service, collection: ReadCollection
+) -> Response:
+    record = service.get(image_id, collection=collection)
     url = service.presigned_url(record.sha256, record.content_type, record.filename)
     if url is not None:
         return RedirectResponse(url, status_code=307)
@@ -333,6 +345,7 @@ def get_thumbnail(
     image_id: str,
     request: Request,
     service: Service,
+    collection: ReadCollection,
     size: Annotated[
         int,
         Query(
@@ -341,7 +354,7 @@ def get_thumbnail(
         ),
     ] = 256,
 ) -> Response:
-    sha256 = service.thumbnail_blob(image_id, size)
+    sha256 = service.thumbnail_blob(image_id, size, collection=collection)
     url = service.presigned_url(sha256, "image/webp")
     if url is not None:
         return RedirectResponse(url, status_code=307)
@@ -364,12 +377,13 @@ def get_thumbnail(
 def get_duplicates(
     image_id: str,
     service: Service,
+    collection: ReadCollection,
     max_distance: Annotated[
         int, Query(ge=0, le=7, description="Largest Hamming distance between 64-bit phashes.")
     ] = 6,
     results: Annotated[frozenset[str] | None, Depends(only_results)] = None,
 ) -> DuplicateList:
-    found = service.duplicates(image_id, max_distance)
+    found = service.duplicates(image_id, max_distance, collection=collection)
     return DuplicateList(
         items=[
             Duplicate(distance=distance, image=ImageOut.of(record, results))
@@ -390,13 +404,14 @@ def get_duplicates(
 def get_similar(
     image_id: str,
     search: Search,
+    collection: ReadCollection,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     feature: Annotated[
         str, Query(description="A feature whose result is a vector: `embedding` (default), ...")
     ] = "embedding",
     results: Annotated[frozenset[str] | None, Depends(only_results)] = None,
 ) -> SimilarList:
-    answer = search.similar(image_id, limit, feature)
+    answer = search.similar(image_id, limit, feature, collection=collection)
     return SimilarList.of(answer, results)
 
 
@@ -410,10 +425,13 @@ def get_similar(
 def reprocess_image(
     image_id: str,
     service: Service,
+    collection: ReadCollection,
     request: Annotated[ReprocessRequest | None, Body()] = None,
 ) -> ImageOut:
     options = request or ReprocessRequest()
-    return ImageOut.of(service.reprocess(image_id, options.features, options.outdated_only))
+    return ImageOut.of(
+        service.reprocess(image_id, options.features, options.outdated_only, collection=collection)
+    )
 
 
 @router.delete(
@@ -422,8 +440,8 @@ def reprocess_image(
     responses=documented(ImageNotFound, InsufficientStorage, BackendError),
     summary="Delete an image",
 )
-def delete_image(image_id: str, service: Service) -> Response:
-    service.delete(image_id)
+def delete_image(image_id: str, service: Service, collection: ReadCollection) -> Response:
+    service.delete(image_id, collection=collection)
     return Response(status_code=204)
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from sightline.api import deps
 from sightline.api.routing import StrictJSONRoute
+from sightline.api.scope import WriteCollection
 from sightline.images.service import ImageService
 from sightline.models import ModelRegistry
 
@@ -40,13 +41,20 @@ class ModelList(BaseModel):
     items: list[ModelInfo]
 
 
-@router.get("/features", response_model=FeatureList, summary="Features this server computes")
-def list_features(service: Annotated[ImageService, deps.part("images")]) -> FeatureList:
-    defaults = set(service.defaults())
+@router.get(
+    "/features",
+    response_model=FeatureList,
+    summary="Features this server computes",
+    description="The bundled ones and the collection's custom classifiers (`custom:NAME`).",
+)
+def list_features(
+    service: Annotated[ImageService, deps.part("images")], collection: WriteCollection
+) -> FeatureList:
+    defaults = set(service.defaults(collection))
     return FeatureList(
         items=[
             FeatureInfo(name=name, version=version, default=name in defaults)
-            for name, version in service.feature_versions().items()
+            for name, version in service.feature_versions(collection).items()
         ]
     )
 

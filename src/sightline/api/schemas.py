@@ -147,6 +147,7 @@ class Links(BaseModel):
 
 class ImageOut(BaseModel):
     id: str
+    collection: str = Field(description="The collection the image was uploaded to.")
     sha256: str
     status: ImageStatus
     content_type: str
@@ -157,7 +158,8 @@ class ImageOut(BaseModel):
     filename: str | None
     metadata: dict[str, Any] = Field(description="The client metadata given at upload.")
     duplicate_of: str | None = Field(
-        description="The first image uploaded with the same bytes, if any (same blob)."
+        description="The first image of its collection uploaded with the same bytes, if any "
+        "(same blob)."
     )
     created_at: datetime
     updated_at: datetime
@@ -170,6 +172,7 @@ class ImageOut(BaseModel):
         base = f"/v1/images/{record.id}"
         return cls(
             id=record.id,
+            collection=record.collection,
             sha256=record.sha256,
             status=record.status,
             content_type=record.content_type,
@@ -198,7 +201,9 @@ class ImageOut(BaseModel):
 
 
 class UploadedImage(ImageOut):
-    duplicate: bool = Field(description="True when these exact bytes were stored before.")
+    duplicate: bool = Field(
+        description="True when these exact bytes were stored before in the same collection."
+    )
 
 
 class UploadOut(BaseModel):

@@ -13,6 +13,7 @@ from sightline.api import deps
 from sightline.api.errors import documented
 from sightline.api.routing import StrictJSONRoute
 from sightline.api.schemas import MAX_STORED_INT, ImageOut, Moment, ScoredImage, only_results
+from sightline.api.scope import ReadCollection
 from sightline.errors import InvalidParameter, InvalidQuery, SearchUnavailable
 from sightline.search.service import SearchService
 from sightline.search.text import SearchQuery, parse_where
@@ -43,7 +44,7 @@ class SearchMode(StrEnum):
 MODE_DESCRIPTION = (
     "`text`: by the words in the images' results. `semantic`: by meaning, nearest first: a "
     "user-added image-text (clip) model when one is installed and has embedded images, "
-    "otherwise the images' `semantic` (ConSE) vectors; takes `q` and `limit` only."
+    "otherwise the images' `semantic` (ConSE) vectors; takes `q`, `limit` and `collection` only."
 )
 
 
@@ -69,6 +70,7 @@ class SearchResults(BaseModel):
 )
 def search(
     search: Search,
+    collection: ReadCollection,
     q: Annotated[str | None, Query(description=Q_DESCRIPTION)] = None,
     mode: Annotated[SearchMode, Query(description=MODE_DESCRIPTION)] = SearchMode.TEXT,
     tag: Annotated[
@@ -102,7 +104,7 @@ def search(
         sizes = [min_width, max_width, min_height, max_height, min_size, max_size, cursor]
         if any(value is not None for value in filters + sizes):
             raise InvalidParameter("A semantic search takes `q` and `limit` only.")
-        answer = search.semantic(q or "", limit)
+        answer = search.semantic(q or "", limit, collection=collection)
         items = [
             ScoredImage(score=hit.score, image=ImageOut.of(hit.image, results))
             for hit in answer.hits
@@ -110,6 +112,7 @@ def search(
         return SearchResults(method=answer.method, items=items, next_cursor=None)
     query = SearchQuery(
         text=q,
+        collection=collection,
         tags=tuple(tag or ()),
         labels=tuple(label or ()),
         where=tuple(parse_where(expression) for expression in where or ()),

@@ -1,5 +1,9 @@
 """`/v1/subscriptions`: events pushed to your HTTP endpoints (webhooks), with their delivery log
-and dead letters."""
+and dead letters.
+
+A subscription made by a caller bound to a collection, or naming one (`collection`), gets only
+that collection's events and is seen only by callers of that collection; one made by a caller
+bound to none, naming none, gets every event."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from sightline.api import deps
 from sightline.api.errors import documented
 from sightline.api.routing import StrictJSONRoute
 from sightline.api.schemas import RequestBody
+from sightline.api.scope import ReadCollection
 from sightline.errors import (
     DeliveryNotFound,
     InsufficientStorage,
@@ -51,7 +56,7 @@ class DataFilter(RequestBody):
         min_length=1,
         max_length=256,
         description="A dotted path in the CloudEvents envelope: `data.filename`, "
-        "`data.metadata.collection`, `type`, `subject`…",
+        "`data.metadata.album`, `type`, `subject`, `collection`…",
     )
     operator: Literal["in", "begins_with", "ends_with"]
     values: list[str | int | float | bool] = Field(
@@ -133,6 +138,9 @@ class Counts(BaseModel):
 
 class SubscriptionOut(BaseModel):
     id: str
+    collection: str | None = Field(
+        description="It gets only this collection's events; null: every event."
+    )
     name: str | None
     endpoint: str
     event_types: list[str]
@@ -151,6 +159,7 @@ class SubscriptionOut(BaseModel):
     def of(cls, record: SubscriptionRecord) -> SubscriptionOut:
         return cls(
             id=record.id,
+            collection=record.collection,
             name=record.name,
             endpoint=record.endpoint,
             event_types=record.event_types,
@@ -264,30 +273,33 @@ class Requeued(BaseModel):
     responses=documented(*ENDPOINT_ERRORS, InsufficientStorage),
     summary="Subscribe an endpoint to events (after it accepts the validation handshake)",
 )
-def create_subscription(body: SubscriptionIn, service: Subscriptions, response: Response) -> Any:
+def create_subscription(
+    body: SubscriptionIn, service: Subscriptions, response: Response, collection: ReadCollection
+) -> Any:
     """Sends `OPTIONS` with `WebHook-Request-Origin` to the endpoint first; unless it answers
     2xx with `WebHook-Allowed-Origin` naming this origin or `*`, nothing is stored
     (`WebhookValidationFailed`). Non-public targets are refused (`WebhookTargetForbidden`).
     The answer is the only one that shows the secret (until it is rotated)."""
     fields = body.model_dump(exclude_none=True)
     fields["data_filters"] = [f.model_dump() for f in body.data_filters or []]
-    record = service.create(**fields)
+    record = service.create(collection=collection, **fields)
     response.headers["Location"] = f"/v1/subscriptions/{record.id}"
     return SubscriptionWithSecret.with_secret(record)
 
 
 @router.get("", response_model=SubscriptionList)
-def list_subscriptions(service: Subscriptions) -> Any:
-    return SubscriptionList(
-        subscriptions=[SubscriptionOut.of(record) for record in service.list_subscriptions()]
-    )
+def list_subscriptions(service: Subscriptions, collection: ReadCollection) -> Any:
+    found = service.list_subscriptions(collection=collection)
+    return SubscriptionList(subscriptions=[SubscriptionOut.of(record) for record in found])
 
 
 @router.get(
     "/{subscription_id}", response_model=SubscriptionOut, responses=documented(SubscriptionNotFound)
 )
-def get_subscription(subscription_id: str, service: Subscriptions) -> Any:
-    return SubscriptionOut.of(service.get(subscription_id))
+def get_subscription(
+    subscription_id: str, service: Subscriptions, collection: ReadCollection
+) -> Any:
+    return SubscriptionOut.of(service.get(subscription_id, collection=collection))
 
 
 @router.patch(
@@ -300,7 +312,10 @@ def get_subscription(subscription_id: str, service: Subscriptions) -> Any:
     summary="Change a subscription: filters, policy, pause or resume, endpoint, secret",
 )
 def update_subscription(
-    subscription_id: str, body: SubscriptionPatch, service: Subscriptions
+    subscription_id: str,
+    body: SubscriptionPatch,
+    service: Subscriptions,
+    collection: ReadCollection,
 ) -> JSONResponse:
     """Fields left out (or null) stay; an empty string clears `name` and the subject filters,
     an empty list the event types and data filters. A new endpoint is validated like a new
@@ -308,7 +323,9 @@ def update_subscription(
     changes = body.model_dump(exclude_none=True, exclude={"rotate_secret"})
     if body.data_filters is not None:
         changes["data_filters"] = [f.model_dump() for f in body.data_filters]
-    record = service.update(subscription_id, rotate_secret=body.rotate_secret, **changes)
+    record = service.update(
+        subscription_id, collection=collection, rotate_secret=body.rotate_secret, **changes
+    )
     shown = body.rotate_secret or body.secret is not None
     out = SubscriptionWithSecret.with_secret(record) if shown else SubscriptionOut.of(record)
     return JSONResponse(out.model_dump(mode="json"))
@@ -319,9 +336,11 @@ def update_subscription(
     status_code=204,
     responses=documented(SubscriptionNotFound, InsufficientStorage),
 )
-def delete_subscription(subscription_id: str, service: Subscriptions) -> Response:
+def delete_subscription(
+    subscription_id: str, service: Subscriptions, collection: ReadCollection
+) -> Response:
     """Its pending deliveries, dead letters and log go with it."""
-    service.delete(subscription_id)
+    service.delete(subscription_id, collection=collection)
     return Response(status_code=204)
 
 
@@ -334,12 +353,13 @@ def delete_subscription(subscription_id: str, service: Subscriptions) -> Respons
 def list_deliveries(
     subscription_id: str,
     service: Subscriptions,
+    collection: ReadCollection,
     status: DeliveryStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: str | None = None,
 ) -> Any:
     found, next_cursor = service.deliveries(
-        subscription_id, status=status, cursor=cursor, limit=limit
+        subscription_id, collection=collection, status=status, cursor=cursor, limit=limit
     )
     return DeliveryList(
         deliveries=[DeliveryOut.of(record) for record in found], next_cursor=next_cursor
@@ -355,10 +375,13 @@ def list_deliveries(
 def list_attempts(
     subscription_id: str,
     service: Subscriptions,
+    collection: ReadCollection,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: str | None = None,
 ) -> Any:
-    found, next_cursor = service.attempts(subscription_id, cursor=cursor, limit=limit)
+    found, next_cursor = service.attempts(
+        subscription_id, collection=collection, cursor=cursor, limit=limit
+    )
     return AttemptList(
         attempts=[AttemptOut.of(record) for record in found], next_cursor=next_cursor
     )
@@ -373,8 +396,10 @@ def list_attempts(
     ),
     summary="Send a dead letter again (attempts start over; its TTL counts from now)",
 )
-def redeliver(subscription_id: str, delivery_id: str, service: Subscriptions) -> Any:
-    return DeliveryOut.of(service.redeliver(subscription_id, delivery_id))
+def redeliver(
+    subscription_id: str, delivery_id: str, service: Subscriptions, collection: ReadCollection
+) -> Any:
+    return DeliveryOut.of(service.redeliver(subscription_id, delivery_id, collection=collection))
 
 
 @router.post(
@@ -384,5 +409,5 @@ def redeliver(subscription_id: str, delivery_id: str, service: Subscriptions) ->
     responses=documented(SubscriptionNotFound, InsufficientStorage),
     summary="Send every dead letter of the subscription again",
 )
-def redeliver_all(subscription_id: str, service: Subscriptions) -> Any:
-    return Requeued(requeued=service.redeliver_all(subscription_id))
+def redeliver_all(subscription_id: str, service: Subscriptions, collection: ReadCollection) -> Any:
+    return Requeued(requeued=service.redeliver_all(subscription_id, collection=collection))

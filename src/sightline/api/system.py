@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from sightline.api import deps
+from sightline.api import auth, deps
 from sightline.api.routing import StrictJSONRoute
 from sightline.metrics import Metrics
 
@@ -46,6 +46,11 @@ def readyz(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    dependencies=[Depends(auth.metrics_access, scope="request")],
+)
 def metrics(metrics: Annotated[Metrics, deps.part("metrics")]) -> Response:
     return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

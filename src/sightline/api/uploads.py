@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
@@ -19,6 +19,7 @@ from sightline.api.errors import documented
 from sightline.api.images import read_body
 from sightline.api.routing import StrictJSONRoute
 from sightline.api.schemas import RequestBody
+from sightline.api.scope import ReadCollection, WriteCollection, no_collection
 from sightline.errors import (
     BackendError,
     DirectUploadsUnavailable,
@@ -50,6 +51,7 @@ class UploadIn(RequestBody):
 
 class UploadOut(BaseModel):
     id: str = Field(description="The upload's id, which the image will have once catalogued.")
+    collection: str = Field(description="The collection the image goes to.")
     status: UploadState
     image_id: str | None = Field(description="Set once the object arrived and was catalogued.")
     filename: str | None
@@ -63,6 +65,7 @@ class UploadOut(BaseModel):
     def of(cls, record: UploadRecord, state: UploadState) -> UploadOut:
         return cls(
             id=record.id,
+            collection=record.collection,
             status=state,
             image_id=record.id if state is UploadState.CATALOGUED else None,
             filename=record.filename,
@@ -106,13 +109,19 @@ class OutcomeList(BaseModel):
     ),
     summary="A presigned form upload straight into the object store (S3 blob stores only)",
 )
-def create_upload(uploads: Uploads, body: Annotated[UploadIn | None, Body()] = None) -> Any:
-    """Reserves the image id and answers a URL and form fields valid for
-    `SIGHTLINE_UPLOAD_URL_SECONDS`. Once the file lands, the store's notification to
-    `POST /v1/storage/events` catalogues and analyses it like any upload; follow it with
-    `GET /v1/uploads/{id}`, then `GET /v1/images/{id}`."""
+def create_upload(
+    uploads: Uploads,
+    collection: WriteCollection,
+    body: Annotated[UploadIn | None, Body()] = None,
+) -> Any:
+    """Reserves the image id (in the collection, as an upload's) and answers a URL and form
+    fields valid for `SIGHTLINE_UPLOAD_URL_SECONDS`. Once the file lands, the store's
+    notification to `POST /v1/storage/events` catalogues and analyses it like any upload; follow
+    it with `GET /v1/uploads/{id}`, then `GET /v1/images/{id}`."""
     request = body or UploadIn()
-    ticket = uploads.create(request.filename, request.features, request.metadata)
+    ticket = uploads.create(
+        request.filename, request.features, request.metadata, collection=collection
+    )
     return TicketOut(
         **UploadOut.of(ticket.upload, UploadState.WAITING).model_dump(),
         url=ticket.url,
@@ -127,8 +136,8 @@ def create_upload(uploads: Uploads, body: Annotated[UploadIn | None, Body()] = N
     responses=documented(UploadNotFound),
     summary="Whether a direct upload arrived: waiting, catalogued, rejected or expired",
 )
-def get_upload(upload_id: str, uploads: Uploads) -> Any:
-    return UploadOut.of(*uploads.state(upload_id))
+def get_upload(upload_id: str, uploads: Uploads, collection: ReadCollection) -> Any:
+    return UploadOut.of(*uploads.state(upload_id, collection=collection))
 
 
 @router.post(
@@ -155,12 +164,15 @@ def get_upload(upload_id: str, uploads: Uploads) -> Any:
         }
     },
     summary="Object-created notifications from the blob store (S3 event records or SeaweedFS)",
+    dependencies=[Depends(no_collection)],
 )
 async def storage_events(request: Request, uploads: Uploads) -> Any:
     """Point the bucket's notifications here (with an API key as bearer token when keys are
-    configured). Objects under the inbox (`incoming/` below the blob URL's prefix) are
-    catalogued and analysed, then removed from the inbox; others are ignored. A failure of a
-    backend answers 503, so the store delivers the notification again."""
+    configured; a key bound to a collection is refused, 403 `CollectionForbidden`). Objects
+    under the inbox (`incoming/` below the blob URL's prefix) are catalogued and analysed, each
+    into the collection its upload was reserved for (objects dropped in by other systems: the
+    default one), then removed from the inbox; others are ignored. A failure of a backend
+    answers 503, so the store delivers the notification again."""
     raw = await read_body(request, MAX_NOTIFICATION_BYTES, PayloadTooLarge)
     try:
         notification = json_input.loads(raw)

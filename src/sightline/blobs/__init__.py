@@ -4,6 +4,7 @@ from sightline.blobs.base import (
     BlobStore,
     Inbox,
     PresignedPost,
+    StoredBlob,
     StoreKeeper,
     is_sha256,
     open_blob_store,
@@ -14,6 +15,7 @@ __all__ = [
     "Inbox",
     "PresignedPost",
     "StoreKeeper",
+    "StoredBlob",
     "is_sha256",
     "open_blob_store",
 ]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import BinaryIO, Protocol, runtime_checkable
 
 from sightline.backends import load_backend
@@ -22,6 +23,15 @@ def is_sha256(value: str) -> bool:
     return _SHA256.fullmatch(value) is not None
 
 
+@dataclass(frozen=True)
+class StoredBlob:
+    """One blob as the store lists it: `modified` is when its bytes were last written (UTC)."""
+
+    sha256: str
+    size: int
+    modified: datetime
+
+
 class BlobStore(Protocol):
     """Immutable blobs addressed by the lowercase hex sha256 of their bytes.
 
@@ -34,6 +44,13 @@ class BlobStore(Protocol):
     `presigned_url` is a URL a client may GET the blob from directly for `expires_seconds`,
     answered with `content_type` and, given `filename`, an inline Content-Disposition naming it;
     None when the store cannot sign one (a local folder). It does not check that the blob exists.
+
+    `list_blobs` yields every blob in ascending sha256 order (so a listing can be merged with
+    the catalog's references without holding either in memory); blobs written or deleted
+    meanwhile may or may not appear. `remove_stale_parts` removes what writes that never
+    finished left behind (a temporary file, an unfinished multipart upload) once it is older
+    than `older_than` seconds, and returns how many there were; with `dry_run` it only counts.
+    Younger parts may belong to a write in flight in another process.
     """
 
     def put(self, data: bytes) -> str: ...
@@ -45,6 +62,10 @@ class BlobStore(Protocol):
     def exists(self, sha256: str) -> bool: ...
 
     def delete(self, sha256: str) -> None: ...
+
+    def list_blobs(self) -> Iterator[StoredBlob]: ...
+
+    def remove_stale_parts(self, older_than: float, *, dry_run: bool = False) -> int: ...
 
     def presigned_url(
         self,
@@ -75,7 +96,7 @@ class Inbox(Protocol):
     An inbox key names one incoming object, relative to the inbox (`{random}/{file name}` for
     presigned posts; any `/`-separated path for objects other systems drop in). Its last segment
     is the client's file name. `read_incoming` and `delete_incoming` reject a key with an empty,
-    `.` or `..` segment with `ValueError`.
+    `.` or `..` segment (also split at `\\`) or a control character with `ValueError`.
 
     - `presigned_post`: a form upload of at most `max_bytes` bytes, usable for `expires_seconds`.
     - `inbox_key`: the inbox key of the object a bucket notification names (the object key

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
-from sightline.blobs.base import is_sha256
+from sightline.blobs.base import StoredBlob, is_sha256
 from sightline.disk_space import out_of_space_refused
 from sightline.errors import BlobNotFound, ConfigurationError
 
 # A blob is written into tmp/ and renamed within a request; a part older than this was left by
 # a process that died mid-write (processes sharing the folder keep their fresh parts).
 STALE_PART_SECONDS = 15 * 60
+_FANOUT = re.compile(r"[0-9a-f]{2}")
 
 
 class LocalBlobStore:
@@ -26,18 +30,35 @@ class LocalBlobStore:
         self._tmp.mkdir(parents=True, exist_ok=True)
         self.remove_stale_parts()
 
-    def remove_stale_parts(self, older_than: float = STALE_PART_SECONDS) -> int:
-        """Delete what crashed writes left in tmp/; returns how many parts went."""
+    def remove_stale_parts(
+        self, older_than: float = STALE_PART_SECONDS, *, dry_run: bool = False
+    ) -> int:
+        """Delete (or with `dry_run` count) what crashed writes left in tmp/."""
         cutoff = time.time() - older_than
-        removed = 0
+        stale = 0
         for part in self._tmp.glob("*.part"):
             try:
                 if part.stat().st_mtime < cutoff:
-                    part.unlink()
-                    removed += 1
+                    if not dry_run:
+                        part.unlink()
+                    stale += 1
             except FileNotFoundError:
                 continue  # renamed into place or removed by another process meanwhile
-        return removed
+        return stale
+
+    def list_blobs(self) -> Iterator[StoredBlob]:
+        """Walks `ab/cd/` folders in name order: the files come out in sha256 order."""
+        for first in _fanout(self.root):
+            for second in _fanout(first):
+                for name, path in _entries(second):
+                    if not is_sha256(name) or path != self._path(name):
+                        continue  # not a blob Sightline wrote; never ours to report or sweep
+                    try:
+                        stat = path.stat()
+                    except FileNotFoundError:
+                        continue  # deleted since the folder was read
+                    modified = datetime.fromtimestamp(stat.st_mtime, UTC)
+                    yield StoredBlob(name, stat.st_size, modified)
 
     @classmethod
     def from_url(cls, url: str) -> LocalBlobStore:
@@ -105,6 +126,21 @@ class LocalBlobStore:
         """None: files in a local folder have no URL of their own; the API serves them."""
         self._path(sha256)
         return None
+
+
+def _fanout(folder: Path) -> Iterator[Path]:
+    for name, path in _entries(folder):
+        if _FANOUT.fullmatch(name) and path.is_dir():
+            yield path
+
+
+def _entries(folder: Path) -> list[tuple[str, Path]]:
+    """A folder's entries by name; none when it was removed meanwhile."""
+    try:
+        with os.scandir(folder) as entries:
+            return sorted((entry.name, Path(entry.path)) for entry in entries)
+    except FileNotFoundError:
+        return []
 
 
 def _fsync_dir(folder: Path) -> None:

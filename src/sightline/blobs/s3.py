@@ -22,12 +22,14 @@ import base64
 import hashlib
 import io
 import secrets
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote, unquote, urlsplit
 
-from sightline.blobs.base import PresignedPost, is_sha256
+from sightline.blobs.base import PresignedPost, StoredBlob, is_sha256
 from sightline.errors import BackendError, BlobNotFound, ConfigurationError, ImageTooLarge
 
 try:
@@ -51,6 +53,8 @@ MIN_PART_SIZE = 5 * MiB
 MAX_EXPIRES_SECONDS = 7 * 24 * 3600
 _PARAMETERS = {"endpoint", "region", "access_key", "secret_key"}
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+# The longest object key S3 stores, in bytes of UTF-8: a longer one names no object.
+MAX_KEY_BYTES = 1024
 
 
 class S3BlobStore:
@@ -181,6 +185,45 @@ class S3BlobStore:
         with _s3_errors("delete", key):
             self.client.delete_object(Bucket=self.bucket, Key=key)
 
+    def list_blobs(self) -> Iterator[StoredBlob]:
+        """S3 lists keys in byte order, and `ab/cd/abcd…` sorts as the sha256 does."""
+        folder = f"{self.prefix}blobs/"
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=folder
+        )
+        with _s3_errors("list", folder):
+            for page in pages:
+                for item in page.get("Contents", ()):
+                    sha256 = item["Key"].rsplit("/", 1)[-1]
+                    if is_sha256(sha256) and item["Key"] == self.blob_key(sha256):
+                        yield StoredBlob(sha256, int(item["Size"]), item["LastModified"])
+
+    def remove_stale_parts(self, older_than: float, *, dry_run: bool = False) -> int:
+        """Abort the multipart uploads of blobs that a crashed process never completed: the
+        store keeps (and bills) their parts until then."""
+        folder = f"{self.prefix}blobs/"
+        cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=self.bucket, Prefix=folder
+        )
+        stale = 0
+        with _s3_errors("list uploads under", folder):
+            for page in pages:
+                for upload in page.get("Uploads", ()):
+                    if upload["Initiated"] >= cutoff:
+                        continue
+                    if not dry_run:
+                        self._abort(upload["Key"], upload["UploadId"])
+                    stale += 1
+        return stale
+
+    def _abort(self, key: str, upload_id: str) -> None:
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                raise  # translated by the caller; a gone upload was completed or aborted meanwhile
+
     def presigned_url(
         self,
         sha256: str,
@@ -219,7 +262,8 @@ class S3BlobStore:
         if bucket != self.bucket or not object_key.startswith(inbox):
             return None
         key = object_key.removeprefix(inbox)
-        return key if _is_inbox_key(key) else None
+        fits = len(object_key.encode()) <= MAX_KEY_BYTES
+        return key if fits and _is_inbox_key(key) else None
 
     def read_incoming(self, key: str, *, max_bytes: int) -> bytes:
         object_key = self._incoming(key)
@@ -397,7 +441,12 @@ def _expiry(seconds: int) -> int:
 
 
 def _is_inbox_key(key: str) -> bool:
-    return all(segment not in ("", ".", "..") for segment in key.split("/"))
+    """No empty, `.` or `..` segment, also split at `\\` (which some stores, SeaweedFS among
+    them, read as `/`), and no control character, which no store keeps in a key: a notification
+    naming such a key names nothing that can be in the inbox."""
+    segments = key.replace("\\", "/").split("/")
+    controls = any(unicodedata.category(char) == "Cc" for char in key)
+    return not controls and all(segment not in ("", ".", "..") for segment in segments)
 
 
 def _file_name(name: str) -> str:

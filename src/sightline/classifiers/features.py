@@ -6,6 +6,10 @@ feature set is a live view: the bundled analyzers plus one analyzer per publishe
 looked up in the store whenever a feature is resolved. Trained heads are immutable per
 version, so each is loaded once and cached.
 
+Classifiers belong to a collection, and two collections may each have one named `shop`: an
+image's `custom:shop` is its own collection's, so features are resolved per collection
+(`FeatureSet.of`).
+
 A prediction::
 
     {"model": {"name": "custom:shop", "version": "3"}, "width": 640, "height": 480,
@@ -167,7 +171,9 @@ def describe_prediction(
 
 
 class FeatureSet(Mapping[str, Analyzer]):
-    """The bundled analyzers plus a `custom:NAME` analyzer for every published classifier."""
+    """The features of every collection (`images.pipeline.Features`). As a mapping, the bundled
+    analyzers, the same in every collection; `of(collection)` adds a `custom:NAME` analyzer for
+    each classifier the collection published."""
 
     def __init__(
         self,
@@ -182,32 +188,27 @@ class FeatureSet(Mapping[str, Analyzer]):
         self._analyzers: dict[str, CustomClassifierAnalyzer] = {}  # by classifier id
 
     def __getitem__(self, name: str) -> Analyzer:
-        if name in self.bundled:
-            return self.bundled[name]
-        if name.startswith(PREFIX):
-            published = self.store.published().get(name.removeprefix(PREFIX))
-            if published is not None:
-                analyzer = self._analyzer(published)
-                if analyzer is not None:
-                    return analyzer
-        raise KeyError(name)
+        return self.bundled[name]
 
     def __iter__(self) -> Iterator[str]:
-        yield from self.bundled
-        yield from (prediction_feature(name) for name in self.store.published())
+        return iter(self.bundled)
 
     def __len__(self) -> int:
-        return len(self.bundled) + len(self.store.published())
+        return len(self.bundled)
 
-    def run_on_upload(self) -> list[str]:
-        """Features of the classifiers attached to the pipeline: part of every default set."""
+    def of(self, collection: str) -> CollectionFeatures:
+        return CollectionFeatures(self, collection)
+
+    def run_on_upload(self, collection: str) -> list[str]:
+        """Features of the collection's classifiers attached to its uploads: part of every
+        default set there."""
         return [
             prediction_feature(name)
-            for name, published in self.store.published().items()
+            for name, published in self.store.published(collection).items()
             if published.run_on_upload
         ]
 
-    def _analyzer(self, published: Published) -> CustomClassifierAnalyzer | None:
+    def analyzer(self, published: Published) -> CustomClassifierAnalyzer | None:
         """The analyzer of the published version, built once per version (versions are
         immutable; a newly published one replaces the classifier's cached analyzer)."""
         with self._lock:
@@ -222,3 +223,33 @@ class FeatureSet(Mapping[str, Analyzer]):
         with self._lock:
             self._analyzers[published.id] = analyzer
         return analyzer
+
+
+class CollectionFeatures(Mapping[str, Analyzer]):
+    """The analyzers one collection's images may use: the bundled ones and a `custom:NAME`
+    analyzer for each classifier the collection published."""
+
+    def __init__(self, features: FeatureSet, collection: str) -> None:
+        self.features = features
+        self.collection = collection
+
+    def __getitem__(self, name: str) -> Analyzer:
+        if name in self.features.bundled:
+            return self.features.bundled[name]
+        if name.startswith(PREFIX):
+            published = self.features.store.published(self.collection).get(
+                name.removeprefix(PREFIX)
+            )
+            if published is not None:
+                analyzer = self.features.analyzer(published)
+                if analyzer is not None:
+                    return analyzer
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.features.bundled
+        published = self.features.store.published(self.collection)
+        yield from (prediction_feature(name) for name in published)
+
+    def __len__(self) -> int:
+        return len(self.features.bundled) + len(self.features.store.published(self.collection))

@@ -50,7 +50,9 @@ class TrainJob:
             return
         started = time.perf_counter()
         examples, vectors = self._embeddings(
-            self.store.version_examples(classifier_id, number), version.embedding_version
+            self.store.version_examples(classifier_id, number),
+            version.embedding_version,
+            classifier.collection,
         )
         kind = ClassifierKind(classifier.kind)
         sets = [frozenset(example.labels) for example in examples]
@@ -82,6 +84,7 @@ class TrainJob:
                     "version": number,
                     "metrics": result.metrics.get("overall"),
                 },
+                collection=classifier.collection,
                 event_id=derived_event_id(job.id, "trained"),
             ),
         )
@@ -91,6 +94,7 @@ class TrainJob:
 
     def _finish(self, job: Job, *, error: dict[str, str], started: float) -> None:
         classifier_id, number = job.payload["classifier_id"], int(job.payload["version"])
+        classifier = self.store.get(classifier_id)
         self.store.finish_version(
             classifier_id,
             number,
@@ -102,12 +106,13 @@ class TrainJob:
                 EventType.CLASSIFIER_TRAINING_FAILED,
                 f"classifiers/{classifier_id}",
                 {"classifier_id": classifier_id, "version": number, "error": error},
+                collection=classifier.collection if classifier else None,
                 event_id=derived_event_id(job.id, "failed"),
             ),
         )
 
     def _embeddings(
-        self, examples: list[Example], embedding_version: str
+        self, examples: list[Example], embedding_version: str, collection: str
     ) -> tuple[list[Example], list[Vector]]:
         """Each example's stored embedding; computed from the original when it has none of
         this version yet. Examples whose image is gone are dropped."""
@@ -119,14 +124,14 @@ class TrainJob:
                 vector = found[1]
             else:
                 try:
-                    vector = self._compute(example.image_id)
+                    vector = self._compute(example.image_id, collection)
                 except (ImageNotFound, BlobNotFound):
                     continue
             kept.append(example)
             vectors.append(vector)
         return kept, vectors
 
-    def _compute(self, image_id: str) -> Vector:
-        _record, blob = self.images.open_original(image_id)
+    def _compute(self, image_id: str, collection: str) -> Vector:
+        _record, blob = self.images.open_original(image_id, collection=collection)
         with blob:
             return embed(blob.read(), self.model, self.images.settings.max_pixels)

@@ -4,6 +4,12 @@ Classifiers learn on the `embedding` feature's vectors, so training never touche
 the examples were analysed with embeddings (the default): a few thousand examples train in
 seconds. Training runs as a queued job; the request checks the examples first, so "not enough
 examples" is an immediate 400, not a failed job.
+
+A classifier belongs to one collection, the one it was created in: its examples are images of
+that collection and it predicts on them only. Every use case takes `collection`, the caller's
+scope: another collection's classifier is not found (None: every collection's is). By id, a
+classifier is found in any collection the caller sees; by name, in the caller's collection (the
+default one for a caller bound to none), as names are unique per collection only.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from sightline.classifiers.store import (
     prediction_feature,
 )
 from sightline.classifiers.training import ClassifierKind, check_examples
+from sightline.collection import DEFAULT_COLLECTION
 from sightline.errors import (
     ClassifierNotFound,
     ClassifierVersionNotFound,
@@ -85,7 +92,9 @@ class ClassifierService:
 
     # -- classifiers ---------------------------------------------------------------------------
 
-    def create(self, name: str, kind: str, description: str = "") -> ClassifierRecord:
+    def create(
+        self, name: str, kind: str, description: str = "", *, collection: str
+    ) -> ClassifierRecord:
         if not NAME.fullmatch(name) or name.startswith(ID_PREFIX):
             raise InvalidParameter(
                 "A classifier name is 1-64 letters, digits, '_', '-' or '.', starting with a "
@@ -102,26 +111,30 @@ class ClassifierService:
         if len(description) > MAX_DESCRIPTION_LENGTH:
             raise InvalidParameter(f"The description is over {MAX_DESCRIPTION_LENGTH} characters.")
         classifier_id = f"{ID_PREFIX}{secrets.token_hex(8)}"
-        return self.store.create(classifier_id, name, str(kind), description)
+        return self.store.create(classifier_id, name, str(kind), description, collection)
 
-    def get(self, key: str) -> ClassifierRecord:
-        """By id (`clf_…`) or by name."""
-        record = self.store.get(key) if key.startswith(ID_PREFIX) else self.store.by_name(key)
+    def get(self, key: str, *, collection: str | None) -> ClassifierRecord:
+        """By id (`clf_…`) or by name (see the module docstring)."""
+        if key.startswith(ID_PREFIX):
+            record = self.store.get(key, collection)
+        else:
+            record = self.store.by_name(key, collection or DEFAULT_COLLECTION)
         if record is None:
             raise ClassifierNotFound(f"No classifier {key!r}.")
         return record
 
-    def list_classifiers(self) -> list[ClassifierRecord]:
-        return self.store.list_classifiers()
+    def list_classifiers(self, *, collection: str | None) -> list[ClassifierRecord]:
+        return self.store.list_classifiers(collection)
 
     def update(
         self,
         key: str,
         *,
+        collection: str | None,
         description: str | None = None,
         run_on_upload: bool | None = None,
     ) -> ClassifierRecord:
-        record = self.get(key)
+        record = self.get(key, collection=collection)
         changes: JSON = {}
         if description is not None:
             if len(description) > MAX_DESCRIPTION_LENGTH:
@@ -137,18 +150,19 @@ class ClassifierService:
             return record
         return self._updated(self.store.update(record.id, **changes), record.id)
 
-    def delete(self, key: str) -> None:
-        record = self.get(key)
+    def delete(self, key: str, *, collection: str | None) -> None:
+        record = self.get(key, collection=collection)
         if self.store.delete(record.id) is None:
             raise ClassifierNotFound(f"No classifier {key!r}.")
 
     # -- examples ------------------------------------------------------------------------------
 
     def add_examples(
-        self, key: str, items: Sequence[tuple[str, Sequence[str]]]
+        self, key: str, items: Sequence[tuple[str, Sequence[str]]], *, collection: str | None
     ) -> list[ItemOutcome]:
-        """Label existing images; each item succeeds or fails on its own (a 207 answer)."""
-        record = self.get(key)
+        """Label existing images of the classifier's collection; each item succeeds or fails on
+        its own (a 207 answer)."""
+        record = self.get(key, collection=collection)
         outcomes: dict[int, ItemOutcome] = {}
         valid: list[tuple[int, Example]] = []
         for index, (image_id, labels) in enumerate(items):
@@ -170,21 +184,28 @@ class ClassifierService:
         labelled = [
             example.image_id for (_, example), found in zip(valid, added, strict=True) if found
         ]
-        self._ensure_embeddings(labelled)
+        self._ensure_embeddings(labelled, record.collection)
         return [outcomes[index] for index in range(len(items))]
 
     def upload_examples(
-        self, key: str, uploads: Sequence[Upload], labels: Sequence[str]
+        self,
+        key: str,
+        uploads: Sequence[Upload],
+        labels: Sequence[str],
+        *,
+        collection: str | None,
     ) -> list[ItemOutcome]:
-        """Store each file as a new image (with an embedding) and label it; a bad file fails
-        alone, the others are kept."""
-        record = self.get(key)
+        """Store each file as a new image of the classifier's collection (with an embedding) and
+        label it; a bad file fails alone, the others are kept."""
+        record = self.get(key, collection=collection)
         clean = self._labels(record, labels)
-        features = list(dict.fromkeys([*self.images.defaults(), EXAMPLES_FEATURE]))
+        defaults = self.images.defaults(record.collection)
+        features = list(dict.fromkeys([*defaults, EXAMPLES_FEATURE]))
         outcomes = []
         for index, upload in enumerate(uploads):
             try:
-                image = self.images.ingest([upload], features)[0].image
+                ingested = self.images.ingest([upload], features, collection=record.collection)
+                image = ingested[0].image
             except SightlineError as exc:
                 outcomes.append(_failure(index, exc, None))
                 continue
@@ -196,22 +217,39 @@ class ClassifierService:
             outcomes.append(ItemOutcome(index, 201, image.id))
         return outcomes
 
-    def remove_examples(self, key: str, image_ids: Sequence[str], label: str | None = None) -> int:
-        record = self.get(key)
+    def remove_examples(
+        self,
+        key: str,
+        image_ids: Sequence[str],
+        label: str | None = None,
+        *,
+        collection: str | None,
+    ) -> int:
+        record = self.get(key, collection=collection)
         if not image_ids:
             raise InvalidParameter("Name at least one image_id.")
         return self.store.remove_examples(record.id, image_ids, label)
 
-    def examples(self, key: str, label: str | None, after: str | None, limit: int) -> list[Example]:
-        record = self.get(key)
+    def examples(
+        self,
+        key: str,
+        label: str | None,
+        after: str | None,
+        limit: int,
+        *,
+        collection: str | None,
+    ) -> list[Example]:
+        record = self.get(key, collection=collection)
         return self.store.examples(record.id, label=label, after_image_id=after, limit=limit)
 
     # -- versions ------------------------------------------------------------------------------
 
-    def train(self, key: str, threshold: float = 0.5) -> ClassifierVersion:
+    def train(
+        self, key: str, threshold: float = 0.5, *, collection: str | None
+    ) -> ClassifierVersion:
         if not 0.0 < threshold < 1.0:
             raise InvalidParameter("The threshold must be between 0 and 1 (exclusive).")
-        record = self.get(key)
+        record = self.get(key, collection=collection)
         examples = self.store.examples(record.id)
         labels = sorted(record.label_counts)
         kind = ClassifierKind(record.kind)
@@ -220,6 +258,7 @@ class ClassifierService:
             EventType.CLASSIFIER_TRAINING_REQUESTED,
             classifier_subject(record.id),
             {"classifier_id": record.id, "name": record.name},
+            collection=record.collection,
         )
         version = self.store.add_version(
             record.id,
@@ -232,25 +271,28 @@ class ClassifierService:
         self.on_event()
         return version
 
-    def versions(self, key: str) -> list[ClassifierVersion]:
-        return self.store.versions(self.get(key).id)
+    def versions(self, key: str, *, collection: str | None) -> list[ClassifierVersion]:
+        return self.store.versions(self.get(key, collection=collection).id)
 
-    def version(self, key: str, number: int) -> ClassifierVersion:
-        record = self.get(key)
+    def version(self, key: str, number: int, *, collection: str | None) -> ClassifierVersion:
+        record = self.get(key, collection=collection)
         version = self.store.version(record.id, number)
         if version is None:
             raise ClassifierVersionNotFound(f"Classifier {key!r} has no version {number}.")
         return version
 
-    def publish(self, key: str, number: int) -> ClassifierRecord:
-        version = self._ready(key, number)
+    def publish(self, key: str, number: int, *, collection: str | None) -> ClassifierRecord:
+        version = self._ready(key, number, collection)
         return self._updated(
             self.store.update(version.classifier_id, published_version=version.number), key
         )
 
-    def backfill(self, key: str, only_missing: bool = True) -> ClassifierRecord:
-        """Predict on the images already stored, in the background (a queued job)."""
-        record = self.get(key)
+    def backfill(
+        self, key: str, only_missing: bool = True, *, collection: str | None
+    ) -> ClassifierRecord:
+        """Predict on the images of its collection already stored, in the background (a queued
+        job)."""
+        record = self.get(key, collection=collection)
         if record.published_version is None:
             raise NotReady("Publish a version before backfilling its predictions.")
         event = subject_event(
@@ -260,7 +302,9 @@ class ClassifierService:
                 "classifier_id": record.id,
                 "feature": prediction_feature(record.name),
                 "only_missing": only_missing,
+                "collection": record.collection,
             },
+            collection=record.collection,
         )
         self.events.record_events([event])
         self.on_event()
@@ -272,18 +316,19 @@ class ClassifierService:
         self,
         key: str,
         *,
+        collection: str | None,
         data: bytes | None = None,
         image_id: str | None = None,
         number: int | None = None,
     ) -> JSON:
-        """Label probabilities for an uploaded picture or a stored image, by the published
-        version (or `number`)."""
-        record = self.get(key)
+        """Label probabilities for an uploaded picture or a stored image (of the classifier's
+        collection), by the published version (or `number`)."""
+        record = self.get(key, collection=collection)
         if number is None:
             if record.published_version is None:
                 raise NotReady("No version is published: name one, or publish one first.")
             number = record.published_version
-        version = self._ready(record.id, number)
+        version = self._ready(record.id, number, record.collection)
         if version.embedding_version != self.embedding_version:
             raise NotReady(
                 f"Version {number} was trained on embedding {version.embedding_version}; this "
@@ -292,15 +337,15 @@ class ClassifierService:
         if data is not None:
             vector = embed(data, self.model, self.images.settings.max_pixels)
         elif image_id is not None:
-            vector = self._image_vector(image_id)
+            vector = self._image_vector(image_id, record.collection)
         else:
             raise InvalidParameter("Send an image, or name a stored one by image_id.")
         return describe_prediction(record, version, vector).model_dump(mode="json")
 
-    def export(self, key: str, number: int) -> tuple[str, bytes]:
+    def export(self, key: str, number: int, *, collection: str | None) -> tuple[str, bytes]:
         """A zip of the version's head as ONNX (input: the embedding) and its labels."""
-        record = self.get(key)
-        version = self._ready(record.id, number)
+        record = self.get(key, collection=collection)
+        version = self._ready(record.id, number, record.collection)
         model = to_onnx(
             load_head(version),
             embedding_model={"name": EMBEDDING_MODEL, "feature_version": self.embedding_version},
@@ -338,7 +383,7 @@ class ClassifierService:
             )
         return clean
 
-    def _ensure_embeddings(self, image_ids: Sequence[str]) -> None:
+    def _ensure_embeddings(self, image_ids: Sequence[str], collection: str) -> None:
         """Examples without a current embedding get one computed in the background, so
         training finds it cached."""
         stored = self.vectors.vectors_of(image_ids, EXAMPLES_FEATURE)
@@ -346,22 +391,22 @@ class ClassifierService:
             found = stored.get(image_id)
             if found is not None and found[0] == self.embedding_version:
                 continue
-            record = self.images.get(image_id)
+            record = self.images.get(image_id, collection=collection)
             state = record.features.get(EXAMPLES_FEATURE)
             if state is None or state.status not in (FeatureStatus.PENDING, FeatureStatus.RUNNING):
-                self.images.reprocess(image_id, [EXAMPLES_FEATURE])
+                self.images.reprocess(image_id, [EXAMPLES_FEATURE], collection=collection)
 
-    def _image_vector(self, image_id: str) -> Vector:
-        record = self.images.get(image_id)
+    def _image_vector(self, image_id: str, collection: str) -> Vector:
+        record = self.images.get(image_id, collection=collection)
         found = self.vectors.vector_of(record.id, EXAMPLES_FEATURE)
         if found is not None and found[0] == self.embedding_version:
             return found[1]
-        _, blob = self.images.open_original(record.id)
+        _, blob = self.images.open_original(record.id, collection=collection)
         with blob:
             return embed(blob.read(), self.model, self.images.settings.max_pixels)
 
-    def _ready(self, key: str, number: int) -> ClassifierVersion:
-        version = self.version(key, number)
+    def _ready(self, key: str, number: int, collection: str | None) -> ClassifierVersion:
+        version = self.version(key, number, collection=collection)
         if version.status is not VersionStatus.READY:
             raise NotReady(
                 f"Version {number} is {version.status}"

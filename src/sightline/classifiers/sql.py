@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sightline.classifiers.store import (
@@ -39,7 +39,7 @@ class SQLClassifierStore:
     # -- classifiers ---------------------------------------------------------------------------
 
     def create(
-        self, classifier_id: str, name: str, kind: str, description: str
+        self, classifier_id: str, name: str, kind: str, description: str, collection: str
     ) -> ClassifierRecord:
         now = _now()
         try:
@@ -54,32 +54,42 @@ class SQLClassifierStore:
                         run_on_upload=False,
                         created_at=now,
                         updated_at=now,
+                        collection=collection,
                     )
                 )
                 return self._load(conn, classifier_id)
         except IntegrityError as exc:
-            raise ClassifierExists(f"A classifier named {name!r} exists.", name=name) from exc
+            raise ClassifierExists(
+                f"A classifier named {name!r} exists in collection {collection!r}.", name=name
+            ) from exc
 
-    def get(self, classifier_id: str) -> ClassifierRecord | None:
+    def get(self, classifier_id: str, collection: str | None = None) -> ClassifierRecord | None:
         with self.db.read() as conn:
-            return self._load_optional(conn, classifier_id)
+            return self._load_optional(conn, classifier_id, collection)
 
-    def by_name(self, name: str) -> ClassifierRecord | None:
+    def by_name(self, name: str, collection: str) -> ClassifierRecord | None:
+        columns = t.classifiers.c
         with self.db.read() as conn:
-            found = conn.scalar(select(t.classifiers.c.id).where(t.classifiers.c.name == name))
+            found = conn.scalar(
+                select(columns.id).where(columns.name == name, columns.collection == collection)
+            )
             return None if found is None else self._load_optional(conn, found)
 
-    def list_classifiers(self) -> list[ClassifierRecord]:
+    def list_classifiers(self, collection: str | None = None) -> list[ClassifierRecord]:
+        columns = t.classifiers.c
+        statement = select(columns.id).order_by(columns.name, columns.collection)
+        if collection is not None:
+            statement = statement.where(columns.collection == collection)
         with self.db.read() as conn:
-            ids = conn.scalars(select(t.classifiers.c.id).order_by(t.classifiers.c.name)).all()
+            ids = conn.scalars(statement).all()
             return [self._load(conn, classifier_id) for classifier_id in ids]
 
-    def published(self) -> dict[str, Published]:
+    def published(self, collection: str) -> dict[str, Published]:
         columns = t.classifiers.c
         with self.db.read() as conn:
             rows = conn.execute(
                 select(columns.id, columns.name, columns.published_version, columns.run_on_upload)
-                .where(columns.published_version.is_not(None))
+                .where(columns.published_version.is_not(None), columns.collection == collection)
                 .order_by(columns.name)
             ).all()
         return {
@@ -105,7 +115,15 @@ class SQLClassifierStore:
             if record is None:
                 return None
             # Its predictions go with it: a label nobody can retrain must not stay searchable.
-            predicted = t.feature_results.c.feature == prediction_feature(record.name)
+            # Only on its collection's images: another collection's classifier of the same
+            # name made the others.
+            results = t.feature_results.c
+            predicted = and_(
+                results.feature == prediction_feature(record.name),
+                results.image_id.in_(
+                    select(t.images.c.id).where(t.images.c.collection == record.collection)
+                ),
+            )
             image_ids = list(conn.scalars(select(t.feature_results.c.image_id).where(predicted)))
             conn.execute(delete(t.feature_results).where(predicted))
             for image_id in image_ids:
@@ -120,9 +138,19 @@ class SQLClassifierStore:
     ) -> list[bool]:
         now = _now()
         wanted = {example.image_id for example in examples}
+        images = t.images.c
         with self.db.write() as conn:
+            # Only images of the classifier's own collection can be its examples.
+            collection = select(t.classifiers.c.collection).where(
+                t.classifiers.c.id == classifier_id
+            )
             existing = set(
-                conn.scalars(select(t.images.c.id).where(t.images.c.id.in_(list(wanted))))
+                conn.scalars(
+                    select(images.id).where(
+                        images.id.in_(list(wanted)),
+                        images.collection == collection.scalar_subquery(),
+                    )
+                )
             )
             for example in examples:
                 if example.image_id not in existing:
@@ -294,8 +322,13 @@ class SQLClassifierStore:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _load_optional(self, conn: Connection, classifier_id: str) -> ClassifierRecord | None:
-        row = conn.execute(select(t.classifiers).where(t.classifiers.c.id == classifier_id)).first()
+    def _load_optional(
+        self, conn: Connection, classifier_id: str, collection: str | None = None
+    ) -> ClassifierRecord | None:
+        conditions = [t.classifiers.c.id == classifier_id]
+        if collection is not None:
+            conditions.append(t.classifiers.c.collection == collection)
+        row = conn.execute(select(t.classifiers).where(*conditions)).first()
         if row is None:
             return None
         examples = t.classifier_examples.c
@@ -321,6 +354,7 @@ class SQLClassifierStore:
             updated_at=row.updated_at,
             label_counts={label: count for label, count in counts},
             example_count=int(images or 0),
+            collection=row.collection,
         )
 
     def _load(self, conn: Connection, classifier_id: str) -> ClassifierRecord:

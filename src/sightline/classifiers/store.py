@@ -9,6 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from sightline.collection import DEFAULT_COLLECTION
 from sightline.storage.records import JSON
 
 PREFIX = "custom:"  # every custom classifier's feature: `custom:NAME`
@@ -32,6 +33,7 @@ class ClassifierRecord:
     updated_at: datetime
     label_counts: dict[str, int] = field(default_factory=dict)  # examples per label
     example_count: int = 0  # labelled images
+    collection: str = DEFAULT_COLLECTION  # its examples and predictions are this one's images
 
 
 @dataclass(frozen=True)
@@ -69,21 +71,25 @@ class Example:
 
 class ClassifierStore(Protocol):
     """Classifiers, their labelled examples and trained versions. Versions are immutable once
-    finished; deleting a classifier removes its examples, versions and prediction results."""
+    finished; deleting a classifier removes its examples, versions and prediction results.
+
+    A classifier belongs to one collection: its name is unique there, its examples are images
+    of that collection, and its predictions (`custom:NAME`) are made on them only. Reads take
+    `collection`: another collection's classifier is not found (None: every one is)."""
 
     def create(
-        self, classifier_id: str, name: str, kind: str, description: str
+        self, classifier_id: str, name: str, kind: str, description: str, collection: str
     ) -> ClassifierRecord:
-        """Raises `ClassifierExists` when the name is taken."""
+        """Raises `ClassifierExists` when the name is taken in the collection."""
 
-    def get(self, classifier_id: str) -> ClassifierRecord | None: ...
+    def get(self, classifier_id: str, collection: str | None = None) -> ClassifierRecord | None: ...
 
-    def by_name(self, name: str) -> ClassifierRecord | None: ...
+    def by_name(self, name: str, collection: str) -> ClassifierRecord | None: ...
 
-    def list_classifiers(self) -> list[ClassifierRecord]: ...
+    def list_classifiers(self, collection: str | None = None) -> list[ClassifierRecord]: ...
 
-    def published(self) -> dict[str, Published]:
-        """Classifiers with a published version, by name."""
+    def published(self, collection: str) -> dict[str, Published]:
+        """The collection's classifiers with a published version, by name."""
 
     def update(self, classifier_id: str, **changes: Any) -> ClassifierRecord | None:
         """Change `description`, `run_on_upload` or `published_version`."""
@@ -94,7 +100,8 @@ class ClassifierStore(Protocol):
         self, classifier_id: str, examples: Sequence[Example], *, single_label: bool
     ) -> list[bool]:
         """Label images (all or none written); per example, False when its image does not
-        exist. `single_label` replaces an image's previous label (multiclass)."""
+        exist in the classifier's collection. `single_label` replaces an image's previous
+        label (multiclass)."""
 
     def remove_examples(
         self, classifier_id: str, image_ids: Sequence[str], label: str | None

@@ -9,6 +9,8 @@ import click
 from sightline.cli.analyze import analyze
 from sightline.cli.classifiers import classifiers
 from sightline.cli.images import delete, get, list_, search, upload
+from sightline.cli.keys import keys
+from sightline.cli.maintenance import backup, check, restore
 from sightline.cli.models import models
 from sightline.cli.queue import queue
 from sightline.cli.serve import migrate, serve, worker
@@ -26,7 +28,8 @@ def main(log_level: str) -> None:
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
-COMMANDS = (serve, worker, migrate, analyze, queue, models)  # run, operate, manage here
+# Run, operate, manage here.
+COMMANDS = (serve, worker, migrate, analyze, queue, check, backup, restore, keys, models)
 CLIENT_COMMANDS = (upload, get, list_, delete, search, classifiers)  # against a running server
 for command in (*COMMANDS, *CLIENT_COMMANDS):
     main.add_command(command)

@@ -48,6 +48,8 @@ def serve(
     """Run the HTTP API, by default with analysis workers in the same process."""
     import uvicorn
 
+    from sightline.connections import server_options
+
     settings = settings_from(
         host=host,
         port=port,
@@ -67,7 +69,13 @@ def serve(
             _redacted(settings.resolved_catalog_url()),
             settings.workers,
         )
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            **server_options(settings),
+        )
     finally:
         sightline.close()
 

@@ -3,18 +3,16 @@ outcome with its artifacts (thumbnails) and index entries."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from sightline.blobs import BlobStore, StoreKeeper
 from sightline.errors import SightlineError
 from sightline.events import derived_event_id
-from sightline.images.pipeline import error_info, run_features
+from sightline.images.pipeline import Features, error_info, run_features
 from sightline.images.store import ImageStore
 from sightline.metrics import Metrics
 from sightline.queue import Job
 from sightline.settings import Settings
 from sightline.storage.records import TERMINAL_FEATURE_STATES, BlobRef, FeatureState, FeatureStatus
-from sightline.vision import Analyzer, Artifact, decode
+from sightline.vision import Artifact, decode
 
 
 class Analyst:
@@ -25,13 +23,13 @@ class Analyst:
         settings: Settings,
         images: ImageStore,
         blobs: BlobStore,
-        analyzers: Mapping[str, Analyzer],
+        features: Features,
         metrics: Metrics,
     ) -> None:
         self.settings = settings
         self.images = images
         self.blobs = blobs
-        self.analyzers = analyzers
+        self.features = features
         self.metrics = metrics
 
     def process(self, job: Job) -> None:
@@ -61,7 +59,9 @@ class Analyst:
             ]
             refs: list[BlobRef] = []
         else:
-            runs = run_features(picture, features, self.analyzers, store)
+            # The image's collection's analyzers: `custom:NAME` is its collection's classifier.
+            analyzers = self.features.of(record.collection)
+            runs = run_features(picture, features, analyzers, store)
             outcomes = [run.state for run in runs]
             refs = [BlobRef(sha, role) for run in runs for role, sha in run.artifacts.items()]
             for run in runs:

@@ -1,5 +1,6 @@
 """Asking for one feature on many stored images, in the background: backfilling a published
-classifier's predictions, and re-indexing vectors after a model change.
+classifier's predictions (on the images of its collection), and re-indexing vectors after a
+model change (on every image).
 
 A vector index never mixes two model versions: when the analyzer of a vector feature (say
 `embedding`) has a new version, start-up records one re-index request for it (once per
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from sightline.collection import DEFAULT_COLLECTION
 from sightline.errors import ImageNotFound
 from sightline.events import EventType, JobKind, derived_event_id, subject_event
 from sightline.images.service import ImageService
@@ -59,10 +61,18 @@ class RequestFeatureJob:
 
     def process(self, job: Job) -> None:
         feature: str = job.payload["feature"]
-        analyzer = self.images.analyzers.get(feature)
+        reindex = job.payload.get("kind") == JobKind.REINDEX
+        # A re-index is of a bundled feature, on every image; a backfill of a classifier, on
+        # the images of its collection (of the default one, if requested before collections).
+        features = self.images.features
+        collection: str | None = None
+        if reindex:
+            analyzer = features.bundled.get(feature)
+        else:
+            collection = job.payload.get("collection", DEFAULT_COLLECTION)
+            analyzer = features.of(collection).get(feature)
         if analyzer is None:
             return  # unpublished or removed meanwhile: nothing to compute
-        reindex = job.payload.get("kind") == JobKind.REINDEX
         # A re-index visits exactly the images whose vector another version made; a backfill
         # visits every image and by default skips those whose prediction is current.
         outdated_only = not reindex and bool(job.payload.get("only_missing", True))
@@ -73,12 +83,14 @@ class RequestFeatureJob:
                     feature, analyzer.version, after, PAGE
                 )
             else:
-                page = self.store.image_ids_after(after, PAGE)
+                page = self.store.image_ids_after(after, PAGE, collection)
             if not page:
                 return
             for image_id in page:
                 try:
-                    self.images.reprocess(image_id, [feature], outdated_only=outdated_only)
+                    self.images.reprocess(
+                        image_id, [feature], outdated_only=outdated_only, collection=collection
+                    )
                 except ImageNotFound:
                     continue
             after = page[-1]

@@ -8,6 +8,9 @@ name) when it is handed out, so a notification delivered twice finds the image a
 the uploader can follow `GET /v1/uploads/{id}`. An object another system drops in gets its
 reservation when it first arrives, keyed by its inbox key and the sha256 of its bytes: delivered
 twice, even at once, it is still catalogued once.
+
+A presigned upload goes to the collection it was reserved for; objects other systems drop in go
+to the default collection.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from sightline.blobs import BlobStore, Inbox
+from sightline.collection import DEFAULT_COLLECTION
 from sightline.errors import (
     BlobNotFound,
     DirectUploadsUnavailable,
@@ -153,10 +157,14 @@ class DirectUploads:
         filename: str | None,
         features: list[str] | None,
         metadata: dict[str, Any] | None,
+        *,
+        collection: str,
     ) -> Ticket:
-        """Reserve an image id and hand out a presigned form upload for it."""
+        """Reserve an image id in `collection` and hand out a presigned form upload for it."""
         inbox = self._require_inbox()
-        wanted = resolve_features(features, self.service.analyzers, self.service.defaults())
+        wanted = resolve_features(
+            features, self.service.analyzers(collection), self.service.defaults(collection)
+        )
         client_metadata = self.service.parse_metadata(json.dumps(metadata or {}))
         name = checked_filename(filename)
         now = datetime.now(UTC)
@@ -174,12 +182,13 @@ class DirectUploads:
             client_metadata=client_metadata,
             created_at=now,
             expires_at=now + timedelta(seconds=self.settings.upload_url_seconds),
+            collection=collection,
         )
         self.uploads.create(record)
         return Ticket(record, post.url, post.fields, self.settings.max_upload_bytes)
 
-    def state(self, upload_id: str) -> tuple[UploadRecord, UploadState]:
-        record = self.uploads.get(upload_id) if is_image_id(upload_id) else None
+    def state(self, upload_id: str, *, collection: str | None) -> tuple[UploadRecord, UploadState]:
+        record = self.uploads.get(upload_id, collection) if is_image_id(upload_id) else None
         if record is None:
             raise UploadNotFound(f"No direct upload with id {upload_id!r}.")
         if self.images.get_image(upload_id) is not None:
@@ -221,6 +230,7 @@ class DirectUploads:
                 [Upload(data, upload.filename, image_id=upload.id)],
                 features=upload.features or None,
                 metadata=json.dumps(upload.client_metadata),
+                collection=upload.collection,
             )
         except BlobNotFound:
             return outcome("gone", upload)
@@ -265,6 +275,7 @@ class DirectUploads:
                     EventType.UPLOAD_REJECTED,
                     f"uploads/{key}",
                     {"key": key, "upload_id": upload.id if upload else None, "error": error},
+                    collection=upload.collection if upload else DEFAULT_COLLECTION,
                 )
             ]
         )

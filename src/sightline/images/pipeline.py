@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sightline.errors import ConfigurationError, InvalidFeature, SkipFeature
 from sightline.settings import Settings
@@ -21,6 +22,20 @@ log = logging.getLogger(__name__)
 # Given an artifact and its role ("thumbnail:sizes.256"), store it (blobs are addressed by their
 # sha256, which the result already names).
 ArtifactSink = Callable[[Artifact, str], None]
+
+
+class Features(Protocol):
+    """The analyzers images may be analysed with: the bundled ones, the same in every
+    collection, and those of one collection only (its custom classifiers, `custom:NAME`)."""
+
+    @property
+    def bundled(self) -> Mapping[str, Analyzer]: ...
+
+    def of(self, collection: str) -> Mapping[str, Analyzer]:
+        """Every analyzer the images of this collection may use, by feature name."""
+
+    def run_on_upload(self, collection: str) -> list[str]:
+        """Features every upload to this collection gets beyond the configured defaults."""
 
 
 @dataclass(frozen=True)

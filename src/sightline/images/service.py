@@ -1,4 +1,8 @@
-"""Use cases: ingest, query, reprocess and delete images. The API and the CLI call these."""
+"""Use cases: ingest, query, reprocess and delete images. The API and the CLI call these.
+
+Every image is in one collection. Reads take `collection`, the caller's scope: an image of
+another collection is not found, exactly like a missing one (None: every collection is seen).
+Ingest takes the collection the images go to."""
 
 from __future__ import annotations
 
@@ -22,7 +26,12 @@ from sightline.errors import (
 )
 from sightline.events import EventType, cloud_event
 from sightline.ids import is_image_id, new_image_id
-from sightline.images.pipeline import analyze_once, default_features, resolve_features
+from sightline.images.pipeline import (
+    Features,
+    analyze_once,
+    default_features,
+    resolve_features,
+)
 from sightline.images.store import ImageQuery, ImageStore
 from sightline.metrics import Metrics
 from sightline.settings import Settings
@@ -53,19 +62,16 @@ class ImageService:
         settings: Settings,
         store: ImageStore,
         blobs: BlobStore,
-        analyzers: Mapping[str, Analyzer],
+        features: Features,
         metrics: Metrics,
         on_event: Callable[[], None] = lambda: None,
-        extra_defaults: Callable[[], list[str]] = list,
         check_space: Callable[[], None] = lambda: None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.blobs = blobs
-        self.analyzers = analyzers
-        self.default_features = default_features(settings, analyzers)
-        # Features every upload gets beyond the configured set (attached custom classifiers).
-        self.extra_defaults = extra_defaults
+        self.features = features
+        self.default_features = default_features(settings, features.bundled)
         self.metrics = metrics
         self.on_event = on_event  # wakes the in-process outbox relay
         # Raises InsufficientStorage under the free-space floor: refused before any write.
@@ -75,20 +81,30 @@ class ImageService:
         # inside the model runtimes, each holding a decoded picture in memory meanwhile.
         self._analyzing = threading.BoundedSemaphore(max(1, settings.workers))
 
-    def defaults(self) -> list[str]:
-        """The features computed when a request names none."""
-        return list(dict.fromkeys([*self.default_features, *self.extra_defaults()]))
+    def defaults(self, collection: str) -> list[str]:
+        """The features computed when a request about this collection names none: the
+        configured set and the collection's classifiers attached to uploads."""
+        extra = self.features.run_on_upload(collection)
+        return list(dict.fromkeys([*self.default_features, *extra]))
+
+    def analyzers(self, collection: str) -> Mapping[str, Analyzer]:
+        """The analyzers images of this collection may use."""
+        return self.features.of(collection)
 
     # -- one-off analysis ----------------------------------------------------------------------
 
-    def analyze_now(self, data: bytes, features: Sequence[str] | None) -> dict[str, Any]:
-        """Analyse without storing anything: the cloud APIs' synchronous call."""
-        wanted = resolve_features(features, self.analyzers, self.defaults())
+    def analyze_now(
+        self, data: bytes, features: Sequence[str] | None, *, collection: str
+    ) -> dict[str, Any]:
+        """Analyse without storing anything: the cloud APIs' synchronous call; the features
+        are those of `collection`."""
+        analyzers = self.analyzers(collection)
+        wanted = resolve_features(features, analyzers, self.defaults(collection))
         with self._analyzing:
             picture = decode(
                 data, max_bytes=self.settings.max_upload_bytes, max_pixels=self.settings.max_pixels
             )
-            results = analyze_once(picture, wanted, self.analyzers)
+            results = analyze_once(picture, wanted, analyzers)
         return {
             "image": {
                 "sha256": picture.sha256,
@@ -108,8 +124,10 @@ class ImageService:
         uploads: Sequence[Upload],
         features: Sequence[str] | None = None,
         metadata: str | None = None,
+        *,
+        collection: str,
     ) -> list[Ingested]:
-        """Validate every file first, then store all of them or none."""
+        """Validate every file first, then store all of them or none, in `collection`."""
         if not uploads:
             raise InvalidParameter("The request contains no file.")
         if len(uploads) > self.settings.max_files_per_request:
@@ -118,7 +136,8 @@ class ImageService:
                 f"{self.settings.max_files_per_request}."
             )
         self.check_space()
-        wanted = resolve_features(features, self.analyzers, self.defaults())
+        analyzers = self.analyzers(collection)
+        wanted = resolve_features(features, analyzers, self.defaults(collection))
         client_metadata = self.parse_metadata(metadata)
         pictures, filenames = [], []
         for index, upload in enumerate(uploads):
@@ -155,7 +174,8 @@ class ImageService:
                 width=picture.width,
                 height=picture.height,
                 client_metadata=client_metadata,
-                features=[self._pending(name) for name in wanted],
+                features=[_pending(name, analyzers) for name in wanted],
+                collection=collection,
             )
             new_images.append(image)
             events.append(
@@ -173,6 +193,7 @@ class ImageService:
                         "features": list(wanted),
                         "metadata": client_metadata,
                     },
+                    collection=collection,
                 )
             )
         keeper = StoreKeeper(self.blobs, {p.sha256: p.data for p in pictures})
@@ -199,14 +220,11 @@ class ImageService:
     def parse_metadata(self, raw: str | None) -> dict[str, Any]:
         return parse_metadata(raw, self.settings.max_metadata_bytes)
 
-    def _pending(self, feature: str) -> FeatureState:
-        analyzer = self.analyzers[feature]
-        return FeatureState(feature, FeatureStatus.PENDING, analyzer.name, analyzer.version)
-
     # -- queries -----------------------------------------------------------------------------
 
-    def get(self, image_id: str) -> ImageRecord:
-        record = self.store.get_image(image_id) if is_image_id(image_id) else None
+    def get(self, image_id: str, *, collection: str | None) -> ImageRecord:
+        found = is_image_id(image_id)
+        record = self.store.get_image(image_id, collection) if found else None
         if record is None:
             raise ImageNotFound(f"No image with id {image_id!r}.")
         return record
@@ -214,18 +232,20 @@ class ImageService:
     def list_images(self, query: ImageQuery) -> list[ImageRecord]:
         return self.store.list_images(query)
 
-    def open_original(self, image_id: str) -> tuple[ImageRecord, BinaryIO]:
-        record = self.get(image_id)
+    def open_original(
+        self, image_id: str, *, collection: str | None
+    ) -> tuple[ImageRecord, BinaryIO]:
+        record = self.get(image_id, collection=collection)
         return record, self.blobs.open(record.sha256)
 
-    def thumbnail_blob(self, image_id: str, size: int) -> str:
+    def thumbnail_blob(self, image_id: str, size: int, *, collection: str | None) -> str:
         """The sha256 of the image's thumbnail of this size."""
         if size not in THUMBNAIL_SIZES:
             raise InvalidParameter(
                 f"Thumbnail size must be one of {', '.join(map(str, THUMBNAIL_SIZES))}.",
                 allowed=list(THUMBNAIL_SIZES),
             )
-        record = self.get(image_id)
+        record = self.get(image_id, collection=collection)
         state = record.features.get(ThumbnailAnalyzer.name)
         if state is None or state.result is None:
             raise NotReady(
@@ -244,9 +264,10 @@ class ImageService:
     def blob_size(self, sha256: str) -> int:
         return self.blobs.size(sha256)
 
-    def feature_versions(self) -> dict[str, str]:
-        """Every feature this server computes, with its analyzer's version."""
-        return {name: analyzer.version for name, analyzer in self.analyzers.items()}
+    def feature_versions(self, collection: str) -> dict[str, str]:
+        """Every feature this server computes for the collection's images, with its analyzer's
+        version."""
+        return {name: analyzer.version for name, analyzer in self.analyzers(collection).items()}
 
     def presigned_url(
         self, sha256: str, content_type: str, filename: str | None = None
@@ -262,16 +283,18 @@ class ImageService:
             content_type=content_type,
         )
 
-    def duplicates(self, image_id: str, max_distance: int) -> list[tuple[ImageRecord, int]]:
-        self.get(image_id)
-        near = self.store.near_duplicates(image_id, max_distance)
-        others = self.store.get_images([other_id for other_id, _distance in near])
+    def duplicates(
+        self, image_id: str, max_distance: int, *, collection: str | None
+    ) -> list[tuple[ImageRecord, int]]:
+        self.get(image_id, collection=collection)
+        near = self.store.near_duplicates(image_id, max_distance, collection)
+        others = self.store.get_images([other_id for other_id, _distance in near], collection)
         return [(others[other_id], distance) for other_id, distance in near if other_id in others]
 
     # -- changes -----------------------------------------------------------------------------
 
-    def delete(self, image_id: str) -> None:
-        record = self.get(image_id)
+    def delete(self, image_id: str, *, collection: str | None) -> None:
+        record = self.get(image_id, collection=collection)
         event = cloud_event(
             EventType.IMAGE_DELETED,
             image_id,
@@ -281,41 +304,56 @@ class ImageService:
                 "filename": record.filename,
                 "metadata": record.client_metadata,
             },
+            collection=record.collection,
         )
         if self.store.delete_image(image_id, event, StoreKeeper(self.blobs)) is None:
             raise ImageNotFound(f"No image with id {image_id!r}.")
         self.on_event()
 
     def reprocess(
-        self, image_id: str, features: Sequence[str] | None, outdated_only: bool = False
+        self,
+        image_id: str,
+        features: Sequence[str] | None,
+        outdated_only: bool = False,
+        *,
+        collection: str | None,
     ) -> ImageRecord:
         """Analyse again: the given features, or all the image has; optionally only those whose
         analyzer version changed since their result was computed."""
-        record = self.get(image_id)
+        record = self.get(image_id, collection=collection)
+        analyzers = self.analyzers(record.collection)
         names = resolve_features(
             features if features is not None else list(record.features) or None,
-            self.analyzers,
-            self.defaults(),
+            analyzers,
+            self.defaults(record.collection),
         )
         if outdated_only:
             names = [
                 name
                 for name in names
                 if name not in record.features
-                or record.features[name].version != self.analyzers[name].version
+                or record.features[name].version != analyzers[name].version
             ]
         if not names:
             return record
         event = cloud_event(
-            EventType.IMAGE_REPROCESS_REQUESTED, image_id, {"id": image_id, "features": names}
+            EventType.IMAGE_REPROCESS_REQUESTED,
+            image_id,
+            {"id": image_id, "features": names},
+            collection=record.collection,
         )
         updated = self.store.request_features(
-            image_id, [self._pending(name) for name in names], event
+            image_id, [_pending(name, analyzers) for name in names], event
         )
         if updated is None:
             raise ImageNotFound(f"No image with id {image_id!r}.")
         self.on_event()
         return updated
+
+
+def _pending(feature: str, analyzers: Mapping[str, Analyzer]) -> FeatureState:
+    analyzer = analyzers[feature]
+    return FeatureState(feature, FeatureStatus.PENDING, analyzer.name, analyzer.version)
 
 
 def parse_metadata(raw: str | None, max_bytes: int) -> dict[str, Any]:
@@ -341,11 +379,13 @@ def parse_metadata(raw: str | None, max_bytes: int) -> dict[str, Any]:
 
 
 def base_name(filename: str | None) -> str | None:
-    """Keep only the base name: a client's folder structure is not ours to store or echo."""
+    """Keep only the base name: a client's folder structure is not ours to store or echo, and
+    neither is a name that is itself a step up or a folder (`..`, `.`)."""
     if not filename:
         return None
     name = os.path.basename(filename.replace("\\", "/")).strip()
-    return "".join(ch for ch in name if ch.isprintable()) or None
+    name = "".join(ch for ch in name if ch.isprintable())
+    return name if name not in ("", ".", "..") else None
 
 
 def checked_filename(filename: str | None) -> str | None:

@@ -3,15 +3,16 @@ PostgreSQL alike."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, delete, func, insert, or_, select, update
 
 from sightline.errors import BackendError
-from sightline.events import EventType, cloud_event
-from sightline.images.store import ImageQuery
+from sightline.events import EventType, cloud_event, image_subject
+from sightline.images.store import ORIGINAL_ROLE, BlobUse, ImageQuery
 from sightline.indexing import hamming_distance
 from sightline.storage import tables as t
 from sightline.storage.database import Database
@@ -29,8 +30,8 @@ from sightline.storage.records import (
 )
 from sightline.storage.statements import chunks, insert_events, upsert
 
-ORIGINAL_ROLE = "original"
 PHASH_BANDS = 8
+PAGE = 500
 
 
 def _now() -> datetime:
@@ -55,9 +56,14 @@ class SQLImageStore:
                 self._lock_blob(conn, sha256, create=True)
                 keeper.ensure(sha256)
             for image in images:
+                # Within the collection only: a link to another collection's copy would tell
+                # this one that the other holds the file.
                 duplicate_of = conn.scalar(
                     select(t.images.c.id)
-                    .where(t.images.c.sha256 == image.sha256)
+                    .where(
+                        t.images.c.sha256 == image.sha256,
+                        t.images.c.collection == image.collection,
+                    )
                     .order_by(t.images.c.id)
                     .limit(1)
                 )
@@ -76,6 +82,7 @@ class SQLImageStore:
                         duplicate_of=duplicate_of,
                         created_at=now,
                         updated_at=now,
+                        collection=image.collection,
                     )
                 )
                 if image.features:
@@ -92,21 +99,25 @@ class SQLImageStore:
             insert_events(conn, events)
             return [self._load(conn, image.id) for image in images]
 
-    def get_image(self, image_id: str) -> ImageRecord | None:
+    def get_image(self, image_id: str, collection: str | None = None) -> ImageRecord | None:
         with self.db.read() as conn:
-            return self._load_optional(conn, image_id)
+            return self._load_optional(conn, image_id, collection)
 
-    def get_images(self, image_ids: Sequence[str]) -> dict[str, ImageRecord]:
+    def get_images(
+        self, image_ids: Sequence[str], collection: str | None = None
+    ) -> dict[str, ImageRecord]:
         found: dict[str, ImageRecord] = {}
         with self.db.read() as conn:
             for chunk in chunks(image_ids):
-                rows = conn.execute(select(t.images).where(t.images.c.id.in_(chunk))).all()
+                rows = conn.execute(
+                    select(t.images).where(t.images.c.id.in_(chunk), *_in(collection))
+                ).all()
                 features = self._features(conn, [row.id for row in rows])
                 found.update({row.id: _record(row, features.get(row.id, {})) for row in rows})
         return found
 
     def list_images(self, query: ImageQuery) -> list[ImageRecord]:
-        conditions: list[Any] = []
+        conditions: list[Any] = _in(query.collection)
         if query.status is not None:
             conditions.append(t.images.c.status == str(query.status))
         if query.content_type is not None:
@@ -125,12 +136,14 @@ class SQLImageStore:
             features = self._features(conn, [row.id for row in rows])
         return [_record(row, features.get(row.id, {})) for row in rows]
 
-    def image_ids_after(self, after_image_id: str, limit: int) -> list[str]:
+    def image_ids_after(
+        self, after_image_id: str, limit: int, collection: str | None = None
+    ) -> list[str]:
         with self.db.read() as conn:
             return list(
                 conn.scalars(
                     select(t.images.c.id)
-                    .where(t.images.c.id > after_image_id)
+                    .where(t.images.c.id > after_image_id, *_in(collection))
                     .order_by(t.images.c.id)
                     .limit(limit)
                 )
@@ -213,20 +226,147 @@ class SQLImageStore:
         self.release_blobs(unreferenced, keeper)
         return record
 
-    def release_blobs(self, shas: Sequence[str], keeper: BlobKeeper) -> None:
+    def release_blobs(self, shas: Sequence[str], keeper: BlobKeeper) -> list[str]:
         """Delete the blobs no image references any more, each under its row lock so that an
         upload of the same bytes either finds the row gone and writes the bytes again, or keeps
         the blob. A crash in between leaves an unreferenced blob, never a missing one; two
         releases racing may both delete the bytes, which is harmless."""
         if not shas:
-            return
+            return []
         with self.db.write() as conn:
-            for sha256 in sorted(shas):
+            for sha256 in sorted(set(shas)):
                 # Created if missing: an upload inserting the same row waits for this one.
                 self._lock_blob(conn, sha256, create=True)
-            self._discard_unreferenced(conn, sorted(shas), keeper)
+            return self._discard_unreferenced(conn, sorted(set(shas)), keeper)
 
-    def near_duplicates(self, image_id: str, max_distance: int) -> list[tuple[str, int]]:
+    # -- audit -------------------------------------------------------------------------------
+
+    def referenced_blobs(self, after_sha256: str, limit: int) -> list[str]:
+        with self.db.read() as conn:
+            return list(
+                conn.scalars(
+                    select(t.blob_refs.c.sha256)
+                    .where(t.blob_refs.c.sha256 > after_sha256)
+                    .distinct()
+                    .order_by(t.blob_refs.c.sha256)
+                    .limit(limit)
+                )
+            )
+
+    def blob_uses(self, shas: Sequence[str]) -> list[BlobUse]:
+        uses: list[BlobUse] = []
+        with self.db.read() as conn:
+            for chunk in chunks(sorted(set(shas))):
+                rows = conn.execute(
+                    select(t.blob_refs)
+                    .where(t.blob_refs.c.sha256.in_(chunk))
+                    .order_by(t.blob_refs.c.sha256, t.blob_refs.c.image_id, t.blob_refs.c.role)
+                )
+                uses.extend(BlobUse(row.sha256, row.image_id, row.role) for row in rows)
+        return uses
+
+    def unreferenced_blob_rows(
+        self, created_before: datetime, after_sha256: str, limit: int
+    ) -> list[str]:
+        referenced = select(t.blob_refs.c.sha256).where(t.blob_refs.c.sha256 == t.blobs.c.sha256)
+        with self.db.read() as conn:
+            return list(
+                conn.scalars(
+                    select(t.blobs.c.sha256)
+                    .where(
+                        t.blobs.c.sha256 > after_sha256,
+                        t.blobs.c.created_at < created_before,
+                        ~referenced.exists(),
+                    )
+                    .order_by(t.blobs.c.sha256)
+                    .limit(limit)
+                )
+            )
+
+    def stranded_features(self) -> Iterator[tuple[str, list[str]]]:
+        # A first pass over everything unfinished, then a check of the suspects in snapshots:
+        # reading each page's events by subject would scan every unfinished event per page.
+        asked = self._asked_features(None)
+        suspects = []
+        after = ""
+        while page := self._unfinished_images(after, PAGE):
+            after = page[-1]
+            for image_id, features in self._unended_features(page).items():
+                if set(features) - asked.get(image_id, set()):
+                    suspects.append(image_id)
+        for chunk in chunks(suspects):
+            with self.db.snapshot() as conn:
+                unended = self._unended_features(chunk, conn)
+                asked = self._asked_features(chunk, conn)
+            for image_id in chunk:
+                stranded = [
+                    name
+                    for name in unended.get(image_id, [])
+                    if name not in asked.get(image_id, set())
+                ]
+                if stranded:
+                    yield image_id, stranded
+
+    def _unfinished_images(self, after_image_id: str, limit: int) -> list[str]:
+        """Images with a pending or running feature, by their features' own states rather than
+        the image's status, which is derived from them."""
+        unended = [str(FeatureStatus.PENDING), str(FeatureStatus.RUNNING)]
+        column = t.feature_results.c.image_id
+        with self.db.read() as conn:
+            return list(
+                conn.scalars(
+                    select(column)
+                    .where(t.feature_results.c.status.in_(unended), column > after_image_id)
+                    .distinct()
+                    .order_by(column)
+                    .limit(limit)
+                )
+            )
+
+    def _unended_features(
+        self, image_ids: Sequence[str], conn: Connection | None = None
+    ) -> dict[str, list[str]]:
+        unended = [str(FeatureStatus.PENDING), str(FeatureStatus.RUNNING)]
+        statement = (
+            select(t.feature_results.c.image_id, t.feature_results.c.feature)
+            .where(
+                t.feature_results.c.image_id.in_(list(image_ids)),
+                t.feature_results.c.status.in_(unended),
+            )
+            .order_by(t.feature_results.c.image_id, t.feature_results.c.feature)
+        )
+        found: dict[str, list[str]] = {}
+        with _reading(self.db, conn) as reader:
+            for row in reader.execute(statement):
+                found.setdefault(row.image_id, []).append(row.feature)
+        return found
+
+    def _asked_features(
+        self, image_ids: Sequence[str] | None, conn: Connection | None = None
+    ) -> dict[str, set[str]]:
+        """The features unfinished analysis events ask for, by image: of these images, or of
+        every image (read in pages by seq)."""
+        types = [str(EventType.IMAGE_CREATED), str(EventType.IMAGE_REPROCESS_REQUESTED)]
+        where = [t.events.c.finished_at.is_(None), t.events.c.type.in_(types)]
+        if image_ids is not None:
+            where.append(t.events.c.subject.in_([image_subject(id_) for id_ in image_ids]))
+        asked: dict[str, set[str]] = {}
+        after = 0
+        with _reading(self.db, conn) as reader:
+            while rows := reader.execute(
+                select(t.events.c.seq, t.events.c.data)
+                .where(*where, t.events.c.seq > after)
+                .order_by(t.events.c.seq)
+                .limit(PAGE)
+            ).all():
+                after = rows[-1].seq
+                for row in rows:
+                    asked.setdefault(row.data["id"], set()).update(row.data.get("features", []))
+        return asked
+
+    def near_duplicates(
+        self, image_id: str, max_distance: int, collection: str | None = None
+    ) -> list[tuple[str, int]]:
         if not 0 <= max_distance < PHASH_BANDS:
             raise ValueError(f"max_distance must be within 0..{PHASH_BANDS - 1}")
         with self.db.read() as conn:
@@ -242,11 +382,14 @@ class SQLImageStore:
                 )
             )
             candidates = conn.execute(
-                select(t.image_phashes.c.image_id, t.image_phashes.c.phash).where(
+                select(t.image_phashes.c.image_id, t.image_phashes.c.phash)
+                .join(t.images, t.images.c.id == t.image_phashes.c.image_id)
+                .where(
                     t.image_phashes.c.image_id.in_(
                         select(t.phash_bands.c.image_id).where(band_match).distinct()
                     ),
                     t.image_phashes.c.image_id != image_id,
+                    *_in(collection),
                 )
             ).all()
         matches = [(row.image_id, hamming_distance(phash, row.phash)) for row in candidates]
@@ -311,7 +454,8 @@ class SQLImageStore:
 
     def _discard_unreferenced(
         self, conn: Connection, shas: Iterable[str], keeper: BlobKeeper
-    ) -> None:
+    ) -> list[str]:
+        discarded = []
         for sha256 in shas:
             still_used = conn.scalar(
                 select(func.count()).select_from(t.blob_refs).where(t.blob_refs.c.sha256 == sha256)
@@ -319,6 +463,8 @@ class SQLImageStore:
             if not still_used:
                 conn.execute(delete(t.blobs).where(t.blobs.c.sha256 == sha256))
                 keeper.discard(sha256)
+                discarded.append(sha256)
+        return discarded
 
     def _replace_derived_refs(
         self,
@@ -387,7 +533,9 @@ class SQLImageStore:
     ) -> None:
         features = self._features(conn, [image_id]).get(image_id, {})
         image = conn.execute(
-            select(t.images.c.filename, t.images.c.client_metadata).where(t.images.c.id == image_id)
+            select(t.images.c.filename, t.images.c.client_metadata, t.images.c.collection).where(
+                t.images.c.id == image_id
+            )
         ).one()
         # The file name and metadata ride along, so subscribers can filter on them.
         data: JSON = {
@@ -403,7 +551,10 @@ class SQLImageStore:
         event_type = (
             EventType.IMAGE_ANALYZED if status is ImageStatus.DONE else EventType.IMAGE_FAILED
         )
-        insert_events(conn, [cloud_event(event_type, image_id, data, event_id=event_id)])
+        event = cloud_event(
+            event_type, image_id, data, collection=image.collection, event_id=event_id
+        )
+        insert_events(conn, [event])
 
     def _features(
         self, conn: Connection, image_ids: Sequence[str]
@@ -428,8 +579,12 @@ class SQLImageStore:
             )
         return grouped
 
-    def _load_optional(self, conn: Connection, image_id: str) -> ImageRecord | None:
-        row = conn.execute(select(t.images).where(t.images.c.id == image_id)).first()
+    def _load_optional(
+        self, conn: Connection, image_id: str, collection: str | None = None
+    ) -> ImageRecord | None:
+        row = conn.execute(
+            select(t.images).where(t.images.c.id == image_id, *_in(collection))
+        ).first()
         if row is None:
             return None
         return _record(row, self._features(conn, [image_id]).get(image_id, {}))
@@ -439,6 +594,16 @@ class SQLImageStore:
         if record is None:
             raise BackendError(f"Image {image_id} vanished inside its own transaction.")
         return record
+
+
+@contextmanager
+def _reading(db: Database, conn: Connection | None) -> Iterator[Connection]:
+    """`conn` when the caller holds a transaction, else a read transaction of its own."""
+    if conn is not None:
+        yield conn
+        return
+    with db.read() as own:
+        yield own
 
 
 def _feature_row(image_id: str, feature: FeatureState, now: datetime) -> dict[str, Any]:
@@ -470,7 +635,13 @@ def _record(row: Row[Any], features: dict[str, FeatureState]) -> ImageRecord:
         created_at=row.created_at,
         updated_at=row.updated_at,
         features=features,
+        collection=row.collection,
     )
+
+
+def _in(collection: str | None) -> list[Any]:
+    """The condition on `images` of a read within `collection` (none for every collection)."""
+    return [] if collection is None else [t.images.c.collection == collection]
 
 
 def _bands(phash: str) -> list[int]:

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import insert, select, update
 
+from sightline.collection import DEFAULT_COLLECTION
 from sightline.storage import tables as t
 from sightline.storage.database import Database
 from sightline.storage.records import JSON
@@ -16,7 +17,7 @@ from sightline.storage.statements import upsert
 
 @dataclass(frozen=True)
 class UploadRecord:
-    """A presigned upload handed out: its id is the image's to be."""
+    """A presigned upload handed out: its id is the image's to be, in `collection`."""
 
     id: str
     inbox_key: str
@@ -26,12 +27,14 @@ class UploadRecord:
     created_at: datetime
     expires_at: datetime
     error: JSON | None = None
+    collection: str = DEFAULT_COLLECTION
 
 
 class UploadStore(Protocol):
     def create(self, record: UploadRecord) -> None: ...
 
-    def get(self, upload_id: str) -> UploadRecord | None: ...
+    def get(self, upload_id: str, collection: str | None = None) -> UploadRecord | None:
+        """The upload, if it is one of `collection`'s (None: of any collection)."""
 
     def get_by_key(self, inbox_key: str) -> UploadRecord | None: ...
 
@@ -57,15 +60,18 @@ class SQLUploadStore:
         assert found is not None  # just stored, and never deleted
         return found
 
-    def get(self, upload_id: str) -> UploadRecord | None:
-        return self._find(t.uploads.c.id == upload_id)
+    def get(self, upload_id: str, collection: str | None = None) -> UploadRecord | None:
+        conditions = [t.uploads.c.id == upload_id]
+        if collection is not None:
+            conditions.append(t.uploads.c.collection == collection)
+        return self._find(*conditions)
 
     def get_by_key(self, inbox_key: str) -> UploadRecord | None:
         return self._find(t.uploads.c.inbox_key == inbox_key)
 
-    def _find(self, condition: Any) -> UploadRecord | None:
+    def _find(self, *conditions: Any) -> UploadRecord | None:
         with self.db.read() as conn:
-            row = conn.execute(select(t.uploads).where(condition)).first()
+            row = conn.execute(select(t.uploads).where(*conditions)).first()
         if row is None:
             return None
         return UploadRecord(
@@ -77,6 +83,7 @@ class SQLUploadStore:
             created_at=row.created_at,
             expires_at=row.expires_at,
             error=row.error,
+            collection=row.collection,
         )
 
     def reject(self, upload_id: str, error: JSON) -> None:
@@ -94,4 +101,5 @@ def _row(record: UploadRecord) -> dict[str, Any]:
         "created_at": record.created_at,
         "expires_at": record.expires_at,
         "error": record.error,
+        "collection": record.collection,
     }

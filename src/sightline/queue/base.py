@@ -9,6 +9,7 @@ lost its lease cannot overwrite the outcome of the worker that took over.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -76,6 +77,11 @@ class JobQueue(Protocol):
         """Give a dead job a fresh set of attempts; False if there is no such dead job."""
 
     def depth(self) -> dict[JobState, int]: ...
+
+    def states(self, job_ids: Sequence[str]) -> dict[str, JobState]:
+        """The state of each of these jobs that the queue holds; one it does not hold (never
+        enqueued, lost with the queue's data, or finished longer ago than
+        `DONE_RETENTION_SECONDS`) is left out."""
 
     def epoch(self) -> str:
         """An id of the queue's current storage that changes whenever its data was lost (the

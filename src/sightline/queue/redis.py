@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -56,6 +57,8 @@ DEFAULT_NAMESPACE = "sightline"
 SOCKET_TIMEOUT_SECONDS = 5.0
 CONNECT_TIMEOUT_SECONDS = 2.0
 RETRIES = 3
+# Job ids per script call when reading many states: one call must not hold Redis for long.
+STATES_BATCH = 500
 
 _PRELUDE = """
 local ns = ARGV[1]
@@ -208,6 +211,13 @@ return {
 }
 """
 
+# ARGV: namespace, job ids. Each job's state, or false where the queue holds no such job.
+_STATES = """
+local found = {}
+for i = 2, #ARGV do found[i - 1] = redis.call('HGET', job_key(ARGV[i]), 'state') end
+return found
+"""
+
 # ARGV: namespace, a fresh id: stored unless an epoch exists, so after a loss the first caller
 # makes the new one and everyone reads that.
 _EPOCH = """
@@ -243,6 +253,7 @@ class RedisQueue:
                 ("dead_letters", _DEAD_LETTERS),
                 ("requeue", _REQUEUE),
                 ("depth", _DEPTH),
+                ("states", _STATES),
                 ("epoch", _EPOCH),
             )
         }
@@ -308,6 +319,16 @@ class RedisQueue:
         counts = self._run("depth", DONE_RETENTION_SECONDS * 1000)
         states = (JobState.QUEUED, JobState.RUNNING, JobState.DONE, JobState.DEAD)
         return {state: int(count) for state, count in zip(states, counts, strict=True)}
+
+    def states(self, job_ids: Sequence[str]) -> dict[str, JobState]:
+        found: dict[str, JobState] = {}
+        for start in range(0, len(job_ids), STATES_BATCH):
+            batch = list(job_ids[start : start + STATES_BATCH])
+            states = self._run("states", *batch)
+            found.update(
+                {job: JobState(state) for job, state in zip(batch, states, strict=True) if state}
+            )
+        return found
 
     def epoch(self) -> str:
         return str(self._run("epoch", uuid.uuid4().hex))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -25,6 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from sightline.queue.base import DONE_RETENTION_SECONDS, DeadJob, Job, JobState, RetryPolicy
 from sightline.storage.database import Database
+from sightline.storage.statements import chunks
 
 metadata = MetaData()
 jobs = Table(
@@ -200,6 +202,14 @@ class SQLiteQueue:
         counts = dict.fromkeys(JobState, 0)
         counts.update({JobState(state): count for state, count in rows})
         return counts
+
+    def states(self, job_ids: Sequence[str]) -> dict[str, JobState]:
+        found: dict[str, JobState] = {}
+        with self.db.read() as conn:
+            for chunk in chunks(job_ids):
+                rows = conn.execute(select(jobs.c.id, jobs.c.state).where(jobs.c.id.in_(chunk)))
+                found.update({row.id: JobState(row.state) for row in rows})
+        return found
 
     def epoch(self) -> str:
         """Made with the file, so a deleted queue.db comes back with a new one."""

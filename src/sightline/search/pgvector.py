@@ -96,6 +96,7 @@ class PgVectorSearch:
         vector: npt.ArrayLike,
         k: int,
         exclude: Collection[str] = (),
+        collection: str | None = None,
     ) -> list[tuple[str, float]]:
         query = np.asarray(vector, dtype=np.float32).ravel()
         dims = int(query.size)
@@ -105,7 +106,9 @@ class PgVectorSearch:
         with self.db.read() as conn:
             conn.exec_driver_sql(f"SET LOCAL hnsw.ef_search = {EXPANSION_SEARCH}")
             conn.exec_driver_sql("SET LOCAL hnsw.iterative_scan = strict_order")
-            rows = conn.execute(self.statement(feature, version, query, k, exclude)).all()
+            rows = conn.execute(
+                self.statement(feature, version, query, k, exclude, collection)
+            ).all()
         return [(row.image_id, float(row.score)) for row in rows]
 
     def statement(
@@ -115,8 +118,12 @@ class PgVectorSearch:
         query: npt.NDArray[np.float32],
         k: int,
         exclude: Collection[str] = (),
+        collection: str | None = None,
     ) -> Select[tuple[str, float]]:
-        """The query `nearest` runs, ordered by the expression the space's index is made on."""
+        """The query `nearest` runs, ordered by the expression the space's index is made on.
+        Within a collection the index's walk goes on past other collections' rows (iterative
+        scan) until it has `k`; for a small collection the planner may rather read its rows by
+        `ix_image_vectors_collection_space` and compare them all."""
         space = self._halfvec(query.size)
         columns = self.table.c
         distance = cast(columns.embedding, space).cosine_distance(
@@ -133,6 +140,8 @@ class PgVectorSearch:
         )
         if exclude:
             statement = statement.where(columns.image_id.not_in(list(exclude)))
+        if collection is not None:
+            statement = statement.where(columns.collection == collection)
         return statement
 
     def prepare(self, feature: str, version: str) -> None:

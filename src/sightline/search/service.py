@@ -8,6 +8,8 @@ Text-to-image search by meaning uses the best method installed:
   vector is the probability-weighted mean of the sentence embeddings of its likely ImageNet
   classes (ConSE), and the query is embedded by the same sentence model.
 Answers say which method (and which feature and version) produced them.
+
+Every search takes `collection`: only images of that collection are found (None: of every one).
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ MAX_QUERY_LENGTH = 1000
 class ImageRecords(Protocol):
     """Where hits' images are read (the images domain's store)."""
 
-    def get_images(self, image_ids: Sequence[str]) -> dict[str, ImageRecord]: ...
+    def get_images(
+        self, image_ids: Sequence[str], collection: str | None = None
+    ) -> dict[str, ImageRecord]: ...
 
 
 class TextIndex(Protocol):
@@ -80,10 +84,17 @@ class SearchService:
         self.models = models
         self.analyzers = analyzers
 
-    def similar(self, image_id: str, limit: int, feature: str = SIMILAR_FEATURE) -> Answer:
+    def similar(
+        self,
+        image_id: str,
+        limit: int,
+        feature: str = SIMILAR_FEATURE,
+        *,
+        collection: str | None,
+    ) -> Answer:
         """Images nearest to this one by the feature's vectors (of the current version)."""
         analyzer = self._vector_analyzer(feature)
-        if not is_image_id(image_id) or not self.images.get_images([image_id]):
+        if not is_image_id(image_id) or not self.images.get_images([image_id], collection):
             raise ImageNotFound(f"No image with id {image_id!r}.")
         found = self.stored_vectors.vector_of(image_id, feature)
         if found is None or found[0] != analyzer.version:
@@ -91,7 +102,9 @@ class SearchService:
                 f"Image {image_id} has no `{feature}` vector of version {analyzer.version} yet: "
                 f"analyse it with that feature (reprocess) first.",
             ) from None
-        hits = self._nearest(feature, analyzer.version, found[1], limit, exclude={image_id})
+        hits = self._nearest(
+            feature, analyzer.version, found[1], limit, collection, exclude={image_id}
+        )
         return Answer(
             "embedding" if feature == SIMILAR_FEATURE else "vector", feature, analyzer.version, hits
         )
@@ -106,18 +119,18 @@ class SearchService:
             if moment is not None and moment.tzinfo is None:
                 raise InvalidParameter(f"{name} needs a time zone, e.g. 2026-01-31T12:00:00Z.")
         page = self.text_index.search(query)
-        records = self.images.get_images([hit.image_id for hit in page.hits])
+        records = self.images.get_images([hit.image_id for hit in page.hits], query.collection)
         hits = [
             Hit(records[hit.image_id], hit.score) for hit in page.hits if hit.image_id in records
         ]
         return TextAnswer(hits, page.next_cursor)
 
-    def semantic(self, query: str, limit: int) -> Answer:
+    def semantic(self, query: str, limit: int, *, collection: str | None) -> Answer:
         """Images whose meaning is nearest to the query text."""
         query = query.strip()
         if not query or len(query) > MAX_QUERY_LENGTH:
             raise InvalidQuery(f"A semantic query is 1-{MAX_QUERY_LENGTH} characters.")
-        clip = self._clip_model()
+        clip = self._clip_model(collection)
         if clip is not None:
             feature, spec = clip
             analyzer = self.analyzers[feature]
@@ -126,26 +139,26 @@ class SearchService:
                 "clip",
                 feature,
                 analyzer.version,
-                self._nearest(feature, analyzer.version, vector, limit),
+                self._nearest(feature, analyzer.version, vector, limit, collection),
             )
         analyzer = self._vector_analyzer(SEMANTIC_FEATURE)
         try:
             vector = embed_query(self.models, query)
         except ModelUnavailable as exc:
             raise SearchUnavailable(exc.reason) from exc
-        hits = self._nearest(SEMANTIC_FEATURE, analyzer.version, vector, limit)
+        hits = self._nearest(SEMANTIC_FEATURE, analyzer.version, vector, limit, collection)
         return Answer("conse", SEMANTIC_FEATURE, analyzer.version, hits)
 
-    def _clip_model(self) -> tuple[str, ModelSpec] | None:
-        """The first user clip model whose images have been embedded, if any."""
+    def _clip_model(self, collection: str | None) -> tuple[str, ModelSpec] | None:
+        """The first user clip model that embedded images (of the collection), if any."""
         for spec in self.models.registry.specs():
             if spec.manifest.get("kind") != "clip":
                 continue
             feature = feature_of(spec)
             analyzer = self.analyzers.get(feature)
-            if analyzer is not None and self.stored_vectors.vector_versions(feature).get(
-                analyzer.version
-            ):
+            if analyzer is not None and self.stored_vectors.vector_versions(
+                feature, collection
+            ).get(analyzer.version):
                 return feature, spec
         return None
 
@@ -161,14 +174,18 @@ class SearchService:
         version: str,
         vector: Vector,
         limit: int,
+        collection: str | None,
         exclude: set[str] | None = None,
     ) -> list[Hit]:
-        """Nearest images that still exist; deleted ones are dropped from the index."""
+        """Nearest images (of the collection) that still exist; deleted ones are dropped from
+        the index."""
         hits: list[Hit] = []
         wanted = limit
         while True:
-            found = self.vectors.nearest(feature, version, vector, wanted, exclude or set())
-            records = self.images.get_images([image_id for image_id, _score in found])
+            found = self.vectors.nearest(
+                feature, version, vector, wanted, exclude or set(), collection
+            )
+            records = self.images.get_images([image_id for image_id, _score in found], collection)
             gone = [image_id for image_id, _score in found if image_id not in records]
             hits = [
                 Hit(records[image_id], score) for image_id, score in found if image_id in records

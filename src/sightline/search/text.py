@@ -100,6 +100,7 @@ class SearchQuery:
     ranking); without, newest first."""
 
     text: str | None = None
+    collection: str | None = None  # None: every collection
     tags: tuple[str, ...] = ()  # a tag word or phrase, e.g. "cat", "golden retriever"
     labels: tuple[str, ...] = ()  # a predicted custom or user-model label
     where: tuple[FieldFilter, ...] = ()
@@ -296,6 +297,7 @@ def _terms(query: str) -> Iterator[str]:
 def _conditions(query: SearchQuery) -> list[ColumnElement[bool]]:
     images = t.images.c
     bounds: list[tuple[Any, Callable[[Any, Any], ColumnElement[bool]], Any]] = [
+        (images.collection, operator.eq, query.collection),
         (images.status, operator.eq, None if query.status is None else str(query.status)),
         (images.content_type, operator.eq, query.content_type),
         (images.created_at, operator.gt, query.uploaded_after),

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import numpy as np
 from sqlalchemy import Connection, delete, func, insert, select
 
+from sightline.collection import DEFAULT_COLLECTION
 from sightline.indexing import Indexer
 from sightline.search.pgvector import PgVectorSearch, has_pgvector
 from sightline.storage import tables as t
@@ -25,11 +26,13 @@ from sightline.storage.statements import chunks, hold_seq_order
 
 @dataclass(frozen=True)
 class StoredVector:
-    """A feature's vector for one image; `seq` orders writes, so readers catch up by it."""
+    """A feature's vector for one image (of `collection`); `seq` orders writes, so readers catch
+    up by it."""
 
     seq: int
     image_id: str
     vector: Vector
+    collection: str = DEFAULT_COLLECTION
 
 
 class NearestVectors(Protocol):
@@ -37,10 +40,16 @@ class NearestVectors(Protocol):
     process; catalogs without one are searched by an index in each process."""
 
     def nearest(
-        self, feature: str, version: str, vector: Vector, k: int, exclude: Collection[str] = ()
+        self,
+        feature: str,
+        version: str,
+        vector: Vector,
+        k: int,
+        exclude: Collection[str] = (),
+        collection: str | None = None,
     ) -> list[tuple[str, float]]:
         """Up to `k` (image id, cosine similarity) of this space, most similar first, none of
-        them deleted or excluded."""
+        them deleted or excluded; with `collection`, only images of that collection."""
 
     def prepare(self, feature: str, version: str) -> None:
         """Get the space ready for fast searches (build what it needs), e.g. at start-up."""
@@ -52,7 +61,8 @@ class VectorStore(Protocol):
     def vectors_after(
         self, feature: str, version: str, after_seq: int, limit: int
     ) -> list[StoredVector]:
-        """Vectors of one space (feature, version) written after `after_seq`, in seq order."""
+        """Vectors of one space (feature, version) written after `after_seq`, in seq order,
+        with their images' collections."""
 
     def vector_of(self, image_id: str, feature: str) -> tuple[str, Vector] | None:
         """The image's vector for this feature, with the version that made it."""
@@ -60,8 +70,9 @@ class VectorStore(Protocol):
     def vectors_of(self, image_ids: Sequence[str], feature: str) -> dict[str, tuple[str, Vector]]:
         """`vector_of` for many images at once; images without one are left out."""
 
-    def vector_versions(self, feature: str) -> dict[str, int]:
-        """How many images have a vector of this feature, per version."""
+    def vector_versions(self, feature: str, collection: str | None = None) -> dict[str, int]:
+        """How many images (of `collection`, or of every one) have a vector of this feature, per
+        version."""
 
     def images_with_other_vectors(
         self, feature: str, version: str, after_image_id: str, limit: int
@@ -91,13 +102,15 @@ class SQLVectorStore:
         vectors = t.image_vectors.c
         with self.db.read() as conn:
             rows = conn.execute(
-                select(vectors.seq, vectors.image_id, vectors.vector)
+                select(vectors.seq, vectors.image_id, vectors.vector, vectors.collection)
                 .where(vectors.feature == feature, vectors.version == version)
                 .where(vectors.seq > after_seq)
                 .order_by(vectors.seq)
                 .limit(limit)
             ).all()
-        return [StoredVector(row.seq, row.image_id, _vector(row.vector)) for row in rows]
+        return [
+            StoredVector(row.seq, row.image_id, _vector(row.vector), row.collection) for row in rows
+        ]
 
     def vector_of(self, image_id: str, feature: str) -> tuple[str, Vector] | None:
         vectors = t.image_vectors.c
@@ -143,20 +156,20 @@ class SQLVectorStore:
     def vector_search(self) -> NearestVectors | None:
         return self._pgvector
 
-    def vector_versions(self, feature: str) -> dict[str, int]:
+    def vector_versions(self, feature: str, collection: str | None = None) -> dict[str, int]:
         vectors = t.image_vectors.c
+        statement = select(vectors.version, func.count()).where(vectors.feature == feature)
+        if collection is not None:
+            statement = statement.where(vectors.collection == collection)
         with self.db.read() as conn:
-            rows = conn.execute(
-                select(vectors.version, func.count())
-                .where(vectors.feature == feature)
-                .group_by(vectors.version)
-            ).all()
+            rows = conn.execute(statement.group_by(vectors.version)).all()
         return {version: count for version, count in rows}
 
     def refresh(self, conn: Connection, image_id: str, changed: Sequence[FeatureState]) -> None:
         """Keep `image_vectors` in step with the results: a finished feature's vector replaces
         the old one under a new seq (so indexes see the change); a failed one removes it. A
         pending or running feature keeps its last vector until it ends."""
+        collection: str | None = None
         for outcome in changed:
             if outcome.status not in TERMINAL_FEATURE_STATES:
                 continue
@@ -171,9 +184,14 @@ class SQLVectorStore:
                 )
             )
             if outcome.status is FeatureStatus.DONE and vector:
+                if collection is None:
+                    collection = conn.scalar(
+                        select(t.images.c.collection).where(t.images.c.id == image_id)
+                    )
                 values = np.asarray(vector, dtype="<f4")
                 row: dict[str, Any] = {
                     "image_id": image_id,
+                    "collection": collection,
                     "feature": outcome.feature,
                     "version": outcome.version,
                     "dims": int(values.size),

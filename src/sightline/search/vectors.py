@@ -1,7 +1,10 @@
 """Nearest images by vector: the catalog database's own search where it has one, otherwise one
 `VectorIndex` per space in this process, kept in step with the catalog.
 
-A space is `(feature, version)`: vectors of two model versions never share an index.
+A space is `(feature, version)`: vectors of two model versions never share an index. Within a
+space each collection has an index of its own, so a search within a collection walks only its
+images (a small collection is even compared exactly, see `vector_index.EXACT_SCAN_VALUES`), and
+a search over every collection asks each index and keeps the best.
 
 On PostgreSQL with pgvector the database answers (`search/pgvector.py`): every API
 replica shares its HNSW indexes instead of each building one in memory, and nothing below
@@ -12,13 +15,14 @@ Catching up: every row of the catalog's `image_vectors` has a `seq` that grows w
 and re-analysing an image replaces its row with a new one (a new seq). A space remembers the
 highest seq it has applied, its watermark, and before answering pulls the rows written since, a
 page at a time. A vector's key in the index is its row's seq, so a replaced row re-keys its
-image: the old key goes, the new one comes.
+image: the old key goes, the new one comes. An image never changes collection, so it stays in
+its collection's index.
 
 Deleted images: the catalog drops their rows, which nothing announces, so the index keeps them.
 Callers check that the images found still exist and `forget` the ones that do not.
 
 Snapshots: built from scratch, a space of 1M vectors takes minutes on two cores, so with a
-folder each space is saved there (index, key map, watermark) on `save`/`close` and after every
+folder each space is saved there (its indexes, key map, watermark) on `save`/`close` and after every
 `AUTOSAVE_ROWS` changes; a restart loads it and pulls only the rows written since. Snapshots of
 versions the catalog no longer holds are deleted on `save`.
 """
@@ -49,7 +53,7 @@ log = logging.getLogger(__name__)
 # it is kept to a second or so of inserting at 1M vectors.
 PAGE = 2_000
 AUTOSAVE_ROWS = 100_000
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2  # 1: one index per space, before collections
 
 Hit = tuple[str, float]  # (image id, cosine similarity)
 
@@ -65,7 +69,7 @@ class VectorSource(Protocol):
     def vector_of(self, image_id: str, feature: str) -> tuple[str, Vector] | None:
         """The image's vector for this feature, with the version that made it."""
 
-    def vector_versions(self, feature: str) -> dict[str, int]:
+    def vector_versions(self, feature: str, collection: str | None = None) -> dict[str, int]:
         """How many images have a vector of this feature, per version."""
 
     def vector_search(self) -> NearestVectors | None:
@@ -77,7 +81,7 @@ class _Meta(TypedDict):
     feature: str
     version: str
     seq: int
-    index: str  # file names in the folder
+    indexes: dict[str, str]  # collection -> its index's file name in the folder
     ids: str
 
 
@@ -85,10 +89,12 @@ class _Meta(TypedDict):
 class _Space:
     feature: str
     version: str
-    index: VectorIndex | None = None  # created with the first vector: it sets the dimensions
+    # By collection, each created with the collection's first vector, which sets the dimensions.
+    indexes: dict[str, VectorIndex] = field(default_factory=dict)
     seq: int = 0  # watermark: every row up to this seq is applied
     keys: dict[str, int] = field(default_factory=dict)  # image id -> key (its row's seq)
     images: dict[int, str] = field(default_factory=dict)  # key -> image id
+    collections: dict[str, str] = field(default_factory=dict)  # image id -> its collection
     unsaved: int = 0  # changes since the snapshot
     ready: bool = False  # caught up at least once since this process started
     lock: threading.Lock = field(default_factory=threading.Lock)  # index and maps together
@@ -115,28 +121,32 @@ class VectorSearch:
         vector: npt.ArrayLike,
         k: int,
         exclude: Collection[str] = (),
+        collection: str | None = None,
     ) -> list[Hit]:
-        """Up to `k` images nearest to the vector in this space, most similar first.
+        """Up to `k` images nearest to the vector in this space, most similar first; with
+        `collection`, images of that collection only.
 
         Images deleted since they were indexed may be among them: drop them and `forget` them.
         """
         if self._native is not None:
             return self._native.nearest(
-                feature, version, np.asarray(vector, dtype=np.float32), k, exclude
+                feature, version, np.asarray(vector, dtype=np.float32), k, exclude, collection
             )
         space = self._caught_up(feature, version)
         with space.lock:
-            if space.index is None:
-                return []
+            if collection is None:
+                indexes = list(space.indexes.values())
+            else:
+                indexes = [space.indexes[collection]] if collection in space.indexes else []
             # Excluded images that are indexed would take places in the answer: ask for more.
             extra = sum(1 for image_id in exclude if image_id in space.keys)
-            found = space.index.search(vector, k + extra)
-            hits = []
-            for key, score in found:
-                image_id = space.images[key]
-                if image_id not in exclude:
-                    hits.append((image_id, score))
-        return hits[:k]
+            hits = [
+                (image_id, score)
+                for index in indexes
+                for key, score in index.search(vector, k + extra)
+                if (image_id := space.images[key]) not in exclude
+            ]
+        return sorted(hits, key=lambda hit: -hit[1])[:k]
 
     def forget(self, feature: str, version: str, image_ids: Iterable[str]) -> None:
         """Remove these images (deleted from the catalog) from the space's index."""
@@ -144,12 +154,13 @@ class VectorSearch:
             return  # the database's rows went with the images
         space = self._space(feature, version)
         with space.lock:
-            keys = [space.keys.pop(image_id) for image_id in image_ids if image_id in space.keys]
-            for key in keys:
+            for image_id in image_ids:
+                key = space.keys.pop(image_id, None)
+                if key is None:
+                    continue
                 del space.images[key]
-            if space.index is not None and keys:
-                space.index.remove(keys)
-                space.unsaved += len(keys)
+                space.indexes[space.collections.pop(image_id)].remove([key])
+                space.unsaved += 1
 
     def refresh(self, feature: str, version: str) -> int:
         """Catch the space up with the catalog now (e.g. at start-up, before the first search
@@ -226,40 +237,56 @@ class VectorSearch:
         try:
             if (meta["feature"], meta["version"]) != (space.feature, space.version):
                 raise ValueError(f"it holds {meta['feature']}@{meta['version']}")
-            index = VectorIndex.load(self.folder / meta["index"])
-            if index is None:
-                raise ValueError(f"{meta['index']} is missing")
+            indexes = {}
+            for collection, file_name in meta["indexes"].items():
+                index = VectorIndex.load(self.folder / file_name)
+                if index is None:
+                    raise ValueError(f"{file_name} is missing")
+                indexes[collection] = index
             with np.load(self.folder / meta["ids"]) as arrays:
                 keys = arrays["keys"].tolist()
                 ids = arrays["ids"].astype(str).tolist()
-        except (OSError, ValueError, RuntimeError, KeyError) as exc:
+                collections = arrays["collections"].astype(str).tolist()
+        except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
             # A snapshot is a cache of the catalog: rebuilding from the catalog loses nothing.
             log.warning("Rebuilding the %s vector index: snapshot unreadable (%s)", space.name, exc)
             return
-        space.index = index
+        space.indexes = indexes
         space.images = dict(zip(keys, ids, strict=True))
         space.keys = dict(zip(ids, keys, strict=True))
+        space.collections = dict(zip(ids, collections, strict=True))
         space.seq = int(meta["seq"])
         log.info("Loaded the %s vector index: %d vectors", space.name, len(keys))
 
     def _save(self, space: _Space) -> None:
-        if self.folder is None or space.index is None or not space.unsaved:
+        if self.folder is None or not space.indexes or not space.unsaved:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         # New files under a fresh name, then the metadata naming them replaced in one rename:
         # a crash at any point leaves the previous snapshot or the new one, whole.
         generation = f"{space.name}.{secrets.token_hex(4)}"
         with space.lock:
-            space.index.save(self.folder / f"{generation}.usearch")
+            # Numbered, not named after the collection: file names stay plain whatever it is.
+            files = {
+                collection: f"{generation}.{number}.usearch"
+                for number, collection in enumerate(sorted(space.indexes))
+            }
+            for collection, file_name in files.items():
+                space.indexes[collection].save(self.folder / file_name)
             keys = np.fromiter(space.images.keys(), dtype=np.uint64, count=len(space.images))
-            ids = np.array(list(space.images.values()), dtype=np.bytes_)
-            np.savez(self.folder / f"{generation}.npz", keys=keys, ids=ids)
+            ids = list(space.images.values())
+            np.savez(
+                self.folder / f"{generation}.npz",
+                keys=keys,
+                ids=np.array(ids, dtype=np.bytes_),
+                collections=np.array([space.collections[i] for i in ids], dtype=np.bytes_),
+            )
             meta: _Meta = {
                 "format": SNAPSHOT_FORMAT,
                 "feature": space.feature,
                 "version": space.version,
                 "seq": space.seq,
-                "index": f"{generation}.usearch",
+                "indexes": files,
                 "ids": f"{generation}.npz",
             }
             space.unsaved = 0
@@ -270,17 +297,24 @@ class VectorSearch:
 
 
 def _apply(space: _Space, rows: Sequence[StoredVector]) -> None:
-    """Index a page of rows; an image already indexed under an older row is re-keyed."""
-    if space.index is None:
-        space.index = VectorIndex(len(rows[0].vector))
-    replaced = [space.keys[row.image_id] for row in rows if row.image_id in space.keys]
-    space.index.remove(replaced)
-    for key in replaced:
-        del space.images[key]
-    space.index.upsert([row.seq for row in rows], np.stack([row.vector for row in rows]))
+    """Index a page of rows, each in its collection's index; an image already indexed under an
+    older row is re-keyed."""
+    by_collection: dict[str, list[StoredVector]] = {}
     for row in rows:
-        space.keys[row.image_id] = row.seq
-        space.images[row.seq] = row.image_id
+        by_collection.setdefault(row.collection, []).append(row)
+    for collection, found in by_collection.items():
+        index = space.indexes.get(collection)
+        if index is None:
+            index = space.indexes[collection] = VectorIndex(len(found[0].vector))
+        replaced = [space.keys[row.image_id] for row in found if row.image_id in space.keys]
+        index.remove(replaced)
+        for key in replaced:
+            del space.images[key]
+        index.upsert([row.seq for row in found], np.stack([row.vector for row in found]))
+        for row in found:
+            space.keys[row.image_id] = row.seq
+            space.images[row.seq] = row.image_id
+            space.collections[row.image_id] = collection
     space.seq = rows[-1].seq
     space.unsaved += len(rows)
 
@@ -293,7 +327,14 @@ def _read_meta(path: Path) -> _Meta | None:
     except (OSError, ValueError) as exc:
         log.warning("Ignoring vector index snapshot %s: %s", path, exc)
         return None
-    fields = {"format": int, "feature": str, "version": str, "seq": int, "index": str, "ids": str}
+    fields = {
+        "format": int,
+        "feature": str,
+        "version": str,
+        "seq": int,
+        "indexes": dict,
+        "ids": str,
+    }
     if not (
         isinstance(meta, dict)
         and all(isinstance(meta.get(name), kind) for name, kind in fields.items())

@@ -32,7 +32,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from sightline.errors import ConfigurationError, InsufficientStorage
+from sightline.errors import BackendError, ConfigurationError, InsufficientStorage
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 POOL_SIZE = 5
@@ -49,11 +49,13 @@ class Database:
         self.url = url
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self._write_lock = threading.Lock() if self.is_sqlite else None
-        # The folder of an SQLite file: on this machine's disk, so its free space matters.
+        # An SQLite file and its folder: on this machine's disk, so its free space matters.
+        self.path: Path | None = None
         self.folder: Path | None = None
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
-                self.folder = Path(parsed.database).resolve().parent
+                self.path = Path(parsed.database).resolve()
+                self.folder = self.path.parent
                 self.folder.mkdir(parents=True, exist_ok=True)
             self.engine = create_engine(parsed, connect_args={"check_same_thread": False})
             _configure_sqlite(self.engine)
@@ -61,9 +63,15 @@ class Database:
             self.engine = _server_engine(parsed)
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
+    def write(self, *, schema_change: bool = False) -> Iterator[Connection]:
         """A write transaction: committed on success, rolled back on any exception; a full disk
-        is `InsufficientStorage`."""
+        is `InsufficientStorage`.
+
+        `schema_change` (migrations): on SQLite, foreign keys are not enforced until the
+        transaction ends, and are checked before it commits. Changing a table there means
+        copying it and dropping the original, and dropping a table with foreign keys enforced
+        first deletes its rows, cascading to every row that references them. The switch only
+        takes effect outside a transaction, hence here."""
         try:
             if self._write_lock is None:
                 with self.engine.begin() as conn:
@@ -71,11 +79,21 @@ class Database:
                 return
             with self._write_lock, self.engine.connect() as conn:
                 conn.info["immediate"] = True
+                if schema_change:
+                    _enforce_foreign_keys(conn, False)
                 try:
                     with conn.begin():
                         yield conn
+                        if schema_change:
+                            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").first()
+                            if broken is not None:
+                                raise BackendError(
+                                    f"A schema change broke a foreign key: {tuple(broken)}."
+                                )
                 finally:
                     conn.info.pop("immediate", None)
+                    if schema_change:
+                        _enforce_foreign_keys(conn, True)
         except OperationalError as exc:
             if _disk_full(exc):
                 raise InsufficientStorage(
@@ -88,8 +106,47 @@ class Database:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A read transaction that sees one moment throughout, for reads that must agree with
+        each other: an SQLite read transaction does (WAL); on PostgreSQL, REPEATABLE READ."""
+        with self.engine.connect() as conn:
+            if not self.is_sqlite:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
+    def copy_to(self, target: Path) -> None:
+        """Copy an SQLite database into the file `target` while others go on using it: SQLite's
+        online backup copies one consistent moment in one step (WAL readers and writers never
+        wait for it)."""
+        with _sqlite(self._file()) as source, _sqlite(target) as copy:
+            source.backup(copy)
+
+    def restore_from(self, source: Path) -> None:
+        """Replace this SQLite database's contents with the database in the file `source`.
+        SQLite writes the pages itself, write-ahead log included, so nothing of the old
+        contents survives; no one else may be using the database meanwhile."""
+        with _sqlite(source) as backup, _sqlite(self._file()) as target:
+            backup.backup(target)
+
+    def _file(self) -> Path:
+        if self.path is None:
+            raise ConfigurationError(f"{self.url!r} is not an SQLite database file.")
+        return self.path
+
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@contextmanager
+def _sqlite(path: Path) -> Iterator[sqlite3.Connection]:
+    """A plain connection of our own, outside the pool, closed afterwards."""
+    conn = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+    try:
+        yield conn
+    finally:
+        conn.close()
 
 
 def _server_engine(url: URL) -> Engine:
@@ -126,6 +183,16 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("immediate") else "BEGIN")
+
+
+def _enforce_foreign_keys(conn: Connection, enforce: bool) -> None:
+    """Outside a transaction only: SQLite ignores the switch inside one, and SQLAlchemy would
+    begin one for a statement sent through `conn`."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if enforce else 'OFF'}")
+    finally:
+        cursor.close()
 
 
 def _enable_wal(cursor: sqlite3.Cursor) -> None:

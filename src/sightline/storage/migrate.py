@@ -31,7 +31,7 @@ def upgrade(db: Database, *, rebuild_documents: DocumentRebuild, revision: str =
     """Bring the schema to `revision`; safe to call from several processes at once."""
     config = alembic_config(db)
     config.attributes[REBUILD_DOCUMENTS] = rebuild_documents
-    with db.write() as conn:
+    with db.write(schema_change=True) as conn:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7316455)")
         config.attributes["connection"] = conn

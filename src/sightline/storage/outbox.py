@@ -13,7 +13,7 @@ from sightline.events import envelope
 from sightline.storage import tables as t
 from sightline.storage.database import Database
 from sightline.storage.records import JSON, StoredEvent
-from sightline.storage.statements import insert_events, upsert
+from sightline.storage.statements import chunks, insert_events, upsert
 
 QUEUE_EPOCH = "queue_epoch"
 
@@ -44,17 +44,24 @@ class EventLog(Protocol):
     def mark_jobs_finished(self, event_ids: Sequence[str]) -> None:
         """The jobs these events asked for are over (done, or dead-lettered)."""
 
-    def redispatch_unfinished(self) -> int:
-        """Hand every relayed event whose job never finished to the relay again, for a queue
-        that lost its jobs; returns how many. Enqueueing is idempotent, so jobs the queue still
-        holds are not doubled."""
+    def relayed_unfinished(self, after_seq: int, limit: int) -> list[StoredEvent]:
+        """Events relayed to the queue whose job has not finished, by seq: the jobs the queue
+        should hold."""
+
+    def redispatch_unfinished(self, seqs: Sequence[int] | None = None) -> int:
+        """Hand every relayed event whose job never finished (or those among `seqs`) to the
+        relay again, for a queue that lost its jobs; returns how many. Enqueueing is
+        idempotent, so jobs the queue still holds are not doubled."""
 
     def sync_queue_epoch(self, epoch: str) -> int | None:
         """Remember the queue's epoch; if it differs from the one remembered (the queue lost its
         data), `redispatch_unfinished` in the same transaction. Returns the count, or None when
         the epoch was already known."""
 
-    def events_after(self, seq: int, limit: int) -> list[StoredEvent]: ...
+    def events_after(
+        self, seq: int, limit: int, collection: str | None = None
+    ) -> list[StoredEvent]:
+        """Events after `seq`, in order; with `collection`, only those naming it."""
 
     def last_event_seq(self) -> int: ...
 
@@ -116,9 +123,25 @@ class SQLEventLog:
                 .values(finished_at=_now())
             )
 
-    def redispatch_unfinished(self) -> int:
+    def relayed_unfinished(self, after_seq: int, limit: int) -> list[StoredEvent]:
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(t.events)
+                .where(
+                    t.events.c.finished_at.is_(None),
+                    t.events.c.dispatched_at.is_not(None),
+                    t.events.c.seq > after_seq,
+                )
+                .order_by(t.events.c.seq)
+                .limit(limit)
+            ).all()
+        return [_stored_event(row) for row in rows]
+
+    def redispatch_unfinished(self, seqs: Sequence[int] | None = None) -> int:
         with self.db.write() as conn:
-            return self._redispatch_unfinished(conn)
+            if seqs is None:
+                return self._redispatch_unfinished(conn)
+            return sum(self._redispatch_unfinished(conn, chunk) for chunk in chunks(seqs))
 
     def sync_queue_epoch(self, epoch: str) -> int | None:
         with self.db.write() as conn:
@@ -137,18 +160,24 @@ class SQLEventLog:
             )
             return self._redispatch_unfinished(conn)
 
-    def _redispatch_unfinished(self, conn: Connection) -> int:
-        result = conn.execute(
-            update(t.events)
-            .where(t.events.c.finished_at.is_(None), t.events.c.dispatched_at.is_not(None))
-            .values(dispatched_at=None)
+    def _redispatch_unfinished(self, conn: Connection, seqs: Sequence[int] | None = None) -> int:
+        statement = update(t.events).where(
+            t.events.c.finished_at.is_(None), t.events.c.dispatched_at.is_not(None)
         )
+        if seqs is not None:
+            statement = statement.where(t.events.c.seq.in_(list(seqs)))
+        result = conn.execute(statement.values(dispatched_at=None))
         return int(result.rowcount or 0)
 
-    def events_after(self, seq: int, limit: int) -> list[StoredEvent]:
+    def events_after(
+        self, seq: int, limit: int, collection: str | None = None
+    ) -> list[StoredEvent]:
+        conditions = [t.events.c.seq > seq]
+        if collection is not None:
+            conditions.append(t.events.c.collection == collection)
         with self.db.read() as conn:
             rows = conn.execute(
-                select(t.events).where(t.events.c.seq > seq).order_by(t.events.c.seq).limit(limit)
+                select(t.events).where(*conditions).order_by(t.events.c.seq).limit(limit)
             ).all()
         return [_stored_event(row) for row in rows]
 
@@ -169,5 +198,13 @@ class SQLEventLog:
 def _stored_event(row: Row[Any]) -> StoredEvent:
     return StoredEvent(
         seq=row.seq,
-        envelope=envelope(row.id, row.type, row.subject, row.time, row.data, source=row.source),
+        envelope=envelope(
+            row.id,
+            row.type,
+            row.subject,
+            row.time,
+            row.data,
+            source=row.source,
+            collection=row.collection,
+        ),
     )

@@ -13,6 +13,8 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection
 
+from sightline.collection import DEFAULT_COLLECTION
+
 JSON = dict[str, Any]
 Vector = npt.NDArray[np.float32]
 
@@ -74,6 +76,7 @@ class ImageRecord:
     created_at: datetime
     updated_at: datetime
     features: dict[str, FeatureState] = field(default_factory=dict)
+    collection: str = DEFAULT_COLLECTION
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ class NewImage:
     height: int
     client_metadata: JSON
     features: Sequence[FeatureState]
+    collection: str = DEFAULT_COLLECTION
 
 
 @dataclass(frozen=True)

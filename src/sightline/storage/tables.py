@@ -25,6 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 
+from sightline.collection import DEFAULT_COLLECTION, MAX_LENGTH
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in and out, whatever the database keeps (SQLite keeps naive text)."""
@@ -47,6 +49,17 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 metadata = MetaData()
 
+
+def collection_column(*, nullable: bool = False) -> Column[str]:
+    """The collection a row belongs to (`sightline.collection`); rows stored before collections
+    existed are in the default one."""
+    if nullable:
+        return Column("collection", String(MAX_LENGTH))
+    return Column(
+        "collection", String(MAX_LENGTH), nullable=False, server_default=DEFAULT_COLLECTION
+    )
+
+
 images = Table(
     "images",
     metadata,
@@ -63,9 +76,12 @@ images = Table(
     Column("duplicate_of", String(40)),
     Column("created_at", UTCDateTime, nullable=False, index=True),
     Column("updated_at", UTCDateTime, nullable=False),
-    # Lists are newest first (by id) within a filter: one index per filter keeps them scans.
+    collection_column(),
+    # Lists are newest first (by id, which sorts by upload time) within a filter: one index per
+    # filter keeps them scans.
     Index("ix_images_status_id", "status", "id"),
     Index("ix_images_content_type_id", "content_type", "id"),
+    Index("ix_images_collection_id", "collection", "id"),
 )
 
 feature_results = Table(
@@ -132,8 +148,11 @@ image_vectors = Table(
     Column("version", String(32), nullable=False),
     Column("dims", Integer, nullable=False),
     Column("vector", LargeBinary, nullable=False),
+    # The image's, copied: searches within a collection filter on it without a join.
+    collection_column(),
     UniqueConstraint("image_id", "feature", name="uq_image_vectors_image_feature"),
     Index("ix_image_vectors_space_seq", "feature", "version", "seq"),
+    Index("ix_image_vectors_collection_space", "collection", "feature", "version"),
     # Never reuse a seq (SQLite would hand a deleted newest row's rowid to the next insert, and
     # an index that caught up to it would miss the replacement).
     sqlite_autoincrement=True,
@@ -143,7 +162,7 @@ classifiers = Table(
     "classifiers",
     metadata,
     Column("id", String(40), primary_key=True),
-    Column("name", String(64), nullable=False, unique=True),
+    Column("name", String(64), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("description", String(1024), nullable=False, default=""),
     Column("published_version", Integer),
@@ -151,6 +170,9 @@ classifiers = Table(
     Column("run_on_upload", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Its examples and predictions are images of this collection; names are unique within it.
+    collection_column(),
+    UniqueConstraint("collection", "name", name="uq_classifiers_collection_name"),
 )
 
 classifier_examples = Table(
@@ -211,6 +233,9 @@ events = Table(
     Column("dispatched_at", UTCDateTime),
     # When the job the event asked for finished (or at relay time, if it asked for none).
     Column("finished_at", UTCDateTime),
+    # The envelope's `collection` attribute; none for events about the server itself.
+    collection_column(nullable=True),
+    Index("ix_events_collection_seq", "collection", "seq"),
     Index(
         "ix_events_undispatched",
         "seq",
@@ -247,11 +272,13 @@ uploads = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("error", JSON),
+    collection_column(),
     Index("ix_uploads_inbox_key", "inbox_key", unique=True),
 )
 
 # Event subscriptions (webhooks). `start_seq`: the last event already in the log when the
-# subscription was created; it gets the later ones.
+# subscription was created; it gets the later ones. `collection`: it gets only that collection's
+# events (none: every event).
 subscriptions = Table(
     "subscriptions",
     metadata,
@@ -270,6 +297,7 @@ subscriptions = Table(
     Column("start_seq", BigInteger, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    collection_column(nullable=True),
 )
 
 # One event on its way to one subscription. The event's envelope stays in `events` (the row
@@ -349,6 +377,36 @@ delivery_attempts = Table(
     Index("ix_delivery_attempts_subscription_id", "subscription_id", "id"),
 )
 
+# API keys made by `sightline keys create` or `POST /v1/keys`: only a SHA-256 of the secret is
+# kept. Revoked keys stay listed (with `revoked_at`) and still count as keys: revoking the last
+# one never opens the API.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("scope", String(16), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("last_used_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+    Column("collection", String(64)),  # the one collection it may reach; none: every one
+    Index("ix_api_keys_secret_hash", "secret_hash", unique=True),
+)
+
+# Signed-in browsers: a SHA-256 of each session cookie and the key it was signed in with (an
+# `api_keys` id, or `env:…` for a key of SIGHTLINE_API_KEYS, so no foreign key).
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("key_id", String(64), nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
 # Made by the migrations by hand, outside `metadata`, for one database only: the full-text index
 # (SQLite's FTS5 table and its shadow tables, or PostgreSQL's tsvector table and its indexes),
 # and pgvector's copy of the vectors with its per-space HNSW indexes.
@@ -370,6 +428,7 @@ def is_hand_made(name: str | None, type_: str) -> bool:
 
 
 __all__ = [
+    "api_keys",
     "blob_refs",
     "blobs",
     "catalog_state",
@@ -388,4 +447,5 @@ __all__ = [
     "phash_bands",
     "subscriptions",
     "uploads",
+    "web_sessions",
 ]

@@ -8,15 +8,16 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from sightline.api import deps
+from sightline.api import auth, deps
 from sightline.api.errors import documented
 from sightline.api.routing import StrictJSONRoute
 from sightline.api.schemas import RequestBody
-from sightline.errors import NotFound, Unauthorized
-from sightline.settings import Settings
+from sightline.errors import NotFound, TooManyAuthFailures, Unauthorized
+from sightline.keys import KeyService, Principal, Scope
+from sightline.keys.service import SESSION_LIFETIME
 
 router = APIRouter(tags=["web app"], route_class=StrictJSONRoute)
 STATIC = Path(__file__).parent / "static"
@@ -50,16 +51,27 @@ PAGE_HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 
-AppSettings = Annotated[Settings, Depends(deps.settings)]
+Keys = Annotated[KeyService, deps.part("keys")]
 
 
 class SessionIn(RequestBody):
-    api_key: str = Field(description="One of `SIGHTLINE_API_KEYS`.")
+    api_key: str = Field(
+        description="One of `SIGHTLINE_API_KEYS`, or a key from `sightline keys create`."
+    )
 
 
 class SessionOut(BaseModel):
-    auth_required: bool = Field(description="API keys are configured: the app must sign in.")
+    auth_required: bool = Field(description="The server has API keys: the app must sign in.")
     signed_in: bool = Field(description="This browser may use the API.")
+    scope: Scope | None = Field(
+        None, description="What the signed-in key may do; null while the API is open."
+    )
+
+    @classmethod
+    def of(cls, principal: Principal | None) -> SessionOut:
+        if principal is None:
+            return cls(auth_required=False, signed_in=True)
+        return cls(auth_required=True, signed_in=True, scope=principal.scope)
 
 
 @cache
@@ -82,14 +94,6 @@ def _file_response(request: Request, name: str) -> Response:
     return Response(data, media_type=media_type, headers=headers)
 
 
-def _signed_in(request: Request) -> bool:
-    try:
-        deps.require_api_key(request)
-    except Unauthorized:
-        return False
-    return True
-
-
 @router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
 def index(request: Request) -> Response:
     return _file_response(request, "index.html")
@@ -98,44 +102,67 @@ def index(request: Request) -> Response:
 @router.get(
     "/ui/session",
     response_model=SessionOut,
+    # A key header is checked like any other: wrong keys count against the address.
+    responses=documented(TooManyAuthFailures),
     summary="Whether the web app needs to sign in, and whether this browser is",
 )
-def get_session(request: Request, settings: AppSettings) -> SessionOut:
-    return SessionOut(auth_required=bool(settings.api_key_set()), signed_in=_signed_in(request))
+def get_session(request: Request) -> SessionOut:
+    try:
+        return SessionOut.of(auth.identify(request))
+    except Unauthorized:
+        return SessionOut(auth_required=True, signed_in=False)
 
 
 @router.post(
     "/ui/session",
     response_model=SessionOut,
-    responses=documented(Unauthorized),
+    responses=documented(Unauthorized, TooManyAuthFailures),
     summary="Sign the browser in with an API key",
-    description="Sets an HttpOnly, SameSite=Strict cookie that the `/v1` routes accept in place "
-    "of the key (so images and the event stream work in the page). 401 for a wrong key.",
+    description="Sets an HttpOnly, SameSite=Strict cookie (Secure over https) that the `/v1` "
+    "routes accept in place of the key, with the key's scope (so images and the event stream "
+    "work in the page). The session is kept on the server: it ends when the browser signs "
+    "out, after 30 days, or when its key is revoked or removed. 401 for a wrong key; wrong "
+    "keys count against the address like any other (429 `TooManyAuthFailures`).",
 )
-def sign_in(
-    body: SessionIn, request: Request, response: Response, settings: AppSettings
-) -> SessionOut:
-    keys = settings.api_key_set()
-    if not keys:
-        return SessionOut(auth_required=False, signed_in=True)
-    if not deps.valid_api_key(body.api_key.strip(), keys):
-        raise Unauthorized("That API key is not valid.")
+def sign_in(body: SessionIn, request: Request, response: Response, keys: Keys) -> SessionOut:
+    if not keys.auth_required():
+        return SessionOut.of(None)
+    principal = auth.check_key(request, body.api_key.strip())
     response.set_cookie(
-        deps.SESSION_COOKIE,
-        deps.session_token(body.api_key.strip()),
-        max_age=deps.SESSION_SECONDS,
+        auth.SESSION_COOKIE,
+        keys.start_session(principal),
+        max_age=int(SESSION_LIFETIME.total_seconds()),
         path="/",
+        # The scheme is https behind a proxy only if the proxy is trusted to say so
+        # (SIGHTLINE_FORWARDED_ALLOW_IPS, X-Forwarded-Proto).
         secure=request.url.scheme == "https",
         httponly=True,
         samesite="strict",
     )
-    return SessionOut(auth_required=True, signed_in=True)
+    return SessionOut.of(principal)
 
 
-@router.delete("/ui/session", status_code=204, summary="Sign the browser out")
-def sign_out() -> Response:
+@router.delete(
+    "/ui/session",
+    status_code=204,
+    summary="Sign the browser out (with `everywhere=true`, every browser of its key)",
+)
+def sign_out(
+    request: Request,
+    keys: Keys,
+    everywhere: Annotated[
+        bool,
+        Query(description="End every session signed in with this browser's key, not just its."),
+    ] = False,
+) -> Response:
+    token = request.cookies.get(auth.SESSION_COOKIE, "")
+    principal = keys.session_principal(token) if everywhere else None
+    if principal is not None:
+        keys.end_sessions(principal.key_id)
+    elif token:
+        keys.end_session(token)
     response = Response(status_code=204)
-    response.delete_cookie(deps.SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    response.delete_cookie(auth.SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response
 
 

@@ -1,8 +1,10 @@
-"""Which events a subscription wants: event types, subject prefix and suffix, and filters on
-any field of the CloudEvents envelope (`data.filename`, `data.metadata.collection`, `type`…).
+"""Which events a subscription wants: those of its collection (when it was made for one), then
+event types, subject prefix and suffix, and filters on any field of the CloudEvents envelope
+(`data.filename`, `data.metadata.album`, `type`…).
 
-Every condition given must hold. Strings compare case-insensitively. A filter on a field holding
-a list matches when any item does; a missing field matches no filter.
+Every condition given must hold. Strings compare case-insensitively, except the collection,
+which is exactly the envelope's `collection` attribute. A filter on a field holding a list
+matches when any item does; a missing field matches no filter.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sightline.errors import InvalidParameter
-from sightline.events import EventType
+from sightline.events import COLLECTION_ATTRIBUTE, EventType
 from sightline.storage.records import JSON
 from sightline.webhooks.store import SubscriptionRecord
 
@@ -24,6 +26,11 @@ Scalar = str | int | float | bool
 
 
 def matches(subscription: SubscriptionRecord, envelope: JSON) -> bool:
+    if (
+        subscription.collection is not None
+        and envelope.get(COLLECTION_ATTRIBUTE) != subscription.collection
+    ):
+        return False
     if subscription.event_types and envelope.get("type") not in subscription.event_types:
         return False
     subject = str(envelope.get("subject") or "").casefold()

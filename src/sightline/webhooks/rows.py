@@ -51,6 +51,7 @@ def subscription_row(record: SubscriptionRecord) -> dict[str, Any]:
         "secret": record.secret,
         "created_at": record.created_at,
         "updated_at": record.updated_at,
+        "collection": record.collection,
     }
 
 
@@ -75,6 +76,7 @@ def subscription_of(
         created_at=values[f"{prefix}created_at"],
         updated_at=values[f"{prefix}updated_at"],
         counts=counts,
+        collection=values[f"{prefix}collection"],
     )
 
 
@@ -102,7 +104,15 @@ def delivery_of(row: Row[Any]) -> DeliveryRecord:
 
 def envelope_of(row: Row[Any]) -> JSON:
     """The envelope of an `events` row."""
-    return envelope(row.id, row.type, row.subject, row.time, row.data, source=row.source)
+    return envelope(
+        row.id,
+        row.type,
+        row.subject,
+        row.time,
+        row.data,
+        source=row.source,
+        collection=row.collection,
+    )
 
 
 def message_of(row: Row[Any]) -> JSON:
@@ -114,4 +124,5 @@ def message_of(row: Row[Any]) -> JSON:
         row.event_time,
         row.event_data,
         source=row.event_source,
+        collection=row.event_collection,
     )

@@ -1,5 +1,9 @@
 """Use cases of event subscriptions: create (after the endpoint agreed), read, change, delete,
-and look at or redeliver what was sent. The API and the client call these."""
+and look at or redeliver what was sent. The API and the client call these.
+
+A subscription made for a collection gets only that collection's events; one made for none gets
+every event. Every use case takes `collection`, the caller's scope: a subscription made for
+another collection (or for none) is not found, unless the scope is None (every subscription)."""
 
 from __future__ import annotations
 
@@ -68,6 +72,7 @@ class SubscriptionService:
         self,
         endpoint: str,
         *,
+        collection: str | None,
         name: str | None = None,
         event_types: Sequence[str] = (),
         subject_begins_with: str | None = None,
@@ -100,34 +105,41 @@ class SubscriptionService:
             **{field: FIELD_CHECKS[field](value) for field, value in fields.items()},
             created_at=now,
             updated_at=now,
+            collection=collection,
         )
         self.validate_endpoint(record.endpoint)
         return self.store.create(record)
 
-    def get(self, subscription_id: str) -> SubscriptionRecord:
-        record = self.store.get(subscription_id) if subscription_id.startswith(ID_PREFIX) else None
+    def get(self, subscription_id: str, *, collection: str | None) -> SubscriptionRecord:
+        found = subscription_id.startswith(ID_PREFIX)
+        record = self.store.get(subscription_id, collection) if found else None
         if record is None:
             raise SubscriptionNotFound(f"No subscription {subscription_id!r}.")
         return record
 
-    def list_subscriptions(self) -> list[SubscriptionRecord]:
-        return self.store.list_subscriptions()
+    def list_subscriptions(self, *, collection: str | None) -> list[SubscriptionRecord]:
+        return self.store.list_subscriptions(collection)
 
     def delivery_counts(self) -> dict[str, int]:
         """Deliveries kept, by status, over every subscription."""
         totals: dict[str, int] = {}
-        for subscription in self.list_subscriptions():
+        for subscription in self.list_subscriptions(collection=None):
             for status, count in subscription.counts.items():
                 totals[status] = totals.get(status, 0) + count
         return totals
 
     def update(
-        self, subscription_id: str, *, rotate_secret: bool = False, **changes: Any
+        self,
+        subscription_id: str,
+        *,
+        collection: str | None,
+        rotate_secret: bool = False,
+        **changes: Any,
     ) -> SubscriptionRecord:
         """Change any field given (None: left as it is, except the optional filters and name,
         which an empty string clears). A new endpoint is validated first; `rotate_secret` makes
-        a new secret."""
-        current = self.get(subscription_id)
+        a new secret. The collection a subscription was made for never changes."""
+        current = self.get(subscription_id, collection=collection)
         unknown = set(changes) - set(FIELD_CHECKS)
         if unknown:
             raise InvalidParameter(f"Unknown fields: {', '.join(sorted(unknown))}.")
@@ -148,8 +160,8 @@ class SubscriptionService:
         self.on_change()
         return updated
 
-    def delete(self, subscription_id: str) -> None:
-        self.get(subscription_id)
+    def delete(self, subscription_id: str, *, collection: str | None) -> None:
+        self.get(subscription_id, collection=collection)
         if not self.store.delete(subscription_id):
             raise SubscriptionNotFound(f"No subscription {subscription_id!r}.")
 
@@ -159,12 +171,13 @@ class SubscriptionService:
         self,
         subscription_id: str,
         *,
+        collection: str | None,
         status: DeliveryStatus | None = None,
         cursor: str | None = None,
         limit: int = 50,
     ) -> tuple[list[DeliveryRecord], str | None]:
         """A page, newest event first, and the cursor of the next page (None at the end)."""
-        self.get(subscription_id)
+        self.get(subscription_id, collection=collection)
         found = self.store.deliveries(
             subscription_id, status=status, before_seq=_cursor(cursor), limit=limit + 1
         )
@@ -172,17 +185,24 @@ class SubscriptionService:
         return found[:limit], str(found[limit - 1].event_seq) if more else None
 
     def attempts(
-        self, subscription_id: str, *, cursor: str | None = None, limit: int = 50
+        self,
+        subscription_id: str,
+        *,
+        collection: str | None,
+        cursor: str | None = None,
+        limit: int = 50,
     ) -> tuple[list[AttemptRecord], str | None]:
         """A page of the delivery log, newest first, and the next page's cursor."""
-        self.get(subscription_id)
+        self.get(subscription_id, collection=collection)
         found = self.store.attempts(subscription_id, before_id=_cursor(cursor), limit=limit + 1)
         more = len(found) > limit
         return found[:limit], str(found[limit - 1].id) if more else None
 
-    def redeliver(self, subscription_id: str, delivery_id: str) -> DeliveryRecord:
+    def redeliver(
+        self, subscription_id: str, delivery_id: str, *, collection: str | None
+    ) -> DeliveryRecord:
         """A dead letter, pending again: attempts start over, its TTL counts from now."""
-        subscription = self.get(subscription_id)
+        subscription = self.get(subscription_id, collection=collection)
         delivery = self.store.delivery(subscription_id, delivery_id)
         if delivery is None:
             raise DeliveryNotFound(f"No delivery {delivery_id!r} in {subscription_id}.")
@@ -197,9 +217,9 @@ class SubscriptionService:
         self.on_change()
         return requeued[0]
 
-    def redeliver_all(self, subscription_id: str) -> int:
+    def redeliver_all(self, subscription_id: str, *, collection: str | None) -> int:
         """Every dead letter of the subscription, pending again; returns how many."""
-        subscription = self.get(subscription_id)
+        subscription = self.get(subscription_id, collection=collection)
         requeued = self.store.redeliver(
             subscription_id, None, _expiry(subscription.event_ttl_minutes)
         )

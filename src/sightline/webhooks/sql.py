@@ -92,6 +92,11 @@ def new_delivery_id() -> str:
     return time_sorted_id("dlv_")
 
 
+def _of(collection: str | None) -> list[Any]:
+    """The condition on `subscriptions` of a read within `collection` (none for every one)."""
+    return [] if collection is None else [t.subscriptions.c.collection == collection]
+
+
 class SQLSubscriptionStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -113,20 +118,24 @@ class SQLSubscriptionStore:
         assert found is not None  # just stored
         return found
 
-    def get(self, subscription_id: str) -> SubscriptionRecord | None:
+    def get(self, subscription_id: str, collection: str | None = None) -> SubscriptionRecord | None:
         with self.db.read() as conn:
             row = conn.execute(
-                select(t.subscriptions).where(t.subscriptions.c.id == subscription_id)
+                select(t.subscriptions).where(
+                    t.subscriptions.c.id == subscription_id, *_of(collection)
+                )
             ).first()
             if row is None:
                 return None
             counts = self._counts(conn, [row.id])
         return subscription_of(row, counts.get(row.id, {}))
 
-    def list_subscriptions(self) -> list[SubscriptionRecord]:
+    def list_subscriptions(self, collection: str | None = None) -> list[SubscriptionRecord]:
         with self.db.read() as conn:
             rows = conn.execute(
-                select(t.subscriptions).order_by(t.subscriptions.c.created_at, t.subscriptions.c.id)
+                select(t.subscriptions)
+                .where(*_of(collection))
+                .order_by(t.subscriptions.c.created_at, t.subscriptions.c.id)
             ).all()
             counts = self._counts(conn, [row.id for row in rows])
         return [subscription_of(row, counts.get(row.id, {})) for row in rows]

@@ -27,6 +27,7 @@ def delivery_select() -> Any:
         event.source.label("event_source"),
         event.time.label("event_time"),
         event.data.label("event_data"),
+        event.collection.label("event_collection"),
     ).join(t.events, event.seq == d.event_seq)
 
 

@@ -38,6 +38,7 @@ class SubscriptionRecord:
     created_at: datetime
     updated_at: datetime
     counts: dict[str, int] = field(default_factory=dict)  # deliveries kept, per status
+    collection: str | None = None  # only this collection's events; None: every event
 
 
 @dataclass(frozen=True)
@@ -113,14 +114,17 @@ class SubscriptionStore(Protocol):
     """Subscriptions, their deliveries (one per subscription and matching event) and the log of
     HTTP attempts, as the subscription service reads and changes them. Deleting a subscription
     removes its deliveries and log; deliveries go with their event when the event log is
-    pruned."""
+    pruned. Reads take `collection`: only the subscriptions made for that collection are found
+    (None: every subscription)."""
 
     def create(self, record: SubscriptionRecord) -> SubscriptionRecord:
         """Store it; it gets the events written after this call, none of those before."""
 
-    def get(self, subscription_id: str) -> SubscriptionRecord | None: ...
+    def get(
+        self, subscription_id: str, collection: str | None = None
+    ) -> SubscriptionRecord | None: ...
 
-    def list_subscriptions(self) -> list[SubscriptionRecord]:
+    def list_subscriptions(self, collection: str | None = None) -> list[SubscriptionRecord]:
         """Oldest first."""
 
     def update(self, subscription_id: str, **changes: Any) -> SubscriptionRecord | None:

@@ -11,7 +11,9 @@ import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
+import hypothesis
 import pytest
 import uvicorn
 
@@ -20,6 +22,7 @@ from sightline.app import Sightline
 from sightline.connections import server_options
 from sightline.models import Models
 from sightline.settings import Settings, default_model_dir
+from support.answers import RecordAnswers, undocumented
 from support.catalogs import catalog_url, empty_catalog_url, migrate
 from support.services import Service, Stack
 from support.slow import SLOW_TESTS
@@ -132,6 +135,10 @@ def models() -> Iterator[Models]:
     hub.close()
 
 
+# Property tests (hypothesis) may take their time on a busy 2-core machine: no deadline.
+hypothesis.settings.register_profile("sightline", deadline=None)
+hypothesis.settings.load_profile("sightline")
+
 # Quick polls, short leases and backoffs, and the model-free features: API and worker tests
 # stay fast; model tests ask for their features.
 TEST_SETTINGS: dict[str, object] = {
@@ -237,12 +244,18 @@ def client(server: RunningServer) -> Iterator[Client]:
 
 class serve:
     """Run the API (with in-process workers) on a free loopback port in a background thread.
-    `app` is the application it serves, e.g. for `dependency_overrides` before it starts."""
+    `app` is the application it serves, e.g. for `dependency_overrides` before it starts.
+    Every answer it gives must be one the OpenAPI document foresees (support/answers.py): the
+    server's exit fails the test otherwise."""
+
+    # Made once, it is slow: the same for every server but for whether /metrics needs a key.
+    documents: ClassVar[dict[bool, dict[str, Any]]] = {}
 
     def __init__(self, sightline: Sightline, *, run_workers: bool = True, port: int = 0) -> None:
         self.app = sightline.api(run_workers=run_workers)
+        self.recorder = RecordAnswers(self.app)
         config = uvicorn.Config(
-            self.app,
+            self.recorder,
             host="127.0.0.1",
             port=port,
             log_level="warning",
@@ -263,6 +276,14 @@ class serve:
         port = self.server.servers[0].sockets[0].getsockname()[1]
         return RunningServer(f"http://127.0.0.1:{port}", self.sightline)
 
-    def __exit__(self, *_exc: object) -> None:
+    def __exit__(self, failure: type[BaseException] | None, *_exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
+        if failure is None and self.recorder.answers:
+            shape = self.sightline.settings.metrics_require_key
+            if shape not in serve.documents:
+                serve.documents[shape] = self.app.openapi()
+            problems = undocumented(self.recorder.answers, serve.documents[shape])
+            assert not problems, "Answers the OpenAPI document does not foresee:\n" + "\n".join(
+                problems
+            )

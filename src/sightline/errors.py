@@ -10,6 +10,7 @@ SightlineError
 │   ├── InvalidMetadata
 │   ├── InvalidFeature
 │   ├── InvalidParameter
+│   ├── InvalidJson               a request body that is not JSON, or JSON we refuse (json_input)
 │   ├── TooManyFiles
 │   ├── InvalidUrl                `/v1/analyze`: not an absolute http(s) URL
 │   ├── UrlNotAllowed             `/v1/analyze`: a host on a non-public address
@@ -115,6 +116,10 @@ class InvalidFeature(InvalidInput):
 
 class InvalidParameter(InvalidInput):
     code = "InvalidParameter"
+
+
+class InvalidJson(InvalidInput):
+    code = "InvalidJson"
 
 
 class TooManyFiles(InvalidInput):

@@ -18,13 +18,14 @@ MAX_DEPTH = 32
 
 def loads(text: str | bytes) -> Any:
     """The value of a JSON document, or `json.JSONDecodeError` saying why it is refused."""
-    document = text.decode("utf-8", "surrogatepass") if isinstance(text, bytes) else text
+    try:
+        document = text.decode("utf-8", "surrogatepass") if isinstance(text, bytes) else text
+    except UnicodeDecodeError as exc:
+        raise _refused(f"not UTF-8 ({exc.reason})", "") from None
     try:
         value = json.loads(document, parse_constant=_refuse_constant, parse_float=_finite_float)
     except RecursionError:
         raise _refused(f"nested deeper than {MAX_DEPTH} levels", document) from None
-    except UnicodeDecodeError as exc:
-        raise _refused(f"not UTF-8 ({exc.reason})", "") from None
     _check(value, document)
     return value
 

@@ -265,6 +265,7 @@ def test_metrics_can_require_a_key(tmp_path: Path) -> None:
         assert httpx.get(server.url + "/healthz").status_code == 200
         schema = httpx.get(server.url + "/openapi.json").json()
         assert schema["paths"]["/metrics"]["get"]["security"]
+        assert {"401", "429"} <= set(schema["paths"]["/metrics"]["get"]["responses"])
 
 
 def test_a_key_bound_to_a_collection_reaches_only_that_collection(guarded: RunningServer) -> None:

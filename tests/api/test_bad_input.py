@@ -287,6 +287,26 @@ def test_unknown_route(server: RunningServer) -> None:
 
 
 @pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PUT", "/v1/images", "GET, POST"),
+        ("POST", "/v1/images/img_0000000000000000000000000000", "DELETE, GET"),
+        ("PUT", "/v1/classifiers/shop/examples", "DELETE, GET, POST"),
+        ("PUT", "/v1/subscriptions/sub_x", "DELETE, GET, PATCH"),
+        ("GET", "/v1/analyze", "POST"),
+        ("POST", "/healthz", "GET"),
+    ],
+)
+def test_a_wrong_method_is_told_every_allowed_one(
+    server: RunningServer, method: str, path: str, allowed: str
+) -> None:
+    # Each method of a path is a route of its own: the 405 once named the first route's only.
+    response = httpx.request(method, f"{server.url}{path}")
+    assert_error(response, 405, "MethodNotAllowed")
+    assert response.headers["allow"] == allowed
+
+
+@pytest.mark.parametrize(
     "query",
     [
         "limit=0",

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import io
 import json
+from urllib.parse import quote
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
 from conftest import RunningServer
 from sightline import ApiError, Client
+from sightline.api.images import PERCENT_ESCAPE, _decode_cursor, _encode_cursor, header_filename
+from sightline.errors import InvalidParameter
+from sightline.ids import is_image_id, new_image_id
 from sightline.vision.registry import RESULT_MODELS
 from support.imagegen import encode, gif_animation, noise, solid
+from support.strategies import any_text, texts
 
 CONTRACT_FIELDS = {
     "id",
@@ -309,3 +316,33 @@ def test_upload_with_no_features_is_stored_and_done_at_once(client: Client) -> N
     assert image["status"] == "done"
     assert image["features"] == {}
     assert client.content(image["id"]) == solid("red")
+
+
+@given(any_text)
+def test_any_x_filename_is_a_name_or_refused(header: str) -> None:
+    try:
+        name = header_filename(header)
+    except InvalidParameter:
+        return
+    assert isinstance(name, str)
+
+
+@given(texts)
+def test_a_file_name_arrives_whole_however_it_is_encoded(name: str) -> None:
+    assert header_filename(f"UTF-8''{quote(name)}") == name
+    if not PERCENT_ESCAPE.search(name) and "'" not in name:
+        # Raw UTF-8 in the header reaches the server read as Latin-1.
+        assert header_filename(name.encode().decode("latin-1")) == name
+
+
+@given(any_text)
+def test_any_image_cursor_is_an_image_id_or_refused(cursor: str) -> None:
+    try:
+        assert is_image_id(_decode_cursor(cursor))
+    except InvalidParameter:
+        pass
+
+
+@given(st.builds(new_image_id))
+def test_an_image_cursor_holds_its_image(image_id: str) -> None:
+    assert _decode_cursor(_encode_cursor(image_id)) == image_id

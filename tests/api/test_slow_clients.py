@@ -54,6 +54,7 @@ def stalled_upload(server: RunningServer, sent: bytes) -> bytes:
             b"Content-Length: 100000\r\n\r\n" + sent
         )
         started = time.monotonic()
+        # Read to the end: the head and the body may come in two writes, and the 408 closes.
         answer = read_until_closed(conn)
         assert time.monotonic() - started < TIMEOUT + 5
     return answer

@@ -16,6 +16,7 @@ import pytest
 from conftest import RunningServer, serve
 from sightline import ApiError, Client
 from sightline.app import Sightline
+from sightline.images.service import MAX_FILENAME_LENGTH
 from sightline.settings import Settings
 from support.imagegen import solid
 from support.services import SeaweedS3, free_port
@@ -269,6 +270,14 @@ def test_unknown_uploads_and_bad_requests(bucketed: Bucketed) -> None:
         headers={"authorization": f"Bearer {API_KEY}"},
     )
     assert bad.status_code == 400
+
+
+def test_a_direct_upload_holds_its_file_name_to_the_upload_limit(bucketed: Bucketed) -> None:
+    with pytest.raises(ApiError) as long_name:
+        bucketed.api.create_upload(filename="a" * MAX_FILENAME_LENGTH + ".jpg")
+    assert (long_name.value.status, long_name.value.code) == (400, "InvalidParameter")
+    whole = "a" * (MAX_FILENAME_LENGTH - 4) + ".jpg"
+    assert bucketed.api.create_upload(filename=whole)["filename"] == whole
 
 
 def test_content_and_thumbnails_redirect_to_presigned_urls(bucketed: Bucketed) -> None:

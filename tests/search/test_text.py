@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import insert, update
 
 from sightline import stores
@@ -19,6 +21,8 @@ from sightline.events import EventType, cloud_event
 from sightline.search.text import (
     FieldFilter,
     SearchQuery,
+    _decode_cursor,
+    _encode_cursor,
     build_document,
     parse_where,
     rebuild_documents,
@@ -29,6 +33,7 @@ from sightline.storage import tables as t
 from sightline.storage.database import Database
 from sightline.storage.records import FeatureState, FeatureStatus, ImageStatus, NewImage
 from sightline.stores import Stores
+from support.strategies import any_text, texts
 
 JSON = dict[str, Any]
 # The fields every model result starts with: the results below are whole, as analyzers store them.
@@ -600,3 +605,41 @@ def test_a_cursor_must_come_from_the_same_kind_of_query(catalog: Stores) -> None
         ):
             with pytest.raises(InvalidParameter):
                 search_images(conn, query)
+
+
+@given(any_text)
+def test_any_filter_expression_is_read_or_refused(expression: str) -> None:
+    try:
+        condition = parse_where(expression)
+    except InvalidParameter:
+        return
+    assert condition.op in (":", ">", ">=", "<", "<=") and condition.path
+
+
+@given(
+    st.sampled_from(["quality", "image_type", "custom:shop"]),
+    st.lists(st.from_regex(r"[a-z_]{1,8}", fullmatch=True), min_size=1, max_size=3),
+    st.sampled_from([">", ">=", "<", "<="]),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+def test_a_comparison_reads_back_as_written(
+    feature: str, path: list[str], op: str, number: float
+) -> None:
+    condition = parse_where(f"{feature}.{'.'.join(path)}{op}{number!r}")
+    assert (condition.feature, condition.path, condition.op) == (feature, tuple(path), op)
+    assert condition.value == number
+
+
+@given(st.booleans(), any_text)
+def test_any_cursor_is_a_position_or_refused(ranked: bool, cursor: str) -> None:
+    try:
+        position = _decode_cursor(cursor, ranked)
+    except InvalidParameter:
+        return
+    assert isinstance(position[-1], str) and len(position) == (2 if ranked else 1)
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False), texts)
+def test_a_cursor_holds_its_position(rank: float, image_id: str) -> None:
+    assert _decode_cursor(_encode_cursor([rank, image_id]), ranked=True) == [rank, image_id]
+    assert _decode_cursor(_encode_cursor([image_id]), ranked=False) == [image_id]

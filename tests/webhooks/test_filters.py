@@ -6,11 +6,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from sightline.errors import InvalidParameter
 from sightline.events import EventType, cloud_event
 from sightline.webhooks.filters import check_event_types, check_filters, matches
 from sightline.webhooks.store import SubscriptionRecord
+from support.strategies import json_objects, json_values
 
 
 def subscription(**fields: Any) -> SubscriptionRecord:
@@ -147,3 +150,32 @@ def test_unknown_event_types_are_refused() -> None:
     assert check_event_types(["sightline.image.created"] * 2) == ["sightline.image.created"]
     with pytest.raises(InvalidParameter, match="sightline.image.exploded"):
         check_event_types(["sightline.image.exploded"])
+
+
+@given(st.lists(json_values(), max_size=4))
+@example([1])  # not an object: once an AttributeError
+def test_any_filters_are_checked_or_refused(filters: list[Any]) -> None:
+    try:
+        checked = check_filters(filters)
+    except InvalidParameter:
+        return
+    assert check_filters(checked) == checked
+
+
+conditions = st.fixed_dictionaries(
+    {
+        "key": st.sampled_from(["type", "subject", "data.filename", "data.metadata.tags", "x.y"]),
+        "operator": st.sampled_from(["in", "begins_with", "ends_with"]),
+        "values": st.lists(st.text(max_size=8), min_size=1, max_size=3),
+    }
+)
+
+
+@given(st.lists(conditions, max_size=3), json_objects(), json_values())
+def test_checked_filters_match_any_event_without_failing(
+    filters: list[dict[str, Any]], data: dict[str, Any], metadata: Any
+) -> None:
+    wanted = subscription(data_filters=check_filters(filters))
+    envelope = event()
+    envelope["data"] = {**data, "metadata": metadata}
+    assert matches(wanted, envelope) in (True, False)

@@ -70,20 +70,25 @@ def create_api(
     app.include_router(subscription_routes.router, dependencies=protected)
     app.include_router(key_routes.router, dependencies=protected)
     app.include_router(system.router)
-    _document_security(app, metrics_need_key=services.settings.metrics_require_key)
+    _complete_document(app, metrics_need_key=services.settings.metrics_require_key)
     return app
 
 
-def _document_security(app: FastAPI, *, metrics_need_key: bool) -> None:
+def _complete_document(app: FastAPI, *, metrics_need_key: bool) -> None:
+    """Add to the OpenAPI document FastAPI makes, once, the errors each operation answers and
+    the key it needs. Routes included later (the web app's) are in it too: it is made on the
+    first request for it."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            auth.document_security(generate(), metrics_need_key=metrics_need_key)
-        assert app.openapi_schema is not None  # set by `generate`
+            document = generate()  # kept in `app.openapi_schema`
+            errors.describe_errors(document, app.routes, metrics_need_key=metrics_need_key)
+            auth.document_security(document, metrics_need_key=metrics_need_key)
+        assert app.openapi_schema is not None
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's way to extend the document
 
 
 __all__ = ["Services", "create_api"]

@@ -10,11 +10,27 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from sightline.api import deps
-from sightline.api.images import ERRORS, read_body, read_uploads, split_features
+from sightline.api.errors import documented
+from sightline.api.images import (
+    DECODE_ERRORS,
+    READ_ERRORS,
+    read_body,
+    read_uploads,
+    split_features,
+)
 from sightline.api.routing import StrictJSONRoute
-from sightline.api.schemas import AnalyzeOut, AnalyzeUrlRequest
+from sightline.api.schemas import AnalyzeOut, AnalyzeUrlRequest, standalone_schema
 from sightline.api.scope import WriteCollection
-from sightline.errors import InvalidParameter, PayloadTooLarge, TooManyFiles
+from sightline.errors import (
+    InvalidFeature,
+    InvalidJson,
+    InvalidParameter,
+    InvalidUrl,
+    PayloadTooLarge,
+    TooManyFiles,
+    UrlFetchFailed,
+    UrlNotAllowed,
+)
 from sightline.fetch import fetch_image
 from sightline.images.service import ImageService
 
@@ -36,7 +52,7 @@ ANALYZE_BODY: dict[str, Any] = {
                 }
             },
             "image/*": {"schema": {"type": "string", "format": "binary"}},
-            "application/json": {"schema": AnalyzeUrlRequest.model_json_schema()},
+            "application/json": {"schema": standalone_schema(AnalyzeUrlRequest)},
         },
     }
 }
@@ -46,7 +62,15 @@ ANALYZE_BODY: dict[str, Any] = {
     "/analyze",
     response_model=AnalyzeOut,
     response_model_exclude_none=False,
-    responses={**ERRORS, 422: ERRORS[400]},
+    responses=documented(
+        *READ_ERRORS,
+        *DECODE_ERRORS,
+        InvalidFeature,
+        InvalidJson,
+        InvalidUrl,
+        UrlNotAllowed,
+        UrlFetchFailed,
+    ),
     openapi_extra=ANALYZE_BODY,
     summary="Analyse one image now; nothing is stored",
     description=(

@@ -27,7 +27,17 @@ from urllib.parse import urlsplit
 from fastapi import Request
 
 from sightline.api import deps
-from sightline.errors import CollectionForbidden, InsufficientScope, Unauthorized
+from sightline.errors import (
+    CollectionForbidden,
+    InsufficientScope,
+    InvalidSignature,
+    LinkExpired,
+    RateLimited,
+    SightlineError,
+    TooManyAuthFailures,
+    TooManyConcurrentRequests,
+    Unauthorized,
+)
 from sightline.keys import Principal, Scope, links
 
 SESSION_COOKIE = "sightline_session"
@@ -182,18 +192,20 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "description": "The web app's session (`POST /ui/session`); changes only from its pages.",
     },
 }
-REFUSALS = {
-    "401": "No valid API key or session (the API has keys).",
-    "403": "`InsufficientScope`: the key's scope does not cover this route.",
-    "429": "`TooManyAuthFailures`, `RateLimited` or `TooManyConcurrentRequests`; see "
-    "`Retry-After`.",
-}
+# What `metrics_access` may refuse: any scope reads the metrics.
+METRICS_REFUSALS: tuple[type[SightlineError], ...] = (
+    Unauthorized,
+    TooManyAuthFailures,
+    RateLimited,
+    TooManyConcurrentRequests,
+)
 
 LINK_PARAMETERS = [
     {
         "name": "expires",
         "in": "query",
         "required": False,
+        # As `keys.links` reads it: up to 12 digits.
         "schema": {"type": "integer", "minimum": 0, "maximum": 10**12 - 1},
         "description": "A signed link's expiry (Unix seconds).",
     },
@@ -207,12 +219,23 @@ LINK_PARAMETERS = [
 ]
 
 
+def refusals(path: str) -> list[type[SightlineError]]:
+    """What `authorize` may refuse on the route at `path` (its template), for the errors of
+    the OpenAPI document (`api.errors.describe_errors`)."""
+    found = [*METRICS_REFUSALS, InsufficientScope]
+    if path in SIGNED_ROUTES:
+        found += [InvalidSignature, LinkExpired]
+    if path.startswith(KEYS_PREFIX):
+        found.append(CollectionForbidden)
+    return found
+
+
 def document_security(schema: dict[str, Any], *, metrics_need_key: bool) -> None:
     """Name in the OpenAPI document the key each operation needs: its scope as the security
-    requirement's role (OpenAPI 3.1), and the refusals it may answer."""
+    requirement's role (OpenAPI 3.1). The refusals it may answer are among its errors
+    (`refusals`)."""
     components = schema.setdefault("components", {})
     components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
-    error_body = "ErrorBody" in components.get("schemas", {})
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
             if path.startswith("/v1/"):
@@ -222,14 +245,6 @@ def document_security(schema: dict[str, Any], *, metrics_need_key: bool) -> None
             else:
                 continue
             operation["security"] = [{name: [scope]} for name in SECURITY_SCHEMES]
-            responses = operation.setdefault("responses", {})
-            for status, description in REFUSALS.items():
-                refusal: dict[str, Any] = {"description": description}
-                if error_body:
-                    refusal["content"] = {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
-                    }
-                responses.setdefault(status, refusal)
             if path in SIGNED_ROUTES:
                 operation["security"].append({})  # a signed link needs no key
                 operation.setdefault("parameters", []).extend(LINK_PARAMETERS)

@@ -14,9 +14,10 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
 from sightline.api import deps
-from sightline.api.images import ERRORS, read_body, read_uploads
+from sightline.api.errors import documented
+from sightline.api.images import DECODE_ERRORS, READ_ERRORS, read_body, read_uploads
 from sightline.api.routing import StrictJSONRoute
-from sightline.api.schemas import MAX_STORED_INT
+from sightline.api.schemas import MAX_STORED_INT, RequestBody, standalone_schema
 from sightline.api.scope import ReadCollection, WriteCollection
 from sightline.classifiers.service import ClassifierService, ItemOutcome
 from sightline.classifiers.store import (
@@ -25,9 +26,22 @@ from sightline.classifiers.store import (
     VersionStatus,
     prediction_feature,
 )
-from sightline.errors import InvalidParameter, PayloadTooLarge, TooManyFiles
+from sightline.errors import (
+    BackendError,
+    ClassifierExists,
+    ClassifierNotFound,
+    ClassifierVersionNotFound,
+    ImageNotFound,
+    InsufficientStorage,
+    InvalidJson,
+    InvalidParameter,
+    NotEnoughExamples,
+    NotReady,
+    PayloadTooLarge,
+    TooManyFiles,
+)
 
-VersionNumber = Annotated[int, Path(le=MAX_STORED_INT, description="A version number.")]
+VersionNumber = Annotated[int, Path(ge=1, le=MAX_STORED_INT, description="A version number.")]
 router = APIRouter(prefix="/v1/classifiers", tags=["classifiers"], route_class=StrictJSONRoute)
 Classifiers = Annotated[ClassifierService, deps.part("classifiers")]
 MAX_JSON_BYTES = 4 * 1024 * 1024
@@ -39,7 +53,7 @@ Body_ = TypeVar("Body_", bound=BaseModel)
 # -- shapes --------------------------------------------------------------------------------------
 
 
-class ClassifierIn(BaseModel):
+class ClassifierIn(RequestBody):
     name: str = Field(
         description="Unique in the collection; the prediction feature is `custom:NAME`."
     )
@@ -47,7 +61,7 @@ class ClassifierIn(BaseModel):
     description: str = ""
 
 
-class ClassifierPatch(BaseModel):
+class ClassifierPatch(RequestBody):
     description: str | None = None
     run_on_upload: bool | None = Field(
         None,
@@ -97,12 +111,12 @@ class ClassifierList(BaseModel):
     items: list[ClassifierOut]
 
 
-class ExampleIn(BaseModel):
+class ExampleIn(RequestBody):
     image_id: str
     labels: list[str] = Field(description="Exactly one for a multiclass classifier.")
 
 
-class ExamplesIn(BaseModel):
+class ExamplesIn(RequestBody):
     examples: list[ExampleIn] = Field(max_length=MAX_BATCH)
 
 
@@ -145,7 +159,7 @@ class Removed(BaseModel):
     removed: int = Field(description="Image-label pairs removed.")
 
 
-class TrainIn(BaseModel):
+class TrainIn(RequestBody):
     threshold: float = Field(
         0.5, gt=0, lt=1, description="Probability at which a label counts as predicted."
     )
@@ -188,20 +202,54 @@ class VersionList(BaseModel):
     items: list[VersionOut]
 
 
-class PredictIn(BaseModel):
+class PredictIn(RequestBody):
     image_id: str
 
 
-class BackfillIn(BaseModel):
+class BackfillIn(RequestBody):
     only_missing: bool = Field(
         True, description="Skip images whose prediction from the published version exists."
     )
 
 
+def _files_or_json(model: type[BaseModel], files: str) -> dict[str, Any]:
+    """The request body of a route that takes image files or a JSON document."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": standalone_schema(model)},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "file": {
+                                "type": "array",
+                                "items": {"type": "string", "format": "binary"},
+                                "description": files,
+                            }
+                        },
+                    }
+                },
+                "image/*": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    }
+
+
+EXAMPLES_BODY = _files_or_json(ExamplesIn, "Images to store and label (any field name).")
+PREDICT_BODY = _files_or_json(PredictIn, "The one image to predict on.")
+
+
 # -- routes --------------------------------------------------------------------------------------
 
 
-@router.post("", status_code=201, response_model=ClassifierOut, responses=ERRORS)
+@router.post(
+    "",
+    status_code=201,
+    response_model=ClassifierOut,
+    responses=documented(ClassifierExists, InsufficientStorage),
+)
 def create_classifier(
     body: ClassifierIn, classifiers: Classifiers, response: Response, collection: WriteCollection
 ) -> Any:
@@ -210,18 +258,27 @@ def create_classifier(
     return ClassifierOut.of(record)
 
 
-@router.get("", response_model=ClassifierList, responses=ERRORS)
+@router.get("", response_model=ClassifierList)
 def list_classifiers(classifiers: Classifiers, collection: ReadCollection) -> Any:
     found = classifiers.list_classifiers(collection=collection)
     return ClassifierList(items=[ClassifierOut.of(record) for record in found])
 
 
-@router.get("/{key}", response_model=ClassifierOut, responses=ERRORS, description=KEY)
+@router.get(
+    "/{key}",
+    response_model=ClassifierOut,
+    responses=documented(ClassifierNotFound),
+    description=KEY,
+)
 def get_classifier(key: str, classifiers: Classifiers, collection: ReadCollection) -> Any:
     return ClassifierOut.of(classifiers.get(key, collection=collection))
 
 
-@router.patch("/{key}", response_model=ClassifierOut, responses=ERRORS)
+@router.patch(
+    "/{key}",
+    response_model=ClassifierOut,
+    responses=documented(ClassifierNotFound, NotReady, InsufficientStorage),
+)
 def update_classifier(
     key: str, body: ClassifierPatch, classifiers: Classifiers, collection: ReadCollection
 ) -> Any:
@@ -235,7 +292,9 @@ def update_classifier(
     )
 
 
-@router.delete("/{key}", status_code=204, responses=ERRORS)
+@router.delete(
+    "/{key}", status_code=204, responses=documented(ClassifierNotFound, InsufficientStorage)
+)
 def delete_classifier(key: str, classifiers: Classifiers, collection: ReadCollection) -> Response:
     classifiers.delete(key, collection=collection)
     return Response(status_code=204)
@@ -245,7 +304,8 @@ def delete_classifier(key: str, classifiers: Classifiers, collection: ReadCollec
     "/{key}/examples",
     status_code=207,
     response_model=BatchOut,
-    responses=ERRORS,
+    responses=documented(ClassifierNotFound, *READ_ERRORS, InvalidJson, InsufficientStorage),
+    openapi_extra=EXAMPLES_BODY,
     summary="Label images: stored ones by id (JSON), or new uploads (multipart/raw)",
     description=(
         'JSON `{"examples": [{"image_id": "img_…", "labels": ["dress"]}, …]}` labels stored '
@@ -281,7 +341,7 @@ async def add_examples(
     return BatchOut.of(outcomes)
 
 
-@router.get("/{key}/examples", response_model=ExampleList, responses=ERRORS)
+@router.get("/{key}/examples", response_model=ExampleList, responses=documented(ClassifierNotFound))
 def list_examples(
     key: str,
     classifiers: Classifiers,
@@ -298,7 +358,11 @@ def list_examples(
     )
 
 
-@router.delete("/{key}/examples", response_model=Removed, responses=ERRORS)
+@router.delete(
+    "/{key}/examples",
+    response_model=Removed,
+    responses=documented(ClassifierNotFound, InsufficientStorage),
+)
 def remove_examples(
     key: str,
     classifiers: Classifiers,
@@ -313,7 +377,7 @@ def remove_examples(
     "/{key}/train",
     status_code=202,
     response_model=VersionOut,
-    responses=ERRORS,
+    responses=documented(ClassifierNotFound, NotEnoughExamples, InsufficientStorage),
     summary="Train a new version in the background",
     description="Each label needs at least 5 examples (`NotEnoughExamples` otherwise). Poll "
     "the version until its status is `ready` or `failed`.",
@@ -330,20 +394,30 @@ def train(
     return VersionOut.of(version)
 
 
-@router.get("/{key}/versions", response_model=VersionList, responses=ERRORS)
+@router.get("/{key}/versions", response_model=VersionList, responses=documented(ClassifierNotFound))
 def list_versions(key: str, classifiers: Classifiers, collection: ReadCollection) -> Any:
     found = classifiers.versions(key, collection=collection)
     return VersionList(items=[VersionOut.of(v) for v in found])
 
 
-@router.get("/{key}/versions/{number}", response_model=VersionOut, responses=ERRORS)
+@router.get(
+    "/{key}/versions/{number}",
+    response_model=VersionOut,
+    responses=documented(ClassifierNotFound, ClassifierVersionNotFound),
+)
 def get_version(
     key: str, number: VersionNumber, classifiers: Classifiers, collection: ReadCollection
 ) -> Any:
     return VersionOut.of(classifiers.version(key, number, collection=collection))
 
 
-@router.post("/{key}/versions/{number}/publish", response_model=ClassifierOut, responses=ERRORS)
+@router.post(
+    "/{key}/versions/{number}/publish",
+    response_model=ClassifierOut,
+    responses=documented(
+        ClassifierNotFound, ClassifierVersionNotFound, NotReady, InsufficientStorage
+    ),
+)
 def publish(
     key: str, number: VersionNumber, classifiers: Classifiers, collection: ReadCollection
 ) -> Any:
@@ -353,7 +427,10 @@ def publish(
 @router.get(
     "/{key}/versions/{number}/export",
     response_class=Response,
-    responses={**ERRORS, 200: {"content": {"application/zip": {}}}},
+    responses={
+        200: {"content": {"application/zip": {}}},
+        **documented(ClassifierNotFound, ClassifierVersionNotFound, NotReady),
+    },
     summary="The version as an ONNX model (input: the embedding) with its labels, zipped",
 )
 def export(
@@ -369,7 +446,17 @@ def export(
 
 @router.post(
     "/{key}/predict",
-    responses=ERRORS,
+    responses=documented(
+        ClassifierNotFound,
+        ClassifierVersionNotFound,
+        NotReady,
+        ImageNotFound,
+        *READ_ERRORS,
+        *DECODE_ERRORS,
+        InvalidJson,
+        BackendError,
+    ),
+    openapi_extra=PREDICT_BODY,
     summary="Label probabilities for one image",
     description='Send the image (raw `image/*` or multipart), or JSON `{"image_id": "img_…"}` '
     "for a stored one (of the classifier's collection). Uses the published version unless "
@@ -401,7 +488,12 @@ async def predict(
     )
 
 
-@router.post("/{key}/backfill", status_code=202, response_model=ClassifierOut, responses=ERRORS)
+@router.post(
+    "/{key}/backfill",
+    status_code=202,
+    response_model=ClassifierOut,
+    responses=documented(ClassifierNotFound, NotReady, InsufficientStorage),
+)
 def backfill(
     key: str,
     classifiers: Classifiers,

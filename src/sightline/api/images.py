@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import unquote_to_bytes
 
@@ -16,14 +15,15 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from sightline.api import deps
+from sightline.api.errors import documented
 from sightline.api.ranges import blob_response
 from sightline.api.routing import StrictJSONRoute
 from sightline.api.schemas import (
     Duplicate,
     DuplicateList,
-    ErrorBody,
     ImageList,
     ImageOut,
+    Moment,
     ReprocessRequest,
     SimilarList,
     UploadedImage,
@@ -32,10 +32,24 @@ from sightline.api.schemas import (
 )
 from sightline.api.scope import ReadCollection, WriteCollection
 from sightline.errors import (
+    BackendError,
+    BlobNotFound,
+    EmptyImage,
+    ImageDimensionsTooLarge,
+    ImageMemoryTooLarge,
+    ImageNotFound,
     ImageTooLarge,
+    InsufficientStorage,
+    InvalidFeature,
+    InvalidImageFormat,
+    InvalidMetadata,
     InvalidParameter,
     LengthRequired,
+    NotReady,
     PayloadTooLarge,
+    RangeNotSatisfiable,
+    SearchUnavailable,
+    SightlineError,
     TooManyFiles,
     UnsupportedMediaType,
 )
@@ -50,9 +64,29 @@ PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 router = APIRouter(prefix="/v1/images", tags=["images"], route_class=StrictJSONRoute)
 Service = Annotated[ImageService, deps.part("images")]
 Search = Annotated[SearchService, deps.part("search")]
-ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody} for status in (400, 401, 403, 404, 409, 413, 415, 416)
+# What reading the files of a request may answer (`read_uploads`), and decoding one.
+READ_ERRORS: tuple[type[SightlineError], ...] = (
+    PayloadTooLarge,
+    ImageTooLarge,
+    LengthRequired,
+    UnsupportedMediaType,
+    TooManyFiles,
+    InvalidParameter,
+)
+DECODE_ERRORS: tuple[type[SightlineError], ...] = (
+    EmptyImage,
+    InvalidImageFormat,
+    ImageTooLarge,
+    ImageDimensionsTooLarge,
+    ImageMemoryTooLarge,
+)
+# Serving a blob (`blob_response`): its answers besides 200, and its errors.
+BLOB_ANSWERS: dict[int | str, dict[str, Any]] = {
+    206: {"description": "Partial content (`Range`)."},
+    304: {"description": "Not modified (`If-None-Match`)."},
+    307: {"description": "The blob's presigned URL (`SIGHTLINE_BLOB_PRESIGN_SECONDS`, S3)."},
 }
+BLOB_ERRORS = (ImageNotFound, RangeNotSatisfiable, BackendError, BlobNotFound)
 
 FeaturesQuery = Annotated[
     list[str] | None,
@@ -188,7 +222,14 @@ def header_filename(value: str | None) -> str | None:
     "",
     status_code=202,
     response_model=UploadOut,
-    responses=ERRORS,
+    responses=documented(
+        *READ_ERRORS,
+        *DECODE_ERRORS,
+        InvalidMetadata,
+        InvalidFeature,
+        InsufficientStorage,
+        BackendError,
+    ),
     openapi_extra=UPLOAD_BODY,
     summary="Upload one or many images",
     description=(
@@ -224,21 +265,18 @@ async def upload_images(
     )
 
 
-@router.get("", response_model=ImageList, responses=ERRORS, summary="List images, newest first")
+@router.get("", response_model=ImageList, summary="List images, newest first")
 def list_images(
     service: Service,
     collection: ReadCollection,
     status: ImageStatus | None = None,
     content_type: str | None = None,
-    uploaded_after: datetime | None = None,
-    uploaded_before: datetime | None = None,
+    uploaded_after: Moment | None = None,
+    uploaded_before: Moment | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
     results: Annotated[frozenset[str] | None, Depends(only_results)] = None,
 ) -> ImageList:
-    for name, moment in (("uploaded_after", uploaded_after), ("uploaded_before", uploaded_before)):
-        if moment is not None and moment.tzinfo is None:
-            raise InvalidParameter(f"{name} needs a time zone, e.g. 2026-01-31T12:00:00Z.")
     query = ImageQuery(
         collection=collection,
         status=status,
@@ -257,7 +295,7 @@ def list_images(
 @router.get(
     "/{image_id}",
     response_model=ImageOut,
-    responses={**ERRORS, 304: {"description": "Not modified (If-None-Match)."}},
+    responses={304: {"description": "Not modified (If-None-Match)."}, **documented(ImageNotFound)},
     summary="An image with its status and per-feature results",
 )
 def get_image(
@@ -272,11 +310,7 @@ def get_image(
 
 @router.get(
     "/{image_id}/content",
-    responses={
-        **ERRORS,
-        200: {"content": {"image/*": {}}},
-        206: {"description": "Partial content."},
-    },
+    responses={200: {"content": {"image/*": {}}}, **BLOB_ANSWERS, **documented(*BLOB_ERRORS)},
     response_class=Response,
     summary="The original bytes (supports Range and If-None-Match); with "
     "`SIGHTLINE_BLOB_PRESIGN_SECONDS` set and an S3 store, a 307 redirect to a presigned URL",
@@ -301,7 +335,11 @@ def get_content(
 
 @router.get(
     "/{image_id}/thumbnail",
-    responses={**ERRORS, 200: {"content": {"image/webp": {}}}},
+    responses={
+        200: {"content": {"image/webp": {}}},
+        **BLOB_ANSWERS,
+        **documented(*BLOB_ERRORS, NotReady),
+    },
     response_class=Response,
     summary="A WEBP thumbnail whose longer side is at most `size` pixels",
 )
@@ -313,9 +351,8 @@ def get_thumbnail(
     size: Annotated[
         int,
         Query(
-            ge=min(THUMBNAIL_SIZES),
-            le=max(THUMBNAIL_SIZES),
-            description=f"One of {', '.join(map(str, THUMBNAIL_SIZES))}.",
+            description=f"One of {', '.join(map(str, THUMBNAIL_SIZES))} (longer side, pixels).",
+            json_schema_extra={"enum": list(THUMBNAIL_SIZES)},
         ),
     ] = 256,
 ) -> Response:
@@ -336,7 +373,7 @@ def get_thumbnail(
 @router.get(
     "/{image_id}/duplicates",
     response_model=DuplicateList,
-    responses=ERRORS,
+    responses=documented(ImageNotFound),
     summary="Near-duplicates by perceptual hash",
 )
 def get_duplicates(
@@ -360,7 +397,7 @@ def get_duplicates(
 @router.get(
     "/{image_id}/similar",
     response_model=SimilarList,
-    responses={**ERRORS, 503: ERRORS[400]},
+    responses=documented(ImageNotFound, SearchUnavailable),
     summary="Images that look alike, nearest first (by the image embedding)",
     description="Nearest neighbours by cosine similarity of the `embedding` feature (or "
     "another vector feature), searched in an approximate index. Near-identical copies are "
@@ -384,7 +421,7 @@ def get_similar(
     "/{image_id}/reprocess",
     status_code=202,
     response_model=ImageOut,
-    responses=ERRORS,
+    responses=documented(ImageNotFound, InvalidFeature, InsufficientStorage),
     summary="Analyse an image again",
 )
 def reprocess_image(
@@ -399,7 +436,12 @@ def reprocess_image(
     )
 
 
-@router.delete("/{image_id}", status_code=204, responses=ERRORS, summary="Delete an image")
+@router.delete(
+    "/{image_id}",
+    status_code=204,
+    responses=documented(ImageNotFound, InsufficientStorage, BackendError),
+    summary="Delete an image",
+)
 def delete_image(image_id: str, service: Service, collection: ReadCollection) -> Response:
     service.delete(image_id, collection=collection)
     return Response(status_code=204)

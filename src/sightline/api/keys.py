@@ -6,24 +6,22 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from sightline.api import deps
+from sightline.api.errors import documented
 from sightline.api.routing import StrictJSONRoute
-from sightline.api.schemas import ErrorBody
+from sightline.api.schemas import RequestBody
 from sightline.collection import MAX_LENGTH, RULE
+from sightline.errors import InvalidCollection, InvalidParameter, KeyNotFound
 from sightline.keys import KeyRecord, KeyService, Scope
 from sightline.keys.service import MAX_NAME_LENGTH
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"], route_class=StrictJSONRoute)
 Keys = Annotated[KeyService, deps.part("keys")]
-# 401, 403 and 429 are documented on every /v1 operation by `auth.document_security`.
-ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorBody} for status in (400, 404)}
 
 
-class KeyIn(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid")
-
+class KeyIn(RequestBody):
     name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH, description="Who or what uses it.")
     scope: Scope = Field(
         Scope.READ,
@@ -84,7 +82,7 @@ class SessionsEnded(BaseModel):
     "",
     status_code=201,
     response_model=NewKeyOut,
-    responses=ERRORS,
+    responses=documented(InvalidParameter, InvalidCollection),
     summary="Make an API key; the answer is the only one that shows its secret",
 )
 def create_key(body: KeyIn, keys: Keys, response: Response) -> Any:
@@ -93,13 +91,15 @@ def create_key(body: KeyIn, keys: Keys, response: Response) -> Any:
     return NewKeyOut(**KeyOut.of(made.record).model_dump(), secret=made.secret)
 
 
-@router.get("", response_model=KeyList, responses=ERRORS, summary="Stored keys, oldest first")
+@router.get("", response_model=KeyList, summary="Stored keys, oldest first")
 def list_keys(keys: Keys) -> Any:
     """Revoked keys stay listed. Keys of SIGHTLINE_API_KEYS are not stored and not listed."""
     return KeyList(items=[KeyOut.of(record) for record in keys.list_keys()])
 
 
-@router.get("/{key_id}", response_model=KeyOut, responses=ERRORS, summary="A stored key")
+@router.get(
+    "/{key_id}", response_model=KeyOut, responses=documented(KeyNotFound), summary="A stored key"
+)
 def get_key(key_id: str, keys: Keys) -> Any:
     return KeyOut.of(keys.get(key_id))
 
@@ -107,7 +107,7 @@ def get_key(key_id: str, keys: Keys) -> Any:
 @router.delete(
     "/{key_id}",
     status_code=204,
-    responses=ERRORS,
+    responses=documented(KeyNotFound),
     summary="Revoke a key at once, ending its browser sessions",
 )
 def revoke_key(key_id: str, keys: Keys) -> Response:
@@ -118,7 +118,7 @@ def revoke_key(key_id: str, keys: Keys) -> Response:
 @router.delete(
     "/{key_id}/sessions",
     response_model=SessionsEnded,
-    responses=ERRORS,
+    responses=documented(KeyNotFound),
     summary="Sign out every browser signed in with this key; the key keeps working",
 )
 def end_sessions(key_id: str, keys: Keys) -> Any:

@@ -12,9 +12,10 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from sightline.api import deps
+from sightline.api.errors import documented
 from sightline.api.routing import StrictJSONRoute
-from sightline.api.schemas import ErrorBody
 from sightline.api.scope import ReadCollection
+from sightline.errors import ImageNotFound
 from sightline.images.service import ImageService
 from sightline.keys import KeyService, links
 from sightline.vision.thumbnail import THUMBNAIL_SIZES
@@ -34,7 +35,7 @@ class LinksOut(BaseModel):
 @router.get(
     "/{image_id}/links",
     response_model=LinksOut,
-    responses={status: {"model": ErrorBody} for status in (400, 404)},
+    responses=documented(ImageNotFound),
     summary="Signed links to the original and thumbnails that need no API key until they expire",
 )
 def image_links(

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from datetime import datetime
 from typing import Annotated, Any, Union
 
 from fastapi import Query
-from pydantic import BaseModel, Field, GetJsonSchemaHandler, TypeAdapter
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    TypeAdapter,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
@@ -19,9 +28,49 @@ from sightline.vision.registry import RESULT_MODELS
 from sightline.vision.user_models import PREFIX as USER_MODEL_PREFIX
 from sightline.vision.user_models import USER_RESULTS
 
+# A moment in a query: RFC 3339 with its time zone. Pydantic alone would also take a number as
+# Unix time (`uploaded_before=0.5`) and a time without a zone, which the document does not allow.
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})")
+
+
+def _rfc3339(value: Any) -> Any:
+    if not (isinstance(value, str) and RFC3339.fullmatch(value)):
+        raise ValueError("expected a date-time with a time zone, e.g. 2026-01-31T12:00:00Z")
+    return value
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
+
 # The largest integer the databases store (a signed 64-bit BIGINT): every integer a client sends
 # is bounded by it, or a bigger one would only overflow the driver (a 500).
 MAX_STORED_INT = 2**63 - 1
+
+
+def standalone_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema with the models it uses written in place: for a request body
+    declared by hand (`openapi_extra`), where the document's components do not hold them."""
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def inline(part: Any) -> Any:
+        if isinstance(part, dict):
+            if "$ref" in part:
+                return inline(definitions[part["$ref"].rpartition("/")[2]])
+            return {key: inline(value) for key, value in part.items()}
+        if isinstance(part, list):
+            return [inline(item) for item in part]
+        return part
+
+    result: dict[str, Any] = inline(schema)
+    return result
+
+
+class RequestBody(BaseModel):
+    """A JSON request body, taken as typed: `"outdated_only": 0` or `"threshold": "0.5"` is an
+    error rather than a guess, and an unknown (e.g. misspelt) field is refused rather than
+    silently doing nothing. (JSON integers are still taken where a number is wanted.)"""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
 
 
 class ErrorInfo(BaseModel):
@@ -177,7 +226,7 @@ class DuplicateList(BaseModel):
     items: list[Duplicate]
 
 
-class ReprocessRequest(BaseModel):
+class ReprocessRequest(RequestBody):
     features: list[str] | None = Field(
         None, description="Features to compute again; default: every feature the image has."
     )
@@ -209,7 +258,7 @@ class AnalyzeOut(BaseModel):
     features: dict[str, AnalyzedFeature]
 
 
-class AnalyzeUrlRequest(BaseModel):
+class AnalyzeUrlRequest(RequestBody):
     url: str = Field(description="An http(s) URL of the image; public addresses only by default.")
     features: list[str] | None = Field(
         None, description="Features to compute; default: the server's default set."

@@ -3,27 +3,24 @@ filters on the image and its feature values, one cursor page at a time."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from sightline.api import deps
+from sightline.api.errors import documented
 from sightline.api.routing import StrictJSONRoute
-from sightline.api.schemas import MAX_STORED_INT, ErrorBody, ImageOut, ScoredImage, only_results
+from sightline.api.schemas import MAX_STORED_INT, ImageOut, Moment, ScoredImage, only_results
 from sightline.api.scope import ReadCollection
-from sightline.errors import InvalidParameter
+from sightline.errors import InvalidParameter, InvalidQuery, SearchUnavailable
 from sightline.search.service import SearchService
 from sightline.search.text import SearchQuery, parse_where
 from sightline.storage.records import ImageStatus
 
 router = APIRouter(prefix="/v1/search", tags=["search"], route_class=StrictJSONRoute)
 Search = Annotated[SearchService, deps.part("search")]
-ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody} for status in (400, 401, 403, 503)
-}
 
 Q_DESCRIPTION = (
     "Words to find in the images' tags (with their broader terms: `cat` finds a tabby, `animal` "
@@ -68,7 +65,7 @@ class SearchResults(BaseModel):
 @router.get(
     "",
     response_model=SearchResults,
-    responses=ERRORS,
+    responses=documented(InvalidQuery, SearchUnavailable),
     summary="Search images by words and filters",
 )
 def search(
@@ -90,8 +87,8 @@ def search(
     where: Annotated[list[str] | None, Query(description=WHERE_DESCRIPTION)] = None,
     content_type: str | None = None,
     status: ImageStatus | None = None,
-    uploaded_after: datetime | None = None,
-    uploaded_before: datetime | None = None,
+    uploaded_after: Moment | None = None,
+    uploaded_before: Moment | None = None,
     min_width: Annotated[int | None, Query(ge=0, le=MAX_STORED_INT)] = None,
     max_width: Annotated[int | None, Query(ge=0, le=MAX_STORED_INT)] = None,
     min_height: Annotated[int | None, Query(ge=0, le=MAX_STORED_INT)] = None,

@@ -12,12 +12,22 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from sightline.api import deps
-from sightline.api.images import ERRORS
+from sightline.api.errors import documented
 from sightline.api.routing import StrictJSONRoute
+from sightline.api.schemas import RequestBody
 from sightline.api.scope import ReadCollection
+from sightline.errors import (
+    DeliveryNotFound,
+    InsufficientStorage,
+    InvalidUrl,
+    NotDeadLettered,
+    SubscriptionNotFound,
+    WebhookTargetForbidden,
+    WebhookValidationFailed,
+)
 from sightline.events import EventType
 from sightline.webhooks import service as limits
 from sightline.webhooks.filters import MAX_FILTERS, MAX_VALUES
@@ -34,18 +44,14 @@ router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"], route_cla
 
 Subscriptions = Annotated[SubscriptionService, deps.part("subscriptions")]
 MAX_PAGE = 200
-# What clients send is taken as typed: `"paused": "yes"` or `"max_events_per_batch": "5"` is an
-# error rather than a guess, and an unknown (e.g. misspelt) field is refused rather than
-# silently doing nothing. (JSON integers are still taken where a number is wanted.)
-STRICT = ConfigDict(strict=True, extra="forbid")
+# Checking an endpoint: its URL, its address, then the validation handshake.
+ENDPOINT_ERRORS = (InvalidUrl, WebhookTargetForbidden, WebhookValidationFailed)
 
 
 # -- shapes --------------------------------------------------------------------------------------
 
 
-class DataFilter(BaseModel):
-    model_config = STRICT
-
+class DataFilter(RequestBody):
     key: str = Field(
         min_length=1,
         max_length=256,
@@ -60,9 +66,7 @@ class DataFilter(BaseModel):
     )
 
 
-class SubscriptionFields(BaseModel):
-    model_config = STRICT
-
+class SubscriptionFields(RequestBody):
     name: str | None = Field(None, max_length=limits.MAX_NAME_LENGTH, description="A label.")
     event_types: list[str] | None = Field(
         None,
@@ -266,7 +270,7 @@ class Requeued(BaseModel):
     "",
     status_code=201,
     response_model=SubscriptionWithSecret,
-    responses=ERRORS,
+    responses=documented(*ENDPOINT_ERRORS, InsufficientStorage),
     summary="Subscribe an endpoint to events (after it accepts the validation handshake)",
 )
 def create_subscription(
@@ -283,13 +287,15 @@ def create_subscription(
     return SubscriptionWithSecret.with_secret(record)
 
 
-@router.get("", response_model=SubscriptionList, responses=ERRORS)
+@router.get("", response_model=SubscriptionList)
 def list_subscriptions(service: Subscriptions, collection: ReadCollection) -> Any:
     found = service.list_subscriptions(collection=collection)
     return SubscriptionList(subscriptions=[SubscriptionOut.of(record) for record in found])
 
 
-@router.get("/{subscription_id}", response_model=SubscriptionOut, responses=ERRORS)
+@router.get(
+    "/{subscription_id}", response_model=SubscriptionOut, responses=documented(SubscriptionNotFound)
+)
 def get_subscription(
     subscription_id: str, service: Subscriptions, collection: ReadCollection
 ) -> Any:
@@ -299,7 +305,10 @@ def get_subscription(
 @router.patch(
     "/{subscription_id}",
     response_model=None,
-    responses={200: {"model": SubscriptionWithSecret}, **ERRORS},
+    responses={
+        200: {"model": SubscriptionWithSecret},
+        **documented(SubscriptionNotFound, *ENDPOINT_ERRORS, InsufficientStorage),
+    },
     summary="Change a subscription: filters, policy, pause or resume, endpoint, secret",
 )
 def update_subscription(
@@ -322,7 +331,11 @@ def update_subscription(
     return JSONResponse(out.model_dump(mode="json"))
 
 
-@router.delete("/{subscription_id}", status_code=204, responses=ERRORS)
+@router.delete(
+    "/{subscription_id}",
+    status_code=204,
+    responses=documented(SubscriptionNotFound, InsufficientStorage),
+)
 def delete_subscription(
     subscription_id: str, service: Subscriptions, collection: ReadCollection
 ) -> Response:
@@ -334,7 +347,7 @@ def delete_subscription(
 @router.get(
     "/{subscription_id}/deliveries",
     response_model=DeliveryList,
-    responses=ERRORS,
+    responses=documented(SubscriptionNotFound),
     summary="Deliveries of a subscription, newest event first (dead letters: status=…)",
 )
 def list_deliveries(
@@ -356,7 +369,7 @@ def list_deliveries(
 @router.get(
     "/{subscription_id}/attempts",
     response_model=AttemptList,
-    responses=ERRORS,
+    responses=documented(SubscriptionNotFound),
     summary="The delivery log: every HTTP request to the endpoint, newest first",
 )
 def list_attempts(
@@ -378,7 +391,9 @@ def list_attempts(
     "/{subscription_id}/deliveries/{delivery_id}/redeliver",
     status_code=202,
     response_model=DeliveryOut,
-    responses=ERRORS,
+    responses=documented(
+        SubscriptionNotFound, DeliveryNotFound, NotDeadLettered, InsufficientStorage
+    ),
     summary="Send a dead letter again (attempts start over; its TTL counts from now)",
 )
 def redeliver(
@@ -391,7 +406,7 @@ def redeliver(
     "/{subscription_id}/redeliver",
     status_code=202,
     response_model=Requeued,
-    responses=ERRORS,
+    responses=documented(SubscriptionNotFound, InsufficientStorage),
     summary="Send every dead letter of the subscription again",
 )
 def redeliver_all(subscription_id: str, service: Subscriptions, collection: ReadCollection) -> Any:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from sightline.api import auth, deps
 from sightline.api.routing import StrictJSONRoute
@@ -19,7 +20,17 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: catalog, queue and blob store answer")
+class Readiness(BaseModel):
+    status: Literal["ready", "unavailable"]
+    checks: dict[str, str] = Field(description="`ok`, or why the part failed, by part.")
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "A part failed."}},
+    summary="Readiness: catalog, queue, blob store and free disk space answer",
+)
 def readyz(request: Request) -> JSONResponse:
     checks: dict[str, Any] = {}
     for name, probe in deps.services(request).readiness_probes.items():

@@ -15,21 +15,34 @@ from pydantic import BaseModel, Field
 
 from sightline import json_input
 from sightline.api import deps
-from sightline.api.images import ERRORS, read_body
+from sightline.api.errors import documented
+from sightline.api.images import read_body
 from sightline.api.routing import StrictJSONRoute
+from sightline.api.schemas import RequestBody
 from sightline.api.scope import ReadCollection, WriteCollection, no_collection
-from sightline.errors import InvalidStorageEvent, PayloadTooLarge
+from sightline.errors import (
+    BackendError,
+    DirectUploadsUnavailable,
+    InsufficientStorage,
+    InvalidFeature,
+    InvalidMetadata,
+    InvalidStorageEvent,
+    PayloadTooLarge,
+    UploadNotFound,
+)
 from sightline.images.inbox import DirectUploads, Outcome, UploadState
 from sightline.images.uploads import UploadRecord
 
 router = APIRouter(tags=["direct uploads"], route_class=StrictJSONRoute)
 Uploads = Annotated[DirectUploads, deps.part("uploads")]
 MAX_NOTIFICATION_BYTES = 1024 * 1024
-UPLOAD_ERRORS = {**ERRORS, 501: ERRORS[400]}
 
 
-class UploadIn(BaseModel):
-    filename: str | None = Field(None, description="The file's name, kept with the image.")
+class UploadIn(RequestBody):
+    filename: str | None = Field(
+        None,
+        description="The file's name, kept with the image (its base name: 255 characters at most).",
+    )
     features: list[str] | None = Field(
         None, description="Features to compute; default: the server's set."
     )
@@ -91,7 +104,9 @@ class OutcomeList(BaseModel):
     "/v1/uploads",
     status_code=201,
     response_model=TicketOut,
-    responses=UPLOAD_ERRORS,
+    responses=documented(
+        DirectUploadsUnavailable, InvalidFeature, InvalidMetadata, InsufficientStorage, BackendError
+    ),
     summary="A presigned form upload straight into the object store (S3 blob stores only)",
 )
 def create_upload(
@@ -118,7 +133,7 @@ def create_upload(
 @router.get(
     "/v1/uploads/{upload_id}",
     response_model=UploadOut,
-    responses=ERRORS,
+    responses=documented(UploadNotFound),
     summary="Whether a direct upload arrived: waiting, catalogued, rejected or expired",
 )
 def get_upload(upload_id: str, uploads: Uploads, collection: ReadCollection) -> Any:
@@ -128,7 +143,26 @@ def get_upload(upload_id: str, uploads: Uploads, collection: ReadCollection) -> 
 @router.post(
     "/v1/storage/events",
     response_model=OutcomeList,
-    responses=UPLOAD_ERRORS,
+    responses=documented(
+        DirectUploadsUnavailable,
+        InvalidStorageEvent,
+        PayloadTooLarge,
+        InsufficientStorage,
+        BackendError,
+    ),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "description": "S3 event records or a SeaweedFS filer notification.",
+                    }
+                }
+            },
+        }
+    },
     summary="Object-created notifications from the blob store (S3 event records or SeaweedFS)",
     dependencies=[Depends(no_collection)],
 )

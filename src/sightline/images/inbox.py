@@ -36,7 +36,7 @@ from sightline.errors import (
 from sightline.events import EventType, subject_event
 from sightline.ids import is_image_id, new_image_id
 from sightline.images.pipeline import resolve_features
-from sightline.images.service import ImageService, Upload, clean_filename
+from sightline.images.service import ImageService, Upload, checked_filename, clean_filename
 from sightline.images.store import ImageStore
 from sightline.images.uploads import UploadRecord, UploadStore
 from sightline.storage.outbox import EventLog
@@ -87,7 +87,7 @@ def parse_notification(body: Any) -> list[StoredObject]:
     if isinstance(body, dict) and isinstance(body.get("Records"), list):
         return [_s3_record(record) for record in body["Records"] if _is_s3_create(record)]
     if isinstance(body, dict) and "event_type" in body and isinstance(body.get("key"), str):
-        entry = (body.get("message") or {}).get("new_entry") or {}
+        entry = _field(_field(body, "message"), "new_entry")
         path: str = body["key"]
         if body["event_type"] != "create" or entry.get("is_directory"):
             return []
@@ -98,6 +98,14 @@ def parse_notification(body: Any) -> list[StoredObject]:
     raise InvalidStorageEvent(
         'Expected S3 event records ({"Records": [...]}) or a SeaweedFS filer notification.'
     )
+
+
+def _field(parent: dict[str, Any], name: str) -> dict[str, Any]:
+    """An object inside a SeaweedFS notification; an absent one reads as empty."""
+    value = parent.get(name) or {}
+    if not isinstance(value, dict):
+        raise InvalidStorageEvent(f"`{name}` in a SeaweedFS notification must be an object.")
+    return value
 
 
 def _is_s3_create(record: Any) -> bool:
@@ -158,7 +166,7 @@ class DirectUploads:
             features, self.service.analyzers(collection), self.service.defaults(collection)
         )
         client_metadata = self.service.parse_metadata(json.dumps(metadata or {}))
-        name = clean_filename(filename)
+        name = checked_filename(filename)
         now = datetime.now(UTC)
         image_id = new_image_id()
         post = inbox.presigned_post(

@@ -142,9 +142,10 @@ class ImageService:
         analyzers = self.analyzers(collection)
         wanted = resolve_features(features, analyzers, self.defaults(collection))
         client_metadata = self.parse_metadata(metadata)
-        pictures = []
+        pictures, filenames = [], []
         for index, upload in enumerate(uploads):
             try:
+                filenames.append(checked_filename(upload.filename))
                 # Decoded in full to catch corrupt files, then closed: only the facts are kept
                 # while the batch is checked.
                 with self.decoder.picture(
@@ -154,17 +155,18 @@ class ImageService:
             except SightlineError as exc:
                 # Name the culprit: in a batch the client must know which file was refused.
                 self.metrics.upload_rejected(exc.code)
-                name = f" ({upload.filename})" if upload.filename else ""
+                shown = clean_filename(upload.filename)
+                name = f" ({shown})" if shown else ""
                 exc.message = f"File {index + 1}{name}: {exc.message}"
-                exc.details.update(file_index=index, filename=upload.filename)
+                exc.details.update(file_index=index, filename=shown)
                 raise
         new_images = []
         events = []
-        for upload, picture in zip(uploads, pictures, strict=True):
+        for upload, picture, filename in zip(uploads, pictures, filenames, strict=True):
             image = NewImage(
                 id=upload.image_id or new_image_id(),
                 sha256=picture.sha256,
-                filename=clean_filename(upload.filename),
+                filename=filename,
                 content_type=picture.content_type,
                 format=picture.format,
                 size=len(picture.data),
@@ -215,23 +217,7 @@ class ImageService:
             log.exception("Could not remove the blobs of a failed upload: %s", shas)
 
     def parse_metadata(self, raw: str | None) -> dict[str, Any]:
-        if raw is None or not raw.strip():
-            return {}
-        if len(raw.encode()) > self.settings.max_metadata_bytes * 4:
-            raise InvalidMetadata("The metadata is larger than allowed.")
-        try:
-            value = json_input.loads(raw)
-        except ValueError as exc:
-            raise InvalidMetadata(f"The metadata is not valid JSON: {exc}") from exc
-        if not isinstance(value, dict):
-            raise InvalidMetadata("The metadata must be a JSON object.")
-        compact = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-        if len(compact.encode()) > self.settings.max_metadata_bytes:
-            raise InvalidMetadata(
-                f"The metadata has {len(compact.encode())} bytes as compact JSON; "
-                f"the limit is {self.settings.max_metadata_bytes}."
-            )
-        return value
+        return parse_metadata(raw, self.settings.max_metadata_bytes)
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -369,11 +355,53 @@ def _pending(feature: str, analyzers: Mapping[str, Analyzer]) -> FeatureState:
     return FeatureState(feature, FeatureStatus.PENDING, analyzer.name, analyzer.version)
 
 
-def clean_filename(filename: str | None) -> str | None:
+def parse_metadata(raw: str | None, max_bytes: int) -> dict[str, Any]:
+    """Client metadata: a JSON object of at most `max_bytes` as compact JSON, or
+    `InvalidMetadata`; nothing (or blanks) is an empty object."""
+    if raw is None or not raw.strip():
+        return {}
+    if len(raw.encode("utf-8", "surrogatepass")) > max_bytes * 4:
+        raise InvalidMetadata("The metadata is larger than allowed.")
+    try:
+        value = json_input.loads(raw)
+    except ValueError as exc:
+        raise InvalidMetadata(f"The metadata is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise InvalidMetadata("The metadata must be a JSON object.")
+    compact = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if len(compact.encode()) > max_bytes:
+        raise InvalidMetadata(
+            f"The metadata has {len(compact.encode())} bytes as compact JSON; "
+            f"the limit is {max_bytes}."
+        )
+    return value
+
+
+def base_name(filename: str | None) -> str | None:
     """Keep only the base name: a client's folder structure is not ours to store or echo, and
     neither is a name that is itself a step up or a folder (`..`, `.`)."""
     if not filename:
         return None
     name = os.path.basename(filename.replace("\\", "/")).strip()
-    name = "".join(ch for ch in name if ch.isprintable())[:MAX_FILENAME_LENGTH]
+    name = "".join(ch for ch in name if ch.isprintable())
     return name if name not in ("", ".", "..") else None
+
+
+def checked_filename(filename: str | None) -> str | None:
+    """The name stored for a file a client named, however it sent the name (a multipart part,
+    `X-Filename`, a direct upload's JSON): its base name, refused beyond `MAX_FILENAME_LENGTH`
+    characters rather than cut, so that what is stored is what the client said."""
+    name = base_name(filename)
+    if name is not None and len(name) > MAX_FILENAME_LENGTH:
+        raise InvalidParameter(
+            f"The file name has {len(name)} characters; the limit is {MAX_FILENAME_LENGTH}.",
+            limit=MAX_FILENAME_LENGTH,
+        )
+    return name
+
+
+def clean_filename(filename: str | None) -> str | None:
+    """The base name cut to `MAX_FILENAME_LENGTH` characters: for names no client chose (the
+    key of an object dropped into the bucket) and for naming a refused file in a message."""
+    name = base_name(filename)
+    return name[:MAX_FILENAME_LENGTH] if name else None

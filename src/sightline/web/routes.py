@@ -12,8 +12,10 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from sightline.api import auth, deps
+from sightline.api.errors import documented
 from sightline.api.routing import StrictJSONRoute
-from sightline.errors import NotFound, Unauthorized
+from sightline.api.schemas import RequestBody
+from sightline.errors import NotFound, TooManyAuthFailures, Unauthorized
 from sightline.keys import KeyService, Principal, Scope
 from sightline.keys.service import SESSION_LIFETIME
 
@@ -52,7 +54,7 @@ PAGE_HEADERS = {
 Keys = Annotated[KeyService, deps.part("keys")]
 
 
-class SessionIn(BaseModel):
+class SessionIn(RequestBody):
     api_key: str = Field(
         description="One of `SIGHTLINE_API_KEYS`, or a key from `sightline keys create`."
     )
@@ -100,6 +102,8 @@ def index(request: Request) -> Response:
 @router.get(
     "/ui/session",
     response_model=SessionOut,
+    # A key header is checked like any other: wrong keys count against the address.
+    responses=documented(TooManyAuthFailures),
     summary="Whether the web app needs to sign in, and whether this browser is",
 )
 def get_session(request: Request) -> SessionOut:
@@ -112,6 +116,7 @@ def get_session(request: Request) -> SessionOut:
 @router.post(
     "/ui/session",
     response_model=SessionOut,
+    responses=documented(Unauthorized, TooManyAuthFailures),
     summary="Sign the browser in with an API key",
     description="Sets an HttpOnly, SameSite=Strict cookie (Secure over https) that the `/v1` "
     "routes accept in place of the key, with the key's scope (so images and the event stream "

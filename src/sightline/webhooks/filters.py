@@ -60,6 +60,8 @@ def check_filters(filters: Sequence[JSON]) -> list[JSON]:
     checked = []
     for index, condition in enumerate(filters):
         where = f"data_filters[{index}]"
+        if not isinstance(condition, dict):
+            raise InvalidParameter(f"{where} must be an object: key, operator and values.")
         key, operator, values = (
             condition.get("key"),
             condition.get("operator"),

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import delete
 
 from conftest import serve
 from maintenance.conftest import analysed, wait_for
@@ -23,6 +24,7 @@ from sightline.errors import MaintenanceRefused
 from sightline.images.service import Upload
 from sightline.maintenance import backup, restore
 from sightline.settings import Settings
+from sightline.storage import tables
 from sightline.storage.database import Database
 from support.imagegen import noise, solid
 from support.services import Stack
@@ -129,6 +131,21 @@ def test_an_image_deleted_during_the_copy_costs_a_round_not_a_blob(
     checked_clean(tmp_path / "restored")
 
 
+def test_a_blob_caught_between_deletion_and_release_is_swept_at_restore(
+    sightline: Sightline, tmp_path: Path
+) -> None:
+    [image] = sightline.service.ingest([Upload(noise(6))], collection="default", features=[])
+    # The moment between an image's deletion and the release of its blob: the blob's row and
+    # bytes are still there, nothing references them.
+    with sightline.stores.db.write() as conn:
+        conn.execute(delete(tables.images).where(tables.images.c.id == image.image.id))
+    report = backup(sightline.stores.db, sightline.blobs, tmp_path / "backup")
+    assert report.missing == []
+    restored = restore(tmp_path / "backup", Settings(data_dir=tmp_path / "restored"), force=False)
+    assert (restored.images, restored.swept) == (0, 1)
+    checked_clean(tmp_path / "restored")
+
+
 def test_a_blob_missing_from_the_live_store_is_reported(
     sightline: Sightline, tmp_path: Path
 ) -> None:
@@ -156,7 +173,7 @@ def test_restore_with_force_replaces_what_was_there(settings: Settings, tmp_path
     assert refused.exit_code == 1 and "--force" in refused.output
     replaced = run("restore", tmp_path / "backup", "--data-dir", settings.data_dir, "--force")
     assert replaced.exit_code == 0, replaced.output
-    assert "Removed 2 blobs of the replaced data." in replaced.output  # the original, its thumb
+    assert "Removed 2 blobs no restored image uses." in replaced.output  # the original, its thumb
     app = Sightline(settings.model_copy(update={"workers": 0}))
     try:
         assert app.stores.images.get_image(later.image.id) is None

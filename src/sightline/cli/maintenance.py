@@ -133,7 +133,7 @@ def restore(source: Path, force: bool, **overrides: Any) -> None:
         report = restore_backup(source, settings_from(**overrides), force=force)
     click.echo(f"Restored {report.images} images and {report.blobs} blobs.")
     if report.swept:
-        click.echo(f"Removed {report.swept} blobs of the replaced data.")
+        click.echo(f"Removed {report.swept} blobs no restored image uses.")
     if report.corrupt:
         raise click.ClickException(
             f"{len(report.corrupt)} blobs of the backup hold other bytes than their name says "

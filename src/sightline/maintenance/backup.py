@@ -74,7 +74,8 @@ class RestoreReport:
     images: int
     blobs: int
     corrupt: list[str]  # blobs of the backup whose bytes do not hash to their name
-    swept: int  # blobs that were in the target and that the restored catalog does not use
+    # Blobs no restored image uses: the replaced data's, or ones the copy caught mid-release.
+    swept: int
 
 
 def backup(db: Database, blobs: BlobStore, destination: Path) -> BackupReport:
@@ -179,9 +180,13 @@ def restore(source: Path, settings: Settings, *, force: bool) -> RestoreReport:
         SQLEventLog(catalog).redispatch_unfinished()
         shutil.rmtree(settings.index_dir(), ignore_errors=True)
         images = SQLImageStore(catalog)
-        # What the target held before: with the service stopped, nothing is in flight.
-        swept = Sweeper(images, blobs, grace_seconds=0).sweep().blobs if force else 0
-        return RestoreReport(sum(images.status_counts().values()), stored, corrupt, swept)
+        # With the service stopped nothing is in flight, so whatever no image references is
+        # garbage: what a forced target held before, and blob rows the snapshot caught between
+        # an image's deletion and the release of its blobs.
+        swept = Sweeper(images, blobs, grace_seconds=0).sweep()
+        return RestoreReport(
+            sum(images.status_counts().values()), stored, corrupt, swept.blobs + swept.rows
+        )
     finally:
         catalog.dispose()
 

@@ -106,6 +106,7 @@ def test_public_api() -> None:
             "Analysis",
             "Analyzer",
             "Artifact",
+            "Decoder",
             "Independent",
             "Inputs",
             "Picture",

@@ -9,6 +9,7 @@ import os
 import threading
 import time
 from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -240,6 +241,17 @@ def server(sightline: Sightline) -> Iterator[RunningServer]:
 def client(server: RunningServer) -> Iterator[Client]:
     with Client(server.url, timeout=30) as api:
         yield api
+
+
+@contextmanager
+def serving(settings: Settings, *, run_workers: bool = True) -> Iterator[RunningServer]:
+    """A server on an app of its own, made from `settings` and closed with it."""
+    app = Sightline(settings)
+    try:
+        with serve(app, run_workers=run_workers) as running:
+            yield running
+    finally:
+        app.close()
 
 
 class serve:

@@ -14,8 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import TEST_SETTINGS, RunningServer, serve
-from sightline.app import Sightline
+from conftest import TEST_SETTINGS, RunningServer, serving
 from sightline.settings import Settings
 from support.apicheck import assert_error
 from support.imagegen import noise
@@ -29,12 +28,8 @@ PUBLISH = ("POST", "/v1/classifiers/{key}/versions/{number}/publish")
 @contextmanager
 def running(tmp_path: Path, **overrides: Any) -> Iterator[RunningServer]:
     settings = Settings(data_dir=tmp_path / "d", **{**TEST_SETTINGS, **overrides})
-    app = Sightline(settings)
-    try:
-        with serve(app) as server:
-            yield server
-    finally:
-        app.close()
+    with serving(settings) as server:
+        yield server
 
 
 @pytest.fixture

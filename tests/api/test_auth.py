@@ -8,9 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import RunningServer, serve
+from conftest import RunningServer, serving
 from sightline import ApiError, Client
-from sightline.app import Sightline
 from sightline.settings import Settings
 from support.imagegen import solid
 
@@ -24,10 +23,8 @@ def guarded(tmp_path: Path) -> Iterator[RunningServer]:
         workers=1,
         default_features="metadata,color,hash,thumbnail",
     )
-    app = Sightline(settings)
-    with serve(app) as running:
+    with serving(settings) as running:
         yield running
-    app.close()
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import RunningServer, serve
-from sightline.app import Sightline
+from conftest import RunningServer, serving
 from sightline.settings import Settings
 from support.apicheck import assert_error, assert_nothing_stored_and_still_serving
 from support.imagegen import encode, noise, png_bomb, solid
@@ -110,10 +109,8 @@ def small_limits(tmp_path: Path) -> Iterator[RunningServer]:
         # of the upload that shows the service still serving.
         default_features="metadata,color,hash,thumbnail",
     )
-    app = Sightline(settings)
-    with serve(app) as running:
+    with serving(settings) as running:
         yield running
-    app.close()
 
 
 def test_over_the_byte_limit(small_limits: RunningServer) -> None:
@@ -161,10 +158,8 @@ def small_memory(tmp_path: Path) -> Iterator[RunningServer]:
         poll_interval_seconds=0.02,
         default_features="metadata,color,hash,thumbnail",
     )
-    app = Sightline(settings)
-    with serve(app) as running:
+    with serving(settings) as running:
         yield running
-    app.close()
 
 
 def bilevel_png(side: int) -> bytes:

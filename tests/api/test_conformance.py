@@ -31,8 +31,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from conftest import TEST_SETTINGS, RunningServer, serve
-from sightline.app import Sightline
+from conftest import TEST_SETTINGS, RunningServer, serving
 from sightline.settings import Settings
 
 MAX_EXAMPLES = 8
@@ -62,12 +61,8 @@ CHECKS = [
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     data_dir = tmp_path_factory.mktemp("conformance") / "data"
     settings = Settings(data_dir=data_dir, api_keys=ADMIN, **TEST_SETTINGS)  # type: ignore[arg-type]
-    app = Sightline(settings)
-    try:
-        with serve(app) as running:
-            yield running
-    finally:
-        app.close()
+    with serving(settings) as running:
+        yield running
 
 
 def exercise(operation: Operation, mode: GenerationMode, base_url: str) -> None:

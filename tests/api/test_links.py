@@ -12,9 +12,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
-from conftest import TEST_SETTINGS, RunningServer, serve
+from conftest import TEST_SETTINGS, RunningServer, serving
 from sightline import Client
-from sightline.app import Sightline
 from sightline.keys.links import CONTENT
 from sightline.settings import Settings
 from support.apicheck import assert_error
@@ -26,10 +25,8 @@ ADMIN = "admin-key-for-links"
 @pytest.fixture
 def guarded(tmp_path: Path) -> Iterator[RunningServer]:
     settings = Settings(data_dir=tmp_path / "d", api_keys=ADMIN, **TEST_SETTINGS)  # type: ignore[arg-type]
-    app = Sightline(settings)
-    with serve(app) as running:
+    with serving(settings) as running:
         yield running
-    app.close()
 
 
 @pytest.fixture

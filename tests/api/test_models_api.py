@@ -10,8 +10,7 @@ import httpx
 import numpy as np
 import pytest
 
-from conftest import RunningServer, serve
-from sightline.app import Sightline
+from conftest import RunningServer, serving
 from sightline.models.manifest import add_user_model
 from sightline.models.specs import BUILTIN
 from sightline.settings import Settings
@@ -50,10 +49,8 @@ def fresh(tmp_path: Path) -> Iterator[RunningServer]:
     settings = Settings(
         data_dir=tmp_path / "data", model_dir=model_dir, workers=0, default_features="color"
     )
-    app = Sightline(settings)
-    with serve(app, run_workers=False) as running:
+    with serving(settings, run_workers=False) as running:
         yield running
-    app.close()
 
 
 def test_features_lists_every_analyzer_with_its_version(server: RunningServer) -> None:
@@ -111,10 +108,8 @@ def test_a_user_model_is_listed_as_a_model_and_a_feature(fresh: RunningServer) -
 @pytest.fixture
 def guarded(tmp_path: Path) -> Iterator[RunningServer]:
     settings = Settings(data_dir=tmp_path / "d", api_keys="alpha-key", workers=0)
-    app = Sightline(settings)
-    with serve(app, run_workers=False) as running:
+    with serving(settings, run_workers=False) as running:
         yield running
-    app.close()
 
 
 @pytest.mark.parametrize("path", ["/v1/features", "/v1/models"])

@@ -15,8 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from conftest import RunningServer, serve
-from sightline.app import Sightline
+from conftest import RunningServer, serving
 from sightline.settings import Settings
 from support.apicheck import assert_nothing_stored_and_still_serving
 from support.imagegen import noise
@@ -39,10 +38,8 @@ def impatient(tmp_path: Path) -> Iterator[RunningServer]:
         poll_interval_seconds=0.02,
         default_features="metadata,color,hash,thumbnail",
     )
-    app = Sightline(settings)
-    with serve(app) as running:
+    with serving(settings) as running:
         yield running
-    app.close()
 
 
 def stalled_upload(server: RunningServer, sent: bytes) -> bytes:

@@ -13,7 +13,7 @@ ESLINT := .cache/eslint/node_modules/.bin/eslint
 # The markers tests/conftest.py sets from each test's fixtures, plus `slow`.
 FAST_TESTS := not postgres and not redis and not s3 and not browser and not slow
 
-.PHONY: run test test-fast install install-dev models lint typecheck unit bench clean
+.PHONY: run test test-fast install install-dev models lint typecheck unit bench bench-quality clean
 
 run: install models
 	$(BIN)/sightline serve
@@ -104,6 +104,16 @@ bench: install-dev models
 	$(BIN)/python bench/auth.py
 	$(BIN)/python bench/soak.py
 	$(BIN)/python bench/decode_memory.py
+
+# Tesseract is the OCR baseline of the quality benchmark only: never part of an install.
+bench-quality: install-dev models /usr/bin/tesseract
+	$(BIN)/python bench/quality.py
+
+# tesseract-ocr brings tesseract-ocr-osd (orientation detection) with it.
+/usr/bin/tesseract:
+	apt-get install -y -q --no-install-recommends tesseract-ocr tesseract-ocr-eng || \
+		(apt-get update -q && apt-get install -y -q --no-install-recommends tesseract-ocr \
+			tesseract-ocr-eng)
 
 clean:
 	rm -rf $(VENV) $(CONVERT) .cache .mypy_cache .ruff_cache .pytest_cache

@@ -23,7 +23,7 @@ Refit after any change to the `semantic` vectors (their classes, the words they 
 sentence model, and copy the printed parameters into `sightline.search.relevance`:
 
     .venv/bin/python bench/semantic_calibration.py
-    .venv/bin/python bench/semantic_calibration.py --pairs   # every pair's cosine and score
+    .venv/bin/python bench/semantic_calibration.py --pairs   # each query's six best pictures
 """
 
 from __future__ import annotations

@@ -192,6 +192,37 @@ def test_text_search_says_how_many_images_match_and_how_it_searched(
     expect(info).not_to_contain_text("Ignored")
 
 
+def test_tags_of_the_new_shape_read_surest_first_with_broader_terms_and_sources(
+    page: Page, api: Client
+) -> None:
+    """Tags as `{name, confidence, source, broader}` (the tags feature's newer results), here
+    put into the server's real answer in rising order, as older results came."""
+    image = api.upload(jpeg(samples.astronaut()), filename="tags-shape.jpg")
+    api.wait(image["id"])
+    tags = [
+        {"name": "portrait", "confidence": 0.4, "source": "faces", "broader": []},
+        {"name": "crash helmet", "confidence": 0.55, "source": "imagenet", "broader": ["helmet"]},
+        {"name": "person", "confidence": 0.9, "source": "people", "broader": []},
+    ]
+
+    def answer(route: Route) -> None:
+        found = route.fetch().json()
+        found["features"]["tags"]["result"]["tags"] = tags
+        route.fulfill(json=found)
+
+    page.route(re.compile(rf"/v1/images/{image['id']}(\?|$)"), answer)
+    page.goto(f"/#/images/{image['id']}")
+    rows = page.locator(".tags-list > li")
+    expect(rows).to_have_count(3)
+    assert rows.locator(".tag-name").all_inner_texts() == ["person", "crash helmet", "portrait"]
+    expect(rows.nth(0).locator(".pill")).to_have_text("from people")
+    expect(rows.nth(1).locator(".pill")).to_have_count(0)  # ImageNet's own need no note
+    expect(rows.nth(1).locator(".broader")).to_have_text("a kind of helmet")
+    expect(rows.nth(1).get_by_role("link", name="helmet", exact=True)).to_have_attribute(
+        "href", "#/?tag=helmet"
+    )
+
+
 def test_a_classifier_is_trained_from_images_selected_in_the_gallery(
     page: Page, api: Client
 ) -> None:

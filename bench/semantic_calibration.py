@@ -163,11 +163,21 @@ def picture(pixels: np.ndarray) -> Picture:
 
 
 def semantic_vectors(models: Models) -> dict[str, np.ndarray]:
-    """Each picture's `semantic` vector, computed as the pipeline computes it (with every
-    feature it depends on or reuses)."""
+    """Each picture's `semantic` vector, computed as the pipeline computes it."""
     analyzers = build_analyzers(models)
-    semantic = analyzers["semantic"]
-    features = [*semantic.reuses, "semantic"]
+    features: list[str] = []
+
+    def take(name: str) -> None:
+        """The feature, what it depends on, and what any of those reuses: all of it, as an
+        upload with the default features computes it."""
+        if name in features:
+            return
+        analyzer = analyzers[name]
+        for other in (*analyzer.depends_on, *analyzer.reuses):
+            take(other)
+        features.append(name)
+
+    take("semantic")
     vectors = {}
     for name, load in PICTURES.items():
         runs = run_features(picture(load()), features, analyzers, lambda *_: None)

@@ -98,6 +98,7 @@ bench: install-dev models
 	$(BIN)/python bench/models.py
 	$(BIN)/python bench/training.py
 	$(BIN)/python bench/text_search.py
+	$(BIN)/python bench/semantic_calibration.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/deliveries.py

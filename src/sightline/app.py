@@ -108,6 +108,7 @@ class Sightline:
             self.vectors,
             self.models,
             self.analyzers.bundled,
+            semantic_threshold=settings.semantic_threshold,
         )
         # Webhooks: sent from every process that runs workers, by its dispatcher.
         self.dispatcher = Dispatcher(settings, self.stores.subscriptions, self.metrics)

@@ -196,6 +196,13 @@ class Settings(BaseSettings):
         ",".join(DEFAULT_FEATURES),
         description="Comma-separated features computed when a request names none.",
     )
+    semantic_threshold: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Semantic search leaves out hits whose calibrated score (0-1) is under "
+        "this; a request's `min_score` overrides it.",
+    )
     smart_crop_ratios: str = Field(
         "1:1,4:3,3:4,16:9,9:16",
         description="Aspect ratios the `smart_crop` feature crops to, as W:H or decimals.",

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageOps
 from skimage import data
 
-from conftest import RunningServer, serve
+from conftest import RunningServer, serve, serving
 from sightline import Client
 from sightline.app import Sightline
 from sightline.models.manifest import add_user_model
@@ -74,6 +74,47 @@ def test_text_queries_find_images_by_meaning_without_the_words(
         assert _names(photos, answer)[0].startswith(expected), (query, answer["items"])
     # The words are in no result: the full-text index finds nothing for them.
     assert client.search("kitten")["items"] == []
+
+
+def test_semantic_scores_are_calibrated_and_clear_non_matches_left_out(
+    server: RunningServer, settings: Settings, client: Client, photos: dict[str, str]
+) -> None:
+    answer = client.search("hot drink", mode="semantic", limit=5)
+    assert answer["threshold"] == 0.5 and answer["strategy"] == "semantic"
+    assert answer["total"] is None
+    # The cat, rocket and astronaut are no hot drink: under the threshold, they are left out.
+    assert _names(photos, answer) == ["coffee"], answer["items"]
+    assert 0.5 <= answer["items"][0]["score"] <= 1
+
+    everything = client.search("hot drink", mode="semantic", limit=5, min_score=0)
+    assert everything["threshold"] == 0
+    assert sorted(_names(photos, everything)) == sorted(photos)
+    scores = [item["score"] for item in everything["items"]]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0 <= score <= 1 for score in scores) and scores[-1] < 0.5
+
+    strict = client.search("hot drink", mode="semantic", limit=5, min_score=0.99)
+    assert strict["items"] == [] and strict["threshold"] == 0.99
+
+    # The server's default comes from the setting (a second server on the same data).
+    with serving(settings.model_copy(update={"semantic_threshold": 0.0}), run_workers=False) as lax:
+        with Client(lax.url) as other:
+            assert len(other.search("hot drink", mode="semantic", limit=5)["items"]) == 5
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"mode": "semantic", "q": "cat", "min_score": "1.5"},
+        {"mode": "semantic", "q": "cat", "min_score": "-0.1"},
+        {"mode": "semantic", "q": "cat", "min_score": "high"},
+        {"q": "cat", "min_score": "0.5"},  # text search has no calibrated score
+    ],
+)
+def test_min_score_is_a_number_from_0_to_1_for_semantic_search(
+    server: RunningServer, params: dict[str, str]
+) -> None:
+    assert_error(httpx.get(f"{server.url}/v1/search", params=params), 400, "InvalidParameter")
 
 
 def test_semantic_search_refuses_what_it_cannot_do(server: RunningServer, client: Client) -> None:
@@ -140,5 +181,8 @@ def test_a_user_clip_model_answers_text_queries_when_installed(
                 answer = api.search(query, mode="semantic", limit=3)
                 assert answer["method"] == "clip"
                 assert _names(ids, answer)[0] == query
+                # No measured calibration: the cosine clipped to 0-1, nothing left out.
+                assert answer["threshold"] == 0 and len(answer["items"]) == 3
+                assert all(0 <= item["score"] <= 1 for item in answer["items"])
     finally:
         app.close()

@@ -102,6 +102,7 @@ def service(images: Images, page: Page | None = None, index: Nearest | None = No
         cast(VectorSearch, index or Nearest()),
         cast(Any, None),
         {"embedding": cast(Analyzer, Embedding())},
+        semantic_threshold=0.5,
     )
 
 

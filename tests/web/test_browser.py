@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, Route, expect
 from skimage import data as samples
 
 from conftest import RunningServer, serve
@@ -132,6 +132,9 @@ def test_search_by_words_by_tag_and_by_meaning(page: Page, api: Client) -> None:
     expect(card(page, note["id"])).to_be_visible()
     expect(page.locator(".card")).to_have_count(1)
     assert "q=resurfacing" in page.url  # the search is part of the address
+    # Text relevance is an order, not a measure: the card shows its rank.
+    expect(card(page, note["id"]).locator(".relevance")).to_have_text("#1")
+    expect(page.locator(".results-info")).to_contain_text("matching “resurfacing”, best first")
 
     search.fill("")
     page.get_by_label("Tag").fill("cat")  # a broader term of the tabby's class
@@ -143,10 +146,81 @@ def test_search_by_words_by_tag_and_by_meaning(page: Page, api: Client) -> None:
     search.fill("hot drink")
     expect(page.locator(".card").first).to_have_attribute("data-id", cup["id"])
     expect(page.get_by_label("Tag")).to_be_disabled()
+    # A semantic score is calibrated: shown as a percentage, the cut-off said above the cards.
+    expect(card(page, cup["id"]).locator(".relevance")).to_have_text(re.compile(r"^\d+ % match$"))
+    expect(page.locator(".results-info")).to_contain_text("(at least 50 % match)")
+    expect(card(page, cat["id"])).to_have_count(0)  # a cat is no hot drink
+
+    # The tags read from the surest down.
+    card(page, cup["id"]).locator(".card-link").click()
+    values = page.locator(".tags-list > li > .value")
+    expect(values.first).to_be_visible()
+    shown = [float(text.rstrip(" %")) for text in values.all_inner_texts()]
+    assert shown == sorted(shown, reverse=True), shown
+    page.go_back()
 
     page.get_by_role("button", name="Clear").click()
     expect(card(page, note["id"])).to_be_visible()
     expect(card(page, cat["id"])).to_be_visible()
+
+
+def test_text_search_says_how_many_images_match_and_how_it_searched(
+    page: Page, api: Client
+) -> None:
+    """The answer's count, the strategy it fell back to and the words it left out, as the
+    text search gives them (`tests/api/test_search.py` pins those answers): added here to the
+    server's real answer."""
+    image = api.upload(jpeg(samples.chelsea()), filename="strategy-seascape.jpg")
+    api.wait(image["id"])
+    facts = {"total": 123, "strategy": "any_words", "ignored_words": ["the"]}
+
+    def answer(route: Route) -> None:
+        route.fulfill(json=route.fetch().json() | facts)
+
+    page.route(re.compile(r"/v1/search\?"), answer)
+    page.goto("/#/?q=seascape")
+    expect(card(page, image["id"])).to_be_visible()
+    info = page.locator(".results-info")
+    expect(info).to_contain_text("123 images matching “seascape”")
+    expect(info).to_contain_text("No image has every word; showing images with any of them.")
+    expect(info).to_contain_text("Ignored: “the”")
+
+    facts = {"total": 1, "strategy": "semantic", "ignored_words": []}
+    page.goto("/#/?q=seascape&status=done")
+    expect(info).to_contain_text("1 image matching “seascape”")
+    expect(info).to_contain_text("No image has these words; showing images found by meaning.")
+    expect(info).not_to_contain_text("Ignored")
+
+
+def test_tags_of_the_new_shape_read_surest_first_with_broader_terms_and_sources(
+    page: Page, api: Client
+) -> None:
+    """Tags as `{name, confidence, source, broader}` (the tags feature's newer results), here
+    put into the server's real answer in rising order, as older results came."""
+    image = api.upload(jpeg(samples.astronaut()), filename="tags-shape.jpg")
+    api.wait(image["id"])
+    tags = [
+        {"name": "portrait", "confidence": 0.4, "source": "faces", "broader": []},
+        {"name": "crash helmet", "confidence": 0.55, "source": "imagenet", "broader": ["helmet"]},
+        {"name": "person", "confidence": 0.9, "source": "people", "broader": []},
+    ]
+
+    def answer(route: Route) -> None:
+        found = route.fetch().json()
+        found["features"]["tags"]["result"]["tags"] = tags
+        route.fulfill(json=found)
+
+    page.route(re.compile(rf"/v1/images/{image['id']}(\?|$)"), answer)
+    page.goto(f"/#/images/{image['id']}")
+    rows = page.locator(".tags-list > li")
+    expect(rows).to_have_count(3)
+    assert rows.locator(".tag-name").all_inner_texts() == ["person", "crash helmet", "portrait"]
+    expect(rows.nth(0).locator(".pill")).to_have_text("from people")
+    expect(rows.nth(1).locator(".pill")).to_have_count(0)  # ImageNet's own need no note
+    expect(rows.nth(1).locator(".broader")).to_have_text("a kind of helmet")
+    expect(rows.nth(1).get_by_role("link", name="helmet", exact=True)).to_have_attribute(
+        "href", "#/?tag=helmet"
+    )
 
 
 def test_a_classifier_is_trained_from_images_selected_in_the_gallery(

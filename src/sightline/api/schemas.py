@@ -277,7 +277,10 @@ class SimilarList(BaseModel):
     )
     feature: str = Field(description="The feature whose vectors were searched.")
     version: str = Field(description="Its analyzer version: vectors of other versions are apart.")
-    items: list[ScoredImage]
+    items: list[ScoredImage] = Field(
+        description="Nearest first; score: the raw cosine similarity of the two vectors (-1 to "
+        "1, higher is more alike), not a calibrated probability; nothing is left out."
+    )
 
     @classmethod
     def of(cls, answer: Answer, results: Collection[str] | None = None) -> SimilarList:

@@ -44,7 +44,12 @@ class SearchMode(StrEnum):
 MODE_DESCRIPTION = (
     "`text`: by the words in the images' results. `semantic`: by meaning, nearest first: a "
     "user-added image-text (clip) model when one is installed and has embedded images, "
-    "otherwise the images' `semantic` (ConSE) vectors; takes `q`, `limit` and `collection` only."
+    "otherwise the images' `semantic` (ConSE) vectors; takes `q`, `limit`, `min_score` and "
+    "`collection` only."
+)
+MIN_SCORE_DESCRIPTION = (
+    "Semantic mode: leave out hits scored under this (0-1); default "
+    "`SIGHTLINE_SEMANTIC_THRESHOLD` (0.5) for ConSE, 0 for a clip model."
 )
 
 
@@ -54,11 +59,31 @@ class SearchResults(BaseModel):
         "of the images' predicted classes) or `clip` (a user image-text model)."
     )
     items: list[ScoredImage] = Field(
-        description="Best first with `q` (score: relevance, higher is better, comparable within "
-        "one query only); newest first without (score null)."
+        description="Best first with `q`; newest first without (score null). Text mode: score "
+        "is relevance, higher is better, comparable within one query only. Semantic mode: "
+        "`conse` scores are calibrated, 0 to 1, how likely the image is what was asked for "
+        "(0.5: as likely as not); `clip` scores are the model's cosine similarity, clipped to "
+        "0-1."
     )
     next_cursor: str | None = Field(
         description="Pass as `cursor` (with the same query) for the next page; null at the end."
+    )
+    threshold: float | None = Field(
+        None,
+        description="Semantic mode: hits scored under this were left out (`min_score`, or the "
+        "server's default); null in text mode.",
+    )
+    total: int | None = Field(
+        None,
+        description="Text mode: how many images match, every page together; null in semantic mode.",
+    )
+    strategy: str | None = Field(
+        None,
+        description="How the query was answered: `all_words`, `any_words` (no image had every "
+        "word) or `semantic` (by meaning).",
+    )
+    ignored_words: list[str] = Field(
+        default_factory=list, description="Words of `q` left out of the search (stop words)."
     )
 
 
@@ -96,6 +121,7 @@ def search(
     min_size: Annotated[int | None, Query(ge=0, le=MAX_STORED_INT, description="Bytes.")] = None,
     max_size: Annotated[int | None, Query(ge=0, le=MAX_STORED_INT, description="Bytes.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    min_score: Annotated[float | None, Query(ge=0, le=1, description=MIN_SCORE_DESCRIPTION)] = None,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
     results: Annotated[frozenset[str] | None, Depends(only_results)] = None,
 ) -> SearchResults:
@@ -104,12 +130,21 @@ def search(
         sizes = [min_width, max_width, min_height, max_height, min_size, max_size, cursor]
         if any(value is not None for value in filters + sizes):
             raise InvalidParameter("A semantic search takes `q` and `limit` only.")
-        answer = search.semantic(q or "", limit, collection=collection)
+        answer = search.semantic(q or "", limit, collection=collection, min_score=min_score)
         items = [
             ScoredImage(score=hit.score, image=ImageOut.of(hit.image, results))
             for hit in answer.hits
         ]
-        return SearchResults(method=answer.method, items=items, next_cursor=None)
+        return SearchResults(
+            method=answer.method,
+            items=items,
+            next_cursor=None,
+            threshold=answer.threshold,
+            total=None,
+            strategy="semantic",
+        )
+    if min_score is not None:
+        raise InvalidParameter("min_score applies to semantic search (mode=semantic) only.")
     query = SearchQuery(
         text=q,
         collection=collection,

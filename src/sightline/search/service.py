@@ -9,6 +9,13 @@ Text-to-image search by meaning uses the best method installed:
   classes (ConSE), and the query is embedded by the same sentence model.
 Answers say which method (and which feature and version) produced them.
 
+Scores: similar images keep the raw cosine of the two vectors (-1 to 1). A `conse` hit's score
+is calibrated to [0, 1], how likely the picture is what was asked for (`search.relevance`), and
+hits under the threshold (`SIGHTLINE_SEMANTIC_THRESHOLD`, or the caller's `min_score`) are
+left out, so a query that names nothing in the collection finds nothing. A user's clip model has
+no measured calibration: its score is the cosine clipped to [0, 1], and only a `min_score` the
+caller gives drops hits.
+
 Every search takes `collection`: only images of that collection are found (None: of every one).
 """
 
@@ -22,12 +29,13 @@ from sightline.errors import ImageNotFound, InvalidParameter, InvalidQuery, Sear
 from sightline.ids import is_image_id
 from sightline.models import Models, ModelSpec, ModelUnavailable
 from sightline.models.manifest import feature_of
+from sightline.search.relevance import CONSE, Baseline
 from sightline.search.text import SearchPage, SearchQuery
 from sightline.search.vector_store import VectorStore
 from sightline.search.vectors import VectorSearch
 from sightline.storage.records import ImageRecord, Vector
 from sightline.vision import Analyzer
-from sightline.vision.concepts import embed_query
+from sightline.vision.concepts import class_table, embed_query
 from sightline.vision.user_models import encode_text
 
 SIMILAR_FEATURE = "embedding"
@@ -59,6 +67,7 @@ class Answer:
     feature: str
     version: str
     hits: list[Hit]
+    threshold: float | None = None  # semantic answers: hits scored under it were left out
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,8 @@ class SearchService:
         vectors: VectorSearch,
         models: Models,
         analyzers: Mapping[str, Analyzer],
+        *,
+        semantic_threshold: float,
     ) -> None:
         self.images = images
         self.text_index = text_index
@@ -83,6 +94,7 @@ class SearchService:
         self.vectors = vectors
         self.models = models
         self.analyzers = analyzers
+        self.semantic_threshold = semantic_threshold
 
     def similar(
         self,
@@ -102,9 +114,10 @@ class SearchService:
                 f"Image {image_id} has no `{feature}` vector of version {analyzer.version} yet: "
                 f"analyse it with that feature (reprocess) first.",
             ) from None
-        hits = self._nearest(
+        nearest = self._nearest(
             feature, analyzer.version, found[1], limit, collection, exclude={image_id}
         )
+        hits = [Hit(image, cosine) for image, cosine in nearest]
         return Answer(
             "embedding" if feature == SIMILAR_FEATURE else "vector", feature, analyzer.version, hits
         )
@@ -125,29 +138,40 @@ class SearchService:
         ]
         return TextAnswer(hits, page.next_cursor)
 
-    def semantic(self, query: str, limit: int, *, collection: str | None) -> Answer:
-        """Images whose meaning is nearest to the query text."""
+    def semantic(
+        self, query: str, limit: int, *, collection: str | None, min_score: float | None = None
+    ) -> Answer:
+        """Images whose meaning is nearest to the query text, best first, those scored under
+        `min_score` (default: the configured threshold; clip models: 0) left out."""
         query = query.strip()
         if not query or len(query) > MAX_QUERY_LENGTH:
             raise InvalidQuery(f"A semantic query is 1-{MAX_QUERY_LENGTH} characters.")
+        if min_score is not None and not 0.0 <= min_score <= 1.0:
+            raise InvalidParameter("min_score is a number from 0 to 1.")
         clip = self._clip_model(collection)
         if clip is not None:
             feature, spec = clip
             analyzer = self.analyzers[feature]
             vector = encode_text(self.models, spec, [query])[0]
-            return Answer(
-                "clip",
-                feature,
-                analyzer.version,
-                self._nearest(feature, analyzer.version, vector, limit, collection),
+            threshold = min_score or 0.0
+            nearest = self._nearest(feature, analyzer.version, vector, limit, collection)
+            hits = _kept(
+                [(image, min(max(cosine, 0.0), 1.0)) for image, cosine in nearest], threshold
             )
+            return Answer("clip", feature, analyzer.version, hits, threshold)
         analyzer = self._vector_analyzer(SEMANTIC_FEATURE)
         try:
             vector = embed_query(self.models, query)
+            with class_table(self.models).acquire() as table:
+                baseline = Baseline.of(table @ vector)
         except ModelUnavailable as exc:
             raise SearchUnavailable(exc.reason) from exc
-        hits = self._nearest(SEMANTIC_FEATURE, analyzer.version, vector, limit, collection)
-        return Answer("conse", SEMANTIC_FEATURE, analyzer.version, hits)
+        threshold = self.semantic_threshold if min_score is None else min_score
+        nearest = self._nearest(SEMANTIC_FEATURE, analyzer.version, vector, limit, collection)
+        scored = [(image, CONSE.score(cosine, baseline)) for image, cosine in nearest]
+        return Answer(
+            "conse", SEMANTIC_FEATURE, analyzer.version, _kept(scored, threshold), threshold
+        )
 
     def _clip_model(self, collection: str | None) -> tuple[str, ModelSpec] | None:
         """The first user clip model that embedded images (of the collection), if any."""
@@ -176,10 +200,9 @@ class SearchService:
         limit: int,
         collection: str | None,
         exclude: set[str] | None = None,
-    ) -> list[Hit]:
-        """Nearest images (of the collection) that still exist; deleted ones are dropped from
-        the index."""
-        hits: list[Hit] = []
+    ) -> list[tuple[ImageRecord, float]]:
+        """Nearest images (of the collection) that still exist, with their cosines; deleted
+        ones are dropped from the index."""
         wanted = limit
         while True:
             found = self.vectors.nearest(
@@ -187,11 +210,13 @@ class SearchService:
             )
             records = self.images.get_images([image_id for image_id, _score in found], collection)
             gone = [image_id for image_id, _score in found if image_id not in records]
-            hits = [
-                Hit(records[image_id], score) for image_id, score in found if image_id in records
-            ]
+            hits = [(records[image_id], score) for image_id, score in found if image_id in records]
             if gone:
                 self.vectors.forget(feature, version, gone)
             if len(hits) >= limit or len(found) < wanted:
                 return hits[:limit]
             wanted *= 2
+
+
+def _kept(scored: list[tuple[ImageRecord, float]], threshold: float) -> list[Hit]:
+    return [Hit(image, score) for image, score in scored if score >= threshold]

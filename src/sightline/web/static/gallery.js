@@ -74,7 +74,29 @@ export function miniCard(image, caption) {
   );
 }
 
-function card(image) {
+/**
+ * How a search hit's score reads on its card: semantic answers (and text searches answered by
+ * meaning) carry a calibrated 0-1 score, shown as a percentage; a clip model's is its cosine
+ * similarity; text relevance means only an order, so the card shows its rank.
+ */
+export function relevanceOf(score, page, rank) {
+  if (score === null || score === undefined) return null;
+  if (page.method === "clip") {
+    return {
+      text: `similarity ${score.toFixed(2)}`,
+      title: "Cosine similarity of the image–text model: higher is closer; not a probability",
+    };
+  }
+  if (page.method === "conse" || page.strategy === "semantic") {
+    return {
+      text: `${Math.round(score * 100)} % match`,
+      title: "How likely this image is what you asked for (calibrated relevance)",
+    };
+  }
+  return { text: `#${rank}`, title: `Relevance order: #${rank} (score ${score.toFixed(2)})` };
+}
+
+function card(image, relevance = null) {
   const name = displayName(image);
   const src = thumbnailUrl(image);
   const thumb = h("div", { class: "thumb" });
@@ -98,6 +120,7 @@ function card(image) {
         { class: "caption" },
         h("span", { class: "name" }, name),
         h("span", { class: "meta" }, `${image.width} × ${image.height} · ${formatBytes(image.size)}`),
+        relevance ? h("span", { class: "relevance", title: relevance.title }, relevance.text) : null,
       ),
     ),
     h("label", { class: "pick" }, checkbox),
@@ -119,6 +142,8 @@ export async function renderGallery({ main, query, signal, setQuery }) {
     classifier: query.get("select") ?? "",
   };
   const cards = new Map(); // image id -> card element
+  const relevance = new Map(); // image id -> how its search score reads (kept across refreshes)
+  let answer = null; // the first page's facts: total, strategy, ignored words, threshold
   const selected = new Set();
   let cursor = null;
   let loading = false;
@@ -333,21 +358,46 @@ export async function renderGallery({ main, query, signal, setQuery }) {
     });
   }
 
+  const images = (count) => `${count.toLocaleString()} ${count === 1 ? "image" : "images"}`;
+
   function describe() {
-    if (semantic()) return `Closest in meaning to “${state.q.trim()}”`;
+    if (semantic()) {
+      const floor = answer?.threshold ? ` (at least ${Math.round(answer.threshold * 100)} % match)` : "";
+      return `${images(cards.size)} closest in meaning to “${state.q.trim()}”, best first${floor}`;
+    }
     const parts = [];
     if (state.q.trim()) parts.push(`matching “${state.q.trim()}”`);
     if (state.tag.trim()) parts.push(`tagged “${state.tag.trim()}”`);
     if (state.label.trim()) parts.push(`labelled “${state.label.trim()}”`);
     if (state.status) parts.push(`with status ${statusSelect.selectedOptions[0].textContent.toLowerCase()}`);
     if (!parts.length) return "Newest first";
-    return `Images ${parts.join(", ")}${state.q.trim() ? ", best first" : ", newest first"}`;
+    const found = Number.isInteger(answer?.total) ? images(answer.total) : "Images";
+    return `${found} ${parts.join(", ")}${state.q.trim() ? ", best first" : ", newest first"}`;
+  }
+
+  /** What the search did with the words, when it did more than match them all. */
+  function notes() {
+    const said = [];
+    if (!semantic() && answer?.strategy === "any_words") {
+      said.push("No image has every word; showing images with any of them.");
+    } else if (!semantic() && answer?.strategy === "semantic") {
+      said.push("No image has these words; showing images found by meaning.");
+    }
+    const ignored = answer?.ignored_words ?? [];
+    if (ignored.length) said.push(`Ignored: ${ignored.map((word) => `“${word}”`).join(", ")} (too common to search for).`);
+    return said.map((text) => h("span", { class: "search-note" }, text));
+  }
+
+  function showInfo() {
+    info.replaceChildren(h("span", {}, describe()), ...notes());
   }
 
   async function reload() {
     generation += 1;
     const mine = generation;
     cards.clear();
+    relevance.clear();
+    answer = null;
     selected.clear();
     updateSelection();
     cursor = null;
@@ -390,17 +440,21 @@ export async function renderGallery({ main, query, signal, setQuery }) {
   }
 
   function showPage(page) {
+    answer ??= page;
     for (const item of page.items) {
       const image = item.image ?? item;
-      if (!cards.has(image.id)) grid.append(remember(card(image)));
+      if (cards.has(image.id)) continue;
+      const reading = relevanceOf(item.score, page, cards.size + 1);
+      if (reading) relevance.set(image.id, reading);
+      grid.append(remember(card(image, reading)));
     }
     cursor = page.next_cursor ?? null;
     more.hidden = !cursor;
     if (!cards.size) {
       results.replaceChildren(emptyResults());
-      info.textContent = "";
+      info.replaceChildren(...notes());
     } else {
-      info.textContent = describe();
+      showInfo();
     }
   }
 
@@ -410,7 +464,7 @@ export async function renderGallery({ main, query, signal, setQuery }) {
         iconName: "search",
         title: "No images match",
         text: semantic()
-          ? "Nothing is close enough in meaning. Try other words."
+          ? `Nothing is close enough in meaning${answer?.threshold ? ` (at least ${Math.round(answer.threshold * 100)} % match)` : ""}. Try other words.`
           : "Try fewer or other words, or clear the filters.",
         actions: [h("button", { type: "button", onclick: resetFilters }, "Clear search and filters")],
       });
@@ -439,14 +493,14 @@ export async function renderGallery({ main, query, signal, setQuery }) {
   function upsert(image, { prepend = false } = {}) {
     const existing = cards.get(image.id);
     if (existing) {
-      const replacement = remember(card(image));
+      const replacement = remember(card(image, relevance.get(image.id)));
       existing.replaceWith(replacement);
       return;
     }
     if (!prepend) return;
     if (!grid.isConnected) results.replaceChildren(grid, more);
     grid.prepend(remember(card(image)));
-    info.textContent = describe();
+    showInfo();
   }
 
   function removeCard(id) {

@@ -74,29 +74,59 @@ function featuresPanel(image) {
   );
 }
 
+const SOURCE_NAMES = {
+  faces: "faces",
+  people: "people",
+  read: "text read",
+  image_type: "image type",
+  color: "colours",
+};
+
+/**
+ * Tags most confident first (a stable sort: equally sure tags keep the server's order, the
+ * more specific first). Both shapes are read: `{name, confidence, source, broader}` and the
+ * older `{name, confidence, kind}`, whose broader words were tags of their own.
+ */
+export function orderedTags(tags) {
+  return [...tags].sort((a, b) => (b.confidence ?? 0) - (a.confidence ?? 0));
+}
+
+function tagLink(name, className) {
+  return h("a", { href: `#/?tag=${encodeURIComponent(name)}`, class: className, title: `Images tagged ${name}` }, name);
+}
+
+function tagRow(tag) {
+  const source = tag.source && tag.source !== "imagenet" ? SOURCE_NAMES[tag.source] ?? tag.source : null;
+  const broader = tag.broader ?? [];
+  return h(
+    "li",
+    { dataset: { source: tag.source ?? tag.kind ?? "" } },
+    tagLink(tag.name, "tag-name"),
+    tag.kind === "broader" ? h("span", { class: "pill" }, "broader") : null,
+    source ? h("span", { class: "pill", title: `Found from the ${source} feature` }, `from ${source}`) : null,
+    bar(tag.confidence, `${tag.name}: ${percent(tag.confidence)}`),
+    h("span", { class: "value" }, percent(tag.confidence)),
+    broader.length
+      ? h(
+          "span",
+          { class: "broader" },
+          "a kind of ",
+          ...broader.flatMap((name, index) => [index ? ", " : "", tagLink(name)]),
+        )
+      : null,
+  );
+}
+
 function tagsPanel(image) {
   const tags = featureResult(image, "tags");
   if (!tags) return null;
-  const tagRows = tags.tags ?? [];
+  const tagRows = orderedTags(tags.tags ?? []);
   const classes = tags.classes ?? [];
   return panel(
     "Tags",
     tagRows.length
-      ? h(
-          "ul",
-          { class: "confidence-list" },
-          tagRows.map((tag) =>
-            h(
-              "li",
-              {},
-              h("a", { href: `#/?tag=${encodeURIComponent(tag.name)}`, class: "tag-name", title: `Images tagged ${tag.name}` }, tag.name),
-              tag.kind === "broader" ? h("span", { class: "pill" }, "broader") : null,
-              bar(tag.confidence, `${tag.name}: ${percent(tag.confidence)}`),
-              h("span", { class: "value" }, percent(tag.confidence)),
-            ),
-          ),
-        )
-      : h("p", { class: "muted" }, "No tag is above 20 % confidence."),
+      ? h("ul", { class: "confidence-list tags-list" }, tagRows.map(tagRow))
+      : h("p", { class: "muted" }, "No tag is sure enough to show."),
     classes.length
       ? h(
           "details",

@@ -29,6 +29,7 @@ taken as an input.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +43,19 @@ from sightline.models.sentences import MODEL as TEXT_MODEL
 from sightline.models.sentences import sentence_encoder
 from sightline.vision import geometry
 from sightline.vision.base import Analysis, Inputs, Picture, analyzer_version
+from sightline.vision.concept_words import SOURCES
+from sightline.vision.concept_words import VOCABULARY as CONCEPT_VOCABULARY
 from sightline.vision.tags import MODEL as IMAGE_MODEL
-from sightline.vision.tags import TagsAnalyzer, classifier, shared_prediction
+from sightline.vision.tags import Tag, TagsAnalyzer, TagsResult, classifier, shared_prediction
 from sightline.vision.vectors import rounded, unit_length
 
 METHOD = "conse"
-CODE_VERSION = "1"
+CODE_VERSION = "2"
 DEFAULT_CLASSES = 10
+CONCEPT_WEIGHT = 0.5
+COLOR_WEIGHT = 0.25
+CONCEPT_SOURCES = frozenset(SOURCES)
+CONCEPT_ROWS = {word: row for row, word in enumerate(CONCEPT_VOCABULARY)}
 
 Floats = npt.NDArray[np.float32]
 
@@ -80,6 +87,27 @@ def conse_vector(
     top = np.argsort(-probabilities, kind="stable")[:classes]
     weights = probabilities[top].astype(np.float64)
     return unit_length(weights @ table[top].astype(np.float64))
+
+
+def concept_table(models: Models) -> LazyModel[Floats]:
+    """The shared handle on the unit embeddings of every concept word, in the order of
+    `concept_words.VOCABULARY`."""
+
+    def build(_path: Path) -> Floats:
+        with sentence_encoder(models).acquire() as encoder:
+            return encoder.encode(list(CONCEPT_VOCABULARY))
+
+    return models.load(TEXT_MODEL, build, key=f"{TEXT_MODEL}:concepts")
+
+
+def concept_sum(tags: Sequence[Tag], table: Floats) -> npt.NDArray[np.float64]:
+    """The confidence-weighted sum of the embeddings of the tags that are concept words."""
+    total = np.zeros(table.shape[1], np.float64)
+    for tag in tags:
+        if tag.source in CONCEPT_SOURCES and tag.name in CONCEPT_ROWS:
+            weight = COLOR_WEIGHT if tag.source == "color" else CONCEPT_WEIGHT
+            total += weight * tag.confidence * table[CONCEPT_ROWS[tag.name]]
+    return total
 
 
 def embed_query(models: Models, text: str) -> Floats:
@@ -120,11 +148,16 @@ class SemanticAnalyzer:
             CODE_VERSION, f"{image_version}+{text_version}", (classes,), (DEFAULT_CLASSES,)
         )
         self.table = class_table(models)
+        self.concepts = concept_table(models)
 
     def analyze(self, picture: Picture, inputs: Inputs) -> Analysis:
         probabilities = shared_prediction(inputs).probabilities
         with self.table.acquire() as table:
-            vector = conse_vector(probabilities, table, self.classes)
+            classes = conse_vector(probabilities, table, self.classes)
+        tags = inputs[TagsAnalyzer.name].result
+        with self.concepts.acquire() as concepts:
+            words = concept_sum(tags.tags if isinstance(tags, TagsResult) else [], concepts)
+        vector = unit_length(classes + words)
         result = SemanticResult(
             **geometry.header(picture, METHOD, self.version),
             method=METHOD,

@@ -43,8 +43,7 @@ original evaluation code, RGB scaled as (x - 127) / 128.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -61,23 +60,27 @@ from sightline.models.runtime import onnx_session
 from sightline.vision import geometry
 from sightline.vision.base import (
     Analysis,
-    Independent,
     Inputs,
     Picture,
     ResultPart,
     analyzer_version,
 )
+from sightline.vision.concept_words import SOURCES as CONCEPT_SOURCES
+from sightline.vision.concept_words import ConceptSource, ConceptWord, concept_words
 from sightline.vision.vectors import EmbeddingResult, softmax, unit_length
 
 MODEL = "efficientnet-lite0"
-TAGS_VERSION = "2"
+TAGS_VERSION = "3"
 EMBEDDING_VERSION = "1"
 INPUT_SIDE = 224
 CROP_FRACTION = 0.875  # 224 / 256
 DEFAULT_TOP_K = 5
-DEFAULT_THRESHOLD = 0.2
-DEFAULT_MAX_TAGS = 20
-CONFIDENCE_BAND = 0.1
+DEFAULT_THRESHOLD = 0.1
+DEFAULT_MAX_TAGS = 10
+MAX_BROADER = 5
+SURE = 0.6  # a broader term this sure, and surer than any of its classes by
+PROMOTION_GAIN = 2.0  # this factor, becomes a tag of its own
+PROMOTION_CLASSES = 10  # the likeliest classes whose broader terms may become tags
 MIN_CLASS_CONFIDENCE = 0.1  # `classes` holds the top 5 whatever their probability: less is noise
 
 Floats = npt.NDArray[np.float32]
@@ -94,6 +97,7 @@ class Vocabulary:
     classes: npt.NDArray[np.intp]  # class indices, word after word
     starts: npt.NDArray[np.intp]  # where each word's classes begin in `classes`
     sizes: npt.NDArray[np.int64]  # classes per word: fewer is narrower
+    position: Mapping[str, int]  # each word's place in `words`
 
     @classmethod
     def of(cls, labels: Sequence[ClassLabel]) -> Vocabulary:
@@ -109,12 +113,18 @@ class Vocabulary:
             classes=np.array([i for indices in covered.values() for i in indices], np.intp),
             starts=np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.intp),
             sizes=sizes,
+            position={word: i for i, word in enumerate(covered)},
         )
 
     def confidences(self, probabilities: Floats) -> Floats:
         """Every word's confidence: the summed probability of its classes, at most 1."""
         sums: Floats = np.add.reduceat(probabilities[self.classes], self.starts)
         return np.minimum(sums, 1.0)
+
+    def best_class(self, probabilities: Floats) -> Floats:
+        """Every word's likeliest class's probability."""
+        best: Floats = np.maximum.reduceat(probabilities[self.classes], self.starts)
+        return best
 
 
 @dataclass(frozen=True)
@@ -171,10 +181,14 @@ def predict(picture: Picture, model: Classifier) -> Prediction:
     return Prediction(probabilities[0], features[0])
 
 
+TagSource = Literal["imagenet", ConceptSource]
+
+
 class Tag(ResultPart):
     name: str
     confidence: float
-    kind: Literal["class", "broader"]
+    source: TagSource
+    broader: list[str]
 
 
 class ImageClass(ResultPart):
@@ -188,10 +202,14 @@ class TagsResult(geometry.ModelResult):
     classes: list[ImageClass]
 
     def index_entries(self) -> IndexEntries:
-        scored: list[Tag | ImageClass] = [*self.tags, *self.classes]
-        return IndexEntries(
-            tags=[(e.name, e.confidence) for e in scored if e.confidence >= MIN_CLASS_CONFIDENCE]
-        )
+        """Every tag, every broader term (as sure as the surest tag it is listed under: "animal"
+        finds a cat) and the likelier classes."""
+        scored = [
+            *((tag.name, tag.confidence) for tag in self.tags),
+            *((term, tag.confidence) for tag in self.tags for term in tag.broader),
+            *((c.name, c.confidence) for c in self.classes),
+        ]
+        return IndexEntries(tags=[(name, c) for name, c in scored if c >= MIN_CLASS_CONFIDENCE])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -209,29 +227,73 @@ def shared_prediction(inputs: Inputs) -> Prediction:
     return tags.prediction
 
 
-def rank_tags(
-    probabilities: Floats, vocabulary: Vocabulary, threshold: float, limit: int
+def broader_shown(terms: Sequence[str]) -> list[str]:
+    """At most `MAX_BROADER` terms: the nearest, and the broadest ("animal") when cut."""
+    if len(terms) <= MAX_BROADER:
+        return list(terms)
+    return [*terms[: MAX_BROADER - 1], terms[-1]]
+
+
+def imagenet_tags(
+    probabilities: Floats,
+    labels: Sequence[ClassLabel],
+    vocabulary: Vocabulary,
+    threshold: float,
 ) -> list[Tag]:
-    """Tag words at or above `threshold`, by confidence band, narrower first within a band."""
+    """Classes at or above `threshold`, each with its broader terms, and the broader terms
+    that are sure together while none of their classes is (see the module docstring)."""
     confidences = vocabulary.confidences(probabilities)
-    kept = np.flatnonzero(confidences >= threshold)
-    order = sorted(
-        kept,
-        key=lambda i: (
-            -math.floor(float(confidences[i]) / CONFIDENCE_BAND),
-            vocabulary.sizes[i],
-            -float(confidences[i]),
-            vocabulary.words[i],
-        ),
-    )
-    return [
-        Tag(
-            name=vocabulary.words[i],
-            confidence=geometry.confidence(confidences[i]),
-            kind="class" if vocabulary.is_class_name[i] else "broader",
+    best_class = vocabulary.best_class(probabilities)
+    found: dict[str, Tag] = {}
+
+    def add(name: str, confidence: float, broader: Sequence[str]) -> None:
+        tag = Tag(
+            name=name,
+            confidence=geometry.confidence(confidence),
+            source="imagenet",
+            broader=broader_shown(broader),
         )
-        for i in order[:limit]
-    ]
+        if name not in found or tag.confidence > found[name].confidence:
+            found[name] = tag
+
+    promoted: dict[str, tuple[float, Sequence[str]]] = {}
+    for index in np.argsort(-probabilities, kind="stable")[:PROMOTION_CLASSES]:
+        label = labels[index]
+        if probabilities[index] >= threshold:
+            add(label.name, float(probabilities[index]), label.broader)
+        for depth, term in enumerate(label.broader):
+            word = vocabulary.position[term]
+            together, alone = float(confidences[word]), float(best_class[word])
+            if together >= SURE and together >= PROMOTION_GAIN * alone:
+                promoted[term] = (together, label.broader[depth + 1 :])
+                break
+    implied = {term for _, above in promoted.values() for term in above}
+    for term, (confidence, above) in promoted.items():
+        if term not in implied:
+            add(term, confidence, above)
+    return list(found.values())
+
+
+def rank_tags(imagenet: Sequence[Tag], concepts: Sequence[ConceptWord], limit: int) -> list[Tag]:
+    """ImageNet tags and concept words in one list, each name once (the surer kept): most
+    confident first, colours after everything else, at most `limit`."""
+    merged: dict[str, Tag] = {}
+    for tag in [
+        *(
+            Tag(
+                name=w.name,
+                confidence=geometry.confidence(w.confidence),
+                source=w.source,
+                broader=[],
+            )
+            for w in concepts
+        ),
+        *imagenet,
+    ]:
+        if tag.name not in merged or tag.confidence > merged[tag.name].confidence:
+            merged[tag.name] = tag
+    ranked = sorted(merged.values(), key=lambda t: (t.source == "color", -t.confidence))
+    return ranked[:limit]
 
 
 def top_classes(probabilities: Floats, labels: Sequence[ClassLabel], k: int) -> list[ImageClass]:
@@ -246,11 +308,14 @@ def top_classes(probabilities: Floats, labels: Sequence[ClassLabel], k: int) -> 
     ]
 
 
-class TagsAnalyzer(Independent):
-    """ImageNet classes and the broader words above them (see the module docstring)."""
+class TagsAnalyzer:
+    """ImageNet classes, the broader words above them and concept words from the features in
+    `reuses` (see the module docstring)."""
 
     name = "tags"
     result_model = TagsResult
+    depends_on = ()
+    reuses = CONCEPT_SOURCES
 
     def __init__(
         self,
@@ -273,8 +338,10 @@ class TagsAnalyzer(Independent):
         with self.model.acquire() as loaded:
             prediction = predict(picture, loaded)
             probabilities = prediction.probabilities
-            tags = rank_tags(probabilities, loaded.vocabulary, self.threshold, self.max_tags)
+            found = imagenet_tags(probabilities, loaded.labels, loaded.vocabulary, self.threshold)
             classes = top_classes(probabilities, loaded.labels, self.top_k)
+        concepts = [w for w in concept_words(inputs) if w.confidence >= self.threshold]
+        tags = rank_tags(found, concepts, self.max_tags)
         result = TagsResult(
             **geometry.header(picture, MODEL, self.model_version), tags=tags, classes=classes
         )

@@ -4,7 +4,8 @@ colours, so that tags and semantic vectors name what ImageNet has no class for.
 Each word comes with a confidence and the feature it came from (its `source`). Nothing about
 gender, age or emotion is ever derived.
 
-- `faces` and `people` (a person is counted once, by whichever detector saw more):
+- `faces` and `people` (a person is counted once, by whichever detector saw more, or the
+  surer one when both saw as many):
   "person" (1 or more; the surest detection's confidence), "people" (2 or more; the second
   surest), "group of people" (3 or more; the third), "crowd" (`CROWD` or more; the
   `CROWD`-th). "portrait": one or two faces, the largest at least
@@ -93,8 +94,8 @@ def people_words(faces: FacesResult | None, people: PeopleResult | None) -> list
     body_scores = (
         sorted((person.confidence for person in people.people), reverse=True) if people else []
     )
-    source, scores = (
-        (FACES, face_scores) if len(face_scores) >= len(body_scores) else (PEOPLE, body_scores)
+    source, scores = max(
+        (FACES, face_scores), (PEOPLE, body_scores), key=lambda pair: (len(pair[1]), pair[1][:1])
     )
     words = [
         ConceptWord(name, scores[count - 1], source)
@@ -127,17 +128,21 @@ def text_words(read: ReadResult) -> list[ConceptWord]:
         len(line.text) for line in lines
     )
     source = READ
-    words = [ConceptWord("text", confidence, source)]
+    text = ConceptWord("text", confidence, source)
     area = max(read.width * read.height, 1)
     coverage = sum(line.box.w * line.box.h for line in lines) / area
     if len(lines) < DOCUMENT_LINES or coverage < DOCUMENT_COVERAGE:
-        return words
-    words.append(ConceptWord("document", confidence, source))
-    if _share(lines, AMOUNT) >= RECEIPT_AMOUNTS:
-        words.append(ConceptWord("receipt", confidence, source))
-    if _share(lines, LABEL) >= FORM_LABELS:
-        words.append(ConceptWord("form", confidence, source))
-    return words
+        return [text]
+    kinds = [
+        ConceptWord(name, confidence, source)
+        for name, pattern, share in (
+            ("receipt", AMOUNT, RECEIPT_AMOUNTS),
+            ("form", LABEL, FORM_LABELS),
+        )
+        if _share(lines, pattern) >= share
+    ]
+    # The most specific word first: ties keep this order when tags are ranked.
+    return [*kinds, ConceptWord("document", confidence, source), text]
 
 
 def _share(lines: Sequence[TextLine], pattern: re.Pattern[str]) -> float:

@@ -3,27 +3,38 @@
 `tags`::
 
     {"model": {"name": "efficientnet-lite0", "version": "1"}, "width": 451, "height": 300,
-     "tags": [{"name": "domestic cat", "confidence": 0.9335, "kind": "broader"},
-              {"name": "cat", "confidence": 0.9335, "kind": "broader"}, ...,
-              {"name": "animal", "confidence": 0.9505, "kind": "broader"},
-              {"name": "tiger cat", "confidence": 0.3845, "kind": "class"},
-              {"name": "Egyptian Mau", "confidence": 0.3655, "kind": "class"}],
-     "classes": [{"name": "tiger cat", "wnid": "n02123159", "confidence": 0.3845},
-                 {"name": "Egyptian Mau", "wnid": "n02124075", "confidence": 0.3655},
-                 {"name": "tabby cat", "wnid": "n02123045", "confidence": 0.1691}, ...]}
+     "tags": [{"name": "domestic cat", "confidence": 0.9153, "source": "imagenet",
+               "broader": ["cat", "domestic animal", "feline", "carnivore", "animal"]},
+              {"name": "tiger cat", "confidence": 0.3821, "source": "imagenet",
+               "broader": ["domestic cat", "cat", "domestic animal", "feline", "animal"]},
+              {"name": "Egyptian Mau", "confidence": 0.3513, "source": "imagenet", ...},
+              {"name": "tabby cat", "confidence": 0.1804, "source": "imagenet", ...},
+              {"name": "brown", "confidence": 0.8841, "source": "color", "broader": []}],
+     "classes": [{"name": "tiger cat", "wnid": "n02123159", "confidence": 0.3821},
+                 {"name": "Egyptian Mau", "wnid": "n02124075", "confidence": 0.3513}, ...]}
 
 - `classes`: the `top_k` most likely of the 1000 ImageNet classes, with their WordNet ids.
-- `tags`: words for the picture, most confident first. A class name's confidence is its
-  probability; a broader term's (from WordNet: "cat", "vehicle", "food") is the summed
-  probability of every class under it, so several unsure cat breeds still make a sure "cat".
-  A word that names a class and is also a broader term is listed once, as `"kind": "class"`,
-  with the sum. Only words at or above `threshold` (0.2) are kept, at most `max_tags`.
-  Ancestors of a confident class all sum to nearly the same confidence (cat 0.93, feline 0.95,
-  animal 0.95), so ranking by confidence alone would lead with the least informative word:
-  words are ranked by confidence band (tenths), and within a band the narrower word (covering
-  fewer classes) comes first, so the list starts "domestic cat, cat, …, animal". The threshold
-  is 0.2 rather than 0.1 because broad words sum many small probabilities: on unclear pictures
-  "animal" reached 0.1 from noise alone.
+- `tags`: words for the picture, most confident first, colours last, at most `max_tags` (10).
+  `source` says where a word came from: "imagenet", or the feature a concept word was derived
+  from ("faces", "people", "read", "image_type", "color"; see `concept_words`). A word is
+  listed once, with its highest confidence.
+- ImageNet tags: every class at or above `threshold` (0.1), its probability as confidence,
+  and its WordNet broader terms in `broader`, nearest first (at most `MAX_BROADER`: the four
+  nearest and the broadest kept one, "animal"). Broader terms are not tags of their own, so
+  general words ("device", "covering", "structure") no longer lead the list; the catalog still
+  indexes each at its tag's confidence, so "animal" finds a cat.
+- Sure together, unsure alone: a broader term becomes a tag of its own when the summed
+  probability of its classes is at least `SURE` (0.6) and at least `PROMOTION_GAIN` (2) times
+  its likeliest class's: three unsure cat breeds (0.38, 0.35, 0.18) make "domestic cat" 0.92.
+  Only the nearest such term of each of the 10 likeliest classes is considered, and a term
+  above another promoted one is left to that one's `broader` ("cat", "mammal" under
+  "domestic cat"). With 0.5 and no gain rule, "device" (0.58) and "weapon" (0.53) led a rocket
+  photo's list above its "missile" (0.33), and "device" led a game screenshot's.
+- Concept words join when the same job computes the features they come from (`reuses`; the
+  default feature set computes them all). A person found by `faces` or `people` gives
+  "person" at the detector's confidence (0.93 on the astronaut), ahead of ImageNet's guesses
+  ("football helmet" 0.16): ImageNet has no class for people, so a portrait's best classes
+  are garments and helmets.
 
 `embedding`::
 
@@ -271,7 +282,7 @@ def imagenet_tags(
     for term, (confidence, above) in promoted.items():
         if term not in implied:
             add(term, confidence, above)
-    return list(found.values())
+    return sorted(found.values(), key=lambda tag: -tag.confidence)
 
 
 def rank_tags(imagenet: Sequence[Tag], concepts: Sequence[ConceptWord], limit: int) -> list[Tag]:
@@ -309,8 +320,8 @@ def top_classes(probabilities: Floats, labels: Sequence[ClassLabel], k: int) -> 
 
 
 class TagsAnalyzer:
-    """ImageNet classes, the broader words above them and concept words from the features in
-    `reuses` (see the module docstring)."""
+    """ImageNet classes with the broader words above them, and concept words from the
+    features in `reuses` (see the module docstring)."""
 
     name = "tags"
     result_model = TagsResult

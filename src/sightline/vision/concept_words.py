@@ -26,7 +26,7 @@ A word found by several features is listed once, with the highest confidence.
 
 Rendered with PIL and DejaVu fonts (tests/support/documents.py), a claim form gives "form,
 document, text", a receipt "receipt, document, text", a memo "document, text" (0.99 each);
-of twelve scikit-image photos only the astronaut and the cameraman get person words, and only
+of fourteen scikit-image photos only the astronaut and the cameraman get person words, and only
 "page" (a scanned book page) gets "document".
 """
 

@@ -196,6 +196,10 @@ TagSource = Literal["imagenet", ConceptSource]
 
 
 class Tag(ResultPart):
+    """A word for the picture. `source`: "imagenet" (a class, or a broader term its unsure
+    classes are sure of together) or the feature a concept word came from. `broader`: the
+    WordNet terms above an ImageNet tag, nearest first (searchable like the tag itself)."""
+
     name: str
     confidence: float
     source: TagSource
@@ -209,6 +213,9 @@ class ImageClass(ResultPart):
 
 
 class TagsResult(geometry.ModelResult):
+    """`tags`: at most 10 words, most confident first, colour words last. `classes`: the
+    likeliest ImageNet classes."""
+
     tags: list[Tag]
     classes: list[ImageClass]
 

@@ -74,12 +74,12 @@ def fill(catalog: Stores, count: int) -> float:
                 word = VOCABULARY[min(int(rng.paretovariate(1.0)) - 1, len(VOCABULARY) - 1)]
                 sure = rng.random()
                 tags = [
-                    {"name": word, "confidence": sure, "kind": "class"},
                     {
-                        "name": rng.choice(BROAD),
-                        "confidence": min(1, sure + 0.2),
-                        "kind": "broader",
-                    },
+                        "name": word,
+                        "confidence": sure,
+                        "source": "imagenet",
+                        "broader": [rng.choice(BROAD)],
+                    }
                 ]
                 tagged = {**HEADER, "tags": tags, "classes": []}
                 results.append(_result(image_id, "tags", tagged, now))

@@ -34,5 +34,8 @@ def test_a_photo_gets_tags_faces_people_and_a_stored_embedding(client: Client) -
     assert len(features["people"]["people"]) == 1
     assert len(features["embedding"]["vector"]) == 1280
     assert features["tags"]["classes"]
+    # `tags` reused the faces the same job found: people lead, before ImageNet's helmet.
+    first = features["tags"]["tags"][0]
+    assert first["name"] == "person" and first["source"] in ("faces", "people")
     again = client.get(uploaded["id"])  # results are stored, not recomputed per read
     assert again["features"]["embedding"]["result"]["vector"] == features["embedding"]["vector"]

@@ -21,9 +21,13 @@ HEADER: dict[str, Any] = {"model": {"name": "net", "version": "1"}, "width": 64,
 TABBY = {
     **HEADER,
     "tags": [
-        {"name": "cat", "confidence": 0.93, "kind": "broader"},
-        {"name": "animal", "confidence": 0.95, "kind": "broader"},
-        {"name": "tabby cat", "confidence": 0.6, "kind": "class"},
+        {"name": "cat", "confidence": 0.93, "source": "imagenet", "broader": ["animal"]},
+        {
+            "name": "tabby cat",
+            "confidence": 0.6,
+            "source": "imagenet",
+            "broader": ["cat", "animal"],
+        },
     ],
     "classes": [{"name": "tabby cat", "wnid": "n02123045", "confidence": 0.6}],
 }

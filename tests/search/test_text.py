@@ -42,10 +42,18 @@ BOX: JSON = {"x": 0, "y": 0, "w": 10, "h": 10}
 TABBY: JSON = {
     **HEADER,
     "tags": [
-        {"name": "domestic cat", "confidence": 0.93, "kind": "broader"},
-        {"name": "cat", "confidence": 0.93, "kind": "broader"},
-        {"name": "animal", "confidence": 0.95, "kind": "broader"},
-        {"name": "tiger cat", "confidence": 0.38, "kind": "class"},
+        {
+            "name": "domestic cat",
+            "confidence": 0.93,
+            "source": "imagenet",
+            "broader": ["cat", "animal"],
+        },
+        {
+            "name": "tiger cat",
+            "confidence": 0.38,
+            "source": "imagenet",
+            "broader": ["domestic cat", "cat", "animal"],
+        },
     ],
     "classes": [
         {"name": "tiger cat", "wnid": "n02123159", "confidence": 0.38},
@@ -56,8 +64,7 @@ TABBY: JSON = {
 PUPPY: JSON = {
     **HEADER,
     "tags": [
-        {"name": "dog", "confidence": 0.9, "kind": "broader"},
-        {"name": "animal", "confidence": 0.92, "kind": "broader"},
+        {"name": "dog", "confidence": 0.9, "source": "imagenet", "broader": ["animal"]},
     ],
     "classes": [{"name": "golden retriever", "wnid": "n02099601", "confidence": 0.8}],
 }
@@ -84,7 +91,7 @@ def sqlite_catalog(tmp_path: Path) -> Iterator[Stores]:
 
 
 def tags(*words: tuple[str, float], classes: list[JSON] | None = None) -> JSON:
-    scored = [{"name": w, "confidence": c, "kind": "broader"} for w, c in words]
+    scored = [{"name": w, "confidence": c, "source": "imagenet", "broader": []} for w, c in words]
     return {**HEADER, "tags": scored, "classes": classes or []}
 
 

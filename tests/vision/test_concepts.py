@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 from skimage import data
 
+from sightline.images.pipeline import run_features
 from sightline.models import Models, ModelUnavailable
 from sightline.models.imagenet_labels import ClassLabel
 from sightline.models.sentences import DIMENSIONS, sentence_encoder
@@ -21,7 +22,9 @@ from sightline.vision.concepts import (
     conse_vector,
     embed_query,
 )
+from sightline.vision.registry import build_analyzers
 from sightline.vision.tags import TagsAnalyzer, classifier, predict
+from support import documents
 from support.analysis import result_of
 from support.imagegen import encode
 
@@ -151,3 +154,47 @@ def test_missing_models_skip_the_feature(tmp_path: Path) -> None:
     with pytest.raises(ModelUnavailable):
         embed_query(empty, "coffee")
     empty.close()
+
+
+@pytest.fixture(scope="module")
+def understood(models: Models) -> dict[str, Vector]:
+    """Semantic vectors as the default feature set makes them: with the concept words that
+    `tags` derives from faces, people, read, image type and colour."""
+    analyzers = build_analyzers(models)
+    features = ["color", "tags", "semantic", "read", "faces", "people", "image_type"]
+    pictures = {name: picture(name) for name in PHOTOS} | {
+        "receipt": decode(
+            encode(documents.receipt().image, "PNG"), max_bytes=10**8, max_pixels=10**8
+        ),
+        "claim_form": decode(
+            encode(documents.claim_form().image, "PNG"), max_bytes=10**8, max_pixels=10**8
+        ),
+    }
+    found = {}
+    for name, one in pictures.items():
+        runs = run_features(one, features, analyzers, lambda _a, _r: None)
+        [result] = [run.state.result for run in runs if run.state.feature == "semantic"]
+        assert result is not None
+        found[name] = np.array(result["vector"])
+    return found
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("person", "astronaut"),
+        ("woman", "astronaut"),
+        ("portrait", "astronaut"),
+        ("receipt", "receipt"),
+        ("insurance claim form", "claim_form"),
+        ("cat", "chelsea"),
+        ("hot drink", "coffee"),
+        ("motorbike", "stereo_motorcycle"),
+    ],
+)
+def test_concept_words_let_queries_find_people_and_documents(
+    models: Models, understood: dict[str, Vector], query: str, expected: str
+) -> None:
+    text = embed_query(models, query)
+    scores = {name: float(text @ vector) for name, vector in understood.items()}
+    assert max(scores, key=scores.__getitem__) == expected, scores

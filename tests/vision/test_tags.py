@@ -18,7 +18,16 @@ from sightline.models.imagenet_labels import ClassLabel
 from sightline.storage.records import FeatureStatus
 from sightline.vision import Analyzer, Picture
 from sightline.vision import tags as tags_module
-from sightline.vision.tags import EmbeddingAnalyzer, TagsAnalyzer, Vocabulary, rank_tags
+from sightline.vision.concept_words import ConceptWord
+from sightline.vision.tags import (
+    EmbeddingAnalyzer,
+    Tag,
+    TagsAnalyzer,
+    TagsResult,
+    Vocabulary,
+    imagenet_tags,
+    rank_tags,
+)
 from support.analysis import result_of
 
 PictureOf = Callable[..., Picture]
@@ -51,7 +60,13 @@ def test_a_cat_is_tagged_cat_and_animal(tagger: TagsAnalyzer, picture_of: Pictur
     assert result["model"]["name"] == "efficientnet-lite0"
     assert (result["width"], result["height"]) == (451, 300)
     assert {c["wnid"] for c in result["classes"][:3]} & CAT_FAMILY
-    assert {"cat", "animal"} <= {tag["name"] for tag in result["tags"]}
+    # Unsure breeds make a sure "domestic cat", which leads; no general word leads.
+    first, *rest = result["tags"]
+    assert "cat" in first["name"] and first["confidence"] > 0.8
+    assert {"cat", "animal"} <= set(first["broader"])
+    assert {tag["name"] for tag in rest} & {"tiger cat", "tabby cat", "Egyptian Mau"}
+    words = {word for word, _ in TagsResult.model_validate(result).index_entries().tags}
+    assert {"cat", "feline", "animal"} <= words
 
 
 def test_coffee_is_espresso_or_a_cup(tagger: TagsAnalyzer, picture_of: PictureOf) -> None:
@@ -65,12 +80,13 @@ def test_results_are_ranked_and_within_bounds(tagger: TagsAnalyzer, picture_of: 
     assert len(classes) == tagger.top_k
     class_confidences = [entry["confidence"] for entry in classes]
     assert class_confidences == sorted(class_confidences, reverse=True)
-    bands = [int(tag["confidence"] * 10) for tag in tags]  # tags rank by band, then narrowness
-    assert bands == sorted(bands, reverse=True)
+    confidences = [tag["confidence"] for tag in tags if tag["source"] != "color"]
+    assert confidences == sorted(confidences, reverse=True)
     assert all(0 <= entry["confidence"] <= 1 for entry in classes + tags)
     assert all(tag["confidence"] >= tagger.threshold for tag in tags)
-    assert all(tag["kind"] in ("class", "broader") for tag in tags)
-    assert len({tag["name"] for tag in tags}) == len(tags)
+    assert all(tag["source"] == "imagenet" for tag in tags)  # nothing else ran
+    assert all(len(tag["broader"]) <= tags_module.MAX_BROADER for tag in tags)
+    assert len({tag["name"] for tag in tags}) == len(tags) <= tagger.max_tags
     json.dumps(result, allow_nan=False)
 
 
@@ -81,58 +97,84 @@ def labels(*entries: tuple[str, tuple[str, ...]]) -> list[ClassLabel]:
     ]
 
 
-VOCABULARY = Vocabulary.of(
-    labels(
-        ("tabby cat", ("cat", "feline", "animal")),
-        ("tiger cat", ("cat", "feline", "animal")),
-        ("lion", ("big cat", "feline", "animal")),
-        ("cup", ("container",)),
-        ("mug", ("cup", "container")),  # "cup" is a class and a broader term
-        ("box", ("container",)),
-        ("dog", ("animal",)),
-    )
+LABELS = labels(
+    ("tabby cat", ("cat", "feline", "animal")),
+    ("tiger cat", ("cat", "feline", "animal")),
+    ("lion", ("big cat", "feline", "animal")),
+    ("cup", ("container",)),
+    ("mug", ("cup", "container")),  # "cup" is a class and a broader term
+    ("box", ("container",)),
+    ("dog", ("animal",)),
+    ("Persian cat", ("cat", "feline", "animal")),
 )
-PROBABILITIES = np.array([0.3, 0.25, 0.05, 0.15, 0.25, 0.0, 0.0], np.float32)
+VOCABULARY = Vocabulary.of(LABELS)
 
 
-def test_broader_terms_sum_the_probabilities_of_their_classes() -> None:
-    ranked = [
-        (tag.name, tag.confidence, tag.kind)
-        for tag in rank_tags(PROBABILITIES, VOCABULARY, threshold=0.1, limit=20)
-    ]
-    assert ranked == [
-        # Equal confidence: the word covering fewer classes (narrower) first.
-        ("feline", 0.6, "broader"),
-        ("animal", 0.6, "broader"),
-        ("cat", 0.55, "broader"),
-        ("cup", 0.4, "class"),
-        ("container", 0.4, "broader"),
-        ("tabby cat", 0.3, "class"),
-        ("mug", 0.25, "class"),
-        ("tiger cat", 0.25, "class"),
+def found(probabilities: list[float], threshold: float = 0.1) -> list[tuple[str, float, list[str]]]:
+    padded = np.zeros(len(LABELS), np.float32)
+    padded[: len(probabilities)] = probabilities
+    tags = imagenet_tags(padded, LABELS, VOCABULARY, threshold=threshold)
+    return [(tag.name, tag.confidence, tag.broader) for tag in tags]
+
+
+def test_classes_are_tags_with_their_broader_terms() -> None:
+    assert found([0.1, 0.05, 0.0, 0.15, 0.7]) == [
+        ("mug", 0.7, ["cup", "container"]),
+        ("cup", 0.15, ["container"]),
+        ("tabby cat", 0.1, ["cat", "feline", "animal"]),
     ]
 
 
-def test_tags_below_the_threshold_or_past_the_limit_are_left_out() -> None:
-    names = [t.name for t in rank_tags(PROBABILITIES, VOCABULARY, threshold=0.5, limit=20)]
-    assert names == ["feline", "animal", "cat"]
-    limited = rank_tags(PROBABILITIES, VOCABULARY, threshold=0.0, limit=2)
-    assert [tag.name for tag in limited] == ["feline", "animal"]
+def test_unsure_classes_that_are_sure_together_make_a_tag_of_their_broader_term() -> None:
+    # No cat is sure; "cat" is (0.75), and the terms above it go in its `broader`, not
+    # in tags of their own.
+    assert found([0.3, 0.25, 0.05, 0, 0, 0, 0, 0.2]) == [
+        ("cat", 0.75, ["feline", "animal"]),
+        ("tabby cat", 0.3, ["cat", "feline", "animal"]),
+        ("tiger cat", 0.25, ["cat", "feline", "animal"]),
+        ("Persian cat", 0.2, ["cat", "feline", "animal"]),
+    ]
+    # Not twice as sure as its likeliest class: the classes say it all.
+    assert [name for name, _, _ in found([0.45, 0.25])] == ["tabby cat", "tiger cat"]
 
 
-def test_within_a_confidence_band_the_narrower_word_leads() -> None:
-    vocabulary = Vocabulary.of(
-        labels(("tabby", ("cat", "animal")), ("tiger", ("cat", "animal")), ("dog", ("animal",)))
+def test_broader_lists_keep_the_nearest_and_the_broadest_terms() -> None:
+    long = (("a", ("b", "c", "d", "e", "f", "g")),)
+    tags = imagenet_tags(
+        np.array([1.0], np.float32), labels(*long), Vocabulary.of(labels(*long)), 0.1
     )
-    ranked = rank_tags(np.array([0.5, 0.43, 0.05], np.float32), vocabulary, 0.2, 20)
-    # cat (0.93) and animal (0.98) share the band from 0.9: the narrower cat comes first.
-    assert [tag.name for tag in ranked] == ["cat", "animal", "tabby", "tiger"]
+    assert [tag.broader for tag in tags] == [["b", "c", "d", "e", "g"]]
 
 
-def test_a_sum_over_one_is_capped() -> None:
-    vocabulary = Vocabulary.of(labels(("a", ("thing",)), ("b", ("thing",))))
-    [top, *_] = rank_tags(np.array([0.6, 0.6], np.float32), vocabulary, 0.1, 20)
-    assert top.model_dump() == {"name": "thing", "confidence": 1.0, "kind": "broader"}
+def test_concept_words_lead_colours_trail_and_the_list_is_capped() -> None:
+    imagenet = [
+        Tag(name="football helmet", confidence=0.16, source="imagenet", broader=["helmet"]),
+        Tag(name="orange", confidence=0.3, source="imagenet", broader=["fruit"]),
+    ]
+    concepts = [
+        ConceptWord("person", 0.93, "faces"),
+        ConceptWord("white", 0.9, "color"),
+        ConceptWord("orange", 0.2, "color"),  # the fruit is surer: listed once, as the fruit
+    ]
+    ranked = rank_tags(imagenet, concepts, limit=10)
+    assert [(tag.name, tag.source) for tag in ranked] == [
+        ("person", "faces"),
+        ("orange", "imagenet"),
+        ("football helmet", "imagenet"),
+        ("white", "color"),
+    ]
+    assert [tag.name for tag in rank_tags(imagenet, concepts, limit=2)] == ["person", "orange"]
+
+
+def test_broader_terms_are_indexed_as_sure_as_their_tag() -> None:
+    result = TagsResult(
+        model={"name": "net", "version": "1"},
+        width=1,
+        height=1,
+        tags=[Tag(name="tabby cat", confidence=0.8, source="imagenet", broader=["cat", "animal"])],
+        classes=[],
+    )
+    assert dict(result.index_entries().tags) == {"tabby cat": 0.8, "cat": 0.8, "animal": 0.8}
 
 
 def test_the_embedding_is_a_unit_vector(

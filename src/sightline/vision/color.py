@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from sightline.indexing import IndexEntries
 from sightline.vision.base import (
     Analysis,
     Independent,
@@ -155,6 +156,23 @@ class ColorResult(ResultModel):
     accent_color: str
     is_black_and_white: bool
     palette: list[PaletteColor]
+
+    def shares(self) -> list[tuple[str, float]]:
+        """Each dominant colour name with its share of the picture (its palette colours'
+        summed fractions; at least `DOMINANT_SHARE`, which made it dominant), largest first."""
+        summed: dict[str, float] = {}
+        for color in self.palette:
+            summed[color.name] = summed.get(color.name, 0.0) + color.fraction
+        named = [
+            (name, round(max(summed.get(name, 0.0), DOMINANT_SHARE), 4))
+            for name in self.dominant_colors
+        ]
+        return sorted(named, key=lambda pair: -pair[1])
+
+    def index_entries(self) -> IndexEntries:
+        """The dominant colour names, as sure as their share of the picture, so that "red"
+        finds a mostly red picture (and only weakly one with a red corner)."""
+        return IndexEntries(tags=self.shares())
 
 
 class ColorAnalyzer(Independent):

@@ -3,27 +3,38 @@
 `tags`::
 
     {"model": {"name": "efficientnet-lite0", "version": "1"}, "width": 451, "height": 300,
-     "tags": [{"name": "domestic cat", "confidence": 0.9335, "kind": "broader"},
-              {"name": "cat", "confidence": 0.9335, "kind": "broader"}, ...,
-              {"name": "animal", "confidence": 0.9505, "kind": "broader"},
-              {"name": "tiger cat", "confidence": 0.3845, "kind": "class"},
-              {"name": "Egyptian Mau", "confidence": 0.3655, "kind": "class"}],
-     "classes": [{"name": "tiger cat", "wnid": "n02123159", "confidence": 0.3845},
-                 {"name": "Egyptian Mau", "wnid": "n02124075", "confidence": 0.3655},
-                 {"name": "tabby cat", "wnid": "n02123045", "confidence": 0.1691}, ...]}
+     "tags": [{"name": "domestic cat", "confidence": 0.9153, "source": "imagenet",
+               "broader": ["cat", "domestic animal", "feline", "carnivore", "animal"]},
+              {"name": "tiger cat", "confidence": 0.3821, "source": "imagenet",
+               "broader": ["domestic cat", "cat", "domestic animal", "feline", "animal"]},
+              {"name": "Egyptian Mau", "confidence": 0.3513, "source": "imagenet", ...},
+              {"name": "tabby cat", "confidence": 0.1804, "source": "imagenet", ...},
+              {"name": "brown", "confidence": 0.8841, "source": "color", "broader": []}],
+     "classes": [{"name": "tiger cat", "wnid": "n02123159", "confidence": 0.3821},
+                 {"name": "Egyptian Mau", "wnid": "n02124075", "confidence": 0.3513}, ...]}
 
 - `classes`: the `top_k` most likely of the 1000 ImageNet classes, with their WordNet ids.
-- `tags`: words for the picture, most confident first. A class name's confidence is its
-  probability; a broader term's (from WordNet: "cat", "vehicle", "food") is the summed
-  probability of every class under it, so several unsure cat breeds still make a sure "cat".
-  A word that names a class and is also a broader term is listed once, as `"kind": "class"`,
-  with the sum. Only words at or above `threshold` (0.2) are kept, at most `max_tags`.
-  Ancestors of a confident class all sum to nearly the same confidence (cat 0.93, feline 0.95,
-  animal 0.95), so ranking by confidence alone would lead with the least informative word:
-  words are ranked by confidence band (tenths), and within a band the narrower word (covering
-  fewer classes) comes first, so the list starts "domestic cat, cat, …, animal". The threshold
-  is 0.2 rather than 0.1 because broad words sum many small probabilities: on unclear pictures
-  "animal" reached 0.1 from noise alone.
+- `tags`: words for the picture, most confident first, colours last, at most `max_tags` (10).
+  `source` says where a word came from: "imagenet", or the feature a concept word was derived
+  from ("faces", "people", "read", "image_type", "color"; see `concept_words`). A word is
+  listed once, with its highest confidence.
+- ImageNet tags: every class at or above `threshold` (0.1), its probability as confidence,
+  and its WordNet broader terms in `broader`, nearest first (at most `MAX_BROADER`: the four
+  nearest and the broadest kept one, "animal"). Broader terms are not tags of their own, so
+  general words ("device", "covering", "structure") no longer lead the list; the catalog still
+  indexes each at its tag's confidence, so "animal" finds a cat.
+- Sure together, unsure alone: a broader term becomes a tag of its own when the summed
+  probability of its classes is at least `SURE` (0.6) and at least `PROMOTION_GAIN` (2) times
+  its likeliest class's: three unsure cat breeds (0.38, 0.35, 0.18) make "domestic cat" 0.92.
+  Only the nearest such term of each of the 10 likeliest classes is considered, and a term
+  above another promoted one is left to that one's `broader` ("cat", "mammal" under
+  "domestic cat"). With 0.5 and no gain rule, "device" (0.58) and "weapon" (0.53) led a rocket
+  photo's list above its "missile" (0.33), and "device" led a game screenshot's.
+- Concept words join when the same job computes the features they come from (`reuses`; the
+  default feature set computes them all). A person found by `faces` or `people` gives
+  "person" at the detector's confidence (0.93 on the astronaut), ahead of ImageNet's guesses
+  ("football helmet" 0.16): ImageNet has no class for people, so a portrait's best classes
+  are garments and helmets.
 
 `embedding`::
 
@@ -43,8 +54,7 @@ original evaluation code, RGB scaled as (x - 127) / 128.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -61,23 +71,27 @@ from sightline.models.runtime import onnx_session
 from sightline.vision import geometry
 from sightline.vision.base import (
     Analysis,
-    Independent,
     Inputs,
     Picture,
     ResultPart,
     analyzer_version,
 )
+from sightline.vision.concept_words import SOURCES as CONCEPT_SOURCES
+from sightline.vision.concept_words import ConceptSource, ConceptWord, concept_words
 from sightline.vision.vectors import EmbeddingResult, softmax, unit_length
 
 MODEL = "efficientnet-lite0"
-TAGS_VERSION = "2"
+TAGS_VERSION = "3"
 EMBEDDING_VERSION = "1"
 INPUT_SIDE = 224
 CROP_FRACTION = 0.875  # 224 / 256
 DEFAULT_TOP_K = 5
-DEFAULT_THRESHOLD = 0.2
-DEFAULT_MAX_TAGS = 20
-CONFIDENCE_BAND = 0.1
+DEFAULT_THRESHOLD = 0.1
+DEFAULT_MAX_TAGS = 10
+MAX_BROADER = 5
+SURE = 0.6  # a broader term this sure, and surer than any of its classes by
+PROMOTION_GAIN = 2.0  # this factor, becomes a tag of its own
+PROMOTION_CLASSES = 10  # the likeliest classes whose broader terms may become tags
 MIN_CLASS_CONFIDENCE = 0.1  # `classes` holds the top 5 whatever their probability: less is noise
 
 Floats = npt.NDArray[np.float32]
@@ -94,6 +108,7 @@ class Vocabulary:
     classes: npt.NDArray[np.intp]  # class indices, word after word
     starts: npt.NDArray[np.intp]  # where each word's classes begin in `classes`
     sizes: npt.NDArray[np.int64]  # classes per word: fewer is narrower
+    position: Mapping[str, int]  # each word's place in `words`
 
     @classmethod
     def of(cls, labels: Sequence[ClassLabel]) -> Vocabulary:
@@ -109,12 +124,18 @@ class Vocabulary:
             classes=np.array([i for indices in covered.values() for i in indices], np.intp),
             starts=np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.intp),
             sizes=sizes,
+            position={word: i for i, word in enumerate(covered)},
         )
 
     def confidences(self, probabilities: Floats) -> Floats:
         """Every word's confidence: the summed probability of its classes, at most 1."""
         sums: Floats = np.add.reduceat(probabilities[self.classes], self.starts)
         return np.minimum(sums, 1.0)
+
+    def best_class(self, probabilities: Floats) -> Floats:
+        """Every word's likeliest class's probability."""
+        best: Floats = np.maximum.reduceat(probabilities[self.classes], self.starts)
+        return best
 
 
 @dataclass(frozen=True)
@@ -171,10 +192,18 @@ def predict(picture: Picture, model: Classifier) -> Prediction:
     return Prediction(probabilities[0], features[0])
 
 
+TagSource = Literal["imagenet", ConceptSource]
+
+
 class Tag(ResultPart):
+    """A word for the picture. `source`: "imagenet" (a class, or a broader term its unsure
+    classes are sure of together) or the feature a concept word came from. `broader`: the
+    WordNet terms above an ImageNet tag, nearest first (searchable like the tag itself)."""
+
     name: str
     confidence: float
-    kind: Literal["class", "broader"]
+    source: TagSource
+    broader: list[str]
 
 
 class ImageClass(ResultPart):
@@ -184,14 +213,21 @@ class ImageClass(ResultPart):
 
 
 class TagsResult(geometry.ModelResult):
+    """`tags`: at most 10 words, most confident first, colour words last. `classes`: the
+    likeliest ImageNet classes."""
+
     tags: list[Tag]
     classes: list[ImageClass]
 
     def index_entries(self) -> IndexEntries:
-        scored: list[Tag | ImageClass] = [*self.tags, *self.classes]
-        return IndexEntries(
-            tags=[(e.name, e.confidence) for e in scored if e.confidence >= MIN_CLASS_CONFIDENCE]
-        )
+        """Every tag, every broader term (as sure as the surest tag it is listed under: "animal"
+        finds a cat) and the likelier classes."""
+        scored = [
+            *((tag.name, tag.confidence) for tag in self.tags),
+            *((term, tag.confidence) for tag in self.tags for term in tag.broader),
+            *((c.name, c.confidence) for c in self.classes),
+        ]
+        return IndexEntries(tags=[(name, c) for name, c in scored if c >= MIN_CLASS_CONFIDENCE])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -209,29 +245,73 @@ def shared_prediction(inputs: Inputs) -> Prediction:
     return tags.prediction
 
 
-def rank_tags(
-    probabilities: Floats, vocabulary: Vocabulary, threshold: float, limit: int
+def broader_shown(terms: Sequence[str]) -> list[str]:
+    """At most `MAX_BROADER` terms: the nearest, and the broadest ("animal") when cut."""
+    if len(terms) <= MAX_BROADER:
+        return list(terms)
+    return [*terms[: MAX_BROADER - 1], terms[-1]]
+
+
+def imagenet_tags(
+    probabilities: Floats,
+    labels: Sequence[ClassLabel],
+    vocabulary: Vocabulary,
+    threshold: float,
 ) -> list[Tag]:
-    """Tag words at or above `threshold`, by confidence band, narrower first within a band."""
+    """Classes at or above `threshold`, each with its broader terms, and the broader terms
+    that are sure together while none of their classes is (see the module docstring)."""
     confidences = vocabulary.confidences(probabilities)
-    kept = np.flatnonzero(confidences >= threshold)
-    order = sorted(
-        kept,
-        key=lambda i: (
-            -math.floor(float(confidences[i]) / CONFIDENCE_BAND),
-            vocabulary.sizes[i],
-            -float(confidences[i]),
-            vocabulary.words[i],
-        ),
-    )
-    return [
-        Tag(
-            name=vocabulary.words[i],
-            confidence=geometry.confidence(confidences[i]),
-            kind="class" if vocabulary.is_class_name[i] else "broader",
+    best_class = vocabulary.best_class(probabilities)
+    found: dict[str, Tag] = {}
+
+    def add(name: str, confidence: float, broader: Sequence[str]) -> None:
+        tag = Tag(
+            name=name,
+            confidence=geometry.confidence(confidence),
+            source="imagenet",
+            broader=broader_shown(broader),
         )
-        for i in order[:limit]
-    ]
+        if name not in found or tag.confidence > found[name].confidence:
+            found[name] = tag
+
+    promoted: dict[str, tuple[float, Sequence[str]]] = {}
+    for index in np.argsort(-probabilities, kind="stable")[:PROMOTION_CLASSES]:
+        label = labels[index]
+        if probabilities[index] >= threshold:
+            add(label.name, float(probabilities[index]), label.broader)
+        for depth, term in enumerate(label.broader):
+            word = vocabulary.position[term]
+            together, alone = float(confidences[word]), float(best_class[word])
+            if together >= SURE and together >= PROMOTION_GAIN * alone:
+                promoted[term] = (together, label.broader[depth + 1 :])
+                break
+    implied = {term for _, above in promoted.values() for term in above}
+    for term, (confidence, above) in promoted.items():
+        if term not in implied:
+            add(term, confidence, above)
+    return sorted(found.values(), key=lambda tag: -tag.confidence)
+
+
+def rank_tags(imagenet: Sequence[Tag], concepts: Sequence[ConceptWord], limit: int) -> list[Tag]:
+    """ImageNet tags and concept words in one list, each name once (the surer kept): most
+    confident first, colours after everything else, at most `limit`."""
+    merged: dict[str, Tag] = {}
+    for tag in [
+        *(
+            Tag(
+                name=w.name,
+                confidence=geometry.confidence(w.confidence),
+                source=w.source,
+                broader=[],
+            )
+            for w in concepts
+        ),
+        *imagenet,
+    ]:
+        if tag.name not in merged or tag.confidence > merged[tag.name].confidence:
+            merged[tag.name] = tag
+    ranked = sorted(merged.values(), key=lambda t: (t.source == "color", -t.confidence))
+    return ranked[:limit]
 
 
 def top_classes(probabilities: Floats, labels: Sequence[ClassLabel], k: int) -> list[ImageClass]:
@@ -246,11 +326,14 @@ def top_classes(probabilities: Floats, labels: Sequence[ClassLabel], k: int) -> 
     ]
 
 
-class TagsAnalyzer(Independent):
-    """ImageNet classes and the broader words above them (see the module docstring)."""
+class TagsAnalyzer:
+    """ImageNet classes with the broader words above them, and concept words from the
+    features in `reuses` (see the module docstring)."""
 
     name = "tags"
     result_model = TagsResult
+    depends_on = ()
+    reuses = CONCEPT_SOURCES
 
     def __init__(
         self,
@@ -273,8 +356,10 @@ class TagsAnalyzer(Independent):
         with self.model.acquire() as loaded:
             prediction = predict(picture, loaded)
             probabilities = prediction.probabilities
-            tags = rank_tags(probabilities, loaded.vocabulary, self.threshold, self.max_tags)
+            found = imagenet_tags(probabilities, loaded.labels, loaded.vocabulary, self.threshold)
             classes = top_classes(probabilities, loaded.labels, self.top_k)
+        concepts = [w for w in concept_words(inputs) if w.confidence >= self.threshold]
+        tags = rank_tags(found, concepts, self.max_tags)
         result = TagsResult(
             **geometry.header(picture, MODEL, self.model_version), tags=tags, classes=classes
         )

@@ -224,6 +224,19 @@ def test_reprocess_recomputes_features(client: Client) -> None:
     assert all(f["status"] == "done" for f in unchanged["features"].values())
 
 
+def test_reprocessing_tags_alone_keeps_words_from_stored_results(client: Client) -> None:
+    """`tags` reuses `color`: recomputed alone, it reads the image's stored colour result
+    instead of losing the colour words."""
+    image = client.wait(client.upload(solid("red"), features=["color", "tags"])["id"])
+    words = {tag["name"]: tag["source"] for tag in image["features"]["tags"]["result"]["tags"]}
+    assert words.get("red") == "color"
+    client.reprocess(image["id"], ["tags"])
+    again = client.wait(image["id"])
+    retagged = {tag["name"]: tag["source"] for tag in again["features"]["tags"]["result"]["tags"]}
+    assert again["features"]["tags"]["updated_at"] > image["features"]["tags"]["updated_at"]
+    assert retagged == words
+
+
 def test_duplicates_by_perceptual_hash(client: Client) -> None:
     original = noise(21, size=(400, 300), fmt="PNG")
     resized = encode(Image.open(io.BytesIO(original)).resize((200, 150)), "JPEG")

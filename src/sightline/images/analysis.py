@@ -3,7 +3,10 @@ outcome with its artifacts (thumbnails) and index entries."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
+
+from pydantic import ValidationError
 
 from sightline.blobs import BlobStore, StoreKeeper
 from sightline.errors import SightlineError
@@ -13,7 +16,30 @@ from sightline.images.store import ImageStore
 from sightline.metrics import Metrics
 from sightline.queue import Job
 from sightline.storage.records import TERMINAL_FEATURE_STATES, BlobRef, FeatureState, FeatureStatus
-from sightline.vision import Artifact, Decoder
+from sightline.vision import Analysis, Analyzer, Artifact, Decoder
+
+
+def current_analyses(
+    states: Mapping[str, FeatureState], analyzers: Mapping[str, Analyzer], exclude: Sequence[str]
+) -> dict[str, Analysis]:
+    """The image's finished results of its analyzers' current versions, as analyses other
+    features may reuse (none of the features being recomputed)."""
+    found: dict[str, Analysis] = {}
+    for name, state in states.items():
+        analyzer = analyzers.get(name)
+        if (
+            name in exclude
+            or analyzer is None
+            or state.status is not FeatureStatus.DONE
+            or state.version != analyzer.version
+            or not state.result
+        ):
+            continue
+        try:
+            found[name] = Analysis(analyzer.result_model.model_validate(state.result))
+        except ValidationError:
+            continue  # stored by older code under the same version: not worth trusting
+    return found
 
 
 class Analyst:
@@ -66,7 +92,8 @@ class Analyst:
             else:
                 # The image's collection's analyzers: `custom:NAME` is its collection's.
                 analyzers = self.features.of(record.collection)
-                runs = run_features(picture, features, analyzers, store)
+                stored = current_analyses(record.features, analyzers, exclude=features)
+                runs = run_features(picture, features, analyzers, store, stored)
                 outcomes = [run.state for run in runs]
                 refs = [BlobRef(sha, role) for run in runs for role, sha in run.artifacts.items()]
                 for run in runs:

@@ -118,11 +118,14 @@ def run_features(
     features: Sequence[str],
     analyzers: Mapping[str, Analyzer],
     sink: ArtifactSink,
+    stored: Inputs | None = None,
 ) -> list[FeatureRun]:
     """The requested features, each after those it depends on or reuses, in request order
     otherwise. A dependency the request did not name is computed for its dependents only; a
-    feature whose dependency ended without an analysis ends the same way. Runs come back in the
-    registry's order, as features are listed everywhere else."""
+    feature whose dependency ended without an analysis ends the same way. A reused feature the
+    job does not compute is taken from `stored` (the image's current results) when there, so
+    that reprocessing `tags` alone keeps the words it reads from `faces` or `read`. Runs come
+    back in the registry's order, as features are listed everywhere else."""
     finished: dict[str, FeatureRun] = {}
     for name in execution_order(features, analyzers):
         analyzer = analyzers.get(name)
@@ -138,6 +141,9 @@ def run_features(
             for other in (*analyzer.depends_on, *analyzer.reuses)
             if other in finished and (analysis := finished[other].analysis) is not None
         }
+        for other in analyzer.reuses:
+            if other not in finished and stored and other in stored:
+                inputs[other] = stored[other]
         finished[name] = run_feature(name, analyzer, picture, sink, inputs)
     rank = {name: index for index, name in enumerate(analyzers)}
     requested = sorted(dict.fromkeys(features), key=lambda name: rank.get(name, len(rank)))

@@ -458,3 +458,27 @@ def web_page(size: tuple[int, int] = (1366, 768)) -> Image.Image:
     draw.rectangle([0, height - 60, width, height], fill=(240, 240, 240))
     draw.text((60, height - 40), "(c) 2024 Harbour News", fill=(90, 90, 90), font=small)
     return image
+
+
+PAIRED_FIELDS = (
+    "CLAIM FORM",
+    f"Policy number: {POLICY_NUMBER}",
+    "Date: 09/13/2024  Date of loss: 09/11/2024",
+    "Insured: Daniel Okafor  Phone: 0117 496 0321",
+    "Amount claimed: $4,250.00  Excess: $250.00",
+    "Invoice INV-2024-0917 paid on 09/13/2024",
+    "Ref 221 Harbour Road, Bristol BS1 4QT",
+)
+
+
+def paired_fields(face: str = "DejaVuSans-Bold", size: int = 20) -> Document:
+    """Two fields on a row, a value and the next label two spaces apart ("09/13/2024  Date of
+    loss"), in the DejaVu font file `face`: the recogniser tends to drop such spaces."""
+    path = FONT_DIR / f"{face}.ttf"
+    typeface = ImageFont.truetype(str(path), size) if path.exists() else font(size)
+    step = int(size * 2.2)
+    image = Image.new("RGB", (1300, 80 + len(PAIRED_FIELDS) * step), WHITE)
+    draw = ImageDraw.Draw(image)
+    for row, line in enumerate(PAIRED_FIELDS):
+        draw.text((50, 40 + row * step), line, fill=INK, font=typeface)
+    return Document(image, PAIRED_FIELDS)

@@ -201,9 +201,25 @@ def test_game_screenshot_values_are_found(read: Read) -> None:
     assert "87/100" in found
 
 
-def test_photo_without_text(read: Read) -> None:
-    result = read(Image.fromarray(data.coffee()))
-    assert len(result["lines"]) <= 2
+TEXT_FREE = {
+    "astronaut": data.astronaut,
+    "coffee": data.coffee,
+    "chelsea": data.chelsea,
+    "rocket": data.rocket,
+    "camera": data.camera,
+    "coins": data.coins,
+    "grass": data.grass,
+}
+
+
+@pytest.mark.parametrize("name", TEXT_FREE)
+@pytest.mark.parametrize("scale", [1.0, 1.6])
+def test_photo_without_text_has_no_lines(read: Read, name: str, scale: float) -> None:
+    image = Image.fromarray(TEXT_FREE[name]()).convert("RGB")
+    image = image.resize((round(image.width * scale), round(image.height * scale)))
+    result = read(image)
+    assert result["lines"] == []
+    assert result["text"] == ""
 
 
 def test_blank_picture_has_no_text(read: Read) -> None:

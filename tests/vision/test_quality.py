@@ -10,6 +10,7 @@ from PIL import Image, ImageFilter
 from skimage import data
 
 from sightline.vision import Picture
+from sightline.vision.image_type import ImageTypeAnalyzer
 from sightline.vision.quality import QualityAnalyzer
 from support.analysis import result_of
 from support.documents import app_window, claim_form, invoice, long_receipt, scanned, web_page
@@ -199,3 +200,9 @@ def test_subject_on_a_white_backdrop_is_judged_alone(picture_of: PictureOf) -> N
     assert exposure["judged_as"] == "light_background"
     assert (exposure["underexposed"], exposure["overexposed"]) == (False, False)
     assert exposure["clipped_bright"] > 0.8
+
+
+def test_reuses_the_jobs_image_type(picture_of: PictureOf) -> None:
+    picture = picture_of(invoice().image)
+    assert QualityAnalyzer.reuses == ("image_type",)
+    assert result_of(QualityAnalyzer(), picture, ImageTypeAnalyzer()) == analyze(picture)

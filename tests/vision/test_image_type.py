@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 from skimage import data
 
 from sightline.vision import Picture
@@ -215,9 +215,19 @@ def test_noisy_skewed_scan_is_a_document(picture_of: PictureOf, name: str) -> No
     assert_winner(analyze(picture_of(page.image)), "document")
 
 
-@pytest.mark.parametrize("render", [app_window, web_page], ids=["app_window", "web_page"])
+def dark_app_window() -> Image.Image:
+    return ImageOps.invert(app_window())
+
+
+@pytest.mark.parametrize(
+    "render", [app_window, web_page, dark_app_window], ids=["app_window", "web_page", "dark"]
+)
 @pytest.mark.parametrize("format", ["PNG", "JPEG"])
 def test_screen_capture_is_a_screenshot(
     picture_of: PictureOf, render: Callable[[], Image.Image], format: str
 ) -> None:
     assert_winner(analyze(picture_of(render(), format)), "screenshot")
+
+
+def test_page_turned_sideways_is_a_document(picture_of: PictureOf) -> None:
+    assert_winner(analyze(picture_of(claim_form().rotated(90).image)), "document")

@@ -51,8 +51,11 @@ scans each) are documents at 0.93-1.0 (text share 0.60-0.99, 84-226 glyphs, pape
 80 of each) are screenshots (5-6 panels, flatness 0.69-0.79); 17 scikit-image photos stay
 photos (hubble_deep_field's stars are glyph-like, text share 0.75, but on a black level with no
 panels; textures like grass give up to 389 glyphs at text share under 0.13); the cartoon and
-line-drawing tests keep their types. scikit-image's `page` (a photographed page, shaded from
-one side to the other) is not a document: its paper level covers a third of it.
+line-drawing tests keep their types. Also right: pages turned 90 degrees, an invoice as a
+310-pixel thumbnail, a memo scanned 10 degrees askew, both screens in a dark theme (inverted);
+a game frame (a blurred, grainy scene under its HUD) is a photo. scikit-image's `page` (a
+photographed page, shaded from one side to the other) is not a document: its paper level
+covers a third of it.
 
 Scores: screenshot = T * S; document = T * (1 - S) * P; with R = 1 - both,
 line_drawing = R * L; clip_art = R * (1 - L) * G; photo = R * (1 - L) * (1 - G), where G is the

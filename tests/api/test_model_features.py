@@ -21,7 +21,7 @@ def test_an_uploaded_claim_form_is_read_by_the_workers(client: Client) -> None:
     assert POLICY_NUMBER in read["result"]["text"]
     assert word_recall(form.words, words(read["result"]["text"])) >= 0.95
     assert image["features"]["faces"]["result"]["faces"] == []
-    assert image["features"]["image_type"]["result"]["type"] != "photo"
+    assert image["features"]["image_type"]["result"]["type"] == "document"
 
 
 def test_a_photo_gets_tags_faces_people_and_a_stored_embedding(client: Client) -> None:

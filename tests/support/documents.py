@@ -234,3 +234,251 @@ def hud_screenshot(seed: int = 7) -> Document:
 
 def blank(size: tuple[int, int] = (640, 480), color: Color = WHITE) -> Document:
     return Document(Image.new("RGB", size, color), (), color)
+
+
+INVOICE_ROWS = (
+    ("Website hosting, 12 months", "1", "240.00"),
+    ("Domain renewal sightline.example", "2", "36.00"),
+    ("Support hours, September", "6", "510.00"),
+    ("Backup storage 200 GB", "1", "48.00"),
+)
+
+
+def invoice(width: int = 1240) -> Document:
+    """An A4-shaped invoice: sender, invoice number and date, a ruled table of items with
+    quantities and amounts, and a total; the numbers right-aligned."""
+    scale = width / 1240
+    image = Image.new("RGB", (width, round(1754 * scale)), WHITE)
+    draw = ImageDraw.Draw(image)
+    body, bold = font(round(26 * scale)), font(round(26 * scale), bold=True)
+    left, right = round(90 * scale), width - round(90 * scale)
+    lines: list[str] = []
+
+    def row(y: float, parts: list[tuple[float, str, Font, str]]) -> None:
+        for x, text, face, anchor in parts:
+            draw.text((x, y * scale), text, fill=INK, font=face, anchor=anchor)
+        lines.append(" ".join(text for _, text, _, _ in parts))
+
+    row(90, [(left, "NORTHWIND WEB SERVICES", font(round(44 * scale), bold=True), "la")])
+    row(160, [(left, "8 Canal Street, Leeds LS1 4AB", body, "la")])
+    row(250, [(left, "INVOICE", font(round(36 * scale), bold=True), "la")])
+    row(320, [(left, "Invoice number: INV-2024-0917", body, "la")])
+    row(365, [(left, "Date: 09/13/2024", body, "la")])
+    row(410, [(left, "Bill to: Harbour Coffee Co", body, "la")])
+    draw.line([(left, 490 * scale), (right, 490 * scale)], fill=INK, width=2)
+    quantity_x, amount_x = round(800 * scale), right
+    row(
+        505,
+        [
+            (left, "Description", bold, "la"),
+            (quantity_x, "Qty", bold, "ra"),
+            (amount_x, "Amount", bold, "ra"),
+        ],
+    )
+    draw.line([(left, 550 * scale), (right, 550 * scale)], fill=INK, width=2)
+    y = 575
+    for item, quantity, amount in INVOICE_ROWS:
+        row(
+            y,
+            [
+                (left, item, body, "la"),
+                (quantity_x, quantity, body, "ra"),
+                (amount_x, amount, body, "ra"),
+            ],
+        )
+        y += 55
+    draw.line([(left, (y + 10) * scale), (right, (y + 10) * scale)], fill=INK, width=2)
+    total = sum(float(amount) for _, _, amount in INVOICE_ROWS)
+    row(y + 35, [(quantity_x, "Total", bold, "ra"), (amount_x, f"{total:.2f}", bold, "ra")])
+    row(y + 200, [(left, "Payment within 30 days to account 40-22-18 61093345.", body, "la")])
+    return Document(image, tuple(lines))
+
+
+def long_receipt(items: int = 14) -> Document:
+    """A narrow, long till receipt (about 1:4) in a monospaced font on slightly warm paper."""
+    paper: Color = (248, 246, 238)
+    height = 300 + 38 * items + 200
+    image = Image.new("RGB", (420, height), paper)
+    draw = ImageDraw.Draw(image)
+    face = font(20, mono=True)
+    lines: list[str] = []
+
+    def row(y: int, left_text: str, right_text: str = "") -> None:
+        draw.text((24, y), left_text, fill=INK, font=face)
+        if right_text:
+            draw.text((396, y), right_text, fill=INK, font=face, anchor="ra")
+        lines.append(f"{left_text} {right_text}".strip())
+
+    row(30, "CORNER GROCER")
+    row(62, "Date: 09/13/2024  18:02")
+    row(94, "Till 3  Receipt 7731")
+    draw.line([(24, 140), (396, 140)], fill=INK, width=1)
+    rng = np.random.default_rng(items)
+    produce = ("Apples", "Bread", "Milk 2L", "Eggs x12", "Butter", "Coffee", "Rice 1kg")
+    total = 0.0
+    for index in range(items):
+        price = float(rng.integers(50, 900)) / 100
+        total += price
+        row(160 + 38 * index, produce[index % len(produce)], f"{price:.2f}")
+    y = 160 + 38 * items + 20
+    draw.line([(24, y), (396, y)], fill=INK, width=1)
+    row(y + 20, "TOTAL", f"{total:.2f}")
+    row(y + 60, "Card payment")
+    return Document(image, tuple(lines), paper)
+
+
+FORM_FIELDS = (
+    ("Policy number:", POLICY_NUMBER),
+    ("Date:", "09/13/2024"),
+    ("Insured:", "Daniel Okafor"),
+    ("Claim type:", "Water damage"),
+)
+
+
+def dated_claim_form(width: int = 1000) -> Document:
+    """A short claim form whose values sit close after their labels on one line, so a lost
+    space joins them ("09/13/2024Date" when the next row starts with a label)."""
+    image = Image.new("RGB", (width, 640), WHITE)
+    draw = ImageDraw.Draw(image)
+    body = font(26)
+    lines = ["CLAIM FORM"]
+    draw.text((60, 40), "CLAIM FORM", fill=INK, font=font(36, bold=True))
+    y = 130
+    for label, value in FORM_FIELDS:
+        text = f"{label} {value}"
+        draw.text((60, y), text, fill=INK, font=body)
+        lines.append(text)
+        y += 60
+    text = "Date: 09/13/2024 Date of report: 09/14/2024"
+    draw.text((60, y + 20), text, fill=INK, font=body)
+    lines.append(text)
+    return Document(image, tuple(lines))
+
+
+def scanned(
+    document: Document, *, quality: int = 32, sigma: float = 10.0, angle: float = 0.0, seed: int = 0
+) -> Document:
+    """A poor scan of `document`: turned by `angle` degrees, Gaussian noise of deviation
+    `sigma`, then saved as a JPEG of `quality` and read back."""
+    import io
+
+    image = document.rotated(angle).image if angle else document.image
+    pixels = np.asarray(image, np.float64)
+    noisy = pixels + np.random.default_rng(seed).normal(0, sigma, pixels.shape)
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(noisy, 0, 255).round().astype(np.uint8)).save(
+        buffer, "JPEG", quality=quality
+    )
+    buffer.seek(0)
+    return Document(Image.open(buffer).convert("RGB"), document.lines, document.background)
+
+
+def app_window(size: tuple[int, int] = (1280, 800)) -> Image.Image:
+    """A desktop application window: title bar, toolbar with buttons, a sidebar list and a
+    content pane of text rows, all flat colours."""
+    width, height = size
+    image = Image.new("RGB", size, (246, 247, 249))
+    draw = ImageDraw.Draw(image)
+    small, body = font(15), font(17)
+    draw.rectangle([0, 0, width, 34], fill=(222, 225, 230))
+    draw.text((14, 8), "Files - Projects", fill=(40, 40, 40), font=body)
+    for index, colour in enumerate(((237, 106, 94), (245, 191, 79), (98, 197, 84))):
+        draw.ellipse([width - 90 + 26 * index, 10, width - 76 + 26 * index, 24], fill=colour)
+    draw.rectangle([0, 34, width, 80], fill=(236, 238, 241))
+    for index, label in enumerate(("New", "Open", "Save", "Share", "Delete")):
+        x = 14 + 96 * index
+        draw.rounded_rectangle(
+            [x, 44, x + 84, 72], 5, fill=(255, 255, 255), outline=(190, 194, 200)
+        )
+        draw.text((x + 42, 58), label, fill=(30, 30, 30), font=body, anchor="mm")
+    draw.rectangle([0, 80, 240, height], fill=(231, 234, 238))
+    for index in range(14):
+        draw.text((20, 100 + 32 * index), f"Folder {index + 1:02d}", fill=(50, 50, 60), font=body)
+    draw.rectangle([0, 100 + 32 * 3 - 6, 240, 100 + 32 * 4 - 8], outline=(66, 133, 244))
+    draw.line([(240, 80), (240, height)], fill=(200, 203, 208))
+    for index in range(18):
+        y = 100 + 36 * index
+        if index % 2:
+            draw.rectangle([241, y - 8, width, y + 26], fill=(255, 255, 255))
+        draw.text(
+            (260, y), f"report_{2024 - index}_{index * 7:03d}.pdf", fill=(30, 30, 30), font=body
+        )
+        draw.text((760, y), f"{(index * 37) % 900 + 12} KB", fill=(90, 90, 90), font=small)
+        draw.text(
+            (900, y), f"09/{index + 1:02d}/2024 10:{index * 3:02d}", fill=(90, 90, 90), font=small
+        )
+    draw.rectangle([0, height - 26, width, height], fill=(222, 225, 230))
+    draw.text((12, height - 21), "18 items, 4.2 MB free", fill=(60, 60, 60), font=small)
+    return image
+
+
+def web_page(size: tuple[int, int] = (1366, 768)) -> Image.Image:
+    """A browser screenshot: tab strip and address bar, a coloured site header with a
+    navigation bar and a button, paragraphs of text and a flat coloured card."""
+    width, height = size
+    image = Image.new("RGB", size, WHITE)
+    draw = ImageDraw.Draw(image)
+    body, small = font(18), font(15)
+    draw.rectangle([0, 0, width, 38], fill=(223, 225, 229))
+    draw.rounded_rectangle([10, 6, 250, 38], 8, fill=WHITE)
+    draw.text((24, 14), "Harbour News - Today", fill=(40, 40, 40), font=small)
+    draw.rectangle([0, 38, width, 80], fill=WHITE)
+    draw.rounded_rectangle([110, 44, width - 140, 74], 14, fill=(241, 243, 244))
+    draw.text((130, 50), "https://news.example.org/harbour/today", fill=(60, 60, 60), font=body)
+    draw.line([(0, 80), (width, 80)], fill=(210, 210, 210))
+    draw.rectangle([0, 81, width, 150], fill=(22, 78, 140))
+    draw.text((60, 100), "HARBOUR NEWS", fill=WHITE, font=font(30, bold=True))
+    for index, item in enumerate(("Home", "Local", "Sport", "Weather", "Contact")):
+        draw.text((520 + 110 * index, 108), item, fill=(220, 230, 245), font=body)
+    draw.rounded_rectangle([width - 170, 98, width - 50, 134], 6, fill=(246, 178, 36))
+    draw.text((width - 110, 116), "Subscribe", fill=(20, 20, 20), font=body, anchor="mm")
+    draw.text(
+        (60, 180),
+        "Ferry timetable changes from Monday",
+        fill=(20, 20, 20),
+        font=font(28, bold=True),
+    )
+    sentence = "The harbour authority has published new crossing times for the winter season."
+    for index in range(12):
+        draw.text(
+            (60, 240 + 30 * index),
+            sentence if index % 4 != 3 else sentence[:40],
+            fill=(50, 50, 50),
+            font=body,
+        )
+    draw.rectangle([930, 180, 1300, 560], fill=(238, 243, 250), outline=(200, 210, 225))
+    draw.text((950, 200), "Most read", fill=(22, 78, 140), font=font(22, bold=True))
+    for index in range(8):
+        draw.text(
+            (950, 245 + 36 * index),
+            f"{index + 1}. Story headline {index + 1}",
+            fill=(40, 40, 40),
+            font=body,
+        )
+    draw.rectangle([0, height - 60, width, height], fill=(240, 240, 240))
+    draw.text((60, height - 40), "(c) 2024 Harbour News", fill=(90, 90, 90), font=small)
+    return image
+
+
+PAIRED_FIELDS = (
+    "CLAIM FORM",
+    f"Policy number: {POLICY_NUMBER}",
+    "Date: 09/13/2024  Date of loss: 09/11/2024",
+    "Insured: Daniel Okafor  Phone: 0117 496 0321",
+    "Amount claimed: $4,250.00  Excess: $250.00",
+    "Invoice INV-2024-0917 paid on 09/13/2024",
+    "Ref 221 Harbour Road, Bristol BS1 4QT",
+)
+
+
+def paired_fields(face: str = "DejaVuSans-Bold", size: int = 20) -> Document:
+    """Two fields on a row, a value and the next label two spaces apart ("09/13/2024  Date of
+    loss"), in the DejaVu font file `face`: the recogniser tends to drop such spaces."""
+    path = FONT_DIR / f"{face}.ttf"
+    typeface = ImageFont.truetype(str(path), size) if path.exists() else font(size)
+    step = int(size * 2.2)
+    image = Image.new("RGB", (1300, 80 + len(PAIRED_FIELDS) * step), WHITE)
+    draw = ImageDraw.Draw(image)
+    for row, line in enumerate(PAIRED_FIELDS):
+        draw.text((50, 40 + row * step), line, fill=INK, font=typeface)
+    return Document(image, PAIRED_FIELDS)

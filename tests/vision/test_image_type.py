@@ -6,16 +6,44 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 from skimage import data
 
 from sightline.vision import Picture
 from sightline.vision.image_type import TYPES, ImageTypeAnalyzer
 from support.analysis import result_of
+from support.documents import (
+    app_window,
+    claim_form,
+    dated_claim_form,
+    invoice,
+    long_receipt,
+    receipt,
+    scanned,
+    web_page,
+)
 
 PictureOf = Callable[..., Picture]
 
 PHOTOS = {"astronaut": data.astronaut, "coffee": data.coffee, "chelsea": data.chelsea}
+# Photos with many small dark or bright pieces (texture, stars) or large flat areas: not
+# documents or screenshots either.
+MORE_PHOTOS = {
+    "camera": data.camera,
+    "coins": data.coins,
+    "grass": data.grass,
+    "gravel": data.gravel,
+    "rocket": data.rocket,
+    "moon": data.moon,
+    "hubble_deep_field": data.hubble_deep_field,
+}
+PAGES = {
+    "invoice": invoice,
+    "long_receipt": long_receipt,
+    "receipt": receipt,
+    "claim_form": claim_form,
+    "dated_claim_form": dated_claim_form,
+}
 
 
 def analyze(picture: Picture) -> dict[str, Any]:
@@ -137,7 +165,16 @@ def test_result_shape(picture_of: PictureOf) -> None:
     assert tuple(result["scores"]) == TYPES
     assert sum(result["scores"].values()) == pytest.approx(1.0, abs=0.001)
     assert all(0.0 <= score <= 1.0 for score in result["scores"].values())
-    assert set(result["statistics"]) == {"smooth_share", "ink_share", "ink_chroma", "stroke_edges"}
+    assert set(result["statistics"]) == {
+        "smooth_share",
+        "ink_share",
+        "ink_chroma",
+        "stroke_edges",
+        "text_share",
+        "glyphs",
+        "panels",
+        "flat_share",
+    }
 
 
 @pytest.mark.parametrize(
@@ -159,3 +196,38 @@ def test_plain_and_extreme_pictures(picture_of: PictureOf, image: Image.Image) -
 def test_deterministic(picture_of: PictureOf) -> None:
     image = cartoon(5)
     assert analyze(picture_of(image)) == analyze(picture_of(image))
+
+
+@pytest.mark.parametrize("name", MORE_PHOTOS)
+def test_textured_and_flat_photos_stay_photos(picture_of: PictureOf, name: str) -> None:
+    image = Image.fromarray(MORE_PHOTOS[name]()).convert("RGB")
+    assert_winner(analyze(picture_of(image, "JPEG")), "photo")
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_rendered_page_is_a_document(picture_of: PictureOf, name: str) -> None:
+    assert_winner(analyze(picture_of(PAGES[name]().image)), "document")
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_noisy_skewed_scan_is_a_document(picture_of: PictureOf, name: str) -> None:
+    page = scanned(PAGES[name](), quality=32, sigma=10, angle=2.5)
+    assert_winner(analyze(picture_of(page.image)), "document")
+
+
+def dark_app_window() -> Image.Image:
+    return ImageOps.invert(app_window())
+
+
+@pytest.mark.parametrize(
+    "render", [app_window, web_page, dark_app_window], ids=["app_window", "web_page", "dark"]
+)
+@pytest.mark.parametrize("format", ["PNG", "JPEG"])
+def test_screen_capture_is_a_screenshot(
+    picture_of: PictureOf, render: Callable[[], Image.Image], format: str
+) -> None:
+    assert_winner(analyze(picture_of(render(), format)), "screenshot")
+
+
+def test_page_turned_sideways_is_a_document(picture_of: PictureOf) -> None:
+    assert_winner(analyze(picture_of(claim_form().rotated(90).image)), "document")

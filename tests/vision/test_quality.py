@@ -10,8 +10,10 @@ from PIL import Image, ImageFilter
 from skimage import data
 
 from sightline.vision import Picture
+from sightline.vision.image_type import ImageTypeAnalyzer
 from sightline.vision.quality import QualityAnalyzer
 from support.analysis import result_of
+from support.documents import app_window, claim_form, invoice, long_receipt, scanned, web_page
 
 PictureOf = Callable[..., Picture]
 
@@ -137,6 +139,7 @@ def test_result_shape(picture_of: PictureOf) -> None:
     assert set(result["sharpness"]) == {"score", "blurry", "blur_effect", "laplacian_variance"}
     assert set(result["exposure"]) == {
         "score",
+        "judged_as",
         "mean_luma",
         "clipped_dark",
         "clipped_bright",
@@ -161,3 +164,45 @@ def test_flat_and_extreme_pictures(picture_of: PictureOf, size: tuple[int, int])
     assert result["noise"]["sigma"] == 0.0
     assert result["contrast"]["rms"] == 0.0
     assert result["score"] == 0.0
+
+
+PAGES = {
+    "invoice": lambda: invoice().image,
+    "long_receipt": lambda: long_receipt().image,
+    "claim_form": lambda: claim_form().image,
+    "scanned_invoice": lambda: scanned(invoice(), quality=32, sigma=10, angle=2.5).image,
+    "app_window": app_window,
+    "web_page": web_page,
+}
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_white_page_is_not_overexposed(picture_of: PictureOf, name: str) -> None:
+    result = analyze(picture_of(PAGES[name]()))
+    exposure = result["exposure"]
+    assert exposure["judged_as"] == "page"
+    assert (exposure["underexposed"], exposure["overexposed"]) == (False, False)
+    assert exposure["score"] > 0.5
+    assert result["score"] > 0.7
+
+
+def test_faded_page_is_overexposed(picture_of: PictureOf) -> None:
+    faded = analyze(picture_of(scaled(invoice().image, 0.25, 0.75 * 255)))["exposure"]
+    assert faded["judged_as"] == "page"
+    assert faded["overexposed"] is True
+    assert faded["score"] < 0.5
+
+
+def test_subject_on_a_white_backdrop_is_judged_alone(picture_of: PictureOf) -> None:
+    backdrop = Image.new("RGB", (1200, 800), "white")
+    backdrop.paste(photo("coffee").resize((450, 300)), (375, 250))
+    exposure = analyze(picture_of(backdrop))["exposure"]
+    assert exposure["judged_as"] == "light_background"
+    assert (exposure["underexposed"], exposure["overexposed"]) == (False, False)
+    assert exposure["clipped_bright"] > 0.8
+
+
+def test_reuses_the_jobs_image_type(picture_of: PictureOf) -> None:
+    picture = picture_of(invoice().image)
+    assert QualityAnalyzer.reuses == ("image_type",)
+    assert result_of(QualityAnalyzer(), picture, ImageTypeAnalyzer()) == analyze(picture)

@@ -29,9 +29,12 @@ from support.documents import (
     Document,
     blank,
     claim_form,
+    dated_claim_form,
     font,
     hud_screenshot,
     memo,
+    paired_fields,
+    scanned,
     word_recall,
     words,
 )
@@ -198,9 +201,25 @@ def test_game_screenshot_values_are_found(read: Read) -> None:
     assert "87/100" in found
 
 
-def test_photo_without_text(read: Read) -> None:
-    result = read(Image.fromarray(data.coffee()))
-    assert len(result["lines"]) <= 2
+TEXT_FREE = {
+    "astronaut": data.astronaut,
+    "coffee": data.coffee,
+    "chelsea": data.chelsea,
+    "rocket": data.rocket,
+    "camera": data.camera,
+    "coins": data.coins,
+    "grass": data.grass,
+}
+
+
+@pytest.mark.parametrize("name", TEXT_FREE)
+@pytest.mark.parametrize("scale", [1.0, 1.6])
+def test_photo_without_text_has_no_lines(read: Read, name: str, scale: float) -> None:
+    image = Image.fromarray(TEXT_FREE[name]()).convert("RGB")
+    image = image.resize((round(image.width * scale), round(image.height * scale)))
+    result = read(image)
+    assert result["lines"] == []
+    assert result["text"] == ""
 
 
 def test_blank_picture_has_no_text(read: Read) -> None:
@@ -211,8 +230,8 @@ def test_blank_picture_has_no_text(read: Read) -> None:
 
 
 def test_version_names_a_non_default_detector_size(models: Models) -> None:
-    assert ReadAnalyzer(models).version == "1-1"
-    assert ReadAnalyzer(models, max_side=1280).version == "1-1-1280"
+    assert ReadAnalyzer(models).version == "2-1"
+    assert ReadAnalyzer(models, max_side=1280).version == "2-1-1280"
 
 
 def test_engine_loads_without_the_network(models: Models, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -232,3 +251,41 @@ def test_engine_loads_without_the_network(models: Models, monkeypatch: pytest.Mo
 def test_missing_model_files_skip_the_feature(tmp_path: Path) -> None:
     with pytest.raises(ModelUnavailable, match="rapidocr"):
         PPOCR(tmp_path, threads=1)
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        pytest.param(lambda: paired_fields("DejaVuSerif", 20), id="serif"),
+        pytest.param(
+            lambda: scanned(
+                paired_fields("DejaVuSans-Bold", 20), quality=36, sigma=9, angle=-2.7, seed=20
+            ),
+            id="noisy-bold",
+        ),
+    ],
+)
+def test_spaces_the_recogniser_ran_together_are_kept(
+    read: Read, page: Callable[[], Document]
+) -> None:
+    document = page()
+    result = read(document.image)
+    assert "09/13/2024 Date" in result["text"]
+    found = words(result["text"])
+    assert word_recall(document.words, found) >= 0.95
+    assert all(word in document.words for word in found)
+
+
+def test_dated_claim_form_keeps_its_fields_apart(read: Read) -> None:
+    document = scanned(dated_claim_form(), quality=32, sigma=10, angle=2.5)
+    text = read(document.image)["text"]
+    assert "Date: 09/13/2024" in text
+    assert word_recall(document.words, words(text)) == 1.0
+
+
+def test_spaces_need_a_located_reading() -> None:
+    reading = Reading.of("ab", 0.9, WordInfo())
+    wide_gap = np.full((20, 200, 3), 255, np.uint8)
+    wide_gap[5:15, 10:30] = 0
+    wide_gap[5:15, 170:190] = 0
+    assert reading.spaced(wide_gap).text == "ab"

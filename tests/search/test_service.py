@@ -12,7 +12,7 @@ import pytest
 
 from sightline.errors import InvalidParameter
 from sightline.search.service import SearchService
-from sightline.search.text import SearchHit, SearchPage, SearchQuery
+from sightline.search.text import SearchHit, SearchPage, SearchQuery, Strategy
 from sightline.search.vectors import VectorSearch
 from sightline.storage.records import ImageRecord, ImageStatus, Vector
 from sightline.vision import Analyzer
@@ -53,7 +53,8 @@ class Images:
 
 class Page:
     def __init__(self, *hits: tuple[str, float]) -> None:
-        self.page = SearchPage([SearchHit(i, score) for i, score in hits], next_cursor="next")
+        found = [SearchHit(i, score) for i, score in hits]
+        self.page = SearchPage(found, "next", total=len(found), strategy=Strategy.ALL_WORDS)
 
     def search(self, query: SearchQuery) -> SearchPage:
         return self.page

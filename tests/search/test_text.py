@@ -20,7 +20,10 @@ from sightline.errors import InvalidParameter, InvalidQuery
 from sightline.events import EventType, cloud_event
 from sightline.search.text import (
     FieldFilter,
+    SearchHit,
+    SearchPage,
     SearchQuery,
+    Strategy,
     _decode_cursor,
     _encode_cursor,
     build_document,
@@ -249,6 +252,71 @@ def test_labels_tags_and_text_are_all_searched(catalog: Stores) -> None:
     assert found(catalog, "robin") == ["img_02"]
 
 
+def page_of(catalog: Stores, text: str, **query: Any) -> SearchPage:
+    with catalog.db.read() as conn:
+        return search_images(conn, SearchQuery(text=text, **query))
+
+
+def test_stop_words_are_ignored_unless_quoted_or_all_there_is(catalog: Stores) -> None:
+    add(catalog, "img_01", {"tags": tags(("flower", 0.9), ("building", 0.3))})
+    add(catalog, "img_02", {"tags": tags(("cat", 0.9))}, filename="photo.jpg")
+    add(catalog, "img_03", {"read": lines("The Who live at the Apollo")})
+    found_flower = page_of(catalog, "a flower")
+    assert [hit.image_id for hit in found_flower.hits] == ["img_01"]
+    assert found_flower.ignored_words == ("a",)
+    assert found_flower.strategy is Strategy.ALL_WORDS
+    assert found(catalog, "The building") == ["img_01"]
+    assert found(catalog, "photo of a cat") == ["img_02"]
+    assert page_of(catalog, "photo OF a cat").ignored_words == ("OF", "a")
+    # Nothing but stop words: they are what is searched for.
+    only = page_of(catalog, "the who")
+    assert [hit.image_id for hit in only.hits] == ["img_03"] and only.ignored_words == ()
+    # A quoted phrase is searched as written, stop words and all.
+    assert found(catalog, '"at the apollo"') == ["img_03"]
+    assert found(catalog, '"at a apollo"') == []
+
+
+def test_when_no_image_has_every_word_more_matched_words_rank_first(catalog: Stores) -> None:
+    add(catalog, "img_01", {"tags": tags(("cat", 0.9))})
+    add(catalog, "img_02", {"tags": tags(("cat", 0.9), ("sofa", 0.9))})
+    add(catalog, "img_03", {"tags": tags(("sofa", 0.9))})
+    add(catalog, "img_04", {"tags": tags(("dog", 0.9))})
+    every = page_of(catalog, "cat sofa")
+    assert [hit.image_id for hit in every.hits] == ["img_02"]
+    assert (every.strategy, every.total) == (Strategy.ALL_WORDS, 1)
+    # No image is a red cat on a sofa: those with two of the words come first.
+    fallback = page_of(catalog, "red cat on a sofa")
+    assert fallback.strategy is Strategy.ANY_WORDS and fallback.total == 3
+    assert fallback.ignored_words == ("on", "a")
+    assert [hit.image_id for hit in fallback.hits][0] == "img_02"
+    assert sorted(hit.image_id for hit in fallback.hits[1:]) == ["img_01", "img_03"]
+    scores = [hit.score or 0.0 for hit in fallback.hits]
+    assert scores[0] >= 2 > scores[1] >= 1 and scores == sorted(scores, reverse=True)
+    nothing = page_of(catalog, "red car")
+    assert (nothing.hits, nothing.total, nothing.strategy) == ([], 0, Strategy.ANY_WORDS)
+    # One word: no other strategy to try.
+    assert page_of(catalog, "car").strategy is Strategy.ALL_WORDS
+
+
+def test_filters_apply_to_any_word_matching(catalog: Stores) -> None:
+    add(catalog, "img_01", {"tags": tags(("cat", 0.9))}, width=100)
+    add(catalog, "img_02", {"tags": tags(("sofa", 0.9))}, width=300)
+    add(catalog, "img_03", {"tags": tags(("sofa", 0.9))}, width=300, collection="other")
+    narrowed = page_of(catalog, "cat sofa", min_width=200, collection="default")
+    assert [hit.image_id for hit in narrowed.hits] == ["img_02"]
+    assert (narrowed.strategy, narrowed.total) == (Strategy.ANY_WORDS, 1)
+
+
+def test_policy_numbers_fall_back_to_any_word_but_stay_exact(catalog: Stores) -> None:
+    add(catalog, "img_01", {"read": lines("Policy Number:", "POL-2024-118734", "87/100")})
+    add(catalog, "img_02", {"read": lines("POL-2024-118735")})
+    assert found(catalog, "POL-2024-118734 87/100") == ["img_01"]
+    fallback = page_of(catalog, "POL-2024-118734 87/99")
+    assert [hit.image_id for hit in fallback.hits] == ["img_01"]
+    assert fallback.strategy is Strategy.ANY_WORDS and not fallback.plain
+    assert found(catalog, "POL-2024-118736 87/99") == []
+
+
 # -- ranking ---------------------------------------------------------------------------------
 
 
@@ -309,7 +377,10 @@ def test_no_query_can_break_the_fts_syntax(catalog: Stores, query: str) -> None:
 def test_operators_are_searched_as_words(catalog: Stores) -> None:
     add(catalog, "img_01", {"tags": tags(("cat", 0.9))})
     add(catalog, "img_02", {"tags": tags(("dog", 0.9))})
-    assert found(catalog, "cat OR dog") == []
+    # Not an OR: "or" is a stop word, and no image has both words, so either one will do.
+    assert sorted(found(catalog, "cat OR dog")) == ["img_01", "img_02"]
+    assert sorted(found(catalog, "cat NEAR dog")) == ["img_01", "img_02"]
+    assert found(catalog, "cat AND") == ["img_01"]
     assert found(catalog, "tags:cat") == []  # the phrase "tags cat"
     assert found(catalog, "cat*") == ["img_01"]
     assert found(catalog, "-cat") == ["img_01"]
@@ -583,6 +654,50 @@ def test_ranked_pages_cover_every_match_once_in_rank_order(catalog: Stores) -> N
     assert [image_id for page in split for image_id in page] == everything
 
 
+def test_totals_count_every_page_and_cursors_keep_the_strategy(catalog: Stores) -> None:
+    for n in range(12):
+        words = [("cat", 0.3 + n * 0.05)] + ([("sofa", 0.9)] if n % 3 == 0 else [])
+        add(catalog, f"img_{n:02d}", {"tags": tags(*words)})
+    for n in range(12, 17):
+        add(catalog, f"img_{n:02d}", {"tags": tags(("sofa", 0.6))})
+    everything = found(catalog, "cats on sofas")
+    assert len(everything) == 4
+    # Both words on 4 images: every word it is, and pages hold the total.
+    with catalog.db.read() as conn:
+        first = search_images(conn, SearchQuery(text="cats on sofas", limit=3))
+        assert (first.strategy, first.total) == (Strategy.ALL_WORDS, 4)
+        second = search_images(
+            conn, SearchQuery(text="cats on sofas", limit=3, cursor=first.next_cursor)
+        )
+        assert second.total == 4 and second.next_cursor is None
+        assert [h.image_id for h in first.hits + second.hits] == everything
+    # No image has "dog": any word, and page 2 continues the any-word ranking.
+    whole = page_of(catalog, "dog cat sofa", limit=100)
+    assert whole.strategy is Strategy.ANY_WORDS and whole.total == 17 == len(whole.hits)
+    split: list[SearchHit] = []
+    query = SearchQuery(text="dog cat sofa", limit=5)
+    with catalog.db.read() as conn:
+        while True:
+            page = search_images(conn, query)
+            assert (page.strategy, page.total) == (Strategy.ANY_WORDS, 17)
+            split.extend(page.hits)
+            if page.next_cursor is None:
+                break
+            query = SearchQuery(text="dog cat sofa", limit=5, cursor=page.next_cursor)
+    assert [hit.image_id for hit in split] == [hit.image_id for hit in whole.hits]
+    # The images with both words lead.
+    assert sorted(hit.image_id for hit in split[:4]) == sorted(everything)
+
+
+def test_listings_count_their_images_too(catalog: Stores) -> None:
+    for n in range(7):
+        add(catalog, f"img_{n:02d}", width=10 * n)
+    with catalog.db.read() as conn:
+        first = search_images(conn, SearchQuery(limit=2, min_width=20))
+        later = search_images(conn, SearchQuery(limit=2, min_width=20, cursor=first.next_cursor))
+    assert (first.total, later.total, first.strategy) == (5, 5, None)
+
+
 def test_listing_pages_are_newest_first(catalog: Stores) -> None:
     for n in range(7):
         add(catalog, f"img_{n:02d}")
@@ -602,6 +717,8 @@ def test_a_cursor_must_come_from_the_same_kind_of_query(catalog: Stores) -> None
             SearchQuery(text="cat", limit=1, cursor=listed),
             SearchQuery(limit=1, cursor="not a cursor!"),
             SearchQuery(limit=1, cursor="WyJ4Il0x"),
+            # A ranked position of a strategy the index does not answer.
+            SearchQuery(text="cat", limit=1, cursor=_encode_cursor(["semantic", 1.0, "img_01"])),
         ):
             with pytest.raises(InvalidParameter):
                 search_images(conn, query)
@@ -636,10 +753,15 @@ def test_any_cursor_is_a_position_or_refused(ranked: bool, cursor: str) -> None:
         position = _decode_cursor(cursor, ranked)
     except InvalidParameter:
         return
-    assert isinstance(position[-1], str) and len(position) == (2 if ranked else 1)
+    assert isinstance(position[-1], str) and len(position) == (3 if ranked else 1)
 
 
-@given(st.floats(allow_nan=False, allow_infinity=False), texts)
-def test_a_cursor_holds_its_position(rank: float, image_id: str) -> None:
-    assert _decode_cursor(_encode_cursor([rank, image_id]), ranked=True) == [rank, image_id]
+@given(
+    st.sampled_from(["all_words", "any_words"]),
+    st.floats(allow_nan=False, allow_infinity=False),
+    texts,
+)
+def test_a_cursor_holds_its_position(strategy: str, rank: float, image_id: str) -> None:
+    position = [strategy, rank, image_id]
+    assert _decode_cursor(_encode_cursor(position), ranked=True) == position
     assert _decode_cursor(_encode_cursor([image_id]), ranked=False) == [image_id]

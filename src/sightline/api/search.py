@@ -16,7 +16,7 @@ from sightline.api.schemas import MAX_STORED_INT, ImageOut, Moment, ScoredImage,
 from sightline.api.scope import ReadCollection
 from sightline.errors import InvalidParameter, InvalidQuery, SearchUnavailable
 from sightline.search.service import SearchService
-from sightline.search.text import SearchQuery, parse_where
+from sightline.search.text import SearchQuery, Strategy, parse_where
 from sightline.storage.records import ImageStatus
 
 router = APIRouter(prefix="/v1/search", tags=["search"], route_class=StrictJSONRoute)
@@ -24,9 +24,13 @@ Search = Annotated[SearchService, deps.part("search")]
 
 Q_DESCRIPTION = (
     "Words to find in the images' tags (with their broader terms: `cat` finds a tabby, `animal` "
-    "finds both), text read in them, custom labels and file names. Every word must match; "
-    'case, accents and English endings are ignored; `"a phrase"` matches as written, and so '
-    "does a word with punctuation (`POL-2024-118734`, `87/100`). Without `q`: newest first."
+    "finds both; and their WordNet synonyms: `blossom` finds a flower), text read in them, "
+    "custom labels and file names. Case, accents, English endings and stop words (`a`, `the`, "
+    '`of`: listed in `ignored_words`) are ignored; `"a phrase"` matches as written, and so '
+    "does a word with punctuation (`POL-2024-118734`, `87/100`). Every word must match "
+    "(`strategy` `all_words`); if that finds nothing, images with any of the words, more "
+    "words first (`any_words`); if still nothing, and the query is plain words without "
+    "filters, images by meaning as in `mode=semantic` (`semantic`). Without `q`: newest first."
 )
 WHERE_DESCRIPTION = (
     "A feature value, repeatable (all must hold): `FEATURE.FIELD:VALUE` (equal: `true`/`false`, "
@@ -51,7 +55,8 @@ MODE_DESCRIPTION = (
 class SearchResults(BaseModel):
     method: str = Field(
         description="What answered: `text` (the full-text index), `conse` (sentence embeddings "
-        "of the images' predicted classes) or `clip` (a user image-text model)."
+        "of the images' predicted classes) or `clip` (a user image-text model); a text query "
+        "answered by meaning (`strategy` `semantic`) says `conse` or `clip`."
     )
     items: list[ScoredImage] = Field(
         description="Best first with `q` (score: relevance, higher is better, comparable within "
@@ -59,6 +64,20 @@ class SearchResults(BaseModel):
     )
     next_cursor: str | None = Field(
         description="Pass as `cursor` (with the same query) for the next page; null at the end."
+    )
+    total: int | None = Field(
+        default=None,
+        description="Text mode: how many images match, over every page (of the `strategy` that "
+        "answered). Null when answered by meaning.",
+    )
+    strategy: Strategy | None = Field(
+        default=None,
+        description="How `q` was answered: `all_words` (every word matched), `any_words` "
+        "(none had every word: any word, more matched words first) or `semantic` (by meaning). "
+        "Null without `q` (a listing).",
+    )
+    ignored_words: list[str] = Field(
+        default_factory=list, description="Stop words of `q` that were not searched for."
     )
 
 
@@ -109,7 +128,9 @@ def search(
             ScoredImage(score=hit.score, image=ImageOut.of(hit.image, results))
             for hit in answer.hits
         ]
-        return SearchResults(method=answer.method, items=items, next_cursor=None)
+        return SearchResults(
+            method=answer.method, items=items, next_cursor=None, strategy=Strategy.SEMANTIC
+        )
     query = SearchQuery(
         text=q,
         collection=collection,
@@ -133,4 +154,11 @@ def search(
     items = [
         ScoredImage(score=hit.score, image=ImageOut.of(hit.image, results)) for hit in found.hits
     ]
-    return SearchResults(method=str(mode), items=items, next_cursor=found.next_cursor)
+    return SearchResults(
+        method=found.method,
+        items=items,
+        next_cursor=found.next_cursor,
+        total=found.total,
+        strategy=found.strategy,
+        ignored_words=list(found.ignored_words),
+    )

@@ -76,6 +76,13 @@ def document_of(filename: str | None, rows: Iterable[Any], indexer: Indexer) -> 
     return build_document(filename, results, indexer)
 
 
+def any_score(relevance: str) -> str:
+    """SQL for an any-word match's score from the per-word rows of one image (`relevance`
+    >= 0, one row per matched word): the count of matched words plus the summed relevance
+    squashed into [0, 1), so that one more matched word outranks any relevance."""
+    return f"COUNT(*) + SUM({relevance}) / (1.0 + SUM({relevance}))"
+
+
 def is_word_char(char: str) -> bool:
     category = unicodedata.category(char)
     return category[0] in "LN" or category == "Co"

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Float, String, Subquery, text
 from sqlalchemy.sql.elements import ColumnElement
 
-from sightline.search.documents import Document, plain_words
+from sightline.search.documents import Document, any_score, plain_words
 from sightline.storage import tables as t
 
 TABLE = t.TEXT_INDEX_TABLE
@@ -73,6 +73,24 @@ class TsvectorIndex:
                 f"SELECT image_id, CAST(ts_rank('{RANK_WEIGHTS}', document, {query}, "
                 f"{RANK_NORMALIZATION}) AS DOUBLE PRECISION) AS score "
                 f"FROM {TABLE} WHERE document @@ {query}"
+            )
+            .bindparams(**values)
+            .columns(image_id=String, score=Float)
+            .subquery("ranked")
+        )
+
+    def ranked_any(self, terms: Sequence[str]) -> Subquery:
+        values = {f"q{n}": plain_words(term) for n, term in enumerate(terms)}
+        each = " UNION ALL ".join(
+            f"SELECT image_id, CAST(ts_rank('{RANK_WEIGHTS}', document, {query}, "
+            f"{RANK_NORMALIZATION}) AS DOUBLE PRECISION) AS relevance "
+            f"FROM {TABLE} WHERE document @@ {query}"
+            for query in (f"phraseto_tsquery('{CONFIG}', :{name})" for name in values)
+        )
+        return (
+            text(
+                f"SELECT image_id, {any_score('relevance')} AS score FROM ({each}) AS matched "
+                "GROUP BY image_id"
             )
             .bindparams(**values)
             .columns(image_id=String, score=Float)

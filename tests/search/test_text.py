@@ -18,6 +18,9 @@ from sightline import stores
 from sightline.classifiers.features import index_entries
 from sightline.errors import InvalidParameter, InvalidQuery
 from sightline.events import EventType, cloud_event
+from sightline.indexing import Indexer
+from sightline.models.imagenet_labels import read_synonyms, write_labels
+from sightline.search.documents import with_synonyms
 from sightline.search.text import (
     FieldFilter,
     SearchHit,
@@ -35,7 +38,7 @@ from sightline.search.text import (
 from sightline.storage import tables as t
 from sightline.storage.database import Database
 from sightline.storage.records import FeatureState, FeatureStatus, ImageStatus, NewImage
-from sightline.stores import Stores
+from sightline.stores import Stores, catalog_indexer
 from support.strategies import any_text, texts
 
 JSON = dict[str, Any]
@@ -765,3 +768,130 @@ def test_a_cursor_holds_its_position(strategy: str, rank: float, image_id: str) 
     position = [strategy, rank, image_id]
     assert _decode_cursor(_encode_cursor(position), ranked=True) == position
     assert _decode_cursor(_encode_cursor([image_id]), ranked=False) == [image_id]
+
+
+# -- synonyms --------------------------------------------------------------------------------
+# From a labels file built as `sightline models prepare` builds it, from the real WordNet 3.0
+# (Debian `wordnet-base`): people's own words find the picture, below the words it was tagged with.
+
+WORDNET = Path("/usr/share/wordnet")
+DAISY: dict[str, Any] = {
+    **HEADER,
+    "tags": [
+        {"name": "daisy", "confidence": 0.91, "kind": "class"},
+        {"name": "flower", "confidence": 0.93, "kind": "broader"},
+        {"name": "plant", "confidence": 0.95, "kind": "broader"},
+    ],
+    "classes": [{"name": "daisy", "wnid": "n11939491", "confidence": 0.91}],
+}
+WOLF: dict[str, Any] = {
+    **HEADER,
+    "tags": [{"name": "wolf", "confidence": 0.8, "kind": "broader"}],
+    "classes": [{"name": "grey wolf", "wnid": "n02114367", "confidence": 0.7}],
+}
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model folder whose tags model has its labels file, as prepared."""
+    folder = tmp_path_factory.mktemp("models")
+    (folder / "efficientnet-lite0").mkdir()
+    write_labels(folder / "efficientnet-lite0", WORDNET)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def indexer(model_dir: Path) -> Indexer:
+    return catalog_indexer(model_dir)
+
+
+@pytest.fixture
+def synonym_catalog(catalog_url: str, indexer: Indexer) -> Iterator[Stores]:
+    backend = Stores.from_url(catalog_url, indexer)
+    yield backend
+    backend.close()
+
+
+def test_synonyms_of_tag_words_join_the_weak_tags(indexer: Indexer) -> None:
+    document = build_document(None, {"tags": DAISY}, indexer)
+    assert document.tags.splitlines() == ["daisy", "flower", "plant"]
+    weak = document.weak_tags.splitlines()
+    assert {"bloom", "blossom", "flora"} <= set(weak)
+    # Without a labels file, tags are indexed as they are.
+    assert build_document(None, {"tags": DAISY}, index_entries).weak_tags == ""
+
+
+def test_a_labels_file_without_synonyms_adds_none(tmp_path: Path) -> None:
+    (tmp_path / "efficientnet-lite0").mkdir()
+    (tmp_path / "efficientnet-lite0" / "labels.json").write_text('{"classes": []}')
+    assert catalog_indexer(tmp_path)("tags", DAISY) == index_entries("tags", DAISY)
+    assert catalog_indexer(tmp_path / "nowhere")("tags", DAISY) == index_entries("tags", DAISY)
+
+
+def test_words_people_use_find_the_picture(synonym_catalog: Stores) -> None:
+    catalog = synonym_catalog
+    add(catalog, "img_01", {"tags": DAISY})
+    add(catalog, "img_02", {"tags": WOLF})
+    add(catalog, "img_03", {"read": lines("Blossom Street")})
+    for query in ("blooms", "flowers", "daisies", "the plant life"):
+        assert found(catalog, query) == ["img_01"], query
+    # A picture that reads "blossom" outranks one whose tags' synonym it is.
+    assert found(catalog, "a blossom") == ["img_03", "img_01"]
+    assert found(catalog, "wolves") == ["img_02"]  # an irregular plural, from WordNet
+
+
+def test_the_migration_adds_synonyms_to_images_analysed_before_it(
+    empty_catalog_url: str, indexer: Indexer
+) -> None:
+    db = Database(empty_catalog_url)
+    stores.migrate(db, "0009")
+    now = datetime.now(UTC)
+    with db.write() as conn:
+        conn.execute(
+            insert(t.images),
+            [
+                {
+                    "id": "img_01",
+                    "sha256": "img_01",
+                    "filename": None,
+                    "content_type": "image/png",
+                    "format": "PNG",
+                    "size": 10,
+                    "width": 1,
+                    "height": 1,
+                    "status": "done",
+                    "client_metadata": {},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            ],
+        )
+        conn.execute(
+            insert(t.feature_results),
+            [
+                {
+                    "image_id": "img_01",
+                    "feature": "tags",
+                    "status": "done",
+                    "analyzer": "tags",
+                    "version": "2",
+                    "result": DAISY,
+                    "updated_at": now,
+                }
+            ],
+        )
+    catalog = Stores.on(db, indexer)
+    try:
+        # Stored before revision 0010, without a document: 0010 writes it, synonyms and all.
+        assert found(catalog, "daisy") == []
+        stores.migrate(db, indexer=indexer)
+        assert found(catalog, "blossom") == found(catalog, "daisy") == ["img_01"]
+    finally:
+        catalog.close()
+
+
+def test_synonyms_are_read_back_by_lower_case_word(model_dir: Path) -> None:
+    synonyms = read_synonyms(model_dir / "efficientnet-lite0" / "labels.json")
+    assert {"bloom", "blossom"} <= set(synonyms["flower"])
+    assert "tabby" in synonyms["tabby cat"] and "wolves" in synonyms["wolf"]
+    assert with_synonyms(index_entries, {}) is index_entries

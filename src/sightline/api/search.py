@@ -67,8 +67,9 @@ class SearchResults(BaseModel):
     )
     total: int | None = Field(
         default=None,
-        description="Text mode: how many images match, over every page (of the `strategy` that "
-        "answered). Null when answered by meaning.",
+        description="How many images match `q`, over every page (of the `strategy` that "
+        "answered). Null without `q` (a listing is not counted: that would read every image "
+        "the filters keep) and when answered by meaning.",
     )
     strategy: Strategy | None = Field(
         default=None,

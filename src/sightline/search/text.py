@@ -23,7 +23,8 @@ Strategies (`Strategy`), tried in order until one finds something; the answer sa
   matches in would change the total and dilute the page.
 - `semantic` is the search service's last resort (`SearchService.text`), not this module's.
 A cursor carries its strategy, so later pages continue the ranking that made the first one.
-`total` counts every match of the strategy, every page.
+`total` counts every match of the strategy, every page (a listing, without words, is not
+counted).
 
 Documents change in the transaction that changes the results (`refresh_document`), and go with
 their image (a trigger on SQLite, a cascading foreign key on PostgreSQL).
@@ -44,7 +45,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Select, Subquery, and_, func, or_, select
+from sqlalchemy import Connection, Subquery, and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from sightline import json_input
@@ -94,6 +95,9 @@ class TextIndex(Protocol):
     def ranked_any(self, terms: Sequence[str]) -> Subquery:
         """Images whose document has any of the terms, as `image_id` and `score`: the number
         of terms matched plus a relevance in [0, 1), so more matched terms always rank higher."""
+
+    def matching(self, terms: Sequence[str], *, every: bool) -> Subquery:
+        """The images of `ranked` (every term) or of `ranked_any`, as `image_id`, unscored."""
 
     def filtered(self, tags: Sequence[str], labels: Sequence[str]) -> ColumnElement[bool]:
         """A condition on `images`: every phrase among its tags (sure or weak) or labels."""
@@ -174,7 +178,7 @@ class SearchHit:
 class SearchPage:
     hits: list[SearchHit]
     next_cursor: str | None
-    total: int  # every match, every page
+    total: int | None  # every match, every page; None: a listing, not counted
     strategy: Strategy | None = None  # None: no words, a listing
     ignored_words: tuple[str, ...] = ()
     plain: bool = False  # the words may be searched by meaning (`QueryWords.plain`)
@@ -308,12 +312,16 @@ def search_images(conn: Connection, query: SearchQuery) -> SearchPage:
 def _listing(
     conn: Connection, conditions: list[ColumnElement[bool]], limit: int, after: list[Any] | None
 ) -> SearchPage:
-    """Newest first, without words."""
-    matches = select(t.images.c.id).where(*conditions)
-    page = matches if after is None else matches.where(t.images.c.id < after[0])
-    rows = conn.execute(page.order_by(t.images.c.id.desc()).limit(limit + 1)).all()
+    """Newest first, without words, and uncounted: a page stops at its last row by the id
+    index, a count would read every image the filters keep (0.25 -> 375 ms for a `where`
+    filter over 100,000 images)."""
+    if after is not None:
+        conditions = [*conditions, t.images.c.id < after[0]]
+    rows = conn.execute(
+        select(t.images.c.id).where(*conditions).order_by(t.images.c.id.desc()).limit(limit + 1)
+    ).all()
     hits = [SearchHit(row.id, None) for row in rows]
-    return _page(hits, limit, _total(conn, matches, hits, limit, after), lambda hit: [hit.image_id])
+    return _page(hits, limit, None, lambda hit: [hit.image_id])
 
 
 def _ranked_page(
@@ -325,40 +333,35 @@ def _ranked_page(
     after: list[Any] | None,
 ) -> SearchPage:
     index = _index(conn)
-    scored = (
-        index.ranked(words.terms)
-        if strategy is Strategy.ALL_WORDS
-        else index.ranked_any(words.terms)
-    )
-    matches = (
+    every = strategy is Strategy.ALL_WORDS
+    scored = index.ranked(words.terms) if every else index.ranked_any(words.terms)
+    page = (
         select(t.images.c.id, scored.c.score)
         .join_from(scored, t.images, t.images.c.id == scored.c.image_id)
         .where(*conditions)
     )
-    page = matches
     if after is not None:
         score, image_id = after
-        page = matches.where(
+        page = page.where(
             or_(scored.c.score < score, and_(scored.c.score == score, t.images.c.id < image_id))
         )
     rows = conn.execute(
         page.order_by(scored.c.score.desc(), t.images.c.id.desc()).limit(limit + 1)
     ).all()
     hits = [SearchHit(row.id, float(row.score)) for row in rows]
-    total = _total(conn, matches, hits, limit, after)
+    if after is None and len(rows) <= limit:
+        total = len(hits)  # a first page that holds every match counts itself
+    else:
+        # The same matches, unscored: ranking each one again would double the cost.
+        matched = index.matching(words.terms, every=every)
+        total = conn.execute(
+            select(func.count())
+            .select_from(matched)
+            .join(t.images, t.images.c.id == matched.c.image_id)
+            .where(*conditions)
+        ).scalar_one()
     found = _page(hits, limit, total, lambda hit: [str(strategy), hit.score, hit.image_id])
     return SearchPage(found.hits, found.next_cursor, total, strategy, words.ignored, words.plain)
-
-
-def _total(
-    conn: Connection, matches: Select[Any], hits: list[SearchHit], limit: int, after: object
-) -> int:
-    """How many rows `matches` has: a first page that holds them all says so itself, other
-    pages count them (the same conditions, without the order and the cursor)."""
-    if after is None and len(hits) <= limit:
-        return len(hits)
-    counted: int = conn.execute(select(func.count()).select_from(matches.subquery())).scalar_one()
-    return counted
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -442,7 +445,7 @@ def _number(value: str) -> float | None:
 
 
 def _page(
-    hits: list[SearchHit], limit: int, total: int, position: Callable[[SearchHit], list[Any]]
+    hits: list[SearchHit], limit: int, total: int | None, position: Callable[[SearchHit], list[Any]]
 ) -> SearchPage:
     if len(hits) <= limit:
         return SearchPage(hits, None, total)

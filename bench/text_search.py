@@ -164,7 +164,7 @@ def run(count: int, repeat: int) -> None:
         print(f"{'query':<32}{'hits':>6}{'total':>8}{'p50 ms':>9}{'p95 ms':>9}  strategy")
         for label, query in queries:
             p50, p95, page = timed(catalog, query, repeat)
-            found = f"{len(page.hits):>6}{page.total:>8}"
+            found = f"{len(page.hits):>6}{page.total if page.total is not None else '-':>8}"
             print(f"{label:<32}{found}{p50:>9.2f}{p95:>9.2f}  {page.strategy or '-'}")
         with catalog.db.read() as conn:
             sample = list(conn.scalars(select(t.images.c.id).limit(1000)))

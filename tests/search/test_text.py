@@ -724,7 +724,7 @@ def test_a_cursor_must_come_from_the_same_kind_of_query(catalog: Stores) -> None
             SearchQuery(limit=1, cursor="not a cursor!"),
             SearchQuery(limit=1, cursor="WyJ4Il0x"),
             # A ranked position of a strategy the index does not answer.
-            SearchQuery(text="cat", limit=1, cursor=_encode_cursor(["semantic", 1.0, "img_01"])),
+            SearchQuery(text="cat", limit=1, cursor=_encode_cursor(["semantic", 1.0, "img_01", 3])),
         ):
             with pytest.raises(InvalidParameter):
                 search_images(conn, query)
@@ -759,16 +759,18 @@ def test_any_cursor_is_a_position_or_refused(ranked: bool, cursor: str) -> None:
         position = _decode_cursor(cursor, ranked)
     except InvalidParameter:
         return
-    assert isinstance(position[-1], str) and len(position) == (3 if ranked else 1)
+    assert len(position) == (4 if ranked else 1)
+    assert isinstance(position[2 if ranked else 0], str)
 
 
 @given(
     st.sampled_from(["all_words", "any_words"]),
     st.floats(allow_nan=False, allow_infinity=False),
     texts,
+    st.integers(min_value=0),
 )
-def test_a_cursor_holds_its_position(strategy: str, rank: float, image_id: str) -> None:
-    position = [strategy, rank, image_id]
+def test_a_cursor_holds_its_position(strategy: str, rank: float, image_id: str, total: int) -> None:
+    position = [strategy, rank, image_id, total]
     assert _decode_cursor(_encode_cursor(position), ranked=True) == position
     assert _decode_cursor(_encode_cursor([image_id]), ranked=False) == [image_id]
 

@@ -95,17 +95,6 @@ class FTS5Index:
             .subquery("ranked")
         )
 
-    def matching(self, terms: Sequence[str], *, every: bool) -> Subquery:
-        return (
-            text(
-                f"SELECT images.id AS image_id FROM {TABLE} "
-                f"JOIN images ON images.rowid = {TABLE}.rowid WHERE {TABLE} MATCH :match"
-            )
-            .bindparams(match=(" AND " if every else " OR ").join(map(_phrase, terms)))
-            .columns(image_id=String)
-            .subquery("matched")
-        )
-
     def filtered(self, tags: Sequence[str], labels: Sequence[str]) -> ColumnElement[bool]:
         parts = [
             f"{columns} : {_phrase(value)}"

@@ -23,8 +23,10 @@ Strategies (`Strategy`), tried in order until one finds something; the answer sa
   matches in would change the total and dilute the page.
 - `semantic` is the search service's last resort (`SearchService.text`), not this module's.
 A cursor carries its strategy, so later pages continue the ranking that made the first one.
-`total` counts every match of the strategy, every page (a listing, without words, is not
-counted).
+`total` counts every match of the strategy: the first page counts in its own query (`COUNT(*)
+OVER ()`: ranking reads every match anyway, so it is nearly free; a separate `COUNT` doubled
+the cost of a broad word), and its cursor carries the count to the pages after it. A listing,
+without words, is not counted.
 
 Documents change in the transaction that changes the results (`refresh_document`), and go with
 their image (a trigger on SQLite, a cascading foreign key on PostgreSQL).
@@ -95,9 +97,6 @@ class TextIndex(Protocol):
     def ranked_any(self, terms: Sequence[str]) -> Subquery:
         """Images whose document has any of the terms, as `image_id` and `score`: the number
         of terms matched plus a relevance in [0, 1), so more matched terms always rank higher."""
-
-    def matching(self, terms: Sequence[str], *, every: bool) -> Subquery:
-        """The images of `ranked` (every term) or of `ranked_any`, as `image_id`, unscored."""
 
     def filtered(self, tags: Sequence[str], labels: Sequence[str]) -> ColumnElement[bool]:
         """A condition on `images`: every phrase among its tags (sure or weak) or labels."""
@@ -300,8 +299,7 @@ def search_images(conn: Connection, query: SearchQuery) -> SearchPage:
     if words is None:
         return _listing(conn, conditions, query.limit, after)
     if after is not None:
-        strategy, score, image_id = after
-        page = _ranked_page(conn, Strategy(strategy), words, conditions, query.limit, after[1:])
+        page = _ranked_page(conn, Strategy(after[0]), words, conditions, query.limit, after[1:])
     else:
         page = _ranked_page(conn, Strategy.ALL_WORDS, words, conditions, query.limit, None)
         if page.total == 0 and len(words.terms) > 1:
@@ -332,35 +330,32 @@ def _ranked_page(
     limit: int,
     after: list[Any] | None,
 ) -> SearchPage:
+    """One page; the first counts every match in the same query (ranking reads them all
+    anyway), later pages carry that total in their cursor."""
     index = _index(conn)
-    every = strategy is Strategy.ALL_WORDS
-    scored = index.ranked(words.terms) if every else index.ranked_any(words.terms)
+    scored = (
+        index.ranked(words.terms)
+        if strategy is Strategy.ALL_WORDS
+        else index.ranked_any(words.terms)
+    )
+    total = None if after is None else int(after[2])
     page = (
-        select(t.images.c.id, scored.c.score)
+        select(t.images.c.id, scored.c.score, func.count().over().label("total"))
         .join_from(scored, t.images, t.images.c.id == scored.c.image_id)
         .where(*conditions)
     )
     if after is not None:
-        score, image_id = after
+        score, image_id = after[:2]
         page = page.where(
             or_(scored.c.score < score, and_(scored.c.score == score, t.images.c.id < image_id))
         )
     rows = conn.execute(
         page.order_by(scored.c.score.desc(), t.images.c.id.desc()).limit(limit + 1)
     ).all()
+    if total is None:
+        total = rows[0].total if rows else 0
     hits = [SearchHit(row.id, float(row.score)) for row in rows]
-    if after is None and len(rows) <= limit:
-        total = len(hits)  # a first page that holds every match counts itself
-    else:
-        # The same matches, unscored: ranking each one again would double the cost.
-        matched = index.matching(words.terms, every=every)
-        total = conn.execute(
-            select(func.count())
-            .select_from(matched)
-            .join(t.images, t.images.c.id == matched.c.image_id)
-            .where(*conditions)
-        ).scalar_one()
-    found = _page(hits, limit, total, lambda hit: [str(strategy), hit.score, hit.image_id])
+    found = _page(hits, limit, total, lambda hit: [str(strategy), hit.score, hit.image_id, total])
     return SearchPage(found.hits, found.next_cursor, total, strategy, words.ignored, words.plain)
 
 
@@ -432,6 +427,17 @@ def _field_condition(field: FieldFilter) -> ColumnElement[bool]:
     )
 
 
+def _is_ranked_position(position: list[Any]) -> bool:
+    strategy, rank, _image_id, total = position
+    return (
+        strategy in _RANKED_STRATEGIES
+        and _is_number(rank)
+        and isinstance(total, int)
+        and not isinstance(total, bool)
+        and total >= 0
+    )
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, float | int) and not isinstance(value, bool)
 
@@ -457,17 +463,17 @@ def _encode_cursor(position: list[Any]) -> str:
 
 
 def _decode_cursor(cursor: str, ranked: bool) -> list[Any]:
-    """The position a cursor holds: [strategy, rank, image id] for a ranked page, [image id]
-    for a listing."""
+    """The position a cursor holds: [strategy, rank, image id, total] for a ranked page,
+    [image id] for a listing."""
     try:
         position = json_input.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, binascii.Error) as exc:
         raise InvalidParameter("The cursor is malformed.") from exc
     if (
         isinstance(position, list)
-        and len(position) == (3 if ranked else 1)
-        and isinstance(position[-1], str)
-        and (not ranked or (position[0] in _RANKED_STRATEGIES and _is_number(position[1])))
+        and len(position) == (4 if ranked else 1)
+        and isinstance(position[-1 if not ranked else 2], str)
+        and (not ranked or _is_ranked_position(position))
     ):
         return position
     raise InvalidParameter("The cursor is malformed or belongs to another kind of query.")

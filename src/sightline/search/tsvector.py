@@ -97,15 +97,6 @@ class TsvectorIndex:
             .subquery("ranked")
         )
 
-    def matching(self, terms: Sequence[str], *, every: bool) -> Subquery:
-        query, values = _tsquery(terms, "q", "&&" if every else "||")
-        return (
-            text(f"SELECT image_id FROM {TABLE} WHERE document @@ {query}")
-            .bindparams(**values)
-            .columns(image_id=String)
-            .subquery("matched")
-        )
-
     def filtered(self, tags: Sequence[str], labels: Sequence[str]) -> ColumnElement[bool]:
         conditions = []
         values: dict[str, str] = {}
@@ -120,11 +111,8 @@ class TsvectorIndex:
         return t.images.c.id.in_(documents.columns(image_id=String))
 
 
-def _tsquery(
-    phrases: Sequence[str], prefix: str, operator: str = "&&"
-) -> tuple[str, dict[str, Any]]:
-    """Every phrase required (`phraseto_tsquery(...) && ...`; `||`: any), and the values it
-    binds."""
+def _tsquery(phrases: Sequence[str], prefix: str) -> tuple[str, dict[str, Any]]:
+    """Every phrase required: `phraseto_tsquery(...) && ...`, and the values it binds."""
     values = {f"{prefix}{n}": plain_words(phrase) for n, phrase in enumerate(phrases)}
-    query = f" {operator} ".join(f"phraseto_tsquery('{CONFIG}', :{name})" for name in values)
+    query = " && ".join(f"phraseto_tsquery('{CONFIG}', :{name})" for name in values)
     return f"({query})", values

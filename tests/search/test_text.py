@@ -690,6 +690,10 @@ def test_totals_count_every_page_and_cursors_keep_the_strategy(catalog: Stores) 
     assert [hit.image_id for hit in split] == [hit.image_id for hit in whole.hits]
     # The images with both words lead.
     assert sorted(hit.image_id for hit in split[:4]) == sorted(everything)
+    # With a filter, the first page counts in its own query: the same total.
+    filtered = page_of(catalog, "dog cat sofa", limit=5, min_width=1)
+    assert (filtered.total, len(filtered.hits)) == (17, 5)
+    assert page_of(catalog, "cat sofa", limit=2, min_width=1).total == 4
 
 
 def test_listings_are_not_counted(catalog: Stores) -> None:

@@ -95,6 +95,13 @@ class FTS5Index:
             .subquery("ranked")
         )
 
+    def count(self, conn: Connection, terms: Sequence[str], *, every: bool) -> int:
+        match = (" AND " if every else " OR ").join(_phrase(term) for term in terms)
+        found = conn.execute(
+            text(f"SELECT count(*) FROM {TABLE} WHERE {TABLE} MATCH :match"), {"match": match}
+        ).scalar_one()
+        return int(found)
+
     def filtered(self, tags: Sequence[str], labels: Sequence[str]) -> ColumnElement[bool]:
         parts = [
             f"{columns} : {_phrase(value)}"

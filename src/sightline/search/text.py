@@ -23,10 +23,8 @@ Strategies (`Strategy`), tried in order until one finds something; the answer sa
   matches in would change the total and dilute the page.
 - `semantic` is the search service's last resort (`SearchService.text`), not this module's.
 A cursor carries its strategy, so later pages continue the ranking that made the first one.
-`total` counts every match of the strategy: the first page counts in its own query (`COUNT(*)
-OVER ()`: ranking reads every match anyway, so it is nearly free; a separate `COUNT` doubled
-the cost of a broad word), and its cursor carries the count to the pages after it. A listing,
-without words, is not counted.
+`total` counts every match of the strategy: the first page counts (`_ranked_page`) and its
+cursor carries the count to the pages after it. A listing, without words, is not counted.
 
 Documents change in the transaction that changes the results (`refresh_document`), and go with
 their image (a trigger on SQLite, a cascading foreign key on PostgreSQL).
@@ -69,7 +67,6 @@ _WHERE = re.compile(
     r"(?P<feature>[^.\s]+)\.(?P<path>\w+(?:\.\w+)*)(?P<op>:|>=|<=|>|<)(?P<value>.*)"
 )
 _WORD = re.compile(r'[^\s"]+')
-_RANKED_STRATEGIES = frozenset({"all_words", "any_words"})  # what the index itself answers
 _COMPARISONS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
     ":": operator.eq,
     ">": operator.gt,
@@ -98,6 +95,10 @@ class TextIndex(Protocol):
         """Images whose document has any of the terms, as `image_id` and `score`: the number
         of terms matched plus a relevance in [0, 1), so more matched terms always rank higher."""
 
+    def count(self, conn: Connection, terms: Sequence[str], *, every: bool) -> int:
+        """How many documents `ranked` (every term) or `ranked_any` would score, without
+        scoring them."""
+
     def filtered(self, tags: Sequence[str], labels: Sequence[str]) -> ColumnElement[bool]:
         """A condition on `images`: every phrase among its tags (sure or weak) or labels."""
 
@@ -111,6 +112,9 @@ class Strategy(StrEnum):
     ALL_WORDS = "all_words"
     ANY_WORDS = "any_words"
     SEMANTIC = "semantic"
+
+
+RANKED_STRATEGIES = frozenset({str(Strategy.ALL_WORDS), str(Strategy.ANY_WORDS)})  # the index's
 
 
 @dataclass(frozen=True)
@@ -330,17 +334,18 @@ def _ranked_page(
     limit: int,
     after: list[Any] | None,
 ) -> SearchPage:
-    """One page; the first counts every match in the same query (ranking reads them all
-    anyway), later pages carry that total in their cursor."""
+    """One page. The first page counts every match: from the index alone without filters
+    (0.5 ms for 12,000 matches of 100,000 documents on FTS5), else in its own query (`COUNT(*)
+    OVER ()`: ranking reads every match anyway); later pages carry that total in their cursor."""
     index = _index(conn)
-    scored = (
-        index.ranked(words.terms)
-        if strategy is Strategy.ALL_WORDS
-        else index.ranked_any(words.terms)
-    )
+    every = strategy is Strategy.ALL_WORDS
+    scored = index.ranked(words.terms) if every else index.ranked_any(words.terms)
     total = None if after is None else int(after[2])
+    if total is None and not conditions:
+        total = index.count(conn, words.terms, every=every)
+    counted = [func.count().over().label("total")] if total is None else []
     page = (
-        select(t.images.c.id, scored.c.score, func.count().over().label("total"))
+        select(t.images.c.id, scored.c.score, *counted)
         .join_from(scored, t.images, t.images.c.id == scored.c.image_id)
         .where(*conditions)
     )
@@ -353,7 +358,7 @@ def _ranked_page(
         page.order_by(scored.c.score.desc(), t.images.c.id.desc()).limit(limit + 1)
     ).all()
     if total is None:
-        total = rows[0].total if rows else 0
+        total = int(rows[0].total) if rows else 0
     hits = [SearchHit(row.id, float(row.score)) for row in rows]
     found = _page(hits, limit, total, lambda hit: [str(strategy), hit.score, hit.image_id, total])
     return SearchPage(found.hits, found.next_cursor, total, strategy, words.ignored, words.plain)
@@ -430,7 +435,7 @@ def _field_condition(field: FieldFilter) -> ColumnElement[bool]:
 def _is_ranked_position(position: list[Any]) -> bool:
     strategy, rank, _image_id, total = position
     return (
-        strategy in _RANKED_STRATEGIES
+        strategy in RANKED_STRATEGIES
         and _is_number(rank)
         and isinstance(total, int)
         and not isinstance(total, bool)

@@ -97,6 +97,13 @@ class TsvectorIndex:
             .subquery("ranked")
         )
 
+    def count(self, conn: Connection, terms: Sequence[str], *, every: bool) -> int:
+        query, values = _tsquery(terms, "q", "&&" if every else "||")
+        found = conn.execute(
+            text(f"SELECT count(*) FROM {TABLE} WHERE document @@ {query}"), values
+        ).scalar_one()
+        return int(found)
+
     def filtered(self, tags: Sequence[str], labels: Sequence[str]) -> ColumnElement[bool]:
         conditions = []
         values: dict[str, str] = {}
@@ -111,8 +118,11 @@ class TsvectorIndex:
         return t.images.c.id.in_(documents.columns(image_id=String))
 
 
-def _tsquery(phrases: Sequence[str], prefix: str) -> tuple[str, dict[str, Any]]:
-    """Every phrase required: `phraseto_tsquery(...) && ...`, and the values it binds."""
+def _tsquery(
+    phrases: Sequence[str], prefix: str, operator: str = "&&"
+) -> tuple[str, dict[str, Any]]:
+    """Every phrase required (`phraseto_tsquery(...) && ...`; with `||`, any), and the values
+    it binds."""
     values = {f"{prefix}{n}": plain_words(phrase) for n, phrase in enumerate(phrases)}
-    query = " && ".join(f"phraseto_tsquery('{CONFIG}', :{name})" for name in values)
+    query = f" {operator} ".join(f"phraseto_tsquery('{CONFIG}', :{name})" for name in values)
     return f"({query})", values

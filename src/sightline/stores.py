@@ -7,7 +7,6 @@ and reaches another's data only through that domain's service.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +41,7 @@ def catalog_indexer(model_dir: Path) -> Indexer:
     prepared, or by a recipe before synonyms) tags are indexed as they are."""
     try:
         synonyms = read_synonyms(model_dir / TAGS_MODEL / LABELS_FILE)
-    except (OSError, KeyError, ValueError, json.JSONDecodeError):
+    except (OSError, KeyError, ValueError):  # ValueError: not JSON either
         synonyms = {}
     return with_synonyms(index_entries, synonyms)
 

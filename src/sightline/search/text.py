@@ -26,6 +26,12 @@ A cursor carries its strategy, so later pages continue the ranking that made the
 `total` counts every match of the strategy: the first page counts (`_ranked_page`) and its
 cursor carries the count to the pages after it. A listing, without words, is not counted.
 
+Measured on six scikit-image photos (cat, coffee, rocket, astronaut, cameraman, coins) with 20
+plain queries ("a cat", "photo of a cat", "a cup of coffee", "hot drink", "the space shuttle",
+"money"...): every word required and no synonyms found the intended photo for 4 (MRR 0.20);
+stop words, synonyms and any-word matching find 10 by their words, and the fallback to meaning
+the other 10 (MRR 0.92).
+
 Documents change in the transaction that changes the results (`refresh_document`), and go with
 their image (a trigger on SQLite, a cascading foreign key on PostgreSQL).
 """

@@ -34,7 +34,7 @@ from sightline.queue.sqlite import SQLiteQueue
 from sightline.search.service import SearchService
 from sightline.search.vectors import VectorSearch
 from sightline.settings import Settings
-from sightline.stores import open_stores
+from sightline.stores import catalog_indexer, open_stores
 from sightline.vision import Analyzer, Decoder
 from sightline.vision.registry import build_analyzers
 from sightline.vision.tags import EmbeddingAnalyzer, classifier
@@ -54,7 +54,9 @@ class Sightline:
         return_large_blocks()
         self.settings = settings
         self.metrics = Metrics()
-        self.stores = open_stores(settings.resolved_catalog_url())
+        self.stores = open_stores(
+            settings.resolved_catalog_url(), catalog_indexer(settings.model_dir)
+        )
         self.blobs = open_blob_store(settings.resolved_blob_url())
         self.queue = open_queue(
             settings.resolved_queue_url(),

@@ -203,7 +203,8 @@ class Client:
         self, q: str | None = None, *, mode: str = "text", limit: int = 20, **filters: Any
     ) -> dict[str, Any]:
         """One page of `GET /v1/search`: `{"items": [{"score", "image"}], "next_cursor",
-        "method"}`. Filters as the endpoint takes them (lists for repeatable ones)."""
+        "method", "total", "strategy", "ignored_words"}`. Filters as the endpoint takes them
+        (lists for repeatable ones)."""
         params: dict[str, Any] = {k: v for k, v in filters.items() if v is not None}
         params.update(mode=mode, limit=limit)
         if q is not None:

@@ -20,12 +20,14 @@ MIN_LABEL_CONFIDENCE = 0.5
 @dataclass(frozen=True)
 class IndexEntries:
     """`labels`: predicted labels (the documents' strongest column). `tags`: descriptive words
-    with their confidence (the documents put sure ones apart from weak ones). `text`: lines of
-    text read in the picture. `phash`: the perceptual hash near duplicates are found by.
-    `vector`: the vector nearest-neighbour search ranks by."""
+    with their confidence (the documents put sure ones apart from weak ones). `synonyms`: other
+    words for the tags, indexed below them. `text`: lines of text read in the picture. `phash`:
+    the perceptual hash near duplicates are found by. `vector`: the vector nearest-neighbour
+    search ranks by."""
 
     labels: Sequence[str] = ()
     tags: Sequence[tuple[str, float]] = ()
+    synonyms: Sequence[str] = ()
     text: Sequence[str] = ()
     phash: str | None = None
     vector: Sequence[float] | None = None

@@ -8,6 +8,7 @@ and reaches another's data only through that domain's service.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from sightline.backends import load_backend
 from sightline.classifiers.features import index_entries
@@ -16,11 +17,14 @@ from sightline.images.sql import SQLImageStore
 from sightline.images.uploads import SQLUploadStore
 from sightline.indexing import Indexer
 from sightline.keys.sql import SQLKeyStore
+from sightline.models.imagenet_labels import LABELS_FILE, read_synonyms
+from sightline.search.documents import with_synonyms
 from sightline.search.text import SQLTextSearch, rebuild_documents
 from sightline.search.vector_store import SQLVectorStore
 from sightline.storage.database import Database
 from sightline.storage.migrate import upgrade
 from sightline.storage.outbox import SQLEventLog
+from sightline.vision.tags import MODEL as TAGS_MODEL
 from sightline.webhooks.sql import SQLSubscriptionStore
 
 # `postgresql+psycopg://` is looked up as `postgresql`; both go through psycopg 3
@@ -29,6 +33,17 @@ BACKENDS = {
     "sqlite": "sightline.stores:Stores",
     "postgresql": "sightline.stores:Stores",
 }
+
+
+def catalog_indexer(model_dir: Path) -> Indexer:
+    """What every stored result adds to the indexes (`index_entries`), with the WordNet
+    synonyms of tag words from the prepared tags model's labels. Without them (the model not
+    prepared, or by a recipe before synonyms) tags are indexed as they are."""
+    try:
+        synonyms = read_synonyms(model_dir / TAGS_MODEL / LABELS_FILE)
+    except (OSError, KeyError, ValueError):  # ValueError: not JSON either
+        synonyms = {}
+    return with_synonyms(index_entries, synonyms)
 
 
 def migrate(db: Database, revision: str = "head", indexer: Indexer = index_entries) -> None:

@@ -74,8 +74,17 @@ def test_text_queries_find_images_by_meaning_without_the_words(
         answer = client.search(query, mode="semantic", limit=3)
         assert answer["method"] == "conse"
         assert _names(photos, answer)[0].startswith(expected), (query, answer["items"])
-    # The words are in no result: the full-text index finds nothing for them.
-    assert client.search("kitten")["items"] == []
+    # The words are in no result: text mode finds nothing for them, then answers by meaning.
+    fallback = client.search("a kitten", limit=3)
+    assert (fallback["strategy"], fallback["total"], fallback["method"]) == (
+        "semantic",
+        None,
+        "conse",
+    )
+    assert fallback["ignored_words"] == ["a"] and _names(photos, fallback)[0].startswith("cat")
+    # Not with a filter, which meaning cannot apply.
+    narrowed = client.search("kitten", content_type="image/jpeg")
+    assert (narrowed["items"], narrowed["strategy"], narrowed["total"]) == ([], "all_words", 0)
 
 
 def test_semantic_scores_are_calibrated_and_clear_non_matches_left_out(

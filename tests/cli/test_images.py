@@ -25,6 +25,9 @@ def test_client_commands_against_a_server(server: RunningServer) -> None:
     assert image["status"] == "done" and image["metadata"] == {"a": 1}
     listed = runner.invoke(main, ["list", "--url", server.url])
     assert [json.loads(line)["id"] for line in listed.output.splitlines()] == [image["id"]]
+    searched = runner.invoke(main, ["search", "the upload", "--url", server.url])
+    assert searched.stdout.split("\t")[1:] == [image["id"], "upload.jpg\n"]
+    assert searched.stderr == "1 found (all_words; ignored: the)\n"
     got = runner.invoke(main, ["get", image["id"], "--url", server.url])
     assert json.loads(got.output)["id"] == image["id"]
     assert runner.invoke(main, ["delete", image["id"], "--url", server.url]).exit_code == 0

@@ -11,6 +11,7 @@ from sightline.models.imagenet_labels import (
     ClassLabel,
     build_labels,
     read_labels,
+    read_synonyms,
     readable_name,
     write_labels,
 )
@@ -84,3 +85,21 @@ def test_labels_survive_a_round_trip(labels: list[ClassLabel], tmp_path: Path) -
     path = write_labels(tmp_path, WORDNET)
     assert path == tmp_path / "labels.json"
     assert read_labels(path) == labels
+
+
+def test_synonyms_are_the_synsets_words_and_parts_of_the_same_thing(
+    labels: list[ClassLabel], tmp_path: Path
+) -> None:
+    assert by_wnid(labels, "n02123045").synonyms == ("tabby",)  # tabby cat
+    assert "shades" in by_wnid(labels, "n04356056").synonyms  # sunglasses
+    path = write_labels(tmp_path, WORDNET)
+    synonyms = read_synonyms(path)
+    # The flowering plant and its organ, "flower, bloom, blossom", are parts of one thing.
+    assert synonyms["flower"] == ("bloom", "blossom")
+    # "car" as a railway car is not: only the automobile's own words.
+    assert "railcar" not in synonyms["car"] and "automobile" in synonyms["car"]
+    # "tabby" as a female cat ("queen") is another synset, and no part of this one.
+    assert "queen" not in synonyms["tabby cat"]
+    # Irregular plurals, which stemming cannot join; "plant" is the organism, not a factory.
+    assert "wolves" in synonyms["wolf"]
+    assert "flora" in synonyms["plant"] and "works" not in synonyms["plant"]

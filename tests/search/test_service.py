@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any, cast
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 
 from sightline.errors import InvalidParameter
 from sightline.search.service import SearchService
-from sightline.search.text import SearchHit, SearchPage, SearchQuery
+from sightline.search.text import SearchHit, SearchPage, SearchQuery, Strategy
 from sightline.search.vectors import VectorSearch
 from sightline.storage.records import ImageRecord, ImageStatus, Vector
 from sightline.vision import Analyzer
@@ -53,7 +54,8 @@ class Images:
 
 class Page:
     def __init__(self, *hits: tuple[str, float]) -> None:
-        self.page = SearchPage([SearchHit(i, score) for i, score in hits], next_cursor="next")
+        found = [SearchHit(i, score) for i, score in hits]
+        self.page = SearchPage(found, "next", total=len(found), strategy=Strategy.ALL_WORDS)
 
     def search(self, query: SearchQuery) -> SearchPage:
         return self.page
@@ -117,6 +119,21 @@ def test_a_page_of_text_hits_is_read_in_one_go_in_rank_order() -> None:
     ]
     assert images.reads == [["img_c", "img_gone", "img_a", "img_b"]]
     assert answer.next_cursor == "next"
+
+
+def test_words_that_match_nothing_stay_a_text_answer_where_meaning_is_unavailable() -> None:
+    nothing = Page()
+    nothing.page = SearchPage([], None, 0, Strategy.ANY_WORDS, ("a",), plain=True)
+    searching = service(Images(), nothing)
+    searching.models = SimpleNamespace(registry=SimpleNamespace(specs=list))  # no clip model
+    answer = searching.text(SearchQuery(text="a red kitten"))
+    assert (answer.method, answer.strategy, answer.total, answer.hits) == (
+        "text",
+        Strategy.ANY_WORDS,
+        0,
+        [],
+    )
+    assert answer.ignored_words == ("a",)
 
 
 def test_times_without_a_zone_are_refused() -> None:

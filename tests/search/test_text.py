@@ -18,9 +18,15 @@ from sightline import stores
 from sightline.classifiers.features import index_entries
 from sightline.errors import InvalidParameter, InvalidQuery
 from sightline.events import EventType, cloud_event
+from sightline.indexing import Indexer
+from sightline.models.imagenet_labels import read_synonyms, write_labels
+from sightline.search.documents import with_synonyms
 from sightline.search.text import (
     FieldFilter,
+    SearchHit,
+    SearchPage,
     SearchQuery,
+    Strategy,
     _decode_cursor,
     _encode_cursor,
     build_document,
@@ -32,7 +38,7 @@ from sightline.search.text import (
 from sightline.storage import tables as t
 from sightline.storage.database import Database
 from sightline.storage.records import FeatureState, FeatureStatus, ImageStatus, NewImage
-from sightline.stores import Stores
+from sightline.stores import Stores, catalog_indexer
 from support.strategies import any_text, texts
 
 JSON = dict[str, Any]
@@ -256,6 +262,71 @@ def test_labels_tags_and_text_are_all_searched(catalog: Stores) -> None:
     assert found(catalog, "robin") == ["img_02"]
 
 
+def page_of(catalog: Stores, text: str, **query: Any) -> SearchPage:
+    with catalog.db.read() as conn:
+        return search_images(conn, SearchQuery(text=text, **query))
+
+
+def test_stop_words_are_ignored_unless_quoted_or_all_there_is(catalog: Stores) -> None:
+    add(catalog, "img_01", {"tags": tags(("flower", 0.9), ("building", 0.3))})
+    add(catalog, "img_02", {"tags": tags(("cat", 0.9))}, filename="photo.jpg")
+    add(catalog, "img_03", {"read": lines("The Who live at the Apollo")})
+    found_flower = page_of(catalog, "a flower")
+    assert [hit.image_id for hit in found_flower.hits] == ["img_01"]
+    assert found_flower.ignored_words == ("a",)
+    assert found_flower.strategy is Strategy.ALL_WORDS
+    assert found(catalog, "The building") == ["img_01"]
+    assert found(catalog, "photo of a cat") == ["img_02"]
+    assert page_of(catalog, "photo OF a cat").ignored_words == ("OF", "a")
+    # Nothing but stop words: they are what is searched for.
+    only = page_of(catalog, "the who")
+    assert [hit.image_id for hit in only.hits] == ["img_03"] and only.ignored_words == ()
+    # A quoted phrase is searched as written, stop words and all.
+    assert found(catalog, '"at the apollo"') == ["img_03"]
+    assert found(catalog, '"at a apollo"') == []
+
+
+def test_when_no_image_has_every_word_more_matched_words_rank_first(catalog: Stores) -> None:
+    add(catalog, "img_01", {"tags": tags(("cat", 0.9))})
+    add(catalog, "img_02", {"tags": tags(("cat", 0.9), ("sofa", 0.9))})
+    add(catalog, "img_03", {"tags": tags(("sofa", 0.9))})
+    add(catalog, "img_04", {"tags": tags(("dog", 0.9))})
+    every = page_of(catalog, "cat sofa")
+    assert [hit.image_id for hit in every.hits] == ["img_02"]
+    assert (every.strategy, every.total) == (Strategy.ALL_WORDS, 1)
+    # No image is a red cat on a sofa: those with two of the words come first.
+    fallback = page_of(catalog, "red cat on a sofa")
+    assert fallback.strategy is Strategy.ANY_WORDS and fallback.total == 3
+    assert fallback.ignored_words == ("on", "a")
+    assert [hit.image_id for hit in fallback.hits][0] == "img_02"
+    assert sorted(hit.image_id for hit in fallback.hits[1:]) == ["img_01", "img_03"]
+    scores = [hit.score or 0.0 for hit in fallback.hits]
+    assert scores[0] >= 2 > scores[1] >= 1 and scores == sorted(scores, reverse=True)
+    nothing = page_of(catalog, "red car")
+    assert (nothing.hits, nothing.total, nothing.strategy) == ([], 0, Strategy.ANY_WORDS)
+    # One word: no other strategy to try.
+    assert page_of(catalog, "car").strategy is Strategy.ALL_WORDS
+
+
+def test_filters_apply_to_any_word_matching(catalog: Stores) -> None:
+    add(catalog, "img_01", {"tags": tags(("cat", 0.9))}, width=100)
+    add(catalog, "img_02", {"tags": tags(("sofa", 0.9))}, width=300)
+    add(catalog, "img_03", {"tags": tags(("sofa", 0.9))}, width=300, collection="other")
+    narrowed = page_of(catalog, "cat sofa", min_width=200, collection="default")
+    assert [hit.image_id for hit in narrowed.hits] == ["img_02"]
+    assert (narrowed.strategy, narrowed.total) == (Strategy.ANY_WORDS, 1)
+
+
+def test_policy_numbers_fall_back_to_any_word_but_stay_exact(catalog: Stores) -> None:
+    add(catalog, "img_01", {"read": lines("Policy Number:", "POL-2024-118734", "87/100")})
+    add(catalog, "img_02", {"read": lines("POL-2024-118735")})
+    assert found(catalog, "POL-2024-118734 87/100") == ["img_01"]
+    fallback = page_of(catalog, "POL-2024-118734 87/99")
+    assert [hit.image_id for hit in fallback.hits] == ["img_01"]
+    assert fallback.strategy is Strategy.ANY_WORDS and not fallback.plain
+    assert found(catalog, "POL-2024-118736 87/99") == []
+
+
 # -- ranking ---------------------------------------------------------------------------------
 
 
@@ -316,7 +387,10 @@ def test_no_query_can_break_the_fts_syntax(catalog: Stores, query: str) -> None:
 def test_operators_are_searched_as_words(catalog: Stores) -> None:
     add(catalog, "img_01", {"tags": tags(("cat", 0.9))})
     add(catalog, "img_02", {"tags": tags(("dog", 0.9))})
-    assert found(catalog, "cat OR dog") == []
+    # Not an OR: "or" is a stop word, and no image has both words, so either one will do.
+    assert sorted(found(catalog, "cat OR dog")) == ["img_01", "img_02"]
+    assert sorted(found(catalog, "cat NEAR dog")) == ["img_01", "img_02"]
+    assert found(catalog, "cat AND") == ["img_01"]
     assert found(catalog, "tags:cat") == []  # the phrase "tags cat"
     assert found(catalog, "cat*") == ["img_01"]
     assert found(catalog, "-cat") == ["img_01"]
@@ -590,6 +664,57 @@ def test_ranked_pages_cover_every_match_once_in_rank_order(catalog: Stores) -> N
     assert [image_id for page in split for image_id in page] == everything
 
 
+def test_totals_count_every_page_and_cursors_keep_the_strategy(catalog: Stores) -> None:
+    for n in range(12):
+        words = [("cat", 0.3 + n * 0.05)] + ([("sofa", 0.9)] if n % 3 == 0 else [])
+        add(catalog, f"img_{n:02d}", {"tags": tags(*words)})
+    for n in range(12, 17):
+        add(catalog, f"img_{n:02d}", {"tags": tags(("sofa", 0.6))})
+    everything = found(catalog, "cats on sofas")
+    assert len(everything) == 4
+    # Both words on 4 images: every word it is, and pages hold the total.
+    with catalog.db.read() as conn:
+        first = search_images(conn, SearchQuery(text="cats on sofas", limit=3))
+        assert (first.strategy, first.total) == (Strategy.ALL_WORDS, 4)
+        second = search_images(
+            conn, SearchQuery(text="cats on sofas", limit=3, cursor=first.next_cursor)
+        )
+        assert second.total == 4 and second.next_cursor is None
+        assert [h.image_id for h in first.hits + second.hits] == everything
+    # No image has "dog": any word, and page 2 continues the any-word ranking.
+    whole = page_of(catalog, "dog cat sofa", limit=100)
+    assert whole.strategy is Strategy.ANY_WORDS and whole.total == 17 == len(whole.hits)
+    split: list[SearchHit] = []
+    query = SearchQuery(text="dog cat sofa", limit=5)
+    with catalog.db.read() as conn:
+        while True:
+            page = search_images(conn, query)
+            assert (page.strategy, page.total) == (Strategy.ANY_WORDS, 17)
+            split.extend(page.hits)
+            if page.next_cursor is None:
+                break
+            query = SearchQuery(text="dog cat sofa", limit=5, cursor=page.next_cursor)
+    assert [hit.image_id for hit in split] == [hit.image_id for hit in whole.hits]
+    # The images with both words lead.
+    assert sorted(hit.image_id for hit in split[:4]) == sorted(everything)
+    # With a filter, the first page counts in its own query: the same total.
+    filtered = page_of(catalog, "dog cat sofa", limit=5, min_width=1)
+    assert (filtered.total, len(filtered.hits)) == (17, 5)
+    assert page_of(catalog, "cat sofa", limit=2, min_width=1).total == 4
+
+
+def test_listings_are_not_counted(catalog: Stores) -> None:
+    for n in range(3):
+        add(catalog, f"img_{n:02d}")
+    page = search_images_of(catalog, SearchQuery(limit=2))
+    assert (page.total, page.strategy, len(page.hits)) == (None, None, 2)
+
+
+def search_images_of(catalog: Stores, query: SearchQuery) -> SearchPage:
+    with catalog.db.read() as conn:
+        return search_images(conn, query)
+
+
 def test_listing_pages_are_newest_first(catalog: Stores) -> None:
     for n in range(7):
         add(catalog, f"img_{n:02d}")
@@ -609,6 +734,8 @@ def test_a_cursor_must_come_from_the_same_kind_of_query(catalog: Stores) -> None
             SearchQuery(text="cat", limit=1, cursor=listed),
             SearchQuery(limit=1, cursor="not a cursor!"),
             SearchQuery(limit=1, cursor="WyJ4Il0x"),
+            # A ranked position of a strategy the index does not answer.
+            SearchQuery(text="cat", limit=1, cursor=_encode_cursor(["semantic", 1.0, "img_01", 3])),
         ):
             with pytest.raises(InvalidParameter):
                 search_images(conn, query)
@@ -643,10 +770,144 @@ def test_any_cursor_is_a_position_or_refused(ranked: bool, cursor: str) -> None:
         position = _decode_cursor(cursor, ranked)
     except InvalidParameter:
         return
-    assert isinstance(position[-1], str) and len(position) == (2 if ranked else 1)
+    assert len(position) == (4 if ranked else 1)
+    assert isinstance(position[2 if ranked else 0], str)
 
 
-@given(st.floats(allow_nan=False, allow_infinity=False), texts)
-def test_a_cursor_holds_its_position(rank: float, image_id: str) -> None:
-    assert _decode_cursor(_encode_cursor([rank, image_id]), ranked=True) == [rank, image_id]
+@given(
+    st.sampled_from(["all_words", "any_words"]),
+    st.floats(allow_nan=False, allow_infinity=False),
+    texts,
+    st.integers(min_value=0),
+)
+def test_a_cursor_holds_its_position(strategy: str, rank: float, image_id: str, total: int) -> None:
+    position = [strategy, rank, image_id, total]
+    assert _decode_cursor(_encode_cursor(position), ranked=True) == position
     assert _decode_cursor(_encode_cursor([image_id]), ranked=False) == [image_id]
+
+
+# -- synonyms --------------------------------------------------------------------------------
+# From a labels file built as `sightline models prepare` builds it, from the real WordNet 3.0
+# (Debian `wordnet-base`): people's own words find the picture, below the words it was tagged with.
+
+WORDNET = Path("/usr/share/wordnet")
+DAISY: dict[str, Any] = {
+    **HEADER,
+    "tags": [
+        {"name": "daisy", "confidence": 0.91, "kind": "class"},
+        {"name": "flower", "confidence": 0.93, "kind": "broader"},
+        {"name": "plant", "confidence": 0.95, "kind": "broader"},
+    ],
+    "classes": [{"name": "daisy", "wnid": "n11939491", "confidence": 0.91}],
+}
+WOLF: dict[str, Any] = {
+    **HEADER,
+    "tags": [{"name": "wolf", "confidence": 0.8, "kind": "broader"}],
+    "classes": [{"name": "grey wolf", "wnid": "n02114367", "confidence": 0.7}],
+}
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model folder whose tags model has its labels file, as prepared."""
+    folder = tmp_path_factory.mktemp("models")
+    (folder / "efficientnet-lite0").mkdir()
+    write_labels(folder / "efficientnet-lite0", WORDNET)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def indexer(model_dir: Path) -> Indexer:
+    return catalog_indexer(model_dir)
+
+
+@pytest.fixture
+def synonym_catalog(catalog_url: str, indexer: Indexer) -> Iterator[Stores]:
+    backend = Stores.from_url(catalog_url, indexer)
+    yield backend
+    backend.close()
+
+
+def test_synonyms_of_tag_words_join_the_weak_tags(indexer: Indexer) -> None:
+    document = build_document(None, {"tags": DAISY}, indexer)
+    assert document.tags.splitlines() == ["daisy", "flower", "plant"]
+    weak = document.weak_tags.splitlines()
+    assert {"bloom", "blossom", "flora"} <= set(weak)
+    # Without a labels file, tags are indexed as they are.
+    assert build_document(None, {"tags": DAISY}, index_entries).weak_tags == ""
+
+
+def test_a_labels_file_without_synonyms_adds_none(tmp_path: Path) -> None:
+    (tmp_path / "efficientnet-lite0").mkdir()
+    (tmp_path / "efficientnet-lite0" / "labels.json").write_text('{"classes": []}')
+    assert catalog_indexer(tmp_path)("tags", DAISY) == index_entries("tags", DAISY)
+    assert catalog_indexer(tmp_path / "nowhere")("tags", DAISY) == index_entries("tags", DAISY)
+
+
+def test_words_people_use_find_the_picture(synonym_catalog: Stores) -> None:
+    catalog = synonym_catalog
+    add(catalog, "img_01", {"tags": DAISY})
+    add(catalog, "img_02", {"tags": WOLF})
+    add(catalog, "img_03", {"read": lines("Blossom Street")})
+    for query in ("blooms", "flowers", "daisies", "the plant life"):
+        assert found(catalog, query) == ["img_01"], query
+    # A picture that reads "blossom" outranks one whose tags' synonym it is.
+    assert found(catalog, "a blossom") == ["img_03", "img_01"]
+    assert found(catalog, "wolves") == ["img_02"]  # an irregular plural, from WordNet
+
+
+def test_the_migration_adds_synonyms_to_images_analysed_before_it(
+    empty_catalog_url: str, indexer: Indexer
+) -> None:
+    db = Database(empty_catalog_url)
+    stores.migrate(db, "0009")
+    now = datetime.now(UTC)
+    with db.write() as conn:
+        conn.execute(
+            insert(t.images),
+            [
+                {
+                    "id": "img_01",
+                    "sha256": "img_01",
+                    "filename": None,
+                    "content_type": "image/png",
+                    "format": "PNG",
+                    "size": 10,
+                    "width": 1,
+                    "height": 1,
+                    "status": "done",
+                    "client_metadata": {},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            ],
+        )
+        conn.execute(
+            insert(t.feature_results),
+            [
+                {
+                    "image_id": "img_01",
+                    "feature": "tags",
+                    "status": "done",
+                    "analyzer": "tags",
+                    "version": "2",
+                    "result": DAISY,
+                    "updated_at": now,
+                }
+            ],
+        )
+    catalog = Stores.on(db, indexer)
+    try:
+        # Stored before revision 0010, without a document: 0010 writes it, synonyms and all.
+        assert found(catalog, "daisy") == []
+        stores.migrate(db, indexer=indexer)
+        assert found(catalog, "blossom") == found(catalog, "daisy") == ["img_01"]
+    finally:
+        catalog.close()
+
+
+def test_synonyms_are_read_back_by_lower_case_word(model_dir: Path) -> None:
+    synonyms = read_synonyms(model_dir / "efficientnet-lite0" / "labels.json")
+    assert {"bloom", "blossom"} <= set(synonyms["flower"])
+    assert "tabby" in synonyms["tabby cat"] and "wolves" in synonyms["wolf"]
+    assert with_synonyms(index_entries, {}) is index_entries

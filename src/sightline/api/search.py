@@ -16,7 +16,7 @@ from sightline.api.schemas import MAX_STORED_INT, ImageOut, Moment, ScoredImage,
 from sightline.api.scope import ReadCollection
 from sightline.errors import InvalidParameter, InvalidQuery, SearchUnavailable
 from sightline.search.service import SearchService
-from sightline.search.text import SearchQuery, parse_where
+from sightline.search.text import SearchQuery, Strategy, parse_where
 from sightline.storage.records import ImageStatus
 
 router = APIRouter(prefix="/v1/search", tags=["search"], route_class=StrictJSONRoute)
@@ -24,9 +24,13 @@ Search = Annotated[SearchService, deps.part("search")]
 
 Q_DESCRIPTION = (
     "Words to find in the images' tags (with their broader terms: `cat` finds a tabby, `animal` "
-    "finds both), text read in them, custom labels and file names. Every word must match; "
-    'case, accents and English endings are ignored; `"a phrase"` matches as written, and so '
-    "does a word with punctuation (`POL-2024-118734`, `87/100`). Without `q`: newest first."
+    "finds both; and their WordNet synonyms: `blossom` finds a flower), text read in them, "
+    "custom labels and file names. Case, accents, English endings and stop words (`a`, `the`, "
+    '`of`: listed in `ignored_words`) are ignored; `"a phrase"` matches as written, and so '
+    "does a word with punctuation (`POL-2024-118734`, `87/100`). Every word must match "
+    "(`strategy` `all_words`); if that finds nothing, images with any of the words, more "
+    "words first (`any_words`); if still nothing, and the query is plain words without "
+    "filters, images by meaning as in `mode=semantic` (`semantic`). Without `q`: newest first."
 )
 WHERE_DESCRIPTION = (
     "A feature value, repeatable (all must hold): `FEATURE.FIELD:VALUE` (equal: `true`/`false`, "
@@ -56,7 +60,8 @@ MIN_SCORE_DESCRIPTION = (
 class SearchResults(BaseModel):
     method: str = Field(
         description="What answered: `text` (the full-text index), `conse` (sentence embeddings "
-        "of the images' predicted classes) or `clip` (a user image-text model)."
+        "of the images' predicted classes) or `clip` (a user image-text model); a text query "
+        "answered by meaning (`strategy` `semantic`) says `conse` or `clip`."
     )
     items: list[ScoredImage] = Field(
         description="Best first with `q`; newest first without (score null). Text mode: score "
@@ -70,20 +75,23 @@ class SearchResults(BaseModel):
     )
     threshold: float | None = Field(
         None,
-        description="Semantic mode: hits scored under this were left out (`min_score`, or the "
-        "server's default); null in text mode.",
+        description="Semantic answers (also a text query answered by meaning): hits scored "
+        "under this were left out (`min_score`, or the server's default); null otherwise.",
     )
     total: int | None = Field(
-        None,
-        description="Text mode: how many images match, every page together; null in semantic mode.",
+        default=None,
+        description="How many images match `q`, over every page (of the `strategy` that "
+        "answered). Null without `q` (a listing is not counted: that would read every image "
+        "the filters keep) and when answered by meaning.",
     )
-    strategy: str | None = Field(
-        None,
-        description="How the query was answered: `all_words`, `any_words` (no image had every "
-        "word) or `semantic` (by meaning).",
+    strategy: Strategy | None = Field(
+        default=None,
+        description="How `q` was answered: `all_words` (every word matched), `any_words` "
+        "(none had every word: any word, more matched words first) or `semantic` (by meaning). "
+        "Null without `q` (a listing).",
     )
     ignored_words: list[str] = Field(
-        default_factory=list, description="Words of `q` left out of the search (stop words)."
+        default_factory=list, description="Stop words of `q` that were not searched for."
     )
 
 
@@ -140,8 +148,7 @@ def search(
             items=items,
             next_cursor=None,
             threshold=answer.threshold,
-            total=None,
-            strategy="semantic",
+            strategy=Strategy.SEMANTIC,
         )
     if min_score is not None:
         raise InvalidParameter("min_score applies to semantic search (mode=semantic) only.")
@@ -168,4 +175,12 @@ def search(
     items = [
         ScoredImage(score=hit.score, image=ImageOut.of(hit.image, results)) for hit in found.hits
     ]
-    return SearchResults(method=str(mode), items=items, next_cursor=found.next_cursor)
+    return SearchResults(
+        method=found.method,
+        items=items,
+        next_cursor=found.next_cursor,
+        total=found.total,
+        strategy=found.strategy,
+        ignored_words=list(found.ignored_words),
+        threshold=found.threshold,
+    )

@@ -105,7 +105,8 @@ def search(
     url: str,
     api_key: str | None,
 ) -> None:
-    """Search images by QUERY and filters; print `score id filename` lines, best first."""
+    """Search images by QUERY and filters; print `score id filename` lines, best first, and
+    how many matched and how (the answer's `total`, `strategy`, `ignored_words`) on stderr."""
     with Client(url, api_key=api_key) as client:
         page = call(
             client.search,
@@ -118,3 +119,8 @@ def search(
     for item in page["items"]:
         score = "-" if item["score"] is None else f"{item['score']:.3f}"
         click.echo(f"{score}\t{item['image']['id']}\t{item['image']['filename'] or ''}")
+    if page.get("strategy"):
+        total = len(page["items"]) if page.get("total") is None else page["total"]
+        ignored = page.get("ignored_words") or []
+        note = f"; ignored: {', '.join(ignored)}" if ignored else ""
+        click.echo(f"{total} found ({page['strategy']}{note})", err=True)

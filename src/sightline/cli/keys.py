@@ -21,11 +21,12 @@ from sightline.keys import KeyRecord, KeyService, Scope
 @contextmanager
 def key_service(data_dir: Path | None, catalog_url: str | None) -> Iterator[KeyService]:
     # Imported here: `--help` needs no database driver.
-    from sightline.stores import open_stores
+    from sightline.stores import catalog_indexer, open_stores
 
     settings = settings_from(data_dir=data_dir, catalog_url=catalog_url)
     try:
-        stores = open_stores(settings.resolved_catalog_url())
+        # Its migrations may rebuild the search documents, synonyms and all.
+        stores = open_stores(settings.resolved_catalog_url(), catalog_indexer(settings.model_dir))
     except SightlineError as exc:
         raise click.ClickException(exc.message) from exc
     try:

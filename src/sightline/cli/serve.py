@@ -130,10 +130,10 @@ def worker(
 def migrate(data_dir: Path | None, catalog_url: str | None) -> None:
     """Create or upgrade the catalog schema (every process also does this at start-up; several
     starting at once take turns)."""
-    from sightline.stores import open_stores
+    from sightline.stores import catalog_indexer, open_stores
 
     settings = settings_from(data_dir=data_dir, catalog_url=catalog_url)
-    open_stores(settings.resolved_catalog_url()).close()
+    open_stores(settings.resolved_catalog_url(), catalog_indexer(settings.model_dir)).close()
     click.echo("Catalog schema is up to date.")
 
 

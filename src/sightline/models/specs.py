@@ -74,7 +74,7 @@ BUILTIN: tuple[ModelSpec, ...] = (
         install_hint=PREPARE_HINT,
         locate=prepared_file("efficientnet-lite0", "model.onnx"),
         prepared=True,
-        recipe="1",
+        recipe="2",  # 2: labels.json has synonyms
     ),
     ModelSpec(
         name="movenet-multipose",

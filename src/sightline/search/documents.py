@@ -8,7 +8,8 @@ what each feature's result declares (`sightline.indexing.IndexEntries`), read ba
                classifiers (`model:*`) and detectors (`objects`) at confidence >= 0.5
     tags       sure tag words (confidence >= 0.5): `tags`' ImageNet class names and their
                WordNet broader terms (a tabby is also "cat" and "animal")
-    weak_tags  the less sure tag words
+    weak_tags  the less sure tag words, and every tag word's synonyms (`with_synonyms`:
+               "blossom" for a flower), so that a synonym ranks below a sure tag
     text       text read by OCR (`read` lines)
     filename   the uploaded file's name
 
@@ -26,11 +27,11 @@ else separates words, so `POL-2024-118734` is the words pol 2024 118734.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sightline.indexing import Indexer
+from sightline.indexing import IndexEntries, Indexer
 from sightline.storage.records import JSON
 
 COLUMNS = ("labels", "tags", "weak_tags", "text", "filename")
@@ -50,6 +51,7 @@ def build_document(filename: str | None, results: Mapping[str, JSON], indexer: I
     """The searchable words of one image, from its features' results by feature name."""
     labels: list[str] = []
     tags: dict[str, float] = {}  # word -> its best confidence
+    synonyms: list[str] = []
     lines: list[str] = []
     for feature, result in sorted(results.items()):
         entries = indexer(feature, result)
@@ -60,20 +62,46 @@ def build_document(filename: str | None, results: Mapping[str, JSON], indexer: I
         labels.extend(entries.labels)
         for word, confidence in entries.tags:
             tags[word] = max(confidence, tags.get(word, 0.0))
+        synonyms.extend(entries.synonyms)
         lines.extend(entries.text)
+    weak = [word for word, confidence in tags.items() if confidence < SURE_TAG]
+    weak.extend(word for word in dict.fromkeys(synonyms) if word not in tags)
     return Document(
         labels="\n".join(dict.fromkeys(labels)),
         tags="\n".join(word for word, confidence in tags.items() if confidence >= SURE_TAG),
-        weak_tags="\n".join(word for word, confidence in tags.items() if confidence < SURE_TAG),
+        weak_tags="\n".join(weak),
         text="\n".join(lines),
         filename=filename or "",
     )
+
+
+def with_synonyms(indexer: Indexer, synonyms: Mapping[str, Sequence[str]]) -> Indexer:
+    """`indexer`, with the synonyms of each tag word (looked up lower-cased: a labels file's
+    `read_synonyms`) added to the entries that declare tags."""
+    if not synonyms:
+        return indexer
+
+    def entries_with_synonyms(feature: str, result: dict[str, Any]) -> IndexEntries | None:
+        entries = indexer(feature, result)
+        if entries is None or not entries.tags:
+            return entries
+        found = [word for tag, _ in entries.tags for word in synonyms.get(tag.lower(), ())]
+        return replace(entries, synonyms=[*entries.synonyms, *found])
+
+    return entries_with_synonyms
 
 
 def document_of(filename: str | None, rows: Iterable[Any], indexer: Indexer) -> Document:
     """The document from (feature, result) rows; a failed feature's result is null."""
     results = {row.feature: row.result for row in rows if row.result}
     return build_document(filename, results, indexer)
+
+
+def any_score(relevance: str) -> str:
+    """SQL for an any-word match's score from the per-word rows of one image (`relevance`
+    >= 0, one row per matched word): the count of matched words plus the summed relevance
+    squashed into [0, 1), so that one more matched word outranks any relevance."""
+    return f"COUNT(*) + SUM({relevance}) / (1.0 + SUM({relevance}))"
 
 
 def is_word_char(char: str) -> bool:

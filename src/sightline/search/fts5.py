@@ -11,6 +11,7 @@ query is searched as one quoted FTS5 phrase, so nothing in a query is an FTS5 op
 Score: `bm25()` with column weights labels 8 > tags 2 > text = filename 1 > weak_tags 0.5 (the
 user's own labels mean most; OCR text is long and noisy, but there for sure), negated so that
 higher is better. All of it stays inside FTS5: one `bm25()` call, no join to results to rank.
+Any-word matching runs one `bm25()` query per word and sums them (`documents.any_score`).
 
 Rowids: `images` has a text primary key, so its rowid is implicit. A trigger deletes an image's
 document with its row (SQLite hands a freed rowid to the next image), so only a new image and
@@ -27,7 +28,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, Float, Integer, String, Subquery, literal_column, text
 from sqlalchemy.sql.elements import ColumnElement
 
-from sightline.search.documents import COLUMNS, Document
+from sightline.search.documents import COLUMNS, Document, any_score
 from sightline.storage import tables as t
 
 TABLE = t.TEXT_INDEX_TABLE
@@ -74,6 +75,32 @@ class FTS5Index:
             .columns(image_id=String, score=Float)
             .subquery("ranked")
         )
+
+    def ranked_any(self, terms: Sequence[str]) -> Subquery:
+        # One full-text query per term: FTS5 does not say which phrases of an OR matched.
+        weights = ", ".join(str(weight) for weight in WEIGHTS)
+        each = " UNION ALL ".join(
+            f"SELECT rowid AS document, -bm25({TABLE}, {weights}) AS relevance "
+            f"FROM {TABLE} WHERE {TABLE} MATCH :term{n}"
+            for n in range(len(terms))
+        )
+        return (
+            text(
+                f"SELECT images.id AS image_id, {any_score('matched.relevance')} AS score "
+                f"FROM ({each}) AS matched JOIN images ON images.rowid = matched.document "
+                "GROUP BY images.id"
+            )
+            .bindparams(**{f"term{n}": _phrase(term) for n, term in enumerate(terms)})
+            .columns(image_id=String, score=Float)
+            .subquery("ranked")
+        )
+
+    def count(self, conn: Connection, terms: Sequence[str], *, every: bool) -> int:
+        match = (" AND " if every else " OR ").join(_phrase(term) for term in terms)
+        found = conn.execute(
+            text(f"SELECT count(*) FROM {TABLE} WHERE {TABLE} MATCH :match"), {"match": match}
+        ).scalar_one()
+        return int(found)
 
     def filtered(self, tags: Sequence[str], labels: Sequence[str]) -> ColumnElement[bool]:
         parts = [

@@ -30,7 +30,7 @@ from sightline.ids import is_image_id
 from sightline.models import Models, ModelSpec, ModelUnavailable
 from sightline.models.manifest import feature_of
 from sightline.search.relevance import CONSE, Baseline
-from sightline.search.text import SearchPage, SearchQuery
+from sightline.search.text import SearchPage, SearchQuery, Strategy
 from sightline.search.vector_store import VectorStore
 from sightline.search.vectors import VectorSearch
 from sightline.storage.records import ImageRecord, Vector
@@ -72,8 +72,13 @@ class Answer:
 
 @dataclass(frozen=True)
 class TextAnswer:
+    method: str  # "text", or the semantic answer's method when it came to that
     hits: list[Hit]
     next_cursor: str | None
+    total: int | None  # every match, every page; None when answered by meaning
+    strategy: Strategy | None  # None: no words, a listing
+    ignored_words: tuple[str, ...]
+    threshold: float | None = None  # answered by meaning: hits scored under it were left out
 
 
 class SearchService:
@@ -124,7 +129,10 @@ class SearchService:
 
     def text(self, query: SearchQuery) -> TextAnswer:
         """Images by the words in their results and by filters, one cursor page at a time;
-        images deleted since the page was found are left out."""
+        images deleted since the page was found are left out. Words that match nothing are
+        searched by meaning (`semantic`) as a last resort, when the query is plain words (no
+        quoted phrase, no number: those ask for exactly that) and has no filters (which
+        meaning cannot apply); an answer by meaning is one page."""
         for name, moment in (
             ("uploaded_after", query.uploaded_after),
             ("uploaded_before", query.uploaded_before),
@@ -132,11 +140,35 @@ class SearchService:
             if moment is not None and moment.tzinfo is None:
                 raise InvalidParameter(f"{name} needs a time zone, e.g. 2026-01-31T12:00:00Z.")
         page = self.text_index.search(query)
+        if page.total == 0 and page.plain and query.cursor is None and not query.has_filters():
+            by_meaning = self._by_meaning(query)
+            if by_meaning is not None:
+                return TextAnswer(
+                    by_meaning.method,
+                    by_meaning.hits,
+                    None,
+                    None,
+                    Strategy.SEMANTIC,
+                    page.ignored_words,
+                    by_meaning.threshold,
+                )
         records = self.images.get_images([hit.image_id for hit in page.hits], query.collection)
         hits = [
             Hit(records[hit.image_id], hit.score) for hit in page.hits if hit.image_id in records
         ]
-        return TextAnswer(hits, page.next_cursor)
+        return TextAnswer(
+            "text", hits, page.next_cursor, page.total, page.strategy, page.ignored_words
+        )
+
+    def _by_meaning(self, query: SearchQuery) -> Answer | None:
+        """The semantic answer to a text query, or None where this server cannot search by
+        meaning (no semantic feature, its model not prepared)."""
+        if SEMANTIC_FEATURE not in self.analyzers and self._clip_model(query.collection) is None:
+            return None
+        try:
+            return self.semantic(query.text or "", query.limit, collection=query.collection)
+        except SearchUnavailable:
+            return None
 
     def semantic(
         self, query: str, limit: int, *, collection: str | None, min_score: float | None = None

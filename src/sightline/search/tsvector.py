@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Float, String, Subquery, text
 from sqlalchemy.sql.elements import ColumnElement
 
-from sightline.search.documents import Document, plain_words
+from sightline.search.documents import Document, any_score, plain_words
 from sightline.storage import tables as t
 
 TABLE = t.TEXT_INDEX_TABLE
@@ -79,6 +79,31 @@ class TsvectorIndex:
             .subquery("ranked")
         )
 
+    def ranked_any(self, terms: Sequence[str]) -> Subquery:
+        values = {f"q{n}": plain_words(term) for n, term in enumerate(terms)}
+        each = " UNION ALL ".join(
+            f"SELECT image_id, CAST(ts_rank('{RANK_WEIGHTS}', document, {query}, "
+            f"{RANK_NORMALIZATION}) AS DOUBLE PRECISION) AS relevance "
+            f"FROM {TABLE} WHERE document @@ {query}"
+            for query in (f"phraseto_tsquery('{CONFIG}', :{name})" for name in values)
+        )
+        return (
+            text(
+                f"SELECT image_id, {any_score('relevance')} AS score FROM ({each}) AS matched "
+                "GROUP BY image_id"
+            )
+            .bindparams(**values)
+            .columns(image_id=String, score=Float)
+            .subquery("ranked")
+        )
+
+    def count(self, conn: Connection, terms: Sequence[str], *, every: bool) -> int:
+        query, values = _tsquery(terms, "q", "&&" if every else "||")
+        found = conn.execute(
+            text(f"SELECT count(*) FROM {TABLE} WHERE document @@ {query}"), values
+        ).scalar_one()
+        return int(found)
+
     def filtered(self, tags: Sequence[str], labels: Sequence[str]) -> ColumnElement[bool]:
         conditions = []
         values: dict[str, str] = {}
@@ -93,8 +118,11 @@ class TsvectorIndex:
         return t.images.c.id.in_(documents.columns(image_id=String))
 
 
-def _tsquery(phrases: Sequence[str], prefix: str) -> tuple[str, dict[str, Any]]:
-    """Every phrase required: `phraseto_tsquery(...) && ...`, and the values it binds."""
+def _tsquery(
+    phrases: Sequence[str], prefix: str, operator: str = "&&"
+) -> tuple[str, dict[str, Any]]:
+    """Every phrase required (`phraseto_tsquery(...) && ...`; with `||`, any), and the values
+    it binds."""
     values = {f"{prefix}{n}": plain_words(phrase) for n, phrase in enumerate(phrases)}
-    query = " && ".join(f"phraseto_tsquery('{CONFIG}', :{name})" for name in values)
+    query = f" {operator} ".join(f"phraseto_tsquery('{CONFIG}', :{name})" for name in values)
     return f"({query})", values

@@ -1,6 +1,6 @@
 """Run the database's Alembic migrations from code: start-up and `sightline migrate` use this.
 
-Two revisions rebuild the search documents of images analysed before them; what a document
+Three revisions rebuild the search documents of images analysed before them; what a document
 holds is the search domain's business, so the caller hands that step in (`rebuild_documents`)
 rather than the migrations reaching up into `search`."""
 

@@ -794,15 +794,13 @@ WORDNET = Path("/usr/share/wordnet")
 DAISY: dict[str, Any] = {
     **HEADER,
     "tags": [
-        {"name": "daisy", "confidence": 0.91, "kind": "class"},
-        {"name": "flower", "confidence": 0.93, "kind": "broader"},
-        {"name": "plant", "confidence": 0.95, "kind": "broader"},
+        {"name": "daisy", "confidence": 0.91, "source": "imagenet", "broader": ["flower", "plant"]},
     ],
     "classes": [{"name": "daisy", "wnid": "n11939491", "confidence": 0.91}],
 }
 WOLF: dict[str, Any] = {
     **HEADER,
-    "tags": [{"name": "wolf", "confidence": 0.8, "kind": "broader"}],
+    "tags": [{"name": "wolf", "confidence": 0.8, "source": "imagenet", "broader": []}],
     "classes": [{"name": "grey wolf", "wnid": "n02114367", "confidence": 0.7}],
 }
 

@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw
 from sklearn.linear_model import LogisticRegression
 
 from sightline.classifiers.training import (
+    EMBEDDING_LINEAR,
     REGULARIZATION,
     ClassifierKind,
     Head,
@@ -73,7 +74,7 @@ def accuracy(head: Head, vectors: Vectors, examples: Sequence[frozenset[str]]) -
 
 def test_separable_classes_are_learned_and_measured_as_such() -> None:
     vectors, examples, labels = clustered([12, 9, 15, 10])
-    result = train(MULTICLASS, vectors, examples, labels)
+    result = train(MULTICLASS, vectors, examples, labels, candidates=[EMBEDDING_LINEAR])
     metrics = result.metrics
     assert metrics["overall"]["accuracy"] == 1.0
     assert metrics["overall"]["mean_average_precision"] == 1.0
@@ -195,7 +196,7 @@ def test_metrics_are_plain_rounded_json() -> None:
 
 def test_two_labels_give_a_two_row_softmax_that_matches_scikit_learn() -> None:
     vectors, examples, labels = clustered([20, 8], spread=0.1, seed=6)
-    head = train(MULTICLASS, vectors, examples, labels).head
+    head = train(MULTICLASS, vectors, examples, labels, candidates=[EMBEDDING_LINEAR]).head
     assert head.weights.shape == (2, DIMENSIONS) and head.bias.shape == (2,)
     reference = LogisticRegression(C=REGULARIZATION, class_weight="balanced", max_iter=1000)
     reference.fit(vectors.astype(np.float64), [labels.index(next(iter(e))) for e in examples])

@@ -29,6 +29,7 @@ from PIL import Image
 from sightline.vision.vectors import unit_length
 
 Floats = npt.NDArray[np.float32]
+Glimpse = Floats  # (32, 32) grey levels in [0, 1]
 
 GLIMPSE_SIDE = 32
 PIXELS_SIDE = 16
@@ -48,7 +49,7 @@ class InputKind(StrEnum):
         return self is not InputKind.EMBEDDING
 
 
-def glimpse(image: Image.Image) -> Floats:
+def glimpse(image: Image.Image) -> Glimpse:
     """The picture as (32, 32) grey levels in [0, 1]: all of it, whatever its aspect ratio."""
     small = image.resize((GLIMPSE_SIDE, GLIMPSE_SIDE), Image.Resampling.BOX).convert("L")
     return np.asarray(small, np.float32) / 255.0
@@ -66,7 +67,9 @@ def head_input(
         raise ValueError(f"The {kind.value} input is computed from the picture's glimpse.")
     grey = np.asarray(glimpses, np.float32)
     if grey.ndim != 3 or grey.shape[1:] != (GLIMPSE_SIDE, GLIMPSE_SIDE):
-        raise ValueError(f"Expected (N, {GLIMPSE_SIDE}, {GLIMPSE_SIDE}) glimpses, not {grey.shape}.")
+        raise ValueError(
+            f"Expected (N, {GLIMPSE_SIDE}, {GLIMPSE_SIDE}) glimpses, not {grey.shape}."
+        )
     if kind is InputKind.PIXELS:
         return _pool(grey, GLIMPSE_SIDE // PIXELS_SIDE).reshape(len(grey), -1)
     gradients = hog(grey)
@@ -103,7 +106,8 @@ def _pool(grid: npt.NDArray[np.floating], size: int) -> Floats:
     """Mean over size x size tiles of (N, S, S) grids."""
     count, side = len(grid), grid.shape[1] // size
     tiles = grid.reshape(count, side, size, side, size)
-    return tiles.mean(axis=(2, 4), dtype=np.float32)
+    result: Floats = tiles.mean(axis=(2, 4), dtype=np.float32)
+    return result
 
 
 def _embeddings(embeddings: npt.ArrayLike | None) -> Floats:

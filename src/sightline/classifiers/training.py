@@ -217,7 +217,9 @@ def squared_distances(rows: Floats, support: Floats) -> Floats:
     """(N, M) squared Euclidean distances, never negative from rounding."""
     products = rows @ support.T
     result: Floats = np.maximum(
-        (rows * rows).sum(axis=1)[:, None] + (support * support).sum(axis=1)[None, :] - 2 * products,
+        (rows * rows).sum(axis=1)[:, None]
+        + (support * support).sum(axis=1)[None, :]
+        - 2 * products,
         0.0,
     )
     return result
@@ -315,10 +317,8 @@ class Candidate:
 
 # Tried in this order; a later candidate is kept only when it cross-validates strictly better,
 # so photos keep today's head unless another one is better on held-out folds.
-EMBEDDING_CANDIDATES = (
-    Candidate(InputKind.EMBEDDING, HeadModel.LINEAR),
-    Candidate(InputKind.EMBEDDING, HeadModel.NEIGHBOURS),
-)
+EMBEDDING_LINEAR = Candidate(InputKind.EMBEDDING, HeadModel.LINEAR)  # the only head before
+EMBEDDING_CANDIDATES = (EMBEDDING_LINEAR, Candidate(InputKind.EMBEDDING, HeadModel.NEIGHBOURS))
 # Need the examples' glimpses (the decoded pictures), not only their stored embeddings.
 PIXEL_CANDIDATES = (
     Candidate(InputKind.EMBEDDING_HOG, HeadModel.LINEAR),
@@ -334,6 +334,7 @@ def train(
     labels: Sequence[str],
     *,
     glimpses: npt.ArrayLike | None = None,
+    candidates: Sequence[Candidate] | None = None,
     threshold: float = 0.5,
     folds: int = 5,
     seed: int = 0,
@@ -344,7 +345,8 @@ def train(
     probability).
 
     Each candidate head (`EMBEDDING_CANDIDATES`, and `PIXEL_CANDIDATES` when the examples'
-    `glimpses` (N, 32, 32) are given) is cross-validated on the same folds; the best by
+    `glimpses` (N, 32, 32) are given; or the `candidates` named) is cross-validated on the
+    same folds; the best by
     accuracy (multiclass, then mean average precision) or mean average precision (multilabel)
     is fit on every example and its held-out metrics are the version's. The same inputs and seed
     give the same head and metrics."""
@@ -365,7 +367,10 @@ def train(
         raise ValueError("Cross-validation needs at least two folds.")
     names = tuple(labels)
     truth = np.array([[name in example for name in names] for example in examples], bool)
-    candidates = EMBEDDING_CANDIDATES + (PIXEL_CANDIDATES if pictures is not None else ())
+    if candidates is None:
+        candidates = EMBEDDING_CANDIDATES + (PIXEL_CANDIDATES if pictures is not None else ())
+    if not candidates:
+        raise ValueError("Name at least one candidate head.")
     if kind is ClassifierKind.MULTICLASS:
         k = min(folds, int(truth.sum(axis=0).min()))
     else:
@@ -376,7 +381,6 @@ def train(
     # on the 2-core host (and their summation order made the iteration count vary).
     with threadpool_limits(limits=1, user_api="blas"):
         for candidate in candidates:
-            began = time.perf_counter()
             rows = head_input(candidate.input, embeddings, pictures)
             held_out = _cross_validate(candidate, kind, rows, truth, names, k, seed)
             metrics = evaluate(kind, names, truth, held_out, threshold)
@@ -385,7 +389,6 @@ def train(
             if kind is ClassifierKind.MULTICLASS:
                 row["cv_accuracy"] = metrics["overall"]["accuracy"]
             row["cv_mean_average_precision"] = metrics["overall"]["mean_average_precision"]
-            row["seconds"] = round(time.perf_counter() - began, 3)
             tried.append((candidate, metrics, row))
         chosen, metrics, _ = max(tried, key=lambda entry: _selection_score(kind, entry[2]))
         rows = head_input(chosen.input, embeddings, pictures)
@@ -394,7 +397,9 @@ def train(
     metrics["model"] = _description(head)
     metrics["head"] = {
         "chosen": chosen.name,
-        "selected_by": "accuracy" if kind is ClassifierKind.MULTICLASS else "mean_average_precision",
+        "selected_by": "accuracy"
+        if kind is ClassifierKind.MULTICLASS
+        else "mean_average_precision",
         "candidates": [row for _, _, row in tried],
     }
     return TrainingResult(head, metrics, time.perf_counter() - started)
@@ -536,9 +541,8 @@ def _fit(
 ) -> Head:
     shape: JSON = {"input": candidate.input, "model": candidate.model}
     if candidate.model is HeadModel.NEIGHBOURS:
-        votes = truth.T.astype(np.float32)
-        bias = np.zeros(len(labels), np.float32)
-        return Head(kind, labels, votes, bias, **shape, support=X, neighbours=NEIGHBOURS)
+        votes, none = truth.T.astype(np.float32), np.zeros(len(labels), np.float32)
+        return Head(kind, labels, votes, none, **shape, support=X, neighbours=NEIGHBOURS)
     features = X
     if candidate.model is HeadModel.KERNEL:
         support = _support(X, seed)

@@ -473,7 +473,9 @@ def export(
     summary="Label probabilities for one image",
     description='Send the image (raw `image/*` or multipart), or JSON `{"image_id": "img_…"}` '
     "for a stored one (of the classifier's collection). Uses the published version unless "
-    "`version` names another.",
+    "`version` names another. `labels`: every label with its probability, best first; "
+    "`predicted`: multiclass, the top label (only at or above `threshold` when the version "
+    "was trained with one, else `threshold` is 0), multilabel, every label at or above it.",
 )
 async def predict(
     key: str,

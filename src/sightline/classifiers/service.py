@@ -1,9 +1,11 @@
 """Use cases of custom classifiers: create, label, train, evaluate, publish, predict, export.
 
-Classifiers learn on the `embedding` feature's vectors, so training never touches pixels when
-the examples were analysed with embeddings (the default): a few thousand examples train in
-seconds. Training runs as a queued job; the request checks the examples first, so "not enough
-examples" is an immediate 400, not a failed job.
+Classifiers learn on the `embedding` feature's vectors, so training on photos never touches
+pixels when the examples were analysed with embeddings (the default): a few thousand examples
+train in seconds. Small pictures are decoded again for the heads that read pixels
+(`training.PIXEL_CANDIDATES`, `jobs.PIXEL_INPUTS_MAX_PIXELS`). Training runs as a queued job;
+the request checks the examples first, so "not enough examples" is an immediate 400, not a
+failed job.
 
 A classifier belongs to one collection, the one it was created in: its examples are images of
 that collection and it predicts on them only. Every use case takes `collection`, the caller's

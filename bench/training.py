@@ -1,12 +1,14 @@
 """Training benchmark: how long a custom classifier takes to train, and how C was chosen.
 
-**Timing.** `train()` end to end (checks, 5-fold cross-validation for the metrics, the final fit
-on every example) on synthetic 1280-d unit vectors clustered as the `embedding` feature's are (a
-shared non-negative part, cosine about 0.7 between images): 100, 500 and 2000 examples, 3 and 10
-labels, multiclass and multilabel (each example carries each label with probability 0.3, at
-least one). Reports the median wall time of `--repeat` runs, the held-out accuracy (multiclass)
-or mean average precision, and the peak of Python/numpy allocations during one more run
-(tracemalloc; BLAS scratch space is not traced, the process's peak RSS is printed at the end).
+**Timing.** `train()` end to end (checks, 5-fold cross-validation of every candidate head, the
+final fit of the chosen one on every example) on synthetic 1280-d unit vectors clustered as the
+`embedding` feature's are (a shared non-negative part, cosine about 0.7 between images): 100, 500
+and 2000 examples, 3 and 10 labels, multiclass and multilabel (each example carries each label
+with probability 0.3, at least one); `heads` "embedding" tries the embedding candidates only (as
+for large photos), "all" also the pixel ones on synthetic 32x32 glimpses (small pictures).
+Reports the median wall time of `--repeat` runs, the held-out accuracy (multiclass) or mean
+average precision, and the peak of Python/numpy allocations during one more run (tracemalloc;
+BLAS scratch space is not traced, the process's peak RSS is printed at the end).
 
 **Regularisation** (`--choose-c`, needs the prepared models): real embeddings of generated
 pictures, 5-fold held-out accuracy, log-loss and mean top probability of a multinomial logistic
@@ -45,6 +47,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from procstatus import MIB, memory_mib
+from sightline.classifiers.inputs import GLIMPSE_SIDE
 from sightline.classifiers.training import REGULARIZATION, ClassifierKind, train
 from sightline.collection import DEFAULT_COLLECTION
 from sightline.models import Models
@@ -61,6 +64,7 @@ class Timing:
     kind: str
     examples: int
     labels: int
+    heads: str  # "embedding": the embedding candidates only; "all": the pixel ones too
     seconds: float  # median over the repeats
     held_out: float  # accuracy (multiclass) or mean average precision (multilabel)
     peak_mib: float  # tracemalloc peak during one run
@@ -95,20 +99,34 @@ def synthetic(
     return vectors.astype(np.float32), examples, names
 
 
-def measure(kind: ClassifierKind, count: int, labels: int, repeat: int) -> Timing:
+def glimpses(examples: Sequence[frozenset[str]], names: Sequence[str]) -> np.ndarray:
+    """(N, 32, 32) grey pictures: noise plus a faint pattern per label the example carries."""
+    rng = np.random.default_rng(1)
+    patterns = rng.random((len(names), GLIMPSE_SIDE, GLIMPSE_SIDE))
+    present = np.array([[name in example for name in names] for example in examples], float)
+    noise = rng.random((len(examples), GLIMPSE_SIDE, GLIMPSE_SIDE))
+    return (0.7 * noise + 0.3 * np.einsum("nl,lhw->nhw", present, patterns)).astype(np.float32)
+
+
+def measure(kind: ClassifierKind, count: int, labels: int, heads: str, repeat: int) -> Timing:
+    """`train()` on synthetic embeddings, with synthetic glimpses when `heads` is "all" (the
+    examples are small pictures, so the pixel candidates are tried too)."""
     vectors, examples, names = synthetic(kind, count, labels)
+    pictures = glimpses(examples, names) if heads == "all" else None
     seconds = []
     for _ in range(repeat):
         started = time.perf_counter()
-        result = train(kind, vectors, examples, names)
+        result = train(kind, vectors, examples, names, glimpses=pictures)
         seconds.append(time.perf_counter() - started)
     tracemalloc.start()
-    train(kind, vectors, examples, names)
+    train(kind, vectors, examples, names, glimpses=pictures)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     overall = result.metrics["overall"]
     held_out = overall.get("accuracy", overall["mean_average_precision"])
-    return Timing(kind.value, count, labels, statistics.median(seconds), held_out, peak / MIB)
+    return Timing(
+        kind.value, count, labels, heads, statistics.median(seconds), held_out, peak / MIB
+    )
 
 
 def photo_like(rng: np.random.Generator, side: int = 224) -> Image.Image:
@@ -252,6 +270,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--sizes", default="100,500,2000", help="example counts")
     parser.add_argument("--labels", default="3,10", help="label counts")
+    parser.add_argument(
+        "--heads", default="embedding,all", help="candidates: embedding only, or all (pixels)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per row")
     parser.add_argument("--choose-c", action="store_true", help="also the C table (models)")
     parser.add_argument(
@@ -268,9 +289,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     timings = []
     for kind in ClassifierKind:
         for labels in label_counts:
-            for count in sizes:
-                timings.append(measure(kind, count, labels, args.repeat))
-                print(f"  measured {kind.value} {labels} labels {count}", file=sys.stderr)
+            for heads in args.heads.split(","):
+                for count in sizes:
+                    timings.append(measure(kind, count, labels, heads, args.repeat))
+                    print(f"  measured {kind.value} {labels} {heads} {count}", file=sys.stderr)
     jobs = [measure_job(count, 10) for count in sizes] if args.job else []
     choices = choose_c([8, 20, 80], [1.0, 10.0, 100.0, 1000.0]) if args.choose_c else []
     report: dict[str, Any] = {
@@ -285,10 +307,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(json.dumps(report, indent=2))
         return
     print(f"train() incl. 5-fold CV, C={REGULARIZATION}, {os.cpu_count()} CPUs")
-    print(f"{'kind':<11}{'labels':>7}{'examples':>9}{'seconds':>9}{'held-out':>9}{'peak MiB':>9}")
+    print(
+        f"{'kind':<11}{'labels':>7}{'heads':>10}{'examples':>9}{'seconds':>9}{'held-out':>9}"
+        f"{'peak MiB':>9}"
+    )
     for row in timings:
         print(
-            f"{row.kind:<11}{row.labels:>7}{row.examples:>9}{row.seconds:>9.2f}"
+            f"{row.kind:<11}{row.labels:>7}{row.heads:>10}{row.examples:>9}{row.seconds:>9.2f}"
             f"{row.held_out:>9.3f}{row.peak_mib:>9.1f}"
         )
     if jobs:

@@ -300,10 +300,13 @@ class Client:
         )["removed"]
         return removed
 
-    def train(self, key: str, *, threshold: float = 0.5) -> dict[str, Any]:
+    def train(self, key: str, *, threshold: float | None = None) -> dict[str, Any]:
         """Request a new version; returns it with status `training`."""
         version: dict[str, Any] = self._json(
-            self._http.post(f"/v1/classifiers/{key}/train", json={"threshold": threshold})
+            self._http.post(
+                f"/v1/classifiers/{key}/train",
+                json={} if threshold is None else {"threshold": threshold},
+            )
         )
         return version
 

@@ -39,6 +39,7 @@ SightlineError
 ├── NotReady (409)                the resource exists but is not computed yet
 ├── Conflict (409)
 │   ├── ClassifierExists          a classifier name is taken
+│   ├── HeadNotExportable         exporting a version whose head is not linear on the embedding
 │   └── NotDeadLettered           redelivering a delivery that is not dead-lettered
 ├── RequestTimeout (408)          the request body stalled (SIGHTLINE_BODY_TIMEOUT_SECONDS)
 ├── LengthRequired (411)          a multipart upload without Content-Length
@@ -237,6 +238,10 @@ class Conflict(SightlineError):
 
 class ClassifierExists(Conflict):
     code = "ClassifierExists"
+
+
+class HeadNotExportable(Conflict):
+    code = "HeadNotExportable"
 
 
 class NotDeadLettered(Conflict):

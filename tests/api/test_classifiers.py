@@ -19,6 +19,7 @@ from sightline import Client
 from sightline.app import Sightline
 from sightline.settings import Settings
 from support.apicheck import assert_error
+from support.digits import digits, png
 from support.garments import KINDS, garment
 
 PER_KIND = 8
@@ -60,6 +61,13 @@ def test_a_classifier_learns_garment_shapes_from_labelled_uploads(
     matrix = metrics["confusion_matrix"]
     assert sum(map(sum, matrix["matrix"])) == PER_KIND * len(KINDS)
     assert version["labels"] == sorted(KINDS) and version["example_count"] == 24
+    head = metrics["head"]
+    names = [candidate["name"] for candidate in head["candidates"]]
+    assert "embedding/linear" in names and "hog/linear" in names  # small pictures: pixels too
+    assert head["chosen"] in names and head["selected_by"] == "accuracy"
+    best = max(candidate["cv_accuracy"] for candidate in head["candidates"])
+    assert metrics["overall"]["accuracy"] == best
+    assert version["threshold"] == 0.0  # none asked for: the top label is predicted
 
     client.publish("shop", 1)
     for kind in KINDS:
@@ -168,6 +176,48 @@ def test_export_runs_in_onnxruntime_to_the_same_probabilities(
     expected = {label["name"]: label["confidence"] for label in served["labels"]}
     for label, probability in zip(labels, probabilities[0], strict=True):
         assert probability == pytest.approx(expected[label], abs=1e-3)
+
+
+def test_small_greyscale_digits_train_a_pixel_head_that_predicts_on_new_pictures(
+    client: Client, server: RunningServer
+) -> None:
+    known, unseen = digits(8, classes=range(5))
+    uploaded = client.upload_many([png(p) for p in known.pictures], features=["embedding"])
+    for image in uploaded:
+        assert client.wait(image["id"], timeout=60)["status"] == "done"
+    client.create_classifier("digits", "multiclass")
+    pairs = [(image["id"], label) for image, label in zip(uploaded, known.labels, strict=True)]
+    assert client.add_examples("digits", pairs)["failed"] == 0
+    client.train("digits")
+    version = client.wait_for_version("digits", 1)
+    assert version["status"] == "ready", version
+    head = version["metrics"]["head"]
+    scores = {candidate["name"]: candidate["cv_accuracy"] for candidate in head["candidates"]}
+    assert head["chosen"] != "embedding/linear"
+    assert scores[head["chosen"]] > scores["embedding/linear"]
+    assert version["metrics"]["model"]["input"] == head["chosen"].split("/")[0]
+
+    answers = [client.predict("digits", png(p), version=1) for p in unseen.pictures]
+    right = [a["predicted"] == [label] for a, label in zip(answers, unseen.labels, strict=True)]
+    assert np.mean(right) >= 0.85
+    assert all(len(answer["predicted"]) == 1 for answer in answers)
+    by_id = client.predict("digits", image_id=uploaded[0]["id"], version=1)
+    assert by_id["predicted"] == [known.labels[0]]
+    client.publish("digits", 1)
+    new = client.upload(png(unseen.pictures[0]), features=["custom:digits"])
+    feature = _wait_for_feature(client, new["id"], "custom:digits")
+    assert feature["predicted"] == answers[0]["predicted"]
+    assert_error(
+        httpx.get(f"{server.url}/v1/classifiers/digits/versions/1/export"),
+        409,
+        "HeadNotExportable",
+    )
+
+    client.train("digits", threshold=0.99)
+    strict = client.wait_for_version("digits", 2)
+    assert strict["threshold"] == 0.99 and strict["metrics"]["threshold"] == 0.99
+    answers = [client.predict("digits", png(p), version=2) for p in unseen.pictures[:10]]
+    assert any(answer["predicted"] == [] for answer in answers)  # unsure ones: none
 
 
 def _wait_for_feature(client: Client, image_id: str, feature: str) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from sightline.errors import (
     ClassifierExists,
     ClassifierNotFound,
     ClassifierVersionNotFound,
+    HeadNotExportable,
     ImageNotFound,
     InsufficientStorage,
     InvalidJson,
@@ -160,21 +161,31 @@ class Removed(BaseModel):
 
 
 class TrainIn(RequestBody):
-    threshold: float = Field(
-        0.5, gt=0, lt=1, description="Probability at which a label counts as predicted."
+    threshold: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Probability at which a label counts as predicted. Without one, a "
+        "multiclass version predicts its top label whatever its probability (its `threshold` "
+        "reads 0) and a multilabel version uses 0.5.",
     )
 
 
 class VersionOut(BaseModel):
     number: int
     status: VersionStatus
-    threshold: float
+    threshold: float = Field(
+        description="Probability at which a label counts as predicted; 0: a multiclass "
+        "version trained without one, which predicts its top label always."
+    )
     labels: list[str]
     example_count: int
     embedding_version: str = Field(description="Version of the `embedding` it was trained on.")
     metrics: dict[str, Any] | None = Field(
         description="Cross-validated precision, recall and average precision per label and "
-        "overall, and the confusion matrix."
+        "overall, and the confusion matrix; `head`: the head training chose, `{chosen, "
+        "selected_by, candidates: [{name, input, model, cv_accuracy (multiclass), "
+        "cv_mean_average_precision}]}`, and `model`: the chosen head's model."
     )
     error: dict[str, Any] | None
     training_seconds: float | None
@@ -429,9 +440,11 @@ def publish(
     response_class=Response,
     responses={
         200: {"content": {"application/zip": {}}},
-        **documented(ClassifierNotFound, ClassifierVersionNotFound, NotReady),
+        **documented(ClassifierNotFound, ClassifierVersionNotFound, NotReady, HeadNotExportable),
     },
     summary="The version as an ONNX model (input: the embedding) with its labels, zipped",
+    description="Only a version whose chosen head is `embedding/linear` exports "
+    "(`HeadNotExportable` otherwise): the others read pixels or keep their examples.",
 )
 def export(
     key: str, number: VersionNumber, classifiers: Classifiers, collection: ReadCollection
@@ -460,7 +473,9 @@ def export(
     summary="Label probabilities for one image",
     description='Send the image (raw `image/*` or multipart), or JSON `{"image_id": "img_…"}` '
     "for a stored one (of the classifier's collection). Uses the published version unless "
-    "`version` names another.",
+    "`version` names another. `labels`: every label with its probability, best first; "
+    "`predicted`: multiclass, the top label (only at or above `threshold` when the version "
+    "was trained with one, else `threshold` is 0), multilabel, every label at or above it.",
 )
 async def predict(
     key: str,

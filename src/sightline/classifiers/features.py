@@ -14,11 +14,15 @@ A prediction::
 
     {"model": {"name": "custom:shop", "version": "3"}, "width": 640, "height": 480,
      "classifier": {"id": "clf_…", "name": "shop", "version": 3}, "kind": "multiclass",
-     "threshold": 0.5, "labels": [{"name": "dress", "confidence": 0.91}, …],
+     "threshold": 0.0, "labels": [{"name": "dress", "confidence": 0.91}, …],
      "predicted": ["dress"]}
 
 `labels` lists every label, most likely first; `predicted` those at or above the version's
-threshold (for a multiclass classifier at most the top one).
+threshold. A multiclass version trained without a threshold has `threshold` 0: `predicted` is
+its top label, always; trained with one, the top label only at or above it (else nothing).
+
+A head that reads pixels (`inputs.InputKind`) gets the picture's glimpse, computed here from the
+decoded picture; an embedding head reads only the `tags` pass's pooled features.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from sightline.classifiers.inputs import Glimpse, glimpse, head_input
 from sightline.classifiers.store import (
     PREFIX,
     ClassifierRecord,
@@ -63,11 +68,18 @@ def load_head(version: ClassifierVersion) -> Head:
     return _head(version.classifier_id, version.number, version.head)
 
 
-def embed(data: bytes, model: LazyModel[Classifier], decoder: Decoder) -> Vector:
-    """An image file's `embedding` vector (unit length), computed now: for pictures sent only
-    to be predicted, and for examples whose stored embedding is missing or outdated."""
-    with decoder.picture(data) as picture, model.acquire() as loaded:
-        return unit_length(predict(picture, loaded).features).astype(np.float32)
+def picture_inputs(
+    data: bytes, decoder: Decoder, model: LazyModel[Classifier] | None
+) -> tuple[Vector | None, Glimpse]:
+    """An image file's glimpse (`inputs.glimpse`) and, with `model`, its `embedding` vector
+    (unit length), from one decoding: for pictures sent only to be predicted, for stored
+    images whose head reads pixels, and for training examples."""
+    with decoder.picture(data) as picture:
+        seen = glimpse(picture.rgb)
+        if model is None:
+            return None, seen
+        with model.acquire() as loaded:
+            return unit_length(predict(picture, loaded).features).astype(np.float32), seen
 
 
 class ClassifierRef(ResultPart):
@@ -106,10 +118,13 @@ def index_entries(feature: str, result: dict[str, Any]) -> IndexEntries | None:
 
 
 def prediction(
-    head: Head, vector: np.ndarray, threshold: float
+    head: Head, vector: np.ndarray, seen: Glimpse | None, threshold: float
 ) -> tuple[list[geometry.Label], list[str]]:
-    """Every label with its probability, best first, and the labels predicted at `threshold`."""
-    probabilities = head.probabilities(unit_length(vector)[None, :].astype(np.float32))[0]
+    """Every label with its probability, best first, and the labels predicted at `threshold`
+    (multiclass: the top label, if at or above it). `seen`, the picture's glimpse, is needed
+    by heads that read pixels."""
+    rows = head_input(head.input, vector[None, :], None if seen is None else seen[None])
+    probabilities = head.probabilities(rows)[0]
     order = np.argsort(-probabilities, kind="stable")
     labels = [
         geometry.Label(name=head.labels[i], confidence=geometry.confidence(probabilities[i]))
@@ -149,7 +164,9 @@ class CustomClassifierAnalyzer:
                 f"{self.embedding_version}: train a new version."
             )
         vector = shared_prediction(inputs).features
-        verdict = describe_prediction(self.classifier, self.trained, vector)
+        head = load_head(self.trained)
+        seen = glimpse(picture.rgb) if head.input.reads_pixels else None
+        verdict = describe_prediction(self.classifier, self.trained, vector, seen)
         result = CustomPrediction(
             **geometry.header(picture, self.name, self.version), **dict(verdict)
         )
@@ -157,9 +174,12 @@ class CustomClassifierAnalyzer:
 
 
 def describe_prediction(
-    classifier: ClassifierRecord, version: ClassifierVersion, vector: np.ndarray
+    classifier: ClassifierRecord,
+    version: ClassifierVersion,
+    vector: np.ndarray,
+    seen: Glimpse | None,
 ) -> Verdict:
-    labels, predicted = prediction(load_head(version), vector, version.threshold)
+    labels, predicted = prediction(load_head(version), vector, seen, version.threshold)
     return Verdict(
         classifier=ClassifierRef(id=classifier.id, name=classifier.name, version=version.number),
         kind=classifier.kind,

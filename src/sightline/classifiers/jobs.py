@@ -7,7 +7,8 @@ import time
 
 import numpy as np
 
-from sightline.classifiers.features import embed
+from sightline.classifiers.features import picture_inputs
+from sightline.classifiers.inputs import Glimpse
 from sightline.classifiers.store import ClassifierStore, Example, VersionStatus
 from sightline.classifiers.training import ClassifierKind, check_examples, train
 from sightline.errors import BlobNotFound, ImageNotFound, SightlineError
@@ -22,6 +23,10 @@ from sightline.vision.tags import Classifier
 
 log = logging.getLogger(__name__)
 EMBEDDING = "embedding"
+# Pixel heads are tried when the median example has at most this many pixels (1000 x 1000):
+# decoding each example again costs about 7 ms per megapixel (JPEG, decode and glimpse, one
+# core), where stored embeddings cost nothing: 2000 such examples add about 15 s.
+PIXEL_INPUTS_MAX_PIXELS = 1_000_000
 
 
 class TrainJob:
@@ -49,7 +54,7 @@ class TrainJob:
         if classifier is None:
             return
         started = time.perf_counter()
-        examples, vectors = self._embeddings(
+        examples, vectors, glimpses = self._inputs(
             self.store.version_examples(classifier_id, number),
             version.embedding_version,
             classifier.collection,
@@ -64,6 +69,7 @@ class TrainJob:
                 np.stack(vectors) if vectors else np.zeros((0, 0), np.float32),
                 sets,
                 version.labels,
+                glimpses=np.stack(glimpses) if glimpses else None,
                 threshold=version.threshold,
             )
         except SightlineError as exc:
@@ -111,27 +117,46 @@ class TrainJob:
             ),
         )
 
-    def _embeddings(
+    def _inputs(
         self, examples: list[Example], embedding_version: str, collection: str
-    ) -> tuple[list[Example], list[Vector]]:
-        """Each example's stored embedding; computed from the original when it has none of
-        this version yet. Examples whose image is gone are dropped."""
+    ) -> tuple[list[Example], list[Vector], list[Glimpse] | None]:
+        """Each example's stored embedding (computed from the original when it has none of
+        this version yet) and, when the examples are small pictures, each one's glimpse for the
+        heads that read pixels (decoding every large photo again would make training slow,
+        and on photos the embedding heads win). Examples whose image is gone are dropped."""
         stored = self.vectors.vectors_of([example.image_id for example in examples], EMBEDDING)
-        kept, vectors = [], []
+        records = {}
         for example in examples:
+            try:
+                records[example.image_id] = self.images.get(example.image_id, collection=collection)
+            except ImageNotFound:
+                continue
+        sizes = [record.width * record.height for record in records.values()]
+        read_pixels = bool(sizes) and float(np.median(sizes)) <= PIXEL_INPUTS_MAX_PIXELS
+        kept, vectors, glimpses = [], [], []
+        for example in examples:
+            if example.image_id not in records:
+                continue
             found = stored.get(example.image_id)
-            if found is not None and found[0] == embedding_version:
-                vector = found[1]
-            else:
+            current = found[1] if found is not None and found[0] == embedding_version else None
+            seen = None
+            if current is None or read_pixels:
                 try:
-                    vector = self._compute(example.image_id, collection)
+                    computed, seen = self._read(example.image_id, collection, current is None)
                 except (ImageNotFound, BlobNotFound):
                     continue
+                current = current if computed is None else computed
+            assert current is not None
             kept.append(example)
-            vectors.append(vector)
-        return kept, vectors
+            vectors.append(current)
+            if seen is not None:
+                glimpses.append(seen)
+        return kept, vectors, glimpses if read_pixels else None
 
-    def _compute(self, image_id: str, collection: str) -> Vector:
+    def _read(
+        self, image_id: str, collection: str, embedding: bool
+    ) -> tuple[Vector | None, Glimpse]:
         _record, blob = self.images.open_original(image_id, collection=collection)
         with blob:
-            return embed(blob.read(), self.model, self.images.decoder)
+            model = self.model if embedding else None
+            return picture_inputs(blob.read(), self.images.decoder, model)

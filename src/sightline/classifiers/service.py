@@ -1,9 +1,11 @@
 """Use cases of custom classifiers: create, label, train, evaluate, publish, predict, export.
 
-Classifiers learn on the `embedding` feature's vectors, so training never touches pixels when
-the examples were analysed with embeddings (the default): a few thousand examples train in
-seconds. Training runs as a queued job; the request checks the examples first, so "not enough
-examples" is an immediate 400, not a failed job.
+Classifiers learn on the `embedding` feature's vectors, so training on photos never touches
+pixels when the examples were analysed with embeddings (the default): a few thousand examples
+train in seconds. Small pictures are decoded again for the heads that read pixels
+(`training.PIXEL_CANDIDATES`, `jobs.PIXEL_INPUTS_MAX_PIXELS`). Training runs as a queued job;
+the request checks the examples first, so "not enough examples" is an immediate 400, not a
+failed job.
 
 A classifier belongs to one collection, the one it was created in: its examples are images of
 that collection and it predicts on them only. Every use case takes `collection`, the caller's
@@ -23,7 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sightline.classifiers.export import to_onnx
-from sightline.classifiers.features import describe_prediction, embed, load_head
+from sightline.classifiers.features import describe_prediction, load_head, picture_inputs
+from sightline.classifiers.inputs import Glimpse, InputKind
 from sightline.classifiers.store import (
     ClassifierRecord,
     ClassifierStore,
@@ -32,11 +35,12 @@ from sightline.classifiers.store import (
     VersionStatus,
     prediction_feature,
 )
-from sightline.classifiers.training import ClassifierKind, check_examples
+from sightline.classifiers.training import ClassifierKind, HeadModel, check_examples
 from sightline.collection import DEFAULT_COLLECTION
 from sightline.errors import (
     ClassifierNotFound,
     ClassifierVersionNotFound,
+    HeadNotExportable,
     InvalidParameter,
     NotReady,
     SightlineError,
@@ -55,6 +59,9 @@ MAX_LABEL_LENGTH = 64
 MAX_DESCRIPTION_LENGTH = 1024
 EXAMPLES_FEATURE = "embedding"
 ID_PREFIX = "clf_"
+EXPORTABLE = "embedding/linear"
+NO_THRESHOLD = 0.0  # a multiclass version trained without one: its top label is predicted
+MULTILABEL_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
@@ -245,11 +252,18 @@ class ClassifierService:
     # -- versions ------------------------------------------------------------------------------
 
     def train(
-        self, key: str, threshold: float = 0.5, *, collection: str | None
+        self, key: str, threshold: float | None = None, *, collection: str | None
     ) -> ClassifierVersion:
-        if not 0.0 < threshold < 1.0:
+        """A new version, trained in the background. `threshold`: the probability at which a
+        label counts as predicted; without one, a multiclass version predicts its top label
+        whatever its probability (stored as threshold 0) and a multilabel one uses
+        `MULTILABEL_THRESHOLD`."""
+        if threshold is not None and not 0.0 < threshold < 1.0:
             raise InvalidParameter("The threshold must be between 0 and 1 (exclusive).")
         record = self.get(key, collection=collection)
+        if threshold is None:
+            multiclass = record.kind == ClassifierKind.MULTICLASS
+            threshold = NO_THRESHOLD if multiclass else MULTILABEL_THRESHOLD
         examples = self.store.examples(record.id)
         labels = sorted(record.label_counts)
         kind = ClassifierKind(record.kind)
@@ -334,20 +348,32 @@ class ClassifierService:
                 f"Version {number} was trained on embedding {version.embedding_version}; this "
                 f"server computes {self.embedding_version}: train a new version."
             )
+        reads_pixels = load_head(version).input.reads_pixels
+        seen: Glimpse | None
         if data is not None:
-            vector = embed(data, self.model, self.images.decoder)
+            computed, seen = picture_inputs(data, self.images.decoder, self.model)
+            assert computed is not None
+            vector = computed
         elif image_id is not None:
-            vector = self._image_vector(image_id, record.collection)
+            vector, seen = self._image_inputs(image_id, record.collection, reads_pixels)
         else:
             raise InvalidParameter("Send an image, or name a stored one by image_id.")
-        return describe_prediction(record, version, vector).model_dump(mode="json")
+        verdict = describe_prediction(record, version, vector, seen if reads_pixels else None)
+        return verdict.model_dump(mode="json")
 
     def export(self, key: str, number: int, *, collection: str | None) -> tuple[str, bytes]:
         """A zip of the version's head as ONNX (input: the embedding) and its labels."""
         record = self.get(key, collection=collection)
         version = self._ready(record.id, number, record.collection)
+        head = load_head(version)
+        if head.input is not InputKind.EMBEDDING or head.model is not HeadModel.LINEAR:
+            raise HeadNotExportable(
+                f"Version {number}'s head is {head.name}: only {EXPORTABLE} heads export as ONNX "
+                "(the others read pixels or keep their training examples).",
+                head=head.name,
+            )
         model = to_onnx(
-            load_head(version),
+            head,
             embedding_model={"name": EMBEDDING_MODEL, "feature_version": self.embedding_version},
             threshold=version.threshold,
         )
@@ -396,14 +422,23 @@ class ClassifierService:
             if state is None or state.status not in (FeatureStatus.PENDING, FeatureStatus.RUNNING):
                 self.images.reprocess(image_id, [EXAMPLES_FEATURE], collection=collection)
 
-    def _image_vector(self, image_id: str, collection: str) -> Vector:
+    def _image_inputs(
+        self, image_id: str, collection: str, reads_pixels: bool
+    ) -> tuple[Vector, Glimpse | None]:
+        """A stored image's embedding (its stored vector when current) and, for a head that
+        reads pixels, its glimpse."""
         record = self.images.get(image_id, collection=collection)
         found = self.vectors.vector_of(record.id, EXAMPLES_FEATURE)
-        if found is not None and found[0] == self.embedding_version:
-            return found[1]
+        current = found[1] if found is not None and found[0] == self.embedding_version else None
+        if current is not None and not reads_pixels:
+            return current, None
         _, blob = self.images.open_original(record.id, collection=collection)
         with blob:
-            return embed(blob.read(), self.model, self.images.decoder)
+            model = self.model if current is None else None
+            computed, seen = picture_inputs(blob.read(), self.images.decoder, model)
+        vector = current if computed is None else computed
+        assert vector is not None
+        return vector, seen
 
     def _ready(self, key: str, number: int, collection: str | None) -> ClassifierVersion:
         version = self.version(key, number, collection=collection)

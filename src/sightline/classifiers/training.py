@@ -1,12 +1,22 @@
-"""Training a custom classifier's head on image embeddings, and measuring it honestly.
+"""Training a custom classifier's head, choosing it among candidates, and measuring it honestly.
 
-A head is one linear layer on the L2-normalised embedding: a multinomial logistic regression
-(softmax over the labels) for a multiclass classifier, one binary logistic regression per label
-(sigmoids) for a multilabel one. Classes are weighted against imbalance.
+A head is an input (`inputs.InputKind`: the L2-normalised embedding, or the picture's pixels or
+HOG, or the embedding with HOG) and a model (`HeadModel`): a logistic regression on the input, a
+logistic regression on RBF similarities to the training examples (kernel), or the nearest
+training examples' votes. Logistic regressions are multinomial (softmax over the labels) for a
+multiclass classifier, one binary regression per label (sigmoids) for a multilabel one, classes
+weighted against imbalance.
 
 Metrics come only from held-out data: stratified k-fold cross-validation, every example scored
-by the fold model that never saw it; the head that is kept is then fit on every example. A
+by the fold model that never saw it. Every candidate is cross-validated on the same folds; the
+best is fit on every example and kept, and the metrics report each candidate's score. A
 multilabel label is cross-validated on its own folds, stratified on that label's presence.
+
+Measured (10 labels x 20 examples, 20 x 10 more held out; 5-fold CV accuracy / held-out):
+sklearn digits upscaled to 64 px: embedding/linear (the only head before) 0.835 / 0.885,
+embedding+hog/linear 0.955 / 0.975, hog/linear 0.96 / 0.96, pixels/kernel 0.915 / 0.95, a tuned
+SVC on the raw 8x8 digits 0.925 / 0.94. On crops of six scikit-image photos every embedding head
+is 1.0 and the pixel heads 0.60-0.78: the embedding head stays.
 
 Pure computation: vectors and label sets in, a `Head` and JSON-ready metrics out. scikit-learn
 is imported when training first runs: it takes seconds to import, and predicting (the
@@ -26,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from sightline.classifiers.inputs import InputKind, head_input
 from sightline.errors import InvalidParameter, NotEnoughExamples
 from sightline.vision.vectors import softmax, unit_length
 
@@ -45,7 +56,11 @@ MIN_MULTICLASS_LABELS = 2
 REGULARIZATION = 100.0
 MAX_ITERATIONS = 1000
 METRIC_DECIMALS = 4
-HEAD_FORMAT = 1
+NEIGHBOURS = 5  # k of the nearest-neighbours head
+NEAR = 1e-3  # added to neighbours' distances: an identical picture outweighs, never divides by 0
+MAX_SUPPORT = 1000  # reference rows of a kernel head: bounds its fitting time and size
+HEAD_FORMAT = 2
+READABLE_HEAD_FORMATS = (1, 2)
 
 
 class ClassifierKind(StrEnum):
@@ -53,17 +68,34 @@ class ClassifierKind(StrEnum):
     MULTILABEL = "multilabel"  # any number of labels per image: a sigmoid per label
 
 
+class HeadModel(StrEnum):
+    LINEAR = "linear"  # a logistic regression on the input
+    KERNEL = "kernel"  # a logistic regression on RBF similarities to training examples
+    NEIGHBOURS = "neighbours"  # the distance-weighted labels of the nearest training examples
+
+
 @dataclass(frozen=True, eq=False)
 class Head:
-    """A trained linear head: `probabilities(X)` scores embeddings against `labels`."""
+    """A trained head: `probabilities(X)` scores rows of its `input` against `labels`.
+
+    `linear`: logits = X @ weights.T + bias. `kernel`: the same on exp(-gamma * |x - s|^2) for
+    each row s of `support` (training examples). `neighbours`: the `neighbours` nearest rows of
+    `support`, each weighted by 1 / distance, vote for their labels (`weights`: (labels,
+    support) 0/1); a label's probability is its share of the votes."""
 
     kind: ClassifierKind
     labels: tuple[str, ...]
-    weights: Floats  # (labels, dimensions)
+    weights: Floats  # (labels, dimensions), or (labels, support) for kernel and neighbours
     bias: Floats  # (labels,)
+    input: InputKind = InputKind.EMBEDDING
+    model: HeadModel = HeadModel.LINEAR
+    support: Floats | None = None  # (examples, dimensions): kernel and neighbours
+    gamma: float = 0.0
+    neighbours: int = 0
 
     def __post_init__(self) -> None:
         kind = ClassifierKind(self.kind)
+        model = HeadModel(self.model)
         weights = np.array(self.weights, np.float32)
         bias = np.array(self.bias, np.float32)
         count = len(self.labels)
@@ -74,33 +106,68 @@ class Head:
             )
         if kind is ClassifierKind.MULTICLASS and count < MIN_MULTICLASS_LABELS:
             raise ValueError("A multiclass head needs at least two labels.")
+        support = None
+        if model is not HeadModel.LINEAR:
+            support = np.array(self.support, np.float32)
+            if support.ndim != 2 or support.shape[0] != weights.shape[1]:
+                raise ValueError(
+                    f"A {model.value} head needs support rows matching its weights' columns."
+                )
+            support.setflags(write=False)
+        if model is HeadModel.NEIGHBOURS and self.neighbours < 1:
+            raise ValueError("A neighbours head needs at least one neighbour.")
         weights.setflags(write=False)
         bias.setflags(write=False)
         object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "model", model)
+        object.__setattr__(self, "input", InputKind(self.input))
         object.__setattr__(self, "labels", tuple(self.labels))
         object.__setattr__(self, "weights", weights)
         object.__setattr__(self, "bias", bias)
+        object.__setattr__(self, "support", support)
 
     @property
     def dimensions(self) -> int:
-        return int(self.weights.shape[1])
+        return int((self.weights if self.support is None else self.support).shape[1])
 
-    def probabilities(self, embeddings: npt.ArrayLike) -> Floats:
-        """(N, labels) probabilities for (N, dimensions) embeddings, normalised here first so
-        raw and unit-length vectors score alike. Multiclass rows sum to 1."""
-        rows = np.asarray(embeddings, np.float32)
+    @property
+    def name(self) -> str:
+        """How candidates are named in the metrics, e.g. `hog/linear`."""
+        return f"{self.input.value}/{self.model.value}"
+
+    def probabilities(self, rows: npt.ArrayLike) -> Floats:
+        """(N, labels) probabilities for (N, dimensions) rows of the head's input
+        (`inputs.head_input`). Embeddings are normalised here first, so raw and unit-length
+        vectors score alike. Multiclass rows sum to 1."""
+        rows = np.asarray(rows, np.float32)
         if rows.ndim != 2 or rows.shape[1] != self.dimensions:
-            raise ValueError(f"Expected (N, {self.dimensions}) embeddings, got {rows.shape}.")
-        logits = unit_length(rows) @ self.weights.T + self.bias
+            raise ValueError(f"Expected (N, {self.dimensions}) rows, got {rows.shape}.")
+        if self.input is InputKind.EMBEDDING:
+            rows = unit_length(rows)
+        if self.model is HeadModel.NEIGHBOURS:
+            return self._votes(rows)
+        features = rows if self.support is None else rbf(rows, self.support, self.gamma)
+        logits = features @ self.weights.T + self.bias
         if self.kind is ClassifierKind.MULTICLASS:
             return softmax(logits)
         # tanh form of the sigmoid: no overflow for large negative logits.
         result: Floats = (0.5 * (1.0 + np.tanh(0.5 * logits))).astype(np.float32)
         return result
 
+    def _votes(self, rows: Floats) -> Floats:
+        assert self.support is not None
+        distances = np.sqrt(squared_distances(rows, self.support))
+        k = min(self.neighbours, len(self.support))
+        nearest = np.argpartition(distances, k - 1, axis=1)[:, :k]
+        closeness = 1.0 / (np.take_along_axis(distances, nearest, axis=1) + NEAR)
+        votes = np.einsum("nk,lnk->nl", closeness, self.weights[:, nearest])
+        result: Floats = (votes / closeness.sum(axis=1, keepdims=True)).astype(np.float32)
+        return result
+
     def to_bytes(self) -> bytes:
         """An .npz archive of plain arrays (no pickles), read back by `from_bytes`."""
         out = io.BytesIO()
+        support = np.zeros((0, 0), np.float32) if self.support is None else self.support
         np.savez(
             out,
             format=np.array(HEAD_FORMAT),
@@ -108,23 +175,59 @@ class Head:
             labels=np.array(self.labels, dtype=str),
             weights=self.weights,
             bias=self.bias,
+            input=np.array(self.input.value),
+            model=np.array(self.model.value),
+            support=support,
+            gamma=np.array(self.gamma),
+            neighbours=np.array(self.neighbours),
         )
         return out.getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Head:
+        """A head stored by `to_bytes`, this format or the first (a linear head on the
+        embedding, with no input or model named)."""
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-                if int(archive["format"]) != HEAD_FORMAT:
-                    raise ValueError(f"Unknown head format {int(archive['format'])}.")
-                return cls(
+                found = int(archive["format"])
+                if found not in READABLE_HEAD_FORMATS:
+                    raise ValueError(f"Unknown head format {found}.")
+                common = (
                     ClassifierKind(str(archive["kind"])),
                     tuple(str(label) for label in archive["labels"]),
                     archive["weights"],
                     archive["bias"],
                 )
+                if found == 1:
+                    return cls(*common)
+                model = HeadModel(str(archive["model"]))
+                return cls(
+                    *common,
+                    input=InputKind(str(archive["input"])),
+                    model=model,
+                    support=None if model is HeadModel.LINEAR else archive["support"],
+                    gamma=float(archive["gamma"]),
+                    neighbours=int(archive["neighbours"]),
+                )
         except (OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:  # not a head's .npz
             raise ValueError(f"Not a stored classifier head: {exc}") from exc
+
+
+def squared_distances(rows: Floats, support: Floats) -> Floats:
+    """(N, M) squared Euclidean distances, never negative from rounding."""
+    products = rows @ support.T
+    result: Floats = np.maximum(
+        (rows * rows).sum(axis=1)[:, None]
+        + (support * support).sum(axis=1)[None, :]
+        - 2 * products,
+        0.0,
+    )
+    return result
+
+
+def rbf(rows: Floats, support: Floats, gamma: float) -> Floats:
+    result: Floats = np.exp(-gamma * squared_distances(rows, support)).astype(np.float32)
+    return result
 
 
 @dataclass(frozen=True)
@@ -200,49 +303,129 @@ def check_examples(
     raise NotEnoughExamples(f"{rule}: {found}.", **details, short=[name for name, _, _ in short])
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """A head training may pick: an input and a model."""
+
+    input: InputKind
+    model: HeadModel
+
+    @property
+    def name(self) -> str:
+        return f"{self.input.value}/{self.model.value}"
+
+
+# Tried in this order; a later candidate is kept only when it cross-validates strictly better,
+# so photos keep today's head unless another one is better on held-out folds.
+EMBEDDING_LINEAR = Candidate(InputKind.EMBEDDING, HeadModel.LINEAR)  # the only head before
+EMBEDDING_CANDIDATES = (EMBEDDING_LINEAR, Candidate(InputKind.EMBEDDING, HeadModel.NEIGHBOURS))
+# Need the examples' glimpses (the decoded pictures), not only their stored embeddings.
+PIXEL_CANDIDATES = (
+    Candidate(InputKind.EMBEDDING_HOG, HeadModel.LINEAR),
+    Candidate(InputKind.HOG, HeadModel.LINEAR),
+    Candidate(InputKind.PIXELS, HeadModel.KERNEL),
+)
+
+
 def train(
     kind: ClassifierKind,
     X: npt.ArrayLike,
     examples: Sequence[frozenset[str]],
     labels: Sequence[str],
     *,
+    glimpses: npt.ArrayLike | None = None,
+    candidates: Sequence[Candidate] | None = None,
     threshold: float = 0.5,
     folds: int = 5,
     seed: int = 0,
 ) -> TrainingResult:
     """Fit a head for `labels` on embeddings `X` (N, D) labelled by `examples` (one label set
     per row), with metrics from `folds`-fold cross-validation (fewer when a label has fewer
-    examples) at `threshold`. The same inputs and seed give the same head and metrics."""
+    examples) at `threshold` (0: a multiclass head predicts its top label whatever its
+    probability).
+
+    Each candidate head (`EMBEDDING_CANDIDATES`, and `PIXEL_CANDIDATES` when the examples'
+    `glimpses` (N, 32, 32) are given; or the `candidates` named) is cross-validated on the
+    same folds; the best by
+    accuracy (multiclass, then mean average precision) or mean average precision (multilabel)
+    is fit on every example and its held-out metrics are the version's. The same inputs and seed
+    give the same head and metrics."""
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
     started = time.perf_counter()
     kind = ClassifierKind(kind)
     check_examples(kind, labels, examples)
-    rows = np.asarray(X, np.float64)
-    if rows.ndim != 2 or rows.shape[0] != len(examples):
-        raise ValueError(f"Expected ({len(examples)}, D) embeddings, got {rows.shape}.")
-    if not 0.0 < threshold < 1.0:
-        raise ValueError("The threshold must be between 0 and 1 (exclusive).")
+    embeddings = np.asarray(X, np.float32)
+    if embeddings.ndim != 2 or embeddings.shape[0] != len(examples):
+        raise ValueError(f"Expected ({len(examples)}, D) embeddings, got {embeddings.shape}.")
+    pictures = None if glimpses is None else np.asarray(glimpses, np.float32)
+    if pictures is not None and len(pictures) != len(examples):
+        raise ValueError(f"Expected {len(examples)} glimpses, got {len(pictures)}.")
+    if not 0.0 <= threshold < 1.0 or (threshold == 0.0 and kind is ClassifierKind.MULTILABEL):
+        raise ValueError("The threshold must be under 1 (and over 0 for multilabel).")
     if folds < 2:
         raise ValueError("Cross-validation needs at least two folds.")
-    rows = unit_length(rows)
     names = tuple(labels)
     truth = np.array([[name in example for name in names] for example in examples], bool)
+    if candidates is None:
+        candidates = EMBEDDING_CANDIDATES + (PIXEL_CANDIDATES if pictures is not None else ())
+    if not candidates:
+        raise ValueError("Name at least one candidate head.")
+    if kind is ClassifierKind.MULTICLASS:
+        k = min(folds, int(truth.sum(axis=0).min()))
+    else:
+        positives = truth.sum(axis=0)
+        k = min(folds, int(np.minimum(positives, len(truth) - positives).min()))
+    tried: list[tuple[Candidate, JSON, JSON]] = []
     # One BLAS thread: these matrices are small, and two threads made lbfgs 10-30 times slower
     # on the 2-core host (and their summation order made the iteration count vary).
     with threadpool_limits(limits=1, user_api="blas"):
-        if kind is ClassifierKind.MULTICLASS:
-            head, held_out, k = _multiclass(rows, truth, names, folds, seed)
-        else:
-            head, held_out, k = _multilabel(rows, truth, names, folds, seed)
-    metrics = evaluate(kind, names, truth, held_out, threshold)
+        for candidate in candidates:
+            rows = head_input(candidate.input, embeddings, pictures)
+            held_out = _cross_validate(candidate, kind, rows, truth, names, k, seed)
+            metrics = evaluate(kind, names, truth, held_out, threshold)
+            row: JSON = {"name": candidate.name, "input": candidate.input.value}
+            row["model"] = candidate.model.value
+            if kind is ClassifierKind.MULTICLASS:
+                row["cv_accuracy"] = metrics["overall"]["accuracy"]
+            row["cv_mean_average_precision"] = metrics["overall"]["mean_average_precision"]
+            tried.append((candidate, metrics, row))
+        chosen, metrics, _ = max(tried, key=lambda entry: _selection_score(kind, entry[2]))
+        rows = head_input(chosen.input, embeddings, pictures)
+        head = _fit(chosen, kind, rows, truth, names, seed)
     metrics["cross_validation"] = {"folds": k, "seed": seed, "examples": len(examples)}
-    metrics["model"] = {
-        "type": "logistic_regression",
-        "regularization": REGULARIZATION,
-        "class_weight": "balanced",
+    metrics["model"] = _description(head)
+    metrics["head"] = {
+        "chosen": chosen.name,
+        "selected_by": "accuracy"
+        if kind is ClassifierKind.MULTICLASS
+        else "mean_average_precision",
+        "candidates": [row for _, _, row in tried],
     }
     return TrainingResult(head, metrics, time.perf_counter() - started)
+
+
+def _selection_score(kind: ClassifierKind, row: JSON) -> tuple[float, ...]:
+    """Higher is better; `max` keeps the first of equals, the earlier candidate."""
+    if kind is ClassifierKind.MULTICLASS:
+        return (row["cv_accuracy"], row["cv_mean_average_precision"])
+    return (row["cv_mean_average_precision"],)
+
+
+def _description(head: Head) -> JSON:
+    """The chosen head's model, for the version's metrics."""
+    described: JSON = {"input": head.input.value}
+    if head.model is HeadModel.NEIGHBOURS:
+        return described | {
+            "type": "k_nearest_neighbours",
+            "neighbours": head.neighbours,
+            "weights": "distance",
+        }
+    described["type"] = "logistic_regression"
+    if head.model is HeadModel.KERNEL:
+        assert head.support is not None
+        described |= {"kernel": "rbf", "gamma": _rounded(head.gamma), "support": len(head.support)}
+    return described | {"regularization": REGULARIZATION, "class_weight": "balanced"}
 
 
 def evaluate(
@@ -324,52 +507,93 @@ def _model() -> LogisticRegression:
     )
 
 
-def _multiclass(
-    X: Matrix, truth: npt.NDArray[np.bool_], labels: tuple[str, ...], folds: int, seed: int
-) -> tuple[Head, Matrix, int]:
-    target = truth.argmax(axis=1)
-    k = min(folds, int(truth.sum(axis=0).min()))
+def _cross_validate(
+    candidate: Candidate,
+    kind: ClassifierKind,
+    X: Floats,
+    truth: npt.NDArray[np.bool_],
+    labels: tuple[str, ...],
+    k: int,
+    seed: int,
+) -> Matrix:
+    """Every example's probabilities from the candidate fit on the folds that left it out. A
+    multilabel label is cross-validated on its own folds, stratified on its presence."""
     held_out = np.zeros(truth.shape, np.float64)
-    for fit, score in _splits(X, target, k, seed):
-        held_out[score] = _softmax_head(X[fit], target[fit], labels).probabilities(X[score])
-    return _softmax_head(X, target, labels), held_out, k
+    if kind is ClassifierKind.MULTICLASS:
+        for fit, score in _splits(X, truth.argmax(axis=1), k, seed):
+            head = _fit(candidate, kind, X[fit], truth[fit], labels, seed)
+            held_out[score] = head.probabilities(X[score])
+        return held_out
+    for i, label in enumerate(labels):
+        for fit, score in _splits(X, truth[:, i].astype(np.int64), k, seed):
+            head = _fit(candidate, kind, X[fit], truth[fit][:, [i]], (label,), seed)
+            held_out[score, i] = head.probabilities(X[score])[:, 0]
+    return held_out
 
 
-def _softmax_head(X: Matrix, target: npt.NDArray[np.int64], labels: tuple[str, ...]) -> Head:
-    model = _model().fit(X, target)
+def _fit(
+    candidate: Candidate,
+    kind: ClassifierKind,
+    X: Floats,
+    truth: npt.NDArray[np.bool_],
+    labels: tuple[str, ...],
+    seed: int,
+) -> Head:
+    shape: JSON = {"input": candidate.input, "model": candidate.model}
+    if candidate.model is HeadModel.NEIGHBOURS:
+        votes, none = truth.T.astype(np.float32), np.zeros(len(labels), np.float32)
+        return Head(kind, labels, votes, none, **shape, support=X, neighbours=NEIGHBOURS)
+    features = X
+    if candidate.model is HeadModel.KERNEL:
+        support = _support(X, seed)
+        gamma = _gamma(support)
+        features = rbf(X, support, gamma)
+        shape |= {"support": support, "gamma": gamma}
+    weights, bias = _logistic(kind, features.astype(np.float64), truth)
+    return Head(kind, labels, weights.astype(np.float32), bias.astype(np.float32), **shape)
+
+
+def _logistic(
+    kind: ClassifierKind, X: Matrix, truth: npt.NDArray[np.bool_]
+) -> tuple[Matrix, Matrix]:
+    """Weights (labels, D) and bias (labels,): a softmax regression (multiclass) or a binary
+    logistic regression per label."""
+    if kind is ClassifierKind.MULTILABEL:
+        weights = np.zeros((truth.shape[1], X.shape[1]), np.float64)
+        bias = np.zeros(truth.shape[1], np.float64)
+        for i in range(truth.shape[1]):
+            model = _model().fit(X, truth[:, i].astype(np.int64))
+            weights[i], bias[i] = model.coef_[0], model.intercept_[0]
+        return weights, bias
+    model = _model().fit(X, truth.argmax(axis=1))
     weights, bias = model.coef_, model.intercept_
-    if len(labels) == 2:
+    if truth.shape[1] == 2:
         # sklearn fits one logit z for two classes, p(second) = sigmoid(z); the softmax of
         # (-z/2, z/2) is exactly that, so the head keeps one row per label.
         weights = np.vstack([-weights / 2, weights / 2])
         bias = np.concatenate([-bias / 2, bias / 2])
-    return Head(
-        ClassifierKind.MULTICLASS, labels, weights.astype(np.float32), bias.astype(np.float32)
-    )
+    return weights, bias
 
 
-def _multilabel(
-    X: Matrix, truth: npt.NDArray[np.bool_], labels: tuple[str, ...], folds: int, seed: int
-) -> tuple[Head, Matrix, int]:
-    positives = truth.sum(axis=0)
-    k = min(folds, int(np.minimum(positives, len(truth) - positives).min()))
-    held_out = np.zeros(truth.shape, np.float64)
-    weights = np.zeros((len(labels), X.shape[1]), np.float64)
-    bias = np.zeros(len(labels), np.float64)
-    for i in range(len(labels)):
-        target = truth[:, i].astype(np.int64)
-        for fit, score in _splits(X, target, k, seed):
-            held_out[score, i] = _model().fit(X[fit], target[fit]).predict_proba(X[score])[:, 1]
-        model = _model().fit(X, target)
-        weights[i], bias[i] = model.coef_[0], model.intercept_[0]
-    head = Head(
-        ClassifierKind.MULTILABEL, labels, weights.astype(np.float32), bias.astype(np.float32)
-    )
-    return head, held_out, k
+def _support(X: Floats, seed: int) -> Floats:
+    """The kernel's reference rows: every example, or `MAX_SUPPORT` of them drawn at random
+    (the cost of fitting grows with their number)."""
+    if len(X) <= MAX_SUPPORT:
+        return X
+    chosen = np.sort(np.random.default_rng(seed).choice(len(X), MAX_SUPPORT, replace=False))
+    return X[chosen]
+
+
+def _gamma(support: Floats) -> float:
+    """The RBF width by the median heuristic: 1 / the median squared distance between
+    reference rows, so similarities spread over (0, 1) whatever the input's scale."""
+    distances = squared_distances(support, support)
+    positive = distances[distances > 0]
+    return 1.0 / float(np.median(positive)) if positive.size else 1.0
 
 
 def _splits(
-    X: Matrix, target: npt.NDArray[np.int64], k: int, seed: int
+    X: npt.NDArray[np.floating[Any]], target: npt.NDArray[np.int64], k: int, seed: int
 ) -> Iterator[tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]]:
     from sklearn.model_selection import StratifiedKFold
 

@@ -59,12 +59,18 @@ def classifiers_label(
 
 @classifiers.command("train")
 @click.argument("name")
-@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=None,
+    help="Probability at which a label counts as predicted. Default: multiclass predicts its "
+    "top label whatever its probability, multilabel uses 0.5.",
+)
 @click.option("--wait/--no-wait", default=True, help="Wait for training to finish.")
 @url_option
 @key_option
 def classifiers_train(
-    name: str, threshold: float, wait: bool, url: str, api_key: str | None
+    name: str, threshold: float | None, wait: bool, url: str, api_key: str | None
 ) -> None:
     """Train a new version of NAME; print it (with its metrics once ready) as JSON."""
     with Client(url, api_key=api_key) as client:

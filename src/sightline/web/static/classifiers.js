@@ -181,8 +181,15 @@ function metricsPanel(classifier, version) {
     h(
       "p",
       { class: "muted small" },
-      `Cross-validated${cv ? ` over ${cv.folds} folds of ${cv.examples} examples` : ""}; a label counts as predicted at ${percent(version.threshold)} or more.`,
+      `Cross-validated${cv ? ` over ${cv.folds} folds of ${cv.examples} examples` : ""}; ${version.threshold > 0 ? `a label counts as predicted at ${percent(version.threshold)} or more` : "the top label is predicted whatever its probability"}.`,
     ),
+    metrics.head
+      ? h(
+          "p",
+          { class: "muted small" },
+          `Head: ${metrics.head.chosen}, the best of ${metrics.head.candidates.length} candidates by cross-validated ${metrics.head.selected_by.replaceAll("_", " ")} (${metrics.head.candidates.map((c) => `${c.name} ${percent(c.cv_accuracy ?? c.cv_mean_average_precision)}`).join(", ")}).`,
+        )
+      : null,
     metricTiles(version),
     h("div", { class: "chart-grid" },
       h("div", {}, h("h3", {}, "Precision and recall per label"), precisionRecallChart(metrics.labels)),
@@ -376,7 +383,8 @@ export async function renderClassifier({ main, params, query, signal, setQuery }
   function renderTrain() {
     const id = nextId("train");
     const errorBox = h("div", { class: "form-error", role: "alert", hidden: true });
-    const threshold = h("input", { id: "train-threshold", type: "number", min: 0.05, max: 0.95, step: 0.05, value: 0.5, inputmode: "decimal" });
+    // Empty: the server's default (multiclass: the top label, whatever its probability).
+    const threshold = h("input", { id: "train-threshold", type: "number", min: 0.05, max: 0.95, step: 0.05, value: classifier.kind === "multiclass" ? "" : 0.5, placeholder: "top label", inputmode: "decimal" });
     const training = versions.some((v) => v.status === "training");
     const button = h("button", { type: "submit", class: "primary", disabled: training }, training ? spinner("Training") : icon("play"), training ? "Training…" : "Train new version");
     const short = classifier.labels.filter((l) => l.examples < MIN_EXAMPLES);
@@ -408,7 +416,7 @@ export async function renderClassifier({ main, params, query, signal, setQuery }
       button.disabled = true;
       errorBox.hidden = true;
       try {
-        const version = await api(`${keyPath(key)}/train`, { method: "POST", json: { threshold: Number(threshold.value) } });
+        const version = await api(`${keyPath(key)}/train`, { method: "POST", json: threshold.value ? { threshold: Number(threshold.value) } : {} });
         shownVersion = version.number;
         setQuery({ version: version.number });
         toast(`Training version ${version.number}…`);

@@ -15,12 +15,15 @@ import pytest
 from PIL import Image, ImageDraw
 from sklearn.linear_model import LogisticRegression
 
-from sightline.classifiers.inputs import glimpse, head_input
+from sightline.classifiers import training
+from sightline.classifiers.inputs import Augmentation, InputKind, glimpse, head_input
 from sightline.classifiers.training import (
+    AUGMENTED_CANDIDATES,
     EMBEDDING_CANDIDATES,
     EMBEDDING_LINEAR,
     PIXEL_CANDIDATES,
     REGULARIZATION,
+    Candidate,
     ClassifierKind,
     Head,
     HeadModel,
@@ -170,8 +173,9 @@ def test_on_small_greyscale_digits_training_picks_a_pixel_head_as_good_as_an_svc
 
     head = result.metrics["head"]
     scores = {entry["name"]: entry["cv_accuracy"] for entry in head["candidates"]}
-    assert list(scores) == [c.name for c in EMBEDDING_CANDIDATES + PIXEL_CANDIDATES]
-    assert head["chosen"] == result.head.name and result.head.input.reads_pixels
+    tried = EMBEDDING_CANDIDATES + PIXEL_CANDIDATES + AUGMENTED_CANDIDATES
+    assert list(scores) == [c.name for c in tried]
+    assert head["chosen"].startswith(result.head.name) and result.head.input.reads_pixels
     assert head["selected_by"] == "accuracy"
     assert scores[head["chosen"]] == max(scores.values()) >= scores["embedding/linear"] + 0.05
     assert result.metrics["overall"]["accuracy"] == scores[head["chosen"]]
@@ -226,7 +230,7 @@ def test_every_candidate_head_stores_and_scores_alike(kind: ClassifierKind) -> N
         labels = [*labels, "any"]
     rng = np.random.default_rng(0)
     glimpses = rng.random((len(examples), 32, 32)).astype(np.float32)
-    for candidate in EMBEDDING_CANDIDATES + PIXEL_CANDIDATES:
+    for candidate in EMBEDDING_CANDIDATES + PIXEL_CANDIDATES + AUGMENTED_CANDIDATES:
         result = train(kind, vectors, examples, labels, glimpses=glimpses, candidates=[candidate])
         head = result.head
         assert (head.input, head.model) == (candidate.input, candidate.model)
@@ -239,6 +243,65 @@ def test_every_candidate_head_stores_and_scores_alike(kind: ClassifierKind) -> N
             np.testing.assert_allclose(head.probabilities(rows).sum(axis=1), 1, atol=1e-5)
         if head.model is HeadModel.NEIGHBOURS:  # a training example is its own nearest
             assert accuracy(head, vectors, examples) == 1.0 or kind is MULTILABEL
+
+
+def smooth_noise(count: int, seed: int) -> Vectors:
+    """(count, 32, 32) random grey pictures without fine detail: a copy moved by a pixel or two
+    stays close to its original."""
+    coarse = np.random.default_rng(seed).random((count, 4, 4)).astype(np.float32)
+    return np.stack(
+        [
+            np.asarray(Image.fromarray(grid, "F").resize((32, 32), Image.Resampling.BILINEAR))
+            for grid in coarse
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "candidate",
+    [
+        Candidate(InputKind.PIXELS, HeadModel.NEIGHBOURS, Augmentation.SHIFT),
+        Candidate(InputKind.HOG, HeadModel.LINEAR, Augmentation.SHIFT),
+        Candidate(InputKind.HOG, HeadModel.LINEAR, Augmentation.FLIP),
+    ],
+    ids=lambda candidate: candidate.name,
+)
+def test_augmented_copies_are_fit_on_but_never_scored(candidate: Candidate) -> None:
+    """Random labels on random pictures: nothing to learn, so cross-validated accuracy stays
+    near chance. Had a scored example's own copies been among the rows fit on, they would
+    give its label away (1.0 when measured so)."""
+    glimpses = smooth_noise(60, seed=4)
+    rng = np.random.default_rng(4)
+    examples = [frozenset([name]) for name in rng.permutation(["a", "b"] * 30)]
+    vectors = np.ones((len(examples), 4), np.float32)
+    result = train(
+        MULTICLASS, vectors, examples, ["a", "b"], glimpses=glimpses, candidates=[candidate]
+    )
+    assert result.metrics["overall"]["accuracy"] <= 0.65
+    assert result.metrics["head"]["candidates"][0]["augmentation"] == candidate.augmentation
+    assert result.metrics["model"]["augmentation"] == candidate.augmentation
+    if result.head.support is not None:  # the final head is fit on every example's copies
+        copies = 7 if candidate.augmentation is Augmentation.SHIFT else 2
+        assert len(result.head.support) == copies * len(examples)
+
+
+def test_augmented_candidates_are_tried_only_for_few_examples(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    vectors, examples, labels = clustered([6, 6], seed=2)
+    glimpses = smooth_noise(len(examples), seed=2)
+    tried = train(MULTICLASS, vectors, examples, labels, glimpses=glimpses).metrics["head"]
+    assert {c.name for c in AUGMENTED_CANDIDATES} <= {c["name"] for c in tried["candidates"]}
+    monkeypatch.setattr(training, "MAX_AUGMENTED_EXAMPLES", len(examples) - 1)
+    tried = train(MULTICLASS, vectors, examples, labels, glimpses=glimpses).metrics["head"]
+    assert [c["name"] for c in tried["candidates"]] == [
+        c.name for c in EMBEDDING_CANDIDATES + PIXEL_CANDIDATES
+    ]
+
+
+def test_only_inputs_read_from_the_glimpse_alone_are_augmented() -> None:
+    with pytest.raises(ValueError, match="cannot be augmented"):
+        Candidate(InputKind.EMBEDDING_HOG, HeadModel.LINEAR, Augmentation.SHIFT)
 
 
 def test_a_first_format_head_still_loads_and_predicts() -> None:

@@ -184,7 +184,8 @@ class VersionOut(BaseModel):
     metrics: dict[str, Any] | None = Field(
         description="Cross-validated precision, recall and average precision per label and "
         "overall, and the confusion matrix; `head`: the head training chose, `{chosen, "
-        "selected_by, candidates: [{name, input, model, cv_accuracy (multiclass), "
+        "selected_by, candidates: [{name, input, model, augmentation (when the examples' "
+        "copies were fit on too: `shift` or `flip`), cv_accuracy (multiclass), "
         "cv_mean_average_precision}]}`, and `model`: the chosen head's model."
     )
     error: dict[str, Any] | None

@@ -16,6 +16,10 @@ small enough to keep for every example while training, computed from the decoded
   orientation bins per 8x8 cell, 2x2-cell blocks L2-normalised and clipped at 0.2, the whole
   vector scaled to unit length (324 values).
 - `embedding+hog`: the unit-length embedding followed by the HOG vector.
+
+Inputs read from the glimpse alone can also be learned from *augmented* examples (`Augmentation`):
+copies of each training glimpse moved a little, or mirrored, labelled as the original. Training
+adds them only to the examples a model is fit on, never to the fold it is scored on.
 """
 
 from __future__ import annotations
@@ -47,6 +51,58 @@ class InputKind(StrEnum):
     @property
     def reads_pixels(self) -> bool:
         return self is not InputKind.EMBEDDING
+
+    @property
+    def reads_embedding(self) -> bool:
+        return self in (InputKind.EMBEDDING, InputKind.EMBEDDING_HOG)
+
+
+class Augmentation(StrEnum):
+    # The same thing drawn a little off: moved 2 px (of 32) each way, turned 10 degrees either
+    # way. Took hog/linear on digits from 0.96 to 0.975 held out, for 7 times the rows.
+    SHIFT = "shift"
+    # Mirrored left to right: right for most photos, wrong for glyphs (a mirrored 2 is no 2),
+    # so it is a candidate of its own and cross-validation says whether the labels allow it.
+    FLIP = "flip"
+
+
+SHIFT_PIXELS = 2.0
+TURN_DEGREES = 10.0
+
+
+def augmented(glimpses: Floats, augmentation: Augmentation) -> Floats:
+    """(N * copies, 32, 32): the (N, 32, 32) glimpses, then each kind of copy of all of them
+    (so the labels of the result are the originals' repeated `len(result) // N` times)."""
+    grey = np.asarray(glimpses, np.float32)
+    if Augmentation(augmentation) is Augmentation.FLIP:
+        return np.concatenate([grey, grey[:, :, ::-1]])
+    moves = [(0.0, SHIFT_PIXELS, 0.0), (0.0, -SHIFT_PIXELS, 0.0)]
+    moves += [(0.0, 0.0, SHIFT_PIXELS), (0.0, 0.0, -SHIFT_PIXELS)]
+    moves += [(TURN_DEGREES, 0.0, 0.0), (-TURN_DEGREES, 0.0, 0.0)]
+    return np.concatenate([grey, *(_moved(grey, *move) for move in moves)])
+
+
+def _moved(grey: Floats, degrees: float, dx: float, dy: float) -> Floats:
+    """The glimpses turned by `degrees` about their centre and moved by (dx, dy) pixels,
+    bilinear, the border's grey level carried into what comes in from outside."""
+    side = grey.shape[1]
+    centre = (side - 1) / 2
+    y, x = np.mgrid[0:side, 0:side].astype(np.float64) - centre
+    turn = np.deg2rad(degrees)
+    cos, sin = np.cos(turn), np.sin(turn)
+    # Where each output pixel comes from: the inverse of the move.
+    source_x = np.clip(cos * (x - dx) + sin * (y - dy) + centre, 0, side - 1)
+    source_y = np.clip(-sin * (x - dx) + cos * (y - dy) + centre, 0, side - 1)
+    left = np.minimum(np.floor(source_x).astype(np.intp), side - 2)
+    top = np.minimum(np.floor(source_y).astype(np.intp), side - 2)
+    fx, fy = source_x - left, source_y - top
+    result: Floats = (
+        grey[:, top, left] * ((1 - fx) * (1 - fy))
+        + grey[:, top, left + 1] * (fx * (1 - fy))
+        + grey[:, top + 1, left] * ((1 - fx) * fy)
+        + grey[:, top + 1, left + 1] * (fx * fy)
+    ).astype(np.float32)
+    return result
 
 
 def glimpse(image: Image.Image) -> Glimpse:

@@ -3,9 +3,11 @@
 A head is an input (`inputs.InputKind`: the L2-normalised embedding, or the picture's pixels or
 HOG, or the embedding with HOG) and a model (`HeadModel`): a logistic regression on the input, a
 logistic regression on RBF similarities to the training examples (kernel), or the nearest
-training examples' votes. Logistic regressions are multinomial (softmax over the labels) for a
-multiclass classifier, one binary regression per label (sigmoids) for a multilabel one, classes
-weighted against imbalance.
+training examples' votes. A candidate may also be fit on augmented copies of the examples'
+glimpses (`inputs.Augmentation`: shifted and turned, or mirrored), added to the folds being fit
+only, never to the fold being scored. Logistic regressions are multinomial (softmax over the
+labels) for a multiclass classifier, one binary regression per label (sigmoids) for a multilabel
+one, classes weighted against imbalance.
 
 Metrics come only from held-out data: stratified k-fold cross-validation, every example scored
 by the fold model that never saw it. Every candidate is cross-validated on the same folds; the
@@ -14,8 +16,9 @@ multilabel label is cross-validated on its own folds, stratified on that label's
 
 Measured (10 labels x 20 examples, 20 x 10 more held out; 5-fold CV accuracy / held-out):
 sklearn digits upscaled to 64 px: embedding/linear (the only head before) 0.835 / 0.885,
-embedding+hog/linear 0.955 / 0.975, hog/linear 0.96 / 0.96, pixels/kernel 0.915 / 0.95, a tuned
-SVC on the raw 8x8 digits 0.925 / 0.94. On crops of six scikit-image photos every embedding head
+embedding+hog/linear 0.955 / 0.975, hog/linear 0.96 / 0.96, pixels/kernel 0.915 / 0.95,
+hog/linear+shift 0.975 / 0.975, hog/linear+flip 0.89 / 0.90, a tuned SVC on the raw 8x8 digits
+0.925 / 0.94. On crops of six scikit-image photos every embedding head
 is 1.0 and the pixel heads 0.60-0.78: the embedding head stays.
 
 Pure computation: vectors and label sets in, a `Head` and JSON-ready metrics out. scikit-learn
@@ -28,7 +31,7 @@ from __future__ import annotations
 import io
 import time
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -36,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from sightline.classifiers.inputs import InputKind, head_input
+from sightline.classifiers.inputs import Augmentation, InputKind, augmented, head_input
 from sightline.errors import InvalidParameter, NotEnoughExamples
 from sightline.vision.vectors import softmax, unit_length
 
@@ -59,6 +62,9 @@ METRIC_DECIMALS = 4
 NEIGHBOURS = 5  # k of the nearest-neighbours head
 NEAR = 1e-3  # added to neighbours' distances: an identical picture outweighs, never divides by 0
 MAX_SUPPORT = 1000  # reference rows of a kernel head: bounds its fitting time and size
+# Augmented candidates are tried up to this many examples: they fit on 7 (shift) or 2 (flip)
+# times the rows, and where examples are few is where copies help; see bench/training.py.
+MAX_AUGMENTED_EXAMPLES = 500
 HEAD_FORMAT = 2
 READABLE_HEAD_FORMATS = (1, 2)
 
@@ -305,14 +311,23 @@ def check_examples(
 
 @dataclass(frozen=True)
 class Candidate:
-    """A head training may pick: an input and a model."""
+    """A head training may pick: an input and a model, fit on the examples alone or also on
+    augmented copies of them (`inputs.Augmentation`; inputs read from the glimpse only, since
+    a copy has no embedding)."""
 
     input: InputKind
     model: HeadModel
+    augmentation: Augmentation | None = None
+
+    def __post_init__(self) -> None:
+        if self.augmentation is not None and self.input.reads_embedding:
+            raise ValueError(f"The {self.input.value} input cannot be augmented.")
 
     @property
     def name(self) -> str:
-        return f"{self.input.value}/{self.model.value}"
+        """e.g. `hog/linear`, or `hog/linear+shift` when fit on shifted copies too."""
+        augmented = "" if self.augmentation is None else f"+{self.augmentation.value}"
+        return f"{self.input.value}/{self.model.value}{augmented}"
 
 
 # Tried in this order; a later candidate is kept only when it cross-validates strictly better,
@@ -325,6 +340,13 @@ PIXEL_CANDIDATES = (
     Candidate(InputKind.HOG, HeadModel.LINEAR),
     Candidate(InputKind.PIXELS, HeadModel.KERNEL),
 )
+# Need the glimpses too, and are tried up to `MAX_AUGMENTED_EXAMPLES` examples.
+AUGMENTED_CANDIDATES = (
+    Candidate(InputKind.HOG, HeadModel.LINEAR, Augmentation.SHIFT),
+    Candidate(InputKind.HOG, HeadModel.LINEAR, Augmentation.FLIP),
+)
+# Rows and labels to fit on, for the examples at these indices.
+FitRows = Callable[[npt.NDArray[np.intp]], tuple[Floats, npt.NDArray[np.bool_]]]
 
 
 def train(
@@ -345,8 +367,9 @@ def train(
     probability).
 
     Each candidate head (`EMBEDDING_CANDIDATES`, and `PIXEL_CANDIDATES` when the examples'
-    `glimpses` (N, 32, 32) are given; or the `candidates` named) is cross-validated on the
-    same folds; the best by
+    `glimpses` (N, 32, 32) are given, and `AUGMENTED_CANDIDATES` when they are and the examples
+    are at most `MAX_AUGMENTED_EXAMPLES`; or the `candidates` named) is cross-validated on the
+    same folds (augmented copies of the examples being fit on only); the best by
     accuracy (multiclass, then mean average precision) or mean average precision (multilabel)
     is fit on every example and its held-out metrics are the version's. The same inputs and seed
     give the same head and metrics."""
@@ -368,7 +391,11 @@ def train(
     names = tuple(labels)
     truth = np.array([[name in example for name in names] for example in examples], bool)
     if candidates is None:
-        candidates = EMBEDDING_CANDIDATES + (PIXEL_CANDIDATES if pictures is not None else ())
+        candidates = EMBEDDING_CANDIDATES
+        if pictures is not None:
+            candidates += PIXEL_CANDIDATES
+            if len(examples) <= MAX_AUGMENTED_EXAMPLES:
+                candidates += AUGMENTED_CANDIDATES
     if not candidates:
         raise ValueError("Name at least one candidate head.")
     if kind is ClassifierKind.MULTICLASS:
@@ -382,19 +409,30 @@ def train(
     with threadpool_limits(limits=1, user_api="blas"):
         for candidate in candidates:
             rows = head_input(candidate.input, embeddings, pictures)
-            held_out = _cross_validate(candidate, kind, rows, truth, names, k, seed)
+            fit_rows = _fit_rows(candidate, rows, truth, pictures)
+            held_out = _cross_validate(candidate, kind, rows, fit_rows, truth, names, k, seed)
             metrics = evaluate(kind, names, truth, held_out, threshold)
             row: JSON = {"name": candidate.name, "input": candidate.input.value}
             row["model"] = candidate.model.value
+            if candidate.augmentation is not None:
+                row["augmentation"] = candidate.augmentation.value
             if kind is ClassifierKind.MULTICLASS:
                 row["cv_accuracy"] = metrics["overall"]["accuracy"]
             row["cv_mean_average_precision"] = metrics["overall"]["mean_average_precision"]
             tried.append((candidate, metrics, row))
         chosen, metrics, _ = max(tried, key=lambda entry: _selection_score(kind, entry[2]))
         rows = head_input(chosen.input, embeddings, pictures)
-        head = _fit(chosen, kind, rows, truth, names, seed)
+        head = _fit(
+            chosen,
+            kind,
+            *_fit_rows(chosen, rows, truth, pictures)(np.arange(len(rows))),
+            names,
+            seed,
+        )
     metrics["cross_validation"] = {"folds": k, "seed": seed, "examples": len(examples)}
     metrics["model"] = _description(head)
+    if chosen.augmentation is not None:
+        metrics["model"]["augmentation"] = chosen.augmentation.value
     metrics["head"] = {
         "chosen": chosen.name,
         "selected_by": "accuracy"
@@ -507,26 +545,51 @@ def _model() -> LogisticRegression:
     )
 
 
+def _fit_rows(
+    candidate: Candidate,
+    X: Floats,
+    truth: npt.NDArray[np.bool_],
+    glimpses: Floats | None,
+) -> FitRows:
+    """What the candidate is fit on for some examples: their rows of `X`, or with an
+    augmentation also their glimpses' augmented copies' rows, labelled as the originals."""
+    if candidate.augmentation is None:
+        return lambda indices: (X[indices], truth[indices])
+    if glimpses is None:
+        raise ValueError(f"The {candidate.name} candidate augments the examples' glimpses.")
+    augmentation = candidate.augmentation
+
+    def rows(indices: npt.NDArray[np.intp]) -> tuple[Floats, npt.NDArray[np.bool_]]:
+        copies = augmented(glimpses[indices], augmentation)
+        labels = np.tile(truth[indices], (len(copies) // len(indices), 1))
+        return head_input(candidate.input, None, copies), labels
+
+    return rows
+
+
 def _cross_validate(
     candidate: Candidate,
     kind: ClassifierKind,
     X: Floats,
+    fit_rows: FitRows,
     truth: npt.NDArray[np.bool_],
     labels: tuple[str, ...],
     k: int,
     seed: int,
 ) -> Matrix:
-    """Every example's probabilities from the candidate fit on the folds that left it out. A
-    multilabel label is cross-validated on its own folds, stratified on its presence."""
+    """Every example's probabilities (its row of `X`) from the candidate fit (on `fit_rows`)
+    on the folds that left it out. A multilabel label is cross-validated on its own folds,
+    stratified on its presence."""
     held_out = np.zeros(truth.shape, np.float64)
     if kind is ClassifierKind.MULTICLASS:
         for fit, score in _splits(X, truth.argmax(axis=1), k, seed):
-            head = _fit(candidate, kind, X[fit], truth[fit], labels, seed)
+            head = _fit(candidate, kind, *fit_rows(fit), labels, seed)
             held_out[score] = head.probabilities(X[score])
         return held_out
     for i, label in enumerate(labels):
         for fit, score in _splits(X, truth[:, i].astype(np.int64), k, seed):
-            head = _fit(candidate, kind, X[fit], truth[fit][:, [i]], (label,), seed)
+            rows, fit_truth = fit_rows(fit)
+            head = _fit(candidate, kind, rows, fit_truth[:, [i]], (label,), seed)
             held_out[score, i] = head.probabilities(X[score])[:, 0]
     return held_out
 

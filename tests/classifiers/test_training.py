@@ -19,6 +19,7 @@ from sightline.classifiers import training
 from sightline.classifiers.inputs import Augmentation, InputKind, glimpse, head_input
 from sightline.classifiers.training import (
     AUGMENTED_CANDIDATES,
+    EARLY_CANDIDATES,
     EMBEDDING_CANDIDATES,
     EMBEDDING_LINEAR,
     PIXEL_CANDIDATES,
@@ -126,8 +127,8 @@ def test_generated_pictures_of_different_shapes_are_told_apart(models: Models) -
     kinds = ["disc", "square", "stripes"]
     pictures = [(kind, shape(kind, seed)) for kind in kinds for seed in range(8)]
     with classifier(models).acquire() as model:
-        _, features = classify_batch(model, [picture for _, picture in pictures])
-        _, unseen = classify_batch(model, [shape(kind, 100) for kind in kinds])
+        features = classify_batch(model, [picture for _, picture in pictures])[1]
+        unseen = classify_batch(model, [shape(kind, 100) for kind in kinds])[1]
     examples = [frozenset([kind]) for kind, _ in pictures]
     glimpses = np.stack([glimpse(picture) for _, picture in pictures])
     result = train(MULTICLASS, features, examples, kinds, glimpses=glimpses)
@@ -137,10 +138,11 @@ def test_generated_pictures_of_different_shapes_are_told_apart(models: Models) -
     assert [kinds[i] for i in best] == kinds
 
 
-def embeddings(models: Models, pictures: Sequence[Image.Image]) -> Vectors:
+def embeddings(models: Models, pictures: Sequence[Image.Image], output: int = 1) -> Vectors:
+    """The pictures' embeddings (`classify_batch`'s output 1), or early features (output 2)."""
     with classifier(models).acquire() as model:
         batches = [
-            classify_batch(model, pictures[i : i + 50])[1] for i in range(0, len(pictures), 50)
+            classify_batch(model, pictures[i : i + 50])[output] for i in range(0, len(pictures), 50)
         ]
     return np.concatenate(batches)
 
@@ -169,12 +171,16 @@ def test_on_small_greyscale_digits_training_picks_a_pixel_head_as_good_as_an_svc
     examples = [frozenset([label]) for label in known.labels]
     names = sorted(set(known.labels))
     glimpses = np.stack([glimpse(picture) for picture in known.pictures])
-    result = train(MULTICLASS, vectors, examples, names, glimpses=glimpses, threshold=0.0)
+    early = embeddings(models, known.pictures, output=2)
+    result = train(
+        MULTICLASS, vectors, examples, names, glimpses=glimpses, early=early, threshold=0.0
+    )
 
     head = result.metrics["head"]
     scores = {entry["name"]: entry["cv_accuracy"] for entry in head["candidates"]}
-    tried = EMBEDDING_CANDIDATES + PIXEL_CANDIDATES + AUGMENTED_CANDIDATES
+    tried = EMBEDDING_CANDIDATES + EARLY_CANDIDATES + PIXEL_CANDIDATES + AUGMENTED_CANDIDATES
     assert list(scores) == [c.name for c in tried]
+    assert scores["embedding+early/linear"] > scores["embedding/linear"]
     assert head["chosen"].startswith(result.head.name) and result.head.input.reads_pixels
     assert head["selected_by"] == "accuracy"
     assert scores[head["chosen"]] == max(scores.values()) >= scores["embedding/linear"] + 0.05
@@ -230,14 +236,18 @@ def test_every_candidate_head_stores_and_scores_alike(kind: ClassifierKind) -> N
         labels = [*labels, "any"]
     rng = np.random.default_rng(0)
     glimpses = rng.random((len(examples), 32, 32)).astype(np.float32)
-    for candidate in EMBEDDING_CANDIDATES + PIXEL_CANDIDATES + AUGMENTED_CANDIDATES:
-        result = train(kind, vectors, examples, labels, glimpses=glimpses, candidates=[candidate])
+    early = rng.random((len(examples), 152)).astype(np.float32)
+    every = EMBEDDING_CANDIDATES + EARLY_CANDIDATES + PIXEL_CANDIDATES + AUGMENTED_CANDIDATES
+    for candidate in every:
+        result = train(
+            kind, vectors, examples, labels, glimpses=glimpses, early=early, candidates=[candidate]
+        )
         head = result.head
         assert (head.input, head.model) == (candidate.input, candidate.model)
         assert result.metrics["head"]["chosen"] == candidate.name
         restored = Head.from_bytes(head.to_bytes())
         assert restored.to_bytes() == head.to_bytes() and restored.name == head.name
-        rows = head_input(head.input, vectors, glimpses)
+        rows = head_input(head.input, vectors, glimpses, early)
         np.testing.assert_array_equal(restored.probabilities(rows), head.probabilities(rows))
         if kind is MULTICLASS:
             np.testing.assert_allclose(head.probabilities(rows).sum(axis=1), 1, atol=1e-5)

@@ -28,6 +28,7 @@ from sightline.vision.tags import (
     imagenet_tags,
     rank_tags,
 )
+from sightline.vision.vectors import softmax
 from support.analysis import result_of
 
 PictureOf = Callable[..., Picture]
@@ -229,13 +230,15 @@ def test_both_features_share_one_model_run(
 def test_classify_batch_matches_one_at_a_time(tagger: TagsAnalyzer) -> None:
     images = [photo("chelsea"), photo("coffee"), photo("rocket")]
     with tagger.model.acquire() as model:
-        probabilities, features = tags_module.classify_batch(model, images)
+        probabilities, features, early = tags_module.classify_batch(model, images)
         singles = [tags_module.classify_batch(model, [image]) for image in images]
     assert probabilities.shape == (3, 1000) and features.shape == (3, 1280)
+    assert early.shape == (3, 152)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
-    for row, (single_probabilities, single_features) in enumerate(singles):
+    for row, (single_probabilities, single_features, single_early) in enumerate(singles):
         np.testing.assert_allclose(probabilities[row], single_probabilities[0], atol=1e-5)
         np.testing.assert_allclose(features[row], single_features[0], atol=1e-4)
+        np.testing.assert_allclose(early[row], single_early[0], atol=1e-4)
 
 
 def test_non_default_settings_change_the_version(models: Models, tagger: TagsAnalyzer) -> None:
@@ -257,3 +260,30 @@ def test_without_the_model_both_features_are_skipped(tmp_path: Path, picture_of:
             assert run.state.status is FeatureStatus.SKIPPED
             assert "sightline models prepare" in run.state.result["reason"]  # type: ignore[index]
     empty.close()
+
+
+def test_early_features_come_from_the_same_run_and_change_nothing_else(
+    tagger: TagsAnalyzer, models: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The classifier is loaded with an earlier block's output added: one session run per
+    picture gives it too, and the probabilities and features are the unmodified model's."""
+    image = photo("coffee")
+    runs: list[list[str]] = []
+    with tagger.model.acquire() as model:
+        run = model.session.run
+
+        def counting(names: list[str], feed: dict[str, Any]) -> Any:
+            runs.append(names)
+            return run(names, feed)
+
+        monkeypatch.setattr(model.session, "run", counting)
+        probabilities, features, early = tags_module.classify_batch(model, [image])
+    assert runs == [["logits", "features", *tags_module.EARLY_OUTPUTS]]
+    assert early.shape == (1, 152)
+    np.testing.assert_allclose(np.linalg.norm(early[0, :40]), 1, rtol=1e-5)
+    with models.onnx(tags_module.MODEL).acquire() as plain:
+        logits, plain_features = plain.run(
+            ["logits", "features"], {"pixels": tags_module.model_input(image)[None]}
+        )
+    np.testing.assert_allclose(features, plain_features, atol=1e-5)
+    np.testing.assert_allclose(probabilities, softmax(np.asarray(logits, np.float32)), atol=1e-6)

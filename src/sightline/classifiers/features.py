@@ -22,20 +22,23 @@ threshold. A multiclass version trained without a threshold has `threshold` 0: `
 its top label, always; trained with one, the top label only at or above it (else nothing).
 
 A head that reads pixels (`inputs.InputKind`) gets the picture's glimpse, computed here from the
-decoded picture; an embedding head reads only the `tags` pass's pooled features.
+decoded picture; an embedding head reads only the `tags` pass's pooled features, and an
+`embedding+early` head also its early features (`vision.tags.Prediction.early`), from the same
+model run.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
 
-from sightline.classifiers.inputs import Glimpse, glimpse, head_input
+from sightline.classifiers.inputs import Floats, Glimpse, glimpse, head_input
 from sightline.classifiers.store import (
     PREFIX,
     ClassifierRecord,
@@ -68,18 +71,30 @@ def load_head(version: ClassifierVersion) -> Head:
     return _head(version.classifier_id, version.number, version.head)
 
 
+@dataclass(frozen=True)
+class PictureInputs:
+    """What heads may read of one picture (`inputs.head_input`): its `embedding` vector, its
+    glimpse, its early features; each None where not computed."""
+
+    embedding: Vector | None
+    glimpse: Glimpse | None = None
+    early: Floats | None = None
+
+
 def picture_inputs(
     data: bytes, decoder: Decoder, model: LazyModel[Classifier] | None
-) -> tuple[Vector | None, Glimpse]:
+) -> PictureInputs:
     """An image file's glimpse (`inputs.glimpse`) and, with `model`, its `embedding` vector
-    (unit length), from one decoding: for pictures sent only to be predicted, for stored
-    images whose head reads pixels, and for training examples."""
+    (unit length) and early features from one model run, all from one decoding: for pictures
+    sent only to be predicted, for stored images whose head reads more than the embedding, and
+    for training examples."""
     with decoder.picture(data) as picture:
         seen = glimpse(picture.rgb)
         if model is None:
-            return None, seen
+            return PictureInputs(None, seen)
         with model.acquire() as loaded:
-            return unit_length(predict(picture, loaded).features).astype(np.float32), seen
+            output = predict(picture, loaded)
+        return PictureInputs(unit_length(output.features).astype(np.float32), seen, output.early)
 
 
 class ClassifierRef(ResultPart):
@@ -118,12 +133,16 @@ def index_entries(feature: str, result: dict[str, Any]) -> IndexEntries | None:
 
 
 def prediction(
-    head: Head, vector: np.ndarray, seen: Glimpse | None, threshold: float
+    head: Head, picture: PictureInputs, threshold: float
 ) -> tuple[list[geometry.Label], list[str]]:
     """Every label with its probability, best first, and the labels predicted at `threshold`
-    (multiclass: the top label, if at or above it). `seen`, the picture's glimpse, is needed
-    by heads that read pixels."""
-    rows = head_input(head.input, vector[None, :], None if seen is None else seen[None])
+    (multiclass: the top label, if at or above it), from what the head reads of `picture`."""
+    rows = head_input(
+        head.input,
+        None if picture.embedding is None else picture.embedding[None],
+        None if picture.glimpse is None else picture.glimpse[None],
+        None if picture.early is None else picture.early[None],
+    )
     probabilities = head.probabilities(rows)[0]
     order = np.argsort(-probabilities, kind="stable")
     labels = [
@@ -163,10 +182,11 @@ class CustomClassifierAnalyzer:
                 f"embedding {self.trained.embedding_version}, this server computes "
                 f"{self.embedding_version}: train a new version."
             )
-        vector = shared_prediction(inputs).features
+        output = shared_prediction(inputs)
         head = load_head(self.trained)
         seen = glimpse(picture.rgb) if head.input.reads_pixels else None
-        verdict = describe_prediction(self.classifier, self.trained, vector, seen)
+        read = PictureInputs(output.features, seen, output.early)
+        verdict = describe_prediction(self.classifier, self.trained, read)
         result = CustomPrediction(
             **geometry.header(picture, self.name, self.version), **dict(verdict)
         )
@@ -176,10 +196,9 @@ class CustomClassifierAnalyzer:
 def describe_prediction(
     classifier: ClassifierRecord,
     version: ClassifierVersion,
-    vector: np.ndarray,
-    seen: Glimpse | None,
+    picture: PictureInputs,
 ) -> Verdict:
-    labels, predicted = prediction(load_head(version), vector, seen, version.threshold)
+    labels, predicted = prediction(load_head(version), picture, version.threshold)
     return Verdict(
         classifier=ClassifierRef(id=classifier.id, name=classifier.name, version=version.number),
         kind=classifier.kind,

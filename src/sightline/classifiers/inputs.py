@@ -1,4 +1,5 @@
-"""What a classifier head reads: the picture's embedding, or features computed from its pixels.
+"""What a classifier head reads: the picture's embedding, earlier features of the same model
+run, or features computed from its pixels.
 
 The ImageNet embedding describes photos well and small greyscale pictures unlike photos (digits,
 glyphs, icons) poorly: on scikit-learn's digits upscaled to 64 px (10 labels, 20 examples each,
@@ -16,6 +17,13 @@ small enough to keep for every example while training, computed from the decoded
   orientation bins per 8x8 cell, 2x2-cell blocks L2-normalised and clipped at 0.2, the whole
   vector scaled to unit length (324 values).
 - `embedding+hog`: the unit-length embedding followed by the HOG vector.
+
+- `embedding+early`: the unit-length embedding followed by the early features of the same
+  model run (`vision.tags.Prediction.early`: the averages of blocks 4 and 10's outputs, each
+  unit length, 152 values): the embedding has pooled away strokes and small marks those blocks
+  still see. A linear head on the embedding alone reached 0.835 cross-validated / 0.885 held out
+  on the digits above, on both 0.875 / 0.92; on five kinds of small marks on busy photo-like
+  backgrounds (20 each, as many held out) 0.53 / 0.60 and 0.71 / 0.79.
 
 Inputs read from the glimpse alone can also be learned from *augmented* examples (`Augmentation`):
 copies of each training glimpse moved a little, or mirrored, labelled as the original. Training
@@ -47,14 +55,21 @@ class InputKind(StrEnum):
     PIXELS = "pixels"
     HOG = "hog"
     EMBEDDING_HOG = "embedding+hog"
+    EMBEDDING_EARLY = "embedding+early"
 
     @property
     def reads_pixels(self) -> bool:
-        return self is not InputKind.EMBEDDING
+        """Needs the picture's glimpse."""
+        return self in (InputKind.PIXELS, InputKind.HOG, InputKind.EMBEDDING_HOG)
 
     @property
     def reads_embedding(self) -> bool:
-        return self in (InputKind.EMBEDDING, InputKind.EMBEDDING_HOG)
+        return self in (InputKind.EMBEDDING, InputKind.EMBEDDING_HOG, InputKind.EMBEDDING_EARLY)
+
+    @property
+    def reads_early(self) -> bool:
+        """Needs the picture's early features (`vision.tags.Prediction.early`)."""
+        return self is InputKind.EMBEDDING_EARLY
 
 
 class Augmentation(StrEnum):
@@ -112,13 +127,20 @@ def glimpse(image: Image.Image) -> Glimpse:
 
 
 def head_input(
-    kind: InputKind, embeddings: npt.ArrayLike | None, glimpses: npt.ArrayLike | None
+    kind: InputKind,
+    embeddings: npt.ArrayLike | None,
+    glimpses: npt.ArrayLike | None,
+    early: npt.ArrayLike | None = None,
 ) -> Floats:
-    """(N, features) rows of input `kind` from (N, D) embeddings and/or (N, 32, 32) glimpses
-    (only what the kind reads is needed)."""
+    """(N, features) rows of input `kind` from (N, D) embeddings, (N, 32, 32) glimpses and/or
+    (N, C) early features (only what the kind reads is needed)."""
     kind = InputKind(kind)
     if kind is InputKind.EMBEDDING:
         return _embeddings(embeddings)
+    if kind is InputKind.EMBEDDING_EARLY:
+        if early is None:
+            raise ValueError("The embedding+early input reads the model's early features.")
+        return np.hstack([_embeddings(embeddings), _early(early)])
     if glimpses is None:
         raise ValueError(f"The {kind.value} input is computed from the picture's glimpse.")
     grey = np.asarray(glimpses, np.float32)
@@ -164,6 +186,13 @@ def _pool(grid: npt.NDArray[np.floating], size: int) -> Floats:
     tiles = grid.reshape(count, side, size, side, size)
     result: Floats = tiles.mean(axis=(2, 4), dtype=np.float32)
     return result
+
+
+def _early(early: npt.ArrayLike) -> Floats:
+    rows = np.asarray(early, np.float32)
+    if rows.ndim != 2:
+        raise ValueError(f"Expected (N, C) early features, got {rows.shape}.")
+    return rows
 
 
 def _embeddings(embeddings: npt.ArrayLike | None) -> Floats:

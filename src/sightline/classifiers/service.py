@@ -25,8 +25,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sightline.classifiers.export import to_onnx
-from sightline.classifiers.features import describe_prediction, load_head, picture_inputs
-from sightline.classifiers.inputs import Glimpse, InputKind
+from sightline.classifiers.features import (
+    PictureInputs,
+    describe_prediction,
+    load_head,
+    picture_inputs,
+)
+from sightline.classifiers.inputs import InputKind
 from sightline.classifiers.store import (
     ClassifierRecord,
     ClassifierStore,
@@ -50,7 +55,7 @@ from sightline.images.service import ImageService, Upload
 from sightline.models import LazyModel
 from sightline.search.vector_store import VectorStore
 from sightline.storage.outbox import EventLog
-from sightline.storage.records import JSON, FeatureStatus, Vector
+from sightline.storage.records import JSON, FeatureStatus
 from sightline.vision.tags import MODEL as EMBEDDING_MODEL
 from sightline.vision.tags import Classifier
 
@@ -348,17 +353,14 @@ class ClassifierService:
                 f"Version {number} was trained on embedding {version.embedding_version}; this "
                 f"server computes {self.embedding_version}: train a new version."
             )
-        reads_pixels = load_head(version).input.reads_pixels
-        seen: Glimpse | None
+        reads = load_head(version).input
         if data is not None:
-            computed, seen = picture_inputs(data, self.images.decoder, self.model)
-            assert computed is not None
-            vector = computed
+            picture = picture_inputs(data, self.images.decoder, self.model)
         elif image_id is not None:
-            vector, seen = self._image_inputs(image_id, record.collection, reads_pixels)
+            picture = self._image_inputs(image_id, record.collection, reads)
         else:
             raise InvalidParameter("Send an image, or name a stored one by image_id.")
-        verdict = describe_prediction(record, version, vector, seen if reads_pixels else None)
+        verdict = describe_prediction(record, version, picture)
         return verdict.model_dump(mode="json")
 
     def export(self, key: str, number: int, *, collection: str | None) -> tuple[str, bytes]:
@@ -422,23 +424,22 @@ class ClassifierService:
             if state is None or state.status not in (FeatureStatus.PENDING, FeatureStatus.RUNNING):
                 self.images.reprocess(image_id, [EXAMPLES_FEATURE], collection=collection)
 
-    def _image_inputs(
-        self, image_id: str, collection: str, reads_pixels: bool
-    ) -> tuple[Vector, Glimpse | None]:
-        """A stored image's embedding (its stored vector when current) and, for a head that
-        reads pixels, its glimpse."""
+    def _image_inputs(self, image_id: str, collection: str, reads: InputKind) -> PictureInputs:
+        """What a head reading `reads` needs of a stored image: its embedding (its stored vector
+        when current), its glimpse for a head that reads pixels, its early features (a model
+        run) for one that reads them."""
         record = self.images.get(image_id, collection=collection)
         found = self.vectors.vector_of(record.id, EXAMPLES_FEATURE)
         current = found[1] if found is not None and found[0] == self.embedding_version else None
-        if current is not None and not reads_pixels:
-            return current, None
+        if current is not None and not (reads.reads_pixels or reads.reads_early):
+            return PictureInputs(current)
         _, blob = self.images.open_original(record.id, collection=collection)
         with blob:
-            model = self.model if current is None else None
-            computed, seen = picture_inputs(blob.read(), self.images.decoder, model)
-        vector = current if computed is None else computed
-        assert vector is not None
-        return vector, seen
+            model = self.model if current is None or reads.reads_early else None
+            picture = picture_inputs(blob.read(), self.images.decoder, model)
+        if current is None:
+            return picture
+        return PictureInputs(current, picture.glimpse, picture.early)
 
     def _ready(self, key: str, number: int, collection: str | None) -> ClassifierVersion:
         version = self.version(key, number, collection=collection)

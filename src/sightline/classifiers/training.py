@@ -62,9 +62,11 @@ METRIC_DECIMALS = 4
 NEIGHBOURS = 5  # k of the nearest-neighbours head
 NEAR = 1e-3  # added to neighbours' distances: an identical picture outweighs, never divides by 0
 MAX_SUPPORT = 1000  # reference rows of a kernel head: bounds its fitting time and size
-# Augmented candidates are tried up to this many examples: they fit on 7 (shift) or 2 (flip)
-# times the rows, and where examples are few is where copies help; see bench/training.py.
-MAX_AUGMENTED_EXAMPLES = 500
+# Augmented candidates are tried up to this many examples (multilabel: examples x labels, a
+# binary fit per label): they fit on 7 (shift) or 2 (flip) times the rows, and where examples are
+# few is where copies help. bench/training.py, all candidates, 2 cores: multiclass 500 examples
+# 0.8 -> 5.1 s; multilabel 10 labels x 500 examples would be 7.6 -> 63 s, so not tried there.
+MAX_AUGMENTED_EXAMPLES = 1000
 HEAD_FORMAT = 2
 READABLE_HEAD_FORMATS = (1, 2)
 
@@ -334,6 +336,8 @@ class Candidate:
 # so photos keep today's head unless another one is better on held-out folds.
 EMBEDDING_LINEAR = Candidate(InputKind.EMBEDDING, HeadModel.LINEAR)  # the only head before
 EMBEDDING_CANDIDATES = (EMBEDDING_LINEAR, Candidate(InputKind.EMBEDDING, HeadModel.NEIGHBOURS))
+# Needs the examples' early features (a model run on each decoded picture).
+EARLY_CANDIDATES = (Candidate(InputKind.EMBEDDING_EARLY, HeadModel.LINEAR),)
 # Need the examples' glimpses (the decoded pictures), not only their stored embeddings.
 PIXEL_CANDIDATES = (
     Candidate(InputKind.EMBEDDING_HOG, HeadModel.LINEAR),
@@ -356,6 +360,7 @@ def train(
     labels: Sequence[str],
     *,
     glimpses: npt.ArrayLike | None = None,
+    early: npt.ArrayLike | None = None,
     candidates: Sequence[Candidate] | None = None,
     threshold: float = 0.5,
     folds: int = 5,
@@ -366,12 +371,14 @@ def train(
     examples) at `threshold` (0: a multiclass head predicts its top label whatever its
     probability).
 
-    Each candidate head (`EMBEDDING_CANDIDATES`, and `PIXEL_CANDIDATES` when the examples'
-    `glimpses` (N, 32, 32) are given, and `AUGMENTED_CANDIDATES` when they are and the examples
-    are at most `MAX_AUGMENTED_EXAMPLES`; or the `candidates` named) is cross-validated on the
-    same folds (augmented copies of the examples being fit on only); the best by
-    accuracy (multiclass, then mean average precision) or mean average precision (multilabel)
-    is fit on every example and its held-out metrics are the version's. The same inputs and seed
+    Each candidate head (`EMBEDDING_CANDIDATES`, `EARLY_CANDIDATES` when the examples' `early`
+    features (N, C) are given, `PIXEL_CANDIDATES` when their `glimpses` (N, 32, 32) are, and
+    `AUGMENTED_CANDIDATES` when they are and the examples (multilabel: times the labels) are at
+    most `MAX_AUGMENTED_EXAMPLES`;
+    or the `candidates` named) is cross-validated on the same folds (augmented copies of the
+    examples being fit on only); the best by accuracy (multiclass, then mean average precision)
+    or mean average precision (multilabel) is fit on every example and its held-out metrics are
+    the version's. The same inputs and seed
     give the same head and metrics."""
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
@@ -384,6 +391,9 @@ def train(
     pictures = None if glimpses is None else np.asarray(glimpses, np.float32)
     if pictures is not None and len(pictures) != len(examples):
         raise ValueError(f"Expected {len(examples)} glimpses, got {len(pictures)}.")
+    earlier = None if early is None else np.asarray(early, np.float32)
+    if earlier is not None and len(earlier) != len(examples):
+        raise ValueError(f"Expected {len(examples)} early feature rows, got {len(earlier)}.")
     if not 0.0 <= threshold < 1.0 or (threshold == 0.0 and kind is ClassifierKind.MULTILABEL):
         raise ValueError("The threshold must be under 1 (and over 0 for multilabel).")
     if folds < 2:
@@ -391,10 +401,11 @@ def train(
     names = tuple(labels)
     truth = np.array([[name in example for name in names] for example in examples], bool)
     if candidates is None:
-        candidates = EMBEDDING_CANDIDATES
+        candidates = EMBEDDING_CANDIDATES + (EARLY_CANDIDATES if earlier is not None else ())
         if pictures is not None:
             candidates += PIXEL_CANDIDATES
-            if len(examples) <= MAX_AUGMENTED_EXAMPLES:
+            fits = 1 if kind is ClassifierKind.MULTICLASS else len(names)
+            if len(examples) * fits <= MAX_AUGMENTED_EXAMPLES:
                 candidates += AUGMENTED_CANDIDATES
     if not candidates:
         raise ValueError("Name at least one candidate head.")
@@ -408,7 +419,7 @@ def train(
     # on the 2-core host (and their summation order made the iteration count vary).
     with threadpool_limits(limits=1, user_api="blas"):
         for candidate in candidates:
-            rows = head_input(candidate.input, embeddings, pictures)
+            rows = head_input(candidate.input, embeddings, pictures, earlier)
             fit_rows = _fit_rows(candidate, rows, truth, pictures)
             held_out = _cross_validate(candidate, kind, rows, fit_rows, truth, names, k, seed)
             metrics = evaluate(kind, names, truth, held_out, threshold)
@@ -421,7 +432,7 @@ def train(
             row["cv_mean_average_precision"] = metrics["overall"]["mean_average_precision"]
             tried.append((candidate, metrics, row))
         chosen, metrics, _ = max(tried, key=lambda entry: _selection_score(kind, entry[2]))
-        rows = head_input(chosen.input, embeddings, pictures)
+        rows = head_input(chosen.input, embeddings, pictures, earlier)
         head = _fit(
             chosen,
             kind,

@@ -5,7 +5,9 @@ final fit of the chosen one on every example) on synthetic 1280-d unit vectors c
 `embedding` feature's are (a shared non-negative part, cosine about 0.7 between images): 100, 500
 and 2000 examples, 3 and 10 labels, multiclass and multilabel (each example carries each label
 with probability 0.3, at least one); `heads` "embedding" tries the embedding candidates only (as
-for large photos), "all" also the pixel ones on synthetic 32x32 glimpses (small pictures).
+for large photos), "all" also the pixel ones on synthetic 32x32 glimpses (small pictures), the
+augmented ones among them within `training.MAX_AUGMENTED_EXAMPLES` (the early-features
+candidate needs real model runs and is not timed here).
 Reports the median wall time of `--repeat` runs, the held-out accuracy (multiclass) or mean
 average precision, and the peak of Python/numpy allocations during one more run (tracemalloc;
 BLAS scratch space is not traced, the process's peak RSS is printed at the end).

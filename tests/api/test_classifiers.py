@@ -64,6 +64,7 @@ def test_a_classifier_learns_garment_shapes_from_labelled_uploads(
     head = metrics["head"]
     names = [candidate["name"] for candidate in head["candidates"]]
     assert "embedding/linear" in names and "hog/linear" in names  # small pictures: pixels too
+    assert "embedding+early/linear" in names and "hog/linear+shift" in names  # and few
     assert head["chosen"] in names and head["selected_by"] == "accuracy"
     best = max(candidate["cv_accuracy"] for candidate in head["candidates"])
     assert metrics["overall"]["accuracy"] == best

@@ -21,9 +21,9 @@ small enough to keep for every example while training, computed from the decoded
 - `embedding+early`: the unit-length embedding followed by the early features of the same
   model run (`vision.tags.Prediction.early`: the averages of blocks 4 and 10's outputs, each
   unit length, 152 values): the embedding has pooled away strokes and small marks those blocks
-  still see. A linear head on the embedding alone reached 0.835 cross-validated / 0.885 held out
-  on the digits above, on both 0.875 / 0.92; on five kinds of small marks on busy photo-like
-  backgrounds (20 each, as many held out) 0.53 / 0.60 and 0.71 / 0.79.
+  still see. A linear head on the embedding alone reached 0.835 cross-validated / 0.88 held out
+  on the digits above, on both 0.87 / 0.92; on five kinds of small marks on busy photo-like
+  backgrounds (20 each, as many held out) 0.54 / 0.59 and 0.70 / 0.78.
 
 Inputs read from the glimpse alone can also be learned from *augmented* examples (`Augmentation`):
 copies of each training glimpse moved a little, or mirrored, labelled as the original. Training

@@ -3,7 +3,9 @@
 Classifiers learn on the `embedding` feature's vectors, so training on photos never touches
 pixels when the examples were analysed with embeddings (the default): a few thousand examples
 train in seconds. Small pictures are decoded again for the heads that read pixels
-(`training.PIXEL_CANDIDATES`, `jobs.PIXEL_INPUTS_MAX_PIXELS`). Training runs as a queued job;
+(`training.PIXEL_CANDIDATES`, `jobs.PIXEL_INPUTS_MAX_PIXELS`), and a few hundred examples are
+run through the model again for the head that reads its early features
+(`training.EARLY_CANDIDATES`, `jobs.EARLY_INPUTS_MAX_EXAMPLES`). Training runs as a queued job;
 the request checks the examples first, so "not enough examples" is an immediate 400, not a
 failed job.
 

@@ -66,9 +66,9 @@ NEAR = 1e-3  # added to neighbours' distances: an identical picture outweighs, n
 MAX_SUPPORT = 1000  # reference rows of a kernel head: bounds its fitting time and size
 # Augmented candidates are tried up to this many examples (multilabel: examples x labels, a
 # binary fit per label): they fit on 7 (shift) or 2 (flip) times the rows, and where examples are
-# few is where copies help. bench/training.py, all candidates, 2 cores: multiclass 500 examples
-# 0.8 -> 5.1 s; multilabel 10 labels x 500 examples would be 7.6 -> 63 s, so not tried there.
-MAX_AUGMENTED_EXAMPLES = 1000
+# few is where copies help. bench/training.py, all candidates, on a busy 2-core host: multiclass,
+# 3 labels x 500 examples 0.8 -> 5-7 s; multilabel, 10 labels x 500 examples 7.6 -> 63 s.
+MAX_AUGMENTED_EXAMPLES = 500
 HEAD_FORMAT = 2
 READABLE_HEAD_FORMATS = (1, 2)
 

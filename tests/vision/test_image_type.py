@@ -16,6 +16,7 @@ from support.documents import (
     app_window,
     claim_form,
     dated_claim_form,
+    inventory_window,
     invoice,
     long_receipt,
     receipt,
@@ -220,7 +221,9 @@ def dark_app_window() -> Image.Image:
 
 
 @pytest.mark.parametrize(
-    "render", [app_window, web_page, dark_app_window], ids=["app_window", "web_page", "dark"]
+    "render",
+    [app_window, inventory_window, web_page, dark_app_window],
+    ids=["app_window", "inventory_window", "web_page", "dark"],
 )
 @pytest.mark.parametrize("format", ["PNG", "JPEG"])
 def test_screen_capture_is_a_screenshot(
@@ -231,3 +234,13 @@ def test_screen_capture_is_a_screenshot(
 
 def test_page_turned_sideways_is_a_document(picture_of: PictureOf) -> None:
     assert_winner(analyze(picture_of(claim_form().rotated(90).image)), "document")
+
+
+def test_screen_with_dark_title_bar_and_solid_buttons_is_a_screenshot(
+    picture_of: PictureOf,
+) -> None:
+    """The title bar, buttons and highlighted row are solid pieces off the background level,
+    a third of what is not background; they are not weighed against the type."""
+    result = analyze(picture_of(inventory_window()))
+    assert_winner(result, "screenshot")
+    assert result["statistics"]["text_share"] > 0.9

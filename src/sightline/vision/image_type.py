@@ -3,7 +3,7 @@ alone (no model).
 
 Result::
 
-    {"method": "statistics", "version": "2", "type": "photo",
+    {"method": "statistics", "version": "3", "type": "photo",
      "scores": {"photo": 0.9977, "clip_art": 0.0023, "line_drawing": 0.0, "document": 0.0,
                 "screenshot": 0.0},
      "statistics": {"smooth_share": 0.9357, "ink_share": 0.7989, "ink_chroma": 60.19,
@@ -35,7 +35,10 @@ Document or screenshot. Both show type: the ink (everything off the paper level)
 8-connected pieces, and pieces `GLYPH_HEIGHTS` tall (3-28 pixels at the small size: letters,
 words or whole lines of 6-60 pt type on a page) that do not fill their box are glyphs.
 `text_share` is the glyphs' share of the ink and `glyphs` their number; text T is a soft gate on
-both (over 0.35 and 20). A screen shows *panels*: colours (5 bits a channel) that each fill 2%
+both (over 0.35 and 20). Solid pieces (filling their box) longer than a glyph are left out of
+that ink: a screen's title bar, buttons and highlighted rows, which swallow the type on them (a
+window with a dark title bar and blue buttons had text share 0.31 with them and was clip art;
+0.98 without). A screen shows *panels*: colours (5 bits a channel) that each fill 2%
 of the picture with exactly flat pixels (title bars, toolbars, sidebars, cards, buttons), over a
 picture that is mostly flat (`flat_share`, steps of at most 1, over 0.62); screen S gates 3 or
 more panels and that flatness. A page P is light paper (level over 150) covering over 70% of the
@@ -53,7 +56,11 @@ photos (hubble_deep_field's stars are glyph-like, text share 0.75, but on a blac
 panels; textures like grass give up to 389 glyphs at text share under 0.13); the cartoon and
 line-drawing tests keep their types. Also right: pages turned 90 degrees, an invoice as a
 310-pixel thumbnail, a memo scanned 10 degrees askew, both screens in a dark theme (inverted);
-a game frame (a blurred, grainy scene under its HUD) is a photo. scikit-image's `page` (a
+a game frame (a blurred, grainy scene under its HUD) is a photo: its scene has no flat pixel
+(flat share 0.003, no panel, smooth share 1.0), and the HUD's outlined letters, blended with
+the scene at the small size, are 50 glyph pieces but 0.16 of the ink (the scene's lights are
+ink too). Nothing here tells HUD type over a rendered scene from a photo of signs or captions,
+so game frames stay photos (the tags' ImageNet classes may still say so). scikit-image's `page` (a
 photographed page, shaded from one side to the other) is not a document: its paper level
 covers a third of it.
 
@@ -164,7 +171,7 @@ class ImageTypeResult(ResultModel):
 
 class ImageTypeAnalyzer(Independent):
     name = "image_type"
-    version = "2"
+    version = "3"
     result_model = ImageTypeResult
 
     def analyze(self, picture: Picture, inputs: Inputs) -> Analysis:
@@ -251,7 +258,12 @@ def _text(ink: Bools) -> tuple[float, int]:
     fill = areas / (heights * boxes[1:, cv2.CC_STAT_WIDTH])
     low, high = GLYPH_HEIGHTS
     glyph = (heights >= low) & (heights <= high) & (areas >= 4) & (fill < GLYPH_MAX_FILL)
-    return float(areas[glyph].sum()) / max(float(areas.sum()), 1.0), int(glyph.sum())
+    # Solid pieces longer than any glyph are a screen's bars, buttons and highlighted rows
+    # (often with type inside them, which the piece swallows): not type, and not ink to weigh
+    # type against either.
+    bar = (fill >= GLYPH_MAX_FILL) & (np.maximum(heights, boxes[1:, cv2.CC_STAT_WIDTH]) > high)
+    weighed = float(areas[~bar].sum())
+    return float(areas[glyph].sum()) / max(weighed, 1.0), int(glyph.sum())
 
 
 def _panels(pixels: Plane, exactly_flat: Bools) -> int:

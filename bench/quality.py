@@ -9,7 +9,9 @@ scikit-learn, documents and screenshots rendered with PIL, sklearn's digits, ren
   (0 when absent from the first page), how many text queries find nothing, and how many hits
   semantic search returns that are not intended (also for queries nothing should match).
 - **tags**: precision of the first 5 tag names against hand-written acceptable words per image;
-  whether person photos carry a person word and documents a document word; `image_type`.
+  whether person photos carry a person word and documents a document word; `image_type`;
+  how many rendered charts and logos (tests/support/graphics.py) carry the tag "chart" or
+  "logo", and how many catalog pictures (photos, documents, screenshots) wrongly do.
 - **classifiers**: for each set (sklearn digits upscaled, rendered letters, crops of photos):
   a multiclass classifier trained through the API (examples uploaded, version trained), its
   cross-validated accuracy, held-out accuracy by the top label and by `predicted` as a caller
@@ -66,10 +68,14 @@ from support.documents import (  # noqa: E402 - the test suite's rendered docume
     word_recall,
     words,
 )
+from support.graphics import bar_chart, line_chart, logo, pie_chart  # noqa: E402
 
 PARTS = ("search", "tags", "classifiers", "ocr")
 SEARCH_COLLECTION = "quality-search"
 OCR_COLLECTION = "quality-ocr"
+GRAPHICS_COLLECTION = "quality-graphics"
+CHARTS_PER_KIND = 6
+LOGOS = 12
 SEARCH_LIMIT = 20
 TOP_TAGS = 5
 ANALYSIS_TIMEOUT_S = 600.0
@@ -225,6 +231,21 @@ def search_set() -> dict[str, bytes]:
     pictures["app_screenshot"] = encoded(inventory_window(), "PNG")
     pictures["game_screenshot"] = encoded(hud_screenshot().image, "PNG")
     return pictures
+
+
+def graphics_set(seed: int) -> dict[str, tuple[str, bytes]]:
+    """Rendered charts (bar, line, pie) and logos: name -> (the word it should get, data);
+    every third picture a JPEG."""
+    rng = np.random.default_rng(seed)
+    renders = [("chart", render) for render in (bar_chart, line_chart, pie_chart)] * CHARTS_PER_KIND
+    renders += [("logo", logo)] * LOGOS
+    return {
+        f"{word}_{render.__name__}_{index}": (
+            word,
+            encoded(render(rng), "JPEG" if index % 3 == 2 else "PNG", quality=85),
+        )
+        for index, (word, render) in enumerate(renders)
+    }
 
 
 # -- claim forms -----------------------------------------------------------------------------
@@ -672,6 +693,28 @@ def tags_report(images: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def graphics_report(
+    expected: dict[str, str],
+    rendered: dict[str, dict[str, Any]],
+    catalog: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """Per word: rendered pictures of its kind that carry it, and other pictures (rendered of
+    the other kind, or the catalog's) that carry it."""
+    tagged = {name: set(tag_names(image)) for name, image in {**rendered, **catalog}.items()}
+    report = {}
+    for word in ("chart", "logo"):
+        own = [name for name, kind in expected.items() if kind == word]
+        others = [name for name in tagged if expected.get(name) != word]
+        wrong = sorted(name for name in others if word in tagged[name])
+        report[word] = {
+            "found": sum(1 for name in own if word in tagged[name]),
+            "of": len(own),
+            "wrongly_on": wrong,
+            "others": len(others),
+        }
+    return report
+
+
 # -- OCR -------------------------------------------------------------------------------------
 
 
@@ -959,6 +1002,17 @@ def run(args: argparse.Namespace) -> Report:
                         report.parts["search"] = search_report(client, catalog)
                 if "tags" in parts:
                     report.parts["tags"] = tags_report(catalog)
+            if "tags" in parts:
+                with Client(
+                    server.base_url, timeout=300.0, collection=GRAPHICS_COLLECTION
+                ) as client:
+                    graphics = graphics_set(args.seed)
+                    with Timer(report.seconds, "upload and analyse rendered charts and logos"):
+                        rendered = upload_all(
+                            client, {name: data for name, (_word, data) in graphics.items()}
+                        )
+                    expected = {name: word for name, (word, _data) in graphics.items()}
+                    report.parts["tags"]["graphics"] = graphics_report(expected, rendered, catalog)
             if "ocr" in parts:
                 with Client(server.base_url, timeout=300.0, collection=OCR_COLLECTION) as client:
                     pages = ocr_set(args.seed, args.quick)
@@ -1068,6 +1122,12 @@ def format_report(report: Report) -> str:
             lines.append(
                 f"  document word on {name}: first 5 {entry['in_first_5']}, "
                 f"image_type {entry['image_type']}"
+            )
+        for word, entry in tags.get("graphics", {}).items():
+            lines.append(
+                f"  {word}: on {entry['found']} of {entry['of']} rendered, wrongly on "
+                f"{len(entry['wrongly_on'])} of {entry['others']} others "
+                + ", ".join(entry["wrongly_on"])
             )
         lines.append("")
     classifiers = report.parts.get("classifiers")

@@ -9,7 +9,9 @@ scikit-learn, documents and screenshots rendered with PIL, sklearn's digits, ren
   (0 when absent from the first page), how many text queries find nothing, and how many hits
   semantic search returns that are not intended (also for queries nothing should match).
 - **tags**: precision of the first 5 tag names against hand-written acceptable words per image;
-  whether person photos carry a person word and documents a document word; `image_type`.
+  whether person photos carry a person word and documents a document word; `image_type`;
+  how many rendered charts and logos (tests/support/graphics.py) carry the tag "chart" or
+  "logo", and how many catalog pictures (photos, documents, screenshots) wrongly do.
 - **classifiers**: for each set (sklearn digits upscaled, rendered letters, crops of photos):
   a multiclass classifier trained through the API (examples uploaded, version trained), its
   cross-validated accuracy, held-out accuracy by the top label and by `predicted` as a caller
@@ -61,14 +63,19 @@ from support.documents import (  # noqa: E402 - the test suite's rendered docume
     FONT_DIR,
     Document,
     hud_screenshot,
+    inventory_window,
     receipt,
     word_recall,
     words,
 )
+from support.graphics import bar_chart, line_chart, logo, pie_chart  # noqa: E402
 
 PARTS = ("search", "tags", "classifiers", "ocr")
 SEARCH_COLLECTION = "quality-search"
 OCR_COLLECTION = "quality-ocr"
+GRAPHICS_COLLECTION = "quality-graphics"
+CHARTS_PER_KIND = 6
+LOGOS = 12
 SEARCH_LIMIT = 20
 TOP_TAGS = 5
 ANALYSIS_TIMEOUT_S = 600.0
@@ -213,53 +220,6 @@ def invoice() -> Image.Image:
     return image
 
 
-def app_screenshot() -> Image.Image:
-    """A desktop application window: title bar, toolbar, sidebar, a table and buttons."""
-    image = Image.new("RGB", (1280, 800), (236, 238, 242))
-    draw = ImageDraw.Draw(image)
-    small, body = dejavu("DejaVuSans", 16), dejavu("DejaVuSans", 18)
-    bold = dejavu("DejaVuSans-Bold", 18)
-    draw.rectangle([0, 0, 1280, 36], fill=(52, 58, 70))
-    draw.text((16, 8), "Inventory Manager - stock.db", fill=(240, 240, 240), font=body)
-    for offset, color in enumerate(((235, 90, 80), (240, 190, 60), (90, 200, 100))):
-        draw.ellipse([1180 + 30 * offset, 10, 1196 + 30 * offset, 26], fill=color)
-    for index, item in enumerate(("File", "Edit", "View", "Reports", "Help")):
-        draw.text((16 + 80 * index, 46), item, fill=INK, font=body)
-    draw.line([(0, 76), (1280, 76)], fill=(200, 200, 208))
-    draw.rectangle([0, 77, 230, 800], fill=(222, 226, 233))
-    for index, item in enumerate(("Dashboard", "Products", "Suppliers", "Orders", "Settings")):
-        if index == 1:
-            draw.rectangle([8, 96 + 44 * index - 8, 222, 96 + 44 * index + 28], fill=(70, 120, 220))
-        fill = (255, 255, 255) if index == 1 else INK
-        draw.text((24, 96 + 44 * index), item, fill=fill, font=body)
-    draw.text((260, 96), "Products", fill=INK, font=dejavu("DejaVuSans-Bold", 28))
-    draw.rectangle([260, 146, 700, 180], fill="white", outline=(170, 170, 180))
-    draw.text((272, 154), "Search products...", fill=(150, 150, 160), font=small)
-    for x, label in ((1000, "Add product"), (1140, "Export")):
-        draw.rounded_rectangle([x, 142, x + 120, 182], radius=6, fill=(70, 120, 220))
-        draw.text((x + 14, 152), label, fill="white", font=small)
-    headings = ("SKU", "Name", "Supplier", "In stock", "Price")
-    columns = (260, 380, 640, 900, 1060)
-    draw.rectangle([250, 210, 1260, 246], fill=(214, 219, 228))
-    for x, heading in zip(columns, headings, strict=True):
-        draw.text((x, 218), heading, fill=INK, font=bold)
-    rows = (
-        ("A-1042", "Paper cups 12oz", "Northwind", "240", "18.50"),
-        ("A-1043", "Espresso beans 1kg", "Roastery Co", "36", "21.00"),
-        ("B-2210", "Oat milk 1L", "Dairy Free Ltd", "88", "1.30"),
-        ("B-2211", "Napkins 500", "Northwind", "15", "6.25"),
-        ("C-0007", "Milk jug steel", "Baristaware", "9", "12.90"),
-    )
-    for number, row in enumerate(rows):
-        y = 262 + 44 * number
-        if number % 2:
-            draw.rectangle([250, y - 8, 1260, y + 34], fill=(246, 247, 250))
-        for x, cell in zip(columns, row, strict=True):
-            draw.text((x, y), cell, fill=INK, font=body)
-    draw.text((260, 760), "5 products  |  Last sync 14:32", fill=(90, 90, 100), font=small)
-    return image
-
-
 def search_set() -> dict[str, bytes]:
     """The search and tags catalog: ten photos, three documents and two screenshots."""
     pictures = {name: encoded(Image.fromarray(array)) for name, array in photo_arrays().items()}
@@ -268,9 +228,24 @@ def search_set() -> dict[str, bytes]:
     pictures["claim_form"] = encoded(
         claim_page("DejaVuSans", np.random.default_rng(0)).document.image
     )
-    pictures["app_screenshot"] = encoded(app_screenshot(), "PNG")
+    pictures["app_screenshot"] = encoded(inventory_window(), "PNG")
     pictures["game_screenshot"] = encoded(hud_screenshot().image, "PNG")
     return pictures
+
+
+def graphics_set(seed: int) -> dict[str, tuple[str, bytes]]:
+    """Rendered charts (bar, line, pie) and logos: name -> (the word it should get, data);
+    every third picture a JPEG."""
+    rng = np.random.default_rng(seed)
+    renders = [("chart", render) for render in (bar_chart, line_chart, pie_chart)] * CHARTS_PER_KIND
+    renders += [("logo", logo)] * LOGOS
+    return {
+        f"{word}_{render.__name__}_{index}": (
+            word,
+            encoded(render(rng), "JPEG" if index % 3 == 2 else "PNG", quality=85),
+        )
+        for index, (word, render) in enumerate(renders)
+    }
 
 
 # -- claim forms -----------------------------------------------------------------------------
@@ -718,6 +693,28 @@ def tags_report(images: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def graphics_report(
+    expected: dict[str, str],
+    rendered: dict[str, dict[str, Any]],
+    catalog: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """Per word: rendered pictures of its kind that carry it, and other pictures (rendered of
+    the other kind, or the catalog's) that carry it."""
+    tagged = {name: set(tag_names(image)) for name, image in {**rendered, **catalog}.items()}
+    report = {}
+    for word in ("chart", "logo"):
+        own = [name for name, kind in expected.items() if kind == word]
+        others = [name for name in tagged if expected.get(name) != word]
+        wrong = sorted(name for name in others if word in tagged[name])
+        report[word] = {
+            "found": sum(1 for name in own if word in tagged[name]),
+            "of": len(own),
+            "wrongly_on": wrong,
+            "others": len(others),
+        }
+    return report
+
+
 # -- OCR -------------------------------------------------------------------------------------
 
 
@@ -1005,6 +1002,17 @@ def run(args: argparse.Namespace) -> Report:
                         report.parts["search"] = search_report(client, catalog)
                 if "tags" in parts:
                     report.parts["tags"] = tags_report(catalog)
+            if "tags" in parts:
+                with Client(
+                    server.base_url, timeout=300.0, collection=GRAPHICS_COLLECTION
+                ) as client:
+                    graphics = graphics_set(args.seed)
+                    with Timer(report.seconds, "upload and analyse rendered charts and logos"):
+                        rendered = upload_all(
+                            client, {name: data for name, (_word, data) in graphics.items()}
+                        )
+                    expected = {name: word for name, (word, _data) in graphics.items()}
+                    report.parts["tags"]["graphics"] = graphics_report(expected, rendered, catalog)
             if "ocr" in parts:
                 with Client(server.base_url, timeout=300.0, collection=OCR_COLLECTION) as client:
                     pages = ocr_set(args.seed, args.quick)
@@ -1114,6 +1122,12 @@ def format_report(report: Report) -> str:
             lines.append(
                 f"  document word on {name}: first 5 {entry['in_first_5']}, "
                 f"image_type {entry['image_type']}"
+            )
+        for word, entry in tags.get("graphics", {}).items():
+            lines.append(
+                f"  {word}: on {entry['found']} of {entry['of']} rendered, wrongly on "
+                f"{len(entry['wrongly_on'])} of {entry['others']} others "
+                + ", ".join(entry["wrongly_on"])
             )
         lines.append("")
     classifiers = report.parts.get("classifiers")

@@ -412,6 +412,53 @@ def app_window(size: tuple[int, int] = (1280, 800)) -> Image.Image:
     return image
 
 
+def inventory_window() -> Image.Image:
+    """A desktop application window: title bar, toolbar, sidebar, a table and buttons."""
+    image = Image.new("RGB", (1280, 800), (236, 238, 242))
+    draw = ImageDraw.Draw(image)
+    small, body = font(16), font(18)
+    bold = font(18, bold=True)
+    draw.rectangle([0, 0, 1280, 36], fill=(52, 58, 70))
+    draw.text((16, 8), "Inventory Manager - stock.db", fill=(240, 240, 240), font=body)
+    for offset, color in enumerate(((235, 90, 80), (240, 190, 60), (90, 200, 100))):
+        draw.ellipse([1180 + 30 * offset, 10, 1196 + 30 * offset, 26], fill=color)
+    for index, item in enumerate(("File", "Edit", "View", "Reports", "Help")):
+        draw.text((16 + 80 * index, 46), item, fill=INK, font=body)
+    draw.line([(0, 76), (1280, 76)], fill=(200, 200, 208))
+    draw.rectangle([0, 77, 230, 800], fill=(222, 226, 233))
+    for index, item in enumerate(("Dashboard", "Products", "Suppliers", "Orders", "Settings")):
+        if index == 1:
+            draw.rectangle([8, 96 + 44 * index - 8, 222, 96 + 44 * index + 28], fill=(70, 120, 220))
+        fill = (255, 255, 255) if index == 1 else INK
+        draw.text((24, 96 + 44 * index), item, fill=fill, font=body)
+    draw.text((260, 96), "Products", fill=INK, font=font(28, bold=True))
+    draw.rectangle([260, 146, 700, 180], fill="white", outline=(170, 170, 180))
+    draw.text((272, 154), "Search products...", fill=(150, 150, 160), font=small)
+    for x, label in ((1000, "Add product"), (1140, "Export")):
+        draw.rounded_rectangle([x, 142, x + 120, 182], radius=6, fill=(70, 120, 220))
+        draw.text((x + 14, 152), label, fill="white", font=small)
+    headings = ("SKU", "Name", "Supplier", "In stock", "Price")
+    columns = (260, 380, 640, 900, 1060)
+    draw.rectangle([250, 210, 1260, 246], fill=(214, 219, 228))
+    for x, heading in zip(columns, headings, strict=True):
+        draw.text((x, 218), heading, fill=INK, font=bold)
+    rows = (
+        ("A-1042", "Paper cups 12oz", "Northwind", "240", "18.50"),
+        ("A-1043", "Espresso beans 1kg", "Roastery Co", "36", "21.00"),
+        ("B-2210", "Oat milk 1L", "Dairy Free Ltd", "88", "1.30"),
+        ("B-2211", "Napkins 500", "Northwind", "15", "6.25"),
+        ("C-0007", "Milk jug steel", "Baristaware", "9", "12.90"),
+    )
+    for number, row in enumerate(rows):
+        y = 262 + 44 * number
+        if number % 2:
+            draw.rectangle([250, y - 8, 1260, y + 34], fill=(246, 247, 250))
+        for x, cell in zip(columns, row, strict=True):
+            draw.text((x, y), cell, fill=INK, font=body)
+    draw.text((260, 760), "5 products  |  Last sync 14:32", fill=(90, 90, 100), font=small)
+    return image
+
+
 def web_page(size: tuple[int, int] = (1366, 768)) -> Image.Image:
     """A browser screenshot: tab strip and address bar, a coloured site header with a
     navigation bar and a button, paragraphs of text and a flat coloured card."""

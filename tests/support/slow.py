@@ -88,6 +88,7 @@ SLOW_TESTS = frozenset(
         "tests/test_worker.py::test_warm_stop_lets_the_running_job_finish",
         "tests/vision/test_concepts.py::test_the_result_names_its_method_models_and_vector",
         "tests/vision/test_feature_interplay.py::test_a_crop_keeps_the_text_read_in_the_same_job",
+        "tests/vision/test_image_type.py::test_rendered_charts_are_charts",
         "tests/vision/test_metadata.py::test_gif_frame_count_is_capped",
         # OCR: the model's first load and every page read take a second or more.
         "tests/vision/test_read.py",

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
+import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 from skimage import data
 
 from sightline.images.pipeline import run_features
@@ -23,11 +24,11 @@ from sightline.vision.concept_words import (
     text_words,
 )
 from sightline.vision.faces import FacesResult
-from sightline.vision.image_type import ImageTypeResult, TypeScores
+from sightline.vision.image_type import TYPES, ImageTypeResult, TypeScores
 from sightline.vision.people import PeopleResult
 from sightline.vision.read import ReadResult
 from sightline.vision.registry import build_analyzers
-from support import documents
+from support import documents, graphics
 
 PictureOf = Callable[..., Picture]
 HEADER: dict[str, Any] = {"model": {"name": "net", "version": "1"}, "width": 400, "height": 300}
@@ -101,16 +102,12 @@ def test_text_words_from_amount_of_text_and_layout() -> None:
     assert list(named(text_words(read(*tiny, height=1)))) == ["text"]
 
 
-def test_image_type_words_map_known_types_only() -> None:
-    class Scores(TypeScores):  # the types the documents-aware `image_type` adds
-        document: float = 0.0
-        screenshot: float = 0.0
-
-    def kind(type_: str) -> ImageTypeResult:
-        scores = Scores(photo=0.1, clip_art=0.1, line_drawing=0.1).model_copy(update={type_: 0.8})
-        # Built unvalidated: this branch's type names do not include the new types yet.
+def test_image_type_words_map_known_types_and_graphics_only() -> None:
+    def kind(type_: str, graphic: str | None = None) -> ImageTypeResult:
+        scores = {name: 0.8 if name == type_ else 0.05 for name in TYPES}
+        # Built unvalidated so that a type or graphic this code does not know can be tried.
         result: ImageTypeResult = cast(Any, ImageTypeResult).model_construct(
-            type=type_, scores=scores
+            type=type_, graphic=graphic, scores=TypeScores.model_validate(scores)
         )
         return result
 
@@ -118,6 +115,11 @@ def test_image_type_words_map_known_types_only() -> None:
     assert named(image_type_words(kind("document"))) == {"document": 0.8}
     assert image_type_words(kind("photo")) == []
     assert image_type_words(kind("hologram")) == []
+    assert named(image_type_words(kind("clip_art", "chart"))) == {"clip art": 0.8, "chart": 0.8}
+    assert named(image_type_words(kind("clip_art", "logo"))) == {"clip art": 0.8, "logo": 0.6}
+    assert named(image_type_words(kind("photo", "logo"))) == {"logo": 0.6}
+    assert image_type_words(kind("photo", "map")) == []
+    assert {"chart", "logo"} <= set(VOCABULARY)
 
 
 def test_colour_words_and_one_word_per_name() -> None:
@@ -184,3 +186,16 @@ def test_a_rendered_receipt_is_a_receipt_and_a_document(
     assert {"receipt", "document", "text"} <= {t["name"] for t in tags[:4]}
     assert tags[0]["source"] in ("read", "image_type")
     assert "white" in {t["name"] for t in tags if t["source"] == "color"}
+
+
+def test_a_rendered_bar_chart_and_logo_are_tagged_so(
+    analyzers: dict[str, Any], picture_of: PictureOf
+) -> None:
+    rng = np.random.default_rng(0)
+    chart = tags_of(analyzers, picture_of(graphics.bar_chart(rng)))
+    assert ("chart", "image_type") in {(t["name"], t["source"]) for t in chart}
+    mark = Image.new("RGB", (400, 400), "white")
+    ImageDraw.Draw(mark).ellipse([110, 110, 290, 290], fill=(200, 40, 40))
+    tags = tags_of(analyzers, picture_of(mark))
+    assert ("logo", "image_type") in {(t["name"], t["source"]) for t in tags}
+    assert "chart" not in {t["name"] for t in tags}

@@ -18,7 +18,11 @@ gender, age or emotion is ever derived.
   ("12.50") in a share of `RECEIPT_AMOUNTS` or more; "form" for a document whose lines are
   "label: value" pairs in a share of `FORM_LABELS` or more.
 - `image_type`: "document", "screenshot", "drawing" (line drawing), "clip art", with the
-  type's score; a type this code does not know gives no word.
+  type's score; a type this code does not know gives no word. "chart" and "logo" from its
+  `graphic` (bars, a divided disc or labelled axes; a small centred flat-colour drawing), at
+  `GRAPHIC_CONFIDENCE`: on rendered sets (`image_type` gives the figures) no photo, page,
+  screen, cartoon, drawing or photo centred on white got either, and 0.96 of charts and 0.85
+  of logos got theirs; logos in the wild are more varied than those, so "logo" is less sure.
 - `color`: the dominant colour names, each with its share of the picture, and "black and
   white" for a colourless picture.
 
@@ -69,12 +73,20 @@ TYPE_WORDS = {
     "line_drawing": "drawing",
     "clip_art": "clip art",
 }
+GRAPHIC_CONFIDENCE = {"chart": 0.8, "logo": 0.6}
 PEOPLE_WORDS = ("person", "people", "group of people", "crowd", "portrait", "selfie")
 TEXT_WORDS = ("text", "document", "receipt", "form")
 # Every word this module can give, for tables built ahead (the semantic feature's).
 VOCABULARY = tuple(
     dict.fromkeys(
-        (*PEOPLE_WORDS, *TEXT_WORDS, *TYPE_WORDS.values(), *COLOR_NAMES, "black and white")
+        (
+            *PEOPLE_WORDS,
+            *TEXT_WORDS,
+            *TYPE_WORDS.values(),
+            *GRAPHIC_CONFIDENCE,
+            *COLOR_NAMES,
+            "black and white",
+        )
     )
 )
 
@@ -155,12 +167,16 @@ def _share(lines: Sequence[TextLine], pattern: re.Pattern[str]) -> float:
 
 
 def image_type_words(result: ImageTypeResult) -> list[ConceptWord]:
-    """The image type as a word, unless it is a photo or a type this code does not know."""
+    """The image type as a word, unless it is a photo or a type this code does not know, and
+    "chart" or "logo" for such a graphic."""
+    words = []
     word = TYPE_WORDS.get(result.type)
-    if word is None:
-        return []
-    score = float(result.scores.model_dump().get(result.type, 0.0))
-    return [ConceptWord(word, score, IMAGE_TYPE)]
+    if word is not None:
+        score = float(result.scores.model_dump().get(result.type, 0.0))
+        words.append(ConceptWord(word, score, IMAGE_TYPE))
+    if result.graphic in GRAPHIC_CONFIDENCE:
+        words.append(ConceptWord(result.graphic, GRAPHIC_CONFIDENCE[result.graphic], IMAGE_TYPE))
+    return words
 
 
 def color_words(result: ColorResult) -> list[ConceptWord]:

@@ -10,7 +10,7 @@ added the embeddings of the concept words among its tags ("person", "portrait", 
 again. A query is embedded by the same sentence model (`embed_query`), and the dot product
 ranks pictures::
 
-    {"model": {"name": "conse", "version": "2-1+1"}, "width": 451, "height": 300,
+    {"model": {"name": "conse", "version": "3-1+1"}, "width": 451, "height": 300,
      "method": "conse",
      "text_model": {"name": "all-minilm-l6-v2", "version": "1"},
      "image_model": {"name": "efficientnet-lite0", "version": "1"},
@@ -64,7 +64,7 @@ from sightline.vision.tags import Tag, TagsAnalyzer, TagsResult, classifier, sha
 from sightline.vision.vectors import rounded, unit_length
 
 METHOD = "conse"
-CODE_VERSION = "2"
+CODE_VERSION = "3"
 DEFAULT_CLASSES = 10
 CONCEPT_WEIGHT = 0.5
 COLOR_WEIGHT = 0.25

@@ -85,7 +85,7 @@ from sightline.vision.concept_words import ConceptSource, ConceptWord, concept_w
 from sightline.vision.vectors import EmbeddingResult, softmax, unit_length
 
 MODEL = "efficientnet-lite0"
-TAGS_VERSION = "3"
+TAGS_VERSION = "4"
 EMBEDDING_VERSION = "1"
 INPUT_SIDE = 224
 CROP_FRACTION = 0.875  # 224 / 256

@@ -167,27 +167,27 @@ def test_search_by_words_by_tag_and_by_meaning(page: Page, api: Client) -> None:
 def test_text_search_says_how_many_images_match_and_how_it_searched(
     page: Page, api: Client
 ) -> None:
-    """The answer's count, the strategy it fell back to and the words it left out, as the
-    text search gives them (`tests/api/test_search.py` pins those answers): added here to the
-    server's real answer."""
-    image = api.upload(jpeg(samples.chelsea()), filename="strategy-seascape.jpg")
-    api.wait(image["id"])
-    facts = {"total": 123, "strategy": "any_words", "ignored_words": ["the"]}
-
-    def answer(route: Route) -> None:
-        route.fulfill(json=route.fetch().json() | facts)
-
-    page.route(re.compile(r"/v1/search\?"), answer)
-    page.goto("/#/?q=seascape")
-    expect(card(page, image["id"])).to_be_visible()
+    """The count, the fallback to any word and the stop words left out, from the server's real
+    answer; the fallback to meaning is added to a real answer (`tests/api/test_search.py` pins
+    when the server gives it)."""
+    sea = api.upload(jpeg(samples.chelsea()), filename="strategy-seascape.jpg")
+    port = api.upload(jpeg(samples.coffee()), filename="strategy-harbour.jpg")
+    api.wait(sea["id"])
+    api.wait(port["id"])
+    page.goto("/#/?q=the%20seascape%20harbour")
+    expect(card(page, sea["id"])).to_be_visible()
+    expect(card(page, port["id"])).to_be_visible()
     info = page.locator(".results-info")
-    expect(info).to_contain_text("123 images matching “seascape”")
+    expect(info).to_contain_text("2 images matching “the seascape harbour”")
     expect(info).to_contain_text("No image has every word; showing images with any of them.")
     expect(info).to_contain_text("Ignored: “the”")
 
-    facts = {"total": 1, "strategy": "semantic", "ignored_words": []}
+    def by_meaning(route: Route) -> None:
+        facts = {"total": None, "strategy": "semantic", "ignored_words": [], "threshold": 0.5}
+        route.fulfill(json=route.fetch().json() | facts)
+
+    page.route(re.compile(r"/v1/search\?"), by_meaning)
     page.goto("/#/?q=seascape&status=done")
-    expect(info).to_contain_text("1 image matching “seascape”")
     expect(info).to_contain_text("No image has these words; showing images found by meaning.")
     expect(info).not_to_contain_text("Ignored")
 

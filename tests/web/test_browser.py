@@ -1,6 +1,6 @@
 """The web app in a real headless Chromium against a real Sightline with real models: upload by
 drag-and-drop, results arriving live, overlays, search, training a classifier, a phone-width
-screen, signing in with an API key, and event subscriptions."""
+screen, signing in with an API key, event subscriptions, and the API docs with no internet."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, Route, expect
@@ -495,3 +496,23 @@ def test_a_subscription_is_created_delivers_and_redelivers_its_dead_letter(
     page.get_by_role("dialog").get_by_role("button", name="Delete subscription").click()
     expect(page.get_by_role("heading", name="Subscriptions", level=1)).to_be_visible()
     expect(page.get_by_text("web-hooks")).to_have_count(0)
+
+
+def test_the_api_docs_render_with_every_other_origin_cut_off(page: Page) -> None:
+    """A self-hosted box may have no internet: Swagger UI and ReDoc must need nothing from it."""
+    outside: list[str] = []
+
+    def loopback_only(route: Route) -> None:
+        if urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", loopback_only)
+    page.goto("/docs")
+    expect(page.locator('.opblock-summary-path[data-path="/v1/images"]').first).to_be_visible()
+    page.goto("/redoc")
+    expect(page.locator('[data-section-id="tag/images"]')).to_be_visible()
+    expect(page.get_by_text("/v1/images", exact=True).first).to_be_attached()
+    assert outside == []

@@ -12,6 +12,7 @@ from sightline import __version__
 from sightline.api import (
     analyze,
     auth,
+    docs,
     errors,
     events,
     images,
@@ -53,6 +54,9 @@ def create_api(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Served by `docs` from the installed package instead of FastAPI's CDN-loading pages.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services
     errors.install(app)
@@ -70,6 +74,7 @@ def create_api(
     app.include_router(subscription_routes.router, dependencies=protected)
     app.include_router(key_routes.router, dependencies=protected)
     app.include_router(system.router)
+    docs.install(app)
     _complete_document(app, metrics_need_key=services.settings.metrics_require_key)
     return app
 

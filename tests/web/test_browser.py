@@ -184,7 +184,12 @@ def test_text_search_says_how_many_images_match_and_how_it_searched(
     expect(info).to_contain_text("Ignored: “the”")
 
     def by_meaning(route: Route) -> None:
-        facts = {"total": None, "strategy": "semantic", "ignored_words": [], "threshold": 0.5}
+        facts: dict[str, object] = {
+            "total": None,
+            "strategy": "semantic",
+            "ignored_words": [],
+            "threshold": 0.5,
+        }
         route.fulfill(json=route.fetch().json() | facts)
 
     page.route(re.compile(r"/v1/search\?"), by_meaning)

@@ -16,6 +16,11 @@ Source = str | Path | bytes | IO[bytes]
 FINISHED = frozenset({"done", "failed"})
 
 
+def _vectors(include_vectors: bool) -> dict[str, str]:
+    """Image answers leave the `vector` of each result out unless asked for."""
+    return {"include": "vectors"} if include_vectors else {}
+
+
 class ApiError(Exception):
     """An error answer from the API, with its HTTP status and stable error code."""
 
@@ -97,27 +102,43 @@ class Client:
         images: list[dict[str, Any]] = self._json(response)["images"]
         return images
 
-    def get(self, image_id: str) -> dict[str, Any]:
-        image: dict[str, Any] = self._json(self._http.get(f"/v1/images/{image_id}"))
+    def get(self, image_id: str, *, include_vectors: bool = False) -> dict[str, Any]:
+        """The image; its vector results (`embedding`, `semantic`…) without their `vector`
+        unless `include_vectors`."""
+        image: dict[str, Any] = self._json(
+            self._http.get(f"/v1/images/{image_id}", params=_vectors(include_vectors))
+        )
         return image
 
     def wait(
-        self, image_id: str, *, timeout: float = 60.0, interval: float = 0.1
+        self,
+        image_id: str,
+        *,
+        timeout: float = 60.0,
+        interval: float = 0.1,
+        include_vectors: bool = False,
     ) -> dict[str, Any]:
         """Poll until the image is `done` or `failed`; TimeoutError past `timeout` seconds."""
         deadline = time.monotonic() + timeout
         while True:
-            image = self.get(image_id)
+            image = self.get(image_id, include_vectors=include_vectors)
             if image["status"] in FINISHED:
                 return image
             if time.monotonic() > deadline:
                 raise TimeoutError(f"Image {image_id} still {image['status']} after {timeout}s")
             time.sleep(interval)
 
-    def list(self, *, cursor: str | None = None, limit: int = 50, **filters: Any) -> dict[str, Any]:
+    def list(
+        self,
+        *,
+        cursor: str | None = None,
+        limit: int = 50,
+        include_vectors: bool = False,
+        **filters: Any,
+    ) -> dict[str, Any]:
         """One page: `{"items": [...], "next_cursor": ...}`; filters as in `GET /v1/images`."""
         params = {key: value for key, value in filters.items() if value is not None}
-        params["limit"] = limit
+        params.update(_vectors(include_vectors), limit=limit)
         if cursor:
             params["cursor"] = cursor
         page: dict[str, Any] = self._json(self._http.get("/v1/images", params=params))
@@ -178,18 +199,26 @@ class Client:
             self._http.get(f"/v1/images/{image_id}/thumbnail", params={"size": size})
         )
 
-    def duplicates(self, image_id: str, max_distance: int = 6) -> builtins.list[dict[str, Any]]:
+    def duplicates(
+        self, image_id: str, max_distance: int = 6, *, include_vectors: bool = False
+    ) -> builtins.list[dict[str, Any]]:
         response = self._http.get(
-            f"/v1/images/{image_id}/duplicates", params={"max_distance": max_distance}
+            f"/v1/images/{image_id}/duplicates",
+            params={"max_distance": max_distance, **_vectors(include_vectors)},
         )
         items: builtins.list[dict[str, Any]] = self._json(response)["items"]
         return items
 
     def similar(
-        self, image_id: str, *, limit: int = 10, feature: str | None = None
+        self,
+        image_id: str,
+        *,
+        limit: int = 10,
+        feature: str | None = None,
+        include_vectors: bool = False,
     ) -> dict[str, Any]:
         """Nearest images by vector: `{"items": [{"score", "image"}], "method", ...}`."""
-        params: dict[str, Any] = {"limit": limit}
+        params: dict[str, Any] = {"limit": limit, **_vectors(include_vectors)}
         if feature:
             params["feature"] = feature
         found: dict[str, Any] = self._json(
@@ -200,13 +229,19 @@ class Client:
     # -- search ------------------------------------------------------------------------------
 
     def search(
-        self, q: str | None = None, *, mode: str = "text", limit: int = 20, **filters: Any
+        self,
+        q: str | None = None,
+        *,
+        mode: str = "text",
+        limit: int = 20,
+        include_vectors: bool = False,
+        **filters: Any,
     ) -> dict[str, Any]:
         """One page of `GET /v1/search`: `{"items": [{"score", "image"}], "next_cursor",
         "method", "total", "strategy", "ignored_words"}`. Filters as the endpoint takes them
         (lists for repeatable ones)."""
         params: dict[str, Any] = {k: v for k, v in filters.items() if v is not None}
-        params.update(mode=mode, limit=limit)
+        params.update(_vectors(include_vectors), mode=mode, limit=limit)
         if q is not None:
             params["q"] = q
         page: dict[str, Any] = self._json(self._http.get("/v1/search", params=params))

@@ -170,7 +170,8 @@ def test_export_runs_in_onnxruntime_to_the_same_probabilities(
     session = ort.InferenceSession(bundle.read("model.onnx"))
     image_id = catalogue["trousers"][3]
     vector = np.asarray(
-        client.get(image_id)["features"]["embedding"]["result"]["vector"], np.float32
+        client.get(image_id, include_vectors=True)["features"]["embedding"]["result"]["vector"],
+        np.float32,
     )
     (probabilities,) = session.run(None, {session.get_inputs()[0].name: vector[None, :]})
     served = client.predict("shop", image_id=image_id, version=1)

@@ -188,6 +188,42 @@ def test_lists_can_leave_out_results_but_keep_every_status(
         assert whole["features"]["color"]["result"]["dominant_color_background"]
 
 
+def test_image_answers_leave_vectors_out_unless_asked(
+    server: RunningServer, client: Client
+) -> None:
+    features = ["embedding", "color", "hash"]
+    image_id = client.wait(client.upload(noise(5), features=features)["id"], timeout=90)["id"]
+    client.wait(client.upload(noise(5), features=features)["id"], timeout=90)  # a duplicate
+    calls = {
+        "get": (f"/v1/images/{image_id}", lambda body: body),
+        "list": ("/v1/images", lambda body: body["items"][0]),
+        "search": ("/v1/search", lambda body: body["items"][0]["image"]),
+        "duplicates": (f"/v1/images/{image_id}/duplicates", lambda body: body["items"][0]["image"]),
+        "similar": (f"/v1/images/{image_id}/similar", lambda body: body["items"][0]["image"]),
+    }
+    for name, (path, first) in calls.items():
+        lean = first(httpx.get(f"{server.url}{path}").json())["features"]
+        assert all("vector" not in (state["result"] or {}) for state in lean.values()), name
+        assert lean["embedding"]["result"]["dimensions"] == 1280
+        assert lean["color"]["result"]["dominant_color_background"]
+        whole = first(httpx.get(f"{server.url}{path}", params={"include": "vectors"}).json())
+        assert len(whole["features"]["embedding"]["result"]["vector"]) == 1280, name
+        named = first(httpx.get(f"{server.url}{path}", params={"results": "embedding"}).json())
+        assert len(named["features"]["embedding"]["result"]["vector"]) == 1280, name
+        assert named["features"]["color"]["result"] is None
+    assert (
+        len(client.get(image_id, include_vectors=True)["features"]["embedding"]["result"]["vector"])
+        == 1280
+    )
+    refused = httpx.get(f"{server.url}/v1/images/{image_id}", params={"include": "vector"})
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == InvalidParameter.code
+    documented = httpx.get(f"{server.url}/openapi.json").json()["paths"]["/v1/images/{image_id}"]
+    include = next(p for p in documented["get"]["parameters"] if p["name"] == "include")
+    assert "vectors" in include["description"]
+    assert InvalidParameter.code in documented["get"]["responses"]["400"]["description"]
+
+
 def test_delete_removes_image_results_and_unshared_blob(
     server: RunningServer, client: Client
 ) -> None:

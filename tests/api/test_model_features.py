@@ -27,7 +27,7 @@ def test_an_uploaded_claim_form_is_read_by_the_workers(client: Client) -> None:
 def test_a_photo_gets_tags_faces_people_and_a_stored_embedding(client: Client) -> None:
     photo = encode(Image.fromarray(np.asarray(data.astronaut())), "JPEG")
     uploaded = client.upload(photo, features=["tags", "embedding", "faces", "people"])
-    image = client.wait(uploaded["id"], timeout=90)
+    image = client.wait(uploaded["id"], timeout=90, include_vectors=True)
     assert image["status"] == "done", image["features"]
     features = {name: entry["result"] for name, entry in image["features"].items()}
     assert len(features["faces"]["faces"]) == 1
@@ -37,5 +37,7 @@ def test_a_photo_gets_tags_faces_people_and_a_stored_embedding(client: Client) -
     # `tags` reused the faces the same job found: people lead, before ImageNet's helmet.
     first = features["tags"]["tags"][0]
     assert first["name"] == "person" and first["source"] in ("faces", "people")
-    again = client.get(uploaded["id"])  # results are stored, not recomputed per read
+    again = client.get(
+        uploaded["id"], include_vectors=True
+    )  # results are stored, not recomputed per read
     assert again["features"]["embedding"]["result"]["vector"] == features["embedding"]["vector"]

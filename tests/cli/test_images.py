@@ -37,3 +37,16 @@ def test_client_commands_against_a_server(server: RunningServer) -> None:
     unreachable = runner.invoke(main, ["list", "--url", "http://127.0.0.1:9"])
     assert unreachable.exit_code == 1
     assert "Cannot reach the server" in unreachable.output
+
+
+def test_vectors_are_printed_only_with_the_vectors_switch(server: RunningServer) -> None:
+    runner = CliRunner()
+    photo = Path(server.sightline.settings.data_dir).parent / "vectors.jpg"
+    photo.write_bytes(solid("green"))
+    upload = ["upload", str(photo), "--features", "embedding", "--wait", "--url", server.url]
+    lean = json.loads(runner.invoke(main, upload).output)
+    assert "vector" not in lean["features"]["embedding"]["result"]
+    for command in (["get", lean["id"]], ["list"]):
+        printed = runner.invoke(main, [*command, "--vectors", "--url", server.url]).output
+        image = json.loads(printed.splitlines()[0] if command == ["list"] else printed)
+        assert len(image["features"]["embedding"]["result"]["vector"]) == 1280, command

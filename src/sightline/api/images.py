@@ -23,12 +23,13 @@ from sightline.api.schemas import (
     DuplicateList,
     ImageList,
     ImageOut,
+    ImageView,
     Moment,
     ReprocessRequest,
     SimilarList,
     UploadedImage,
     UploadOut,
-    only_results,
+    image_view,
 )
 from sightline.api.scope import ReadCollection, WriteCollection
 from sightline.errors import (
@@ -246,6 +247,7 @@ async def upload_images(
     response: Response,
     service: Service,
     collection: WriteCollection,
+    view: Annotated[ImageView, Depends(image_view)],
     features: FeaturesQuery = None,
     metadata: MetadataQuery = None,
 ) -> UploadOut:
@@ -259,7 +261,7 @@ async def upload_images(
         response.headers["Location"] = f"/v1/images/{ingested[0].image.id}"
     return UploadOut(
         images=[
-            UploadedImage(**ImageOut.of(item.image).model_dump(), duplicate=item.duplicate)
+            UploadedImage(**ImageOut.of(item.image, view).model_dump(), duplicate=item.duplicate)
             for item in ingested
         ]
     )
@@ -269,13 +271,13 @@ async def upload_images(
 def list_images(
     service: Service,
     collection: ReadCollection,
+    view: Annotated[ImageView, Depends(image_view)],
     status: ImageStatus | None = None,
     content_type: str | None = None,
     uploaded_after: Moment | None = None,
     uploaded_before: Moment | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
-    results: Annotated[frozenset[str] | None, Depends(only_results)] = None,
 ) -> ImageList:
     query = ImageQuery(
         collection=collection,
@@ -288,7 +290,7 @@ def list_images(
     )
     records = service.list_images(query)
     next_cursor = _encode_cursor(records[limit - 1].id) if len(records) > limit else None
-    items = [ImageOut.of(record, results) for record in records[:limit]]
+    items = [ImageOut.of(record, view) for record in records[:limit]]
     return ImageList(items=items, next_cursor=next_cursor)
 
 
@@ -299,9 +301,14 @@ def list_images(
     summary="An image with its status and per-feature results",
 )
 def get_image(
-    image_id: str, request: Request, service: Service, collection: ReadCollection
+    image_id: str,
+    request: Request,
+    service: Service,
+    collection: ReadCollection,
+    view: Annotated[ImageView, Depends(image_view)],
 ) -> Response:
-    body = ImageOut.of(service.get(image_id, collection=collection)).model_dump_json().encode()
+    record = service.get(image_id, collection=collection)
+    body = ImageOut.of(record, view).model_dump_json().encode()
     etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers={"ETag": etag})
@@ -380,15 +387,15 @@ def get_duplicates(
     image_id: str,
     service: Service,
     collection: ReadCollection,
+    view: Annotated[ImageView, Depends(image_view)],
     max_distance: Annotated[
         int, Query(ge=0, le=7, description="Largest Hamming distance between 64-bit phashes.")
     ] = 6,
-    results: Annotated[frozenset[str] | None, Depends(only_results)] = None,
 ) -> DuplicateList:
     found = service.duplicates(image_id, max_distance, collection=collection)
     return DuplicateList(
         items=[
-            Duplicate(distance=distance, image=ImageOut.of(record, results))
+            Duplicate(distance=distance, image=ImageOut.of(record, view))
             for record, distance in found
         ]
     )
@@ -407,14 +414,14 @@ def get_similar(
     image_id: str,
     search: Search,
     collection: ReadCollection,
+    view: Annotated[ImageView, Depends(image_view)],
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     feature: Annotated[
         str, Query(description="A feature whose result is a vector: `embedding` (default), ...")
     ] = "embedding",
-    results: Annotated[frozenset[str] | None, Depends(only_results)] = None,
 ) -> SimilarList:
     answer = search.similar(image_id, limit, feature, collection=collection)
-    return SimilarList.of(answer, results)
+    return SimilarList.of(answer, view)
 
 
 @router.post(
@@ -428,11 +435,13 @@ def reprocess_image(
     image_id: str,
     service: Service,
     collection: ReadCollection,
+    view: Annotated[ImageView, Depends(image_view)],
     request: Annotated[ReprocessRequest | None, Body()] = None,
 ) -> ImageOut:
     options = request or ReprocessRequest()
     return ImageOut.of(
-        service.reprocess(image_id, options.features, options.outdated_only, collection=collection)
+        service.reprocess(image_id, options.features, options.outdated_only, collection=collection),
+        view,
     )
 
 

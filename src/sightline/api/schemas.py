@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Union
 
@@ -22,6 +22,7 @@ from pydantic_core import CoreSchema
 
 from sightline.classifiers.features import CustomPrediction
 from sightline.classifiers.store import PREFIX as CUSTOM_PREFIX
+from sightline.errors import InvalidParameter
 from sightline.search.service import Answer
 from sightline.storage.records import FeatureStatus, ImageRecord, ImageStatus
 from sightline.vision.registry import RESULT_MODELS
@@ -123,20 +124,60 @@ class FeatureOut(BaseModel):
     updated_at: datetime | None
 
 
-def only_results(
+INCLUDE_CHOICES = ("vectors",)
+
+
+@dataclass(frozen=True)
+class ImageView:
+    """How much of each feature's result an image answer carries. By default every result but
+    its `vector` (1280 numbers for `embedding`: most of the bytes, and rarely read)."""
+
+    results: frozenset[str] | None = None
+    vectors: bool = False
+
+    def result(self, feature: str, result: dict[str, Any] | None) -> dict[str, Any] | None:
+        if result is None:
+            return None
+        if self.results is not None:
+            # A feature named in `results` is answered whole: that is how callers ask for it.
+            return result if feature in self.results else None
+        if self.vectors or "vector" not in result:
+            return result
+        return {key: value for key, value in result.items() if key != "vector"}
+
+
+def image_view(
     results: Annotated[
         str | None,
         Query(
-            description="Only these features' results, comma-separated (e.g. `thumbnail,tags`); "
-            "every feature's status is still listed. Empty for statuses only. Lists are much "
-            "smaller without the vectors of `embedding` and `semantic`."
+            description="Only these features' results, comma-separated (e.g. `thumbnail,tags`), "
+            "each whole (`vector` included); every feature's status is still listed. Empty for "
+            "statuses only."
         ),
     ] = None,
-) -> frozenset[str] | None:
-    """The `results` parameter of image lists: which features keep their results."""
-    if results is None:
-        return None
-    return frozenset(part.strip() for part in results.split(",") if part.strip())
+    include: Annotated[
+        str | None,
+        Query(
+            description="`vectors`: keep the `vector` of vector results (`embedding`, "
+            "`semantic`, user embedding models), left out by default (about 20 KB an image); "
+            "`dimensions`, `normalized` and the model are always answered."
+        ),
+    ] = None,
+) -> ImageView:
+    """The `results` and `include` parameters of every answer that carries images."""
+    included = {part.strip() for part in (include or "").split(",") if part.strip()}
+    unknown = sorted(included.difference(INCLUDE_CHOICES))
+    if unknown:
+        raise InvalidParameter(
+            f"Unknown include value {', '.join(map(repr, unknown))}; "
+            f"expected {', '.join(INCLUDE_CHOICES)}."
+        )
+    return ImageView(
+        results=None
+        if results is None
+        else frozenset(part.strip() for part in results.split(",") if part.strip()),
+        vectors="vectors" in included,
+    )
 
 
 class Links(BaseModel):
@@ -167,8 +208,8 @@ class ImageOut(BaseModel):
     links: Links
 
     @classmethod
-    def of(cls, record: ImageRecord, results: Collection[str] | None = None) -> ImageOut:
-        """The image as answered; with `results`, other features keep only their status."""
+    def of(cls, record: ImageRecord, view: ImageView = ImageView()) -> ImageOut:
+        """The image as answered, its results as `view` shows them."""
         base = f"/v1/images/{record.id}"
         return cls(
             id=record.id,
@@ -190,7 +231,7 @@ class ImageOut(BaseModel):
                     status=state.status,
                     version=state.version,
                     analyzer=state.analyzer,
-                    result=state.result if results is None or name in results else None,
+                    result=view.result(name, state.result),
                     error=state.error,
                     updated_at=state.updated_at,
                 )
@@ -283,13 +324,13 @@ class SimilarList(BaseModel):
     )
 
     @classmethod
-    def of(cls, answer: Answer, results: Collection[str] | None = None) -> SimilarList:
+    def of(cls, answer: Answer, view: ImageView) -> SimilarList:
         return cls(
             method=answer.method,
             feature=answer.feature,
             version=answer.version,
             items=[
-                ScoredImage(score=hit.score, image=ImageOut.of(hit.image, results))
+                ScoredImage(score=hit.score, image=ImageOut.of(hit.image, view))
                 for hit in answer.hits
             ],
         )

@@ -12,7 +12,14 @@ from pydantic import BaseModel, Field
 from sightline.api import deps
 from sightline.api.errors import documented
 from sightline.api.routing import StrictJSONRoute
-from sightline.api.schemas import MAX_STORED_INT, ImageOut, Moment, ScoredImage, only_results
+from sightline.api.schemas import (
+    MAX_STORED_INT,
+    ImageOut,
+    ImageView,
+    Moment,
+    ScoredImage,
+    image_view,
+)
 from sightline.api.scope import ReadCollection
 from sightline.errors import InvalidParameter, InvalidQuery, SearchUnavailable
 from sightline.search.service import SearchService
@@ -104,6 +111,7 @@ class SearchResults(BaseModel):
 def search(
     search: Search,
     collection: ReadCollection,
+    view: Annotated[ImageView, Depends(image_view)],
     q: Annotated[str | None, Query(description=Q_DESCRIPTION)] = None,
     mode: Annotated[SearchMode, Query(description=MODE_DESCRIPTION)] = SearchMode.TEXT,
     tag: Annotated[
@@ -131,7 +139,6 @@ def search(
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     min_score: Annotated[float | None, Query(ge=0, le=1, description=MIN_SCORE_DESCRIPTION)] = None,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
-    results: Annotated[frozenset[str] | None, Depends(only_results)] = None,
 ) -> SearchResults:
     if mode is SearchMode.SEMANTIC:
         filters = [tag, label, where, content_type, status, uploaded_after, uploaded_before]
@@ -140,8 +147,7 @@ def search(
             raise InvalidParameter("A semantic search takes `q` and `limit` only.")
         answer = search.semantic(q or "", limit, collection=collection, min_score=min_score)
         items = [
-            ScoredImage(score=hit.score, image=ImageOut.of(hit.image, results))
-            for hit in answer.hits
+            ScoredImage(score=hit.score, image=ImageOut.of(hit.image, view)) for hit in answer.hits
         ]
         return SearchResults(
             method=answer.method,
@@ -172,9 +178,7 @@ def search(
         cursor=cursor,
     )
     found = search.text(query)
-    items = [
-        ScoredImage(score=hit.score, image=ImageOut.of(hit.image, results)) for hit in found.hits
-    ]
+    items = [ScoredImage(score=hit.score, image=ImageOut.of(hit.image, view)) for hit in found.hits]
     return SearchResults(
         method=found.method,
         items=items,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from sightline.cli.remote import call, key_option, url_option
+from sightline.cli.remote import call, key_option, url_option, vectors_option
 from sightline.client import Client
 
 
@@ -19,6 +19,7 @@ from sightline.client import Client
 @click.option("--features", help="Comma-separated features; default: the server's set.")
 @click.option("--metadata", help="Client metadata as a JSON object.")
 @click.option("--wait/--no-wait", default=False, help="Wait until each image is analysed.")
+@vectors_option
 @url_option
 @key_option
 def upload(
@@ -26,6 +27,7 @@ def upload(
     features: str | None,
     metadata: str | None,
     wait: bool,
+    vectors: bool,
     url: str,
     api_key: str | None,
 ) -> None:
@@ -43,30 +45,34 @@ def upload(
                 metadata=meta,
             )
             if wait:
-                image = call(client.wait, image["id"])
+                image = call(client.wait, image["id"], include_vectors=vectors)
             click.echo(json.dumps(image))
 
 
 @click.command()
 @click.argument("image_id")
 @click.option("--wait/--no-wait", default=False, help="Wait until the image is analysed.")
+@vectors_option
 @url_option
 @key_option
-def get(image_id: str, wait: bool, url: str, api_key: str | None) -> None:
+def get(image_id: str, wait: bool, vectors: bool, url: str, api_key: str | None) -> None:
     """Print one image with its results."""
     with Client(url, api_key=api_key) as client:
-        click.echo(json.dumps(call(client.wait if wait else client.get, image_id), indent=2))
+        fetch = client.wait if wait else client.get
+        click.echo(json.dumps(call(fetch, image_id, include_vectors=vectors), indent=2))
 
 
 @click.command("list")
 @click.option("--status", type=click.Choice(["pending", "processing", "done", "failed"]))
 @click.option("--limit", type=click.IntRange(1, 200), default=50, show_default=True)
+@vectors_option
 @url_option
 @key_option
-def list_(status: str | None, limit: int, url: str, api_key: str | None) -> None:
+def list_(status: str | None, limit: int, vectors: bool, url: str, api_key: str | None) -> None:
     """Print the newest images as JSON lines."""
     with Client(url, api_key=api_key) as client:
-        for image in call(client.list, limit=limit, status=status)["items"]:
+        page = call(client.list, limit=limit, status=status, include_vectors=vectors)
+        for image in page["items"]:
             click.echo(json.dumps(image))
 
 

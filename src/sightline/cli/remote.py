@@ -25,6 +25,13 @@ key_option = click.option(
     "--api-key", envvar="SIGHTLINE_API_KEY", default=None, help="API key [env: SIGHTLINE_API_KEY]."
 )
 
+vectors_option = click.option(
+    "--vectors",
+    is_flag=True,
+    help="Keep the numbers of vector results (`embedding`, `semantic`; about 20 KB an image), "
+    "left out by default.",
+)
+
 
 def call(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """`function(*args, **kwargs)`, with the server's refusals and an unreachable server

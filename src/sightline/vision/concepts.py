@@ -49,6 +49,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import ConfigDict
 
 from sightline.indexing import IndexEntries
 from sightline.models import LazyModel, Models
@@ -61,7 +62,7 @@ from sightline.vision.concept_words import SOURCES
 from sightline.vision.concept_words import VOCABULARY as CONCEPT_VOCABULARY
 from sightline.vision.tags import MODEL as IMAGE_MODEL
 from sightline.vision.tags import Tag, TagsAnalyzer, TagsResult, classifier, shared_prediction
-from sightline.vision.vectors import rounded, unit_length
+from sightline.vision.vectors import rounded, unit_length, vector_on_request
 
 METHOD = "conse"
 CODE_VERSION = "3"
@@ -132,6 +133,8 @@ def embed_query(models: Models, text: str) -> Floats:
 
 
 class SemanticResult(geometry.ModelResult):
+    model_config = ConfigDict(json_schema_extra=vector_on_request)
+
     method: str
     text_model: geometry.ModelInfo
     image_model: geometry.ModelInfo

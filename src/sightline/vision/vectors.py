@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import ConfigDict
 
 from sightline.indexing import IndexEntries
 from sightline.vision import geometry
@@ -36,8 +37,19 @@ def rounded(vector: npt.NDArray[np.floating[Any]]) -> list[float]:
     return [round(value, VECTOR_DECIMALS) for value in vector.tolist()]
 
 
+def vector_on_request(schema: dict[str, Any]) -> None:
+    """Image answers leave `vector` out unless asked for (`include=vectors`, or `results`
+    naming the feature), so the documented result does not require it."""
+    schema["required"] = [name for name in schema.get("required", []) if name != "vector"]
+    schema["properties"]["vector"]["description"] = (
+        "Answered only with `include=vectors`, or when `results` names the feature."
+    )
+
+
 class EmbeddingResult(geometry.ModelResult):
     """`vector` has `dimensions` numbers; `normalized` is false only for an all-zero vector."""
+
+    model_config = ConfigDict(json_schema_extra=vector_on_request)
 
     dimensions: int
     vector: list[float]

@@ -26,7 +26,7 @@ const CHANGED = new Set([
   "sightline.image.reprocess_requested",
 ]);
 const DELETED = "sightline.image.deleted";
-// Cards show only the thumbnail: lists then carry no vectors (about 30 KB an image otherwise).
+// Cards show only the thumbnail: lists then carry no other results (tags, text, faces…).
 export const CARD_RESULTS = "thumbnail";
 
 export function displayName(image) {

@@ -375,14 +375,11 @@ function relatedPanel(title, loader, emptyText, signal) {
 
 function rawPanel(image) {
   const id = "raw-json";
-  const hideVectors = h("input", { type: "checkbox", checked: true, id: nextId("vectors") });
   const pre = h("pre", { class: "code" });
+  // Image JSON comes without vectors (the API leaves them out unless asked): short enough whole.
   const render = () => {
-    const replacer = (key, value) =>
-      hideVectors.checked && key === "vector" && Array.isArray(value) ? `[${value.length} numbers]` : value;
-    pre.textContent = JSON.stringify(image, replacer, 2);
+    pre.textContent = JSON.stringify(image, null, 2);
   };
-  hideVectors.addEventListener("change", render);
   const details = h(
     "details",
     { class: "raw", open: openDetails.has(id) },
@@ -390,7 +387,6 @@ function rawPanel(image) {
     h(
       "div",
       { class: "panel-tools" },
-      h("label", { class: "check" }, hideVectors, "Shorten vectors"),
       h("a", { href: `v1/images/${image.id}`, target: "_blank", rel: "noopener", class: "button small ghost" }, icon("external"), "Open"),
       copyButton(() => JSON.stringify(image, null, 2), "Copy"),
     ),

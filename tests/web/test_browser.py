@@ -171,15 +171,16 @@ def test_text_search_says_how_many_images_match_and_how_it_searched(
     """The count, the fallback to any word and the stop words left out, from the server's real
     answer; the fallback to meaning is added to a real answer (`tests/api/test_search.py` pins
     when the server gives it)."""
-    sea = api.upload(jpeg(samples.chelsea()), filename="strategy-seascape.jpg")
-    port = api.upload(jpeg(samples.coffee()), filename="strategy-harbour.jpg")
+    sea = api.upload(jpeg(samples.chelsea()), filename="strategy-zorbaquest.jpg")
+    port = api.upload(jpeg(samples.coffee()), filename="strategy-plinkwhistle.jpg")
     api.wait(sea["id"])
     api.wait(port["id"])
-    page.goto("/#/?q=the%20seascape%20harbour")
+    # Made-up words: no other test's image (nor any synonym) has them.
+    page.goto("/#/?q=the%20zorbaquest%20plinkwhistle")
     expect(card(page, sea["id"])).to_be_visible()
     expect(card(page, port["id"])).to_be_visible()
     info = page.locator(".results-info")
-    expect(info).to_contain_text("2 images matching “the seascape harbour”")
+    expect(info).to_contain_text("2 images matching “the zorbaquest plinkwhistle”")
     expect(info).to_contain_text("No image has every word; showing images with any of them.")
     expect(info).to_contain_text("Ignored: “the”")
 
@@ -193,7 +194,7 @@ def test_text_search_says_how_many_images_match_and_how_it_searched(
         route.fulfill(json=route.fetch().json() | facts)
 
     page.route(re.compile(r"/v1/search\?"), by_meaning)
-    page.goto("/#/?q=seascape&status=done")
+    page.goto("/#/?q=zorbaquest&status=done")
     expect(info).to_contain_text("No image has these words; showing images found by meaning.")
     expect(info).not_to_contain_text("Ignored")
 

@@ -19,7 +19,7 @@ from sightline.api.images import (
     split_features,
 )
 from sightline.api.routing import StrictJSONRoute
-from sightline.api.schemas import AnalyzeOut, AnalyzeUrlRequest, standalone_schema
+from sightline.api.schemas import RAW_IMAGE, AnalyzeOut, AnalyzeUrlRequest, standalone_schema
 from sightline.api.scope import WriteCollection
 from sightline.errors import (
     InvalidFeature,
@@ -51,7 +51,7 @@ ANALYZE_BODY: dict[str, Any] = {
                     },
                 }
             },
-            "image/*": {"schema": {"type": "string", "format": "binary"}},
+            "image/*": RAW_IMAGE,
             "application/json": {"schema": standalone_schema(AnalyzeUrlRequest)},
         },
     }

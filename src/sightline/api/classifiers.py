@@ -17,7 +17,13 @@ from sightline.api import deps
 from sightline.api.errors import documented
 from sightline.api.images import DECODE_ERRORS, READ_ERRORS, read_body, read_uploads
 from sightline.api.routing import StrictJSONRoute
-from sightline.api.schemas import MAX_STORED_INT, RequestBody, standalone_schema
+from sightline.api.schemas import (
+    MAX_STORED_INT,
+    RAW_IMAGE,
+    RequestBody,
+    image_files_field,
+    standalone_schema,
+)
 from sightline.api.scope import ReadCollection, WriteCollection
 from sightline.classifiers.service import ClassifierService, ItemOutcome
 from sightline.classifiers.store import (
@@ -234,16 +240,10 @@ def _files_or_json(model: type[BaseModel], files: str) -> dict[str, Any]:
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
-                        "properties": {
-                            "file": {
-                                "type": "array",
-                                "items": {"type": "string", "format": "binary"},
-                                "description": files,
-                            }
-                        },
+                        "properties": {"file": image_files_field(files)},
                     }
                 },
-                "image/*": {"schema": {"type": "string", "format": "binary"}},
+                "image/*": RAW_IMAGE,
             },
         }
     }

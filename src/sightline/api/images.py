@@ -19,6 +19,7 @@ from sightline.api.errors import documented
 from sightline.api.ranges import blob_response
 from sightline.api.routing import StrictJSONRoute
 from sightline.api.schemas import (
+    RAW_IMAGE,
     Duplicate,
     DuplicateList,
     ImageList,
@@ -29,6 +30,7 @@ from sightline.api.schemas import (
     SimilarList,
     UploadedImage,
     UploadOut,
+    image_files_field,
     image_view,
 )
 from sightline.api.scope import ReadCollection, WriteCollection
@@ -109,17 +111,13 @@ UPLOAD_BODY = {
                 "schema": {
                     "type": "object",
                     "properties": {
-                        "file": {
-                            "type": "array",
-                            "items": {"type": "string", "format": "binary"},
-                            "description": "One or more image files (any field name).",
-                        },
+                        "file": image_files_field("One or more image files (any field name)."),
                         "features": {"type": "string", "description": "Comma-separated."},
                         "metadata": {"type": "string", "description": "A JSON object."},
                     },
                 }
             },
-            "image/*": {"schema": {"type": "string", "format": "binary"}},
+            "image/*": RAW_IMAGE,
         },
     }
 }

@@ -47,6 +47,19 @@ Moment = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
 MAX_STORED_INT = 2**63 - 1
 
 
+def image_files_field(description: str) -> dict[str, Any]:
+    """The OpenAPI schema of a multipart field that holds one or more image files."""
+    return {
+        "type": "array",
+        "items": {"type": "string", "format": "binary"},
+        "description": description,
+    }
+
+
+# A request body that is the image file itself.
+RAW_IMAGE = {"schema": {"type": "string", "format": "binary"}}
+
+
 def standalone_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The model's JSON schema with the models it uses written in place: for a request body
     declared by hand (`openapi_extra`), where the document's components do not hold them."""

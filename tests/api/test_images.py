@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from urllib.parse import quote
@@ -164,6 +165,18 @@ def test_list_paginates_newest_first_and_filters(client: Client) -> None:
     newest = client.get(png)["created_at"]
     assert [i["id"] for i in client.list(uploaded_after=newest)["items"]] == []
     assert len(client.list(uploaded_before=newest)["items"]) == 5
+
+
+def test_list_finds_the_images_of_exact_bytes(server: RunningServer, client: Client) -> None:
+    data = noise(11)
+    first = client.upload(data)["id"]
+    again = client.upload(data)["id"]
+    client.upload(noise(12))
+    digest = hashlib.sha256(data).hexdigest()
+    assert [i["id"] for i in client.list(sha256=digest)["items"]] == [again, first]
+    assert client.list(sha256=hashlib.sha256(b"never sent").hexdigest())["items"] == []
+    refused = httpx.get(f"{server.url}/v1/images", params={"sha256": "ABC"})
+    assert (refused.status_code, refused.json()["error"]["code"]) == (400, "InvalidParameter")
 
 
 def test_lists_can_leave_out_results_but_keep_every_status(

@@ -274,6 +274,14 @@ def list_images(
     content_type: str | None = None,
     uploaded_after: Moment | None = None,
     uploaded_before: Moment | None = None,
+    sha256: Annotated[
+        str | None,
+        Query(
+            pattern="^[0-9a-f]{64}$",
+            description="Only images of these exact bytes (the file's SHA-256, lowercase hex): "
+            "how a client learns whether a file is already stored before sending it.",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> ImageList:
@@ -283,6 +291,7 @@ def list_images(
         content_type=content_type,
         uploaded_after=uploaded_after,
         uploaded_before=uploaded_before,
+        sha256=sha256,
         before_id=_decode_cursor(cursor) if cursor else None,
         limit=limit + 1,
     )

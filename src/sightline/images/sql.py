@@ -126,6 +126,8 @@ class SQLImageStore:
             conditions.append(t.images.c.created_at > query.uploaded_after)
         if query.uploaded_before is not None:
             conditions.append(t.images.c.created_at < query.uploaded_before)
+        if query.sha256 is not None:
+            conditions.append(t.images.c.sha256 == query.sha256)
         if query.before_id is not None:
             conditions.append(t.images.c.id < query.before_id)
         statement = (

@@ -29,6 +29,7 @@ class ImageQuery:
     content_type: str | None = None
     uploaded_after: datetime | None = None
     uploaded_before: datetime | None = None
+    sha256: str | None = None  # only the images of these exact bytes
     before_id: str | None = None
     limit: int = 50
 

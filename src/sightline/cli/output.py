@@ -1,0 +1,159 @@
+"""How commands print what they find: a table for people, JSON or JSON Lines for programs.
+
+On a terminal, a rich table with colours; piped, the same rows as tab-separated lines under a
+header line (for `cut` and `awk`), never colours. `--json` prints one JSON document and `--jsonl`
+one JSON object per line, whatever stdout is. Messages, progress bars and summaries go to stderr,
+so stdout stays data; progress bars show only when stderr is a terminal.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+from pydantic import BaseModel
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Format(enum.StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    JSONL = "jsonl"
+
+
+def output_options(command: F) -> F:
+    """`--json` and `--jsonl`, given to the command as `output: Format` (table otherwise)."""
+    command = click.option(
+        "--jsonl",
+        "output",
+        flag_value=Format.JSONL,
+        type=click.UNPROCESSED,
+        help="Print one JSON object per line (for streaming into other tools).",
+    )(command)
+    return click.option(
+        "--json",
+        "output",
+        flag_value=Format.JSON,
+        type=click.UNPROCESSED,
+        default=Format.TABLE,
+        help="Print JSON instead of a table.",
+    )(command)
+
+
+def plain(value: Any) -> Any:
+    """A client answer (a typed model or a mapping) as plain JSON data."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
+    if isinstance(value, Mapping):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a table: its header, the cell of a row, and how the cell is aligned."""
+
+    header: str
+    cell: Callable[[Any], object]
+    justify: str = "left"  # "right" for numbers
+    style: str | None = None
+
+
+def cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+class Printer:
+    """Prints for one command run in the format its flags chose."""
+
+    def __init__(self, output: Format = Format.TABLE) -> None:
+        self.output = output
+        # highlight=False: rich would colour numbers and words inside cells by guesswork.
+        self.out = Console(highlight=False, soft_wrap=False)
+        self.err = Console(stderr=True, highlight=False)
+
+    @property
+    def for_people(self) -> bool:
+        return self.output is Format.TABLE
+
+    def rows(
+        self, rows: Iterable[Any], columns: Sequence[Column], *, title: str | None = None
+    ) -> int:
+        """Prints `rows` (answers as the API gives them) as a table, or as JSON; returns how
+        many there were. JSON Lines are printed as the rows come, so a long listing streams."""
+        count = 0
+        if self.output is Format.JSONL:
+            for row in rows:
+                click.echo(json.dumps(plain(row), ensure_ascii=False))
+                count += 1
+            return count
+        collected = list(rows)
+        if self.output is Format.JSON:
+            click.echo(json.dumps(plain(collected), ensure_ascii=False, indent=2))
+            return len(collected)
+        if not self.out.is_terminal:
+            click.echo("\t".join(column.header for column in columns))
+            for row in collected:
+                click.echo("\t".join(_one_line(cell_text(c.cell(row))) for c in columns))
+            return len(collected)
+        table = Table(title=title, title_justify="left", header_style="bold")
+        for column in columns:
+            table.add_column(column.header, justify=column.justify, style=column.style)  # type: ignore[arg-type]
+        for row in collected:
+            table.add_row(*(cell_text(column.cell(row)) for column in columns))
+        self.out.print(table)
+        return len(collected)
+
+    def record(self, value: Any, render: Callable[[Any], object]) -> None:
+        """One answer: `render(value)` (text or a rich renderable) for people, else JSON."""
+        if self.output is Format.TABLE:
+            self.out.print(render(value))
+        else:
+            indent = 2 if self.output is Format.JSON else None
+            click.echo(json.dumps(plain(value), ensure_ascii=False, indent=indent))
+
+    def note(self, message: str) -> None:
+        """A line for people on stderr (counts, what was done); never mixed into data."""
+        self.err.print(message)
+
+    def progress(self, *, bytes_: bool = False) -> Progress:
+        """A progress display on stderr (files done of total, rate, time left; bytes and bytes
+        per second with `bytes_`). It draws nothing unless stderr is a terminal."""
+        columns: list[Any] = [
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+        ]
+        if bytes_:
+            columns += [DownloadColumn(), TransferSpeedColumn()]
+        columns += [TimeElapsedColumn(), TimeRemainingColumn()]
+        return Progress(*columns, console=self.err, disable=not self.err.is_terminal)
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\t", " ").replace("\n", " ")

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import json
+
+import click
+from click.testing import CliRunner
+from pydantic import BaseModel
+
+from sightline.cli.output import Column, Format, Printer, output_options
+
+
+class Thing(BaseModel):
+    name: str
+    score: float
+
+
+ROWS = [{"name": "cat", "score": 0.91234}, Thing(name="dog\tlike", score=0.5)]
+COLUMNS = [
+    Column("Name", lambda row: row["name"] if isinstance(row, dict) else row.name),
+    Column("Score", lambda row: row["score"] if isinstance(row, dict) else row.score, "right"),
+]
+
+
+@click.command()
+@output_options
+def things(output: Format) -> None:
+    printer = Printer(output)
+    count = printer.rows(ROWS, COLUMNS)
+    printer.note(f"{count} things")
+
+
+def test_piped_tables_are_tab_separated_with_a_header_and_notes_go_to_stderr() -> None:
+    result = CliRunner().invoke(things, [])
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == ["Name\tScore", "cat\t0.912", "dog like\t0.500"]
+    assert "2 things" in result.stderr
+    assert "\x1b[" not in result.output  # no colours off a terminal
+
+
+def test_json_and_jsonl_print_the_answers_themselves() -> None:
+    whole = CliRunner().invoke(things, ["--json"])
+    assert json.loads(whole.stdout) == [
+        {"name": "cat", "score": 0.91234},
+        {"name": "dog\tlike", "score": 0.5},
+    ]
+    lines = CliRunner().invoke(things, ["--jsonl"]).stdout.splitlines()
+    assert [json.loads(line)["name"] for line in lines] == ["cat", "dog\tlike"]

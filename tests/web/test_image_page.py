@@ -169,6 +169,52 @@ def test_zooming_and_panning_keep_the_overlays_on_the_picture(
     assert_marks(page, ".layer-crops rect.shape", crops["crops"][0]["box"], frame)
 
 
+def test_fingers_pinch_and_drag_the_picture_on_a_touch_screen(
+    browser: Browser, site: RunningServer, portrait: dict[str, Any]
+) -> None:
+    faces = portrait["features"]["faces"]["result"]
+    face, frame = faces["faces"][0]["box"], (faces["width"], faces["height"])
+    context = browser.new_context(
+        viewport=PHONE,  # type: ignore[arg-type]
+        base_url=site.url,
+        has_touch=True,
+        is_mobile=True,
+    )
+    try:
+        page = context.new_page()
+        page.goto(f"/#/images/{portrait['id']}")
+        expect(page.locator(".layer-faces rect.shape")).to_be_visible()
+        stage = rect(page, ".stage")
+        x, y = stage["x"] + stage["w"] / 2, stage["y"] + stage["h"] / 2
+        touches = context.new_cdp_session(page)
+
+        def touch(kind: str, points: list[tuple[float, float]]) -> None:
+            touched = [{"x": px, "y": py, "id": index} for index, (px, py) in enumerate(points)]
+            touches.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": touched})
+
+        # Two fingers from 40 to 160 pixels apart: four times as large, the page itself not.
+        touch("touchStart", [(x - 20, y), (x + 20, y)])
+        for step in range(1, 11):
+            touch("touchMove", [(x - 20 - 6 * step, y), (x + 20 + 6 * step, y)])
+        touch("touchEnd", [])
+        expect(page.get_by_role("group", name="Zoom").locator("output")).to_have_text("400 %")
+        assert page.evaluate("visualViewport.scale") == 1
+        assert_marks(page, ".layer-faces rect.shape", face, frame)
+
+        # One finger moves the zoomed picture.
+        before = rect(page, ".stage .original")
+        touch("touchStart", [(x, y)])
+        for step in range(1, 6):
+            touch("touchMove", [(x - 8 * step, y - 4 * step)])
+        touch("touchEnd", [])
+        moved = rect(page, ".stage .original")
+        assert moved["x"] == pytest.approx(before["x"] - 40, abs=TOLERANCE)
+        assert moved["y"] == pytest.approx(before["y"] - 20, abs=TOLERANCE)
+        assert_marks(page, ".layer-faces rect.shape", face, frame)
+    finally:
+        context.close()
+
+
 def test_overlay_toggles_and_zoom_are_in_view_above_a_tall_picture(
     screen: Page, site: RunningServer
 ) -> None:

@@ -43,6 +43,7 @@ export function zoomable(stage, canvas) {
     view.x = clamp(view.x, 1 - view.zoom, 0);
     view.y = clamp(view.y, 1 - view.zoom, 0);
     canvas.style.setProperty("transform", `translate(${view.x * width}px, ${view.y * height}px) scale(${view.zoom})`);
+    canvas.style.setProperty("--zoom", String(view.zoom));
     stage.classList.toggle("zoomed", view.zoom > 1);
     level.textContent = `${Math.round(view.zoom * 100)} %`;
     zoomOutButton.disabled = view.zoom <= 1;
@@ -132,9 +133,13 @@ export function zoomable(stage, canvas) {
   // the pointer leaves the stage.
   function startGesture() {
     const [first, second] = [...pointers.values()];
-    gesture = second
-      ? { pinch: true, distance: Math.hypot(first.x - second.x, first.y - second.y) || 1, zoom: view.zoom, mid: { x: (first.x + second.x) / 2, y: (first.y + second.y) / 2 } }
-      : { pinch: false, last: { ...first } };
+    if (!second) {
+      gesture = { pinch: false, last: { ...first } };
+      return;
+    }
+    const distance = Math.hypot(first.x - second.x, first.y - second.y) || 1;
+    const mid = { x: (first.x + second.x) / 2, y: (first.y + second.y) / 2 };
+    gesture = { pinch: true, distance, zoom: view.zoom, mid };
   }
 
   stage.addEventListener("pointerdown", (event) => {

@@ -93,8 +93,8 @@ def test_the_image_page_toggles_overlays_and_follows_a_reprocess(page: Page, api
     # Reprocessing shows at once and the page follows the new analysis to its end.
     page.get_by_role("button", name="Reprocess").click()
     status = page.locator(".subtitle .badge")
-    expect(status).not_to_have_text("Done")
-    expect(status).to_have_text("Done", timeout=60_000)
+    expect(status).not_to_have_text("Analysed")
+    expect(status).to_have_text("Analysed", timeout=60_000)
     expect(boxes).to_have_count(1)
 
     page.goto(f"/#/images/{document['id']}")

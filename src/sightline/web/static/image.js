@@ -15,13 +15,15 @@ import {
   percent,
   spinner,
   timeEl,
-  titleCase,
   toast,
 } from "./dom.js";
 import { CARD_RESULTS, displayName, miniCard } from "./gallery.js";
+import { featureLabel, imageTypeLabel, statusLabel, versionLabel } from "./labels.js";
 import { describe, layersOf, overlaySvg } from "./overlays.js";
+import { zoomable } from "./zoom.js";
 
-// Which overlays are on survives re-renders and moving between images.
+// Which overlays are on survives re-renders and moving between images. Smart crops start off:
+// five crops over the picture hide what the other overlays mark.
 const enabledLayers = new Set(["faces", "objects", "people", "text"]);
 const openDetails = new Set();
 
@@ -51,23 +53,53 @@ function featureResult(image, name) {
 
 // -- sections ------------------------------------------------------------------------------------
 
+// What went wrong with a feature, in words: the server's own message of a failure names
+// exception types (`ValueError: …`), so it stays in a tooltip, for support requests.
+const FAILURES = {
+  AnalyzerError: "This analysis stopped on an unexpected error. Reprocess the image to try again; if it fails again, the server's log says why.",
+  JobFailed: "The analysis did not finish after several tries. Reprocess the image to try again.",
+  ImageTooLarge: "The file is larger than this server analyses.",
+  ImageDimensionsTooLarge: "The picture has more pixels than this server analyses.",
+  ImageMemoryTooLarge: "The picture needs more memory to analyse than this server allows.",
+  InvalidImageFormat: "The file is damaged or not a picture this server can read.",
+};
+
+function featureProblem(feature) {
+  if (feature.status === "skipped") {
+    // A skip reason is written for people; an empty analyzer means none is installed, and
+    // that reason names the feature by its internal name.
+    if (!feature.analyzer) return h("p", { class: "note" }, "This server has no analyzer for it installed.");
+    const reason = feature.result?.reason ?? feature.error?.message;
+    return reason ? h("p", { class: "note" }, reason) : null;
+  }
+  if (feature.status !== "failed") return null;
+  const technical = feature.error?.message ?? "";
+  return h(
+    "p",
+    { class: "error-text", title: technical || null },
+    FAILURES[feature.error?.code] ?? "This analysis failed. Reprocess the image to try again.",
+  );
+}
+
 function featuresPanel(image) {
-  const rows = Object.entries(image.features).sort(([a], [b]) => a.localeCompare(b));
+  const rows = Object.entries(image.features)
+    .map(([name, feature]) => [featureLabel(name), feature])
+    .sort(([a], [b]) => a.localeCompare(b));
   return panel(
     "Analysis",
     h(
       "ul",
       { class: "feature-list" },
-      rows.map(([name, feature]) =>
+      rows.map(([label, feature]) =>
         h(
           "li",
           {},
-          h("span", { class: "feature-name" }, name),
-          badge(feature.status),
-          h("span", { class: "muted small" }, `v${feature.version}`),
-          feature.error
-            ? h("p", { class: feature.status === "skipped" ? "note" : "error-text" }, feature.error.message ?? JSON.stringify(feature.error))
+          h("span", { class: "feature-name" }, label),
+          badge(feature.status, statusLabel(feature.status)),
+          feature.version
+            ? h("span", { class: "muted small", title: `Analyzer version ${feature.version}` }, versionLabel(feature.version))
             : null,
+          featureProblem(feature),
         ),
       ),
     ),
@@ -75,11 +107,7 @@ function featuresPanel(image) {
 }
 
 const SOURCE_NAMES = {
-  faces: "faces",
-  people: "people",
   read: "text read",
-  image_type: "image type",
-  color: "colours",
 };
 
 /**
@@ -96,7 +124,8 @@ function tagLink(name, className) {
 }
 
 function tagRow(tag) {
-  const source = tag.source && tag.source !== "imagenet" ? SOURCE_NAMES[tag.source] ?? tag.source : null;
+  const source =
+    tag.source && tag.source !== "imagenet" ? SOURCE_NAMES[tag.source] ?? featureLabel(tag.source).toLowerCase() : null;
   const broader = tag.broader ?? [];
   return h(
     "li",
@@ -166,7 +195,7 @@ function labelsPanel(image) {
         h(
           "h3",
           {},
-          classifier ? h("a", { href: `#/classifiers/${encodeURIComponent(classifier)}` }, classifier) : name,
+          classifier ? h("a", { href: `#/classifiers/${encodeURIComponent(classifier)}` }, classifier) : featureLabel(name),
         ),
         h(
           "ul",
@@ -258,7 +287,7 @@ function qualityPanel(image) {
   return panel(
     "Type and quality",
     definitionList([
-      ["Type", type ? `${titleCase(type.type)} (${percent(type.scores?.[type.type])})` : null],
+      ["Type", type ? `${imageTypeLabel(type.type)} (${percent(type.scores?.[type.type])})` : null],
       ["Quality", quality ? h("span", { class: "inline-bar" }, bar(quality.score), percent(quality.score)) : null],
       ["Sharpness", quality ? flag(quality.sharpness?.blurry, "Blurry", "Sharp") : null],
       [
@@ -356,6 +385,10 @@ function exifPanel(image) {
   );
 }
 
+// The server says which vector is missing in its own terms; people read what to do.
+const SEARCH_UNAVAILABLE =
+  "Similar images are found once this image is analysed for similarity: reprocess it to do that.";
+
 function relatedPanel(title, loader, emptyText, signal) {
   const body = h("div", { class: "related" }, spinner(`Loading ${title.toLowerCase()}`));
   loader(signal)
@@ -368,7 +401,8 @@ function relatedPanel(title, loader, emptyText, signal) {
     })
     .catch((error) => {
       if (error.name === "AbortError") return;
-      clear(body, h("p", { class: "muted" }, error.message));
+      const text = error.code === "SearchUnavailable" ? SEARCH_UNAVAILABLE : error.message;
+      clear(body, h("p", { class: "muted", title: error.code === "SearchUnavailable" ? error.message : null }, text));
     });
   return panel(title, body);
 }
@@ -440,20 +474,31 @@ export async function renderImage({ main, params, signal }) {
     }
   }
 
+  // Built once: the picture is not loaded again, and the zoom stays, when results arrive.
+  const picture = h("img", {
+    src: `v1/images/${image.id}/content`,
+    alt: displayName(image),
+    class: "original",
+    width: image.width,
+    height: image.height,
+    draggable: "false",
+  });
+  const canvas = h("div", { class: "zoom-canvas" }, picture);
+  const stage = h(
+    "figure",
+    { class: "stage", tabindex: "0", "aria-label": "Picture: scroll, pinch or double-click to zoom, drag to move" },
+    canvas,
+  );
+  const zoom = zoomable(stage, canvas);
+  signal.addEventListener("abort", zoom.dispose);
+
   function renderViewer() {
     const layers = layersOf(image);
-    const picture = h("img", {
-      src: `v1/images/${image.id}/content`,
-      alt: displayName(image),
-      class: "original",
-      width: image.width,
-      height: image.height,
-    });
-    const stage = h("figure", { class: "stage" }, picture);
+    canvas.querySelector(".overlay")?.remove();
     let svg = null;
     if (layers.length) {
       svg = overlaySvg(image, layers, enabledLayers);
-      stage.append(svg);
+      canvas.append(svg);
     }
     const toggles = layers.map((layer) => {
       const input = h("input", {
@@ -479,14 +524,20 @@ export async function renderImage({ main, params, signal }) {
         h("span", { class: "count" }, layer.count === 0 ? "none" : String(layer.count)),
       );
     });
+    // Above the picture, so that they are in reach however tall the picture is.
     clear(
       viewer,
+      h(
+        "div",
+        { class: "viewer-bar" },
+        layers.length
+          ? h("fieldset", { class: "overlay-toggles" }, h("legend", {}, "Overlays"), toggles)
+          : h("p", { class: "muted small overlay-note" }, image.status === "done" || image.status === "failed"
+              ? "No faces, objects, people or text were looked for in this image."
+              : "Overlays appear here when the analysis finishes."),
+        zoom.controls,
+      ),
       stage,
-      layers.length
-        ? h("fieldset", { class: "overlay-toggles" }, h("legend", {}, "Overlays"), toggles)
-        : h("p", { class: "muted small" }, image.status === "done" || image.status === "failed"
-            ? "No faces, objects, people or text were looked for in this image."
-            : "Overlays appear here when the analysis finishes."),
     );
     return svg;
   }
@@ -500,7 +551,7 @@ export async function renderImage({ main, params, signal }) {
         { class: "title-block" },
         h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/" }, icon("chevron-left"), "Images")),
         h("h1", { class: "truncate", title: displayName(image) }, displayName(image)),
-        h("div", { class: "subtitle" }, badge(image.status), h("span", { class: "muted" }, `${image.width} × ${image.height} · ${formatBytes(image.size)} · uploaded `, timeEl(image.created_at))),
+        h("div", { class: "subtitle" }, badge(image.status, statusLabel(image.status)), h("span", { class: "muted" }, `${image.width} × ${image.height} · ${formatBytes(image.size)} · uploaded `, timeEl(image.created_at))),
       ),
       h(
         "div",

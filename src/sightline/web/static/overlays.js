@@ -1,5 +1,5 @@
-// Overlays drawn over the original picture: face, object, person and text boxes, as SVG in the
-// picture's own pixel coordinates (every model result repeats the width and height it used).
+// Overlays drawn over the original picture: face, object, person, text and smart-crop boxes, as
+// SVG in the picture's own pixel coordinates (every result repeats the width and height it used).
 
 import { percent, s } from "./dom.js";
 
@@ -103,7 +103,49 @@ export function layersOf(image) {
         ),
     });
   }
+  const smartCrop = result(image, "smart_crop");
+  if (smartCrop?.crops) {
+    layers.push({
+      key: "crops",
+      title: "Smart crops",
+      count: smartCrop.crops.length,
+      size: smartCrop,
+      shapes: (scale) =>
+        smartCrop.crops.map((crop, index) => {
+          const ratio = ratioText(crop.aspect_ratio);
+          const caption = cropCaption(crop.box, ratio, index, scale);
+          return s(
+            "g",
+            { class: "item" },
+            s("title", {}, `Smart crop ${ratio}${crop.contains_all_regions ? "" : ", leaves out some of what matters"}`),
+            s("rect", { x: crop.box.x, y: crop.box.y, width: crop.box.w, height: crop.box.h, class: "shape" }),
+            ...caption,
+          );
+        }),
+    });
+  }
   return layers;
+}
+
+/** 1.7778 reads "16:9": the smallest whole numbers with that ratio, else the decimal. */
+export function ratioText(ratio) {
+  for (let height = 1; height <= 20; height += 1) {
+    const width = Math.round(ratio * height);
+    if (width > 0 && Math.abs(width / height - ratio) < 0.005) return `${width}:${height}`;
+  }
+  return String(ratio);
+}
+
+// The largest crops of each ratio share a corner, so their captions are stacked down it
+// instead of drawn over each other.
+function cropCaption(rect, text, index, scale) {
+  const size = 13 * scale;
+  const x = rect.x + size * 0.4;
+  const y = rect.y + size * 0.4 + index * size * 1.7;
+  return [
+    s("rect", { x, y, width: text.length * size * 0.62 + size, height: size * 1.5, class: "caption-bg" }),
+    s("text", { x: x + size * 0.5, y: y + size * 1.1, "font-size": size, class: "caption" }, text),
+  ];
 }
 
 function box(rect, title, caption, extra = [], scale = 1) {

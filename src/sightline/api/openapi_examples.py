@@ -700,6 +700,12 @@ SUBSCRIPTION_WITH_SECRET = {
     **SUBSCRIPTION,
     "secret": "whsec_Q2x0YvN3k8pR1sT6uW9zA4bC7dE0fG3hJ5kL8mN1pQ4",
 }
+SUBSCRIPTION_PAUSED = {
+    **SUBSCRIPTION_WITH_SECRET,
+    "paused": True,
+    "secret": "whsec_Vb8nK2qX5tR9mC1wZ7yL4hD0gF3sJ6pA8eT2uN5rQ1k",
+    "updated_at": "2026-11-30T08:02:44.310000Z",
+}
 SUBSCRIPTIONS = {"subscriptions": [SUBSCRIPTION]}
 DELIVERY = {
     "id": "dlv_01a2216ef41c8d2b6e0a7f3c91d5",

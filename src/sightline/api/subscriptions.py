@@ -198,6 +198,17 @@ class SubscriptionWithSecret(SubscriptionOut):
         return cls(**SubscriptionOut.of(record).model_dump(), secret=record.secret)
 
 
+class SubscriptionChanged(SubscriptionOut):
+    """`PATCH`'s answer: with `secret` when it changed, without otherwise."""
+
+    model_config = examples(shown.SUBSCRIPTION_PAUSED)
+
+    secret: str | None = Field(
+        None,
+        description="Only when it changed (`rotate_secret` or a new `secret`): shown this once.",
+    )
+
+
 class SubscriptionList(BaseModel):
     model_config = examples(shown.SUBSCRIPTIONS)
 
@@ -326,7 +337,7 @@ def get_subscription(
     "/{subscription_id}",
     response_model=None,
     responses={
-        200: {"model": SubscriptionWithSecret},
+        200: {"model": SubscriptionChanged},
         **documented(SubscriptionNotFound, *ENDPOINT_ERRORS, InsufficientStorage),
     },
     summary="Change a subscription: filters, policy, pause or resume, endpoint, secret",

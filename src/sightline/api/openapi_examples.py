@@ -271,10 +271,10 @@ REPROCESSING = _image(
 LINKS = {
     "expires_at": "2026-11-28T10:20:00Z",
     "content": f"https://photos.example.org/v1/images/{IMAGE_ID}/content"
-    "?expires=1796037600&signature=5f0c2e9a61b4d7c3a8e2f1b09d6c4a7e",
+    "?expires=1795861200&signature=5f0c2e9a61b4d7c3a8e2f1b09d6c4a7e",
     "thumbnails": {
         str(size): f"https://photos.example.org/v1/images/{IMAGE_ID}/thumbnail?size={size}"
-        f"&expires=1796037600&signature={signature}"
+        f"&expires=1795861200&signature={signature}"
         for size, signature in (
             (128, "0b6e4d2c9a7f1e3d5c8b2a4f6e1d9c0b"),
             (256, "c2a91f7e5d3b8a6c4e0f2d1b9a7c5e3d"),
@@ -801,7 +801,7 @@ EVENTS = (
     '"source":"/sightline","type":"sightline.image.analyzed",'
     f'"subject":"images/{IMAGE_ID}","time":"2026-11-28T09:14:06.287000Z",'
     '"datacontenttype":"application/json","data":{'
-    f'"id":"{IMAGE_ID}","status":"done","features":{{"tags":"done","read":"done"}},'
-    '"filename":"summer-palace.jpg","metadata":{"album":"Beijing 2026"}},'
+    f'"id":"{IMAGE_ID}","status":"done","features":{{"read":"done","tags":"done"}},'
+    '"filename":"summer-palace.jpg","metadata":{"album":"Beijing 2026","camera":"phone"}},'
     '"collection":"default"}\n\n'
 )

@@ -18,6 +18,7 @@ from sightline.api import (
     images,
     links,
     models,
+    openapi_examples,
     search,
     system,
     uploads,
@@ -81,13 +82,14 @@ def create_api(
 
 def _complete_document(app: FastAPI, *, metrics_need_key: bool) -> None:
     """Add to the OpenAPI document FastAPI makes, once, the errors each operation answers and
-    the key it needs. Routes included later (the web app's) are in it too: it is made on the
-    first request for it."""
+    the key it needs, and put back the null values of its examples. Routes included later (the
+    web app's) are in it too: it is made on the first request for it."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = generate()  # kept in `app.openapi_schema`
+            openapi_examples.put_back_nulls(document)
             errors.describe_errors(document, app.routes, metrics_need_key=metrics_need_key)
             auth.document_security(document, metrics_need_key=metrics_need_key)
         assert app.openapi_schema is not None

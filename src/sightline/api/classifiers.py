@@ -14,8 +14,10 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
 from sightline.api import deps
+from sightline.api import openapi_examples as shown
 from sightline.api.errors import documented
 from sightline.api.images import DECODE_ERRORS, READ_ERRORS, read_body, read_uploads
+from sightline.api.openapi_examples import examples
 from sightline.api.routing import StrictJSONRoute
 from sightline.api.schemas import (
     MAX_STORED_INT,
@@ -25,6 +27,7 @@ from sightline.api.schemas import (
     standalone_schema,
 )
 from sightline.api.scope import ReadCollection, WriteCollection
+from sightline.classifiers.features import Verdict
 from sightline.classifiers.service import ClassifierService, ItemOutcome
 from sightline.classifiers.store import (
     ClassifierRecord,
@@ -61,6 +64,8 @@ Body_ = TypeVar("Body_", bound=BaseModel)
 
 
 class ClassifierIn(RequestBody):
+    model_config = examples(shown.CLASSIFIER_IN)
+
     name: str = Field(
         description="Unique in the collection; the prediction feature is `custom:NAME`."
     )
@@ -69,6 +74,8 @@ class ClassifierIn(RequestBody):
 
 
 class ClassifierPatch(RequestBody):
+    model_config = examples(shown.CLASSIFIER_PATCH)
+
     description: str | None = None
     run_on_upload: bool | None = Field(
         None,
@@ -83,6 +90,8 @@ class LabelOut(BaseModel):
 
 
 class ClassifierOut(BaseModel):
+    model_config = examples(shown.CLASSIFIER, shown.NEW_CLASSIFIER)
+
     id: str
     collection: str = Field(description="Its examples and predictions are this one's images.")
     name: str
@@ -115,6 +124,8 @@ class ClassifierOut(BaseModel):
 
 
 class ClassifierList(BaseModel):
+    model_config = examples(shown.CLASSIFIERS)
+
     items: list[ClassifierOut]
 
 
@@ -124,6 +135,8 @@ class ExampleIn(RequestBody):
 
 
 class ExamplesIn(RequestBody):
+    model_config = examples(shown.EXAMPLES_IN)
+
     examples: list[ExampleIn] = Field(max_length=MAX_BATCH)
 
 
@@ -135,6 +148,8 @@ class ItemOut(BaseModel):
 
 
 class BatchOut(BaseModel):
+    model_config = examples(shown.BATCH)
+
     succeeded: int
     failed: int
     items: list[ItemOut]
@@ -158,15 +173,21 @@ class ExampleOut(BaseModel):
 
 
 class ExampleList(BaseModel):
+    model_config = examples(shown.EXAMPLE_LIST)
+
     items: list[ExampleOut]
     next_cursor: str | None
 
 
 class Removed(BaseModel):
+    model_config = examples(shown.REMOVED)
+
     removed: int = Field(description="Image-label pairs removed.")
 
 
 class TrainIn(RequestBody):
+    model_config = examples(shown.TRAIN)
+
     threshold: float | None = Field(
         None,
         gt=0,
@@ -178,6 +199,8 @@ class TrainIn(RequestBody):
 
 
 class VersionOut(BaseModel):
+    model_config = examples(shown.VERSION, shown.TRAINING)
+
     number: int
     status: VersionStatus
     threshold: float = Field(
@@ -217,14 +240,26 @@ class VersionOut(BaseModel):
 
 
 class VersionList(BaseModel):
+    model_config = examples(shown.VERSIONS)
+
     items: list[VersionOut]
 
 
 class PredictIn(RequestBody):
+    model_config = examples(shown.PREDICT_IN)
+
     image_id: str
 
 
+class PredictionOut(Verdict):
+    """A version's prediction for one picture, as `predict` answers it."""
+
+    model_config = examples(shown.PREDICTION)
+
+
 class BackfillIn(RequestBody):
+    model_config = examples(shown.BACKFILL)
+
     only_missing: bool = Field(
         True, description="Skip images whose prediction from the published version exists."
     )
@@ -440,7 +475,18 @@ def publish(
     "/{key}/versions/{number}/export",
     response_class=Response,
     responses={
-        200: {"content": {"application/zip": {}}},
+        200: {
+            "content": {
+                "application/zip": {
+                    "schema": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "`model.onnx`, `labels.txt` (one label a line) and "
+                        "`classifier.json`.",
+                    }
+                }
+            }
+        },
         **documented(ClassifierNotFound, ClassifierVersionNotFound, NotReady, HeadNotExportable),
     },
     summary="The version as an ONNX model (input: the embedding) with its labels, zipped",
@@ -460,6 +506,7 @@ def export(
 
 @router.post(
     "/{key}/predict",
+    response_model=PredictionOut,
     responses=documented(
         ClassifierNotFound,
         ClassifierVersionNotFound,

@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from sightline.api import deps
+from sightline.api import openapi_examples as shown
 from sightline.api.routing import StrictJSONRoute
 from sightline.api.schemas import MAX_STORED_INT
 from sightline.api.scope import ReadCollection
@@ -28,7 +29,20 @@ KEEPALIVE_SECONDS = 15.0
 @router.get(
     "/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={
+        200: {
+            "content": {
+                "text/event-stream": {
+                    "schema": {
+                        "type": "string",
+                        "description": "Server-Sent Events: a `retry` line, then one message per "
+                        "event, and `: keep-alive` comments while nothing happens.",
+                        "examples": [shown.EVENTS],
+                    }
+                }
+            }
+        }
+    },
     summary="Live image events (CloudEvents 1.0 JSON in Server-Sent Events)",
     description=(
         "Each SSE message has `id` (a sequence number), `event` (the CloudEvents type) and "

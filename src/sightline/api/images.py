@@ -324,7 +324,11 @@ def get_image(
 
 @router.get(
     "/{image_id}/content",
-    responses={200: {"content": {"image/*": {}}}, **BLOB_ANSWERS, **documented(*BLOB_ERRORS)},
+    responses={
+        200: {"content": {"image/*": RAW_IMAGE}},
+        **BLOB_ANSWERS,
+        **documented(*BLOB_ERRORS),
+    },
     response_class=Response,
     summary="The original bytes (supports Range and If-None-Match); with "
     "`SIGHTLINE_BLOB_PRESIGN_SECONDS` set and an S3 store, a 307 redirect to a presigned URL",
@@ -350,7 +354,7 @@ def get_content(
 @router.get(
     "/{image_id}/thumbnail",
     responses={
-        200: {"content": {"image/webp": {}}},
+        200: {"content": {"image/webp": RAW_IMAGE}},
         **BLOB_ANSWERS,
         **documented(*BLOB_ERRORS, NotReady),
     },

@@ -9,7 +9,9 @@ from fastapi import APIRouter, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
 from sightline.api import deps
+from sightline.api import openapi_examples as shown
 from sightline.api.errors import documented
+from sightline.api.openapi_examples import examples
 from sightline.api.routing import StrictJSONRoute
 from sightline.api.schemas import RequestBody
 from sightline.collection import MAX_LENGTH, RULE
@@ -22,6 +24,8 @@ Keys = Annotated[KeyService, deps.part("keys")]
 
 
 class KeyIn(RequestBody):
+    model_config = examples(shown.KEY_IN)
+
     name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH, description="Who or what uses it.")
     scope: Scope = Field(
         Scope.READ,
@@ -41,6 +45,8 @@ class KeyIn(RequestBody):
 
 
 class KeyOut(BaseModel):
+    model_config = examples(shown.KEY)
+
     id: str
     name: str
     scope: Scope
@@ -67,14 +73,20 @@ class KeyOut(BaseModel):
 
 
 class NewKeyOut(KeyOut):
+    model_config = examples(shown.NEW_KEY)
+
     secret: str = Field(description="The key itself: shown in this answer only, never again.")
 
 
 class KeyList(BaseModel):
+    model_config = examples(shown.KEYS)
+
     items: list[KeyOut]
 
 
 class SessionsEnded(BaseModel):
+    model_config = examples(shown.SESSIONS_ENDED)
+
     ended: int = Field(description="Browser sessions ended.")
 
 

@@ -12,7 +12,9 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from sightline.api import deps
+from sightline.api import openapi_examples as shown
 from sightline.api.errors import documented
+from sightline.api.openapi_examples import examples
 from sightline.api.routing import StrictJSONRoute
 from sightline.api.scope import ReadCollection
 from sightline.errors import ImageNotFound
@@ -27,6 +29,8 @@ MAX_LINK_SECONDS = 7 * 24 * 3600
 
 
 class LinksOut(BaseModel):
+    model_config = examples(shown.LINKS)
+
     expires_at: datetime
     content: str = Field(description="The original.")
     thumbnails: dict[str, str] = Field(description="Each thumbnail size's link.")

@@ -8,6 +8,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from sightline.api import deps
+from sightline.api import openapi_examples as shown
+from sightline.api.openapi_examples import examples
 from sightline.api.routing import StrictJSONRoute
 from sightline.api.scope import WriteCollection
 from sightline.images.service import ImageService
@@ -23,6 +25,8 @@ class FeatureInfo(BaseModel):
 
 
 class FeatureList(BaseModel):
+    model_config = examples(shown.FEATURES)
+
     items: list[FeatureInfo]
 
 
@@ -38,6 +42,8 @@ class ModelInfo(BaseModel):
 
 
 class ModelList(BaseModel):
+    model_config = examples(shown.MODELS)
+
     items: list[ModelInfo]
 
 

@@ -20,6 +20,8 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from sightline.api import openapi_examples as shown
+from sightline.api.openapi_examples import examples
 from sightline.classifiers.features import CustomPrediction
 from sightline.classifiers.store import PREFIX as CUSTOM_PREFIX
 from sightline.errors import InvalidParameter
@@ -56,7 +58,7 @@ def image_files_field(description: str) -> dict[str, Any]:
     }
 
 
-# A request body that is the image file itself.
+# A body that is an image file itself: a raw upload, or an original or thumbnail answered.
 RAW_IMAGE = {"schema": {"type": "string", "format": "binary"}}
 
 
@@ -94,6 +96,10 @@ class ErrorInfo(BaseModel):
 
 
 class ErrorBody(BaseModel):
+    model_config = examples(
+        {"error": {"code": "ImageNotFound", "message": f"No image {shown.IMAGE_ID}."}}
+    )
+
     error: ErrorInfo
 
 
@@ -115,13 +121,18 @@ class DescribedAs:
 
 
 RESULT_SCHEMAS = (*RESULT_MODELS.values(), CustomPrediction, *USER_RESULTS, SkippedResult)
-RESULT_DESCRIPTION = (
-    "The analyzer's output; while re-analysis is pending, the previous result. Its schema "
-    "follows the feature: "
+# Every result a feature can have: what `DescribedAs` documents a result as.
+RESULT_UNION: object = Union[*RESULT_SCHEMAS] | None  # noqa: UP007 - a union built from a tuple
+RESULT_SCHEMAS_DESCRIPTION = (
+    "Its schema follows the feature: "
     + ", ".join(f"`{name}`: `{model.__name__}`" for name, model in RESULT_MODELS.items())
     + f"; `{CUSTOM_PREFIX}NAME`: `{CustomPrediction.__name__}`; `{USER_MODEL_PREFIX}NAME`: "
     + " or ".join(f"`{model.__name__}`" for model in USER_RESULTS)
     + f". A skipped feature's is `{SkippedResult.__name__}`."
+)
+RESULT_DESCRIPTION = (
+    "The analyzer's output; while re-analysis is pending, the previous result. "
+    + RESULT_SCHEMAS_DESCRIPTION
 )
 
 
@@ -131,7 +142,7 @@ class FeatureOut(BaseModel):
     analyzer: str
     result: Annotated[
         dict[str, Any] | None,
-        DescribedAs(Union[*RESULT_SCHEMAS] | None),  # noqa: UP007 - a union built from a tuple
+        DescribedAs(RESULT_UNION),
     ] = Field(description=RESULT_DESCRIPTION)
     error: dict[str, Any] | None = Field(None, exclude_if=lambda value: value is None)
     updated_at: datetime | None
@@ -200,6 +211,8 @@ class Links(BaseModel):
 
 
 class ImageOut(BaseModel):
+    model_config = examples(shown.IMAGE, shown.REPROCESSING)
+
     id: str
     collection: str = Field(description="The collection the image was uploaded to.")
     sha256: str
@@ -255,16 +268,22 @@ class ImageOut(BaseModel):
 
 
 class UploadedImage(ImageOut):
+    model_config = examples(*shown.UPLOADED["images"])
+
     duplicate: bool = Field(
         description="True when these exact bytes were stored before in the same collection."
     )
 
 
 class UploadOut(BaseModel):
+    model_config = examples(shown.UPLOADED)
+
     images: list[UploadedImage]
 
 
 class ImageList(BaseModel):
+    model_config = examples(shown.IMAGE_LIST)
+
     items: list[ImageOut]
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null at the end."
@@ -277,10 +296,14 @@ class Duplicate(BaseModel):
 
 
 class DuplicateList(BaseModel):
+    model_config = examples(shown.DUPLICATES)
+
     items: list[Duplicate]
 
 
 class ReprocessRequest(RequestBody):
+    model_config = examples(shown.REPROCESS)
+
     features: list[str] | None = Field(
         None, description="Features to compute again; default: every feature the image has."
     )
@@ -303,16 +326,22 @@ class AnalyzedFeature(BaseModel):
     analyzer: str
     version: str
     seconds: float = Field(description="Time this feature took, decoding excluded.")
-    result: dict[str, Any] | None
+    result: Annotated[dict[str, Any] | None, DescribedAs(RESULT_UNION)] = Field(
+        description="The analyzer's output. " + RESULT_SCHEMAS_DESCRIPTION
+    )
     error: dict[str, Any] | None = Field(None, exclude_if=lambda value: value is None)
 
 
 class AnalyzeOut(BaseModel):
+    model_config = examples(shown.ANALYZED)
+
     image: AnalyzedImage
     features: dict[str, AnalyzedFeature]
 
 
 class AnalyzeUrlRequest(RequestBody):
+    model_config = examples(shown.ANALYZE_URL)
+
     url: str = Field(description="An http(s) URL of the image; public addresses only by default.")
     features: list[str] | None = Field(
         None, description="Features to compute; default: the server's default set."
@@ -325,6 +354,8 @@ class ScoredImage(BaseModel):
 
 
 class SimilarList(BaseModel):
+    model_config = examples(shown.SIMILAR)
+
     method: str = Field(
         description="What answered: `embedding` (image vectors), `conse` (sentence embeddings "
         "of the predicted classes) or `clip` (a user image-text model)."

@@ -10,7 +10,9 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from sightline.api import deps
+from sightline.api import openapi_examples as shown
 from sightline.api.errors import documented
+from sightline.api.openapi_examples import examples
 from sightline.api.routing import StrictJSONRoute
 from sightline.api.schemas import (
     MAX_STORED_INT,
@@ -65,6 +67,8 @@ MIN_SCORE_DESCRIPTION = (
 
 
 class SearchResults(BaseModel):
+    model_config = examples(shown.SEARCH)
+
     method: str = Field(
         description="What answered: `text` (the full-text index), `conse` (sentence embeddings "
         "of the images' predicted classes) or `clip` (a user image-text model); a text query "

@@ -15,7 +15,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from sightline.api import deps
+from sightline.api import openapi_examples as shown
 from sightline.api.errors import documented
+from sightline.api.openapi_examples import examples
 from sightline.api.routing import StrictJSONRoute
 from sightline.api.schemas import RequestBody
 from sightline.api.scope import ReadCollection
@@ -114,6 +116,8 @@ class SubscriptionFields(RequestBody):
 
 
 class SubscriptionIn(SubscriptionFields):
+    model_config = examples(shown.SUBSCRIPTION_IN)
+
     endpoint: str = Field(
         max_length=limits.MAX_ENDPOINT_LENGTH,
         description="The http(s) URL events are POSTed to; it must accept the CloudEvents "
@@ -122,6 +126,8 @@ class SubscriptionIn(SubscriptionFields):
 
 
 class SubscriptionPatch(SubscriptionFields):
+    model_config = examples(shown.SUBSCRIPTION_PATCH)
+
     endpoint: str | None = Field(
         None,
         max_length=limits.MAX_ENDPOINT_LENGTH,
@@ -137,6 +143,8 @@ class Counts(BaseModel):
 
 
 class SubscriptionOut(BaseModel):
+    model_config = examples(shown.SUBSCRIPTION)
+
     id: str
     collection: str | None = Field(
         description="It gets only this collection's events; null: every event."
@@ -181,6 +189,8 @@ class SubscriptionOut(BaseModel):
 
 
 class SubscriptionWithSecret(SubscriptionOut):
+    model_config = examples(shown.SUBSCRIPTION_WITH_SECRET)
+
     secret: str = Field(description="Shown when made and when rotated, never again.")
 
     @classmethod
@@ -188,11 +198,26 @@ class SubscriptionWithSecret(SubscriptionOut):
         return cls(**SubscriptionOut.of(record).model_dump(), secret=record.secret)
 
 
+class SubscriptionChanged(SubscriptionOut):
+    """`PATCH`'s answer: with `secret` when it changed, without otherwise."""
+
+    model_config = examples(shown.SUBSCRIPTION_PAUSED)
+
+    secret: str | None = Field(
+        None,
+        description="Only when it changed (`rotate_secret` or a new `secret`): shown this once.",
+    )
+
+
 class SubscriptionList(BaseModel):
+    model_config = examples(shown.SUBSCRIPTIONS)
+
     subscriptions: list[SubscriptionOut]
 
 
 class DeliveryOut(BaseModel):
+    model_config = examples(shown.DELIVERY, shown.REDELIVERING)
+
     id: str
     event_id: str
     event_type: str
@@ -235,6 +260,8 @@ class DeliveryOut(BaseModel):
 
 
 class DeliveryList(BaseModel):
+    model_config = examples(shown.DELIVERIES)
+
     deliveries: list[DeliveryOut]
     next_cursor: str | None
 
@@ -255,11 +282,15 @@ class AttemptOut(BaseModel):
 
 
 class AttemptList(BaseModel):
+    model_config = examples(shown.ATTEMPTS)
+
     attempts: list[AttemptOut]
     next_cursor: str | None
 
 
 class Requeued(BaseModel):
+    model_config = examples(shown.REQUEUED)
+
     requeued: int
 
 
@@ -306,7 +337,7 @@ def get_subscription(
     "/{subscription_id}",
     response_model=None,
     responses={
-        200: {"model": SubscriptionWithSecret},
+        200: {"model": SubscriptionChanged},
         **documented(SubscriptionNotFound, *ENDPOINT_ERRORS, InsufficientStorage),
     },
     summary="Change a subscription: filters, policy, pause or resume, endpoint, secret",

@@ -9,18 +9,28 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from sightline.api import auth, deps
+from sightline.api import openapi_examples as shown
+from sightline.api.openapi_examples import examples
 from sightline.api.routing import StrictJSONRoute
 from sightline.metrics import Metrics
 
 router = APIRouter(tags=["system"], route_class=StrictJSONRoute)
 
 
-@router.get("/healthz", summary="Liveness: the process answers")
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+class Health(BaseModel):
+    model_config = examples(shown.HEALTH)
+
+    status: Literal["ok"]
+
+
+@router.get("/healthz", response_model=Health, summary="Liveness: the process answers")
+def healthz() -> Health:
+    return Health(status="ok")
 
 
 class Readiness(BaseModel):
+    model_config = examples(shown.READY)
+
     status: Literal["ready", "unavailable"]
     checks: dict[str, str] = Field(description="`ok`, or why the part failed, by part.")
 
@@ -50,6 +60,19 @@ def readyz(request: Request) -> JSONResponse:
     "/metrics",
     summary="Prometheus metrics",
     response_class=Response,
+    responses={
+        200: {
+            "content": {
+                "text/plain": {
+                    "schema": {
+                        "type": "string",
+                        "description": "The Prometheus text exposition format, version 0.0.4.",
+                        "examples": [shown.METRICS],
+                    }
+                }
+            }
+        }
+    },
     dependencies=[Depends(auth.metrics_access, scope="request")],
 )
 def metrics(metrics: Annotated[Metrics, deps.part("metrics")]) -> Response:

@@ -15,8 +15,10 @@ from pydantic import BaseModel, Field
 
 from sightline import json_input
 from sightline.api import deps
+from sightline.api import openapi_examples as shown
 from sightline.api.errors import documented
 from sightline.api.images import read_body
+from sightline.api.openapi_examples import examples
 from sightline.api.routing import StrictJSONRoute
 from sightline.api.schemas import RequestBody
 from sightline.api.scope import ReadCollection, WriteCollection, no_collection
@@ -39,6 +41,8 @@ MAX_NOTIFICATION_BYTES = 1024 * 1024
 
 
 class UploadIn(RequestBody):
+    model_config = examples(shown.UPLOAD_IN)
+
     filename: str | None = Field(
         None,
         description="The file's name, kept with the image (its base name: 255 characters at most).",
@@ -50,6 +54,8 @@ class UploadIn(RequestBody):
 
 
 class UploadOut(BaseModel):
+    model_config = examples(shown.UPLOAD)
+
     id: str = Field(description="The upload's id, which the image will have once catalogued.")
     collection: str = Field(description="The collection the image goes to.")
     status: UploadState
@@ -76,9 +82,51 @@ class UploadOut(BaseModel):
 
 
 class TicketOut(UploadOut):
+    model_config = examples(shown.TICKET)
+
     url: str = Field(description="POST a multipart/form-data form here: `fields`, then `file`.")
     fields: dict[str, str] = Field(description="Form fields to send before the file, as given.")
     max_bytes: int = Field(description="The largest file the form accepts.")
+
+
+# The notifications `inbox.parse_notification` reads, as far as it reads them: what it leaves
+# unchecked (another record's fields, a SeaweedFS entry's) stays open here too, so the document
+# refuses no notification the route takes.
+S3_EVENT_RECORDS = {
+    "title": "S3 event records",
+    "type": "object",
+    "required": ["Records"],
+    "properties": {
+        "Records": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["s3"],
+                "properties": {
+                    "eventName": {
+                        "description": "`ObjectCreated:…` (or `s3:ObjectCreated:…`) records "
+                        "are catalogued; the others are ignored."
+                    },
+                    "s3": {
+                        "type": "object",
+                        "description": "Of a created object: `bucket.name`, and `object.key` "
+                        "URL-encoded (strings).",
+                    },
+                },
+            },
+        }
+    },
+}
+SEAWEEDFS_NOTIFICATION = {
+    "title": "SeaweedFS filer notification",
+    "type": "object",
+    "required": ["event_type", "key"],
+    "properties": {
+        "event_type": {"description": "`create` events are catalogued; the others are ignored."},
+        "key": {"type": "string", "description": "The path: `/buckets/BUCKET/KEY`."},
+        "message": {"description": "Its `new_entry.is_directory`: folders are ignored."},
+    },
+}
 
 
 class OutcomeOut(BaseModel):
@@ -97,6 +145,8 @@ class OutcomeOut(BaseModel):
 
 
 class OutcomeList(BaseModel):
+    model_config = examples(shown.OUTCOMES)
+
     records: list[OutcomeOut]
 
 
@@ -156,8 +206,9 @@ def get_upload(upload_id: str, uploads: Uploads, collection: ReadCollection) -> 
             "content": {
                 "application/json": {
                     "schema": {
-                        "type": "object",
                         "description": "S3 event records or a SeaweedFS filer notification.",
+                        "anyOf": [S3_EVENT_RECORDS, SEAWEEDFS_NOTIFICATION],
+                        "examples": [shown.STORAGE_EVENT],
                     }
                 }
             },

@@ -12,7 +12,9 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from sightline.api import auth, deps
+from sightline.api import openapi_examples as shown
 from sightline.api.errors import documented
+from sightline.api.openapi_examples import examples
 from sightline.api.routing import StrictJSONRoute
 from sightline.api.schemas import RequestBody
 from sightline.errors import NotFound, TooManyAuthFailures, Unauthorized
@@ -55,12 +57,16 @@ Keys = Annotated[KeyService, deps.part("keys")]
 
 
 class SessionIn(RequestBody):
+    model_config = examples(shown.SESSION_IN)
+
     api_key: str = Field(
         description="One of `SIGHTLINE_API_KEYS`, or a key from `sightline keys create`."
     )
 
 
 class SessionOut(BaseModel):
+    model_config = examples(shown.SESSION)
+
     auth_required: bool = Field(description="The server has API keys: the app must sign in.")
     signed_in: bool = Field(description="This browser may use the API.")
     scope: Scope | None = Field(

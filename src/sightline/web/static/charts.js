@@ -9,12 +9,17 @@ function short(text, length) {
 }
 
 function hiddenTable(caption, headers, rows) {
+  // Hidden by a wrapper: a table ignores `overflow`, so it would widen the page on a phone.
   return h(
-    "table",
+    "div",
     { class: "visually-hidden" },
-    h("caption", {}, caption),
-    h("thead", {}, h("tr", {}, headers.map((cell) => h("th", { scope: "col" }, cell)))),
-    h("tbody", {}, rows.map((row) => h("tr", {}, row.map((cell, i) => (i === 0 ? h("th", { scope: "row" }, cell) : h("td", {}, cell)))))),
+    h(
+      "table",
+      {},
+      h("caption", {}, caption),
+      h("thead", {}, h("tr", {}, headers.map((cell) => h("th", { scope: "col" }, cell)))),
+      h("tbody", {}, rows.map((row) => h("tr", {}, row.map((cell, i) => (i === 0 ? h("th", { scope: "row" }, cell) : h("td", {}, cell)))))),
+    ),
   );
 }
 
@@ -78,8 +83,12 @@ export function precisionRecallChart(labels) {
   );
 }
 
-/** The confusion matrix of a multiclass version: actual labels in rows, predicted in columns. */
-export function confusionMatrixChart(confusion) {
+/**
+ * The confusion matrix of a multiclass version: actual labels in rows, predicted in columns.
+ * A click on a cell whose images `cells` knows (`has(actual, predicted)`) opens them
+ * (`open(actual, predicted)`); the keyboard reaches the same images through that list.
+ */
+export function confusionMatrixChart(confusion, cells) {
   const { labels, matrix } = confusion;
   const n = labels.length;
   const cell = n > 8 ? 36 : 52;
@@ -113,10 +122,15 @@ export function confusionMatrixChart(confusion) {
     row.forEach((value, c) => {
       const share = value / total;
       const diagonal = r === c;
+      const opens = Boolean(value && cells?.has?.(labels[r], labels[c]));
       svg.append(
         s(
           "g",
-          { class: ["cell", diagonal ? "diagonal" : "off"] },
+          {
+            class: ["cell", diagonal ? "diagonal" : "off", opens && "opens"],
+            dataset: { actual: labels[r], predicted: labels[c] },
+            onclick: opens ? () => cells.open(labels[r], labels[c]) : null,
+          },
           s("title", {}, `Actual ${labels[r]}, predicted ${labels[c]}: ${value} (${percent(share)} of ${labels[r]})`),
           s("rect", {
             x: left + c * cell + 1,
@@ -133,12 +147,13 @@ export function confusionMatrixChart(confusion) {
             height: cell - 2,
             rx: 4,
             class: "cell-fill",
-            "fill-opacity": value ? 0.15 + 0.85 * share : 0,
+            // At most 40 %: the count stays readable (WCAG AA) on the tint in both themes.
+            "fill-opacity": value ? 0.08 + 0.32 * share : 0,
           }),
           s("text", {
             x: left + c * cell + cell / 2,
             y: cy + cell / 2,
-            class: share > 0.55 ? "cell-value strong" : "cell-value",
+            class: "cell-value",
             "text-anchor": "middle",
             "dominant-baseline": "central",
           }, String(value)),

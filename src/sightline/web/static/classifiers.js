@@ -211,7 +211,7 @@ function predictionList(verdict) {
     verdict.labels.map((label) => {
       const predicted = verdict.predicted.includes(label.name);
       const bar = h("span", { class: "bar-fill" });
-      bar.style.setProperty("width", `${Math.round(label.confidence * 100)}%`);
+      bar.style.setProperty("--value", String(label.confidence));
       return h(
         "li",
         { class: predicted ? "predicted" : null, dataset: { label: label.name } },
@@ -619,6 +619,9 @@ export async function renderClassifier({ main, params, query, signal, setQuery }
       return;
     }
     const published = classifier.published_version;
+    const columns = ["Version", "Status", "Examples", classifier.kind === "multiclass" ? "Accuracy" : "Precision", "Trained", ""];
+    // On a phone each row becomes a block, each cell headed by its column's name.
+    const cell = (label, ...content) => h("td", { dataset: { label } }, h("div", {}, ...content));
     const rows = versions.map((version) => {
       const status =
         version.status === "training"
@@ -652,11 +655,11 @@ export async function renderClassifier({ main, params, query, signal, setQuery }
       return h(
         "tr",
         { dataset: { version: String(version.number) } },
-        h("th", { scope: "row" }, `v${version.number}`),
-        h("td", {}, status, version.error ? h("p", { class: "error-text small" }, version.error.message) : null),
-        h("td", {}, String(version.example_count)),
-        h("td", {}, overall ? percent(overall.accuracy ?? overall.precision, 1) : "–"),
-        h("td", {}, version.training_seconds !== null ? `${version.training_seconds.toFixed(1)} s` : "–", h("br"), timeEl(version.created_at)),
+        h("th", { scope: "row" }, `Version ${version.number}`),
+        cell(columns[1], status, version.error ? h("p", { class: "error-text small" }, version.error.message) : null),
+        cell(columns[2], String(version.example_count)),
+        cell(columns[3], overall ? percent(overall.accuracy ?? overall.precision, 1) : "–"),
+        cell(columns[4], version.training_seconds !== null ? `${version.training_seconds.toFixed(1)} s, ` : "", timeEl(version.created_at)),
         h("td", { class: "row-actions" }, actions),
       );
     });
@@ -684,8 +687,8 @@ export async function renderClassifier({ main, params, query, signal, setQuery }
           { class: "table-wrap" },
           h(
             "table",
-            { class: "data" },
-            h("thead", {}, h("tr", {}, ["Version", "Status", "Examples", classifier.kind === "multiclass" ? "Accuracy" : "Precision", "Trained", ""].map((t) => h("th", { scope: "col" }, t)))),
+            { class: "data stackable versions" },
+            h("thead", {}, h("tr", {}, columns.map((t) => h("th", { scope: "col" }, t)))),
             h("tbody", {}, rows),
           ),
         ),
@@ -734,19 +737,29 @@ export async function renderClassifier({ main, params, query, signal, setQuery }
       h("p", {}, "Drop an image here, or ", h("label", { for: inputId, class: "button small" }, "choose one")),
       input,
     );
+    let tries = 0;
     const test = async (file) => {
       if (!file) return;
+      const attempt = ++tries; // only the latest image's answer is shown
       const preview = h("img", { src: URL.createObjectURL(file), alt: file.name, class: "test-preview" });
       preview.addEventListener("load", () => URL.revokeObjectURL(preview.src), { once: true });
-      clear(result, h("div", { class: "test-picture" }, preview, spinner("Predicting")));
+      preview.addEventListener("error", () => {
+        URL.revokeObjectURL(preview.src);
+        preview.replaceWith(h("span", { class: "test-preview thumb-missing", role: "img", "aria-label": file.name }, icon("image")));
+      }, { once: true });
+      const waiting = spinner("Predicting");
+      const picture = h("div", { class: "test-picture" }, preview, waiting);
+      clear(result, picture);
       try {
         const form = new FormData();
         form.append("file", file, file.name);
         const verdict = await api(`${keyPath(key)}/predict`, { method: "POST", query: { version: number }, body: form, signal });
-        clear(result, h("div", { class: "test-picture" }, preview), predictionList(verdict));
+        if (attempt === tries) result.append(predictionList(verdict));
       } catch (error) {
-        if (error.name === "AbortError") return;
-        clear(result, h("div", { class: "test-picture" }, preview), h("p", { class: "form-error", role: "alert" }, `${file.name}: ${error.message}`));
+        if (error.name === "AbortError" || attempt !== tries) return;
+        result.append(h("p", { class: "form-error", role: "alert" }, `${file.name}: ${error.message}`));
+      } finally {
+        waiting.remove();
       }
     };
     input.addEventListener("change", () => {

@@ -571,15 +571,14 @@ def misclassified(
     `{image_id, actual, predicted, confidence}` (the predicted label's probability)."""
     top = probabilities.argmax(axis=1)
     actual = truth.argmax(axis=1)
-    wrong = np.flatnonzero(top != actual)
     rows = [
         {
             "image_id": example_ids[i],
-            "actual": labels[actual[i]],
-            "predicted": labels[top[i]],
+            "actual": labels[int(actual[i])],
+            "predicted": labels[int(top[i])],
             "confidence": _rounded(probabilities[i, top[i]]),
         }
-        for i in wrong
+        for i in map(int, np.flatnonzero(top != actual))
     ]
     return sorted(rows, key=lambda row: -row["confidence"])
 

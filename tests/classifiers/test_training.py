@@ -358,7 +358,7 @@ def test_the_confusion_matrix_names_the_examples_of_each_cell_off_its_diagonal()
         (w["confidence"] for w in wrong), reverse=True
     )
     tagged, tags, names = attributes(40, 2)
-    multilabel = train(MULTILABEL, tagged, tags, names, example_ids=ids[:40])
+    multilabel = train(MULTILABEL, tagged, tags, names, example_ids=[f"img_{i}" for i in range(40)])
     assert "misclassified" not in multilabel.metrics["confusion_matrix"]  # counts per label
 
 

@@ -60,6 +60,15 @@ def test_a_classifier_learns_garment_shapes_from_labelled_uploads(
     assert {entry["name"] for entry in metrics["labels"]} == set(KINDS)
     matrix = metrics["confusion_matrix"]
     assert sum(map(sum, matrix["matrix"])) == PER_KIND * len(KINDS)
+    off_diagonal = sum(
+        n for r, row in enumerate(matrix["matrix"]) for c, n in enumerate(row) if r != c
+    )
+    assert len(matrix["misclassified"]) == off_diagonal
+    for wrong in matrix["misclassified"]:  # the stored images that fell off the diagonal
+        assert (
+            wrong["image_id"] in catalogue[wrong["actual"]]
+            and wrong["predicted"] != wrong["actual"]
+        )
     assert version["labels"] == sorted(KINDS) and version["example_count"] == 24
     head = metrics["head"]
     names = [candidate["name"] for candidate in head["candidates"]]

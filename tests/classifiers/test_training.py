@@ -337,6 +337,31 @@ def test_a_first_format_head_still_loads_and_predicts() -> None:
     np.testing.assert_allclose(head.probabilities(vectors), expected, atol=1e-5)
 
 
+def test_the_confusion_matrix_names_the_examples_of_each_cell_off_its_diagonal() -> None:
+    vectors, examples, labels = clustered([10, 10, 10], spread=0.05)  # overlapping classes
+    ids = [f"img_{i:04d}" for i in range(len(examples))]
+    result = train(MULTICLASS, vectors, examples, labels, candidates=[EMBEDDING_LINEAR])
+    confusion = train(
+        MULTICLASS, vectors, examples, labels, candidates=[EMBEDDING_LINEAR], example_ids=ids
+    ).metrics["confusion_matrix"]
+    wrong = confusion.pop("misclassified")
+    assert confusion == result.metrics["confusion_matrix"]  # the counts are unchanged
+    assert wrong, "the classes overlap: some examples are confused"
+    for r, actual in enumerate(labels):
+        for c, predicted in enumerate(labels):
+            cell = [w for w in wrong if (w["actual"], w["predicted"]) == (actual, predicted)]
+            assert len(cell) == (0 if r == c else confusion["matrix"][r][c])
+    for row in wrong:
+        assert examples[ids.index(row["image_id"])] == {row["actual"]}
+        assert 0 < row["confidence"] <= 1
+    assert [w["confidence"] for w in wrong] == sorted(
+        (w["confidence"] for w in wrong), reverse=True
+    )
+    tagged, tags, names = attributes(40, 2)
+    multilabel = train(MULTILABEL, tagged, tags, names, example_ids=[f"img_{i}" for i in range(40)])
+    assert "misclassified" not in multilabel.metrics["confusion_matrix"]  # counts per label
+
+
 def test_metrics_come_from_held_out_folds_not_the_training_data() -> None:
     """Random labels on random vectors: with more dimensions than examples the head fits its
     training data perfectly, but nothing generalises, so honest metrics stay near chance."""

@@ -212,8 +212,9 @@ class VersionOut(BaseModel):
     embedding_version: str = Field(description="Version of the `embedding` it was trained on.")
     metrics: dict[str, Any] | None = Field(
         description="Cross-validated precision, recall and average precision per label and "
-        "overall, and the confusion matrix; `head`: the head training chose, `{chosen, "
-        "selected_by, candidates: [{name, input, model, augmentation (when the examples' "
+        "overall, and the confusion matrix (multiclass: with its `misclassified` examples, "
+        "`[{image_id, actual, predicted, confidence}]`); `head`: the head training chose, "
+        "`{chosen, selected_by, candidates: [{name, input, model, augmentation (when the examples' "
         "copies were fit on too: `shift` or `flip`), cv_accuracy (multiclass), "
         "cv_mean_average_precision}]}`, and `model`: the chosen head's model."
     )

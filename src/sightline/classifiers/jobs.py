@@ -77,6 +77,7 @@ class TrainJob:
                 glimpses=np.stack(glimpses) if glimpses else None,
                 early=np.stack(early) if early else None,
                 threshold=version.threshold,
+                example_ids=[example.image_id for example in examples],
             )
         except SightlineError as exc:
             self._finish(job, error=error_info(exc.code, exc.message), started=started)

@@ -367,6 +367,7 @@ def train(
     threshold: float = 0.5,
     folds: int = 5,
     seed: int = 0,
+    example_ids: Sequence[str] | None = None,
 ) -> TrainingResult:
     """Fit a head for `labels` on embeddings `X` (N, D) labelled by `examples` (one label set
     per row), with metrics from `folds`-fold cross-validation (fewer when a label has fewer
@@ -380,8 +381,9 @@ def train(
     or the `candidates` named) is cross-validated on the same folds (augmented copies of the
     examples being fit on only); the best by accuracy (multiclass, then mean average precision)
     or mean average precision (multilabel) is fit on every example and its held-out metrics are
-    the version's. The same inputs and seed
-    give the same head and metrics."""
+    the version's. With `example_ids` (one per example), a multiclass confusion matrix also
+    names its `misclassified` examples: which ones make up each cell off the diagonal. The same
+    inputs and seed give the same head and metrics."""
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
     started = time.perf_counter()
@@ -416,7 +418,9 @@ def train(
     else:
         positives = truth.sum(axis=0)
         k = min(folds, int(np.minimum(positives, len(truth) - positives).min()))
-    tried: list[tuple[Candidate, JSON, JSON]] = []
+    if example_ids is not None and len(example_ids) != len(examples):
+        raise ValueError(f"Expected {len(examples)} example ids, got {len(example_ids)}.")
+    tried: list[tuple[Candidate, JSON, JSON, Matrix]] = []
     # One BLAS thread: these matrices are small, and two threads made lbfgs 10-30 times slower
     # on the 2-core host (and their summation order made the iteration count vary).
     with threadpool_limits(limits=1, user_api="blas"):
@@ -432,8 +436,10 @@ def train(
             if kind is ClassifierKind.MULTICLASS:
                 row["cv_accuracy"] = metrics["overall"]["accuracy"]
             row["cv_mean_average_precision"] = metrics["overall"]["mean_average_precision"]
-            tried.append((candidate, metrics, row))
-        chosen, metrics, _ = max(tried, key=lambda entry: _selection_score(kind, entry[2]))
+            tried.append((candidate, metrics, row, held_out))
+        chosen, metrics, _, held_out = max(
+            tried, key=lambda entry: _selection_score(kind, entry[2])
+        )
         rows = head_input(chosen.input, embeddings, pictures, earlier)
         head = _fit(
             chosen,
@@ -441,6 +447,10 @@ def train(
             *_fit_rows(chosen, rows, truth, pictures)(np.arange(len(rows))),
             names,
             seed,
+        )
+    if example_ids is not None and kind is ClassifierKind.MULTICLASS:
+        metrics["confusion_matrix"]["misclassified"] = misclassified(
+            names, truth, held_out, example_ids
         )
     metrics["cross_validation"] = {"folds": k, "seed": seed, "examples": len(examples)}
     metrics["model"] = _description(head)
@@ -451,7 +461,7 @@ def train(
         "selected_by": "accuracy"
         if kind is ClassifierKind.MULTICLASS
         else "mean_average_precision",
-        "candidates": [row for _, _, row in tried],
+        "candidates": [row for _, _, row, _ in tried],
     }
     return TrainingResult(head, metrics, time.perf_counter() - started)
 
@@ -548,6 +558,29 @@ def evaluate(
         "overall": overall,
         "confusion_matrix": confusion,
     }
+
+
+def misclassified(
+    labels: Sequence[str],
+    truth: npt.NDArray[np.bool_],
+    probabilities: npt.NDArray[np.floating[Any]],
+    example_ids: Sequence[str],
+) -> list[JSON]:
+    """The multiclass examples whose held-out top label is not theirs, as the confusion
+    matrix counts them (its top label, whatever the threshold), most confidently wrong first:
+    `{image_id, actual, predicted, confidence}` (the predicted label's probability)."""
+    top = probabilities.argmax(axis=1)
+    actual = truth.argmax(axis=1)
+    rows = [
+        {
+            "image_id": example_ids[i],
+            "actual": labels[int(actual[i])],
+            "predicted": labels[int(top[i])],
+            "confidence": _rounded(probabilities[i, top[i]]),
+        }
+        for i in map(int, np.flatnonzero(top != actual))
+    ]
+    return sorted(rows, key=lambda row: -row["confidence"])
 
 
 def _model() -> LogisticRegression:

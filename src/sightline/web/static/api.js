@@ -35,9 +35,13 @@ function errorFrom(status, body) {
   return new ApiError(status, `Http${status}`, `The server answered ${status}.`);
 }
 
-/** One JSON request; resolves with the parsed body (null for 204), rejects with an ApiError. */
-export async function api(path, { method = "GET", query, json, signal } = {}) {
+/**
+ * One request with a JSON answer; resolves with the parsed body (null for 204), rejects with an
+ * ApiError. Its body: `json`, or `body` (a FormData of files, which sets its own type).
+ */
+export async function api(path, { method = "GET", query, json, body: content, signal } = {}) {
   const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin", signal };
+  if (content !== undefined) init.body = content;
   if (json !== undefined) {
     init.body = JSON.stringify(json);
     init.headers["Content-Type"] = "application/json";

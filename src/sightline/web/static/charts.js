@@ -1,6 +1,6 @@
-// Charts of a classifier version's cross-validated metrics, as SVG: per-label precision and
-// recall bars, and the confusion matrix. Each comes with the same figures as a table for
-// screen readers.
+// Charts of a classifier version's cross-validated metrics: per-label precision and recall
+// bars, and the confusion matrix (SVG). Each comes with the same figures as a table for screen
+// readers.
 
 import { h, nextId, percent, s } from "./dom.js";
 
@@ -9,61 +9,50 @@ function short(text, length) {
 }
 
 function hiddenTable(caption, headers, rows) {
+  // Hidden by a wrapper: a table ignores `overflow`, so it would widen the page on a phone.
   return h(
-    "table",
+    "div",
     { class: "visually-hidden" },
-    h("caption", {}, caption),
-    h("thead", {}, h("tr", {}, headers.map((cell) => h("th", { scope: "col" }, cell)))),
-    h("tbody", {}, rows.map((row) => h("tr", {}, row.map((cell, i) => (i === 0 ? h("th", { scope: "row" }, cell) : h("td", {}, cell)))))),
+    h(
+      "table",
+      {},
+      h("caption", {}, caption),
+      h("thead", {}, h("tr", {}, headers.map((cell) => h("th", { scope: "col" }, cell)))),
+      h("tbody", {}, rows.map((row) => h("tr", {}, row.map((cell, i) => (i === 0 ? h("th", { scope: "row" }, cell) : h("td", {}, cell)))))),
+    ),
   );
 }
 
-/** Horizontal bars: precision and recall of each label, 0 to 100 %. */
+/**
+ * Horizontal bars: precision and recall of each label, 0 to 100 %. Drawn in HTML rather than
+ * SVG so that its words keep their size and wrap on a phone instead of shrinking with it.
+ */
 export function precisionRecallChart(labels) {
-  const labelWidth = 130;
-  const plotWidth = 380;
-  const right = 54;
-  const rowHeight = 44;
-  const top = 28;
-  const width = labelWidth + plotWidth + right;
-  const height = top + labels.length * rowHeight + 8;
-  const titleId = nextId("chart-title");
-  const x = (value) => labelWidth + (value ?? 0) * plotWidth;
-  const svg = s(
-    "svg",
-    // Drawn at its own size (never enlarged), shrinking with narrow screens.
-    { class: "chart pr-chart", viewBox: `0 0 ${width} ${height}`, width, role: "img", "aria-labelledby": titleId },
-    s("title", { id: titleId }, "Precision and recall per label"),
-  );
-  for (const tick of [0, 0.25, 0.5, 0.75, 1]) {
-    svg.append(
-      s("line", { x1: x(tick), x2: x(tick), y1: top - 6, y2: height - 4, class: "grid-line" }),
-      s("text", { x: x(tick), y: top - 12, class: "tick", "text-anchor": "middle" }, `${tick * 100}%`),
+  const bar = (kind, label, value) => {
+    const fill = h("span", { class: `bar-fill bar-${kind}` });
+    fill.style.setProperty("--value", String(value ?? 0));
+    return h(
+      "span",
+      { class: "pr-bar", title: `${label.name} ${kind}: ${percent(value)}` },
+      h("span", { class: "bar" }, fill),
+      h("span", { class: "bar-value" }, value === null || value === undefined ? "–" : percent(value)),
     );
-  }
-  labels.forEach((label, index) => {
-    const y = top + index * rowHeight;
-    svg.append(
-      s("text", { x: labelWidth - 10, y: y + rowHeight / 2 + 1, class: "row-label", "text-anchor": "end", "dominant-baseline": "middle" },
-        s("title", {}, label.name), short(label.name, 16)),
-    );
-    const pairs = [
-      ["precision", label.precision, y + 8],
-      ["recall", label.recall, y + 22],
-    ];
-    for (const [kind, value, barY] of pairs) {
-      svg.append(
-        s("rect", { x: labelWidth, y: barY, width: plotWidth, height: 12, class: "bar-bg", rx: 3 }),
-        s("rect", { x: labelWidth, y: barY, width: Math.max(0, (value ?? 0) * plotWidth), height: 12, class: `bar-${kind}`, rx: 3 },
-          s("title", {}, `${label.name} ${kind}: ${percent(value)}`)),
-        s("text", { x: x(1) + 8, y: barY + 10, class: "bar-value" }, value === null || value === undefined ? "–" : percent(value)),
-      );
-    }
-  });
+  };
   return h(
     "figure",
     { class: "chart-figure" },
-    svg,
+    h(
+      "div",
+      { class: "chart pr-chart", role: "img", "aria-label": "Precision and recall per label" },
+      labels.map((label) =>
+        h(
+          "div",
+          { class: "pr-row", dataset: { label: label.name } },
+          h("span", { class: "pr-label" }, label.name),
+          h("span", { class: "pr-bars" }, bar("precision", label, label.precision), bar("recall", label, label.recall)),
+        ),
+      ),
+    ),
     h(
       "figcaption",
       { class: "legend" },
@@ -78,8 +67,12 @@ export function precisionRecallChart(labels) {
   );
 }
 
-/** The confusion matrix of a multiclass version: actual labels in rows, predicted in columns. */
-export function confusionMatrixChart(confusion) {
+/**
+ * The confusion matrix of a multiclass version: actual labels in rows, predicted in columns.
+ * A click on a cell whose images `cells` knows (`has(actual, predicted)`) opens them
+ * (`open(actual, predicted)`); the keyboard reaches the same images through that list.
+ */
+export function confusionMatrixChart(confusion, cells) {
   const { labels, matrix } = confusion;
   const n = labels.length;
   const cell = n > 8 ? 36 : 52;
@@ -113,10 +106,15 @@ export function confusionMatrixChart(confusion) {
     row.forEach((value, c) => {
       const share = value / total;
       const diagonal = r === c;
+      const opens = Boolean(value && cells?.has?.(labels[r], labels[c]));
       svg.append(
         s(
           "g",
-          { class: ["cell", diagonal ? "diagonal" : "off"] },
+          {
+            class: ["cell", diagonal ? "diagonal" : "off", opens && "opens"],
+            dataset: { actual: labels[r], predicted: labels[c] },
+            onclick: opens ? () => cells.open(labels[r], labels[c]) : null,
+          },
           s("title", {}, `Actual ${labels[r]}, predicted ${labels[c]}: ${value} (${percent(share)} of ${labels[r]})`),
           s("rect", {
             x: left + c * cell + 1,
@@ -133,12 +131,13 @@ export function confusionMatrixChart(confusion) {
             height: cell - 2,
             rx: 4,
             class: "cell-fill",
-            "fill-opacity": value ? 0.15 + 0.85 * share : 0,
+            // At most 40 %: the count stays readable (WCAG AA) on the tint in both themes.
+            "fill-opacity": value ? 0.08 + 0.32 * share : 0,
           }),
           s("text", {
             x: left + c * cell + cell / 2,
             y: cy + cell / 2,
-            class: share > 0.55 ? "cell-value strong" : "cell-value",
+            class: "cell-value",
             "text-anchor": "middle",
             "dominant-baseline": "central",
           }, String(value)),

@@ -31,19 +31,31 @@ function kindPill(kind) {
 
 // -- list ----------------------------------------------------------------------------------------
 
-function createForm(onCreated) {
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const ID_PREFIX = "clf_"; // a name never looks like a classifier's id
+const MAX_DESCRIPTION = 1024;
+
+/** What is wrong with a name, in words, or null when the server would take it. */
+function nameProblem(name) {
+  if (!name) return "Give the classifier a name.";
+  if (name.length > 64) return "Use at most 64 characters.";
+  if (!NAME_PATTERN.test(name)) return "Use only letters, digits, “_”, “-” and “.”, starting with a letter or a digit (no spaces).";
+  if (name.startsWith(ID_PREFIX)) return `A name cannot start with “${ID_PREFIX}”: that is how classifier ids start.`;
+  return null;
+}
+
+function createForm({ onCreated, onCancel }) {
   const errorBox = h("p", { class: "form-error", role: "alert", hidden: true });
+  const nameError = h("p", { class: "field-error error-text small", id: "classifier-name-error", role: "alert", hidden: true });
   const name = h("input", {
     id: "classifier-name",
     name: "name",
-    required: true,
     maxlength: 64,
-    pattern: "[A-Za-z0-9][A-Za-z0-9_.\\-]*",
     autocomplete: "off",
     spellcheck: "false",
-    "aria-describedby": "classifier-name-hint",
+    "aria-describedby": "classifier-name-hint classifier-name-error",
   });
-  const description = h("input", { id: "classifier-description", name: "description", autocomplete: "off" });
+  const description = h("input", { id: "classifier-description", name: "description", autocomplete: "off", maxlength: MAX_DESCRIPTION });
   const kindName = nextId("kind");
   const kindOption = (value) =>
     h(
@@ -53,37 +65,62 @@ function createForm(onCreated) {
       h("span", {}, h("strong", {}, KINDS[value].title), h("span", { class: "muted small" }, KINDS[value].text)),
     );
   const submit = h("button", { type: "submit", class: "primary" }, icon("plus"), "Create classifier");
+  const cancel = h("button", { type: "button", class: "ghost", onclick: onCancel }, "Cancel");
+  const showNameError = (message) => {
+    nameError.textContent = message ?? "";
+    nameError.hidden = !message;
+    name.setAttribute("aria-invalid", String(Boolean(message)));
+  };
+  name.addEventListener("input", () => {
+    if (!nameError.hidden) showNameError(nameProblem(name.value.trim()));
+  });
+  // Our own checks and words, next to the field, rather than the browser's bubbles.
   const form = h(
     "form",
-    { class: "panel form-panel", "aria-labelledby": "new-classifier-title" },
+    { class: "panel form-panel", "aria-labelledby": "new-classifier-title", novalidate: true },
     h("h2", { id: "new-classifier-title" }, "New classifier"),
     h(
       "div",
       { class: "field" },
       h("label", { for: "classifier-name" }, "Name"),
       name,
-      h("p", { class: "hint", id: "classifier-name-hint" }, "Letters, digits, “_”, “-” and “.”. Its predictions appear on images as the feature custom:NAME."),
+      nameError,
+      h("p", { class: "hint", id: "classifier-name-hint" }, "Letters, digits, “_”, “-” and “.”. Its predictions appear on images under this name."),
     ),
     h("fieldset", { class: "field choices" }, h("legend", {}, "Kind"), kindOption("multiclass"), kindOption("multilabel")),
     h("div", { class: "field" }, h("label", { for: "classifier-description" }, "Description ", h("span", { class: "muted" }, "(optional)")), description),
     errorBox,
-    h("div", { class: "form-actions" }, submit),
+    h("div", { class: "form-actions" }, cancel, submit),
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    submit.disabled = true;
     errorBox.hidden = true;
+    const wanted = name.value.trim();
+    const problem = nameProblem(wanted);
+    showNameError(problem);
+    if (problem) {
+      name.focus();
+      return;
+    }
+    submit.disabled = true;
     try {
       const kind = form.querySelector(`input[name="${kindName}"]:checked`).value;
       const created = await api("v1/classifiers", {
         method: "POST",
-        json: { name: name.value.trim(), kind, description: description.value.trim() },
+        json: { name: wanted, kind, description: description.value.trim() },
       });
       onCreated(created);
     } catch (error) {
-      errorBox.textContent = error.message;
-      errorBox.hidden = false;
-      name.focus();
+      if (error.code === "ClassifierExists") {
+        showNameError(`A classifier named “${wanted}” exists already: choose another name.`);
+        name.focus();
+      } else if (error.code === "InvalidParameter" && error.details?.name !== undefined) {
+        showNameError(nameProblem(wanted) ?? error.message);
+        name.focus();
+      } else {
+        errorBox.textContent = error.message;
+        errorBox.hidden = false;
+      }
     } finally {
       submit.disabled = false;
     }
@@ -118,13 +155,23 @@ export async function renderClassifiers({ main, query, signal }) {
   document.title = "Classifiers · Sightline";
   const { items } = await api("v1/classifiers", { signal });
   const formSlot = h("div", { class: "form-slot" });
-  const toggle = h("button", { type: "button", class: "primary", "aria-expanded": "false" }, icon("plus"), h("span", {}, "New classifier"));
-  const showForm = (open) => {
-    toggle.setAttribute("aria-expanded", String(open));
-    clear(formSlot, open ? createForm((created) => (location.hash = `#/classifiers/${encodeURIComponent(created.name)}`)) : null);
-    if (open) formSlot.querySelector("input").focus();
+  const opened = (created) => (location.hash = `#/classifiers/${encodeURIComponent(created.name)}`);
+  // Opens the form, or brings it forward when it is open already: never closes it.
+  const openForm = () => {
+    if (!formSlot.firstChild) {
+      clear(formSlot, createForm({ onCreated: opened, onCancel: closeForm }));
+      inviting.hidden = true; // the form is the invitation now
+    }
+    formSlot.scrollIntoView({ block: "nearest" });
+    formSlot.querySelector("input").focus();
   };
-  toggle.addEventListener("click", () => showForm(toggle.getAttribute("aria-expanded") !== "true"));
+  const closeForm = () => {
+    clear(formSlot);
+    inviting.hidden = false;
+    (items.length ? toggle : inviting).focus();
+  };
+  const toggle = h("button", { type: "button", class: "primary", onclick: openForm }, icon("plus"), h("span", {}, "New classifier"));
+  const inviting = h("button", { type: "button", class: "primary", onclick: openForm }, icon("plus"), "Create your first classifier");
   const steps = h(
     "ol",
     { class: "steps" },
@@ -142,18 +189,39 @@ export async function renderClassifiers({ main, query, signal }) {
         "div",
         { class: "page-head" },
         h("div", {}, h("h1", {}, "Classifiers"), h("p", { class: "lede muted" }, "Teach Sightline your own categories from a few dozen labelled images. Training takes seconds.")),
-        h("div", { class: "actions" }, toggle),
+        // With none yet, the invitation below is the one action.
+        items.length ? h("div", { class: "actions" }, toggle) : null,
       ),
       formSlot,
       items.length
         ? h("ul", { class: "card-list" }, items.map(classifierCard))
-        : h("div", { class: "state empty" }, h("div", { class: "state-icon" }, icon("layers")), h("h2", {}, "No classifiers yet"), steps),
+        : h("div", { class: "state empty" }, h("div", { class: "state-icon" }, icon("layers")), h("h2", {}, "No classifiers yet"), steps, h("div", { class: "state-actions" }, inviting)),
     ),
   );
-  if (query.has("new") || !items.length) showForm(true);
+  if (query.has("new")) openForm();
 }
 
 // -- one classifier ------------------------------------------------------------------------------
+
+/** A prediction's labels, best first, each with its probability as a bar. */
+function predictionList(verdict) {
+  return h(
+    "ul",
+    { class: "prediction-list", "aria-label": "Predicted labels" },
+    verdict.labels.map((label) => {
+      const predicted = verdict.predicted.includes(label.name);
+      const bar = h("span", { class: "bar-fill" });
+      bar.style.setProperty("--value", String(label.confidence));
+      return h(
+        "li",
+        { class: predicted ? "predicted" : null, dataset: { label: label.name } },
+        h("span", { class: "prediction-name" }, label.name, predicted ? badge("done", "Predicted") : null),
+        h("span", { class: "bar", "aria-hidden": "true" }, bar),
+        h("span", { class: "prediction-value" }, percent(label.confidence, 1)),
+      );
+    }),
+  );
+}
 
 function metricTiles(version) {
   const overall = version.metrics?.overall ?? {};
@@ -170,10 +238,102 @@ function metricTiles(version) {
   );
 }
 
+const HEAD_INPUTS = {
+  embedding: "the picture’s similarity vector",
+  pixels: "the pixels",
+  hog: "the picture’s outlines",
+  "embedding+hog": "the similarity vector and outlines",
+  "embedding+early": "the similarity vector and fine detail",
+};
+const HEAD_MODELS = {
+  linear: "a linear model",
+  kernel: "a model comparing with the examples",
+  neighbours: "the nearest examples",
+};
+const AUGMENTATIONS = { shift: "shifted copies", flip: "mirrored copies" };
+
+/** A candidate head (`hog/linear+shift`) in words: what it reads and how it decides. */
+function headWords(candidate) {
+  const reads = HEAD_INPUTS[candidate.input] ?? candidate.input;
+  const model = HEAD_MODELS[candidate.model] ?? candidate.model;
+  const copies = candidate.augmentation ? `, also learning from ${AUGMENTATIONS[candidate.augmentation] ?? candidate.augmentation}` : "";
+  return `${model} on ${reads}${copies}`;
+}
+
+function headNote(head) {
+  const chosen = head.candidates.find((candidate) => candidate.name === head.chosen);
+  if (!chosen) return null;
+  const score = (c) => percent(c.cv_accuracy ?? c.cv_mean_average_precision);
+  const by = head.selected_by === "accuracy" ? "accuracy" : "mean average precision";
+  return h(
+    "details",
+    { class: "head-note small" },
+    h("summary", {}, `Decides with ${headWords(chosen)}: the best of ${head.candidates.length} ways tried, by ${by}.`),
+    h("ul", {}, head.candidates.map((c) => h("li", { title: c.name }, `${headWords(c)}: ${score(c)}`))),
+  );
+}
+
+/** The misclassified images behind each cell off the confusion matrix's diagonal. */
+function misclassifiedPanel(confusion) {
+  const wrong = confusion.misclassified;
+  const offDiagonal = confusion.matrix.some((row, r) => row.some((value, c) => r !== c && value));
+  if (!offDiagonal) return { panel: h("p", { class: "muted small" }, "Every example was classified right in cross-validation."), open: () => {} };
+  if (!wrong) return { panel: h("p", { class: "muted small" }, "Train a new version to see which images were misclassified."), open: () => {} };
+  const groups = new Map();
+  for (const item of wrong) {
+    const key = JSON.stringify([item.actual, item.predicted]);
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(item);
+  }
+  const cells = new Map();
+  const list = h(
+    "div",
+    { class: "misclassified" },
+    [...groups.values()].map((items) => {
+      const { actual, predicted } = items[0];
+      const thumbs = h("ul", { class: "example-strip wrap", "aria-label": `${actual} taken for ${predicted}` });
+      const details = h(
+        "details",
+        { class: "cell-images" },
+        h("summary", {}, h("strong", {}, actual), " taken for ", h("strong", {}, predicted), ` · ${items.length} ${items.length === 1 ? "image" : "images"}`),
+        thumbs,
+      );
+      // Thumbnails load when a group is first opened, not for every group at once.
+      details.addEventListener("toggle", () => {
+        if (!details.open || thumbs.childElementCount) return;
+        clear(
+          thumbs,
+          items.map((item) => {
+            const img = h("img", { src: `v1/images/${item.image_id}/thumbnail?size=128`, alt: `${actual}, predicted ${predicted} (${percent(item.confidence)})`, loading: "lazy" });
+            img.addEventListener("error", () => img.replaceWith(h("span", { class: "thumb-missing" }, icon("image"))), { once: true });
+            return h("li", {}, h("a", { href: `#/images/${item.image_id}`, title: `Predicted ${predicted} at ${percent(item.confidence)}` }, img), h("span", { class: "small muted" }, percent(item.confidence)));
+          }),
+        );
+      });
+      cells.set(JSON.stringify([actual, predicted]), details);
+      return details;
+    }),
+  );
+  const open = (actual, predicted) => {
+    const details = cells.get(JSON.stringify([actual, predicted]));
+    if (!details) return;
+    details.open = true;
+    details.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    details.querySelector("summary").focus({ preventScroll: true });
+  };
+  return {
+    panel: h("div", {}, h("h3", {}, "Misclassified images"), h("p", { class: "muted small" }, "Open a group, or a cell off the diagonal, to see the images."), list),
+    open,
+    has: (actual, predicted) => cells.has(JSON.stringify([actual, predicted])),
+  };
+}
+
 function metricsPanel(classifier, version) {
   const id = nextId("metrics");
   const metrics = version.metrics;
   const cv = metrics.cross_validation;
+  const confusion = metrics.confusion_matrix;
+  const misclassified = confusion?.matrix ? misclassifiedPanel(confusion) : null;
   return h(
     "section",
     { class: "panel metrics", "aria-labelledby": id },
@@ -183,23 +343,38 @@ function metricsPanel(classifier, version) {
       { class: "muted small" },
       `Cross-validated${cv ? ` over ${cv.folds} folds of ${cv.examples} examples` : ""}; ${version.threshold > 0 ? `a label counts as predicted at ${percent(version.threshold)} or more` : "the top label is predicted whatever its probability"}.`,
     ),
-    metrics.head
-      ? h(
-          "p",
-          { class: "muted small" },
-          `Head: ${metrics.head.chosen}, the best of ${metrics.head.candidates.length} candidates by cross-validated ${metrics.head.selected_by.replaceAll("_", " ")} (${metrics.head.candidates.map((c) => `${c.name} ${percent(c.cv_accuracy ?? c.cv_mean_average_precision)}`).join(", ")}).`,
-        )
-      : null,
+    metrics.head ? headNote(metrics.head) : null,
     metricTiles(version),
     h("div", { class: "chart-grid" },
       h("div", {}, h("h3", {}, "Precision and recall per label"), precisionRecallChart(metrics.labels)),
-      metrics.confusion_matrix?.matrix
-        ? h("div", {}, h("h3", {}, "Confusion matrix"), confusionMatrixChart(metrics.confusion_matrix))
-        : metrics.confusion_matrix?.per_label
-          ? h("div", {}, h("h3", {}, "Outcomes per label"), outcomeTable(metrics.confusion_matrix.per_label))
+      confusion?.matrix
+        ? h("div", {}, h("h3", {}, "Confusion matrix"), confusionMatrixChart(confusion, misclassified), misclassified.panel)
+        : confusion?.per_label
+          ? h("div", {}, h("h3", {}, "Outcomes per label"), outcomeTable(confusion.per_label))
           : null,
     ),
   );
+}
+
+/** Each label's count of examples, and the labels too short of them to train, in words. */
+function trainingBlocker(classifier) {
+  const labels = classifier.labels;
+  if (!labels.length) return `Label images first: each label needs at least ${MIN_EXAMPLES} examples.`;
+  if (classifier.kind === "multiclass" && labels.length < 2) {
+    return `Add a second label: a classifier with one label per image needs at least two (${labels[0].name} is the only one).`;
+  }
+  const short = labels.filter((l) => l.examples < MIN_EXAMPLES);
+  if (short.length) {
+    return `Add at least ${MIN_EXAMPLES} examples of each label: ${short.map((l) => `${l.name} has ${l.examples}`).join(", ")}.`;
+  }
+  if (classifier.kind === "multilabel") {
+    // A multilabel label also needs examples without it to learn what it is not.
+    const everywhere = labels.filter((l) => classifier.example_count - l.examples < MIN_EXAMPLES);
+    if (everywhere.length) {
+      return `Each label needs at least ${MIN_EXAMPLES} labelled images without it too: ${everywhere.map((l) => `${l.name} is missing from ${classifier.example_count - l.examples}`).join(", ")}.`;
+    }
+  }
+  return null;
 }
 
 export async function renderClassifier({ main, params, query, signal, setQuery }) {
@@ -212,6 +387,7 @@ export async function renderClassifier({ main, params, query, signal, setQuery }
   const head = h("div", { class: "page-head" });
   const labelsSlot = h("div");
   const trainSlot = h("div");
+  const testSlot = h("div");
   const versionsSlot = h("div");
   const metricsSlot = h("div");
 
@@ -293,7 +469,6 @@ export async function renderClassifier({ main, params, query, signal, setQuery }
           classifier.published_version
             ? badge("done", `Published v${classifier.published_version}`)
             : badge("pending", "Not published"),
-          h("code", { class: "muted small" }, classifier.feature),
         ),
         classifier.description ? h("p", { class: "muted" }, classifier.description) : null,
       ),
@@ -386,20 +561,22 @@ export async function renderClassifier({ main, params, query, signal, setQuery }
     // Empty: the server's default (multiclass: the top label, whatever its probability).
     const threshold = h("input", { id: "train-threshold", type: "number", min: 0.05, max: 0.95, step: 0.05, value: classifier.kind === "multiclass" ? "" : 0.5, placeholder: "top label", inputmode: "decimal" });
     const training = versions.some((v) => v.status === "training");
-    const button = h("button", { type: "submit", class: "primary", disabled: training }, training ? spinner("Training") : icon("play"), training ? "Training…" : "Train new version");
-    const short = classifier.labels.filter((l) => l.examples < MIN_EXAMPLES);
+    const blocker = trainingBlocker(classifier);
+    const reasonId = nextId("train-reason");
+    const button = h(
+      "button",
+      { type: "submit", class: "primary", disabled: training || Boolean(blocker), "aria-describedby": reasonId },
+      training ? spinner("Training") : icon("play"),
+      training ? "Training…" : "Train new version",
+    );
     const form = h(
       "form",
-      { class: "panel", "aria-labelledby": id },
+      { class: "panel train", "aria-labelledby": id },
       h("h2", { id }, "Train"),
       h(
         "p",
-        { class: "muted" },
-        short.length
-          ? `Each label needs at least ${MIN_EXAMPLES} images: ${short.map((l) => l.name).join(", ")} ${short.length === 1 ? "has" : "have"} fewer.`
-          : classifier.kind === "multiclass" && classifier.labels.length < 2
-            ? "A classifier with one label per image needs at least two labels."
-            : "Trains on the images’ embeddings in a few seconds and reports cross-validated metrics.",
+        { id: reasonId, class: blocker ? "warn-text train-reason" : "muted train-reason" },
+        blocker ?? "Trains on the images’ embeddings in a few seconds and reports cross-validated metrics.",
       ),
       h(
         "div",
@@ -442,6 +619,9 @@ export async function renderClassifier({ main, params, query, signal, setQuery }
       return;
     }
     const published = classifier.published_version;
+    const columns = ["Version", "Status", "Examples", classifier.kind === "multiclass" ? "Accuracy" : "Precision", "Trained", ""];
+    // On a phone each row becomes a block, each cell headed by its column's name.
+    const cell = (label, ...content) => h("td", { dataset: { label } }, h("div", {}, ...content));
     const rows = versions.map((version) => {
       const status =
         version.status === "training"
@@ -475,11 +655,11 @@ export async function renderClassifier({ main, params, query, signal, setQuery }
       return h(
         "tr",
         { dataset: { version: String(version.number) } },
-        h("th", { scope: "row" }, `v${version.number}`),
-        h("td", {}, status, version.error ? h("p", { class: "error-text small" }, version.error.message) : null),
-        h("td", {}, String(version.example_count)),
-        h("td", {}, overall ? percent(overall.accuracy ?? overall.precision, 1) : "–"),
-        h("td", {}, version.training_seconds !== null ? `${version.training_seconds.toFixed(1)} s` : "–", h("br"), timeEl(version.created_at)),
+        h("th", { scope: "row" }, `Version ${version.number}`),
+        cell(columns[1], status, version.error ? h("p", { class: "error-text small" }, version.error.message) : null),
+        cell(columns[2], String(version.example_count)),
+        cell(columns[3], overall ? percent(overall.accuracy ?? overall.precision, 1) : "–"),
+        cell(columns[4], version.training_seconds !== null ? `${version.training_seconds.toFixed(1)} s, ` : "", timeEl(version.created_at)),
         h("td", { class: "row-actions" }, actions),
       );
     });
@@ -507,8 +687,8 @@ export async function renderClassifier({ main, params, query, signal, setQuery }
           { class: "table-wrap" },
           h(
             "table",
-            { class: "data" },
-            h("thead", {}, h("tr", {}, ["Version", "Status", "Examples", classifier.kind === "multiclass" ? "Accuracy" : "Precision", "Trained", ""].map((t) => h("th", { scope: "col" }, t)))),
+            { class: "data stackable versions" },
+            h("thead", {}, h("tr", {}, columns.map((t) => h("th", { scope: "col" }, t)))),
             h("tbody", {}, rows),
           ),
         ),
@@ -533,7 +713,82 @@ export async function renderClassifier({ main, params, query, signal, setQuery }
     clear(metricsSlot, metricsPanel(classifier, version));
   }
 
+  /** The version a quick test asks: the published one, else the one whose metrics show. */
+  function testedVersion() {
+    return classifier.published_version ?? metricsVersion()?.number ?? null;
+  }
+
+  function renderQuickTest() {
+    const id = nextId("quick-test");
+    const number = testedVersion();
+    const panel = h("section", { class: "panel quick-test", "aria-labelledby": id }, h("h2", { id }, "Quick test"));
+    if (number === null) {
+      clear(testSlot, panel);
+      panel.append(h("p", { class: "muted" }, "Once a version is trained, try it here on any image."));
+      return;
+    }
+    const inputId = nextId("test-file");
+    const input = h("input", { type: "file", id: inputId, accept: "image/*", class: "visually-hidden" });
+    const result = h("div", { class: "test-result", "aria-live": "polite" });
+    const zone = h(
+      "div",
+      { class: "test-drop" },
+      icon("upload"),
+      h("p", {}, "Drop an image here, or ", h("label", { for: inputId, class: "button small" }, "choose one")),
+      input,
+    );
+    let tries = 0;
+    const test = async (file) => {
+      if (!file) return;
+      const attempt = ++tries; // only the latest image's answer is shown
+      const preview = h("img", { src: URL.createObjectURL(file), alt: file.name, class: "test-preview" });
+      preview.addEventListener("load", () => URL.revokeObjectURL(preview.src), { once: true });
+      preview.addEventListener("error", () => {
+        URL.revokeObjectURL(preview.src);
+        preview.replaceWith(h("span", { class: "test-preview thumb-missing", role: "img", "aria-label": file.name }, icon("image")));
+      }, { once: true });
+      const waiting = spinner("Predicting");
+      const picture = h("div", { class: "test-picture" }, preview, waiting);
+      clear(result, picture);
+      try {
+        const form = new FormData();
+        form.append("file", file, file.name);
+        const verdict = await api(`${keyPath(key)}/predict`, { method: "POST", query: { version: number }, body: form, signal });
+        if (attempt === tries) result.append(predictionList(verdict));
+      } catch (error) {
+        if (error.name === "AbortError" || attempt !== tries) return;
+        result.append(h("p", { class: "form-error", role: "alert" }, `${file.name}: ${error.message}`));
+      } finally {
+        waiting.remove();
+      }
+    };
+    input.addEventListener("change", () => {
+      test(input.files[0]);
+      input.value = "";
+    });
+    const hasFiles = (event) => event.dataTransfer?.types?.includes("Files");
+    zone.addEventListener("dragover", (event) => {
+      if (!hasFiles(event)) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "copy";
+      zone.classList.add("over");
+    });
+    zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+    zone.addEventListener("drop", (event) => {
+      event.preventDefault();
+      zone.classList.remove("over");
+      test(event.dataTransfer?.files?.[0]);
+    });
+    panel.append(
+      h("p", { class: "muted small" }, `What version ${number}${number === classifier.published_version ? " (published)" : ""} predicts for one image. The image is not stored.`),
+      zone,
+      result,
+    );
+    clear(testSlot, panel);
+  }
+
   let labelsShown = null;
+  let testShown = null;
   function render() {
     document.title = `${classifier.name} · Classifiers · Sightline`;
     renderHead();
@@ -545,6 +800,9 @@ export async function renderClassifier({ main, params, query, signal, setQuery }
     shownVersion = metricsVersion()?.number ?? shownVersion;
     renderVersions();
     renderMetrics();
+    // Kept while polling: a test's answer stays until the tested version changes.
+    if (testedVersion() !== testShown || !testSlot.firstChild) renderQuickTest();
+    testShown = testedVersion();
     schedulePoll();
   }
 
@@ -554,7 +812,7 @@ export async function renderClassifier({ main, params, query, signal, setQuery }
       "article",
       { class: "classifier-page" },
       head,
-      h("div", { class: "two-columns" }, labelsSlot, trainSlot),
+      h("div", { class: "two-columns" }, labelsSlot, h("div", { class: "stack" }, trainSlot, testSlot)),
       versionsSlot,
       metricsSlot,
     ),

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, Route, expect
+from playwright.sync_api import Browser, FilePayload, Locator, Page, Route, expect
 
 from conftest import RunningServer
 from sightline import Client
@@ -213,7 +213,12 @@ def test_search_shows_relevance_counts_and_how_the_words_were_searched(
 
     def by_meaning(route: Route) -> None:
         found = route.fetch().json()
-        facts = {"total": None, "strategy": "semantic", "ignored_words": [], "threshold": 0.5}
+        facts: dict[str, object] = {
+            "total": None,
+            "strategy": "semantic",
+            "ignored_words": [],
+            "threshold": 0.5,
+        }
         for rank, item in enumerate(found["items"]):
             item["score"] = 0.9 - rank / 10
         route.fulfill(json=found | facts | {"method": "conse"})
@@ -243,20 +248,15 @@ def test_a_refused_upload_says_why_in_plain_words_by_its_file(page: Page, screen
     # A phone chooses files; both screens use the same file input behind the Upload button.
     with page.expect_file_chooser() as chooser:
         page.get_by_role("button", name="Upload").click()
-    chooser.value.set_files(
-        [
-            {
-                "name": f"gribblenote-{screen}.txt",
-                "mimeType": "text/plain",
-                "buffer": b"not a picture",
-            },
-            {
-                "name": f"gribble-{screen}.png",
-                "mimeType": "image/png",
-                "buffer": noise(560 + SEEDS[screen]),
-            },
-        ]
-    )
+    files: list[FilePayload] = [
+        {"name": f"gribblenote-{screen}.txt", "mimeType": "text/plain", "buffer": b"no picture"},
+        {
+            "name": f"gribble-{screen}.png",
+            "mimeType": "image/png",
+            "buffer": noise(560 + SEEDS[screen]),
+        },
+    ]
+    chooser.value.set_files(files)
     uploads = page.get_by_role("region", name="Uploads")
     refused = uploads.locator(".upload-item", has_text=f"gribblenote-{screen}.txt")
     expect(refused).to_have_attribute("data-state", "rejected")

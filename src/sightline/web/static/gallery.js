@@ -278,6 +278,7 @@ export async function renderGallery({ main, query, signal, setQuery }) {
   });
   const clearFilters = h("button", { type: "button", class: "ghost small", onclick: resetFilters }, icon("x"), "Clear");
   const modeHint = h("p", { class: "hint", hidden: true }, "Searching by meaning ranks images by how close they are to your words; filters do not apply.");
+  const sortField = h("div", { class: "field inline" }, h("label", { for: "gallery-order" }, "Sort"), orderSelect);
   // On a phone the filters fold behind this button, so the photos start near the top.
   const filterRow = h(
     "div",
@@ -285,7 +286,7 @@ export async function renderGallery({ main, query, signal, setQuery }) {
     h("div", { class: "field inline" }, h("label", { for: "gallery-status" }, "Status"), statusSelect),
     h("div", { class: "field inline" }, h("label", { for: "gallery-tag" }, "Tag"), tagInput),
     h("div", { class: "field inline" }, h("label", { for: "gallery-label" }, "Label"), labelInput, labelList),
-    h("div", { class: "field inline sort-field" }, h("label", { for: "gallery-order" }, "Sort"), orderSelect),
+    sortField,
     clearFilters,
   );
   const filtersToggle = h(
@@ -754,7 +755,7 @@ export async function renderGallery({ main, query, signal, setQuery }) {
     const isSemantic = state.mode === "semantic";
     for (const control of [statusSelect, tagInput, labelInput]) control.disabled = isSemantic;
     // Upload order applies to a listing; search results come best first.
-    orderSelect.disabled = searching();
+    sortField.hidden = searching();
     modeHint.hidden = !isSemantic;
     clearFilters.hidden = !(state.q || state.status || state.tag || state.label || isSemantic || state.order !== "newest");
     const active = [state.status, state.tag.trim(), state.label.trim(), state.order !== "newest"].filter(Boolean).length;

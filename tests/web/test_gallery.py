@@ -136,12 +136,19 @@ def test_exact_copies_stack_on_one_card_that_opens_them(
         expect(card(page, older["id"])).to_have_count(0)
     expect(card(page, other["id"]).locator(".stack-count")).to_have_count(0)
     assert_fits(page)
+    # One more copy, uploaded meanwhile, becomes the stack's face, live.
+    latest = api.upload(data, filename="copy-3-zimbrocket.png", features=["thumbnail"])
+    stacked = card(page, latest["id"])
+    expect(stacked.locator(".stack-count")).to_have_text("×4")
+    expect(card(page, copies[-1]["id"])).to_have_count(0)
+    expect(page.locator(".card").first).to_have_attribute("data-id", latest["id"])
+    copies.append(latest)
 
     stacked.locator(".stack-count").click()
     for image in copies:
         expect(card(page, image["id"])).to_be_visible()
-    expect(page.locator(".card")).to_have_count(3)
-    expect(page.locator(".results-info")).to_contain_text("3 images: exact copies of")
+    expect(page.locator(".card")).to_have_count(4)
+    expect(page.locator(".results-info")).to_contain_text("4 images: exact copies of")
     assert_fits(page)
     page.locator(".results-info").get_by_role("link", name="Show every image").click()
     expect(card(page, other["id"])).to_be_visible()

@@ -605,7 +605,7 @@ export async function renderGallery({ main, query, signal, setQuery }) {
   }
 
   function emptyResults() {
-    if (searching() || state.status) {
+    if (searching() || state.status || state.copies) {
       return emptyState({
         iconName: "search",
         title: "No images match",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from datetime import datetime, timedelta
 from urllib.parse import quote
 
 import httpx
@@ -165,6 +166,37 @@ def test_list_paginates_newest_first_and_filters(client: Client) -> None:
     newest = client.get(png)["created_at"]
     assert [i["id"] for i in client.list(uploaded_after=newest)["items"]] == []
     assert len(client.list(uploaded_before=newest)["items"]) == 5
+
+
+def test_list_oldest_first_pages_with_its_cursors_and_counts_on_the_first_page(
+    server: RunningServer, client: Client
+) -> None:
+    ids = [client.upload(noise(30 + i), features=["metadata"])["id"] for i in range(5)]
+    listing = f"{server.url}/v1/images"
+    # Restricted to these uploads: other tests of the module share the server.
+    since = {"uploaded_after": _before(client.get(ids[0])["created_at"])}
+
+    def pages(order: str) -> tuple[list[str], list[int | None]]:
+        seen: list[str] = []
+        totals: list[int | None] = []
+        params: dict[str, str | int] = {**since, "order": order, "limit": 2}
+        while True:
+            page = httpx.get(listing, params=params).json()
+            seen += [item["id"] for item in page["items"]]
+            totals.append(page["total"])
+            if page["next_cursor"] is None:
+                return seen, totals
+            params["cursor"] = page["next_cursor"]
+
+    assert pages("oldest") == (ids, [5, None, None])
+    assert pages("newest") == (ids[::-1], [5, None, None])
+    refused = httpx.get(listing, params={"order": "sideways"})
+    assert (refused.status_code, refused.json()["error"]["code"]) == (400, "InvalidParameter")
+
+
+def _before(moment: str) -> str:
+    """A moment a millisecond before `moment` (ISO 8601), to include an image's own upload."""
+    return (datetime.fromisoformat(moment) - timedelta(milliseconds=1)).isoformat()
 
 
 def test_list_finds_the_images_of_exact_bytes(server: RunningServer, client: Client) -> None:

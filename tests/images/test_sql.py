@@ -16,7 +16,7 @@ from sqlalchemy import func, insert, select
 
 from sightline.blobs import StoreKeeper, open_blob_store
 from sightline.events import EventType, cloud_event
-from sightline.images.store import BlobUse, ImageQuery
+from sightline.images.store import BlobUse, ImageOrder, ImageQuery
 from sightline.storage import tables as t
 from sightline.storage.records import BlobRef, FeatureState, FeatureStatus, ImageStatus, NewImage
 from sightline.stores import Stores, open_stores
@@ -338,21 +338,34 @@ def test_events_name_their_collection_and_are_read_by_it(catalog: Stores) -> Non
 # -- list_images -----------------------------------------------------------------------------
 
 
-def test_list_images_newest_first_with_keyset_pagination(catalog: Stores) -> None:
+@pytest.mark.parametrize("order", list(ImageOrder))
+def test_list_images_in_either_order_with_keyset_pagination(
+    catalog: Stores, order: ImageOrder
+) -> None:
     ids = [f"img_{n:02d}" for n in range(7)]
     for image_id in ids:
         add(catalog, new_image(image_id))
-    newest_first = ids[::-1]
+    expected = ids[::-1] if order is ImageOrder.NEWEST else ids
 
     pages: list[list[str]] = []
-    before_id = None
+    after_id = None
     while True:
-        page = catalog.images.list_images(ImageQuery(before_id=before_id, limit=3))
+        query = ImageQuery(order=order, after_id=after_id, limit=3)
+        page = catalog.images.list_images(query)
         if not page:
             break
         pages.append([record.id for record in page])
-        before_id = page[-1].id
-    assert pages == [newest_first[0:3], newest_first[3:6], newest_first[6:7]]
+        after_id = page[-1].id
+    assert pages == [expected[0:3], expected[3:6], expected[6:7]]
+    assert catalog.images.count_images(ImageQuery(order=order, after_id=ids[3], limit=1)) == 7
+
+
+def test_count_images_counts_what_the_filters_keep(catalog: Stores) -> None:
+    add(catalog, new_image("img_1", content_type="image/jpeg"))
+    add(catalog, new_image("img_2"))
+    assert catalog.images.count_images(ImageQuery()) == 2
+    assert catalog.images.count_images(ImageQuery(content_type="image/png")) == 1
+    assert catalog.images.count_images(ImageQuery(collection="elsewhere")) == 0
 
 
 def test_list_images_carries_features(catalog: Stores) -> None:

@@ -58,7 +58,7 @@ from sightline.errors import (
 )
 from sightline.ids import is_image_id
 from sightline.images.service import ImageService, Upload
-from sightline.images.store import ImageQuery
+from sightline.images.store import ImageOrder, ImageQuery
 from sightline.search.service import SearchService
 from sightline.storage.records import ImageStatus
 from sightline.vision.thumbnail import THUMBNAIL_SIZES
@@ -265,7 +265,7 @@ async def upload_images(
     )
 
 
-@router.get("", response_model=ImageList, summary="List images, newest first")
+@router.get("", response_model=ImageList, summary="List images, newest (or oldest) first")
 def list_images(
     service: Service,
     collection: ReadCollection,
@@ -282,8 +282,15 @@ def list_images(
             "how a client learns whether a file is already stored before sending it.",
         ),
     ] = None,
+    order: Annotated[
+        ImageOrder,
+        Query(description="`newest` (the default) or `oldest` uploaded first."),
+    ] = ImageOrder.NEWEST,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(description="`next_cursor` of the previous page (with the same `order`)."),
+    ] = None,
 ) -> ImageList:
     query = ImageQuery(
         collection=collection,
@@ -292,13 +299,16 @@ def list_images(
         uploaded_after=uploaded_after,
         uploaded_before=uploaded_before,
         sha256=sha256,
-        before_id=_decode_cursor(cursor) if cursor else None,
+        order=order,
+        after_id=_decode_cursor(cursor) if cursor else None,
         limit=limit + 1,
     )
     records = service.list_images(query)
     next_cursor = _encode_cursor(records[limit - 1].id) if len(records) > limit else None
     items = [ImageOut.of(record, view) for record in records[:limit]]
-    return ImageList(items=items, next_cursor=next_cursor)
+    # Counted once, with the first page: later pages would only count the same again.
+    total = None if cursor else service.count_images(query)
+    return ImageList(items=items, next_cursor=next_cursor, total=total)
 
 
 @router.get(

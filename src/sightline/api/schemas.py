@@ -288,6 +288,11 @@ class ImageList(BaseModel):
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null at the end."
     )
+    total: int | None = Field(
+        default=None,
+        description="How many images the filters keep, over every page: on the first page "
+        "only (null on the pages a `cursor` asks for).",
+    )
 
 
 class Duplicate(BaseModel):

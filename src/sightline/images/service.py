@@ -231,6 +231,9 @@ class ImageService:
     def list_images(self, query: ImageQuery) -> list[ImageRecord]:
         return self.store.list_images(query)
 
+    def count_images(self, query: ImageQuery) -> int:
+        return self.store.count_images(query)
+
     def open_original(
         self, image_id: str, *, collection: str | None
     ) -> tuple[ImageRecord, BinaryIO]:

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Row, and_, delete, func, insert, or_, select,
 
 from sightline.errors import BackendError
 from sightline.events import EventType, cloud_event, image_subject
-from sightline.images.store import ORIGINAL_ROLE, BlobUse, ImageQuery
+from sightline.images.store import ORIGINAL_ROLE, BlobUse, ImageOrder, ImageQuery
 from sightline.indexing import hamming_distance
 from sightline.storage import tables as t
 from sightline.storage.database import Database
@@ -117,26 +117,24 @@ class SQLImageStore:
         return found
 
     def list_images(self, query: ImageQuery) -> list[ImageRecord]:
-        conditions: list[Any] = _in(query.collection)
-        if query.status is not None:
-            conditions.append(t.images.c.status == str(query.status))
-        if query.content_type is not None:
-            conditions.append(t.images.c.content_type == query.content_type)
-        if query.uploaded_after is not None:
-            conditions.append(t.images.c.created_at > query.uploaded_after)
-        if query.uploaded_before is not None:
-            conditions.append(t.images.c.created_at < query.uploaded_before)
-        if query.sha256 is not None:
-            conditions.append(t.images.c.sha256 == query.sha256)
-        if query.before_id is not None:
-            conditions.append(t.images.c.id < query.before_id)
+        conditions = _filters(query)
+        newest = query.order is ImageOrder.NEWEST
+        if query.after_id is not None:
+            past = t.images.c.id < query.after_id if newest else t.images.c.id > query.after_id
+            conditions.append(past)
+        order = t.images.c.id.desc() if newest else t.images.c.id.asc()
         statement = (
-            select(t.images).where(and_(True, *conditions)).order_by(t.images.c.id.desc())
-        ).limit(query.limit)
+            select(t.images).where(and_(True, *conditions)).order_by(order).limit(query.limit)
+        )
         with self.db.read() as conn:
             rows = conn.execute(statement).all()
             features = self._features(conn, [row.id for row in rows])
         return [_record(row, features.get(row.id, {})) for row in rows]
+
+    def count_images(self, query: ImageQuery) -> int:
+        statement = select(func.count()).select_from(t.images).where(and_(True, *_filters(query)))
+        with self.db.read() as conn:
+            return int(conn.execute(statement).scalar_one())
 
     def image_ids_after(
         self, after_image_id: str, limit: int, collection: str | None = None
@@ -644,6 +642,22 @@ def _record(row: Row[Any], features: dict[str, FeatureState]) -> ImageRecord:
 def _in(collection: str | None) -> list[Any]:
     """The condition on `images` of a read within `collection` (none for every collection)."""
     return [] if collection is None else [t.images.c.collection == collection]
+
+
+def _filters(query: ImageQuery) -> list[Any]:
+    """The conditions on `images` of a listing's filters (not of its page)."""
+    conditions = _in(query.collection)
+    if query.status is not None:
+        conditions.append(t.images.c.status == str(query.status))
+    if query.content_type is not None:
+        conditions.append(t.images.c.content_type == query.content_type)
+    if query.uploaded_after is not None:
+        conditions.append(t.images.c.created_at > query.uploaded_after)
+    if query.uploaded_before is not None:
+        conditions.append(t.images.c.created_at < query.uploaded_before)
+    if query.sha256 is not None:
+        conditions.append(t.images.c.sha256 == query.sha256)
+    return conditions
 
 
 def _bands(phash: str) -> list[int]:

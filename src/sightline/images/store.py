@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 
 from sightline.storage.records import (
@@ -22,6 +23,13 @@ from sightline.storage.records import (
 ORIGINAL_ROLE = "original"
 
 
+class ImageOrder(StrEnum):
+    """Upload order of a listing: ids sort by upload time."""
+
+    NEWEST = "newest"
+    OLDEST = "oldest"
+
+
 @dataclass(frozen=True)
 class ImageQuery:
     collection: str | None = None  # None: every collection
@@ -30,7 +38,8 @@ class ImageQuery:
     uploaded_after: datetime | None = None
     uploaded_before: datetime | None = None
     sha256: str | None = None  # only the images of these exact bytes
-    before_id: str | None = None
+    order: ImageOrder = ImageOrder.NEWEST
+    after_id: str | None = None  # the last image of the previous page, in `order`
     limit: int = 50
 
 
@@ -56,7 +65,10 @@ class ImageStore(Protocol):
         """The images that exist among these, by id, read at once."""
 
     def list_images(self, query: ImageQuery) -> list[ImageRecord]:
-        """Newest first (by id, which sorts by upload time), `before_id` for the next page."""
+        """In `query.order` (by id, which sorts by upload time), from after `after_id`."""
+
+    def count_images(self, query: ImageQuery) -> int:
+        """How many images the query's filters keep, over every page."""
 
     def image_ids_after(
         self, after_image_id: str, limit: int, collection: str | None = None

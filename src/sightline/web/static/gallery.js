@@ -1,5 +1,6 @@
-// The gallery: thumbnails with status badges, search and filters, endless pages, live updates,
-// uploads by drag-and-drop, and selecting images to label them for a classifier.
+// The gallery: thumbnails grouped by upload day, exact copies stacked, search with relevance
+// and filters, endless pages, live updates, uploads by drag-and-drop (where there is a mouse to
+// drag with), and selecting images to label them for a classifier.
 
 import { api, events, imageIdOf, url } from "./api.js";
 import {
@@ -15,6 +16,7 @@ import {
   spinner,
   toast,
 } from "./dom.js";
+import { statusLabel } from "./labels.js";
 import { addFiles, dropZone, onUploaded, uploadPanel } from "./upload.js";
 
 const PAGE = 30;
@@ -28,6 +30,14 @@ const CHANGED = new Set([
 const DELETED = "sightline.image.deleted";
 // Cards show only the thumbnail: lists then carry no other results (tags, text, faces…).
 export const CARD_RESULTS = "thumbnail";
+// Dropping files needs a mouse and room for the page to be a target; a phone chooses them.
+const CAN_DROP = matchMedia("(min-width: 721px) and (hover: hover) and (pointer: fine)");
+const STRATEGIES = {
+  all_words: "Matched every word",
+  any_words: "Matched some words: no image has every word",
+  semantic: "Similar in meaning: no image has these words",
+};
+const DAY = 24 * 60 * 60 * 1000;
 
 export function displayName(image) {
   return image.filename || image.id;
@@ -46,6 +56,19 @@ export function thumbnailUrl(image, size = 256) {
     return `v1/images/${image.id}/content`;
   }
   return null;
+}
+
+/** The heading of an upload moment's group: Today, Yesterday, This week, or its month. */
+export function dayGroup(moment, now = new Date()) {
+  const day = (date) => new Date(date.getFullYear(), date.getMonth(), date.getDate());
+  const date = new Date(moment);
+  const today = day(now);
+  const daysAgo = Math.round((today - day(date)) / DAY);
+  if (daysAgo <= 0) return "Today";
+  if (daysAgo === 1) return "Yesterday";
+  const monday = today.getTime() - ((today.getDay() + 6) % 7) * DAY;
+  if (date.getTime() >= monday) return "This week";
+  return date.toLocaleDateString(undefined, { month: "long", year: "numeric" });
 }
 
 function placeholder(image) {
@@ -79,24 +102,40 @@ export function miniCard(image, caption) {
  * meaning) carry a calibrated 0-1 score, shown as a percentage; a clip model's is its cosine
  * similarity; text relevance means only an order, so the card shows its rank.
  */
-export function relevanceOf(score, page, rank) {
+export function relevanceOf(score, page, rank, best = score) {
   if (score === null || score === undefined) return null;
   if (page.method === "clip") {
     return {
       text: `similarity ${score.toFixed(2)}`,
       title: "Cosine similarity of the image–text model: higher is closer; not a probability",
+      fraction: score,
     };
   }
   if (page.method === "conse" || page.strategy === "semantic") {
     return {
       text: `${Math.round(score * 100)} % match`,
       title: "How likely this image is what you asked for (calibrated relevance)",
+      fraction: score,
     };
   }
-  return { text: `#${rank}`, title: `Relevance order: #${rank} (score ${score.toFixed(2)})` };
+  // Text relevance compares within one answer only: the bar measures against the best hit.
+  return {
+    text: `#${rank}`,
+    title: `Relevance order: #${rank}; the bar compares it with the best match`,
+    fraction: best > 0 ? score / best : 1,
+  };
 }
 
-function card(image, relevance = null) {
+function relevanceTag(relevance) {
+  return h(
+    "span",
+    { class: "relevance", title: relevance.title },
+    h("meter", { class: "relevance-meter", min: 0, max: 1, value: relevance.fraction, "aria-hidden": "true" }),
+    h("span", {}, relevance.text),
+  );
+}
+
+function card(image, relevance = null, copies = 1) {
   const name = displayName(image);
   const src = thumbnailUrl(image);
   const thumb = h("div", { class: "thumb" });
@@ -110,7 +149,7 @@ function card(image, relevance = null) {
   const checkbox = h("input", { type: "checkbox", class: "pick-box", "aria-label": `Select ${name}` });
   const el = h(
     "li",
-    { class: "card", dataset: { id: image.id, status: image.status } },
+    { class: "card", dataset: { id: image.id, status: image.status, sha256: image.sha256 } },
     h(
       "a",
       { href: `#/images/${image.id}`, class: "card-link" },
@@ -120,12 +159,27 @@ function card(image, relevance = null) {
         { class: "caption" },
         h("span", { class: "name" }, name),
         h("span", { class: "meta" }, `${image.width} × ${image.height} · ${formatBytes(image.size)}`),
-        relevance ? h("span", { class: "relevance", title: relevance.title }, relevance.text) : null,
+        relevance ? relevanceTag(relevance) : null,
       ),
     ),
     h("label", { class: "pick" }, checkbox),
-    h("span", { class: "card-badge" }, badge(image.status)),
+    // Analysed is what an image normally is: only the others say so, not to cover every photo.
+    image.status === "done" ? null : h("span", { class: "card-badge" }, badge(image.status, statusLabel(image.status))),
+    copies > 1
+      ? h(
+          "a",
+          {
+            class: "stack-count",
+            href: `#/?copies=${image.sha256}`,
+            title: `${copies} uploads of exactly this file: show them all`,
+            "aria-label": `${copies} copies of ${name}: show them`,
+          },
+          icon("layers"),
+          `×${copies}`,
+        )
+      : null,
   );
+  if (copies > 1) el.classList.add("stacked");
   el.checkbox = checkbox;
   return el;
 }
@@ -138,10 +192,14 @@ export async function renderGallery({ main, query, signal, setQuery }) {
     status: query.get("status") ?? "",
     tag: query.get("tag") ?? "",
     label: query.get("label") ?? "",
+    order: query.get("order") === "oldest" ? "oldest" : "newest",
+    copies: /^[0-9a-f]{64}$/.test(query.get("copies") ?? "") ? query.get("copies") : "",
     selecting: query.has("select"),
     classifier: query.get("select") ?? "",
   };
   const cards = new Map(); // image id -> card element
+  // Exact copies (same bytes) share one card: sha256 -> {images, el}, the card showing images[0].
+  const stacks = new Map();
   const relevance = new Map(); // image id -> how its search score reads (kept across refreshes)
   let answer = null; // the first page's facts: total, strategy, ignored words, threshold
   const selected = new Set();
@@ -200,10 +258,13 @@ export async function renderGallery({ main, query, signal, setQuery }) {
     "select",
     { id: "gallery-status", name: "status", value: state.status },
     h("option", { value: "" }, "Any status"),
-    h("option", { value: "pending" }, "Pending"),
-    h("option", { value: "processing" }, "Analysing"),
-    h("option", { value: "done" }, "Done"),
-    h("option", { value: "failed" }, "Failed"),
+    ["pending", "processing", "done", "failed"].map((status) => h("option", { value: status }, statusLabel(status))),
+  );
+  const orderSelect = h(
+    "select",
+    { id: "gallery-order", name: "order", value: state.order },
+    h("option", { value: "newest" }, "Newest first"),
+    h("option", { value: "oldest" }, "Oldest first"),
   );
   const tagInput = h("input", { id: "gallery-tag", name: "tag", value: state.tag, placeholder: "e.g. cat", autocomplete: "off" });
   const labelList = h("datalist", { id: nextId("labels") });
@@ -217,6 +278,28 @@ export async function renderGallery({ main, query, signal, setQuery }) {
   });
   const clearFilters = h("button", { type: "button", class: "ghost small", onclick: resetFilters }, icon("x"), "Clear");
   const modeHint = h("p", { class: "hint", hidden: true }, "Searching by meaning ranks images by how close they are to your words; filters do not apply.");
+  const sortField = h("div", { class: "field inline" }, h("label", { for: "gallery-order" }, "Sort"), orderSelect);
+  // On a phone the filters fold behind this button, so the photos start near the top.
+  const filterRow = h(
+    "div",
+    { class: "filter-row", id: nextId("filters") },
+    h("div", { class: "field inline" }, h("label", { for: "gallery-status" }, "Status"), statusSelect),
+    h("div", { class: "field inline" }, h("label", { for: "gallery-tag" }, "Tag"), tagInput),
+    h("div", { class: "field inline" }, h("label", { for: "gallery-label" }, "Label"), labelInput, labelList),
+    sortField,
+    clearFilters,
+  );
+  const filtersToggle = h(
+    "button",
+    {
+      type: "button",
+      class: "filters-toggle",
+      "aria-expanded": "false",
+      "aria-controls": filterRow.id,
+      onclick: () => setFiltersOpen(filtersToggle.getAttribute("aria-expanded") !== "true"),
+    },
+    "Filters",
+  );
   const toolbar = h(
     "form",
     { class: "toolbar", role: "search", "aria-label": "Search and filter images" },
@@ -231,17 +314,15 @@ export async function renderGallery({ main, query, signal, setQuery }) {
         searchInput,
       ),
       modeGroup,
+      filtersToggle,
     ),
-    h(
-      "div",
-      { class: "filter-row" },
-      h("div", { class: "field inline" }, h("label", { for: "gallery-status" }, "Status"), statusSelect),
-      h("div", { class: "field inline" }, h("label", { for: "gallery-tag" }, "Tag"), tagInput),
-      h("div", { class: "field inline" }, h("label", { for: "gallery-label" }, "Label"), labelInput, labelList),
-      clearFilters,
-    ),
+    filterRow,
     modeHint,
   );
+  function setFiltersOpen(open) {
+    filtersToggle.setAttribute("aria-expanded", String(open));
+    toolbar.classList.toggle("filters-open", open);
+  }
 
   const info = h("p", { class: "results-info muted", "aria-live": "polite" });
   const grid = h("ul", { class: "grid", "aria-label": "Images" });
@@ -291,6 +372,14 @@ export async function renderGallery({ main, query, signal, setQuery }) {
     ),
   );
 
+  const lede = h("p", { class: "lede muted" });
+  const sayHowToUpload = () => {
+    lede.textContent = CAN_DROP.matches
+      ? "Drop images anywhere on this page to upload them; each is analysed in the background."
+      : "Choose photos to analyse them in the background.";
+  };
+  sayHowToUpload();
+  CAN_DROP.addEventListener("change", sayHowToUpload);
   const overlay = h(
     "div",
     { class: "drop-overlay", hidden: true },
@@ -306,7 +395,7 @@ export async function renderGallery({ main, query, signal, setQuery }) {
         "div",
         {},
         h("h1", {}, "Images"),
-        h("p", { class: "lede muted" }, "Drop images anywhere on this page to upload them; each is analysed in the background."),
+        lede,
       ),
       h(
         "div",
@@ -330,8 +419,16 @@ export async function renderGallery({ main, query, signal, setQuery }) {
 
   const searching = () => Boolean(state.q.trim() || state.tag.trim() || state.label.trim());
   const semantic = () => state.mode === "semantic" && Boolean(state.q.trim());
+  // Listings are in upload order, so they read in groups of days; searches in relevance order.
+  const listing = () => !searching();
 
   function request(pageCursor) {
+    if (state.copies) {
+      return api("v1/images", {
+        query: { sha256: state.copies, limit: PAGE, cursor: pageCursor, results: CARD_RESULTS },
+        signal,
+      });
+    }
     if (semantic()) {
       return api("v1/search", {
         query: { q: state.q.trim(), mode: "semantic", limit: SEMANTIC_LIMIT, results: CARD_RESULTS },
@@ -353,7 +450,7 @@ export async function renderGallery({ main, query, signal, setQuery }) {
       });
     }
     return api("v1/images", {
-      query: { status: state.status, limit: PAGE, cursor: pageCursor, results: CARD_RESULTS },
+      query: { status: state.status, order: state.order, limit: PAGE, cursor: pageCursor, results: CARD_RESULTS },
       signal,
     });
   }
@@ -361,6 +458,13 @@ export async function renderGallery({ main, query, signal, setQuery }) {
   const images = (count) => `${count.toLocaleString()} ${count === 1 ? "image" : "images"}`;
 
   function describe() {
+    if (state.copies) {
+      const first = stacks.get(state.copies)?.images[0];
+      return [
+        `${images(answer?.total ?? cards.size)}: exact copies of ${first ? `“${displayName(first)}”` : "one file"}, newest first · `,
+        h("a", { href: "#/" }, "Show every image"),
+      ];
+    }
     if (semantic()) {
       const floor = answer?.threshold ? ` (at least ${Math.round(answer.threshold * 100)} % match)` : "";
       return `${images(cards.size)} closest in meaning to “${state.q.trim()}”, best first${floor}`;
@@ -370,21 +474,19 @@ export async function renderGallery({ main, query, signal, setQuery }) {
     if (state.tag.trim()) parts.push(`tagged “${state.tag.trim()}”`);
     if (state.label.trim()) parts.push(`labelled “${state.label.trim()}”`);
     if (state.status) parts.push(`with status ${statusSelect.selectedOptions[0].textContent.toLowerCase()}`);
-    if (!parts.length) return "Newest first";
     const found = Number.isInteger(answer?.total) ? images(answer.total) : "Images";
+    const order = state.order === "oldest" ? "oldest first" : "newest first";
+    if (listing()) return `${[found, ...parts].join(" ")} · ${order}`;
     return `${found} ${parts.join(", ")}${state.q.trim() ? ", best first" : ", newest first"}`;
   }
 
-  /** What the search did with the words, when it did more than match them all. */
+  /** How the search answered the words, and which it left out. */
   function notes() {
     const said = [];
-    if (!semantic() && answer?.strategy === "any_words") {
-      said.push("No image has every word; showing images with any of them.");
-    } else if (!semantic() && answer?.strategy === "semantic") {
-      said.push("No image has these words; showing images found by meaning.");
-    }
+    const strategy = semantic() ? null : STRATEGIES[answer?.strategy];
+    if (strategy) said.push(strategy);
     const ignored = answer?.ignored_words ?? [];
-    if (ignored.length) said.push(`Ignored: ${ignored.map((word) => `“${word}”`).join(", ")} (too common to search for).`);
+    if (ignored.length) said.push(`Ignored: ${ignored.join(", ")} (too common to search for)`);
     return said.map((text) => h("span", { class: "search-note" }, text));
   }
 
@@ -396,6 +498,7 @@ export async function renderGallery({ main, query, signal, setQuery }) {
     generation += 1;
     const mine = generation;
     cards.clear();
+    stacks.clear();
     relevance.clear();
     answer = null;
     selected.clear();
@@ -441,12 +544,15 @@ export async function renderGallery({ main, query, signal, setQuery }) {
 
   function showPage(page) {
     answer ??= page;
+    const best = answer.items?.[0]?.score;
     for (const item of page.items) {
       const image = item.image ?? item;
       if (cards.has(image.id)) continue;
-      const reading = relevanceOf(item.score, page, cards.size + 1);
+      if (stack(image, false)) continue;
+      const reading = relevanceOf(item.score, page, cards.size + 1, best);
       if (reading) relevance.set(image.id, reading);
       grid.append(remember(card(image, reading)));
+      stacks.set(stackKey(image), { images: [image], el: cards.get(image.id) });
     }
     cursor = page.next_cursor ?? null;
     more.hidden = !cursor;
@@ -454,12 +560,52 @@ export async function renderGallery({ main, query, signal, setQuery }) {
       results.replaceChildren(emptyResults());
       info.replaceChildren(...notes());
     } else {
+      regroup();
       showInfo();
     }
   }
 
+  // The copies page shows every copy: there the key is the image's own.
+  const stackKey = (image) => (state.copies ? image.id : image.sha256);
+
+  /**
+   * Adds `image` to the stack of its bytes when there is one, and answers whether it did. A new
+   * upload (`newest`) becomes the stack's face; a copy found further down the list joins it.
+   */
+  function stack(image, newest) {
+    const found = stacks.get(stackKey(image));
+    if (!found) return false;
+    const others = found.images.filter((other) => other.id !== image.id);
+    found.images = newest ? [image, ...others] : [...others, image];
+    const face = found.images[0];
+    const old = found.el;
+    cards.delete(old.dataset.id);
+    const replacement = remember(card(face, relevance.get(face.id), found.images.length));
+    if (newest) {
+      old.remove();
+      grid.prepend(replacement);
+    } else {
+      old.replaceWith(replacement);
+    }
+    found.el = replacement;
+    return true;
+  }
+
+  /** Day headings between the cards of a listing (none for search results: they are ranked). */
+  function regroup() {
+    for (const head of grid.querySelectorAll(".group-head")) head.remove();
+    if (!listing()) return;
+    let last = null;
+    for (const el of [...grid.children]) {
+      const stacked = stacks.get(el.dataset.stack);
+      const group = stacked ? dayGroup(stacked.images[0].created_at) : null;
+      if (group && group !== last) el.before(h("li", { class: "group-head" }, h("h2", {}, group)));
+      last = group ?? last;
+    }
+  }
+
   function emptyResults() {
-    if (searching() || state.status) {
+    if (searching() || state.status || state.copies) {
       return emptyState({
         iconName: "search",
         title: "No images match",
@@ -472,13 +618,14 @@ export async function renderGallery({ main, query, signal, setQuery }) {
     return emptyState({
       iconName: "upload",
       title: "No images yet",
-      text: "Drag images onto this page or choose files. Each is stored and analysed in the background: tags, text, faces, colours and more.",
-      actions: [h("button", { type: "button", class: "primary", onclick: chooseFiles }, icon("upload"), "Choose files")],
+      text: `${CAN_DROP.matches ? "Drag images onto this page or choose files" : "Choose photos to upload"}. Each is stored and analysed in the background: tags, text, faces, colours and more.`,
+      actions: [h("button", { type: "button", class: "primary", onclick: chooseFiles }, icon("upload"), CAN_DROP.matches ? "Choose files" : "Choose photos")],
     });
   }
 
   function remember(el) {
     cards.set(el.dataset.id, el);
+    el.dataset.stack = state.copies ? el.dataset.id : el.dataset.sha256;
     el.checkbox.checked = selected.has(el.dataset.id);
     el.checkbox.addEventListener("change", () => pick(el, el.checkbox.checked, false));
     el.querySelector(".card-link").addEventListener("click", (event) => {
@@ -493,28 +640,56 @@ export async function renderGallery({ main, query, signal, setQuery }) {
   function upsert(image, { prepend = false } = {}) {
     const existing = cards.get(image.id);
     if (existing) {
-      const replacement = remember(card(image, relevance.get(image.id)));
+      const found = stacks.get(existing.dataset.stack);
+      found.images = found.images.map((other) => (other.id === image.id ? image : other));
+      const replacement = remember(card(image, relevance.get(image.id), found.images.length));
       existing.replaceWith(replacement);
+      found.el = replacement;
+      return;
+    }
+    const hidden = [...stacks.values()].find((found) => found.images.some((other) => other.id === image.id));
+    if (hidden) {
+      hidden.images = hidden.images.map((other) => (other.id === image.id ? image : other));
       return;
     }
     if (!prepend) return;
     if (!grid.isConnected) results.replaceChildren(grid, more);
-    grid.prepend(remember(card(image)));
+    if (Number.isInteger(answer?.total)) answer.total += 1;
+    if (!stack(image, true)) {
+      grid.prepend(remember(card(image)));
+      stacks.set(stackKey(image), { images: [image], el: cards.get(image.id) });
+    }
+    regroup();
     showInfo();
   }
 
   function removeCard(id) {
-    const el = cards.get(id);
-    if (!el) return;
-    el.remove();
-    cards.delete(id);
+    const found = [...stacks.entries()].find(([, one]) => one.images.some((image) => image.id === id));
+    if (!found) return;
+    const [key, gone] = found;
+    if (Number.isInteger(answer?.total)) answer.total -= 1;
+    gone.images = gone.images.filter((image) => image.id !== id);
     selected.delete(id);
+    const shown = gone.el.dataset.id;
+    cards.delete(shown);
+    if (gone.images.length) {
+      const face = gone.images[0];
+      const replacement = remember(card(face, relevance.get(face.id), gone.images.length));
+      gone.el.replaceWith(replacement);
+      gone.el = replacement;
+    } else {
+      gone.el.remove();
+      stacks.delete(key);
+    }
+    regroup();
     updateSelection();
     if (!cards.size && !cursor) results.replaceChildren(emptyResults());
+    else if (cards.size) showInfo();
   }
 
   // New images join the top of an unfiltered list; every image on screen follows its analysis.
-  const acceptsNew = () => !searching() && (!state.status || state.status === "pending");
+  const acceptsNew = () =>
+    !searching() && !state.copies && state.order === "newest" && (!state.status || state.status === "pending");
   const stale = new Map(); // id -> prepend?
   let flushTimer = null;
   function refresh(id, prepend) {
@@ -555,6 +730,7 @@ export async function renderGallery({ main, query, signal, setQuery }) {
   signal.addEventListener("abort", () => {
     stopEvents();
     stopUploads();
+    CAN_DROP.removeEventListener("change", sayHowToUpload);
     observer.disconnect();
     clearTimeout(flushTimer);
     clearTimeout(typingTimer);
@@ -569,6 +745,8 @@ export async function renderGallery({ main, query, signal, setQuery }) {
       status: state.status,
       tag: state.tag.trim(),
       label: state.label.trim(),
+      order: state.order === "oldest" ? "oldest" : "",
+      copies: state.copies,
       select: state.selecting ? state.classifier || true : "",
     });
   }
@@ -576,11 +754,16 @@ export async function renderGallery({ main, query, signal, setQuery }) {
   function syncControls() {
     const isSemantic = state.mode === "semantic";
     for (const control of [statusSelect, tagInput, labelInput]) control.disabled = isSemantic;
+    // Upload order applies to a listing; search results come best first.
+    sortField.hidden = searching();
     modeHint.hidden = !isSemantic;
-    clearFilters.hidden = !(state.q || state.status || state.tag || state.label || isSemantic);
+    clearFilters.hidden = !(state.q || state.status || state.tag || state.label || isSemantic || state.order !== "newest");
+    const active = [state.status, state.tag.trim(), state.label.trim(), state.order !== "newest"].filter(Boolean).length;
+    filtersToggle.textContent = active ? `Filters (${active})` : "Filters";
   }
 
   function changed() {
+    state.copies = "";
     syncControls();
     syncQuery();
     reload();
@@ -600,6 +783,10 @@ export async function renderGallery({ main, query, signal, setQuery }) {
     state.status = statusSelect.value;
     changed();
   });
+  orderSelect.addEventListener("change", () => {
+    state.order = orderSelect.value;
+    changed();
+  });
   modeGroup.addEventListener("change", (event) => {
     state.mode = event.target.value;
     changed();
@@ -614,11 +801,12 @@ export async function renderGallery({ main, query, signal, setQuery }) {
   });
 
   function resetFilters() {
-    Object.assign(state, { q: "", mode: "text", status: "", tag: "", label: "" });
+    Object.assign(state, { q: "", mode: "text", status: "", tag: "", label: "", order: "newest" });
     searchInput.value = "";
     tagInput.value = "";
     labelInput.value = "";
     statusSelect.value = "";
+    orderSelect.value = "newest";
     modeGroup.querySelector('input[value="text"]').checked = true;
     changed();
     searchInput.focus();
@@ -632,7 +820,7 @@ export async function renderGallery({ main, query, signal, setQuery }) {
     const id = el.dataset.id;
     const targets = [el];
     if (range && lastPicked && cards.has(lastPicked)) {
-      const order = [...grid.children];
+      const order = [...grid.querySelectorAll(".card")];
       const [a, b] = [order.indexOf(cards.get(lastPicked)), order.indexOf(el)].sort((x, y) => x - y);
       targets.push(...order.slice(a, b + 1));
     }

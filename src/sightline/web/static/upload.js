@@ -4,6 +4,7 @@
 
 import { api, events, imageIdOf, uploadFile } from "./api.js";
 import { formatBytes, h, icon } from "./dom.js";
+import { featureLabel } from "./labels.js";
 
 const PARALLEL = 3;
 const items = [];
@@ -125,6 +126,32 @@ setInterval(async () => {
   }
 }, 4000);
 
+/**
+ * Why the server refused `name`, in words about that file. The server's own message names
+ * the file by its place in a batch and gives limits in bytes: fine for a script, not here.
+ */
+export function refusal(name, error) {
+  const limit = error.details?.limit;
+  switch (error.code) {
+    case "InvalidImageFormat":
+      return /not an image/i.test(error.message)
+        ? `${name} is not an image (PNG, JPEG, WebP, GIF, HEIC …).`
+        : `${name} is damaged or incomplete: it could not be read as an image.`;
+    case "EmptyImage":
+      return `${name} is empty (0 bytes).`;
+    case "ImageTooLarge":
+    case "PayloadTooLarge":
+      return `${name} is too large${Number.isFinite(limit) ? `: files up to ${formatBytes(limit)} are accepted` : ""}.`;
+    case "ImageDimensionsTooLarge":
+    case "ImageMemoryTooLarge":
+      return `${name} has too many pixels to analyse; make it smaller and try again.`;
+    case "InsufficientStorage":
+      return "The server's disk is full: nothing more can be stored until space is freed.";
+    default:
+      return (error.message ?? "The upload failed.").replace(/^File \d+(?: \([^)]*\))?: /, "");
+  }
+}
+
 function setState(item, state) {
   item.state = state;
   paint(item);
@@ -168,9 +195,9 @@ function paint(item) {
     analysing: item.image?.duplicate ? "Stored (same bytes as an earlier upload); analysing…" : "Uploaded; analysing…",
     done: "Done",
     failed: item.failedFeatures?.length
-      ? `Analysed, but ${item.failedFeatures.join(", ")} failed`
+      ? `Analysed, but ${item.failedFeatures.map(featureLabel).join(", ")} failed`
       : "Analysed with errors",
-    rejected: item.error?.message ?? "Upload failed",
+    rejected: item.error ? refusal(item.file.name || "This file", item.error) : "Upload failed",
   };
   status.textContent = texts[item.state];
   status.classList.toggle("error-text", item.state === "rejected" || item.state === "failed");

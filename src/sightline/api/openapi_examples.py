@@ -253,6 +253,7 @@ UPLOADED = {
 IMAGE_LIST = {
     "items": [IMAGE],
     "next_cursor": base64.urlsafe_b64encode(IMAGE_ID.encode()).decode().rstrip("="),
+    "total": 128,
 }
 COPY = _image(OTHER_IMAGE_ID, PHOTO_FEATURES, filename="IMG_2041.jpg", duplicate_of=IMAGE_ID)
 DUPLICATES = {"items": [{"distance": 0, "image": COPY}]}

@@ -12,6 +12,7 @@ import enum
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import click
@@ -77,6 +78,32 @@ class Column:
     cell: Callable[[Any], object]
     justify: str = "left"  # "right" for numbers
     style: str | None = None
+    no_wrap: bool = False  # ids and moments stay whole; long text wraps
+
+
+def file_size(size: int | None) -> str:
+    """Bytes as people read them: `812 B`, `1.4 MB` (powers of 1000, as file browsers show)."""
+    if size is None:
+        return ""
+    if size < 1000:
+        return f"{size} B"
+    amount = size / 1000
+    for unit in ("kB", "MB"):
+        if amount < 1000:
+            return f"{amount:.1f} {unit}"
+        amount /= 1000
+    return f"{amount:.1f} GB"
+
+
+def moment(value: str | None) -> str:
+    """An ISO 8601 moment of the API as local date and time to the minute."""
+    if not value:
+        return ""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return parsed.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 def cell_text(value: object) -> str:
@@ -122,11 +149,23 @@ class Printer:
             return len(collected)
         table = Table(title=title, title_justify="left", header_style="bold")
         for column in columns:
-            table.add_column(column.header, justify=column.justify, style=column.style)  # type: ignore[arg-type]
+            table.add_column(
+                column.header,
+                justify=column.justify,  # type: ignore[arg-type]
+                style=column.style,
+                no_wrap=column.no_wrap,
+            )
         for row in collected:
             table.add_row(*(cell_text(column.cell(row)) for column in columns))
         self.out.print(table)
         return len(collected)
+
+    def one(self, value: Any, columns: Sequence[Column]) -> None:
+        """One answer as a table of one row for people, else the JSON object itself."""
+        if self.for_people:
+            self.rows([value], columns)
+        else:
+            self.record(value, str)
 
     def record(self, value: Any, render: Callable[[Any], object]) -> None:
         """One answer: `render(value)` (text or a rich renderable) for people, else JSON."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -445,7 +446,7 @@ def _writer(
         assert output is not None  # checked with the options
         return ParquetWriter(output, fields)
     if output is None:
-        stream = click.get_text_stream("stdout")
+        stream = sys.stdout
     else:
         # newline="": the csv module writes its own line ends.
         stream = closing.enter_context(output.open("w", encoding="utf-8", newline=""))

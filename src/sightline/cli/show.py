@@ -170,22 +170,23 @@ def _metadata(result: Result) -> str:
     return ", ".join(filter(None, words))
 
 
+# In the order `show` lists them.
 DESCRIBE: dict[str, Callable[[Result], str]] = {
-    "metadata": _metadata,
-    "color": _colours,
-    "hash": lambda result: f"perceptual hash {result.get('phash', '')}",
-    "thumbnail": lambda result: ", ".join(f"{size} px" for size in result.get("sizes") or {}),
     "tags": _tags,
-    "embedding": lambda result: f"{result.get('dimensions')} numbers",
-    "semantic": lambda result: f"{result.get('dimensions')} numbers",
+    "image_type": _image_type,
+    "color": _colours,
     "read": _text,
     "faces": _found("faces", "face", "faces"),
     "people": _found("people", "person", "people"),
     "objects": _objects,
-    "adult": _adult,
-    "image_type": _image_type,
     "quality": _quality,
+    "adult": _adult,
     "smart_crop": _smart_crop,
+    "metadata": _metadata,
+    "hash": lambda result: f"perceptual hash {result.get('phash', '')}",
+    "thumbnail": lambda result: ", ".join(f"{size} px" for size in result.get("sizes") or {}),
+    "embedding": lambda result: f"{result.get('dimensions')} numbers",
+    "semantic": lambda result: f"{result.get('dimensions')} numbers",
 }
 
 
@@ -208,6 +209,12 @@ def describe_feature(name: str, feature: Mapping[str, Any]) -> str:
     except (KeyError, TypeError, AttributeError):
         # A result of a newer server, shaped otherwise: still say it is there.
         return "done"
+
+
+def _reading_order(item: tuple[str, Any]) -> tuple[int, str]:
+    """What people read first (tags, type, colours…) before the rest, alphabetically."""
+    order = list(DESCRIBE)
+    return (order.index(item[0]) if item[0] in order else len(order), item[0])
 
 
 STATUS_STYLES = {"failed": "red", "skipped": "dim", "pending": "yellow", "running": "yellow"}
@@ -234,7 +241,7 @@ def summary(image: Mapping[str, Any]) -> Group:
     features = Table.grid(padding=(0, 2))
     features.add_column(style="bold", no_wrap=True)
     features.add_column()
-    for name, feature in (image.get("features") or {}).items():
+    for name, feature in sorted((image.get("features") or {}).items(), key=_reading_order):
         style = STATUS_STYLES.get(feature.get("status", ""), "")
         features.add_row(feature_label(name), Text(describe_feature(name, feature), style=style))
     lines += [Text(""), features]

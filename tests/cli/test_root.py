@@ -67,4 +67,3 @@ def test_commands_that_open_the_catalog_print_no_migration_lines(tmp_path: Path)
     )
     assert ran.returncode == 0, ran.stderr
     assert "alembic" not in ran.stderr and ran.stderr == ""
-

@@ -48,7 +48,8 @@ collection_option = click.option(
     envvar="SIGHTLINE_COLLECTION",
     default=None,
     callback=_collection,
-    help="Read and create in this collection only; default: the key's, else `default` "
+    help="Read and create in this collection only. Default: a collection-bound key's; "
+    "otherwise reads see every collection and uploads go to `default` "
     "[env: SIGHTLINE_COLLECTION].",
 )
 

@@ -24,6 +24,7 @@ def queue() -> None:
     """Inspect and repair the job queue."""
 
 
+DEAD_FIELDS = {"id", "attempts", "last_error"}
 DEAD_COLUMNS = [
     Column("ID", lambda job: job["id"], style="cyan", no_wrap=True),
     Column("Attempts", lambda job: job["attempts"], "right"),
@@ -36,7 +37,6 @@ DEAD_COLUMNS = [
     ),
     Column("Last error", lambda job: job["last_error"], style="red"),
 ]
-DEAD_FIELDS = {"id", "attempts", "last_error"}
 
 
 @queue.command("dead")

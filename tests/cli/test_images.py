@@ -31,6 +31,13 @@ def test_client_commands_against_a_server(server: RunningServer) -> None:
     assert header.split("\t") == ["Score", "ID", "File", "Status", "Tags"]
     assert row.split("\t")[1:4] == [image["id"], "upload.jpg", "done"]
     assert searched.stderr == "1 found with all the words; left out: the\n"
+    as_json = runner.invoke(main, ["search", "the upload", "--json", "--url", server.url])
+    page = json.loads(as_json.stdout)  # the server's answer, whole
+    assert page["strategy"] == "all_words" and page["items"][0]["image"]["id"] == image["id"]
+    as_lines = runner.invoke(main, ["search", "upload", "--jsonl", "--url", server.url])
+    assert [json.loads(line)["image"]["id"] for line in as_lines.stdout.splitlines()] == [
+        image["id"]
+    ]
     got = runner.invoke(main, ["get", image["id"], "--json", "--url", server.url])
     assert json.loads(got.stdout)["id"] == image["id"]
     assert runner.invoke(main, ["delete", image["id"], "--url", server.url]).exit_code == 0

@@ -45,3 +45,14 @@ def test_json_and_jsonl_print_the_answers_themselves() -> None:
     ]
     lines = CliRunner().invoke(things, ["--jsonl"]).stdout.splitlines()
     assert [json.loads(line)["name"] for line in lines] == ["cat", "dog\tlike"]
+
+
+@click.command()
+@output_options
+def report(output: Format) -> None:
+    Printer(output).record({"line": "x" * 120}, lambda value: value["line"])
+
+
+def test_a_record_in_words_keeps_long_lines_whole_when_piped() -> None:
+    assert CliRunner().invoke(report, []).stdout == "x" * 120 + "\n"
+    assert json.loads(CliRunner().invoke(report, ["--json"]).stdout) == {"line": "x" * 120}

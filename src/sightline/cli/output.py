@@ -30,6 +30,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -170,7 +171,10 @@ class Printer:
     def record(self, value: Any, render: Callable[[Any], object]) -> None:
         """One answer: `render(value)` (text or a rich renderable) for people, else JSON."""
         if self.output is Format.TABLE:
-            self.out.print(render(value))
+            rendered = render(value)
+            # Plain text keeps its lines as they are (long ones are not folded at 80 columns
+            # when piped); tables and groups fit the terminal.
+            self.out.print(rendered, soft_wrap=isinstance(rendered, str | Text))
         else:
             indent = 2 if self.output is Format.JSON else None
             click.echo(json.dumps(plain(value), ensure_ascii=False, indent=indent))

@@ -74,11 +74,17 @@ def top_tags(image: Mapping[str, Any], count: int = 3) -> str:
 IMAGE_COLUMNS = [
     Column("ID", lambda image: image["id"], style="cyan", no_wrap=True),
     Column("File", lambda image: image.get("filename") or ""),
-    Column("Status", lambda image: image["status"]),
-    Column("Size", lambda image: file_size(image.get("size")), "right"),
-    Column("Dimensions", lambda image: f"{image['width']}×{image['height']}", "right"),
+    Column("Status", lambda image: image["status"], no_wrap=True),
+    Column("Size", lambda image: file_size(image.get("size")), "right", no_wrap=True),
+    Column(
+        "Dimensions",
+        lambda image: f"{image['width']}×{image['height']}",
+        "right",
+        no_wrap=True,
+        optional=True,
+    ),
     Column("Tags", top_tags),
-    Column("Uploaded", lambda image: moment(image.get("created_at")), no_wrap=True),
+    Column("Uploaded", lambda image: moment(image.get("created_at")), no_wrap=True, optional=True),
 ]
 
 

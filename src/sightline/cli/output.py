@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 import click
 from pydantic import BaseModel
+from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -80,6 +82,7 @@ class Column:
     justify: str = "left"  # "right" for numbers
     style: str | None = None
     no_wrap: bool = False  # ids and moments stay whole; long text wraps
+    optional: bool = False  # left out on a terminal too narrow for every column
 
 
 def file_size(size: int | None) -> str:
@@ -148,16 +151,16 @@ class Printer:
             for row in collected:
                 click.echo("\t".join(_one_line(cell_text(c.cell(row))) for c in columns))
             return len(collected)
-        table = Table(title=title, title_justify="left", header_style="bold")
-        for column in columns:
-            table.add_column(
-                column.header,
-                justify=column.justify,  # type: ignore[arg-type]
-                style=column.style,
-                no_wrap=column.no_wrap,
-            )
-        for row in collected:
-            table.add_row(*(cell_text(column.cell(row)) for column in columns))
+        cells = [[cell_text(column.cell(row)) for column in columns] for row in collected]
+        shown = list(range(len(columns)))
+        table = _table(columns, shown, cells, title)
+        # Too narrow a terminal: the optional columns go, the last first, before the others
+        # are squeezed to a letter each.
+        for index in reversed([i for i, column in enumerate(columns) if column.optional]):
+            if _narrowest(columns, shown, cells) <= self.out.width:
+                break
+            shown.remove(index)
+            table = _table(columns, shown, cells, title)
         self.out.print(table)
         return len(collected)
 
@@ -196,6 +199,39 @@ class Printer:
             columns += [DownloadColumn(), TransferSpeedColumn()]
         columns += [TimeElapsedColumn(), TimeRemainingColumn()]
         return Progress(*columns, console=self.err, disable=not self.err.is_terminal)
+
+
+def _narrowest(columns: Sequence[Column], shown: Sequence[int], cells: list[list[str]]) -> int:
+    """The width a table needs so that no word of it is cut: whole cells in columns that do
+    not wrap, the longest word in the others, and the padding and rules between them."""
+    width = 1
+    for index in shown:
+        texts = [columns[index].header, *(row[index] for row in cells)]
+        if columns[index].no_wrap:
+            width += max(cell_len(text) for text in texts)
+        else:
+            width += max((cell_len(word) for text in texts for word in text.split()), default=0)
+        width += 3  # a space either side and the rule
+    return width
+
+
+def _table(
+    columns: Sequence[Column], shown: Sequence[int], cells: list[list[str]], title: str | None
+) -> Table:
+    table = Table(
+        title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, show_edge=False
+    )
+    for index in shown:
+        column = columns[index]
+        table.add_column(
+            column.header,
+            justify=column.justify,  # type: ignore[arg-type]
+            style=column.style,
+            no_wrap=column.no_wrap,
+        )
+    for row in cells:
+        table.add_row(*(row[index] for index in shown))
+    return table
 
 
 def _one_line(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from fractions import Fraction
 from typing import Any
 
 import click
@@ -134,10 +135,16 @@ def _quality(result: Result) -> str:
     return f"{result.get('score', 0):.2f} of 1: {', '.join(words)}"
 
 
+def _ratio(aspect: float) -> str:
+    """`16:9` for 1.7778: the ratio as people write it."""
+    ratio = Fraction(aspect).limit_denominator(32)
+    return f"{ratio.numerator}:{ratio.denominator}"
+
+
 def _smart_crop(result: Result) -> str:
     crops = result.get("crops") or []
     shown = [
-        f"{crop['aspect_ratio']:g}: {crop['box']['w']}×{crop['box']['h']} at "
+        f"{_ratio(crop['aspect_ratio'])}: {crop['box']['w']}×{crop['box']['h']} at "
         f"{crop['box']['x']},{crop['box']['y']}"
         for crop in crops
     ]

@@ -108,8 +108,10 @@ def shell(command: str, folder: Path) -> str:
 
 
 def search_output_filenames(output: str) -> list[str]:
-    """`sightline search` prints `score<TAB>id<TAB>filename` lines."""
-    return [line.split("\t")[2] for line in output.splitlines()]
+    """Piped, `sightline search` prints a header line, then `score<TAB>id<TAB>file<TAB>…`."""
+    header, *rows = output.splitlines()
+    assert header.split("\t")[:3] == ["Score", "ID", "File"]
+    return [line.split("\t")[2] for line in rows]
 
 
 def test_the_index_links_every_recipe_and_every_recipe_is_tested() -> None:

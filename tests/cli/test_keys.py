@@ -35,7 +35,15 @@ def key_service(data_dir: Path) -> Iterator[KeyService]:
 def test_a_key_made_on_the_command_line_works_until_revoked(tmp_path: Path) -> None:
     data = str(tmp_path / "data")
     made = run(
-        "create", "ci uploader", "--scope", "write", "--expires-in-days", "30", "--data-dir", data
+        "create",
+        "ci uploader",
+        "--scope",
+        "write",
+        "--expires-in-days",
+        "30",
+        "--json",
+        "--data-dir",
+        data,
     )
     assert made.exit_code == 0, made.output
     shown = json.loads(made.stdout)
@@ -45,9 +53,12 @@ def test_a_key_made_on_the_command_line_works_until_revoked(tmp_path: Path) -> N
         assert keys.authenticate(shown["secret"]).scope is Scope.WRITE
         session = keys.start_session(keys.authenticate(shown["secret"]))
 
-    listed = run("list", "--data-dir", data)
+    listed = run("list", "--jsonl", "--data-dir", data)
     assert listed.exit_code == 0
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    table = run("list", "--data-dir", data).stdout.splitlines()
+    assert table[0].split("\t")[:3] == ["ID", "Name", "Scope"]
+    assert table[1].split("\t")[:4] == [shown["id"], "ci uploader", "write", "every"]
     assert [row["id"] for row in rows] == [shown["id"]]
     assert "secret" not in rows[0] and rows[0]["expires_at"] and rows[0]["last_used_at"]
 
@@ -61,7 +72,7 @@ def test_a_key_made_on_the_command_line_works_until_revoked(tmp_path: Path) -> N
     with key_service(tmp_path / "data") as keys:
         with pytest.raises(Unauthorized):
             keys.authenticate(shown["secret"])
-    rows = [json.loads(line) for line in run("list", "--data-dir", data).stdout.splitlines()]
+    rows = json.loads(run("list", "--json", "--data-dir", data).stdout)
     assert rows[0]["revoked_at"]
 
 
@@ -71,7 +82,7 @@ def test_the_catalog_url_comes_from_the_environment_too(tmp_path: Path) -> None:
         main, ["keys", "create", "from env", "--scope", "admin"], env={"SIGHTLINE_CATALOG_URL": url}
     )
     assert made.exit_code == 0, made.output
-    listed = run("list", "--catalog-url", url)
+    listed = run("list", "--jsonl", "--catalog-url", url)
     assert json.loads(listed.stdout)["name"] == "from env"
 
 
@@ -91,4 +102,4 @@ def test_mistakes_are_reported_and_change_nothing(
     result = run(*args, "--data-dir", str(tmp_path / "data"))
     assert result.exit_code != 0
     assert message in result.output
-    assert run("list", "--data-dir", str(tmp_path / "data")).stdout == ""
+    assert run("list", "--json", "--data-dir", str(tmp_path / "data")).stdout == "[]\n"

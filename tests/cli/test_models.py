@@ -274,3 +274,33 @@ def test_analyze_does_not_know_a_model_from_another_folder(tmp_path: Path, sourc
     )
     assert result.exit_code == 2
     assert "model:colours" in result.output
+
+
+def test_prepare_shows_progress_per_model_on_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a terminal the conversions draw a bar per model and one overall, with no log lines."""
+    converters = tmp_path / "converters"
+    converters.mkdir()
+    for script in ("efficientnet_lite0.py", "tfjs_graph.py", "minilm.py"):
+        (converters / script).write_text(FAKE_CONVERTER)
+    monkeypatch.setattr(prepare_module, "CONVERTERS", converters)
+    human_models = tmp_path / "human-models"
+    human_models.mkdir()
+    (human_models / "movenet-multipose.json").write_text("{}")
+    result = sightline(
+        "models",
+        "prepare",
+        "--model-dir",
+        tmp_path / "models",
+        "--human-models",
+        human_models,
+        "--converter-python",
+        sys.executable,
+        env={"FORCE_COLOR": "1", "TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1", "COLUMNS": "120"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "All models" in result.stderr
+    for name in PREPARED:
+        assert f"{name}: ready in " in result.stderr
+    assert "INFO" not in result.output and f"{next(iter(PREPARED))}: prepared" not in result.stdout

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import io
 import json
 
 import click
 from click.testing import CliRunner
 from pydantic import BaseModel
+from rich.console import Console
 
 from sightline.cli.output import Column, Format, Printer, output_options
 
@@ -45,3 +47,34 @@ def test_json_and_jsonl_print_the_answers_themselves() -> None:
     ]
     lines = CliRunner().invoke(things, ["--jsonl"]).stdout.splitlines()
     assert [json.loads(line)["name"] for line in lines] == ["cat", "dog\tlike"]
+
+
+@click.command()
+@output_options
+def report(output: Format) -> None:
+    Printer(output).record({"line": "x" * 120}, lambda value: value["line"])
+
+
+def test_a_record_in_words_keeps_long_lines_whole_when_piped() -> None:
+    assert CliRunner().invoke(report, []).stdout == "x" * 120 + "\n"
+    assert json.loads(CliRunner().invoke(report, ["--json"]).stdout) == {"line": "x" * 120}
+
+
+def terminal_table(width: int) -> str:
+    printer = Printer()
+    printer.out = Console(file=io.StringIO(), width=width, force_terminal=True, no_color=True)
+    columns = [
+        Column("Name", lambda row: row["name"], no_wrap=True),
+        Column("Uploaded", lambda row: "2026-12-07 04:54", no_wrap=True, optional=True),
+        Column("Score", lambda row: row["score"], "right"),
+    ]
+    printer.rows([{"name": "a-rather-long-name", "score": 0.5}], columns)
+    assert isinstance(printer.out.file, io.StringIO)
+    return printer.out.file.getvalue()
+
+
+def test_a_narrow_terminal_leaves_the_optional_columns_out_first() -> None:
+    assert "Uploaded" in terminal_table(80) and "2026-12-07 04:54" in terminal_table(80)
+    narrow = terminal_table(34)
+    assert "Uploaded" not in narrow
+    assert "a-rather-long-name" in narrow and "0.500" in narrow

@@ -1,8 +1,12 @@
-"""The `sightline` command itself: its help texts."""
+"""The `sightline` command itself: its help texts, exit statuses and logging."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import click
 from click.testing import CliRunner
@@ -30,3 +34,36 @@ def test_every_help_text_shows_real_defaults() -> None:
     outputs = list(helps(main, []))
     assert len(outputs) >= 15
     assert not [output for output in outputs if "PydanticUndefined" in output]
+
+
+def test_help_documents_the_exit_statuses_and_the_server_variables() -> None:
+    text = CliRunner().invoke(main, ["--help"]).output
+    for line in ("0  done", "1  the server", "2  usage error", "3  cannot reach the server"):
+        assert line in text
+    for variable in ("SIGHTLINE_URL", "SIGHTLINE_API_KEY", "SIGHTLINE_COLLECTION"):
+        assert variable in text
+
+
+CLIENT_COMMANDS = ["get", "list", "show", "search", "delete", "export"]
+
+
+def test_every_client_command_shows_examples_and_the_server_options() -> None:
+    for name in CLIENT_COMMANDS:
+        text = CliRunner().invoke(main, [name, "--help"]).output
+        assert "Example" in text and f"sightline {name}" in text, name
+        for variable in ("SIGHTLINE_URL", "SIGHTLINE_API_KEY", "SIGHTLINE_COLLECTION"):
+            assert variable in text, (name, variable)
+
+
+def test_commands_that_open_the_catalog_print_no_migration_lines(tmp_path: Path) -> None:
+    """Alembic logs each step at INFO; a command's own output is all people should read."""
+    ran = subprocess.run(
+        [sys.executable, "-c", "from sightline.cli import main; main()", "keys", "list"],
+        env={**os.environ, "SIGHTLINE_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert "alembic" not in ran.stderr and ran.stderr == ""

@@ -1,15 +1,31 @@
 """Image commands against a running server: `sightline upload`, `get`, `list`, `delete` and
-`search`."""
+`search`; images as table rows."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import click
 
-from sightline.cli.remote import call, key_option, url_option, vectors_option
+from sightline.cli.output import Column, Format, Printer, file_size, moment, output_options
+from sightline.cli.remote import (
+    REFUSED,
+    Unreachable,
+    call,
+    client_options,
+    key_option,
+    url_option,
+    vectors_option,
+)
 from sightline.client import Client
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.command()
@@ -49,46 +65,199 @@ def upload(
             click.echo(json.dumps(image))
 
 
-@click.command()
+def top_tags(image: Mapping[str, Any], count: int = 3) -> str:
+    """The names of the image's likeliest tags, or nothing while `tags` has no result."""
+    result = ((image.get("features") or {}).get("tags") or {}).get("result") or {}
+    return ", ".join(tag["name"] for tag in (result.get("tags") or [])[:count])
+
+
+IMAGE_COLUMNS = [
+    Column("ID", lambda image: image["id"], style="cyan", no_wrap=True),
+    Column("File", lambda image: image.get("filename") or ""),
+    Column("Status", lambda image: image["status"], no_wrap=True),
+    Column("Size", lambda image: file_size(image.get("size")), "right", no_wrap=True),
+    Column(
+        "Dimensions",
+        lambda image: f"{image['width']}×{image['height']}",
+        "right",
+        no_wrap=True,
+        optional=True,
+    ),
+    Column("Tags", top_tags),
+    Column("Uploaded", lambda image: moment(image.get("created_at")), no_wrap=True, optional=True),
+]
+
+
+def filter_options(command: F) -> F:
+    """`--status`, `--type`, `--after`, `--before` and `--sha256`, given to the command as
+    `filters`: the parameters of `GET /v1/images` they set."""
+
+    @functools.wraps(command)
+    def with_filters(
+        *args: Any,
+        status: str | None,
+        content_type: str | None,
+        after: datetime | None,
+        before: datetime | None,
+        sha256: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        filters = {
+            "status": status,
+            "content_type": content_type,
+            "uploaded_after": _moment(after),
+            "uploaded_before": _moment(before),
+            "sha256": sha256,
+        }
+        return command(*args, filters=filters, **kwargs)
+
+    options = [
+        click.option("--status", type=click.Choice(["pending", "processing", "done", "failed"])),
+        click.option("--type", "content_type", help="Only this content type, e.g. image/jpeg."),
+        click.option(
+            "--after",
+            type=click.DateTime(),
+            help="Only images uploaded after this moment (local time).",
+        ),
+        click.option(
+            "--before", type=click.DateTime(), help="Only images uploaded before this moment."
+        ),
+        click.option("--sha256", help="Only images of these exact bytes (the file's SHA-256)."),
+    ]
+    for option in reversed(options):
+        with_filters = option(with_filters)
+    return cast(F, with_filters)
+
+
+def _moment(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone().isoformat()
+
+
+PAGE = 200  # the most `GET /v1/images` answers at once
+
+
+def images_of(
+    client: Client, limit: int | None = None, *, page_size: int = PAGE, **params: Any
+) -> Iterator[Mapping[str, Any]]:
+    """The images `GET /v1/images` lists with `params` (filters, `results`,
+    `include_vectors`), newest first, a page at a time (`limit` of them, or all)."""
+    cursor = None
+    left = limit
+    while left is None or left > 0:
+        size = page_size if left is None else min(left, page_size)
+        page = call(client.list, cursor=cursor, limit=size, **params)
+        yield from page["items"]
+        if left is not None:
+            left -= len(page["items"])
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  sightline get img_01J… --wait          wait until analysed, then one row
+  sightline get img_01J… --json | jq .features.tags.result.tags
+"""
+)
 @click.argument("image_id")
 @click.option("--wait/--no-wait", default=False, help="Wait until the image is analysed.")
 @vectors_option
-@url_option
-@key_option
-def get(image_id: str, wait: bool, vectors: bool, url: str, api_key: str | None) -> None:
-    """Print one image with its results."""
-    with Client(url, api_key=api_key) as client:
-        fetch = client.wait if wait else client.get
-        click.echo(json.dumps(call(fetch, image_id, include_vectors=vectors), indent=2))
+@output_options
+@client_options
+def get(image_id: str, wait: bool, vectors: bool, output: Format, client: Client) -> None:
+    """Print one image: a row of the table, or with --json the server's answer (`sightline
+    show` reads it out feature by feature)."""
+    fetch = client.wait if wait else client.get
+    Printer(output).one(call(fetch, image_id, include_vectors=vectors), IMAGE_COLUMNS)
 
 
-@click.command("list")
-@click.option("--status", type=click.Choice(["pending", "processing", "done", "failed"]))
-@click.option("--limit", type=click.IntRange(1, 200), default=50, show_default=True)
+@click.command(
+    "list",
+    epilog="""\b
+Examples:
+  sightline list --status failed               the newest 50 that failed
+  sightline list --all --jsonl > images.jsonl  every image, streamed
+  sightline list --after 2026-12-01 --type image/png
+""",
+)
+@filter_options
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="At most this many images, newest first.",
+)
+@click.option("--all", "every", is_flag=True, help="Every image (follows the pages); no --limit.")
 @vectors_option
-@url_option
-@key_option
-def list_(status: str | None, limit: int, vectors: bool, url: str, api_key: str | None) -> None:
-    """Print the newest images as JSON lines."""
-    with Client(url, api_key=api_key) as client:
-        page = call(client.list, limit=limit, status=status, include_vectors=vectors)
-        for image in page["items"]:
-            click.echo(json.dumps(image))
+@output_options
+@client_options
+def list_(
+    filters: dict[str, Any],
+    limit: int,
+    every: bool,
+    vectors: bool,
+    output: Format,
+    client: Client,
+) -> None:
+    """Print the newest images, a table row each (`--jsonl`: one image a line, as they come)."""
+    images = images_of(client, None if every else limit, include_vectors=vectors, **filters)
+    printer = Printer(output)
+    count = printer.rows(images, IMAGE_COLUMNS)
+    if printer.for_people:
+        printer.note(f"{count} images")
 
 
-@click.command()
+@click.command(epilog="Example:\n\n  sightline delete img_01J… img_01K…")
 @click.argument("image_ids", nargs=-1, required=True)
-@url_option
-@key_option
-def delete(image_ids: tuple[str, ...], url: str, api_key: str | None) -> None:
-    """Delete images."""
-    with Client(url, api_key=api_key) as client:
-        for image_id in image_ids:
+@output_options
+@client_options
+@click.pass_context
+def delete(
+    ctx: click.Context, /, image_ids: tuple[str, ...], output: Format, client: Client
+) -> None:
+    """Delete images; each one's outcome is printed, and the exit status is 1 if any could
+    not be deleted."""
+    outcomes = []
+    for image_id in image_ids:
+        try:
             call(client.delete, image_id)
-            click.echo(f"Deleted {image_id}.")
+            outcomes.append({"id": image_id, "deleted": True, "error": None})
+        except Unreachable:
+            raise
+        except click.ClickException as exc:
+            outcomes.append({"id": image_id, "deleted": False, "error": exc.message})
+    printer = Printer(output)
+    printer.rows(
+        outcomes,
+        [
+            Column("ID", lambda row: row["id"], style="cyan", no_wrap=True),
+            Column("Outcome", lambda row: "deleted" if row["deleted"] else row["error"]),
+        ],
+    )
+    failed = sum(not row["deleted"] for row in outcomes)
+    printer.note(f"{len(outcomes) - failed} deleted, {failed} not")
+    if failed:
+        ctx.exit(REFUSED)
 
 
-@click.command()
+STRATEGIES = {
+    "all_words": "with all the words",
+    "any_words": "with any of the words",
+    "semantic": "by meaning",
+}
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  sightline search "red car"                 images with the words, best first
+  sightline search beach --mode semantic     by meaning
+  sightline search --tag dog --label good --json
+"""
+)
 @click.argument("query", required=False)
 @click.option(
     "--mode",
@@ -100,33 +269,56 @@ def delete(image_ids: tuple[str, ...], url: str, api_key: str | None) -> None:
 @click.option("--tag", "tags", multiple=True, help="Only images tagged so (repeatable).")
 @click.option("--label", "labels", multiple=True, help="Only images with this custom label.")
 @click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
-@url_option
-@key_option
+@vectors_option
+@output_options
+@client_options
 def search(
     query: str | None,
     mode: str,
     tags: tuple[str, ...],
     labels: tuple[str, ...],
     limit: int,
-    url: str,
-    api_key: str | None,
+    vectors: bool,
+    output: Format,
+    client: Client,
 ) -> None:
-    """Search images by QUERY and filters; print `score id filename` lines, best first, and
-    how many matched and how (the answer's `total`, `strategy`, `ignored_words`) on stderr."""
-    with Client(url, api_key=api_key) as client:
-        page = call(
-            client.search,
-            query,
-            mode=mode,
-            limit=limit,
-            tag=list(tags) or None,
-            label=list(labels) or None,
+    """Search images by QUERY and filters, best first: score and image a row (`--json`: the
+    server's answer). How many matched and how (the words left out too) goes to stderr."""
+    page = call(
+        client.search,
+        query,
+        mode=mode,
+        limit=limit,
+        include_vectors=vectors,
+        tag=list(tags) or None,
+        label=list(labels) or None,
+    )
+    printer = Printer(output)
+    if output is Format.JSON:
+        printer.record(page, str)
+    else:
+        printer.rows(
+            page["items"],
+            [
+                Column("Score", lambda item: item["score"], "right"),
+                *(_of_found_image(c) for c in IMAGE_COLUMNS if c.header in FOUND_COLUMNS),
+            ],
         )
-    for item in page["items"]:
-        score = "-" if item["score"] is None else f"{item['score']:.3f}"
-        click.echo(f"{score}\t{item['image']['id']}\t{item['image']['filename'] or ''}")
-    if page.get("strategy"):
-        total = len(page["items"]) if page.get("total") is None else page["total"]
-        ignored = page.get("ignored_words") or []
-        note = f"; ignored: {', '.join(ignored)}" if ignored else ""
-        click.echo(f"{total} found ({page['strategy']}{note})", err=True)
+    printer.note(_found(page))
+
+
+FOUND_COLUMNS = {"ID", "File", "Status", "Tags"}
+
+
+def _of_found_image(column: Column) -> Column:
+    """An image column read from a search result's `image`."""
+    return dataclasses.replace(column, cell=lambda item: column.cell(item["image"]))
+
+
+def _found(page: Mapping[str, Any]) -> str:
+    """`12 found with all the words; left out: the`."""
+    total = len(page["items"]) if page.get("total") is None else page["total"]
+    how = STRATEGIES.get(page.get("strategy") or "", "")
+    ignored = page.get("ignored_words") or []
+    note = f"; left out: {', '.join(ignored)}" if ignored else ""
+    return f"{total} found{' ' + how if how else ''}{note}"

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -13,6 +12,7 @@ from typing import Any
 import click
 
 from sightline.cli.options import data_dir_option, setting_option, settings_from
+from sightline.cli.output import Column, Format, Printer, moment, output_options
 from sightline.collection import collection_name
 from sightline.errors import InvalidCollection, SightlineError
 from sightline.keys import KeyRecord, KeyService, Scope
@@ -54,6 +54,18 @@ def _shown(record: KeyRecord) -> dict[str, Any]:
     }
 
 
+KEY_COLUMNS = [
+    Column("ID", lambda key: key["id"], style="cyan", no_wrap=True),
+    Column("Name", lambda key: key["name"]),
+    Column("Scope", lambda key: key["scope"]),
+    Column("Collection", lambda key: key["collection"] or "every"),
+    Column("Created", lambda key: moment(key["created_at"]), no_wrap=True),
+    Column("Expires", lambda key: moment(key["expires_at"]) or "never", no_wrap=True),
+    Column("Last used", lambda key: moment(key["last_used_at"]), no_wrap=True),
+    Column("Revoked", lambda key: moment(key["revoked_at"]), no_wrap=True),
+]
+SECRET = Column("Secret", lambda key: key["secret"], style="bold", no_wrap=True)
+
 catalog_option = setting_option("--catalog-url", "catalog_url")
 
 
@@ -64,7 +76,15 @@ def _collection(value: str | None) -> str | None:
         raise click.BadParameter(exc.message) from None
 
 
-@click.group()
+@click.group(
+    epilog="""\b
+Examples:
+  sightline keys create "ci uploader" --scope write --expires-in-days 90
+  sightline keys create shop-app --collection shop
+  sightline keys list
+  sightline keys revoke key_01J…
+"""
+)
 def keys() -> None:
     """Make, list and revoke API keys (on the catalog; no server needed).
 
@@ -96,6 +116,7 @@ def keys() -> None:
 )
 @data_dir_option
 @catalog_option
+@output_options
 def keys_create(
     name: str,
     scope: str,
@@ -103,25 +124,28 @@ def keys_create(
     collection: str | None,
     data_dir: Path | None,
     catalog_url: str | None,
+    output: Format,
 ) -> None:
-    """Make a key; prints it as JSON with its `secret`, shown this once only."""
+    """Make a key; prints it with its `secret`, shown this once only."""
     expires_at = None
     if expires_in_days is not None:
         expires_at = datetime.now(UTC) + timedelta(days=expires_in_days)
     with key_service(data_dir, catalog_url) as service:
         made = service.create(name, Scope(scope), expires_at, collection)
-    click.echo(json.dumps({**_shown(made.record), "secret": made.secret}))
-    click.echo("Keep the secret now: it is not shown again.", err=True)
+    printer = Printer(output)
+    printer.one({**_shown(made.record), "secret": made.secret}, [*KEY_COLUMNS, SECRET])
+    printer.note("Keep the secret now: it is not shown again.")
 
 
 @keys.command("list")
 @data_dir_option
 @catalog_option
-def keys_list(data_dir: Path | None, catalog_url: str | None) -> None:
-    """Stored keys, oldest first, one JSON object a line (revoked ones too)."""
+@output_options
+def keys_list(data_dir: Path | None, catalog_url: str | None, output: Format) -> None:
+    """Stored keys, oldest first (revoked ones too); never their secrets."""
     with key_service(data_dir, catalog_url) as service:
-        for record in service.list_keys():
-            click.echo(json.dumps(_shown(record)))
+        records = service.list_keys()
+    Printer(output).rows([_shown(record) for record in records], KEY_COLUMNS)
 
 
 @keys.command("revoke")

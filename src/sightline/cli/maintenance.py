@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.text import Text
 
 from sightline.cli.local import sightline_without_workers
 from sightline.cli.options import backend_options, data_dir_option, setting_option, settings_from
+from sightline.cli.output import Format, Printer, output_options
 from sightline.errors import SightlineError
 from sightline.maintenance import CheckReport, Problem
 from sightline.maintenance import backup as take_backup
@@ -27,7 +29,13 @@ def _refusals() -> Iterator[None]:
         raise click.ClickException(exc.message) from exc
 
 
-@click.command()
+@click.command(
+    epilog="""\b
+Examples:
+  sightline check --data-dir ./data
+  sightline check --repair --json | jq .left
+"""
+)
 @data_dir_option
 @backend_options
 @setting_option(
@@ -45,10 +53,10 @@ def _refusals() -> Iterator[None]:
     is_flag=True,
     help="Check that every referenced blob exists, without reading it to verify its sha256.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@output_options
 @click.pass_context
 def check(
-    ctx: click.Context, /, repair: bool, no_checksums: bool, as_json: bool, **overrides: Any
+    ctx: click.Context, /, repair: bool, no_checksums: bool, output: Format, **overrides: Any
 ) -> None:
     """Verify that catalog, blobs and queue agree, while the service runs.
 
@@ -64,34 +72,33 @@ def check(
         report = sightline.checker.run(checksums=not no_checksums, repair=repair)
         if report.problems[Problem.LOST_JOBS].repaired:
             sightline.pool.relay.relay_all()  # no relay runs in this process otherwise
-    if as_json:
-        click.echo(json.dumps(report.to_json()))
-    else:
-        _print_report(report, repaired=repair)
+    Printer(output).record(report.to_json(), lambda _json: _report_text(report, repaired=repair))
     if report.left:
         ctx.exit(1)
 
 
-def _print_report(report: CheckReport, *, repaired: bool) -> None:
-    click.echo(
+def _report_text(report: CheckReport, *, repaired: bool) -> Text:
+    lines = [
         f"{report.images} images; blobs: {report.referenced_blobs} referenced, "
         f"{report.stored_blobs} stored, {report.verified_blobs} read and verified"
-    )
+    ]
     width = max(len(problem) for problem in Problem)
     for problem, finding in report.problems.items():
         line = f"  {problem.replace('_', ' '):<{width}}  {finding.found:>6}"
-        click.echo(line + (f"  repaired {finding.repaired}" if repaired else ""))
-        for item in finding.items:
-            click.echo(f"      {json.dumps(item)}")
+        lines.append(line + (f"  repaired {finding.repaired}" if repaired else ""))
+        lines += [f"      {json.dumps(item)}" for item in finding.items]
     if not report.left:
-        click.echo("No problems left.")
+        lines.append("No problems left.")
     elif repaired:
-        click.echo(f"{report.left} problems left that need an operator.")
+        lines.append(f"{report.left} problems left that need an operator.")
     else:
-        click.echo(f"{report.left} problems; --repair repairs what it safely can.")
+        lines.append(f"{report.left} problems; --repair repairs what it safely can.")
+    return Text("\n".join(lines), style="red" if report.left else "")
 
 
-@click.command()
+@click.command(
+    epilog="Example:\n\n  sightline backup /backups/sightline-$(date +%F) --data-dir ./data"
+)
 @click.argument("destination", type=click.Path(path_type=Path))
 @data_dir_option
 @backend_options
@@ -114,7 +121,9 @@ def backup(destination: Path, **overrides: Any) -> None:
         )
 
 
-@click.command()
+@click.command(
+    epilog="Example:\n\n  sightline restore /backups/sightline-2026-12-01 --data-dir ./new-data"
+)
 @click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @data_dir_option
 @backend_options

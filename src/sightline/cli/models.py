@@ -2,39 +2,50 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 
 from sightline.cli.options import model_dir_option, settings_from
+from sightline.cli.output import Column, Format, Printer, output_options
 from sightline.errors import SightlineError
 
 
-@click.group()
+@click.group(
+    epilog="""\b
+Examples:
+  sightline models list
+  sightline models prepare --converter-python .venv-convert/bin/python \\
+      --human-models .cache/human-models/package/models
+  sightline models prepare --check || echo "run make models"
+  sightline models add my-detector.json
+"""
+)
 def models() -> None:
     """List, prepare and add models."""
 
 
 @models.command("list")
 @model_dir_option
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def models_list(model_dir: Path | None, as_json: bool) -> None:
+@output_options
+def models_list(model_dir: Path | None, output: Format) -> None:
     """Show every known model: installed and ready, or what to do to get it."""
     from sightline.models import ModelRegistry
 
     statuses = ModelRegistry(_model_folder(model_dir)).status()
-    rows = [status.as_dict() for status in statuses]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    for row in rows:
-        mark = "ready" if row["ready"] else "MISSING"
-        click.echo(f"{row['name']:<20} {mark:<8} {row['task']}")
-        click.echo(f"{'':<29}{row['license']}; {row['source']}; input {row['input_size']}")
-        if not row["ready"]:
-            click.echo(f"{'':<29}{row['detail']}")
+    Printer(output).rows(
+        [status.as_dict() for status in statuses],
+        [
+            Column("Name", lambda row: row["name"], no_wrap=True),
+            Column("Status", lambda row: "ready" if row["ready"] else "MISSING"),
+            Column("Task", lambda row: row["task"]),
+            Column("Input", lambda row: row["input_size"]),
+            Column("License", lambda row: row["license"]),
+            Column("Source", lambda row: row["source"]),
+            Column("To do", lambda row: "" if row["ready"] else row["detail"]),
+        ],
+    )
 
 
 @models.command("prepare")
@@ -71,20 +82,47 @@ def models_prepare(
 ) -> None:
     """Convert the bundled models that need a one-time conversion into the model folder."""
     from sightline.models import ModelRegistry
-    from sightline.models.prepare import Sources, pending, prepare
+    from sightline.models.prepare import Outcome, Sources, pending, prepare, todo
 
     registry = ModelRegistry(_model_folder(model_dir))
     if check:
         missing = pending(registry)
         click.echo(f"Needs preparing: {', '.join(missing)}" if missing else "All prepared.")
         sys.exit(1 if missing else 0)
-    try:
-        outcomes = prepare(registry, Sources(converter_python, human_models, wordnet), force=force)
-    except SightlineError as exc:
-        raise click.ClickException(exc.message) from exc
-    for outcome in outcomes:
-        took = f" in {outcome.seconds:.1f} s" if outcome.action == "prepared" else ""
-        click.echo(f"{outcome.name}: {outcome.action}{took}")
+    printer = Printer()
+    converting = todo(registry, force=force)
+    names = [spec.name for spec in registry.specs() if spec.prepared]
+    with printer.progress() as progress:
+        overall = progress.add_task("All models", total=len(names))
+        tasks = {
+            name: progress.add_task(
+                f"  {name}: {'waiting' if name in converting else 'up to date'}", total=1
+            )
+            for name in names
+        }
+
+        def started(name: str) -> None:
+            progress.update(tasks[name], description=f"  {name}: converting")
+
+        def finished(outcome: Outcome) -> None:
+            took = f" in {outcome.seconds:.1f} s" if outcome.action == "prepared" else ""
+            done = "ready" if outcome.action == "prepared" else outcome.action
+            progress.update(tasks[outcome.name], description=f"  {outcome.name}: {done}{took}")
+            progress.advance(tasks[outcome.name])
+            progress.advance(overall)
+            if progress.disable:  # no bars off a terminal: a line per model for the logs
+                click.echo(f"{outcome.name}: {outcome.action}{took}")
+
+        try:
+            prepare(
+                registry,
+                Sources(converter_python, human_models, wordnet),
+                force=force,
+                started=started,
+                finished=finished,
+            )
+        except SightlineError as exc:
+            raise click.ClickException(exc.message) from exc
 
 
 @models.command("add")

@@ -12,10 +12,13 @@ import enum
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import click
 from pydantic import BaseModel
+from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -29,6 +32,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -77,6 +81,33 @@ class Column:
     cell: Callable[[Any], object]
     justify: str = "left"  # "right" for numbers
     style: str | None = None
+    no_wrap: bool = False  # ids and moments stay whole; long text wraps
+    optional: bool = False  # left out on a terminal too narrow for every column
+
+
+def file_size(size: int | None) -> str:
+    """Bytes as people read them: `812 B`, `1.4 MB` (powers of 1000, as file browsers show)."""
+    if size is None:
+        return ""
+    if size < 1000:
+        return f"{size} B"
+    amount = size / 1000
+    for unit in ("kB", "MB"):
+        if amount < 1000:
+            return f"{amount:.1f} {unit}"
+        amount /= 1000
+    return f"{amount:.1f} GB"
+
+
+def moment(value: str | None) -> str:
+    """An ISO 8601 moment of the API as local date and time to the minute."""
+    if not value:
+        return ""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return parsed.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 def cell_text(value: object) -> str:
@@ -120,18 +151,33 @@ class Printer:
             for row in collected:
                 click.echo("\t".join(_one_line(cell_text(c.cell(row))) for c in columns))
             return len(collected)
-        table = Table(title=title, title_justify="left", header_style="bold")
-        for column in columns:
-            table.add_column(column.header, justify=column.justify, style=column.style)  # type: ignore[arg-type]
-        for row in collected:
-            table.add_row(*(cell_text(column.cell(row)) for column in columns))
+        cells = [[cell_text(column.cell(row)) for column in columns] for row in collected]
+        shown = list(range(len(columns)))
+        table = _table(columns, shown, cells, title)
+        # Too narrow a terminal: the optional columns go, the last first, before the others
+        # are squeezed to a letter each.
+        for index in reversed([i for i, column in enumerate(columns) if column.optional]):
+            if _narrowest(columns, shown, cells) <= self.out.width:
+                break
+            shown.remove(index)
+            table = _table(columns, shown, cells, title)
         self.out.print(table)
         return len(collected)
+
+    def one(self, value: Any, columns: Sequence[Column]) -> None:
+        """One answer as a table of one row for people, else the JSON object itself."""
+        if self.for_people:
+            self.rows([value], columns)
+        else:
+            self.record(value, str)
 
     def record(self, value: Any, render: Callable[[Any], object]) -> None:
         """One answer: `render(value)` (text or a rich renderable) for people, else JSON."""
         if self.output is Format.TABLE:
-            self.out.print(render(value))
+            rendered = render(value)
+            # Plain text keeps its lines as they are (long ones are not folded at 80 columns
+            # when piped); tables and groups fit the terminal.
+            self.out.print(rendered, soft_wrap=isinstance(rendered, str | Text))
         else:
             indent = 2 if self.output is Format.JSON else None
             click.echo(json.dumps(plain(value), ensure_ascii=False, indent=indent))
@@ -153,6 +199,39 @@ class Printer:
             columns += [DownloadColumn(), TransferSpeedColumn()]
         columns += [TimeElapsedColumn(), TimeRemainingColumn()]
         return Progress(*columns, console=self.err, disable=not self.err.is_terminal)
+
+
+def _narrowest(columns: Sequence[Column], shown: Sequence[int], cells: list[list[str]]) -> int:
+    """The width a table needs so that no word of it is cut: whole cells in columns that do
+    not wrap, the longest word in the others, and the padding and rules between them."""
+    width = 1
+    for index in shown:
+        texts = [columns[index].header, *(row[index] for row in cells)]
+        if columns[index].no_wrap:
+            width += max(cell_len(text) for text in texts)
+        else:
+            width += max((cell_len(word) for text in texts for word in text.split()), default=0)
+        width += 3  # a space either side and the rule
+    return width
+
+
+def _table(
+    columns: Sequence[Column], shown: Sequence[int], cells: list[list[str]], title: str | None
+) -> Table:
+    table = Table(
+        title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, show_edge=False
+    )
+    for index in shown:
+        column = columns[index]
+        table.add_column(
+            column.header,
+            justify=column.justify,  # type: ignore[arg-type]
+            style=column.style,
+            no_wrap=column.no_wrap,
+        )
+    for row in cells:
+        table.add_row(*(row[index] for index in shown))
+    return table
 
 
 def _one_line(text: str) -> str:

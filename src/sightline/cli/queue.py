@@ -9,30 +9,51 @@ import click
 
 from sightline.cli.local import sightline_without_workers
 from sightline.cli.options import backend_options, data_dir_option
+from sightline.cli.output import Column, Format, Printer, output_options
 
 
-@click.group()
+@click.group(
+    epilog="""\b
+Examples:
+  sightline queue dead
+  sightline queue requeue job_01J…
+  sightline queue rebuild --queue-url redis://localhost:6379/0
+"""
+)
 def queue() -> None:
     """Inspect and repair the job queue."""
+
+
+DEAD_FIELDS = {"id", "attempts", "last_error"}
+DEAD_COLUMNS = [
+    Column("ID", lambda job: job["id"], style="cyan", no_wrap=True),
+    Column("Attempts", lambda job: job["attempts"], "right"),
+    Column(
+        "Job",
+        lambda job: json.dumps(
+            {key: value for key, value in job.items() if key not in DEAD_FIELDS},
+            ensure_ascii=False,
+        ),
+    ),
+    Column("Last error", lambda job: job["last_error"], style="red"),
+]
 
 
 @queue.command("dead")
 @data_dir_option
 @backend_options
-def queue_dead(**overrides: Any) -> None:
+@output_options
+def queue_dead(output: Format, **overrides: Any) -> None:
     """List dead-lettered jobs with their last error."""
     with sightline_without_workers(**overrides) as sightline:
-        for job in sightline.queue.dead_letters():
-            click.echo(
-                json.dumps(
-                    {
-                        "id": job.id,
-                        "attempts": job.attempts,
-                        "last_error": job.last_error,
-                        **job.payload,
-                    }
-                )
-            )
+        jobs = [
+            {"id": job.id, "attempts": job.attempts, "last_error": job.last_error, **job.payload}
+            for job in sightline.queue.dead_letters()
+        ]
+    printer = Printer(output)
+    count = printer.rows(jobs, DEAD_COLUMNS)
+    if printer.for_people:
+        printer.note(f"{count} dead jobs; `sightline queue requeue ID` gives one new attempts.")
 
 
 @queue.command("requeue")

@@ -1,18 +1,28 @@
-"""What the commands that talk to a running server share: its address, the API key, and
-errors turned into one-line messages."""
+"""What the commands that talk to a running server share: its address, the API key, the
+collection, and errors turned into one-line messages with the documented exit statuses."""
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import click
 import httpx
 
-from sightline.client import ApiError
+from sightline.client import ApiError, Client
+from sightline.collection import collection_name
+from sightline.errors import InvalidCollection
 
 P = ParamSpec("P")
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+# The exit statuses every command keeps (README "Command line", `sightline --help`); 2 is
+# click's own for a usage error.
+REFUSED = 1
+UNREACHABLE = 3
 
 url_option = click.option(
     "--url",
@@ -25,6 +35,24 @@ key_option = click.option(
     "--api-key", envvar="SIGHTLINE_API_KEY", default=None, help="API key [env: SIGHTLINE_API_KEY]."
 )
 
+
+def _collection(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    try:
+        return None if value is None else collection_name(value)
+    except InvalidCollection as exc:
+        raise click.BadParameter(exc.message) from None
+
+
+collection_option = click.option(
+    "--collection",
+    envvar="SIGHTLINE_COLLECTION",
+    default=None,
+    callback=_collection,
+    help="Read and create in this collection only. Default: a collection-bound key's; "
+    "otherwise reads see every collection and uploads go to `default` "
+    "[env: SIGHTLINE_COLLECTION].",
+)
+
 vectors_option = click.option(
     "--vectors",
     is_flag=True,
@@ -33,12 +61,53 @@ vectors_option = click.option(
 )
 
 
+def client_options(command: F) -> F:
+    """`--url`, `--api-key` and `--collection` (and their variables), given to the command
+    as `client`: a `Client` for that server, closed when the command ends."""
+
+    @functools.wraps(command)
+    def with_client(
+        *args: Any, url: str, api_key: str | None, collection: str | None, **kwargs: Any
+    ) -> Any:
+        client = Client(url, api_key=api_key, collection=collection)
+        click.get_current_context().with_resource(client)
+        return command(*args, client=client, **kwargs)
+
+    for option in (collection_option, key_option, url_option):
+        with_client = option(with_client)
+    return cast(F, with_client)
+
+
+class Unreachable(click.ClickException):
+    exit_code = UNREACHABLE
+
+
 def call(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """`function(*args, **kwargs)`, with the server's refusals and an unreachable server
-    reported as a command error (exit status 1) instead of a traceback."""
+    """`function(*args, **kwargs)`, with the server's refusals (exit status 1) and an
+    unreachable server (exit status 3) reported in one line instead of a traceback."""
     try:
         return function(*args, **kwargs)
     except ApiError as exc:
         raise click.ClickException(f"{exc.code}: {exc.message}") from exc
-    except httpx.HTTPError as exc:
-        raise click.ClickException(f"Cannot reach the server: {exc}") from exc
+    except httpx.TransportError as exc:
+        raise Unreachable(
+            f"Cannot reach the server at {_address(exc)}: {_reason(exc)}. Is it running? "
+            "--url or SIGHTLINE_URL names it."
+        ) from exc
+    except (httpx.HTTPError, TimeoutError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _address(exc: httpx.TransportError) -> str:
+    try:
+        return str(exc.request.url.copy_with(query=None, path="/"))
+    except RuntimeError:  # an error raised before any request was made
+        return "the given URL"
+
+
+def _reason(exc: httpx.TransportError) -> str:
+    """The operating system's words without their `[Errno -2]` prefix."""
+    text = re.sub(r"\[Errno -?\d+\]\s*", "", str(exc)).strip()
+    if text:
+        return text
+    return "no answer in time" if isinstance(exc, httpx.TimeoutException) else "no connection"

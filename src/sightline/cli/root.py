@@ -8,15 +8,40 @@ import click
 
 from sightline.cli.analyze import analyze
 from sightline.cli.classifiers import classifiers
+from sightline.cli.export import export
 from sightline.cli.images import delete, get, list_, search, upload
 from sightline.cli.keys import keys
 from sightline.cli.maintenance import backup, check, restore
 from sightline.cli.models import models
 from sightline.cli.queue import queue
 from sightline.cli.serve import migrate, serve, worker
+from sightline.cli.show import show
+
+EPILOG = """\b
+The client commands (upload, get, list, show, search, delete, export, classifiers) talk to a
+running server: --url or SIGHTLINE_URL (default http://127.0.0.1:8080), --api-key or
+SIGHTLINE_API_KEY, --collection or SIGHTLINE_COLLECTION. On a terminal they print tables;
+--json and --jsonl print the server's answers for programs.
+
+\b
+Exit status:
+  0  done
+  1  the server (or the stores) refused or failed something; batch commands: at least one
+     item failed, after a summary
+  2  usage error: a wrong option or argument
+  3  cannot reach the server
+
+\b
+Examples:
+  sightline serve --data-dir ./data
+  sightline upload photos/ --wait
+  sightline list --status done
+  sightline show img_01J…
+  sightline export -o results.csv --features tags,read
+"""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
 @click.version_option(package_name="sightline")
 @click.option("--log-level", default="INFO", show_default=True, envvar="SIGHTLINE_LOG_LEVEL")
 def main(log_level: str) -> None:
@@ -24,12 +49,16 @@ def main(log_level: str) -> None:
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # One line per HTTP request from the client commands is noise, not information.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
+    quiet = max(logging.WARNING, logging.getLogger().level)
+    # One line per HTTP request from the client commands is noise, not information; so are
+    # Alembic's lines on every command that opens the catalog (`migrate` says the outcome).
+    for noisy in ("httpx", "alembic"):
+        logging.getLogger(noisy).setLevel(quiet)
 
 
 # Run, operate, manage here.
 COMMANDS = (serve, worker, migrate, analyze, queue, check, backup, restore, keys, models)
-CLIENT_COMMANDS = (upload, get, list_, delete, search, classifiers)  # against a running server
+# Against a running server.
+CLIENT_COMMANDS = (upload, get, list_, show, delete, search, export, classifiers)
 for command in (*COMMANDS, *CLIENT_COMMANDS):
     main.add_command(command)

@@ -111,23 +111,38 @@ def pending(registry: ModelRegistry) -> list[str]:
     ]
 
 
-def prepare(registry: ModelRegistry, sources: Sources, *, force: bool = False) -> list[Outcome]:
-    todo = (
-        {spec.name for spec in registry.specs() if spec.prepared}
-        if force
-        else set(pending(registry))
-    )
-    _check_sources(todo, sources)
+def todo(registry: ModelRegistry, *, force: bool = False) -> list[str]:
+    """The models `prepare` converts: the pending ones, or with `force` every prepared one."""
+    if force:
+        return [spec.name for spec in registry.specs() if spec.prepared]
+    return pending(registry)
+
+
+def prepare(
+    registry: ModelRegistry,
+    sources: Sources,
+    *,
+    force: bool = False,
+    started: Callable[[str], None] = lambda _name: None,
+    finished: Callable[[Outcome], None] = lambda _outcome: None,
+) -> list[Outcome]:
+    """Converts what `todo` names, calling `started` before each conversion (minutes each)
+    and `finished` after each model, converted or up to date."""
+    names = set(todo(registry, force=force))
+    _check_sources(names, sources)
     outcomes = []
     for spec in registry.specs():
         if not spec.prepared:
             continue
-        if spec.name not in todo:
-            outcomes.append(Outcome(spec.name, "up to date"))
-            continue
-        started = time.monotonic()
-        _prepare_one(registry.model_dir, spec, sources)
-        outcomes.append(Outcome(spec.name, "prepared", time.monotonic() - started))
+        if spec.name not in names:
+            outcome = Outcome(spec.name, "up to date")
+        else:
+            started(spec.name)
+            began = time.monotonic()
+            _prepare_one(registry.model_dir, spec, sources)
+            outcome = Outcome(spec.name, "prepared", time.monotonic() - began)
+        finished(outcome)
+        outcomes.append(outcome)
     return outcomes
 
 
@@ -137,7 +152,7 @@ def _prepare_one(model_dir: Path, spec: ModelSpec, sources: Sources) -> None:
     with tempfile.TemporaryDirectory(dir=model_dir, prefix=f".{spec.name}-") as scratch:
         staging = Path(scratch) / spec.name
         staging.mkdir()
-        log.info("Preparing %s", spec.name)
+        log.debug("Preparing %s", spec.name)
         RECIPES[spec.name](staging, sources)
         files = {
             path.name: file_sha256(path) for path in sorted(staging.iterdir()) if path.is_file()
@@ -170,4 +185,4 @@ def _convert(sources: Sources, script: str, *args: str) -> None:
         raise ConfigurationError(
             f"{script} failed with exit code {result.returncode}:\n{result.stderr[-4000:]}"
         )
-    log.info("%s: %s", script, result.stdout.strip()[-2000:])
+    log.debug("%s: %s", script, result.stdout.strip()[-2000:])

@@ -4,49 +4,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
 from sightline.cli.remote import call, key_option, url_option, vectors_option
 from sightline.client import Client
-
-
-@click.command()
-@click.argument(
-    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
-@click.option("--features", help="Comma-separated features; default: the server's set.")
-@click.option("--metadata", help="Client metadata as a JSON object.")
-@click.option("--wait/--no-wait", default=False, help="Wait until each image is analysed.")
-@vectors_option
-@url_option
-@key_option
-def upload(
-    files: tuple[Path, ...],
-    features: str | None,
-    metadata: str | None,
-    wait: bool,
-    vectors: bool,
-    url: str,
-    api_key: str | None,
-) -> None:
-    """Upload FILES to a running server and print the images as JSON lines."""
-    try:
-        meta = json.loads(metadata) if metadata else None
-    except ValueError as exc:
-        raise click.UsageError(f"--metadata is not valid JSON: {exc}") from exc
-    with Client(url, api_key=api_key) as client:
-        for path in files:
-            image = call(
-                client.upload,
-                path,
-                features=features.split(",") if features else None,
-                metadata=meta,
-            )
-            if wait:
-                image = call(client.wait, image["id"], include_vectors=vectors)
-            click.echo(json.dumps(image))
 
 
 @click.command()

@@ -8,12 +8,13 @@ import click
 
 from sightline.cli.analyze import analyze
 from sightline.cli.classifiers import classifiers
-from sightline.cli.images import delete, get, list_, search, upload
+from sightline.cli.images import delete, get, list_, search
 from sightline.cli.keys import keys
 from sightline.cli.maintenance import backup, check, restore
 from sightline.cli.models import models
 from sightline.cli.queue import queue
 from sightline.cli.serve import migrate, serve, worker
+from sightline.cli.upload import upload
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -15,6 +15,7 @@ from sightline.cli.models import models
 from sightline.cli.queue import queue
 from sightline.cli.serve import migrate, serve, worker
 from sightline.cli.upload import upload
+from sightline.cli.watch import watch
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,3 +35,4 @@ COMMANDS = (serve, worker, migrate, analyze, queue, check, backup, restore, keys
 CLIENT_COMMANDS = (upload, get, list_, delete, search, classifiers)  # against a running server
 for command in (*COMMANDS, *CLIENT_COMMANDS):
     main.add_command(command)
+main.add_command(watch)

@@ -310,6 +310,11 @@ def upload(
     3 if the server cannot be reached."""
     files = image_files(paths)
     printer = Printer(output)
+    if not files:
+        printer.note(
+            "No image files there (from folders, only names ending .jpg, .png … are taken)."
+        )
+        return
     connections = Connections(url, api_key)
     rows: list[dict[str, Any]] = []
     try:
@@ -325,7 +330,7 @@ def upload(
                 progress=progress,
             )
             if output is Format.JSONL:  # streamed as files finish
-                printer.rows(_kept(uploader.run(files), rows), result_columns(waited=wait))
+                printer.rows(kept_rows(uploader.run(files), rows), result_columns(waited=wait))
             else:
                 rows.extend(uploader.run(files))
     finally:
@@ -337,7 +342,9 @@ def upload(
     finish(printer, rows, uploader.unreachable)
 
 
-def _kept(rows: Iterator[dict[str, Any]], kept: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def kept_rows(
+    rows: Iterator[dict[str, Any]], kept: list[dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
     """`rows`, each also kept in `kept` (for the summary after they are printed)."""
     for row in rows:
         kept.append(row)

@@ -13,6 +13,7 @@ from sightline.cli.keys import keys
 from sightline.cli.maintenance import backup, check, restore
 from sightline.cli.models import models
 from sightline.cli.queue import queue
+from sightline.cli.reprocess import reprocess
 from sightline.cli.serve import migrate, serve, worker
 from sightline.cli.upload import upload
 from sightline.cli.watch import watch
@@ -36,3 +37,4 @@ CLIENT_COMMANDS = (upload, get, list_, delete, search, classifiers)  # against a
 for command in (*COMMANDS, *CLIENT_COMMANDS):
     main.add_command(command)
 main.add_command(watch)
+main.add_command(reprocess)

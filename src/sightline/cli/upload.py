@@ -250,8 +250,8 @@ concurrency_option = click.option(
     type=click.IntRange(1, 32),
     default=4,
     show_default=True,
-    envvar="SIGHTLINE_CONCURRENCY",
-    help="Files sent at once [env: SIGHTLINE_CONCURRENCY].",
+    envvar="SIGHTLINE_CLIENT_CONCURRENCY",
+    help="Files sent at once [env: SIGHTLINE_CLIENT_CONCURRENCY].",
 )
 features_option = click.option(
     "--features", help="Comma-separated features; default: the server's set."

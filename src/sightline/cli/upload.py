@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import queue
+import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -75,6 +76,7 @@ class Uploader:
         self._sizes: dict[str, int] = {}
         self._awaited: dict[str, dict[str, Any]] = {}
         self._counts: Counter[str] = Counter()
+        self._counting = threading.Lock()
         self._tasks: dict[str, TaskID] = {}
         self._total = 0
 
@@ -184,9 +186,10 @@ class Uploader:
         self._finished.put(row)
 
     def _advance(self, task: str, size: int) -> None:
-        self._counts[task] += 1
-        if task in self._tasks and self.progress is not None:
+        with self._counting:  # called from the upload threads and the waiter's
+            self._counts[task] += 1
             files = f"{self._counts[task]}/{self._total} files"
+        if task in self._tasks and self.progress is not None:
             self.progress.update(self._tasks[task], advance=size, files=files)
 
 

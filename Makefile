@@ -95,6 +95,7 @@ unit:
 
 bench: install-dev models
 	$(BIN)/python bench/upload.py
+	$(BIN)/python bench/upload_wait.py
 	$(BIN)/python bench/models.py
 	$(BIN)/python bench/training.py
 	$(BIN)/python bench/text_search.py

@@ -128,7 +128,8 @@ def test_fashion_catalogue(workdir: Path) -> None:
     found = run.namespace
 
     labelled = run.outputs[next(c for c in run.outputs if "classifiers label" in c)]
-    assert [line.split("\t")[1] for line in labelled.splitlines()] == ["201"] * 18
+    rows = [line.split("\t") for line in labelled.splitlines() if not line.startswith("File\t")]
+    assert [row[2] for row in rows] == ["uploaded"] * 18
 
     assert found["version"]["status"] == "ready", found["version"]
     assert found["metrics"]["overall"]["accuracy"] >= 0.9, found["metrics"]

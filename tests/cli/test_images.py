@@ -19,10 +19,12 @@ def test_client_commands_against_a_server(server: RunningServer) -> None:
     photo = photo_dir / "upload.jpg"
     photo.write_bytes(solid("blue"))
     uploaded = runner.invoke(
-        main, ["upload", str(photo), "--wait", "--metadata", '{"a": 1}', "--url", server.url]
+        main,
+        ["upload", str(photo), "--wait", "--metadata", '{"a": 1}', "--jsonl", "--url", server.url],
     )
     assert uploaded.exit_code == 0, uploaded.output
-    image = json.loads(uploaded.output)
+    image_id = json.loads(uploaded.stdout)["image_id"]
+    image = json.loads(runner.invoke(main, ["get", image_id, "--url", server.url]).output)
     assert image["status"] == "done" and image["metadata"] == {"a": 1}
     listed = runner.invoke(main, ["list", "--jsonl", "--url", server.url])
     assert [json.loads(line)["id"] for line in listed.stdout.splitlines()] == [image["id"]]
@@ -50,8 +52,11 @@ def test_vectors_are_printed_only_with_the_vectors_switch(server: RunningServer)
     runner = CliRunner()
     photo = Path(server.sightline.settings.data_dir).parent / "vectors.jpg"
     photo.write_bytes(solid("green"))
-    upload = ["upload", str(photo), "--features", "embedding", "--wait", "--url", server.url]
-    lean = json.loads(runner.invoke(main, upload).output)
+    upload = ["upload", str(photo), "--features", "embedding", "--wait", "--jsonl"]
+    uploaded = json.loads(runner.invoke(main, [*upload, "--url", server.url]).stdout)
+    lean = json.loads(
+        runner.invoke(main, ["get", uploaded["image_id"], "--url", server.url]).output
+    )
     assert "vector" not in lean["features"]["embedding"]["result"]
     for command in (["get", lean["id"], "--json"], ["list", "--jsonl"]):
         printed = runner.invoke(main, [*command, "--vectors", "--url", server.url]).stdout

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import click
@@ -19,50 +17,11 @@ from sightline.cli.remote import (
     Unreachable,
     call,
     client_options,
-    key_option,
-    url_option,
     vectors_option,
 )
 from sightline.client import Client
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-@click.command()
-@click.argument(
-    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
-@click.option("--features", help="Comma-separated features; default: the server's set.")
-@click.option("--metadata", help="Client metadata as a JSON object.")
-@click.option("--wait/--no-wait", default=False, help="Wait until each image is analysed.")
-@vectors_option
-@url_option
-@key_option
-def upload(
-    files: tuple[Path, ...],
-    features: str | None,
-    metadata: str | None,
-    wait: bool,
-    vectors: bool,
-    url: str,
-    api_key: str | None,
-) -> None:
-    """Upload FILES to a running server and print the images as JSON lines."""
-    try:
-        meta = json.loads(metadata) if metadata else None
-    except ValueError as exc:
-        raise click.UsageError(f"--metadata is not valid JSON: {exc}") from exc
-    with Client(url, api_key=api_key) as client:
-        for path in files:
-            image = call(
-                client.upload,
-                path,
-                features=features.split(",") if features else None,
-                metadata=meta,
-            )
-            if wait:
-                image = call(client.wait, image["id"], include_vectors=vectors)
-            click.echo(json.dumps(image))
 
 
 def top_tags(image: Mapping[str, Any], count: int = 3) -> str:

@@ -9,19 +9,22 @@ import click
 from sightline.cli.analyze import analyze
 from sightline.cli.classifiers import classifiers
 from sightline.cli.export import export
-from sightline.cli.images import delete, get, list_, search, upload
+from sightline.cli.images import delete, get, list_, search
 from sightline.cli.keys import keys
 from sightline.cli.maintenance import backup, check, restore
 from sightline.cli.models import models
 from sightline.cli.queue import queue
+from sightline.cli.reprocess import reprocess
 from sightline.cli.serve import migrate, serve, worker
 from sightline.cli.show import show
+from sightline.cli.upload import upload
+from sightline.cli.watch import watch
 
 EPILOG = """\b
-The client commands (upload, get, list, show, search, delete, export, classifiers) talk to a
-running server: --url or SIGHTLINE_URL (default http://127.0.0.1:8080), --api-key or
-SIGHTLINE_API_KEY, --collection or SIGHTLINE_COLLECTION. On a terminal they print tables;
---json and --jsonl print the server's answers for programs.
+The client commands (upload, watch, reprocess, get, list, show, search, delete, export,
+classifiers) talk to a running server: --url or SIGHTLINE_URL (default
+http://127.0.0.1:8080), --api-key or SIGHTLINE_API_KEY, --collection or SIGHTLINE_COLLECTION.
+On a terminal they print tables; --json and --jsonl print the server's answers for programs.
 
 \b
 Exit status:
@@ -59,6 +62,6 @@ def main(log_level: str) -> None:
 # Run, operate, manage here.
 COMMANDS = (serve, worker, migrate, analyze, queue, check, backup, restore, keys, models)
 # Against a running server.
-CLIENT_COMMANDS = (upload, get, list_, show, delete, search, export, classifiers)
+CLIENT_COMMANDS = (upload, watch, reprocess, get, list_, show, delete, search, export, classifiers)
 for command in (*COMMANDS, *CLIENT_COMMANDS):
     main.add_command(command)

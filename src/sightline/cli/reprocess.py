@@ -1,0 +1,220 @@
+"""`sightline reprocess`: analyse stored images again, with a progress bar and a summary."""
+
+from __future__ import annotations
+
+import queue
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import click
+import httpx
+from rich.progress import Progress, TaskID
+
+from sightline.cli.batch import (
+    Connections,
+    Unreachable,
+    Waiter,
+    error_of,
+    failed_features,
+    problem_text,
+)
+from sightline.cli.output import Column, Format, Printer, output_options, plain
+from sightline.cli.remote import key_option, url_option
+from sightline.cli.upload import concurrency_option, kept_rows, row_failed
+from sightline.client import ApiError
+
+UNFINISHED = frozenset({"pending", "processing"})
+
+
+class Reprocessor:
+    """Asks for each image's analysis again on `concurrency` threads and yields a row per
+    image once final (asked, or analysed with `wait`), in the order they finish."""
+
+    def __init__(
+        self,
+        connections: Connections,
+        *,
+        features: Sequence[str] | None,
+        outdated_only: bool,
+        concurrency: int,
+        wait: bool,
+        progress: Progress,
+    ) -> None:
+        self.connections = connections
+        self.features = features
+        self.outdated_only = outdated_only
+        self.concurrency = concurrency
+        self.wait = wait
+        self.progress = progress
+        self.unreachable = False
+        self._finished: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._awaited: dict[str, dict[str, Any]] = {}
+        self._tasks: dict[str, TaskID] = {}
+
+    def run(self, image_ids: Sequence[str]) -> Iterator[dict[str, Any]]:
+        self._tasks["ask"] = self.progress.add_task("Reprocessing", total=len(image_ids))
+        if self.wait:
+            self._tasks["wait"] = self.progress.add_task("Analysing", total=len(image_ids))
+        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="sightline-reprocess")
+        with Waiter(self.connections, self._analysed) as waiter:
+            try:
+                futures = [pool.submit(self._ask, image_id, waiter) for image_id in image_ids]
+                for _ in image_ids:
+                    yield self._finished.get()
+                for future in futures:
+                    future.result()
+            except BaseException:
+                waiter.stop()
+                raise
+            finally:
+                pool.shutdown(cancel_futures=True)
+                waiter.close()
+
+    def _ask(self, image_id: str, waiter: Waiter) -> None:
+        row: dict[str, Any] = {
+            "image_id": image_id,
+            "outcome": "failed",
+            "status": None,
+            "error": None,
+            "failed_features": {},
+        }
+        try:
+            if self.unreachable:
+                raise httpx.ConnectError("not tried")
+            image = plain(
+                self.connections.client().reprocess(
+                    image_id, self.features, outdated_only=self.outdated_only
+                )
+            )
+        except (ApiError, httpx.HTTPError) as exc:
+            row["error"] = error_of(exc, self.connections.url)
+            self.unreachable = self.unreachable or isinstance(exc, httpx.TransportError)
+        else:
+            queued = image["status"] in UNFINISHED
+            row.update(outcome="queued" if queued else "up to date", status=image["status"])
+            row["failed_features"] = {} if queued else failed_features(image)
+            if self.wait and queued:
+                self._awaited[image_id] = row
+                self._advance("ask")
+                waiter.add(image_id)
+                return
+        self._advance("ask")
+        self._advance("wait")
+        self._finished.put(row)
+
+    def _analysed(
+        self, image_id: str, image: Mapping[str, Any] | None, error: dict[str, str] | None
+    ) -> None:
+        row = self._awaited.pop(image_id)
+        if image is not None:
+            row.update(status=image["status"], failed_features=failed_features(image))
+        else:
+            row["error"] = error
+        self._advance("wait")
+        self._finished.put(row)
+
+    def _advance(self, task: str) -> None:
+        if task in self._tasks:
+            self.progress.advance(self._tasks[task])
+
+
+COLUMNS = [
+    Column("Image", lambda row: row["image_id"]),
+    Column("Outcome", lambda row: row["outcome"]),
+    Column("Status", lambda row: row["status"]),
+    Column("Problem", problem_text),
+]
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  sightline reprocess img_01H… img_01J… --features tags,ocr --wait
+  sightline reprocess --all --outdated-only      # after upgrading models"""
+)
+@click.argument("image_ids", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Every image (of --status, if given).")
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "processing", "done", "failed"]),
+    help="With --all: only images of this status (failed: to retry them).",
+)
+@click.option("--features", help="Comma-separated features; default: those each image has already.")
+@click.option(
+    "--outdated-only",
+    is_flag=True,
+    help="Only features whose analyzer changed since their result was computed.",
+)
+@click.option("--wait/--no-wait", default=False, help="Also wait until each image is analysed.")
+@concurrency_option
+@output_options
+@url_option
+@key_option
+def reprocess(
+    image_ids: tuple[str, ...],
+    all_: bool,
+    status: str | None,
+    features: str | None,
+    outdated_only: bool,
+    wait: bool,
+    concurrency: int,
+    output: Format,
+    url: str,
+    api_key: str | None,
+) -> None:
+    """Analyse stored images again: IMAGE_IDS, or every image with --all. Prints a row per
+    image: queued, or up to date (nothing to recompute, with --outdated-only); with --wait
+    its status once analysed and the features that failed. Exit status 1 if any image could
+    not be reprocessed or (with --wait) any feature failed, 3 if the server cannot be
+    reached."""
+    if all_ == bool(image_ids):
+        raise click.UsageError("Give IMAGE_IDS or --all (not both).")
+    if status and not all_:
+        raise click.UsageError("--status goes with --all.")
+    printer = Printer(output)
+    connections = Connections(url, api_key)
+    rows: list[dict[str, Any]] = []
+    try:
+        ids = list(image_ids) or _every_image(connections, status)
+        with printer.progress() as progress:
+            reprocessor = Reprocessor(
+                connections,
+                features=features.split(",") if features else None,
+                outdated_only=outdated_only,
+                concurrency=concurrency,
+                wait=wait,
+                progress=progress,
+            )
+            found = reprocessor.run(ids)
+            if output is Format.JSONL:
+                printer.rows(kept_rows(found, rows), COLUMNS)
+            else:
+                rows.extend(found)
+    finally:
+        connections.close()
+    if output is not Format.JSONL:
+        order = {image_id: index for index, image_id in enumerate(ids)}
+        rows.sort(key=lambda row: order[row["image_id"]])
+        printer.rows(rows, COLUMNS)
+    counts = Counter(row["outcome"] for row in rows)
+    printer.note(
+        f"{len(rows)} image{'s' if len(rows) != 1 else ''}: "
+        + ", ".join(f"{count} {outcome}" for outcome, count in sorted(counts.items()))
+        + "."
+    )
+    if reprocessor.unreachable:
+        raise Unreachable("Cannot reach the server: the images not asked for are marked so.")
+    if any(row_failed(row) for row in rows):
+        raise SystemExit(1)
+
+
+def _every_image(connections: Connections, status: str | None) -> list[str]:
+    client = connections.client()
+    try:
+        return [image["id"] for image in client.iter_images(status=status, results="", limit=200)]
+    except ApiError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from exc
+    except httpx.TransportError as exc:
+        raise Unreachable(f"Cannot reach the server at {connections.url}.") from exc

@@ -1,0 +1,354 @@
+"""`sightline upload PATH…`: files, folders and globs sent concurrently, content already stored
+skipped, one bad file never stopping the rest, and a table of what became of each file."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+from rich.progress import Progress, TaskID
+
+from sightline.cli.batch import (
+    Connections,
+    Unreachable,
+    Waiter,
+    batch_progress,
+    error_of,
+    failed_features,
+    problem_text,
+)
+from sightline.cli.files import image_files, read_error, sha256_of
+from sightline.cli.output import Column, Format, Printer, output_options, plain
+from sightline.cli.remote import key_option, url_option
+from sightline.client import ApiError
+
+# What became of a file; `stored`: these bytes were on the server already, nothing was sent.
+OUTCOME_WORDS = {
+    "uploaded": "uploaded",
+    "duplicate": "duplicate",
+    "stored": "already stored",
+    "rejected": "rejected",
+    "failed": "failed",
+}
+SENT = frozenset({"uploaded", "duplicate", "stored"})
+
+
+def row_failed(row: Mapping[str, Any]) -> bool:
+    """Whether a file's row counts against the exit status."""
+    return bool(row["error"] or row["failed_features"] or row.get("status") == "failed")
+
+
+class Uploader:
+    """Uploads files on `concurrency` threads, yields a row per file once it is final (uploaded,
+    or analysed with `wait`), in the order they finish. Before sending a file it asks whether
+    its bytes are stored already (`GET /v1/images?sha256=`) unless `force`."""
+
+    def __init__(
+        self,
+        connections: Connections,
+        *,
+        features: Sequence[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        concurrency: int = 4,
+        force: bool = False,
+        wait: bool = False,
+        wait_timeout: float = 600.0,
+        progress: Progress | None = None,
+    ) -> None:
+        self.connections = connections
+        self.features = features
+        self.metadata = metadata
+        self.concurrency = concurrency
+        self.force = force
+        self.wait = wait
+        self.wait_timeout = wait_timeout
+        self.progress = progress
+        self.unreachable = False
+        self._finished: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._sizes: dict[str, int] = {}
+        self._awaited: dict[str, dict[str, Any]] = {}
+        self._counts: Counter[str] = Counter()
+        self._counting = threading.Lock()
+        self._tasks: dict[str, TaskID] = {}
+        self._total = 0
+
+    def run(self, files: Sequence[Path]) -> Iterator[dict[str, Any]]:
+        self._total = len(files)
+        sizes = [_size(path) for path in files]
+        if self.progress is not None:
+            self._tasks["upload"] = self.progress.add_task(
+                "Uploading", total=sum(sizes), files=f"0/{len(files)} files"
+            )
+            if self.wait:
+                self._tasks["wait"] = self.progress.add_task(
+                    "Analysing", total=sum(sizes), files=f"0/{len(files)} files"
+                )
+        waiter = Waiter(self.connections, self._analysed, timeout=self.wait_timeout)
+        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="sightline-upload")
+        with waiter:
+            try:
+                futures: list[Future[None]] = [
+                    pool.submit(self._send, path, size, waiter)
+                    for path, size in zip(files, sizes, strict=True)
+                ]
+                for _ in files:
+                    yield self._finished.get()
+                for future in futures:
+                    future.result()  # a defect in a thread surfaces here
+            except BaseException:
+                waiter.stop()
+                raise
+            finally:
+                pool.shutdown(cancel_futures=True)
+                waiter.close()
+
+    def _send(self, path: Path, size: int, waiter: Waiter) -> None:
+        row: dict[str, Any] = {
+            "path": str(path),
+            "outcome": "failed",
+            "image_id": None,
+            "sha256": None,
+            "status": None,
+            "error": None,
+            "failed_features": {},
+        }
+        created_at: str | None = None
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            row["error"] = {"code": "Unreadable", "message": read_error(exc)}
+        else:
+            row["sha256"] = sha256_of(data)
+            created_at = self._upload(row, data, path.name)
+        self._advance("upload", size)
+        if self.wait and row["image_id"] and row["status"] not in {"done", "failed"}:
+            self._sizes[row["image_id"]] = size
+            self._awaited[row["image_id"]] = row
+            waiter.add(row["image_id"], created_at)
+            return
+        self._advance("wait", size)
+        self._finished.put(row)
+
+    def _upload(self, row: dict[str, Any], data: bytes, name: str) -> str | None:
+        """Fills `row` in; returns the image's `created_at` (to narrow the waiter's looks)."""
+        if self.unreachable:
+            row["error"] = {
+                "code": "Unreachable",
+                "message": f"Not sent: cannot reach the server at {self.connections.url}.",
+            }
+            return None
+        client = self.connections.client()
+        try:
+            if not self.force:
+                found = plain(client.list(sha256=row["sha256"], limit=1, results=""))["items"]
+                if found:
+                    row.update(outcome="stored", image_id=found[0]["id"])
+                    row.update(status=found[0]["status"])
+                    row["failed_features"] = failed_features(found[0])
+                    # Already analysed: nothing to wait for, its statuses are known.
+                    return None if found[0]["status"] in {"done", "failed"} else ""
+            image = plain(
+                client.upload(data, features=self.features, metadata=self.metadata, filename=name)
+            )
+        except (ApiError, httpx.HTTPError) as exc:
+            row["error"] = error_of(exc, self.connections.url)
+            if isinstance(exc, httpx.TransportError):
+                self.unreachable = True
+            row["outcome"] = (
+                "rejected" if isinstance(exc, ApiError) and exc.status < 500 else "failed"
+            )
+            return None
+        row.update(
+            outcome="duplicate" if image.get("duplicate") else "uploaded",
+            image_id=image["id"],
+            status=image["status"],
+        )
+        return str(image["created_at"])
+
+    def _analysed(
+        self, image_id: str, image: Mapping[str, Any] | None, error: dict[str, str] | None
+    ) -> None:
+        row = self._awaited.pop(image_id)
+        if image is not None:
+            row["status"] = image["status"]
+            row["failed_features"] = failed_features(image)
+        else:
+            row["error"] = error
+        self._advance("wait", self._sizes.pop(image_id, 0))
+        self._finished.put(row)
+
+    def _advance(self, task: str, size: int) -> None:
+        with self._counting:  # called from the upload threads and the waiter's
+            self._counts[task] += 1
+            files = f"{self._counts[task]}/{self._total} files"
+        if task in self._tasks and self.progress is not None:
+            self.progress.update(self._tasks[task], advance=size, files=files)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+RESULT_COLUMNS = [
+    Column("File", lambda row: row["path"]),
+    Column("Outcome", lambda row: OUTCOME_WORDS[row["outcome"]]),
+    Column("Image", lambda row: row["image_id"]),
+]
+STATUS_COLUMN = Column("Status", lambda row: row["status"])
+PROBLEM_COLUMN = Column("Problem", problem_text)
+
+
+def result_columns(*, waited: bool) -> list[Column]:
+    return [*RESULT_COLUMNS, *([STATUS_COLUMN] if waited else []), PROBLEM_COLUMN]
+
+
+def summary(rows: Sequence[Mapping[str, Any]]) -> str:
+    """`20 files: 17 uploaded, 1 duplicate, 1 already stored, 1 rejected; 2 with failed
+    features`: counts only, the rows say which."""
+    counts = Counter(row["outcome"] for row in rows)
+    parts = [f"{counts[key]} {OUTCOME_WORDS[key]}" for key in OUTCOME_WORDS if counts[key]]
+    text = f"{len(rows)} file{'s' if len(rows) != 1 else ''}: {', '.join(parts) or 'none'}"
+    with_failures = sum(1 for row in rows if row["failed_features"])
+    if with_failures:
+        text += f"; {with_failures} with failed features"
+    timed_out = sum(1 for row in rows if (row["error"] or {}).get("code") == "TimedOut")
+    if timed_out:
+        text += f"; {timed_out} not analysed in time"
+    return text + "."
+
+
+def finish(printer: Printer, rows: Sequence[Mapping[str, Any]], unreachable: bool) -> None:
+    """The summary line, and the exit status: 3 if the server went away, 1 if any file was
+    refused or failed."""
+    printer.note(summary(rows))
+    if unreachable:
+        raise Unreachable("Cannot reach the server: the files not sent are marked so.")
+    if any(row_failed(row) for row in rows):
+        raise SystemExit(1)
+
+
+def metadata_option(value: str | None) -> dict[str, Any] | None:
+    try:
+        meta = json.loads(value) if value else None
+    except ValueError as exc:
+        raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--metadata") from exc
+    if meta is not None and not isinstance(meta, dict):
+        raise click.BadParameter("give a JSON object ({...}).", param_hint="--metadata")
+    return meta
+
+
+concurrency_option = click.option(
+    "--concurrency",
+    type=click.IntRange(1, 32),
+    default=4,
+    show_default=True,
+    envvar="SIGHTLINE_CLIENT_CONCURRENCY",
+    help="Files sent at once [env: SIGHTLINE_CLIENT_CONCURRENCY].",
+)
+features_option = click.option(
+    "--features", help="Comma-separated features; default: the server's set."
+)
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  sightline upload photo.jpg
+  sightline upload shots/ --wait
+  sightline upload 'shots/**/*.png' --concurrency 8 --jsonl > results.jsonl"""
+)
+@click.argument("paths", nargs=-1, required=True)
+@features_option
+@click.option("--metadata", help="Client metadata as a JSON object, given to every file.")
+@click.option(
+    "--wait/--no-wait",
+    default=False,
+    help="Also wait until each image is analysed (while the others upload) and report "
+    "failed features.",
+)
+@click.option(
+    "--wait-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=600.0,
+    show_default=True,
+    help="Seconds to wait for each image's analysis.",
+)
+@click.option("--force", is_flag=True, help="Send files even when their content is stored already.")
+@concurrency_option
+@output_options
+@url_option
+@key_option
+def upload(
+    paths: tuple[str, ...],
+    features: str | None,
+    metadata: str | None,
+    wait: bool,
+    wait_timeout: float,
+    force: bool,
+    concurrency: int,
+    output: Format,
+    url: str,
+    api_key: str | None,
+) -> None:
+    """Upload files, folders (searched recursively for images) and glob patterns (quoted:
+    `'shots/**/*.png'`) to a running server, several at once, and print a table of what
+    became of each file: uploaded, duplicate (same bytes uploaded again, with --force),
+    already stored (skipped: content on the server already; --force sends it anyway),
+    rejected (with the server's reason) or failed. A bad file never stops the others. With
+    --json/--jsonl, one object per file: path, outcome, image_id, sha256, status, error,
+    failed_features.
+
+    Exit status 1 if any file was rejected or failed (or, with --wait, any feature failed),
+    3 if the server cannot be reached."""
+    files = image_files(paths)
+    printer = Printer(output)
+    if not files:
+        printer.note(
+            "No image files there (from folders, only names ending .jpg, .png … are taken)."
+        )
+        return
+    connections = Connections(url, api_key)
+    rows: list[dict[str, Any]] = []
+    try:
+        with batch_progress(printer) as progress:
+            uploader = Uploader(
+                connections,
+                features=features.split(",") if features else None,
+                metadata=metadata_option(metadata),
+                concurrency=concurrency,
+                force=force,
+                wait=wait,
+                wait_timeout=wait_timeout,
+                progress=progress,
+            )
+            if output is Format.JSONL:  # streamed as files finish
+                printer.rows(kept_rows(uploader.run(files), rows), result_columns(waited=wait))
+            else:
+                rows.extend(uploader.run(files))
+    finally:
+        connections.close()
+    if output is not Format.JSONL:  # in the order given, once the bars are gone
+        order = {str(path): index for index, path in enumerate(files)}
+        rows.sort(key=lambda row: order[row["path"]])
+        printer.rows(rows, result_columns(waited=wait))
+    finish(printer, rows, uploader.unreachable)
+
+
+def kept_rows(
+    rows: Iterator[dict[str, Any]], kept: list[dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    """`rows`, each also kept in `kept` (for the summary after they are printed)."""
+    for row in rows:
+        kept.append(row)
+        yield row

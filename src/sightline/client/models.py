@@ -14,7 +14,7 @@ differently is kept as a plain `Result` rather than failing the whole answer.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, KeysView, Mapping
 from datetime import datetime
 from typing import Any, ClassVar, Self
 
@@ -62,8 +62,8 @@ class Record(BaseModel):
     def get(self, key: str, default: Any = None) -> Any:
         return self._mapping().get(key, default)
 
-    def keys(self) -> Iterator[str]:
-        return iter(self._mapping())
+    def keys(self) -> KeysView[str]:
+        return self._mapping().keys()
 
     def __contains__(self, key: object) -> bool:
         return key in self._mapping()

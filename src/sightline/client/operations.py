@@ -39,7 +39,7 @@ from sightline.client.models import (
 )
 
 Source = str | Path | bytes | IO[bytes]
-ImageRef = str | Mapping[str, Any]  # an id, or an image answer
+ImageRef = str | Image | Mapping[str, Any]  # an id, or an image answer (typed or JSON)
 Progress = Callable[[int, int], None]  # (finished, total)
 M = TypeVar("M", bound=Record)
 

@@ -5,18 +5,35 @@ requires it; the feature → result table is the one the document describes."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from conftest import TEST_SETTINGS
 from sightline.app import Sightline
 from sightline.client import models
-from sightline.client.models import RESULTS, Image, Record, SkippedResult, TagsResult
+from sightline.client.models import (
+    RESULTS,
+    CustomPrediction,
+    Image,
+    JsonRecord,
+    LabelsResult,
+    SkippedResult,
+    TagsResult,
+)
+from sightline.settings import Settings
 
 
-def described(sightline: Sightline) -> dict[str, Any]:
-    schemas: dict[str, Any] = sightline.api(run_workers=False).openapi()["components"]["schemas"]
-    return schemas
+@pytest.fixture(scope="module")
+def schemas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The served document's components (made once: it is slow)."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), **TEST_SETTINGS)  # type: ignore[arg-type]
+    sightline = Sightline(settings)
+    try:
+        yield sightline.api(run_workers=False).openapi()["components"]["schemas"]
+    finally:
+        sightline.close()
 
 
 def kinds(schema: dict[str, Any], definitions: dict[str, Any]) -> set[str]:
@@ -31,19 +48,18 @@ def kinds(schema: dict[str, Any], definitions: dict[str, Any]) -> set[str]:
     return {"number", "integer"} if kind == "number" else {kind}
 
 
-def typed_models() -> list[type[Record]]:
+def typed_models() -> list[type[JsonRecord]]:
     return [
         value
         for value in vars(models).values()
-        if isinstance(value, type) and issubclass(value, Record) and value.schema_name
+        if isinstance(value, type) and issubclass(value, JsonRecord) and value.schema_name
     ]
 
 
 @pytest.mark.parametrize("model", typed_models(), ids=lambda model: model.__name__)
 def test_models_declare_only_what_the_document_has(
-    sightline: Sightline, model: type[Record]
+    schemas: dict[str, Any], model: type[JsonRecord]
 ) -> None:
-    schemas = described(sightline)
     assert model.schema_name in schemas, f"{model.schema_name} is not a component any more"
     component = schemas[model.schema_name]
     ours = model.model_json_schema()
@@ -59,8 +75,8 @@ def test_models_declare_only_what_the_document_has(
             assert name in component.get("required", []), f"{name} may be absent"
 
 
-def test_results_are_typed_as_the_document_says(sightline: Sightline) -> None:
-    description = described(sightline)["FeatureOut"]["properties"]["result"]["description"]
+def test_results_are_typed_as_the_document_says(schemas: dict[str, Any]) -> None:
+    description = schemas["FeatureOut"]["properties"]["result"]["description"]
     documented = dict(re.findall(r"`([a-z_]+)`: `(\w+)`", description))
     assert {name: kind.schema_name for name, kind in RESULTS.items()} == documented
 
@@ -84,6 +100,8 @@ def test_an_answer_reads_typed_and_as_its_json() -> None:
             "read": {"status": "skipped", "result": {"reason": "too thin"}},
             "faces": {"status": "pending", "result": None},
             "objects": {"status": "done", "result": {"detectors": "a shape never seen"}},
+            "custom:shoes": {"status": "done", "result": {"predicted": ["boot"]}},
+            "model:mine": {"status": "done", "result": {"labels": [], "model": {}}},
         },
     }
     image = Image.model_validate(sent)
@@ -94,6 +112,7 @@ def test_an_answer_reads_typed_and_as_its_json() -> None:
     assert image.get("added_by_a_newer_server") == {"a": 1}
     assert image.get("nothing", "default") == "default"
     assert dict(image) == sent and image == sent and image.model_dump() == sent
+    assert dict(image.items()) == sent and list(image.values()) == list(sent.values())
     assert image.created_at is not None and image.created_at.year == 2026
     # Skipped, pending, absent, or shaped as this client does not know: nothing raises.
     assert image.text == ""
@@ -102,3 +121,6 @@ def test_an_answer_reads_typed_and_as_its_json() -> None:
     assert image.result("faces") is None and image.feature("faces").reason is None
     assert not image.feature("smart_crop").ok and image.feature("smart_crop").reason
     assert image.result("objects") is not None  # kept, untyped
+    custom = image.result("custom:shoes")
+    assert isinstance(custom, CustomPrediction) and custom.predicted == ["boot"]
+    assert isinstance(image.result("model:mine"), LabelsResult)

@@ -73,8 +73,8 @@ def test_a_request_that_never_reached_the_server_is_sent_again_whatever_it_does(
     transport, sent = flaky(httpx.ConnectError("refused"))
     with Client("http://sightline.test", transport=transport, retries=QUICK) as client:
         client.delete_classifier("shoes")
-        client.train("shoes")
-    assert sent == ["DELETE /v1/classifiers/shoes"] * 2 + ["POST /v1/classifiers/shoes/train"]
+        client.reprocess("img_1")
+    assert sent == ["DELETE /v1/classifiers/shoes"] * 2 + ["POST /v1/images/img_1/reprocess"]
 
 
 def test_retry_after_is_honoured_up_to_max_delay() -> None:

@@ -7,14 +7,15 @@ keeps the JSON it was made from: `image["features"]["tags"]["result"]["tags"]`, 
 `dict(image)` and `model_dump()` give exactly what the server sent.
 
 Feature results are typed by the feature's name (`tags` → `TagsResult`, `custom:NAME` →
-`CustomPrediction`, a skipped feature's → `SkippedResult`); a result that a newer server shapes
+`CustomPrediction`, `model:NAME` → `LabelsResult` or `EmbeddingResult`, a skipped feature's →
+`SkippedResult`); a result that a newer server shapes
 differently is kept as a plain `Result` rather than failing the whole answer.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, KeysView, Mapping
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
 from datetime import datetime
 from typing import Any, ClassVar, Self
 
@@ -32,9 +33,10 @@ from pydantic import (
 )
 
 
-class Record(BaseModel):
+class JsonRecord(BaseModel):
     """An answer (or part of one): typed attributes, and read-only mapping access to the JSON
-    it was made from."""
+    it was made from (`Record` adds `items()` and `values()`; a `Page`, whose `items` is its
+    list, cannot)."""
 
     model_config = ConfigDict(extra="allow")
     schema_name: ClassVar[str | None] = None  # the OpenAPI component it mirrors
@@ -79,6 +81,19 @@ class Record(BaseModel):
         return super().__eq__(other)
 
     __hash__ = None  # type: ignore[assignment]
+
+
+class Record(JsonRecord):
+    def items(self) -> ItemsView[str, Any]:
+        return self._mapping().items()
+
+    def values(self) -> ValuesView[Any]:
+        return self._mapping().values()
+
+
+class Page(JsonRecord):
+    """An answer whose JSON lists its entries under `items`: `page.items` is that list, typed
+    (`page["items"]` the JSON one)."""
 
 
 # -- feature results ---------------------------------------------------------------------------
@@ -293,7 +308,8 @@ class SkippedResult(Result):
 
 
 # The result type of each feature, as FeatureOut's `result` description lists them (a test
-# holds the two equal); `custom:NAME` features are CustomPrediction.
+# holds the two equal); `custom:NAME` features are CustomPrediction, `model:NAME` ones
+# LabelsResult or EmbeddingResult.
 RESULTS: dict[str, type[Result]] = {
     "metadata": MetadataResult,
     "color": ColorResult,
@@ -310,16 +326,16 @@ RESULTS: dict[str, type[Result]] = {
     "image_type": ImageTypeResult,
     "quality": QualityResult,
     "smart_crop": SmartCropResult,
-    "labels": LabelsResult,
 }
-CUSTOM_PREFIX = "custom:"
 
 
-def result_type(feature: str, status: str) -> type[Result]:
+def result_type(feature: str, status: str, result: Mapping[str, Any]) -> type[Result]:
     if status == "skipped":
         return SkippedResult
-    if feature.startswith(CUSTOM_PREFIX):
+    if feature.startswith("custom:"):
         return CustomPrediction
+    if feature.startswith("model:"):  # a user's model: a classifier's labels, or a vector
+        return LabelsResult if "labels" in result else EmbeddingResult
     return RESULTS.get(feature, Result)
 
 
@@ -347,7 +363,7 @@ class Feature(Record):
         result: Result | None = None
         if isinstance(raw, Mapping):
             try:
-                result = result_type(name, str(state.get("status"))).model_validate(raw)
+                result = result_type(name, str(state.get("status")), raw).model_validate(raw)
             except ValidationError:
                 result = Result.model_validate(raw)  # a shape this client does not know
         feature = cls.model_validate({**state, "result": result})
@@ -454,7 +470,7 @@ class UploadedImage(Image):
     duplicate: bool = False
 
 
-class ImagePage(Record):
+class ImagePage(Page):
     schema_name = "ImageList"
     items: list[Image]
     next_cursor: str | None = None
@@ -466,7 +482,7 @@ class ScoredImage(Record):
     image: Image
 
 
-class SearchPage(Record):
+class SearchPage(Page):
     schema_name = "SearchResults"
     items: list[ScoredImage]
     next_cursor: str | None = None
@@ -477,7 +493,7 @@ class SearchPage(Record):
     threshold: float | None = None
 
 
-class SimilarPage(Record):
+class SimilarPage(Page):
     schema_name = "SimilarList"
     items: list[ScoredImage]
     method: str = ""
@@ -564,7 +580,7 @@ class BatchItem(Record):
     error: dict[str, Any] | None = None
 
 
-class BatchReport(Record):
+class BatchReport(Page):
     """A 207 answer: each item's own status."""
 
     schema_name = "BatchOut"
@@ -607,10 +623,10 @@ class Subscription(Record):
 
 
 class SubscriptionWithSecret(Subscription):
-    """The answer of a create or a secret rotation: the only ones carrying `secret`."""
+    """The answer of a create or a change: only a create and a rotation carry `secret`."""
 
     schema_name = "SubscriptionWithSecret"
-    secret: str
+    secret: str | None = None  # a change that does not rotate it answers without
 
 
 class Delivery(Record):

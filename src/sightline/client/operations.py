@@ -27,8 +27,8 @@ from sightline.client.models import (
     Example,
     Image,
     ImagePage,
+    JsonRecord,
     Prediction,
-    Record,
     SearchPage,
     SimilarPage,
     Subscription,
@@ -41,7 +41,7 @@ from sightline.client.models import (
 Source = str | Path | bytes | IO[bytes]
 ImageRef = str | Image | Mapping[str, Any]  # an id, or an image answer (typed or JSON)
 Progress = Callable[[int, int], None]  # (finished, total)
-M = TypeVar("M", bound=Record)
+M = TypeVar("M", bound=JsonRecord)
 
 # The server's defaults (`SIGHTLINE_MAX_FILES_PER_REQUEST`, and a quarter of
 # `SIGHTLINE_MAX_REQUEST_BYTES`: a batch's bytes are held in memory while it is sent).

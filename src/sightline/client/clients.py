@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
@@ -26,6 +27,11 @@ class Endpoint(Generic[P, T]):
     def __init__(self, operation: Callable[Concatenate[Retry, P], Operation[T]]) -> None:
         self.operation = operation
         self.__doc__ = operation.__doc__
+        # What help() and IDEs show: the call's own parameters, without the retry policy.
+        whole = inspect.signature(operation)
+        self.signature = whole.replace(
+            parameters=[*whole.parameters.values()][1:], return_annotation=whole.empty
+        )
 
     @overload
     def __get__(self, client: None, owner: type) -> Self: ...
@@ -42,6 +48,7 @@ class Endpoint(Generic[P, T]):
         def call(*args: P.args, **kwargs: P.kwargs) -> Any:
             return client._run(operation(client.retry, *args, **kwargs))
 
+        call.__signature__ = self.signature  # type: ignore[attr-defined]
         return call
 
 

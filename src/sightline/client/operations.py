@@ -230,15 +230,16 @@ def get(retry: Retry, /, image_id: str, *, include_vectors: bool = False) -> Ope
 def wait(
     retry: Retry,
     /,
-    image: ImageRef,
+    image_id: ImageRef,
     *,
     timeout: float = 60.0,
     interval: float = 0.1,
     include_vectors: bool = False,
 ) -> Operation[Image]:
-    """Poll until the image is `done` or `failed`; TimeoutError past `timeout` seconds."""
+    """Poll until the image (an id, or an image answer) is `done` or `failed`; TimeoutError
+    past `timeout` seconds."""
     images = yield from wait_all(
-        retry, [image], timeout=timeout, interval=interval, include_vectors=include_vectors
+        retry, [image_id], timeout=timeout, interval=interval, include_vectors=include_vectors
     )
     return images[0]
 

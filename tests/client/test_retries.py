@@ -114,19 +114,20 @@ def test_the_async_client_retries_the_same_way() -> None:
     assert asyncio.run(scenario()) == "img_1" and len(sent) == 3
 
 
-class LosesFirstUploadAnswer(httpx.HTTPTransport):
-    """The real server stores the first upload (or, with `before_server`, never sees it), and
-    the client gets a broken connection instead of its answer."""
+class LosesAnUploadAnswer(httpx.HTTPTransport):
+    """The real server stores upload number `lost` (or, with `before_server`, never sees it),
+    and the client gets a broken connection instead of its answer."""
 
-    def __init__(self, *, before_server: bool) -> None:
+    def __init__(self, lost: int, *, before_server: bool) -> None:
         super().__init__()
+        self.lost = lost
         self.before_server = before_server
         self.uploads = 0
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if request.method == "POST" and request.url.path == "/v1/images":
             self.uploads += 1
-            if self.uploads == 1:
+            if self.uploads == self.lost:
                 if not self.before_server:
                     super().handle_request(request).read()
                 raise httpx.ReadError("connection reset by peer")
@@ -134,10 +135,11 @@ class LosesFirstUploadAnswer(httpx.HTTPTransport):
 
 
 @pytest.mark.parametrize("before_server", [False, True], ids=["stored", "not-stored"])
+@pytest.mark.parametrize("lost", [1, 2], ids=["one-file", "batch"])
 def test_an_upload_retried_after_a_lost_answer_is_stored_once(
-    server: RunningServer, before_server: bool
+    server: RunningServer, lost: int, before_server: bool
 ) -> None:
-    transport = LosesFirstUploadAnswer(before_server=before_server)
+    transport = LosesAnUploadAnswer(lost, before_server=before_server)
     with Client(server.url, transport=transport, retries=QUICK) as client:
         image = client.upload(solid("navy"), filename="a.jpg", metadata={"n": 1})
         batch = client.upload_many([solid("olive"), solid("teal")])

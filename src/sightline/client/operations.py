@@ -139,12 +139,12 @@ def upload_many(
     before it stay stored."""
     images: list[UploadedImage] = []
     for batch in batches(sources, batch_files, batch_bytes):
+        named = [File(file.name or f"image-{index}", file.data) for index, file in batch]
         files = [
-            ("file", (file.name or f"image-{index}", file.data, "application/octet-stream"))
-            for index, file in batch
+            ("file", (str(file.name), file.data, "application/octet-stream")) for file in named
         ]
         call = Call("POST", "/v1/images", params=upload_params(features, metadata), files=files)
-        stored = yield from store(retry, call, [file for _index, file in batch], metadata)
+        stored = yield from store(retry, call, named, metadata)
         images.extend(stored)
     return images
 

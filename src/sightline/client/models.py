@@ -1,7 +1,11 @@
 """Typed answers of the API, which also read like the JSON mappings older clients returned.
 
 Each model names the OpenAPI component it mirrors (`schema_name`); tests/client/test_models.py
-checks every declared field against the served document, so the two cannot drift apart. The
+checks every declared field against the served document, so the two cannot drift apart.
+Written by hand rather than generated: the client stays free of a code generator and of the
+document's ~120 components, most of them parts of results nobody reads by attribute, and the
+two things a generator would not give are needed anyway (the JSON-mapping reading, and the
+result's type chosen by the feature's name, which `FeatureOut.result`'s anyOf cannot say). The
 models declare what a caller reads and allow every other field (a newer server's), and each one
 keeps the JSON it was made from: `image["features"]["tags"]["result"]["tags"]`, `image.get(…)`,
 `dict(image)` and `model_dump()` give exactly what the server sent.

@@ -54,6 +54,7 @@ from skimage import data as samples
 from sklearn.datasets import load_digits, load_sample_images
 
 from sightline.client import Client
+from sightline.client import Image as Analysed
 from sightline.settings import DEFAULT_FEATURES
 from upload import running_server
 
@@ -455,14 +456,14 @@ def photos_set(per_class: int, rng: np.random.Generator) -> LabelledSet:
 # -- reading answers -------------------------------------------------------------------------
 
 
-def tag_names(image: dict[str, Any]) -> list[str]:
+def tag_names(image: Analysed) -> list[str]:
     """The `tags` result's names in order, from either shape: `{name, confidence, kind}` or
     `{name, confidence, source, broader}`."""
     result = feature_result(image, "tags") or {}
     return [str(tag["name"]) for tag in result.get("tags", []) if isinstance(tag, dict)]
 
 
-def indexed_tag_words(image: dict[str, Any]) -> list[str]:
+def indexed_tag_words(image: Analysed) -> list[str]:
     """Every tag name and folded broader term (new shape), lower-case."""
     result = feature_result(image, "tags") or {}
     found = []
@@ -472,7 +473,7 @@ def indexed_tag_words(image: dict[str, Any]) -> list[str]:
     return found
 
 
-def feature_result(image: dict[str, Any], feature: str) -> dict[str, Any] | None:
+def feature_result(image: Analysed, feature: str) -> dict[str, Any] | None:
     state = image.get("features", {}).get(feature)
     if not state or state.get("status") != "done":
         return None
@@ -480,7 +481,7 @@ def feature_result(image: dict[str, Any], feature: str) -> dict[str, Any] | None
     return result
 
 
-def upload_all(client: Client, pictures: dict[str, bytes]) -> dict[str, dict[str, Any]]:
+def upload_all(client: Client, pictures: dict[str, bytes]) -> dict[str, Analysed]:
     """Upload each picture (file name = its key), wait for every analysis; name -> image."""
     ids = {}
     for name, data in pictures.items():
@@ -566,7 +567,7 @@ def run_query(
     )
 
 
-def search_report(client: Client, images: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def search_report(client: Client, images: dict[str, Analysed]) -> dict[str, Any]:
     names = {image["id"]: name for name, image in images.items()}
     report: dict[str, Any] = {"catalog": len(images), "queries": len(QUERIES)}
     for mode in ("text", "semantic"):
@@ -641,7 +642,7 @@ def acceptable(tag: str, words_ok: set[str]) -> bool:
     return name in words_ok or any(part in words_ok for part in re.split(r"[\s,-]+", name))
 
 
-def tags_report(images: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def tags_report(images: dict[str, Analysed]) -> dict[str, Any]:
     per_image = {}
     for name, words_ok in ACCEPTABLE.items():
         names = tag_names(images[name])
@@ -695,8 +696,8 @@ def tags_report(images: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 def graphics_report(
     expected: dict[str, str],
-    rendered: dict[str, dict[str, Any]],
-    catalog: dict[str, dict[str, Any]],
+    rendered: dict[str, Analysed],
+    catalog: dict[str, Analysed],
 ) -> dict[str, Any]:
     """Per word: rendered pictures of its kind that carry it, and other pictures (rendered of
     the other kind, or the catalog's) that carry it."""
@@ -790,7 +791,7 @@ def tesseract_read(executable: str, data: bytes, folder: Path) -> TesseractReadi
     return TesseractReading(best[0], "best of 4")
 
 
-def read_text(image: dict[str, Any]) -> tuple[str, int]:
+def read_text(image: Analysed) -> tuple[str, int]:
     result = feature_result(image, "read") or {}
     return str(result.get("text", "")), len(result.get("lines", []))
 
@@ -810,8 +811,8 @@ def summary(scores: Sequence[OcrScore]) -> dict[str, Any]:
 def ocr_report(
     client: Client,
     samples_: Sequence[OcrSample],
-    images: dict[str, dict[str, Any]],
-    photos: dict[str, dict[str, Any]],
+    images: dict[str, Analysed],
+    photos: dict[str, Analysed],
     tesseract: str | None,
 ) -> dict[str, Any]:
     sightline_scores, tesseract_scores, rows = [], [], []

@@ -2,6 +2,6 @@
 
 __version__ = "0.1.0"
 
-from sightline.client import ApiError, Client  # noqa: E402  (after __version__, which it uses)
+from sightline.client import ApiError, AsyncClient, Client, Retry  # noqa: E402  (after __version__)
 
-__all__ = ["ApiError", "Client", "__version__"]
+__all__ = ["ApiError", "AsyncClient", "Client", "Retry", "__version__"]

@@ -17,6 +17,7 @@ import pytest
 from conftest import RunningServer, serve
 from sightline import Client
 from sightline.app import Sightline
+from sightline.client.models import ClassifierVersion
 from sightline.settings import Settings
 from support.apicheck import assert_error
 from support.digits import digits, png
@@ -39,7 +40,9 @@ def catalogue(client: Client) -> dict[str, list[str]]:
     return ids
 
 
-def _trained(client: Client, catalogue: dict[str, list[str]], name: str = "shop") -> dict[str, Any]:
+def _trained(
+    client: Client, catalogue: dict[str, list[str]], name: str = "shop"
+) -> ClassifierVersion:
     client.create_classifier(name, "multiclass", "garment shapes")
     report = client.add_examples(
         name, [(image_id, kind) for kind, ids in catalogue.items() for image_id in ids]

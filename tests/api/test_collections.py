@@ -27,6 +27,7 @@ from conftest import TEST_SETTINGS, serve
 from sightline import ApiError, Client
 from sightline.api.scope import CollectionScope, collection_scope
 from sightline.app import Sightline
+from sightline.client import models as answers
 from sightline.ids import new_image_id
 from sightline.images.uploads import UploadRecord
 from sightline.settings import Settings
@@ -88,15 +89,15 @@ class World:
     beta: Client
     admin: Client
     receivers: dict[str, Receiver]
-    images: dict[str, dict[str, Any]] = field(default_factory=dict)  # by file name
-    classifiers: dict[str, dict[str, Any]] = field(default_factory=dict)  # "alpha:shop"…
-    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)  # by receiver
+    images: dict[str, answers.Image] = field(default_factory=dict)  # by file name
+    classifiers: dict[str, answers.Classifier] = field(default_factory=dict)  # "alpha:shop"…
+    subscriptions: dict[str, answers.Subscription] = field(default_factory=dict)  # by receiver
     uploads: dict[str, str] = field(default_factory=dict)  # by collection
 
     def ids(self, collection: str) -> set[str]:
         return {image["id"] for image in self.images.values() if image["collection"] == collection}
 
-    def upload(self, client: Client, name: str, raw: bytes, **options: Any) -> dict[str, Any]:
+    def upload(self, client: Client, name: str, raw: bytes, **options: Any) -> answers.Image:
         image = client.upload(raw, filename=name, features=options.pop("features", FEATURES))
         self.images[name] = client.wait(image["id"], timeout=120)
         assert self.images[name]["status"] == "done", self.images[name]
@@ -317,7 +318,7 @@ def test_a_bound_caller_naming_another_collection_is_refused_on_every_route(
 
 
 def test_lists_and_searches_hold_only_the_callers_collection(world: World) -> None:
-    def found(answer: dict[str, Any]) -> set[str]:
+    def found(answer: answers.ImagePage | answers.SearchPage) -> set[str]:
         return {item["image"]["id"] if "image" in item else item["id"] for item in answer["items"]}
 
     assert found(world.alpha.list(limit=200)) == world.ids(A)

@@ -4,7 +4,6 @@ or by a user-added clip model."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
@@ -15,6 +14,7 @@ from skimage import data
 from conftest import RunningServer, serve, serving
 from sightline import Client
 from sightline.app import Sightline
+from sightline.client.models import SearchPage, SimilarPage
 from sightline.models.manifest import add_user_model
 from sightline.settings import Settings
 from support.apicheck import assert_error
@@ -48,7 +48,7 @@ def photos(client: Client) -> dict[str, str]:
     return ids
 
 
-def _names(ids: dict[str, str], answer: dict[str, Any]) -> list[str]:
+def _names(ids: dict[str, str], answer: SearchPage | SimilarPage) -> list[str]:
     by_id = {image_id: name for name, image_id in ids.items()}
     return [by_id[item["image"]["id"]] for item in answer["items"]]
 

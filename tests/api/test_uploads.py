@@ -16,6 +16,7 @@ import pytest
 from conftest import RunningServer, serve
 from sightline import ApiError, Client
 from sightline.app import Sightline
+from sightline.client.models import Image, UploadTicket
 from sightline.images.service import MAX_FILENAME_LENGTH
 from sightline.settings import Settings
 from support.imagegen import solid
@@ -90,7 +91,7 @@ def bucketed(seaweed: tuple[SeaweedS3, int], tmp_path: Path) -> Iterator[Buckete
         app.close()
 
 
-def post_form(ticket: dict[str, Any], data: bytes, filename: str = "x.png") -> httpx.Response:
+def post_form(ticket: UploadTicket, data: bytes, filename: str = "x.png") -> httpx.Response:
     """What a browser's form does: the fields as given, then the file."""
     return httpx.post(
         ticket["url"], data=ticket["fields"], files={"file": (filename, data)}, timeout=30
@@ -149,7 +150,7 @@ def test_a_presigned_upload_goes_to_the_collection_it_was_reserved_for(bucketed:
     assert get(bucketed, f"/v1/images/{ticket['id']}?collection=shop-a").status_code == 404
 
 
-def _inbox_key(ticket: dict[str, Any]) -> str:
+def _inbox_key(ticket: UploadTicket) -> str:
     return str(ticket["fields"]["key"]).split("incoming/", 1)[1]
 
 
@@ -281,7 +282,7 @@ def test_a_direct_upload_holds_its_file_name_to_the_upload_limit(bucketed: Bucke
 
 
 def test_content_and_thumbnails_redirect_to_presigned_urls(bucketed: Bucketed) -> None:
-    image = bucketed.api.upload(solid("red"), filename="pic.jpg")
+    image: Image = bucketed.api.upload(solid("red"), filename="pic.jpg")
     image = bucketed.api.wait(image["id"])
     content = get(bucketed, f"/v1/images/{image['id']}/content")
     assert content.status_code == 307

@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from conftest import RunningServer
 from sightline import Client
+from sightline.client.models import Classifier
 from support.browsers import Tab, drop_files
 from support.garments import garment
 
@@ -87,7 +88,7 @@ def phone(browser: Browser, site: RunningServer) -> Iterator[Page]:
     tab.close()
 
 
-def labelled(api: Client, name: str, counts: dict[str, int], *, seed: int = 0) -> dict[str, Any]:
+def labelled(api: Client, name: str, counts: dict[str, int], *, seed: int = 0) -> Classifier:
     """A multiclass classifier `name` with `counts[kind]` garment photos labelled `kind`."""
     api.create_classifier(name, "multiclass")
     ids: list[tuple[str, str]] = []

@@ -14,6 +14,7 @@ from skimage import data as samples
 
 from conftest import RunningServer
 from sightline import Client
+from sightline.client import Image
 from support.browsers import Tab, jpeg
 from support.imagegen import noise
 
@@ -45,7 +46,7 @@ def screen(request: pytest.FixtureRequest, browser: Browser, site: RunningServer
 
 
 @pytest.fixture(scope="module")
-def portrait(site: RunningServer) -> dict[str, Any]:
+def portrait(site: RunningServer) -> Image:
     """One analysed picture with a face, shared by the tests of this module."""
     with Client(site.url, timeout=60) as client:
         image = client.upload(

@@ -19,7 +19,7 @@ from sightline.cli.remote import (
     client_options,
     vectors_option,
 )
-from sightline.client import Client
+from sightline.client import Client, SearchPage
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -274,7 +274,7 @@ def _of_found_image(column: Column) -> Column:
     return dataclasses.replace(column, cell=lambda item: column.cell(item["image"]))
 
 
-def _found(page: Mapping[str, Any]) -> str:
+def _found(page: SearchPage) -> str:
     """`12 found with all the words; left out: the`."""
     total = len(page["items"]) if page.get("total") is None else page["total"]
     how = STRATEGIES.get(page.get("strategy") or "", "")

@@ -105,7 +105,13 @@ def test_an_endpoint_that_does_not_answer_is_not_subscribed(client: Client) -> N
         url = receiver.url
     error = error_of(client.create_subscription, url)
     assert (error.status, error.code) == (400, "WebhookValidationFailed")
-    assert "Cannot connect" in error.message
+    assert error.message.startswith("Nothing answers at 127.0.0.1 on port")
+
+
+def test_an_endpoint_whose_host_cannot_be_found_is_told_in_words(client: Client) -> None:
+    error = error_of(client.create_subscription, "https://example.invalid/hooks")
+    assert (error.status, error.code) == (400, "WebhookValidationFailed")
+    assert error.message == "Can't find the server example.invalid: check the address."
 
 
 @pytest.fixture

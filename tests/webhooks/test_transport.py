@@ -120,8 +120,19 @@ def test_one_time_limit_covers_the_whole_request() -> None:
 def test_a_closed_port_is_a_connection_error() -> None:
     with Receiver() as receiver:
         url = receiver.url
-    with pytest.raises(DeliveryError, match="Cannot connect"):
+    port = url.split(":")[2].split("/")[0]
+    with pytest.raises(DeliveryError) as refused:
         post(LOOPBACK, url)
+    assert str(refused.value) == (
+        f"Nothing answers at 127.0.0.1 on port {port}: check the address and that the server "
+        "is running."
+    )
+
+
+def test_a_host_that_cannot_be_found_is_said_in_words() -> None:
+    with pytest.raises(DeliveryError) as unknown:
+        post(LOOPBACK, "http://example.invalid/hook")
+    assert str(unknown.value) == "Can't find the server example.invalid: check the address."
 
 
 def test_only_http_urls() -> None:

@@ -240,9 +240,8 @@ class SubscriptionService:
         except TargetForbidden as exc:
             raise WebhookTargetForbidden(str(exc)) from exc
         except DeliveryError as exc:
-            raise WebhookValidationFailed(
-                f"The endpoint did not answer the validation request: {exc}", error=str(exc)
-            ) from exc
+            # The transport's words say what to do about it ("Can't find the server …").
+            raise WebhookValidationFailed(str(exc), error=str(exc)) from exc
         finally:
             await client.aclose()
         allowed = answer.headers.get(ALLOWED_ORIGIN.lower())
@@ -251,10 +250,14 @@ class SubscriptionService:
         )
         if 200 <= answer.status_code < 300 and granted:
             return
+        consent = (
+            f"no {ALLOWED_ORIGIN} header" if allowed is None else f"{ALLOWED_ORIGIN}: {allowed}"
+        )
         raise WebhookValidationFailed(
-            f"The endpoint answered the validation request (OPTIONS with {REQUEST_ORIGIN}: "
-            f"{self.origin}) with HTTP {answer.status_code} and {ALLOWED_ORIGIN} "
-            f"{allowed!r}; deliveries need a 2xx answer allowing {self.origin!r} or '*'.",
+            f"The endpoint did not agree to receive events: it answered HTTP "
+            f"{answer.status_code} with {consent}. It must answer an OPTIONS request carrying "
+            f"{REQUEST_ORIGIN}: {self.origin} with a 2xx status and {ALLOWED_ORIGIN}: "
+            f"{self.origin} (or *).",
             status_code=answer.status_code,
             allowed_origin=allowed,
             body=answer.body[:500].decode("utf-8", "replace"),

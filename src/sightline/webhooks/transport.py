@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -33,7 +34,9 @@ MAX_BODY_KEPT = 4096  # of an answer: enough for an error message, never a whole
 
 
 class DeliveryError(Exception):
-    """The request got no HTTP answer: the message says why (connection, timeout…)."""
+    """The request got no HTTP answer: the message says why (connection, timeout…) in words
+    for the endpoint's owner, who reads it in the web app and the delivery log: never an
+    `[Errno …]` or a setting's name."""
 
 
 class TargetForbidden(DeliveryError):
@@ -59,7 +62,8 @@ class VettingBackend(httpcore.AsyncNetworkBackend):
         if not all(self.policy.allows(address) for address in addresses):
             # The addresses stay unnamed: they would map the internal network for the caller.
             raise TargetForbidden(
-                f"{host} is not a public address, and not in SIGHTLINE_WEBHOOK_ALLOWED_NETWORKS."
+                f"{host} is not a public address, and this server does not send webhooks to "
+                "its network."
             )
         failure: Exception | None = None
         for address in addresses:
@@ -74,7 +78,12 @@ class VettingBackend(httpcore.AsyncNetworkBackend):
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 failure = exc
         assert failure is not None  # _resolve never answers no address
-        raise failure
+        if isinstance(failure, httpcore.ConnectTimeout):
+            raise failure
+        raise DeliveryError(
+            f"Nothing answers at {host} on port {port}: check the address and that the "
+            "server is running."
+        ) from failure
 
     async def connect_unix_socket(
         self,
@@ -98,11 +107,15 @@ class VettingBackend(httpcore.AsyncNetworkBackend):
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(f"Resolving {host} took too long.") from exc
         except (OSError, UnicodeError) as exc:
-            raise httpcore.ConnectError(f"Cannot resolve {host}: {exc}") from exc
+            raise DeliveryError(_unknown_host(host)) from exc
         addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
         if not addresses:
-            raise httpcore.ConnectError(f"{host} resolves to no address.")
+            raise DeliveryError(_unknown_host(host))
         return addresses
+
+
+def _unknown_host(host: str) -> str:
+    return f"Can't find the server {host}: check the address."
 
 
 @dataclass(frozen=True)
@@ -192,11 +205,13 @@ class WebhookClient:
         except (TimeoutError, httpcore.TimeoutException) as exc:
             raise DeliveryError(f"No answer within {limit:g} s.") from exc
         except httpcore.ConnectError as exc:
-            raise DeliveryError(f"Cannot connect: {exc or type(exc).__name__}") from exc
+            raise DeliveryError(_connect_failure(url.host, exc)) from exc
         except httpcore.NetworkError as exc:
-            raise DeliveryError(f"The connection failed: {exc or type(exc).__name__}") from exc
+            raise DeliveryError(f"The connection to {url.host} broke off before an answer.") from (
+                exc
+            )
         except httpcore.ProtocolError as exc:
-            raise DeliveryError(f"Not a valid HTTP answer: {exc or type(exc).__name__}") from exc
+            raise DeliveryError(f"{url.host} did not answer in HTTP.") from exc
         return Answer(
             status_code=response.status,
             headers=answer_headers,
@@ -208,3 +223,17 @@ class WebhookClient:
         pools, self._pools = self._pools, {}
         for pool, _used in pools.values():
             await pool.aclose()
+
+
+def _connect_failure(host: str, exc: httpcore.ConnectError) -> str:
+    """Why a connection made no HTTP exchange possible, in words; connecting itself is worded
+    by the backend, so what is left here is TLS."""
+    cause = exc.__cause__
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return (
+            f"The certificate of {host} is not trusted ({cause.verify_message}): the "
+            "endpoint needs one from a public certificate authority."
+        )
+    if isinstance(cause, ssl.SSLError):
+        return f"Can't make a secure connection to {host}: does it serve https on that port?"
+    return f"Can't connect to {host}."

@@ -109,7 +109,7 @@ function signInPage() {
     { class: "signin-card", "aria-labelledby": "signin-title" },
     h("img", { src: "ui/logo.svg", alt: "", width: 48, height: 48, class: "signin-logo" }),
     h("h1", { id: "signin-title" }, "Sign in to Sightline"),
-    h("p", { class: "muted" }, "This server needs an API key (one of SIGHTLINE_API_KEYS, or one made by sightline keys create). The browser keeps a session cookie, never the key."),
+    h("p", { class: "muted" }, "This server needs an API key: ask the person who runs it for one. Your browser stays signed in with a cookie and never keeps the key."),
     h("div", { class: "field" }, h("label", { for: "api-key" }, "API key"), input),
     errorBox,
     button,

@@ -175,6 +175,30 @@ export function errorState(error, retry, level = "h2") {
   );
 }
 
+/** Shows `message` by the form control `input`, under its field, or takes it away (`null`):
+ *  a form's error says what is wrong next to what it concerns, and the control is marked
+ *  invalid and described by it for screen readers. */
+export function setFieldError(input, message) {
+  const id = `${input.id}-error`;
+  const described = (input.getAttribute("aria-describedby") ?? "").split(" ").filter((v) => v && v !== id);
+  document.getElementById(id)?.remove();
+  if (message) {
+    const text = h("p", { class: "field-error", id }, icon("alert"), h("span", {}, message));
+    (input.closest(".field") ?? input.parentElement).append(text);
+    described.push(id);
+    input.setAttribute("aria-invalid", "true");
+  } else {
+    input.removeAttribute("aria-invalid");
+  }
+  if (described.length) input.setAttribute("aria-describedby", described.join(" "));
+  else input.removeAttribute("aria-describedby");
+}
+
+/** Takes every field error of `form` away. */
+export function clearFieldErrors(form) {
+  for (const input of form.querySelectorAll("[aria-invalid=true]")) setFieldError(input, null);
+}
+
 /** A button that copies `text` to the clipboard and says so. */
 export function copyButton(text, label = "Copy") {
   const button = h("button", { type: "button", class: "small ghost" }, icon("copy"), label);

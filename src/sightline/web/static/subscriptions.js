@@ -5,12 +5,14 @@ import { api, EVENT_TYPES } from "./api.js";
 import {
   badge,
   clear,
+  clearFieldErrors,
   confirmDialog,
   copyButton,
   emptyState,
   h,
   icon,
   nextId,
+  setFieldError,
   spinner,
   timeEl,
   titleCase,
@@ -106,6 +108,31 @@ function filterRow(onRemove) {
   return row;
 }
 
+// The API's errors about the endpoint (its codes stay stable), and its request checks by the
+// body field they name.
+const ENDPOINT_CODES = new Set(["InvalidUrl", "UrlNotAllowed", "WebhookTargetForbidden", "WebhookValidationFailed"]);
+const BODY_FIELDS = {
+  endpoint: "endpoint",
+  name: "name",
+  secret: "secret",
+  max_events_per_batch: "batch",
+  max_attempts: "attempts",
+  event_ttl_minutes: "ttl",
+  subject_begins_with: "begins",
+  subject_ends_with: "ends",
+};
+
+/** [input, message] pairs for the form's fields an API error concerns (none: a form-wide error). */
+function fieldErrors(error, inputs) {
+  if (ENDPOINT_CODES.has(error.code)) return [[inputs.endpoint, error.message]];
+  const found = [];
+  for (const problem of error.details?.errors ?? []) {
+    const input = inputs[BODY_FIELDS[String(problem.location).replace(/^body\./, "")]];
+    if (input) found.push([input, String(problem.message).replace(/^Value error, /, "")]);
+  }
+  return found;
+}
+
 function createForm(onCreated) {
   const errorBox = h("div", { class: "form-error", role: "alert", hidden: true });
   const field = (id, label, input, hint) =>
@@ -199,9 +226,14 @@ function createForm(onCreated) {
     errorBox,
     h("div", { class: "form-actions" }, submit),
   );
+  // A field's error stays until the field is changed.
+  form.addEventListener("input", (event) => {
+    if (event.target.getAttribute("aria-invalid") === "true") setFieldError(event.target, null);
+  });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     errorBox.hidden = true;
+    clearFieldErrors(form);
     const body = {
       endpoint: endpoint.value.trim(),
       event_types: [...form.querySelectorAll('input[name="event_types"]:checked')].map((input) => input.value),
@@ -220,12 +252,15 @@ function createForm(onCreated) {
       const created = await api("v1/subscriptions", { method: "POST", json: body });
       onCreated(created);
     } catch (error) {
-      clear(
-        errorBox,
-        h("strong", {}, error.code === "WebhookValidationFailed" ? "The endpoint did not accept the handshake. " : ""),
-        error.message,
-      );
-      errorBox.hidden = false;
+      const byField = fieldErrors(error, { endpoint, name, secret, batch, attempts, ttl, begins, ends });
+      for (const [input, message] of byField) setFieldError(input, message);
+      if (byField.length) {
+        byField[0][0].closest("details")?.setAttribute("open", "");
+        byField[0][0].focus();
+      } else {
+        clear(errorBox, error.message);
+        errorBox.hidden = false;
+      }
     } finally {
       submit.disabled = false;
       submit.replaceChildren(icon("plus"), "Create subscription");

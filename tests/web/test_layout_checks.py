@@ -1,7 +1,6 @@
 """Every page of the web app, on a phone (375 px) and a desktop (1440 px) screen, in the light
 and the dark theme: nothing scrolls sideways, and every visible text meets WCAG AA contrast
-against what is behind it. Cases another page's owner still has to fix are strict xfails, so
-the fix flips them.
+against what is behind it.
 
 With SIGHTLINE_SCREENSHOTS=<folder> (docs/screenshots for the README) the light-theme visits
 also save screenshots of the main pages there."""
@@ -96,34 +95,12 @@ SCREENS_OF_THE_APP = {
 # The README shows every screenshot page on a desktop screen, and the gallery on a phone too.
 SCREENSHOT_WIDTHS = {"gallery": ("1440", "375")}
 
-# (page, width, theme) cases whose fix belongs to another page's owner (issue 15's split):
-# `None` stands for every width or theme. The fix turns them into passes, which strict
-# xfails report: then they leave these tables.
-CLASSIFIERS_HELPER = "the web-classifiers helper fixes the classifier page"
-TOO_WIDE: dict[tuple[str, str | None, str | None], str] = {
-    ("trained classifier", "375", None): f"67 px too wide at 375 px: {CLASSIFIERS_HELPER}",
-}
-LOW_CONTRAST: dict[tuple[str, str | None, str | None], str] = {
-    ("trained classifier", None, "dark"): (
-        "dark confusion matrix: white counts on the light green diagonal (1.74:1): "
-        + CLASSIFIERS_HELPER
-    ),
-}
 
-
-def _cases(
-    themes: tuple[str, ...], to_fix: dict[tuple[str, str | None, str | None], str]
-) -> Iterator[object]:
+def _cases(themes: tuple[str, ...]) -> Iterator[object]:
     for name in SCREENS_OF_THE_APP:
         for width in SCREENS:
             for theme in themes:
-                reasons = [
-                    reason
-                    for (page, at, scheme), reason in to_fix.items()
-                    if page == name and at in (None, width) and scheme in (None, theme)
-                ]
-                marks = [pytest.mark.xfail(strict=True, reason=r) for r in reasons[:1]]
-                yield pytest.param(name, width, theme, id=f"{name}-{width}-{theme}", marks=marks)
+                yield pytest.param(name, width, theme, id=f"{name}-{width}-{theme}")
 
 
 @pytest.fixture(scope="module")
@@ -237,7 +214,7 @@ def servers(site: RunningServer, guarded: RunningServer) -> dict[str, RunningSer
     return {"site": site, "guarded": guarded}
 
 
-@pytest.mark.parametrize(("name", "width", "theme"), list(_cases(("light",), TOO_WIDE)))
+@pytest.mark.parametrize(("name", "width", "theme"), list(_cases(("light",))))
 def test_nothing_scrolls_sideways(
     browser: Browser,
     servers: dict[str, RunningServer],
@@ -250,7 +227,7 @@ def test_nothing_scrolls_sideways(
         assert overflow(page) == 0, f"{name} is {overflow(page)} px wider than the screen"
 
 
-@pytest.mark.parametrize(("name", "width", "theme"), list(_cases(("light", "dark"), LOW_CONTRAST)))
+@pytest.mark.parametrize(("name", "width", "theme"), list(_cases(("light", "dark"))))
 def test_every_text_meets_aa_contrast(
     browser: Browser,
     servers: dict[str, RunningServer],

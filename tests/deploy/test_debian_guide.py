@@ -49,8 +49,6 @@ SEAWEED_PORTS = {"filer": 8888, "s3": 8333}
 # guide fills with `make models`, not run here).
 FEATURES = "metadata,color,hash,thumbnail"
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.s3]
-
 
 @dataclass(frozen=True)
 class Block:
@@ -95,7 +93,9 @@ class Host:
 
     def __post_init__(self) -> None:
         for name, port in PORTS.items():
-            self.ports[port] = free_port(grpc_offset=10000) if name in ("master", "volume") else free_port()
+            self.ports[port] = (
+                free_port(grpc_offset=10000) if name in ("master", "volume") else free_port()
+            )
         for port in SEAWEED_PORTS.values():
             self.ports[port] = free_port(grpc_offset=10000)
         me = pwd.getpwuid(os.geteuid()).pw_name
@@ -182,9 +182,7 @@ class Host:
     def start(self, name: str) -> None:
         service = self.unit(name)["Service"]
         user = self.users[service["User"]]
-        run_as = (
-            {"user": user, "group": self.group(service["User"])} if os.geteuid() == 0 else {}
-        )
+        run_as = {"user": user, "group": self.group(service["User"])} if os.geteuid() == 0 else {}
         if "RuntimeDirectory" in service:
             runtime = self.root / "run" / service["RuntimeDirectory"]
             runtime.mkdir(parents=True, exist_ok=True)
@@ -237,7 +235,7 @@ class Host:
         config = self.root / "etc" / "redis" / "redis.conf"
         config.parent.mkdir(parents=True)
         config.write_text(
-            f"bind 127.0.0.1\nport {self.port(6379)}\ndir {folder}\nsave \"\"\nappendonly no\n"
+            f'bind 127.0.0.1\nport {self.port(6379)}\ndir {folder}\nsave ""\nappendonly no\n'
         )
         log = self.root / "log" / "redis-server.log"
         with log.open("wb") as out:
@@ -297,6 +295,10 @@ def png() -> bytes:
     return out.getvalue()
 
 
+# It starts its own servers, as the guide does, rather than the suite's `services` stack.
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.s3
 @pytest.mark.timeout(300)
 def test_the_guide_deploys_a_stack_that_analyses_an_upload(host: Host) -> None:
     host.start_redis()

@@ -69,6 +69,12 @@ def blocks() -> list[Block]:
     return found
 
 
+def homes() -> dict[str, str]:
+    """The home folder of each system user, from the guide's `useradd` lines."""
+    lines = re.findall(r"useradd .*--home-dir (\S+) .* (\w+)$", GUIDE.read_text(), re.MULTILINE)
+    return {user: home for home, user in lines}
+
+
 def _user_of_postgres() -> str:
     """PostgreSQL refuses to run as root: then the system user the test suite's own
     PostgreSQL uses (tests/support/services.py)."""
@@ -103,9 +109,10 @@ class Host:
         (self.root / "opt" / "sightline").mkdir(parents=True)
         (self.root / "etc" / "systemd" / "system").mkdir(parents=True)
         (self.root / "log").mkdir()
-        # The PostgreSQL user must reach its folder under this one.
-        for folder in (self.root, *self.root.parents):
-            folder.chmod(folder.stat().st_mode | 0o005)
+        if os.geteuid() == 0:
+            # PostgreSQL's user must reach its folder under this one.
+            for folder in (self.root, *self.root.parents):
+                folder.chmod(folder.stat().st_mode | 0o005)
 
     def port(self, standard: int) -> int:
         return self.ports[standard]
@@ -189,7 +196,8 @@ class Host:
             shutil.chown(runtime, user)
         environment = {
             "PATH": os.environ["PATH"],
-            "HOME": str(self.root),
+            # From the system user's entry, as useradd made it in the guide.
+            "HOME": self.translate(homes()[service["User"]]),
             "SIGHTLINE_DEFAULT_FEATURES": FEATURES,
         }
         if "EnvironmentFile" in service:
@@ -228,19 +236,21 @@ class Host:
                 time.sleep(0.2)
 
     def start_redis(self) -> None:
-        """As Debian's redis-server package does on installation, with a configuration file
-        that the guide's CONFIG REWRITE writes to."""
+        """As Debian's redis-server package does on installation: its configuration file (a
+        copy, which the guide's CONFIG REWRITE changes) with its unit's options, but here."""
         folder = self.root / "var" / "lib" / "redis"
         folder.mkdir(parents=True)
         config = self.root / "etc" / "redis" / "redis.conf"
         config.parent.mkdir(parents=True)
-        config.write_text(
-            f'bind 127.0.0.1\nport {self.port(6379)}\ndir {folder}\nsave ""\nappendonly no\n'
-        )
+        debian = Path("/etc/redis/redis.conf")
+        config.write_text(debian.read_text() if os.access(debian, os.R_OK) else "")
         log = self.root / "log" / "redis-server.log"
         with log.open("wb") as out:
             self.processes["redis-server"] = subprocess.Popen(
-                [shutil.which("redis-server") or "/usr/bin/redis-server", str(config)],
+                [shutil.which("redis-server") or "/usr/bin/redis-server", str(config)]
+                + ["--daemonize", "no", "--supervised", "no", "--logfile", ""]
+                + ["--pidfile", str(folder / "redis.pid"), "--dir", str(folder)]
+                + ["--bind", "127.0.0.1", "--port", str(self.port(6379))],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -330,9 +340,11 @@ def test_the_guide_deploys_a_stack_that_analyses_an_upload(host: Host) -> None:
     config = (host.root / "etc" / "redis" / "redis.conf").read_text()
     assert re.search(r"^appendonly yes$", config, re.MULTILINE), config
     assert re.search(r"^appendfsync always$", config, re.MULTILINE), config
-    # SeaweedFS's volume server is off Sightline's port, and its telemetry off.
-    weed = host.unit("sightline-seaweedfs")["Service"]["ExecStart"]
-    assert "-master.telemetry=false" in weed
+    # Workers stopping warmly get as long as a job's lease.
+    worker = host.unit("sightline-worker@1")["Service"]
+    assert float(worker["TimeoutStopSec"]) == float(env["SIGHTLINE_JOB_LEASE_SECONDS"])
+    # Nothing is written in the units' working folder, `/` unless they name one.
+    assert {path.name for path in host.root.iterdir()} == {"etc", "log", "opt", "run", "var"}
 
 
 def test_every_block_the_test_skips_says_why_and_every_unit_is_installed() -> None:
@@ -361,6 +373,11 @@ def test_the_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
             assert option in service, f"{unit.name}: no {option}"
         if unit.name.endswith("@.service"):
             assert "TimeoutStopSec" in service, unit.name
+        if "weed server" in service["ExecStart"]:
+            # Its volume server would take Sightline's port by default, and report to
+            # SeaweedFS's telemetry.
+            assert "-master.telemetry=false" in service["ExecStart"], unit.name
+            assert re.search(r"-volume\.port=(?!8080\b)\d+", unit.read_text()), unit.name
         name = unit.name.replace("@.", "@1.")
         (tmp_path / name).write_text(text)
         units.append(str(tmp_path / name))

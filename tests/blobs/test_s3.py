@@ -22,6 +22,7 @@ from sightline.blobs import Inbox, open_blob_store
 from sightline.blobs.s3 import S3BlobStore
 from sightline.errors import BackendError, BlobNotFound, ConfigurationError, ImageTooLarge
 from support.services import S3_ACCESS_KEY, S3_SECRET_KEY, Stack, free_port
+from support.tcp_proxy import tcp_proxy
 
 MiB = 1024 * 1024
 DATA = b"the quick brown fox jumps over the lazy dog"
@@ -372,6 +373,45 @@ def test_inbox_keys_are_validated(store: S3BlobStore, key: str) -> None:
         store.read_incoming(key, max_bytes=10)
     with pytest.raises(ValueError):
         store.delete_incoming(key)
+
+
+# -- the public endpoint --------------------------------------------------------------------
+
+
+@pytest.fixture
+def public_port(services: Stack) -> Iterator[int]:
+    """Another address of the same SeaweedFS, as browsers would reach it through a proxy."""
+    with tcp_proxy(services.s3.ports["s3"]) as port:
+        yield port
+
+
+def test_presigned_urls_and_forms_name_the_public_endpoint(
+    s3_blob_url: str, public_port: int
+) -> None:
+    public = f"http://localhost:{public_port}"
+    store = S3BlobStore.from_url(f"{s3_blob_url}&public_endpoint={public}")
+    store.put(DATA)  # through the internal endpoint
+    url = store.presigned_url(SHA, expires_seconds=60, content_type="image/jpeg")
+    assert url is not None and url.startswith(f"{public}/{store.bucket}/")
+    response = httpx.get(url)
+    assert response.status_code == 200, response.text  # signed for the host it reaches
+    assert response.content == DATA
+
+    post = store.presigned_post("cat.jpg", max_bytes=1000, expires_seconds=60)
+    assert post.url.startswith(f"{public}/")
+    assert post_form(post.url, post.fields, b"x" * 10).status_code == 204
+    assert store.read_incoming(post.key, max_bytes=1000) == b"x" * 10
+
+
+def test_a_url_signed_for_the_internal_endpoint_fails_at_the_public_one(
+    store: S3BlobStore, services: Stack, public_port: int
+) -> None:
+    """Why the public endpoint must sign: the host is part of the signature."""
+    store.put(DATA)
+    url = store.presigned_url(SHA, expires_seconds=60)
+    assert url is not None
+    internal = services.s3.endpoint
+    assert httpx.get(url.replace(internal, f"http://localhost:{public_port}")).status_code == 403
 
 
 # -- configuration -----------------------------------------------------------------------------

@@ -301,3 +301,43 @@ def test_direct_uploads_need_an_s3_store(server: RunningServer) -> None:
     assert answer.json()["error"]["code"] == "DirectUploadsUnavailable"
     notified = httpx.post(f"{server.url}/v1/storage/events", json={"Records": []})
     assert notified.status_code == 501
+
+
+def test_an_upload_notified_while_the_api_is_down_is_catalogued_by_the_workers(
+    seaweed: tuple[SeaweedS3, int], tmp_path: Path
+) -> None:
+    """Nothing listens where the store sends its notification (the API is down; the store
+    drops what it cannot deliver): a worker process's reconciliation catalogues the upload.
+    Last in this module, so that the store's retries meet no other test's server."""
+    s3, _port_of_the_api_that_is_down = seaweed
+    bucket = s3.new_bucket()
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        blob_url=s3.blob_url(bucket, PREFIX.rstrip("/")),
+        workers=1,
+        poll_interval_seconds=0.02,
+        default_features="metadata,color,hash,thumbnail",
+        inbox_reconcile_seconds=0.2,
+        inbox_grace_seconds=0.5,
+    )
+    app = Sightline(settings)
+    try:
+        ticket = app.uploads.create("lost.png", ["color"], None, collection="default")
+        answer = httpx.post(
+            ticket.url, data=ticket.fields, files={"file": ("lost.png", solid("red", fmt="PNG"))}
+        )
+        assert answer.status_code in (200, 201, 204), answer.text
+        app.start_workers()  # `sightline worker`: no API in this process
+        image = wait_for(
+            lambda: (
+                (found := app.stores.images.get_image(ticket.upload.id))
+                and found.status == "done"
+                and found
+            )
+        )
+        assert image.filename == "lost.png"
+        assert app.uploads.state(ticket.upload.id, collection=None)[1] == "catalogued"
+        listed = s3.client().list_objects_v2(Bucket=bucket, Prefix=f"{PREFIX}incoming/")
+        assert listed.get("Contents", []) == []
+    finally:
+        app.close()

@@ -11,6 +11,7 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -174,6 +175,19 @@ def test_an_unfinished_multipart_upload_is_a_stale_part(store: S3BlobStore) -> N
     uploads = store.client.list_multipart_uploads(Bucket=store.bucket, Prefix=store.prefix)
     assert uploads.get("Uploads", []) == []
     assert not store.exists(SHA)
+
+
+def test_an_unfinished_multipart_upload_to_the_inbox_is_a_stale_part(store: S3BlobStore) -> None:
+    """What another system dropping a large object in the inbox leaves when it dies midway."""
+    key = f"{store.prefix}incoming/camera-1/large.tif"
+    upload = store.client.create_multipart_upload(Bucket=store.bucket, Key=key)
+    store.client.upload_part(
+        Bucket=store.bucket, Key=key, UploadId=upload["UploadId"], PartNumber=1, Body=DATA
+    )
+    assert store.remove_stale_parts(3600) == 0
+    assert store.remove_stale_parts(0) == 1
+    uploads = store.client.list_multipart_uploads(Bucket=store.bucket, Prefix=store.prefix)
+    assert uploads.get("Uploads", []) == []
 
 
 def test_the_listing_holds_blobs_only(store: S3BlobStore) -> None:
@@ -346,6 +360,15 @@ def test_a_too_large_incoming_object_is_refused_unread(store: S3BlobStore) -> No
     finally:
         tracemalloc.stop()
     assert peak < MiB
+
+
+def test_the_inbox_lists_the_objects_written_before_a_time(store: S3BlobStore) -> None:
+    for key in ("a/one.jpg", "b/two.jpg"):
+        store.client.put_object(Bucket=store.bucket, Key=f"{store.prefix}incoming/{key}", Body=DATA)
+    store.put(DATA)  # a blob, not in the inbox
+    later = datetime.now(UTC) + timedelta(seconds=5)
+    assert sorted(store.list_incoming(later)) == ["a/one.jpg", "b/two.jpg"]
+    assert list(store.list_incoming(later - timedelta(minutes=10))) == []
 
 
 def test_bucket_notifications_map_to_inbox_keys(store: S3BlobStore) -> None:

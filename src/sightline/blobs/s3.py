@@ -198,22 +198,23 @@ class S3BlobStore:
                         yield StoredBlob(sha256, int(item["Size"]), item["LastModified"])
 
     def remove_stale_parts(self, older_than: float, *, dry_run: bool = False) -> int:
-        """Abort the multipart uploads of blobs that a crashed process never completed: the
-        store keeps (and bills) their parts until then."""
-        folder = f"{self.prefix}blobs/"
+        """Abort the multipart uploads that were never completed, of blobs (a crashed process)
+        and of objects other systems were dropping in the inbox: the store keeps (and bills)
+        their parts until then."""
         cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
-        pages = self.client.get_paginator("list_multipart_uploads").paginate(
-            Bucket=self.bucket, Prefix=folder
-        )
         stale = 0
-        with _s3_errors("list uploads under", folder):
-            for page in pages:
-                for upload in page.get("Uploads", ()):
-                    if upload["Initiated"] >= cutoff:
-                        continue
-                    if not dry_run:
-                        self._abort(upload["Key"], upload["UploadId"])
-                    stale += 1
+        for folder in (f"{self.prefix}blobs/", f"{self.prefix}incoming/"):
+            pages = self.client.get_paginator("list_multipart_uploads").paginate(
+                Bucket=self.bucket, Prefix=folder
+            )
+            with _s3_errors("list uploads under", folder):
+                for page in pages:
+                    for upload in page.get("Uploads", ()):
+                        if upload["Initiated"] >= cutoff:
+                            continue
+                        if not dry_run:
+                            self._abort(upload["Key"], upload["UploadId"])
+                        stale += 1
         return stale
 
     def _abort(self, key: str, upload_id: str) -> None:
@@ -285,6 +286,18 @@ class S3BlobStore:
         object_key = self._incoming(key)
         with _s3_errors("delete", object_key):
             self.client.delete_object(Bucket=self.bucket, Key=object_key)
+
+    def list_incoming(self, written_before: datetime) -> Iterator[str]:
+        folder = f"{self.prefix}incoming/"
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=folder
+        )
+        with _s3_errors("list", folder):
+            for page in pages:
+                for item in page.get("Contents", ()):
+                    key = self.inbox_key(self.bucket, item["Key"])
+                    if key is not None and item["LastModified"] < written_before:
+                        yield key
 
     def _incoming(self, key: str) -> str:
         if not _is_inbox_key(key):

@@ -34,7 +34,7 @@ class Schedule:
             return
         self._stopping.clear()
         self._thread = threading.Thread(
-            target=self._run, name=f"sightline-{self.name}", daemon=True
+            target=self._run, name=f"sightline-{self.name.replace(' ', '-')}", daemon=True
         )
         self._thread.start()
 

@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -25,7 +26,7 @@ from sightline.images.backfill import RequestFeatureJob, request_reindex
 from sightline.images.inbox import DirectUploads
 from sightline.images.service import ImageService
 from sightline.keys import AccessLimits, KeyService
-from sightline.maintenance import Checker, Sweeper, SweepSchedule
+from sightline.maintenance import Checker, Schedule, Sweeper
 from sightline.memory_budget import MemoryBudget
 from sightline.metrics import Metrics
 from sightline.models import Models
@@ -42,8 +43,9 @@ from sightline.webhooks import Dispatcher, SubscriptionService
 from sightline.worker import OutboxRelay, WorkerPool
 
 log = logging.getLogger(__name__)
-# A sweep stops at its next blob; one stuck on a slow store is not waited for longer than this.
-SWEEP_STOP_SECONDS = 10.0
+# A sweep or reconciliation stops at its next item; one stuck on a slow store is not waited for
+# longer than this.
+SCHEDULE_STOP_SECONDS = 10.0
 
 
 class Sightline:
@@ -137,9 +139,19 @@ class Sightline:
             self.metrics,
             threads=settings.workers,
         )
-        # Sweeps run where workers run: API replicas only serve.
+        self.uploads = DirectUploads(
+            self.service, self.stores.images, self.stores.uploads, self.stores.events, self.blobs
+        )
+        # Sweeps and reconciliations run where workers run: API replicas only serve.
         self.sweeper = Sweeper(self.stores.images, self.blobs, settings.sweep_grace_seconds)
-        self.sweeps = SweepSchedule(self.sweeper, settings.sweep_interval_seconds)
+        self.schedules = [
+            Schedule("sweep", self.sweeper.sweep, settings.sweep_interval_seconds),
+            Schedule(
+                "inbox reconciliation",
+                partial(self.uploads.reconcile, settings.inbox_grace_seconds),
+                settings.inbox_reconcile_seconds,
+            ),
+        ]
         self.checker = Checker(self.sweeper, self.stores.events, self.queue, self.service)
         self.metrics.watch(
             "sightline_queue_jobs", "Jobs in the queue by state.", "state", self.queue.depth
@@ -198,13 +210,7 @@ class Sightline:
             images=self.service,
             classifiers=self.classifiers,
             search=self.search,
-            uploads=DirectUploads(
-                self.service,
-                self.stores.images,
-                self.stores.uploads,
-                self.stores.events,
-                self.blobs,
-            ),
+            uploads=self.uploads,
             subscriptions=self.subscriptions,
             keys=self.keys,
             limits=AccessLimits.from_settings(self.settings),
@@ -243,13 +249,15 @@ class Sightline:
             self.pool.notify()
         self.pool.start()
         self.dispatcher.start()
-        self.sweeps.start()
+        for schedule in self.schedules:
+            schedule.start()
 
     def close(self) -> None:
         """Warm shutdown, safe to repeat: running jobs get one lease to finish (past that they
         would be handed to another worker anyway), then the backends are closed."""
         self.pool.stop(timeout=self.settings.job_lease_seconds)
-        self.sweeps.stop(timeout=SWEEP_STOP_SECONDS)
+        for schedule in self.schedules:
+            schedule.stop(timeout=SCHEDULE_STOP_SECONDS)
         # Requests in flight get their timeout to end; unrecorded ones are sent again later.
         self.dispatcher.stop(timeout=self.settings.webhook_timeout_seconds + 10)
         self.queue.close()

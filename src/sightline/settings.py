@@ -186,6 +186,20 @@ class Settings(BaseSettings):
         description="Blobs and parts younger than this are left alone by sweeps and checks: "
         "the time an upload or analysis in flight has to commit what it wrote.",
     )
+    inbox_reconcile_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="With an S3 blob store: how often each process running workers catalogues "
+        "the inbox objects whose notification never came and settles the direct uploads past "
+        "their expiry (first at start-up); 0: never.",
+    )
+    inbox_grace_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="Inbox objects younger than this are left to their notification, and "
+        "direct uploads are settled (`expired` for good, if no image came) this long after "
+        "their expiry.",
+    )
     poll_interval_seconds: float = Field(
         0.2, gt=0, description="How often idle workers and the outbox relay look for work."
     )

@@ -21,6 +21,7 @@ from sightline.images.service import MAX_FILENAME_LENGTH
 from sightline.settings import Settings
 from support.imagegen import solid
 from support.services import SeaweedS3, free_port
+from support.tcp_proxy import tcp_proxy
 
 API_KEY = "key-for-the-store"
 PREFIX = "library/"
@@ -301,3 +302,78 @@ def test_direct_uploads_need_an_s3_store(server: RunningServer) -> None:
     assert answer.json()["error"]["code"] == "DirectUploadsUnavailable"
     notified = httpx.post(f"{server.url}/v1/storage/events", json={"Records": []})
     assert notified.status_code == 501
+
+
+def test_forms_and_redirects_name_the_public_endpoint(
+    seaweed: tuple[SeaweedS3, int], tmp_path: Path
+) -> None:
+    """Browsers reach the store at another address than Sightline does (here a proxy's port)."""
+    s3, port = seaweed
+    bucket = s3.new_bucket()
+    with tcp_proxy(s3.ports["s3"]) as public_port:
+        public = f"http://localhost:{public_port}"
+        settings = Settings(
+            data_dir=tmp_path / "data",
+            blob_url=f"{s3.blob_url(bucket, PREFIX.rstrip('/'))}&public_endpoint={public}",
+            api_keys=API_KEY,
+            workers=1,
+            poll_interval_seconds=0.02,
+            default_features="metadata,color,hash,thumbnail",
+            blob_presign_seconds=120,
+        )
+        app = Sightline(settings)
+        try:
+            with serve(app, port=port) as running, Client(running.url, api_key=API_KEY) as api:
+                bucketed = Bucketed(running, s3, bucket, api)
+                ticket = api.create_upload("shelf.png")
+                assert ticket["url"].startswith(f"{public}/")
+                assert post_form(ticket, solid("red", fmt="PNG")).status_code in (200, 201, 204)
+                catalogued(bucketed, ticket["id"])
+                api.wait(ticket["id"])
+                for path in ("content", "thumbnail?size=128"):
+                    redirect = get(bucketed, f"/v1/images/{ticket['id']}/{path}")
+                    assert redirect.status_code == 307
+                    assert redirect.headers["location"].startswith(f"{public}/")
+                    assert httpx.get(redirect.headers["location"]).status_code == 200
+        finally:
+            app.close()
+
+
+def test_an_upload_notified_while_the_api_is_down_is_catalogued_by_the_workers(
+    seaweed: tuple[SeaweedS3, int], tmp_path: Path
+) -> None:
+    """Nothing listens where the store sends its notification (the API is down; the store
+    drops what it cannot deliver): a worker process's reconciliation catalogues the upload.
+    Last in this module, so that the store's retries meet no other test's server."""
+    s3, _port_of_the_api_that_is_down = seaweed
+    bucket = s3.new_bucket()
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        blob_url=s3.blob_url(bucket, PREFIX.rstrip("/")),
+        workers=1,
+        poll_interval_seconds=0.02,
+        default_features="metadata,color,hash,thumbnail",
+        inbox_reconcile_seconds=0.2,
+        inbox_grace_seconds=0.5,
+    )
+    app = Sightline(settings)
+    try:
+        ticket = app.uploads.create("lost.png", ["color"], None, collection="default")
+        answer = httpx.post(
+            ticket.url, data=ticket.fields, files={"file": ("lost.png", solid("red", fmt="PNG"))}
+        )
+        assert answer.status_code in (200, 201, 204), answer.text
+        app.start_workers()  # `sightline worker`: no API in this process
+        image = wait_for(
+            lambda: (
+                (found := app.stores.images.get_image(ticket.upload.id))
+                and found.status == "done"
+                and found
+            )
+        )
+        assert image.filename == "lost.png"
+        assert app.uploads.state(ticket.upload.id, collection=None)[1] == "catalogued"
+        listed = s3.client().list_objects_v2(Bucket=bucket, Prefix=f"{PREFIX}incoming/")
+        assert listed.get("Contents", []) == []
+    finally:
+        app.close()

@@ -11,6 +11,7 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -22,6 +23,7 @@ from sightline.blobs import Inbox, open_blob_store
 from sightline.blobs.s3 import S3BlobStore
 from sightline.errors import BackendError, BlobNotFound, ConfigurationError, ImageTooLarge
 from support.services import S3_ACCESS_KEY, S3_SECRET_KEY, Stack, free_port
+from support.tcp_proxy import tcp_proxy
 
 MiB = 1024 * 1024
 DATA = b"the quick brown fox jumps over the lazy dog"
@@ -173,6 +175,19 @@ def test_an_unfinished_multipart_upload_is_a_stale_part(store: S3BlobStore) -> N
     uploads = store.client.list_multipart_uploads(Bucket=store.bucket, Prefix=store.prefix)
     assert uploads.get("Uploads", []) == []
     assert not store.exists(SHA)
+
+
+def test_an_unfinished_multipart_upload_to_the_inbox_is_a_stale_part(store: S3BlobStore) -> None:
+    """What another system dropping a large object in the inbox leaves when it dies midway."""
+    key = f"{store.prefix}incoming/camera-1/large.tif"
+    upload = store.client.create_multipart_upload(Bucket=store.bucket, Key=key)
+    store.client.upload_part(
+        Bucket=store.bucket, Key=key, UploadId=upload["UploadId"], PartNumber=1, Body=DATA
+    )
+    assert store.remove_stale_parts(3600) == 0
+    assert store.remove_stale_parts(0) == 1
+    uploads = store.client.list_multipart_uploads(Bucket=store.bucket, Prefix=store.prefix)
+    assert uploads.get("Uploads", []) == []
 
 
 def test_the_listing_holds_blobs_only(store: S3BlobStore) -> None:
@@ -347,6 +362,15 @@ def test_a_too_large_incoming_object_is_refused_unread(store: S3BlobStore) -> No
     assert peak < MiB
 
 
+def test_the_inbox_lists_the_objects_written_before_a_time(store: S3BlobStore) -> None:
+    for key in ("a/one.jpg", "b/two.jpg"):
+        store.client.put_object(Bucket=store.bucket, Key=f"{store.prefix}incoming/{key}", Body=DATA)
+    store.put(DATA)  # a blob, not in the inbox
+    later = datetime.now(UTC) + timedelta(seconds=5)
+    assert sorted(store.list_incoming(later)) == ["a/one.jpg", "b/two.jpg"]
+    assert list(store.list_incoming(later - timedelta(minutes=10))) == []
+
+
 def test_bucket_notifications_map_to_inbox_keys(store: S3BlobStore) -> None:
     inbox = f"{store.prefix}incoming/"
     assert store.inbox_key(store.bucket, f"{inbox}cam1/2024/a.jpg") == "cam1/2024/a.jpg"
@@ -372,6 +396,45 @@ def test_inbox_keys_are_validated(store: S3BlobStore, key: str) -> None:
         store.read_incoming(key, max_bytes=10)
     with pytest.raises(ValueError):
         store.delete_incoming(key)
+
+
+# -- the public endpoint --------------------------------------------------------------------
+
+
+@pytest.fixture
+def public_port(services: Stack) -> Iterator[int]:
+    """Another address of the same SeaweedFS, as browsers would reach it through a proxy."""
+    with tcp_proxy(services.s3.ports["s3"]) as port:
+        yield port
+
+
+def test_presigned_urls_and_forms_name_the_public_endpoint(
+    s3_blob_url: str, public_port: int
+) -> None:
+    public = f"http://localhost:{public_port}"
+    store = S3BlobStore.from_url(f"{s3_blob_url}&public_endpoint={public}")
+    store.put(DATA)  # through the internal endpoint
+    url = store.presigned_url(SHA, expires_seconds=60, content_type="image/jpeg")
+    assert url is not None and url.startswith(f"{public}/{store.bucket}/")
+    response = httpx.get(url)
+    assert response.status_code == 200, response.text  # signed for the host it reaches
+    assert response.content == DATA
+
+    post = store.presigned_post("cat.jpg", max_bytes=1000, expires_seconds=60)
+    assert post.url.startswith(f"{public}/")
+    assert post_form(post.url, post.fields, b"x" * 10).status_code == 204
+    assert store.read_incoming(post.key, max_bytes=1000) == b"x" * 10
+
+
+def test_a_url_signed_for_the_internal_endpoint_fails_at_the_public_one(
+    store: S3BlobStore, services: Stack, public_port: int
+) -> None:
+    """Why the public endpoint must sign: the host is part of the signature."""
+    store.put(DATA)
+    url = store.presigned_url(SHA, expires_seconds=60)
+    assert url is not None
+    internal = services.s3.endpoint
+    assert httpx.get(url.replace(internal, f"http://localhost:{public_port}")).status_code == 403
 
 
 # -- configuration -----------------------------------------------------------------------------

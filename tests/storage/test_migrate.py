@@ -5,7 +5,7 @@ revision gives them."""
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
@@ -15,6 +15,7 @@ from sqlalchemy import inspect, select, text
 
 from sightline.collection import DEFAULT_COLLECTION
 from sightline.errors import ClassifierExists
+from sightline.images.uploads import SQLUploadStore
 from sightline.keys.sql import SIGNING_SECRET, SQLKeyStore
 from sightline.storage import tables as t
 from sightline.storage.database import Database
@@ -106,6 +107,42 @@ def test_collections_put_existing_rows_in_the_default_collection(empty_catalog_u
         assert "collection" not in rebuild_event
         subscription = stores.subscriptions.get("sub_old")
         assert subscription is not None and subscription.collection is None
+    finally:
+        db.dispose()
+
+
+def test_uploads_stored_before_settlement_are_unsettled_and_the_revision_undoes(
+    empty_catalog_url: str,
+) -> None:
+    db = Database(empty_catalog_url)
+    try:
+        migrate(db, revision="0010")
+        created = datetime(2026, 1, 1, tzinfo=UTC)
+        with db.write() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO uploads (id, inbox_key, features, client_metadata, created_at, "
+                    "expires_at, collection) VALUES ('img_old', 'k/a.png', '[]', '{}', :created, "
+                    ":expires, 'default')"
+                ),
+                {"created": created, "expires": created + timedelta(minutes=15)},
+            )
+        migrate(db)
+        uploads = SQLUploadStore(db)
+        [old] = uploads.unsettled(datetime.now(UTC), None, 10)
+        assert (old.id, old.settled_at, old.presigned) == ("img_old", None, True)
+        uploads.settle("img_old", created + timedelta(hours=1))
+        uploads.settle("img_old", created + timedelta(hours=2))  # the first time stays
+        assert uploads.unsettled(datetime.now(UTC), None, 10) == []
+        settled = uploads.get("img_old")
+        assert settled is not None and settled.settled_at == created + timedelta(hours=1)
+        with db.write() as conn:
+            config = alembic_config(db)
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0010")
+        columns = {column["name"] for column in inspect(db.engine).get_columns("uploads")}
+        assert "settled_at" not in columns
+        migrate(db)
     finally:
         db.dispose()
 

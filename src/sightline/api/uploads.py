@@ -134,7 +134,8 @@ class OutcomeOut(BaseModel):
     key: str
     status: str = Field(
         description="`catalogued`, `duplicate` (already catalogued), `rejected` (not an "
-        "acceptable image), `gone` (no longer in the inbox) or `ignored` (outside the inbox)."
+        "acceptable image), `expired` (its upload had expired and was settled; removed), "
+        "`gone` (no longer in the inbox) or `ignored` (outside the inbox)."
     )
     image_id: str | None
     error: dict[str, Any] | None

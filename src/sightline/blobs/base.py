@@ -104,6 +104,9 @@ class Inbox(Protocol):
     - `read_incoming`: the object's bytes; `sightline.errors.ImageTooLarge` without
       downloading it when it has more than `max_bytes`, `BlobNotFound` when it is gone.
     - `delete_incoming`: remove it once catalogued (a no-op when it is gone).
+    - `list_incoming`: the keys of the objects in the inbox written before `written_before`
+      (whose notification may never have come); objects whose key is not an inbox key are
+      left out, as notifications naming them are ignored.
     """
 
     def presigned_post(
@@ -115,6 +118,8 @@ class Inbox(Protocol):
     def read_incoming(self, key: str, *, max_bytes: int) -> bytes: ...
 
     def delete_incoming(self, key: str) -> None: ...
+
+    def list_incoming(self, written_before: datetime) -> Iterator[str]: ...
 
 
 class StoreKeeper:

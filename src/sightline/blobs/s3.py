@@ -3,8 +3,11 @@
 URL: `s3://bucket/optional/prefix?endpoint=http://host:port&region=…&access_key=…&secret_key=…`.
 Every parameter is optional: without keys boto3's standard chain finds credentials
 (`AWS_ACCESS_KEY_ID`, profiles, instance roles); an `endpoint` means a non-AWS store, addressed
-path-style (`endpoint/bucket/key`). Values are percent-decoded but `+` stays `+`: secret keys
-contain it.
+path-style (`endpoint/bucket/key`). `public_endpoint` is the store's address as browsers reach
+it (`https://files.example.com`), when Sightline talks to it at another (`http://minio:9000`):
+presigned URLs and forms name it and are signed for it (SigV4 signs the host), while every
+request of Sightline's own goes to `endpoint`. Values are percent-decoded but `+` stays `+`:
+secret keys contain it.
 
 Object keys under the prefix:
 - `{prefix}blobs/{sha[:2]}/{sha[2:4]}/{sha}`: a blob, named by the sha256 of its bytes;
@@ -51,7 +54,7 @@ MiB = 1024 * 1024
 MIN_PART_SIZE = 5 * MiB
 # SigV4 signatures are valid for at most 7 days.
 MAX_EXPIRES_SECONDS = 7 * 24 * 3600
-_PARAMETERS = {"endpoint", "region", "access_key", "secret_key"}
+_PARAMETERS = {"endpoint", "public_endpoint", "region", "access_key", "secret_key"}
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 # The longest object key S3 stores, in bytes of UTF-8: a longer one names no object.
 MAX_KEY_BYTES = 1024
@@ -59,14 +62,22 @@ MAX_KEY_BYTES = 1024
 
 class S3BlobStore:
     """A BlobStore and an Inbox in one bucket; safe to share between threads, as its boto3
-    client is. `client` is public for operators' tooling and tests (event hooks)."""
+    client is. `client` is public for operators' tooling and tests (event hooks); `signer`, the
+    client that presigns URLs and forms, is `client` unless browsers reach the store elsewhere."""
 
     def __init__(
-        self, client: Any, bucket: str, prefix: str = "", *, part_size: int = 8 * MiB
+        self,
+        client: Any,
+        bucket: str,
+        prefix: str = "",
+        *,
+        part_size: int = 8 * MiB,
+        signer: Any = None,
     ) -> None:
         if part_size < MIN_PART_SIZE:
             raise ConfigurationError(f"The S3 part size must be at least {MIN_PART_SIZE} bytes.")
         self.client = client
+        self.signer = signer if signer is not None else client
         self.bucket = bucket
         self.prefix = prefix
         self.part_size = part_size
@@ -79,25 +90,13 @@ class S3BlobStore:
         """Connect and check that the bucket exists and the credentials open it (nothing is
         created: a typo in a bucket name must not start a new, empty store)."""
         bucket, prefix, params = _parse_url(url)
-        try:
-            client = boto3.session.Session().client(
-                "s3",
-                endpoint_url=params.get("endpoint"),
-                region_name=params.get("region"),
-                aws_access_key_id=params.get("access_key"),
-                aws_secret_access_key=params.get("secret_key"),
-                config=Config(
-                    signature_version="s3v4",
-                    s3={"addressing_style": "path" if "endpoint" in params else "auto"},
-                    retries={"mode": "standard"},
-                    # API threads, workers and upload parts share the client's connections.
-                    max_pool_connections=32,
-                ),
-            )
-        except ValueError as exc:  # botocore's message names the bad endpoint
-            raise ConfigurationError(f"Bad S3 blob URL {_redacted(url)!r}: {exc}") from exc
+        session = boto3.session.Session()
+        client = _client(session, params, params.get("endpoint"), url)
+        # Signing is local (no request): a second client only to name the public address.
+        public = params.get("public_endpoint")
+        signer = _client(session, params, public, url) if public is not None else None
         _check_bucket(client, bucket, url)
-        return cls(client, bucket, prefix, part_size=part_size)
+        return cls(client, bucket, prefix, part_size=part_size, signer=signer)
 
     # -- blobs -------------------------------------------------------------------------------
 
@@ -199,22 +198,23 @@ class S3BlobStore:
                         yield StoredBlob(sha256, int(item["Size"]), item["LastModified"])
 
     def remove_stale_parts(self, older_than: float, *, dry_run: bool = False) -> int:
-        """Abort the multipart uploads of blobs that a crashed process never completed: the
-        store keeps (and bills) their parts until then."""
-        folder = f"{self.prefix}blobs/"
+        """Abort the multipart uploads that were never completed, of blobs (a crashed process)
+        and of objects other systems were dropping in the inbox: the store keeps (and bills)
+        their parts until then."""
         cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
-        pages = self.client.get_paginator("list_multipart_uploads").paginate(
-            Bucket=self.bucket, Prefix=folder
-        )
         stale = 0
-        with _s3_errors("list uploads under", folder):
-            for page in pages:
-                for upload in page.get("Uploads", ()):
-                    if upload["Initiated"] >= cutoff:
-                        continue
-                    if not dry_run:
-                        self._abort(upload["Key"], upload["UploadId"])
-                    stale += 1
+        for folder in (f"{self.prefix}blobs/", f"{self.prefix}incoming/"):
+            pages = self.client.get_paginator("list_multipart_uploads").paginate(
+                Bucket=self.bucket, Prefix=folder
+            )
+            with _s3_errors("list uploads under", folder):
+                for page in pages:
+                    for upload in page.get("Uploads", ()):
+                        if upload["Initiated"] >= cutoff:
+                            continue
+                        if not dry_run:
+                            self._abort(upload["Key"], upload["UploadId"])
+                        stale += 1
         return stale
 
     def _abort(self, key: str, upload_id: str) -> None:
@@ -238,7 +238,7 @@ class S3BlobStore:
         if filename is not None:
             params["ResponseContentDisposition"] = _inline_disposition(filename)
         with _s3_errors("sign", params["Key"]):
-            url: str = self.client.generate_presigned_url(
+            url: str = self.signer.generate_presigned_url(
                 "get_object", Params=params, ExpiresIn=_expiry(expires_seconds)
             )
         return url
@@ -249,7 +249,7 @@ class S3BlobStore:
         inbox_key = f"{secrets.token_hex(16)}/{_file_name(name)}"
         key = self._incoming(inbox_key)
         with _s3_errors("sign", key):
-            post = self.client.generate_presigned_post(
+            post = self.signer.generate_presigned_post(
                 self.bucket,
                 key,
                 Conditions=[["content-length-range", 1, max_bytes]],
@@ -286,6 +286,18 @@ class S3BlobStore:
         object_key = self._incoming(key)
         with _s3_errors("delete", object_key):
             self.client.delete_object(Bucket=self.bucket, Key=object_key)
+
+    def list_incoming(self, written_before: datetime) -> Iterator[str]:
+        folder = f"{self.prefix}incoming/"
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=folder
+        )
+        with _s3_errors("list", folder):
+            for page in pages:
+                for item in page.get("Contents", ()):
+                    key = self.inbox_key(self.bucket, item["Key"])
+                    if key is not None and item["LastModified"] < written_before:
+                        yield key
 
     def _incoming(self, key: str) -> str:
         if not _is_inbox_key(key):
@@ -389,6 +401,27 @@ def _parse_url(url: str) -> tuple[str, str, dict[str, str]]:
         raise ConfigurationError("An S3 blob URL needs both access_key and secret_key, or neither.")
     prefix = unquote(parts.path).strip("/")
     return parts.netloc, f"{prefix}/" if prefix else "", params
+
+
+def _client(session: Any, params: dict[str, str], endpoint: str | None, url: str) -> Any:
+    """A client of the store at `endpoint` (None: AWS), with the URL's region and keys."""
+    try:
+        return session.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name=params.get("region"),
+            aws_access_key_id=params.get("access_key"),
+            aws_secret_access_key=params.get("secret_key"),
+            config=Config(
+                signature_version="s3v4",
+                s3={"addressing_style": "path" if endpoint is not None else "auto"},
+                retries={"mode": "standard"},
+                # API threads, workers and upload parts share the client's connections.
+                max_pool_connections=32,
+            ),
+        )
+    except ValueError as exc:  # botocore's message names the bad endpoint
+        raise ConfigurationError(f"Bad S3 blob URL {_redacted(url)!r}: {exc}") from exc
 
 
 def _check_bucket(client: Any, bucket: str, url: str) -> None:

@@ -11,6 +11,14 @@ twice, even at once, it is still catalogued once.
 
 A presigned upload goes to the collection it was reserved for; objects other systems drop in go
 to the default collection.
+
+Notifications get lost (the store dead-letters them while the API is down), so workers also
+reconcile the inbox now and then: every object older than a grace period is catalogued by the
+same path a notification takes, which makes a late notification and any number of reconcilers
+at once harmless. Then reservations past their expiry (and the grace period) are settled: one
+whose image is not there by then is `expired` for good, and an object found later at its key is
+removed. The store refuses a form after its expiry, so an object that came in time is older
+than the grace period when its reservation is settled: the same pass lists it first.
 """
 
 from __future__ import annotations
@@ -18,10 +26,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote_plus
 
 from sightline.blobs import BlobStore, Inbox
@@ -45,6 +56,8 @@ log = logging.getLogger(__name__)
 
 # SeaweedFS's filer keeps S3 buckets as folders under this path.
 SEAWEED_BUCKETS = "/buckets/"
+SETTLE_BATCH = 200
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -71,14 +84,49 @@ class Ticket:
 @dataclass(frozen=True)
 class Outcome:
     """What one notified object became: `catalogued`, `duplicate` (already catalogued),
-    `rejected` (not an acceptable image; `error` says why), `gone` (no longer in the inbox)
-    or `ignored` (outside the inbox)."""
+    `rejected` (not an acceptable image; `error` says why), `expired` (its upload had expired;
+    removed), `gone` (no longer in the inbox) or `ignored` (outside the inbox)."""
 
     bucket: str
     key: str
     status: str
     image_id: str | None = None
     error: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Caught:
+    """What one inbox object became (see `Outcome`)."""
+
+    status: str
+    image_id: str | None = None
+    error: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """One reconciliation: objects catalogued and rejected, uploads expired."""
+
+    catalogued: int = 0
+    rejected: int = 0
+    expired: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.catalogued or self.rejected or self.expired)
+
+    def __str__(self) -> str:
+        return (
+            f"Reconciled the inbox: {self.catalogued} objects catalogued and {self.rejected} "
+            f"rejected whose notification never came, {self.expired} uploads expired"
+        )
+
+
+def _until(stopping: threading.Event | None, items: Iterable[T]) -> Iterator[T]:
+    """The items, until `stopping` is set."""
+    for item in items:
+        if stopping is not None and stopping.is_set():
+            return
+        yield item
 
 
 def parse_notification(body: Any) -> list[StoredObject]:
@@ -188,6 +236,8 @@ class DirectUploads:
         return Ticket(record, post.url, post.fields, self.settings.max_upload_bytes)
 
     def state(self, upload_id: str, *, collection: str | None) -> tuple[UploadRecord, UploadState]:
+        """Catalogued once its image exists, rejected with an error; expired once past its
+        expiry (for good once settled; until then a late notification may still catalogue it)."""
         record = self.uploads.get(upload_id, collection) if is_image_id(upload_id) else None
         if record is None:
             raise UploadNotFound(f"No direct upload with id {upload_id!r}.")
@@ -195,7 +245,7 @@ class DirectUploads:
             return record, UploadState.CATALOGUED
         if record.error is not None:
             return record, UploadState.REJECTED
-        if record.expires_at < datetime.now(UTC):
+        if record.settled_at is not None or record.expires_at < datetime.now(UTC):
             return record, UploadState.EXPIRED
         return record, UploadState.WAITING
 
@@ -206,20 +256,65 @@ class DirectUploads:
         inbox = self._require_inbox()
         return [self._receive_one(inbox, stored) for stored in objects]
 
+    def reconcile(
+        self, grace_seconds: float, stopping: threading.Event | None = None
+    ) -> Reconciled:
+        """Catalogue the inbox's objects older than `grace_seconds` (their notification never
+        came), then settle the uploads that expired before then. A store without an inbox has
+        nothing to reconcile; `stopping` set ends the pass early."""
+        if self.inbox is None:
+            return Reconciled()
+        cutoff = datetime.now(UTC) - timedelta(seconds=grace_seconds)
+        found = Counter(
+            self._catalogue(self.inbox, key).status
+            for key in _until(stopping, self.inbox.list_incoming(cutoff))
+        )
+        expired = sum(
+            self._settle(self.inbox, upload) for upload in _until(stopping, self._unsettled(cutoff))
+        )
+        return Reconciled(found["catalogued"], found["rejected"], expired)
+
+    def _unsettled(self, expired_before: datetime) -> Iterator[UploadRecord]:
+        after = None
+        while page := self.uploads.unsettled(expired_before, after, SETTLE_BATCH):
+            yield from page
+            after = (page[-1].expires_at, page[-1].id)
+
+    def _settle(self, inbox: Inbox, upload: UploadRecord) -> bool:
+        """Settle one upload past its expiry; True if it expired without its image. A dropped
+        object's reservation with neither image nor error waits: its object, if still in the
+        inbox, is retried by the next reconciliation."""
+        if self.images.get_image(upload.id) is not None or upload.error is not None:
+            self.uploads.settle(upload.id, datetime.now(UTC))
+            return False
+        if not upload.presigned:
+            return False
+        # Settled first: whatever arrives at the key from now on is removed, not catalogued.
+        self.uploads.settle(upload.id, datetime.now(UTC))
+        inbox.delete_incoming(upload.inbox_key)
+        return True
+
     def _receive_one(self, inbox: Inbox, stored: StoredObject) -> Outcome:
         key = inbox.inbox_key(stored.bucket, stored.key)
         if key is None:
             return Outcome(stored.bucket, stored.key, "ignored")
+        caught = self._catalogue(inbox, key)
+        return Outcome(stored.bucket, stored.key, caught.status, caught.image_id, caught.error)
 
-        def outcome(status: str, upload: UploadRecord | None = None, **error: Any) -> Outcome:
-            image_id = upload.id if upload else None
-            return Outcome(stored.bucket, stored.key, status, image_id, error or None)
+    def _catalogue(self, inbox: Inbox, key: str) -> Caught:
+        """Catalogue the object at the inbox key `key`, once however often it is asked."""
+
+        def outcome(status: str, upload: UploadRecord | None = None, **error: Any) -> Caught:
+            return Caught(status, upload.id if upload else None, error or None)
 
         upload = self.uploads.get_by_key(key)
         try:
             if upload is not None and self.images.get_image(upload.id) is not None:
                 inbox.delete_incoming(key)
                 return outcome("duplicate", upload)
+            if upload is not None and upload.settled_at is not None:
+                inbox.delete_incoming(key)
+                return outcome("expired", upload)
             data = inbox.read_incoming(key, max_bytes=self.settings.max_upload_bytes)
             if upload is None:
                 upload = self._reserve_drop(key, data)

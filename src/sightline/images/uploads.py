@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, tuple_, update
 
 from sightline.collection import DEFAULT_COLLECTION
 from sightline.storage import tables as t
@@ -28,6 +28,12 @@ class UploadRecord:
     expires_at: datetime
     error: JSON | None = None
     collection: str = DEFAULT_COLLECTION
+    settled_at: datetime | None = None
+
+    @property
+    def presigned(self) -> bool:
+        """Handed out by `POST /v1/uploads` with a form, not reserved for a dropped object."""
+        return self.expires_at > self.created_at
 
 
 class UploadStore(Protocol):
@@ -43,6 +49,15 @@ class UploadStore(Protocol):
 
     def reject(self, upload_id: str, error: JSON) -> None:
         """The object that arrived is not an acceptable image: say why, for the uploader."""
+
+    def unsettled(
+        self, expired_before: datetime, after: tuple[datetime, str] | None, limit: int
+    ) -> list[UploadRecord]:
+        """Up to `limit` unsettled uploads that expired before `expired_before`, by expiry and
+        id, after the (expiry, id) `after` (None: from the first)."""
+
+    def settle(self, upload_id: str, at: datetime) -> None:
+        """Record that the upload was settled at `at`; a settled one keeps its first time."""
 
 
 class SQLUploadStore:
@@ -72,23 +87,47 @@ class SQLUploadStore:
     def _find(self, *conditions: Any) -> UploadRecord | None:
         with self.db.read() as conn:
             row = conn.execute(select(t.uploads).where(*conditions)).first()
-        if row is None:
-            return None
-        return UploadRecord(
-            id=row.id,
-            inbox_key=row.inbox_key,
-            filename=row.filename,
-            features=list(row.features),
-            client_metadata=row.client_metadata,
-            created_at=row.created_at,
-            expires_at=row.expires_at,
-            error=row.error,
-            collection=row.collection,
-        )
+        return None if row is None else _record(row)
 
     def reject(self, upload_id: str, error: JSON) -> None:
         with self.db.write() as conn:
             conn.execute(update(t.uploads).where(t.uploads.c.id == upload_id).values(error=error))
+
+    def unsettled(
+        self, expired_before: datetime, after: tuple[datetime, str] | None, limit: int
+    ) -> list[UploadRecord]:
+        uploads = t.uploads.c
+        query = select(t.uploads).where(
+            uploads.settled_at.is_(None), uploads.expires_at < expired_before
+        )
+        if after is not None:
+            query = query.where(tuple_(uploads.expires_at, uploads.id) > after)
+        query = query.order_by(uploads.expires_at, uploads.id).limit(limit)
+        with self.db.read() as conn:
+            return [_record(row) for row in conn.execute(query)]
+
+    def settle(self, upload_id: str, at: datetime) -> None:
+        with self.db.write() as conn:
+            conn.execute(
+                update(t.uploads)
+                .where(t.uploads.c.id == upload_id, t.uploads.c.settled_at.is_(None))
+                .values(settled_at=at)
+            )
+
+
+def _record(row: Any) -> UploadRecord:
+    return UploadRecord(
+        id=row.id,
+        inbox_key=row.inbox_key,
+        filename=row.filename,
+        features=list(row.features),
+        client_metadata=row.client_metadata,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        error=row.error,
+        collection=row.collection,
+        settled_at=row.settled_at,
+    )
 
 
 def _row(record: UploadRecord) -> dict[str, Any]:
@@ -102,4 +141,5 @@ def _row(record: UploadRecord) -> dict[str, Any]:
         "expires_at": record.expires_at,
         "error": record.error,
         "collection": record.collection,
+        "settled_at": record.settled_at,
     }

@@ -17,8 +17,6 @@ Safe while uploads and workers run, in any number of processes at once:
 
 from __future__ import annotations
 
-import logging
-import random
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,12 +24,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from sightline.blobs import BlobStore, StoreKeeper
-from sightline.errors import SightlineError
 from sightline.images.store import ImageAudit, ImageStore
 from sightline.maintenance.inventory import Entry, inventory
 from sightline.storage.statements import chunks
 
-log = logging.getLogger(__name__)
 BATCH = 200
 
 
@@ -47,6 +43,12 @@ class Swept:
 
     def __bool__(self) -> bool:
         return bool(self.blobs or self.rows or self.parts)
+
+    def __str__(self) -> str:
+        return (
+            f"Swept {self.blobs} unreferenced blobs, {self.rows} blob rows "
+            f"and {self.parts} stale parts"
+        )
 
 
 class Sweeper:
@@ -89,43 +91,3 @@ class Sweeper:
         rows = self.release(list(self.orphan_rows(cutoff)))
         parts = self.blobs.remove_stale_parts(self.grace_seconds)
         return Swept(blobs, rows, parts)
-
-
-class SweepSchedule:
-    """Sweeps in a background thread: once at start-up, then every `interval_seconds` (give or
-    take a tenth, so that processes started together do not list the store together)."""
-
-    def __init__(self, sweeper: Sweeper, interval_seconds: float) -> None:
-        self.sweeper = sweeper
-        self.interval_seconds = interval_seconds
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if not self.interval_seconds:
-            return
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="sightline-sweep", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float | None = None) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                swept = self.sweeper.sweep(self._stopping)
-                if swept:
-                    log.info(
-                        "Swept %d unreferenced blobs, %d blob rows and %d stale parts",
-                        swept.blobs,
-                        swept.rows,
-                        swept.parts,
-                    )
-            except SightlineError as exc:
-                log.warning("Sweeping failed, retrying later: %s", exc.message)
-            except Exception:
-                log.exception("Sweeping failed; retrying later")
-            self._stopping.wait(self.interval_seconds * random.uniform(0.9, 1.1))

@@ -259,8 +259,10 @@ catalog_state = Table(
 )
 
 # Direct uploads: what to do with the object once it lands at `inbox_key`, for presigned
-# uploads from `POST /v1/uploads`; `{inbox key}@{sha256}` for objects other systems drop in.
-# The id is the image's to be; the image existing means the upload was catalogued.
+# uploads from `POST /v1/uploads`; `{inbox key}@{sha256}` for objects other systems drop in
+# (their `expires_at` is their `created_at`: no form was handed out). The id is the image's to
+# be; the image existing means the upload was catalogued. `settled_at`: when the inbox
+# reconciler found it past its expiry and settled it, `expired` if its image was not there.
 uploads = Table(
     "uploads",
     metadata,
@@ -273,7 +275,9 @@ uploads = Table(
     Column("expires_at", UTCDateTime, nullable=False),
     Column("error", JSON),
     collection_column(),
+    Column("settled_at", UTCDateTime),
     Index("ix_uploads_inbox_key", "inbox_key", unique=True),
+    Index("ix_uploads_unsettled", "settled_at", "expires_at"),
 )
 
 # Event subscriptions (webhooks). `start_seq`: the last event already in the log when the

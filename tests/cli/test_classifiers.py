@@ -102,3 +102,16 @@ def test_label_without_a_folder_per_label_is_a_usage_error(tmp_path: Path) -> No
     )
     assert result.exit_code == 2
     assert "folder named after the label" in result.output
+
+
+def test_classifier_commands_work_in_the_collection_given(server: RunningServer) -> None:
+    for collection in ("shop", "studio"):
+        created = sightline(
+            server, "classifiers", "create", "pets", "--collection", collection, "--json"
+        )
+        assert created.exit_code == 0, created.output
+        assert json.loads(created.stdout)["collection"] == collection
+    # Each collection has its own `pets`: the name is looked for in the one given.
+    refused = sightline(server, "classifiers", "train", "pets", "--collection", "attic")
+    assert refused.exit_code == 1
+    assert "ClassifierNotFound" in refused.stderr

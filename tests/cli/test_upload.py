@@ -160,3 +160,21 @@ def test_an_unreachable_server_exits_3_after_the_summary(tmp_path: Path) -> None
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert {row["error"]["code"] for row in rows} == {"Unreachable"}
     assert "Cannot reach the server" in result.stderr
+
+
+def test_collection_chooses_where_files_go_and_what_is_listed(
+    server: RunningServer, client: Client, tmp_path: Path
+) -> None:
+    folder = shots(tmp_path)
+    status, rows, _ = upload(server, str(folder / "b.png"), "--collection", "holiday")
+    assert status == 0 and rows[0]["outcome"] == "uploaded"
+    # The content check looks in the collection given: in another the same bytes are new.
+    status, rows, _ = upload(server, str(folder / "b.png"), "--collection", "studio")
+    assert status == 0 and rows[0]["outcome"] == "uploaded", rows
+    listed = CliRunner().invoke(
+        main, ["list", "--json", "--url", server.url], env={"SIGHTLINE_COLLECTION": "holiday"}
+    )
+    assert listed.exit_code == 0, listed.output
+    assert [(image["filename"], image["collection"]) for image in json.loads(listed.stdout)] == [
+        ("b.png", "holiday")
+    ]

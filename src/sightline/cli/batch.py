@@ -9,7 +9,6 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-import click
 import httpx
 from rich.progress import (
     BarColumn,
@@ -23,23 +22,17 @@ from rich.progress import (
 )
 
 from sightline.cli.output import Printer, plain
+from sightline.cli.remote import Server, images_of
 from sightline.client import ApiError, Client
 
 FINISHED = frozenset({"done", "failed"})
 
 
-class Unreachable(click.ClickException):
-    """The server cannot be reached: exit status 3, as every client command."""
-
-    exit_code = 3
-
-
 class Connections:
     """One client per thread (each with its own connection pool), all closed together."""
 
-    def __init__(self, url: str, api_key: str | None) -> None:
-        self.url = url
-        self.api_key = api_key
+    def __init__(self, server: Server) -> None:
+        self.server = server
         self._local = threading.local()
         self._clients: list[Client] = []
         self._lock = threading.Lock()
@@ -47,7 +40,7 @@ class Connections:
     def client(self) -> Client:
         client: Client | None = getattr(self._local, "client", None)
         if client is None:
-            client = Client(self.url, api_key=self.api_key, timeout=120)
+            client = self.server.client(timeout=120)
             self._local.client = client
             with self._lock:
                 self._clients.append(client)
@@ -183,14 +176,14 @@ class Waiter:
             # The server refused or went away: every image still awaited says so in its row.
             with self._changed:
                 for image_id in list(self._pending):
-                    self._finish(image_id, None, error_of(exc, self.connections.url))
+                    self._finish(image_id, None, error_of(exc, self.connections.server.url))
         except Exception as exc:  # a defect: re-raised by __exit__ in the command's thread
             self.error = exc
 
     def _look(self, pending: dict[str, tuple[datetime | None, float]]) -> None:
         client = self.connections.client()
         times = [since for since, _ in pending.values()]
-        filters: dict[str, Any] = {"results": "", "limit": 200}
+        filters: dict[str, Any] = {"results": ""}
         if all(since is not None for since in times):
             # `uploaded_after` is exclusive: a millisecond earlier includes the oldest image.
             oldest = min(since for since in times if since is not None)
@@ -198,7 +191,7 @@ class Waiter:
         unfinished = {
             item["id"]
             for status in ("pending", "processing")
-            for item in client.iter_images(status=status, **filters)
+            for item in images_of(client, status=status, **filters)
         }
         now = time.monotonic()
         for image_id, (_since, added) in pending.items():
@@ -216,7 +209,7 @@ class Waiter:
             try:
                 image = plain(client.get(image_id))
             except ApiError as exc:
-                self._finish_locked(image_id, None, error_of(exc, self.connections.url))
+                self._finish_locked(image_id, None, error_of(exc, self.connections.server.url))
                 continue
             if image["status"] in FINISHED:
                 self._finish_locked(image_id, image, None)

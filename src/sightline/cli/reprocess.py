@@ -14,14 +14,13 @@ from rich.progress import Progress, TaskID
 
 from sightline.cli.batch import (
     Connections,
-    Unreachable,
     Waiter,
     error_of,
     failed_features,
     problem_text,
 )
 from sightline.cli.output import Column, Format, Printer, output_options, plain
-from sightline.cli.remote import key_option, url_option
+from sightline.cli.remote import Server, Unreachable, call, images_of, server_options
 from sightline.cli.upload import concurrency_option, kept_rows, row_failed
 from sightline.client import ApiError
 
@@ -89,7 +88,7 @@ class Reprocessor:
                 )
             )
         except (ApiError, httpx.HTTPError) as exc:
-            row["error"] = error_of(exc, self.connections.url)
+            row["error"] = error_of(exc, self.connections.server.url)
             self.unreachable = self.unreachable or isinstance(exc, httpx.TransportError)
         else:
             queued = image["status"] in UNFINISHED
@@ -150,8 +149,7 @@ Examples:
 @click.option("--wait/--no-wait", default=False, help="Also wait until each image is analysed.")
 @concurrency_option
 @output_options
-@url_option
-@key_option
+@server_options
 def reprocess(
     image_ids: tuple[str, ...],
     all_: bool,
@@ -161,8 +159,7 @@ def reprocess(
     wait: bool,
     concurrency: int,
     output: Format,
-    url: str,
-    api_key: str | None,
+    server: Server,
 ) -> None:
     """Analyse stored images again: IMAGE_IDS, or every image with --all. Prints a row per
     image: queued, or up to date (nothing to recompute, with --outdated-only); with --wait
@@ -174,10 +171,11 @@ def reprocess(
     if status and not all_:
         raise click.UsageError("--status goes with --all.")
     printer = Printer(output)
-    connections = Connections(url, api_key)
+    connections = Connections(server)
     rows: list[dict[str, Any]] = []
     try:
-        ids = list(image_ids) or _every_image(connections, status)
+        every = images_of(connections.client(), status=status, results="")
+        ids = list(image_ids) or [image["id"] for image in call(list, every)]
         with printer.progress() as progress:
             reprocessor = Reprocessor(
                 connections,
@@ -208,13 +206,3 @@ def reprocess(
         raise Unreachable("Cannot reach the server: the images not asked for are marked so.")
     if any(row_failed(row) for row in rows):
         raise SystemExit(1)
-
-
-def _every_image(connections: Connections, status: str | None) -> list[str]:
-    client = connections.client()
-    try:
-        return [image["id"] for image in client.iter_images(status=status, results="", limit=200)]
-    except ApiError as exc:
-        raise click.ClickException(f"{exc.code}: {exc.message}") from exc
-    except httpx.TransportError as exc:
-        raise Unreachable(f"Cannot reach the server at {connections.url}.") from exc

@@ -18,7 +18,6 @@ from rich.progress import Progress, TaskID
 
 from sightline.cli.batch import (
     Connections,
-    Unreachable,
     Waiter,
     batch_progress,
     error_of,
@@ -27,7 +26,7 @@ from sightline.cli.batch import (
 )
 from sightline.cli.files import image_files, read_error, sha256_of
 from sightline.cli.output import Column, Format, Printer, output_options, plain
-from sightline.cli.remote import key_option, url_option
+from sightline.cli.remote import Server, Unreachable, server_options
 from sightline.client import ApiError
 
 # What became of a file; `stored`: these bytes were on the server already, nothing was sent.
@@ -142,7 +141,7 @@ class Uploader:
         if self.unreachable:
             row["error"] = {
                 "code": "Unreachable",
-                "message": f"Not sent: cannot reach the server at {self.connections.url}.",
+                "message": f"Not sent: cannot reach the server at {self.connections.server.url}.",
             }
             return None
         client = self.connections.client()
@@ -159,7 +158,7 @@ class Uploader:
                 client.upload(data, features=self.features, metadata=self.metadata, filename=name)
             )
         except (ApiError, httpx.HTTPError) as exc:
-            row["error"] = error_of(exc, self.connections.url)
+            row["error"] = error_of(exc, self.connections.server.url)
             if isinstance(exc, httpx.TransportError):
                 self.unreachable = True
             row["outcome"] = (
@@ -287,8 +286,7 @@ Examples:
 @click.option("--force", is_flag=True, help="Send files even when their content is stored already.")
 @concurrency_option
 @output_options
-@url_option
-@key_option
+@server_options
 def upload(
     paths: tuple[str, ...],
     features: str | None,
@@ -298,8 +296,7 @@ def upload(
     force: bool,
     concurrency: int,
     output: Format,
-    url: str,
-    api_key: str | None,
+    server: Server,
 ) -> None:
     """Upload files, folders (searched recursively for images) and glob patterns (quoted:
     `'shots/**/*.png'`) to a running server, several at once, and print a table of what
@@ -318,7 +315,7 @@ def upload(
             "No image files there (from folders, only names ending .jpg, .png … are taken)."
         )
         return
-    connections = Connections(url, api_key)
+    connections = Connections(server)
     rows: list[dict[str, Any]] = []
     try:
         with batch_progress(printer) as progress:

@@ -25,7 +25,7 @@ import click
 from sightline.cli.batch import Connections, problem_text
 from sightline.cli.files import folder_images, read_error, sha256_of
 from sightline.cli.output import Format, Printer, output_options
-from sightline.cli.remote import key_option, url_option
+from sightline.cli.remote import Server, server_options
 from sightline.cli.upload import (
     OUTCOME_WORDS,
     Uploader,
@@ -51,12 +51,13 @@ class Seen:
 
 
 class WatchState:
-    """The files sent from a folder, per server: `{url: {relative path: {size, mtime_ns,
-    sha256, image_id, outcome}}}` in a JSON file, replaced whole (never half-written)."""
+    """The files sent from a folder, per server and collection: `{url (and " collection
+    NAME" with --collection): {relative path: {size, mtime_ns, sha256, image_id, outcome}}}`
+    in a JSON file, replaced whole (never half-written)."""
 
-    def __init__(self, path: Path, url: str) -> None:
+    def __init__(self, path: Path, server: Server) -> None:
         self.path = path
-        self.url = url
+        where = server.url + (f" collection {server.collection}" if server.collection else "")
         self._all: dict[str, dict[str, dict[str, Any]]] = {}
         if path.exists():
             try:
@@ -66,7 +67,7 @@ class WatchState:
                     f"The watch state file {path} is damaged ({exc}); move it away to start "
                     "over (files already stored are still skipped by their content)."
                 ) from exc
-        self.files = self._all.setdefault(url, {})
+        self.files = self._all.setdefault(where, {})
 
     def entry(self, key: str) -> dict[str, Any] | None:
         return self.files.get(key)
@@ -225,8 +226,7 @@ Examples:
 @click.option("--wait/--no-wait", default=False, help="Also wait until each image is analysed.")
 @concurrency_option
 @output_options
-@url_option
-@key_option
+@server_options
 def watch(
     folder: Path,
     once: bool,
@@ -238,8 +238,7 @@ def watch(
     wait: bool,
     concurrency: int,
     output: Format,
-    url: str,
-    api_key: str | None,
+    server: Server,
 ) -> None:
     """Upload the images that appear in FOLDER (and its sub-folders), each once and only
     once fully written, until Ctrl-C (or, with --once, what is there now). A restart sends
@@ -249,11 +248,11 @@ def watch(
     cannot be reached."""
     printer = Printer(output)
     try:
-        state = WatchState(state_file or folder / STATE_NAME, url)
+        state = WatchState(state_file or folder / STATE_NAME, server)
     except OSError as exc:
         raise click.ClickException(read_error(exc)) from exc
     watcher = Watcher(folder, state, settle)
-    connections = Connections(url, api_key)
+    connections = Connections(server)
     uploader = Uploader(
         connections,
         features=features.split(",") if features else None,

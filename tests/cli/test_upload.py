@@ -24,7 +24,7 @@ def upload(server: RunningServer, *arguments: str) -> tuple[int, list[dict[str, 
     """Exit status, the rows (JSON lines), the summary line."""
     result = CliRunner().invoke(main, ["upload", *arguments, "--jsonl", "--url", server.url])
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    return result.exit_code, rows, " ".join(result.stderr.split())
+    return result.exit_code, rows, result.stderr.rstrip("\n")
 
 
 def shots(folder: Path) -> Path:

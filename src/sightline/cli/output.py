@@ -183,8 +183,10 @@ class Printer:
             click.echo(json.dumps(plain(value), ensure_ascii=False, indent=indent))
 
     def note(self, message: str) -> None:
-        """A line for people on stderr (counts, what was done); never mixed into data."""
-        self.err.print(message)
+        """A line for people on stderr (counts, what was done); never mixed into data. Off a
+        terminal it is printed whole, as given (not folded at 80 columns, brackets kept), so
+        that a log or `grep` finds each summary on one line."""
+        self.err.print(message, soft_wrap=not self.err.is_terminal, markup=False)
 
     def progress(self, *, bytes_: bool = False) -> Progress:
         """A progress display on stderr (files done of total, rate, time left; bytes and bytes

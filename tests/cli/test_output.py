@@ -75,6 +75,7 @@ def terminal_table(width: int) -> str:
 
 def test_a_narrow_terminal_leaves_the_optional_columns_out_first() -> None:
     assert "Uploaded" in terminal_table(80) and "2026-12-07 04:54" in terminal_table(80)
+    assert all(line == line.rstrip() for line in terminal_table(80).splitlines())
     narrow = terminal_table(34)
     assert "Uploaded" not in narrow
     assert "a-rather-long-name" in narrow and "0.500" in narrow

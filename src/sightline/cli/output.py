@@ -19,7 +19,7 @@ import click
 from pydantic import BaseModel
 from rich import box
 from rich.cells import cell_len
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -31,6 +31,7 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -161,7 +162,7 @@ class Printer:
                 break
             shown.remove(index)
             table = _table(columns, shown, cells, title)
-        self.out.print(table)
+        self.out.print(Trimmed(table))
         return len(collected)
 
     def one(self, value: Any, columns: Sequence[Column]) -> None:
@@ -176,8 +177,11 @@ class Printer:
         if self.output is Format.TABLE:
             rendered = render(value)
             # Plain text keeps its lines as they are (long ones are not folded at 80 columns
-            # when piped); tables and groups fit the terminal.
-            self.out.print(rendered, soft_wrap=isinstance(rendered, str | Text))
+            # when piped); tables and groups fit the terminal, without their padding.
+            if isinstance(rendered, str | Text):
+                self.out.print(rendered, soft_wrap=True)
+            else:
+                self.out.print(Trimmed(rendered))
         else:
             indent = 2 if self.output is Format.JSON else None
             click.echo(json.dumps(plain(value), ensure_ascii=False, indent=indent))
@@ -201,6 +205,24 @@ class Printer:
             columns += [DownloadColumn(), TransferSpeedColumn()]
         columns += [TimeElapsedColumn(), TimeRemainingColumn()]
         return Progress(*columns, console=self.err, disable=not self.err.is_terminal)
+
+
+class Trimmed:
+    """A renderable printed without the spaces rich pads its lines with to the full width
+    (tables, grids): no trailing spaces in what people copy or pipe."""
+
+    def __init__(self, renderable: RenderableType) -> None:
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for line in console.render_lines(self.renderable, options, pad=False):
+            while line and not line[-1].control and not line[-1].text.rstrip():
+                line.pop()
+            if line and not line[-1].control:
+                last = line.pop()
+                line.append(Segment(last.text.rstrip(), last.style))
+            yield from line
+            yield Segment.line()
 
 
 def _narrowest(columns: Sequence[Column], shown: Sequence[int], cells: list[list[str]]) -> int:

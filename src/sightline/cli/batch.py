@@ -1,27 +1,19 @@
-"""What the batch commands (upload, watch, reprocess) share: a client per thread, waiting for
-many images with a few requests, the progress display, and one line of JSON per item."""
+"""What the batch commands (upload, watch, reprocess) share: a client per thread, work on
+several threads with a row per item, and waiting for many images with a few requests."""
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
-from sightline.cli.output import Printer, plain
+from sightline.cli.output import plain
 from sightline.cli.remote import Server, images_of
 from sightline.client import ApiError, Client
 
@@ -80,24 +72,6 @@ def problem_text(row: Mapping[str, Any]) -> str:
         return str(row["error"]["message"])
     failed = row.get("failed_features") or {}
     return "; ".join(f"{name}: {message}" for name, message in failed.items())
-
-
-def batch_progress(printer: Printer) -> Progress:
-    """Upload and analysis bars on stderr that both count bytes (the upload's sent, the
-    analysis' finished) and say in their `files` field how many files: `Printer.progress`
-    shows one count per bar, these need both."""
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[files]}"),
-        TaskProgressColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=printer.err,
-        disable=not printer.err.is_terminal,
-    )
 
 
 Finished = Callable[[str, Mapping[str, Any] | None, dict[str, str] | None], None]
@@ -225,3 +199,67 @@ class Waiter:
     ) -> None:
         if self._pending.pop(image_id, None) is not None:
             self.finished(image_id, image, error)
+
+
+Row = dict[str, Any]
+Item = TypeVar("Item")
+
+
+class Batch(Generic[Item]):
+    """Work on items on `concurrency` threads, yielding a row per item once final (done, or
+    analysed when awaited), in the order they finish. A subclass does one item in `_one`,
+    ending with `_done(row, amount)` or, to wait for its analysis, `_await(...)`; `amount` is
+    how far the item moves the progress bars (`_advance`)."""
+
+    thread_name = "sightline-batch"
+
+    def __init__(
+        self, connections: Connections, *, concurrency: int, wait_timeout: float = 600.0
+    ) -> None:
+        self.connections = connections
+        self.concurrency = concurrency
+        self.wait_timeout = wait_timeout
+        self.unreachable = False
+        self._finished: queue.Queue[Row] = queue.Queue()
+        self._awaited: dict[str, tuple[Row, int]] = {}
+
+    def _run(self, items: Sequence[Item]) -> Iterator[Row]:
+        waiter = Waiter(self.connections, self._analysed, timeout=self.wait_timeout)
+        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=self.thread_name)
+        with waiter:
+            try:
+                futures = [pool.submit(self._one, item, waiter) for item in items]
+                for _ in items:
+                    yield self._finished.get()
+                for future in futures:
+                    future.result()  # a defect in a thread surfaces here
+            except BaseException:
+                waiter.stop()
+                raise
+            finally:
+                pool.shutdown(cancel_futures=True)
+                waiter.close()
+
+    def _one(self, item: Item, waiter: Waiter) -> None:
+        raise NotImplementedError
+
+    def _advance(self, task: str, amount: int) -> None:
+        raise NotImplementedError
+
+    def _done(self, row: Row, amount: int) -> None:
+        self._advance("wait", amount)
+        self._finished.put(row)
+
+    def _await(self, waiter: Waiter, row: Row, amount: int, created_at: str | None = None) -> None:
+        self._awaited[row["image_id"]] = (row, amount)
+        waiter.add(row["image_id"], created_at)
+
+    def _analysed(
+        self, image_id: str, image: Mapping[str, Any] | None, error: dict[str, str] | None
+    ) -> None:
+        row, amount = self._awaited.pop(image_id)
+        if image is not None:
+            row.update(status=image["status"], failed_features=failed_features(image))
+        else:
+            row["error"] = error
+        self._done(row, amount)

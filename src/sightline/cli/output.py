@@ -172,7 +172,7 @@ class Printer:
         else:
             self.record(value, str)
 
-    def record(self, value: Any, render: Callable[[Any], object]) -> None:
+    def record(self, value: Any, render: Callable[[Any], RenderableType]) -> None:
         """One answer: `render(value)` (text or a rich renderable) for people, else JSON."""
         if self.output is Format.TABLE:
             rendered = render(value)
@@ -193,12 +193,14 @@ class Printer:
         self.err.print(message, soft_wrap=not self.err.is_terminal, markup=False)
 
     def progress(self, *, bytes_: bool = False) -> Progress:
-        """A progress display on stderr (files done of total, rate, time left; bytes and bytes
-        per second with `bytes_`). It draws nothing unless stderr is a terminal."""
+        """A progress display on stderr (files done of total, rate, time left). With `bytes_`,
+        bars count bytes (and bytes per second) and each task says how many files in its
+        `files` field (`add_task(..., files="3/20 files")`). It draws nothing unless stderr is
+        a terminal."""
         columns: list[Any] = [
             TextColumn("[progress.description]{task.description}"),
             BarColumn(),
-            MofNCompleteColumn(),
+            TextColumn("{task.fields[files]}") if bytes_ else MofNCompleteColumn(),
             TaskProgressColumn(),
         ]
         if bytes_:

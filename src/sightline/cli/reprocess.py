@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import queue
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import click
@@ -13,6 +11,7 @@ import httpx
 from rich.progress import Progress, TaskID
 
 from sightline.cli.batch import (
+    Batch,
     Connections,
     Waiter,
     error_of,
@@ -27,9 +26,11 @@ from sightline.client import ApiError
 UNFINISHED = frozenset({"pending", "processing"})
 
 
-class Reprocessor:
+class Reprocessor(Batch[str]):
     """Asks for each image's analysis again on `concurrency` threads and yields a row per
     image once final (asked, or analysed with `wait`), in the order they finish."""
+
+    thread_name = "sightline-reprocess"
 
     def __init__(
         self,
@@ -41,37 +42,20 @@ class Reprocessor:
         wait: bool,
         progress: Progress,
     ) -> None:
-        self.connections = connections
+        super().__init__(connections, concurrency=concurrency)
         self.features = features
         self.outdated_only = outdated_only
-        self.concurrency = concurrency
         self.wait = wait
         self.progress = progress
-        self.unreachable = False
-        self._finished: queue.Queue[dict[str, Any]] = queue.Queue()
-        self._awaited: dict[str, dict[str, Any]] = {}
         self._tasks: dict[str, TaskID] = {}
 
     def run(self, image_ids: Sequence[str]) -> Iterator[dict[str, Any]]:
         self._tasks["ask"] = self.progress.add_task("Reprocessing", total=len(image_ids))
         if self.wait:
             self._tasks["wait"] = self.progress.add_task("Analysing", total=len(image_ids))
-        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="sightline-reprocess")
-        with Waiter(self.connections, self._analysed) as waiter:
-            try:
-                futures = [pool.submit(self._ask, image_id, waiter) for image_id in image_ids]
-                for _ in image_ids:
-                    yield self._finished.get()
-                for future in futures:
-                    future.result()
-            except BaseException:
-                waiter.stop()
-                raise
-            finally:
-                pool.shutdown(cancel_futures=True)
-                waiter.close()
+        return self._run(image_ids)
 
-    def _ask(self, image_id: str, waiter: Waiter) -> None:
+    def _one(self, image_id: str, waiter: Waiter) -> None:
         row: dict[str, Any] = {
             "image_id": image_id,
             "outcome": "failed",
@@ -95,28 +79,15 @@ class Reprocessor:
             row.update(outcome="queued" if queued else "up to date", status=image["status"])
             row["failed_features"] = {} if queued else failed_features(image)
             if self.wait and queued:
-                self._awaited[image_id] = row
-                self._advance("ask")
-                waiter.add(image_id)
+                self._advance("ask", 1)
+                self._await(waiter, row, 1)
                 return
-        self._advance("ask")
-        self._advance("wait")
-        self._finished.put(row)
+        self._advance("ask", 1)
+        self._done(row, 1)
 
-    def _analysed(
-        self, image_id: str, image: Mapping[str, Any] | None, error: dict[str, str] | None
-    ) -> None:
-        row = self._awaited.pop(image_id)
-        if image is not None:
-            row.update(status=image["status"], failed_features=failed_features(image))
-        else:
-            row["error"] = error
-        self._advance("wait")
-        self._finished.put(row)
-
-    def _advance(self, task: str) -> None:
+    def _advance(self, task: str, amount: int) -> None:
         if task in self._tasks:
-            self.progress.advance(self._tasks[task])
+            self.progress.advance(self._tasks[task], amount)
 
 
 COLUMNS = [

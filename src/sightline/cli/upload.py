@@ -4,11 +4,9 @@ skipped, one bad file never stopping the rest, and a table of what became of eac
 from __future__ import annotations
 
 import json
-import queue
 import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +15,10 @@ import httpx
 from rich.progress import Progress, TaskID
 
 from sightline.cli.batch import (
+    FINISHED,
+    Batch,
     Connections,
     Waiter,
-    batch_progress,
     error_of,
     failed_features,
     problem_text,
@@ -45,10 +44,12 @@ def row_failed(row: Mapping[str, Any]) -> bool:
     return bool(row["error"] or row["failed_features"] or row.get("status") == "failed")
 
 
-class Uploader:
+class Uploader(Batch[tuple[Path, int]]):
     """Uploads files on `concurrency` threads, yields a row per file once it is final (uploaded,
     or analysed with `wait`), in the order they finish. Before sending a file it asks whether
     its bytes are stored already (`GET /v1/images?sha256=`) unless `force`."""
+
+    thread_name = "sightline-upload"
 
     def __init__(
         self,
@@ -62,18 +63,12 @@ class Uploader:
         wait_timeout: float = 600.0,
         progress: Progress | None = None,
     ) -> None:
-        self.connections = connections
+        super().__init__(connections, concurrency=concurrency, wait_timeout=wait_timeout)
         self.features = features
         self.metadata = metadata
-        self.concurrency = concurrency
         self.force = force
         self.wait = wait
-        self.wait_timeout = wait_timeout
         self.progress = progress
-        self.unreachable = False
-        self._finished: queue.Queue[dict[str, Any]] = queue.Queue()
-        self._sizes: dict[str, int] = {}
-        self._awaited: dict[str, dict[str, Any]] = {}
         self._counts: Counter[str] = Counter()
         self._counting = threading.Lock()
         self._tasks: dict[str, TaskID] = {}
@@ -90,26 +85,10 @@ class Uploader:
                 self._tasks["wait"] = self.progress.add_task(
                     "Analysing", total=sum(sizes), files=f"0/{len(files)} files"
                 )
-        waiter = Waiter(self.connections, self._analysed, timeout=self.wait_timeout)
-        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="sightline-upload")
-        with waiter:
-            try:
-                futures: list[Future[None]] = [
-                    pool.submit(self._send, path, size, waiter)
-                    for path, size in zip(files, sizes, strict=True)
-                ]
-                for _ in files:
-                    yield self._finished.get()
-                for future in futures:
-                    future.result()  # a defect in a thread surfaces here
-            except BaseException:
-                waiter.stop()
-                raise
-            finally:
-                pool.shutdown(cancel_futures=True)
-                waiter.close()
+        return self._run(list(zip(files, sizes, strict=True)))
 
-    def _send(self, path: Path, size: int, waiter: Waiter) -> None:
+    def _one(self, item: tuple[Path, int], waiter: Waiter) -> None:
+        path, size = item
         row: dict[str, Any] = {
             "path": str(path),
             "outcome": "failed",
@@ -128,13 +107,10 @@ class Uploader:
             row["sha256"] = sha256_of(data)
             created_at = self._upload(row, data, path.name)
         self._advance("upload", size)
-        if self.wait and row["image_id"] and row["status"] not in {"done", "failed"}:
-            self._sizes[row["image_id"]] = size
-            self._awaited[row["image_id"]] = row
-            waiter.add(row["image_id"], created_at)
-            return
-        self._advance("wait", size)
-        self._finished.put(row)
+        if self.wait and row["image_id"] and row["status"] not in FINISHED:
+            self._await(waiter, row, size, created_at)
+        else:
+            self._done(row, size)
 
     def _upload(self, row: dict[str, Any], data: bytes, name: str) -> str | None:
         """Fills `row` in; returns the image's `created_at` (to narrow the waiter's looks)."""
@@ -153,7 +129,7 @@ class Uploader:
                     row.update(status=found[0]["status"])
                     row["failed_features"] = failed_features(found[0])
                     # Already analysed: nothing to wait for, its statuses are known.
-                    return None if found[0]["status"] in {"done", "failed"} else ""
+                    return None if found[0]["status"] in FINISHED else ""
             image = plain(
                 client.upload(data, features=self.features, metadata=self.metadata, filename=name)
             )
@@ -172,24 +148,12 @@ class Uploader:
         )
         return str(image["created_at"])
 
-    def _analysed(
-        self, image_id: str, image: Mapping[str, Any] | None, error: dict[str, str] | None
-    ) -> None:
-        row = self._awaited.pop(image_id)
-        if image is not None:
-            row["status"] = image["status"]
-            row["failed_features"] = failed_features(image)
-        else:
-            row["error"] = error
-        self._advance("wait", self._sizes.pop(image_id, 0))
-        self._finished.put(row)
-
-    def _advance(self, task: str, size: int) -> None:
+    def _advance(self, task: str, amount: int) -> None:
         with self._counting:  # called from the upload threads and the waiter's
             self._counts[task] += 1
             files = f"{self._counts[task]}/{self._total} files"
         if task in self._tasks and self.progress is not None:
-            self.progress.update(self._tasks[task], advance=size, files=files)
+            self.progress.update(self._tasks[task], advance=amount, files=files)
 
 
 def _size(path: Path) -> int:
@@ -318,7 +282,7 @@ def upload(
     connections = Connections(server)
     rows: list[dict[str, Any]] = []
     try:
-        with batch_progress(printer) as progress:
+        with printer.progress(bytes_=True) as progress:
             uploader = Uploader(
                 connections,
                 features=features.split(",") if features else None,

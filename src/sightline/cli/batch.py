@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
-from sightline.cli.output import plain
+from sightline.cli.output import Printer, plain
 from sightline.cli.remote import Server, images_of
 from sightline.client import ApiError, Client
 
@@ -64,6 +64,13 @@ def failed_features(image: Mapping[str, Any]) -> dict[str, str]:
             error = state.get("error") or {}
             found[name] = error.get("message") or "failed"
     return found
+
+
+def stored_image(client: Client, sha256: str) -> Mapping[str, Any] | None:
+    """The newest image of these exact bytes on the server (statuses only), if any: content
+    already stored is not sent again."""
+    found: list[Mapping[str, Any]] = plain(client.list(sha256=sha256, limit=1, results=""))["items"]
+    return found[0] if found else None
 
 
 def problem_text(row: Mapping[str, Any]) -> str:
@@ -263,3 +270,30 @@ class Batch(Generic[Item]):
         else:
             row["error"] = error
         self._done(row, amount)
+
+
+def in_parallel(
+    server: Server,
+    printer: Printer,
+    description: str,
+    items: Sequence[Item],
+    work: Callable[[Client, Item], Row],
+    *,
+    concurrency: int,
+) -> list[Row]:
+    """`work(client, item)` for each item on `concurrency` threads (a client each) under a
+    progress bar; the rows in the order of the items."""
+    connections = Connections(server)
+    try:
+        with printer.progress() as progress:
+            task = progress.add_task(description, total=len(items))
+
+            def one(item: Item) -> Row:
+                row = work(connections.client(), item)
+                progress.advance(task)
+                return row
+
+            with ThreadPoolExecutor(concurrency) as pool:
+                return list(pool.map(one, items))
+    finally:
+        connections.close()

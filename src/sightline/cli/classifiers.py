@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import httpx
 from rich.console import Group
 from rich.table import Table
 
-from sightline.cli.batch import Connections, error_of
+from sightline.cli.batch import error_of, in_parallel, stored_image
 from sightline.cli.files import image_files, labelled_folders, read_error, sha256_of
 from sightline.cli.output import Column, Format, Printer, cell_text, output_options, plain
 from sightline.cli.remote import (
@@ -98,9 +97,9 @@ def label_one(
         row["error"] = {"code": "Unreadable", "message": read_error(exc)}
         return row
     try:
-        stored = plain(client.list(sha256=sha256_of(data), limit=1, results=""))["items"]
-        if stored:
-            report = plain(client.add_examples(name, [(stored[0]["id"], list(labels))]))
+        stored = stored_image(client, sha256_of(data))
+        if stored is not None:
+            report = plain(client.add_examples(name, [(stored["id"], list(labels))]))
             outcome = "labelled"
         else:
             report = plain(client.upload_examples(name, [path], list(labels)))
@@ -158,20 +157,14 @@ def classifiers_label(
             "Give a folder with a sub-folder per label, or a LABEL and the files to label."
         )
     printer = Printer(output)
-    connections = Connections(server)
-    try:
-        with printer.progress() as progress:
-            task = progress.add_task("Labelling", total=len(work))
-
-            def one(item: tuple[Path, list[str]]) -> dict[str, Any]:
-                row = label_one(connections.client(), name, item[0], item[1], server.url)
-                progress.advance(task)
-                return row
-
-            with ThreadPoolExecutor(concurrency) as pool:
-                rows = list(pool.map(one, work))
-    finally:
-        connections.close()
+    rows = in_parallel(
+        server,
+        printer,
+        "Labelling",
+        work,
+        lambda client, item: label_one(client, name, item[0], item[1], server.url),
+        concurrency=concurrency,
+    )
     printer.rows(rows, LABEL_COLUMNS)
     counts = Counter(row["outcome"] for row in rows)
     per_label = Counter(label for row in rows if not row["error"] for label in row["labels"])
@@ -361,36 +354,28 @@ def classifiers_test(
         if per_label
         else [(path, None) for path in image_files(paths)]
     )
+
+    def predict(client: Client, item: tuple[Path, str | None]) -> dict[str, Any]:
+        path, expected = item
+        row: dict[str, Any] = {
+            "path": str(path),
+            "predicted": None,
+            "confidence": None,
+            "expected": expected,
+            "error": None,
+        }
+        try:
+            answer = plain(client.predict(name, path, version=version))
+        except (ApiError, httpx.HTTPError) as exc:
+            row["error"] = error_of(exc, server.url)
+        except OSError as exc:
+            row["error"] = {"code": "Unreadable", "message": read_error(exc)}
+        else:
+            row["predicted"], row["confidence"] = top(answer)
+        return row
+
     printer = Printer(output)
-    connections = Connections(server)
-    try:
-        with printer.progress() as progress:
-            task = progress.add_task("Predicting", total=len(work))
-
-            def one(item: tuple[Path, str | None]) -> dict[str, Any]:
-                path, expected = item
-                row: dict[str, Any] = {
-                    "path": str(path),
-                    "predicted": None,
-                    "confidence": None,
-                    "expected": expected,
-                    "error": None,
-                }
-                try:
-                    answer = plain(connections.client().predict(name, path, version=version))
-                except (ApiError, httpx.HTTPError) as exc:
-                    row["error"] = error_of(exc, server.url)
-                except OSError as exc:
-                    row["error"] = {"code": "Unreadable", "message": read_error(exc)}
-                else:
-                    row["predicted"], row["confidence"] = top(answer)
-                progress.advance(task)
-                return row
-
-            with ThreadPoolExecutor(concurrency) as pool:
-                rows = list(pool.map(one, work))
-    finally:
-        connections.close()
+    rows = in_parallel(server, printer, "Predicting", work, predict, concurrency=concurrency)
     printer.rows(rows, TEST_COLUMNS)
     if per_label:
         scored = [row for row in rows if not row["error"]]

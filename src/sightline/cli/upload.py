@@ -22,6 +22,7 @@ from sightline.cli.batch import (
     error_of,
     failed_features,
     problem_text,
+    stored_image,
 )
 from sightline.cli.files import image_files, read_error, sha256_of
 from sightline.cli.output import Column, Format, Printer, output_options, plain
@@ -123,13 +124,12 @@ class Uploader(Batch[tuple[Path, int]]):
         client = self.connections.client()
         try:
             if not self.force:
-                found = plain(client.list(sha256=row["sha256"], limit=1, results=""))["items"]
-                if found:
-                    row.update(outcome="stored", image_id=found[0]["id"])
-                    row.update(status=found[0]["status"])
-                    row["failed_features"] = failed_features(found[0])
+                stored = stored_image(client, row["sha256"])
+                if stored is not None:
+                    row.update(outcome="stored", image_id=stored["id"], status=stored["status"])
+                    row["failed_features"] = failed_features(stored)
                     # Already analysed: nothing to wait for, its statuses are known.
-                    return None if found[0]["status"] in FINISHED else ""
+                    return None if stored["status"] in FINISHED else ""
             image = plain(
                 client.upload(data, features=self.features, metadata=self.metadata, filename=name)
             )

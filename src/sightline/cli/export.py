@@ -370,8 +370,8 @@ EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": 
 @click.command(
     epilog="""\b
 Examples:
-  sightline export -o images.csv                       a row per image, the main results
-  sightline export --rows tags -o tags.parquet         a row per tag
+  sightline export -o images.csv                 # a row per image, the main results
+  sightline export --rows tags -o tags.parquet   # a row per tag
   sightline export --rows lines --status done > text.csv
   sightline export --features tags,custom:defects --fields id,filename,tags,custom:defects
   sightline export --format jsonl --after 2026-12-01 | jq .

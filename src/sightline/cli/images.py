@@ -96,7 +96,7 @@ def _moment(value: datetime | None) -> str | None:
 @click.command(
     epilog="""\b
 Examples:
-  sightline get img_01J… --wait          wait until analysed, then one row
+  sightline get img_01J… --wait          # once it is analysed, as a row
   sightline get img_01J… --json | jq .features.tags.result.tags
 """
 )
@@ -116,8 +116,8 @@ def get(image_id: str, wait: bool, vectors: bool, output: Format, client: Client
     "list",
     epilog="""\b
 Examples:
-  sightline list --status failed               the newest 50 that failed
-  sightline list --all --jsonl > images.jsonl  every image, streamed
+  sightline list --status failed               # the newest 50 that failed
+  sightline list --all --jsonl > images.jsonl  # every image, streamed
   sightline list --after 2026-12-01 --type image/png
 """,
 )
@@ -192,8 +192,8 @@ STRATEGIES = {
 @click.command(
     epilog="""\b
 Examples:
-  sightline search "red car"                 images with the words, best first
-  sightline search beach --mode semantic     by meaning
+  sightline search "red car"                 # images with the words, best first
+  sightline search beach --mode semantic     # by meaning
   sightline search --tag dog --label good --json
 """
 )

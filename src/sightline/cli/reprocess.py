@@ -101,7 +101,7 @@ COLUMNS = [
 @click.command(
     epilog="""\b
 Examples:
-  sightline reprocess img_01H… img_01J… --features tags,ocr --wait
+  sightline reprocess img_01H… img_01J… --features tags,read --wait
   sightline reprocess --all --outdated-only      # after upgrading models"""
 )
 @click.argument("image_ids", nargs=-1)

@@ -1,11 +1,13 @@
-"""What the batch commands (upload, watch, reprocess) share: a client per thread, work on
-several threads with a row per item, and waiting for many images with a few requests."""
+"""What the batch commands (upload, watch, reprocess, classifiers label and test) share: a
+client per thread, work on several threads with a row per item, waiting for many images with a
+few requests, and the count of outcomes that ends them."""
 
 from __future__ import annotations
 
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -71,6 +73,17 @@ def stored_image(client: Client, sha256: str) -> Mapping[str, Any] | None:
     already stored is not sent again."""
     found: list[Mapping[str, Any]] = plain(client.list(sha256=sha256, limit=1, results=""))["items"]
     return found[0] if found else None
+
+
+def tally(
+    rows: Sequence[Mapping[str, Any]], noun: str, words: Mapping[str, str] | None = None
+) -> str:
+    """`20 files: 17 uploaded, 2 rejected, 1 failed`: how many rows had each outcome, in the
+    order and the words of `words` if given, else alphabetically."""
+    counts = Counter(row["outcome"] for row in rows)
+    words = words or {outcome: outcome for outcome in sorted(counts)}
+    parts = [f"{counts[outcome]} {word}" for outcome, word in words.items() if counts[outcome]]
+    return f"{len(rows)} {noun}{'' if len(rows) == 1 else 's'}: {', '.join(parts) or 'none'}"
 
 
 def problem_text(row: Mapping[str, Any]) -> str:

@@ -14,7 +14,7 @@ import httpx
 from rich.console import Group
 from rich.table import Table
 
-from sightline.cli.batch import error_of, in_parallel, stored_image
+from sightline.cli.batch import error_of, in_parallel, stored_image, tally
 from sightline.cli.files import image_files, labelled_folders, read_error, sha256_of
 from sightline.cli.output import Column, Format, Printer, cell_text, output_options, plain
 from sightline.cli.remote import (
@@ -166,11 +166,9 @@ def classifiers_label(
         concurrency=concurrency,
     )
     printer.rows(rows, LABEL_COLUMNS)
-    counts = Counter(row["outcome"] for row in rows)
     per_label = Counter(label for row in rows if not row["error"] for label in row["labels"])
     printer.note(
-        f"{len(rows)} files: "
-        + ", ".join(f"{count} {outcome}" for outcome, count in sorted(counts.items()))
+        tally(rows, "file")
         + (
             "; examples per label: "
             + ", ".join(f"{label} {count}" for label, count in sorted(per_label.items()))

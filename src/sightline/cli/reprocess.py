@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -17,6 +16,7 @@ from sightline.cli.batch import (
     error_of,
     failed_features,
     problem_text,
+    tally,
 )
 from sightline.cli.output import Column, Format, Printer, output_options, plain
 from sightline.cli.remote import Server, Unreachable, call, images_of, server_options
@@ -167,12 +167,7 @@ def reprocess(
         order = {image_id: index for index, image_id in enumerate(ids)}
         rows.sort(key=lambda row: order[row["image_id"]])
         printer.rows(rows, COLUMNS)
-    counts = Counter(row["outcome"] for row in rows)
-    printer.note(
-        f"{len(rows)} image{'s' if len(rows) != 1 else ''}: "
-        + ", ".join(f"{count} {outcome}" for outcome, count in sorted(counts.items()))
-        + "."
-    )
+    printer.note(tally(rows, "image") + ".")
     if reprocessor.unreachable:
         raise Unreachable("Cannot reach the server: the images not asked for are marked so.")
     if any(row_failed(row) for row in rows):

@@ -23,6 +23,7 @@ from sightline.cli.batch import (
     failed_features,
     problem_text,
     stored_image,
+    tally,
 )
 from sightline.cli.files import image_files, read_error, sha256_of
 from sightline.cli.output import Column, Format, Printer, output_options, plain
@@ -179,9 +180,7 @@ def result_columns(*, waited: bool) -> list[Column]:
 def summary(rows: Sequence[Mapping[str, Any]]) -> str:
     """`20 files: 17 uploaded, 1 duplicate, 1 already stored, 1 rejected; 2 with failed
     features`: counts only, the rows say which."""
-    counts = Counter(row["outcome"] for row in rows)
-    parts = [f"{counts[key]} {OUTCOME_WORDS[key]}" for key in OUTCOME_WORDS if counts[key]]
-    text = f"{len(rows)} file{'s' if len(rows) != 1 else ''}: {', '.join(parts) or 'none'}"
+    text = tally(rows, "file", OUTCOME_WORDS)
     with_failures = sum(1 for row in rows if row["failed_features"])
     if with_failures:
         text += f"; {with_failures} with failed features"

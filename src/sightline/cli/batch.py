@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
-from sightline.cli.output import Printer, plain
+from sightline.cli.output import Column, Format, Printer, plain
 from sightline.cli.remote import Server, images_of
 from sightline.client import ApiError, Client
 
@@ -84,6 +84,34 @@ def tally(
     words = words or {outcome: outcome for outcome in sorted(counts)}
     parts = [f"{counts[outcome]} {word}" for outcome, word in words.items() if counts[outcome]]
     return f"{len(rows)} {noun}{'' if len(rows) == 1 else 's'}: {', '.join(parts) or 'none'}"
+
+
+def streamed(printer: Printer, rows: Iterator[Row], columns: Sequence[Column]) -> list[Row]:
+    """The rows as they finish, kept for the summary; with --jsonl also printed at once (the
+    other formats wait for `print_rows`, once the progress bars are gone)."""
+    kept: list[Row] = []
+    if printer.output is not Format.JSONL:
+        kept.extend(rows)
+        return kept
+
+    def keeping() -> Iterator[Row]:
+        for row in rows:
+            kept.append(row)
+            yield row
+
+    printer.rows(keeping(), columns)
+    return kept
+
+
+def print_rows(
+    printer: Printer,
+    rows: Sequence[Row],
+    columns: Sequence[Column],
+    order: Callable[[Row], int] | None = None,
+) -> None:
+    """The rows `streamed` kept (unless --jsonl printed them), in `order` if given."""
+    if printer.output is not Format.JSONL:
+        printer.rows(sorted(rows, key=order) if order else rows, columns)
 
 
 def problem_text(row: Mapping[str, Any]) -> str:

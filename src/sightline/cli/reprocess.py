@@ -15,12 +15,14 @@ from sightline.cli.batch import (
     Waiter,
     error_of,
     failed_features,
+    print_rows,
     problem_text,
+    streamed,
     tally,
 )
 from sightline.cli.output import Column, Format, Printer, output_options, plain
 from sightline.cli.remote import Server, Unreachable, call, images_of, server_options
-from sightline.cli.upload import concurrency_option, kept_rows, row_failed
+from sightline.cli.upload import concurrency_option, row_failed
 from sightline.client import ApiError
 
 UNFINISHED = frozenset({"pending", "processing"})
@@ -143,7 +145,6 @@ def reprocess(
         raise click.UsageError("--status goes with --all.")
     printer = Printer(output)
     connections = Connections(server)
-    rows: list[dict[str, Any]] = []
     try:
         every = images_of(connections.client(), status=status, results="")
         ids = list(image_ids) or [image["id"] for image in call(list, every)]
@@ -156,17 +157,11 @@ def reprocess(
                 wait=wait,
                 progress=progress,
             )
-            found = reprocessor.run(ids)
-            if output is Format.JSONL:
-                printer.rows(kept_rows(found, rows), COLUMNS)
-            else:
-                rows.extend(found)
+            rows = streamed(printer, reprocessor.run(ids), COLUMNS)
     finally:
         connections.close()
-    if output is not Format.JSONL:
-        order = {image_id: index for index, image_id in enumerate(ids)}
-        rows.sort(key=lambda row: order[row["image_id"]])
-        printer.rows(rows, COLUMNS)
+    order = {image_id: index for index, image_id in enumerate(ids)}
+    print_rows(printer, rows, COLUMNS, lambda row: order[row["image_id"]])
     printer.note(tally(rows, "image") + ".")
     if reprocessor.unreachable:
         raise Unreachable("Cannot reach the server: the images not asked for are marked so.")

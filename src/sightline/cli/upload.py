@@ -21,8 +21,10 @@ from sightline.cli.batch import (
     Waiter,
     error_of,
     failed_features,
+    print_rows,
     problem_text,
     stored_image,
+    streamed,
     tally,
 )
 from sightline.cli.files import image_files, read_error, sha256_of
@@ -278,8 +280,8 @@ def upload(
             "No image files there (from folders, only names ending .jpg, .png … are taken)."
         )
         return
+    columns = result_columns(waited=wait)
     connections = Connections(server)
-    rows: list[dict[str, Any]] = []
     try:
         with printer.progress(bytes_=True) as progress:
             uploader = Uploader(
@@ -292,23 +294,9 @@ def upload(
                 wait_timeout=wait_timeout,
                 progress=progress,
             )
-            if output is Format.JSONL:  # streamed as files finish
-                printer.rows(kept_rows(uploader.run(files), rows), result_columns(waited=wait))
-            else:
-                rows.extend(uploader.run(files))
+            rows = streamed(printer, uploader.run(files), columns)
     finally:
         connections.close()
-    if output is not Format.JSONL:  # in the order given, once the bars are gone
-        order = {str(path): index for index, path in enumerate(files)}
-        rows.sort(key=lambda row: order[row["path"]])
-        printer.rows(rows, result_columns(waited=wait))
+    order = {str(path): index for index, path in enumerate(files)}  # as given
+    print_rows(printer, rows, columns, lambda row: order[row["path"]])
     finish(printer, rows, uploader.unreachable)
-
-
-def kept_rows(
-    rows: Iterator[dict[str, Any]], kept: list[dict[str, Any]]
-) -> Iterator[dict[str, Any]]:
-    """`rows`, each also kept in `kept` (for the summary after they are printed)."""
-    for row in rows:
-        kept.append(row)
-        yield row

@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from sightline.cli.batch import Connections, problem_text
+from sightline.cli.batch import Connections, print_rows, problem_text, streamed
 from sightline.cli.files import folder_images, read_error, sha256_of
 from sightline.cli.output import Format, Printer, output_options
 from sightline.cli.remote import Server, server_options
@@ -32,7 +32,6 @@ from sightline.cli.upload import (
     concurrency_option,
     features_option,
     finish,
-    kept_rows,
     metadata_option,
     result_columns,
 )
@@ -262,10 +261,11 @@ def watch(
     )
     if printer.for_people and not once:
         printer.note(f"Watching {folder} (Ctrl-C to stop).")
-    rows: list[dict[str, Any]] = []
+    columns = result_columns(waited=wait)
     try:
         found = watch_rows(watcher, uploader, printer, once=once, interval=interval)
-        printer.rows(kept_rows(found, rows), result_columns(waited=wait))
+        rows = streamed(printer, found, columns)
     finally:
         connections.close()
+    print_rows(printer, rows, columns)
     finish(printer, rows, uploader.unreachable)

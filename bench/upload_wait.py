@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sightline.cli.batch import Connections
+from sightline.cli.remote import Server
 from sightline.cli.upload import Uploader
 from sightline.client import Client
 from sightline.settings import DEFAULT_FEATURES
@@ -57,7 +58,7 @@ def overlapped(concurrency: int) -> Callable[[str, Sequence[Path]], None]:
     left out like the client's import for the other ways)."""
 
     def run(base_url: str, files: Sequence[Path]) -> None:
-        connections = Connections(base_url, None)
+        connections = Connections(Server(base_url))
         try:
             uploader = Uploader(connections, concurrency=concurrency, wait=True)
             rows = list(uploader.run(files))

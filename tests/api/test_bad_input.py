@@ -76,7 +76,10 @@ def test_bad_file_multipart(server: RunningServer, case: str) -> None:
     data, status, code = BAD_FILES[case]
     response = httpx.post(f"{server.url}/v1/images", files={"file": ("photo.jpg", data)})
     assert_error(response, status, code)
-    assert response.json()["error"]["details"]["filename"] == "photo.jpg"
+    error = response.json()["error"]
+    assert (error["details"]["file_index"], error["details"]["filename"]) == (0, "photo.jpg")
+    # One file: its message is the reason alone, without "File 1 (photo.jpg): " before it.
+    assert not error["message"].startswith("File ")
     assert_nothing_stored_and_still_serving(server)
 
 
@@ -90,7 +93,7 @@ def test_one_bad_file_rejects_the_whole_batch(server: RunningServer) -> None:
     assert_error(response, 400, "InvalidImageFormat")
     details = response.json()["error"]["details"]
     assert (details["file_index"], details["filename"]) == (1, "broken.jpg")
-    assert "broken.jpg" in response.json()["error"]["message"]
+    assert response.json()["error"]["message"].startswith("File 2 (broken.jpg): ")
     assert_nothing_stored_and_still_serving(server)
 
 

@@ -18,11 +18,6 @@ def sightline(server: RunningServer, *arguments: str) -> Result:
     return CliRunner().invoke(main, [*arguments, "--url", server.url])
 
 
-def notes(result: Result) -> str:
-    """stderr's lines for people, unwrapped."""
-    return " ".join(result.stderr.split())
-
-
 def per_label(folder: Path, seeds: range) -> Path:
     for kind in KINDS:
         (folder / kind).mkdir(parents=True)
@@ -46,7 +41,9 @@ def test_a_classifier_from_folders_per_label(
     outcomes = {(Path(row["path"]).name, row["labels"][0]): row["outcome"] for row in rows}
     assert outcomes.pop(("broken.jpg", "dress")) == "rejected"
     assert set(outcomes.values()) == {"uploaded"} and len(outcomes) == 18
-    assert "examples per label: dress 6, shirt 6, trousers 6" in notes(labelled)
+    assert labelled.stderr.splitlines() == [
+        "19 files: 1 rejected, 18 uploaded; examples per label: dress 6, shirt 6, trousers 6."
+    ]
     # Again (and in the LABEL FILES… form): content already stored is labelled, not re-sent.
     again = sightline(
         server, "classifiers", "label", "shop", "shirt", str(photos / "shirt"), "--jsonl"
@@ -74,7 +71,7 @@ def test_a_classifier_from_folders_per_label(
     predicted = {line.split("\t")[0]: line.split("\t")[1:4:2] for line in lines[1:10]}
     assert len(predicted) == 9
     right = sum(guess == truth for guess, truth in predicted.values())
-    assert f"Accuracy: {right / 9:.3f} ({right} of 9 files)." in notes(tested)
+    assert f"Accuracy: {right / 9:.3f} ({right} of 9 files)." in tested.stderr.splitlines()
     assert right >= 8, predicted
 
     one = sightline(
@@ -90,7 +87,7 @@ def test_a_classifier_from_folders_per_label(
 
     backfilled = sightline(server, "classifiers", "backfill", "shop", "--json")
     assert backfilled.exit_code == 0, backfilled.output
-    assert "18 of 18 images have version 1's prediction." in notes(backfilled)
+    assert "18 of 18 images have version 1's prediction." in backfilled.stderr.splitlines()
     for image in client.iter_images():
         assert image["features"]["custom:shop"]["status"] == "done"
 
@@ -102,3 +99,16 @@ def test_label_without_a_folder_per_label_is_a_usage_error(tmp_path: Path) -> No
     )
     assert result.exit_code == 2
     assert "folder named after the label" in result.output
+
+
+def test_classifier_commands_work_in_the_collection_given(server: RunningServer) -> None:
+    for collection in ("shop", "studio"):
+        created = sightline(
+            server, "classifiers", "create", "pets", "--collection", collection, "--json"
+        )
+        assert created.exit_code == 0, created.output
+        assert json.loads(created.stdout)["collection"] == collection
+    # Each collection has its own `pets`: the name is looked for in the one given.
+    refused = sightline(server, "classifiers", "train", "pets", "--collection", "attic")
+    assert refused.exit_code == 1
+    assert "ClassifierNotFound" in refused.stderr

@@ -24,7 +24,7 @@ def test_client_commands_against_a_server(server: RunningServer) -> None:
     )
     assert uploaded.exit_code == 0, uploaded.output
     image_id = json.loads(uploaded.stdout)["image_id"]
-    image = json.loads(runner.invoke(main, ["get", image_id, "--json", "--url", server.url]).output)
+    image = json.loads(runner.invoke(main, ["get", image_id, "--json", "--url", server.url]).stdout)
     assert image["status"] == "done" and image["metadata"] == {"a": 1}
     listed = runner.invoke(main, ["list", "--jsonl", "--url", server.url])
     assert [json.loads(line)["id"] for line in listed.stdout.splitlines()] == [image["id"]]
@@ -55,7 +55,7 @@ def test_vectors_are_printed_only_with_the_vectors_switch(server: RunningServer)
     upload = ["upload", str(photo), "--features", "embedding", "--wait", "--jsonl"]
     uploaded = json.loads(runner.invoke(main, [*upload, "--url", server.url]).stdout)
     lean = json.loads(
-        runner.invoke(main, ["get", uploaded["image_id"], "--json", "--url", server.url]).output
+        runner.invoke(main, ["get", uploaded["image_id"], "--json", "--url", server.url]).stdout
     )
     assert "vector" not in lean["features"]["embedding"]["result"]
     for command in (["get", lean["id"], "--json"], ["list", "--jsonl"]):

@@ -75,6 +75,21 @@ def terminal_table(width: int) -> str:
 
 def test_a_narrow_terminal_leaves_the_optional_columns_out_first() -> None:
     assert "Uploaded" in terminal_table(80) and "2026-12-07 04:54" in terminal_table(80)
+    assert all(line == line.rstrip() for line in terminal_table(80).splitlines())
     narrow = terminal_table(34)
     assert "Uploaded" not in narrow
     assert "a-rather-long-name" in narrow and "0.500" in narrow
+
+
+@click.command()
+def summarise() -> None:
+    Printer().note("20 files: 17 uploaded, 1 duplicate, 1 already stored, 1 rejected; " * 3)
+    Printer().note("[bold]kept as written[/bold]")
+
+
+def test_notes_are_printed_whole_when_stderr_is_not_a_terminal() -> None:
+    lines = CliRunner().invoke(summarise, []).stderr.splitlines()
+    assert lines == [
+        "20 files: 17 uploaded, 1 duplicate, 1 already stored, 1 rejected; " * 3,
+        "[bold]kept as written[/bold]",
+    ]

@@ -18,7 +18,7 @@ def reprocess(server: RunningServer, *arguments: str) -> tuple[int, list[dict[st
     return (
         result.exit_code,
         [json.loads(line) for line in result.stdout.splitlines()],
-        " ".join(result.stderr.split()),
+        result.stderr.rstrip("\n"),
     )
 
 

@@ -12,6 +12,7 @@ import click
 from click.testing import CliRunner
 
 from sightline.cli import main
+from sightline.cli.root import CLIENT_COMMANDS
 
 
 def test_help_lists_the_commands_and_env_variables() -> None:
@@ -44,15 +45,22 @@ def test_help_documents_the_exit_statuses_and_the_server_variables() -> None:
         assert variable in text
 
 
-CLIENT_COMMANDS = ["get", "list", "show", "search", "delete", "export"]
+def client_commands() -> Iterator[tuple[list[str], click.Command]]:
+    for command in CLIENT_COMMANDS:
+        assert command.name is not None
+        yield [command.name], command
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                yield [command.name, name], sub
 
 
 def test_every_client_command_shows_examples_and_the_server_options() -> None:
-    for name in CLIENT_COMMANDS:
-        text = CliRunner().invoke(main, [name, "--help"]).output
-        assert "Example" in text and f"sightline {name}" in text, name
+    for path, command in client_commands():
+        text = CliRunner().invoke(main, [*path, "--help"]).output
+        if len(path) == 1:  # a group's examples are on the group's own help
+            assert "Example" in text and f"sightline {path[0]}" in text, path
         for variable in ("SIGHTLINE_URL", "SIGHTLINE_API_KEY", "SIGHTLINE_COLLECTION"):
-            assert variable in text, (name, variable)
+            assert variable in text or isinstance(command, click.Group), (path, variable)
 
 
 def test_commands_that_open_the_catalog_print_no_migration_lines(tmp_path: Path) -> None:

@@ -25,8 +25,8 @@ def test_show_reads_out_each_feature_in_words(server: RunningServer) -> None:
         )
     shown = CliRunner().invoke(main, ["show", image["id"], "--wait", "--url", server.url])
     assert shown.exit_code == 0, shown.output
-    print(shown.stdout)
     lines = shown.stdout.splitlines()
+    assert [line for line in lines if line != line.rstrip()] == []  # no padding at line ends
     assert lines[0] == f"sky.jpg  {image['id']}"
     assert lines[1].startswith("120×80, JPEG, ") and ", analysed, uploaded " in lines[1]
     assert "Metadata: sku=A-1" in lines

@@ -24,7 +24,7 @@ def upload(server: RunningServer, *arguments: str) -> tuple[int, list[dict[str, 
     """Exit status, the rows (JSON lines), the summary line."""
     result = CliRunner().invoke(main, ["upload", *arguments, "--jsonl", "--url", server.url])
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    return result.exit_code, rows, " ".join(result.stderr.split())
+    return result.exit_code, rows, result.stderr.rstrip("\n")
 
 
 def shots(folder: Path) -> Path:
@@ -160,3 +160,21 @@ def test_an_unreachable_server_exits_3_after_the_summary(tmp_path: Path) -> None
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert {row["error"]["code"] for row in rows} == {"Unreachable"}
     assert "Cannot reach the server" in result.stderr
+
+
+def test_collection_chooses_where_files_go_and_what_is_listed(
+    server: RunningServer, client: Client, tmp_path: Path
+) -> None:
+    folder = shots(tmp_path)
+    status, rows, _ = upload(server, str(folder / "b.png"), "--collection", "holiday")
+    assert status == 0 and rows[0]["outcome"] == "uploaded"
+    # The content check looks in the collection given: in another the same bytes are new.
+    status, rows, _ = upload(server, str(folder / "b.png"), "--collection", "studio")
+    assert status == 0 and rows[0]["outcome"] == "uploaded", rows
+    listed = CliRunner().invoke(
+        main, ["list", "--json", "--url", server.url], env={"SIGHTLINE_COLLECTION": "holiday"}
+    )
+    assert listed.exit_code == 0, listed.output
+    assert [(image["filename"], image["collection"]) for image in json.loads(listed.stdout)] == [
+        ("b.png", "holiday")
+    ]

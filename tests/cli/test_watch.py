@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from conftest import RunningServer
 from sightline import Client
 from sightline.cli import main
+from sightline.cli.remote import Server
 from sightline.cli.watch import STATE_NAME, Watcher, WatchState
 from support.imagegen import noise
 
@@ -65,7 +66,7 @@ def test_each_file_is_sent_once_and_not_again_after_a_restart(
 
 
 def test_a_file_is_taken_only_once_it_stopped_changing(tmp_path: Path) -> None:
-    state = WatchState(tmp_path / "state.json", "http://server")
+    state = WatchState(tmp_path / "state.json", Server("http://server"))
     photo = tmp_path / "photo.png"
     picture = noise(5)
     photo.write_bytes(picture[: len(picture) // 2])  # being copied

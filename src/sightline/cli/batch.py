@@ -1,45 +1,32 @@
-"""What the batch commands (upload, watch, reprocess) share: a client per thread, waiting for
-many images with a few requests, the progress display, and one line of JSON per item."""
+"""What the batch commands (upload, watch, reprocess, classifiers label and test) share: a
+client per thread, work on several threads with a row per item, waiting for many images with a
+few requests, and the count of outcomes that ends them."""
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-import click
 import httpx
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
-from sightline.cli.output import Printer, plain
+from sightline.cli.output import Column, Format, Printer, plain
+from sightline.cli.remote import Server, images_of
 from sightline.client import ApiError, Client
 
 FINISHED = frozenset({"done", "failed"})
 
 
-class Unreachable(click.ClickException):
-    """The server cannot be reached: exit status 3, as every client command."""
-
-    exit_code = 3
-
-
 class Connections:
     """One client per thread (each with its own connection pool), all closed together."""
 
-    def __init__(self, url: str, api_key: str | None) -> None:
-        self.url = url
-        self.api_key = api_key
+    def __init__(self, server: Server) -> None:
+        self.server = server
         self._local = threading.local()
         self._clients: list[Client] = []
         self._lock = threading.Lock()
@@ -47,7 +34,7 @@ class Connections:
     def client(self) -> Client:
         client: Client | None = getattr(self._local, "client", None)
         if client is None:
-            client = Client(self.url, api_key=self.api_key, timeout=120)
+            client = self.server.client(timeout=120)
             self._local.client = client
             with self._lock:
                 self._clients.append(client)
@@ -81,30 +68,58 @@ def failed_features(image: Mapping[str, Any]) -> dict[str, str]:
     return found
 
 
+def stored_image(client: Client, sha256: str) -> Mapping[str, Any] | None:
+    """The newest image of these exact bytes on the server (statuses only), if any: content
+    already stored is not sent again."""
+    found: list[Mapping[str, Any]] = plain(client.list(sha256=sha256, limit=1, results=""))["items"]
+    return found[0] if found else None
+
+
+def tally(
+    rows: Sequence[Mapping[str, Any]], noun: str, words: Mapping[str, str] | None = None
+) -> str:
+    """`20 files: 17 uploaded, 2 rejected, 1 failed`: how many rows had each outcome, in the
+    order and the words of `words` if given, else alphabetically."""
+    counts = Counter(row["outcome"] for row in rows)
+    words = words or {outcome: outcome for outcome in sorted(counts)}
+    parts = [f"{counts[outcome]} {word}" for outcome, word in words.items() if counts[outcome]]
+    return f"{len(rows)} {noun}{'' if len(rows) == 1 else 's'}: {', '.join(parts) or 'none'}"
+
+
+def streamed(printer: Printer, rows: Iterator[Row], columns: Sequence[Column]) -> list[Row]:
+    """The rows as they finish, kept for the summary; with --jsonl also printed at once (the
+    other formats wait for `print_rows`, once the progress bars are gone)."""
+    kept: list[Row] = []
+    if printer.output is not Format.JSONL:
+        kept.extend(rows)
+        return kept
+
+    def keeping() -> Iterator[Row]:
+        for row in rows:
+            kept.append(row)
+            yield row
+
+    printer.rows(keeping(), columns)
+    return kept
+
+
+def print_rows(
+    printer: Printer,
+    rows: Sequence[Row],
+    columns: Sequence[Column],
+    order: Callable[[Row], int] | None = None,
+) -> None:
+    """The rows `streamed` kept (unless --jsonl printed them), in `order` if given."""
+    if printer.output is not Format.JSONL:
+        printer.rows(sorted(rows, key=order) if order else rows, columns)
+
+
 def problem_text(row: Mapping[str, Any]) -> str:
     """The problem cell of a row: its error, or its failed features."""
     if row.get("error"):
         return str(row["error"]["message"])
     failed = row.get("failed_features") or {}
     return "; ".join(f"{name}: {message}" for name, message in failed.items())
-
-
-def batch_progress(printer: Printer) -> Progress:
-    """Upload and analysis bars on stderr that both count bytes (the upload's sent, the
-    analysis' finished) and say in their `files` field how many files: `Printer.progress`
-    shows one count per bar, these need both."""
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[files]}"),
-        TaskProgressColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=printer.err,
-        disable=not printer.err.is_terminal,
-    )
 
 
 Finished = Callable[[str, Mapping[str, Any] | None, dict[str, str] | None], None]
@@ -183,14 +198,14 @@ class Waiter:
             # The server refused or went away: every image still awaited says so in its row.
             with self._changed:
                 for image_id in list(self._pending):
-                    self._finish(image_id, None, error_of(exc, self.connections.url))
+                    self._finish(image_id, None, error_of(exc, self.connections.server.url))
         except Exception as exc:  # a defect: re-raised by __exit__ in the command's thread
             self.error = exc
 
     def _look(self, pending: dict[str, tuple[datetime | None, float]]) -> None:
         client = self.connections.client()
         times = [since for since, _ in pending.values()]
-        filters: dict[str, Any] = {"results": "", "limit": 200}
+        filters: dict[str, Any] = {"results": ""}
         if all(since is not None for since in times):
             # `uploaded_after` is exclusive: a millisecond earlier includes the oldest image.
             oldest = min(since for since in times if since is not None)
@@ -198,7 +213,7 @@ class Waiter:
         unfinished = {
             item["id"]
             for status in ("pending", "processing")
-            for item in client.iter_images(status=status, **filters)
+            for item in images_of(client, status=status, **filters)
         }
         now = time.monotonic()
         for image_id, (_since, added) in pending.items():
@@ -216,7 +231,7 @@ class Waiter:
             try:
                 image = plain(client.get(image_id))
             except ApiError as exc:
-                self._finish_locked(image_id, None, error_of(exc, self.connections.url))
+                self._finish_locked(image_id, None, error_of(exc, self.connections.server.url))
                 continue
             if image["status"] in FINISHED:
                 self._finish_locked(image_id, image, None)
@@ -232,3 +247,94 @@ class Waiter:
     ) -> None:
         if self._pending.pop(image_id, None) is not None:
             self.finished(image_id, image, error)
+
+
+Row = dict[str, Any]
+Item = TypeVar("Item")
+
+
+class Batch(Generic[Item]):
+    """Work on items on `concurrency` threads, yielding a row per item once final (done, or
+    analysed when awaited), in the order they finish. A subclass does one item in `_one`,
+    ending with `_done(row, amount)` or, to wait for its analysis, `_await(...)`; `amount` is
+    how far the item moves the progress bars (`_advance`)."""
+
+    thread_name = "sightline-batch"
+
+    def __init__(
+        self, connections: Connections, *, concurrency: int, wait_timeout: float = 600.0
+    ) -> None:
+        self.connections = connections
+        self.concurrency = concurrency
+        self.wait_timeout = wait_timeout
+        self.unreachable = False
+        self._finished: queue.Queue[Row] = queue.Queue()
+        self._awaited: dict[str, tuple[Row, int]] = {}
+
+    def _run(self, items: Sequence[Item]) -> Iterator[Row]:
+        waiter = Waiter(self.connections, self._analysed, timeout=self.wait_timeout)
+        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=self.thread_name)
+        with waiter:
+            try:
+                futures = [pool.submit(self._one, item, waiter) for item in items]
+                for _ in items:
+                    yield self._finished.get()
+                for future in futures:
+                    future.result()  # a defect in a thread surfaces here
+            except BaseException:
+                waiter.stop()
+                raise
+            finally:
+                pool.shutdown(cancel_futures=True)
+                waiter.close()
+
+    def _one(self, item: Item, waiter: Waiter) -> None:
+        raise NotImplementedError
+
+    def _advance(self, task: str, amount: int) -> None:
+        raise NotImplementedError
+
+    def _done(self, row: Row, amount: int) -> None:
+        self._advance("wait", amount)
+        self._finished.put(row)
+
+    def _await(self, waiter: Waiter, row: Row, amount: int, created_at: str | None = None) -> None:
+        self._awaited[row["image_id"]] = (row, amount)
+        waiter.add(row["image_id"], created_at)
+
+    def _analysed(
+        self, image_id: str, image: Mapping[str, Any] | None, error: dict[str, str] | None
+    ) -> None:
+        row, amount = self._awaited.pop(image_id)
+        if image is not None:
+            row.update(status=image["status"], failed_features=failed_features(image))
+        else:
+            row["error"] = error
+        self._done(row, amount)
+
+
+def in_parallel(
+    server: Server,
+    printer: Printer,
+    description: str,
+    items: Sequence[Item],
+    work: Callable[[Client, Item], Row],
+    *,
+    concurrency: int,
+) -> list[Row]:
+    """`work(client, item)` for each item on `concurrency` threads (a client each) under a
+    progress bar; the rows in the order of the items."""
+    connections = Connections(server)
+    try:
+        with printer.progress() as progress:
+            task = progress.add_task(description, total=len(items))
+
+            def one(item: Item) -> Row:
+                row = work(connections.client(), item)
+                progress.advance(task)
+                return row
+
+            with ThreadPoolExecutor(concurrency) as pool:
+                return list(pool.map(one, items))
+    finally:
+        connections.close()

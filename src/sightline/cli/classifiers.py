@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +14,17 @@ import httpx
 from rich.console import Group
 from rich.table import Table
 
-from sightline.cli.batch import Connections, Unreachable, error_of
+from sightline.cli.batch import error_of, in_parallel, stored_image, tally
 from sightline.cli.files import image_files, labelled_folders, read_error, sha256_of
 from sightline.cli.output import Column, Format, Printer, cell_text, output_options, plain
-from sightline.cli.remote import call, key_option, url_option
+from sightline.cli.remote import (
+    Server,
+    Unreachable,
+    call,
+    client_options,
+    images_of,
+    server_options,
+)
 from sightline.cli.upload import concurrency_option
 from sightline.client import ApiError, Client
 
@@ -61,14 +67,12 @@ def describe(record: Mapping[str, Any]) -> str:
 )
 @click.option("--description", default="")
 @output_options
-@url_option
-@key_option
+@client_options
 def classifiers_create(
-    name: str, kind: str, description: str, output: Format, url: str, api_key: str | None
+    name: str, kind: str, description: str, output: Format, client: Client
 ) -> None:
     """Create the classifier NAME."""
-    with Client(url, api_key=api_key) as client:
-        record = call(client.create_classifier, name, kind, description)
+    record = call(client.create_classifier, name, kind, description)
     Printer(output).record(record, lambda value: f"Created {describe(value)}.")
 
 
@@ -93,9 +97,9 @@ def label_one(
         row["error"] = {"code": "Unreadable", "message": read_error(exc)}
         return row
     try:
-        stored = plain(client.list(sha256=sha256_of(data), limit=1, results=""))["items"]
-        if stored:
-            report = plain(client.add_examples(name, [(stored[0]["id"], list(labels))]))
+        stored = stored_image(client, sha256_of(data))
+        if stored is not None:
+            report = plain(client.add_examples(name, [(stored["id"], list(labels))]))
             outcome = "labelled"
         else:
             report = plain(client.upload_examples(name, [path], list(labels)))
@@ -126,15 +130,13 @@ LABEL_COLUMNS = [
 @click.argument("arguments", nargs=-1, required=True, metavar="DIR | LABEL PATH...")
 @concurrency_option
 @output_options
-@url_option
-@key_option
+@server_options
 def classifiers_label(
     name: str,
     arguments: tuple[str, ...],
     concurrency: int,
     output: Format,
-    url: str,
-    api_key: str | None,
+    server: Server,
 ) -> None:
     """Label examples for classifier NAME. `label NAME DIR`: DIR holds a folder per label
     (DIR/cat/*.jpg, DIR/dog/*.jpg). `label NAME LABEL PATH...`: files, folders or globs, all
@@ -155,26 +157,18 @@ def classifiers_label(
             "Give a folder with a sub-folder per label, or a LABEL and the files to label."
         )
     printer = Printer(output)
-    connections = Connections(url, api_key)
-    try:
-        with printer.progress() as progress:
-            task = progress.add_task("Labelling", total=len(work))
-
-            def one(item: tuple[Path, list[str]]) -> dict[str, Any]:
-                row = label_one(connections.client(), name, item[0], item[1], url)
-                progress.advance(task)
-                return row
-
-            with ThreadPoolExecutor(concurrency) as pool:
-                rows = list(pool.map(one, work))
-    finally:
-        connections.close()
+    rows = in_parallel(
+        server,
+        printer,
+        "Labelling",
+        work,
+        lambda client, item: label_one(client, name, item[0], item[1], server.url),
+        concurrency=concurrency,
+    )
     printer.rows(rows, LABEL_COLUMNS)
-    counts = Counter(row["outcome"] for row in rows)
     per_label = Counter(label for row in rows if not row["error"] for label in row["labels"])
     printer.note(
-        f"{len(rows)} files: "
-        + ", ".join(f"{count} {outcome}" for outcome, count in sorted(counts.items()))
+        tally(rows, "file")
         + (
             "; examples per label: "
             + ", ".join(f"{label} {count}" for label, count in sorted(per_label.items()))
@@ -272,29 +266,24 @@ def confusion_table(
     help="Seconds to wait for training.",
 )
 @output_options
-@url_option
-@key_option
+@client_options
 def classifiers_train(
     name: str,
     threshold: float | None,
     wait: bool,
     timeout: float,
     output: Format,
-    url: str,
-    api_key: str | None,
+    client: Client,
 ) -> None:
     """Train a new version of NAME and wait until it is ready; print its cross-validated
     metrics: accuracy, each label's precision and recall, the confusion matrix (--json: the
     version as the API answers it)."""
     printer = Printer(output)
-    with Client(url, api_key=api_key) as client:
-        version = plain(call(client.train, name, threshold=threshold))
-        if wait:
-            with printer.progress() as progress:
-                progress.add_task(f"Training version {version['number']}", total=None)
-                version = plain(
-                    call(client.wait_for_version, name, version["number"], timeout=timeout)
-                )
+    version = plain(call(client.train, name, threshold=threshold))
+    if wait:
+        with printer.progress() as progress:
+            progress.add_task(f"Training version {version['number']}", total=None)
+            version = plain(call(client.wait_for_version, name, version["number"], timeout=timeout))
     if version["status"] == "training":
         printer.record(version, lambda value: f"Training version {value['number']} of {name}.")
         return
@@ -340,16 +329,14 @@ TEST_COLUMNS = [
 @click.option("--version", type=int, help="A version other than the published one.")
 @concurrency_option
 @output_options
-@url_option
-@key_option
+@server_options
 def classifiers_test(
     name: str,
     paths: tuple[str, ...],
     version: int | None,
     concurrency: int,
     output: Format,
-    url: str,
-    api_key: str | None,
+    server: Server,
 ) -> None:
     """Predict NAME's label for files, folders or globs (nothing is stored) and print a row
     per file: predicted label and its confidence. Given one folder with a sub-folder per
@@ -365,36 +352,28 @@ def classifiers_test(
         if per_label
         else [(path, None) for path in image_files(paths)]
     )
+
+    def predict(client: Client, item: tuple[Path, str | None]) -> dict[str, Any]:
+        path, expected = item
+        row: dict[str, Any] = {
+            "path": str(path),
+            "predicted": None,
+            "confidence": None,
+            "expected": expected,
+            "error": None,
+        }
+        try:
+            answer = plain(client.predict(name, path, version=version))
+        except (ApiError, httpx.HTTPError) as exc:
+            row["error"] = error_of(exc, server.url)
+        except OSError as exc:
+            row["error"] = {"code": "Unreadable", "message": read_error(exc)}
+        else:
+            row["predicted"], row["confidence"] = top(answer)
+        return row
+
     printer = Printer(output)
-    connections = Connections(url, api_key)
-    try:
-        with printer.progress() as progress:
-            task = progress.add_task("Predicting", total=len(work))
-
-            def one(item: tuple[Path, str | None]) -> dict[str, Any]:
-                path, expected = item
-                row: dict[str, Any] = {
-                    "path": str(path),
-                    "predicted": None,
-                    "confidence": None,
-                    "expected": expected,
-                    "error": None,
-                }
-                try:
-                    answer = plain(connections.client().predict(name, path, version=version))
-                except (ApiError, httpx.HTTPError) as exc:
-                    row["error"] = error_of(exc, url)
-                except OSError as exc:
-                    row["error"] = {"code": "Unreadable", "message": read_error(exc)}
-                else:
-                    row["predicted"], row["confidence"] = top(answer)
-                progress.advance(task)
-                return row
-
-            with ThreadPoolExecutor(concurrency) as pool:
-                rows = list(pool.map(one, work))
-    finally:
-        connections.close()
+    rows = in_parallel(server, printer, "Predicting", work, predict, concurrency=concurrency)
     printer.rows(rows, TEST_COLUMNS)
     if per_label:
         scored = [row for row in rows if not row["error"]]
@@ -424,14 +403,12 @@ def classifiers_test(
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--version", type=int, help="A version other than the published one.")
 @output_options
-@url_option
-@key_option
+@client_options
 def classifiers_predict(
-    name: str, file: Path, version: int | None, output: Format, url: str, api_key: str | None
+    name: str, file: Path, version: int | None, output: Format, client: Client
 ) -> None:
     """Print NAME's labels for FILE, most likely first, with their confidence."""
-    with Client(url, api_key=api_key) as client:
-        answer = call(client.predict, name, file, version=version)
+    answer = call(client.predict, name, file, version=version)
     Printer(output).record(answer, prediction_view)
 
 
@@ -449,7 +426,7 @@ def backfill_progress(
         task = progress.add_task(f"Predicting with {record['name']}", total=None)
         while True:
             total = done = 0
-            for image in client.iter_images(results="", limit=200):
+            for image in images_of(client, results=""):
                 total += 1
                 state = plain(image)["features"].get(feature)
                 if state and state["version"] == version and state["status"] in FINISHED_FEATURE:
@@ -473,18 +450,14 @@ def backfill_progress(
     help="Follow the backfill with a progress bar until it is done.",
 )
 @output_options
-@url_option
-@key_option
-def classifiers_backfill(
-    name: str, wait: bool, output: Format, url: str, api_key: str | None
-) -> None:
+@client_options
+def classifiers_backfill(name: str, wait: bool, output: Format, client: Client) -> None:
     """Predict with NAME's published version on the images already stored (those without
     its prediction), in the background on the server."""
     printer = Printer(output)
-    with Client(url, api_key=api_key) as client:
-        record = plain(call(client.backfill, name))
-        if wait:
-            call(backfill_progress, client, printer, record)
+    record = plain(call(client.backfill, name))
+    if wait:
+        call(backfill_progress, client, printer, record)
     printer.record(record, lambda value: f"Backfilled {describe(value)}.")
 
 
@@ -499,25 +472,22 @@ def classifiers_backfill(
     "backfill NAME` does it with a progress bar).",
 )
 @output_options
-@url_option
-@key_option
+@client_options
 def classifiers_publish(
     name: str,
     version: int,
     run_on_upload: bool | None,
     backfill: bool,
     output: Format,
-    url: str,
-    api_key: str | None,
+    client: Client,
 ) -> None:
     """Publish VERSION of NAME (the one predictions and `custom:NAME` use)."""
     printer = Printer(output)
-    with Client(url, api_key=api_key) as client:
-        record = call(client.publish, name, version)
-        if run_on_upload is not None:
-            record = call(client.update_classifier, name, run_on_upload=run_on_upload)
-        if backfill:  # in the background: `classifiers backfill NAME` follows one
-            record = call(client.backfill, name)
+    record = call(client.publish, name, version)
+    if run_on_upload is not None:
+        record = call(client.update_classifier, name, run_on_upload=run_on_upload)
+    if backfill:  # in the background: `classifiers backfill NAME` follows one
+        record = call(client.backfill, name)
     printer.record(record, lambda value: f"Published {describe(value)}.")
 
 
@@ -527,14 +497,10 @@ def classifiers_publish(
 @click.option(
     "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Default: NAME-vN.zip"
 )
-@url_option
-@key_option
-def classifiers_export(
-    name: str, version: int, output: Path | None, url: str, api_key: str | None
-) -> None:
+@client_options
+def classifiers_export(name: str, version: int, output: Path | None, client: Client) -> None:
     """Save VERSION of NAME as a zip: model.onnx (input: the embedding), labels, metrics."""
-    with Client(url, api_key=api_key) as client:
-        data = call(client.export, name, version)
+    data = call(client.export, name, version)
     target = output or Path(f"{name}-v{version}.zip")
     target.write_bytes(data)
     Printer().note(f"Wrote {target}.")

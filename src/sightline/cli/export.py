@@ -20,9 +20,9 @@ from typing import IO, Any, Protocol
 
 import click
 
-from sightline.cli.images import PAGE, filter_options, images_of
+from sightline.cli.images import filter_options
 from sightline.cli.output import Printer
-from sightline.cli.remote import client_options
+from sightline.cli.remote import PAGE, call, client_options, images_of
 from sightline.client import Client
 
 Image = Mapping[str, Any]
@@ -370,8 +370,8 @@ EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": 
 @click.command(
     epilog="""\b
 Examples:
-  sightline export -o images.csv                       a row per image, the main results
-  sightline export --rows tags -o tags.parquet         a row per tag
+  sightline export -o images.csv                 # a row per image, the main results
+  sightline export --rows tags -o tags.parquet   # a row per tag
   sightline export --rows lines --status done > text.csv
   sightline export --features tags,custom:defects --fields id,filename,tags,custom:defects
   sightline export --format jsonl --after 2026-12-01 | jq .
@@ -426,13 +426,19 @@ def export(
         raise click.UsageError("Parquet is written to a file: give --output FILE.parquet.")
     with ExitStack() as closing:
         writer = _writer(format_, output, chosen, closing)
-        count = 0
-        for row in export_rows(client, rows, chosen, filters):
-            writer.write(row)
-            count += 1
-        writer.close()
+        count = call(write_all, writer, export_rows(client, rows, chosen, filters))
     where = f" to {output}" if output else ""
     Printer().note(f"{count} {rows if count != 1 else rows.removesuffix('s')} exported{where}")
+
+
+def write_all(writer: RowWriter, rows: Iterable[Mapping[str, Cell]]) -> int:
+    """Writes the rows as they come; returns how many."""
+    count = 0
+    for row in rows:
+        writer.write(row)
+        count += 1
+    writer.close()
+    return count
 
 
 def _listed(value: str | None) -> list[str] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
@@ -17,6 +17,7 @@ from sightline.cli.remote import (
     Unreachable,
     call,
     client_options,
+    images_of,
     vectors_option,
 )
 from sightline.client import Client, SearchPage
@@ -92,31 +93,10 @@ def _moment(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone().isoformat()
 
 
-PAGE = 200  # the most `GET /v1/images` answers at once
-
-
-def images_of(
-    client: Client, limit: int | None = None, *, page_size: int = PAGE, **params: Any
-) -> Iterator[Mapping[str, Any]]:
-    """The images `GET /v1/images` lists with `params` (filters, `results`,
-    `include_vectors`), newest first, a page at a time (`limit` of them, or all)."""
-    cursor = None
-    left = limit
-    while left is None or left > 0:
-        size = page_size if left is None else min(left, page_size)
-        page = call(client.list, cursor=cursor, limit=size, **params)
-        yield from page["items"]
-        if left is not None:
-            left -= len(page["items"])
-        cursor = page.get("next_cursor")
-        if not cursor:
-            return
-
-
 @click.command(
     epilog="""\b
 Examples:
-  sightline get img_01J… --wait          wait until analysed, then one row
+  sightline get img_01J… --wait          # once it is analysed, as a row
   sightline get img_01J… --json | jq .features.tags.result.tags
 """
 )
@@ -136,8 +116,8 @@ def get(image_id: str, wait: bool, vectors: bool, output: Format, client: Client
     "list",
     epilog="""\b
 Examples:
-  sightline list --status failed               the newest 50 that failed
-  sightline list --all --jsonl > images.jsonl  every image, streamed
+  sightline list --status failed               # the newest 50 that failed
+  sightline list --all --jsonl > images.jsonl  # every image, streamed
   sightline list --after 2026-12-01 --type image/png
 """,
 )
@@ -164,7 +144,7 @@ def list_(
     """Print the newest images, a table row each (`--jsonl`: one image a line, as they come)."""
     images = images_of(client, None if every else limit, include_vectors=vectors, **filters)
     printer = Printer(output)
-    count = printer.rows(images, IMAGE_COLUMNS)
+    count = call(printer.rows, images, IMAGE_COLUMNS)
     if printer.for_people:
         printer.note(f"{count} images")
 
@@ -212,8 +192,8 @@ STRATEGIES = {
 @click.command(
     epilog="""\b
 Examples:
-  sightline search "red car"                 images with the words, best first
-  sightline search beach --mode semantic     by meaning
+  sightline search "red car"                 # images with the words, best first
+  sightline search beach --mode semantic     # by meaning
   sightline search --tag dog --label good --json
 """
 )

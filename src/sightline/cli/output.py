@@ -19,7 +19,7 @@ import click
 from pydantic import BaseModel
 from rich import box
 from rich.cells import cell_len
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -31,6 +31,7 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -161,7 +162,7 @@ class Printer:
                 break
             shown.remove(index)
             table = _table(columns, shown, cells, title)
-        self.out.print(table)
+        self.out.print(Trimmed(table))
         return len(collected)
 
     def one(self, value: Any, columns: Sequence[Column]) -> None:
@@ -171,34 +172,59 @@ class Printer:
         else:
             self.record(value, str)
 
-    def record(self, value: Any, render: Callable[[Any], object]) -> None:
+    def record(self, value: Any, render: Callable[[Any], RenderableType]) -> None:
         """One answer: `render(value)` (text or a rich renderable) for people, else JSON."""
         if self.output is Format.TABLE:
             rendered = render(value)
             # Plain text keeps its lines as they are (long ones are not folded at 80 columns
-            # when piped); tables and groups fit the terminal.
-            self.out.print(rendered, soft_wrap=isinstance(rendered, str | Text))
+            # when piped); tables and groups fit the terminal, without their padding.
+            if isinstance(rendered, str | Text):
+                self.out.print(rendered, soft_wrap=True)
+            else:
+                self.out.print(Trimmed(rendered))
         else:
             indent = 2 if self.output is Format.JSON else None
             click.echo(json.dumps(plain(value), ensure_ascii=False, indent=indent))
 
     def note(self, message: str) -> None:
-        """A line for people on stderr (counts, what was done); never mixed into data."""
-        self.err.print(message)
+        """A line for people on stderr (counts, what was done); never mixed into data. Off a
+        terminal it is printed whole, as given (not folded at 80 columns, brackets kept), so
+        that a log or `grep` finds each summary on one line."""
+        self.err.print(message, soft_wrap=not self.err.is_terminal, markup=False)
 
     def progress(self, *, bytes_: bool = False) -> Progress:
-        """A progress display on stderr (files done of total, rate, time left; bytes and bytes
-        per second with `bytes_`). It draws nothing unless stderr is a terminal."""
+        """A progress display on stderr (files done of total, rate, time left). With `bytes_`,
+        bars count bytes (and bytes per second) and each task says how many files in its
+        `files` field (`add_task(..., files="3/20 files")`). It draws nothing unless stderr is
+        a terminal."""
         columns: list[Any] = [
             TextColumn("[progress.description]{task.description}"),
             BarColumn(),
-            MofNCompleteColumn(),
+            TextColumn("{task.fields[files]}") if bytes_ else MofNCompleteColumn(),
             TaskProgressColumn(),
         ]
         if bytes_:
             columns += [DownloadColumn(), TransferSpeedColumn()]
         columns += [TimeElapsedColumn(), TimeRemainingColumn()]
         return Progress(*columns, console=self.err, disable=not self.err.is_terminal)
+
+
+class Trimmed:
+    """A renderable printed without the spaces rich pads its lines with to the full width
+    (tables, grids): no trailing spaces in what people copy or pipe."""
+
+    def __init__(self, renderable: RenderableType) -> None:
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for line in console.render_lines(self.renderable, options, pad=False):
+            while line and not line[-1].control and not line[-1].text.rstrip():
+                line.pop()
+            if line and not line[-1].control:
+                last = line.pop()
+                line.append(Segment(last.text.rstrip(), last.style))
+            yield from line
+            yield Segment.line()
 
 
 def _narrowest(columns: Sequence[Column], shown: Sequence[int], cells: list[list[str]]) -> int:

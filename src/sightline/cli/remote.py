@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar, cast
 
 import click
@@ -23,17 +24,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 # click's own for a usage error.
 REFUSED = 1
 UNREACHABLE = 3
-
-url_option = click.option(
-    "--url",
-    envvar="SIGHTLINE_URL",
-    default="http://127.0.0.1:8080",
-    show_default=True,
-    help="Server base URL [env: SIGHTLINE_URL].",
-)
-key_option = click.option(
-    "--api-key", envvar="SIGHTLINE_API_KEY", default=None, help="API key [env: SIGHTLINE_API_KEY]."
-)
 
 
 def _collection(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -61,21 +51,82 @@ vectors_option = click.option(
 )
 
 
-def client_options(command: F) -> F:
+@dataclass(frozen=True)
+class Server:
+    """Where a command's requests go: the server's address, the API key and the collection."""
+
+    url: str
+    api_key: str | None = None
+    collection: str | None = None
+
+    def client(self, *, timeout: float = 60.0) -> Client:
+        return Client(self.url, api_key=self.api_key, collection=self.collection, timeout=timeout)
+
+
+def server_options(command: F) -> F:
     """`--url`, `--api-key` and `--collection` (and their variables), given to the command
-    as `client`: a `Client` for that server, closed when the command ends."""
+    as `server`: for commands that make clients of their own (one per thread)."""
 
     @functools.wraps(command)
-    def with_client(
+    def with_server(
         *args: Any, url: str, api_key: str | None, collection: str | None, **kwargs: Any
     ) -> Any:
-        client = Client(url, api_key=api_key, collection=collection)
+        return command(*args, server=Server(url, api_key, collection), **kwargs)
+
+    options = [
+        click.option(
+            "--url",
+            envvar="SIGHTLINE_URL",
+            default="http://127.0.0.1:8080",
+            show_default=True,
+            help="Server base URL [env: SIGHTLINE_URL].",
+        ),
+        click.option(
+            "--api-key",
+            envvar="SIGHTLINE_API_KEY",
+            default=None,
+            help="API key [env: SIGHTLINE_API_KEY].",
+        ),
+        collection_option,
+    ]
+    for option in reversed(options):
+        with_server = option(with_server)
+    return cast(F, with_server)
+
+
+def client_options(command: F) -> F:
+    """`server_options`, given to the command as `client`: a `Client` for that server,
+    closed when the command ends."""
+
+    @functools.wraps(command)
+    def with_client(*args: Any, server: Server, **kwargs: Any) -> Any:
+        client = server.client()
         click.get_current_context().with_resource(client)
         return command(*args, client=client, **kwargs)
 
-    for option in (collection_option, key_option, url_option):
-        with_client = option(with_client)
-    return cast(F, with_client)
+    return cast(F, server_options(with_client))
+
+
+PAGE = 200  # the most `GET /v1/images` answers at once
+
+
+def images_of(
+    client: Client, limit: int | None = None, *, page_size: int = PAGE, **params: Any
+) -> Iterator[Mapping[str, Any]]:
+    """The images `GET /v1/images` lists with `params` (filters, `results`,
+    `include_vectors`), newest first, a page at a time (`limit` of them, or all). The
+    client's errors come as they are: `call` what reads them for one-line messages."""
+    cursor = None
+    left = limit
+    while left is None or left > 0:
+        size = page_size if left is None else min(left, page_size)
+        page = client.list(cursor=cursor, limit=size, **params)
+        yield from page["items"]
+        if left is not None:
+            left -= len(page["items"])
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return
 
 
 class Unreachable(click.ClickException):

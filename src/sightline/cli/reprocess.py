@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import queue
-from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import click
@@ -13,24 +10,29 @@ import httpx
 from rich.progress import Progress, TaskID
 
 from sightline.cli.batch import (
+    Batch,
     Connections,
-    Unreachable,
     Waiter,
     error_of,
     failed_features,
+    print_rows,
     problem_text,
+    streamed,
+    tally,
 )
 from sightline.cli.output import Column, Format, Printer, output_options, plain
-from sightline.cli.remote import key_option, url_option
-from sightline.cli.upload import concurrency_option, kept_rows, row_failed
+from sightline.cli.remote import Server, Unreachable, call, images_of, server_options
+from sightline.cli.upload import concurrency_option, row_failed
 from sightline.client import ApiError
 
 UNFINISHED = frozenset({"pending", "processing"})
 
 
-class Reprocessor:
+class Reprocessor(Batch[str]):
     """Asks for each image's analysis again on `concurrency` threads and yields a row per
     image once final (asked, or analysed with `wait`), in the order they finish."""
+
+    thread_name = "sightline-reprocess"
 
     def __init__(
         self,
@@ -42,37 +44,20 @@ class Reprocessor:
         wait: bool,
         progress: Progress,
     ) -> None:
-        self.connections = connections
+        super().__init__(connections, concurrency=concurrency)
         self.features = features
         self.outdated_only = outdated_only
-        self.concurrency = concurrency
         self.wait = wait
         self.progress = progress
-        self.unreachable = False
-        self._finished: queue.Queue[dict[str, Any]] = queue.Queue()
-        self._awaited: dict[str, dict[str, Any]] = {}
         self._tasks: dict[str, TaskID] = {}
 
     def run(self, image_ids: Sequence[str]) -> Iterator[dict[str, Any]]:
         self._tasks["ask"] = self.progress.add_task("Reprocessing", total=len(image_ids))
         if self.wait:
             self._tasks["wait"] = self.progress.add_task("Analysing", total=len(image_ids))
-        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="sightline-reprocess")
-        with Waiter(self.connections, self._analysed) as waiter:
-            try:
-                futures = [pool.submit(self._ask, image_id, waiter) for image_id in image_ids]
-                for _ in image_ids:
-                    yield self._finished.get()
-                for future in futures:
-                    future.result()
-            except BaseException:
-                waiter.stop()
-                raise
-            finally:
-                pool.shutdown(cancel_futures=True)
-                waiter.close()
+        return self._run(image_ids)
 
-    def _ask(self, image_id: str, waiter: Waiter) -> None:
+    def _one(self, image_id: str, waiter: Waiter) -> None:
         row: dict[str, Any] = {
             "image_id": image_id,
             "outcome": "failed",
@@ -89,35 +74,22 @@ class Reprocessor:
                 )
             )
         except (ApiError, httpx.HTTPError) as exc:
-            row["error"] = error_of(exc, self.connections.url)
+            row["error"] = error_of(exc, self.connections.server.url)
             self.unreachable = self.unreachable or isinstance(exc, httpx.TransportError)
         else:
             queued = image["status"] in UNFINISHED
             row.update(outcome="queued" if queued else "up to date", status=image["status"])
             row["failed_features"] = {} if queued else failed_features(image)
             if self.wait and queued:
-                self._awaited[image_id] = row
-                self._advance("ask")
-                waiter.add(image_id)
+                self._advance("ask", 1)
+                self._await(waiter, row, 1)
                 return
-        self._advance("ask")
-        self._advance("wait")
-        self._finished.put(row)
+        self._advance("ask", 1)
+        self._done(row, 1)
 
-    def _analysed(
-        self, image_id: str, image: Mapping[str, Any] | None, error: dict[str, str] | None
-    ) -> None:
-        row = self._awaited.pop(image_id)
-        if image is not None:
-            row.update(status=image["status"], failed_features=failed_features(image))
-        else:
-            row["error"] = error
-        self._advance("wait")
-        self._finished.put(row)
-
-    def _advance(self, task: str) -> None:
+    def _advance(self, task: str, amount: int) -> None:
         if task in self._tasks:
-            self.progress.advance(self._tasks[task])
+            self.progress.advance(self._tasks[task], amount)
 
 
 COLUMNS = [
@@ -131,7 +103,7 @@ COLUMNS = [
 @click.command(
     epilog="""\b
 Examples:
-  sightline reprocess img_01H… img_01J… --features tags,ocr --wait
+  sightline reprocess img_01H… img_01J… --features tags,read --wait
   sightline reprocess --all --outdated-only      # after upgrading models"""
 )
 @click.argument("image_ids", nargs=-1)
@@ -150,8 +122,7 @@ Examples:
 @click.option("--wait/--no-wait", default=False, help="Also wait until each image is analysed.")
 @concurrency_option
 @output_options
-@url_option
-@key_option
+@server_options
 def reprocess(
     image_ids: tuple[str, ...],
     all_: bool,
@@ -161,8 +132,7 @@ def reprocess(
     wait: bool,
     concurrency: int,
     output: Format,
-    url: str,
-    api_key: str | None,
+    server: Server,
 ) -> None:
     """Analyse stored images again: IMAGE_IDS, or every image with --all. Prints a row per
     image: queued, or up to date (nothing to recompute, with --outdated-only); with --wait
@@ -174,10 +144,10 @@ def reprocess(
     if status and not all_:
         raise click.UsageError("--status goes with --all.")
     printer = Printer(output)
-    connections = Connections(url, api_key)
-    rows: list[dict[str, Any]] = []
+    connections = Connections(server)
     try:
-        ids = list(image_ids) or _every_image(connections, status)
+        every = images_of(connections.client(), status=status, results="")
+        ids = list(image_ids) or [image["id"] for image in call(list, every)]
         with printer.progress() as progress:
             reprocessor = Reprocessor(
                 connections,
@@ -187,34 +157,13 @@ def reprocess(
                 wait=wait,
                 progress=progress,
             )
-            found = reprocessor.run(ids)
-            if output is Format.JSONL:
-                printer.rows(kept_rows(found, rows), COLUMNS)
-            else:
-                rows.extend(found)
+            rows = streamed(printer, reprocessor.run(ids), COLUMNS)
     finally:
         connections.close()
-    if output is not Format.JSONL:
-        order = {image_id: index for index, image_id in enumerate(ids)}
-        rows.sort(key=lambda row: order[row["image_id"]])
-        printer.rows(rows, COLUMNS)
-    counts = Counter(row["outcome"] for row in rows)
-    printer.note(
-        f"{len(rows)} image{'s' if len(rows) != 1 else ''}: "
-        + ", ".join(f"{count} {outcome}" for outcome, count in sorted(counts.items()))
-        + "."
-    )
+    order = {image_id: index for index, image_id in enumerate(ids)}
+    print_rows(printer, rows, COLUMNS, lambda row: order[row["image_id"]])
+    printer.note(tally(rows, "image") + ".")
     if reprocessor.unreachable:
         raise Unreachable("Cannot reach the server: the images not asked for are marked so.")
     if any(row_failed(row) for row in rows):
         raise SystemExit(1)
-
-
-def _every_image(connections: Connections, status: str | None) -> list[str]:
-    client = connections.client()
-    try:
-        return [image["id"] for image in client.iter_images(status=status, results="", limit=200)]
-    except ApiError as exc:
-        raise click.ClickException(f"{exc.code}: {exc.message}") from exc
-    except httpx.TransportError as exc:
-        raise Unreachable(f"Cannot reach the server at {connections.url}.") from exc

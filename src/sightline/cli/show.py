@@ -259,8 +259,8 @@ def summary(image: Mapping[str, Any]) -> Group:
     epilog="""\b
 Examples:
   sightline show img_01J…
-  sightline show img_01J… --wait          once it is analysed
-  sightline show img_01J… --json          the image as the server answers it
+  sightline show img_01J… --wait          # once it is analysed
+  sightline show img_01J… --json          # the image as the server answers it
 """
 )
 @click.argument("image_id")

@@ -4,11 +4,9 @@ skipped, one bad file never stopping the rest, and a table of what became of eac
 from __future__ import annotations
 
 import json
-import queue
 import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +15,21 @@ import httpx
 from rich.progress import Progress, TaskID
 
 from sightline.cli.batch import (
+    FINISHED,
+    Batch,
     Connections,
-    Unreachable,
     Waiter,
-    batch_progress,
     error_of,
     failed_features,
+    print_rows,
     problem_text,
+    stored_image,
+    streamed,
+    tally,
 )
 from sightline.cli.files import image_files, read_error, sha256_of
 from sightline.cli.output import Column, Format, Printer, output_options, plain
-from sightline.cli.remote import key_option, url_option
+from sightline.cli.remote import Server, Unreachable, server_options
 from sightline.client import ApiError
 
 # What became of a file; `stored`: these bytes were on the server already, nothing was sent.
@@ -46,10 +48,12 @@ def row_failed(row: Mapping[str, Any]) -> bool:
     return bool(row["error"] or row["failed_features"] or row.get("status") == "failed")
 
 
-class Uploader:
+class Uploader(Batch[tuple[Path, int]]):
     """Uploads files on `concurrency` threads, yields a row per file once it is final (uploaded,
     or analysed with `wait`), in the order they finish. Before sending a file it asks whether
     its bytes are stored already (`GET /v1/images?sha256=`) unless `force`."""
+
+    thread_name = "sightline-upload"
 
     def __init__(
         self,
@@ -63,18 +67,12 @@ class Uploader:
         wait_timeout: float = 600.0,
         progress: Progress | None = None,
     ) -> None:
-        self.connections = connections
+        super().__init__(connections, concurrency=concurrency, wait_timeout=wait_timeout)
         self.features = features
         self.metadata = metadata
-        self.concurrency = concurrency
         self.force = force
         self.wait = wait
-        self.wait_timeout = wait_timeout
         self.progress = progress
-        self.unreachable = False
-        self._finished: queue.Queue[dict[str, Any]] = queue.Queue()
-        self._sizes: dict[str, int] = {}
-        self._awaited: dict[str, dict[str, Any]] = {}
         self._counts: Counter[str] = Counter()
         self._counting = threading.Lock()
         self._tasks: dict[str, TaskID] = {}
@@ -91,26 +89,10 @@ class Uploader:
                 self._tasks["wait"] = self.progress.add_task(
                     "Analysing", total=sum(sizes), files=f"0/{len(files)} files"
                 )
-        waiter = Waiter(self.connections, self._analysed, timeout=self.wait_timeout)
-        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="sightline-upload")
-        with waiter:
-            try:
-                futures: list[Future[None]] = [
-                    pool.submit(self._send, path, size, waiter)
-                    for path, size in zip(files, sizes, strict=True)
-                ]
-                for _ in files:
-                    yield self._finished.get()
-                for future in futures:
-                    future.result()  # a defect in a thread surfaces here
-            except BaseException:
-                waiter.stop()
-                raise
-            finally:
-                pool.shutdown(cancel_futures=True)
-                waiter.close()
+        return self._run(list(zip(files, sizes, strict=True)))
 
-    def _send(self, path: Path, size: int, waiter: Waiter) -> None:
+    def _one(self, item: tuple[Path, int], waiter: Waiter) -> None:
+        path, size = item
         row: dict[str, Any] = {
             "path": str(path),
             "outcome": "failed",
@@ -129,37 +111,33 @@ class Uploader:
             row["sha256"] = sha256_of(data)
             created_at = self._upload(row, data, path.name)
         self._advance("upload", size)
-        if self.wait and row["image_id"] and row["status"] not in {"done", "failed"}:
-            self._sizes[row["image_id"]] = size
-            self._awaited[row["image_id"]] = row
-            waiter.add(row["image_id"], created_at)
-            return
-        self._advance("wait", size)
-        self._finished.put(row)
+        if self.wait and row["image_id"] and row["status"] not in FINISHED:
+            self._await(waiter, row, size, created_at)
+        else:
+            self._done(row, size)
 
     def _upload(self, row: dict[str, Any], data: bytes, name: str) -> str | None:
         """Fills `row` in; returns the image's `created_at` (to narrow the waiter's looks)."""
         if self.unreachable:
             row["error"] = {
                 "code": "Unreachable",
-                "message": f"Not sent: cannot reach the server at {self.connections.url}.",
+                "message": f"Not sent: cannot reach the server at {self.connections.server.url}.",
             }
             return None
         client = self.connections.client()
         try:
             if not self.force:
-                found = plain(client.list(sha256=row["sha256"], limit=1, results=""))["items"]
-                if found:
-                    row.update(outcome="stored", image_id=found[0]["id"])
-                    row.update(status=found[0]["status"])
-                    row["failed_features"] = failed_features(found[0])
+                stored = stored_image(client, row["sha256"])
+                if stored is not None:
+                    row.update(outcome="stored", image_id=stored["id"], status=stored["status"])
+                    row["failed_features"] = failed_features(stored)
                     # Already analysed: nothing to wait for, its statuses are known.
-                    return None if found[0]["status"] in {"done", "failed"} else ""
+                    return None if stored["status"] in FINISHED else ""
             image = plain(
                 client.upload(data, features=self.features, metadata=self.metadata, filename=name)
             )
         except (ApiError, httpx.HTTPError) as exc:
-            row["error"] = error_of(exc, self.connections.url)
+            row["error"] = error_of(exc, self.connections.server.url)
             if isinstance(exc, httpx.TransportError):
                 self.unreachable = True
             row["outcome"] = (
@@ -173,24 +151,12 @@ class Uploader:
         )
         return str(image["created_at"])
 
-    def _analysed(
-        self, image_id: str, image: Mapping[str, Any] | None, error: dict[str, str] | None
-    ) -> None:
-        row = self._awaited.pop(image_id)
-        if image is not None:
-            row["status"] = image["status"]
-            row["failed_features"] = failed_features(image)
-        else:
-            row["error"] = error
-        self._advance("wait", self._sizes.pop(image_id, 0))
-        self._finished.put(row)
-
-    def _advance(self, task: str, size: int) -> None:
+    def _advance(self, task: str, amount: int) -> None:
         with self._counting:  # called from the upload threads and the waiter's
             self._counts[task] += 1
             files = f"{self._counts[task]}/{self._total} files"
         if task in self._tasks and self.progress is not None:
-            self.progress.update(self._tasks[task], advance=size, files=files)
+            self.progress.update(self._tasks[task], advance=amount, files=files)
 
 
 def _size(path: Path) -> int:
@@ -216,9 +182,7 @@ def result_columns(*, waited: bool) -> list[Column]:
 def summary(rows: Sequence[Mapping[str, Any]]) -> str:
     """`20 files: 17 uploaded, 1 duplicate, 1 already stored, 1 rejected; 2 with failed
     features`: counts only, the rows say which."""
-    counts = Counter(row["outcome"] for row in rows)
-    parts = [f"{counts[key]} {OUTCOME_WORDS[key]}" for key in OUTCOME_WORDS if counts[key]]
-    text = f"{len(rows)} file{'s' if len(rows) != 1 else ''}: {', '.join(parts) or 'none'}"
+    text = tally(rows, "file", OUTCOME_WORDS)
     with_failures = sum(1 for row in rows if row["failed_features"])
     if with_failures:
         text += f"; {with_failures} with failed features"
@@ -287,8 +251,7 @@ Examples:
 @click.option("--force", is_flag=True, help="Send files even when their content is stored already.")
 @concurrency_option
 @output_options
-@url_option
-@key_option
+@server_options
 def upload(
     paths: tuple[str, ...],
     features: str | None,
@@ -298,8 +261,7 @@ def upload(
     force: bool,
     concurrency: int,
     output: Format,
-    url: str,
-    api_key: str | None,
+    server: Server,
 ) -> None:
     """Upload files, folders (searched recursively for images) and glob patterns (quoted:
     `'shots/**/*.png'`) to a running server, several at once, and print a table of what
@@ -318,10 +280,10 @@ def upload(
             "No image files there (from folders, only names ending .jpg, .png … are taken)."
         )
         return
-    connections = Connections(url, api_key)
-    rows: list[dict[str, Any]] = []
+    columns = result_columns(waited=wait)
+    connections = Connections(server)
     try:
-        with batch_progress(printer) as progress:
+        with printer.progress(bytes_=True) as progress:
             uploader = Uploader(
                 connections,
                 features=features.split(",") if features else None,
@@ -332,23 +294,9 @@ def upload(
                 wait_timeout=wait_timeout,
                 progress=progress,
             )
-            if output is Format.JSONL:  # streamed as files finish
-                printer.rows(kept_rows(uploader.run(files), rows), result_columns(waited=wait))
-            else:
-                rows.extend(uploader.run(files))
+            rows = streamed(printer, uploader.run(files), columns)
     finally:
         connections.close()
-    if output is not Format.JSONL:  # in the order given, once the bars are gone
-        order = {str(path): index for index, path in enumerate(files)}
-        rows.sort(key=lambda row: order[row["path"]])
-        printer.rows(rows, result_columns(waited=wait))
+    order = {str(path): index for index, path in enumerate(files)}  # as given
+    print_rows(printer, rows, columns, lambda row: order[row["path"]])
     finish(printer, rows, uploader.unreachable)
-
-
-def kept_rows(
-    rows: Iterator[dict[str, Any]], kept: list[dict[str, Any]]
-) -> Iterator[dict[str, Any]]:
-    """`rows`, each also kept in `kept` (for the summary after they are printed)."""
-    for row in rows:
-        kept.append(row)
-        yield row

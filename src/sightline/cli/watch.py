@@ -22,17 +22,16 @@ from typing import Any
 
 import click
 
-from sightline.cli.batch import Connections, problem_text
+from sightline.cli.batch import Connections, print_rows, problem_text, streamed
 from sightline.cli.files import folder_images, read_error, sha256_of
 from sightline.cli.output import Format, Printer, output_options
-from sightline.cli.remote import key_option, url_option
+from sightline.cli.remote import Server, server_options
 from sightline.cli.upload import (
     OUTCOME_WORDS,
     Uploader,
     concurrency_option,
     features_option,
     finish,
-    kept_rows,
     metadata_option,
     result_columns,
 )
@@ -51,12 +50,13 @@ class Seen:
 
 
 class WatchState:
-    """The files sent from a folder, per server: `{url: {relative path: {size, mtime_ns,
-    sha256, image_id, outcome}}}` in a JSON file, replaced whole (never half-written)."""
+    """The files sent from a folder, per server and collection: `{url (and " collection
+    NAME" with --collection): {relative path: {size, mtime_ns, sha256, image_id, outcome}}}`
+    in a JSON file, replaced whole (never half-written)."""
 
-    def __init__(self, path: Path, url: str) -> None:
+    def __init__(self, path: Path, server: Server) -> None:
         self.path = path
-        self.url = url
+        where = server.url + (f" collection {server.collection}" if server.collection else "")
         self._all: dict[str, dict[str, dict[str, Any]]] = {}
         if path.exists():
             try:
@@ -66,7 +66,7 @@ class WatchState:
                     f"The watch state file {path} is damaged ({exc}); move it away to start "
                     "over (files already stored are still skipped by their content)."
                 ) from exc
-        self.files = self._all.setdefault(url, {})
+        self.files = self._all.setdefault(where, {})
 
     def entry(self, key: str) -> dict[str, Any] | None:
         return self.files.get(key)
@@ -225,8 +225,7 @@ Examples:
 @click.option("--wait/--no-wait", default=False, help="Also wait until each image is analysed.")
 @concurrency_option
 @output_options
-@url_option
-@key_option
+@server_options
 def watch(
     folder: Path,
     once: bool,
@@ -238,8 +237,7 @@ def watch(
     wait: bool,
     concurrency: int,
     output: Format,
-    url: str,
-    api_key: str | None,
+    server: Server,
 ) -> None:
     """Upload the images that appear in FOLDER (and its sub-folders), each once and only
     once fully written, until Ctrl-C (or, with --once, what is there now). A restart sends
@@ -249,11 +247,11 @@ def watch(
     cannot be reached."""
     printer = Printer(output)
     try:
-        state = WatchState(state_file or folder / STATE_NAME, url)
+        state = WatchState(state_file or folder / STATE_NAME, server)
     except OSError as exc:
         raise click.ClickException(read_error(exc)) from exc
     watcher = Watcher(folder, state, settle)
-    connections = Connections(url, api_key)
+    connections = Connections(server)
     uploader = Uploader(
         connections,
         features=features.split(",") if features else None,
@@ -263,10 +261,11 @@ def watch(
     )
     if printer.for_people and not once:
         printer.note(f"Watching {folder} (Ctrl-C to stop).")
-    rows: list[dict[str, Any]] = []
+    columns = result_columns(waited=wait)
     try:
         found = watch_rows(watcher, uploader, printer, once=once, interval=interval)
-        printer.rows(kept_rows(found, rows), result_columns(waited=wait))
+        rows = streamed(printer, found, columns)
     finally:
         connections.close()
+    print_rows(printer, rows, columns)
     finish(printer, rows, uploader.unreachable)

@@ -153,11 +153,13 @@ class ImageService:
                 ) as picture:
                     pictures.append(picture)
             except SightlineError as exc:
-                # Name the culprit: in a batch the client must know which file was refused.
+                # Name the culprit: in a batch the client must know which file was refused
+                # (a lone file's message needs no "File 1: " before it; details say it anyway).
                 self.metrics.upload_rejected(exc.code)
                 shown = clean_filename(upload.filename)
-                name = f" ({shown})" if shown else ""
-                exc.message = f"File {index + 1}{name}: {exc.message}"
+                if len(uploads) > 1:
+                    name = f" ({shown})" if shown else ""
+                    exc.message = f"File {index + 1}{name}: {exc.message}"
                 exc.details.update(file_index=index, filename=shown)
                 raise
         new_images = []

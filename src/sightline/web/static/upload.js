@@ -148,7 +148,7 @@ export function refusal(name, error) {
     case "InsufficientStorage":
       return "The server's disk is full: nothing more can be stored until space is freed.";
     default:
-      return (error.message ?? "The upload failed.").replace(/^File \d+(?: \([^)]*\))?: /, "");
+      return error.message ?? "The upload failed.";
   }
 }
 

@@ -82,6 +82,7 @@ def test_the_worker_command_serves_health_readiness_and_its_job_metrics(tmp_path
         assert sample(text, "sightline_queue_jobs", state="done") == 1
         assert sample(text, "sightline_component_up", component="queue") == 1
         assert httpx.get(f"{url}/v1/images").status_code == 404
+        assert httpx.head(f"{url}/readyz").status_code == 200
 
         worker.send_signal(signal.SIGTERM)
         output, _ = worker.communicate(timeout=30)

@@ -87,12 +87,19 @@ def _handler(server: ProbeServer) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
+            self._answer(with_body=True)
+
+        def do_HEAD(self) -> None:  # some load balancers' health checks
+            self._answer(with_body=False)
+
+        def _answer(self, *, with_body: bool) -> None:
             status, content_type, body = server.answer(self.path.split("?", 1)[0])
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if with_body:
+                self.wfile.write(body)
 
         def log_message(self, format: str, *args: Any) -> None:
             # Probes come every few seconds: not worth a line each, unless asked for.

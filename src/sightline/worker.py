@@ -42,6 +42,11 @@ def job_kind(job: Job) -> JobKind:
     return JobKind(job.payload.get("kind", JobKind.ANALYZE))
 
 
+def kind_label(job: Job) -> str:
+    """The job's kind for metrics, read without judging it: an unknown one fails in its run."""
+    return str(job.payload.get("kind", JobKind.ANALYZE))
+
+
 class OutboxRelay:
     """Turns undispatched job events into queue jobs. Enqueue is idempotent by job id, so a
     crash between enqueue and marking the event dispatched only causes a harmless retry.
@@ -213,7 +218,7 @@ class WorkerPool:
 
     def run_job(self, job: Job) -> None:
         started = time.perf_counter()
-        kind = str(job.payload.get("kind", JobKind.ANALYZE))
+        kind = kind_label(job)
         if job.attempt > self.settings.job_max_attempts:
             # Only a lease that ran out after the last attempt gets here: its worker was lost.
             self._dead_letter(
@@ -246,7 +251,7 @@ class WorkerPool:
             self._give_up(job, error)
 
     def _give_up(self, job: Job, error: str) -> None:
-        self.metrics.jobs.labels(str(job.payload.get("kind", JobKind.ANALYZE)), "dead").inc()
+        self.metrics.jobs.labels(kind_label(job), "dead").inc()
         try:
             self.handlers[job_kind(job)].give_up(job, error)
             self.events.mark_jobs_finished([job_event_id(job.id)])

@@ -43,6 +43,7 @@ SERVER_MARKERS = frozenset({"postgres", "redis", "s3"})
 # closure, the fixtures it asks for and theirs.
 FIXTURE_MARKERS: dict[str, frozenset[str]] = {
     "redis_backend": frozenset({"redis"}),  # tests/queue/conftest.py
+    "stoppable_redis": frozenset({"redis"}),  # below
     "s3_bucket": frozenset({"s3"}),  # tests/blobs/conftest.py
     "s3_blob_url": frozenset({"s3"}),  # tests/blobs/conftest.py
     "seaweed": frozenset({"s3"}),  # tests/api/test_uploads.py: a SeaweedFS of its own
@@ -169,6 +170,18 @@ def services() -> Iterator[Stack]:
     stack = Stack().start()
     yield stack
     stack.stop()
+
+
+@pytest.fixture
+def stoppable_redis(services: Stack) -> Iterator[Stack]:
+    """The session's stack with its Redis flushed, for a test that stops Redis
+    (`services.redis.kill()`): started again, empty, after the test."""
+    services.redis.flush()
+    try:
+        yield services
+    finally:
+        if services.redis.process is None:
+            services.redis.start()
 
 
 @dataclass(frozen=True)

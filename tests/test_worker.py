@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -26,6 +27,8 @@ from sightline.storage.records import FeatureStatus, ImageRecord, ImageStatus
 from sightline.vision import Analysis, Independent, Inputs, Picture, ResultModel, SkipFeature
 from sightline.vision.color import ColorAnalyzer
 from support.imagegen import noise, solid
+from support.prometheus import sample
+from support.services import Stack
 from support.slow_worker import SlowAnalyzer, with_slow, worker_settings
 
 HERE = Path(__file__).parent
@@ -387,3 +390,34 @@ def test_a_batch_relayed_while_another_relay_saw_the_queue_lost_is_relayed_again
         assert app.stores.events.undispatched_events(10) == []
     finally:
         app.close()
+
+
+def test_lease_renewals_and_jobs_are_counted_by_kind(make_app: Callable[..., Sightline]) -> None:
+    app = make_app(with_slow(0.6), job_lease_seconds=0.3)  # renewed every 0.1 s
+    [ingested] = app.service.ingest([Upload(solid())], features=["slow"], collection="default")
+    app.pool.start()
+    wait_for(finished(app, ingested.image.id))
+    app.pool.stop(timeout=10)
+    text = app.metrics.render().decode()
+    assert (sample(text, "sightline_lease_renewals_total", outcome="renewed") or 0) >= 2
+    assert sample(text, "sightline_lease_renewals_total", outcome="lost") is None
+    assert sample(text, "sightline_jobs_total", kind="analyze", outcome="done") == 1
+
+
+def test_a_queue_outage_mid_job_is_logged_as_warnings_without_tracebacks(
+    make_app: Callable[..., Sightline],
+    stoppable_redis: Stack,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = make_app(with_slow(1.0), queue_url=f"{stoppable_redis.redis.url}?namespace=outage")
+    [ingested] = app.service.ingest([Upload(solid())], features=["slow"], collection="default")
+    app.pool.start()
+    wait_for(lambda: image(app, ingested.image.id).features["slow"].status is FeatureStatus.RUNNING)
+    stoppable_redis.redis.kill()  # the job ends while Redis is gone: its outcome is not recorded
+    wait_for(lambda: any("Recording the outcome" in line for line in caplog.messages))
+    app.pool.stop(timeout=10)
+    logged = [record for record in caplog.records if record.name.startswith("sightline")]
+    assert logged and all(record.levelno == logging.WARNING for record in logged), [
+        record.getMessage() for record in logged
+    ]
+    assert not any(record.exc_info for record in logged)

@@ -21,6 +21,7 @@ from sightline.classifiers.jobs import TrainJob
 from sightline.classifiers.service import ClassifierService
 from sightline.disk_space import FreeSpaceFloor
 from sightline.events import JobKind
+from sightline.health import Component, Degraded, readiness
 from sightline.images.analysis import Analyst
 from sightline.images.backfill import RequestFeatureJob, request_reindex
 from sightline.images.inbox import DirectUploads
@@ -30,6 +31,7 @@ from sightline.maintenance import Checker, Schedule, Sweeper
 from sightline.memory_budget import MemoryBudget
 from sightline.metrics import Metrics
 from sightline.models import Models
+from sightline.models.specs import PREPARE_HINT
 from sightline.queue import RetryPolicy, open_queue
 from sightline.queue.sqlite import SQLiteQueue
 from sightline.search.service import SearchService
@@ -41,6 +43,7 @@ from sightline.vision.registry import build_analyzers
 from sightline.vision.tags import EmbeddingAnalyzer, classifier
 from sightline.webhooks import Dispatcher, SubscriptionService
 from sightline.worker import OutboxRelay, WorkerPool
+from sightline.worker_http import ProbeServer
 
 log = logging.getLogger(__name__)
 # A sweep or reconciliation stops at its next item; one stuck on a slow store is not waited for
@@ -181,6 +184,16 @@ class Sightline:
             "model",
             lambda: dict.fromkeys(self.models.loaded(), 1),
         )
+        # What this process's readiness checks: an API's by default, a worker's once it serves
+        # probes of its own (`probe_server`).
+        self.components = self.api_components()
+        self.metrics.watch(
+            "sightline_component_up",
+            "1 while a component this process depends on is ok, 0 while it is degraded or "
+            "down (/readyz says why).",
+            "component",
+            lambda: readiness(self.components).up(),
+        )
 
     def _local_folders(self) -> list[Path]:
         """The folders on this machine's disks that Sightline writes to: the data folder, and
@@ -217,16 +230,51 @@ class Sightline:
             events=self.stores.events,
             metrics=self.metrics,
             models=self.models.registry,
-            readiness_probes={
-                "catalog": self.stores.events.last_event_seq,
-                "queue": self.queue.depth,
-                "blobs": lambda: self.blobs.exists("0" * 64),
-                "disk": self.disk_space.check,
-            },
+            readiness=self.components,
         )
         app = create_api(services, lifespan)
         app.include_router(web.router)  # the web app at `/`; it signs in for itself
         return app
+
+    def api_components(self) -> list[Component]:
+        """What an API needs to take uploads: the catalog, the blob store and disk space. Without
+        the queue, uploads wait in the outbox until it is back."""
+        return [
+            Component("catalog", self.stores.events.last_event_seq),
+            Component("queue", self.queue.depth, required=False),
+            Component("blobs", lambda: self.blobs.exists("0" * 64)),
+            Component("disk", self.disk_space.check),
+        ]
+
+    def worker_components(self) -> list[Component]:
+        """What a worker needs to take jobs: the catalog, the queue and the blob store; without
+        its prepared models it still runs every other feature."""
+        return [
+            Component("catalog", self.stores.events.last_event_seq),
+            Component("queue", self.queue.depth),
+            Component("blobs", lambda: self.blobs.exists("0" * 64)),
+            Component("models", self._prepared_models, required=False),
+        ]
+
+    def _prepared_models(self) -> Degraded | None:
+        missing = [
+            status.spec.name
+            for status in self.models.registry.status()
+            if status.spec.prepared and not status.ready
+        ]
+        if not missing:
+            return None
+        return Degraded(
+            f"not prepared, their features are skipped: {', '.join(missing)}. {PREPARE_HINT}"
+        )
+
+    def probe_server(self, host: str, port: int) -> ProbeServer:
+        """A worker process's `/healthz`, `/readyz` and `/metrics`, started; its readiness and
+        `sightline_component_up` are then about taking jobs."""
+        self.components = self.worker_components()
+        server = ProbeServer(host, port, self.metrics, self.components)
+        server.start()
+        return server
 
     def warm_indexes(self) -> None:
         """Catch the current vector indexes up in the background, so that the first search

@@ -1,13 +1,22 @@
-"""Prometheus metrics, in a registry of the application's own (no process-wide globals)."""
+"""Prometheus metrics, in a registry of the application's own (no process-wide globals).
+
+Counters and histograms count what this process did: job figures come from the processes that
+run workers, so scrape the workers (`sightline worker --http-port`), not only the API. Gauges
+are read at scrape time from where the truth is (the queue, the catalog), so every process
+shows the same figures, and a queue that lost its data shows what it holds now.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+log = logging.getLogger(__name__)
 
 K = TypeVar("K")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -23,7 +32,14 @@ class _GaugeCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         family = GaugeMetricFamily(self.name, self.documentation, labels=[self.label])
-        for value, count in self.read().items():
+        try:
+            counts = self.read()
+        except Exception as exc:
+            # Its source is down (`sightline_component_up` says which): the other metrics are
+            # still worth scraping, so this gauge is left out of this scrape only.
+            log.warning("Metric %s left out of this scrape: %s", self.name, exc)
+            counts = {}
+        for value, count in counts.items():
             family.add_metric([str(value)], count)
         yield family
 
@@ -48,14 +64,23 @@ class Metrics:
         )
         self.jobs = Counter(
             "sightline_jobs",
-            "Analysis jobs finished by this process, by outcome (done, retried, dead).",
-            ["outcome"],
+            "Jobs run by this process's workers, by kind (analyze, train, backfill, reindex) "
+            "and outcome (done, retried, dead).",
+            ["kind", "outcome"],
             registry=self.registry,
         )
         self.job_seconds = Histogram(
             "sightline_job_duration_seconds",
-            "Wall time of one analysis job, claim to completion.",
+            "Wall time of one job attempt, claim to outcome, by kind.",
+            ["kind"],
             buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.lease_renewals = Counter(
+            "sightline_lease_renewals",
+            "Leases of running jobs renewed by this process's workers, by outcome (renewed; "
+            "lost: another worker took the job over; failed: the queue did not answer).",
+            ["outcome"],
             registry=self.registry,
         )
         self.feature_seconds = Histogram(

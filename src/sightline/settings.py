@@ -58,6 +58,18 @@ class Settings(BaseSettings):
     workers: int = Field(
         2, ge=0, description="Analysis worker threads per process (`serve` and `worker`)."
     )
+    worker_http_host: str = Field(
+        "127.0.0.1",
+        description="Interface a `sightline worker` process serves `/healthz`, `/readyz` and "
+        "`/metrics` on (with a port); `0.0.0.0` in a container. They need no key.",
+    )
+    worker_http_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="TCP port of a `sightline worker` process's `/healthz`, `/readyz` and "
+        "`/metrics`; unset: no port.",
+    )
     blob_presign_seconds: int = Field(
         0,
         ge=0,

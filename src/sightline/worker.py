@@ -42,6 +42,11 @@ def job_kind(job: Job) -> JobKind:
     return JobKind(job.payload.get("kind", JobKind.ANALYZE))
 
 
+def kind_label(job: Job) -> str:
+    """The job's kind for metrics, read without judging it: an unknown one fails in its run."""
+    return str(job.payload.get("kind", JobKind.ANALYZE))
+
+
 class OutboxRelay:
     """Turns undispatched job events into queue jobs. Enqueue is idempotent by job id, so a
     crash between enqueue and marking the event dispatched only causes a harmless retry.
@@ -197,14 +202,23 @@ class WorkerPool:
                 self.work_available.wait(self.settings.poll_interval_seconds)
                 self.work_available.clear()
                 continue
-            try:
-                self.run_job(job)
-            except Exception:
-                # The queue failed to record the outcome: the lease runs out, the job comes back.
-                log.exception("Recording the outcome of job %s failed", job.id)
+            self.run_claimed(job)
+
+    def run_claimed(self, job: Job) -> None:
+        """Run a claimed job; a queue that fails to record its outcome is logged, not raised:
+        the lease runs out and the job comes back, to be repeated harmlessly."""
+        try:
+            self.run_job(job)
+        except BackendError as exc:  # e.g. Redis restarting: expected, and retried
+            log.warning(
+                "Recording the outcome of job %s failed, it will run again: %s", job.id, exc.message
+            )
+        except Exception:
+            log.exception("Recording the outcome of job %s failed", job.id)
 
     def run_job(self, job: Job) -> None:
         started = time.perf_counter()
+        kind = kind_label(job)
         if job.attempt > self.settings.job_max_attempts:
             # Only a lease that ran out after the last attempt gets here: its worker was lost.
             self._dead_letter(
@@ -217,16 +231,19 @@ class WorkerPool:
             # The catalog first: a crash in between repeats an idempotent job, no more.
             self.events.mark_jobs_finished([job_event_id(job.id)])
         except Exception as exc:
-            log.exception("Job %s failed (attempt %d)", job.id, job.attempt)
+            if isinstance(exc, BackendError):  # a store was unreachable: no bug to trace
+                log.warning("Job %s failed (attempt %d): %s", job.id, job.attempt, exc.message)
+            else:
+                log.exception("Job %s failed (attempt %d)", job.id, job.attempt)
             error = f"{type(exc).__name__}: {exc}"
             if self.queue.retry(job, error) is JobState.DEAD:
                 self._give_up(job, error)
             else:
-                self.metrics.jobs.labels("retried").inc()
+                self.metrics.jobs.labels(kind, "retried").inc()
             return
         finally:
-            self.metrics.job_seconds.observe(time.perf_counter() - started)
-        self.metrics.jobs.labels("done").inc()
+            self.metrics.job_seconds.labels(kind).observe(time.perf_counter() - started)
+        self.metrics.jobs.labels(kind, "done").inc()
         self.queue.complete(job)
 
     def _dead_letter(self, job: Job, error: str) -> None:
@@ -234,7 +251,7 @@ class WorkerPool:
             self._give_up(job, error)
 
     def _give_up(self, job: Job, error: str) -> None:
-        self.metrics.jobs.labels("dead").inc()
+        self.metrics.jobs.labels(kind_label(job), "dead").inc()
         try:
             self.handlers[job_kind(job)].give_up(job, error)
             self.events.mark_jobs_finished([job_event_id(job.id)])
@@ -249,11 +266,20 @@ class WorkerPool:
         def beat() -> None:
             while not done.wait(interval):
                 try:
-                    if not self.queue.heartbeat(job):
-                        log.warning("Lost the lease on job %s", job.id)
-                        return
+                    renewed = self.queue.heartbeat(job)
+                except BackendError as exc:  # the next beat tries again, within the lease
+                    self.metrics.lease_renewals.labels("failed").inc()
+                    log.warning("Renewing the lease on job %s failed: %s", job.id, exc.message)
+                    continue
                 except Exception:
-                    log.exception("Heartbeat for job %s failed", job.id)
+                    self.metrics.lease_renewals.labels("failed").inc()
+                    log.exception("Renewing the lease on job %s failed", job.id)
+                    continue
+                if not renewed:
+                    self.metrics.lease_renewals.labels("lost").inc()
+                    log.warning("Lost the lease on job %s", job.id)
+                    return
+                self.metrics.lease_renewals.labels("renewed").inc()
 
         thread = threading.Thread(target=beat, name=f"heartbeat-{job.id}", daemon=True)
         thread.start()

@@ -51,7 +51,8 @@ def test_under_the_floor_uploads_are_refused_and_readiness_says_why(
     assert_error(upload(server), 507, "InsufficientStorage")
     ready = httpx.get(f"{server.url}/readyz")
     assert ready.status_code == 503
-    assert "InsufficientStorage" in ready.json()["checks"]["disk"]
+    assert ready.json()["checks"]["disk"] == "down"
+    assert "InsufficientStorage" in ready.json()["reasons"]["disk"]
     assert httpx.get(f"{server.url}/healthz").status_code == 200
     assert httpx.get(f"{server.url}/v1/images").json()["items"] == []
 

@@ -389,12 +389,18 @@ def test_health_readiness_and_metrics(server: RunningServer, client: Client) -> 
     assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{server.url}/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"catalog": "ok", "queue": "ok", "blobs": "ok", "disk": "ok"}
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"catalog": "ok", "queue": "ok", "blobs": "ok", "disk": "ok"},
+        "reasons": {},
+    }
     text = httpx.get(f"{server.url}/metrics").text
     assert 'sightline_uploads_total{outcome="new"} 1.0' in text
     assert 'sightline_queue_jobs{state="done"} 1.0' in text
     assert 'sightline_images{status="done"} 1.0' in text
-    assert "sightline_job_duration_seconds_count 1.0" in text
+    assert 'sightline_jobs_total{kind="analyze",outcome="done"} 1.0' in text
+    assert 'sightline_job_duration_seconds_count{kind="analyze"} 1.0' in text
+    assert 'sightline_component_up{component="queue"} 1.0' in text
     assert 'sightline_feature_duration_seconds_count{feature="color"} 1.0' in text
 
 

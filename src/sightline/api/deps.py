@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, Request
 
 from sightline.classifiers.service import ClassifierService
+from sightline.health import Component
 from sightline.images.inbox import DirectUploads
 from sightline.images.service import ImageService
 from sightline.keys import AccessLimits, KeyService
@@ -35,7 +36,7 @@ class Services:
     events: EventLog
     metrics: Metrics
     models: ModelRegistry
-    readiness_probes: Mapping[str, Callable[[], Any]]
+    readiness: Sequence[Component]  # what taking uploads needs (health.py)
 
 
 def services(request: Request) -> Services:

@@ -781,18 +781,22 @@ SESSION = {"auth_required": True, "signed_in": True, "scope": "write"}
 # -- system --------------------------------------------------------------------------------------
 
 HEALTH = {"status": "ok"}
-READY = {"status": "ready", "checks": {"catalog": "ok", "queue": "ok", "blobs": "ok", "disk": "ok"}}
+READY = {
+    "status": "degraded",
+    "checks": {"catalog": "ok", "queue": "down", "blobs": "ok", "disk": "ok"},
+    "reasons": {"queue": "BackendError: The Redis queue failed: Connection refused."},
+}
 METRICS = """\
 # HELP sightline_upload_bytes_total Bytes of accepted images.
 # TYPE sightline_upload_bytes_total counter
 sightline_upload_bytes_total 4.1873315e+07
-# HELP sightline_job_duration_seconds Wall time of one analysis job, claim to completion.
-# TYPE sightline_job_duration_seconds histogram
-sightline_job_duration_seconds_bucket{le="1.0"} 112.0
-sightline_job_duration_seconds_bucket{le="2.5"} 205.0
-sightline_job_duration_seconds_bucket{le="+Inf"} 213.0
-sightline_job_duration_seconds_count 213.0
-sightline_job_duration_seconds_sum 287.4
+# HELP sightline_queue_jobs Jobs in the queue by state.
+# TYPE sightline_queue_jobs gauge
+sightline_queue_jobs{state="queued"} 12.0
+sightline_queue_jobs{state="running"} 4.0
+# HELP sightline_images Catalogued images by status.
+# TYPE sightline_images gauge
+sightline_images{status="done"} 48210.0
 """
 EVENTS = (
     "retry: 1200\n\n"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
@@ -12,6 +12,7 @@ from sightline.api import auth, deps
 from sightline.api import openapi_examples as shown
 from sightline.api.openapi_examples import examples
 from sightline.api.routing import StrictJSONRoute
+from sightline.health import readiness
 from sightline.metrics import Metrics
 
 router = APIRouter(tags=["system"], route_class=StrictJSONRoute)
@@ -31,29 +32,31 @@ def healthz() -> Health:
 class Readiness(BaseModel):
     model_config = examples(shown.READY)
 
-    status: Literal["ready", "unavailable"]
-    checks: dict[str, str] = Field(description="`ok`, or why the part failed, by part.")
+    status: Literal["ready", "degraded", "unavailable"] = Field(
+        description="`ready`: every part is ok. `degraded`: uploads are taken, but a part is "
+        "not ok (the queue is down: uploads wait in the outbox, their analysis later). "
+        "`unavailable` (503): uploads cannot be taken (the catalog, the blob store or the free "
+        "disk space failed)."
+    )
+    checks: dict[str, Literal["ok", "degraded", "down"]] = Field(
+        description="Each part: `catalog`, `queue`, `blobs`, `disk`."
+    )
+    reasons: dict[str, str] = Field(description="Why, for each part that is not `ok`.")
 
 
 @router.get(
     "/readyz",
     response_model=Readiness,
-    responses={503: {"model": Readiness, "description": "A part failed."}},
-    summary="Readiness: catalog, queue, blob store and free disk space answer",
+    responses={503: {"model": Readiness, "description": "Uploads cannot be taken."}},
+    summary="Readiness: this API can take uploads",
+    description="200 while uploads can be taken, even with the queue down (they wait in the "
+    "outbox, `status` is then `degraded`); 503 while the catalog, the blob store or the free "
+    "disk space fails. Analysis workers answer their own `/readyz` (`sightline worker "
+    "--http-port`).",
 )
 def readyz(request: Request) -> JSONResponse:
-    checks: dict[str, Any] = {}
-    for name, probe in deps.services(request).readiness_probes.items():
-        try:
-            probe()
-            checks[name] = "ok"
-        except Exception as exc:  # a failing dependency is reported, not raised
-            checks[name] = f"{type(exc).__name__}: {exc}"
-    ready = all(value == "ok" for value in checks.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "unavailable", "checks": checks},
-        status_code=200 if ready else 503,
-    )
+    found = readiness(deps.services(request).readiness)
+    return JSONResponse(found.as_dict(), status_code=200 if found.ready else 503)
 
 
 @router.get(

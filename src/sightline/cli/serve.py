@@ -20,6 +20,7 @@ from sightline.cli.options import (
     settings_from,
     workers_option,
 )
+from sightline.errors import SightlineError
 
 log = logging.getLogger("sightline")
 
@@ -84,18 +85,24 @@ def serve(
 @data_dir_option
 @backend_options
 @setting_option("--concurrency", "workers", type=click.IntRange(min=1))
+@setting_option("--http-host", "worker_http_host")
+@setting_option("--http-port", "worker_http_port", type=click.IntRange(0, 65535))
 def worker(
     data_dir: Path | None,
     catalog_url: str | None,
     blob_url: str | None,
     queue_url: str | None,
     workers: int | None,
+    worker_http_host: str | None,
+    worker_http_port: int | None,
 ) -> None:
     """Run analysis workers only, on the same catalog, queue and blobs as the API.
 
     Start as many as needed, on as many machines: they share the work through the queue. The
     first SIGTERM or Ctrl-C stops claiming jobs and lets running ones finish; a second one exits
-    at once (unfinished jobs return to the queue when their lease runs out).
+    at once (unfinished jobs return to the queue when their lease runs out). With `--http-port`,
+    the worker answers `/healthz`, `/readyz` (it can take jobs) and `/metrics` (its jobs, and
+    the queue's depth).
     """
     settings = settings_from(
         data_dir=data_dir,
@@ -103,8 +110,18 @@ def worker(
         blob_url=blob_url,
         queue_url=queue_url,
         workers=workers,
+        worker_http_host=worker_http_host,
+        worker_http_port=worker_http_port,
     )
     sightline = open_sightline(settings)
+    probes = None
+    if settings.worker_http_port is not None:
+        try:
+            probes = sightline.probe_server(settings.worker_http_host, settings.worker_http_port)
+        except SightlineError as exc:
+            sightline.close()
+            raise click.ClickException(exc.message) from exc
+        log.info("Worker probes and metrics on %s", probes.url)
     stop_requested = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -121,6 +138,8 @@ def worker(
     while not stop_requested.wait(1.0):
         pass
     sightline.pool.stop()
+    if probes is not None:  # answering until the jobs finished: the process was alive
+        probes.stop()
     sightline.close()
 
 

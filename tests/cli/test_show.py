@@ -47,6 +47,12 @@ def test_failed_and_classifier_features_say_why_and_what() -> None:
     failed = {"status": "failed", "error": {"code": "AnalyzerError", "message": "out of memory"}}
     assert describe_feature("faces", failed) == "failed: out of memory"
     assert describe_feature("tags", {"status": "pending"}) == "waiting"
+    tags = [
+        {"name": "helmet", "confidence": 0.17, "source": "imagenet"},
+        {"name": "brown", "confidence": 0.49, "source": "color"},
+    ]
+    shown = describe_feature("tags", {"status": "done", "result": {"tags": tags}})
+    assert shown == "brown 49%, helmet 17%"  # most confident first
     predicted = {
         "status": "done",
         "result": {

@@ -61,7 +61,8 @@ def counted(count: int, one: str, many: str) -> str:
 
 
 def _tags(result: Result) -> str:
-    tags = result.get("tags") or []
+    # Most confident first, as the web app lists them (the API keeps the analyzers' order).
+    tags = sorted(result.get("tags") or [], key=lambda tag: -(tag.get("confidence") or 0))
     return ", ".join(f"{tag['name']} {percent(tag['confidence'])}" for tag in tags) or "none"
 
 

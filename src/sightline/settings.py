@@ -6,6 +6,7 @@ import ipaddress
 import os
 import socket
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -57,6 +58,13 @@ class Settings(BaseSettings):
     )
     workers: int = Field(
         2, ge=0, description="Analysis worker threads per process (`serve` and `worker`)."
+    )
+    auto_migrate: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="Who upgrades the catalog schema besides `sightline migrate` and "
+        "`serve --migrate`: `auto`, `serve` and `worker` upgrade an embedded SQLite catalog, "
+        "never a PostgreSQL one (any command creates an empty catalog); `always`, they upgrade "
+        "any catalog; `never`, no process but those two creates or upgrades it.",
     )
     blob_presign_seconds: int = Field(
         0,

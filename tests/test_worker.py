@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -26,6 +27,7 @@ from sightline.storage.records import FeatureStatus, ImageRecord, ImageStatus
 from sightline.vision import Analysis, Independent, Inputs, Picture, ResultModel, SkipFeature
 from sightline.vision.color import ColorAnalyzer
 from support.imagegen import noise, solid
+from support.services import Stack
 from support.slow_worker import SlowAnalyzer, with_slow, worker_settings
 
 HERE = Path(__file__).parent
@@ -387,3 +389,29 @@ def test_a_batch_relayed_while_another_relay_saw_the_queue_lost_is_relayed_again
         assert app.stores.events.undispatched_events(10) == []
     finally:
         app.close()
+
+
+def test_a_redis_restart_under_a_running_job_logs_warnings_not_tracebacks(
+    make_app: Callable[..., Sightline], services: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An expected, retried fault says what happened in one line; the job is still done."""
+    app = make_app(
+        {"slow": SlowAnalyzer(2.0)},
+        queue_url=f"{services.redis.url}?namespace=restart-{os.getpid()}-{time.monotonic_ns()}",
+        job_lease_seconds=1.5,
+        poll_interval_seconds=0.05,
+    )
+    [ingested] = app.service.ingest([Upload(noise(4))], collection="default")
+    app.pool.start()
+    wait_for(lambda: app.queue.depth()[JobState.RUNNING] == 1)
+    services.redis.kill()
+    try:
+        time.sleep(2.5)  # the job ends while Redis is away: its outcome cannot be recorded
+    finally:
+        services.redis.start()
+    wait_for(finished(app, ingested.image.id), timeout=30)
+
+    ours = [record for record in caplog.records if record.name.startswith("sightline")]
+    assert any("Recording the outcome of job" in record.message for record in ours)
+    assert [record.getMessage() for record in ours if record.exc_info] == []
+    assert all(record.levelno <= logging.WARNING for record in ours)

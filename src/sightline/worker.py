@@ -17,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from sightline.errors import BackendError
-from sightline.events import JOB_EVENTS, JobKind, job_event_id, job_id
+from sightline.events import JOB_EVENTS, REQUEST_ID_ATTRIBUTE, JobKind, job_event_id, job_id
+from sightline.logs import log_context
 from sightline.metrics import Metrics
 from sightline.queue import Job, JobQueue, JobState
 from sightline.settings import Settings
@@ -68,14 +69,21 @@ class OutboxRelay:
         for event in events:
             envelope = event.envelope
             kind = JOB_EVENTS.get(envelope["type"])
+            # Optional in a payload: jobs queued by earlier versions have none.
+            request = (
+                {"request_id": envelope[REQUEST_ID_ATTRIBUTE]}
+                if REQUEST_ID_ATTRIBUTE in envelope
+                else {}
+            )
             if kind is JobKind.ANALYZE and envelope["data"].get("features"):
                 payload = {
                     "image_id": envelope["data"]["id"],
                     "features": envelope["data"]["features"],
+                    **request,
                 }
                 enqueued += self.queue.enqueue(job_id(kind, envelope["id"]), payload)
             elif kind is not None and kind is not JobKind.ANALYZE:
-                payload = {**envelope["data"], "kind": str(kind)}
+                payload = {**envelope["data"], "kind": str(kind), **request}
                 enqueued += self.queue.enqueue(job_id(kind, envelope["id"]), payload)
             else:
                 no_job.append(event.seq)
@@ -199,11 +207,22 @@ class WorkerPool:
                 continue
             try:
                 self.run_job(job)
+            # The queue failed to record the outcome: the lease runs out, the job comes back.
+            except BackendError as exc:  # e.g. Redis restarting: an expected fault, no traceback
+                log.warning("Recording the outcome of job %s failed: %s", job.id, exc.message)
             except Exception:
-                # The queue failed to record the outcome: the lease runs out, the job comes back.
                 log.exception("Recording the outcome of job %s failed", job.id)
 
     def run_job(self, job: Job) -> None:
+        # Its log lines and the events it writes name the job and the request behind it.
+        with log_context(
+            job_id=job.id,
+            image_id=job.payload.get("image_id"),
+            request_id=job.payload.get("request_id"),
+        ):
+            self._run_job(job)
+
+    def _run_job(self, job: Job) -> None:
         started = time.perf_counter()
         if job.attempt > self.settings.job_max_attempts:
             # Only a lease that ran out after the last attempt gets here: its worker was lost.
@@ -217,7 +236,10 @@ class WorkerPool:
             # The catalog first: a crash in between repeats an idempotent job, no more.
             self.events.mark_jobs_finished([job_event_id(job.id)])
         except Exception as exc:
-            log.exception("Job %s failed (attempt %d)", job.id, job.attempt)
+            if isinstance(exc, BackendError):  # a backend away for a while: the retry may pass
+                log.warning("Job %s failed (attempt %d): %s", job.id, job.attempt, exc.message)
+            else:
+                log.exception("Job %s failed (attempt %d)", job.id, job.attempt)
             error = f"{type(exc).__name__}: {exc}"
             if self.queue.retry(job, error) is JobState.DEAD:
                 self._give_up(job, error)
@@ -228,6 +250,7 @@ class WorkerPool:
             self.metrics.job_seconds.observe(time.perf_counter() - started)
         self.metrics.jobs.labels("done").inc()
         self.queue.complete(job)
+        log.info("Job %s done in %.2f s", job.id, time.perf_counter() - started)
 
     def _dead_letter(self, job: Job, error: str) -> None:
         if self.queue.retry(job, error) is JobState.DEAD:
@@ -238,6 +261,8 @@ class WorkerPool:
         try:
             self.handlers[job_kind(job)].give_up(job, error)
             self.events.mark_jobs_finished([job_event_id(job.id)])
+        except BackendError as exc:
+            log.warning("Recording the failure of dead job %s failed: %s", job.id, exc.message)
         except Exception:
             log.exception("Recording the failure of dead job %s failed", job.id)
 
@@ -252,6 +277,8 @@ class WorkerPool:
                     if not self.queue.heartbeat(job):
                         log.warning("Lost the lease on job %s", job.id)
                         return
+                except BackendError as exc:  # the next beat may reach it
+                    log.warning("Heartbeat for job %s failed: %s", job.id, exc.message)
                 except Exception:
                     log.exception("Heartbeat for job %s failed", job.id)
 

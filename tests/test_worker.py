@@ -396,7 +396,7 @@ def test_a_redis_restart_under_a_running_job_logs_warnings_not_tracebacks(
 ) -> None:
     """An expected, retried fault says what happened in one line; the job is still done."""
     app = make_app(
-        {"slow": SlowAnalyzer(2.0)},
+        {"slow": SlowAnalyzer(1.0)},
         queue_url=f"{services.redis.url}?namespace=restart-{os.getpid()}-{time.monotonic_ns()}",
         job_lease_seconds=1.5,
         poll_interval_seconds=0.05,
@@ -406,7 +406,7 @@ def test_a_redis_restart_under_a_running_job_logs_warnings_not_tracebacks(
     wait_for(lambda: app.queue.depth()[JobState.RUNNING] == 1)
     services.redis.kill()
     try:
-        time.sleep(2.5)  # the job ends while Redis is away: its outcome cannot be recorded
+        time.sleep(3.0)  # the job ends while Redis is away: its outcome cannot be recorded
     finally:
         services.redis.start()
     wait_for(finished(app, ingested.image.id), timeout=30)

@@ -33,7 +33,7 @@ def restored_logging() -> Iterator[None]:
 
 
 def _write(stream: io.StringIO, log_format: LogFormat) -> str:
-    configure("INFO", log_format, stream)
+    configure("INFO", log_format, stream, force=True)
     log = logging.getLogger("sightline.test")
     with log_context(request_id="r-1", job_id="analyze:e-1", image_id=None):
         try:

@@ -80,15 +80,20 @@ class TextLines(logging.Formatter):
         return line + " [" + " ".join(f"{key}={value}" for key, value in context.items()) + "]"
 
 
-def configure(level: str, log_format: LogFormat, stream: TextIO | None = None) -> logging.Handler:
+def configure(
+    level: str, log_format: LogFormat, stream: TextIO | None = None, *, force: bool = False
+) -> logging.Handler | None:
     """Send every logger's lines to `stream` (stderr) at `level` and above, in `log_format`;
-    answers the handler installed."""
+    answers the handler installed. Like `logging.basicConfig`, it leaves alone a root logger
+    that others have given handlers (a program embedding Sightline, a test's log capture)
+    unless `force`; a handler it installed before is replaced."""
+    root = logging.getLogger()
+    if not force and any(not isinstance(other, _Handler) for other in root.handlers):
+        return None
     stream = stream or sys.stderr
     json_lines = log_format == "json" or (log_format == "auto" and not stream.isatty())
     handler = _Handler(stream)
     handler.setFormatter(JsonLines() if json_lines else TextLines())
-    root = logging.getLogger()
-    # Handlers others installed (a test's log capture) stay; one configured before is replaced.
     for old in [old for old in root.handlers if isinstance(old, _Handler)]:
         root.removeHandler(old)
     root.addHandler(handler)

@@ -24,10 +24,11 @@ def json_logs() -> Iterator[io.StringIO]:
     root = logging.getLogger()
     level = root.level
     lines = io.StringIO()
-    handler = configure("INFO", "auto", lines)  # auto: a StringIO is no terminal
+    handler = configure("INFO", "auto", lines, force=True)  # auto: a StringIO is no terminal
     try:
         yield lines
     finally:
+        assert handler is not None
         root.removeHandler(handler)
         root.setLevel(level)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -154,3 +155,23 @@ def test_nothing_but_migrate_changes_the_schema_when_auto_migrate_is_never(tmp_p
     options = ["--data-dir", str(tmp_path / "data")]
     assert CliRunner().invoke(main, ["migrate", *options], env=environment).exit_code == 0
     Sightline(settings).close()
+
+
+def test_only_migrate_prints_the_migration_steps_as_json_lines_off_a_terminal(
+    tmp_path: Path,
+) -> None:
+    script = str(Path(sys.executable).with_name("sightline"))
+
+    def run(*arguments: str, data: Path) -> subprocess.CompletedProcess[str]:
+        command = [script, *arguments, "--data-dir", str(data)]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+
+    created = run("queue", "dead", data=tmp_path / "first")  # an empty catalog is created
+    assert "upgrade" not in created.stderr
+
+    migrated = run("migrate", data=tmp_path / "second")
+    head = _revision(f"sqlite:///{tmp_path / 'second' / 'catalog.db'}")
+    assert migrated.stdout == f"Catalog schema upgraded from empty to {head}.\n"
+    lines = [json.loads(line) for line in migrated.stderr.splitlines()]
+    steps = [line["message"] for line in lines if line["logger"].startswith("alembic")]
+    assert steps[-1].startswith("Running upgrade ") and f" -> {head}, " in steps[-1]

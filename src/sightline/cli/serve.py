@@ -87,6 +87,8 @@ def serve(
             host=settings.host,
             port=settings.port,
             log_level="warning",
+            # uvicorn's lines go through the root logger, in SIGHTLINE_LOG_FORMAT like ours.
+            log_config=None,
             **server_options(settings),
         )
     finally:

@@ -421,3 +421,31 @@ def test_a_queue_outage_mid_job_is_logged_as_warnings_without_tracebacks(
         record.getMessage() for record in logged
     ]
     assert not any(record.exc_info for record in logged)
+
+
+def test_a_redis_restart_under_a_running_job_logs_warnings_not_tracebacks(
+    make_app: Callable[..., Sightline],
+    stoppable_redis: Stack,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An expected, retried fault says what happened in one line; the job is still done."""
+    app = make_app(
+        {"slow": SlowAnalyzer(1.0)},
+        queue_url=f"{stoppable_redis.redis.url}?namespace=restart-{os.getpid()}-{time.monotonic_ns()}",
+        job_lease_seconds=1.5,
+        poll_interval_seconds=0.05,
+    )
+    [ingested] = app.service.ingest([Upload(noise(4))], collection="default")
+    app.pool.start()
+    wait_for(lambda: app.queue.depth()[JobState.RUNNING] == 1)
+    stoppable_redis.redis.kill()
+    try:
+        time.sleep(3.0)  # the job ends while Redis is away: its outcome cannot be recorded
+    finally:
+        stoppable_redis.redis.start()
+    wait_for(finished(app, ingested.image.id), timeout=30)
+
+    ours = [record for record in caplog.records if record.name.startswith("sightline")]
+    assert any("Recording the outcome of job" in record.message for record in ours)
+    assert [record.getMessage() for record in ours if record.exc_info] == []
+    assert all(record.levelno <= logging.WARNING for record in ours)

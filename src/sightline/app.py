@@ -37,6 +37,7 @@ from sightline.queue.sqlite import SQLiteQueue
 from sightline.search.service import SearchService
 from sightline.search.vectors import VectorSearch
 from sightline.settings import Settings
+from sightline.storage.migrate import SchemaChanges
 from sightline.stores import catalog_indexer, open_stores
 from sightline.vision import Analyzer, Decoder
 from sightline.vision.registry import build_analyzers
@@ -51,16 +52,40 @@ log = logging.getLogger(__name__)
 SCHEDULE_STOP_SECONDS = 10.0
 
 
+def schema_changes(settings: Settings, *, runs_service: bool) -> SchemaChanges:
+    """What opening the catalog may do to its schema (`SIGHTLINE_AUTO_MIGRATE`). An embedded
+    SQLite catalog lives on one machine with one installed version, so the service upgrades it
+    on start (`make run` stays one command); a shared PostgreSQL one is upgraded only by
+    `sightline migrate` (or `serve --migrate`), never by a replica during a rolling update.
+    One-off commands never upgrade: they must not change what they inspect or back up."""
+    if settings.auto_migrate == "never":
+        return SchemaChanges.NONE
+    embedded = settings.resolved_catalog_url().startswith("sqlite")
+    if runs_service and (settings.auto_migrate == "always" or embedded):
+        return SchemaChanges.UPGRADE
+    return SchemaChanges.CREATE
+
+
 class Sightline:
     """Every part of one Sightline process, built from settings and closed together."""
 
-    def __init__(self, settings: Settings, analyzers: Mapping[str, Analyzer] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        analyzers: Mapping[str, Analyzer] | None = None,
+        *,
+        runs_service: bool = True,
+    ) -> None:
+        """`runs_service`: this process serves or works (`serve`, `worker`), rather than running
+        one command; only such a process may upgrade the catalog (`schema_changes`)."""
         # Pictures decoded here take hundreds of MB each: when freed, back to the system.
         return_large_blocks()
         self.settings = settings
         self.metrics = Metrics()
         self.stores = open_stores(
-            settings.resolved_catalog_url(), catalog_indexer(settings.model_dir)
+            settings.resolved_catalog_url(),
+            catalog_indexer(settings.model_dir),
+            schema_changes(settings, runs_service=runs_service),
         )
         self.blobs = open_blob_store(settings.resolved_blob_url())
         self.queue = open_queue(

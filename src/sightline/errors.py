@@ -4,6 +4,8 @@ SightlineError
 ├── ConfigurationError            bad settings, an unknown backend URL, a failed model conversion
 ├── MaintenanceRefused            `sightline backup`/`restore` cannot do this safely (a
 │                                 PostgreSQL catalog, a non-empty target, not a backup)
+├── CatalogSchemaBehind           the catalog's schema is older than this version needs and
+│                                 this process may not upgrade it (`sightline migrate` does)
 ├── InvalidInput (400)            the request itself is wrong
 │   ├── EmptyImage
 │   ├── InvalidImageFormat        not an image, corrupt, truncated or an unsupported format
@@ -92,6 +94,14 @@ class MaintenanceRefused(SightlineError):
     what to do instead. Never an HTTP answer."""
 
     code = "MaintenanceRefused"
+
+
+class CatalogSchemaBehind(SightlineError):
+    """The catalog's schema is older than (or, empty, short of) what this version needs, and
+    this process may not change it; the message names both revisions and the command to run.
+    Never an HTTP answer: a process refuses to start."""
+
+    code = "CatalogSchemaBehind"
 
 
 class InvalidInput(SightlineError):

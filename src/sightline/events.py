@@ -14,9 +14,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from sightline.logs import current_request_id
+
 SPEC_VERSION = "1.0"
 SOURCE = "/sightline"
 COLLECTION_ATTRIBUTE = "collection"  # a CloudEvents extension attribute
+# The request that caused the event (its `X-Request-ID`), directly or through the job it asked
+# for; events made outside any request (a backfill's, a sweep's) have none.
+REQUEST_ID_ATTRIBUTE = "requestid"  # an extension attribute: lower-case letters and digits only
 
 
 class EventType(StrEnum):
@@ -81,6 +86,7 @@ def subject_event(
         data,
         source=SOURCE,
         collection=collection,
+        request_id=current_request_id(),
     )
 
 
@@ -102,6 +108,7 @@ def cloud_event(
         data,
         source=SOURCE,
         collection=collection,
+        request_id=current_request_id(),
     )
 
 
@@ -114,6 +121,7 @@ def envelope(
     *,
     source: str,
     collection: str | None = None,
+    request_id: str | None = None,
 ) -> dict[str, Any]:
     """The structured-mode JSON of one event, new or read back from the event log."""
     found = {
@@ -128,6 +136,8 @@ def envelope(
     }
     if collection is not None:
         found[COLLECTION_ATTRIBUTE] = collection
+    if request_id is not None:
+        found[REQUEST_ID_ATTRIBUTE] = request_id
     return found
 
 

@@ -6,6 +6,7 @@ import ipaddress
 import os
 import socket
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -69,6 +70,13 @@ class Settings(BaseSettings):
         le=65535,
         description="TCP port of a `sightline worker` process's `/healthz`, `/readyz` and "
         "`/metrics`; unset: no port.",
+    )
+    auto_migrate: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="Who upgrades the catalog schema besides `sightline migrate` and "
+        "`serve --migrate`: `auto`, `serve` and `worker` upgrade an embedded SQLite catalog, "
+        "never a PostgreSQL one (any command creates an empty catalog); `always`, they upgrade "
+        "any catalog; `never`, no process but those two creates or upgrades it.",
     )
     blob_presign_seconds: int = Field(
         0,

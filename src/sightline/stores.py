@@ -22,7 +22,7 @@ from sightline.search.documents import with_synonyms
 from sightline.search.text import SQLTextSearch, rebuild_documents
 from sightline.search.vector_store import SQLVectorStore
 from sightline.storage.database import Database
-from sightline.storage.migrate import upgrade
+from sightline.storage.migrate import SchemaChanges, SchemaState, ensure_schema, upgrade
 from sightline.storage.outbox import SQLEventLog
 from sightline.vision.tags import MODEL as TAGS_MODEL
 from sightline.webhooks.sql import SQLSubscriptionStore
@@ -49,6 +49,16 @@ def catalog_indexer(model_dir: Path) -> Indexer:
 def migrate(db: Database, revision: str = "head", indexer: Indexer = index_entries) -> None:
     """Bring the database's schema (and the data migrations' documents) to `revision`."""
     upgrade(db, rebuild_documents=lambda conn: rebuild_documents(conn, indexer), revision=revision)
+
+
+def prepare_schema(
+    db: Database, changes: SchemaChanges, indexer: Indexer = index_entries
+) -> SchemaState:
+    """Check the schema before use, creating or upgrading it only as `changes` allows
+    (`storage.migrate.ensure_schema`); answers the state found before any change."""
+    return ensure_schema(
+        db, changes, rebuild_documents=lambda conn: rebuild_documents(conn, indexer)
+    )
 
 
 @dataclass(frozen=True)
@@ -83,16 +93,28 @@ class Stores:
         )
 
     @classmethod
-    def from_url(cls, url: str, indexer: Indexer = index_entries) -> Stores:
+    def from_url(
+        cls,
+        url: str,
+        indexer: Indexer = index_entries,
+        schema: SchemaChanges = SchemaChanges.CREATE,
+    ) -> Stores:
         db = Database(url)
-        migrate(db, indexer=indexer)
+        try:
+            prepare_schema(db, schema, indexer)
+        except BaseException:
+            db.dispose()
+            raise
         return cls.on(db, indexer)
 
     def close(self) -> None:
         self.db.dispose()
 
 
-def open_stores(url: str, indexer: Indexer = index_entries) -> Stores:
-    """The stores of the database at `url`, migrated to the latest schema."""
-    stores: Stores = load_backend("catalog", url, BACKENDS, indexer=indexer)
+def open_stores(
+    url: str, indexer: Indexer = index_entries, schema: SchemaChanges = SchemaChanges.CREATE
+) -> Stores:
+    """The stores of the database at `url`; its schema is created when empty, upgraded only
+    when `schema` allows, and an older one is refused (`CatalogSchemaBehind`)."""
+    stores: Stores = load_backend("catalog", url, BACKENDS, indexer=indexer, schema=schema)
     return stores

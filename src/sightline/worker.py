@@ -17,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from sightline.errors import BackendError
-from sightline.events import JOB_EVENTS, JobKind, job_event_id, job_id
+from sightline.events import JOB_EVENTS, REQUEST_ID_ATTRIBUTE, JobKind, job_event_id, job_id
+from sightline.logs import log_context
 from sightline.metrics import Metrics
 from sightline.queue import Job, JobQueue, JobState
 from sightline.settings import Settings
@@ -73,14 +74,21 @@ class OutboxRelay:
         for event in events:
             envelope = event.envelope
             kind = JOB_EVENTS.get(envelope["type"])
+            # Optional in a payload: jobs queued by earlier versions have none.
+            request = (
+                {"request_id": envelope[REQUEST_ID_ATTRIBUTE]}
+                if REQUEST_ID_ATTRIBUTE in envelope
+                else {}
+            )
             if kind is JobKind.ANALYZE and envelope["data"].get("features"):
                 payload = {
                     "image_id": envelope["data"]["id"],
                     "features": envelope["data"]["features"],
+                    **request,
                 }
                 enqueued += self.queue.enqueue(job_id(kind, envelope["id"]), payload)
             elif kind is not None and kind is not JobKind.ANALYZE:
-                payload = {**envelope["data"], "kind": str(kind)}
+                payload = {**envelope["data"], "kind": str(kind), **request}
                 enqueued += self.queue.enqueue(job_id(kind, envelope["id"]), payload)
             else:
                 no_job.append(event.seq)
@@ -217,6 +225,15 @@ class WorkerPool:
             log.exception("Recording the outcome of job %s failed", job.id)
 
     def run_job(self, job: Job) -> None:
+        # Its log lines and the events it writes name the job and the request behind it.
+        with log_context(
+            job_id=job.id,
+            image_id=job.payload.get("image_id"),
+            request_id=job.payload.get("request_id"),
+        ):
+            self._run_job(job)
+
+    def _run_job(self, job: Job) -> None:
         started = time.perf_counter()
         kind = kind_label(job)
         if job.attempt > self.settings.job_max_attempts:
@@ -245,6 +262,7 @@ class WorkerPool:
             self.metrics.job_seconds.labels(kind).observe(time.perf_counter() - started)
         self.metrics.jobs.labels(kind, "done").inc()
         self.queue.complete(job)
+        log.info("Job %s done in %.2f s", job.id, time.perf_counter() - started)
 
     def _dead_letter(self, job: Job, error: str) -> None:
         if self.queue.retry(job, error) is JobState.DEAD:
@@ -255,6 +273,8 @@ class WorkerPool:
         try:
             self.handlers[job_kind(job)].give_up(job, error)
             self.events.mark_jobs_finished([job_event_id(job.id)])
+        except BackendError as exc:
+            log.warning("Recording the failure of dead job %s failed: %s", job.id, exc.message)
         except Exception:
             log.exception("Recording the failure of dead job %s failed", job.id)
 

@@ -14,13 +14,13 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
 
 from sightline.collection import DEFAULT_COLLECTION
-from sightline.errors import ClassifierExists
+from sightline.errors import CatalogSchemaBehind, ClassifierExists
 from sightline.images.uploads import SQLUploadStore
 from sightline.keys.sql import SIGNING_SECRET, SQLKeyStore
 from sightline.storage import tables as t
 from sightline.storage.database import Database
-from sightline.storage.migrate import alembic_config
-from sightline.stores import Stores, migrate
+from sightline.storage.migrate import SchemaChanges, alembic_config, schema_state
+from sightline.stores import Stores, migrate, prepare_schema
 
 
 def test_processes_starting_together_upgrade_a_fresh_database_once(empty_catalog_url: str) -> None:
@@ -190,3 +190,50 @@ BEFORE_COLLECTIONS: list[tuple[str, dict[str, object]]] = [
         {},
     ),
 ]
+
+
+def _stamp(db: Database, revision: str) -> None:
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+
+
+def test_schema_changes_are_made_only_where_allowed(empty_catalog_url: str) -> None:
+    db = Database(empty_catalog_url)
+    try:
+        with pytest.raises(CatalogSchemaBehind, match="none \\(empty\\)"):
+            prepare_schema(db, SchemaChanges.NONE)
+        assert schema_state(db).current is None
+        migrate(db, revision="0009")
+        for changes in (SchemaChanges.NONE, SchemaChanges.CREATE):
+            with pytest.raises(CatalogSchemaBehind, match="sightline migrate") as refused:
+                prepare_schema(db, changes)
+            assert refused.value.details == {"current": "0009", "needed": schema_state(db).head}
+        assert schema_state(db).current == "0009"
+
+        before = prepare_schema(db, SchemaChanges.UPGRADE)
+        assert before.current == "0009" and schema_state(db).up_to_date
+    finally:
+        db.dispose()
+
+
+def test_an_empty_catalog_is_created_where_creating_is_allowed(empty_catalog_url: str) -> None:
+    db = Database(empty_catalog_url)
+    try:
+        assert prepare_schema(db, SchemaChanges.CREATE).current is None
+        assert schema_state(db).up_to_date
+    finally:
+        db.dispose()
+
+
+def test_a_newer_schema_is_used_as_it_is(empty_catalog_url: str) -> None:
+    """Rolling updates: processes of the previous version run on the upgraded schema."""
+    db = Database(empty_catalog_url)
+    try:
+        migrate(db)
+        _stamp(db, "9999")
+        for changes in SchemaChanges:
+            state = prepare_schema(db, changes)
+            assert state.newer and state.current == "9999"
+        assert schema_state(db).current == "9999"
+    finally:
+        db.dispose()

@@ -58,6 +58,7 @@ SLOW_TESTS = frozenset(
         "tests/classifiers/test_training.py::test_on_small_greyscale_digits_training_picks_a_pixel_head_as_good_as_an_svc",
         "tests/cli/test_analyze.py::test_analyze_prints_every_default_feature_as_json",
         "tests/cli/test_models.py::test_prepare_reports_each_model",
+        "tests/cli/test_serve.py::test_only_migrate_prints_the_migration_steps_as_json_lines_off_a_terminal",
         "tests/cli/test_serve.py::test_serve_believes_forwarding_headers_only_from_the_listed_proxies",
         "tests/cli/test_serve.py::test_serve_runs_the_pipeline_and_stops_on_sigterm",
         "tests/client/test_models.py::test_models_declare_only_what_the_document_has",

@@ -28,6 +28,7 @@ from sightline.api import keys as key_routes
 from sightline.api import subscriptions as subscription_routes
 from sightline.api.body_timeout import BodyReadTimeout
 from sightline.api.deps import Services
+from sightline.api.request_ids import RequestIds
 
 DESCRIPTION = """
 Sightline stores images and analyses them with local models: upload, then read the results
@@ -43,6 +44,10 @@ allows GET and HEAD, `write` every method, `admin` also `/v1/keys`, `/v1/subscri
 publishing classifier versions; a key short of the scope gets 403 `InsufficientScope`. Each
 operation's `security` names the scope it needs. Signed links (`GET /v1/images/{id}/links`)
 open one original or thumbnail without a key until they expire.
+
+Every answer carries `X-Request-ID`: the request's own (up to 128 letters, digits and
+`._:@/+=-`) or a new one. The server's log lines for the request carry it, and so do the
+events it causes (the `requestid` attribute) and the log lines of the jobs they start.
 """
 
 
@@ -62,6 +67,7 @@ def create_api(
     app.state.services = services
     errors.install(app)
     app.add_middleware(BodyReadTimeout, seconds=services.settings.body_timeout_seconds)
+    app.add_middleware(RequestIds)  # added last, so outermost: even a timed-out body has one
     # scope="request": a request stays counted in flight until its response has been sent.
     protected = [Depends(auth.authorize, scope="request")]
     app.include_router(images.router, dependencies=protected)

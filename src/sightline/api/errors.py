@@ -29,6 +29,7 @@ from sightline.api import auth
 from sightline.api.schemas import ErrorBody, ErrorInfo
 from sightline.api.scope import collection_scope, read_collection, write_collection
 from sightline.errors import (
+    BackendError,
     CollectionForbidden,
     InvalidCollection,
     InvalidJson,
@@ -181,7 +182,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(SightlineError)
     async def sightline_error(_request: Request, exc: SightlineError) -> JSONResponse:
         # 501 is a feature this deployment lacks (e.g. direct uploads without S3), not a failure.
-        if exc.status_code >= 500 and exc.status_code != 501:
+        if isinstance(exc, BackendError):
+            # A backend away for a while (a restart, a lock held too long): the client is told
+            # 503 and retries; one line with the reason, not a traceback per request.
+            log.warning("Request failed: %s", exc.message)
+        elif exc.status_code >= 500 and exc.status_code != 501:
             log.error("Request failed: %s", exc, exc_info=exc)
         headers = None
         if isinstance(exc, RangeNotSatisfiable):

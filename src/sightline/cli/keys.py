@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from sightline.cli.local import opening_refused
 from sightline.cli.options import data_dir_option, setting_option, settings_from
 from sightline.cli.output import Column, Format, Printer, moment, output_options
 from sightline.collection import collection_name
@@ -21,14 +22,19 @@ from sightline.keys import KeyRecord, KeyService, Scope
 @contextmanager
 def key_service(data_dir: Path | None, catalog_url: str | None) -> Iterator[KeyService]:
     # Imported here: `--help` needs no database driver.
+    from sightline.app import schema_changes
     from sightline.stores import catalog_indexer, open_stores
 
     settings = settings_from(data_dir=data_dir, catalog_url=catalog_url)
     try:
-        # Its migrations may rebuild the search documents, synonyms and all.
-        stores = open_stores(settings.resolved_catalog_url(), catalog_indexer(settings.model_dir))
+        # Creating an empty catalog may rebuild the search documents, synonyms and all.
+        stores = open_stores(
+            settings.resolved_catalog_url(),
+            catalog_indexer(settings.model_dir),
+            schema_changes(settings, runs_service=False),
+        )
     except SightlineError as exc:
-        raise click.ClickException(exc.message) from exc
+        raise opening_refused(exc) from exc
     try:
         yield KeyService(settings, stores.keys)
     except SightlineError as exc:

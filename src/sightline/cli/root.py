@@ -19,6 +19,8 @@ from sightline.cli.serve import migrate, serve, worker
 from sightline.cli.show import show
 from sightline.cli.upload import upload
 from sightline.cli.watch import watch
+from sightline.logs import LOG_FORMATS, LogFormat
+from sightline.logs import configure as configure_logs
 
 EPILOG = """\b
 The client commands (upload, watch, reprocess, get, list, show, search, delete, export,
@@ -47,11 +49,17 @@ Examples:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
 @click.version_option(package_name="sightline")
 @click.option("--log-level", default="INFO", show_default=True, envvar="SIGHTLINE_LOG_LEVEL")
-def main(log_level: str) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default="auto",
+    show_default=True,
+    envvar="SIGHTLINE_LOG_FORMAT",
+    help="Log lines on stderr as JSON objects or text; auto: JSON unless stderr is a terminal.",
+)
+def main(log_level: str, log_format: LogFormat) -> None:
     """Sightline: store images and analyse them with local models, no cloud account needed."""
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logs(log_level, log_format)
     quiet = max(logging.WARNING, logging.getLogger().level)
     # One line per HTTP request from the client commands is noise, not information; so are
     # Alembic's lines on every command that opens the catalog (`migrate` says the outcome).

@@ -36,6 +36,13 @@ log = logging.getLogger("sightline")
     is_flag=True,
     help="Serve the API only; separate `sightline worker` processes do the analysis.",
 )
+@click.option(
+    "--migrate",
+    "migrate_first",
+    is_flag=True,
+    help="Create or upgrade the catalog schema first, whatever SIGHTLINE_AUTO_MIGRATE says "
+    "(as `sightline migrate` does), then serve.",
+)
 def serve(
     host: str | None,
     port: int | None,
@@ -45,8 +52,13 @@ def serve(
     queue_url: str | None,
     workers: int | None,
     no_workers: bool,
+    migrate_first: bool,
 ) -> None:
-    """Run the HTTP API, by default with analysis workers in the same process."""
+    """Run the HTTP API, by default with analysis workers in the same process.
+
+    An embedded SQLite catalog is upgraded on start; a PostgreSQL one must be at this
+    version's schema (or a newer one): run `sightline migrate` once, or pass --migrate.
+    """
     import uvicorn
 
     from sightline.connections import server_options
@@ -59,6 +71,7 @@ def serve(
         blob_url=blob_url,
         queue_url=queue_url,
         workers=0 if no_workers else workers,
+        auto_migrate="always" if migrate_first else None,
     )
     sightline = open_sightline(settings)
     try:
@@ -75,6 +88,8 @@ def serve(
             host=settings.host,
             port=settings.port,
             log_level="warning",
+            # uvicorn's lines go through the root logger, in SIGHTLINE_LOG_FORMAT like ours.
+            log_config=None,
             **server_options(settings),
         )
     finally:
@@ -147,13 +162,38 @@ def worker(
 @data_dir_option
 @setting_option("--catalog-url", "catalog_url")
 def migrate(data_dir: Path | None, catalog_url: str | None) -> None:
-    """Create or upgrade the catalog schema (every process also does this at start-up; several
-    starting at once take turns)."""
-    from sightline.stores import catalog_indexer, open_stores
+    """Create or upgrade the catalog schema to this version's, then exit.
+
+    Run it once per upgrade, before (or while) replicas of the new version start: they refuse
+    an older schema, except `serve` and `worker` on an embedded SQLite catalog, which upgrade
+    it themselves (SIGHTLINE_AUTO_MIGRATE). Processes of the previous version keep running on
+    the new schema. Several at once take turns; a catalog already up to date (or newer) is
+    left as it is.
+    """
+    from sightline.errors import SightlineError
+    from sightline.storage.database import Database
+    from sightline.storage.migrate import SchemaChanges
+    from sightline.stores import catalog_indexer, prepare_schema
 
     settings = settings_from(data_dir=data_dir, catalog_url=catalog_url)
-    open_stores(settings.resolved_catalog_url(), catalog_indexer(settings.model_dir)).close()
-    click.echo("Catalog schema is up to date.")
+    # Only this command shows each migration step.
+    logging.getLogger("alembic").setLevel(max(logging.INFO, logging.getLogger().level))
+    db = Database(settings.resolved_catalog_url())
+    try:
+        state = prepare_schema(db, SchemaChanges.UPGRADE, catalog_indexer(settings.model_dir))
+    except SightlineError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        db.dispose()
+    if state.newer:
+        click.echo(
+            f"Catalog schema is at {state.current}, newer than this version knows "
+            f"({state.head}); left as it is (this version runs on it)."
+        )
+    elif state.up_to_date:
+        click.echo(f"Catalog schema is up to date ({state.head}).")
+    else:
+        click.echo(f"Catalog schema upgraded from {state.current or 'empty'} to {state.head}.")
 
 
 def _redacted(url: str) -> str:

@@ -206,5 +206,6 @@ def _stored_event(row: Row[Any]) -> StoredEvent:
             row.data,
             source=row.source,
             collection=row.collection,
+            request_id=row.request_id,
         ),
     )

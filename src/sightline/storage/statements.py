@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from sightline.events import COLLECTION_ATTRIBUTE
+from sightline.events import COLLECTION_ATTRIBUTE, REQUEST_ID_ATTRIBUTE
 from sightline.storage import tables as t
 from sightline.storage.records import JSON
 
@@ -82,6 +82,7 @@ def insert_events(conn: Connection, envelopes: Sequence[JSON]) -> None:
                 "time": datetime.fromisoformat(event["time"]),
                 "data": event["data"],
                 "collection": event.get(COLLECTION_ATTRIBUTE),
+                "request_id": event.get(REQUEST_ID_ATTRIBUTE),
             },
             keys=["id"],
         )

@@ -235,6 +235,8 @@ events = Table(
     Column("finished_at", UTCDateTime),
     # The envelope's `collection` attribute; none for events about the server itself.
     collection_column(nullable=True),
+    # The envelope's `requestid` attribute: the API request that caused the event, if any.
+    Column("request_id", String(128)),
     Index("ix_events_collection_seq", "collection", "seq"),
     Index(
         "ix_events_undispatched",

@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,6 +38,10 @@ def _lines(stream: io.StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
+def _job_lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [line for line in _lines(stream) if line["message"].startswith("Job ")]
+
+
 def test_a_request_id_travels_from_the_upload_into_its_events_and_job_logs(
     server: RunningServer, json_logs: io.StringIO
 ) -> None:
@@ -56,7 +61,11 @@ def test_a_request_id_travels_from_the_upload_into_its_events_and_job_logs(
     carried = {event.envelope["type"]: event.envelope.get("requestid") for event in events}
     assert carried["sightline.image.created"] == "upload-7.a"
     assert carried["sightline.image.analyzed"] == "upload-7.a"  # written by the job
-    [done] = [line for line in _lines(json_logs) if line["message"].startswith("Job ")]
+    # The image reads as done a moment before its worker logs the job's end.
+    deadline = time.monotonic() + 10
+    while not (done_lines := _job_lines(json_logs)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [done] = done_lines
     assert done["request_id"] == "upload-7.a" and done["image_id"] == image_id
     assert done["job_id"].startswith("analyze:")
     assert done["level"] == "INFO" and done["logger"] == "sightline.worker"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from sightline import web
+from sightline import facades, web
 from sightline.allocator import return_large_blocks
 from sightline.api import Services, create_api
 from sightline.blobs import open_blob_store
@@ -258,6 +258,7 @@ class Sightline:
             readiness=self.components,
         )
         app = create_api(services, lifespan)
+        facades.install(app)  # the cloud services' contracts, beside `/v1`
         app.include_router(web.router)  # the web app at `/`; it signs in for itself
         return app
 

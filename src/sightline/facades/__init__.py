@@ -1,0 +1,18 @@
+"""The cloud vision services' REST contracts, answered by Sightline: code written for Azure AI
+Vision (Image Analysis 4.0, Computer Vision 3.2), Azure Custom Vision and AWS Rekognition works
+with only its endpoint changed. Each facade is one module with a router; it maps requests and
+answers onto the same services as `/v1` (no analysis of its own), authenticates with Sightline
+keys (scopes apply) and answers errors in its service's own shape. Facade routes are not in
+Sightline's OpenAPI document: their contract is the service's."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+# Each facade adds its router here.
+ROUTERS: tuple[APIRouter, ...] = ()
+
+
+def install(app: FastAPI) -> None:
+    for router in ROUTERS:
+        app.include_router(router, include_in_schema=False)

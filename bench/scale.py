@@ -40,8 +40,8 @@ only (reads `/proc`).
     .venv/bin/python bench/scale.py --part throughput -n 400 --worker-processes 1,2,4
     .venv/bin/python bench/scale.py --part reads --rows 1000000 --json
     .venv/bin/python bench/scale.py --part throughput --configs embedded -n 100   # no services
-    .venv/bin/python bench/scale.py --postgres-port 55432 --redis-port 56379 --s3-port 58333 \
-        --api-ports 58080,58081 --apis 2
+    .venv/bin/python bench/scale.py --postgres-port 45432 --redis-port 46379 --s3-port 48333 \
+        --api-ports 48080,48081 --apis 2
     .venv/bin/python bench/scale.py --part throughput --configs shared \
         --postgres-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres \
         --redis-url redis://127.0.0.1:6379/0 \
@@ -95,6 +95,7 @@ from upload import (
 
 ROOT = Path(__file__).resolve().parents[1]
 STOP_TIMEOUT_S = 30.0
+GRPC_OFFSET = 10000  # SeaweedFS's S3 gateway also listens on its port + this
 WORKER_READY = re.compile(r"Worker \S+ running")
 
 
@@ -147,7 +148,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     group.add_argument("--postgres-port", type=int, help="start PostgreSQL on this port")
     group.add_argument("--redis-port", type=int, help="start Redis on this port")
-    group.add_argument("--s3-port", type=int, help="start SeaweedFS's S3 gateway on this port")
+    group.add_argument(
+        "--s3-port",
+        type=int,
+        help=f"start SeaweedFS's S3 gateway on this port (and its gRPC on port + {GRPC_OFFSET})",
+    )
     group.add_argument(
         "--postgres-url",
         help="an existing PostgreSQL with pgvector: a database to connect to as a user that "
@@ -231,6 +236,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("give --postgres-url, --redis-url and --s3-url together")
     if any(urls) and (args.postgres_port or args.redis_port or args.s3_port):
         parser.error("the --*-port options start servers; the --*-url options use running ones")
+    if args.s3_port is not None and args.s3_port > 65535 - GRPC_OFFSET:
+        parser.error(
+            f"--s3-port: SeaweedFS serves gRPC on port + {GRPC_OFFSET}, so at most "
+            f"{65535 - GRPC_OFFSET}"
+        )
     if args.api_ports is not None and len(args.api_ports) < args.apis:
         parser.error("--api-ports needs a port for each of the --apis")
     return args

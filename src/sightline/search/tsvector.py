@@ -43,6 +43,15 @@ class TsvectorIndex:
         self.insert(conn, [(image_id, document)])
 
     def clear(self, conn: Connection) -> None:
+        # A rebuild runs while workers may still write documents (a migration under running
+        # workers). Held until it commits, these locks make the rebuild wait for the writers
+        # already at work and the next ones wait for it, so it never overwrites a worker's
+        # newer document with one made from results read before the worker committed them.
+        # Workers lock their image's row before its document: taking the images table first
+        # keeps that order, which the rebuild's own foreign-key checks would otherwise invert
+        # (a deadlock). Reads and searches go on; writes to images wait for the rebuild.
+        conn.exec_driver_sql(f"LOCK TABLE {t.images.name} IN EXCLUSIVE MODE")
+        conn.exec_driver_sql(f"LOCK TABLE {TABLE} IN EXCLUSIVE MODE")
         conn.exec_driver_sql(f"DELETE FROM {TABLE}")
 
     def insert(self, conn: Connection, documents: Sequence[tuple[str, Document]]) -> None:

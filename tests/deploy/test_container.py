@@ -8,6 +8,7 @@ import os
 import re
 import runpy
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -306,3 +307,30 @@ def test_the_health_check_probes_the_port_of_the_role(
 def test_the_health_check_refuses_a_role_without_http() -> None:
     with pytest.raises(SystemExit, match="no HTTP role"):
         health_url(["sightline", "migrate"], {})
+
+
+def planned_install(checkout: Path) -> str:
+    shutil.copy(ROOT / "Makefile", checkout / "Makefile")
+    return subprocess.run(
+        ["make", "--dry-run", "install"], cwd=checkout, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_install_makes_the_venv_again_when_its_python_does_not_resolve(tmp_path: Path) -> None:
+    # A venv copied from elsewhere (a checkout's .venv in a build context): uv is there, the
+    # python it links to is not.
+    bin_dir = tmp_path / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "python").symlink_to("/nonexistent/python3.11")
+    (bin_dir / "uv").touch()
+    assert "-m venv --clear .venv" in planned_install(tmp_path)
+
+
+def test_install_keeps_a_working_venv(tmp_path: Path) -> None:
+    bin_dir = tmp_path / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "python").symlink_to(sys.executable)
+    (bin_dir / "uv").touch()
+    planned = planned_install(tmp_path)
+    assert "-m venv" not in planned and "pip install --quiet" not in planned
+    assert "uv pip install --python .venv/bin/python --quiet --editable ." in planned

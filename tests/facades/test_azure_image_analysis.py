@@ -147,6 +147,18 @@ def test_a_wrong_or_missing_key_is_refused_with_401(guarded: RunningServer) -> N
     assert missing.status_code == 401 and missing.json()["error"]["code"] == "401"
 
 
+def test_a_read_only_key_is_refused_with_403(guarded: RunningServer) -> None:
+    made = httpx.post(
+        f"{guarded.url}/v1/keys",
+        json={"name": "viewer", "scope": "read"},
+        headers={"X-API-Key": KEY},
+    )
+    with pytest.raises(HttpResponseError) as refused:
+        vision(guarded, key=made.json()["secret"]).analyze(PHOTO, [VisualFeatures.TAGS])
+    assert refused.value.status_code == 403
+    assert refused.value.error is not None and refused.value.error.code == "403"
+
+
 def inner_code(refused: pytest.ExceptionInfo[HttpResponseError]) -> str:
     assert refused.value.error is not None
     code: str = refused.value.error.innererror["code"]

@@ -131,7 +131,7 @@ class AzureRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
-        async def answer(request: Request) -> Response:
+        async def in_azure_shape(request: Request) -> Response:
             try:
                 return await handler(request)
             except AzureError as exc:
@@ -145,7 +145,7 @@ class AzureRoute(APIRoute):
                 problems = "; ".join(str(error["msg"]) for error in exc.errors())
                 return invalid("BadArgument", problems).response()
 
-        return answer
+        return in_azure_shape
 
 
 router = APIRouter(route_class=AzureRoute)

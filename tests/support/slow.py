@@ -66,6 +66,7 @@ SLOW_TESTS = frozenset(
         "tests/client/test_models.py::test_models_declare_only_what_the_document_has",
         "tests/client/test_retries.py::test_an_upload_retried_after_a_lost_answer_is_stored_once",
         "tests/deploy/test_debian_guide.py::test_the_guide_deploys_a_stack_that_analyses_an_upload",
+        "tests/facades/test_azure_computer_vision.py",
         "tests/images/test_concurrency.py::test_a_reader_following_events_by_seq_misses_none",
         "tests/images/test_concurrency.py::test_a_reader_following_vectors_by_seq_misses_none",
         "tests/maintenance/test_backup.py::test_a_backup_taken_while_serving_restores_into_a_deployment_that_checks_clean",

@@ -237,3 +237,14 @@ def test_the_keys_scope_applies(server: RunningServer, astronaut: bytes) -> None
     reader = ComputerVisionClient(server.url, CognitiveServicesCredentials(made.json()["secret"]))
     refused = refusal(lambda: reader.tag_image_in_stream(io.BytesIO(astronaut)))
     assert refused == (403, "403", None)
+
+
+def test_without_keys_on_the_server_the_facade_is_open(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", **TEST_SETTINGS)  # type: ignore[arg-type]
+    picture = encode(Image.new("RGB", (64, 48), (200, 30, 30)), "PNG")
+    with serving(settings, run_workers=False) as open_server:
+        anyone = ComputerVisionClient(open_server.url, CognitiveServicesCredentials("anything"))
+        analysis = anyone.analyze_image_in_stream(
+            io.BytesIO(picture), visual_features=[VisualFeatureTypes.color]
+        )
+    assert analysis.color.dominant_colors == ["Red"]

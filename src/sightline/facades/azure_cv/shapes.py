@@ -41,7 +41,9 @@ def rectangle(box: Box) -> JSON:
 
 def tags(result: ResultModel) -> list[JSON]:
     assert isinstance(result, TagsResult)
-    return [{"name": tag.name, "confidence": tag.confidence} for tag in result.tags]
+    # The service lists tags surest first; Sightline's list puts colour words after the rest.
+    ranked = sorted(result.tags, key=lambda tag: -tag.confidence)
+    return [{"name": tag.name, "confidence": tag.confidence} for tag in ranked]
 
 
 def faces(result: ResultModel) -> list[JSON]:

@@ -129,13 +129,22 @@ def test_analyze_gives_tags_faces_type_color_and_adult(
     assert analysis.metadata.format == "Jpeg" and analysis.request_id
 
 
-def test_analyze_by_url_and_tag_image(vision: ComputerVisionClient, image_site: str) -> None:
+def test_analyze_by_url_and_tag_image(
+    server: RunningServer, vision: ComputerVisionClient, image_site: str, astronaut: bytes
+) -> None:
     analysis = vision.analyze_image(
         f"{image_site}/astronaut.jpg", visual_features=[VisualFeatureTypes.tags]
     )
     tagged = vision.tag_image(f"{image_site}/astronaut.jpg")
     assert [t.name for t in analysis.tags] == [t.name for t in tagged.tags]
     assert tagged.tags[0].name == "person"
+    # A multipart form's one file, as the REST API also takes it.
+    form = httpx.post(
+        f"{server.url}/vision/v3.2/tag",
+        files={"file": ("astronaut.jpg", astronaut, "image/jpeg")},
+        headers={"Ocp-Apim-Subscription-Key": KEY},
+    )
+    assert form.status_code == 200 and form.json()["tags"][0]["name"] == "person"
 
 
 def test_objects_from_analyze_and_detect(vision: ComputerVisionClient) -> None:
@@ -195,7 +204,7 @@ def refusal(call: Callable[[], object]) -> tuple[int, str, str | None]:
 
 
 def test_refusals_in_the_services_terms(
-    server: RunningServer, vision: ComputerVisionClient, astronaut: bytes
+    server: RunningServer, vision: ComputerVisionClient, astronaut: bytes, image_site: str
 ) -> None:
     description = refusal(
         lambda: vision.analyze_image_in_stream(
@@ -205,6 +214,8 @@ def test_refusals_in_the_services_terms(
     assert description == (400, "InvalidRequest", "NotSupportedVisualFeature")
     not_an_image = refusal(lambda: vision.tag_image_in_stream(io.BytesIO(b"%PDF-1.4 no image")))
     assert not_an_image == (400, "InvalidRequest", "InvalidImageFormat")
+    missing = refusal(lambda: vision.tag_image(f"{image_site}/missing.jpg"))
+    assert missing == (400, "InvalidRequest", "InvalidImageUrl")
     language = refusal(lambda: vision.tag_image_in_stream(io.BytesIO(astronaut), language="ja"))
     assert language == (400, "InvalidRequest", "NotSupportedLanguage")
     # The SDK itself refuses sizes past 1024; other clients are told by the server.

@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from sightline.api import deps
-from sightline.api.images import read_body
+from sightline.api.images import read_body, read_uploads
 from sightline.api.scope import WriteCollection
 from sightline.errors import PayloadTooLarge
 from sightline.facades.azure_cv import shapes
@@ -64,12 +64,16 @@ SUPPORTED_DETAILS: frozenset[str] = frozenset()  # Celebrities and Landmarks: ne
 
 
 async def image_bytes(request: Request, service: ImageService) -> bytes:
-    """The image: the JSON body's `url`, fetched under `/v1/analyze`'s URL policy, or the body
-    itself (application/octet-stream, as the SDK sends a stream)."""
+    """The image: the JSON body's `url`, fetched under `/v1/analyze`'s URL policy, or, read as
+    `/v1/analyze` reads it, the body itself (application/octet-stream, as the SDK sends a
+    stream, or image/*) or a multipart form's one file."""
     settings = service.settings
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
-        return await read_body(request, settings.max_upload_bytes)
+        uploads, _features, _metadata = await read_uploads(request, service, max_files=1)
+        if len(uploads) != 1:
+            raise AzureError(BAD_ARGUMENT, "Send one image.")
+        return uploads[0].data
     raw = await read_body(request, MAX_JSON_BYTES, PayloadTooLarge)
     try:
         url = json.loads(raw).get("url")
@@ -194,9 +198,7 @@ async def detect(request: Request, service: Service, collection: WriteCollection
 
 
 def smart_crops(results: dict[str, Any]) -> SmartCropResult:
-    found = results["smart_crop"]
-    assert isinstance(found, SmartCropResult)
-    return found
+    return shapes.typed(results["smart_crop"], SmartCropResult)
 
 
 @router.post("/areaOfInterest")

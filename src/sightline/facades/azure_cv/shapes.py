@@ -5,7 +5,7 @@ filled with a made-up value."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sightline import __version__
 from sightline.vision.adult import AdultResult
@@ -19,12 +19,20 @@ from sightline.vision.read import ReadResult
 from sightline.vision.tags import TagsResult
 
 JSON = dict[str, Any]
+R = TypeVar("R", bound=ResultModel)
 # Clients log it; a date would claim one of Azure's models.
 MODEL_VERSION = f"sightline-{__version__}"
 READ_VERSION = "3.2.0"
 # ImageType's clipArtType: 0 non-clip-art, 1 ambiguous, 2 normal, 3 good clip art; the score
 # Sightline gives a clip-art reading, cut into those four steps.
 CLIP_ART_STEPS = (0.25, 0.5, 0.75)
+
+
+def typed(result: ResultModel | None, model: type[R]) -> R:
+    """`result` as the model its feature gives (a result that does not fit is a bug here)."""
+    if not isinstance(result, model):
+        raise TypeError(f"Expected a {model.__name__}, got {type(result).__name__}.")
+    return result
 
 
 def metadata(image: JSON) -> JSON:
@@ -39,15 +47,15 @@ def rectangle(box: Box) -> JSON:
     return {"x": box.x, "y": box.y, "w": box.w, "h": box.h}
 
 
-def tags(result: ResultModel) -> list[JSON]:
-    assert isinstance(result, TagsResult)
+def tags(found: ResultModel | None) -> list[JSON]:
+    result = typed(found, TagsResult)
     # The service lists tags surest first; Sightline's list puts colour words after the rest.
     ranked = sorted(result.tags, key=lambda tag: -tag.confidence)
     return [{"name": tag.name, "confidence": tag.confidence} for tag in ranked]
 
 
-def faces(result: ResultModel) -> list[JSON]:
-    assert isinstance(result, FacesResult)
+def faces(found: ResultModel | None) -> list[JSON]:
+    result = typed(found, FacesResult)
     # Age and gender: Sightline does not estimate them (Azure retired them too).
     return [
         {
@@ -62,8 +70,8 @@ def faces(result: ResultModel) -> list[JSON]:
     ]
 
 
-def objects(result: ResultModel) -> list[JSON]:
-    assert isinstance(result, ObjectsResult)
+def objects(found: ResultModel | None) -> list[JSON]:
+    result = typed(found, ObjectsResult)
     return [
         {"rectangle": rectangle(found.box), "object": found.label, "confidence": found.confidence}
         for detector in result.detectors
@@ -71,8 +79,8 @@ def objects(result: ResultModel) -> list[JSON]:
     ]
 
 
-def color(result: ResultModel) -> JSON:
-    assert isinstance(result, ColorResult)
+def color(found: ResultModel | None) -> JSON:
+    result = typed(found, ColorResult)
     return {
         "dominantColorForeground": result.dominant_color_foreground.capitalize(),
         "dominantColorBackground": result.dominant_color_background.capitalize(),
@@ -82,8 +90,8 @@ def color(result: ResultModel) -> JSON:
     }
 
 
-def adult(result: ResultModel) -> JSON:
-    assert isinstance(result, AdultResult)
+def adult(found: ResultModel | None) -> JSON:
+    result = typed(found, AdultResult)
     # Gore is not measured: isGoryContent and goreScore are left out.
     return {
         "isAdultContent": result.is_adult,
@@ -93,14 +101,14 @@ def adult(result: ResultModel) -> JSON:
     }
 
 
-def image_type(result: ResultModel) -> JSON:
-    assert isinstance(result, ImageTypeResult)
+def image_type(found: ResultModel | None) -> JSON:
+    result = typed(found, ImageTypeResult)
     clip_art = sum(result.scores.clip_art >= step for step in CLIP_ART_STEPS)
     return {"clipArtType": clip_art, "lineDrawingType": int(result.type == "line_drawing")}
 
 
 # visualFeatures value → (Sightline feature, answer field, shape)
-VISUAL_FEATURES: dict[str, tuple[str, str, Callable[[ResultModel], Any]]] = {
+VISUAL_FEATURES: dict[str, tuple[str, str, Callable[[ResultModel | None], Any]]] = {
     "Tags": ("tags", "tags", tags),
     "Faces": ("faces", "faces", faces),
     "Objects": ("objects", "objects", objects),
@@ -122,9 +130,9 @@ def polygon(points: list[Point], box: Box) -> list[float]:
     return [float(value) for point in points for value in (point.x, point.y)]
 
 
-def read(result: ResultModel, language: str | None) -> JSON:
+def read(found: ResultModel | None, language: str | None) -> JSON:
     """`analyzeResult` of a succeeded Read operation: one page, in pixels."""
-    assert isinstance(result, ReadResult)
+    result = typed(found, ReadResult)
     lines = []
     for line in result.lines:
         words = [

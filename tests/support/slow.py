@@ -68,6 +68,7 @@ SLOW_TESTS = frozenset(
         "tests/deploy/test_debian_guide.py::test_the_guide_deploys_a_stack_that_analyses_an_upload",
         "tests/deploy/test_container.py::test_the_health_check_passes_while_the_images_command_serves_and_fails_after",
         "tests/deploy/test_kubernetes.py::test_every_manifest_is_valid_against_the_kubernetes_schemas",
+        "tests/facades/test_azure_computer_vision.py",
         "tests/images/test_concurrency.py::test_a_reader_following_events_by_seq_misses_none",
         "tests/images/test_concurrency.py::test_a_reader_following_vectors_by_seq_misses_none",
         "tests/maintenance/test_backup.py::test_a_backup_taken_while_serving_restores_into_a_deployment_that_checks_clean",

@@ -10,9 +10,10 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from sightline.facades import azure_image_analysis
+from sightline.facades import azure_cv
 
 # Each facade adds its router here.
-ROUTERS: tuple[APIRouter, ...] = (azure_image_analysis.router,)
+ROUTERS: tuple[APIRouter, ...] = (azure_image_analysis.router, azure_cv.router,)
 
 
 def install(app: FastAPI) -> None:

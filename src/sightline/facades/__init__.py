@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
+from sightline.facades import custom_vision
+
 # Each facade adds its router here.
-ROUTERS: tuple[APIRouter, ...] = ()
+ROUTERS: tuple[APIRouter, ...] = (custom_vision.router,)
 
 
 def install(app: FastAPI) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -32,7 +32,7 @@ from sightline.classifiers.service import ClassifierService, ItemOutcome
 from sightline.classifiers.store import ClassifierRecord, ClassifierVersion, VersionStatus
 from sightline.facades.custom_vision import ids
 from sightline.fetch import fetch_image
-from sightline.images.service import Upload
+from sightline.images.service import ImageService, Upload
 from sightline.keys import Scope
 
 KEY_HEADERS = ("training-key", "prediction-key", "ocp-apim-subscription-key")
@@ -217,6 +217,61 @@ def iteration_json(record: ClassifierRecord, version: ClassifierVersion) -> dict
     }
 
 
+# -- reading images ---------------------------------------------------------------------------
+
+
+def _field_bytes(value: str) -> bytes:
+    """The bytes of a form field Starlette decoded: UTF-8 when they were valid UTF-8, else
+    Latin-1 (which maps bytes to characters one to one), so either way they come back whole."""
+    try:
+        candidate = value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode()
+    try:
+        candidate.decode()
+    except UnicodeDecodeError:
+        return candidate  # not UTF-8: Starlette read it as Latin-1
+    return value.encode()
+
+
+async def image_parts(
+    request: Request, images: ImageService, max_files: int | None = None
+) -> list[Upload]:
+    """The images of a request as Custom Vision's clients send them: multipart parts, with or
+    without a file name (the Python client sends bytes as a plain field), or the raw body."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "multipart/form-data":
+        uploads, _features, _metadata = await read_uploads(request, images, max_files)
+        return uploads
+    settings = images.settings
+    max_files = max_files or settings.max_files_per_request
+    declared = request.headers.get("content-length")
+    if declared is None:
+        raise errors.LengthRequired("A multipart upload needs a Content-Length header.")
+    if int(declared) > settings.max_request_bytes:
+        raise errors.PayloadTooLarge(f"The request is over {settings.max_request_bytes} bytes.")
+    try:
+        form = await request.form(
+            max_files=max_files, max_fields=max_files, max_part_size=settings.max_upload_bytes
+        )
+    except HTTPException as exc:  # Starlette's refusals: too many parts, a part too large
+        raise CustomVisionError(400, "BadRequestImageBatch", str(exc.detail)) from exc
+    try:
+        uploads = []
+        for _name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                if value.size is not None and value.size > settings.max_upload_bytes:
+                    raise errors.ImageTooLarge(
+                        f"An image is over {settings.max_upload_bytes} bytes."
+                    )
+                uploads.append(Upload(await value.read(), value.filename))
+            else:
+                uploads.append(Upload(_field_bytes(value)))
+        return uploads
+    finally:
+        await form.close()
+
+
 # -- training: projects -------------------------------------------------------------------------
 
 
@@ -375,7 +430,7 @@ async def create_images_from_data(
 ) -> Any:
     record = await run_in_threadpool(_project, classifiers, project_id, collection)
     labels = _tag_names(record, [t for t in tag_ids.split(",") if t])
-    uploads, _features, _metadata = await read_uploads(request, classifiers.images)
+    uploads = await image_parts(request, classifiers.images)
     if not uploads:
         raise CustomVisionError(400, "BadRequestImageBatch", "The request holds no image.")
     results = await run_in_threadpool(_upload, classifiers, record, uploads, labels, collection)
@@ -546,7 +601,7 @@ class ImageUrl(BaseModel):
 async def _classify_image(
     project_id: str, request: Request, classifiers: Classifiers, collection: Collection
 ) -> Any:
-    uploads, _features, _metadata = await read_uploads(request, classifiers.images, max_files=1)
+    uploads = await image_parts(request, classifiers.images, max_files=1)
     if len(uploads) != 1:
         raise CustomVisionError(400, "BadRequestImageFormat", "Send one image.")
     data = uploads[0].data

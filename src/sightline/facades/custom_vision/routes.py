@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -105,7 +105,7 @@ def answer_error(exc: Exception) -> JSONResponse:
 class CustomVisionRoute(APIRoute):
     """Answers every error of its routes (authentication included) in Custom Vision's shape."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def answering(request: Request) -> Response:
@@ -265,7 +265,7 @@ async def image_parts(
                         f"An image is over {settings.max_upload_bytes} bytes."
                     )
                 uploads.append(Upload(await value.read(), value.filename))
-            else:
+            elif isinstance(value, str):
                 uploads.append(Upload(_field_bytes(value)))
         return uploads
     finally:
@@ -566,6 +566,23 @@ def publish_iteration(
     return True
 
 
+@router.delete(
+    TRAINING + "/projects/{project_id}/iterations/{iteration_id}/publish",
+    status_code=204,
+    dependencies=admin,
+)
+def unpublish_iteration(
+    project_id: str, iteration_id: str, classifiers: Classifiers, collection: Collection
+) -> Response:
+    record, version = _iteration(classifiers, project_id, iteration_id, collection)
+    if record.published_version != version.number:
+        raise CustomVisionError(
+            400, "BadRequestIterationNotPublished", f"Iteration {version.number} is not published."
+        )
+    classifiers.unpublish(record.id, collection=collection)
+    return Response(status_code=204)
+
+
 # -- prediction ---------------------------------------------------------------------------------
 
 
@@ -632,3 +649,19 @@ for suffix in ("/image", "/image/nostore"):
     router.add_api_route(CLASSIFY + suffix, _classify_image, methods=["POST"], dependencies=write)
 for suffix in ("/url", "/url/nostore"):
     router.add_api_route(CLASSIFY + suffix, _classify_url, methods=["POST"], dependencies=write)
+
+
+def not_supported(request: Request) -> Response:
+    """Every other operation of the two APIs (object detection, exports, suggested tags, quick
+    tests, stored predictions, …): said plainly rather than faked."""
+    raise CustomVisionError(
+        400,
+        "BadRequest",
+        f"{request.method} {request.url.path} is not supported by Sightline's Custom Vision "
+        "facade: see docs/compat/azure-custom-vision.md.",
+    )
+
+
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+for prefix in (TRAINING, PREDICTION):  # last: the operations above match first
+    router.add_api_route(prefix + "/{rest:path}", not_supported, methods=METHODS, dependencies=read)

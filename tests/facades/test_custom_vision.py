@@ -25,6 +25,7 @@ from azure.cognitiveservices.vision.customvision.training.models import (
 from msrest.authentication import ApiKeyCredentials
 
 from conftest import RunningServer, serving
+from sightline.facades.custom_vision import ids
 from sightline.keys import Scope
 from sightline.settings import Settings
 from support.garments import KINDS, garment
@@ -87,6 +88,9 @@ def origin() -> Iterator[str]:
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+            if self.path.endswith("?fail"):
+                self.send_error(404)
+                return
             self.send_response(200)
             self.send_header("Content-Type", "image/png")
             self.send_header("Content-Length", str(len(picture)))
@@ -155,6 +159,13 @@ def test_the_quickstart_trains_publishes_and_classifies(clients: Clients, origin
     )
     assert nostore.predictions[0].tag_name == "shirt"
 
+    with pytest.raises(PredictionError) as not_an_image:
+        prediction.classify_image(project.id, "classifyModel", b"not an image")
+    assert code(not_an_image.value) == "BadRequestImageFormat"
+    with pytest.raises(PredictionError) as gone:
+        prediction.classify_image_url(project.id, "classifyModel", f"{origin}/gone.png?fail")
+    assert code(gone.value) == "BadRequestImageUrl"
+
     training.unpublish_iteration(project.id, iteration.id)
     with pytest.raises(PredictionError) as unpublished:
         prediction.classify_image(project.id, "classifyModel", garment("trousers", 1000))
@@ -201,3 +212,27 @@ def test_wrong_keys_scopes_and_bad_images_answer_the_services_errors(
     with pytest.raises(CustomVisionErrorException) as not_admin:
         clients.training(writer).publish_iteration(project.id, iteration, "name", "resource")
     assert code(not_admin.value) == "Forbidden"
+
+
+@pytest.mark.parametrize("name", ["dress", "Japanese Cherry", "été", "x" * 15])
+def test_a_tag_id_carries_its_name_within_its_project(name: str) -> None:
+    project, other = "clf_0123456789abcdef", "clf_fedcba9876543210"
+    tag = ids.tag_id(project, name)
+    assert ids.tag_name(project, tag) == name
+    assert ids.tag_id(other, name) != tag
+    with pytest.raises(ids.UnknownId):
+        ids.tag_name(other, tag)
+
+
+def test_project_iteration_and_image_ids_read_back() -> None:
+    assert ids.classifier_id(ids.project_id("clf_0123456789abcdef")) == "clf_0123456789abcdef"
+    assert (
+        ids.version_number("clf_0123456789abcdef", ids.iteration_id("clf_0123456789abcdef", 7)) == 7
+    )
+    with pytest.raises(ids.UnknownId):  # an iteration is not a project
+        ids.classifier_id(ids.iteration_id("clf_0123456789abcdef", 7))
+    with pytest.raises(ids.UnknownId):  # nor another project's iteration
+        ids.version_number("clf_fedcba9876543210", ids.iteration_id("clf_0123456789abcdef", 7))
+    assert ids.image_uuid("img_0123456789abcdef0123456789ab") == (
+        "00000123-4567-89ab-cdef-0123456789ab"
+    )

@@ -197,6 +197,17 @@ def test_wrong_keys_scopes_and_bad_images_answer_the_services_errors(
     summary = training.create_images_from_data(project.id, b"not an image", tag_ids=[tag.id])
     assert not summary.is_batch_successful
     assert summary.images[0].status == "ErrorImageFormat"
+    with pytest.raises(CustomVisionErrorException) as two_tags:  # nothing of the batch is kept
+        entries = [
+            ImageFileCreateEntry(contents=bytearray(garment("dress", 7)), tag_ids=[tag.id]),
+            ImageFileCreateEntry(
+                contents=bytearray(garment("shirt", 7)),
+                tag_ids=[tag.id, training.create_tag(project.id, "shirt").id],
+            ),
+        ]
+        training.create_images_from_files(project.id, ImageFileCreateBatch(images=entries))
+    assert code(two_tags.value) == "BadRequestImageTags"
+    assert training.get_tags(project.id) == []
     with pytest.raises(CustomVisionErrorException) as bad_name:
         training.create_project("no spaces allowed here")
     assert code(bad_name.value) == "BadRequestProjectName"

@@ -336,10 +336,20 @@ def delete_project(project_id: str, classifiers: Classifiers, collection: Collec
 
 
 def _tag_names(record: ClassifierRecord, tag_ids: list[str]) -> list[str]:
+    """The labels an image's tag ids name, checked before anything is stored."""
     try:
-        return [ids.tag_name(record.id, tag) for tag in tag_ids]
+        names = list(dict.fromkeys(ids.tag_name(record.id, tag) for tag in tag_ids))
     except ids.UnknownId as exc:
         raise CustomVisionError(400, "BadRequestInvalidIds", f"No tag {exc}.") from None
+    if not names:
+        raise CustomVisionError(
+            400, "BadRequestImageTags", "Sightline keeps tagged images only: name their tags."
+        )
+    if record.kind == KINDS["Multiclass"] and len(names) > 1:
+        raise CustomVisionError(
+            400, "BadRequestImageTags", "A Multiclass project takes one tag per image."
+        )
+    return names
 
 
 @router.get(TRAINING + "/projects/{project_id}/tags", dependencies=read)
@@ -412,10 +422,6 @@ def _upload(
     labels: list[str],
     collection: str | None,
 ) -> list[dict[str, Any]]:
-    if not labels:
-        raise CustomVisionError(
-            400, "BadRequestImageTags", "Sightline keeps tagged images only: name their tags."
-        )
     outcomes = classifiers.upload_examples(record.id, uploads, labels, collection=collection)
     return [_result(record, labels, outcome) for outcome in outcomes]
 
@@ -457,9 +463,11 @@ async def create_images_from_files(
         batch = ImageFileBatch.model_validate_json(await read_body(request, MAX_JSON_BYTES))
     except ValidationError as exc:
         raise CustomVisionError(400, "BadRequestImageBatch", str(exc)) from None
+    labels_of = [  # every entry's tags checked first: a bad one stores nothing
+        _tag_names(record, [*(batch.tagIds or []), *(entry.tagIds or [])]) for entry in batch.images
+    ]
     results = []
-    for entry in batch.images:  # each image has its own tags: one upload each
-        labels = _tag_names(record, [*(batch.tagIds or []), *(entry.tagIds or [])])
+    for entry, labels in zip(batch.images, labels_of, strict=True):  # one upload each: own tags
         try:
             data = base64.b64decode(entry.contents, validate=True)
         except binascii.Error:

@@ -223,8 +223,8 @@ def iteration_json(record: ClassifierRecord, version: ClassifierVersion) -> dict
 def _field_bytes(value: str) -> bytes:
     """The bytes of a form field Starlette decoded: as UTF-8 when they were valid UTF-8, else as
     Latin-1 (bytes to characters one to one). They come back whole, but for valid UTF-8 whose
-    characters are all Latin-1 ones, which reads as Latin-1: no image file is such text (PNG,
-    JPEG and the others start with bytes UTF-8 refuses)."""
+    characters are all Latin-1 ones, which reads as Latin-1: image files are not such text (PNG
+    and JPEG start with a byte UTF-8 refuses; the others hold binary data it refuses)."""
     try:
         candidate = value.encode("latin-1")
     except UnicodeEncodeError:

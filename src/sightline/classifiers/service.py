@@ -308,6 +308,14 @@ class ClassifierService:
             self.store.update(version.classifier_id, published_version=version.number), key
         )
 
+    def unpublish(self, key: str, *, collection: str | None) -> ClassifierRecord:
+        """No version is published any more: predictions by the published version stop, and so
+        do predictions on uploads, which need one."""
+        record = self.get(key, collection=collection)
+        return self._updated(
+            self.store.update(record.id, published_version=None, run_on_upload=False), key
+        )
+
     def backfill(
         self, key: str, only_missing: bool = True, *, collection: str | None
     ) -> ClassifierRecord:

@@ -381,8 +381,9 @@ def parse_aws_access_keys(text: str) -> tuple[AwsAccessKey, ...]:
                 "Each AWS access key is ACCESS_KEY_ID:SECRET[:SCOPE[:COLLECTION]]; "
                 f"got one with {len(fields)} fields."
             )
-        access_key_id, secret, scope, collection = (*fields, None, None)[:4]
-        scope = scope or "write"
+        access_key_id, secret = fields[:2]
+        scope = fields[2] if len(fields) > 2 else "write"
+        collection = fields[3] if len(fields) > 3 else None
         if scope not in AWS_KEY_SCOPES:
             raise ValueError(f"Unknown AWS access key scope {scope!r}; one of read, write, admin.")
         if access_key_id in keys:

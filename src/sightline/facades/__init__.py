@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
+from sightline.facades import rekognition
+
 # Each facade adds its router here.
-ROUTERS: tuple[APIRouter, ...] = ()
+ROUTERS: tuple[APIRouter, ...] = (rekognition.router,)
 
 
 def install(app: FastAPI) -> None:

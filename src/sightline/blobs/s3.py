@@ -283,8 +283,7 @@ class S3BlobStore:
             if response["ContentLength"] > max_bytes:
                 body.close()
                 raise ImageTooLarge(
-                    f"{described} has {response['ContentLength']} bytes; "
-                    f"the limit is {max_bytes}.",
+                    f"{described} has {response['ContentLength']} bytes; the limit is {max_bytes}.",
                     limit=max_bytes,
                 )
             with body:

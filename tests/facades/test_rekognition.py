@@ -4,6 +4,7 @@ shapes and errors, image bytes and S3 objects of the server's S3 blob store."""
 
 from __future__ import annotations
 
+import base64
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,10 @@ from typing import Any
 import boto3
 import httpx
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from PIL import Image
 from skimage import data
@@ -185,6 +189,76 @@ def test_bad_images_are_answered_as_rekognition_does(server: RunningServer) -> N
     assert error["Code"] == "InvalidS3ObjectException"  # this server keeps blobs in a folder
     # The service is still serving.
     assert rekognition(server).detect_faces(Image={"Bytes": ASTRONAUT})["FaceDetails"]
+
+
+def signed_post(server: RunningServer, target: str, body: bytes) -> httpx.Response:
+    """A request signed as the SDKs sign, with a body they would refuse to send."""
+    request = AWSRequest(
+        method="POST",
+        url=f"{server.url}/",
+        data=body,
+        headers={"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"},
+    )
+    SigV4Auth(Credentials(ACCESS_KEY, SECRET), "rekognition", "eu-west-1").add_auth(request)
+    return httpx.post(f"{server.url}/", content=body, headers=dict(request.headers.items()))
+
+
+CAT_B64 = base64.b64encode(CAT).decode()
+
+
+@pytest.mark.parametrize(
+    ("target", "body", "code"),
+    [
+        ("RekognitionService.IndexFaces", b"{}", "UnknownOperationException"),
+        ("RekognitionService.DetectLabels", b"not json", "SerializationException"),
+        ("RekognitionService.DetectLabels", b"[1]", "SerializationException"),
+        ("RekognitionService.DetectLabels", b"{}", "InvalidParameterException"),
+        (
+            "RekognitionService.DetectLabels",
+            b'{"Image": {"Bytes": "%s"}, "MinConfidence": "55"}' % CAT_B64.encode(),
+            "InvalidParameterException",
+        ),
+        (
+            "RekognitionService.DetectLabels",
+            b'{"Image": {"Bytes": "%s"}, "MinConfidence": 101}' % CAT_B64.encode(),
+            "InvalidParameterException",
+        ),
+        (
+            "RekognitionService.DetectLabels",
+            b'{"Image": {"Bytes": "%s"}, "Surprise": 1}' % CAT_B64.encode(),
+            "InvalidParameterException",
+        ),
+        (
+            "RekognitionService.DetectLabels",
+            b'{"Image": {"Bytes": "%s", "S3Object": {"Bucket": "abc", "Name": "a"}}}'
+            % CAT_B64.encode(),
+            "InvalidParameterException",
+        ),
+        (
+            "RekognitionService.DetectText",
+            b'{"Image": {"Bytes": "%%%%"}}',
+            "InvalidParameterException",
+        ),
+        (
+            "RekognitionService.DetectLabels",
+            b'{"Image": {"Bytes": "%s"}, "Settings": {"GeneralLabels": '
+            b'{"LabelInclusionFilters": [7]}}}' % CAT_B64.encode(),
+            "InvalidParameterException",
+        ),
+        (
+            "RekognitionService.DetectModerationLabels",
+            b'{"Image": {"Bytes": "%s"}, "ProjectVersion": "arn"}' % CAT_B64.encode(),
+            "InvalidParameterException",
+        ),
+    ],
+)
+def test_requests_the_sdks_would_not_send_are_refused(
+    server: RunningServer, target: str, body: bytes, code: str
+) -> None:
+    response = signed_post(server, target, body)
+    assert response.status_code == 400, response.text
+    assert response.json()["__type"] == code
+    assert response.headers["x-amzn-ErrorType"] == code
 
 
 def test_an_open_server_needs_no_signature(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import binascii
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from sightline import json_input
 from sightline.api import deps
@@ -33,7 +34,7 @@ from sightline.api.images import read_body
 from sightline.blobs import ObjectReader
 from sightline.collection import DEFAULT_COLLECTION, collection_name
 from sightline.errors import BackendError, ImageTooLarge, InvalidFeature, SightlineError
-from sightline.facades.rekognition import answers, signature
+from sightline.facades.rekognition import answers, parameters, signature
 from sightline.facades.rekognition.errors import (
     AwsError,
     ImageTooLargeException,
@@ -64,59 +65,20 @@ MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_S3_OBJECT_BYTES = 15 * 1024 * 1024
 # The bytes travel base64-encoded (4/3 of their size) in a JSON body with a few parameters.
 MAX_BODY_BYTES = MAX_IMAGE_BYTES * 4 // 3 + 64 * 1024
-# Rekognition's defaults when a request names no MinConfidence.
-LABELS_MIN_CONFIDENCE = 55.0
-MODERATION_MIN_CONFIDENCE = 50.0
-# What DetectFaces can answer: the attributes that need no model Sightline lacks (`ALL` asks
-# for whatever the service has; Sightline has boxes, landmarks and confidences).
-FACE_ATTRIBUTES = frozenset({"DEFAULT", "ALL"})
 ACCESS_KEY_NAME = "SIGHTLINE_AWS_ACCESS_KEYS"
 R = TypeVar("R", bound=ResultModel)
 JSON = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Call:
-    """One request: its parameters, its image and what it may reach."""
-
-    parameters: JSON
-    image: bytes
-    collection: str
-    request: Request
-
-    async def results(self, *features: str) -> Mapping[str, Any]:
-        images = deps.services(self.request).images
-        try:
-            analysed = await run_in_threadpool(
-                images.analyze_now, self.image, list(features), collection=self.collection
-            )
-        except InvalidFeature as exc:
-            raise ResourceNotReadyException(exc.message) from exc
-        found: Mapping[str, Any] = analysed["features"]
-        return found
-
-    def number(self, name: str, default: float | None, low: float, high: float) -> float | None:
-        value = self.parameters.get(name, default)
-        if value is None:
-            return None
-        numeric = isinstance(value, int | float) and not isinstance(value, bool)
-        if not numeric or not low <= value <= high:
-            raise InvalidParameterException(f"{name} must be a number from {low:g} to {high:g}.")
-        return float(value)
-
-    def refuse(self, *names: str) -> None:
-        """Options Rekognition has and Sightline does not serve: said so, not ignored."""
-        for name in names:
-            if self.parameters.get(name) is not None:
-                raise InvalidParameterException(f"Sightline does not support {name}.")
+Analyse = Callable[..., Awaitable[Mapping[str, Any]]]
 
 
 def typed(results: Mapping[str, Any], feature: str, model: type[R]) -> R:
     """The feature's result as its model; `ResourceNotReadyException` when the feature could
     not run here (its model or extra is not installed)."""
-    run = results[feature]
-    found = stored_result(feature, run["result"]) if run["status"] == "done" else None
-    if not isinstance(found, model):
+    found = optional(results, feature, model)
+    if found is None:
+        run = results[feature]
         reason = run.get("error") or run["status"]
         raise ResourceNotReadyException(f"The {feature!r} feature is not available: {reason}")
     return found
@@ -131,55 +93,36 @@ def optional(results: Mapping[str, Any], feature: str, model: type[R]) -> R | No
 # -- the operations --------------------------------------------------------------------------
 
 
-async def detect_labels(call: Call) -> JSON:
-    features = call.parameters.get("Features") or ["GENERAL_LABELS"]
-    if features != ["GENERAL_LABELS"]:
-        raise InvalidParameterException(
-            "Sightline answers Features GENERAL_LABELS only; IMAGE_PROPERTIES is not supported."
-        )
-    settings = call.parameters.get("Settings") or {}
-    general = settings.get("GeneralLabels") or {} if isinstance(settings, dict) else None
-    if not isinstance(general, dict):
-        raise InvalidParameterException("Settings.GeneralLabels must be an object.")
-    categories = ("LabelCategoryInclusionFilters", "LabelCategoryExclusionFilters")
-    if settings.get("ImageProperties") or any(general.get(name) for name in categories):
-        raise InvalidParameterException("Sightline does not support label categories.")
-    include = {name.lower() for name in general.get("LabelInclusionFilters") or ()}
-    exclude = {name.lower() for name in general.get("LabelExclusionFilters") or ()}
-    min_confidence = call.number("MinConfidence", LABELS_MIN_CONFIDENCE, 0, 100)
-    max_labels = call.number("MaxLabels", None, 0, 2**31)
-    results = await call.results("tags", "objects")
+async def detect_labels(request: parameters.DetectLabels, analyse: Analyse) -> JSON:
+    general = (request.Settings and request.Settings.GeneralLabels) or None
+    include = {name.lower() for name in general.LabelInclusionFilters} if general else set()
+    exclude = {name.lower() for name in general.LabelExclusionFilters} if general else set()
+    results = await analyse("tags", "objects")
     tags = typed(results, "tags", TagsResult)
     found = [
         label
         for label in answers.labels(tags, optional(results, "objects", ObjectsResult))
-        if label["Confidence"] >= (min_confidence or 0)
+        if label["Confidence"] >= request.MinConfidence
         and (not include or label["Name"].lower() in include)
         and label["Name"].lower() not in exclude
     ]
-    if max_labels is not None:
-        found = found[: int(max_labels)]
+    if request.MaxLabels is not None:
+        found = found[: request.MaxLabels]
     return {"Labels": found, "LabelModelVersion": answers.model_version(tags)}
 
 
-async def detect_text(call: Call) -> JSON:
-    filters = call.parameters.get("Filters") or {}
-    if not isinstance(filters, dict):
-        raise InvalidParameterException("Filters must be an object.")
-    words = Call(filters.get("WordFilter") or {}, b"", call.collection, call.request)
-    min_confidence = words.number("MinConfidence", 0, 0, 100) or 0
-    min_height = words.number("MinBoundingBoxHeight", 0, 0, 1) or 0
-    min_width = words.number("MinBoundingBoxWidth", 0, 0, 1) or 0
-    regions = [_region(region) for region in filters.get("RegionsOfInterest") or ()]
-    read = typed(await call.results("read"), "read", ReadResult)
+async def detect_text(request: parameters.DetectText, analyse: Analyse) -> JSON:
+    words = request.Filters.WordFilter
+    regions = [region.box() for region in request.Filters.RegionsOfInterest]
+    read = typed(await analyse("read"), "read", ReadResult)
 
-    def kept(detection: JSON) -> bool:
-        box = detection["Geometry"]["BoundingBox"]
+    def kept(word: JSON) -> bool:
+        box = word["Geometry"]["BoundingBox"]
         return (
-            detection["Confidence"] >= min_confidence
-            and box["Height"] >= min_height
-            and box["Width"] >= min_width
-            and (not regions or any(inside(box) for inside in regions))
+            word["Confidence"] >= words.MinConfidence
+            and box["Height"] >= words.MinBoundingBoxHeight
+            and box["Width"] >= words.MinBoundingBoxWidth
+            and (not regions or any(_inside(box, region) for region in regions))
         )
 
     detections = answers.text_detections(read)
@@ -194,66 +137,50 @@ async def detect_text(call: Call) -> JSON:
     }
 
 
-def _region(region: Any) -> Callable[[JSON], bool]:
+def _inside(found: JSON, region: parameters.BoxShape) -> bool:
     """Whether a detection lies in a region of interest: its centre does (Rekognition keeps
-    text with at least half its area inside). A polygon counts by its enclosing box."""
-    if not isinstance(region, dict):
-        raise InvalidParameterException("Each region of interest is an object.")
-    box = region.get("BoundingBox")
-    if box is None and region.get("Polygon"):
-        xs = [point.get("X", 0) for point in region["Polygon"]]
-        ys = [point.get("Y", 0) for point in region["Polygon"]]
-        box = {
-            "Left": min(xs),
-            "Top": min(ys),
-            "Width": max(xs) - min(xs),
-            "Height": max(ys) - min(ys),
-        }
-    if not isinstance(box, dict):
-        raise InvalidParameterException("A region of interest needs a BoundingBox or a Polygon.")
-    left, top = float(box.get("Left", 0)), float(box.get("Top", 0))
-    right, bottom = left + float(box.get("Width", 0)), top + float(box.get("Height", 0))
-
-    def inside(found: JSON) -> bool:
-        x = float(found["Left"] + found["Width"] / 2)
-        y = float(found["Top"] + found["Height"] / 2)
-        return left <= x <= right and top <= y <= bottom
-
-    return inside
+    text with at least half its area inside)."""
+    x = float(found["Left"] + found["Width"] / 2)
+    y = float(found["Top"] + found["Height"] / 2)
+    return (
+        region.Left <= x <= region.Left + region.Width
+        and region.Top <= y <= region.Top + region.Height
+    )
 
 
-async def detect_faces(call: Call) -> JSON:
-    attributes = call.parameters.get("Attributes") or ["DEFAULT"]
-    lacking = sorted(set(attributes) - FACE_ATTRIBUTES)
-    if lacking:
-        raise InvalidParameterException(
-            f"Sightline does not detect the face attributes {', '.join(lacking)}; ask for "
-            "DEFAULT or ALL (boxes, landmarks and confidences)."
-        )
-    faces = typed(await call.results("faces"), "faces", FacesResult)
+async def detect_faces(request: parameters.DetectFaces, analyse: Analyse) -> JSON:
+    faces = typed(await analyse("faces"), "faces", FacesResult)
     return {"FaceDetails": answers.face_details(faces)}
 
 
-async def detect_moderation_labels(call: Call) -> JSON:
-    call.refuse("HumanLoopConfig", "ProjectVersion")
-    min_confidence = call.number("MinConfidence", MODERATION_MIN_CONFIDENCE, 0, 100) or 0
-    adult = typed(await call.results("adult"), "adult", AdultResult)
+async def detect_moderation_labels(
+    request: parameters.DetectModerationLabels, analyse: Analyse
+) -> JSON:
+    adult = typed(await analyse("adult"), "adult", AdultResult)
     return {
         "ModerationLabels": [
             label
             for label in answers.moderation_labels(adult)
-            if label["Confidence"] >= min_confidence
+            if label["Confidence"] >= request.MinConfidence
         ],
         "ModerationModelVersion": answers.model_version(adult),
         "ContentTypes": [],
     }
 
 
+@dataclass(frozen=True)
+class Operation:
+    parameters: type[parameters.ImageRequest]
+    answer: Callable[[Any, Analyse], Awaitable[JSON]]
+
+
 OPERATIONS = {
-    "DetectLabels": detect_labels,
-    "DetectText": detect_text,
-    "DetectFaces": detect_faces,
-    "DetectModerationLabels": detect_moderation_labels,
+    "DetectLabels": Operation(parameters.DetectLabels, detect_labels),
+    "DetectText": Operation(parameters.DetectText, detect_text),
+    "DetectFaces": Operation(parameters.DetectFaces, detect_faces),
+    "DetectModerationLabels": Operation(
+        parameters.DetectModerationLabels, detect_moderation_labels
+    ),
 }
 
 
@@ -282,15 +209,26 @@ async def _answer(request: Request) -> Response:
         raise UnknownOperationException(
             f"Sightline answers {', '.join(OPERATIONS)} of RekognitionService; not {target!r}."
         )
-    parameters = _parameters(body)
+    request_parameters = _parameters(body, operation.parameters)
     with _admission(request, principal):
-        call = Call(
-            parameters,
-            await _image(request, parameters.get("Image")),
-            principal.collection if principal and principal.collection else DEFAULT_COLLECTION,
-            request,
-        )
-        answer = await operation(call)
+        image = await _image(request, request_parameters.Image)
+        collection = principal.collection if principal else None
+
+        async def analyse(*features: str) -> Mapping[str, Any]:
+            images = deps.services(request).images
+            try:
+                analysed = await run_in_threadpool(
+                    images.analyze_now,
+                    image,
+                    list(features),
+                    collection=collection or DEFAULT_COLLECTION,
+                )
+            except InvalidFeature as exc:
+                raise ResourceNotReadyException(exc.message) from exc
+            found: Mapping[str, Any] = analysed["features"]
+            return found
+
+        answer = await operation.answer(request_parameters, analyse)
     return JSONResponse(answer, media_type=JSON_TYPE)
 
 
@@ -327,47 +265,49 @@ def _admission(request: Request, principal: Principal | None) -> Iterator[None]:
     yield from _admitted(request, principal, Scope.WRITE)
 
 
-def _parameters(body: bytes) -> JSON:
+def _parameters(body: bytes, shape: type[parameters.ImageRequest]) -> parameters.ImageRequest:
     try:
-        parameters = json_input.loads(body)
+        document = json_input.loads(body)
     except json.JSONDecodeError as exc:
         raise SerializationException(f"The body is not JSON: {exc.msg}") from exc
-    if not isinstance(parameters, dict):
+    if not isinstance(document, dict):
         raise SerializationException("The body is not a JSON object.")
-    return parameters
+    try:
+        return shape.model_validate(document)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        raise InvalidParameterException(f"{where}: {message}" if where else message) from exc
 
 
-async def _image(request: Request, image: Any) -> bytes:
+async def _image(request: Request, image: parameters.ImageShape) -> bytes:
     """The image's bytes: inline (base64 in the JSON) or read from the S3 blob store."""
-    if not isinstance(image, dict) or ("Bytes" in image) == ("S3Object" in image):
-        raise InvalidParameterException("Image needs exactly one of Bytes and S3Object.")
-    if "Bytes" in image:
-        try:
-            data = base64.b64decode(image["Bytes"], validate=True)
-        except (binascii.Error, TypeError, ValueError) as exc:
-            raise InvalidParameterException("Image.Bytes is not base64.") from exc
-        if len(data) > MAX_IMAGE_BYTES:
-            raise ImageTooLargeException(
-                f"Image.Bytes has {len(data)} bytes; the limit is {MAX_IMAGE_BYTES}."
-            )
-        return data
-    return await _s3_object(request, image["S3Object"])
+    if image.S3Object is not None:
+        return await _s3_object(request, image.S3Object)
+    try:
+        data = base64.b64decode(image.Bytes or "", validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidParameterException("Image.Bytes is not base64.") from exc
+    if len(data) > MAX_IMAGE_BYTES:
+        raise ImageTooLargeException(
+            f"Image.Bytes has {len(data)} bytes; the limit is {MAX_IMAGE_BYTES}."
+        )
+    return data
 
 
-async def _s3_object(request: Request, named: Any) -> bytes:
+async def _s3_object(request: Request, named: parameters.S3ObjectShape) -> bytes:
     blobs = deps.services(request).images.blobs
     if not isinstance(blobs, ObjectReader):
         raise InvalidS3ObjectException(
             "This Sightline server keeps its blobs in a folder, not S3: send the image's Bytes."
         )
-    if not isinstance(named, dict) or not named.get("Bucket") or not named.get("Name"):
-        raise InvalidParameterException("S3Object needs a Bucket and a Name.")
     try:
         return await run_in_threadpool(
             blobs.read_object,
-            str(named["Bucket"]),
-            str(named["Name"]),
-            str(named["Version"]) if named.get("Version") else None,
+            named.Bucket,
+            named.Name,
+            named.Version,
             max_bytes=MAX_S3_OBJECT_BYTES,
         )
     except BackendError as exc:  # refused (access denied) or unreachable: Rekognition says so

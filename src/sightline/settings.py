@@ -6,7 +6,7 @@ import ipaddress
 import os
 import socket
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -95,6 +95,13 @@ class Settings(BaseSettings):
         description="Comma-separated admin API keys. With these or any key made by "
         "`sightline keys create`, every `/v1` request needs one (`Authorization: Bearer KEY` "
         "or `X-API-Key: KEY`).",
+    )
+    aws_access_keys: str = Field(
+        "",
+        description="Comma-separated access keys of the AWS Rekognition facade, each "
+        "`ACCESS_KEY_ID:SECRET[:SCOPE[:COLLECTION]]` (scope read, write or admin, default "
+        "write; a collection binds the key to it). Requests must carry a valid SigV4 "
+        "signature made with one of them; with none and no API key, the facade is open.",
     )
     url_signing_key: str = Field(
         "",
@@ -284,6 +291,12 @@ class Settings(BaseSettings):
         600.0, ge=0, description="Unload a model unused this long (0 keeps models loaded)."
     )
 
+    @field_validator("aws_access_keys")
+    @classmethod
+    def _aws_keys_parse(cls, value: str) -> str:
+        parse_aws_access_keys(value)
+        return value
+
     @field_validator("smart_crop_ratios")
     @classmethod
     def _ratios_parse(cls, value: str) -> str:
@@ -334,6 +347,9 @@ class Settings(BaseSettings):
     def api_key_set(self) -> frozenset[str]:
         return frozenset(key.strip() for key in self.api_keys.split(",") if key.strip())
 
+    def aws_access_key_list(self) -> tuple[AwsAccessKey, ...]:
+        return parse_aws_access_keys(self.aws_access_keys)
+
     def forwarded_allow_ip_list(self) -> list[str]:
         return [part.strip() for part in self.forwarded_allow_ips.split(",") if part.strip()]
 
@@ -341,6 +357,39 @@ class Settings(BaseSettings):
 def default_model_dir() -> Path:
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(cache) / "sightline" / "models"
+
+
+class AwsAccessKey(NamedTuple):
+    """An access key of the AWS facade: SigV4 needs the secret itself on both sides, so it is
+    configured here rather than stored hashed like Sightline's own keys."""
+
+    access_key_id: str
+    secret: str
+    scope: str
+    collection: str | None
+
+
+AWS_KEY_SCOPES = ("read", "write", "admin")
+
+
+def parse_aws_access_keys(text: str) -> tuple[AwsAccessKey, ...]:
+    keys: dict[str, AwsAccessKey] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        fields = item.split(":")
+        if not 2 <= len(fields) <= 4 or not all(fields):
+            raise ValueError(
+                "Each AWS access key is ACCESS_KEY_ID:SECRET[:SCOPE[:COLLECTION]]; "
+                f"got one with {len(fields)} fields."
+            )
+        access_key_id, secret = fields[:2]
+        scope = fields[2] if len(fields) > 2 else "write"
+        collection = fields[3] if len(fields) > 3 else None
+        if scope not in AWS_KEY_SCOPES:
+            raise ValueError(f"Unknown AWS access key scope {scope!r}; one of read, write, admin.")
+        if access_key_id in keys:
+            raise ValueError(f"The AWS access key id {access_key_id!r} is listed twice.")
+        keys[access_key_id] = AwsAccessKey(access_key_id, secret, scope, collection)
+    return tuple(keys.values())
 
 
 def parse_delays(text: str) -> tuple[float, ...]:

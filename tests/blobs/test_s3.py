@@ -19,7 +19,7 @@ import httpx
 import pytest
 from botocore.config import Config
 
-from sightline.blobs import Inbox, open_blob_store
+from sightline.blobs import Inbox, ObjectReader, open_blob_store
 from sightline.blobs.s3 import S3BlobStore
 from sightline.errors import BackendError, BlobNotFound, ConfigurationError, ImageTooLarge
 from support.services import S3_ACCESS_KEY, S3_SECRET_KEY, Stack, free_port
@@ -551,3 +551,21 @@ def test_without_boto3_the_error_names_the_extra(
         open_blob_store(s3_blob_url)
     with pytest.raises(ConfigurationError):
         importlib.import_module("sightline.blobs.s3")
+
+
+# -- any object, as the AWS Rekognition facade's S3Object names it -----------------------------
+
+
+def test_read_object_reads_any_object_its_credentials_reach(
+    store: S3BlobStore, services: Stack
+) -> None:
+    other = services.s3.new_bucket()
+    services.s3.client().put_object(Bucket=other, Key="photos/cat.jpg", Body=b"x" * 100)
+    assert isinstance(store, ObjectReader)
+    assert store.read_object(other, "photos/cat.jpg", None, max_bytes=100) == b"x" * 100
+    with pytest.raises(ImageTooLarge):
+        store.read_object(other, "photos/cat.jpg", None, max_bytes=99)
+    with pytest.raises(BlobNotFound):
+        store.read_object(other, "photos/dog.jpg", None, max_bytes=100)
+    with pytest.raises(BlobNotFound):
+        store.read_object(f"{other}-gone", "photos/cat.jpg", None, max_bytes=100)

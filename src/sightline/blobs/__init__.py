@@ -3,6 +3,7 @@
 from sightline.blobs.base import (
     BlobStore,
     Inbox,
+    ObjectReader,
     PresignedPost,
     StoredBlob,
     StoreKeeper,
@@ -13,6 +14,7 @@ from sightline.blobs.base import (
 __all__ = [
     "BlobStore",
     "Inbox",
+    "ObjectReader",
     "PresignedPost",
     "StoreKeeper",
     "StoredBlob",

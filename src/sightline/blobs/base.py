@@ -90,6 +90,21 @@ class PresignedPost:
 
 
 @runtime_checkable
+class ObjectReader(Protocol):
+    """Any object of the store the store's credentials may read, named as its clients name it
+    (bucket, key, optional version): what the AWS Rekognition facade's `S3Object` images are.
+
+    `read_object` answers the bytes; `ImageTooLarge` unread when the object has more than
+    `max_bytes`, `BlobNotFound` when there is no such object (or version), `BackendError` when
+    the store refuses or fails.
+    """
+
+    def read_object(
+        self, bucket: str, key: str, version: str | None, *, max_bytes: int
+    ) -> bytes: ...
+
+
+@runtime_checkable
 class Inbox(Protocol):
     """Uploads written straight into the store by clients, before Sightline catalogues them.
 

@@ -55,7 +55,7 @@ MIN_PART_SIZE = 5 * MiB
 # SigV4 signatures are valid for at most 7 days.
 MAX_EXPIRES_SECONDS = 7 * 24 * 3600
 _PARAMETERS = {"endpoint", "public_endpoint", "region", "access_key", "secret_key"}
-_MISSING = {"404", "NoSuchKey", "NotFound"}
+_MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchBucket", "NoSuchVersion"}
 # The longest object key S3 stores, in bytes of UTF-8: a longer one names no object.
 MAX_KEY_BYTES = 1024
 
@@ -267,15 +267,23 @@ class S3BlobStore:
 
     def read_incoming(self, key: str, *, max_bytes: int) -> bytes:
         object_key = self._incoming(key)
-        with _s3_errors("read", object_key, missing=key):
-            response = self.client.get_object(Bucket=self.bucket, Key=object_key)
+        return self._read(
+            {"Bucket": self.bucket, "Key": object_key}, f"The incoming object {key!r}", max_bytes
+        )
+
+    def read_object(self, bucket: str, key: str, version: str | None, *, max_bytes: int) -> bytes:
+        named = {"Bucket": bucket, "Key": key} | ({"VersionId": version} if version else {})
+        return self._read(named, f"The object {key!r} of the bucket {bucket!r}", max_bytes)
+
+    def _read(self, named: dict[str, str], described: str, max_bytes: int) -> bytes:
+        with _s3_errors("read", named["Key"], missing=described):
+            response = self.client.get_object(**named)
             body = response["Body"]
             # The size is in the response headers: a too-large object is refused unread.
             if response["ContentLength"] > max_bytes:
                 body.close()
                 raise ImageTooLarge(
-                    f"The incoming object {key!r} has {response['ContentLength']} bytes; "
-                    f"the limit is {max_bytes}.",
+                    f"{described} has {response['ContentLength']} bytes; the limit is {max_bytes}.",
                     limit=max_bytes,
                 )
             with body:

@@ -122,7 +122,9 @@ def _same_origin(request: Request) -> bool:
     return origin is not None and urlsplit(origin).netloc == request.headers.get("host")
 
 
-def _admitted(request: Request, principal: Principal, needed: Scope) -> Iterator[None]:
+def admitted(request: Request, principal: Principal, needed: Scope) -> Iterator[None]:
+    """Let a checked key in for one request: its scope must allow `needed`, and it is counted
+    against its rate and concurrency limits until the request ends (`/v1` and the facades)."""
     if not principal.scope.allows(needed):
         raise InsufficientScope(
             f"This needs a key with the {needed.value} scope; this key has {principal.scope.value}."
@@ -168,7 +170,7 @@ def authorize(request: Request) -> Iterator[None]:
             collection=principal.collection,
         )
     request.state.collection = principal.collection  # read by `api.scope.collection_scope`
-    yield from _admitted(request, principal, required_scope(request.method, path))
+    yield from admitted(request, principal, required_scope(request.method, path))
 
 
 def metrics_access(request: Request) -> Iterator[None]:
@@ -177,7 +179,7 @@ def metrics_access(request: Request) -> Iterator[None]:
     if principal is None:
         yield
         return
-    yield from _admitted(request, principal, Scope.READ)
+    yield from admitted(request, principal, Scope.READ)
 
 
 # -- the OpenAPI document ------------------------------------------------------------------------

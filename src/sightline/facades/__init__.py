@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from sightline.facades import azure_image_analysis
-from sightline.facades import azure_cv
-from sightline.facades import custom_vision
-from sightline.facades import rekognition
+from sightline.facades import azure_cv, azure_image_analysis, custom_vision, rekognition
 
 # Each facade adds its router here.
-ROUTERS: tuple[APIRouter, ...] = (azure_image_analysis.router, azure_cv.router, custom_vision.router, rekognition.router,)
+ROUTERS: tuple[APIRouter, ...] = (
+    azure_image_analysis.router,
+    azure_cv.router,
+    custom_vision.router,
+    rekognition.router,
+)
 
 
 def install(app: FastAPI) -> None:

@@ -163,7 +163,7 @@ def subscription(request: Request) -> Iterator[str]:
     if not given:
         raise Unauthorized(UNAUTHORIZED_MESSAGE)
     principal = auth.check_key(request, given)
-    with contextmanager(auth._admitted)(request, principal, Scope.WRITE):
+    with contextmanager(auth.admitted)(request, principal, Scope.WRITE):
         yield principal.collection or DEFAULT_COLLECTION
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from fastapi import Request
 
 from sightline.api import deps
-from sightline.api.auth import _admitted, check_key, required_scope
+from sightline.api.auth import admitted, check_key, required_scope
 from sightline.errors import Unauthorized
 
 KEY_HEADER = "ocp-apim-subscription-key"
@@ -35,4 +35,4 @@ def subscription_key(request: Request) -> Iterator[None]:
         raise Unauthorized(ACCESS_DENIED) from exc
     request.state.collection = principal.collection  # read by `api.scope.collection_scope`
     # Scopes by method, as /v1's routes of the same kind (the path never names an admin route).
-    yield from _admitted(request, principal, required_scope(request.method, request.url.path))
+    yield from admitted(request, principal, required_scope(request.method, request.url.path))

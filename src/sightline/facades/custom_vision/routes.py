@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from sightline import errors
 from sightline.api import deps
-from sightline.api.auth import _admitted, check_key
+from sightline.api.auth import admitted, check_key
 from sightline.api.images import read_body, read_uploads
 from sightline.api.scope import collection_scope
 from sightline.classifiers.service import ClassifierService, ItemOutcome
@@ -132,7 +132,7 @@ def authorized(needed: Scope) -> Any:
             )
         principal = check_key(request, given)
         request.state.collection = principal.collection  # read by `api.scope`
-        yield from _admitted(request, principal, needed)
+        yield from admitted(request, principal, needed)
 
     return Depends(dependency)
 

@@ -29,7 +29,7 @@ from pydantic import ValidationError
 
 from sightline import json_input
 from sightline.api import deps
-from sightline.api.auth import _admitted, client_address
+from sightline.api.auth import admitted, client_address
 from sightline.api.images import read_body
 from sightline.blobs import ObjectReader
 from sightline.collection import DEFAULT_COLLECTION, collection_name
@@ -262,7 +262,7 @@ def _admission(request: Request, principal: Principal | None) -> Iterator[None]:
     if principal is None:
         yield
         return
-    yield from _admitted(request, principal, Scope.WRITE)
+    yield from admitted(request, principal, Scope.WRITE)
 
 
 def _parameters(body: bytes, shape: type[parameters.ImageRequest]) -> parameters.ImageRequest:

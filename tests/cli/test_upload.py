@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from conftest import RunningServer, serve
@@ -18,6 +19,7 @@ from sightline.settings import Settings
 from sightline.vision import Analysis, Analyzer, Independent, Inputs, Picture, ResultModel
 from sightline.vision.color import ColorAnalyzer
 from support.imagegen import noise
+from support.slow_worker import SlowAnalyzer
 
 
 def upload(server: RunningServer, *arguments: str) -> tuple[int, list[dict[str, Any]], str]:
@@ -135,6 +137,27 @@ def test_a_failed_feature_after_wait_is_reported_and_fails_the_command(
     assert [row["failed_features"] for row in rows] == [{"boom": "RuntimeError: analyzer bug"}] * 2
     assert {row["status"] for row in rows} == {"failed"}
     assert summary.endswith("2 files: 2 uploaded; 2 with failed features.")
+
+
+@pytest.mark.timeout(120)
+def test_copies_of_one_file_waited_for_together_each_get_their_row(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The copies after the first find its image still being analysed and wait for it too:
+    each file's row comes once it is done (the command used to wait for ever for all but one)."""
+    analyzers: dict[str, Analyzer] = {"slow": SlowAnalyzer(1.0)}
+    app = Sightline(settings.model_copy(update={"default_features": "slow"}), analyzers=analyzers)
+    for name in ("one.png", "two.png", "three.png"):
+        (tmp_path / name).write_bytes(noise(21))
+    try:
+        with serve(app) as running:
+            status, rows, summary = upload(running, str(tmp_path), "--wait", "--concurrency", "1")
+    finally:
+        app.close()
+    assert status == 0, rows
+    assert sorted(row["outcome"] for row in rows) == ["stored", "stored", "uploaded"]
+    assert len({row["image_id"] for row in rows}) == 1
+    assert {row["status"] for row in rows} == {"done"}
 
 
 def test_results_print_as_a_table_or_as_json(server: RunningServer, tmp_path: Path) -> None:

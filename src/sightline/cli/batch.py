@@ -268,25 +268,38 @@ class Batch(Generic[Item]):
         self.concurrency = concurrency
         self.wait_timeout = wait_timeout
         self.unreachable = False
-        self._finished: queue.Queue[Row] = queue.Queue()
-        self._awaited: dict[str, tuple[Row, int]] = {}
+        self._finished: queue.Queue[Row | BaseException] = queue.Queue()
+        # Rows by the image they wait for: two files of the same bytes wait for one image.
+        self._awaited: dict[str, list[tuple[Row, int]]] = {}
+        self._awaited_lock = threading.Lock()
 
     def _run(self, items: Sequence[Item]) -> Iterator[Row]:
         waiter = Waiter(self.connections, self._analysed, timeout=self.wait_timeout)
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=self.thread_name)
         with waiter:
             try:
-                futures = [pool.submit(self._one, item, waiter) for item in items]
+                futures = [pool.submit(self._guarded, item, waiter) for item in items]
                 for _ in items:
-                    yield self._finished.get()
+                    row = self._finished.get()
+                    if isinstance(row, BaseException):
+                        raise row  # a defect in a thread, not a refusal: stop and show it
+                    yield row
                 for future in futures:
-                    future.result()  # a defect in a thread surfaces here
+                    future.result()
             except BaseException:
                 waiter.stop()
                 raise
             finally:
                 pool.shutdown(cancel_futures=True)
                 waiter.close()
+
+    def _guarded(self, item: Item, waiter: Waiter) -> None:
+        """`_one`, whose unexpected exception reaches the command's thread, which is waiting
+        for a row from each item: it would otherwise wait for this one for ever."""
+        try:
+            self._one(item, waiter)
+        except BaseException as exc:
+            self._finished.put(exc)
 
     def _one(self, item: Item, waiter: Waiter) -> None:
         raise NotImplementedError
@@ -299,18 +312,23 @@ class Batch(Generic[Item]):
         self._finished.put(row)
 
     def _await(self, waiter: Waiter, row: Row, amount: int, created_at: str | None = None) -> None:
-        self._awaited[row["image_id"]] = (row, amount)
-        waiter.add(row["image_id"], created_at)
+        with self._awaited_lock:
+            self._awaited.setdefault(row["image_id"], []).append((row, amount))
+        waiter.add(
+            row["image_id"], created_at
+        )  # outside the lock: the waiter calls back under its own
 
     def _analysed(
         self, image_id: str, image: Mapping[str, Any] | None, error: dict[str, str] | None
     ) -> None:
-        row, amount = self._awaited.pop(image_id)
-        if image is not None:
-            row.update(status=image["status"], failed_features=failed_features(image))
-        else:
-            row["error"] = error
-        self._done(row, amount)
+        with self._awaited_lock:
+            rows = self._awaited.pop(image_id, [])
+        for row, amount in rows:
+            if image is not None:
+                row.update(status=image["status"], failed_features=failed_features(image))
+            else:
+                row["error"] = error
+            self._done(row, amount)
 
 
 def in_parallel(

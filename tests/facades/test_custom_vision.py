@@ -26,6 +26,7 @@ from msrest.authentication import ApiKeyCredentials
 
 from conftest import RunningServer, serving
 from sightline.facades.custom_vision import ids
+from sightline.images.service import Upload
 from sightline.keys import Scope
 from sightline.settings import Settings
 from support.garments import KINDS, garment
@@ -255,13 +256,22 @@ def test_tags_are_kept_with_or_without_images_until_deleted(
         training.create_tag(project.id, "x" * 257)
     assert code(too_long.value) == "BadRequestTagName"
 
+    # A label made through `/v1` is a tag too, named by its id.
+    classifier = ids.classifier_id(project.id)
+    server.sightline.classifiers.upload_examples(
+        classifier, [Upload(garment("shirt", 4))], ["made through v1"], collection=None
+    )
+    (adopted,) = [tag for tag in training.get_tags(project.id) if tag.name == "made through v1"]
+    assert adopted.image_count == 1
+    assert training.get_tag(project.id, adopted.id).name == "made through v1"
+    training.delete_tag(project.id, adopted.id)
+
     training.delete_tag(project.id, long.id)  # and its label on the image
     assert [(tag.name, tag.image_count) for tag in training.get_tags(project.id)] == [("été", 0)]
     with pytest.raises(CustomVisionErrorException) as gone:
         training.get_tag(project.id, long.id)
     assert code(gone.value) == "NotFound"
 
-    classifier = ids.classifier_id(project.id)
     training.delete_project(project.id)  # its tags with it
     assert server.sightline.stores.custom_vision_tags.tags(classifier) == []
 

@@ -179,6 +179,11 @@ class Sightline:
                 partial(self.uploads.reconcile, settings.inbox_grace_seconds),
                 settings.inbox_reconcile_seconds,
             ),
+            Schedule(
+                "expired Read operations",
+                lambda _stop: self.stores.read_operations.forget_expired(),
+                settings.sweep_interval_seconds,
+            ),
         ]
         self.checker = Checker(self.sweeper, self.stores.events, self.queue, self.service)
         self.metrics.watch(
@@ -258,7 +263,11 @@ class Sightline:
             readiness=self.components,
         )
         app = create_api(services, lifespan)
-        facades.install(app)  # the cloud services' contracts, beside `/v1`
+        # The cloud services' contracts, beside `/v1`.
+        facades.install(
+            app,
+            facades.FacadeStores(self.stores.custom_vision_tags, self.stores.read_operations),
+        )
         app.include_router(web.router)  # the web app at `/`; it signs in for itself
         return app
 

@@ -204,7 +204,8 @@ class Settings(BaseSettings):
         3600.0,
         ge=0,
         description="How often each process running workers removes blobs no image "
-        "references and parts of writes that never finished (first at start-up); 0: never "
+        "references, parts of writes that never finished and expired Computer Vision Read "
+        "operations (first at start-up); 0: never "
         "(`sightline check --repair` still does).",
     )
     sweep_grace_seconds: float = Field(

@@ -1,5 +1,6 @@
-"""Every domain's store on one database, wired together: the image store keeps the search
-indexes current in its own transactions, the migrations get the search documents' rebuild.
+"""Every domain's store (and the cloud facades' state) on one database, wired together: the
+image store keeps the search indexes current in its own transactions, the migrations get the
+search documents' rebuild.
 
 One database holds them all (SQLite or PostgreSQL, chosen by URL); each domain owns its store
 and reaches another's data only through that domain's service.
@@ -13,6 +14,8 @@ from pathlib import Path
 from sightline.backends import load_backend
 from sightline.classifiers.features import index_entries
 from sightline.classifiers.sql import SQLClassifierStore
+from sightline.facades.azure_cv.reads import SQLReadOperations
+from sightline.facades.custom_vision.tags import SQLTagStore
 from sightline.images.sql import SQLImageStore
 from sightline.images.uploads import SQLUploadStore
 from sightline.indexing import Indexer
@@ -72,6 +75,8 @@ class Stores:
     classifiers: SQLClassifierStore
     subscriptions: SQLSubscriptionStore
     keys: SQLKeyStore
+    custom_vision_tags: SQLTagStore
+    read_operations: SQLReadOperations
 
     @classmethod
     def on(cls, db: Database, indexer: Indexer = index_entries) -> Stores:
@@ -90,6 +95,8 @@ class Stores:
             classifiers=SQLClassifierStore(db, text),
             subscriptions=SQLSubscriptionStore(db),
             keys=SQLKeyStore(db),
+            custom_vision_tags=SQLTagStore(db),
+            read_operations=SQLReadOperations(db),
         )
 
     @classmethod

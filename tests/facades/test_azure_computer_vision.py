@@ -259,3 +259,32 @@ def test_without_keys_on_the_server_the_facade_is_open(tmp_path: Path) -> None:
             io.BytesIO(picture), visual_features=[VisualFeatureTypes.color]
         )
     assert analysis.color.dominant_colors == ["Red"]
+
+
+def test_a_read_started_on_one_replica_is_polled_on_another(
+    catalog_url: str, tmp_path: Path
+) -> None:
+    def replica(name: str) -> Settings:
+        return Settings(
+            data_dir=tmp_path / name,
+            catalog_url=catalog_url,
+            api_keys=KEY,
+            **TEST_SETTINGS,  # type: ignore[arg-type]
+        )
+
+    form = encode(claim_form().image, "PNG")
+    with (
+        serving(replica("one"), run_workers=False) as one,
+        serving(replica("two"), run_workers=False) as two,
+    ):
+        started = ComputerVisionClient(one.url, CognitiveServicesCredentials(KEY)).read_in_stream(
+            io.BytesIO(form), raw=True
+        )
+        operation_id = started.headers["Operation-Location"].split("/")[-1]
+        result = ComputerVisionClient(two.url, CognitiveServicesCredentials(KEY)).get_read_result(
+            operation_id
+        )
+    assert result.status == OperationStatusCodes.succeeded
+    assert POLICY_NUMBER in " ".join(
+        line.text for line in result.analyze_result.read_results[0].lines
+    )

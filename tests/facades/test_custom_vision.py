@@ -26,6 +26,7 @@ from msrest.authentication import ApiKeyCredentials
 
 from conftest import RunningServer, serving
 from sightline.facades.custom_vision import ids
+from sightline.images.service import Upload
 from sightline.keys import Scope
 from sightline.settings import Settings
 from support.garments import KINDS, garment
@@ -207,7 +208,11 @@ def test_wrong_keys_scopes_and_bad_images_answer_the_services_errors(
         ]
         training.create_images_from_files(project.id, ImageFileCreateBatch(images=entries))
     assert code(two_tags.value) == "BadRequestImageTags"
-    assert training.get_tags(project.id) == []
+    # The tags stay, without images.
+    assert {tag.name: tag.image_count for tag in training.get_tags(project.id)} == {
+        "dress": 0,
+        "shirt": 0,
+    }
     with pytest.raises(CustomVisionErrorException) as bad_name:
         training.create_project("no spaces allowed here")
     assert code(bad_name.value) == "BadRequestProjectName"
@@ -225,14 +230,56 @@ def test_wrong_keys_scopes_and_bad_images_answer_the_services_errors(
     assert code(not_admin.value) == "Forbidden"
 
 
-@pytest.mark.parametrize("name", ["dress", "Japanese Cherry", "été", "x" * 15])
-def test_a_tag_id_carries_its_name_within_its_project(name: str) -> None:
+def test_tags_are_kept_with_or_without_images_until_deleted(
+    server: RunningServer, clients: Clients
+) -> None:
+    training = clients.training()
+    project = training.create_project("blossoms")
+    long_name = "Japanese cherry blossom, " + "x" * 231  # as long as the service allows
+    assert len(long_name) == 256
+    long = training.create_tag(project.id, long_name, description="in spring")
+    empty = training.create_tag(project.id, "été")
+    assert training.get_tag(project.id, long.id).name == long_name
+    summary = training.create_images_from_data(project.id, garment("dress", 3), tag_ids=[long.id])
+    assert summary.is_batch_successful
+    assert summary.images[0].image.tags[0].tag_name == long_name
+    listed = {
+        tag.id: (tag.name, tag.description, tag.image_count)
+        for tag in training.get_tags(project.id)
+    }
+    assert listed == {long.id: (long_name, "in spring", 1), empty.id: ("été", "", 0)}
+
+    with pytest.raises(CustomVisionErrorException) as taken:
+        training.create_tag(project.id, "été")
+    assert code(taken.value) == "BadRequestTagNameNotUnique"
+    with pytest.raises(CustomVisionErrorException) as too_long:
+        training.create_tag(project.id, "x" * 257)
+    assert code(too_long.value) == "BadRequestTagName"
+
+    # A label made through `/v1` is a tag too, named by its id.
+    classifier = ids.classifier_id(project.id)
+    server.sightline.classifiers.upload_examples(
+        classifier, [Upload(garment("shirt", 4))], ["made through v1"], collection=None
+    )
+    (adopted,) = [tag for tag in training.get_tags(project.id) if tag.name == "made through v1"]
+    assert adopted.image_count == 1
+    assert training.get_tag(project.id, adopted.id).name == "made through v1"
+    training.delete_tag(project.id, adopted.id)
+
+    training.delete_tag(project.id, long.id)  # and its label on the image
+    assert [(tag.name, tag.image_count) for tag in training.get_tags(project.id)] == [("été", 0)]
+    with pytest.raises(CustomVisionErrorException) as gone:
+        training.get_tag(project.id, long.id)
+    assert code(gone.value) == "NotFound"
+
+    training.delete_project(project.id)  # its tags with it
+    assert server.sightline.stores.custom_vision_tags.tags(classifier) == []
+
+
+def test_a_tag_id_is_its_name_s_within_its_project() -> None:
     project, other = "clf_0123456789abcdef", "clf_fedcba9876543210"
-    tag = ids.tag_id(project, name)
-    assert ids.tag_name(project, tag) == name
-    assert ids.tag_id(other, name) != tag
-    with pytest.raises(ids.UnknownId):
-        ids.tag_name(other, tag)
+    assert ids.tag_id(project, "dress") == ids.tag_id(project, "dress")
+    assert ids.tag_id(other, "dress") != ids.tag_id(project, "dress")
 
 
 def test_project_iteration_and_image_ids_read_back() -> None:

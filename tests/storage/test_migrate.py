@@ -13,6 +13,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
 
+from sightline.classifiers.store import Example
 from sightline.collection import DEFAULT_COLLECTION
 from sightline.errors import CatalogSchemaBehind, ClassifierExists
 from sightline.images.uploads import SQLUploadStore
@@ -142,6 +143,42 @@ def test_uploads_stored_before_settlement_are_unsettled_and_the_revision_undoes(
             command.downgrade(config, "0010")
         columns = {column["name"] for column in inspect(db.engine).get_columns("uploads")}
         assert "settled_at" not in columns
+        migrate(db)
+    finally:
+        db.dispose()
+
+
+def test_the_facade_state_revision_keeps_examples_widens_labels_and_undoes(
+    empty_catalog_url: str,
+) -> None:
+    db = Database(empty_catalog_url)
+    try:
+        migrate(db, revision="0012")
+        now = datetime.now(UTC)
+        with db.write() as conn:
+            for statement, values in BEFORE_COLLECTIONS[:3]:
+                conn.execute(text(statement), {"now": now, **values})
+        migrate(db)
+        assert {"custom_vision_tags", "read_operations"} <= set(
+            inspect(db.engine).get_table_names()
+        )
+        stores = Stores.on(db)
+        long_label = "y" * 256
+        stores.classifiers.add_examples(
+            "clf_old", [Example("img_old", (long_label,))], single_label=False
+        )
+        widened = stores.classifiers.get("clf_old")
+        assert widened is not None and widened.label_counts == {"dress": 1, long_label: 1}
+        with db.write() as conn:
+            config = alembic_config(db)
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0012")
+        assert not {"custom_vision_tags", "read_operations"} & set(
+            inspect(db.engine).get_table_names()
+        )
+        # What the narrower column could not hold went with it; the rest stayed.
+        narrowed = Stores.on(db).classifiers.get("clf_old")
+        assert narrowed is not None and narrowed.label_counts == {"dress": 1}
         migrate(db)
     finally:
         db.dispose()

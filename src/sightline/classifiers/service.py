@@ -58,11 +58,11 @@ from sightline.models import LazyModel
 from sightline.search.vector_store import VectorStore
 from sightline.storage.outbox import EventLog
 from sightline.storage.records import JSON, FeatureStatus
+from sightline.storage.tables import MAX_LABEL_LENGTH
 from sightline.vision.tags import MODEL as EMBEDDING_MODEL
 from sightline.vision.tags import Classifier
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-MAX_LABEL_LENGTH = 64
 MAX_DESCRIPTION_LENGTH = 1024
 EXAMPLES_FEATURE = "embedding"
 ID_PREFIX = "clf_"

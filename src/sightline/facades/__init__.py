@@ -7,9 +7,13 @@ Sightline's OpenAPI document: their contract is the service's."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fastapi import APIRouter, FastAPI
 
 from sightline.facades import azure_cv, azure_image_analysis, custom_vision, rekognition
+from sightline.facades.azure_cv.reads import ReadOperations
+from sightline.facades.custom_vision.tags import TagStore
 
 # Each facade adds its router here.
 ROUTERS: tuple[APIRouter, ...] = (
@@ -20,6 +24,16 @@ ROUTERS: tuple[APIRouter, ...] = (
 )
 
 
-def install(app: FastAPI) -> None:
+@dataclass(frozen=True)
+class FacadeStores:
+    """What the facades keep in the catalog, so that every API replica answers alike."""
+
+    custom_vision_tags: TagStore
+    read_operations: ReadOperations
+
+
+def install(app: FastAPI, stores: FacadeStores) -> None:
+    app.state.custom_vision_tags = stores.custom_vision_tags  # read by custom_vision.routes
+    app.state.read_operations = stores.read_operations  # read by azure_cv.routes
     for router in ROUTERS:
         app.include_router(router, include_in_schema=False)

@@ -27,6 +27,9 @@ from sqlalchemy.engine import Dialect
 
 from sightline.collection import DEFAULT_COLLECTION, MAX_LENGTH
 
+# A classifier's label, as long as a Custom Vision tag's name may be.
+MAX_LABEL_LENGTH = 256
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in and out, whatever the database keeps (SQLite keeps naive text)."""
@@ -185,7 +188,7 @@ classifier_examples = Table(
         primary_key=True,
     ),
     Column("image_id", String(40), ForeignKey("images.id", ondelete="CASCADE"), primary_key=True),
-    Column("label", String(64), primary_key=True),
+    Column("label", String(MAX_LABEL_LENGTH), primary_key=True),
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_classifier_examples_image_id", "image_id"),
 )
@@ -413,6 +416,37 @@ web_sessions = Table(
     Column("expires_at", UTCDateTime, nullable=False, index=True),
 )
 
+# The Custom Vision facade's tags (`facades.custom_vision.tags`): a classifier's labels under
+# Custom Vision's ids, kept so that a tag with no image yet exists and names its label by id.
+custom_vision_tags = Table(
+    "custom_vision_tags",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column(
+        "classifier_id",
+        String(40),
+        ForeignKey("classifiers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    collection_column(),
+    Column("name", String(MAX_LABEL_LENGTH), nullable=False),
+    Column("description", String(1024), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("classifier_id", "name", name="uq_custom_vision_tags_classifier_name"),
+)
+
+# Computer Vision 3.2's finished Read operations (`facades.azure_cv.reads`), kept for polling by
+# any API replica until they expire.
+read_operations = Table(
+    "read_operations",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    collection_column(),
+    Column("status", String(16), nullable=False),
+    Column("result", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+)
+
 # Made by the migrations by hand, outside `metadata`, for one database only: the full-text index
 # (SQLite's FTS5 table and its shadow tables, or PostgreSQL's tsvector table and its indexes),
 # and pgvector's copy of the vectors with its per-space HNSW indexes.
@@ -441,6 +475,7 @@ __all__ = [
     "classifier_examples",
     "classifier_versions",
     "classifiers",
+    "custom_vision_tags",
     "deliveries",
     "delivery_attempts",
     "events",
@@ -451,6 +486,7 @@ __all__ = [
     "is_hand_made",
     "metadata",
     "phash_bands",
+    "read_operations",
     "subscriptions",
     "uploads",
     "web_sessions",

@@ -1,56 +1,87 @@
-"""Read operations' answers, kept for polling. `POST /read/analyze` runs the `read` feature
-through the same pipeline as `/v1/analyze`, synchronously, and keeps the finished answer here
-under a fresh operation id; `GET /read/analyzeResults/{id}` gives it back until it expires.
+"""Read operations' answers, kept in the catalog for polling. `POST /read/analyze` runs the
+`read` feature through the same pipeline as `/v1/analyze`, synchronously, and keeps the finished
+answer under a fresh operation id; `GET /read/analyzeResults/{id}` gives it back, on any API
+replica sharing the catalog, until it expires. An operation is never "running" when polled: by
+the time its id is known, it has succeeded.
 
-The answers live in the API process's memory: with several API replicas behind a load
-balancer, the poll must reach the replica that ran the operation (sticky sessions, or one API
-replica for this facade), or it is answered 404, as an unknown or expired operation is. An
-operation is never "running" when polled: by the time its id is known, it has succeeded."""
+Expired operations are removed as new ones are kept, when one is polled, and by the schedule
+that runs where workers run (`app.py`)."""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import delete, insert, select
+
+from sightline.storage import tables as t
+from sightline.storage.database import Database
 
 # The service keeps Read results for 48 hours.
-KEEP_SECONDS = 48 * 3600
-# Read answers are a few kilobytes to some hundreds; the oldest go first past this many.
-MAX_OPERATIONS = 1000
+KEEP = timedelta(hours=48)
+
+r = t.read_operations.c
 
 
-class ReadOperations:
+class ReadOperations(Protocol):
+    """Finished Read operations, each in a collection, kept until `KEEP` after they started."""
+
+    def keep(self, operation_id: str, collection: str, answer: dict[str, Any]) -> None: ...
+
+    def get(self, operation_id: str, collection: str | None) -> dict[str, Any] | None:
+        """The answer of an unexpired operation in `collection` (None: any collection)."""
+        ...
+
+    def forget_expired(self) -> int:
+        """Remove the expired operations; answers how many there were."""
+        ...
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SQLReadOperations:
     def __init__(
-        self,
-        keep_seconds: float = KEEP_SECONDS,
-        max_operations: int = MAX_OPERATIONS,
-        clock: Callable[[], float] = time.monotonic,
+        self, db: Database, keep: timedelta = KEEP, clock: Callable[[], datetime] = _now
     ) -> None:
-        self.keep_seconds = keep_seconds
-        self.max_operations = max_operations
+        self.db = db
+        self.keep_for = keep
         self.clock = clock
-        self._answers: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
-        self._lock = threading.Lock()
 
-    def keep(self, operation_id: str, answer: dict[str, Any]) -> None:
-        with self._lock:
-            self._forget_expired()
-            self._answers[operation_id] = (self.clock() + self.keep_seconds, answer)
-            while len(self._answers) > self.max_operations:
-                self._answers.popitem(last=False)
+    def keep(self, operation_id: str, collection: str, answer: dict[str, Any]) -> None:
+        with self.db.write() as conn:
+            conn.execute(delete(t.read_operations).where(r.created_at <= self._oldest()))
+            conn.execute(
+                insert(t.read_operations).values(
+                    id=operation_id,
+                    collection=collection,
+                    status=answer["status"],
+                    result=answer,
+                    created_at=self.clock(),
+                )
+            )
 
-    def get(self, operation_id: str) -> dict[str, Any] | None:
-        with self._lock:
-            self._forget_expired()
-            kept = self._answers.get(operation_id)
-            return None if kept is None else kept[1]
+    def get(self, operation_id: str, collection: str | None) -> dict[str, Any] | None:
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(r.result, r.collection, r.created_at).where(r.id == operation_id)
+            ).first()
+        if row is None or (collection is not None and row.collection != collection):
+            return None
+        if row.created_at <= self._oldest():
+            self.forget_expired()
+            return None
+        found: dict[str, Any] = row.result
+        return found
 
-    def _forget_expired(self) -> None:
-        now = self.clock()
-        while self._answers:
-            expires, _answer = next(iter(self._answers.values()))
-            if expires > now:
-                break
-            self._answers.popitem(last=False)
+    def forget_expired(self) -> int:
+        with self.db.write() as conn:
+            return conn.execute(
+                delete(t.read_operations).where(r.created_at <= self._oldest())
+            ).rowcount
+
+    def _oldest(self) -> datetime:
+        """Operations started at or before this have expired."""
+        return self.clock() - self.keep_for

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from sightline.api import deps
 from sightline.api.images import read_body, read_uploads
-from sightline.api.scope import WriteCollection
+from sightline.api.scope import WriteCollection, collection_scope
 from sightline.errors import PayloadTooLarge
 from sightline.facades.azure_cv import shapes
 from sightline.facades.azure_cv.auth import subscription_key
@@ -244,10 +244,7 @@ async def generate_thumbnail(
 
 
 def operations(request: Request) -> ReadOperations:
-    state = request.app.state
-    if not hasattr(state, "azure_read_operations"):
-        state.azure_read_operations = ReadOperations()
-    found: ReadOperations = state.azure_read_operations
+    found: ReadOperations = request.app.state.read_operations  # `facades.install`
     return found
 
 
@@ -274,8 +271,10 @@ async def read(
         service, await image_bytes(request, service), ["read"], collection
     )
     operation_id = str(uuid.uuid4())
-    operations(request).keep(
+    await run_in_threadpool(
+        operations(request).keep,
         operation_id,
+        collection,
         {
             "status": "succeeded",
             "createdDateTime": started,
@@ -289,11 +288,11 @@ async def read(
 
 @router.get("/read/analyzeResults/{operation_id}", name="read_result")
 async def read_result(request: Request, operation_id: str) -> JSONResponse:
-    answer = operations(request).get(operation_id)
+    # A key bound to a collection sees only the operations run in it.
+    collection = collection_scope(request).read(None)
+    answer = await run_in_threadpool(operations(request).get, operation_id, collection)
     if answer is None:
         raise AzureError(
-            OPERATION_NOT_FOUND,
-            "No Read operation with this id: it is unknown, has expired, or ran on another "
-            "replica of the server.",
+            OPERATION_NOT_FOUND, "No Read operation with this id: it is unknown or has expired."
         )
     return JSONResponse(answer)

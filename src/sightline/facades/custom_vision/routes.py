@@ -2,7 +2,8 @@
 classification projects, answered by Sightline's custom classifiers: a project is a classifier,
 a tag a label, an iteration a version, publishing an iteration publishes the version.
 
-Ids are Custom Vision's UUIDs, computed from Sightline's (`ids`). Keys are Sightline keys, sent
+Ids are Custom Vision's UUIDs, computed from Sightline's (`ids`); tags are kept in the catalog
+(`tags`). Keys are Sightline keys, sent
 as `Training-Key`, `Prediction-Key` or `Ocp-Apim-Subscription-Key`; scopes apply as on `/v1`
 (reads need read, changes write, publishing admin). Errors answer `{"code", "message"}` with
 Custom Vision's codes (`ERRORS`, one table)."""
@@ -28,12 +29,14 @@ from sightline.api import deps
 from sightline.api.auth import admitted, check_key
 from sightline.api.images import read_body, read_uploads
 from sightline.api.scope import collection_scope
-from sightline.classifiers.service import ClassifierService, ItemOutcome
+from sightline.classifiers.service import MAX_DESCRIPTION_LENGTH, ClassifierService, ItemOutcome
 from sightline.classifiers.store import ClassifierRecord, ClassifierVersion, VersionStatus
 from sightline.facades.custom_vision import ids
+from sightline.facades.custom_vision.tags import TagRecord, TagStore
 from sightline.fetch import fetch_image
 from sightline.images.service import ImageService, Upload
 from sightline.keys import Scope
+from sightline.storage.tables import MAX_LABEL_LENGTH
 
 KEY_HEADERS = ("training-key", "prediction-key", "ocp-apim-subscription-key")
 TRAINING = "/customvision/{api_version}/training"
@@ -176,13 +179,13 @@ def project_json(record: ClassifierRecord) -> dict[str, Any]:
     }
 
 
-def tag_json(record: ClassifierRecord, name: str) -> dict[str, Any]:
+def tag_json(record: ClassifierRecord, tag: TagRecord) -> dict[str, Any]:
     return {
-        "id": ids.tag_id(record.id, name),
-        "name": name,
-        "description": "",
+        "id": tag.id,
+        "name": tag.name,
+        "description": tag.description,
         "type": "Regular",
-        "imageCount": record.label_counts.get(name, 0),
+        "imageCount": record.label_counts.get(tag.name, 0),
     }
 
 
@@ -337,12 +340,50 @@ def delete_project(project_id: str, classifiers: Classifiers, collection: Collec
 # -- training: tags -----------------------------------------------------------------------------
 
 
-def _tag_names(record: ClassifierRecord, tag_ids: list[str]) -> list[str]:
+def _tag_store(request: Request) -> TagStore:
+    found: TagStore = request.app.state.custom_vision_tags  # `facades.install`
+    return found
+
+
+Tags = Annotated[TagStore, Depends(_tag_store)]
+
+
+def project_tags(tags: TagStore, record: ClassifierRecord) -> list[TagRecord]:
+    """The project's tags: those created, and its labels made through `/v1`, adopted as tags
+    the first time they are seen."""
+    kept = tags.tags(record.id)
+    named = {tag.name for tag in kept}
+    adopted = [
+        TagRecord(
+            id=ids.tag_id(record.id, label),
+            classifier_id=record.id,
+            collection=record.collection,
+            name=label,
+            description="",
+            created_at=datetime.now(UTC),
+        )
+        for label in record.label_counts
+        if label not in named
+    ]
+    if adopted:
+        tags.add(adopted)
+    return [*kept, *adopted]
+
+
+def _tag(tags: TagStore, record: ClassifierRecord, tag_id: str) -> TagRecord:
+    found = {tag.id: tag for tag in project_tags(tags, record)}.get(tag_id)
+    if found is None:
+        raise CustomVisionError(404, "NotFound", f"No tag {tag_id}.")
+    return found
+
+
+def _tag_names(tags: TagStore, record: ClassifierRecord, tag_ids: list[str]) -> list[str]:
     """The labels an image's tag ids name, checked before anything is stored."""
-    try:
-        names = list(dict.fromkeys(ids.tag_name(record.id, tag) for tag in tag_ids))
-    except ids.UnknownId as exc:
-        raise CustomVisionError(400, "BadRequestInvalidIds", f"No tag {exc}.") from None
+    names_of = {tag.id: tag.name for tag in project_tags(tags, record)}
+    unknown = [tag for tag in tag_ids if tag not in names_of]
+    if unknown:
+        raise CustomVisionError(400, "BadRequestInvalidIds", f"No tag {unknown[0]}.")
+    names = list(dict.fromkeys(names_of[tag] for tag in tag_ids))
     if not names:
         raise CustomVisionError(
             400, "BadRequestImageTags", "Sightline keeps tagged images only: name their tags."
@@ -355,41 +396,78 @@ def _tag_names(record: ClassifierRecord, tag_ids: list[str]) -> list[str]:
 
 
 @router.get(TRAINING + "/projects/{project_id}/tags", dependencies=read)
-def get_tags(project_id: str, classifiers: Classifiers, collection: Collection) -> Any:
+def get_tags(project_id: str, classifiers: Classifiers, tags: Tags, collection: Collection) -> Any:
     record = _project(classifiers, project_id, collection)
-    return [tag_json(record, name) for name in record.label_counts]
+    return [tag_json(record, tag) for tag in project_tags(tags, record)]
 
 
 @router.post(TRAINING + "/projects/{project_id}/tags", dependencies=write)
 def create_tag(
     project_id: str,
     classifiers: Classifiers,
+    tags: Tags,
     collection: Collection,
     name: str,
+    description: str = "",
     type: str = "Regular",
 ) -> Any:
     record = _project(classifiers, project_id, collection)
     if type != "Regular":
         raise CustomVisionError(400, "BadRequest", f"Only Regular tags are served, not {type}.")
-    if not ids.fits_tag(name.strip()) or name != name.strip():
+    if not 0 < len(name) <= MAX_LABEL_LENGTH or name != name.strip():
         raise CustomVisionError(
             400,
             "BadRequestTagName",
-            f"A tag name is 1 to {ids.MAX_TAG_BYTES} bytes (UTF-8) without surrounding spaces: "
-            "its id carries it.",
+            f"A tag name is 1 to {MAX_LABEL_LENGTH} characters without surrounding spaces.",
         )
-    if name in record.label_counts:
+    if len(description) > MAX_DESCRIPTION_LENGTH:
+        raise CustomVisionError(
+            400,
+            "BadRequestTagDescription",
+            f"A tag description is at most {MAX_DESCRIPTION_LENGTH} characters.",
+        )
+    if any(tag.name == name for tag in project_tags(tags, record)):
         raise CustomVisionError(400, "BadRequestTagNameNotUnique", f"Tag {name!r} exists.")
-    return tag_json(record, name)
+    tag = TagRecord(
+        id=ids.tag_id(record.id, name),
+        classifier_id=record.id,
+        collection=record.collection,
+        name=name,
+        description=description,
+        created_at=datetime.now(UTC),
+    )
+    tags.add([tag])
+    return tag_json(record, tag)
 
 
 @router.get(TRAINING + "/projects/{project_id}/tags/{tag_id}", dependencies=read)
-def get_tag(project_id: str, tag_id: str, classifiers: Classifiers, collection: Collection) -> Any:
+def get_tag(
+    project_id: str, tag_id: str, classifiers: Classifiers, tags: Tags, collection: Collection
+) -> Any:
     record = _project(classifiers, project_id, collection)
-    try:
-        return tag_json(record, ids.tag_name(record.id, tag_id))
-    except ids.UnknownId:
-        raise CustomVisionError(404, "NotFound", f"No tag {tag_id}.") from None
+    return tag_json(record, _tag(tags, record, tag_id))
+
+
+# Examples unlabelled per request while a tag is deleted.
+DELETE_BATCH = 500
+
+
+@router.delete(
+    TRAINING + "/projects/{project_id}/tags/{tag_id}", status_code=204, dependencies=write
+)
+def delete_tag(
+    project_id: str, tag_id: str, classifiers: Classifiers, tags: Tags, collection: Collection
+) -> Response:
+    """The tag, and its label on every image (the images stay in the catalogue)."""
+    record = _project(classifiers, project_id, collection)
+    tag = _tag(tags, record, tag_id)
+    while examples := classifiers.examples(
+        record.id, tag.name, None, DELETE_BATCH, collection=collection
+    ):
+        images = [example.image_id for example in examples]
+        classifiers.remove_examples(record.id, images, tag.name, collection=collection)
+    tags.remove(record.id, tag.id)
+    return Response(status_code=204)
 
 
 # -- training: images ---------------------------------------------------------------------------
@@ -433,11 +511,13 @@ async def create_images_from_data(
     project_id: str,
     request: Request,
     classifiers: Classifiers,
+    tags: Tags,
     collection: Collection,
     tag_ids: Annotated[str, Query(alias="tagIds")] = "",
 ) -> Any:
     record = await run_in_threadpool(_project, classifiers, project_id, collection)
-    labels = _tag_names(record, [t for t in tag_ids.split(",") if t])
+    wanted = [t for t in tag_ids.split(",") if t]
+    labels = await run_in_threadpool(_tag_names, tags, record, wanted)
     uploads = await image_parts(request, classifiers.images)
     if not uploads:
         raise CustomVisionError(400, "BadRequestImageBatch", "The request holds no image.")
@@ -458,7 +538,7 @@ class ImageFileBatch(BaseModel):
 
 @router.post(TRAINING + "/projects/{project_id}/images/files", dependencies=write)
 async def create_images_from_files(
-    project_id: str, request: Request, classifiers: Classifiers, collection: Collection
+    project_id: str, request: Request, classifiers: Classifiers, tags: Tags, collection: Collection
 ) -> Any:
     record = await run_in_threadpool(_project, classifiers, project_id, collection)
     try:
@@ -466,7 +546,10 @@ async def create_images_from_files(
     except ValidationError as exc:
         raise CustomVisionError(400, "BadRequestImageBatch", str(exc)) from None
     labels_of = [  # every entry's tags checked first: a bad one stores nothing
-        _tag_names(record, [*(batch.tagIds or []), *(entry.tagIds or [])]) for entry in batch.images
+        await run_in_threadpool(
+            _tag_names, tags, record, [*(batch.tagIds or []), *(entry.tagIds or [])]
+        )
+        for entry in batch.images
     ]
     results = []
     for entry, labels in zip(batch.images, labels_of, strict=True):  # one upload each: own tags

@@ -19,7 +19,7 @@ import base64
 import binascii
 import json
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +32,7 @@ from sightline import json_input
 from sightline.api import auth, deps
 from sightline.api.images import read_body
 from sightline.collection import DEFAULT_COLLECTION
-from sightline.errors import PayloadTooLarge, SightlineError, Unauthorized
+from sightline.errors import PayloadTooLarge, SightlineError
 from sightline.facades.google_vision import answers
 from sightline.facades.google_vision.errors import Code, GoogleError, invalid, translated
 from sightline.fetch import fetch_image
@@ -56,7 +56,7 @@ MAX_IMAGES = 16
 MAX_BODY_BYTES = 40 * 1024 * 1024
 # maxResults left out (or 0): the service's default.
 DEFAULT_MAX_RESULTS = 10
-UNAUTHENTICATED_MESSAGE = (
+MISSING_KEY_MESSAGE = (
     "The request is missing a valid API key: send a Sightline API key in x-goog-api-key "
     "(client_options={'api_key': KEY}) or as ?key=."
 )
@@ -186,7 +186,9 @@ def _caller(request: Request) -> Iterator[str]:
         or auth.presented_key(request)
     )
     if not given:
-        raise Unauthorized(UNAUTHENTICATED_MESSAGE)
+        # The service's answer to a call without a key; a 401 would make the SDK's anonymous
+        # credentials try to refresh themselves, and fail on that instead.
+        raise GoogleError(Code.PERMISSION_DENIED, MISSING_KEY_MESSAGE)
     principal = auth.check_key(request, given)
     with contextmanager(auth.admitted)(request, principal, Scope.WRITE):
         yield principal.collection or DEFAULT_COLLECTION
@@ -210,7 +212,7 @@ def _requests(body: bytes) -> list[JSON]:
 async def _annotate_one(images: ImageService, request: JSON, collection: str) -> JSON:
     """One image's answer; what goes wrong with it is its `error`, not the call's."""
     try:
-        asked = _asked(request)
+        asked = _asked(request, images.settings.smart_crop_aspect_ratios())
         data = await _image(images, request.get("image"))
     except GoogleError as error:
         return {"error": error.status()}
@@ -260,7 +262,7 @@ def _result(run: Mapping[str, Any] | None, feature: Feature) -> ResultModel | Go
     return result
 
 
-def _asked(request: JSON) -> Asked:
+def _asked(request: JSON, served_ratios: Sequence[float]) -> Asked:
     features: dict[str, int] = {}
     for given in request.get("features") or []:
         kind = given.get("type") if isinstance(given, dict) else None
@@ -281,15 +283,25 @@ def _asked(request: JSON) -> Asked:
     context = request.get("imageContext") or {}
     hints = context.get("cropHintsParams") if isinstance(context, dict) else None
     ratios = (hints or {}).get("aspectRatios") if isinstance(hints, dict) else None
-    return Asked(features, _crop_ratios(ratios))
+    return Asked(features, _crop_ratios(ratios, served_ratios))
 
 
-def _crop_ratios(given: Any) -> tuple[float, ...] | None:
+def _crop_ratios(given: Any, served: Sequence[float]) -> tuple[float, ...] | None:
+    """Crops are computed for the server's ratios (SIGHTLINE_SMART_CROP_RATIOS) only: one the
+    caller names must be among them, rather than answered with none or another."""
     if not given:
         return None
     if not isinstance(given, list) or not all(isinstance(r, int | float) for r in given):
         raise invalid("imageContext.cropHintsParams.aspectRatios must be numbers.")
-    return tuple(round(float(ratio), 2) for ratio in given)
+    asked = tuple(round(float(ratio), 2) for ratio in given)
+    offered = [round(ratio, 2) for ratio in served]
+    missing = [ratio for ratio in asked if ratio not in offered]
+    if missing:
+        raise invalid(
+            f"This server crops to the aspect ratios {offered} (SIGHTLINE_SMART_CROP_RATIOS), "
+            f"not {missing}."
+        )
+    return asked
 
 
 async def _image(images: ImageService, image: Any) -> bytes:

@@ -41,9 +41,7 @@ def annotator(server: RunningServer, key: str | None = KEY) -> vision.ImageAnnot
     )
 
 
-def request(
-    content: bytes, *features: int, **context: object
-) -> vision.AnnotateImageRequest:
+def request(content: bytes, *features: int, **context: object) -> vision.AnnotateImageRequest:
     return vision.AnnotateImageRequest(
         image=vision.Image(content=content),
         features=[vision.Feature(type_=feature) for feature in features],

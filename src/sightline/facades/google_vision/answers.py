@@ -83,15 +83,17 @@ def capitalised(name: str) -> str:
 
 
 def label_annotations(tags: TagsResult, limit: int) -> list[JSON]:
+    """The surest first, as the service ranks them (Sightline puts colour words last)."""
     # Sightline's tags have no Knowledge Graph id (`mid`), and no score apart from how
     # relevant the label is to the whole picture: both scores are the tag's confidence.
+    ranked = sorted(tags.tags, key=lambda tag: -tag.confidence)
     return [
         {
             "description": capitalised(tag.name),
             "score": tag.confidence,
             "topicality": tag.confidence,
         }
-        for tag in tags.tags[:limit]
+        for tag in ranked[:limit]
     ]
 
 

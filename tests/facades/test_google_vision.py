@@ -18,6 +18,7 @@ from PIL import Image
 from skimage import data
 
 from conftest import TEST_SETTINGS, RunningServer, serving
+from facades.test_azure_image_analysis import origin  # noqa: F401 (a fixture, used by name)
 from sightline.settings import Settings
 from support.documents import claim_form, word_recall, words
 from support.imagegen import encode
@@ -62,7 +63,12 @@ def annotate(
 
 @pytest.fixture
 def guarded(tmp_path: Path) -> Iterator[RunningServer]:
-    settings = Settings(data_dir=tmp_path / "data", api_keys=KEY, **TEST_SETTINGS)  # type: ignore[arg-type]
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        api_keys=KEY,
+        fetch_allow_private=True,
+        **TEST_SETTINGS,  # type: ignore[arg-type]
+    )
     with serving(settings) as running:
         yield running
 
@@ -198,3 +204,20 @@ def test_the_path_is_the_services_beside_sightlines_own_images_routes(
     refused = httpx.post(f"{guarded.url}{ANNOTATE}", params={"key": KEY}, json={"requests": []})
     assert refused.status_code == 400
     assert refused.json()["error"]["status"] == "INVALID_ARGUMENT"
+
+
+def test_an_image_uri_is_fetched_as_v1_analyze_fetches_it(
+    guarded: RunningServer,
+    origin: str,  # noqa: F811 (the fixture imported above)
+) -> None:
+    answer = annotator(guarded).label_detection({"source": {"image_uri": f"{origin}/photo.jpg"}})
+    assert answer.label_annotations and not answer.error.message
+    unreachable = annotator(guarded).label_detection(
+        {"source": {"image_uri": "http://127.0.0.1:9/nothing.jpg"}}
+    )
+    assert unreachable.error.code == 7
+
+
+def test_an_open_server_takes_anonymous_credentials(server: RunningServer) -> None:
+    answer = annotator(server, key=None).face_detection(image=vision.Image(content=PHOTO))
+    assert len(answer.face_annotations) == 1

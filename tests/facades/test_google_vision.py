@@ -21,7 +21,8 @@ from conftest import TEST_SETTINGS, RunningServer, serving
 from facades.test_azure_image_analysis import origin  # noqa: F401 (a fixture, used by name)
 from sightline.settings import Settings
 from support.documents import claim_form, word_recall, words
-from support.imagegen import encode
+from support.imagegen import encode, solid
+from vision.test_objects import add_detector, yolov8_output
 
 ANNOTATE = "/v1/images:annotate"
 KEY = "google-key"
@@ -221,3 +222,24 @@ def test_an_image_uri_is_fetched_as_v1_analyze_fetches_it(
 def test_an_open_server_takes_anonymous_credentials(server: RunningServer) -> None:
     answer = annotator(server, key=None).face_detection(image=vision.Image(content=PHOTO))
     assert len(answer.face_annotations) == 1
+
+
+def test_objects_come_from_the_installed_detector_in_normalised_vertices(tmp_path: Path) -> None:
+    source, models = tmp_path / "source", tmp_path / "models"
+    source.mkdir()
+    add_detector(models, source, "v8", yolov8_output(), format="yolov8")
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        api_keys=KEY,
+        model_dir=models,
+        **TEST_SETTINGS,  # type: ignore[arg-type]
+    )
+    with serving(settings) as running:
+        picture = solid("white", (200, 100), "PNG")
+        found = annotate(running, picture, Feature.OBJECT_LOCALIZATION).localized_object_annotations
+    boxes = {
+        thing.name: [(v.x, v.y) for v in thing.bounding_poly.normalized_vertices][0::2]
+        for thing in found
+    }
+    assert boxes.keys() == {"Cat", "Dog"}
+    assert boxes["Cat"][0][0] == pytest.approx(0.1) and boxes["Dog"][0][0] == pytest.approx(0.75)

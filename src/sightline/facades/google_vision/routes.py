@@ -219,7 +219,7 @@ async def _annotate_one(images: ImageService, request: JSON, collection: str) ->
     except SightlineError as error:
         return {"error": translated(error).status()}
     available = images.analyzers(collection)
-    wanted = {FEATURES[name].sightline for name in asked.features}
+    wanted = dict.fromkeys(FEATURES[name].sightline for name in asked.features)
     try:
         analysed = await run_in_threadpool(
             images.analyze_now,

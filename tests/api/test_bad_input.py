@@ -413,3 +413,18 @@ def test_pictures_too_thin_for_a_model_skip_it_and_the_image_is_done(
     assert read["status"] == "skipped"
     assert "too thin to hold a line of text" in read["result"]["reason"]
     assert image["features"]["thumbnail"]["status"] == "done"
+
+
+def test_a_single_valued_parameter_given_twice_is_refused(server: RunningServer) -> None:
+    for path, query in [
+        ("/v1/subscriptions", "collection=a&collection=default"),
+        ("/v1/images", "limit=5&limit=7"),
+        ("/v1/search", "q=cat&mode=text&mode=semantic"),
+    ]:
+        answer = httpx.get(f"{server.url}{path}?{query}")
+        assert answer.status_code == 400, (path, answer.text)
+        assert answer.json()["error"]["code"] == "InvalidParameter"
+        assert "given 2 times" in answer.json()["error"]["message"]
+    # A parameter that takes many values still does.
+    tags = httpx.get(f"{server.url}/v1/search", params=[("tag", "cat"), ("tag", "dog")])
+    assert tags.status_code == 200, tags.text

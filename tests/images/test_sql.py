@@ -284,7 +284,7 @@ def test_reads_within_a_collection_find_only_its_images(catalog: Stores) -> None
         return [record.id for record in images.list_images(ImageQuery(**filters))]
 
     assert listed(collection="alpha") == ["img_2", "img_0"]
-    assert listed(collection="beta", before_id="img_3") == ["img_1"]
+    assert listed(collection="beta", after_id="img_3") == ["img_1"]
     assert listed(collection="gamma") == []
     assert listed() == ["img_3", "img_2", "img_1", "img_0"]
     assert images.image_ids_after("", 10, "beta") == ["img_1", "img_3"]
@@ -395,7 +395,7 @@ def test_list_images_filters(catalog: Stores) -> None:
     assert ids(uploaded_before=between_2_and_3) == ["img_2", "img_1"]
     assert ids(uploaded_after=between_1_and_2, uploaded_before=between_2_and_3) == ["img_2"]
     assert ids(content_type="image/png", uploaded_after=between_1_and_2) == ["img_3"]
-    assert ids(status=ImageStatus.PENDING, before_id="img_2") == ["img_1"]
+    assert ids(status=ImageStatus.PENDING, after_id="img_2") == ["img_1"]
 
 
 def test_list_images_filters_by_time_in_any_timezone(catalog: Stores) -> None:

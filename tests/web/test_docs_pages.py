@@ -41,6 +41,6 @@ def test_the_docs_stay_public_when_the_api_needs_a_key(tmp_path: Path) -> None:
     app = Sightline(Settings(data_dir=tmp_path / "d", api_keys="alpha-key-123", workers=1))
     with serve(app) as running:
         for path in ("/docs", "/redoc", "/openapi.json", "/docs-assets/swagger-ui-bundle.js"):
-            assert httpx.get(running.url + path).status_code == 200, path
-        assert httpx.get(running.url + "/v1/images").status_code == 401
+            assert httpx.get(running.url + path, timeout=30).status_code == 200, path
+        assert httpx.get(running.url + "/v1/images", timeout=30).status_code == 401
     app.close()

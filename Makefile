@@ -102,6 +102,7 @@ unit:
 
 bench: install-dev models
 	$(BIN)/python bench/upload.py
+	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/upload_wait.py
 	$(BIN)/python bench/models.py
 	$(BIN)/python bench/training.py

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,9 +193,14 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 @contextmanager
 def running_server(
-    workers: int, features: str, startup_timeout: float, log_file: Path | None
+    workers: int,
+    features: str,
+    startup_timeout: float,
+    log_file: Path | None,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[Server]:
-    """A `sightline serve` on a free loopback port and a fresh data dir, always cleaned up."""
+    """A `sightline serve` on a free loopback port and a fresh data dir, always cleaned up;
+    `env` adds to (or overrides) this process's environment, e.g. PYTHONPATH for another tree."""
     data_dir = Path(tempfile.mkdtemp(prefix="sightline-bench-"))
     log_path = log_file or data_dir / "server.log"
     port = free_port()
@@ -214,8 +219,10 @@ def running_server(
     process: subprocess.Popen[bytes] | None = None
     try:
         with log_path.open("wb") as log:
-            env = {**os.environ, "SIGHTLINE_DEFAULT_FEATURES": features}
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+            environment = {**os.environ, "SIGHTLINE_DEFAULT_FEATURES": features, **(env or {})}
+            process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env=environment
+            )
         server = Server(process, f"http://127.0.0.1:{port}", log_path)
         try:
             wait_healthy(server, startup_timeout)

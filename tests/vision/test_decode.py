@@ -231,3 +231,25 @@ def test_checking_an_upload_reserves_only_what_decoding_holds(encode: Encode, ph
         assert decoder.budget.reserved == cost.decoded < cost.analysed
     with pytest.raises(ImageTooLarge), decoder.picture(data, max_bytes=len(data) - 1):
         pass
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+def test_checking_a_jpeg_keeps_its_size_and_refuses_what_a_full_decode_refuses(
+    encode: Encode, photo: Photo, progressive: bool
+) -> None:
+    """An upload's check may decode a JPEG at a reduced scale; what it reports and what it
+    refuses stay those of a full decode."""
+    data = encode(photo(7, (333, 201)), "JPEG", quality=90, progressive=progressive)
+    decoder = Decoder(MAX_PIXELS, MemoryBudget(MAX_BYTES))
+    with decoder.picture(data, analysed=False) as checked:
+        assert (checked.width, checked.height) == (333, 201)
+    assert (checked.width, checked.height, checked.format) == (333, 201, "JPEG")
+    for cut in (len(data) // 3, len(data) * 2 // 3, len(data) - 3):
+        with pytest.raises(InvalidImageFormat, match="truncated or corrupt"):
+            decode_all(data[:cut])
+        with (
+            pytest.raises(InvalidImageFormat, match="truncated or corrupt"),
+            decoder.picture(data[:cut], analysed=False),
+        ):
+            pass
+    assert decoder.budget.reserved == 0

@@ -95,18 +95,23 @@ Inputs = Mapping[str, Analysis]
 
 @dataclass
 class Picture:
-    """A decoded, validated image. `image` is the file as opened (first frame loaded)."""
+    """A decoded, validated image. `image` is the file as opened (first frame loaded);
+    `size` is the file's (width, height), that of `image` unless it was decoded at a reduced
+    scale (an upload's check, never for analysis)."""
 
     data: bytes
     image: Image.Image
     format: str
     content_type: str
     sha256: str = field(default="")
+    size: tuple[int, int] = field(default=(0, 0))
     _memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.sha256:
             self.sha256 = hashlib.sha256(self.data).hexdigest()
+        if self.size == (0, 0):
+            self.size = self.image.size
 
     def memo(self, key: str, compute: Callable[[], T]) -> T:
         """`compute()` once per picture: features share converted and resized pixels (model
@@ -127,11 +132,11 @@ class Picture:
 
     @property
     def width(self) -> int:
-        return self.image.width
+        return self.size[0]
 
     @property
     def height(self) -> int:
-        return self.image.height
+        return self.size[1]
 
     @cached_property
     def oriented(self) -> Image.Image:

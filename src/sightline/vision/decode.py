@@ -44,6 +44,8 @@ CONTENT_TYPES = {
 Image.init()
 # MPO is not opened by name: Pillow's JPEG opener returns it for multi-picture JPEGs.
 OPENERS = tuple(name for name in CONTENT_TYPES if name in Image.OPEN)
+# Formats whose decoder can skip pixels a check does not need while still reading every byte.
+SCALED_CHECK_FORMATS = frozenset({"JPEG", "MPO"})
 
 
 def decode(data: bytes, *, max_bytes: int, max_pixels: int) -> Picture:
@@ -79,14 +81,25 @@ def open_image(data: bytes, *, max_bytes: int, max_pixels: int) -> Image.Image:
     return image
 
 
-def _load(image: Image.Image, data: bytes) -> Picture:
+def _load(image: Image.Image, data: bytes, *, scaled: bool = False) -> Picture:
+    """`scaled`: for a check, not for analysis. A JPEG is then decoded at 1/8 scale: libjpeg
+    still reads and entropy-decodes every coefficient, so a truncated or corrupt file fails
+    exactly as at full size, but skips most of the inverse DCT, the colour conversion and 63/64
+    of the pixels' memory. The picture keeps the file's own size."""
+    size = image.size
+    if scaled and image.format in SCALED_CHECK_FORMATS:
+        image.draft(None, (1, 1))
     try:
         image.load()
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
         raise InvalidImageFormat(f"The image data is truncated or corrupt: {exc}") from exc
     assert image.format is not None  # every opener in OPENERS sets it
     return Picture(
-        data=data, image=image, format=image.format, content_type=CONTENT_TYPES[image.format]
+        data=data,
+        image=image,
+        format=image.format,
+        content_type=CONTENT_TYPES[image.format],
+        size=size,
     )
 
 
@@ -103,7 +116,8 @@ class Decoder:
         self, data: bytes, *, max_bytes: int | None = None, analysed: bool = True
     ) -> Iterator[Picture]:
         """The decoded picture, open for the block: its memory is reserved for analysis, or
-        with `analysed=False` only for decoding (an upload's checks). `max_bytes=None` is for
+        with `analysed=False` only for decoding (an upload's checks, whose pixels may be
+        decoded at a reduced scale: see `_load`). `max_bytes=None` is for
         files accepted before. A picture whose analysis alone needs more than the whole budget
         is refused, also when only checked: nothing is accepted that could not be analysed."""
         image = open_image(
@@ -124,7 +138,7 @@ class Decoder:
             )
         with self.budget.reserve(cost.analysed if analysed else cost.decoded):
             try:
-                picture = _load(image, data)
+                picture = _load(image, data, scaled=not analysed)
             except BaseException:
                 image.close()
                 raise

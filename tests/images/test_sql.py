@@ -240,6 +240,7 @@ def test_duplicates_within_one_batch(catalog: Stores) -> None:
         FakeKeeper(),
     )
     assert [r.duplicate_of for r in records] == [None, "img_1"]
+    assert records == [catalog.images.get_image(record.id) for record in records]
     assert event_types(catalog) == ["sightline.image.created"] * 2
 
 

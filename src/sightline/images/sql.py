@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,6 +56,7 @@ class SQLImageStore:
             for sha256 in sorted({image.sha256 for image in images}):
                 self._lock_blob(conn, sha256, create=True)
                 keeper.ensure(sha256)
+            records = []
             for image in images:
                 # Within the collection only: a link to another collection's copy would tell
                 # this one that the other holds the file.
@@ -67,22 +69,23 @@ class SQLImageStore:
                     .order_by(t.images.c.id)
                     .limit(1)
                 )
+                record = _new_record(image, duplicate_of, now)
                 conn.execute(
                     insert(t.images).values(
-                        id=image.id,
-                        sha256=image.sha256,
-                        filename=image.filename,
-                        content_type=image.content_type,
-                        format=image.format,
-                        size=image.size,
-                        width=image.width,
-                        height=image.height,
-                        status=image_status([f.status for f in image.features]),
-                        client_metadata=image.client_metadata,
+                        id=record.id,
+                        sha256=record.sha256,
+                        filename=record.filename,
+                        content_type=record.content_type,
+                        format=record.format,
+                        size=record.size,
+                        width=record.width,
+                        height=record.height,
+                        status=str(record.status),
+                        client_metadata=record.client_metadata,
                         duplicate_of=duplicate_of,
                         created_at=now,
                         updated_at=now,
-                        collection=image.collection,
+                        collection=record.collection,
                     )
                 )
                 if image.features:
@@ -96,8 +99,10 @@ class SQLImageStore:
                     )
                 )
                 self._refresh_indexes(conn, image.id, image.features)
+                records.append(record)
             insert_events(conn, events)
-            return [self._load(conn, image.id) for image in images]
+            # What was written, as reading it back would give it: no queries for it.
+            return records
 
     def get_image(self, image_id: str, collection: str | None = None) -> ImageRecord | None:
         with self.db.read() as conn:
@@ -604,6 +609,28 @@ def _reading(db: Database, conn: Connection | None) -> Iterator[Connection]:
         return
     with db.read() as own:
         yield own
+
+
+def _new_record(image: NewImage, duplicate_of: str | None, now: datetime) -> ImageRecord:
+    """The record of an image as `add_images` writes it (features in name order, as read)."""
+    features = sorted(image.features, key=lambda state: state.feature)
+    return ImageRecord(
+        id=image.id,
+        sha256=image.sha256,
+        filename=image.filename,
+        content_type=image.content_type,
+        format=image.format,
+        size=image.size,
+        width=image.width,
+        height=image.height,
+        status=image_status([f.status for f in image.features]),
+        client_metadata=image.client_metadata,
+        duplicate_of=duplicate_of,
+        created_at=now,
+        updated_at=now,
+        features={f.feature: replace(f, updated_at=now) for f in features},
+        collection=image.collection,
+    )
 
 
 def _feature_row(image_id: str, feature: FeatureState, now: datetime) -> dict[str, Any]:

@@ -9,7 +9,18 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from sightline.errors import BackendError
 from sightline.events import EventType, cloud_event, image_subject
@@ -33,6 +44,21 @@ from sightline.storage.statements import chunks, insert_events, upsert
 
 PHASH_BANDS = 8
 PAGE = 500
+LOCK_BLOB = (
+    select(t.blobs.c.sha256).where(t.blobs.c.sha256 == bindparam("sha256")).with_for_update()
+)
+# The collection's first image of these bytes, which a new copy is a duplicate of. Within the
+# collection only: a link to another collection's copy would tell this one that the other
+# holds the file.
+FIRST_COPY = (
+    select(t.images.c.id)
+    .where(
+        t.images.c.sha256 == bindparam("sha256"),
+        t.images.c.collection == bindparam("collection"),
+    )
+    .order_by(t.images.c.id)
+    .limit(1)
+)
 
 
 def _now() -> datetime:
@@ -58,45 +84,20 @@ class SQLImageStore:
                 keeper.ensure(sha256)
             records = []
             for image in images:
-                # Within the collection only: a link to another collection's copy would tell
-                # this one that the other holds the file.
                 duplicate_of = conn.scalar(
-                    select(t.images.c.id)
-                    .where(
-                        t.images.c.sha256 == image.sha256,
-                        t.images.c.collection == image.collection,
-                    )
-                    .order_by(t.images.c.id)
-                    .limit(1)
+                    FIRST_COPY, {"sha256": image.sha256, "collection": image.collection}
                 )
                 record = _new_record(image, duplicate_of, now)
-                conn.execute(
-                    insert(t.images).values(
-                        id=record.id,
-                        sha256=record.sha256,
-                        filename=record.filename,
-                        content_type=record.content_type,
-                        format=record.format,
-                        size=record.size,
-                        width=record.width,
-                        height=record.height,
-                        status=str(record.status),
-                        client_metadata=record.client_metadata,
-                        duplicate_of=duplicate_of,
-                        created_at=now,
-                        updated_at=now,
-                        collection=record.collection,
-                    )
-                )
+                # Values bound as parameters: statements compiled once, from SQLAlchemy's cache.
+                conn.execute(insert(t.images), _image_row(record))
                 if image.features:
                     conn.execute(
                         insert(t.feature_results),
                         [_feature_row(image.id, f, now) for f in image.features],
                     )
                 conn.execute(
-                    insert(t.blob_refs).values(
-                        sha256=image.sha256, image_id=image.id, role=ORIGINAL_ROLE
-                    )
+                    insert(t.blob_refs),
+                    {"sha256": image.sha256, "image_id": image.id, "role": ORIGINAL_ROLE},
                 )
                 self._refresh_indexes(conn, image.id, image.features)
                 records.append(record)
@@ -442,7 +443,9 @@ class SQLImageStore:
     def _lock_blob(self, conn: Connection, sha256: str, *, create: bool = False) -> None:
         if create:
             upsert(conn, t.blobs, {"sha256": sha256, "created_at": _now()}, keys=["sha256"])
-        conn.execute(select(t.blobs.c.sha256).where(t.blobs.c.sha256 == sha256).with_for_update())
+        # SQLite has no row locks: a write transaction holds the whole database already.
+        if not self.db.is_sqlite:
+            conn.execute(LOCK_BLOB, {"sha256": sha256})
 
     def _lock_image(self, conn: Connection, image_id: str) -> bool:
         found = conn.scalar(
@@ -631,6 +634,25 @@ def _new_record(image: NewImage, duplicate_of: str | None, now: datetime) -> Ima
         features={f.feature: replace(f, updated_at=now) for f in features},
         collection=image.collection,
     )
+
+
+def _image_row(record: ImageRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "sha256": record.sha256,
+        "filename": record.filename,
+        "content_type": record.content_type,
+        "format": record.format,
+        "size": record.size,
+        "width": record.width,
+        "height": record.height,
+        "status": str(record.status),
+        "client_metadata": record.client_metadata,
+        "duplicate_of": record.duplicate_of,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "collection": record.collection,
+    }
 
 
 def _feature_row(image_id: str, feature: FeatureState, now: datetime) -> dict[str, Any]:

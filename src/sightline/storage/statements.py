@@ -43,17 +43,18 @@ def upsert(
     keys: Sequence[str],
     update: Sequence[str] = (),
 ) -> None:
+    # The values are bound as parameters, not built into the statement: the same statement
+    # each time, so SQLAlchemy compiles it once and reuses it from its cache.
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(**values)
+    statement = dialect.insert(table)
     if update:
-        conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=list(keys),
-                set_={name: statement.excluded[name] for name in update},
-            )
+        statement = statement.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={name: statement.excluded[name] for name in update},
         )
     else:
-        conn.execute(statement.on_conflict_do_nothing(index_elements=list(keys)))
+        statement = statement.on_conflict_do_nothing(index_elements=list(keys))
+    conn.execute(statement, values)
 
 
 # One advisory lock key per table whose seq readers follow; a transaction that takes both takes

@@ -34,16 +34,22 @@ from sightline.storage import tables as t
 TABLE = t.TEXT_INDEX_TABLE
 WEIGHTS = (8.0, 2.0, 0.5, 1.0, 1.0)  # bm25 weights in column order
 
+# Statements built once: SQLAlchemy then compiles each once, not per document.
+DELETE_DOCUMENT = text(
+    f"DELETE FROM {TABLE} WHERE rowid = (SELECT rowid FROM images WHERE id = :image_id)"
+)
+INSERT_DOCUMENT = text(
+    f"INSERT INTO {TABLE} (rowid, {', '.join(COLUMNS)}) "
+    f"SELECT rowid, {', '.join(':' + column for column in COLUMNS)} "
+    "FROM images WHERE id = :image_id"
+)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _IMAGE_ROWID: ColumnElement[int] = literal_column("images.rowid", Integer)
 
 
 class FTS5Index:
     def replace(self, conn: Connection, image_id: str, document: Document) -> None:
-        image_rowid = "(SELECT rowid FROM images WHERE id = :image_id)"
-        conn.execute(
-            text(f"DELETE FROM {TABLE} WHERE rowid = {image_rowid}"), {"image_id": image_id}
-        )
+        conn.execute(DELETE_DOCUMENT, {"image_id": image_id})
         self.insert(conn, [(image_id, document)])
 
     def clear(self, conn: Connection) -> None:
@@ -52,11 +58,7 @@ class FTS5Index:
     def insert(self, conn: Connection, documents: Sequence[tuple[str, Document]]) -> None:
         if documents:
             conn.execute(
-                text(
-                    f"INSERT INTO {TABLE} (rowid, {', '.join(COLUMNS)}) "
-                    f"SELECT rowid, {', '.join(':' + column for column in COLUMNS)} "
-                    "FROM images WHERE id = :image_id"
-                ),
+                INSERT_DOCUMENT,
                 [
                     {"image_id": image_id, **{c: getattr(document, c) for c in COLUMNS}}
                     for image_id, document in documents

@@ -51,7 +51,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Subquery, and_, func, or_, select
+from sqlalchemy import Connection, Subquery, and_, bindparam, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from sightline import json_input
@@ -215,19 +215,25 @@ class SQLTextSearch:
 # -- documents -------------------------------------------------------------------------------
 
 
+# An image's file name with each of its results (none: one row of nulls), in one query; built
+# once, so that SQLAlchemy compiles it once.
+IMAGE_WITH_RESULTS = (
+    select(t.images.c.filename, t.feature_results.c.feature, t.feature_results.c.result)
+    .select_from(
+        t.images.outerjoin(t.feature_results, t.feature_results.c.image_id == t.images.c.id)
+    )
+    .where(t.images.c.id == bindparam("image_id"))
+)
+
+
 def refresh_document(conn: Connection, image_id: str, indexer: Indexer) -> None:
     """Rewrite the image's document from its current results (call after they change)."""
-    index = _index(conn)
-    image = conn.execute(select(t.images.c.filename).where(t.images.c.id == image_id)).first()
-    if image is None:
-        return
     # Every result: which ones hold words is for `indexer` to say, not for the catalog.
-    results = conn.execute(
-        select(t.feature_results.c.feature, t.feature_results.c.result).where(
-            t.feature_results.c.image_id == image_id
-        )
-    ).all()
-    index.replace(conn, image_id, document_of(image.filename, results, indexer))
+    rows = conn.execute(IMAGE_WITH_RESULTS, {"image_id": image_id}).all()
+    if not rows:
+        return
+    results = [row for row in rows if row.feature is not None]
+    _index(conn).replace(conn, image_id, document_of(rows[0].filename, results, indexer))
 
 
 def rebuild_documents(conn: Connection, indexer: Indexer, batch: int = 500) -> int:

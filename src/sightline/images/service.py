@@ -146,8 +146,9 @@ class ImageService:
         for index, upload in enumerate(uploads):
             try:
                 filenames.append(checked_filename(upload.filename))
-                # Decoded in full to catch corrupt files, then closed: only the facts are kept
-                # while the batch is checked.
+                # Every byte decoded to catch corrupt files (a JPEG's pixels at 1/8 scale: see
+                # `Decoder.picture`), then closed: only the facts are kept while the batch is
+                # checked.
                 with self.decoder.picture(
                     upload.data, max_bytes=self.settings.max_upload_bytes, analysed=False
                 ) as picture:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -186,6 +187,20 @@ def test_add_images_stores_images_features_refs_and_events(catalog: Stores) -> N
     assert event["type"] == "sightline.image.created"
     assert event["subject"] == "images/img_1"
     assert event["data"] == {"id": "img_1"}
+
+
+def test_add_images_answers_what_reading_the_images_back_gives(catalog: Stores) -> None:
+    """The records `add_images` returns are built from what it wrote, not read back: they must
+    equal what a read gives, metadata (key order, numbers, text) and feature order included."""
+    metadata = {"z": 1, "a": [1.5, 1e-07, "é日", {"b": None}], "big": 2**53 + 1, "": True}
+    image = replace(
+        new_image("img_1", features=("tags", "hash", "color")), client_metadata=metadata
+    )
+    [record] = catalog.images.add_images([image], [created("img_1")], FakeKeeper())
+    stored = catalog.images.get_image("img_1")
+    assert stored == record
+    assert stored is not None and list(stored.client_metadata) == list(metadata)
+    assert list(record.features) == ["color", "hash", "tags"]
 
 
 def test_add_images_is_all_or_nothing_when_a_blob_cannot_be_ensured(

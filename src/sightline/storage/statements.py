@@ -11,6 +11,7 @@ writes), so the lock is held briefly. SQLite has one writer at a time, so order 
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
@@ -43,18 +44,22 @@ def upsert(
     keys: Sequence[str],
     update: Sequence[str] = (),
 ) -> None:
-    # The values are bound as parameters, not built into the statement: the same statement
-    # each time, so SQLAlchemy compiles it once and reuses it from its cache.
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(_upsert_statement(conn.dialect.name, table, tuple(keys), tuple(update)), values)
+
+
+@functools.cache
+def _upsert_statement(
+    dialect_name: str, table: Any, keys: tuple[str, ...], update: tuple[str, ...]
+) -> Any:
+    """Built once per table and conflict rule, the values bound as parameters: SQLAlchemy then
+    compiles it once too, instead of building, keying and looking it up on every call."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
     statement = dialect.insert(table)
     if update:
-        statement = statement.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={name: statement.excluded[name] for name in update},
+        return statement.on_conflict_do_update(
+            index_elements=list(keys), set_={name: statement.excluded[name] for name in update}
         )
-    else:
-        statement = statement.on_conflict_do_nothing(index_elements=list(keys))
-    conn.execute(statement, values)
+    return statement.on_conflict_do_nothing(index_elements=list(keys))
 
 
 # One advisory lock key per table whose seq readers follow; a transaction that takes both takes

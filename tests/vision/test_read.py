@@ -222,6 +222,37 @@ def test_photo_without_text_has_no_lines(read: Read, name: str, scale: float) ->
     assert result["text"] == ""
 
 
+def detector_inputs(models: Models, image: Image.Image) -> list[tuple[int, ...]]:
+    """The shapes the text detector was run on while reading `image`."""
+    analyzer = ReadAnalyzer(models)
+    encoded = encode(image, "PNG")
+    picture = decode(encoded, max_bytes=len(encoded), max_pixels=image.width * image.height)
+    shapes: list[tuple[int, ...]] = []
+    with analyzer._engine.acquire() as engine:
+        session = engine.detector.session
+        original = session.session.run
+
+        def recording(outputs: Any, feed: dict[str, Any], *rest: Any) -> Any:
+            shapes.append(tuple(next(iter(feed.values())).shape))
+            return original(outputs, feed, *rest)
+
+        session.session.run = recording
+        try:
+            result_of(analyzer, picture)
+        finally:
+            del session.session.run
+    return shapes
+
+
+def test_text_free_photo_gets_only_the_detectors_first_look(models: Models) -> None:
+    photo = Image.fromarray(data.astronaut()).convert("RGB").resize((640, 640))
+    assert detector_inputs(models, photo) == [(1, 3, 320, 320)]
+
+
+def test_page_gets_the_first_look_then_the_full_size(models: Models) -> None:
+    assert detector_inputs(models, memo().image) == [(1, 3, 256, 320), (1, 3, 480, 640)]
+
+
 def test_blank_picture_has_no_text(read: Read) -> None:
     result = read(blank().image)
     assert result["lines"] == []
@@ -231,7 +262,7 @@ def test_blank_picture_has_no_text(read: Read) -> None:
 
 def test_version_names_a_non_default_detector_size(models: Models) -> None:
     assert ReadAnalyzer(models).version == "2-1"
-    assert ReadAnalyzer(models, max_side=1280).version == "2-1-1280"
+    assert ReadAnalyzer(models, max_side=1280).version == "2-1-1280-320"
 
 
 def test_engine_loads_without_the_network(models: Models, monkeypatch: pytest.MonkeyPatch) -> None:

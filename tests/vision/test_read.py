@@ -261,8 +261,8 @@ def test_blank_picture_has_no_text(read: Read) -> None:
 
 
 def test_version_names_a_non_default_detector_size(models: Models) -> None:
-    assert ReadAnalyzer(models).version == "2-1"
-    assert ReadAnalyzer(models, max_side=1280).version == "2-1-1280-320"
+    assert ReadAnalyzer(models).version == "3-1-int8"
+    assert ReadAnalyzer(models, max_side=1280).version == "3-1-int8-1280-320"
 
 
 def test_engine_loads_without_the_network(models: Models, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -273,15 +273,15 @@ def test_engine_loads_without_the_network(models: Models, monkeypatch: pytest.Mo
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     # Even a download that would find its file already present counts.
     monkeypatch.setattr(DownloadFile, "run", refuse)
-    engine = PPOCR(models.registry.path(MODEL), threads=1)
+    engine = PPOCR(models.registry.path(MODEL), models.session)
     crop = np.asarray(FORM.image.crop((70, 190, 700, 240)))[:, :, ::-1].copy()
     assert engine.classify([crop])[0] < 0.5
     assert engine.recognize([crop])[0].text.startswith("Policy Number")
 
 
-def test_missing_model_files_skip_the_feature(tmp_path: Path) -> None:
+def test_missing_model_files_skip_the_feature(models: Models, tmp_path: Path) -> None:
     with pytest.raises(ModelUnavailable, match="rapidocr"):
-        PPOCR(tmp_path, threads=1)
+        PPOCR(tmp_path, models.session)
 
 
 @pytest.mark.parametrize(

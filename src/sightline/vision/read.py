@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 import numpy.typing as npt
+from omegaconf import flag_override
 from rapidocr.utils.process_img import (
     apply_vertical_padding,
     get_rotate_crop_image,
@@ -55,6 +56,7 @@ from rapidocr.utils.process_img import (
 from sightline.errors import SkipFeature
 from sightline.indexing import IndexEntries
 from sightline.models import Models, ModelUnavailable
+from sightline.models.runtime import SessionFactory
 from sightline.vision import geometry
 from sightline.vision.base import (
     Analysis,
@@ -70,7 +72,7 @@ if TYPE_CHECKING:
     from rapidocr.ch_ppocr_rec.typings import WordInfo
 
 MODEL = "pp-ocr"
-ALGORITHM_VERSION = "2"
+ALGORITHM_VERSION = "3"  # 3: the detector's first look
 # The detector's input (longest side): ~0.5 s per page instead of ~2 s at rapidocr's default.
 DEFAULT_MAX_SIDE = 960
 # Text-free photos should not pay for the full-size detector: a first look at this size (a
@@ -188,14 +190,19 @@ class ReadAnalyzer(Independent):
     ) -> None:
         self.max_side = max_side
         self.first_look_side = first_look_side
+        int8 = models.int8(MODEL)
         self.model_version = models.registry.get(MODEL).version
         self.version = analyzer_version(
             ALGORITHM_VERSION,
-            self.model_version,
+            self.model_version + ("-int8" if int8 else ""),
             (max_side, first_look_side),
             (DEFAULT_MAX_SIDE, DEFAULT_FIRST_LOOK_SIDE),
         )
-        self._engine = models.load(MODEL, lambda path: PPOCR(path, models.threads))
+        self._engine = models.load(
+            MODEL,
+            lambda path: PPOCR(path, models.session, models.registry.path(int8) if int8 else None),
+            key=f"{MODEL}:int8" if int8 else MODEL,
+        )
 
     def analyze(self, picture: Picture, inputs: Inputs) -> Analysis:
         width, height = picture.rgb.size
@@ -235,10 +242,13 @@ class ReadAnalyzer(Independent):
 
 
 class PPOCR:
-    """rapidocr's three models, loaded from the files in the wheel. ONNX Runtime gets `threads`
-    intra-op threads (ignored above the number of cores) and one inter-op thread."""
+    """rapidocr's three models, loaded from the files in the wheel (the detector from
+    `detector` instead when given: its int8 copy) into sessions opened by `open_session`, so
+    they get Sightline's thread and execution-provider settings rather than rapidocr's."""
 
-    def __init__(self, model_dir: Path, threads: int) -> None:
+    def __init__(
+        self, model_dir: Path, open_session: SessionFactory, detector: Path | None = None
+    ) -> None:
         missing = [name for name in MODEL_FILES.values() if not (model_dir / name).is_file()]
         if missing:
             raise ModelUnavailable(
@@ -250,18 +260,21 @@ class PPOCR:
         params: dict[str, Any] = {
             f"{stage}.model_path": str(model_dir / name) for stage, name in MODEL_FILES.items()
         }
-        params |= {
-            "Global.log_level": "warning",
-            "EngineConfig.onnxruntime.intra_op_num_threads": threads,
-            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
-        }
+        params["Global.log_level"] = "warning"
         engine = RapidOCR(params=params)
         hand_logging_to_root()
-        # rapidocr loads each model on first use; loading all three now makes a broken install
-        # fail here and keeps the first picture from paying for the load.
-        self.detector: Any = engine._load_det_model()  # type: ignore[no-untyped-call]
-        self.classifier: Any = engine._load_cls_model()  # type: ignore[no-untyped-call]
-        self.recognizer: Any = engine._load_rec_model()  # type: ignore[no-untyped-call]
+        files = {stage: model_dir / name for stage, name in MODEL_FILES.items()}
+        if detector is not None:
+            files["Det"] = detector
+        # rapidocr takes a ready session from a stage's config (which only holds plain values
+        # unless told otherwise). It loads each model on first use; loading all three now
+        # makes a broken install fail here and keeps the first picture from paying for it.
+        with flag_override(engine.cfg, "allow_objects", True):
+            for stage, path in files.items():
+                engine.cfg[stage].session = open_session(path)
+            self.detector: Any = engine._load_det_model()  # type: ignore[no-untyped-call]
+            self.classifier: Any = engine._load_cls_model()  # type: ignore[no-untyped-call]
+            self.recognizer: Any = engine._load_rec_model()  # type: ignore[no-untyped-call]
 
     def detect(self, image: Image, max_side: int, first_look_side: int = 0) -> Quads:
         """Text-line quadrilaterals, clockwise from the top-left, in `image` pixels. Runs the

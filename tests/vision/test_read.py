@@ -249,6 +249,13 @@ def test_text_free_photo_gets_only_the_detectors_first_look(models: Models) -> N
     assert detector_inputs(models, photo) == [(1, 3, 320, 320)]
 
 
+def test_marks_illegible_both_ways_up_are_not_looked_at_again_turned(models: Models) -> None:
+    """coffee's cup rim looks like a line of text on its side to the detector; read both ways
+    up it is no text, so the picture is not turned and searched again."""
+    photo = Image.fromarray(data.coffee()).convert("RGB").resize((640, 427))
+    assert detector_inputs(models, photo) == [(1, 3, 224, 320), (1, 3, 416, 640)]
+
+
 def test_page_gets_the_first_look_then_the_full_size(models: Models) -> None:
     assert detector_inputs(models, memo().image) == [(1, 3, 256, 320), (1, 3, 480, 640)]
 

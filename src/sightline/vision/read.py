@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -223,10 +223,14 @@ class ReadAnalyzer(Independent):
         with self._engine.acquire() as engine:
             view = View.detect(engine, image, self.max_side, self.first_look_side)
             orientation = view.orientation(engine)
-            if orientation.angle:
-                upright = np.ascontiguousarray(np.rot90(image, orientation.angle // 90), np.uint8)
-                view = View.detect(engine, upright, self.max_side)
-            lines = view.read(engine)
+            if orientation.angle and view.holds_no_text():
+                lines = []
+            else:
+                if orientation.angle:
+                    turns = orientation.angle // 90
+                    upright = np.ascontiguousarray(np.rot90(image, turns), np.uint8)
+                    view = View.detect(engine, upright, self.max_side)
+                lines = view.read(engine)
         ordered = reading_order(lines)
         if not ordered:
             orientation = Orientation(0, 0.0)
@@ -454,6 +458,9 @@ class View:
     crops: list[Image]  # each line cut out straight (stood up if it was on its side)
     turned: list[bool]  # cut out on its side and stood up (rapidocr's rule)
     upside_down: list[float]  # the classifier's probability, for the crop as stood up
+    # Lines the orientation vote read both ways up: (as cut, turned over), so no crop is
+    # given to the recogniser twice.
+    readings: dict[int, tuple[Reading, Reading]] = field(default_factory=dict)
 
     @classmethod
     def detect(cls, engine: PPOCR, image: Image, max_side: int, first_look_side: int = 0) -> View:
@@ -501,13 +508,21 @@ class View:
         legible only turned over gives 1 and equally (il)legible text gives 0.5."""
         sample = voters[np.argsort(-weights[voters])][:READING_SAMPLE]
         crops = [self.crops[index] for index in sample]
-        as_cut = engine.recognize(crops)
-        over = engine.recognize([turned_over(crop) for crop in crops])
+        both = engine.recognize(crops + [turned_over(crop) for crop in crops])
+        as_cut, over = both[: len(crops)], both[len(crops) :]
+        self.readings.update(zip(sample.tolist(), zip(as_cut, over, strict=True), strict=True))
         margin = np.average(
             [b.confidence - a.confidence for a, b in zip(as_cut, over, strict=True)],
             weights=weights[sample],
         )
         return float(0.5 + margin / 2)
+
+    def holds_no_text(self) -> bool:
+        """Every line was read both ways up and none was legible either way: turning the
+        picture would not make text of them, so it need not be looked at again."""
+        return len(self.readings) == len(self.crops) and not any(
+            legible(reading) for pair in self.readings.values() for reading in pair
+        )
 
     def read(self, engine: PPOCR) -> list[Line]:
         """Recognise every line, turning over those the classifier is sure are upside down."""
@@ -516,8 +531,18 @@ class View:
             turned_over(crop) if flip else crop
             for crop, flip in zip(self.crops, flipped, strict=True)
         ]
+        readings = {
+            index: self.readings[index][1 if flip else 0]
+            for index, flip in enumerate(flipped)
+            if index in self.readings
+        }
+        unread = [index for index in range(len(crops)) if index not in readings]
+        if unread:
+            fresh = engine.recognize([crops[index] for index in unread])
+            readings.update(zip(unread, fresh, strict=True))
         lines = []
-        for index, reading in enumerate(engine.recognize(crops) if crops else []):
+        for index in range(len(crops)):
+            reading = readings[index]
             if not legible(reading):
                 continue
             # The crop's top-left as read is another corner when rapidocr stood it up (its

@@ -293,9 +293,9 @@ class Settings(BaseSettings):
     )
     model_precision: Literal["int8", "fp32"] = Field(
         "int8",
-        description="`int8` runs the text detector and the face detector quantized (prepared "
-        "by `sightline models prepare`; about twice as fast on CPUs, same results on the "
-        "measured sets); `fp32` runs the original models.",
+        description="`int8` runs the face detector and the text detector's first look (is "
+        "there any text?) quantized, prepared by `sightline models prepare` (about twice as "
+        "fast on a CPU; same results on the measured sets); `fp32` runs the original models.",
     )
     model_device: Literal["auto", "cpu"] = Field(
         "auto",

@@ -222,6 +222,14 @@ def test_photo_without_text_has_no_lines(read: Read, name: str, scale: float) ->
     assert result["text"] == ""
 
 
+def recording_run(run: Callable[..., Any], shapes: list[tuple[int, ...]]) -> Callable[..., Any]:
+    def recording(outputs: Any, feed: dict[str, Any], *rest: Any) -> Any:
+        shapes.append(tuple(next(iter(feed.values())).shape))
+        return run(outputs, feed, *rest)
+
+    return recording
+
+
 def detector_inputs(models: Models, image: Image.Image) -> list[tuple[int, ...]]:
     """The shapes the text detector was run on while reading `image`."""
     analyzer = ReadAnalyzer(models)
@@ -229,18 +237,17 @@ def detector_inputs(models: Models, image: Image.Image) -> list[tuple[int, ...]]
     picture = decode(encoded, max_bytes=len(encoded), max_pixels=image.width * image.height)
     shapes: list[tuple[int, ...]] = []
     with analyzer._engine.acquire() as engine:
-        session = engine.detector.session
-        original = session.session.run
-
-        def recording(outputs: Any, feed: dict[str, Any], *rest: Any) -> Any:
-            shapes.append(tuple(next(iter(feed.values())).shape))
-            return original(outputs, feed, *rest)
-
-        session.session.run = recording
+        # The first look may run the detector's int8 copy: both sessions are recorded.
+        sessions = {
+            id(session): session for session in (engine.first_look, engine.detector.session.session)
+        }
+        for session in sessions.values():
+            session.run = recording_run(session.run, shapes)
         try:
             result_of(analyzer, picture)
         finally:
-            del session.session.run
+            for session in sessions.values():
+                del session.run
     return shapes
 
 

@@ -129,7 +129,7 @@ BUILTIN: tuple[ModelSpec, ...] = (
     ModelSpec(
         name="pp-ocr-det-int8",
         version="1",
-        task="text detection (int8; `read` with model_precision=int8)",
+        task="text detection (int8; the first look of `read` with model_precision=int8)",
         license="Apache-2.0",
         source="pp-ocr's PP-OCRv6_det_small.onnx, quantized to int8 (static, QDQ) on drawn "
         "pages and pictures",

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 import numpy.typing as npt
+import onnxruntime as ort
 from omegaconf import flag_override
 from rapidocr.utils.process_img import (
     apply_vertical_padding,
@@ -246,12 +247,17 @@ class ReadAnalyzer(Independent):
 
 
 class PPOCR:
-    """rapidocr's three models, loaded from the files in the wheel (the detector from
-    `detector` instead when given: its int8 copy) into sessions opened by `open_session`, so
-    they get Sightline's thread and execution-provider settings rather than rapidocr's."""
+    """rapidocr's three models, loaded from the files in the wheel into sessions opened by
+    `open_session`, so they get Sightline's thread and execution-provider settings rather than
+    rapidocr's. `first_look` is the detector used for the first look (its int8 copy) when given.
+
+    Only the first look runs int8: the int8 detector at full size drew one box round a whole
+    text-free photo of a cup, read as "8" (0.99), where the original found nothing, and keeping
+    its last eight layers in float to avoid that also kept most of its cost. At the first look,
+    a false box only costs the full-size look the original would have taken anyway."""
 
     def __init__(
-        self, model_dir: Path, open_session: SessionFactory, detector: Path | None = None
+        self, model_dir: Path, open_session: SessionFactory, first_look: Path | None = None
     ) -> None:
         missing = [name for name in MODEL_FILES.values() if not (model_dir / name).is_file()]
         if missing:
@@ -268,8 +274,6 @@ class PPOCR:
         engine = RapidOCR(params=params)
         hand_logging_to_root()
         files = {stage: model_dir / name for stage, name in MODEL_FILES.items()}
-        if detector is not None:
-            files["Det"] = detector
         # rapidocr takes a ready session from a stage's config (which only holds plain values
         # unless told otherwise). It loads each model on first use; loading all three now
         # makes a broken install fail here and keeps the first picture from paying for it.
@@ -279,6 +283,9 @@ class PPOCR:
             self.detector: Any = engine._load_det_model()  # type: ignore[no-untyped-call]
             self.classifier: Any = engine._load_cls_model()  # type: ignore[no-untyped-call]
             self.recognizer: Any = engine._load_rec_model()  # type: ignore[no-untyped-call]
+        self.first_look = self.detector.session.session
+        if first_look is not None:
+            self.first_look = open_session(first_look)
 
     def detect(self, image: Image, max_side: int, first_look_side: int = 0) -> Quads:
         """Text-line quadrilaterals, clockwise from the top-left, in `image` pixels. Runs the
@@ -288,15 +295,15 @@ class PPOCR:
         `FIRST_LOOK_GAIN` times larger."""
         full_side = min(max_side, max(image.shape[:2]))
         if 0 < first_look_side * FIRST_LOOK_GAIN <= full_side:
-            if not len(self._detect(image, first_look_side)):
+            if not len(self._detect(image, first_look_side, self.first_look)):
                 return np.zeros((0, 4, 2), np.float32)
-        return self._detect(image, max_side)
+        return self._detect(image, max_side, self.detector.session.session)
 
-    def _detect(self, image: Image, max_side: int) -> Quads:
+    def _detect(self, image: Image, max_side: int, session: ort.InferenceSession) -> Quads:
         tensor = detector_input(image, max_side, self.detector.mean, self.detector.std)
         if tensor is None:
             return np.zeros((0, 4, 2), np.float32)
-        prediction = self.detector.session(tensor)
+        (prediction,) = session.run(None, {session.get_inputs()[0].name: tensor})
         quads, _scores = self.detector.postprocess_op(prediction, image.shape[:2])
         return np.asarray(quads, np.float32).reshape(-1, 4, 2)
 

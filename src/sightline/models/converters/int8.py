@@ -42,6 +42,8 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 CALIBRATION_PICTURES = 24
+HEAD_DEPTH = 3  # convolutions from an output that stay in float (see `heads`)
+WEIGHTED = frozenset({"Conv", "ConvTranspose", "MatMul", "Gemm"})
 MIN_OPSET = 13
 WORDS = (
     "Invoice Total Date Policy Number Name Address Claim Form Receipt Amount EUR 1,240.50 "
@@ -149,15 +151,23 @@ def free_image_size(model: onnx.ModelProto) -> None:
             rows.dim_param, columns.dim_param = names
 
 
-def heads(model: onnx.ModelProto) -> list[str]:
-    """The nodes that compute the outputs, and the nodes feeding those: left in float, so the
-    scores keep their range whatever the calibration pictures held (CenterFace quantized with
-    its heads found no face at all: the drawn pictures hold none, so the face heatmap's observed
-    range was near zero)."""
-    outputs = {value.name for value in model.graph.output}
-    last = [node for node in model.graph.node if set(node.output) & outputs]
-    feeding = {name for node in last for name in node.input}
-    return [node.name for node in model.graph.node if node in last or set(node.output) & feeding]
+def heads(model: onnx.ModelProto, depth: int = HEAD_DEPTH) -> list[str]:
+    """The nodes within `depth` convolutions of an output: left in float, so the output maps
+    keep their range and detail whatever the calibration pictures held. (CenterFace with its
+    heads quantized found no face at all: the drawn pictures hold none, so the heatmap's
+    observed range was near zero. The text detector with only its last layer in float drew
+    one box round a whole photo of a cup, read as "8".)"""
+    producer = {name: node for node in model.graph.node for name in node.output}
+    excluded: dict[str, int] = {}
+    stack = [(producer[value.name], 0) for value in model.graph.output if value.name in producer]
+    while stack:
+        node, convolutions = stack.pop()
+        convolutions += node.op_type in WEIGHTED
+        if convolutions > depth or excluded.get(node.name, depth + 1) <= convolutions:
+            continue
+        excluded[node.name] = convolutions
+        stack.extend((producer[name], convolutions) for name in node.input if name in producer)
+    return list(excluded)
 
 
 def quantize(kind: str, source: Path, out: Path) -> dict[str, object]:

@@ -295,7 +295,8 @@ class Settings(BaseSettings):
         "int8",
         description="`int8` runs the face detector and the text detector's first look (is "
         "there any text?) quantized, prepared by `sightline models prepare` (about twice as "
-        "fast on a CPU; same results on the measured sets); `fp32` runs the original models.",
+        "fast on a CPU; same results on the measured sets; until prepared, the originals run); "
+        "`fp32` runs the original models.",
     )
     model_device: Literal["auto", "cpu"] = Field(
         "auto",

@@ -120,9 +120,18 @@ def test_sessions_run_where_the_device_setting_says(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("precision", "int8"), [("int8", "centerface-int8"), ("fp32", None)])
-def test_the_precision_picks_a_models_int8_copy(
+def test_the_precision_picks_a_models_prepared_int8_copy(
     tmp_path: Path, precision: str, int8: str | None
 ) -> None:
+    copy = tmp_path / "centerface-int8"
+    copy.mkdir()
+    (copy / "model.onnx").write_bytes(b"onnx")
+    (copy / "prepared.json").write_text("{}")
     models = Models(tmp_path, threads=1, idle_seconds=0, precision=precision)
     assert models.int8("centerface") == int8
     assert models.int8("movenet-multipose") is None  # measured worse in int8: none prepared
+
+
+def test_the_original_runs_until_the_int8_copy_is_prepared(tmp_path: Path) -> None:
+    models = Models(tmp_path, threads=1, idle_seconds=0, precision="int8")
+    assert models.int8("centerface") is None

@@ -59,10 +59,14 @@ class Models:
         return sorted({key.split(":")[0] for key in self.cache.loaded()})
 
     def int8(self, name: str) -> str | None:
-        """The prepared model holding `name`'s int8 copy, when the precision is int8 and one
-        exists. Analyzers that use it say so in their version (`<algorithm>-<model>-int8`):
+        """The prepared model holding `name`'s int8 copy, when the precision is int8 and the
+        copy has been prepared; otherwise the original runs, as before `models prepare` made
+        it. Analyzers that use it say so in their version (`<algorithm>-<model>-int8`):
         results differ a little from the original model's."""
-        return (self.registry.get(name).int8 or None) if self.precision == "int8" else None
+        copy = self.registry.get(name).int8
+        if self.precision != "int8" or not copy:
+            return None
+        return copy if self.registry.get(copy).locate(self.registry.model_dir) else None
 
     def session(self, model: Path | bytes) -> ort.InferenceSession:
         """An onnxruntime session with this process's threads and execution providers."""

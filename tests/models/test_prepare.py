@@ -28,8 +28,14 @@ from sightline.models.imagenet_labels import CLASS_COUNT, read_labels
 from sightline.models.prepare import Sources, pending, prepare
 from sightline.models.specs import BUILTIN
 
-PREPARED = ["efficientnet-lite0", "movenet-multipose", "all-minilm-l6-v2"]
-SCRIPTS = ("efficientnet_lite0.py", "tfjs_graph.py", "minilm.py")
+PREPARED = [
+    "efficientnet-lite0",
+    "movenet-multipose",
+    "all-minilm-l6-v2",
+    "pp-ocr-det-int8",
+    "centerface-int8",
+]
+SCRIPTS = ("efficientnet_lite0.py", "tfjs_graph.py", "minilm.py", "int8.py", "int8.py")
 WORDNET = Path("/usr/share/wordnet")
 
 # Stands in for every converter: logs its command line, fails on request with a message on
@@ -41,10 +47,11 @@ from pathlib import Path
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", type=Path, required=True)
 parser.add_argument("--model-json", type=Path)
-args = parser.parse_args()
+parser.add_argument("--kind")
+args, _rest = parser.parse_known_args()
 script = Path(__file__).name
 with open(os.environ["FAKE_CONVERTER_LOG"], "a") as log:
-    log.write(f"{script} {args.model_json or '-'} {args.out.name}\\n")
+    log.write(f"{script} {args.model_json or args.kind or '-'} {args.out.name}\\n")
 if os.environ.get("FAKE_CONVERTER_FAIL") == script:
     print("RuntimeError: the converter ran out of tensors", file=sys.stderr)
     sys.exit(1)
@@ -151,6 +158,8 @@ def test_prepare_converts_every_pending_model_and_records_it(
         ["efficientnet_lite0.py", "-"],
         ["tfjs_graph.py", str(tmp_path / "human-models" / "movenet-multipose.json")],
         ["minilm.py", "-"],
+        ["int8.py", "text-detector"],
+        ["int8.py", "faces"],
     ]
     # Converters write into a staging folder named after the model, never into the target.
     assert [run[2] for run in converters.runs()] == PREPARED
@@ -163,6 +172,8 @@ def test_prepared_json_records_the_recipe_and_every_files_checksum(model_dir: Pa
         "efficientnet-lite0": ["labels.json", "model.onnx"],
         "movenet-multipose": ["model.onnx"],
         "all-minilm-l6-v2": ["model.onnx"],
+        "pp-ocr-det-int8": ["model.onnx"],
+        "centerface-int8": ["model.onnx"],
     }
     for name, files in expected_files.items():
         folder = model_dir / name
@@ -219,7 +230,13 @@ def test_only_a_model_from_an_older_recipe_is_converted_again(
 
     outcomes = prepare(registry, sources)
 
-    assert [outcome.action for outcome in outcomes] == ["up to date", "prepared", "up to date"]
+    assert [outcome.action for outcome in outcomes] == [
+        "up to date",
+        "prepared",
+        "up to date",
+        "up to date",
+        "up to date",
+    ]
     assert converters.scripts() == ["tfjs_graph.py"]
     assert json.loads(manifest_path.read_text())["recipe"] == "1"
     assert pending(registry) == []
@@ -337,3 +354,14 @@ def test_a_missing_wordnet_is_reported_before_converting(
     sources = Sources(silent_converters.converter_python, None, tmp_path)
     with pytest.raises(ConfigurationError, match="wordnet-base"):
         prepare(ModelRegistry(tmp_path / "models"), sources)
+
+
+def test_quantizing_needs_no_converter_python(
+    model_dir: Path, converters: Converters, sources: Sources
+) -> None:
+    for name in ("pp-ocr-det-int8", "centerface-int8"):
+        shutil.rmtree(model_dir / name)
+    without = Sources(None, None, sources.wordnet)
+    outcomes = prepare(ModelRegistry(model_dir), without)
+    assert [outcome.action for outcome in outcomes][-2:] == ["prepared", "prepared"]
+    assert converters.scripts() == ["int8.py", "int8.py"]

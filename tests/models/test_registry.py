@@ -14,7 +14,13 @@ from sightline.models.prepare import pending
 from sightline.settings import default_model_dir
 
 PACKAGED = {"centerface", "pp-ocr", "nudenet-320n"}
-PREPARED = {"efficientnet-lite0", "movenet-multipose", "all-minilm-l6-v2"}
+PREPARED = {
+    "efficientnet-lite0",
+    "movenet-multipose",
+    "all-minilm-l6-v2",
+    "pp-ocr-det-int8",
+    "centerface-int8",
+}
 
 
 def test_every_model_states_its_provenance(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from sightline.errors import SkipFeature
 from sightline.models import Models, ModelUnavailable
-from sightline.models.runtime import LazyModel, ModelCache
+from sightline.models.runtime import CPU, CUDA, LazyModel, ModelCache, execution_providers
 
 
 class Loader:
@@ -95,3 +95,43 @@ def test_a_missing_model_skips_the_feature_with_instructions(tmp_path: Path) -> 
         pass
     assert isinstance(caught.value, SkipFeature)
     assert "sightline models prepare" in caught.value.reason
+
+
+# No GPU on the machines these tests were written on: the choice is tested on the provider lists
+# onnxruntime reports, which is all it depends on.
+@pytest.mark.parametrize(
+    ("device", "available", "chosen"),
+    [
+        ("auto", [CUDA, CPU], (CUDA, CPU)),
+        ("auto", ["AzureExecutionProvider", CPU], (CPU,)),
+        ("cpu", [CUDA, CPU], (CPU,)),
+        ("cpu", [CPU], (CPU,)),
+    ],
+)
+def test_a_cuda_gpu_is_used_when_there_is_one_unless_the_cpu_is_asked_for(
+    device: str, available: list[str], chosen: tuple[str, ...]
+) -> None:
+    assert execution_providers(device, available) == chosen
+
+
+def test_sessions_run_where_the_device_setting_says(tmp_path: Path) -> None:
+    models = Models(tmp_path, threads=1, idle_seconds=0, device="cpu")
+    assert models.providers == (CPU,)
+
+
+@pytest.mark.parametrize(("precision", "int8"), [("int8", "centerface-int8"), ("fp32", None)])
+def test_the_precision_picks_a_models_prepared_int8_copy(
+    tmp_path: Path, precision: str, int8: str | None
+) -> None:
+    copy = tmp_path / "centerface-int8"
+    copy.mkdir()
+    (copy / "model.onnx").write_bytes(b"onnx")
+    (copy / "prepared.json").write_text("{}")
+    models = Models(tmp_path, threads=1, idle_seconds=0, precision=precision)
+    assert models.int8("centerface") == int8
+    assert models.int8("movenet-multipose") is None  # measured worse in int8: none prepared
+
+
+def test_the_original_runs_until_the_int8_copy_is_prepared(tmp_path: Path) -> None:
+    models = Models(tmp_path, threads=1, idle_seconds=0, precision="int8")
+    assert models.int8("centerface") is None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -141,6 +142,11 @@ def test_tiny_picture(faces: Callable[[Image.Image], JSON]) -> None:
 
 
 def test_settings_change_the_version(models: Models, analyzer: FacesAnalyzer) -> None:
-    assert analyzer.version == "1-1"
-    assert FacesAnalyzer(models, threshold=0.3).version == f"1-1-{DEFAULT_MAX_SIDE}-0.3"
-    assert FacesAnalyzer(models, max_side=1024).version == "1-1-1024-0.5"
+    assert analyzer.version == "1-1-int8"
+    assert FacesAnalyzer(models, threshold=0.3).version == f"1-1-int8-{DEFAULT_MAX_SIDE}-0.3"
+    assert FacesAnalyzer(models, max_side=1024).version == "1-1-int8-1024-0.5"
+
+
+def test_the_original_model_has_the_version_without_int8(tmp_path: Path) -> None:
+    fp32 = Models(tmp_path, threads=1, idle_seconds=0, precision="fp32")
+    assert FacesAnalyzer(fp32).version == "1-1"

@@ -222,6 +222,51 @@ def test_photo_without_text_has_no_lines(read: Read, name: str, scale: float) ->
     assert result["text"] == ""
 
 
+def recording_run(run: Callable[..., Any], shapes: list[tuple[int, ...]]) -> Callable[..., Any]:
+    def recording(outputs: Any, feed: dict[str, Any], *rest: Any) -> Any:
+        shapes.append(tuple(next(iter(feed.values())).shape))
+        return run(outputs, feed, *rest)
+
+    return recording
+
+
+def detector_inputs(models: Models, image: Image.Image) -> list[tuple[int, ...]]:
+    """The shapes the text detector was run on while reading `image`."""
+    analyzer = ReadAnalyzer(models)
+    encoded = encode(image, "PNG")
+    picture = decode(encoded, max_bytes=len(encoded), max_pixels=image.width * image.height)
+    shapes: list[tuple[int, ...]] = []
+    with analyzer._engine.acquire() as engine:
+        # The first look may run the detector's int8 copy: both sessions are recorded.
+        sessions = {
+            id(session): session for session in (engine.first_look, engine.detector.session.session)
+        }
+        for session in sessions.values():
+            session.run = recording_run(session.run, shapes)
+        try:
+            result_of(analyzer, picture)
+        finally:
+            for session in sessions.values():
+                del session.run
+    return shapes
+
+
+def test_text_free_photo_gets_only_the_detectors_first_look(models: Models) -> None:
+    photo = Image.fromarray(data.astronaut()).convert("RGB").resize((640, 640))
+    assert detector_inputs(models, photo) == [(1, 3, 320, 320)]
+
+
+def test_marks_illegible_both_ways_up_are_not_looked_at_again_turned(models: Models) -> None:
+    """coffee's cup rim looks like a line of text on its side to the detector; read both ways
+    up it is no text, so the picture is not turned and searched again."""
+    photo = Image.fromarray(data.coffee()).convert("RGB").resize((640, 427))
+    assert detector_inputs(models, photo) == [(1, 3, 224, 320), (1, 3, 416, 640)]
+
+
+def test_page_gets_the_first_look_then_the_full_size(models: Models) -> None:
+    assert detector_inputs(models, memo().image) == [(1, 3, 256, 320), (1, 3, 480, 640)]
+
+
 def test_blank_picture_has_no_text(read: Read) -> None:
     result = read(blank().image)
     assert result["lines"] == []
@@ -230,8 +275,8 @@ def test_blank_picture_has_no_text(read: Read) -> None:
 
 
 def test_version_names_a_non_default_detector_size(models: Models) -> None:
-    assert ReadAnalyzer(models).version == "2-1"
-    assert ReadAnalyzer(models, max_side=1280).version == "2-1-1280"
+    assert ReadAnalyzer(models).version == "3-1-int8"
+    assert ReadAnalyzer(models, max_side=1280).version == "3-1-int8-1280-320"
 
 
 def test_engine_loads_without_the_network(models: Models, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -242,15 +287,15 @@ def test_engine_loads_without_the_network(models: Models, monkeypatch: pytest.Mo
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     # Even a download that would find its file already present counts.
     monkeypatch.setattr(DownloadFile, "run", refuse)
-    engine = PPOCR(models.registry.path(MODEL), threads=1)
+    engine = PPOCR(models.registry.path(MODEL), models.session)
     crop = np.asarray(FORM.image.crop((70, 190, 700, 240)))[:, :, ::-1].copy()
     assert engine.classify([crop])[0] < 0.5
     assert engine.recognize([crop])[0].text.startswith("Policy Number")
 
 
-def test_missing_model_files_skip_the_feature(tmp_path: Path) -> None:
+def test_missing_model_files_skip_the_feature(models: Models, tmp_path: Path) -> None:
     with pytest.raises(ModelUnavailable, match="rapidocr"):
-        PPOCR(tmp_path, threads=1)
+        PPOCR(tmp_path, models.session)
 
 
 @pytest.mark.parametrize(

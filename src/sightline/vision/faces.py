@@ -29,7 +29,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from sightline.models import LazyModel, Models
-from sightline.models.runtime import onnx_session
+from sightline.models.runtime import SessionFactory
 from sightline.vision import geometry
 from sightline.vision.base import (
     Analysis,
@@ -105,14 +105,17 @@ class FacesAnalyzer(Independent):
     ) -> None:
         self.max_side = max_side
         self.threshold = threshold
+        int8 = models.int8(MODEL)
         self.model_version = models.registry.get(MODEL).version
         self.version = analyzer_version(
             ALGORITHM_VERSION,
-            self.model_version,
+            self.model_version + ("-int8" if int8 else ""),
             (max_side, threshold),
             (DEFAULT_MAX_SIDE, DEFAULT_THRESHOLD),
         )
-        self.model = models.load(MODEL, lambda path: centerface_session(path, models.threads))
+        self.model = models.load(
+            int8 or MODEL, lambda path: centerface_session(path, models.session)
+        )
 
     def analyze(self, picture: Picture, inputs: Inputs) -> Analysis:
         width, height = picture.rgb.size
@@ -208,14 +211,17 @@ def face_result(face: FaceBox, width: int, height: int) -> Face:
     )
 
 
-def centerface_session(path: Path, threads: int) -> ort.InferenceSession:
+def centerface_session(path: Path, open_session: SessionFactory) -> ort.InferenceSession:
     """The model with a free input size. The file declares a fixed 10x3x32x32 input, which
-    onnxruntime enforces; the graph itself works at any size that is a multiple of 32."""
+    onnxruntime enforces; the graph itself works at any size that is a multiple of 32. (Its
+    int8 copy was prepared with a free size already.)"""
     import onnx  # only here: it takes 0.3 s to import
 
     model = onnx.load(str(path))
+    if model.graph.input[0].type.tensor_type.shape.dim[2].dim_param:
+        return open_session(path)
     _free_image_size(model)
-    return onnx_session(model.SerializeToString(), threads)
+    return open_session(model.SerializeToString())
 
 
 def _free_image_size(model: onnx.ModelProto) -> None:

@@ -71,7 +71,7 @@ from PIL import Image
 from sightline.indexing import IndexEntries
 from sightline.models import LazyModel, Models
 from sightline.models.imagenet_labels import LABELS_FILE, ClassLabel, read_labels
-from sightline.models.runtime import onnx_session
+from sightline.models.runtime import SessionFactory
 from sightline.vision import geometry
 from sightline.vision.base import (
     Analysis,
@@ -156,9 +156,9 @@ class Classifier:
     vocabulary: Vocabulary
 
     @classmethod
-    def load(cls, path: Path, threads: int) -> Classifier:
+    def load(cls, path: Path, open_session: SessionFactory) -> Classifier:
         labels = tuple(read_labels(path.parent / LABELS_FILE))
-        session = onnx_session(with_outputs(path, EARLY_OUTPUTS), threads)
+        session = open_session(with_outputs(path, EARLY_OUTPUTS))
         return cls(session, labels, Vocabulary.of(labels))
 
 
@@ -186,7 +186,7 @@ class Prediction:
 
 def classifier(models: Models) -> LazyModel[Classifier]:
     """The shared handle: both features get the same loaded classifier."""
-    return models.load(MODEL, lambda path: Classifier.load(path, models.threads))
+    return models.load(MODEL, lambda path: Classifier.load(path, models.session))
 
 
 def model_input(image: Image.Image) -> Floats:

@@ -27,7 +27,6 @@ from sightline.errors import InvalidModel
 from sightline.indexing import MIN_LABEL_CONFIDENCE, IndexEntries
 from sightline.models import LazyModel, Models, ModelSpec
 from sightline.models.manifest import ModelManifest, feature_of, load_manifest, text_feed
-from sightline.models.runtime import onnx_session
 from sightline.vision import geometry, yolo
 from sightline.vision.base import (
     Analysis,
@@ -128,7 +127,7 @@ def text_encoder(models: Models, spec: ModelSpec) -> LazyModel[TextEncoder]:
     def build(image_model: Path) -> TextEncoder:
         folder = image_model.parent
         return TextEncoder(
-            onnx_session(folder / text_model, models.threads),
+            models.session(folder / text_model),
             load_tokenizer(folder / tokenizer, max_length),
         )
 

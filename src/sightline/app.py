@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from sightline import facades, web
 from sightline.allocator import return_large_blocks
 from sightline.api import Services, create_api
+from sightline.api.image_answers import ImageAnswers
 from sightline.blobs import open_blob_store
 from sightline.blobs.local import LocalBlobStore
 from sightline.classifiers.features import FeatureSet
@@ -148,6 +149,7 @@ class Sightline:
             settings, self.stores.subscriptions, self.dispatcher.notify
         )
         self.keys = KeyService(settings, self.stores.keys)
+        self.image_answers = ImageAnswers(settings.image_answer_cache_bytes)
         features = RequestFeatureJob(self.stores.images, self.stores.vectors, self.service)
         self.pool = WorkerPool(
             settings,
@@ -261,6 +263,7 @@ class Sightline:
             metrics=self.metrics,
             models=self.models.registry,
             readiness=self.components,
+            image_answers=self.image_answers,
         )
         app = create_api(services, lifespan)
         # The cloud services' contracts, beside `/v1`.

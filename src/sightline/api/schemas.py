@@ -170,7 +170,7 @@ class ImageView:
         return {key: value for key, value in result.items() if key != "vector"}
 
 
-def image_view(
+async def image_view(
     results: Annotated[
         str | None,
         Query(

@@ -42,9 +42,15 @@ class CollectionScope:
         return self.read(requested) or DEFAULT_COLLECTION
 
 
-def collection_scope(request: Request) -> CollectionScope:
+def scope_of(request: Request) -> CollectionScope:
     """The request's scope: the one seam the authentication binds a caller through."""
     return CollectionScope(getattr(request.state, "collection", None))
+
+
+async def collection_scope(request: Request) -> CollectionScope:
+    """`scope_of` as a dependency. It and the others here are async because they do no I/O:
+    see `deps.part`."""
+    return scope_of(request)
 
 
 CollectionParameter = Annotated[
@@ -59,21 +65,21 @@ CollectionParameter = Annotated[
 ]
 
 
-def read_collection(
+async def read_collection(
     scope: Annotated[CollectionScope, Depends(collection_scope)],
     collection: CollectionParameter = None,
 ) -> str | None:
     return scope.read(collection)
 
 
-def write_collection(
+async def write_collection(
     scope: Annotated[CollectionScope, Depends(collection_scope)],
     collection: CollectionParameter = None,
 ) -> str:
     return scope.write(collection)
 
 
-def no_collection(scope: Annotated[CollectionScope, Depends(collection_scope)]) -> None:
+async def no_collection(scope: Annotated[CollectionScope, Depends(collection_scope)]) -> None:
     """For routes that act on the server as a whole, which a bound caller may not reach."""
     if scope.bound is not None:
         raise CollectionForbidden(

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from sightline.api import deps
 from sightline.api.images import read_body, read_uploads
-from sightline.api.scope import WriteCollection, collection_scope
+from sightline.api.scope import WriteCollection, scope_of
 from sightline.errors import PayloadTooLarge
 from sightline.facades.azure_cv import shapes
 from sightline.facades.azure_cv.auth import subscription_key
@@ -289,7 +289,7 @@ async def read(
 @router.get("/read/analyzeResults/{operation_id}", name="read_result")
 async def read_result(request: Request, operation_id: str) -> JSONResponse:
     # A key bound to a collection sees only the operations run in it.
-    collection = collection_scope(request).read(None)
+    collection = scope_of(request).read(None)
     answer = await run_in_threadpool(operations(request).get, operation_id, collection)
     if answer is None:
         raise AzureError(

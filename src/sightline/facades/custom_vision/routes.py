@@ -28,7 +28,7 @@ from sightline import errors
 from sightline.api import deps
 from sightline.api.auth import admitted, check_key
 from sightline.api.images import read_body, read_uploads
-from sightline.api.scope import collection_scope
+from sightline.api.scope import scope_of
 from sightline.classifiers.service import MAX_DESCRIPTION_LENGTH, ClassifierService, ItemOutcome
 from sightline.classifiers.store import ClassifierRecord, ClassifierVersion, VersionStatus
 from sightline.facades.custom_vision import ids
@@ -141,7 +141,7 @@ def authorized(needed: Scope) -> Any:
 
 
 def _collection(request: Request) -> str | None:
-    return collection_scope(request).read(None)
+    return scope_of(request).read(None)
 
 
 Classifiers = Annotated[ClassifierService, deps.part("classifiers")]
@@ -318,7 +318,7 @@ def create_project(
         )
     try:
         record = classifiers.create(
-            name, kind, description, collection=collection_scope(request).write(None)
+            name, kind, description, collection=scope_of(request).write(None)
         )
     except errors.InvalidParameter as exc:
         raise CustomVisionError(400, "BadRequestProjectName", exc.message) from exc

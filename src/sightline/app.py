@@ -26,6 +26,7 @@ from sightline.health import Component, Degraded, readiness
 from sightline.images.analysis import Analyst
 from sightline.images.backfill import RequestFeatureJob, request_reindex
 from sightline.images.inbox import DirectUploads
+from sightline.images.pipeline import default_features
 from sightline.images.service import ImageService
 from sightline.keys import AccessLimits, KeyService
 from sightline.maintenance import Checker, Schedule, Sweeper
@@ -43,6 +44,7 @@ from sightline.stores import catalog_indexer, open_stores
 from sightline.vision import Analyzer, Decoder
 from sightline.vision.registry import build_analyzers
 from sightline.vision.tags import EmbeddingAnalyzer, classifier
+from sightline.warmup import ModelWarmup
 from sightline.webhooks import Dispatcher, SubscriptionService
 from sightline.worker import OutboxRelay, WorkerPool
 from sightline.worker_http import ProbeServer
@@ -105,6 +107,8 @@ class Sightline:
         embedding_model = classifier(self.models)
         embedding_version = EmbeddingAnalyzer(self.models).version
         self.analyzers = FeatureSet(bundled, self.stores.classifiers, embedding_version)
+        # Started with the workers: the models their uploads' default features need.
+        self.warmup = ModelWarmup(bundled, default_features(settings, bundled))
 
         def wake_relay() -> None:
             # The services wake the pool's relay, and the pool's jobs call the services.
@@ -265,6 +269,8 @@ class Sightline:
             readiness=self.components,
             image_answers=self.image_answers,
         )
+        if run_workers:  # this process analyses: its models' warm-up is part of its readiness
+            self.components.append(self.models_component())
         app = create_api(services, lifespan)
         # The cloud services' contracts, beside `/v1`.
         facades.install(
@@ -291,8 +297,15 @@ class Sightline:
             Component("catalog", self.stores.events.last_event_seq),
             Component("queue", self.queue.depth),
             Component("blobs", lambda: self.blobs.exists("0" * 64)),
-            Component("models", self._prepared_models, required=False),
+            self.models_component(),
         ]
+
+    def models_component(self) -> Component:
+        """The models of a process that analyses: degraded while they warm up (`warmup`) or
+        when some are not prepared; never required, as the other features run without them."""
+        return Component(
+            "models", lambda: self.warmup.check() or self._prepared_models(), required=False
+        )
 
     def _prepared_models(self) -> Degraded | None:
         missing = [
@@ -330,7 +343,9 @@ class Sightline:
         threading.Thread(target=warm, name="sightline-warm-indexes", daemon=True).start()
 
     def start_workers(self) -> None:
-        """Start the pool, first asking for any re-index a model change made necessary."""
+        """Start the pool, first asking for any re-index a model change made necessary, and
+        the models' warm-up beside it."""
+        self.warmup.start()
         if request_reindex(self.stores.vectors, self.stores.events, self.analyzers.bundled):
             self.pool.notify()
         self.pool.start()

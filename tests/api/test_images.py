@@ -432,7 +432,7 @@ def test_health_readiness_and_metrics(server: RunningServer, client: Client) -> 
     assert ready.status_code == 200
     assert ready.json() == {
         "status": "ready",
-        "checks": {"catalog": "ok", "queue": "ok", "blobs": "ok", "disk": "ok"},
+        "checks": {"catalog": "ok", "queue": "ok", "blobs": "ok", "disk": "ok", "models": "ok"},
         "reasons": {},
     }
     text = httpx.get(f"{server.url}/metrics").text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator, Mapping
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 # A sweep or reconciliation stops at its next item; one stuck on a slow store is not waited for
 # longer than this.
 SCHEDULE_STOP_SECONDS = 10.0
+WARMUP_AFTER_STARTUP_SECONDS = 0.5
 
 
 def schema_changes(settings: Settings, *, runs_service: bool) -> SchemaChanges:
@@ -246,6 +248,12 @@ class Sightline:
         async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
             if run_workers:
                 self.start_workers()
+                # Loading models takes the cores and, at times, the interpreter for a second
+                # or more: it starts once the server listens (uvicorn binds right after this
+                # start-up), so that readiness answers first.
+                asyncio.get_running_loop().call_later(
+                    WARMUP_AFTER_STARTUP_SECONDS, self.warmup.start
+                )
             self.warm_indexes()
             try:
                 yield
@@ -343,9 +351,8 @@ class Sightline:
         threading.Thread(target=warm, name="sightline-warm-indexes", daemon=True).start()
 
     def start_workers(self) -> None:
-        """Start the pool, first asking for any re-index a model change made necessary, and
-        the models' warm-up beside it."""
-        self.warmup.start()
+        """Start the pool, first asking for any re-index a model change made necessary. (The
+        caller starts `warmup`, the models' loading, once it answers.)"""
         if request_reindex(self.stores.vectors, self.stores.events, self.analyzers.bundled):
             self.pool.notify()
         self.pool.start()

@@ -22,6 +22,7 @@ def test_an_answer_is_found_only_for_its_version_and_view() -> None:
     assert answers.get("img_1", NOW, ImageView(vectors=True)) is None
     assert answers.get("img_1", NOW, ImageView(results=frozenset({"color"}))) is None
     assert answers.get("img_2", NOW, ImageView()) is None
+    assert answers.holds("img_1") and not answers.holds("img_2")
 
 
 def test_the_least_recently_read_go_first_past_the_byte_bound() -> None:
@@ -30,7 +31,7 @@ def test_the_least_recently_read_go_first_past_the_byte_bound() -> None:
         answers.put(name, NOW, ImageView(), answer(10))
     assert answers.get("a", NOW, ImageView()) is not None  # now the most recently read
     answers.put("d", NOW, ImageView(), answer(10))
-    assert answers.get("b", NOW, ImageView()) is None
+    assert answers.get("b", NOW, ImageView()) is None and not answers.holds("b")
     assert [answers.get(name, NOW, ImageView()) is not None for name in "acd"] == [True] * 3
     answers.put("huge", NOW, ImageView(), answer(31))  # larger than the bound: not kept
     assert answers.get("huge", NOW, ImageView()) is None and len(answers) == 3

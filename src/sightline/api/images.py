@@ -329,10 +329,12 @@ def get_image(
     collection: ReadCollection,
     view: Annotated[ImageView, Depends(image_view)],
 ) -> Response:
-    # The version first, within the caller's collection: a deleted image or one out of reach
-    # is 404 before anything kept is looked at.
-    version = service.version(image_id, collection=collection)
-    answer = answers.get(image_id, version.updated_at, view)
+    answer = None
+    if answers.holds(image_id):
+        # The version first, within the caller's collection: a deleted image or one out of
+        # reach is 404 before anything kept is looked at.
+        version = service.version(image_id, collection=collection)
+        answer = answers.get(image_id, version.updated_at, view)
     if answer is None:
         record = service.get(image_id, collection=collection)
         body = ImageOut.of(record, view).model_dump_json().encode()

@@ -116,6 +116,8 @@ bench: install-dev models
 	$(BIN)/python bench/auth.py
 	$(BIN)/python bench/soak.py
 	$(BIN)/python bench/decode_memory.py
+	$(BIN)/python bench/image_json.py
+	$(BIN)/python bench/cold_start.py
 
 # Tesseract is the OCR baseline of the quality benchmark only: never part of an install.
 bench-quality: install-dev models /usr/bin/tesseract

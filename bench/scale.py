@@ -653,6 +653,8 @@ def run_throughput(
 
 # -- part B: reads at scale ------------------------------------------------------------------
 
+# Issue 18's goals for `GET /v1/images/{id}` at a million images.
+READ_P99_GOALS_MS = {"sqlite": 5.0, "postgresql": 8.0}
 COLOR_NAMES = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "gray")
 SIZES = ((640, 480), (1024, 768), (1920, 1080), (3024, 4032), (4000, 3000), (1080, 1350))
 SPAN_MS = 365 * 24 * 3600 * 1000  # the images' upload times cover a year up to now
@@ -1101,6 +1103,13 @@ def format_report(report: dict[str, Any]) -> str:
                 f"{cell(row['server_cpu_ms_per_request'], 8, 2)}"
                 f"{cell(row['database_cpu_ms_per_request'], 7, 2)}{row['failures']:>5}"
             )
+        for row in rows:
+            goal = READ_P99_GOALS_MS.get(row["catalog"])
+            if goal is not None:
+                lines.append(
+                    f"{row['catalog']}: p99 {row['p99_ms']:.2f} ms (goal < {goal:g} ms at "
+                    f"1,000,000 images; issue 18)"
+                )
         lines.append(
             "load s = bulk insert + ANALYZE, without making the rows; MiB = size on disk; RSS = "
             "the API's peak; cpu = CPU ms per request of the API process and of PostgreSQL "

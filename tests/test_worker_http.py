@@ -61,7 +61,13 @@ def test_the_worker_command_serves_health_readiness_and_its_job_metrics(tmp_path
         wait_until_up(url, worker)
         assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}
         ready = httpx.get(f"{url}/readyz")
-        assert ready.status_code == 200, ready.text
+        assert ready.status_code == 200, ready.text  # ready to take jobs while models warm up
+        deadline = time.monotonic() + 60
+        while ready.json()["checks"]["models"] != "ok":
+            assert "warming up" in ready.json()["reasons"]["models"], ready.text
+            assert time.monotonic() < deadline, "the models did not warm up"
+            time.sleep(0.1)
+            ready = httpx.get(f"{url}/readyz")
         assert ready.json() == {
             "status": "ready",
             "checks": {"catalog": "ok", "queue": "ok", "blobs": "ok", "models": "ok"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator, Mapping
@@ -14,6 +15,7 @@ from fastapi import FastAPI
 from sightline import facades, web
 from sightline.allocator import return_large_blocks
 from sightline.api import Services, create_api
+from sightline.api.image_answers import ImageAnswers
 from sightline.blobs import open_blob_store
 from sightline.blobs.local import LocalBlobStore
 from sightline.classifiers.features import FeatureSet
@@ -25,6 +27,7 @@ from sightline.health import Component, Degraded, readiness
 from sightline.images.analysis import Analyst
 from sightline.images.backfill import RequestFeatureJob, request_reindex
 from sightline.images.inbox import DirectUploads
+from sightline.images.pipeline import default_features
 from sightline.images.service import ImageService
 from sightline.keys import AccessLimits, KeyService
 from sightline.maintenance import Checker, Schedule, Sweeper
@@ -42,6 +45,7 @@ from sightline.stores import catalog_indexer, open_stores
 from sightline.vision import Analyzer, Decoder
 from sightline.vision.registry import build_analyzers
 from sightline.vision.tags import EmbeddingAnalyzer, classifier
+from sightline.warmup import ModelWarmup
 from sightline.webhooks import Dispatcher, SubscriptionService
 from sightline.worker import OutboxRelay, WorkerPool
 from sightline.worker_http import ProbeServer
@@ -50,6 +54,7 @@ log = logging.getLogger(__name__)
 # A sweep or reconciliation stops at its next item; one stuck on a slow store is not waited for
 # longer than this.
 SCHEDULE_STOP_SECONDS = 10.0
+WARMUP_AFTER_STARTUP_SECONDS = 0.5
 
 
 def schema_changes(settings: Settings, *, runs_service: bool) -> SchemaChanges:
@@ -104,6 +109,8 @@ class Sightline:
         embedding_model = classifier(self.models)
         embedding_version = EmbeddingAnalyzer(self.models).version
         self.analyzers = FeatureSet(bundled, self.stores.classifiers, embedding_version)
+        # Started with the workers: the models their uploads' default features need.
+        self.warmup = ModelWarmup(bundled, default_features(settings, bundled))
 
         def wake_relay() -> None:
             # The services wake the pool's relay, and the pool's jobs call the services.
@@ -148,6 +155,7 @@ class Sightline:
             settings, self.stores.subscriptions, self.dispatcher.notify
         )
         self.keys = KeyService(settings, self.stores.keys)
+        self.image_answers = ImageAnswers(settings.image_answer_cache_bytes)
         features = RequestFeatureJob(self.stores.images, self.stores.vectors, self.service)
         self.pool = WorkerPool(
             settings,
@@ -240,6 +248,12 @@ class Sightline:
         async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
             if run_workers:
                 self.start_workers()
+                # Loading models takes the cores and, at times, the interpreter for a second
+                # or more: it starts once the server listens (uvicorn binds right after this
+                # start-up), so that readiness answers first.
+                asyncio.get_running_loop().call_later(
+                    WARMUP_AFTER_STARTUP_SECONDS, self.warmup.start
+                )
             self.warm_indexes()
             try:
                 yield
@@ -261,7 +275,10 @@ class Sightline:
             metrics=self.metrics,
             models=self.models.registry,
             readiness=self.components,
+            image_answers=self.image_answers,
         )
+        if run_workers:  # this process analyses: its models' warm-up is part of its readiness
+            self.components.append(self.models_component())
         app = create_api(services, lifespan)
         # The cloud services' contracts, beside `/v1`.
         facades.install(
@@ -288,8 +305,15 @@ class Sightline:
             Component("catalog", self.stores.events.last_event_seq),
             Component("queue", self.queue.depth),
             Component("blobs", lambda: self.blobs.exists("0" * 64)),
-            Component("models", self._prepared_models, required=False),
+            self.models_component(),
         ]
+
+    def models_component(self) -> Component:
+        """The models of a process that analyses: degraded while they warm up (`warmup`) or
+        when some are not prepared; never required, as the other features run without them."""
+        return Component(
+            "models", lambda: self.warmup.check() or self._prepared_models(), required=False
+        )
 
     def _prepared_models(self) -> Degraded | None:
         missing = [
@@ -327,7 +351,8 @@ class Sightline:
         threading.Thread(target=warm, name="sightline-warm-indexes", daemon=True).start()
 
     def start_workers(self) -> None:
-        """Start the pool, first asking for any re-index a model change made necessary."""
+        """Start the pool, first asking for any re-index a model change made necessary. (The
+        caller starts `warmup`, the models' loading, once it answers.)"""
         if request_reindex(self.stores.vectors, self.stores.events, self.analyzers.bundled):
             self.pool.notify()
         self.pool.start()

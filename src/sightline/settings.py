@@ -288,6 +288,12 @@ class Settings(BaseSettings):
         ge=0,
         description="Threads each model may use; 0 divides the CPU cores among the workers.",
     )
+    image_answer_cache_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=0,
+        description="Bytes of finished images' encoded `GET /v1/images/{id}` answers each API "
+        "process keeps, so a repeat read skips rebuilding them (0 keeps none).",
+    )
     model_idle_seconds: float = Field(
         600.0, ge=0, description="Unload a model unused this long (0 keeps models loaded)."
     )

@@ -107,6 +107,47 @@ def test_get_has_etag_and_answers_304(server: RunningServer, client: Client) -> 
     assert httpx.get(url, headers={"If-None-Match": etag}).status_code == 200
 
 
+def test_a_kept_answer_is_replaced_once_the_image_changes(
+    server: RunningServer, client: Client
+) -> None:
+    image = client.wait(client.upload(solid("green"))["id"])
+    url = f"{server.url}/v1/images/{image['id']}"
+    kept = httpx.get(url).content
+    assert httpx.get(url).content == kept  # answered from what was kept
+    assert len(server.sightline.image_answers) >= 1
+
+    pending = client.reprocess(image["id"], ["color"])
+    changed = httpx.get(url).json()  # pending or done again by now, but not the kept answer
+    assert changed["updated_at"] >= pending["updated_at"] > image["updated_at"]
+    again = client.wait(image["id"])
+    assert again["features"]["color"]["updated_at"] > image["features"]["color"]["updated_at"]
+    assert httpx.get(url).json() == again
+
+
+def test_kept_answers_follow_the_view_asked_for(server: RunningServer, client: Client) -> None:
+    image = client.wait(client.upload(solid("blue"))["id"])
+    url = f"{server.url}/v1/images/{image['id']}"
+    for _ in range(2):
+        assert set(httpx.get(url).json()["features"]) == {"metadata", "color", "hash", "thumbnail"}
+        only = httpx.get(url, params={"results": "color"}).json()["features"]
+        assert only["color"]["result"] is not None and only["hash"]["result"] is None
+        statuses = httpx.get(url, params={"results": ""}).json()["features"]
+        assert all(feature["result"] is None for feature in statuses.values())
+
+
+def test_a_kept_answer_is_not_served_after_delete_or_outside_the_collection(
+    server: RunningServer, client: Client
+) -> None:
+    image = client.wait(client.upload(noise(21))["id"])
+    url = f"{server.url}/v1/images/{image['id']}"
+    assert httpx.get(url).status_code == httpx.get(url).status_code == 200
+    elsewhere = httpx.get(url, params={"collection": "other"})
+    assert (elsewhere.status_code, elsewhere.json()["error"]["code"]) == (404, "ImageNotFound")
+    client.delete(image["id"])
+    gone = httpx.get(url)
+    assert (gone.status_code, gone.json()["error"]["code"]) == (404, "ImageNotFound")
+
+
 def test_content_is_the_original_with_ranges(server: RunningServer, client: Client) -> None:
     data = noise(3, fmt="PNG")
     image = client.upload(data)
@@ -391,7 +432,7 @@ def test_health_readiness_and_metrics(server: RunningServer, client: Client) -> 
     assert ready.status_code == 200
     assert ready.json() == {
         "status": "ready",
-        "checks": {"catalog": "ok", "queue": "ok", "blobs": "ok", "disk": "ok"},
+        "checks": {"catalog": "ok", "queue": "ok", "blobs": "ok", "disk": "ok", "models": "ok"},
         "reasons": {},
     }
     text = httpx.get(f"{server.url}/metrics").text

@@ -34,6 +34,7 @@ def test_with_the_queue_down_the_api_is_ready_degraded_and_takes_uploads(
             "queue": "down",
             "blobs": "ok",
             "disk": "ok",
+            "models": "ok",
         }
         assert "Redis" in ready.json()["reasons"]["queue"]
         text = httpx.get(f"{server.url}/metrics", timeout=30).text

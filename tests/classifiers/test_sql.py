@@ -164,12 +164,16 @@ def test_deleting_a_classifier_takes_its_predictions_out_of_search(catalog: Stor
     store.create("cls_1", "shop", "multiclass", "", "default")
     predict(catalog, "img_0", "cls_1", "dress")
     assert labelled(catalog, "dress") == ["img_0"]
+    before = catalog.images.image_version("img_0")
     deleted = store.delete("cls_1")
     assert deleted is not None and deleted.name == "shop"
     assert store.get("cls_1") is None
     assert catalog.text.search(SearchQuery(labels=("dress",))).hits == []
     record = catalog.images.get_image("img_0")
     assert record is not None and "custom:shop" not in record.features
+    # The image changed: an answer kept for it (`api.image_answers`) is no longer served.
+    after = catalog.images.image_version("img_0")
+    assert before is not None and after is not None and after.updated_at > before.updated_at
 
 
 # -- collections -------------------------------------------------------------------------------

@@ -20,11 +20,12 @@ no guess and is not counted.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 
 from sightline.api import deps
 from sightline.errors import (
@@ -122,20 +123,30 @@ def _same_origin(request: Request) -> bool:
     return origin is not None and urlsplit(origin).netloc == request.headers.get("host")
 
 
-def admitted(request: Request, principal: Principal, needed: Scope) -> Iterator[None]:
+def admit(request: Request, principal: Principal, needed: Scope) -> Callable[[], None]:
     """Let a checked key in for one request: its scope must allow `needed`, and it is counted
-    against its rate and concurrency limits until the request ends (`/v1` and the facades)."""
+    against its rate and concurrency limits until the returned function is called (`/v1` and
+    the facades)."""
     if not principal.scope.allows(needed):
         raise InsufficientScope(
             f"This needs a key with the {needed.value} scope; this key has {principal.scope.value}."
         )
     limits = deps.services(request).limits
     limits.rate.take(principal.key_id)
-    leave = limits.concurrency.enter(principal.key_id)
+    return limits.concurrency.enter(principal.key_id)
+
+
+def admitted(request: Request, principal: Principal, needed: Scope) -> Iterator[None]:
+    """`admit` for the length of a `with` block or a generator dependency."""
+    leave = admit(request, principal, needed)
     try:
         yield
     finally:
         leave()
+
+
+def _nothing_to_leave() -> None:
+    pass
 
 
 def _route_path(request: Request) -> str:
@@ -143,9 +154,20 @@ def _route_path(request: Request) -> str:
     return str(getattr(route, "path", request.url.path))
 
 
-def authorize(request: Request) -> Iterator[None]:
+async def authorize(request: Request) -> AsyncIterator[None]:
     """The dependency of every `/v1` router (with `scope="request"`: a request stays counted in
-    flight until its response, streams included, has been sent)."""
+    flight until its response, streams included, has been sent). Async, with its checks (which
+    may read the catalog) in one worker-thread call: a thread hop costs more CPU than a cheap
+    read itself, and a sync dependency would take two (in and out)."""
+    leave = await run_in_threadpool(_check, request)
+    try:
+        yield
+    finally:
+        leave()
+
+
+def _check(request: Request) -> Callable[[], None]:
+    """`authorize`'s checks; what it returns ends the request's admission."""
     path = _route_path(request)
     served = SIGNED_ROUTES.get(path)
     if served is not None and "signature" in request.query_params:
@@ -156,12 +178,10 @@ def authorize(request: Request) -> Iterator[None]:
             request.query_params["signature"],
             time.time(),
         )
-        yield
-        return
+        return _nothing_to_leave
     principal = identify(request)
     if principal is None:
-        yield
-        return
+        return _nothing_to_leave
     if principal.collection is not None and path.startswith(KEYS_PREFIX):
         # Keys reach any collection: one bound to a collection must not make or see them.
         raise CollectionForbidden(
@@ -170,7 +190,7 @@ def authorize(request: Request) -> Iterator[None]:
             collection=principal.collection,
         )
     request.state.collection = principal.collection  # read by `api.scope.collection_scope`
-    yield from admitted(request, principal, required_scope(request.method, path))
+    return admit(request, principal, required_scope(request.method, path))
 
 
 def metrics_access(request: Request) -> Iterator[None]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import Depends, Request
 
+from sightline.api.image_answers import ImageAnswers
 from sightline.classifiers.service import ClassifierService
 from sightline.health import Component
 from sightline.images.inbox import DirectUploads
@@ -37,6 +38,7 @@ class Services:
     metrics: Metrics
     models: ModelRegistry
     readiness: Sequence[Component]  # what taking uploads needs (health.py)
+    image_answers: ImageAnswers  # finished images' encoded answers, this process's
 
 
 def services(request: Request) -> Services:
@@ -45,10 +47,10 @@ def services(request: Request) -> Services:
 
 
 def part(name: str) -> Any:
-    """A dependency on one of the services, for `Annotated[ImageService, part("images")]`."""
+    """A dependency on one of the services, for `Annotated[ImageService, part("images")]`.
+    Async, as every dependency that does no I/O: FastAPI runs a sync one in a worker thread,
+    a hop that costs more than a cheap request's own work."""
 
-    # `async`: FastAPI runs a plain `def` dependency in its thread pool, a hop costing more
-    # than the lookup.
     async def dependency(request: Request) -> Any:
         return getattr(services(request), name)
 

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 
 from sightline.api import deps
 from sightline.api.errors import documented
+from sightline.api.image_answers import Answer, ImageAnswers
 from sightline.api.ranges import blob_response
 from sightline.api.routing import StrictJSONRoute
 from sightline.api.schemas import (
@@ -67,6 +68,9 @@ PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 router = APIRouter(prefix="/v1/images", tags=["images"], route_class=StrictJSONRoute)
 Service = Annotated[ImageService, deps.part("images")]
 Search = Annotated[SearchService, deps.part("search")]
+Answers = Annotated[ImageAnswers, deps.part("image_answers")]
+# Images whose answers change no more until something is asked of them (what is kept).
+FINISHED = frozenset({ImageStatus.DONE, ImageStatus.FAILED})
 # What reading the files of a request may answer (`read_uploads`), and decoding one.
 READ_ERRORS: tuple[type[SightlineError], ...] = (
     PayloadTooLarge,
@@ -321,15 +325,25 @@ def get_image(
     image_id: str,
     request: Request,
     service: Service,
+    answers: Answers,
     collection: ReadCollection,
     view: Annotated[ImageView, Depends(image_view)],
 ) -> Response:
-    record = service.get(image_id, collection=collection)
-    body = ImageOut.of(record, view).model_dump_json().encode()
-    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
-    if etag in request.headers.get("if-none-match", ""):
-        return Response(status_code=304, headers={"ETag": etag})
-    return Response(body, media_type="application/json", headers={"ETag": etag})
+    answer = None
+    if answers.holds(image_id):
+        # The version first, within the caller's collection: a deleted image or one out of
+        # reach is 404 before anything kept is looked at.
+        version = service.version(image_id, collection=collection)
+        answer = answers.get(image_id, version.updated_at, view)
+    if answer is None:
+        record = service.get(image_id, collection=collection)
+        body = ImageOut.of(record, view).model_dump_json().encode()
+        answer = Answer(body, f'"{hashlib.sha256(body).hexdigest()[:32]}"')
+        if record.status in FINISHED:
+            answers.put(record.id, record.updated_at, view, answer)
+    if answer.etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers={"ETag": answer.etag})
+    return Response(answer.body, media_type="application/json", headers={"ETag": answer.etag})
 
 
 @router.get(

@@ -170,7 +170,7 @@ class ImageView:
         return {key: value for key, value in result.items() if key != "vector"}
 
 
-async def image_view(  # async: a plain `def` dependency would cost a thread-pool hop
+async def image_view(
     results: Annotated[
         str | None,
         Query(

@@ -43,16 +43,13 @@ class CollectionScope:
 
 
 def scope_of(request: Request) -> CollectionScope:
-    """The request's scope, as the authentication bound it."""
+    """The request's scope: the one seam the authentication binds a caller through."""
     return CollectionScope(getattr(request.state, "collection", None))
 
 
-# The dependencies here are `async` though they never wait: FastAPI runs a plain `def`
-# dependency in its thread pool, and that hop costs far more than they do.
-
-
 async def collection_scope(request: Request) -> CollectionScope:
-    """The request's scope: the one seam the authentication binds a caller through."""
+    """`scope_of` as a dependency. It and the others here are async because they do no I/O:
+    see `deps.part`."""
     return scope_of(request)
 
 

@@ -39,7 +39,8 @@ class Readiness(BaseModel):
         "disk space failed)."
     )
     checks: dict[str, Literal["ok", "degraded", "down"]] = Field(
-        description="Each part: `catalog`, `queue`, `blobs`, `disk`."
+        description="Each part: `catalog`, `queue`, `blobs`, `disk`; with workers in the "
+        "process, `models` too (`degraded` while they warm up after start-up, uploads taken)."
     )
     reasons: dict[str, str] = Field(description="Why, for each part that is not `ok`.")
 

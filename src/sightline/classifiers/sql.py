@@ -126,6 +126,10 @@ class SQLClassifierStore:
             )
             image_ids = list(conn.scalars(select(t.feature_results.c.image_id).where(predicted)))
             conn.execute(delete(t.feature_results).where(predicted))
+            if image_ids:  # their answers changed: kept ones must not be served (api.image_answers)
+                conn.execute(
+                    update(t.images).where(t.images.c.id.in_(image_ids)).values(updated_at=_now())
+                )
             for image_id in image_ids:
                 self._documents.refresh(conn, image_id, ())
             conn.execute(delete(t.classifiers).where(t.classifiers.c.id == classifier_id))

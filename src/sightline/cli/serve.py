@@ -149,6 +149,7 @@ def worker(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     sightline.start_workers()
+    sightline.warmup.start()
     log.info("Worker %s running %d threads", sightline.pool.name, settings.workers)
     while not stop_requested.wait(1.0):
         pass

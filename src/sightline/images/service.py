@@ -32,7 +32,7 @@ from sightline.images.pipeline import (
     default_features,
     resolve_features,
 )
-from sightline.images.store import ImageQuery, ImageStore
+from sightline.images.store import ImageQuery, ImageStore, ImageVersion
 from sightline.metrics import Metrics
 from sightline.settings import Settings
 from sightline.storage.records import FeatureState, FeatureStatus, ImageRecord, NewImage
@@ -230,6 +230,13 @@ class ImageService:
         if record is None:
             raise ImageNotFound(f"No image with id {image_id!r}.")
         return record
+
+    def version(self, image_id: str, *, collection: str | None) -> ImageVersion:
+        """When the image last changed, and its status (`ImageStore.image_version`)."""
+        found = self.store.image_version(image_id, collection) if is_image_id(image_id) else None
+        if found is None:
+            raise ImageNotFound(f"No image with id {image_id!r}.")
+        return found
 
     def list_images(self, query: ImageQuery) -> list[ImageRecord]:
         return self.store.list_images(query)

@@ -43,6 +43,12 @@ class ImageQuery:
     limit: int = 50
 
 
+@dataclass(frozen=True)
+class ImageVersion:
+    updated_at: datetime
+    status: ImageStatus
+
+
 class ImageStore(Protocol):
     """Images, their per-feature results and blob references. Every method is one transaction;
     one that writes an event does so in the transaction of the change it describes (the
@@ -57,7 +63,13 @@ class ImageStore(Protocol):
         """Insert all images (or none), each with its original's blob reference and events. An
         image is a duplicate of the first image of its collection with the same bytes."""
 
-    def get_image(self, image_id: str, collection: str | None = None) -> ImageRecord | None: ...
+    def get_image(self, image_id: str, collection: str | None = None) -> ImageRecord | None:
+        """The image with its results, read in one query."""
+
+    def image_version(self, image_id: str, collection: str | None = None) -> ImageVersion | None:
+        """When the image last changed, and its status: every change to it or to its results
+        moves `updated_at`, so an answer made from a record of the same `updated_at` is
+        still true (what `api.image_answers` caches by)."""
 
     def get_images(
         self, image_ids: Sequence[str], collection: str | None = None

@@ -72,7 +72,7 @@ def test_readiness_says_models_are_warming_while_uploads_are_taken(tmp_path: Pat
     release = threading.Event()
     settings = Settings(
         data_dir=tmp_path / "data",
-        **{**TEST_SETTINGS, "default_features": "modelled"},  # type: ignore[arg-type]
+        **{**TEST_SETTINGS, "default_features": "modelled", "warm_models": True},  # type: ignore[arg-type]
     )
     cache = ModelCache(idle_seconds=0)
     analyzer = ModelAnalyzer("modelled", cache, release)
@@ -92,5 +92,28 @@ def test_readiness_says_models_are_warming_while_uploads_are_taken(tmp_path: Pat
             assert analyzer.loads == 1  # warmed once, never loaded again for the upload
     finally:
         release.set()
+        app.close()
+        cache.close()
+
+
+def test_with_warm_up_off_a_model_loads_on_first_use(tmp_path: Path) -> None:
+    release = threading.Event()
+    release.set()
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        **{**TEST_SETTINGS, "default_features": "modelled", "warm_models": False},  # type: ignore[arg-type]
+    )
+    cache = ModelCache(idle_seconds=0)
+    analyzer = ModelAnalyzer("modelled", cache, release)
+    app = Sightline(settings, analyzers={"modelled": analyzer})
+    try:
+        with serve(app) as running, Client(running.url, timeout=30) as client:
+            assert httpx.get(f"{running.url}/readyz").json()["checks"]["models"] != "degraded"
+            time.sleep(1)  # past the delay after which warm-up would have started
+            assert analyzer.loads == 0
+            image = client.upload(solid("red"))
+            assert client.wait(image["id"])["status"] == "done"
+            assert analyzer.loads == 1
+    finally:
         app.close()
         cache.close()

@@ -110,7 +110,9 @@ class Sightline:
         embedding_version = EmbeddingAnalyzer(self.models).version
         self.analyzers = FeatureSet(bundled, self.stores.classifiers, embedding_version)
         # Started with the workers: the models their uploads' default features need.
-        self.warmup = ModelWarmup(bundled, default_features(settings, bundled))
+        self.warmup = ModelWarmup(
+            bundled, default_features(settings, bundled) if settings.warm_models else []
+        )
 
         def wake_relay() -> None:
             # The services wake the pool's relay, and the pool's jobs call the services.
@@ -363,6 +365,7 @@ class Sightline:
     def close(self) -> None:
         """Warm shutdown, safe to repeat: running jobs get one lease to finish (past that they
         would be handed to another worker anyway), then the backends are closed."""
+        self.warmup.stop()
         self.pool.stop(timeout=self.settings.job_lease_seconds)
         for schedule in self.schedules:
             schedule.stop(timeout=SCHEDULE_STOP_SECONDS)

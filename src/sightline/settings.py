@@ -294,6 +294,12 @@ class Settings(BaseSettings):
         description="Bytes of finished images' encoded `GET /v1/images/{id}` answers each API "
         "process keeps, so a repeat read skips rebuilding them (0 keeps none).",
     )
+    warm_models: bool = Field(
+        True,
+        description="Load the default features' models in the background as a process that "
+        "analyses starts, so the first upload does not wait for them; `false` loads each "
+        "model on first use.",
+    )
     model_idle_seconds: float = Field(
         600.0, ge=0, description="Unload a model unused this long (0 keeps models loaded)."
     )

@@ -57,9 +57,14 @@ class ModelWarmup:
         self.handles = handles
         self._waiting = [handle.name for handle in handles]
         self._lock = threading.Lock()
+        self._stopped = threading.Event()
 
     def start(self) -> None:
         threading.Thread(target=self._warm, name="sightline-warm-models", daemon=True).start()
+
+    def stop(self) -> None:
+        """Loads no further model: the process is closing."""
+        self._stopped.set()
 
     def warming(self) -> list[str]:
         """The models still to load (none once warm-up is over, loaded or not)."""
@@ -79,6 +84,8 @@ class ModelWarmup:
     def _warm(self) -> None:
         began = time.perf_counter()
         for handle in self.handles:
+            if self._stopped.is_set():
+                break
             try:
                 with handle.acquire():  # loads it; counted as a use by the idle unloading
                     pass

@@ -126,12 +126,10 @@ def unit_vectors(count: int, dims: int, clusters: int, seed: int, uniform: bool)
     for start in range(0, count, 100_000):  # in slices: 1M x 1280 float32 is 5 GB already
         size = min(100_000, count - start)
         noise = rng.standard_normal((size, dims), dtype=np.float32)
-        if uniform:
-            out[start : start + size] = noise
-        else:
+        if not uniform:
             which = rng.integers(0, clusters, size)
-            out[start : start + size] = centres[which] + noise * spreads[which, None]
-    out /= np.linalg.norm(out, axis=1, keepdims=True)
+            noise = centres[which] + noise * spreads[which, None]
+        out[start : start + size] = noise / np.linalg.norm(noise, axis=1, keepdims=True)
     return out
 
 
@@ -210,8 +208,9 @@ def measure(count: int, dims: int, queries: int, uniform: bool) -> Figures:
         started = time.perf_counter()
         search.save()
         saved = time.perf_counter() - started
+        search = VectorSearch(catalog, Path(folder))  # the built index goes before one loads
         started = time.perf_counter()
-        VectorSearch(catalog, Path(folder)).refresh(FEATURE, VERSION)
+        search.refresh(FEATURE, VERSION)
         loaded = time.perf_counter() - started
 
     return Figures(

@@ -12,6 +12,7 @@ import pytest
 from sightline.errors import InvalidQuery
 from sightline.search import vector_index
 from sightline.search.vector_index import VectorIndex
+from support.catalogs import SCORE_TOLERANCE
 
 Matrix = npt.NDArray[np.float32]
 
@@ -90,8 +91,8 @@ def test_vectors_are_normalised_so_any_length_gives_the_cosine() -> None:
 
     hits = dict(index.search([10.0, 0.0, 0.0], 2))
 
-    assert hits[1] == pytest.approx(1.0, abs=1e-3)
-    assert hits[2] == pytest.approx(np.sqrt(0.5), abs=1e-3)
+    assert hits[1] == pytest.approx(1.0, abs=SCORE_TOLERANCE)
+    assert hits[2] == pytest.approx(np.sqrt(0.5), abs=SCORE_TOLERANCE)
 
 
 def test_upsert_replaces_the_vector_under_an_existing_key() -> None:
@@ -103,7 +104,7 @@ def test_upsert_replaces_the_vector_under_an_existing_key() -> None:
     index.upsert([7], moved[None, :])
 
     assert len(index) == 200
-    assert index.search(moved, 1) == [(7, pytest.approx(1.0, abs=1e-3))]
+    assert index.search(moved, 1) == [(7, pytest.approx(1.0, abs=SCORE_TOLERANCE))]
     assert 7 not in [key for key, _score in index.search(data[7], 10)]
 
 
@@ -204,3 +205,23 @@ def test_searches_run_safely_while_another_thread_changes_the_index() -> None:
 
     assert errors == []
     assert len(index) == 6000 - 10 * 100
+
+
+def test_float16_vectors_are_indexed_and_searched_like_float32_and_survive_a_snapshot(
+    tmp_path: Path,
+) -> None:
+    data = clustered(500, 64, seed=7)
+    index = VectorIndex(64)
+    index.upsert(range(500), data.astype(np.float16))
+    path = tmp_path / "index.usearch"
+    index.save(path)
+    loaded = VectorIndex.load(path)
+    assert loaded is not None
+
+    for key in (0, 123, 499):
+        for source in (index, loaded):
+            for query in (data[key], data[key].astype(np.float16)):
+                best, score = source.search(query, 1)[0]
+                assert best == key
+                assert score == pytest.approx(1.0, abs=SCORE_TOLERANCE)
+    assert len(loaded) == 500

@@ -12,7 +12,6 @@ import pytest
 from sightline.errors import InvalidQuery
 from sightline.search import vector_index
 from sightline.search.vector_index import VectorIndex
-from support.catalogs import SCORE_TOLERANCE
 
 Matrix = npt.NDArray[np.float32]
 
@@ -91,8 +90,8 @@ def test_vectors_are_normalised_so_any_length_gives_the_cosine() -> None:
 
     hits = dict(index.search([10.0, 0.0, 0.0], 2))
 
-    assert hits[1] == pytest.approx(1.0, abs=SCORE_TOLERANCE)
-    assert hits[2] == pytest.approx(np.sqrt(0.5), abs=SCORE_TOLERANCE)
+    assert hits[1] == pytest.approx(1.0, abs=1e-3)
+    assert hits[2] == pytest.approx(np.sqrt(0.5), abs=1e-3)
 
 
 def test_upsert_replaces_the_vector_under_an_existing_key() -> None:
@@ -104,7 +103,7 @@ def test_upsert_replaces_the_vector_under_an_existing_key() -> None:
     index.upsert([7], moved[None, :])
 
     assert len(index) == 200
-    assert index.search(moved, 1) == [(7, pytest.approx(1.0, abs=SCORE_TOLERANCE))]
+    assert index.search(moved, 1) == [(7, pytest.approx(1.0, abs=1e-3))]
     assert 7 not in [key for key, _score in index.search(data[7], 10)]
 
 
@@ -223,5 +222,5 @@ def test_float16_vectors_are_indexed_and_searched_like_float32_and_survive_a_sna
             for query in (data[key], data[key].astype(np.float16)):
                 best, score = source.search(query, 1)[0]
                 assert best == key
-                assert score == pytest.approx(1.0, abs=SCORE_TOLERANCE)
+                assert score == pytest.approx(1.0, abs=1e-3)
     assert len(loaded) == 500

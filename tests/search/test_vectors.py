@@ -19,7 +19,7 @@ from sightline.search.vector_store import StoredVector
 from sightline.search.vectors import VectorSearch
 from sightline.storage.records import FeatureState, FeatureStatus, NewImage, Vector
 from sightline.stores import Stores, open_stores
-from support.catalogs import SCORE_TOLERANCE, embedding, migrate
+from support.catalogs import embedding, migrate
 from support.services import Stack
 
 DIMS = 16
@@ -110,7 +110,7 @@ def test_new_rows_are_picked_up_incrementally(catalog: FakeCatalog) -> None:
     catalog.write("img3", vec(3))
     hits = search.nearest("embedding", "1", vec(3), 1)
 
-    assert hits == [("img3", pytest.approx(1.0, abs=SCORE_TOLERANCE))]
+    assert hits == [("img3", pytest.approx(1.0, abs=1e-3))]
     assert catalog.reads == [3]  # only the rows after the last seen seq were asked for
     assert search.refresh("embedding", "1") == 4
 
@@ -149,7 +149,7 @@ def test_the_first_catch_up_takes_big_pages_later_ones_small_and_each_row_is_ind
     for n in range(17):
         wanted = vec(103 if n == 3 else n)
         assert search.nearest("embedding", "1", wanted, 1) == [
-            (f"img{n}", pytest.approx(1.0, abs=SCORE_TOLERANCE))
+            (f"img{n}", pytest.approx(1.0, abs=1e-3))
         ]
     everything = search.nearest("embedding", "1", vec(0), 100)
     assert sorted(ids(everything)) == sorted(f"img{n}" for n in range(17))
@@ -164,7 +164,7 @@ def test_a_replaced_row_re_keys_its_image(catalog: FakeCatalog) -> None:
     catalog.write("img2", vec(100))  # re-analysed: a new row under a new seq
     hits = search.nearest("embedding", "1", vec(100), 5)
 
-    assert hits[0] == ("img2", pytest.approx(1.0, abs=SCORE_TOLERANCE))
+    assert hits[0] == ("img2", pytest.approx(1.0, abs=1e-3))
     assert ids(hits).count("img2") == 1  # the old vector is gone, not indexed twice
     assert search.refresh("embedding", "1") == 5
     old = dict(search.nearest("embedding", "1", vec(2), 5))
@@ -413,12 +413,8 @@ def test_follows_the_sql_catalog_through_re_analysis_versions_and_deletion(
     # Re-analysing the newest row and an older one: both come back under new seqs.
     analyse(sql_catalog, names[3], vec(300))
     analyse(sql_catalog, names[1], vec(100))
-    assert search.nearest("embedding", "1", vec(300), 1) == [
-        (names[3], pytest.approx(1, abs=SCORE_TOLERANCE))
-    ]
-    assert search.nearest("embedding", "1", vec(100), 1) == [
-        (names[1], pytest.approx(1, abs=SCORE_TOLERANCE))
-    ]
+    assert search.nearest("embedding", "1", vec(300), 1) == [(names[3], pytest.approx(1, 1e-3))]
+    assert search.nearest("embedding", "1", vec(100), 1) == [(names[1], pytest.approx(1, 1e-3))]
     assert search.refresh("embedding", "1") == 4
 
     # A new model version moves an image to the new space.

@@ -15,11 +15,6 @@ from sightline.vision.geometry import ModelInfo
 from sightline.vision.vectors import EmbeddingResult
 from support.services import Stack
 
-# How far a cosine from a vector index may be off: it stores bfloat16, whose 8-bit mantissa
-# rounds each value by up to 2^-9 of itself, so two unit vectors' cosine moves by up to about
-# 4e-3 (nearer 4e-4 in 1280 dimensions, where the roundings mostly cancel).
-SCORE_TOLERANCE = 1e-2
-
 
 def embedding(vector: Collection[float]) -> dict[str, Any]:
     """A whole `embedding` (or user clip model) result holding `vector`, as stored."""

@@ -1,22 +1,21 @@
 """A nearest-neighbour index over one vector space: cosine similarity, integer keys.
 
-An HNSW graph from `usearch`, vectors stored as bfloat16; small indexes are scanned exactly.
+An HNSW graph from `usearch`, vectors stored as float16; small indexes are scanned exactly.
 
 Picked against hnswlib and faiss-cpu on this project's 2-core machine (figures in issue 4's
 closing note; `bench/search.py` measures this index). At the same settings the three are
 alike, so the choice rests on what the service needs besides speed. usearch removes and re-adds
-by key (faiss's HNSW cannot remove), stores 16-bit floats at the recall of float32 (hnswlib
-keeps float32 only: 5 GB for 1M 1280-d embeddings instead of 2.5 GB), saves and loads an index
-in seconds, adds a batch of vectors on every core, and ships binary wheels (hnswlib compiles
-from source at install).
+by key (faiss's HNSW cannot remove), stores float16 at the recall of float32 (hnswlib keeps
+float32 only: 5 GB for 1M 1280-d embeddings instead of 2.5 GB), saves and loads an index in
+seconds, adds a batch of vectors on every core, and ships binary wheels (hnswlib compiles from
+source at install).
 
-Storage is bfloat16, not float16: the same 2 bytes a value and the same recall (its 8-bit
-mantissa still puts a cosine within about 1e-3), but CPUs with AVX-512 BF16 compare two vectors
-in one instruction per 32 values where float16 is converted first; building 100k 1280-d vectors
-took a fifth less CPU time (issue 18). int8 storage is not used: the components of 1280-d unit
-vectors are near 0.03, which usearch's int8 rounds so coarsely that recall@10 falls to 0.8 (0.97
-even when each vector is scaled to use the full int8 range, for little less CPU than bfloat16).
-Indexes saved as float16 before that load and grow as float16.
+Other storage was measured and rejected. bfloat16 builds with a quarter less CPU where the CPU
+compares it natively (AVX-512 BF16), but its 8-bit mantissa moves a 1280-d cosine by up to
+4e-4, enough to swap near-tied neighbours: recall@10 at 1M clustered 1280-d vectors fell to
+0.92 (issue 18). int8: the components of 1280-d unit vectors are near 0.03, which usearch's
+int8 rounds so coarsely that recall@10 falls to 0.8 (0.97 at 100k even with each vector scaled
+to the full int8 range, for little less CPU than float16).
 
 Vectors are normalised here, so callers may pass any non-zero vector of any float type; the
 inner product of unit vectors is their cosine similarity.
@@ -46,7 +45,7 @@ Vectors = npt.NDArray[np.float32]
 CONNECTIVITY = 16
 EXPANSION_ADD = 128
 EXPANSION_SEARCH = 256
-STORAGE = "bf16"
+STORAGE = "f16"
 # Up to this many stored values (vectors x dimensions) a search compares the query with every
 # vector instead of walking the graph: exact, and at most about 2 ms on this machine (10k 1280-d
 # vectors: 0.9 ms, 50k 384-d: 1.9 ms), so small collections get the true nearest neighbours

@@ -53,7 +53,8 @@ log = logging.getLogger(__name__)
 # at most one step, so it is kept to a second or so of inserting at 1M vectors. The first
 # catch-up (a build from scratch, or from a snapshot on) takes bigger steps, as searches wait
 # for all of it anyway: usearch spreads each step over every core and waits for the slowest
-# thread at its end, so 20k-row steps cost about a sixth less CPU than 2k-row ones (issue 18).
+# thread at its end, so with 20k-row steps both cores stay busy (1.95 cores used instead of 1.3
+# at 100k 1280-d vectors: the build took 44 s instead of 60 s, issue 18).
 PAGE = 2_000
 FIRST_PAGE = 20_000
 AUTOSAVE_ROWS = 100_000

@@ -204,3 +204,23 @@ def test_searches_run_safely_while_another_thread_changes_the_index() -> None:
 
     assert errors == []
     assert len(index) == 6000 - 10 * 100
+
+
+def test_float16_vectors_are_indexed_and_searched_like_float32_and_survive_a_snapshot(
+    tmp_path: Path,
+) -> None:
+    data = clustered(500, 64, seed=7)
+    index = VectorIndex(64)
+    index.upsert(range(500), data.astype(np.float16))
+    path = tmp_path / "index.usearch"
+    index.save(path)
+    loaded = VectorIndex.load(path)
+    assert loaded is not None
+
+    for key in (0, 123, 499):
+        for source in (index, loaded):
+            for query in (data[key], data[key].astype(np.float16)):
+                best, score = source.search(query, 1)[0]
+                assert best == key
+                assert score == pytest.approx(1.0, abs=1e-3)
+    assert len(loaded) == 500

@@ -118,7 +118,7 @@ def test_new_rows_are_picked_up_incrementally(catalog: FakeCatalog) -> None:
 def test_catching_up_pages_through_many_rows(
     catalog: FakeCatalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(vectors, "PAGE", 4)
+    monkeypatch.setattr(vectors, "FIRST_PAGE", 4)
     for n in range(10):
         catalog.write(f"img{n}", vec(n))
 
@@ -126,6 +126,33 @@ def test_catching_up_pages_through_many_rows(
 
     assert len(found) == 10
     assert catalog.reads == [0, 4, 8]
+
+
+def test_the_first_catch_up_takes_big_pages_later_ones_small_and_each_row_is_indexed_once(
+    catalog: FakeCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(vectors, "FIRST_PAGE", 5)
+    monkeypatch.setattr(vectors, "PAGE", 2)
+    for n in range(12):
+        catalog.write(f"img{n}", vec(n))
+    search = VectorSearch(catalog)
+
+    assert search.refresh("embedding", "1") == 12
+    assert catalog.reads == [0, 5, 10]
+    catalog.reads.clear()
+    for n in range(12, 17):
+        catalog.write(f"img{n}", vec(n))
+    catalog.write("img3", vec(103))  # re-analysed: replaced under a new seq
+
+    assert search.refresh("embedding", "1") == 17
+    assert catalog.reads == [12, 14, 16, 18]
+    for n in range(17):
+        wanted = vec(103 if n == 3 else n)
+        assert search.nearest("embedding", "1", wanted, 1) == [
+            (f"img{n}", pytest.approx(1.0, abs=1e-3))
+        ]
+    everything = search.nearest("embedding", "1", vec(0), 100)
+    assert sorted(ids(everything)) == sorted(f"img{n}" for n in range(17))
 
 
 def test_a_replaced_row_re_keys_its_image(catalog: FakeCatalog) -> None:

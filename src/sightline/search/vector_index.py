@@ -4,16 +4,21 @@ An HNSW graph from `usearch`, vectors stored as float16; small indexes are scann
 
 Picked against hnswlib and faiss-cpu on this project's 2-core machine (figures in issue 4's
 closing note; `bench/search.py` measures this index). At the same settings the three are
-alike: 1M clustered 384-d vectors build in 4-5 minutes and a k=10 query takes 0.2-0.6 ms with
-recall@10 0.89-0.95, so the choice rests on what the service needs besides speed. usearch
-removes and re-adds by key (faiss's HNSW cannot remove), stores float16 at the recall of
-float32 (hnswlib keeps float32 only: 5 GB for 1M 1280-d embeddings instead of 2.5 GB), saves
-and loads an index in seconds, and ships binary wheels (hnswlib compiles from source at install).
-int8 storage is not used: the components of 1280-d unit vectors are near 0.03, which int8 rounds
-so coarsely that recall@10 falls to 0.8.
+alike, so the choice rests on what the service needs besides speed. usearch removes and re-adds
+by key (faiss's HNSW cannot remove), stores float16 at the recall of float32 (hnswlib keeps
+float32 only: 5 GB for 1M 1280-d embeddings instead of 2.5 GB), saves and loads an index in
+seconds, adds a batch of vectors on every core, and ships binary wheels (hnswlib compiles from
+source at install).
 
-Vectors are normalised here, so callers may pass any non-zero vector; the inner product of unit
-vectors is their cosine similarity.
+Other storage was measured and rejected. bfloat16 builds with a quarter less CPU where the CPU
+compares it natively (AVX-512 BF16), but its 8-bit mantissa moves a 1280-d cosine by up to
+4e-4, enough to swap near-tied neighbours: recall@10 at 1M clustered 1280-d vectors fell to
+0.92 (issue 18). int8: the components of 1280-d unit vectors are near 0.03, which usearch's
+int8 rounds so coarsely that recall@10 falls to 0.8 (0.97 at 100k even with each vector scaled
+to the full int8 range, for little less CPU than float16).
+
+Vectors are normalised here, so callers may pass any non-zero vector of any float type; the
+inner product of unit vectors is their cosine similarity.
 """
 
 from __future__ import annotations
@@ -33,7 +38,10 @@ Vectors = npt.NDArray[np.float32]
 # HNSW parameters: 16 links per node and 128 candidates while inserting are usearch's defaults
 # and the common choice. Candidates while searching trade latency for recall; at 1M clustered
 # 384-d vectors (recall@10 / p50): 64: 0.84 / 0.43 ms, 128: 0.95 / 0.59 ms, 256: 0.98 / 0.75 ms,
-# 512: 0.98 / 1.0 ms.
+# 512: 0.98 / 1.0 ms. Fewer candidates while inserting build faster but a worse graph that more
+# candidates while searching do not mend: at 300k clustered 1280-d vectors, 64 instead of 128
+# halved the build's CPU time and took recall@10 from 0.99 to 0.94 (0.96 searching 512), and
+# at 1M 128 barely keeps 0.95 (issue 18).
 CONNECTIVITY = 16
 EXPANSION_ADD = 128
 EXPANSION_SEARCH = 256
@@ -129,7 +137,11 @@ class VectorIndex:
     def load(cls, path: Path) -> VectorIndex | None:
         """The index `save` wrote there (None if there is none), read into memory so it can
         change afterwards; usearch raises ValueError or RuntimeError for a damaged file."""
-        index = Index.restore(str(path), expansion_search=EXPANSION_SEARCH)
+        # The file keeps the graph's connectivity, not the expansions: vectors added after a
+        # restart are inserted with the same effort as before it, whatever usearch's default.
+        index = Index.restore(
+            str(path), expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH
+        )
         return None if index is None else cls(int(index.ndim), index)
 
     def _unit_rows(self, vectors: npt.ArrayLike) -> Vectors:

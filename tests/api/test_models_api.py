@@ -17,7 +17,7 @@ from sightline.settings import Settings
 from support.onnxnets import pooled_linear, write_manifest
 
 BUILTIN_NAMES = {spec.name for spec in BUILTIN}
-PREPARED = {"efficientnet-lite0", "movenet-multipose", "all-minilm-l6-v2"}
+PREPARED = {spec.name for spec in BUILTIN if spec.prepared}
 MODEL_FIELDS = {"name", "ready", "task", "version", "license", "source", "input_size", "detail"}
 
 

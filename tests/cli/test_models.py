@@ -20,7 +20,7 @@ from sightline.settings import default_model_dir
 from support.imagegen import encode
 from support.onnxnets import fixed_output, pooled_linear, write_manifest
 
-PREPARED = {"efficientnet-lite0", "movenet-multipose", "all-minilm-l6-v2"}
+PREPARED = {spec.name for spec in BUILTIN if spec.prepared}
 PACKAGED = {spec.name for spec in BUILTIN} - PREPARED
 LABELS = ["red", "green", "blue", "grey"]
 FAKE_CONVERTER = """\
@@ -29,8 +29,7 @@ from pathlib import Path
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", type=Path, required=True)
-parser.add_argument("--model-json", type=Path)
-(parser.parse_args().out / "model.onnx").write_bytes(b"placeholder")
+(parser.parse_known_args()[0].out / "model.onnx").write_bytes(b"placeholder")
 """
 
 
@@ -115,7 +114,7 @@ def test_prepare_check_passes_on_the_default_model_folder() -> None:
 def test_prepare_reports_each_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     converters = tmp_path / "converters"
     converters.mkdir()
-    for script in ("efficientnet_lite0.py", "tfjs_graph.py", "minilm.py"):
+    for script in ("efficientnet_lite0.py", "tfjs_graph.py", "minilm.py", "int8.py"):
         (converters / script).write_text(FAKE_CONVERTER)
     monkeypatch.setattr(prepare_module, "CONVERTERS", converters)
     human_models = tmp_path / "human-models"
@@ -282,7 +281,7 @@ def test_prepare_shows_progress_per_model_on_a_terminal(
     """On a terminal the conversions draw a bar per model and one overall, with no log lines."""
     converters = tmp_path / "converters"
     converters.mkdir()
-    for script in ("efficientnet_lite0.py", "tfjs_graph.py", "minilm.py"):
+    for script in ("efficientnet_lite0.py", "tfjs_graph.py", "minilm.py", "int8.py"):
         (converters / script).write_text(FAKE_CONVERTER)
     monkeypatch.setattr(prepare_module, "CONVERTERS", converters)
     human_models = tmp_path / "human-models"

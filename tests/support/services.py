@@ -29,16 +29,23 @@ S3_SECRET_KEY = "sightline-test-secret"
 POSTGRES_SYSTEM_USER = "embedded_postgres"
 
 
+# Ports handed out in this process: binding to port 0 and closing may return the same port
+# twice, and two services told the same port collide (SeaweedFS's master and filer did).
+_handed_out: set[int] = set()
+
+
 def free_port(*, grpc_offset: int | None = None) -> int:
-    """A free loopback port (and, with `grpc_offset`, port + offset free too: SeaweedFS
-    derives each gRPC port that way)."""
+    """A free loopback port not handed out before in this process (and, with `grpc_offset`,
+    port + offset free too: SeaweedFS derives each gRPC port that way)."""
     while True:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = int(probe.getsockname()[1])
-        if grpc_offset is None:
-            return port
-        if port + grpc_offset < 65536 and _is_free(port + grpc_offset):
+        wanted = {port} if grpc_offset is None else {port, port + grpc_offset}
+        if wanted & _handed_out or max(wanted) >= 65536:
+            continue
+        if grpc_offset is None or _is_free(port + grpc_offset):
+            _handed_out.update(wanted)
             return port
 
 

@@ -30,9 +30,7 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import struct
-import subprocess
 import sys
 import tempfile
 import threading
@@ -59,12 +57,10 @@ from upload import (
     Server,
     cpu_seconds,
     free_port,
-    log_tail,
     percentile,
     positive_int,
     running_server,
-    stop_server,
-    wait_healthy,
+    supervised,
 )
 
 KIB = 1024
@@ -243,22 +239,8 @@ def running_baseline(kind: str, startup_timeout: float) -> Iterator[Server]:
     port = free_port()
     command = [sys.executable, __file__, "--serve-baseline", kind, "--port", str(port)]
     command += ["--folder", str(folder / "files")]
-    process: subprocess.Popen[bytes] | None = None
-    try:
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        server = Server(process, f"http://127.0.0.1:{port}", log_path)
-        try:
-            wait_healthy(server, startup_timeout)
-            yield server
-        except BaseException:
-            print(f"--- last lines of the server log ({log_path}) ---", file=sys.stderr)
-            print(log_tail(log_path), file=sys.stderr)
-            raise
-    finally:
-        if process is not None:
-            stop_server(process)
-        shutil.rmtree(folder, ignore_errors=True)
+    with supervised(command, port, folder, log_path, startup_timeout) as server:
+        yield server
 
 
 @dataclass(frozen=True)

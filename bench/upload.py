@@ -216,13 +216,26 @@ def running_server(
         "--workers",
         str(workers),
     ]
+    environment = {**os.environ, "SIGHTLINE_DEFAULT_FEATURES": features, **(env or {})}
+    with supervised(command, port, data_dir, log_path, startup_timeout, environment) as server:
+        yield server
+
+
+@contextmanager
+def supervised(
+    command: Sequence[str],
+    port: int,
+    folder: Path,
+    log_path: Path,
+    startup_timeout: float,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[Server]:
+    """Runs `command` (a server on `port`) until healthy, and always stops it and removes
+    `folder` after; its log's last lines are printed if anything fails meanwhile."""
     process: subprocess.Popen[bytes] | None = None
     try:
         with log_path.open("wb") as log:
-            environment = {**os.environ, "SIGHTLINE_DEFAULT_FEATURES": features, **(env or {})}
-            process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, env=environment
-            )
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         server = Server(process, f"http://127.0.0.1:{port}", log_path)
         try:
             wait_healthy(server, startup_timeout)
@@ -234,7 +247,7 @@ def running_server(
     finally:
         if process is not None:
             stop_server(process)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # -- memory ----------------------------------------------------------------------------------

@@ -307,9 +307,16 @@ def upgrade_while_old_workers_drain(deployment: Deployment) -> None:
         f"SELECT count(DISTINCT subject) FROM events WHERE type = '{ANALYZED}'"
     )
     assert analysed == [(len(ids),)]
-    assert deployment.query(
-        "SELECT count(*) FROM events WHERE finished_at IS NULL AND type LIKE 'sightline.image.%'"
-    ) == [(0,)]
+    # The last completions reach the outbox's relay a moment after their images read done.
+    deployment.wait(
+        lambda: deployment.query(
+            "SELECT count(*) FROM events "
+            "WHERE finished_at IS NULL AND type LIKE 'sightline.image.%'"
+        )
+        == [(0,)],
+        "events left unfinished in the outbox",
+        timeout=60,
+    )
 
     # No job failed on the way (a deadlock with the migration would be retried, but is a
     # fault), and no search document was overwritten by the migration's older view of it.

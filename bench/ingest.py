@@ -57,9 +57,11 @@ from upload import (
     Server,
     cpu_seconds,
     free_port,
+    parse_source,
     percentile,
     positive_int,
     running_server,
+    source_env,
     supervised,
 )
 
@@ -81,16 +83,6 @@ def parse_configs(text: str) -> list[str]:
             f"expected a comma-separated subset of {','.join(CONFIGS)}, not {text!r}"
         )
     return list(dict.fromkeys(names))
-
-
-def parse_source(text: str) -> tuple[str, Path]:
-    label, equals, path = text.partition("=")
-    if not equals or not label or not path:
-        raise argparse.ArgumentTypeError(f"expected LABEL=PATH, not {text!r}")
-    folder = Path(path).resolve()
-    if not (folder / "sightline" / "__init__.py").exists():
-        raise argparse.ArgumentTypeError(f"{folder} holds no sightline package")
-    return label, folder
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -266,10 +258,7 @@ def configs(args: argparse.Namespace) -> list[Config]:
 def sightline_server(
     args: argparse.Namespace, source: Path | None
 ) -> AbstractContextManager[Server]:
-    env = None
-    if source is not None:
-        env = {"PYTHONPATH": os.pathsep.join([str(source), os.environ.get("PYTHONPATH", "")])}
-    return running_server(0, "metadata", args.startup_timeout, None, env=env)
+    return running_server(0, "metadata", args.startup_timeout, None, env=source_env(source))
 
 
 # -- uploads ---------------------------------------------------------------------------------

@@ -61,6 +61,25 @@ def positive_int(text: str) -> int:
     return value
 
 
+def parse_source(text: str) -> tuple[str, Path]:
+    """`LABEL=PATH` of `--sightline-src`: another source tree's folder holding `sightline`."""
+    label, equals, path = text.partition("=")
+    if not equals or not label or not path:
+        raise argparse.ArgumentTypeError(f"expected LABEL=PATH, not {text!r}")
+    folder = Path(path).resolve()
+    if not (folder / "sightline" / "__init__.py").exists():
+        raise argparse.ArgumentTypeError(f"{folder} holds no sightline package")
+    return label, folder
+
+
+def source_env(source: Path | None) -> dict[str, str]:
+    """The environment that runs `sightline` from `source` (first on PYTHONPATH), or from
+    this checkout (None)."""
+    if source is None:
+        return {}
+    return {"PYTHONPATH": os.pathsep.join([str(source), os.environ.get("PYTHONPATH", "")])}
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Benchmark uploads and analysis against a fresh local `sightline serve`.",

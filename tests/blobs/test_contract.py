@@ -34,6 +34,13 @@ def test_put_then_read_back(store: BlobStore) -> None:
     assert read(store, sha) == DATA
 
 
+def test_put_with_the_sha256_at_hand_stores_at_it(store: BlobStore) -> None:
+    assert store.put(DATA, SHA) == SHA
+    assert read(store, SHA) == DATA
+    with pytest.raises(ValueError):
+        store.put(DATA, "not-a-sha256")
+
+
 def test_put_is_idempotent(store: BlobStore) -> None:
     assert store.put(DATA) == store.put(DATA) == SHA
     assert read(store, SHA) == DATA

@@ -309,11 +309,13 @@ def upgrade_while_old_workers_drain(deployment: Deployment) -> None:
     assert analysed == [(len(ids),)]
     # The last completions reach the outbox's relay a moment after their images read done.
     deployment.wait(
-        lambda: deployment.query(
-            "SELECT count(*) FROM events "
-            "WHERE finished_at IS NULL AND type LIKE 'sightline.image.%'"
-        )
-        == [(0,)],
+        lambda: (
+            deployment.query(
+                "SELECT count(*) FROM events "
+                "WHERE finished_at IS NULL AND type LIKE 'sightline.image.%'"
+            )
+            == [(0,)]
+        ),
         "events left unfinished in the outbox",
         timeout=60,
     )

@@ -1,6 +1,7 @@
 """Stored API keys, browser sessions and the link-signing secret, on SQLite and PostgreSQL:
 keys are kept hashed, revoked and expired keys are refused, a use is written at most once a
-minute, sessions end on the server, and processes on one catalog share one signing secret."""
+minute, sessions end on the server, processes on one catalog share one signing secret, and an
+open API notices a first key made elsewhere within `OPEN_RECHECK`."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy import select
 
 from sightline.errors import InvalidParameter, KeyNotFound, Unauthorized
 from sightline.keys import KeyService, Scope
-from sightline.keys.service import SESSION_LIFETIME, TOUCH_EVERY, secret_hash
+from sightline.keys.service import OPEN_RECHECK, SESSION_LIFETIME, TOUCH_EVERY, secret_hash
 from sightline.settings import Settings
 from sightline.storage import tables as t
 from sightline.stores import Stores, open_stores
@@ -68,6 +69,29 @@ def test_a_key_is_kept_hashed_and_found_by_its_secret(catalog: Stores, clock: Cl
     other = service(catalog, clock)
     assert other.auth_required()
     assert other.authenticate(made.secret).key_id == made.record.id
+
+
+def test_an_open_api_sees_a_first_key_made_elsewhere_within_the_recheck(
+    catalog: Stores, clock: Clock
+) -> None:
+    keys = service(catalog, clock)
+    assert not keys.auth_required() and keys.known_open()
+    service(catalog, clock).create("made by another process", "read")
+    clock.now = START + OPEN_RECHECK - timedelta(milliseconds=1)
+    assert not keys.auth_required()  # known open a moment ago: not read again yet
+    clock.now = START + OPEN_RECHECK
+    assert not keys.known_open() and keys.auth_required()
+    clock.now = START  # once closed, it stays closed: keys are never deleted
+    assert keys.auth_required() and not keys.known_open()
+
+
+def test_a_first_key_made_by_the_process_closes_its_api_at_once(
+    catalog: Stores, clock: Clock
+) -> None:
+    keys = service(catalog, clock)
+    assert not keys.auth_required() and keys.known_open()
+    keys.create("mine", "read")
+    assert keys.auth_required() and not keys.known_open()
 
 
 def test_revoked_and_expired_keys_are_refused_and_still_require_auth(

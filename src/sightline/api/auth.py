@@ -2,7 +2,8 @@
 
 - A request for an image's original or thumbnail with `signature` in its query is a signed link
   (`keys.links`): valid, it needs nothing else; altered or expired, it is refused (403).
-- While the API is open (no key in SIGHTLINE_API_KEYS nor in the catalog), anything goes.
+- While the API is open (no key in SIGHTLINE_API_KEYS nor in the catalog), anything goes; a
+  first key made by another process is seen within `keys.service.OPEN_RECHECK`.
 - Otherwise the request presents a key (`Authorization: Bearer KEY` or `X-API-Key: KEY`), or,
   with no key header, a browser session cookie (`POST /ui/session`). A session may change
   things only from the web app's own pages.
@@ -158,12 +159,23 @@ async def authorize(request: Request) -> AsyncIterator[None]:
     """The dependency of every `/v1` router (with `scope="request"`: a request stays counted in
     flight until its response, streams included, has been sent). Async, with its checks (which
     may read the catalog) in one worker-thread call: a thread hop costs more CPU than a cheap
-    read itself, and a sync dependency would take two (in and out)."""
+    read itself, and a sync dependency would take two (in and out). An API known to be open
+    needs no read, hence no hop, unless a signed link is to be checked."""
+    if _open_at_no_cost(request):
+        yield
+        return
     leave = await run_in_threadpool(_check, request)
     try:
         yield
     finally:
         leave()
+
+
+def _open_at_no_cost(request: Request) -> bool:
+    """Whether `_check` would let the request in, known without reading anything."""
+    if _route_path(request) in SIGNED_ROUTES and "signature" in request.query_params:
+        return False
+    return deps.services(request).keys.known_open()
 
 
 def _check(request: Request) -> Callable[[], None]:

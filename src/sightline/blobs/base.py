@@ -35,7 +35,9 @@ class StoredBlob:
 class BlobStore(Protocol):
     """Immutable blobs addressed by the lowercase hex sha256 of their bytes.
 
-    `put` is idempotent and atomic: a reader sees either no blob or all of it. `open` returns a
+    `put` is idempotent and atomic: a reader sees either no blob or all of it; a caller that
+    has just hashed the bytes passes their `sha256` so that they are not hashed twice (it must
+    be theirs: the store takes it as their address). `open` returns a
     seekable binary file that the caller closes (`with`); it need not hold the blob in memory.
     Every method rejects a key that is not a sha256 with `ValueError`; `open` and `size` raise
     `sightline.errors.BlobNotFound` for a missing blob; `delete` of a missing blob is a no-op.
@@ -53,7 +55,7 @@ class BlobStore(Protocol):
     Younger parts may belong to a write in flight in another process.
     """
 
-    def put(self, data: bytes) -> str: ...
+    def put(self, data: bytes, sha256: str | None = None) -> str: ...
 
     def open(self, sha256: str) -> BinaryIO: ...
 
@@ -153,7 +155,7 @@ class StoreKeeper:
             return
         if sha256 not in self.pending:
             raise BlobNotFound(f"Blob {sha256} is missing and its bytes are not at hand.")
-        self.blobs.put(self.pending[sha256])
+        self.blobs.put(self.pending[sha256], sha256)
 
     def discard(self, sha256: str) -> None:
         self.blobs.delete(sha256)

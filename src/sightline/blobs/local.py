@@ -77,8 +77,8 @@ class LocalBlobStore:
             raise ValueError(f"Not a sha256 blob key: {sha256!r}")
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
-    def put(self, data: bytes) -> str:
-        sha256 = hashlib.sha256(data).hexdigest()
+    def put(self, data: bytes, sha256: str | None = None) -> str:
+        sha256 = sha256 or hashlib.sha256(data).hexdigest()
         path = self._path(sha256)
         if path.exists():
             return sha256

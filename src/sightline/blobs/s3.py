@@ -105,8 +105,8 @@ class S3BlobStore:
             raise ValueError(f"Not a sha256 blob key: {sha256!r}")
         return f"{self.prefix}blobs/{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
-    def put(self, data: bytes) -> str:
-        sha256 = hashlib.sha256(data).hexdigest()
+    def put(self, data: bytes, sha256: str | None = None) -> str:
+        sha256 = sha256 or hashlib.sha256(data).hexdigest()
         key = self.blob_key(sha256)
         if len(data) < self.part_size:
             # One request, even when the blob exists (rewriting the same bytes is harmless and

@@ -201,7 +201,7 @@ class ImageService:
         keeper = StoreKeeper(self.blobs, {p.sha256: p.data for p in pictures})
         try:
             for picture in pictures:
-                self.blobs.put(picture.data)
+                self.blobs.put(picture.data, picture.sha256)
             records = self.store.add_images(new_images, events, keeper)
         except Exception:
             self._release([p.sha256 for p in pictures])

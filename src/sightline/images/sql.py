@@ -105,7 +105,8 @@ class SQLImageStore:
                     insert(t.blob_refs),
                     {"sha256": image.sha256, "image_id": image.id, "role": ORIGINAL_ROLE},
                 )
-                self._refresh_indexes(conn, image.id, image.features)
+                for index in self._indexes:
+                    index.added(conn, image.id, image.filename)
                 records.append(record)
             insert_events(conn, events)
             # What was written, as reading it back would give it: no queries for it.

@@ -61,7 +61,8 @@ class ImageStore(Protocol):
         self, images: Sequence[NewImage], events: Sequence[JSON], keeper: BlobKeeper
     ) -> list[ImageRecord]:
         """Insert all images (or none), each with its original's blob reference and events. An
-        image is a duplicate of the first image of its collection with the same bytes."""
+        image is a duplicate of the first image of its collection with the same bytes. Its
+        features are pending: none has a result yet."""
 
     def get_image(self, image_id: str, collection: str | None = None) -> ImageRecord | None:
         """The image with its results, read in one query."""

@@ -9,7 +9,11 @@ Two kinds of keys:
   guesses 256 random bits, while a plain hash lets a request find its key by one indexed read.
 
 The API is open only while there are neither environment keys nor stored keys, revoked and
-expired ones included: revoking the last key locks the API rather than opening it.
+expired ones included: revoking the last key locks the API rather than opening it. While it is
+open, a process reads whether a first key has appeared at most once every `OPEN_RECHECK`
+instead of on every request: a first key made elsewhere (`sightline keys create`, another
+replica) closes the API there within that time, one made by the process itself at once. What a
+key may do is never cached: its revocation or expiry counts from the next request.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ MAX_NAME_LENGTH = 255
 # per request.
 TOUCH_EVERY = timedelta(minutes=1)
 SESSION_LIFETIME = timedelta(days=30)
+# Reading whether a key exists cost every request of an open API 0.3-0.4 CPU ms and the
+# worker-thread hop that reads need (bench/ingest.py).
+OPEN_RECHECK = timedelta(seconds=1)
 ENVIRONMENT = "SIGHTLINE_API_KEYS"
 
 
@@ -77,6 +84,7 @@ class KeyService:
         self._signer: LinkSigner | None = None
         self._signer_lock = threading.Lock()
         self._had_keys = bool(self._environment)
+        self._open_until: datetime | None = None  # no key existed, read just before this
 
     # -- managing keys -------------------------------------------------------------------------
 
@@ -143,9 +151,22 @@ class KeyService:
 
     def auth_required(self) -> bool:
         # Keys are never deleted, so once true this stays true and needs no more reads.
+        if self._had_keys or self.known_open():
+            return self._had_keys
+        now = self._clock()
+        self._had_keys = self.store.any_keys()
         if not self._had_keys:
-            self._had_keys = self.store.any_keys()
+            self._open_until = now + OPEN_RECHECK
         return self._had_keys
+
+    def known_open(self) -> bool:
+        """Whether the API is open, known without reading the catalog (see the module's
+        docstring): a caller may then skip the thread it needs for reads."""
+        return (
+            not self._had_keys
+            and self._open_until is not None
+            and (self._clock() < self._open_until)
+        )
 
     def authenticate(self, secret: str) -> Principal:
         """The principal of this key, or `Unauthorized`."""

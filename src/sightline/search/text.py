@@ -211,6 +211,9 @@ class SQLTextSearch:
     def refresh(self, conn: Connection, image_id: str, changed: Sequence[FeatureState]) -> None:
         refresh_document(conn, image_id, self.indexer)
 
+    def added(self, conn: Connection, image_id: str, filename: str | None) -> None:
+        _index(conn).insert(conn, [(image_id, build_document(filename, {}, self.indexer))])
+
 
 # -- documents -------------------------------------------------------------------------------
 

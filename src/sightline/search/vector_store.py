@@ -165,6 +165,9 @@ class SQLVectorStore:
             rows = conn.execute(statement.group_by(vectors.version)).all()
         return {version: count for version, count in rows}
 
+    def added(self, conn: Connection, image_id: str, filename: str | None) -> None:
+        """A new image has no vector: its features are pending."""
+
     def refresh(self, conn: Connection, image_id: str, changed: Sequence[FeatureState]) -> None:
         """Keep `image_vectors` in step with the results: a finished feature's vector replaces
         the old one under a new seq (so indexes see the change); a failed one removes it. A

@@ -123,3 +123,7 @@ class ResultIndex(Protocol):
     def refresh(self, conn: Connection, image_id: str, changed: Sequence[FeatureState]) -> None:
         """Bring the image's entries up to date; `changed` were just written, and every result
         of the image is readable through `conn`."""
+
+    def added(self, conn: Connection, image_id: str, filename: str | None) -> None:
+        """Enter a new image, whose features are all pending: what `refresh` would make of
+        it, without reading back what the same transaction has just written."""

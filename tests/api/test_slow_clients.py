@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from conftest import RunningServer, serving
+from sightline.connections import MAX_HEAD_BYTES
 from sightline.settings import Settings
 from support.apicheck import assert_nothing_stored_and_still_serving
 from support.imagegen import noise
@@ -102,6 +103,32 @@ def test_a_kept_alive_connection_must_send_its_next_head_in_time(impatient: Runn
         conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
         assert healthz_answer(conn) == 200
         conn.sendall(b"GET /healthz HTTP/1.1\r\n")  # and the rest never comes
+        assert read_until_closed(conn) == b""
+
+
+def test_an_endless_request_head_is_refused(impatient: RunningServer) -> None:
+    with connect(impatient) as conn:
+        # A little over the bound and no line's end: sent whole, so that the server has read
+        # all of it when it answers and closes (unread bytes would turn its close into a reset).
+        filler = b"a" * (MAX_HEAD_BYTES + 1024)
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\nX-Filler: " + filler)
+        answer = read_until_closed(conn)
+    assert answer.startswith(b"HTTP/1.1 400"), answer
+    assert b"Request head too large" in answer
+    assert httpx.get(f"{impatient.url}/healthz").status_code == 200
+
+
+def test_a_large_request_head_within_the_bound_is_served(impatient: RunningServer) -> None:
+    cookie = "a" * (MAX_HEAD_BYTES - 2048)
+    response = httpx.get(f"{impatient.url}/healthz", headers={"Cookie": cookie})
+    assert response.status_code == 200
+
+
+def test_pipelined_requests_are_all_answered(impatient: RunningServer) -> None:
+    with connect(impatient) as conn:
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n" * 3)
+        assert [healthz_answer(conn) for _ in range(3)] == [200, 200, 200]
+        time.sleep(TIMEOUT * 2)  # then nothing: the connection is closed after the last answer
         assert read_until_closed(conn) == b""
 
 

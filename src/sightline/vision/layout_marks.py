@@ -130,13 +130,28 @@ def _rectangles(
 ) -> list[Box]:
     """Solid one-colour rectangles among the content's common flat colours."""
     counts = np.bincount(codes[(steps == 0) & content], minlength=1 << 15)
+    wanted = np.nonzero(counts >= max(BAR_MIN_AREA, 0.001 * area))[0]
+    if wanted.size == 0:
+        return []
+    # Each colour's pieces are labelled within its own bounding box: a photo with a plain
+    # background has dozens of such colours, most in a small part of the picture.
+    solid = steps <= 2
+    rows, columns = np.nonzero(solid & np.isin(codes, wanted))
+    present = codes[rows, columns]
+    top, left = np.full(1 << 15, codes.shape[0]), np.full(1 << 15, codes.shape[1])
+    bottom, right = np.full(1 << 15, -1), np.full(1 << 15, -1)
+    np.minimum.at(top, present, rows)
+    np.minimum.at(left, present, columns)
+    np.maximum.at(bottom, present, rows)
+    np.maximum.at(right, present, columns)
     found: list[Box] = []
-    for code in np.nonzero(counts >= max(BAR_MIN_AREA, 0.001 * area))[0]:
-        mask = ((codes == code) & (steps <= 2)).astype(np.uint8)
+    for code in wanted:
+        window = np.s_[top[code] : bottom[code] + 1, left[code] : right[code] + 1]
+        mask = ((codes[window] == code) & solid[window]).astype(np.uint8)
         _count, _labels, boxes, _centres = cv2.connectedComponentsWithStats(mask, connectivity=4)
         for x, y, w, h, pieces in boxes[1:]:
             if pieces >= BAR_MIN_AREA and min(w, h) >= 3 and pieces >= BAR_MIN_FILL * w * h:
-                found.append((int(x), int(y), int(w), int(h)))
+                found.append((int(x + left[code]), int(y + top[code]), int(w), int(h)))
     return found
 
 

@@ -115,7 +115,7 @@ def colour_codes(pixels: Plane) -> Codes:
 
 def _content_box(content: npt.NDArray[np.bool_]) -> tuple[float, float]:
     # The first and last rows and columns holding content, without listing every pixel.
-    rows, columns = content.any(axis=1), content.any(axis=0)
+    rows, columns = np.asarray(content.any(axis=1)), np.asarray(content.any(axis=0))
     if not rows.any():
         return 0.0, 0.0
     height, width = content.shape

@@ -121,7 +121,7 @@ from sightline.vision.base import (
     ResultPart,
 )
 from sightline.vision.geometry import confidence
-from sightline.vision.layout_marks import LayoutMarks, layout_marks
+from sightline.vision.layout_marks import Codes, LayoutMarks, colour_codes, layout_marks
 from sightline.vision.pixels import small_luma, small_rgb
 
 Bools = npt.NDArray[np.bool_]
@@ -273,6 +273,7 @@ def _measure(pixels: Plane, luma: npt.NDArray[np.float32]) -> Statistics:
     ink_pixels = max(int(ink.sum()), 1)
     chroma = brightest - darkest
     text_share, glyphs = _text(ink)
+    codes = colour_codes(pixels)
     return Statistics(
         smooth_share=_smooth_share(steps, (brightest == 0) | (darkest == 255)),
         paper_level=paper_level,
@@ -282,9 +283,9 @@ def _measure(pixels: Plane, luma: npt.NDArray[np.float32]) -> Statistics:
         paper_share=float(paper.mean()),
         text_share=text_share,
         glyphs=glyphs,
-        panels=_panels(pixels, steps == 0),
+        panels=_panels(codes, steps == 0),
         flat_share=float((steps <= 1).mean()),
-        marks=layout_marks(pixels, steps),
+        marks=layout_marks(pixels, steps, codes),
     )
 
 
@@ -348,11 +349,9 @@ def _text(ink: Bools) -> tuple[float, int]:
     return float(areas[glyph].sum()) / max(weighed, 1.0), int(glyph.sum())
 
 
-def _panels(pixels: Plane, exactly_flat: Bools) -> int:
-    """How many colours (5 bits a channel) each fill PANEL_MIN_SHARE of the picture with
+def _panels(codes: Codes, exactly_flat: Bools) -> int:
+    """How many colours (`colour_codes`) each fill PANEL_MIN_SHARE of the picture with
     exactly flat pixels."""
-    coarse = (pixels >> 3).astype(np.int32)
-    codes = (coarse[..., 0] << 10) | (coarse[..., 1] << 5) | coarse[..., 2]
     counts = np.bincount(codes[exactly_flat], minlength=1 << 15)
     return int((counts >= PANEL_MIN_SHARE * codes.size).sum())
 

@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 Plane = npt.NDArray[np.uint8]
 Box = tuple[int, int, int, int]
+Codes = npt.NDArray[np.int32]
 
 BACKGROUND_TOLERANCE = 24
 # Bars, axes and discs are looked for only where a background covers this share (charts: 0.58
@@ -60,11 +61,11 @@ class LayoutMarks:
     disc: bool
 
 
-def layout_marks(pixels: Plane, steps: Plane) -> LayoutMarks:
-    """The layout marks of an (H, W, 3) picture whose neighbour steps are `steps`."""
+def layout_marks(pixels: Plane, steps: Plane, codes: Codes) -> LayoutMarks:
+    """The layout marks of an (H, W, 3) picture whose neighbour steps are `steps` and whose
+    `colour_codes` are `codes`."""
     height, width = steps.shape
     flat = steps == 0
-    codes = _colour_codes(pixels)
     flat_counts = np.bincount(codes[flat], minlength=1 << 15)
     background_code = int(flat_counts.argmax())
     background = (codes == background_code) & flat
@@ -105,18 +106,21 @@ def _smooth_share(steps: Plane) -> float:
     return smooth / max(flat + smooth, 1)
 
 
-def _colour_codes(pixels: Plane) -> npt.NDArray[np.int32]:
+def colour_codes(pixels: Plane) -> Codes:
+    """Each pixel's colour at 5 bits a channel, as one number under 2**15."""
     coarse = (pixels >> 3).astype(np.int32)
-    codes: npt.NDArray[np.int32] = (coarse[..., 0] << 10) | (coarse[..., 1] << 5) | coarse[..., 2]
+    codes: Codes = (coarse[..., 0] << 10) | (coarse[..., 1] << 5) | coarse[..., 2]
     return codes
 
 
 def _content_box(content: npt.NDArray[np.bool_]) -> tuple[float, float]:
-    rows, columns = np.nonzero(content)
-    if rows.size == 0:
+    # The first and last rows and columns holding content, without listing every pixel.
+    rows, columns = np.asarray(content.any(axis=1)), np.asarray(content.any(axis=0))
+    if not rows.any():
         return 0.0, 0.0
     height, width = content.shape
-    top, bottom, left, right = rows.min(), rows.max(), columns.min(), columns.max()
+    top, bottom = int(rows.argmax()), height - 1 - int(rows[::-1].argmax())
+    left, right = int(columns.argmax()), width - 1 - int(columns[::-1].argmax())
     share = (bottom - top + 1) * (right - left + 1) / (height * width)
     offset = max(
         abs((left + right + 1) / 2 - width / 2) / width,
@@ -125,24 +129,35 @@ def _content_box(content: npt.NDArray[np.bool_]) -> tuple[float, float]:
     return float(share), float(offset)
 
 
-def _rectangles(
-    codes: npt.NDArray[np.int32], steps: Plane, content: npt.NDArray[np.bool_], area: int
-) -> list[Box]:
+def _rectangles(codes: Codes, steps: Plane, content: npt.NDArray[np.bool_], area: int) -> list[Box]:
     """Solid one-colour rectangles among the content's common flat colours."""
     counts = np.bincount(codes[(steps == 0) & content], minlength=1 << 15)
+    wanted = np.nonzero(counts >= max(BAR_MIN_AREA, 0.001 * area))[0]
+    if wanted.size == 0:
+        return []
+    # Each colour's pieces are labelled within its own bounding box: a photo with a plain
+    # background has dozens of such colours, most in a small part of the picture.
+    solid = steps <= 2
+    rows, columns = np.nonzero(solid & np.isin(codes, wanted))
+    present = codes[rows, columns]
+    top, left = np.full(1 << 15, codes.shape[0]), np.full(1 << 15, codes.shape[1])
+    bottom, right = np.full(1 << 15, -1), np.full(1 << 15, -1)
+    np.minimum.at(top, present, rows)
+    np.minimum.at(left, present, columns)
+    np.maximum.at(bottom, present, rows)
+    np.maximum.at(right, present, columns)
     found: list[Box] = []
-    for code in np.nonzero(counts >= max(BAR_MIN_AREA, 0.001 * area))[0]:
-        mask = ((codes == code) & (steps <= 2)).astype(np.uint8)
+    for code in wanted:
+        window = np.s_[top[code] : bottom[code] + 1, left[code] : right[code] + 1]
+        mask = ((codes[window] == code) & solid[window]).astype(np.uint8)
         _count, _labels, boxes, _centres = cv2.connectedComponentsWithStats(mask, connectivity=4)
         for x, y, w, h, pieces in boxes[1:]:
             if pieces >= BAR_MIN_AREA and min(w, h) >= 3 and pieces >= BAR_MIN_FILL * w * h:
-                found.append((int(x), int(y), int(w), int(h)))
+                found.append((int(x + left[code]), int(y + top[code]), int(w), int(h)))
     return found
 
 
-def _bars(
-    codes: npt.NDArray[np.int32], steps: Plane, content: npt.NDArray[np.bool_], area: int
-) -> int:
+def _bars(codes: Codes, steps: Plane, content: npt.NDArray[np.bool_], area: int) -> int:
     """The largest group of rectangles on one base line, alike in thickness, unlike in length."""
     rectangles = _rectangles(codes, steps, content, area)
     best = 0
@@ -191,7 +206,7 @@ def _axes(ink: npt.NDArray[np.bool_]) -> bool:
 
 def _disc(
     content: npt.NDArray[np.bool_],
-    codes: npt.NDArray[np.int32],
+    codes: Codes,
     flat: npt.NDArray[np.bool_],
     area: int,
 ) -> bool:

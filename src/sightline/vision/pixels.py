@@ -1,6 +1,6 @@
-"""Pixel arrays that features share through the picture's memo, so each is made once however
-many features use it: the full-size RGB array the models start from, and a small copy for the
-statistical features (image type, quality, smart crop)."""
+"""Pixels that features share through the picture's memo, so each is made once however many
+features use it: the full-size RGB array the models start from, and a small copy for the
+statistical features (image type, quality, smart crop) and the largest thumbnail."""
 
 from __future__ import annotations
 
@@ -29,13 +29,18 @@ def rgb_array(picture: Picture) -> Pixels:
     return picture.memo("rgb:full", convert)
 
 
-def small_rgb(picture: Picture, side: int = SMALL_SIDE) -> Pixels:
-    """`picture.rgb` with its longest side at most `side`, as a read-only (H, W, 3) uint8 array.
+def small_image(picture: Picture, side: int = SMALL_SIDE) -> Image.Image:
+    """`picture.rgb` with its longest side at most `side`; do not modify it.
 
     Bicubic keeps edges about as crisp as Lanczos (the sharpness measure relies on that) at
     under half its cost; a smaller picture is used as it is, never enlarged.
     """
-    return picture.memo(f"rgb:{side}", lambda: shrink(picture.rgb, side))
+    return picture.memo(f"image:{side}", lambda: shrunk(picture.rgb, side))
+
+
+def small_rgb(picture: Picture, side: int = SMALL_SIDE) -> Pixels:
+    """`small_image` as a read-only (H, W, 3) uint8 array."""
+    return picture.memo(f"rgb:{side}", lambda: _read_only(small_image(picture, side)))
 
 
 def small_luma(picture: Picture, side: int = SMALL_SIDE) -> Grey:
@@ -49,12 +54,26 @@ def shrink(
     resample: Image.Resampling = Image.Resampling.BICUBIC,
     reducing_gap: float = 3.0,
 ) -> Pixels:
-    """`image` with its longest side at most `side` (never enlarged), as a read-only
-    (H, W, 3) uint8 array."""
-    if max(image.size) > side:
-        scale = side / max(image.size)
-        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        image = image.resize(size, resample, reducing_gap=reducing_gap)
+    """`shrunk` as a read-only (H, W, 3) uint8 array."""
+    return _read_only(shrunk(image, side, resample, reducing_gap))
+
+
+def shrunk(
+    image: Image.Image,
+    side: int,
+    resample: Image.Resampling = Image.Resampling.BICUBIC,
+    reducing_gap: float = 3.0,
+) -> Image.Image:
+    """`image` with its longest side at most `side`: `image` itself when it fits, never
+    enlarged."""
+    if max(image.size) <= side:
+        return image
+    scale = side / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, resample, reducing_gap=reducing_gap)
+
+
+def _read_only(image: Image.Image) -> Pixels:
     pixels = np.asarray(image, dtype=np.uint8)
     pixels.setflags(write=False)
     return pixels

@@ -49,7 +49,7 @@ from PIL import Image
 from sightline.vision.base import Analysis, Inputs, Picture, ResultModel, ResultPart
 from sightline.vision.color import to_lab
 from sightline.vision.geometry import Box, FramedResult, box, frame
-from sightline.vision.pixels import shrink, small_rgb
+from sightline.vision.pixels import shrink, small_image
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -159,8 +159,7 @@ class SmartCropAnalyzer:
 
 def saliency_map(picture: Picture) -> FloatArray:
     """Saliency on a copy at most MAP_SIDE pixels a side; sums to 1, or is all 0 when flat."""
-    small = Image.fromarray(small_rgb(picture))
-    pixels = shrink(small, MAP_SIDE, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    pixels = shrink(small_image(picture), MAP_SIDE, Image.Resampling.BILINEAR, reducing_gap=2.0)
     rows, cols = pixels.shape[:2]
     fine = _gaussian_smoother(rows, FINE_SIGMA), _gaussian_smoother(cols, FINE_SIGMA)
     coarse = _gaussian_smoother(rows, COARSE_SIGMA), _gaussian_smoother(cols, COARSE_SIGMA)

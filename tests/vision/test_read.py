@@ -264,6 +264,15 @@ def test_marks_illegible_both_ways_up_are_not_looked_at_again_turned(models: Mod
     assert detector_inputs(models, photo) == [(1, 3, 224, 320), (1, 3, 320, 480)]
 
 
+def test_long_strip_is_not_shrunk_to_nothing_by_the_first_look(models: Models) -> None:
+    """Padded to 8:1 and looked at by its longest side only, a 2400x60 banner's first look
+    would be 320x40 px (32 after the detector's rounding), its line too thin to find. At 96 px
+    high the first look finds it, and the full look is sized from it."""
+    banner = Image.new("RGB", (2400, 60), "white")
+    ImageDraw.Draw(banner).text((10, 10), "A banner", fill="black", font=font(32))
+    assert detector_inputs(models, banner) == [(1, 3, 96, 384), (1, 3, 160, 608)]
+
+
 def test_page_gets_the_first_look_then_a_full_look_sized_from_its_lines(models: Models) -> None:
     """The memo's thinnest line, found at 320 px, has a box 24 px tall at about 512 px."""
     assert detector_inputs(models, memo().image) == [(1, 3, 256, 320), (1, 3, 384, 512)]

@@ -73,7 +73,8 @@ if TYPE_CHECKING:
     from rapidocr.ch_ppocr_rec.typings import WordInfo
 
 MODEL = "pp-ocr"
-ALGORITHM_VERSION = "4"  # 3: the detector's first look; 4: the full look sized from it
+# 3: the detector's first look; 4: the full look sized from it, a long strip's first look longer
+ALGORITHM_VERSION = "4"
 # The detector's input (longest side): ~0.5 s per page instead of ~2 s at rapidocr's default.
 DEFAULT_MAX_SIDE = 960
 # Text-free photos should not pay for the full-size detector: a first look at this size (a
@@ -88,6 +89,8 @@ DEFAULT_MAX_SIDE = 960
 DEFAULT_FIRST_LOOK_SIDE = 320
 # The first look is skipped where the full size is not much larger: it would save too little.
 FIRST_LOOK_GAIN = 1.5
+# A first look's short side is never under this (three of the detector's 32-px strides).
+FIRST_LOOK_MIN_SHORT_SIDE = 96
 # When the first look finds lines, the full look needs no more pixels than make the thinnest of
 # them this tall (its box, in the detector's input), and no fewer than FIRST_LOOK_GAIN times the
 # first look's. Measured on the quality benchmark's 18 claim-form pages (1240x1754, clean,
@@ -302,11 +305,12 @@ class PPOCR:
         `first_look_side` that finds nothing gives nothing, where the full size is at least
         `FIRST_LOOK_GAIN` times larger."""
         full_side = min(max_side, max(image.shape[:2]))
-        if 0 < first_look_side * FIRST_LOOK_GAIN <= full_side:
-            found = self._detect(image, first_look_side, self.first_look)
+        look_side = first_look_for(image, first_look_side)
+        if 0 < look_side * FIRST_LOOK_GAIN <= full_side:
+            found = self._detect(image, look_side, self.first_look)
             if not len(found):
                 return np.zeros((0, 4, 2), np.float32)
-            max_side = sized_for(found, image, first_look_side, full_side)
+            max_side = sized_for(found, image, look_side, full_side)
         return self._detect(image, max_side, self.detector.session.session)
 
     def _detect(self, image: Image, max_side: int, session: ort.InferenceSession) -> Quads:
@@ -355,6 +359,18 @@ def hand_logging_to_root() -> None:
     for handler in list(rapid.handlers):
         rapid.removeHandler(handler)
     rapid.propagate = True
+
+
+def first_look_for(image: Image, first_look_side: int) -> int:
+    """The first look's longest side: `first_look_side`, or more for a long strip, whose short
+    side would otherwise shrink to a few pixels (a 2400x60 banner to 320x8: nothing left to
+    see, the detector's input rounding it to 0) while its full look costs few pixels anyway.
+    Pictures up to about 3:1 (photos, screens, pages) keep the measured first look."""
+    if not first_look_side:  # none asked for
+        return 0
+    height, width = image.shape[:2]
+    stretched = math.ceil(max(height, width) * FIRST_LOOK_MIN_SHORT_SIDE / min(height, width))
+    return max(first_look_side, stretched)
 
 
 def sized_for(found: Quads, image: Image, first_look_side: int, full_side: int) -> int:

@@ -368,7 +368,7 @@ def first_look_for(image: Image, first_look_side: int) -> int:
     Pictures up to about 3:1 (photos, screens, pages) keep the measured first look."""
     if not first_look_side:  # none asked for
         return 0
-    height, width = image.shape[:2]
+    height, width = (int(side) for side in image.shape[:2])
     stretched = math.ceil(max(height, width) * FIRST_LOOK_MIN_SHORT_SIDE / min(height, width))
     return max(first_look_side, stretched)
 

@@ -629,14 +629,8 @@ class SQLImageStore:
         ).all()
         grouped: dict[str, dict[str, FeatureState]] = {}
         for row in rows:
-            grouped.setdefault(row.image_id, {})[row.feature] = FeatureState(
-                feature=row.feature,
-                status=FeatureStatus(row.status),
-                analyzer=row.analyzer,
-                version=row.version,
-                result=row.result,
-                error=row.error,
-                updated_at=row.updated_at,
+            grouped.setdefault(row.image_id, {})[row.feature] = _feature_state(
+                row, row.status, row.updated_at
             )
         return grouped
 
@@ -647,15 +641,7 @@ class SQLImageStore:
         if not rows:
             return None
         features = {
-            row.feature: FeatureState(
-                feature=row.feature,
-                status=FeatureStatus(row.feature_status),
-                analyzer=row.analyzer,
-                version=row.version,
-                result=row.result,
-                error=row.error,
-                updated_at=row.feature_updated_at,
-            )
+            row.feature: _feature_state(row, row.feature_status, row.feature_updated_at)
             for row in rows
             if row.feature is not None
         }
@@ -697,6 +683,20 @@ def _new_record(image: NewImage, duplicate_of: str | None, now: datetime) -> Ima
         updated_at=now,
         features={f.feature: replace(f, updated_at=now) for f in features},
         collection=image.collection,
+    )
+
+
+def _feature_state(row: Row[Any], status: str, updated_at: datetime) -> FeatureState:
+    """A result row as a FeatureState; `status` and `updated_at` are passed because a row
+    joined to its image names them apart from the image's own."""
+    return FeatureState(
+        feature=row.feature,
+        status=FeatureStatus(status),
+        analyzer=row.analyzer,
+        version=row.version,
+        result=row.result,
+        error=row.error,
+        updated_at=updated_at,
     )
 
 

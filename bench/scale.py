@@ -953,27 +953,6 @@ def read_many(
     return [value for part, _ in results for value in part], sum(f for _, f in results), wall
 
 
-def measure_reads(
-    name: str,
-    catalog_url: str,
-    loaded: Loaded,
-    size: int,
-    args: argparse.Namespace,
-    services: Services | None,
-    folder: Path,
-) -> list[ReadFigures]:
-    """The catalog read through this checkout's `sightline`, then each --sightline-src's, one
-    server at a time, at each --clients count."""
-    sources: list[tuple[str, Path | None]] = [("this checkout", None), *args.sightline_src]
-    return [
-        figures
-        for source in sources
-        for figures in measure_source(
-            name, catalog_url, loaded, size, args, services, folder, source
-        )
-    ]
-
-
 def measure_source(
     name: str,
     catalog_url: str,
@@ -984,6 +963,7 @@ def measure_source(
     folder: Path,
     source: tuple[str, Path | None],
 ) -> list[ReadFigures]:
+    """The catalog read through one source's `sightline`, at each --clients count."""
     label, tree = source
     env = {
         "SIGHTLINE_CATALOG_URL": catalog_url,
@@ -1086,7 +1066,13 @@ def run_read(
             loaded = load_postgres(url, args.rows, args.batch, args.seed)
             size = postgres_size(url)
         log(f"{name}: loaded in {loaded.load_s}s, {size / MIB:.0f} MiB on disk")
-        return measure_reads(name, url, loaded, size, args, services, part)
+        # This checkout's `sightline`, then each --sightline-src's, one server at a time.
+        sources: list[tuple[str, Path | None]] = [("this checkout", None), *args.sightline_src]
+        return [
+            figures
+            for source in sources
+            for figures in measure_source(name, url, loaded, size, args, services, part, source)
+        ]
     finally:
         if args.keep is None and name == "sqlite":
             shutil.rmtree(part, ignore_errors=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +35,7 @@ from sightline.images.store import (
 from sightline.indexing import hamming_distance
 from sightline.storage import tables as t
 from sightline.storage.database import Database
+from sightline.storage.group_commit import GroupCommit
 from sightline.storage.records import (
     JSON,
     BlobKeeper,
@@ -112,6 +113,15 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class NewImages:
+    """One `add_images` call: written together or not at all."""
+
+    images: Sequence[NewImage]
+    events: Sequence[JSON]
+    keeper: BlobKeeper
+
+
 class SQLImageStore:
     """The `ImageStore` on one database. `indexes` are kept current in the same transactions as
     the results they are derived from (the search documents, the vectors)."""
@@ -119,39 +129,50 @@ class SQLImageStore:
     def __init__(self, db: Database, indexes: Sequence[ResultIndex] = ()) -> None:
         self.db = db
         self._indexes = tuple(indexes)
+        # SQLite has one writer: concurrent uploads are committed in groups (group_commit.py).
+        # PostgreSQL takes them concurrently, each locking its blob rows in one global order,
+        # which a group of uploads in one transaction would no longer keep.
+        self._grouped_additions = GroupCommit(db, self._add_images) if db.is_sqlite else None
 
     def add_images(
         self, images: Sequence[NewImage], events: Sequence[JSON], keeper: BlobKeeper
     ) -> list[ImageRecord]:
-        now = _now()
+        addition = NewImages(images, events, keeper)
+        if self._grouped_additions is not None:
+            return self._grouped_additions.submit(addition)
         with self.db.write() as conn:
-            # Lock blob rows in one global order so concurrent batches cannot deadlock.
-            for sha256 in sorted({image.sha256 for image in images}):
-                self._lock_blob(conn, sha256, create=True)
-                keeper.ensure(sha256)
-            records = []
-            for image in images:
-                duplicate_of = conn.scalar(
-                    FIRST_COPY, {"sha256": image.sha256, "collection": image.collection}
-                )
-                record = _new_record(image, duplicate_of, now)
-                # Values bound as parameters: statements compiled once, from SQLAlchemy's cache.
-                conn.execute(insert(t.images), _image_row(record))
-                if image.features:
-                    conn.execute(
-                        insert(t.feature_results),
-                        [_feature_row(image.id, f, now) for f in image.features],
-                    )
+            return self._add_images(conn, addition)
+
+    def _add_images(self, conn: Connection, addition: NewImages) -> list[ImageRecord]:
+        images, keeper = addition.images, addition.keeper
+        now = _now()
+        # Lock blob rows in one global order so concurrent batches cannot deadlock.
+        for sha256 in sorted({image.sha256 for image in images}):
+            self._lock_blob(conn, sha256, create=True)
+            keeper.ensure(sha256)
+        records = []
+        for image in images:
+            duplicate_of = conn.scalar(
+                FIRST_COPY, {"sha256": image.sha256, "collection": image.collection}
+            )
+            record = _new_record(image, duplicate_of, now)
+            # Values bound as parameters: statements compiled once, from SQLAlchemy's cache.
+            conn.execute(insert(t.images), _image_row(record))
+            if image.features:
                 conn.execute(
-                    insert(t.blob_refs),
-                    {"sha256": image.sha256, "image_id": image.id, "role": ORIGINAL_ROLE},
+                    insert(t.feature_results),
+                    [_feature_row(image.id, f, now) for f in image.features],
                 )
-                for index in self._indexes:
-                    index.added(conn, image.id, image.filename)
-                records.append(record)
-            insert_events(conn, events)
-            # What was written, as reading it back would give it: no queries for it.
-            return records
+            conn.execute(
+                insert(t.blob_refs),
+                {"sha256": image.sha256, "image_id": image.id, "role": ORIGINAL_ROLE},
+            )
+            for index in self._indexes:
+                index.added(conn, image.id, image.filename)
+            records.append(record)
+        insert_events(conn, addition.events)
+        # What was written, as reading it back would give it: no queries for it.
+        return records
 
     def get_image(self, image_id: str, collection: str | None = None) -> ImageRecord | None:
         with self.db.read() as conn:

@@ -246,26 +246,26 @@ def header_filename(value: str | None) -> str | None:
 )
 async def upload_images(
     request: Request,
-    response: Response,
     service: Service,
     collection: WriteCollection,
     view: Annotated[ImageView, Depends(image_view)],
     features: FeaturesQuery = None,
     metadata: MetadataQuery = None,
-) -> UploadOut:
+) -> Response:
     uploads, form_features, form_metadata = await read_uploads(request, service)
     features = features or form_features or None
     metadata = metadata or form_metadata
     ingested = await run_in_threadpool(
         service.ingest, uploads, split_features(features), metadata, collection=collection
     )
-    if len(ingested) == 1:
-        response.headers["Location"] = f"/v1/images/{ingested[0].image.id}"
-    return UploadOut(
-        images=[
-            UploadedImage(**ImageOut.of(item.image, view).model_dump(), duplicate=item.duplicate)
-            for item in ingested
-        ]
+    answer = UploadOut(
+        images=[UploadedImage.of(item.image, view, duplicate=item.duplicate) for item in ingested]
+    )
+    # Encoded here, as `get_image` does: the answer is valid by construction, and FastAPI
+    # would validate it once more through the response model, on every upload.
+    location = {"Location": f"/v1/images/{ingested[0].image.id}"} if len(ingested) == 1 else None
+    return Response(
+        answer.model_dump_json(), status_code=202, media_type="application/json", headers=location
     )
 
 

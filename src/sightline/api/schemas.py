@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Self, Union
 
 from fastapi import Query
 from pydantic import (
@@ -234,8 +234,9 @@ class ImageOut(BaseModel):
     links: Links
 
     @classmethod
-    def of(cls, record: ImageRecord, view: ImageView = ImageView()) -> ImageOut:
-        """The image as answered, its results as `view` shows them."""
+    def of(cls, record: ImageRecord, view: ImageView = ImageView(), **extra: Any) -> Self:
+        """The image as answered, its results as `view` shows them; `extra`: a subclass's own
+        fields."""
         base = f"/v1/images/{record.id}"
         return cls(
             id=record.id,
@@ -264,6 +265,7 @@ class ImageOut(BaseModel):
                 for name, state in record.features.items()
             },
             links=Links(self=base, content=f"{base}/content", thumbnail=f"{base}/thumbnail"),
+            **extra,
         )
 
 

@@ -4,7 +4,9 @@ phash index, and what concurrent writers must not break."""
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -13,7 +15,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, insert, select
 
 from sightline.blobs import StoreKeeper, open_blob_store
 from sightline.events import EventType, cloud_event
@@ -257,6 +259,53 @@ def test_duplicates_within_one_batch(catalog: Stores) -> None:
     assert [r.duplicate_of for r in records] == [None, "img_1"]
     assert records == [catalog.images.get_image(record.id) for record in records]
     assert event_types(catalog) == ["sightline.image.created"] * 2
+
+
+def test_uploads_committed_in_one_group_are_written_as_one_after_the_other(
+    tmp_path: Path,
+) -> None:
+    """On SQLite, uploads queued while the catalog is being written are committed together
+    (storage/group_commit.py): each gets the records, and the duplicates, that writing them one
+    after the other would give."""
+    catalog = open_stores(f"sqlite:///{tmp_path / 'catalog.db'}")
+    grouped = catalog.images._grouped_additions  # noqa: SLF001 - the queue is what is tested
+    assert grouped is not None
+    commits: list[int] = []
+    event.listen(catalog.db.engine, "commit", lambda _conn: commits.append(1))
+    blob = sha("same bytes")
+    uploads = [  # in the order they queue; ids are not in that order
+        new_image("img_5", blob=blob),
+        new_image("img_3", blob=blob),
+        new_image("img_4", blob=blob),
+        new_image("img_6", blob=blob, collection="beta"),
+    ]
+    pool = ThreadPoolExecutor(len(uploads) + 1)
+    try:
+        with catalog.db.write():  # holds the catalog: the first upload waits, the rest queue
+            first = pool.submit(add, catalog, new_image("img_0"))
+            answers = []
+            for queued, image in enumerate(uploads, start=1):
+                answers.append(
+                    pool.submit(
+                        catalog.images.add_images, [image], [created(image.id)], FakeKeeper()
+                    )
+                )
+                deadline = time.monotonic() + 10
+                while len(grouped._queue) < queued:  # noqa: SLF001
+                    assert time.monotonic() < deadline
+                    time.sleep(0.001)
+            commits.clear()
+        first.result(10)
+        records = [answer.result(10)[0] for answer in answers]
+    finally:
+        pool.shutdown()
+    # The hold's own (empty) commit, img_0 alone, then the four queued behind it together.
+    assert len(commits) == 3
+    assert [record.duplicate_of for record in records] == [None, "img_5", "img_3", None]
+    assert records == [catalog.images.get_image(record.id) for record in records]
+    assert count(catalog, t.blob_refs) == 5
+    assert event_types(catalog) == ["sightline.image.created"] * 5
+    catalog.close()
 
 
 def test_get_unknown_image(catalog: Stores) -> None:

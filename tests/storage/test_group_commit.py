@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -43,21 +43,24 @@ def stored(db: Database) -> list[str]:
 
 
 class HeldFirst:
-    """Writes a note and answers its row id; the first write waits for `release`, so that
+    """Writes notes and answers their row ids; the first write waits for `release`, so that
     others queue behind it meanwhile."""
 
     def __init__(self) -> None:
         self.release = threading.Event()
         self.first = True
 
-    def __call__(self, conn: Connection, body: str) -> int:
+    def __call__(self, conn: Connection, bodies: Sequence[str]) -> list[int]:
         if self.first:
             self.first = False
             assert self.release.wait(10)
-        if body == "bad":
-            raise ValueError("no bad notes")
-        conn.execute(text("INSERT INTO notes VALUES (:body)"), {"body": body})
-        return int(conn.execute(text("SELECT last_insert_rowid()")).scalar_one())
+        row_ids = []
+        for body in bodies:
+            if body == "bad":
+                raise ValueError("no bad notes")
+            conn.execute(text("INSERT INTO notes VALUES (:body)"), {"body": body})
+            row_ids.append(int(conn.execute(text("SELECT last_insert_rowid()")).scalar_one()))
+        return row_ids
 
 
 def queue_behind_the_first(

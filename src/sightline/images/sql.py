@@ -141,36 +141,52 @@ class SQLImageStore:
         if self._grouped_additions is not None:
             return self._grouped_additions.submit(addition)
         with self.db.write() as conn:
-            return self._add_images(conn, addition)
+            return self._add_images(conn, [addition])[0]
 
-    def _add_images(self, conn: Connection, addition: NewImages) -> list[ImageRecord]:
-        images, keeper = addition.images, addition.keeper
+    def _add_images(
+        self, conn: Connection, additions: Sequence[NewImages]
+    ) -> list[list[ImageRecord]]:
+        """Write `additions` as if one after the other, with one statement for all their rows
+        of a table where it can."""
         now = _now()
         # Lock blob rows in one global order so concurrent batches cannot deadlock.
-        for sha256 in sorted({image.sha256 for image in images}):
+        for sha256 in sorted({image.sha256 for addition in additions for image in addition.images}):
             self._lock_blob(conn, sha256, create=True)
-            keeper.ensure(sha256)
-        records = []
-        for image in images:
-            duplicate_of = conn.scalar(
-                FIRST_COPY, {"sha256": image.sha256, "collection": image.collection}
-            )
-            record = _new_record(image, duplicate_of, now)
-            # Values bound as parameters: statements compiled once, from SQLAlchemy's cache.
-            conn.execute(insert(t.images), _image_row(record))
-            if image.features:
-                conn.execute(
-                    insert(t.feature_results),
-                    [_feature_row(image.id, f, now) for f in image.features],
-                )
-            conn.execute(
-                insert(t.blob_refs),
-                {"sha256": image.sha256, "image_id": image.id, "role": ORIGINAL_ROLE},
-            )
-            for index in self._indexes:
-                index.added(conn, image.id, image.filename)
-            records.append(record)
-        insert_events(conn, addition.events)
+        for addition in additions:
+            for sha256 in {image.sha256 for image in addition.images}:
+                addition.keeper.ensure(sha256)
+        # The first image of the same bytes in the same collection, by id, as each image is
+        # written: what FIRST_COPY would read at that point.
+        first_copies: dict[tuple[str, str], str | None] = {}
+        records: list[list[ImageRecord]] = []
+        for addition in additions:
+            written = []
+            for image in addition.images:
+                copy = (image.sha256, image.collection)
+                if copy not in first_copies:
+                    first_copies[copy] = conn.scalar(
+                        FIRST_COPY, {"sha256": image.sha256, "collection": image.collection}
+                    )
+                duplicate_of = first_copies[copy]
+                written.append(_new_record(image, duplicate_of, now))
+                first_copies[copy] = min(image.id, duplicate_of or image.id)
+            records.append(written)
+        images = [image for addition in additions for image in addition.images]
+        # Values bound as parameters: statements compiled once, from SQLAlchemy's cache.
+        conn.execute(insert(t.images), [_image_row(r) for written in records for r in written])
+        results = [_feature_row(image.id, f, now) for image in images for f in image.features]
+        if results:
+            conn.execute(insert(t.feature_results), results)
+        conn.execute(
+            insert(t.blob_refs),
+            [
+                {"sha256": image.sha256, "image_id": image.id, "role": ORIGINAL_ROLE}
+                for image in images
+            ],
+        )
+        for index in self._indexes:
+            index.added(conn, [(image.id, image.filename) for image in images])
+        insert_events(conn, [event for addition in additions for event in addition.events])
         # What was written, as reading it back would give it: no queries for it.
         return records
 

@@ -211,8 +211,14 @@ class SQLTextSearch:
     def refresh(self, conn: Connection, image_id: str, changed: Sequence[FeatureState]) -> None:
         refresh_document(conn, image_id, self.indexer)
 
-    def added(self, conn: Connection, image_id: str, filename: str | None) -> None:
-        _index(conn).insert(conn, [(image_id, build_document(filename, {}, self.indexer))])
+    def added(self, conn: Connection, images: Sequence[tuple[str, str | None]]) -> None:
+        _index(conn).insert(
+            conn,
+            [
+                (image_id, build_document(filename, {}, self.indexer))
+                for image_id, filename in images
+            ],
+        )
 
 
 # -- documents -------------------------------------------------------------------------------

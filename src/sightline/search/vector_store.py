@@ -165,7 +165,7 @@ class SQLVectorStore:
             rows = conn.execute(statement.group_by(vectors.version)).all()
         return {version: count for version, count in rows}
 
-    def added(self, conn: Connection, image_id: str, filename: str | None) -> None:
+    def added(self, conn: Connection, images: Sequence[tuple[str, str | None]]) -> None:
         """A new image has no vector: its features are pending."""
 
     def refresh(self, conn: Connection, image_id: str, changed: Sequence[FeatureState]) -> None:

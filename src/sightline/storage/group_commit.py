@@ -1,10 +1,11 @@
-"""Group commit: writes from many threads, committed together in one transaction.
+"""Group commit: writes from many threads, made together in one transaction.
 
 SQLite takes one writer at a time. Under concurrent uploads each one queued for the write lock,
 then began, wrote its few rows and committed alone: the lock's hand-overs and the transactions'
 fixed costs, not the rows, bounded ingest (issue 18). Here the thread that takes the lock first
-writes every change queued by then, its own and the waiting threads', in one transaction; the
-others find theirs done when they get the lock, or lead the next group.
+writes every change queued by then, its own and the waiting threads', in one transaction (and
+as few statements as the writer makes of them); the others find theirs done when they get the
+lock, or lead the next group.
 
 What one change does is unchanged, and so is what it answers: when a group's transaction
 fails (a change breaks a constraint, the disk is full), each of its changes is written again in
@@ -14,7 +15,7 @@ a transaction of its own, so only the change at fault fails, with its own error.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 from sqlalchemy import Connection
@@ -46,13 +47,14 @@ class _Queued(Generic[Change, Outcome]):
 
 
 class GroupCommit(Generic[Change, Outcome]):
-    """`submit(change)` writes `change` with `write(conn, change)` and returns what it returned,
-    or raises what it raised, as if in a transaction of its own."""
+    """`submit(change)` writes `change` and returns its outcome, or raises what writing it
+    raised, as if in a transaction of its own. `write(conn, changes)` writes a group of changes
+    and returns their outcomes, in order."""
 
     def __init__(
         self,
         db: Database,
-        write: Callable[[Connection, Change], Outcome],
+        write: Callable[[Connection, Sequence[Change]], Sequence[Outcome]],
         max_group: int = MAX_GROUP,
     ) -> None:
         self.db = db
@@ -97,6 +99,6 @@ class GroupCommit(Generic[Change, Outcome]):
 
     def _write(self, group: list[_Queued[Change, Outcome]]) -> None:
         with self.db.write() as conn:
-            outcomes = [self.write(conn, queued.change) for queued in group]
+            outcomes = self.write(conn, [queued.change for queued in group])
         for queued, outcome in zip(group, outcomes, strict=True):
             queued.outcome = outcome

@@ -124,6 +124,6 @@ class ResultIndex(Protocol):
         """Bring the image's entries up to date; `changed` were just written, and every result
         of the image is readable through `conn`."""
 
-    def added(self, conn: Connection, image_id: str, filename: str | None) -> None:
-        """Enter a new image, whose features are all pending: what `refresh` would make of
-        it, without reading back what the same transaction has just written."""
+    def added(self, conn: Connection, images: Sequence[tuple[str, str | None]]) -> None:
+        """Enter new images (id, file name), whose features are all pending: what `refresh`
+        would make of each, without reading back what the same transaction has just written."""

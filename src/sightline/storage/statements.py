@@ -39,7 +39,7 @@ def chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
 def upsert(
     conn: Connection,
     table: Any,
-    values: dict[str, Any],
+    values: dict[str, Any] | Sequence[dict[str, Any]],
     *,
     keys: Sequence[str],
     update: Sequence[str] = (),
@@ -74,12 +74,13 @@ def hold_seq_order(conn: Connection, table: Any) -> None:
 
 
 def insert_events(conn: Connection, envelopes: Sequence[JSON]) -> None:
-    if envelopes:
-        hold_seq_order(conn, t.events)
-    for event in envelopes:
-        upsert(
-            conn,
-            t.events,
+    if not envelopes:
+        return
+    hold_seq_order(conn, t.events)
+    upsert(
+        conn,
+        t.events,
+        [
             {
                 "id": event["id"],
                 "type": event["type"],
@@ -89,6 +90,8 @@ def insert_events(conn: Connection, envelopes: Sequence[JSON]) -> None:
                 "data": event["data"],
                 "collection": event.get(COLLECTION_ATTRIBUTE),
                 "request_id": event.get(REQUEST_ID_ATTRIBUTE),
-            },
-            keys=["id"],
-        )
+            }
+            for event in envelopes
+        ],
+        keys=["id"],
+    )

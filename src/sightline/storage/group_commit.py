@@ -32,11 +32,12 @@ MAX_GROUP = 32
 
 
 class _Queued(Generic[Change, Outcome]):
-    __slots__ = ("change", "done", "error", "outcome")
+    __slots__ = ("answered", "change", "done", "error", "outcome")
 
     def __init__(self, change: Change) -> None:
         self.change = change
         self.done = False
+        self.answered = False
         self.outcome: Outcome | None = None
         self.error: BaseException | None = None
 
@@ -93,6 +94,11 @@ class GroupCommit(Generic[Change, Outcome]):
                     self._write([queued])
                 except Exception as exc:
                     queued.error = exc
+        except BaseException as exc:  # interrupted: what was not written learns why
+            for queued in group:
+                if not queued.answered and queued.error is None:
+                    queued.error = exc
+            raise
         finally:
             for queued in group:
                 queued.done = True
@@ -102,3 +108,4 @@ class GroupCommit(Generic[Change, Outcome]):
             outcomes = self.write(conn, [queued.change for queued in group])
         for queued, outcome in zip(group, outcomes, strict=True):
             queued.outcome = outcome
+            queued.answered = True

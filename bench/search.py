@@ -1,9 +1,10 @@
 """Vector search benchmark: the index behind similar-image and semantic search vs exact search.
 
 For each size, synthetic unit vectors are indexed the way the service does it: a `VectorSearch`
-catches up with a catalog (here in memory, so reading SQL is not timed) page by page, into a
-usearch HNSW index with the service's settings. Then, one query at a time as an API request
-makes them, k=10:
+catches up with a catalog (here in memory, so reading SQL is not timed) page by page, into the
+service's index (`search/vector_index.py`: exact below its bound, then an inverted file whose
+lists are learnt as it grows), with the service's settings. Then, one query at a time as an
+API request makes them, k=10:
 
 - **build**: wall-clock seconds and vectors/s of that catch-up, and its CPU seconds (every
   core's, so on a shared machine they show what the build cost when the wall clock cannot).
@@ -51,7 +52,7 @@ import numpy as np
 import numpy.typing as npt
 
 from procstatus import memory_mib
-from sightline.search.vector_index import STORAGE
+from sightline.search.vector_index import PROBES
 from sightline.search.vector_store import NearestVectors, StoredVector
 from sightline.search.vectors import VectorSearch
 from sightline.storage.records import Vector
@@ -266,7 +267,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     print(
         f"{rows[0].data} unit vectors, {args.queries} queries of k={K} one at a time; index: "
-        f"usearch HNSW, {STORAGE} storage; exact: float32 brute force in numpy; peak RSS "
+        f"faiss inverted file, float16, {PROBES} lists scanned; exact: float32 brute force in "
+        "numpy; peak RSS "
         f"includes the float32 data kept for exact search; load avg: 1-minute, after the build"
     )
     for row in rows:

@@ -1,4 +1,5 @@
-"""VectorIndex: recall against exact search, upsert and remove by key, persistence, threads."""
+"""VectorIndex: recall against exact search, upsert and remove by key, the lists learnt as it
+grows, persistence, threads."""
 
 from __future__ import annotations
 
@@ -41,16 +42,41 @@ def recall_at_10(index: VectorIndex, data: Matrix, queries: Matrix) -> float:
     return float(np.mean(recalls))
 
 
-def test_graph_search_recall_at_10_against_exact_search_on_clustered_data(
+def test_inverted_file_recall_at_10_against_exact_search_on_clustered_data(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(vector_index, "EXACT_SCAN_VALUES", 0)  # always walk the graph
+    monkeypatch.setattr(vector_index, "EXACT_SCAN_VALUES", 1000 * 64)
     data = clustered(5000, 64, seed=1)
     index = VectorIndex(64)
     index.upsert(range(len(data)), data)
 
+    assert index.lists == 2 * 70  # learnt from the 5,000 vectors: 2 a square root
     assert len(index) == 5000
     assert recall_at_10(index, data, clustered(100, 64, seed=2)) >= 0.95
+
+
+def test_the_lists_are_learnt_when_exact_scanning_ends_and_again_at_fourfold_growth(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(vector_index, "EXACT_SCAN_VALUES", 2000 * 32)
+    data = clustered(12_000, 32, seed=13)
+    index = VectorIndex(32)
+
+    index.upsert(range(2000), data[:2000])
+    assert index.lists == 0  # still scanned exactly
+    index.upsert(range(2000, 2500), data[2000:2500])
+    learnt = index.lists
+    assert learnt == 2 * 50  # from the 2,500 vectors present
+    index.upsert(range(2500, 9000), data[2500:9000])
+    assert index.lists == learnt  # grown less than fourfold
+    index.upsert(range(9000, 12_000), data[9000:])
+    assert index.lists == 2 * 109  # 12,000 vectors: learnt again
+
+    # Every vector was read back whole into the new lists: each is still its own best match.
+    assert len(index) == 12_000
+    for key in range(0, 12_000, 397):
+        best, score = index.search(data[key], 1)[0]
+        assert (best, score) == (key, pytest.approx(1.0, abs=1e-3))
 
 
 def test_small_indexes_are_searched_exactly_even_on_uniform_noise() -> None:
@@ -161,9 +187,9 @@ def test_save_and_load_give_the_same_answers(tmp_path: Path) -> None:
     index = VectorIndex(32)
     index.upsert(range(1000), data)
     index.remove([10, 11])
-    index.save(tmp_path / "space.usearch")
+    index.save(tmp_path / "space.index")
 
-    loaded = VectorIndex.load(tmp_path / "space.usearch")
+    loaded = VectorIndex.load(tmp_path / "space.index")
 
     assert loaded is not None
     assert loaded.dims == 32 and len(loaded) == 998
@@ -171,10 +197,42 @@ def test_save_and_load_give_the_same_answers(tmp_path: Path) -> None:
         assert loaded.search(query, 10) == index.search(query, 10)
     loaded.upsert([5000], data[:1])  # a loaded index still takes changes
     assert len(loaded) == 999
-    assert VectorIndex.load(tmp_path / "missing.usearch") is None
+    assert VectorIndex.load(tmp_path / "missing.index") is None
 
 
-def test_searches_run_safely_while_another_thread_changes_the_index() -> None:
+def test_a_saved_inverted_file_loads_with_its_lists_and_keeps_changing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(vector_index, "EXACT_SCAN_VALUES", 1000 * 32)
+    data = clustered(3000, 32, seed=14)
+    index = VectorIndex(32)
+    index.upsert(range(3000), data)
+    index.remove([7])
+    index.save(tmp_path / "space.index")
+
+    loaded = VectorIndex.load(tmp_path / "space.index")
+
+    assert loaded is not None
+    assert loaded.lists == index.lists > 0 and len(loaded) == 2999
+    for query in clustered(20, 32, seed=15):
+        assert loaded.search(query, 10) == index.search(query, 10)
+    assert 7 not in loaded and 8 in loaded
+    loaded.upsert([8], data[7:8])  # replaced in place, by key
+    assert len(loaded) == 2999
+    assert loaded.search(data[7], 1)[0][0] == 8
+
+
+def test_a_damaged_snapshot_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "space.index"
+    path.write_bytes(b"not an index")
+    with pytest.raises((RuntimeError, ValueError)):
+        VectorIndex.load(path)
+
+
+def test_searches_run_safely_while_another_thread_changes_the_index(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(vector_index, "EXACT_SCAN_VALUES", 1200 * 32)
     data = clustered(6000, 32, seed=11)
     index = VectorIndex(32)
     index.upsert(range(1000), data[:1000])
@@ -193,7 +251,7 @@ def test_searches_run_safely_while_another_thread_changes_the_index() -> None:
     for reader in readers:
         reader.start()
     try:
-        # Growing past the initial capacity makes usearch reallocate under the readers.
+        # Growing past exact scanning, then fourfold, learns the lists (twice) under the readers.
         for start in range(1000, 6000, 500):
             index.upsert(range(start, start + 500), data[start : start + 500])
             index.remove(range(start - 1000, start - 900))
@@ -212,7 +270,7 @@ def test_float16_vectors_are_indexed_and_searched_like_float32_and_survive_a_sna
     data = clustered(500, 64, seed=7)
     index = VectorIndex(64)
     index.upsert(range(500), data.astype(np.float16))
-    path = tmp_path / "index.usearch"
+    path = tmp_path / "space.index"
     index.save(path)
     loaded = VectorIndex.load(path)
     assert loaded is not None

@@ -287,7 +287,7 @@ def test_saving_again_keeps_one_generation_of_files(catalog: FakeCatalog, tmp_pa
     search.refresh("embedding", "1")
     search.save()
 
-    assert sorted(path.suffix for path in tmp_path.iterdir()) == [".json", ".npz", ".usearch"]
+    assert sorted(path.suffix for path in tmp_path.iterdir()) == [".index", ".json", ".npz"]
     assert VectorSearch(catalog, tmp_path).refresh("embedding", "1") == 2
 
 
@@ -299,7 +299,7 @@ def test_an_unreadable_snapshot_is_rebuilt_from_the_catalog(
     search = VectorSearch(catalog, tmp_path)
     search.refresh("embedding", "1")
     search.close()
-    for path in tmp_path.glob("*.usearch"):
+    for path in tmp_path.glob("*.index"):
         path.write_bytes(b"not an index")
     catalog.reads.clear()
 

@@ -1,21 +1,24 @@
 """A nearest-neighbour index over one vector space: cosine similarity, integer keys.
 
-An HNSW graph from `usearch`, vectors stored as float16; small indexes are scanned exactly.
+Small indexes are scanned exactly. Larger ones are an inverted file (IVF) from `faiss`: k-means
+centroids split the vectors into lists, and a search scans only the lists of the centroids
+nearest to the query. Vectors are stored as float16 either way (faiss's scalar quantizer): half
+the memory of float32, at its recall (a 1280-d cosine moves by about 1e-4).
 
-Picked against hnswlib and faiss-cpu on this project's 2-core machine (figures in issue 4's
-closing note; `bench/search.py` measures this index). At the same settings the three are
-alike, so the choice rests on what the service needs besides speed. usearch removes and re-adds
-by key (faiss's HNSW cannot remove), stores float16 at the recall of float32 (hnswlib keeps
-float32 only: 5 GB for 1M 1280-d embeddings instead of 2.5 GB), saves and loads an index in
-seconds, adds a batch of vectors on every core, and ships binary wheels (hnswlib compiles from
-source at install).
+An IVF, not an HNSW graph (issue 18): at 1M clustered 1280-d vectors on this project's 2-core
+machine (`bench/search.py --issue`), usearch's HNSW (16 links, 128 candidates while inserting,
+float16) built in 733 s with recall@10 0.964 and p50 1.95 ms a search; this IVF (2,000 lists,
+16 scanned) builds in about 40 s with recall@10 above 0.99 at a similar latency. A graph's
+insertions each search the graph; an IVF's only compare a vector with the centroids. The lists
+are learnt from the vectors present when the index leaves exact scanning, and learnt again
+whenever it has grown fourfold since, so that they follow what is stored and stay short; a
+re-learning reads the stored vectors back and takes seconds (tens of seconds at 1M vectors),
+which searches of that index wait for, once per fourfold growth.
+Removals and re-adds by key are direct (a hash table from key to list entry).
 
-Other storage was measured and rejected. bfloat16 builds with a quarter less CPU where the CPU
-compares it natively (AVX-512 BF16), but its 8-bit mantissa moves a 1280-d cosine by up to
-4e-4, enough to swap near-tied neighbours: recall@10 at 1M clustered 1280-d vectors fell to
-0.92 (issue 18). int8: the components of 1280-d unit vectors are near 0.03, which usearch's
-int8 rounds so coarsely that recall@10 falls to 0.8 (0.97 at 100k even with each vector scaled
-to the full int8 range, for little less CPU than float16).
+Other choices were measured and rejected: bfloat16 storage moved near-tied neighbours (recall
+0.92 at 1M with HNSW); int8 rounds the components of 1280-d unit vectors (near 0.03) so coarsely
+that recall falls to 0.8.
 
 Vectors are normalised here, so callers may pass any non-zero vector of any float type; the
 inner product of unit vectors is their cosine similarity.
@@ -23,62 +26,57 @@ inner product of unit vectors is their cosine similarity.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import faiss
 import numpy as np
 import numpy.typing as npt
-from usearch.index import Index
 
 from sightline.errors import InvalidQuery
 
 Vectors = npt.NDArray[np.float32]
+Halves = npt.NDArray[np.float16]
 
-# HNSW parameters: 16 links per node and 128 candidates while inserting are usearch's defaults
-# and the common choice. Candidates while searching trade latency for recall; at 1M clustered
-# 384-d vectors (recall@10 / p50): 64: 0.84 / 0.43 ms, 128: 0.95 / 0.59 ms, 256: 0.98 / 0.75 ms,
-# 512: 0.98 / 1.0 ms. Fewer candidates while inserting build faster but a worse graph that more
-# candidates while searching do not mend: at 300k clustered 1280-d vectors, 64 instead of 128
-# halved the build's CPU time and took recall@10 from 0.99 to 0.94 (0.96 searching 512), and
-# at 1M 128 barely keeps 0.95 (issue 18).
-CONNECTIVITY = 16
-EXPANSION_ADD = 128
-EXPANSION_SEARCH = 256
-STORAGE = "f16"
 # Up to this many stored values (vectors x dimensions) a search compares the query with every
-# vector instead of walking the graph: exact, and at most about 2 ms on this machine (10k 1280-d
-# vectors: 0.9 ms, 50k 384-d: 1.9 ms), so small collections get the true nearest neighbours
-# whatever their distribution. Larger ones walk the graph: under 1 ms at 1M.
+# vector: exact, and at most about 2 ms on this machine (10k 1280-d vectors: 0.9 ms, 50k 384-d:
+# 1.9 ms), so small collections get the true nearest neighbours whatever their distribution.
 EXACT_SCAN_VALUES = 20_000_000
+# Lists per square root of the vectors present when they are learnt (2,000 at 1M), and how many
+# a search scans: at 1M clustered 1280-d vectors (recall@10 / p50), 8: 0.9997 / 1.5 ms,
+# 16: 0.9997 / 2.6 ms, 32: 0.9997 / 4.8 ms. Real embeddings cluster less than those, hence 16.
+LISTS_PER_ROOT = 2
+PROBES = 16
+# Learning the lists from more than this many vectors a list adds time, not quality (faiss
+# itself samples 256 a list).
+TRAINING_PER_LIST = 64
+# The lists are learnt again once the vectors have grown this many times over; the vectors are
+# read back and added to the new lists this many at a time.
+RELEARN_GROWTH = 4
+RELEARN_STEP = 50_000
+FLOAT16 = faiss.ScalarQuantizer.QT_fp16
 
 
 class VectorIndex:
     """Unit vectors of one space (fixed dimensions) under integer keys; safe across threads.
 
-    One lock serialises every call: usearch may grow its storage while adding, which concurrent
-    searches must not see, and a search takes a millisecond or two at most, so readers waiting
-    for each other cost little on a 2-core machine.
+    One lock serialises every call: a change may re-learn the lists, which concurrent searches
+    must not see, and a search takes a millisecond or a few, so readers waiting for each other
+    cost little on a 2-core machine.
     """
 
-    def __init__(self, dims: int, index: Index | None = None) -> None:
-        if index is None:  # not `index or`: an empty usearch index is falsy
-            index = Index(
-                ndim=dims,
-                metric="ip",
-                dtype=STORAGE,
-                connectivity=CONNECTIVITY,
-                expansion_add=EXPANSION_ADD,
-                expansion_search=EXPANSION_SEARCH,
-            )
+    def __init__(self, dims: int, index: Any = None) -> None:
         self.dims = dims
-        self._index = index
+        self._index: Any = _exact_index(dims) if index is None else index
         self._lock = threading.Lock()
 
     def upsert(self, keys: Sequence[int], vectors: npt.ArrayLike) -> None:
         """Add the vectors under these keys, replacing a key's vector if it is already here."""
         matrix = self._unit_rows(vectors)
-        ids = np.asarray(keys, dtype=np.uint64)
+        ids = np.asarray(keys, dtype=np.int64)
         if len(ids) != len(matrix):
             raise InvalidQuery(f"{len(ids)} keys for {len(matrix)} vectors.")
         if len(np.unique(ids)) != len(ids):
@@ -86,18 +84,17 @@ class VectorIndex:
         if not len(ids):
             return
         with self._lock:
-            present = np.atleast_1d(self._index.contains(ids))
-            if present.any():
-                self._index.remove(ids[present])
-            self._index.add(ids, matrix)
+            self._index.remove_ids(ids)
+            self._index.add_with_ids(matrix, ids)
+            self._relearn_if_grown()
 
     def remove(self, keys: Sequence[int]) -> int:
         """Remove these keys (absent ones are ignored); returns how many were removed."""
-        ids = np.asarray(keys, dtype=np.uint64)
+        ids = np.unique(np.asarray(keys, dtype=np.int64))
         if not len(ids):
             return 0
         with self._lock:
-            return int(np.sum(self._index.remove(ids)))
+            return int(self._index.remove_ids(ids))
 
     def search(self, vector: npt.ArrayLike, k: int) -> list[tuple[int, float]]:
         """Up to `k` (key, cosine similarity) pairs, most similar first."""
@@ -107,42 +104,69 @@ class VectorIndex:
         if k <= 0:
             return []
         with self._lock:
-            exact = len(self._index) * self.dims <= EXACT_SCAN_VALUES
-            matches = self._index.search(query[0], k, exact=exact)
-            keys, distances = matches.keys, matches.distances
-        # usearch's inner-product distance is 1 - dot product.
+            if not self._index.ntotal:
+                return []
+            similarities, keys = self._index.search(query, k)
         return [
-            (int(key), 1.0 - float(distance)) for key, distance in zip(keys, distances, strict=True)
+            (int(key), float(similarity))
+            for key, similarity in zip(keys[0], similarities[0], strict=True)
+            if key >= 0  # fewer than k found
         ]
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._index)
+            return int(self._index.ntotal)
+
+    @property
+    def lists(self) -> int:
+        """The lists of the inverted file; 0 while every vector is compared (a small index)."""
+        with self._lock:
+            return _lists(self._index)
 
     def __contains__(self, key: int) -> bool:
         with self._lock:
-            return bool(self._index.contains(key))
+            try:
+                self._index.reconstruct(int(key))
+            except RuntimeError:  # faiss: the key is not here
+                return False
+            return True
 
     def memory_bytes(self) -> int:
-        """Memory usearch has allocated: vectors, graph links and capacity reserved ahead (in
-        powers of two, so up to twice what is resident)."""
+        """What the stored vectors take: their float16 values, keys and the key table, plus the
+        centroids of the lists."""
         with self._lock:
-            return int(self._index.memory_usage)
+            per_vector = self.dims * 2 + 8 + 16
+            centroids = _lists(self._index) * self.dims * 4
+            return int(self._index.ntotal) * per_vector + centroids
 
     def save(self, path: Path) -> None:
         with self._lock:
-            self._index.save(str(path))
+            faiss.write_index(self._index, str(path))
 
     @classmethod
     def load(cls, path: Path) -> VectorIndex | None:
         """The index `save` wrote there (None if there is none), read into memory so it can
-        change afterwards; usearch raises ValueError or RuntimeError for a damaged file."""
-        # The file keeps the graph's connectivity, not the expansions: vectors added after a
-        # restart are inserted with the same effort as before it, whatever usearch's default.
-        index = Index.restore(
-            str(path), expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH
-        )
-        return None if index is None else cls(int(index.ndim), index)
+        change afterwards; a damaged file raises RuntimeError (faiss's) or ValueError."""
+        if not path.exists():
+            return None
+        index = faiss.read_index(str(path))
+        if not isinstance(index, faiss.IndexIDMap2 | faiss.IndexIVFScalarQuantizer):
+            raise ValueError(f"{path.name} holds no vector index of this version")
+        if isinstance(index, faiss.IndexIVFScalarQuantizer):
+            index.nprobe = PROBES
+        return cls(int(index.d), index)
+
+    def _relearn_if_grown(self) -> None:
+        """Leave exact scanning once the vectors pass its bound; learn the lists again once
+        they have grown `RELEARN_GROWTH` times over since they were learnt."""
+        count = int(self._index.ntotal)
+        if count * self.dims <= EXACT_SCAN_VALUES:
+            return
+        lists = _lists(self._index)
+        if lists and _lists_for(count) < math.isqrt(RELEARN_GROWTH) * lists:
+            return
+        keys, vectors = _stored(self._index)
+        self._index = _learnt_index(keys, vectors)
 
     def _unit_rows(self, vectors: npt.ArrayLike) -> Vectors:
         matrix = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
@@ -154,3 +178,67 @@ class VectorIndex:
         # A zero vector stays zero (similar to nothing) instead of dividing by zero.
         unit: Vectors = np.ascontiguousarray(matrix / np.maximum(norms, np.float32(1e-12)))
         return unit
+
+
+def _exact_index(dims: int) -> Any:
+    """Every vector compared with the query, float16, under its key."""
+    flat = faiss.IndexScalarQuantizer(dims, FLOAT16, faiss.METRIC_INNER_PRODUCT)
+    return faiss.IndexIDMap2(flat)
+
+
+def _lists_for(count: int) -> int:
+    return max(1, LISTS_PER_ROOT * math.isqrt(count))
+
+
+def _lists(index: Any) -> int:
+    """The lists of an inverted file; 0 for the exact index."""
+    return int(index.nlist) if isinstance(index, faiss.IndexIVFScalarQuantizer) else 0
+
+
+def _learnt_index(keys: npt.NDArray[np.int64], vectors: Halves) -> Any:
+    """An inverted file whose lists are learnt from `vectors`, holding them under `keys`."""
+    count, dims = vectors.shape
+    lists = _lists_for(count)
+    index = faiss.IndexIVFScalarQuantizer(
+        faiss.IndexFlatIP(dims), dims, lists, FLOAT16, faiss.METRIC_INNER_PRODUCT
+    )
+    # The vectors themselves in float16, not their differences from the centroids: as precise,
+    # and readable back as they are when the lists are learnt again.
+    index.by_residual = False
+    index.cp.verbose = False
+    sample = np.random.default_rng(1234).permutation(count)[: lists * TRAINING_PER_LIST]
+    index.cp.seed = 1234  # the same vectors learn the same lists
+    index.train(np.ascontiguousarray(vectors[np.sort(sample)], dtype=np.float32))
+    # Removal and lookup by key (faiss's type stubs lack DirectMap).
+    index.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]
+    # In steps, so that only one step at a time is held as float32 beside the float16 copy.
+    for start in range(0, count, RELEARN_STEP):
+        step = slice(start, start + RELEARN_STEP)
+        index.add_with_ids(np.ascontiguousarray(vectors[step], dtype=np.float32), keys[step])
+    index.nprobe = PROBES
+    return index
+
+
+def _stored(index: Any) -> tuple[npt.NDArray[np.int64], Halves]:
+    """Every key and its vector (float16, as stored), read back from either kind of index."""
+    if isinstance(index, faiss.IndexIDMap2):
+        flat: Any = faiss.downcast_index(index.index)
+        keys = faiss.vector_to_array(index.id_map).astype(np.int64)
+        return keys, _halves(faiss.vector_to_array(flat.codes), index.d)
+    found_keys, found_vectors = [], []
+    lists = index.invlists
+    for number in range(index.nlist):
+        size = lists.list_size(number)
+        if not size:
+            continue
+        found_keys.append(faiss.rev_swig_ptr(lists.get_ids(number), size).copy())
+        codes = faiss.rev_swig_ptr(lists.get_codes(number), size * index.code_size)
+        found_vectors.append(_halves(codes, index.d))
+    if not found_keys:
+        return np.empty(0, dtype=np.int64), np.empty((0, index.d), dtype=np.float16)
+    return np.concatenate(found_keys).astype(np.int64), np.concatenate(found_vectors)
+
+
+def _halves(codes: npt.NDArray[np.uint8], dims: int) -> Halves:
+    """float16 codes (the scalar quantizer's, as stored) as a matrix of vectors."""
+    return np.frombuffer(codes.tobytes(), dtype=np.float16).reshape(-1, dims)

@@ -52,13 +52,11 @@ log = logging.getLogger(__name__)
 # Rows pulled and applied per step of a catch-up. Once a space has caught up, searches wait for
 # at most one step, so it is kept to a second or so of inserting at 1M vectors. The first
 # catch-up (a build from scratch, or from a snapshot on) takes bigger steps, as searches wait
-# for all of it anyway: usearch spreads each step over every core and waits for the slowest
-# thread at its end, so with 20k-row steps both cores stay busy (1.95 cores used instead of 1.3
-# at 100k 1280-d vectors: the build took 44 s instead of 60 s, issue 18).
+# for all of it anyway, and fewer, larger steps spread over every core better.
 PAGE = 2_000
 FIRST_PAGE = 20_000
 AUTOSAVE_ROWS = 100_000
-SNAPSHOT_FORMAT = 2  # 1: one index per space, before collections
+SNAPSHOT_FORMAT = 3  # 1: one index per space, before collections; 2: usearch's HNSW files
 
 Hit = tuple[str, float]  # (image id, cosine similarity)
 
@@ -274,7 +272,7 @@ class VectorSearch:
         with space.lock:
             # Numbered, not named after the collection: file names stay plain whatever it is.
             files = {
-                collection: f"{generation}.{number}.usearch"
+                collection: f"{generation}.{number}.index"
                 for number, collection in enumerate(sorted(space.indexes))
             }
             for collection, file_name in files.items():

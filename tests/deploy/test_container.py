@@ -333,4 +333,10 @@ def test_install_keeps_a_working_venv(tmp_path: Path) -> None:
     (bin_dir / "uv").touch()
     planned = planned_install(tmp_path)
     assert "-m venv" not in planned and "pip install --quiet" not in planned
-    assert "uv pip install --python .venv/bin/python --quiet --editable ." in planned
+    assert (
+        "uv pip install --python .venv/bin/python --quiet --compile-bytecode --editable ."
+        in planned
+    )
+    # Bytecode compiled at install, the editable source too: a host that sets
+    # PYTHONDONTWRITEBYTECODE would otherwise compile every module on every start.
+    assert "-m compileall -q src" in planned

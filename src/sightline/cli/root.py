@@ -62,8 +62,9 @@ def main(log_level: str, log_format: LogFormat) -> None:
     configure_logs(log_level, log_format)
     quiet = max(logging.WARNING, logging.getLogger().level)
     # One line per HTTP request from the client commands is noise, not information; so are
-    # Alembic's lines on every command that opens the catalog (`migrate` says the outcome).
-    for noisy in ("httpx", "alembic"):
+    # Alembic's lines on every command that opens the catalog (`migrate` says the outcome), and
+    # faiss's about which of its CPU builds it loads, on every command that loads it.
+    for noisy in ("httpx", "alembic", "faiss"):
         logging.getLogger(noisy).setLevel(quiet)
 
 

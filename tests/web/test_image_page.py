@@ -96,6 +96,9 @@ def test_zooming_and_panning_keep_the_overlays_on_the_picture(
     page.goto(f"/#/images/{portrait['id']}")
     shape = page.locator(".layer-faces rect.shape")
     expect(shape).to_be_visible()
+    # The page's later requests (similar images, …) re-render parts of it as they answer: the
+    # geometry is measured once they have.
+    page.wait_for_load_state("networkidle")
     level = page.get_by_role("group", name="Zoom").locator("output")
     expect(level).to_have_text("100 %")
     fitted = rect(page, ".stage")

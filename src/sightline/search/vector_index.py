@@ -131,14 +131,6 @@ class VectorIndex:
                 return False
             return True
 
-    def memory_bytes(self) -> int:
-        """What the stored vectors take: their float16 values, keys and the key table, plus the
-        centroids of the lists."""
-        with self._lock:
-            per_vector = self.dims * 2 + 8 + 16
-            centroids = _lists(self._index) * self.dims * 4
-            return int(self._index.ntotal) * per_vector + centroids
-
     def save(self, path: Path) -> None:
         with self._lock:
             faiss.write_index(self._index, str(path))

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import RunningServer, serve
+from conftest import TEST_SETTINGS, RunningServer, serve
 from sightline.app import Sightline
 from sightline.settings import Settings
 
@@ -38,7 +38,8 @@ def test_the_docs_pages_name_only_files_the_server_serves(server: RunningServer,
 
 
 def test_the_docs_stay_public_when_the_api_needs_a_key(tmp_path: Path) -> None:
-    app = Sightline(Settings(data_dir=tmp_path / "d", api_keys="alpha-key-123", workers=1))
+    settings = Settings(data_dir=tmp_path / "d", api_keys="alpha-key-123", **TEST_SETTINGS)  # type: ignore[arg-type]
+    app = Sightline(settings)
     with serve(app) as running:
         for path in ("/docs", "/redoc", "/openapi.json", "/docs-assets/swagger-ui-bundle.js"):
             assert httpx.get(running.url + path, timeout=30).status_code == 200, path

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import RunningServer, serve
+from conftest import TEST_SETTINGS, RunningServer, serve
 from sightline.api.auth import SESSION_COOKIE
 from sightline.app import Sightline
 from sightline.settings import Settings
@@ -21,7 +21,9 @@ KEYS = "alpha-key-123, beta-key-456"
 
 @pytest.fixture
 def guarded(tmp_path: Path) -> Iterator[RunningServer]:
-    app = Sightline(Settings(data_dir=tmp_path / "d", api_keys=KEYS, workers=1))
+    # The model-free test features: no model loads in the background of the requests timed here.
+    settings = Settings(data_dir=tmp_path / "d", api_keys=KEYS, **TEST_SETTINGS)  # type: ignore[arg-type]
+    app = Sightline(settings)
     with serve(app) as running:
         yield running
     app.close()

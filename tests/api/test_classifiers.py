@@ -266,6 +266,32 @@ def test_a_published_classifier_runs_on_new_uploads_and_backfills_old_ones(
     assert _wait_for_feature(client, old, "custom:shop")["predicted"] == ["trousers"]
 
 
+def test_a_classifier_attached_by_another_process_reaches_the_next_upload_here(
+    client: Client, settings: Settings, catalogue: dict[str, list[str]]
+) -> None:
+    """A process keeps which classifiers its uploads get; another process (here a second app on
+    the same catalog, as a second API replica would be) changing them renews the mark each
+    upload's write checks, so the next upload here gets the classifier all the same."""
+    assert _trained(client, catalogue)["status"] == "ready"
+    assert "custom:shop" not in client.upload(garment("dress", 201))["features"]
+    other = Sightline(settings.model_copy(update={"workers": 0}))
+    try:
+        other.classifiers.publish("shop", 1, collection=None)
+        other.classifiers.update("shop", collection=None, run_on_upload=True)
+    finally:
+        other.close()
+    attached = client.upload(garment("shirt", 202))
+    assert "custom:shop" in attached["features"]
+    assert _wait_for_feature(client, attached["id"], "custom:shop")["predicted"] == ["shirt"]
+
+    other = Sightline(settings.model_copy(update={"workers": 0}))
+    try:
+        other.classifiers.delete("shop", collection=None)
+    finally:
+        other.close()
+    assert "custom:shop" not in client.upload(garment("shirt", 203))["features"]
+
+
 def test_versions_and_predictions_survive_a_restart(settings: Settings) -> None:
     first = Sightline(settings)
     with serve(first) as running, Client(running.url) as api:

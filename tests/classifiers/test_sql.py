@@ -77,6 +77,27 @@ def test_classifiers_are_created_read_updated_and_unique_by_name(catalog: Stores
     assert store.published("default")["shop"].version == 1
 
 
+def test_what_uploads_rely_on_renews_the_classifiers_mark(catalog: Stores) -> None:
+    """`run_on_upload` answers the names with the mark they were read under; every change to
+    what uploads get renews it (it is what a process keeping the names checks), and only that."""
+    store = catalog.classifiers
+    store.create("cls_1", "shop", "multiclass", "", "default")
+    names, made = store.run_on_upload("default")
+    assert names == []
+    store.update("cls_1", description="garments")
+    assert store.run_on_upload("default") == ([], made)
+    store.update("cls_1", published_version=1)
+    names, published = store.run_on_upload("default")
+    assert names == [] and published != made  # published, not yet attached to uploads
+    store.update("cls_1", run_on_upload=True)
+    names, attached = store.run_on_upload("default")
+    assert names == ["shop"] and attached not in (made, published)
+    assert store.run_on_upload("beta") == ([], attached)
+    store.delete("cls_1")
+    names, deleted = store.run_on_upload("default")
+    assert names == [] and deleted not in (made, published, attached)
+
+
 def test_examples_are_labelled_replaced_and_removed(catalog: Stores) -> None:
     store = catalog.classifiers
     store.create("cls_1", "shop", "multiclass", "", "default")

@@ -20,7 +20,9 @@ from sqlalchemy import event, func, insert, select
 from sightline.blobs import StoreKeeper, open_blob_store
 from sightline.events import EventType, cloud_event
 from sightline.images.store import BlobUse, ImageOrder, ImageQuery
+from sightline.storage import change_marks
 from sightline.storage import tables as t
+from sightline.storage.change_marks import MarkMoved
 from sightline.storage.records import BlobRef, FeatureState, FeatureStatus, ImageStatus, NewImage
 from sightline.stores import Stores, open_stores
 
@@ -234,6 +236,28 @@ def test_add_images_is_all_or_nothing_when_an_insert_fails(catalog: Stores) -> N
     assert catalog.images.get_image("img_2") is None
     assert catalog.events.last_event_seq() == 1
     assert count(catalog, t.feature_results) == 2
+
+
+def test_add_images_relying_on_a_moved_mark_writes_nothing(catalog: Stores) -> None:
+    """Features chosen from a kept copy (the classifiers run on upload) are written only while
+    the copy's mark holds: a change since, made by any process, refuses the write."""
+    with catalog.db.read() as conn:
+        kept = change_marks.current(conn, "classifiers")
+    add_held = [new_image("img_1")], [created("img_1")], FakeKeeper()
+    assert catalog.images.add_images(*add_held, as_of=kept)[0].id == "img_1"
+    with catalog.db.write() as conn:
+        change_marks.renew(conn, "classifiers")
+    with pytest.raises(MarkMoved):
+        catalog.images.add_images(
+            [new_image("img_2")], [created("img_2")], FakeKeeper(), as_of=kept
+        )
+    assert catalog.images.get_image("img_2") is None
+    assert event_types(catalog) == ["sightline.image.created"]
+    with catalog.db.read() as conn:
+        current = change_marks.current(conn, "classifiers")
+    assert current != kept
+    add_now = [new_image("img_2")], [created("img_2")], FakeKeeper()
+    assert catalog.images.add_images(*add_now, as_of=current)[0].id == "img_2"
 
 
 def test_second_image_with_the_same_bytes_is_a_duplicate(catalog: Stores) -> None:

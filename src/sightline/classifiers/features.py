@@ -49,6 +49,7 @@ from sightline.classifiers.store import (
 )
 from sightline.classifiers.training import ClassifierKind, Head
 from sightline.errors import SkipFeature
+from sightline.images.pipeline import RunOnUpload
 from sightline.indexing import IndexEntries
 from sightline.models import LazyModel
 from sightline.storage.records import Vector
@@ -224,6 +225,7 @@ class FeatureSet(Mapping[str, Analyzer]):
         self.embedding_version = embedding_version
         self._lock = threading.Lock()
         self._analyzers: dict[str, CustomClassifierAnalyzer] = {}  # by classifier id
+        self._run_on_upload: dict[str, RunOnUpload] = {}  # by collection, as last read
 
     def __getitem__(self, name: str) -> Analyzer:
         return self.bundled[name]
@@ -237,14 +239,21 @@ class FeatureSet(Mapping[str, Analyzer]):
     def of(self, collection: str) -> CollectionFeatures:
         return CollectionFeatures(self, collection)
 
-    def run_on_upload(self, collection: str) -> list[str]:
-        """Features of the collection's classifiers attached to its uploads: part of every
-        default set there."""
-        return [
-            prediction_feature(name)
-            for name, published in self.store.published(collection).items()
-            if published.run_on_upload
-        ]
+    def run_on_upload(self, collection: str) -> RunOnUpload:
+        """Features of the collection's classifiers attached to its uploads (part of every
+        default set there), read now and kept for `kept_run_on_upload`."""
+        names, mark = self.store.run_on_upload(collection)
+        found = RunOnUpload([prediction_feature(name) for name in names], mark)
+        with self._lock:
+            self._run_on_upload[collection] = found
+        return found
+
+    def kept_run_on_upload(self, collection: str) -> RunOnUpload:
+        """What `run_on_upload` last read, without a read: an upload's reading would be a
+        tenth of its catalog work, and the upload's write checks the mark anyway."""
+        with self._lock:
+            found = self._run_on_upload.get(collection)
+        return found if found is not None else self.run_on_upload(collection)
 
     def analyzer(self, published: Published) -> CustomClassifierAnalyzer | None:
         """The analyzer of the published version, built once per version (versions are

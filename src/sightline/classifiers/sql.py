@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Row, and_, delete, func, insert, select, upda
 from sqlalchemy.exc import IntegrityError
 
 from sightline.classifiers.store import (
+    CHANGE_MARK,
     ClassifierRecord,
     ClassifierVersion,
     Example,
@@ -18,12 +19,16 @@ from sightline.classifiers.store import (
     prediction_feature,
 )
 from sightline.errors import ClassifierExists
+from sightline.storage import change_marks
 from sightline.storage import tables as t
+from sightline.storage.change_marks import ChangeMark
 from sightline.storage.database import Database
 from sightline.storage.records import JSON, ResultIndex
 from sightline.storage.statements import insert_events, upsert
 
 UPDATABLE = frozenset({"description", "run_on_upload", "published_version"})
+# What uploads rely on (`run_on_upload`): changing it renews the classifiers' change mark.
+UPLOAD_DEFAULTS = frozenset({"run_on_upload", "published_version"})
 
 
 def _now() -> datetime:
@@ -97,11 +102,28 @@ class SQLClassifierStore:
             for row in rows
         }
 
+    def run_on_upload(self, collection: str) -> tuple[list[str], ChangeMark]:
+        columns = t.classifiers.c
+        with self.db.read() as conn:
+            mark = change_marks.current(conn, CHANGE_MARK)
+            names = conn.scalars(
+                select(columns.name)
+                .where(
+                    columns.published_version.is_not(None),
+                    columns.run_on_upload,
+                    columns.collection == collection,
+                )
+                .order_by(columns.name)
+            ).all()
+        return list(names), mark
+
     def update(self, classifier_id: str, **changes: Any) -> ClassifierRecord | None:
         unknown = set(changes) - UPDATABLE
         if unknown:
             raise ValueError(f"Not updatable: {', '.join(sorted(unknown))}")
         with self.db.write() as conn:
+            if UPLOAD_DEFAULTS.intersection(changes):
+                change_marks.renew(conn, CHANGE_MARK)
             result = conn.execute(
                 update(t.classifiers)
                 .where(t.classifiers.c.id == classifier_id)
@@ -114,6 +136,7 @@ class SQLClassifierStore:
             record = self._load_optional(conn, classifier_id)
             if record is None:
                 return None
+            change_marks.renew(conn, CHANGE_MARK)
             # Its predictions go with it: a label nobody can retrain must not stay searchable.
             # Only on its collection's images: another collection's classifier of the same
             # name made the others.

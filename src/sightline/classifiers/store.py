@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from sightline.collection import DEFAULT_COLLECTION
+from sightline.storage.change_marks import ChangeMark
 from sightline.storage.records import JSON
 
 PREFIX = "custom:"  # every custom classifier's feature: `custom:NAME`
@@ -53,6 +54,10 @@ class ClassifierVersion:
     finished_at: datetime | None
 
 
+# Renewed by every change to which classifiers are published or attached to uploads.
+CHANGE_MARK = "classifiers"
+
+
 @dataclass(frozen=True)
 class Published:
     """A classifier with a published version: what the pipeline needs, in one cheap read."""
@@ -90,6 +95,10 @@ class ClassifierStore(Protocol):
 
     def published(self, collection: str) -> dict[str, Published]:
         """The collection's classifiers with a published version, by name."""
+
+    def run_on_upload(self, collection: str) -> tuple[list[str], ChangeMark]:
+        """The names of the collection's published classifiers attached to its uploads, and
+        the mark of the classifiers (`CHANGE_MARK`) they were read under."""
 
     def update(self, classifier_id: str, **changes: Any) -> ClassifierRecord | None:
         """Change `description`, `run_on_upload` or `published_version`."""

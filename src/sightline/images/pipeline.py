@@ -14,6 +14,7 @@ from typing import Protocol
 
 from sightline.errors import ConfigurationError, InvalidFeature, SkipFeature
 from sightline.settings import Settings
+from sightline.storage.change_marks import ChangeMark
 from sightline.storage.records import FeatureState, FeatureStatus
 from sightline.vision.base import JSON, Analysis, Analyzer, Artifact, Inputs, Picture
 
@@ -22,6 +23,16 @@ log = logging.getLogger(__name__)
 # Given an artifact and its role ("thumbnail:sizes.256"), store it (blobs are addressed by their
 # sha256, which the result already names).
 ArtifactSink = Callable[[Artifact, str], None]
+
+
+@dataclass(frozen=True)
+class RunOnUpload:
+    """Features every upload to a collection gets beyond the configured defaults, and the mark
+    they were read under (`storage.change_marks`): an upload relying on a kept copy of them is
+    written only while that mark holds."""
+
+    features: list[str]
+    mark: ChangeMark
 
 
 class Features(Protocol):
@@ -34,8 +45,11 @@ class Features(Protocol):
     def of(self, collection: str) -> Mapping[str, Analyzer]:
         """Every analyzer the images of this collection may use, by feature name."""
 
-    def run_on_upload(self, collection: str) -> list[str]:
-        """Features every upload to this collection gets beyond the configured defaults."""
+    def run_on_upload(self, collection: str) -> RunOnUpload:
+        """What every upload to this collection gets beyond the configured defaults, read now."""
+
+    def kept_run_on_upload(self, collection: str) -> RunOnUpload:
+        """`run_on_upload` as this process last read it: current only while its mark holds."""
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from sightline.events import EventType, cloud_event
 from sightline.ids import is_image_id, new_image_id
 from sightline.images.pipeline import (
     Features,
+    RunOnUpload,
     analyze_once,
     default_features,
     resolve_features,
@@ -35,11 +36,15 @@ from sightline.images.pipeline import (
 from sightline.images.store import ImageQuery, ImageStore, ImageVersion
 from sightline.metrics import Metrics
 from sightline.settings import Settings
+from sightline.storage.change_marks import ChangeMark, MarkMoved
 from sightline.storage.records import FeatureState, FeatureStatus, ImageRecord, NewImage
-from sightline.vision import Analyzer, Decoder
+from sightline.vision import Analyzer, Decoder, Picture
 from sightline.vision.thumbnail import THUMBNAIL_SIZES, ThumbnailAnalyzer, ThumbnailResult
 
 MAX_FILENAME_LENGTH = 255
+# Writes tried again with the classifiers read afresh, when what a kept copy chose was changed
+# meanwhile: more than one retry needs classifiers changed again within the upload's write.
+MARK_RETRIES = 3
 log = logging.getLogger(__name__)
 
 
@@ -87,8 +92,10 @@ class ImageService:
     def defaults(self, collection: str) -> list[str]:
         """The features computed when a request about this collection names none: the
         configured set and the collection's classifiers attached to uploads."""
-        extra = self.features.run_on_upload(collection)
-        return list(dict.fromkeys([*self.default_features, *extra]))
+        return self._with_configured(self.features.run_on_upload(collection))
+
+    def _with_configured(self, run_on_upload: RunOnUpload) -> list[str]:
+        return list(dict.fromkeys([*self.default_features, *run_on_upload.features]))
 
     def analyzers(self, collection: str) -> Mapping[str, Analyzer]:
         """The analyzers images of this collection may use."""
@@ -140,7 +147,9 @@ class ImageService:
             )
         self.check_space()
         analyzers = self.analyzers(collection)
-        wanted = resolve_features(features, analyzers, self.defaults(collection))
+        run_on_upload = self.features.kept_run_on_upload(collection)
+        # Checked before any file is read: an unknown feature needs no decoding to be refused.
+        resolve_features(features, analyzers, self._with_configured(run_on_upload))
         client_metadata = self.parse_metadata(metadata)
         pictures, filenames = [], []
         for index, upload in enumerate(uploads):
@@ -163,6 +172,40 @@ class ImageService:
                     exc.message = f"File {index + 1}{name}: {exc.message}"
                 exc.details.update(file_index=index, filename=shown)
                 raise
+        for retry in range(MARK_RETRIES + 1):
+            wanted = resolve_features(features, analyzers, self._with_configured(run_on_upload))
+            # Only a default set relies on the kept classifiers.
+            mark = run_on_upload.mark if features is None else None
+            try:
+                records = self._catalogue(
+                    uploads, pictures, filenames, wanted, client_metadata, mark, collection
+                )
+                break
+            except MarkMoved:
+                if retry == MARK_RETRIES:
+                    raise
+                run_on_upload = self.features.run_on_upload(collection)
+        self.on_event()
+        ingested = [Ingested(record, record.duplicate_of is not None) for record in records]
+        for item in ingested:
+            self.metrics.upload_accepted(item.image.size, duplicate=item.duplicate)
+        return ingested
+
+    def _catalogue(
+        self,
+        uploads: Sequence[Upload],
+        pictures: Sequence[Picture],
+        filenames: Sequence[str | None],
+        wanted: Sequence[str],
+        client_metadata: dict[str, Any],
+        mark: ChangeMark | None,
+        collection: str,
+    ) -> list[ImageRecord]:
+        """Store the validated uploads' blobs and catalogue them (`ImageStore.add_images`);
+        a failed write leaves no blob it wrote behind. `MarkMoved` when `mark` no longer holds,
+        or a feature is gone (a classifier deleted meanwhile)."""
+        analyzers = self.analyzers(collection)
+        pending = [_pending(name, analyzers) for name in wanted]
         new_images = []
         events = []
         for upload, picture, filename in zip(uploads, pictures, filenames, strict=True):
@@ -176,7 +219,7 @@ class ImageService:
                 width=picture.width,
                 height=picture.height,
                 client_metadata=client_metadata,
-                features=[_pending(name, analyzers) for name in wanted],
+                features=pending,
                 collection=collection,
             )
             new_images.append(image)
@@ -202,15 +245,10 @@ class ImageService:
         try:
             for picture in pictures:
                 self.blobs.put(picture.data, picture.sha256)
-            records = self.store.add_images(new_images, events, keeper)
+            return self.store.add_images(new_images, events, keeper, as_of=mark)
         except Exception:
             self._release([p.sha256 for p in pictures])
             raise
-        self.on_event()
-        ingested = [Ingested(record, record.duplicate_of is not None) for record in records]
-        for item in ingested:
-            self.metrics.upload_accepted(item.image.size, duplicate=item.duplicate)
-        return ingested
 
     def _release(self, shas: Sequence[str]) -> None:
         """After a failed catalog write, remove the blobs it wrote that nothing references."""
@@ -364,7 +402,9 @@ class ImageService:
 
 
 def _pending(feature: str, analyzers: Mapping[str, Analyzer]) -> FeatureState:
-    analyzer = analyzers[feature]
+    analyzer = analyzers.get(feature)
+    if analyzer is None:
+        raise MarkMoved(feature)
     return FeatureState(feature, FeatureStatus.PENDING, analyzer.name, analyzer.version)
 
 

@@ -33,7 +33,9 @@ from sightline.images.store import (
     ImageVersion,
 )
 from sightline.indexing import hamming_distance
+from sightline.storage import change_marks
 from sightline.storage import tables as t
+from sightline.storage.change_marks import ChangeMark
 from sightline.storage.database import Database
 from sightline.storage.group_commit import GroupCommit
 from sightline.storage.records import (
@@ -120,6 +122,7 @@ class NewImages:
     images: Sequence[NewImage]
     events: Sequence[JSON]
     keeper: BlobKeeper
+    as_of: ChangeMark | None
 
 
 class SQLImageStore:
@@ -135,9 +138,14 @@ class SQLImageStore:
         self._grouped_additions = GroupCommit(db, self._add_images) if db.is_sqlite else None
 
     def add_images(
-        self, images: Sequence[NewImage], events: Sequence[JSON], keeper: BlobKeeper
+        self,
+        images: Sequence[NewImage],
+        events: Sequence[JSON],
+        keeper: BlobKeeper,
+        *,
+        as_of: ChangeMark | None = None,
     ) -> list[ImageRecord]:
-        addition = NewImages(images, events, keeper)
+        addition = NewImages(images, events, keeper, as_of)
         if self._grouped_additions is not None:
             return self._grouped_additions.submit(addition)
         with self.db.write() as conn:
@@ -148,6 +156,8 @@ class SQLImageStore:
     ) -> list[list[ImageRecord]]:
         """Write `additions` as if one after the other, with one statement for all their rows
         of a table where it can."""
+        for mark in {addition.as_of for addition in additions if addition.as_of is not None}:
+            change_marks.check(conn, mark)
         now = _now()
         # Lock blob rows in one global order so concurrent batches cannot deadlock.
         for sha256 in sorted({image.sha256 for addition in additions for image in addition.images}):

@@ -9,6 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from sightline.storage.change_marks import ChangeMark
 from sightline.storage.records import (
     JSON,
     BlobKeeper,
@@ -58,11 +59,17 @@ class ImageStore(Protocol):
     an image of another collection is not there, exactly like a missing one."""
 
     def add_images(
-        self, images: Sequence[NewImage], events: Sequence[JSON], keeper: BlobKeeper
+        self,
+        images: Sequence[NewImage],
+        events: Sequence[JSON],
+        keeper: BlobKeeper,
+        *,
+        as_of: ChangeMark | None = None,
     ) -> list[ImageRecord]:
         """Insert all images (or none), each with its original's blob reference and events. An
         image is a duplicate of the first image of its collection with the same bytes. Its
-        features are pending: none has a result yet."""
+        features are pending: none has a result yet. With `as_of`, only while that mark holds
+        (`MarkMoved` otherwise): the features were chosen from a kept copy."""
 
     def get_image(self, image_id: str, collection: str | None = None) -> ImageRecord | None:
         """The image with its results, read in one query."""

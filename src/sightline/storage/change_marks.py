@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from sightline.storage import tables as t
 from sightline.storage.statements import upsert
@@ -23,6 +23,10 @@ from sightline.storage.statements import upsert
 class ChangeMark:
     name: str  # what changed, e.g. "classifiers"
     token: str | None  # None: it never changed since the catalog was made
+
+
+# Built once, its value bound per call: compiled once too, as it is read by every upload.
+READ_MARK = select(t.catalog_state.c.value).where(t.catalog_state.c.key == bindparam("key"))
 
 
 class MarkMoved(Exception):
@@ -47,8 +51,7 @@ def renew(conn: Connection, name: str) -> None:
 def current(conn: Connection, name: str) -> ChangeMark:
     """`name`'s mark now; read it before what it guards, so a change between the two reads
     leaves an older mark, which `check` then refuses."""
-    state = t.catalog_state.c
-    return ChangeMark(name, conn.scalar(select(state.value).where(state.key == _key(name))))
+    return ChangeMark(name, conn.scalar(READ_MARK, {"key": _key(name)}))
 
 
 def check(conn: Connection, mark: ChangeMark) -> None:

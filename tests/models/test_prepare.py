@@ -31,11 +31,20 @@ from sightline.models.specs import BUILTIN
 PREPARED = [
     "efficientnet-lite0",
     "movenet-multipose",
+    "faceres",
     "all-minilm-l6-v2",
     "pp-ocr-det-int8",
     "centerface-int8",
 ]
-SCRIPTS = ("efficientnet_lite0.py", "tfjs_graph.py", "minilm.py", "int8.py", "int8.py")
+# One per prepared model, in order.
+SCRIPTS = (
+    "efficientnet_lite0.py",
+    "tfjs_graph.py",
+    "tfjs_graph.py",
+    "minilm.py",
+    "int8.py",
+    "int8.py",
+)
 WORDNET = Path("/usr/share/wordnet")
 
 # Stands in for every converter: logs its command line, fails on request with a message on
@@ -90,7 +99,8 @@ def install_fake_converters(folder: Path, monkeypatch: pytest.MonkeyPatch, log: 
 def make_sources(folder: Path) -> Sources:
     human_models = folder / "human-models"
     human_models.mkdir(exist_ok=True)
-    (human_models / "movenet-multipose.json").write_text("{}")
+    for graph in ("movenet-multipose", "faceres"):
+        (human_models / f"{graph}.json").write_text("{}")
     return Sources(Path(sys.executable), human_models, WORDNET)
 
 
@@ -157,6 +167,7 @@ def test_prepare_converts_every_pending_model_and_records_it(
     assert [run[:2] for run in converters.runs()] == [
         ["efficientnet_lite0.py", "-"],
         ["tfjs_graph.py", str(tmp_path / "human-models" / "movenet-multipose.json")],
+        ["tfjs_graph.py", str(tmp_path / "human-models" / "faceres.json")],
         ["minilm.py", "-"],
         ["int8.py", "text-detector"],
         ["int8.py", "faces"],
@@ -171,6 +182,7 @@ def test_prepared_json_records_the_recipe_and_every_files_checksum(model_dir: Pa
     expected_files = {
         "efficientnet-lite0": ["labels.json", "model.onnx"],
         "movenet-multipose": ["model.onnx"],
+        "faceres": ["model.onnx"],
         "all-minilm-l6-v2": ["model.onnx"],
         "pp-ocr-det-int8": ["model.onnx"],
         "centerface-int8": ["model.onnx"],
@@ -233,6 +245,7 @@ def test_only_a_model_from_an_older_recipe_is_converted_again(
     assert [outcome.action for outcome in outcomes] == [
         "up to date",
         "prepared",
+        "up to date",
         "up to date",
         "up to date",
         "up to date",
@@ -325,7 +338,8 @@ def silent_converters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Source
     monkeypatch.setattr(prepare_module, "CONVERTERS", folder)
     human = tmp_path / "hm"
     human.mkdir()
-    (human / "movenet-multipose.json").write_text("{}")
+    for graph in ("movenet-multipose", "faceres"):
+        (human / f"{graph}.json").write_text("{}")
     return Sources(Path(sys.executable), human, Path("/usr/share/wordnet"))
 
 

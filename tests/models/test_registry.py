@@ -17,6 +17,7 @@ PACKAGED = {"centerface", "pp-ocr", "nudenet-320n"}
 PREPARED = {
     "efficientnet-lite0",
     "movenet-multipose",
+    "faceres",
     "all-minilm-l6-v2",
     "pp-ocr-det-int8",
     "centerface-int8",

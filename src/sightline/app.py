@@ -23,6 +23,7 @@ from sightline.classifiers.jobs import TrainJob
 from sightline.classifiers.service import ClassifierService
 from sightline.disk_space import FreeSpaceFloor
 from sightline.events import JobKind
+from sightline.faces.service import FaceService
 from sightline.health import Component, Degraded, readiness
 from sightline.images.analysis import Analyst
 from sightline.images.backfill import RequestFeatureJob, request_reindex
@@ -151,6 +152,10 @@ class Sightline:
             self.analyzers.bundled,
             semantic_threshold=settings.semantic_threshold,
         )
+        self.face_index = VectorSearch(self.stores.faces, settings.index_dir() / "faces")
+        self.faces = FaceService(
+            self.stores.faces, self.face_index, self.service, settings.face_match_distance
+        )
         # Webhooks: sent from every process that runs workers, by its dispatcher.
         self.dispatcher = Dispatcher(settings, self.stores.subscriptions, self.metrics)
         self.subscriptions = SubscriptionService(
@@ -166,7 +171,12 @@ class Sightline:
             self.stores.events,
             {
                 JobKind.ANALYZE: Analyst(
-                    self.stores.images, self.blobs, self.analyzers, self.metrics, decoder
+                    self.stores.images,
+                    self.blobs,
+                    self.analyzers,
+                    self.metrics,
+                    decoder,
+                    on_analysed=self.faces.on_analysed,
                 ),
                 JobKind.TRAIN: TrainJob(
                     self.stores.classifiers, self.stores.vectors, self.service, embedding_model
@@ -373,5 +383,6 @@ class Sightline:
         self.dispatcher.stop(timeout=self.settings.webhook_timeout_seconds + 10)
         self.queue.close()
         self.vectors.close()
+        self.face_index.close()
         self.stores.close()
         self.models.close()

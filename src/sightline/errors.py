@@ -236,6 +236,18 @@ class KeyNotFound(NotFound):
     code = "KeyNotFound"
 
 
+class FaceNotFound(NotFound):
+    code = "FaceNotFound"
+
+
+class PersonNotFound(NotFound):
+    code = "PersonNotFound"
+
+
+class ClusterNotFound(NotFound):
+    code = "ClusterNotFound"
+
+
 class NotReady(SightlineError):
     status_code = 409
     code = "NotReady"

@@ -18,12 +18,24 @@ MIN_LABEL_CONFIDENCE = 0.5
 
 
 @dataclass(frozen=True)
+class FaceEntry:
+    """A face and its descriptor: `position` in the result's faces, `box` as `(x, y, w, h)` in
+    the result's pixels."""
+
+    position: int
+    box: tuple[int, int, int, int]
+    confidence: float
+    vector: Sequence[float]
+
+
+@dataclass(frozen=True)
 class IndexEntries:
     """`labels`: predicted labels (the documents' strongest column). `tags`: descriptive words
     with their confidence (the documents put sure ones apart from weak ones). `synonyms`: other
     words for the tags, indexed below them. `text`: lines of text read in the picture. `phash`:
     the perceptual hash near duplicates are found by. `vector`: the vector nearest-neighbour
-    search ranks by."""
+    search ranks by. `faces`: the faces that face search, people and clusters are made of
+    (none found is an empty list, not None)."""
 
     labels: Sequence[str] = ()
     tags: Sequence[tuple[str, float]] = ()
@@ -31,6 +43,7 @@ class IndexEntries:
     text: Sequence[str] = ()
     phash: str | None = None
     vector: Sequence[float] | None = None
+    faces: Sequence[FaceEntry] | None = None  # None: the result has no faces to give
 
 
 # (feature name, stored result) -> its entries; None when nothing here knows the feature.

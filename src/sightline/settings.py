@@ -31,6 +31,13 @@ DEFAULT_FEATURES = (
 )
 
 
+# Two faces nearer than this cosine distance are taken for the same person. The same face
+# through altered copies (flip, JPEG q20, brightness, rotation, blur, half resolution) measured
+# under 0.25 apart, different people over 0.50 (tests/vision/test_face_embedding.py); three
+# photos of one person against others separated at 0.35-0.40 (README, Faces).
+DEFAULT_FACE_MATCH_DISTANCE = 0.35
+
+
 class Settings(BaseSettings):
     """Every field is documented in the README; `tests/test_docs.py` keeps the two in step."""
 
@@ -141,6 +148,15 @@ class Settings(BaseSettings):
         False,
         description="`GET /metrics` needs an API key (any scope) like `/v1`; off: it is open, "
         "like the health checks.",
+    )
+    face_match_distance: float = Field(
+        DEFAULT_FACE_MATCH_DISTANCE,
+        gt=0,
+        lt=2,
+        description="Two faces (`face_embedding` descriptors) nearer than this cosine distance "
+        "are taken for the same person: by face search unless a request says otherwise, and "
+        "when new faces are grouped into clusters and matched to enrolled people. The same face "
+        "through altered copies measured under 0.25, different people over 0.35.",
     )
     max_upload_bytes: int = Field(
         50 * 1024 * 1024, gt=0, description="Largest accepted image file."

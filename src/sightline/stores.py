@@ -16,6 +16,7 @@ from sightline.classifiers.features import index_entries
 from sightline.classifiers.sql import SQLClassifierStore
 from sightline.facades.azure_cv.reads import SQLReadOperations
 from sightline.facades.custom_vision.tags import SQLTagStore
+from sightline.faces.sql import SQLFaceStore
 from sightline.images.sql import SQLImageStore
 from sightline.images.uploads import SQLUploadStore
 from sightline.indexing import Indexer
@@ -71,6 +72,7 @@ class Stores:
     events: SQLEventLog
     text: SQLTextSearch
     vectors: SQLVectorStore
+    faces: SQLFaceStore
     uploads: SQLUploadStore
     classifiers: SQLClassifierStore
     subscriptions: SQLSubscriptionStore
@@ -85,12 +87,14 @@ class Stores:
         analyzer, user model and custom classifier declares)."""
         text = SQLTextSearch(db, indexer)
         vectors = SQLVectorStore(db, indexer)
+        faces = SQLFaceStore(db, indexer)
         return cls(
             db=db,
-            images=SQLImageStore(db, indexes=(text, vectors)),
+            images=SQLImageStore(db, indexes=(text, vectors, faces)),
             events=SQLEventLog(db),
             text=text,
             vectors=vectors,
+            faces=faces,
             uploads=SQLUploadStore(db),
             classifiers=SQLClassifierStore(db, text),
             subscriptions=SQLSubscriptionStore(db),

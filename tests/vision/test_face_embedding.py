@@ -18,8 +18,8 @@ from skimage import data
 
 from sightline.models import Models
 from sightline.vision import Picture, decode
+from sightline.settings import DEFAULT_FACE_MATCH_DISTANCE as DEFAULT_MATCH_DISTANCE
 from sightline.vision.face_embedding import (
-    DEFAULT_MATCH_DISTANCE,
     DIMENSIONS,
     MODEL,
     FaceEmbeddingAnalyzer,

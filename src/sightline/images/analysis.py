@@ -3,7 +3,7 @@ outcome with its artifacts (thumbnails) and index entries."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 
 from pydantic import ValidationError
@@ -52,12 +52,16 @@ class Analyst:
         features: Features,
         metrics: Metrics,
         decoder: Decoder,
+        on_analysed: Callable[[str, Sequence[FeatureState]], None] = lambda _id, _states: None,
     ) -> None:
         self.images = images
         self.blobs = blobs
         self.features = features
         self.metrics = metrics
         self.decoder = decoder
+        # Told each stored analysis (image id, outcomes): what acts on results once they are
+        # stored (faces are grouped).
+        self.on_analysed = on_analysed
 
     def process(self, job: Job) -> None:
         image_id: str = job.payload["image_id"]
@@ -112,6 +116,7 @@ class Analyst:
             derived_event_id(job.id, "finished"),
             phash=phash,
         )
+        self.on_analysed(image_id, outcomes)
 
     def give_up(self, job: Job, error: str) -> None:
         """The job is dead-lettered: its unfinished features fail with the last error."""

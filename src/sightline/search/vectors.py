@@ -196,6 +196,22 @@ class VectorSearch:
     def close(self) -> None:
         self.save()
 
+    def drop(self) -> None:
+        """Forget every space and delete every snapshot: after the catalog's rows went (a
+        purge), nothing of them may stay in memory or on disk."""
+        with self._lock:
+            spaces = list(self._spaces.values())
+            self._spaces.clear()
+        for space in spaces:
+            with space.syncing, space.lock:
+                space.indexes.clear()
+                space.keys.clear()
+                space.images.clear()
+                space.collections.clear()
+        if self.folder is not None and self.folder.is_dir():
+            for meta_path in self.folder.glob("*.json"):
+                _delete_snapshot(self.folder, meta_path.stem)
+
     # -- catching up -----------------------------------------------------------------------
 
     def _space(self, feature: str, version: str) -> _Space:

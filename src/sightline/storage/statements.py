@@ -64,7 +64,7 @@ def _upsert_statement(
 
 # One advisory lock key per table whose seq readers follow; a transaction that takes both takes
 # the vector one first (finish_features stores vectors, then its completion event).
-SEQ_LOCKS = {t.image_vectors.name: 7316456, t.events.name: 7316457}
+SEQ_LOCKS = {t.image_vectors.name: 7316456, t.events.name: 7316457, t.faces.name: 7316458}
 
 
 def hold_seq_order(conn: Connection, table: Any) -> None:

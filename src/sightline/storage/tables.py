@@ -467,6 +467,58 @@ def is_hand_made(name: str | None, type_: str) -> bool:
     return type_ == "index" and name.startswith(HNSW_INDEX_PREFIX)
 
 
+# People a collection's faces are known as (`sightline.faces`).
+people = Table(
+    "people",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    collection_column(),
+    Column("name", String(256), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_people_collection_name", "collection", "name"),
+)
+
+# A face with its descriptor, from an image's `face_embedding` result: biometric data, deleted
+# with its image, its person, on request, or by `sightline faces purge`. `seq` orders writes, so
+# the in-process indexes catch up by it (as for `image_vectors`). `cluster_id`: the faces taken
+# for one unknown person (none until the face is grouped); `person_id`: who the face is, said by
+# a user (`enrolled`) or matched to an enrolled face.
+faces = Table(
+    "faces",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("id", String(40), nullable=False),
+    Column("image_id", String(40), ForeignKey("images.id", ondelete="CASCADE"), nullable=False),
+    collection_column(),
+    Column("feature", String(64), nullable=False),  # whose result the face is in
+    Column("position", SmallInteger, nullable=False),  # in that result's `faces`
+    Column("box", JSON, nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("vector", LargeBinary, nullable=False),
+    Column("cluster_id", String(40)),
+    Column("person_id", String(40), ForeignKey("people.id", ondelete="SET NULL")),
+    Column("enrolled", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("id", name="uq_faces_id"),
+    UniqueConstraint("image_id", "feature", "position", name="uq_faces_image_position"),
+    Index("ix_faces_version_seq", "version", "seq"),
+    Index("ix_faces_collection_cluster", "collection", "cluster_id"),
+    Index("ix_faces_person", "person_id"),
+    sqlite_autoincrement=True,
+)
+
+# "Not the same": a face that must not join this cluster, or be matched to this person, again.
+face_separations = Table(
+    "face_separations",
+    metadata,
+    Column("face_id", String(40), ForeignKey("faces.id", ondelete="CASCADE"), primary_key=True),
+    Column("other_id", String(40), primary_key=True),  # a cluster's or a person's id
+)
+
 __all__ = [
     "api_keys",
     "blob_refs",
@@ -479,12 +531,15 @@ __all__ = [
     "deliveries",
     "delivery_attempts",
     "events",
+    "face_separations",
+    "faces",
     "feature_results",
     "image_phashes",
     "image_vectors",
     "images",
     "is_hand_made",
     "metadata",
+    "people",
     "phash_bands",
     "read_operations",
     "subscriptions",

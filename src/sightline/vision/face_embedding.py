@@ -25,6 +25,7 @@ import numpy.typing as npt
 from PIL import Image
 from pydantic import ConfigDict
 
+from sightline.indexing import FaceEntry, IndexEntries
 from sightline.models import Models
 from sightline.vision import geometry
 from sightline.vision.base import Analysis, Inputs, Picture, ResultPart, analyzer_version
@@ -38,10 +39,6 @@ INPUT_SIDE = 224
 DIMENSIONS = 1024
 MARGIN = 10  # pixels around the detector's box, as the model's own training cropped
 BGR_MEANS = np.array([103.939, 116.779, 123.68], np.float32)
-# Two faces nearer than this cosine distance are taken for the same person. The same face
-# through altered copies (flip, JPEG q20, brightness, rotation, blur, half resolution) stays
-# under 0.25; different people measured 0.35-0.40 apart at the nearest (../README.md, Faces).
-DEFAULT_MATCH_DISTANCE = 0.35
 DESCRIPTOR = "global_pooling/Mean"  # the graph's other outputs guess gender and age: unused
 
 Floats = npt.NDArray[np.float32]
@@ -66,6 +63,15 @@ class FaceDescriptor(ResultPart):
 class FaceEmbeddingResult(geometry.ModelResult):
     dimensions: int
     faces: list[FaceDescriptor]
+
+    def index_entries(self) -> IndexEntries:
+        return IndexEntries(
+            faces=[
+                FaceEntry(n, (f.box.x, f.box.y, f.box.w, f.box.h), f.confidence, f.vector)
+                for n, f in enumerate(self.faces)
+                if f.vector  # an emptied vector: the face's descriptor was deleted
+            ]
+        )
 
 
 class FaceEmbeddingAnalyzer:

@@ -1,0 +1,351 @@
+"""Use cases of faces across images: search, people, clusters, deletion. The API and the CLI
+call these.
+
+Faces come from the opt-in `face_embedding` feature (`vision/face_embedding.py`); the image
+store writes them with the result (`faces/sql.py`). After an analysis stores some, `group_new`
+puts each new face in the cluster of its nearest grouped face within the match distance (or a
+new cluster of its own) and gives it that face's person: incremental, one nearest-neighbour
+search per new face, never a recomputation of every cluster. A face is only ever compared
+with faces of its own collection, and of the same analyzer version.
+
+Deleting a face, a person (with its faces) or an image removes the descriptors from the
+catalog, from the results they came from, and from this process's index; other processes'
+indexes drop a deleted face when a search finds it, and on restart.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from sightline.errors import (
+    ClusterNotFound,
+    FaceNotFound,
+    InvalidParameter,
+    PersonNotFound,
+)
+from sightline.faces.sql import SQLFaceStore
+from sightline.faces.store import (
+    CLUSTER_PREFIX,
+    PERSON_PREFIX,
+    ClusterRecord,
+    FaceQuery,
+    FaceRecord,
+    PersonRecord,
+)
+from sightline.ids import time_sorted_id
+from sightline.images.service import ImageService
+from sightline.search.vectors import VectorSearch
+from sightline.storage.records import FeatureState, FeatureStatus, Vector
+
+log = logging.getLogger(__name__)
+
+FEATURE = "face_embedding"
+NEIGHBOURS = 8  # nearest faces a new face is compared with when grouped
+GROUP_BATCH = 200
+MAX_NAME_LENGTH = 256
+
+
+@dataclass(frozen=True)
+class Match:
+    face: FaceRecord
+    distance: float  # cosine distance: 0 is the same descriptor
+
+
+@dataclass(frozen=True)
+class FaceSearchResult:
+    box: dict[str, int]  # the query face's, in the query image's pixels (None for a face id)
+    confidence: float
+    matches: list[Match]
+
+
+class FaceService:
+    def __init__(
+        self,
+        store: SQLFaceStore,
+        index: VectorSearch,
+        images: ImageService,
+        match_distance: float,
+    ) -> None:
+        self.store = store
+        self.index = index  # a face id stands where `VectorSearch` names an image id
+        self.images = images
+        self.match_distance = match_distance
+
+    # -- search ----------------------------------------------------------------------------
+
+    def search_by_face(
+        self, face_id: str, *, collection: str | None, max_distance: float | None, limit: int
+    ) -> FaceSearchResult:
+        found = self.store.descriptor(face_id)
+        if found is None or (collection is not None and found[0].collection != collection):
+            raise FaceNotFound(f"No face with id {face_id!r}.")
+        face, vector = found
+        matches = self._nearest(
+            vector, face.version, face.collection, max_distance, limit, exclude={face.id}
+        )
+        box = {"x": face.box.x, "y": face.box.y, "w": face.box.w, "h": face.box.h}
+        return FaceSearchResult(box, face.confidence, matches)
+
+    def search_by_image(
+        self, data: bytes, *, collection: str, max_distance: float | None, limit: int
+    ) -> list[FaceSearchResult]:
+        """Every face of the picture (found as the `face_embedding` feature finds them), each
+        with its matches among the collection's faces."""
+        analysis = self.images.analyze_now(data, [FEATURE], collection=collection)
+        outcome = analysis["features"][FEATURE]
+        if outcome["status"] != FeatureStatus.DONE:
+            error = outcome["error"] or {}
+            raise InvalidParameter(
+                f"The picture's faces could not be read: {error.get('message', 'failed')}"
+            )
+        result = outcome["result"]
+        return [
+            FaceSearchResult(
+                face["box"],
+                face["confidence"],
+                self._nearest(
+                    np.asarray(face["vector"], np.float32),
+                    outcome["version"],
+                    collection,
+                    max_distance,
+                    limit,
+                ),
+            )
+            for face in result["faces"]
+        ]
+
+    def _nearest(
+        self,
+        vector: npt.ArrayLike,
+        version: str,
+        collection: str,
+        max_distance: float | None,
+        limit: int,
+        exclude: set[str] | None = None,
+    ) -> list[Match]:
+        threshold = self.match_distance if max_distance is None else max_distance
+        hits = self.index.nearest(
+            FEATURE, version, vector, limit, exclude=exclude or (), collection=collection
+        )
+        close = [(face_id, 1.0 - score) for face_id, score in hits if 1.0 - score <= threshold]
+        records = self.store.faces_by_id([face_id for face_id, _ in close])
+        gone = [face_id for face_id, _ in close if face_id not in records]
+        if gone:
+            self.index.forget(FEATURE, version, gone)
+        return [
+            Match(records[face_id], round(max(distance, 0.0), 4))
+            for face_id, distance in close
+            if face_id in records
+        ]
+
+    # -- faces -----------------------------------------------------------------------------
+
+    def face(self, face_id: str, *, collection: str | None) -> FaceRecord:
+        found = self.store.faces_by_id([face_id]).get(face_id)
+        if found is None or (collection is not None and found.collection != collection):
+            raise FaceNotFound(f"No face with id {face_id!r}.")
+        return found
+
+    def faces(self, query: FaceQuery) -> list[FaceRecord]:
+        return self.store.faces(query)
+
+    def delete_face(self, face_id: str, *, collection: str | None) -> None:
+        self.face(face_id, collection=collection)
+        self._forget(self.store.delete_faces([face_id]))
+
+    def not_the_same(self, face_id: str, *, collection: str | None) -> FaceRecord:
+        """The face is not the person of its cluster: it leaves the cluster for one of its own,
+        loses a matched person, and is never grouped or matched with either again."""
+        face = self.face(face_id, collection=collection)
+        self.store.move([face.id], [new_cluster_id()], separate=True)
+        self.store.unmatch(face.id)  # a person a user enrolled it as, too
+        return self.face(face_id, collection=collection)
+
+    def _forget(self, deleted: Sequence[FaceRecord]) -> None:
+        by_version: dict[str, list[str]] = {}
+        for face in deleted:
+            by_version.setdefault(face.version, []).append(face.id)
+        for version, face_ids in by_version.items():
+            self.index.forget(FEATURE, version, face_ids)
+
+    # -- grouping --------------------------------------------------------------------------
+
+    def on_analysed(self, _image_id: str, outcomes: Sequence[FeatureState]) -> None:
+        """After an analysis is stored: group the faces it added. A failure leaves them to the
+        next grouping (the next analysis, or a listing of clusters): the analysis stands."""
+        if any(o.feature == FEATURE and o.status is FeatureStatus.DONE for o in outcomes):
+            try:
+                self.group_new()
+            except Exception:
+                log.exception("Could not group new faces; the next grouping will.")
+
+    def group_new(self) -> int:
+        """Group every face not yet in a cluster (see the module docstring); answers how many."""
+        grouped = 0
+        while True:
+            batch = self.store.ungrouped(GROUP_BATCH)
+            for face, vector in batch:
+                self._group(face, vector)
+            grouped += len(batch)
+            if len(batch) < GROUP_BATCH:
+                return grouped
+
+    def _group(self, face: FaceRecord, vector: Vector) -> None:
+        separated = self.store.separated(face.id)
+        neighbours = self._nearest(
+            vector, face.version, face.collection, None, NEIGHBOURS, exclude={face.id}
+        )
+        cluster_id = next(
+            (
+                match.face.cluster_id
+                for match in neighbours
+                if match.face.cluster_id is not None and match.face.cluster_id not in separated
+            ),
+            None,
+        )
+        person_id = next(
+            (
+                match.face.person_id
+                for match in neighbours
+                if match.face.person_id is not None and match.face.person_id not in separated
+            ),
+            None,
+        )
+        self.store.group(face.id, cluster_id or new_cluster_id(), person_id)
+
+    # -- clusters --------------------------------------------------------------------------
+
+    def clusters(
+        self, *, collection: str | None, after_id: str | None, limit: int
+    ) -> list[ClusterRecord]:
+        self.group_new()
+        return self.store.clusters(collection, after_id, limit)
+
+    def cluster(self, cluster_id: str, *, collection: str | None) -> ClusterRecord:
+        found = self.store.cluster(cluster_id, collection)
+        if found is None:
+            raise ClusterNotFound(f"No cluster with id {cluster_id!r}.")
+        return found
+
+    def name_cluster(
+        self, cluster_id: str, *, name: str | None, person_id: str | None, collection: str | None
+    ) -> PersonRecord:
+        """The cluster's faces are this person (an existing one, or a new one named `name`)."""
+        cluster = self.cluster(cluster_id, collection=collection)
+        faces = self.store.faces(
+            FaceQuery(cluster.collection, cluster_id=cluster_id, limit=cluster.faces)
+        )
+        if person_id is not None:
+            person = self.person(person_id, collection=cluster.collection)
+        else:
+            person = self.create_person(checked_name(name), [], collection=cluster.collection)
+        self.store.enrol(person.id, [face.id for face in faces])
+        return self.person(person.id, collection=cluster.collection)
+
+    def merge(
+        self, cluster_id: str, others: Sequence[str], *, collection: str | None
+    ) -> ClusterRecord:
+        target = self.cluster(cluster_id, collection=collection)
+        for other in others:
+            self.cluster(other, collection=target.collection)
+        self.store.merge_clusters(
+            target.id, [o for o in others if o != target.id], target.collection
+        )
+        return self.cluster(target.id, collection=collection)
+
+    def split(
+        self, cluster_id: str, face_ids: Sequence[str], *, collection: str | None
+    ) -> ClusterRecord:
+        """These faces of the cluster make a new cluster, marked "not the same" as the old."""
+        cluster = self.cluster(cluster_id, collection=collection)
+        faces = self.store.faces_by_id(face_ids)
+        strays = [f for f in face_ids if f not in faces or faces[f].cluster_id != cluster.id]
+        if strays or not face_ids:
+            raise InvalidParameter(
+                f"Not faces of cluster {cluster_id!r}: {', '.join(strays) or 'none given'}."
+            )
+        target = new_cluster_id()
+        self.store.move(list(face_ids), [target] * len(face_ids), separate=True)
+        return self.cluster(target, collection=collection)
+
+    # -- people ----------------------------------------------------------------------------
+
+    def create_person(
+        self, name: str | None, face_ids: Sequence[str], *, collection: str
+    ) -> PersonRecord:
+        person_id = time_sorted_id(PERSON_PREFIX)
+        self._check_faces(face_ids, collection)
+        self.store.create_person(person_id, checked_name(name), collection)
+        if face_ids:
+            self.store.enrol(person_id, face_ids)
+        return self.person(person_id, collection=collection)
+
+    def person(self, person_id: str, *, collection: str | None) -> PersonRecord:
+        found = self.store.person(person_id, collection)
+        if found is None:
+            raise PersonNotFound(f"No person with id {person_id!r}.")
+        return found
+
+    def people(
+        self, *, collection: str | None, after_id: str | None, limit: int
+    ) -> list[PersonRecord]:
+        return self.store.people(collection, after_id, limit)
+
+    def rename(self, person_id: str, name: str | None, *, collection: str | None) -> PersonRecord:
+        self.person(person_id, collection=collection)
+        renamed = self.store.rename_person(person_id, checked_name(name))
+        if renamed is None:
+            raise PersonNotFound(f"No person with id {person_id!r}.")
+        return renamed
+
+    def enrol(
+        self, person_id: str, face_ids: Sequence[str], *, collection: str | None
+    ) -> PersonRecord:
+        person = self.person(person_id, collection=collection)
+        self._check_faces(face_ids, person.collection)
+        self.store.enrol(person.id, face_ids)
+        return self.person(person_id, collection=collection)
+
+    def person_images(
+        self, person_id: str, *, collection: str | None, after_id: str | None, limit: int
+    ) -> list[str]:
+        self.person(person_id, collection=collection)
+        return self.store.person_images(person_id, after_id, limit)
+
+    def delete_person(self, person_id: str, *, collection: str | None) -> None:
+        self.person(person_id, collection=collection)
+        deleted = self.store.delete_person(person_id)
+        if deleted is None:
+            raise PersonNotFound(f"No person with id {person_id!r}.")
+        self._forget(deleted)
+
+    def _check_faces(self, face_ids: Sequence[str], collection: str) -> None:
+        found = self.store.faces_by_id(face_ids)
+        missing = [f for f in face_ids if f not in found or found[f].collection != collection]
+        if missing:
+            raise FaceNotFound(f"No face with id {', '.join(map(repr, missing))}.")
+
+    # -- every face ------------------------------------------------------------------------
+
+    def purge(self) -> tuple[int, int]:
+        """Remove all biometric data: every face, person, mark and `face_embedding` result,
+        and this process's face index with its snapshots. Answers (faces, results) deleted."""
+        deleted = self.store.purge([FEATURE])
+        self.index.drop()
+        return deleted
+
+
+def new_cluster_id() -> str:
+    return time_sorted_id(CLUSTER_PREFIX)
+
+
+def checked_name(name: str | None) -> str:
+    cleaned = (name or "").strip()
+    if not cleaned or len(cleaned) > MAX_NAME_LENGTH:
+        raise InvalidParameter(f"A person's name is 1-{MAX_NAME_LENGTH} characters.")
+    return cleaned

@@ -1,0 +1,188 @@
+"""Faces across images on both stacks (SQLite + folder + in-process queue; PostgreSQL + S3 +
+Redis), with the real models: uploads analysed with `face_embedding` become faces, grouped into
+clusters as they arrive; search, people, "not the same", and deletion that leaves no descriptor
+behind, in the catalog, the results or the index.
+
+The faces: scikit-image's astronaut and altered copies of it (one person), and its cameraman."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageEnhance, ImageFilter
+from skimage import data
+from sqlalchemy import func, select
+
+from conftest import Backends, serve
+from sightline import Client
+from sightline.app import Sightline
+from sightline.errors import FaceNotFound, PersonNotFound
+from sightline.faces.service import FEATURE
+from sightline.faces.store import FaceQuery
+from sightline.storage import tables as t
+
+FEATURES = "faces,face_embedding"
+
+
+def png(image: Image.Image, format: str = "PNG", **params: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format, **params)
+    return buffer.getvalue()
+
+
+def astronaut() -> Image.Image:
+    return Image.fromarray(data.astronaut())
+
+
+def cameraman() -> Image.Image:
+    return Image.fromarray(data.camera()).convert("RGB")
+
+
+@dataclass
+class Faces:
+    app: Sightline
+    client: Client
+
+    def upload(self, picture: bytes) -> str:
+        image_id: str = self.client.upload(picture)["id"]
+        assert self.client.wait(image_id, timeout=120)["status"] == "done"
+        return image_id
+
+    def face_of(self, image_id: str) -> str:
+        (face,) = self.app.faces.faces(FaceQuery("default", image_id=image_id))
+        return face.id
+
+    def count(self, table: object) -> int:
+        with self.app.stores.db.read() as conn:
+            return int(conn.scalar(select(func.count()).select_from(table)))  # type: ignore[arg-type]
+
+    def indexed(self) -> int:
+        """Faces in this process's face index, every version together."""
+        versions = self.app.stores.faces.vector_versions(FEATURE)
+        return sum(self.app.face_index.refresh(FEATURE, version) for version in versions)
+
+
+@pytest.fixture
+def faces(backends: Backends, tmp_path: Path) -> Iterator[Faces]:
+    settings = backends.settings(
+        tmp_path / "data",
+        workers=1,
+        poll_interval_seconds=0.02,
+        job_lease_seconds=30,
+        default_features=FEATURES,
+    )
+    app = Sightline(settings)
+    try:
+        with serve(app) as running, Client(running.url, timeout=60) as client:
+            yield Faces(app, client)
+    finally:
+        app.close()
+
+
+def test_copies_of_one_face_group_match_and_search_apart_from_another(faces: Faces) -> None:
+    photo = astronaut()
+    original = faces.upload(png(photo))
+    flipped = faces.upload(png(photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
+    jpeg = faces.upload(png(photo, "JPEG", quality=20))
+    other = faces.upload(png(cameraman()))
+    service = faces.app.faces
+    service.group_new()
+
+    same = [faces.face_of(image_id) for image_id in (original, flipped, jpeg)]
+    stranger = faces.face_of(other)
+    records = service.store.faces_by_id([*same, stranger])
+    assert len({records[face_id].cluster_id for face_id in same}) == 1
+    assert records[stranger].cluster_id != records[same[0]].cluster_id
+    clusters = service.clusters(collection="default", after_id=None, limit=10)
+    assert sorted(cluster.faces for cluster in clusters) == [1, 3]
+
+    found = service.search_by_face(same[0], collection="default", max_distance=None, limit=10)
+    assert {match.face.id for match in found.matches} == set(same[1:])
+    assert all(match.distance < service.match_distance for match in found.matches)
+    # A looser threshold reaches the cameraman too; it is farther than every copy.
+    loose = service.search_by_face(same[0], collection="default", max_distance=1.5, limit=10)
+    assert loose.matches[-1].face.id == stranger
+
+    blurred = png(photo.filter(ImageFilter.GaussianBlur(2)))
+    (query,) = service.search_by_image(blurred, collection="default", max_distance=None, limit=10)
+    assert {match.face.id for match in query.matches} == set(same)
+    (elsewhere,) = service.search_by_image(
+        png(photo), collection="beta", max_distance=None, limit=5
+    )
+    assert elsewhere.matches == []  # another collection's faces never match
+
+
+def test_a_person_named_from_one_face_is_matched_in_new_uploads(faces: Faces) -> None:
+    photo = astronaut()
+    first = faces.face_of(faces.upload(png(photo)))
+    copy = faces.face_of(faces.upload(png(photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT))))
+    service = faces.app.faces
+    service.group_new()
+    person = service.create_person("Eileen Collins", [first], collection="default")
+    assert person.faces == 2  # the face, and its cluster's other face, matched
+    assert service.face(copy, collection="default").person_id == person.id
+    assert not service.face(copy, collection="default").enrolled
+
+    later = faces.face_of(faces.upload(png(ImageEnhance.Brightness(photo).enhance(1.4))))
+    face = service.face(later, collection="default")  # grouped as its analysis was stored
+    assert face.person_id == person.id and face.cluster_id is not None
+    images = service.person_images(person.id, collection="default", after_id=None, limit=10)
+    assert len(images) == 3
+
+    # "Not the same": the copy leaves the cluster and the person, for good.
+    separated = service.not_the_same(copy, collection="default")
+    assert separated.person_id is None
+    assert separated.cluster_id != face.cluster_id
+    assert service.person(person.id, collection="default").faces == 2
+
+
+def test_deleting_leaves_no_descriptor_behind(faces: Faces) -> None:
+    photo = astronaut()
+    kept = faces.upload(png(cameraman()))
+    gone = faces.upload(png(photo))
+    copy = faces.upload(png(photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
+    service = faces.app.faces
+    service.group_new()
+    assert faces.count(t.faces) == 3 and faces.indexed() == 3
+
+    # A face alone: its row, its vector in the result, its place in the index.
+    face_id = faces.face_of(gone)
+    service.delete_face(face_id, collection="default")
+    with pytest.raises(FaceNotFound):
+        service.face(face_id, collection="default")
+    result = faces.app.service.get(gone, collection=None).features[FEATURE].result
+    assert result is not None
+    assert result["faces"][0]["vector"] == [] and result["faces"][0]["box"]
+    assert faces.count(t.faces) == 2 and faces.indexed() == 2
+
+    # A person, with its faces.
+    person = service.create_person("Eileen", [faces.face_of(copy)], collection="default")
+    service.delete_person(person.id, collection="default")
+    with pytest.raises(PersonNotFound):
+        service.person(person.id, collection="default")
+    assert faces.count(t.faces) == 1 and faces.count(t.people) == 0 and faces.indexed() == 1
+
+    # An image, with its faces.
+    faces.client.delete(kept)
+    assert faces.count(t.faces) == 0
+    (query,) = service.search_by_image(
+        png(cameraman()), collection="default", max_distance=1.9, limit=5
+    )
+    assert query.matches == []
+
+    # Everything: the results that hold descriptors go too.
+    faces.upload(png(photo))
+    # Results: the emptied ones of the two images kept, and the new one's.
+    assert service.purge() == (1, 3)
+    assert faces.count(t.faces) == 0 and faces.indexed() == 0
+    with faces.app.stores.db.read() as conn:
+        left = conn.scalar(
+            select(func.count())
+            .select_from(t.feature_results)
+            .where(t.feature_results.c.feature == FEATURE)
+        )
+    assert left == 0

@@ -278,6 +278,7 @@ class Sightline:
             settings=self.settings,
             images=self.service,
             classifiers=self.classifiers,
+            faces=self.faces,
             search=self.search,
             uploads=self.uploads,
             subscriptions=self.subscriptions,

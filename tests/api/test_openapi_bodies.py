@@ -142,6 +142,7 @@ WITHOUT_BODY = {
     "POST /v1/classifiers/{key}/versions/{number}/publish",
     "POST /v1/subscriptions/{subscription_id}/deliveries/{delivery_id}/redeliver",
     "POST /v1/subscriptions/{subscription_id}/redeliver",
+    "POST /v1/faces/{face_id}/not-the-same",
 }
 
 

@@ -15,10 +15,12 @@ from sightline.api import (
     docs,
     errors,
     events,
+    faces,
     images,
     links,
     models,
     openapi_examples,
+    people,
     search,
     system,
     uploads,
@@ -75,6 +77,8 @@ def create_api(
     app.include_router(analyze.router, dependencies=protected)
     app.include_router(models.router, dependencies=protected)
     app.include_router(classifier_routes.router, dependencies=protected)
+    app.include_router(faces.router, dependencies=protected)
+    app.include_router(people.router, dependencies=protected)
     app.include_router(search.router, dependencies=protected)
     app.include_router(events.router, dependencies=protected)
     app.include_router(uploads.router, dependencies=protected)

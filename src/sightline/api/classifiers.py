@@ -6,12 +6,11 @@ the caller's collection (`collection`, the key's, or `default`), by id in any it
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from sightline.api import deps
 from sightline.api import openapi_examples as shown
@@ -21,10 +20,9 @@ from sightline.api.openapi_examples import examples
 from sightline.api.routing import StrictJSONRoute
 from sightline.api.schemas import (
     MAX_STORED_INT,
-    RAW_IMAGE,
     RequestBody,
-    image_files_field,
-    standalone_schema,
+    files_or_json,
+    parse_json,
 )
 from sightline.api.scope import ReadCollection, WriteCollection
 from sightline.classifiers.features import Verdict
@@ -57,7 +55,6 @@ Classifiers = Annotated[ClassifierService, deps.part("classifiers")]
 MAX_JSON_BYTES = 4 * 1024 * 1024
 MAX_BATCH = 1000
 KEY = "The classifier's id (`clf_…`) or its name."
-Body_ = TypeVar("Body_", bound=BaseModel)
 
 
 # -- shapes --------------------------------------------------------------------------------------
@@ -266,27 +263,8 @@ class BackfillIn(RequestBody):
     )
 
 
-def _files_or_json(model: type[BaseModel], files: str) -> dict[str, Any]:
-    """The request body of a route that takes image files or a JSON document."""
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": standalone_schema(model)},
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {"file": image_files_field(files)},
-                    }
-                },
-                "image/*": RAW_IMAGE,
-            },
-        }
-    }
-
-
-EXAMPLES_BODY = _files_or_json(ExamplesIn, "Images to store and label (any field name).")
-PREDICT_BODY = _files_or_json(PredictIn, "The one image to predict on.")
+EXAMPLES_BODY = files_or_json(ExamplesIn, "Images to store and label (any field name).")
+PREDICT_BODY = files_or_json(PredictIn, "The one image to predict on.")
 
 
 # -- routes --------------------------------------------------------------------------------------
@@ -375,7 +353,7 @@ async def add_examples(
 ) -> Any:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
-        body = _parse(ExamplesIn, await read_body(request, MAX_JSON_BYTES, PayloadTooLarge))
+        body = parse_json(ExamplesIn, await read_body(request, MAX_JSON_BYTES, PayloadTooLarge))
         items = [(example.image_id, example.labels) for example in body.examples]
         outcomes = await run_in_threadpool(
             classifiers.add_examples, key, items, collection=collection
@@ -535,7 +513,7 @@ async def predict(
 ) -> Any:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
-        body = _parse(PredictIn, await read_body(request, MAX_JSON_BYTES, PayloadTooLarge))
+        body = parse_json(PredictIn, await read_body(request, MAX_JSON_BYTES, PayloadTooLarge))
         return await run_in_threadpool(
             lambda: classifiers.predict(
                 key, collection=collection, image_id=body.image_id, number=version
@@ -568,10 +546,3 @@ def backfill(
     the background."""
     only_missing = (body or BackfillIn()).only_missing
     return ClassifierOut.of(classifiers.backfill(key, only_missing, collection=collection))
-
-
-def _parse(model: type[Body_], raw: bytes) -> Body_:
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:  # answered like every other invalid request body
-        raise RequestValidationError(exc.errors()) from exc

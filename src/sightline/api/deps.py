@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 
 from sightline.api.image_answers import ImageAnswers
 from sightline.classifiers.service import ClassifierService
+from sightline.faces.service import FaceService
 from sightline.health import Component
 from sightline.images.inbox import DirectUploads
 from sightline.images.service import ImageService
@@ -29,6 +30,7 @@ class Services:
     settings: Settings
     images: ImageService
     classifiers: ClassifierService
+    faces: FaceService
     search: SearchService
     uploads: DirectUploads
     subscriptions: SubscriptionService

@@ -610,6 +610,70 @@ PREDICTION = {
 }
 BACKFILL = {"only_missing": True}
 
+# -- faces (the astronaut of scikit-image's samples, and copies of her photo) ---------------------
+
+FACE_ID = "face_01a22a0c4f3e6b9d27c85e1f40a3"
+COPY_FACE_ID = "face_01a22a0c52b81e7f4d96a0c3e5b2"
+CLUSTER_ID = "cluster_01a22a0c5a7d3e91b04f6c28d1e7"
+PERSON_ID = "person_01a22a0d01c4e8b27f5a9d36e0c1"
+FACE_BOX = {"x": 182, "y": 59, "w": 87, "h": 118}
+FACE = {
+    "id": FACE_ID,
+    "image_id": IMAGE_ID,
+    "collection": "default",
+    "box": FACE_BOX,
+    "confidence": 0.9291,
+    "cluster_id": CLUSTER_ID,
+    "person_id": PERSON_ID,
+    "enrolled": True,
+    "version": "1-1",
+    "created_at": ANALYZED_AT,
+}
+COPY_FACE = FACE | {
+    "id": COPY_FACE_ID,
+    "image_id": OTHER_IMAGE_ID,
+    "box": {"x": 242, "y": 59, "w": 89, "h": 118},
+    "confidence": 0.9187,
+    "enrolled": False,
+}
+FACES = {"items": [FACE, COPY_FACE], "next_cursor": None}
+FACE_SEARCH_IN = {"face_id": FACE_ID}
+FACE_SEARCH = {
+    "max_distance": 0.35,
+    "faces": [
+        {
+            "box": FACE_BOX,
+            "confidence": 0.9291,
+            "matches": [{"distance": 0.0341, "face": COPY_FACE}],
+        }
+    ],
+}
+CLUSTER = {
+    "id": CLUSTER_ID,
+    "collection": "default",
+    "faces": 2,
+    "sample": [FACE_ID, COPY_FACE_ID],
+    "person_id": PERSON_ID,
+}
+CLUSTERS = {"items": [CLUSTER], "next_cursor": None}
+CLUSTER_NAME = {"name": "Eileen Collins"}
+CLUSTER_MERGE = {"cluster_ids": ["cluster_01a22a0d2e9f5c13a7b48d60e2f9"]}
+CLUSTER_SPLIT = {"face_ids": [COPY_FACE_ID]}
+PERSON_IN = {"name": "Eileen Collins", "face_ids": [FACE_ID]}
+PERSON_PATCH = {"name": "Eileen M. Collins"}
+PERSON_FACES = {"face_ids": [COPY_FACE_ID]}
+PERSON = {
+    "id": PERSON_ID,
+    "collection": "default",
+    "name": "Eileen Collins",
+    "faces": 2,
+    "images": 2,
+    "created_at": ANALYZED_AT,
+    "updated_at": ANALYZED_AT,
+}
+PEOPLE = {"items": [PERSON], "next_cursor": None}
+PERSON_IMAGES = {"items": [IMAGE], "next_cursor": None}
+
 # -- direct uploads ------------------------------------------------------------------------------
 
 UPLOAD_IN = {

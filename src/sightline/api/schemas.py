@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Self, Union
+from typing import Annotated, Any, Self, TypeVar, Union
 
 from fastapi import Query
+from fastapi.exceptions import RequestValidationError
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -16,6 +17,7 @@ from pydantic import (
     Field,
     GetJsonSchemaHandler,
     TypeAdapter,
+    ValidationError,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
@@ -58,6 +60,8 @@ def image_files_field(description: str) -> dict[str, Any]:
     }
 
 
+Parsed = TypeVar("Parsed", bound=BaseModel)
+
 # A body that is an image file itself: a raw upload, or an original or thumbnail answered.
 RAW_IMAGE = {"schema": {"type": "string", "format": "binary"}}
 
@@ -79,6 +83,34 @@ def standalone_schema(model: type[BaseModel]) -> dict[str, Any]:
 
     result: dict[str, Any] = inline(schema)
     return result
+
+
+def files_or_json(model: type[BaseModel], files: str) -> dict[str, Any]:
+    """The request body of a route that takes image files or a JSON document (`model`)."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": standalone_schema(model)},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": image_files_field(files)},
+                    }
+                },
+                "image/*": RAW_IMAGE,
+            },
+        }
+    }
+
+
+def parse_json(model: type[Parsed], raw: bytes) -> Parsed:
+    """A JSON body read by the route itself (`files_or_json`), refused like every other
+    invalid request body."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from exc
 
 
 class RequestBody(BaseModel):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from PIL import Image, ImageEnhance, ImageFilter
 from skimage import data
 from sqlalchemy import func, select
@@ -20,6 +21,7 @@ from sqlalchemy import func, select
 from conftest import Backends, serve
 from sightline import Client
 from sightline.app import Sightline
+from sightline.cli.root import main
 from sightline.errors import FaceNotFound, PersonNotFound
 from sightline.faces.service import FEATURE
 from sightline.faces.store import FaceQuery
@@ -61,9 +63,9 @@ class Faces:
             return int(conn.scalar(select(func.count()).select_from(table)))  # type: ignore[arg-type]
 
     def indexed(self) -> int:
-        """Faces in this process's face index, every version together."""
-        versions = self.app.stores.faces.vector_versions(FEATURE)
-        return sum(self.app.face_index.refresh(FEATURE, version) for version in versions)
+        """Faces in this process's face index (what it holds in memory, caught up)."""
+        version = self.app.analyzers.bundled[FEATURE].version
+        return self.app.face_index.refresh(FEATURE, version)
 
 
 @pytest.fixture
@@ -186,3 +188,31 @@ def test_deleting_leaves_no_descriptor_behind(faces: Faces) -> None:
             .where(t.feature_results.c.feature == FEATURE)
         )
     assert left == 0
+
+
+def test_a_purge_from_the_command_line_empties_a_running_process_too(faces: Faces) -> None:
+    photo = astronaut()
+    faces.upload(png(photo))
+    faces.upload(png(photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
+    service = faces.app.faces
+    service.create_person("Eileen", [faces.face_of(faces.upload(png(photo)))], collection="default")
+    assert faces.indexed() == 3
+    faces.app.face_index.save()
+    snapshots = faces.app.settings.index_dir() / "faces"
+    assert any(snapshots.iterdir())
+
+    settings = faces.app.settings
+    command = ["faces", "purge", "--yes", "--data-dir", str(settings.data_dir)]
+    if settings.catalog_url:
+        command += ["--catalog-url", settings.catalog_url]
+    outcome = CliRunner().invoke(main, command)
+    assert outcome.exit_code == 0, outcome.output
+    assert "Purged 3 faces and 3 face_embedding results." in outcome.output
+    assert faces.count(t.faces) == 0 and faces.count(t.people) == 0
+    assert not any(snapshots.iterdir())
+
+    # The running process drops its whole index at its next face search, whatever it finds.
+    (query,) = service.search_by_image(
+        png(cameraman()), collection="default", max_distance=0.1, limit=1
+    )
+    assert query.matches == [] and faces.indexed() == 0

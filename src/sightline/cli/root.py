@@ -9,6 +9,7 @@ import click
 from sightline.cli.analyze import analyze
 from sightline.cli.classifiers import classifiers
 from sightline.cli.export import export
+from sightline.cli.faces import faces
 from sightline.cli.images import delete, get, list_, search
 from sightline.cli.keys import keys
 from sightline.cli.maintenance import backup, check, restore
@@ -69,7 +70,7 @@ def main(log_level: str, log_format: LogFormat) -> None:
 
 
 # Run, operate, manage here.
-COMMANDS = (serve, worker, migrate, analyze, queue, check, backup, restore, keys, models)
+COMMANDS = (serve, worker, migrate, analyze, queue, check, backup, restore, keys, faces, models)
 # Against a running server.
 CLIENT_COMMANDS = (upload, watch, reprocess, get, list_, show, delete, search, export, classifiers)
 for command in (*COMMANDS, *CLIENT_COMMANDS):

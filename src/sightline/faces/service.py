@@ -75,6 +75,7 @@ class FaceService:
         self.index = index  # a face id stands where `VectorSearch` names an image id
         self.images = images
         self.match_distance = match_distance
+        self._purged = store.purge_mark()
 
     # -- search ----------------------------------------------------------------------------
 
@@ -129,6 +130,7 @@ class FaceService:
         exclude: set[str] | None = None,
     ) -> list[Match]:
         threshold = self.match_distance if max_distance is None else max_distance
+        self._drop_if_purged()
         hits = self.index.nearest(
             FEATURE, version, vector, limit, exclude=exclude or (), collection=collection
         )
@@ -333,11 +335,26 @@ class FaceService:
     # -- every face ------------------------------------------------------------------------
 
     def purge(self) -> tuple[int, int]:
-        """Remove all biometric data: every face, person, mark and `face_embedding` result,
-        and this process's face index with its snapshots. Answers (faces, results) deleted."""
-        deleted = self.store.purge([FEATURE])
-        self.index.drop()
+        """`purge`, then this process knows it has nothing to drop again."""
+        deleted = purge(self.store, self.index)
+        self._purged = self.store.purge_mark()
         return deleted
+
+    def _drop_if_purged(self) -> None:
+        """A purge by any process (`sightline faces purge`) empties this process's index."""
+        mark = self.store.purge_mark()
+        if mark != self._purged:
+            self.index.drop()
+            self._purged = mark
+
+
+def purge(store: SQLFaceStore, index: VectorSearch) -> tuple[int, int]:
+    """Remove all biometric data: every face, person, mark and `face_embedding` result, and the
+    face index with its snapshots (other processes drop theirs at their next search). Answers
+    how many (faces, results) were deleted."""
+    deleted = store.purge([FEATURE])
+    index.drop()
+    return deleted
 
 
 def new_cluster_id() -> str:

@@ -27,12 +27,16 @@ from sightline.faces.store import (
 from sightline.ids import time_sorted_id
 from sightline.indexing import FaceEntry, Indexer
 from sightline.search.vector_store import StoredVector
+from sightline.storage import change_marks
 from sightline.storage import tables as t
+from sightline.storage.change_marks import ChangeMark
 from sightline.storage.database import Database
 from sightline.storage.records import TERMINAL_FEATURE_STATES, FeatureState, FeatureStatus, Vector
 from sightline.storage.statements import chunks, hold_seq_order
 
 CLUSTER_SAMPLE = 6
+# Renewed by a purge: every process's face index then drops what it holds.
+PURGE_MARK = "faces_purged"
 faces_c = t.faces.c
 FACE_COLUMNS = (
     faces_c.id,
@@ -383,6 +387,7 @@ class SQLFaceStore:
         """Every face, person and mark, and every result of `features` (those holding faces)."""
         names = list(features)
         with self.db.write() as conn:
+            change_marks.renew(conn, PURGE_MARK)
             faces = conn.execute(delete(t.faces)).rowcount
             conn.execute(delete(t.face_separations))
             conn.execute(delete(t.people))
@@ -396,6 +401,10 @@ class SQLFaceStore:
                 delete(t.feature_results).where(t.feature_results.c.feature.in_(names))
             ).rowcount
         return faces, results
+
+    def purge_mark(self) -> ChangeMark:
+        with self.db.read() as conn:
+            return change_marks.current(conn, PURGE_MARK)
 
     # -- the face search's VectorSource ----------------------------------------------------
 

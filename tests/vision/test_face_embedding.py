@@ -17,8 +17,8 @@ from PIL import Image, ImageEnhance, ImageFilter
 from skimage import data
 
 from sightline.models import Models
-from sightline.vision import Picture, decode
 from sightline.settings import DEFAULT_FACE_MATCH_DISTANCE as DEFAULT_MATCH_DISTANCE
+from sightline.vision import Picture, decode
 from sightline.vision.face_embedding import (
     DIMENSIONS,
     MODEL,

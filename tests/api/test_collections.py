@@ -53,7 +53,15 @@ BODIES: dict[tuple[str, str], Any] = {
         "examples": [{"image_id": "{b_image}", "labels": ["dress"]}]
     },
     ("post", "/v1/classifiers/{key}/predict"): {"image_id": "{b_image}"},
+    ("post", "/v1/faces/search"): {"face_id": "{b_face}"},
+    ("post", "/v1/faces/clusters/{cluster_id}/name"): {"name": "made-by-the-sweep"},
+    ("post", "/v1/faces/clusters/{cluster_id}/merge"): {"cluster_ids": ["{b_cluster}"]},
+    ("post", "/v1/faces/clusters/{cluster_id}/split"): {"face_ids": ["{b_face}"]},
+    ("post", "/v1/people"): {"name": "made-by-the-sweep", "face_ids": ["{b_face}"]},
+    ("patch", "/v1/people/{person_id}"): {"name": "made-by-the-sweep"},
+    ("post", "/v1/people/{person_id}/faces"): {"face_ids": ["{b_face}"]},
 }
+FACES = ["faces", "face_embedding"]
 # Routes that serve every collection at once: a bound caller is refused.
 SERVER_WIDE = {("post", "/v1/storage/events")}
 
@@ -72,6 +80,10 @@ class Bound(httpx.HTTPTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.headers[BOUND] = self.collection
         return super().handle_request(request)
+
+
+def astronaut() -> Image.Image:
+    return Image.fromarray(data.astronaut())
 
 
 def photo(image: np.ndarray, quality: int = 95) -> bytes:
@@ -93,6 +105,8 @@ class World:
     classifiers: dict[str, answers.Classifier] = field(default_factory=dict)  # "alpha:shop"…
     subscriptions: dict[str, answers.Subscription] = field(default_factory=dict)  # by receiver
     uploads: dict[str, str] = field(default_factory=dict)  # by collection
+    faces: dict[str, dict[str, Any]] = field(default_factory=dict)  # by collection
+    people: dict[str, dict[str, Any]] = field(default_factory=dict)  # by collection
 
     def ids(self, collection: str) -> set[str]:
         return {image["id"] for image in self.images.values() if image["collection"] == collection}
@@ -120,6 +134,8 @@ class World:
         deliveries = self.admin.deliveries(subscription["id"])["deliveries"]
         markers |= {delivery["id"] for delivery in deliveries}
         markers.add(self.uploads[B])
+        face, person = self.faces[B], self.people[B]
+        markers |= {face["id"], face["cluster_id"], person["id"], person["name"]}
         markers |= {
             event.envelope["id"] for event in self.app.stores.events.events_after(0, 10_000, B)
         }
@@ -182,6 +198,19 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         # With the default features, which beta's attached classifier joins.
         world.upload(alpha, "tenant-alpha-after.png", garment("dress", 50), features=None)
         world.upload(beta, "tenant-beta-after.png", garment("dress", 51), features=None)
+
+        # The same face in each: a person in beta.
+        for client, collection in ((alpha, A), (beta, B)):
+            image = world.upload(
+                client, f"{collection}-astronaut.png", encode(astronaut(), "PNG"), features=FACES
+            )
+            faces = httpx.get(f"{running.url}/v1/faces", params={"image_id": image["id"]})
+            (world.faces[collection],) = faces.json()["items"]
+        world.people[B] = httpx.post(
+            f"{running.url}/v1/people",
+            json={"name": "tenant-beta-person", "face_ids": [world.faces[B]["id"]]},
+            headers={BOUND: B},
+        ).json()
 
         now = datetime.now(UTC)
         for collection in (A, B):
@@ -255,6 +284,9 @@ def test_no_route_shows_a_caller_bound_to_one_collection_anything_of_another(
         "subscription_id": beta["id"],
         "delivery_id": world.admin.deliveries(beta["id"])["deliveries"][0]["id"],
         "upload_id": world.uploads[B],
+        "face_id": world.faces[B]["id"],
+        "cluster_id": world.faces[B]["cluster_id"],
+        "person_id": world.people[B]["id"],
     }
     called = set()
     with httpx.Client(base_url=world.url, headers={BOUND: A}) as alpha:
@@ -271,7 +303,13 @@ def test_no_route_shows_a_caller_bound_to_one_collection_anything_of_another(
             body = None
             if "requestBody" in operation or (method, path) in BODIES:
                 raw = json.dumps(BODIES.get((method, path), {}))
-                body = json.loads(raw.replace("{b_image}", path_ids["image_id"]))
+                for name, value in (
+                    ("{b_image}", path_ids["image_id"]),
+                    ("{b_face}", path_ids["face_id"]),
+                    ("{b_cluster}", path_ids["cluster_id"]),
+                ):
+                    raw = raw.replace(name, value)
+                body = json.loads(raw)
             url = path.format(**path_ids)
             status, answer = call(alpha, method, url, query, body)
             sent = url + json.dumps(query) + json.dumps(body)
@@ -290,6 +328,23 @@ def test_no_route_shows_a_caller_bound_to_one_collection_anything_of_another(
     assert world.admin.classifier(path_ids["key"])["collection"] == B
     assert world.admin.subscription(beta["id"])["collection"] == B
     assert world.beta.upload_status(world.uploads[B])["status"] == "waiting"
+    with httpx.Client(base_url=world.url, headers={BOUND: B}) as beta_client:
+        person = beta_client.get(f"/v1/people/{path_ids['person_id']}").json()
+        assert person["name"] == "tenant-beta-person" and person["faces"] == 1
+        assert beta_client.get(f"/v1/faces/{path_ids['face_id']}").status_code == 200
+
+
+def test_faces_match_only_within_their_collection(world: World) -> None:
+    """The same face in both collections: each side's search finds only its own."""
+    picture = encode(astronaut().transpose(Image.Transpose.FLIP_LEFT_RIGHT), "PNG")
+    for collection in (A, B):
+        with httpx.Client(base_url=world.url, headers={BOUND: collection}) as client:
+            found = client.post(
+                "/v1/faces/search", content=picture, headers={"Content-Type": "image/png"}
+            ).json()
+            (face,) = found["faces"]
+            matched = {match["face"]["id"] for match in face["matches"]}
+            assert matched == {world.faces[collection]["id"]}
 
 
 def test_a_bound_caller_naming_another_collection_is_refused_on_every_route(

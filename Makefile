@@ -121,6 +121,7 @@ bench: install-dev models
 	$(BIN)/python bench/semantic_calibration.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/search.py --issue
+	$(BIN)/python bench/face_search.py
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/deliveries.py
 	$(BIN)/python bench/auth.py

@@ -23,7 +23,7 @@ from sightline.classifiers.jobs import TrainJob
 from sightline.classifiers.service import ClassifierService
 from sightline.disk_space import FreeSpaceFloor
 from sightline.events import JobKind
-from sightline.faces.service import FaceService
+from sightline.faces.service import FACE_PROBES, FaceService
 from sightline.health import Component, Degraded, readiness
 from sightline.images.analysis import Analyst
 from sightline.images.backfill import RequestFeatureJob, request_reindex
@@ -152,7 +152,9 @@ class Sightline:
             self.analyzers.bundled,
             semantic_threshold=settings.semantic_threshold,
         )
-        self.face_index = VectorSearch(self.stores.faces, settings.index_dir() / "faces")
+        self.face_index = VectorSearch(
+            self.stores.faces, settings.index_dir() / "faces", probes=FACE_PROBES
+        )
         self.faces = FaceService(
             self.stores.faces, self.face_index, self.service, settings.face_match_distance
         )

@@ -19,6 +19,7 @@ from sqlalchemy import event, func, insert, select
 
 from sightline.blobs import StoreKeeper, open_blob_store
 from sightline.events import EventType, cloud_event
+from sightline.images.sql import FIRST_COPY
 from sightline.images.store import BlobUse, ImageOrder, ImageQuery
 from sightline.storage import change_marks
 from sightline.storage import tables as t
@@ -1038,3 +1039,22 @@ def test_status_counts(catalog: Stores) -> None:
         ImageStatus.DONE: 1,
         ImageStatus.FAILED: 1,
     }
+
+
+def test_an_uploads_first_copy_is_found_by_one_index_lookup(tmp_path: Path) -> None:
+    """Not a walk of the collection's images: with only the bytes' own index, SQLite chose the
+    collection's, and each upload of new bytes grew with the collection."""
+    catalog = open_stores(f"sqlite:///{tmp_path / 'catalog.db'}")
+    with catalog.db.read() as conn:
+        compiled = FIRST_COPY.compile(conn)
+        values = {"sha256": sha("bytes"), "collection": "default"}
+        params = compiled.construct_params(values)
+        plan = conn.exec_driver_sql(
+            f"EXPLAIN QUERY PLAN {compiled}",
+            tuple(params[name] for name in compiled.positiontup or ()),
+        ).all()
+    catalog.close()
+    assert [row[3] for row in plan] == [
+        "SEARCH images USING COVERING INDEX ix_images_sha256_collection_id "
+        "(sha256=? AND collection=?)"
+    ]

@@ -33,7 +33,7 @@ def faces_purge(yes: bool, data_dir: Path | None, catalog_url: str | None) -> No
     index's snapshots. The images and their other results stay."""
     # Imported here: `--help` needs no database driver.
     from sightline.app import schema_changes
-    from sightline.faces.service import purge
+    from sightline.faces.service import FACE_PROBES, purge
     from sightline.search.vectors import VectorSearch
     from sightline.stores import catalog_indexer, open_stores
 
@@ -50,7 +50,8 @@ def faces_purge(yes: bool, data_dir: Path | None, catalog_url: str | None) -> No
         raise opening_refused(exc) from exc
     try:
         faces_deleted, results = purge(
-            stores.faces, VectorSearch(stores.faces, settings.index_dir() / "faces")
+            stores.faces,
+            VectorSearch(stores.faces, settings.index_dir() / "faces", probes=FACE_PROBES),
         )
     finally:
         stores.close()

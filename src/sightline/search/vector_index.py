@@ -68,9 +68,11 @@ class VectorIndex:
     cost little on a 2-core machine.
     """
 
-    def __init__(self, dims: int, index: Any = None) -> None:
+    def __init__(self, dims: int, index: Any = None, probes: int = PROBES) -> None:
         self.dims = dims
+        self.probes = probes  # lists a search scans, once there are lists
         self._index: Any = _exact_index(dims) if index is None else index
+        self._scan_probes()
         self._lock = threading.Lock()
 
     def upsert(self, keys: Sequence[int], vectors: npt.ArrayLike) -> None:
@@ -136,7 +138,7 @@ class VectorIndex:
             faiss.write_index(self._index, str(path))
 
     @classmethod
-    def load(cls, path: Path) -> VectorIndex | None:
+    def load(cls, path: Path, probes: int = PROBES) -> VectorIndex | None:
         """The index `save` wrote there (None if there is none), read into memory so it can
         change afterwards; a damaged file raises RuntimeError (faiss's) or ValueError."""
         if not path.exists():
@@ -144,9 +146,7 @@ class VectorIndex:
         index = faiss.read_index(str(path))
         if not isinstance(index, faiss.IndexIDMap2 | faiss.IndexIVFScalarQuantizer):
             raise ValueError(f"{path.name} holds no vector index of this version")
-        if isinstance(index, faiss.IndexIVFScalarQuantizer):
-            index.nprobe = PROBES
-        return cls(int(index.d), index)
+        return cls(int(index.d), index, probes)
 
     def _relearn_if_grown(self) -> None:
         """Leave exact scanning once the vectors pass its bound; learn the lists again once
@@ -159,6 +159,11 @@ class VectorIndex:
             return
         keys, vectors = _stored(self._index)
         self._index = _learnt_index(keys, vectors)
+        self._scan_probes()
+
+    def _scan_probes(self) -> None:
+        if isinstance(self._index, faiss.IndexIVFScalarQuantizer):
+            self._index.nprobe = self.probes
 
     def _unit_rows(self, vectors: npt.ArrayLike) -> Vectors:
         matrix = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
@@ -207,7 +212,6 @@ def _learnt_index(keys: npt.NDArray[np.int64], vectors: Halves) -> Any:
     for start in range(0, count, RELEARN_STEP):
         step = slice(start, start + RELEARN_STEP)
         index.add_with_ids(np.ascontiguousarray(vectors[step], dtype=np.float32), keys[step])
-    index.nprobe = PROBES
     return index
 
 

@@ -43,7 +43,7 @@ from urllib.parse import quote
 import numpy as np
 import numpy.typing as npt
 
-from sightline.search.vector_index import VectorIndex
+from sightline.search.vector_index import PROBES, VectorIndex
 from sightline.search.vector_store import NearestVectors, StoredVector
 from sightline.storage.records import Vector
 
@@ -110,9 +110,12 @@ class _Space:
 
 
 class VectorSearch:
-    def __init__(self, catalog: VectorSource, folder: Path | None = None) -> None:
+    def __init__(
+        self, catalog: VectorSource, folder: Path | None = None, probes: int = PROBES
+    ) -> None:
         self.catalog = catalog
         self.folder = folder
+        self.probes = probes  # of its indexes (`VectorIndex`)
         self._native = catalog.vector_search()
         self._spaces: dict[tuple[str, str], _Space] = {}
         self._lock = threading.Lock()
@@ -235,7 +238,7 @@ class VectorSearch:
                 rows = self.catalog.vectors_after(feature, version, space.seq, page)
                 if rows:
                     with space.lock:
-                        _apply(space, rows)
+                        _apply(space, rows, self.probes)
                 if len(rows) < page:
                     break
             space.ready = True
@@ -259,7 +262,7 @@ class VectorSearch:
                 raise ValueError(f"it holds {meta['feature']}@{meta['version']}")
             indexes = {}
             for collection, file_name in meta["indexes"].items():
-                index = VectorIndex.load(self.folder / file_name)
+                index = VectorIndex.load(self.folder / file_name, self.probes)
                 if index is None:
                     raise ValueError(f"{file_name} is missing")
                 indexes[collection] = index
@@ -316,7 +319,7 @@ class VectorSearch:
         _delete_snapshot(self.folder, space.name, keep=generation)
 
 
-def _apply(space: _Space, rows: Sequence[StoredVector]) -> None:
+def _apply(space: _Space, rows: Sequence[StoredVector], probes: int) -> None:
     """Index a page of rows, each in its collection's index; an image already indexed under an
     older row is re-keyed."""
     by_collection: dict[str, list[StoredVector]] = {}
@@ -325,7 +328,7 @@ def _apply(space: _Space, rows: Sequence[StoredVector]) -> None:
     for collection, found in by_collection.items():
         index = space.indexes.get(collection)
         if index is None:
-            index = space.indexes[collection] = VectorIndex(len(found[0].vector))
+            index = space.indexes[collection] = VectorIndex(len(found[0].vector), probes=probes)
         replaced = [space.keys[row.image_id] for row in found if row.image_id in space.keys]
         index.remove(replaced)
         for key in replaced:

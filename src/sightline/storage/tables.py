@@ -67,7 +67,7 @@ images = Table(
     "images",
     metadata,
     Column("id", String(40), primary_key=True),
-    Column("sha256", String(64), nullable=False, index=True),
+    Column("sha256", String(64), nullable=False),
     Column("filename", String(255)),
     Column("content_type", String(64), nullable=False),
     Column("format", String(16), nullable=False),
@@ -85,6 +85,9 @@ images = Table(
     Index("ix_images_status_id", "status", "id"),
     Index("ix_images_content_type_id", "content_type", "id"),
     Index("ix_images_collection_id", "collection", "id"),
+    # An upload's first copy (same bytes, same collection, lowest id) is one index lookup; with
+    # the bytes' index alone SQLite walked the collection's images in id order instead.
+    Index("ix_images_sha256_collection_id", "sha256", "collection", "id"),
 )
 
 feature_results = Table(

@@ -1,0 +1,284 @@
+"""Faces benchmark (issue 19): descriptor throughput, face search latency at 100k faces, and the
+time to group 1,000 new faces into clusters.
+
+- **embedding**: the `face_embedding` analyzer on real faces (scikit-image's astronaut, alone and
+  eight times in one picture), the `faces` feature's detections given: ms per picture and
+  descriptors per second. Detection is the `faces` feature's cost, measured by bench/models.py.
+- **search**: a catalog (SQLite in a temporary folder) holding `--faces` faces whose descriptors
+  are synthetic but shaped like real ones: each identity a random unit vector, each of its faces
+  that vector plus noise, at the cosine distances copies of one face measured (0.1 from the
+  identity, about 0.2 between two faces; other identities near 1). Then `FaceService.search_by_
+  face` one query at a time, as the API calls it: the query's descriptor read, the in-process
+  index (built by the first search: its time is shown apart), the matches' records read.
+  p50/p95/p99 ms, and recall: the share of the query's identity's other faces it found.
+- **grouping**: `--new` faces written ungrouped (half of them new identities, half more faces of
+  known ones), then `FaceService.group_new()`, as after an analysis: seconds per 1,000 faces, and
+  purity: the share of new identities whose faces all ended in one cluster.
+
+    .venv/bin/python bench/face_search.py                      # 100k faces, 1,000 new
+    .venv/bin/python bench/face_search.py --faces 20000 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+from skimage import data
+from sqlalchemy import insert
+
+from procstatus import memory_mib
+from sightline.app import Sightline
+from sightline.faces.service import FEATURE
+from sightline.faces.sql import new_face_id
+from sightline.ids import new_image_id
+from sightline.models import Models
+from sightline.settings import Settings, default_model_dir
+from sightline.storage import tables as t
+from sightline.storage.records import NewImage
+from sightline.vision import decode
+from sightline.vision.face_embedding import DIMENSIONS, FaceEmbeddingAnalyzer
+from sightline.vision.faces import FacesAnalyzer
+
+FACES_PER_IDENTITY = 4
+NOISE = 0.48  # noise norm: cosine distance about 0.1 from the identity, 0.2 between two faces
+VERSION = "bench"
+WRITE_BATCH = 2_000
+
+
+class NoBlobs:
+    def ensure(self, sha256: str) -> None: ...
+
+    def discard(self, sha256: str) -> None: ...
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--faces", type=int, default=100_000, help="faces in the catalog")
+    parser.add_argument("--new", type=int, default=1_000, help="new faces to group")
+    parser.add_argument("--queries", type=int, default=300, help="searches timed")
+    parser.add_argument("--rounds", type=int, default=20, help="embedding runs per picture")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    return parser.parse_args(argv)
+
+
+def percentiles(seconds: list[float]) -> dict[str, float]:
+    ordered = sorted(seconds)
+
+    def at(share: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000, 2)
+
+    return {"p50_ms": at(0.5), "p95_ms": at(0.95), "p99_ms": at(0.99)}
+
+
+def encoded(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def embedding(rounds: int) -> dict[str, Any]:
+    models = Models(default_model_dir(), threads=2, idle_seconds=0)
+    faces, analyzer = FacesAnalyzer(models), FaceEmbeddingAnalyzer(models)
+    astronaut = Image.fromarray(data.astronaut())
+    group = Image.new("RGB", (2048, 1024))
+    for n in range(8):
+        group.paste(astronaut, ((n % 4) * 512, (n // 4) * 512))
+    report: dict[str, Any] = {}
+    for name, image in (("1 face", astronaut), ("8 faces", group)):
+        picture = decode(encoded(image), max_bytes=10**9, max_pixels=10**9)
+        detected = {faces.name: faces.analyze(picture, {})}
+        analyzer.analyze(picture, detected)  # the model loads on first use
+        times = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            result = analyzer.analyze(picture, detected).result
+            times.append(time.perf_counter() - start)
+        count = len(result.faces)  # type: ignore[attr-defined]
+        median = statistics.median(times)
+        report[name] = {
+            "faces": count,
+            "ms_per_picture": round(median * 1000, 1),
+            "descriptors_per_s": round(count / median, 1),
+        }
+    models.close()
+    return report
+
+
+def identities(rng: np.random.Generator, count: int) -> npt.NDArray[np.float32]:
+    centres = rng.standard_normal((count, DIMENSIONS)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    return centres
+
+
+def faces_of(rng: np.random.Generator, centres: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    noise = rng.standard_normal(centres.shape).astype(np.float32)
+    noise *= NOISE / np.linalg.norm(noise, axis=1, keepdims=True)
+    faces = centres + noise
+    faces /= np.linalg.norm(faces, axis=1, keepdims=True)
+    return faces
+
+
+def write_faces(
+    app: Sightline,
+    vectors: npt.NDArray[np.float32],
+    clusters: Sequence[str | None],
+) -> list[str]:
+    """One image per face, then the faces; answers the face ids in order."""
+    face_ids = []
+    now = datetime.now(UTC)
+    for start in range(0, len(vectors), WRITE_BATCH):
+        stop = min(start + WRITE_BATCH, len(vectors))
+        images = [
+            NewImage(new_image_id(), f"{n:064x}", None, "image/png", "PNG", 1, 1, 1, {}, [])
+            for n in range(start, stop)
+        ]
+        app.stores.images.add_images(images, [], NoBlobs())
+        rows = []
+        for n, image in zip(range(start, stop), images, strict=True):
+            face_id = new_face_id()
+            face_ids.append(face_id)
+            rows.append(
+                {
+                    "id": face_id,
+                    "image_id": image.id,
+                    "collection": "default",
+                    "feature": FEATURE,
+                    "position": 0,
+                    "box": {"x": 0, "y": 0, "w": 1, "h": 1},
+                    "confidence": 0.9,
+                    "version": VERSION,
+                    "vector": vectors[n].astype("<f4").tobytes(),
+                    "cluster_id": clusters[n],
+                    "person_id": None,
+                    "enrolled": False,
+                    "created_at": now,
+                }
+            )
+        with app.stores.db.write() as conn:
+            conn.execute(insert(t.faces), rows)
+    return face_ids
+
+
+def search_and_group(size: int, new: int, queries: int) -> dict[str, Any]:
+    rng = np.random.default_rng(19)
+    known = size // FACES_PER_IDENTITY
+    centres = identities(rng, known)
+    owners = np.repeat(np.arange(known), FACES_PER_IDENTITY)
+    vectors = faces_of(rng, centres[owners])
+    clusters = [f"cluster_{owner}" for owner in owners]
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(data_dir=Path(folder) / "data", workers=0, default_features="metadata")
+        app = Sightline(settings)
+        try:
+            start = time.perf_counter()
+            face_ids = write_faces(app, vectors, clusters)
+            written = time.perf_counter() - start
+            service = app.faces
+            before = memory_mib("VmRSS")
+            start = time.perf_counter()
+            service.search_by_face(face_ids[0], collection=None, max_distance=None, limit=10)
+            built = time.perf_counter() - start
+            grown = memory_mib("VmRSS") - before
+
+            by_owner: dict[int, list[str]] = {}
+            for face_id, owner in zip(face_ids, owners, strict=True):
+                by_owner.setdefault(int(owner), []).append(face_id)
+            times, found, expected = [], 0, 0
+            for query in rng.choice(len(face_ids), size=queries, replace=False):
+                face_id = face_ids[query]
+                siblings = set(by_owner[int(owners[query])]) - {face_id}
+                start = time.perf_counter()
+                result = service.search_by_face(
+                    face_id, collection=None, max_distance=None, limit=10
+                )
+                times.append(time.perf_counter() - start)
+                found += len(siblings & {match.face.id for match in result.matches})
+                expected += len(siblings)
+
+            # New faces: half of new identities (two faces each), half of known ones.
+            fresh = identities(rng, new // 4)
+            new_owners = np.concatenate(
+                [np.repeat(np.arange(known, known + len(fresh)), 2), rng.choice(known, new // 2)]
+            )
+            new_vectors = faces_of(rng, np.concatenate([centres, fresh])[new_owners])
+            new_ids = write_faces(app, new_vectors, [None] * len(new_vectors))
+            start = time.perf_counter()
+            grouped = service.group_new()
+            grouping = time.perf_counter() - start
+            records = service.store.faces_by_id(new_ids)
+            by_new: dict[int, set[str | None]] = {}
+            joined_known = 0
+            for face_id, owner in zip(new_ids, new_owners, strict=True):
+                cluster = records[face_id].cluster_id
+                if owner >= known:
+                    by_new.setdefault(int(owner), set()).add(cluster)
+                elif cluster == f"cluster_{owner}":
+                    joined_known += 1
+            pure = sum(1 for found_clusters in by_new.values() if len(found_clusters) == 1)
+        finally:
+            app.close()
+    return {
+        "faces": size,
+        "write_s": round(written, 1),
+        "index_build_s": round(built, 2),
+        "index_rss_growth_mib": round(grown, 1),
+        "search": {**percentiles(times), "recall": round(found / max(expected, 1), 4)},
+        "grouping": {
+            "new_faces": grouped,
+            "seconds_per_1000": round(grouping / max(grouped, 1) * 1000, 2),
+            "new_identities_in_one_cluster": round(pure / max(len(by_new), 1), 4),
+            "known_faces_joined_their_cluster": round(joined_known / max(new // 2, 1), 4),
+        },
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    report: dict[str, Any] = {
+        "embedding": embedding(args.rounds),
+        "index": search_and_group(args.faces, args.new, args.queries),
+        "peak_rss_mib": round(memory_mib("VmHWM"), 1),
+    }
+    if args.json:
+        json.dump(report, sys.stdout, indent=2)
+        print()
+        return
+    for name, figures in report["embedding"].items():
+        print(
+            f"embedding, {name}: {figures['ms_per_picture']} ms a picture, "
+            f"{figures['descriptors_per_s']} descriptors/s"
+        )
+    index = report["index"]
+    search = index["search"]
+    print(
+        f"search at {index['faces']:,} faces: p50 {search['p50_ms']} ms, p95 {search['p95_ms']} "
+        f"ms, p99 {search['p99_ms']} ms, recall {search['recall']} (index built by the first "
+        f"search in {index['index_build_s']} s, +{index['index_rss_growth_mib']} MiB)"
+    )
+    grouping = index["grouping"]
+    print(
+        f"grouping {grouping['new_faces']} new faces: {grouping['seconds_per_1000']} s per "
+        f"1,000; new identities in one cluster {grouping['new_identities_in_one_cluster']}, "
+        f"known faces that joined their cluster {grouping['known_faces_joined_their_cluster']}"
+    )
+    print(f"peak RSS {report['peak_rss_mib']} MiB")
+
+
+if __name__ == "__main__":
+    main()

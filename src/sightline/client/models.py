@@ -159,6 +159,19 @@ class FacesResult(Result):
     faces: list[Face] = []
 
 
+class FaceDescriptor(Record):
+    schema_name = "FaceDescriptor"
+    box: Box
+    confidence: float
+    vector: list[float] | None = None  # only when asked for (`include_vectors=True`)
+
+
+class FaceEmbeddingResult(Result):
+    schema_name = "FaceEmbeddingResult"
+    dimensions: int
+    faces: list[FaceDescriptor] = []
+
+
 class Person(Record):
     schema_name = "Person"
     box: Box
@@ -324,6 +337,7 @@ RESULTS: dict[str, type[Result]] = {
     "semantic": SemanticResult,
     "read": ReadResult,
     "faces": FacesResult,
+    "face_embedding": FaceEmbeddingResult,
     "people": PeopleResult,
     "objects": ObjectsResult,
     "adult": AdultResult,

@@ -51,6 +51,7 @@ from sightline.storage.records import NewImage
 from sightline.vision import decode
 from sightline.vision.face_embedding import DIMENSIONS, FaceEmbeddingAnalyzer
 from sightline.vision.faces import FacesAnalyzer
+from upload import percentile
 
 FACES_PER_IDENTITY = 4
 NOISE = 0.48  # noise norm: cosine distance about 0.1 from the identity, 0.2 between two faces
@@ -79,11 +80,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def percentiles(seconds: list[float]) -> dict[str, float]:
     ordered = sorted(seconds)
-
-    def at(share: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000, 2)
-
-    return {"p50_ms": at(0.5), "p95_ms": at(0.95), "p99_ms": at(0.99)}
+    return {
+        f"p{round(share * 100)}_ms": round(percentile(ordered, share) * 1000, 2)
+        for share in (0.5, 0.95, 0.99)
+    }
 
 
 def encoded(image: Image.Image) -> bytes:

@@ -14,12 +14,11 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from sightline.api import deps
 from sightline.api import openapi_examples as shown
 from sightline.api.errors import documented
 from sightline.api.images import DECODE_ERRORS, READ_ERRORS, read_body, read_uploads
 from sightline.api.openapi_examples import examples
-from sightline.api.people import PersonOut
+from sightline.api.people import MAX_IDS, Cursor, Faces, Limit, PersonOut
 from sightline.api.routing import StrictJSONRoute
 from sightline.api.schemas import RequestBody, files_or_json, parse_json
 from sightline.api.scope import ReadCollection, WriteCollection
@@ -32,15 +31,12 @@ from sightline.errors import (
     PersonNotFound,
     TooManyFiles,
 )
-from sightline.faces.service import FaceSearchResult, FaceService
+from sightline.faces.service import FaceSearchResult
 from sightline.faces.store import ClusterRecord, FaceQuery, FaceRecord
+from sightline.vision.geometry import Box
 
 router = APIRouter(prefix="/v1/faces", tags=["faces"], route_class=StrictJSONRoute)
-Faces = Annotated[FaceService, deps.part("faces")]
 MAX_JSON_BYTES = 64 * 1024
-MAX_IDS = 1000
-Limit = Annotated[int, Query(ge=1, le=200)]
-Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 MaxDistance = Annotated[
     float | None,
     Query(
@@ -55,20 +51,13 @@ MaxDistance = Annotated[
 # -- shapes --------------------------------------------------------------------------------------
 
 
-class FaceBox(BaseModel):
-    x: int
-    y: int
-    w: int
-    h: int
-
-
 class FaceOut(BaseModel):
     model_config = examples(shown.FACE)
 
     id: str
     image_id: str
     collection: str
-    box: FaceBox = Field(description="Pixels of the image as analysed (upright).")
+    box: Box = Field(description="Pixels of the image as analysed (upright).")
     confidence: float = Field(description="The face detector's.")
     cluster_id: str | None = Field(description="None until the face is grouped.")
     person_id: str | None
@@ -84,7 +73,7 @@ class FaceOut(BaseModel):
             id=face.id,
             image_id=face.image_id,
             collection=face.collection,
-            box=FaceBox(x=face.box.x, y=face.box.y, w=face.box.w, h=face.box.h),
+            box=Box(x=face.box.x, y=face.box.y, w=face.box.w, h=face.box.h),
             confidence=face.confidence,
             cluster_id=face.cluster_id,
             person_id=face.person_id,
@@ -107,7 +96,7 @@ class FaceMatch(BaseModel):
 
 
 class SearchedFace(BaseModel):
-    box: FaceBox = Field(description="The query face's: in the query picture, or as stored.")
+    box: Box = Field(description="The query face's: in the query picture, or as stored.")
     confidence: float
     matches: list[FaceMatch]
 
@@ -130,7 +119,7 @@ class FaceSearchOut(BaseModel):
             max_distance=max_distance,
             faces=[
                 SearchedFace(
-                    box=FaceBox(**face.box),
+                    box=Box(**face.box),
                     confidence=face.confidence,
                     matches=[
                         FaceMatch(distance=match.distance, face=FaceOut.of(match.face))

@@ -22,6 +22,7 @@ from sightline.faces.service import MAX_NAME_LENGTH, FaceService
 from sightline.faces.store import PersonRecord
 
 router = APIRouter(prefix="/v1/people", tags=["faces"], route_class=StrictJSONRoute)
+# Shared with `api/faces.py`.
 Faces = Annotated[FaceService, deps.part("faces")]
 MAX_IDS = 1000
 Limit = Annotated[int, Query(ge=1, le=200)]
@@ -160,9 +161,9 @@ def person_images(
 ) -> Any:
     image_ids = faces.person_images(person_id, collection=collection, after_id=cursor, limit=limit)
     # An image deleted meanwhile took its faces with it: it is left out.
-    records = [faces.images.store.get_image(image_id, collection) for image_id in image_ids]
+    records = faces.images.store.get_images(image_ids, collection)
     return PersonImages(
-        items=[ImageOut.of(record, view) for record in records if record is not None],
+        items=[ImageOut.of(records[i], view) for i in image_ids if i in records],
         next_cursor=image_ids[-1] if len(image_ids) == limit else None,
     )
 

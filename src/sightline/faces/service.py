@@ -63,7 +63,7 @@ class Match:
 
 @dataclass(frozen=True)
 class FaceSearchResult:
-    box: dict[str, int]  # the query face's, in the query image's pixels (None for a face id)
+    box: dict[str, int]  # the query face's: in the query picture's pixels, or as stored
     confidence: float
     matches: list[Match]
 

@@ -18,8 +18,6 @@ whether two faces are the same person (faceres, prepared from npm `@vladmandic/h
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
@@ -30,7 +28,7 @@ from sightline.models import Models
 from sightline.vision import geometry
 from sightline.vision.base import Analysis, Inputs, Picture, ResultPart, analyzer_version
 from sightline.vision.faces import FacesAnalyzer, FacesResult
-from sightline.vision.vectors import rounded, unit_length
+from sightline.vision.vectors import rounded, unit_length, vector_on_request
 
 MODEL = "faceres"
 ALGORITHM_VERSION = "1"
@@ -44,16 +42,8 @@ DESCRIPTOR = "global_pooling/Mean"  # the graph's other outputs guess gender and
 Floats = npt.NDArray[np.float32]
 
 
-def _vector_on_request(schema: dict[str, Any]) -> None:
-    schema["required"] = [name for name in schema.get("required", []) if name != "vector"]
-    schema["properties"]["vector"]["description"] = (
-        "The unit-length descriptor. Answered only with `include=vectors`, or when `results` "
-        "names the feature."
-    )
-
-
 class FaceDescriptor(ResultPart):
-    model_config = ConfigDict(json_schema_extra=_vector_on_request)
+    model_config = ConfigDict(json_schema_extra=vector_on_request)
 
     box: geometry.Box
     confidence: float

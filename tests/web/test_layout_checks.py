@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from skimage import data as samples
@@ -21,7 +23,7 @@ from skimage import data as samples
 from conftest import RunningServer, serve
 from sightline import Client
 from sightline.app import Sightline
-from support.browsers import jpeg, png, web_settings
+from support.browsers import WEB_FEATURES, jpeg, png, web_settings
 from support.documents import memo, receipt
 from support.garments import garment
 from support.pagechecks import low_contrast, overflow
@@ -38,10 +40,12 @@ UNKNOWN_ENDPOINT = "https://example.invalid/hooks"
 
 @dataclass(frozen=True)
 class Seeded:
-    """What the pages show: a photo with a face, a trained classifier, a subscription with
-    deliveries."""
+    """What the pages show: a photo with a face (known as a person), another face in a group
+    nobody named, a trained classifier, a subscription with deliveries."""
 
     face_id: str
+    person_id: str
+    cluster_id: str
     classifier: str
     subscription_id: str
 
@@ -70,6 +74,12 @@ SCREENS_OF_THE_APP = {
     "image page": Screen(
         lambda seeded: f"/#/images/{seeded.face_id}", ".layer-faces rect.shape", screenshot="image"
     ),
+    "people": Screen(lambda _: "/#/people", ".person-card img.face-img"),
+    "person page": Screen(lambda seeded: f"/#/people/{seeded.person_id}", ".mini-card img"),
+    "review faces": Screen(lambda _: "/#/people/review?all=1", ".cluster-card img.face-img"),
+    "group of faces": Screen(
+        lambda seeded: f"/#/people/clusters/{seeded.cluster_id}", ".face-tile img.face-img"
+    ),
     "classifiers list": Screen(lambda seeded: "/#/classifiers", "main h1"),
     "new classifier form": Screen(lambda _: "/#/classifiers?new=1", "form.form-panel"),
     "trained classifier": Screen(
@@ -88,6 +98,7 @@ SCREENS_OF_THE_APP = {
     "sign-in": Screen(lambda _: "/", "#api-key", on="guarded", signed_in=False),
     "empty gallery": Screen(lambda _: "/", ".state.empty", on="guarded"),
     "empty classifiers": Screen(lambda _: "/#/classifiers", ".state.empty", on="guarded"),
+    "no people": Screen(lambda _: "/#/people", ".state.empty", on="guarded"),
     "empty subscriptions": Screen(lambda _: "/#/subscriptions", ".state.empty", on="guarded"),
     "not found": Screen(lambda _: "/#/nowhere", ".state.empty"),
 }
@@ -103,6 +114,20 @@ def _cases(themes: tuple[str, ...]) -> Iterator[object]:
                 yield pytest.param(name, width, theme, id=f"{name}-{width}-{theme}")
 
 
+def faces_in(site: RunningServer, image_id: str) -> list[dict[str, Any]]:
+    answer = httpx.get(f"{site.url}/v1/faces", params={"image_id": image_id}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    return list(answer.json()["items"])
+
+
+def name_the_face(site: RunningServer, image_id: str, name: str) -> str:
+    (face,) = faces_in(site, image_id)
+    body = {"name": name, "face_ids": [face["id"]]}
+    answer = httpx.post(f"{site.url}/v1/people", json=body, timeout=60)
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
 @pytest.fixture(scope="module")
 def seeded(site: RunningServer) -> Iterator[Seeded]:
     receiver = Receiver()
@@ -116,15 +141,31 @@ def seeded(site: RunningServer) -> Iterator[Seeded]:
                 )
                 for kind in ("dress", "shirt")
             }
-            face = api.upload(jpeg(samples.astronaut()), filename="astronaut.jpg")
+            face = api.upload(
+                jpeg(samples.astronaut()),
+                filename="astronaut.jpg",
+                features=[*WEB_FEATURES.split(","), "face_embedding"],
+            )
+            stranger = api.upload(
+                jpeg(samples.camera()),
+                filename="cameraman.jpg",
+                features=["faces", "face_embedding", "thumbnail"],
+            )
             others = [
                 api.upload(jpeg(samples.chelsea()), filename="tabby.jpg"),
                 api.upload(jpeg(samples.coffee()), filename="coffee.jpg"),
                 api.upload(png(receipt().image), filename="receipt.png"),
                 api.upload(png(memo().image), filename="memo.png"),
             ]
-            for image in [face, *others, *(i for group in garments.values() for i in group)]:
+            for image in [
+                face,
+                stranger,
+                *others,
+                *(i for group in garments.values() for i in group),
+            ]:
                 api.wait(image["id"])
+            person_id = name_the_face(site, face["id"], "Eileen")
+            (unnamed,) = faces_in(site, stranger["id"])
             api.create_classifier("garments", description="Dresses and shirts")
             api.add_examples(
                 "garments",
@@ -137,7 +178,7 @@ def seeded(site: RunningServer) -> Iterator[Seeded]:
             )
             # Its delivery (rejected once: a dead letter) shows on the subscription's page.
             api.upload(jpeg(samples.rocket()), filename="rocket.jpg", features=["thumbnail"])
-        yield Seeded(face["id"], "garments", subscription["id"])
+        yield Seeded(face["id"], person_id, unnamed["cluster_id"], "garments", subscription["id"])
     finally:
         receiver.close()
 

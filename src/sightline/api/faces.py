@@ -20,9 +20,11 @@ from sightline.api.images import DECODE_ERRORS, READ_ERRORS, read_body, read_upl
 from sightline.api.openapi_examples import examples
 from sightline.api.people import MAX_IDS, Cursor, Faces, Limit, PersonOut
 from sightline.api.routing import StrictJSONRoute
-from sightline.api.schemas import RequestBody, files_or_json, parse_json
+from sightline.api.schemas import RAW_IMAGE, RequestBody, files_or_json, parse_json
 from sightline.api.scope import ReadCollection, WriteCollection
 from sightline.errors import (
+    BackendError,
+    BlobNotFound,
     ClusterNotFound,
     FaceNotFound,
     InvalidJson,
@@ -33,6 +35,7 @@ from sightline.errors import (
 )
 from sightline.faces.service import FaceSearchResult
 from sightline.faces.store import ClusterRecord, FaceQuery, FaceRecord
+from sightline.faces.thumbnails import FACE_THUMBNAIL_SIZES, face_thumbnail
 from sightline.vision.geometry import Box
 
 router = APIRouter(prefix="/v1/faces", tags=["faces"], route_class=StrictJSONRoute)
@@ -319,6 +322,43 @@ def split_cluster(
 @router.get("/{face_id}", response_model=FaceOut, responses=documented(FaceNotFound))
 def get_face(face_id: str, faces: Faces, collection: ReadCollection) -> Any:
     return FaceOut.of(faces.face(face_id, collection=collection))
+
+
+@router.get(
+    "/{face_id}/thumbnail",
+    responses={
+        200: {"content": {"image/webp": RAW_IMAGE}},
+        **documented(FaceNotFound, InvalidParameter, BlobNotFound, BackendError),
+    },
+    response_class=Response,
+    summary="The face as a small square WEBP picture",
+    description="The face with a margin around it, cut from its image: at most `size` pixels "
+    "a side, never enlarged. Made on request; the same for a face id while it exists.",
+)
+async def get_face_thumbnail(
+    face_id: str,
+    faces: Faces,
+    collection: ReadCollection,
+    size: Annotated[
+        int,
+        Query(
+            description=f"One of {', '.join(map(str, FACE_THUMBNAIL_SIZES))} (pixels a side).",
+            json_schema_extra={"enum": list(FACE_THUMBNAIL_SIZES)},
+        ),
+    ] = 128,
+) -> Response:
+    if size not in FACE_THUMBNAIL_SIZES:
+        raise InvalidParameter(
+            f"Face thumbnail size must be one of {', '.join(map(str, FACE_THUMBNAIL_SIZES))}.",
+            allowed=list(FACE_THUMBNAIL_SIZES),
+        )
+    data = await run_in_threadpool(face_thumbnail, faces, face_id, size, collection=collection)
+    # A face's id never names another crop: a re-analysis keeps the id only for the same box.
+    return Response(
+        data,
+        media_type="image/webp",
+        headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 @router.post(

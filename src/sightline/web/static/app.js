@@ -6,6 +6,7 @@ import { renderClassifier, renderClassifiers } from "./classifiers.js";
 import { errorState, focusHeading, h, icon, loadingState } from "./dom.js";
 import { renderGallery } from "./gallery.js";
 import { renderImage } from "./image.js";
+import { renderCluster, renderPeople, renderPerson, renderReview } from "./people.js";
 import { renderSubscription, renderSubscriptions } from "./subscriptions.js";
 
 const main = document.getElementById("main");
@@ -13,6 +14,10 @@ const main = document.getElementById("main");
 const ROUTES = [
   { pattern: /^\/$/, render: renderGallery, nav: "gallery" },
   { pattern: /^\/images\/([^/]+)$/, render: renderImage, nav: "gallery" },
+  { pattern: /^\/people$/, render: renderPeople, nav: "people" },
+  { pattern: /^\/people\/review$/, render: renderReview, nav: "people" },
+  { pattern: /^\/people\/clusters\/([^/]+)$/, render: renderCluster, nav: "people" },
+  { pattern: /^\/people\/([^/]+)$/, render: renderPerson, nav: "people" },
   { pattern: /^\/classifiers$/, render: renderClassifiers, nav: "classifiers" },
   { pattern: /^\/classifiers\/([^/]+)$/, render: renderClassifier, nav: "classifiers" },
   { pattern: /^\/subscriptions$/, render: renderSubscriptions, nav: "subscriptions" },

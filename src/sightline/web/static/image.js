@@ -19,7 +19,8 @@ import {
 } from "./dom.js";
 import { CARD_RESULTS, displayName, miniCard } from "./gallery.js";
 import { featureLabel, imageTypeLabel, statusLabel, versionLabel } from "./labels.js";
-import { describe, layersOf, overlaySvg } from "./overlays.js";
+import { boxKey, describe, layersOf, overlaySvg } from "./overlays.js";
+import { imageFaces } from "./people.js";
 import { zoomable } from "./zoom.js";
 
 // Which overlays are on survives re-renders and moving between images. Smart crops start off:
@@ -442,6 +443,8 @@ export async function renderImage({ main, params, signal }) {
   const id = encodeURIComponent(params[0]); // from the address bar: never a path of its own
   let image = await api(`v1/images/${id}`, { signal });
   let related = null; // panels that fetch their own data, kept across live re-renders
+  let facesPanel = null; // the same, for images analysed for face descriptors
+  let highlightFace = () => {}; // marks a face on the picture on screen
 
   const viewer = h("div", { class: "viewer" });
   const panels = h("div", { class: "panels" });
@@ -567,7 +570,16 @@ export async function renderImage({ main, params, signal }) {
         shape.classList.toggle("highlight", shape.dataset.line === String(index));
       }
     };
+    highlightFace = (box) => {
+      const key = box ? boxKey(box) : null;
+      for (const group of svg?.querySelectorAll(".layer-faces .item") ?? []) {
+        group.classList.toggle("highlight", group.dataset.box === key);
+      }
+    };
     if (!related) {
+      facesPanel = featureResult(image, "face_embedding")
+        ? panel("Faces", imageFaces(image.id, (box) => highlightFace(box), signal))
+        : null;
       related = [
         relatedPanel(
           "Similar images",
@@ -592,6 +604,7 @@ export async function renderImage({ main, params, signal }) {
     clear(
       panels,
       tagsPanel(image),
+      facesPanel,
       labelsPanel(image),
       textPanel(image, highlight),
       colorsPanel(image),

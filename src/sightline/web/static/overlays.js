@@ -35,13 +35,15 @@ export function layersOf(image) {
       count: faces.faces.length,
       size: faces,
       shapes: () =>
-        faces.faces.map((face, index) =>
-          box(face.box, `Face ${index + 1}, ${percent(face.confidence)}`, null, [
+        faces.faces.map((face, index) => {
+          const group = box(face.box, `Face ${index + 1}, ${percent(face.confidence)}`, null, [
             ...Object.values(face.landmarks ?? {}).map((point) =>
               s("circle", { cx: point.x, cy: point.y, r: 1, class: "landmark" }),
             ),
-          ]),
-        ),
+          ]);
+          group.dataset.box = boxKey(face.box); // the faces panel marks a face by its box
+          return group;
+        }),
     });
   }
   const objects = result(image, "objects");
@@ -125,6 +127,11 @@ export function layersOf(image) {
     });
   }
   return layers;
+}
+
+/** A box as text, to find the overlay shape of a face listed elsewhere. */
+export function boxKey(rect) {
+  return `${rect.x},${rect.y},${rect.w},${rect.h}`;
 }
 
 /** 1.7778 reads "16:9": the smallest whole numbers with that ratio, else the decimal. */

@@ -21,6 +21,8 @@ SightlineError
 │   ├── NotEnoughExamples         training a classifier with too few examples per label
 │   ├── InvalidStorageEvent       a bucket notification in neither S3 nor SeaweedFS form
 │   ├── InvalidCollection         a collection name that is not a slug
+│   ├── NoFaceDetected            an enrolment photo in which no face was found
+│   ├── SeveralFacesDetected      an enrolment photo with more than one face: whose is unsaid
 │   ├── WebhookTargetForbidden    a subscription endpoint on a non-public address
 │   └── WebhookValidationFailed   the endpoint did not agree to receive deliveries
 ├── Unauthorized (401)            no API key, a wrong, revoked or expired one, or no session
@@ -37,7 +39,10 @@ SightlineError
 │   ├── UploadNotFound            no direct upload with this id
 │   ├── SubscriptionNotFound
 │   ├── DeliveryNotFound
-│   └── KeyNotFound               no stored API key with this id
+│   ├── KeyNotFound               no stored API key with this id
+│   ├── FaceNotFound
+│   ├── PersonNotFound
+│   └── ClusterNotFound
 ├── NotReady (409)                the resource exists but is not computed yet
 ├── Conflict (409)
 │   ├── ClassifierExists          a classifier name is taken
@@ -163,6 +168,14 @@ class InvalidStorageEvent(InvalidInput):
 
 class InvalidCollection(InvalidInput):
     code = "InvalidCollection"
+
+
+class NoFaceDetected(InvalidInput):
+    code = "NoFaceDetected"
+
+
+class SeveralFacesDetected(InvalidInput):
+    code = "SeveralFacesDetected"
 
 
 class WebhookTargetForbidden(InvalidInput):

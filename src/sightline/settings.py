@@ -158,6 +158,13 @@ class Settings(BaseSettings):
         "when new faces are grouped into clusters and matched to enrolled people. The same face "
         "through altered copies measured under 0.25, different people over 0.35.",
     )
+    face_collections: str = Field(
+        "",
+        description="Comma-separated collections whose uploads get `face_embedding` (and the "
+        "`faces` it reads) with the default features: biometric data for those collections "
+        "only. A request naming its features still gets just those; for every collection, "
+        "add `face_embedding` to SIGHTLINE_DEFAULT_FEATURES instead.",
+    )
     max_upload_bytes: int = Field(
         50 * 1024 * 1024, gt=0, description="Largest accepted image file."
     )

@@ -141,6 +141,25 @@ def test_detect_faces_finds_the_astronaut(server: RunningServer) -> None:
     assert error["Code"] == "InvalidParameterException"
 
 
+def test_detect_faces_answers_only_what_is_measured_whatever_attributes_ask(
+    server: RunningServer,
+) -> None:
+    """No age, gender, emotion, pose or quality is made up: `ALL` answers what `DEFAULT` does,
+    the box, the five landmarks and the confidence; an attribute asked for by name is refused
+    rather than left out silently."""
+    client = rekognition(server)
+    answers = [
+        client.detect_faces(Image={"Bytes": ASTRONAUT}, **attributes)["FaceDetails"]
+        for attributes in ({}, {"Attributes": ["DEFAULT"]}, {"Attributes": ["ALL"]})
+    ]
+    assert answers[0] == answers[1] == answers[2]
+    [face] = answers[2]
+    assert set(face) == {"BoundingBox", "Landmarks", "Confidence"}
+    for named in (["GENDER"], ["ALL", "AGE_RANGE"], ["EMOTIONS"]):
+        error = error_of(client.detect_faces, Image={"Bytes": ASTRONAUT}, Attributes=named)
+        assert error["Code"] == "InvalidParameterException"
+
+
 def test_detect_moderation_labels_on_a_safe_picture(server: RunningServer) -> None:
     answer = rekognition(server).detect_moderation_labels(Image={"Bytes": ASTRONAUT})
     assert answer["ModerationLabels"] == []

@@ -1,8 +1,13 @@
-"""Running analyzers on one picture: order, dependencies, artifacts."""
+"""Running analyzers on one picture: order, dependencies, artifacts; the collections opted into
+face descriptors."""
 
 from __future__ import annotations
 
-from sightline.images.pipeline import FeatureRun, run_features
+import pytest
+
+from sightline.errors import ConfigurationError
+from sightline.images.pipeline import FeatureRun, face_collections, opt_in_features, run_features
+from sightline.settings import Settings
 from sightline.storage.records import FeatureStatus
 from sightline.vision import Analysis, Artifact, Inputs, Picture, ResultModel, SkipFeature, decode
 from sightline.vision.base import ArtifactRef
@@ -128,3 +133,15 @@ def test_artifacts_are_stored_under_their_role_and_described_in_the_result() -> 
             "height": 1,
         }
     }
+
+
+def test_collections_opt_into_face_descriptors_by_valid_name_only() -> None:
+    opted = face_collections(Settings(face_collections=" claims, studio-2 ,"))
+    assert opted == {"claims", "studio-2"}
+    embedding = Recorder("face_embedding", [], depends_on=("faces",))
+    assert opt_in_features(opted, {"face_embedding": embedding}) == ["faces", "face_embedding"]
+    assert opt_in_features(set(), {}) == []
+    with pytest.raises(ConfigurationError, match="SIGHTLINE_FACE_COLLECTIONS"):
+        face_collections(Settings(face_collections="claims,Not A Slug"))
+    with pytest.raises(ConfigurationError, match="no 'face_embedding' analyzer"):
+        opt_in_features(opted, {})

@@ -118,6 +118,24 @@ def test_a_group_is_reviewed_named_split_merged_and_the_person_kept(
     expect(page.get_by_role("region", name="Images").locator(".mini-card")).to_have_count(2)
     face_pictures_loaded(page)
 
+    # Photos added from the page: each face enrolled; one without a face is refused, in words.
+    page.get_by_label("Photos of the person").set_input_files(
+        [
+            {
+                "name": "eileen-mirrored.jpg",
+                "mimeType": "image/jpeg",
+                "buffer": jpeg(np.ascontiguousarray(ASTRONAUT[:, ::-1])),
+            }
+        ]
+    )
+    expect(page.get_by_role("status").filter(has_text="1 photo added to Eileen")).to_be_visible()
+    expect(page.get_by_text("3 faces · 3 images")).to_be_visible()
+    page.get_by_label("Photos of the person").set_input_files(
+        [{"name": "rocket.jpg", "mimeType": "image/jpeg", "buffer": jpeg(samples.rocket())}]
+    )
+    expect(page.get_by_role("alert").filter(has_text="No face was found")).to_be_visible()
+    expect(page.get_by_text("3 faces · 3 images")).to_be_visible()
+
     page.get_by_role("button", name="Rename").click()
     page.get_by_role("textbox", name="Name").fill("Eileen Collins")
     page.get_by_role("button", name="Save").click()
@@ -128,7 +146,7 @@ def test_a_group_is_reviewed_named_split_merged_and_the_person_kept(
         "button", name="Not this person"
     ).click()
     page.get_by_role("dialog").get_by_role("button", name="Not the same").click()
-    expect(page.get_by_text("1 face · 1 image")).to_be_visible()
+    expect(page.get_by_text("2 faces · 2 images")).to_be_visible()
     (left,) = faces_of(site, image_id=uploads["brighter"])
     assert left["person_id"] is None
 

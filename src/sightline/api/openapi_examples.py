@@ -672,6 +672,12 @@ PERSON = {
     "updated_at": ANALYZED_AT,
 }
 PEOPLE = {"items": [PERSON], "next_cursor": None}
+PERSON_PHOTOS = {
+    "person": PERSON | {"faces": 3, "images": 3},
+    "faces": [
+        {"id": FACE_ID, "image_id": IMAGE_ID, "box": FACE_BOX, "confidence": 0.9291},
+    ],
+}
 PERSON_IMAGES = {"items": [IMAGE], "next_cursor": None}
 
 # -- direct uploads ------------------------------------------------------------------------------

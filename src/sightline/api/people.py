@@ -1,25 +1,44 @@
 """`/v1/people`: who faces are. A person belongs to a collection and is made of the faces enrolled
-as it (from face ids, or by naming a cluster: `api/faces.py`); new faces like them are matched to
-it as their analyses are stored. Deleting a person deletes its faces' descriptors."""
+as it (from face ids, from photos, or by naming a cluster: `api/faces.py`); new faces like them
+are matched to it as their analyses are stored. Deleting a person deletes its faces'
+descriptors."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from sightline.api import deps
 from sightline.api import openapi_examples as shown
 from sightline.api.errors import documented
+from sightline.api.images import DECODE_ERRORS, READ_ERRORS, read_uploads
 from sightline.api.openapi_examples import examples
 from sightline.api.routing import StrictJSONRoute
-from sightline.api.schemas import ImageOut, ImageView, RequestBody, image_view
+from sightline.api.schemas import (
+    RAW_IMAGE,
+    ImageOut,
+    ImageView,
+    RequestBody,
+    image_files_field,
+    image_view,
+)
 from sightline.api.scope import ReadCollection, WriteCollection
-from sightline.errors import FaceNotFound, InvalidParameter, PersonNotFound
+from sightline.errors import (
+    BackendError,
+    FaceNotFound,
+    InsufficientStorage,
+    InvalidParameter,
+    NoFaceDetected,
+    PersonNotFound,
+    SeveralFacesDetected,
+)
 from sightline.faces.service import MAX_NAME_LENGTH, FaceService
-from sightline.faces.store import PersonRecord
+from sightline.faces.store import FaceRecord, PersonRecord
+from sightline.vision.geometry import Box
 
 router = APIRouter(prefix="/v1/people", tags=["faces"], route_class=StrictJSONRoute)
 # Shared with `api/faces.py`.
@@ -74,6 +93,49 @@ class PersonOut(BaseModel):
             created_at=person.created_at,
             updated_at=person.updated_at,
         )
+
+
+class EnrolledFace(BaseModel):
+    id: str = Field(description="The face, enrolled as the person.")
+    image_id: str = Field(description="Its photo, stored as an image of the collection.")
+    box: Box = Field(description="Pixels of the photo as analysed (upright).")
+    confidence: float = Field(description="The face detector's.")
+
+    @classmethod
+    def of(cls, face: FaceRecord) -> EnrolledFace:
+        return cls(
+            id=face.id,
+            image_id=face.image_id,
+            box=Box(x=face.box.x, y=face.box.y, w=face.box.w, h=face.box.h),
+            confidence=face.confidence,
+        )
+
+
+class PersonPhotosOut(BaseModel):
+    model_config = examples(shown.PERSON_PHOTOS)
+
+    person: PersonOut
+    faces: list[EnrolledFace] = Field(description="The face of each photo, in the order sent.")
+
+
+PHOTOS_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": image_files_field(
+                            "One or more photos, each of the person alone (any field name)."
+                        )
+                    },
+                }
+            },
+            "image/*": RAW_IMAGE,
+        },
+    }
+}
 
 
 class PersonList(BaseModel):
@@ -143,6 +205,45 @@ def enrol_faces(
     person_id: str, body: PersonFacesIn, faces: Faces, collection: ReadCollection
 ) -> Any:
     return PersonOut.of(faces.enrol(person_id, body.face_ids, collection=collection))
+
+
+@router.post(
+    "/{person_id}/photos",
+    status_code=201,
+    response_model=PersonPhotosOut,
+    responses=documented(
+        PersonNotFound,
+        *READ_ERRORS,
+        *DECODE_ERRORS,
+        NoFaceDetected,
+        SeveralFacesDetected,
+        InsufficientStorage,
+        BackendError,
+    ),
+    openapi_extra=PHOTOS_BODY,
+    summary="Enrol the person from photos",
+    description="Send one or more photos (multipart, or one as raw `image/*` bytes), each of the "
+    "person alone. Each is stored as an image of the person's collection, analysed at once "
+    "with `faces,face_embedding`, and its face enrolled as the person. Every photo is analysed "
+    "before any is stored: a photo with no face (`NoFaceDetected`) or several "
+    "(`SeveralFacesDetected`, with their boxes: enrol the right one by face id instead) refuses "
+    "the request, and nothing is stored.",
+)
+async def enrol_photos(
+    person_id: str, request: Request, faces: Faces, collection: ReadCollection
+) -> Any:
+    # An unknown person is refused before any photo is read or analysed.
+    await run_in_threadpool(faces.person, person_id, collection=collection)
+    photos, fields, metadata = await read_uploads(request, faces.images)
+    if fields or metadata is not None:
+        raise InvalidParameter("Enrolment photos take no `features` or `metadata`.")
+    enrolment = await run_in_threadpool(
+        lambda: faces.enrol_photos(person_id, photos, collection=collection)
+    )
+    return PersonPhotosOut(
+        person=PersonOut.of(enrolment.person),
+        faces=[EnrolledFace.of(face) for face in enrolment.faces],
+    )
 
 
 @router.get(

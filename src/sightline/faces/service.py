@@ -8,6 +8,9 @@ new cluster of its own) and gives it that face's person: incremental, one neares
 search per new face, never a recomputation of every cluster. A face is only ever compared
 with faces of its own collection, and of the same analyzer version.
 
+A person is enrolled from faces already stored, or from photos (`enrol_photos`): each stored as
+an image of the person's collection and analysed in the request, its one face enrolled.
+
 Deleting a face, a person (with its faces) or an image removes the descriptors from the
 catalog, from the results they came from, and from this process's index; other processes'
 indexes drop a deleted face when a search finds it, and on restart.
@@ -18,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,7 +30,11 @@ from sightline.errors import (
     ClusterNotFound,
     FaceNotFound,
     InvalidParameter,
+    NoFaceDetected,
     PersonNotFound,
+    SeveralFacesDetected,
+    SightlineError,
+    TooManyFiles,
 )
 from sightline.faces.sql import SQLFaceStore
 from sightline.faces.store import (
@@ -38,13 +46,15 @@ from sightline.faces.store import (
     PersonRecord,
 )
 from sightline.ids import time_sorted_id
-from sightline.images.service import ImageService
+from sightline.images.service import ImageService, Upload, name_the_file
 from sightline.search.vectors import VectorSearch
 from sightline.storage.records import FeatureState, FeatureStatus, Vector
 
 log = logging.getLogger(__name__)
 
 FEATURE = "face_embedding"
+# What an enrolment photo is analysed with: the detector's result is kept too, as an upload's is.
+PHOTO_FEATURES = ("faces", FEATURE)
 NEIGHBOURS = 8  # nearest faces a new face is compared with when grouped
 # Lists of the face index's inverted file a search scans (`search.vector_index`): eight times an
 # image search's, as a missed face is a person not found or a cluster split. At 100k synthetic
@@ -66,6 +76,12 @@ class FaceSearchResult:
     box: dict[str, int]  # the query face's: in the query picture's pixels, or as stored
     confidence: float
     matches: list[Match]
+
+
+@dataclass(frozen=True)
+class PhotoEnrolment:
+    person: PersonRecord  # as enrolled
+    faces: list[FaceRecord]  # one a photo, in the photos' order
 
 
 class FaceService:
@@ -104,12 +120,7 @@ class FaceService:
         with its matches among the collection's faces."""
         analysis = self.images.analyze_now(data, [FEATURE], collection=collection)
         outcome = analysis["features"][FEATURE]
-        if outcome["status"] != FeatureStatus.DONE:
-            error = outcome["error"] or {}
-            raise InvalidParameter(
-                f"The picture's faces could not be read: {error.get('message', 'failed')}"
-            )
-        result = outcome["result"]
+        found = faces_read(outcome["status"], outcome["result"], outcome["error"])
         return [
             FaceSearchResult(
                 face["box"],
@@ -122,7 +133,7 @@ class FaceService:
                     limit,
                 ),
             )
-            for face in result["faces"]
+            for face in found
         ]
 
     def _nearest(
@@ -318,6 +329,54 @@ class FaceService:
         self.store.enrol(person.id, face_ids)
         return self.person(person_id, collection=collection)
 
+    def enrol_photos(
+        self, person_id: str, photos: Sequence[Upload], *, collection: str | None
+    ) -> PhotoEnrolment:
+        """Each photo becomes an image of the person's collection, analysed now with
+        `face_embedding`, and its face is enrolled as the person; answers the person and those
+        faces, in the photos' order. Every photo is analysed before any is stored: one in which
+        the detector finds no face, or more than one (whose would be a guess), refuses them all,
+        and nothing is stored."""
+        person = self.person(person_id, collection=collection)
+        settings = self.images.settings
+        if not photos:
+            raise InvalidParameter("The request contains no photo.")
+        if len(photos) > settings.max_files_per_request:
+            raise TooManyFiles(
+                f"{len(photos)} photos in one request; the limit is "
+                f"{settings.max_files_per_request}."
+            )
+        analysed = []
+        for index, photo in enumerate(photos):
+            try:
+                found = self.images.analyse(photo, PHOTO_FEATURES, collection=person.collection)
+                state = found.state(FEATURE)
+                one_face(faces_read(state.status, state.result, state.error))
+            except SightlineError as exc:
+                name_the_file(exc, index, photo.filename, len(photos))
+                raise
+            analysed.append(found)
+        stored: list[str] = []
+        try:
+            for found in analysed:
+                stored.append(self.images.add_analysed(found, collection=person.collection).id)
+            # Grouped before enrolled: grouping gives an ungrouped face its neighbours' person.
+            self.group_new()
+            face_ids = [self._face_of(image_id, person.collection) for image_id in stored]
+            self.store.enrol(person.id, face_ids)
+        except Exception:
+            self.images.discard(stored)
+            raise
+        faces = self.store.faces_by_id(face_ids)
+        return PhotoEnrolment(
+            self.person(person.id, collection=collection),
+            [faces[face_id] for face_id in face_ids if face_id in faces],
+        )
+
+    def _face_of(self, image_id: str, collection: str) -> str:
+        (face,) = self.store.faces(FaceQuery(collection, image_id=image_id, limit=2))
+        return face.id
+
     def person_images(
         self, person_id: str, *, collection: str | None, after_id: str | None, limit: int
     ) -> list[str]:
@@ -360,6 +419,31 @@ def purge(store: SQLFaceStore, index: VectorSearch) -> tuple[int, int]:
     deleted = store.purge([FEATURE])
     index.drop()
     return deleted
+
+
+def faces_read(
+    status: str, result: dict[str, Any] | None, error: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """The faces of a picture's `face_embedding` outcome, or why they could not be read."""
+    if status != FeatureStatus.DONE or result is None:
+        why = (error or {}).get("message") or (result or {}).get("reason") or str(status)
+        raise InvalidParameter(f"The picture's faces could not be read: {why}")
+    faces: list[dict[str, Any]] = result["faces"]
+    return faces
+
+
+def one_face(faces: Sequence[dict[str, Any]]) -> None:
+    """An enrolment photo shows the person alone: with no face there is nothing to enrol, and
+    with several, which one is the person would be a guess that corrupts every later match."""
+    if not faces:
+        raise NoFaceDetected("No face was found in the photo.", faces=0)
+    if len(faces) > 1:
+        raise SeveralFacesDetected(
+            f"{len(faces)} faces were found in the photo: send one of the person alone, or "
+            "enrol the person's face of a stored image by its id.",
+            faces=len(faces),
+            boxes=[face["box"] for face in faces],
+        )
 
 
 def new_cluster_id() -> str:

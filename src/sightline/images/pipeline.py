@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sightline.errors import ConfigurationError, InvalidFeature, SkipFeature
+from sightline.collection import collection_name
+from sightline.errors import ConfigurationError, InvalidCollection, InvalidFeature, SkipFeature
 from sightline.settings import Settings
 from sightline.storage.change_marks import ChangeMark
 from sightline.storage.records import FeatureState, FeatureStatus
@@ -20,6 +21,8 @@ from sightline.vision.base import JSON, Analysis, Analyzer, Artifact, Inputs, Pi
 
 log = logging.getLogger(__name__)
 
+# The biometric feature a collection opts into (SIGHTLINE_FACE_COLLECTIONS).
+FACE_EMBEDDING = "face_embedding"
 # Given an artifact and its role ("thumbnail:sizes.256"), store it (blobs are addressed by their
 # sha256, which the result already names).
 ArtifactSink = Callable[[Artifact, str], None]
@@ -88,6 +91,30 @@ def default_features(settings: Settings, analyzers: Mapping[str, Analyzer]) -> l
         return resolve_features(names, analyzers, names)
     except InvalidFeature as exc:
         raise ConfigurationError(f"SIGHTLINE_DEFAULT_FEATURES: {exc.message}") from exc
+
+
+def face_collections(settings: Settings) -> frozenset[str]:
+    """The collections of SIGHTLINE_FACE_COLLECTIONS, checked at start-up like the defaults."""
+    names = [name.strip() for name in settings.face_collections.split(",") if name.strip()]
+    try:
+        return frozenset(collection_name(name) for name in names)
+    except InvalidCollection as exc:
+        raise ConfigurationError(f"SIGHTLINE_FACE_COLLECTIONS: {exc.message}") from exc
+
+
+def opt_in_features(collections: Set[str], analyzers: Mapping[str, Analyzer]) -> list[str]:
+    """What the default set of an opted-in collection adds: `face_embedding` and the features it
+    reads, named so that their results are kept too (a dependency left unnamed is computed for
+    its dependents only). Nothing when no collection opted in; an opt-in that could never be
+    honoured is a configuration error."""
+    if not collections:
+        return []
+    analyzer = analyzers.get(FACE_EMBEDDING)
+    if analyzer is None:
+        raise ConfigurationError(
+            f"SIGHTLINE_FACE_COLLECTIONS: no {FACE_EMBEDDING!r} analyzer is installed."
+        )
+    return [*analyzer.depends_on, FACE_EMBEDDING]
 
 
 def run_feature(

@@ -24,21 +24,31 @@ from sightline.errors import (
     SightlineError,
     TooManyFiles,
 )
-from sightline.events import EventType, cloud_event
+from sightline.events import EventType, cloud_event, derived_event_id
 from sightline.ids import is_image_id, new_image_id
 from sightline.images.pipeline import (
+    FeatureRun,
     Features,
     RunOnUpload,
     analyze_once,
     default_features,
+    face_collections,
+    opt_in_features,
     resolve_features,
+    run_features,
 )
 from sightline.images.store import ImageQuery, ImageStore, ImageVersion
 from sightline.metrics import Metrics
 from sightline.settings import Settings
 from sightline.storage.change_marks import ChangeMark, MarkMoved
-from sightline.storage.records import FeatureState, FeatureStatus, ImageRecord, NewImage
-from sightline.vision import Analyzer, Decoder, Picture
+from sightline.storage.records import (
+    BlobRef,
+    FeatureState,
+    FeatureStatus,
+    ImageRecord,
+    NewImage,
+)
+from sightline.vision import Analyzer, Artifact, Decoder, Picture
 from sightline.vision.thumbnail import THUMBNAIL_SIZES, ThumbnailAnalyzer, ThumbnailResult
 
 MAX_FILENAME_LENGTH = 255
@@ -53,6 +63,19 @@ class Upload:
     data: bytes
     filename: str | None = None
     image_id: str | None = None  # reserved beforehand (direct uploads); new when None
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """A picture analysed before it is stored (`ImageService.analyse`)."""
+
+    upload: Upload  # its file name checked
+    picture: Picture  # its facts: the decoded pixels are released
+    runs: list[FeatureRun]
+    artifacts: dict[str, bytes]  # by sha256, written with the results
+
+    def state(self, feature: str) -> FeatureState:
+        return next(run.state for run in self.runs if run.state.feature == feature)
 
 
 @dataclass(frozen=True)
@@ -78,6 +101,8 @@ class ImageService:
         self.blobs = blobs
         self.features = features
         self.default_features = default_features(settings, features.bundled)
+        self.face_collections = face_collections(settings)
+        self.face_features = opt_in_features(self.face_collections, features.bundled)
         self.metrics = metrics
         self.on_event = on_event  # wakes the in-process outbox relay
         # Raises InsufficientStorage under the free-space floor: refused before any write.
@@ -91,11 +116,13 @@ class ImageService:
 
     def defaults(self, collection: str) -> list[str]:
         """The features computed when a request about this collection names none: the
-        configured set and the collection's classifiers attached to uploads."""
-        return self._with_configured(self.features.run_on_upload(collection))
+        configured set (with faces, where the collection opted in) and the collection's
+        classifiers attached to uploads."""
+        return self._with_configured(collection, self.features.run_on_upload(collection))
 
-    def _with_configured(self, run_on_upload: RunOnUpload) -> list[str]:
-        return list(dict.fromkeys([*self.default_features, *run_on_upload.features]))
+    def _with_configured(self, collection: str, run_on_upload: RunOnUpload) -> list[str]:
+        faces = self.face_features if collection in self.face_collections else []
+        return list(dict.fromkeys([*self.default_features, *faces, *run_on_upload.features]))
 
     def analyzers(self, collection: str) -> Mapping[str, Analyzer]:
         """The analyzers images of this collection may use."""
@@ -149,7 +176,7 @@ class ImageService:
         analyzers = self.analyzers(collection)
         run_on_upload = self.features.kept_run_on_upload(collection)
         # Checked before any file is read: an unknown feature needs no decoding to be refused.
-        resolve_features(features, analyzers, self._with_configured(run_on_upload))
+        resolve_features(features, analyzers, self._with_configured(collection, run_on_upload))
         client_metadata = self.parse_metadata(metadata)
         pictures, filenames = [], []
         for index, upload in enumerate(uploads):
@@ -163,17 +190,13 @@ class ImageService:
                 ) as picture:
                     pictures.append(picture)
             except SightlineError as exc:
-                # Name the culprit: in a batch the client must know which file was refused
-                # (a lone file's message needs no "File 1: " before it; details say it anyway).
                 self.metrics.upload_rejected(exc.code)
-                shown = clean_filename(upload.filename)
-                if len(uploads) > 1:
-                    name = f" ({shown})" if shown else ""
-                    exc.message = f"File {index + 1}{name}: {exc.message}"
-                exc.details.update(file_index=index, filename=shown)
+                name_the_file(exc, index, upload.filename, len(uploads))
                 raise
         for retry in range(MARK_RETRIES + 1):
-            wanted = resolve_features(features, analyzers, self._with_configured(run_on_upload))
+            wanted = resolve_features(
+                features, analyzers, self._with_configured(collection, run_on_upload)
+            )
             # Only a default set relies on the kept classifiers.
             mark = run_on_upload.mark if features is None else None
             try:
@@ -256,6 +279,78 @@ class ImageService:
             self.store.release_blobs(shas, StoreKeeper(self.blobs))
         except Exception:
             log.exception("Could not remove the blobs of a failed upload: %s", shas)
+
+    # -- analysed before stored --------------------------------------------------------------
+
+    def analyse(self, upload: Upload, features: Sequence[str], *, collection: str) -> Analysed:
+        """Analyse a picture that is stored only if its results allow (`add_analysed`), as
+        an enrolment photo is only with one face: nothing is written here."""
+        analyzers = self.analyzers(collection)
+        wanted = resolve_features(features, analyzers, ())
+        filename = checked_filename(upload.filename)
+        artifacts: dict[str, bytes] = {}
+
+        def keep(artifact: Artifact, _role: str) -> None:
+            artifacts[artifact.sha256] = artifact.data
+
+        with (
+            self._analyzing,
+            self.decoder.picture(upload.data, max_bytes=self.settings.max_upload_bytes) as picture,
+        ):
+            runs = run_features(picture, wanted, analyzers, keep)
+        for run in runs:
+            self.metrics.feature_seconds.labels(run.state.feature).observe(run.seconds)
+        return Analysed(Upload(upload.data, filename, upload.image_id), picture, runs, artifacts)
+
+    def add_analysed(self, analysed: Analysed, *, collection: str) -> ImageRecord:
+        """Store what `analyse` analysed as a new image of `collection`, with its results:
+        no job computes them again, so its `image.created` event names no features to
+        compute, and its `image.analyzed` event follows at once. A failure once the image is
+        catalogued deletes it again."""
+        self.check_space()
+        upload, picture = analysed.upload, analysed.picture
+        (record,) = self._catalogue(
+            [upload], [picture], [upload.filename], [], {}, None, collection
+        )
+        artifacts = analysed.artifacts
+        try:
+            for sha256, data in artifacts.items():
+                self.blobs.put(data, sha256)
+            refs = [
+                BlobRef(sha256, role)
+                for run in analysed.runs
+                for role, sha256 in run.artifacts.items()
+            ]
+            declared = [
+                run.analysis.result.index_entries() for run in analysed.runs if run.analysis
+            ]
+            stored = self.store.finish_features(
+                record.id,
+                [run.state for run in analysed.runs],
+                refs,
+                StoreKeeper(self.blobs, artifacts),
+                derived_event_id(record.id, "analysed"),
+                phash=next((entries.phash for entries in declared if entries.phash), None),
+            )
+            if stored is None:
+                raise ImageNotFound(f"Image {record.id} was deleted as it was stored.")
+        except Exception:
+            self.discard([record.id])
+            raise
+        self.on_event()
+        self.metrics.upload_accepted(stored.size, duplicate=stored.duplicate_of is not None)
+        return stored
+
+    def discard(self, image_ids: Sequence[str]) -> None:
+        """Delete images a use case stored and then could not complete with; one that cannot
+        be deleted is logged, so the failure that called for this is the one raised."""
+        for image_id in image_ids:
+            try:
+                self.delete(image_id, collection=None)
+            except ImageNotFound:
+                continue  # already gone
+            except Exception:
+                log.exception("Could not delete image %s of an incomplete request", image_id)
 
     def parse_metadata(self, raw: str | None) -> dict[str, Any]:
         return parse_metadata(raw, self.settings.max_metadata_bytes)
@@ -428,6 +523,17 @@ def parse_metadata(raw: str | None, max_bytes: int) -> dict[str, Any]:
             f"the limit is {max_bytes}."
         )
     return value
+
+
+def name_the_file(exc: SightlineError, index: int, filename: str | None, files: int) -> None:
+    """Name the culprit in an error about one file of a request: in a batch the client must know
+    which file was refused (a lone file's message needs no "File 1: " before it; details say it
+    anyway)."""
+    shown = clean_filename(filename)
+    if files > 1:
+        name = f" ({shown})" if shown else ""
+        exc.message = f"File {index + 1}{name}: {exc.message}"
+    exc.details.update(file_index=index, filename=shown)
 
 
 def base_name(filename: str | None) -> str | None:

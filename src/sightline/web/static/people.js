@@ -251,6 +251,23 @@ export async function renderPerson({ main, params, signal }) {
     input.select();
   }
 
+  // Photos of the person alone: each is stored as an image and its face enrolled.
+  const photoInput = h("input", { type: "file", accept: "image/*", multiple: true, hidden: true, "aria-label": "Photos of the person" });
+  photoInput.addEventListener("change", async () => {
+    const files = [...photoInput.files];
+    photoInput.value = "";
+    if (!files.length) return;
+    const form = new FormData();
+    for (const file of files) form.append("file", file, file.name);
+    try {
+      const enrolled = await api(`${personPath(id)}/photos`, { method: "POST", body: form });
+      toast(`${plural(enrolled.faces.length, "photo")} added to ${person.name}.`);
+      await reload();
+    } catch (error) {
+      toast(error.message, "error");
+    }
+  });
+
   async function remove() {
     const ok = await confirmDialog({
       title: `Delete ${person.name}?`,
@@ -281,6 +298,8 @@ export async function renderPerson({ main, params, signal }) {
         h(
           "div",
           { class: "actions" },
+          h("button", { type: "button", onclick: () => photoInput.click(), title: "Photos of the person alone: each is stored as an image and its face enrolled" }, icon("upload"), h("span", {}, "Add photos")),
+          photoInput,
           h("button", { type: "button", onclick: openRename }, "Rename"),
           h("button", { type: "button", class: "danger", onclick: remove }, icon("trash"), h("span", {}, "Delete")),
         ),

@@ -117,3 +117,20 @@ def test_with_warm_up_off_a_model_loads_on_first_use(tmp_path: Path) -> None:
     finally:
         app.close()
         cache.close()
+
+
+def test_the_collections_opted_into_faces_warm_the_face_models(tmp_path: Path) -> None:
+    values = TEST_SETTINGS | {"warm_models": True, "default_features": "metadata"}
+    warmed = {}
+    for opted_in in ("", "claims"):
+        settings = Settings(data_dir=tmp_path / "data", face_collections=opted_in, **values)  # type: ignore[arg-type]
+        app = Sightline(settings)
+        try:
+            warmed[opted_in] = {handle.name for handle in app.warmup.handles}
+        finally:
+            app.close()
+    assert warmed[""] == set()
+    assert {name.split(":")[0].split("-")[0] for name in warmed["claims"]} == {
+        "centerface",
+        "faceres",
+    }

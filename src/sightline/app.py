@@ -28,7 +28,7 @@ from sightline.health import Component, Degraded, readiness
 from sightline.images.analysis import Analyst
 from sightline.images.backfill import RequestFeatureJob, request_reindex
 from sightline.images.inbox import DirectUploads
-from sightline.images.pipeline import default_features
+from sightline.images.pipeline import default_features, face_collections, opt_in_features
 from sightline.images.service import ImageService
 from sightline.keys import AccessLimits, KeyService
 from sightline.maintenance import Checker, Schedule, Sweeper
@@ -112,7 +112,14 @@ class Sightline:
         self.analyzers = FeatureSet(bundled, self.stores.classifiers, embedding_version)
         # Started with the workers: the models their uploads' default features need.
         self.warmup = ModelWarmup(
-            bundled, default_features(settings, bundled) if settings.warm_models else []
+            bundled,
+            # An opted-in collection's uploads need the face models too.
+            [
+                *default_features(settings, bundled),
+                *opt_in_features(face_collections(settings), bundled),
+            ]
+            if settings.warm_models
+            else [],
         )
 
         def wake_relay() -> None:
@@ -152,6 +159,8 @@ class Sightline:
             self.analyzers.bundled,
             semantic_threshold=settings.semantic_threshold,
         )
+        # Where pgvector answers face searches (`faces.sql`) this keeps no index: the probes and
+        # the snapshot folder are then unused.
         self.face_index = VectorSearch(
             self.stores.faces, settings.index_dir() / "faces", probes=FACE_PROBES
         )

@@ -7,7 +7,8 @@ whether two faces are the same person (faceres, prepared from npm `@vladmandic/h
                 "vector": [0.0132, ...]}]}
 
 - A descriptor is biometric data: the feature is never in the default set; an operator names it
-  in `SIGHTLINE_DEFAULT_FEATURES`, or a request names it.
+  in `SIGHTLINE_DEFAULT_FEATURES` (every collection) or names the collections in
+  `SIGHTLINE_FACE_COLLECTIONS`, or a request names it.
 - `faces` lists the `faces` feature's faces in its order (highest confidence first), at most
   `max_faces` of them; the box and confidence are that feature's.
 - `vector` has unit length: two faces' cosine distance is `1 - dot(a, b)`. Image answers leave it

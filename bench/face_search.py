@@ -11,6 +11,9 @@ time to group 1,000 new faces into clusters.
   face` one query at a time, as the API calls it: the query's descriptor read, the in-process
   index (built by the first search: its time is shown apart), the matches' records read.
   p50/p95/p99 ms, and recall: the share of the query's identity's other faces it found.
+- **thumbnails**: `GET /v1/faces/{id}/thumbnail`'s work (`faces.thumbnails.face_thumbnail`, 128
+  pixels) for a face of a 2048-pixel picture with thumbnails (cut from its 512-pixel thumbnail)
+  and of a 12-megapixel JPEG without (cut from the original): p50/p95/p99 ms.
 - **grouping**: `--new` faces written ungrouped (half of them new identities, half more faces of
   known ones), then `FaceService.group_new()`, as after an analysis: seconds per 1,000 faces, and
   purity: the share of new identities whose faces all ended in one cluster.
@@ -43,7 +46,10 @@ from procstatus import memory_mib
 from sightline.app import Sightline
 from sightline.faces.service import FEATURE
 from sightline.faces.sql import new_face_id
+from sightline.faces.store import FaceQuery
+from sightline.faces.thumbnails import face_thumbnail
 from sightline.ids import new_image_id
+from sightline.images.service import Upload
 from sightline.models import Models
 from sightline.settings import Settings, default_model_dir
 from sightline.storage import tables as t
@@ -117,6 +123,39 @@ def embedding(rounds: int) -> dict[str, Any]:
             "descriptors_per_s": round(count / median, 1),
         }
     models.close()
+    return report
+
+
+def thumbnails(rounds: int) -> dict[str, Any]:
+    cases = {
+        "from the 512-px thumbnail": (2048, ("faces", FEATURE, "thumbnail")),
+        "from a 12-MP original": (3464, ("faces", FEATURE)),
+    }
+    report: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(data_dir=Path(folder) / "data", workers=0, default_features="metadata")
+        app = Sightline(settings)
+        try:
+            for name, (side, features) in cases.items():
+                photo = Image.fromarray(data.astronaut()).resize(
+                    (side, side), Image.Resampling.BICUBIC
+                )
+                buffer = io.BytesIO()
+                photo.save(buffer, "JPEG", quality=90)
+                analysed = app.service.analyse(
+                    Upload(buffer.getvalue()), features, collection="default"
+                )
+                image = app.service.add_analysed(analysed, collection="default")
+                (face,) = app.faces.faces(FaceQuery("default", image_id=image.id))
+                face_thumbnail(app.faces, face.id, 128, collection=None)  # files' first read
+                times = []
+                for _ in range(rounds):
+                    start = time.perf_counter()
+                    face_thumbnail(app.faces, face.id, 128, collection=None)
+                    times.append(time.perf_counter() - start)
+                report[name] = percentiles(times)
+        finally:
+            app.close()
     return report
 
 
@@ -252,6 +291,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     report: dict[str, Any] = {
         "embedding": embedding(args.rounds),
+        "thumbnails": thumbnails(args.rounds),
         "index": search_and_group(args.faces, args.new, args.queries),
         "peak_rss_mib": round(memory_mib("VmHWM"), 1),
     }
@@ -263,6 +303,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(
             f"embedding, {name}: {figures['ms_per_picture']} ms a picture, "
             f"{figures['descriptors_per_s']} descriptors/s"
+        )
+    for name, figures in report["thumbnails"].items():
+        print(
+            f"face thumbnail, {name}: p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms, "
+            f"p99 {figures['p99_ms']} ms"
         )
     index = report["index"]
     search = index["search"]

@@ -210,6 +210,12 @@ class Sightline:
                 partial(self.uploads.reconcile, settings.inbox_grace_seconds),
                 settings.inbox_reconcile_seconds,
             ),
+            # Faces an analysis stored but could not group (its grouping failed).
+            Schedule(
+                "face grouping",
+                lambda _stop: self.faces.group_new(),
+                settings.sweep_interval_seconds,
+            ),
             Schedule(
                 "expired Read operations",
                 lambda _stop: self.stores.read_operations.forget_expired(),

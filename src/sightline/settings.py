@@ -228,7 +228,7 @@ class Settings(BaseSettings):
         ge=0,
         description="How often each process running workers removes blobs no image "
         "references, parts of writes that never finished and expired Computer Vision Read "
-        "operations (first at start-up); 0: never "
+        "operations, and groups faces whose grouping failed (first at start-up); 0: never "
         "(`sightline check --repair` still does).",
     )
     sweep_grace_seconds: float = Field(

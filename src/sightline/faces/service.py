@@ -195,7 +195,7 @@ class FaceService:
 
     def on_analysed(self, _image_id: str, outcomes: Sequence[FeatureState]) -> None:
         """After an analysis is stored: group the faces it added. A failure leaves them to the
-        next grouping (the next analysis, or a listing of clusters): the analysis stands."""
+        next grouping (the next analysis's, or the sweep's: see `app.py`): the analysis stands."""
         if any(o.feature == FEATURE and o.status is FeatureStatus.DONE for o in outcomes):
             try:
                 self.group_new()
@@ -241,7 +241,6 @@ class FaceService:
     def clusters(
         self, *, collection: str | None, after_id: str | None, limit: int
     ) -> list[ClusterRecord]:
-        self.group_new()
         return self.store.clusters(collection, after_id, limit)
 
     def cluster(self, cluster_id: str, *, collection: str | None) -> ClusterRecord:

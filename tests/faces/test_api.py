@@ -21,6 +21,7 @@ from sightline import Client
 from sightline.app import Sightline
 from sightline.settings import Settings
 from support.apicheck import assert_error
+from support.faces import wait_grouped
 
 
 def encoded(image: Image.Image, format: str = "PNG", **params: Any) -> bytes:
@@ -42,6 +43,7 @@ class Api:
     def upload(self, image: Image.Image) -> str:
         image_id: str = self.client.upload(encoded(image))["id"]
         assert self.client.wait(image_id, timeout=120)["status"] == "done"
+        wait_grouped(self.url, image_id)
         return image_id
 
     def get(self, path: str, **params: Any) -> Any:

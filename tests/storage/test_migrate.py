@@ -7,17 +7,19 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 from alembic import command
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, select, text
+from sqlalchemy import JSON, bindparam, inspect, select, text
 
 from sightline.classifiers.store import Example
 from sightline.collection import DEFAULT_COLLECTION
 from sightline.errors import CatalogSchemaBehind, ClassifierExists
 from sightline.images.uploads import SQLUploadStore
 from sightline.keys.sql import SIGNING_SECRET, SQLKeyStore
+from sightline.search.pgvector import PgVectorSearch
 from sightline.storage import tables as t
 from sightline.storage.database import Database
 from sightline.storage.migrate import SchemaChanges, alembic_config, schema_state
@@ -179,6 +181,47 @@ def test_the_facade_state_revision_keeps_examples_widens_labels_and_undoes(
         # What the narrower column could not hold went with it; the rest stayed.
         narrowed = Stores.on(db).classifiers.get("clf_old")
         assert narrowed is not None and narrowed.label_counts == {"dress": 1}
+        migrate(db)
+    finally:
+        db.dispose()
+
+
+def test_the_face_pgvector_revision_fills_stored_faces_and_undoes(empty_catalog_url: str) -> None:
+    db = Database(empty_catalog_url)
+    descriptor = np.random.default_rng(3).standard_normal(1024).astype(np.float32)
+    descriptor /= np.linalg.norm(descriptor)
+    try:
+        migrate(db, revision="0015")
+        now = datetime.now(UTC)
+        image, values = BEFORE_COLLECTIONS[0]
+        with db.write() as conn:
+            conn.execute(text(image), {"now": now, **values})
+            conn.execute(
+                text(
+                    "INSERT INTO faces (id, image_id, feature, position, box, confidence, "
+                    "version, vector, enrolled, created_at) VALUES ('face_old', 'img_old', "
+                    "'face_embedding', 0, :box, 0.9, '1', :vector, false, :now)"
+                ).bindparams(bindparam("box", type_=JSON)),
+                {
+                    "box": {"x": 1, "y": 2, "w": 30, "h": 40},
+                    "vector": descriptor.astype("<f4").tobytes(),
+                    "now": now,
+                },
+            )
+        migrate(db)
+        native = Stores.on(db).faces.vector_search()
+        if db.is_sqlite:
+            assert native is None
+        else:
+            assert isinstance(native, PgVectorSearch)
+            [(face_id, score)] = native.nearest("face_embedding", "1", descriptor, 5)
+            assert face_id == "face_old" and score == pytest.approx(1, abs=1e-3)
+        with db.write() as conn:
+            config = alembic_config(db)
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0015")
+        columns = {column["name"] for column in inspect(db.engine).get_columns("faces")}
+        assert t.PGVECTOR_COLUMN not in columns
         migrate(db)
     finally:
         db.dispose()

@@ -25,6 +25,7 @@ from sightline import Client
 from sightline.app import Sightline
 from support.browsers import WEB_FEATURES, jpeg, png, web_settings
 from support.documents import memo, receipt
+from support.faces import wait_grouped
 from support.garments import garment
 from support.pagechecks import low_contrast, overflow
 from support.receivers import Receiver
@@ -164,6 +165,8 @@ def seeded(site: RunningServer) -> Iterator[Seeded]:
                 *(i for group in garments.values() for i in group),
             ]:
                 api.wait(image["id"])
+            for grouped in (face, stranger):
+                wait_grouped(site.url, grouped["id"])
             person_id = name_the_face(site, face["id"], "Eileen")
             (unnamed,) = faces_in(site, stranger["id"])
             api.create_classifier("garments", description="Dresses and shirts")

@@ -13,12 +13,13 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image, ImageEnhance
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, FilePayload, Page, expect
 from skimage import data as samples
 
 from conftest import RunningServer
 from sightline import Client
 from support.browsers import Tab, jpeg
+from support.faces import wait_grouped
 
 PHONE = {"width": 375, "height": 740}
 FEATURES = ["faces", "face_embedding", "thumbnail"]
@@ -30,10 +31,15 @@ BROKEN_FACES = """() => [...document.querySelectorAll("img.face-img")]
   .filter((img) => img.complete && img.naturalWidth === 0).length"""
 
 
-def upload(api: Client, pixels: Any, filename: str) -> str:
+def upload(site: RunningServer, api: Client, pixels: Any, filename: str) -> str:
     image = api.upload(jpeg(pixels), filename=filename, features=FEATURES)
     assert api.wait(image["id"], timeout=120)["status"] == "done"
+    wait_grouped(site.url, image["id"])
     return str(image["id"])
+
+
+def photo(name: str, data: bytes) -> FilePayload:
+    return {"name": name, "mimeType": "image/jpeg", "buffer": data}
 
 
 def get(site: RunningServer, path: str, **query: str) -> Any:
@@ -62,9 +68,9 @@ def uploads(site: RunningServer) -> dict[str, str]:
     brighter = np.asarray(ImageEnhance.Brightness(Image.fromarray(ASTRONAUT)).enhance(1.3))
     with Client(site.url, timeout=60) as api:
         return {
-            "astronaut": upload(api, ASTRONAUT, "eileen-launch.jpg"),
-            "brighter": upload(api, brighter, "eileen-brighter.jpg"),
-            "cameraman": upload(api, CAMERAMAN, "cameraman.jpg"),
+            "astronaut": upload(site, api, ASTRONAUT, "eileen-launch.jpg"),
+            "brighter": upload(site, api, brighter, "eileen-brighter.jpg"),
+            "cameraman": upload(site, api, CAMERAMAN, "cameraman.jpg"),
         }
 
 
@@ -119,19 +125,14 @@ def test_a_group_is_reviewed_named_split_merged_and_the_person_kept(
     face_pictures_loaded(page)
 
     # Photos added from the page: each face enrolled; one without a face is refused, in words.
+    mirrored = jpeg(np.ascontiguousarray(ASTRONAUT[:, ::-1]))
     page.get_by_label("Photos of the person").set_input_files(
-        [
-            {
-                "name": "eileen-mirrored.jpg",
-                "mimeType": "image/jpeg",
-                "buffer": jpeg(np.ascontiguousarray(ASTRONAUT[:, ::-1])),
-            }
-        ]
+        photo("eileen-mirrored.jpg", mirrored)
     )
     expect(page.get_by_role("status").filter(has_text="1 photo added to Eileen")).to_be_visible()
     expect(page.get_by_text("3 faces · 3 images")).to_be_visible()
     page.get_by_label("Photos of the person").set_input_files(
-        [{"name": "rocket.jpg", "mimeType": "image/jpeg", "buffer": jpeg(samples.rocket())}]
+        photo("rocket.jpg", jpeg(samples.rocket()))
     )
     expect(page.get_by_role("alert").filter(has_text="No face was found")).to_be_visible()
     expect(page.get_by_text("3 faces · 3 images")).to_be_visible()

@@ -4,6 +4,10 @@
 written in the transaction that stores the result, as the search documents and vectors are. A
 result analysed again keeps the ids, clusters, people and marks of the faces it finds in the same
 boxes (the same detector finds the same boxes), so re-analysis does not undo what users said.
+
+On PostgreSQL with pgvector (migration 0016) each face keeps its descriptor as an `embedding`
+too, and the database answers face searches (`search.pgvector`): deleted faces leave its index
+with their rows, and no process keeps an index of its own.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from sightline.faces.store import (
 )
 from sightline.ids import time_sorted_id
 from sightline.indexing import FaceEntry, Indexer
-from sightline.search.vector_store import StoredVector
+from sightline.search.pgvector import PgVectorSearch, VectorTable, has_pgvector
+from sightline.search.vector_store import NearestVectors, StoredVector
 from sightline.storage import change_marks
 from sightline.storage import tables as t
 from sightline.storage.change_marks import ChangeMark
@@ -35,6 +40,8 @@ from sightline.storage.records import TERMINAL_FEATURE_STATES, FeatureState, Fea
 from sightline.storage.statements import chunks, hold_seq_order
 
 CLUSTER_SAMPLE = 6
+# Its build lock is the next number after `image_vectors`' (`search.pgvector.IMAGE_VECTORS`).
+FACE_VECTORS = VectorTable(t.faces, key="id", dims=None, build_lock=7316459)
 # Renewed by a purge: every process's face index then drops what it holds.
 PURGE_MARK = "faces_purged"
 faces_c = t.faces.c
@@ -66,6 +73,11 @@ class SQLFaceStore:
     def __init__(self, db: Database, indexer: Indexer) -> None:
         self.db = db
         self.indexer = indexer
+        self._pgvector: PgVectorSearch | None = None
+        if not db.is_sqlite:
+            with db.read() as conn:
+                if has_pgvector(conn, t.faces):
+                    self._pgvector = PgVectorSearch(db, FACE_VECTORS)
 
     # -- the image store's ResultIndex -----------------------------------------------------
 
@@ -96,11 +108,12 @@ class SQLFaceStore:
             return
         collection = conn.scalar(select(t.images.c.collection).where(t.images.c.id == image_id))
         now = _now()
-        rows = []
+        rows: list[dict[str, Any]] = []
         for entry in found:
             kept = old.get(entry.position)
             if kept is not None and _box_of(kept.box) != Box(*entry.box):
                 kept = None  # another face in that place: nothing said of the old one holds
+            values = np.asarray(entry.vector, dtype="<f4")
             rows.append(
                 {
                     "id": kept.id if kept else new_face_id(),
@@ -111,15 +124,18 @@ class SQLFaceStore:
                     "box": dict(zip("xywh", entry.box, strict=True)),
                     "confidence": entry.confidence,
                     "version": outcome.version,
-                    "vector": np.asarray(entry.vector, dtype="<f4").tobytes(),
+                    "vector": values.tobytes(),
                     "cluster_id": kept.cluster_id if kept else None,
                     "person_id": kept.person_id if kept else None,
                     "enrolled": kept.enrolled if kept else False,
                     "created_at": kept.created_at if kept else now,
                 }
             )
+            if self._pgvector is not None:
+                rows[-1][t.PGVECTOR_COLUMN] = self._pgvector.stored(values)
         hold_seq_order(conn, t.faces)
-        conn.execute(insert(t.faces), rows)
+        table = t.faces if self._pgvector is None else self._pgvector.table
+        conn.execute(insert(table), rows)
         kept_ids = {row["id"] for row in rows}
         restored = [mark for mark in marks if mark["face_id"] in kept_ids]
         if restored:
@@ -438,9 +454,10 @@ class SQLFaceStore:
             rows = conn.execute(statement.group_by(faces_c.version)).all()
         return {version: count for version, count in rows}
 
-    def vector_search(self) -> None:
-        """Faces are searched by an index in each process, on either database."""
-        return None
+    def vector_search(self) -> NearestVectors | None:
+        """pgvector where this database keeps the faces' embeddings; otherwise None, and each
+        process searches an index of its own."""
+        return self._pgvector
 
 
 def _delete_faces(conn: Connection, which: Any) -> list[FaceRecord]:

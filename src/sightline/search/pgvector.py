@@ -4,6 +4,8 @@ Each `image_vectors` row keeps its float32 bytes (what the catalog reads back) a
 extension is installed, the same vector as an untyped `halfvec` column, `embedding`: half the
 size, the precision the in-process index stores too, and typeless because the
 dimensions differ per feature (1280 `embedding`, 384 `semantic`, a user's CLIP model its own).
+Any table of vectors laid out alike is searched the same way (a `VectorTable`): the faces
+domain's `faces` has its column since migration 0016.
 
 Spaces never mix: one HNSW index (cosine) per feature and dimensions, a partial index on
 `embedding::halfvec(dims)` for the rows of that feature and size, made on first use by whichever
@@ -11,7 +13,8 @@ process needs it (`CREATE INDEX CONCURRENTLY`: writers go on meanwhile, searches
 until it is ready). A model's versions share their feature's index; a search asks for one version
 and pgvector's iterative scan walks on until it has `k` rows of it, so a space in the middle of a
 model upgrade still fills its answer. Deleted images leave with their rows (a cascading foreign
-key): there is nothing to forget, as there is for the in-process index.
+key): there is nothing to forget, as there is for the in-process index. A table's indexes are
+named after it (`tables.hnsw_index_prefix`), so two tables' never clash.
 
 HNSW parameters: 16 links, 128 candidates while building (pgvector builds inside the database,
 once, and adds rows as they are written), 256 while searching: recall@10 0.95-0.98 at 1M
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,6 +35,7 @@ from sqlalchemy import (
     Connection,
     MetaData,
     Select,
+    Table,
     bindparam,
     cast,
     func,
@@ -48,30 +53,48 @@ MAX_INDEXED_DIMS = 4_000  # HNSW's limit on halfvec; larger ones are searched ex
 CONNECTIVITY = 16
 EXPANSION_ADD = 128
 EXPANSION_SEARCH = 256
-BUILD_LOCK = 7316458  # advisory lock: one process builds a missing index
 
 
-def has_pgvector(conn: Connection) -> bool:
-    """Whether this database stores vectors for pgvector (migration 0006 found the extension)."""
+@dataclass(frozen=True)
+class VectorTable:
+    """A table of vectors pgvector searches: `feature`, `version`, `collection` and `embedding`
+    columns, and `key`, what a search answers (an image's id, a face's). `dims`: the column of
+    each row's size where the table keeps one, else the size is read off `embedding`.
+    `build_lock`: the advisory lock under which one process builds a missing index of the table,
+    a number of its own (another table's builds do not hold its searches up)."""
+
+    table: Table
+    key: str
+    dims: str | None
+    build_lock: int
+
+
+IMAGE_VECTORS = VectorTable(t.image_vectors, key="image_id", dims="dims", build_lock=7316458)
+
+
+def has_pgvector(conn: Connection, table: Table) -> bool:
+    """Whether this database keeps the table's vectors for pgvector too (its migration found the
+    extension: 0006 for `image_vectors`, 0016 for `faces`)."""
     found = conn.scalar(
         text(
             "SELECT count(*) FROM information_schema.columns "
             "WHERE table_name = :table AND column_name = :column"
         ),
-        {"table": t.image_vectors.name, "column": t.PGVECTOR_COLUMN},
+        {"table": table.name, "column": t.PGVECTOR_COLUMN},
     )
     return bool(found)
 
 
-def index_name(feature: str, dims: int) -> str:
+def index_name(table: str, feature: str, dims: int) -> str:
     digest = hashlib.sha256(f"{feature}\0{dims}".encode()).hexdigest()[:16]
-    return f"{t.HNSW_INDEX_PREFIX}{digest}"
+    return f"{t.hnsw_index_prefix(table)}{digest}"
 
 
 class PgVectorSearch:
-    """`VectorSearch`'s answers from PostgreSQL (see the module docstring)."""
+    """`VectorSearch`'s answers from PostgreSQL, over one `VectorTable` (see the module
+    docstring)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, vectors: VectorTable) -> None:
         try:
             from pgvector.sqlalchemy import HALFVEC
         except ImportError as exc:
@@ -80,10 +103,16 @@ class PgVectorSearch:
                 f"{SCALE_EXTRA}"
             ) from exc
         self.db = db
+        self.vectors = vectors
         self._halfvec = HALFVEC
-        # `image_vectors` with the column migration 0006 adds by hand (outside `tables.metadata`).
-        self.table = t.image_vectors.to_metadata(MetaData())
+        # The table with the column its migration adds by hand (outside `tables.metadata`).
+        self.table = vectors.table.to_metadata(MetaData())
         self.table.append_column(Column(t.PGVECTOR_COLUMN, HALFVEC()))
+        # A row's size, in SQL and as DDL: the partial indexes' predicate and the searches'
+        # must be the same expression for the planner to see that an index applies.
+        self._dims_sql = vectors.dims or f"vector_dims({t.PGVECTOR_COLUMN})"
+        embedding = self.table.c[t.PGVECTOR_COLUMN]
+        self._dims = self.table.c[vectors.dims] if vectors.dims else func.vector_dims(embedding)
         self._indexed: set[tuple[str, int]] = set()
 
     def stored(self, values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32] | None:
@@ -110,7 +139,7 @@ class PgVectorSearch:
             rows = conn.execute(
                 self.statement(feature, version, query, k, exclude, collection)
             ).all()
-        return [(row.image_id, float(row.score)) for row in rows]
+        return [(row.key, float(row.score)) for row in rows]
 
     def statement(
         self,
@@ -127,52 +156,55 @@ class PgVectorSearch:
         `ix_image_vectors_collection_space` and compare them all."""
         space = self._halfvec(query.size)
         columns = self.table.c
-        distance = cast(columns.embedding, space).cosine_distance(
+        key = columns[self.vectors.key]
+        distance = cast(columns[t.PGVECTOR_COLUMN], space).cosine_distance(
             cast(bindparam("query", query, type_=space), space)
         )
         statement = (
-            select(columns.image_id, (1 - distance).label("score"))
+            select(key.label("key"), (1 - distance).label("score"))
             # Literal values: the planner must see that the feature's partial index applies.
             .where(columns.feature == bindparam("feature", feature, literal_execute=True))
-            .where(columns.dims == bindparam("dims", int(query.size), literal_execute=True))
+            .where(self._dims == bindparam("dims", int(query.size), literal_execute=True))
             .where(columns.version == version)
             .order_by(distance)
             .limit(k)
         )
         if exclude:
-            statement = statement.where(columns.image_id.not_in(list(exclude)))
+            statement = statement.where(key.not_in(list(exclude)))
         if collection is not None:
             statement = statement.where(columns.collection == collection)
         return statement
 
     def prepare(self, feature: str, version: str) -> None:
         """Make the indexes the space's searches will use (e.g. at start-up, in the background)."""
-        columns = t.image_vectors.c
+        columns = self.table.c
         with self.db.read() as conn:
             sizes = conn.scalars(
-                select(columns.dims)
+                select(self._dims)
                 .where(columns.feature == feature, columns.version == version)
                 .distinct()
             ).all()
         for dims in sizes:
-            self._ensure_index(feature, dims)
+            if dims is not None:  # no embedding: more dimensions than halfvec holds
+                self._ensure_index(feature, dims)
 
     def _ensure_index(self, feature: str, dims: int) -> None:
         if (feature, dims) in self._indexed or dims > MAX_INDEXED_DIMS:
             return
-        name = index_name(feature, dims)
+        name = index_name(self.table.name, feature, dims)
+        lock = self.vectors.build_lock
         # CREATE INDEX CONCURRENTLY cannot run inside a transaction.
         with self.db.engine.connect() as conn:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             if _is_valid(conn, name):
                 self._indexed.add((feature, dims))
                 return
-            if not conn.scalar(select(func.pg_try_advisory_lock(BUILD_LOCK))):
+            if not conn.scalar(select(func.pg_try_advisory_lock(lock))):
                 return  # another process is building one: search exactly meanwhile
             try:
                 if _is_valid(conn, name) is False:  # a build that died half-way
                     conn.exec_driver_sql(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
-                predicate = f"feature = {_literal(conn, feature)} AND dims = {dims}"
+                predicate = f"feature = {_literal(conn, feature)} AND {self._dims_sql} = {dims}"
                 conn.exec_driver_sql(
                     f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {self.table.name} "
                     f"USING hnsw (({t.PGVECTOR_COLUMN}::halfvec({dims})) halfvec_cosine_ops) "
@@ -180,7 +212,7 @@ class PgVectorSearch:
                     f"WHERE {predicate}"
                 )
             finally:
-                conn.scalar(select(func.pg_advisory_unlock(BUILD_LOCK)))
+                conn.scalar(select(func.pg_advisory_unlock(lock)))
         self._indexed.add((feature, dims))
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, delete, func, insert, select
 
 from sightline.collection import DEFAULT_COLLECTION
 from sightline.indexing import Indexer
-from sightline.search.pgvector import PgVectorSearch, has_pgvector
+from sightline.search.pgvector import IMAGE_VECTORS, PgVectorSearch, has_pgvector
 from sightline.storage import tables as t
 from sightline.storage.database import Database
 from sightline.storage.records import (
@@ -93,8 +93,8 @@ class SQLVectorStore:
         self._pgvector: PgVectorSearch | None = None
         if not db.is_sqlite:
             with db.read() as conn:
-                if has_pgvector(conn):
-                    self._pgvector = PgVectorSearch(db)
+                if has_pgvector(conn, t.image_vectors):
+                    self._pgvector = PgVectorSearch(db, IMAGE_VECTORS)
 
     def vectors_after(
         self, feature: str, version: str, after_seq: int, limit: int

@@ -452,10 +452,16 @@ read_operations = Table(
 
 # Made by the migrations by hand, outside `metadata`, for one database only: the full-text index
 # (SQLite's FTS5 table and its shadow tables, or PostgreSQL's tsvector table and its indexes),
-# and pgvector's copy of the vectors with its per-space HNSW indexes.
+# and pgvector's copy of the vectors of `image_vectors` and `faces` (migrations 0006 and 0016)
+# with their per-space HNSW indexes (`search.pgvector`).
 TEXT_INDEX_TABLE = "image_text"
 PGVECTOR_COLUMN = "embedding"
-HNSW_INDEX_PREFIX = "ix_image_vectors_hnsw_"
+PGVECTOR_TABLES = ("image_vectors", "faces")
+
+
+def hnsw_index_prefix(table: str) -> str:
+    """The start of the names of a table's HNSW indexes: a table's never clash with another's."""
+    return f"ix_{table}_hnsw_"
 
 
 def is_hand_made(name: str | None, type_: str) -> bool:
@@ -467,7 +473,9 @@ def is_hand_made(name: str | None, type_: str) -> bool:
         return name == TEXT_INDEX_TABLE or name.startswith(f"{TEXT_INDEX_TABLE}_")
     if type_ == "column":
         return name == PGVECTOR_COLUMN
-    return type_ == "index" and name.startswith(HNSW_INDEX_PREFIX)
+    return type_ == "index" and any(
+        name.startswith(hnsw_index_prefix(table)) for table in PGVECTOR_TABLES
+    )
 
 
 # People a collection's faces are known as (`sightline.faces`).

@@ -13,7 +13,8 @@ an image of the person's collection and analysed in the request, its one face en
 
 Deleting a face, a person (with its faces) or an image removes the descriptors from the
 catalog, from the results they came from, and from this process's index; other processes'
-indexes drop a deleted face when a search finds it, and on restart.
+indexes drop a deleted face when a search finds it, and on restart. With pgvector (PostgreSQL)
+the database is the only index: a face leaves it with its row.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from sightline.classifiers.service import ClassifierService
 from sightline.disk_space import FreeSpaceFloor
 from sightline.events import JobKind
 from sightline.faces.service import FACE_PROBES, FaceService
+from sightline.faces.service import FEATURE as FACE_FEATURE
 from sightline.health import Component, Degraded, readiness
 from sightline.images.analysis import Analyst
 from sightline.images.backfill import RequestFeatureJob, request_reindex
@@ -370,11 +371,16 @@ class Sightline:
         after a restart does not wait for a large index to be built or loaded."""
 
         def warm() -> None:
-            for feature in ("embedding", "semantic"):
+            spaces = [
+                (self.vectors, "embedding"),
+                (self.vectors, "semantic"),
+                (self.face_index, FACE_FEATURE),
+            ]
+            for index, feature in spaces:
                 analyzer = self.analyzers.bundled.get(feature)
                 if analyzer is not None:
                     try:
-                        self.vectors.refresh(feature, analyzer.version)
+                        index.refresh(feature, analyzer.version)
                     except Exception:
                         log.exception("Warming the %s vector index failed", feature)
 

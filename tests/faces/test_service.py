@@ -10,6 +10,7 @@ The faces: scikit-image's astronaut and altered copies of it (one person), and i
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -348,3 +349,29 @@ def test_a_purge_from_the_command_line_empties_a_running_process_too(faces: Face
         png(cameraman()), collection="default", max_distance=0.1, limit=1
     )
     assert query.matches == [] and faces.indexed() == 0
+
+
+def hnsw_indexes(faces: Faces) -> list[str]:
+    with faces.app.stores.db.read() as conn:
+        found = conn.scalars(
+            text("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'ix_faces_hnsw_%'")
+        )
+        return list(found)
+
+
+@pytest.mark.parametrize("backends", ["scaled"], indirect=True)
+def test_a_started_process_builds_pgvectors_face_index_before_any_search(
+    backends: Backends, tmp_path: Path
+) -> None:
+    """Faces stored without the index (as migration 0016 leaves them): a process that starts
+    builds it in the background, so the first face search does not wait for it."""
+    with started(backends, tmp_path / "data", default_features=FEATURES) as first:
+        first.upload(png(astronaut()))
+        (index,) = hnsw_indexes(first)  # made by the new face's grouping
+        with first.app.stores.db.write() as conn:
+            conn.execute(text(f"DROP INDEX {index}"))
+    with started(backends, tmp_path / "data", default_features=FEATURES) as second:
+        deadline = time.monotonic() + 30
+        while not hnsw_indexes(second):
+            assert time.monotonic() < deadline, "no process built the faces' index"
+            time.sleep(0.05)

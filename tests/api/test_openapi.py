@@ -14,6 +14,7 @@ import pytest
 
 from conftest import RunningServer
 from sightline import errors
+from sightline.api.auth import SIGNED_ROUTES
 from sightline.api.errors import HTTP_CODES
 from sightline.api.schemas import MAX_STORED_INT
 from sightline.vision.thumbnail import THUMBNAIL_SIZES
@@ -114,7 +115,7 @@ def test_access_and_collection_refusals_are_listed_where_they_can_happen(
         if takes_collection:
             assert "InvalidCollection" in error_codes(responses["400"]), name
             assert "CollectionForbidden" in forbidden, name
-        signed = name.endswith(("/content", "/thumbnail"))
+        signed = name.split(" ", 1)[1] in SIGNED_ROUTES
         assert signed == ("InvalidSignature" in forbidden and "LinkExpired" in forbidden), name
     assert "InvalidCollection" in error_codes(
         dict(operations(document))["POST /v1/keys"]["responses"]["400"]

@@ -24,12 +24,12 @@ from sightline.connections import server_options
 from sightline.models import Models
 from sightline.settings import Settings, default_model_dir
 from support.answers import RecordAnswers, undocumented
-from support.catalogs import catalog_url, empty_catalog_url, migrate
+from support.catalogs import catalog, catalog_url, empty_catalog_url, migrate
 from support.services import Service, Stack
 from support.slow import SLOW_TESTS
 
 # The catalog database fixtures, for every test folder.
-__all__ = ["catalog_url", "empty_catalog_url"]
+__all__ = ["catalog", "catalog_url", "empty_catalog_url"]
 
 # -- markers -------------------------------------------------------------------------------------
 # Server and browser markers are read from what each test asks for, so that a new test needs no

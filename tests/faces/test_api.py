@@ -5,7 +5,6 @@ unless asked for."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,13 +21,7 @@ from sightline.app import Sightline
 from sightline.settings import Settings
 from support.apicheck import assert_error
 from support.faces import wait_grouped
-
-
-def encoded(image: Image.Image, format: str = "PNG", **params: Any) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format, **params)
-    return buffer.getvalue()
-
+from support.imagegen import encode
 
 ASTRONAUT = Image.fromarray(data.astronaut())
 FLIPPED = ASTRONAUT.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
@@ -41,7 +34,7 @@ class Api:
     client: Client
 
     def upload(self, image: Image.Image) -> str:
-        image_id: str = self.client.upload(encoded(image))["id"]
+        image_id: str = self.client.upload(encode(image, "PNG"))["id"]
         assert self.client.wait(image_id, timeout=120)["status"] == "done"
         wait_grouped(self.url, image_id)
         return image_id
@@ -84,13 +77,13 @@ def test_faces_are_searched_reviewed_named_and_deleted(api: Api) -> None:
     [[match]] = [found["matches"] for found in by_face["faces"]]
     assert match["face"]["id"] == copied["id"] and 0 <= match["distance"] < 0.35
     by_picture = api.post(
-        "/v1/faces/search", files={"file": ("q.jpg", encoded(ASTRONAUT, "JPEG", quality=30))}
+        "/v1/faces/search", files={"file": ("q.jpg", encode(ASTRONAUT, "JPEG", quality=30))}
     )
     (query,) = by_picture["faces"]
     assert {m["face"]["id"] for m in query["matches"]} == {face["id"], copied["id"]}
     raw = api.post(
         "/v1/faces/search",
-        content=encoded(CAMERAMAN),
+        content=encode(CAMERAMAN, "PNG"),
         headers={"Content-Type": "image/png"},
         params={"max_distance": 0.2},
     )

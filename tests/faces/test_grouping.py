@@ -3,7 +3,6 @@ read writes nothing), the sweep's schedule does once grouping works again."""
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from sightline import Client
 from sightline.app import Sightline
 from sightline.faces.service import FaceService
 from sightline.settings import Settings
+from support.imagegen import encode
 
 
 @pytest.fixture
@@ -47,10 +47,8 @@ def test_faces_left_ungrouped_are_grouped_by_the_schedule_not_by_a_listing(
         raise RuntimeError("the index is unavailable")
 
     monkeypatch.setattr(FaceService, "group_new", broken)
-    buffer = io.BytesIO()
-    Image.fromarray(data.astronaut()).save(buffer, "PNG")
     with Client(site.url, timeout=60) as client:
-        image_id = client.upload(buffer.getvalue())["id"]
+        image_id = client.upload(encode(Image.fromarray(data.astronaut()), "PNG"))["id"]
         assert client.wait(image_id, timeout=120)["status"] == "done"
     assert face(site, image_id)["cluster_id"] is None
     listed = httpx.get(f"{site.url}/v1/faces/clusters", timeout=60)

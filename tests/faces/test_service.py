@@ -9,7 +9,6 @@ The faces: scikit-image's astronaut and altered copies of it (one person), and i
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -34,14 +33,9 @@ from sightline.faces.store import FaceQuery
 from sightline.storage import tables as t
 from support.apicheck import assert_error, footprint
 from support.faces import wait_grouped
+from support.imagegen import encode
 
 FEATURES = "faces,face_embedding"
-
-
-def png(image: Image.Image, format: str = "PNG", **params: object) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format, **params)
-    return buffer.getvalue()
 
 
 def astronaut() -> Image.Image:
@@ -120,10 +114,10 @@ def faces(backends: Backends, tmp_path: Path) -> Iterator[Faces]:
 
 def test_copies_of_one_face_group_match_and_search_apart_from_another(faces: Faces) -> None:
     photo = astronaut()
-    original = faces.upload(png(photo))
-    flipped = faces.upload(png(photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
-    jpeg = faces.upload(png(photo, "JPEG", quality=20))
-    other = faces.upload(png(cameraman()))
+    original = faces.upload(encode(photo, "PNG"))
+    flipped = faces.upload(encode(photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT), "PNG"))
+    jpeg = faces.upload(encode(photo, "JPEG", quality=20))
+    other = faces.upload(encode(cameraman(), "PNG"))
     service = faces.app.faces
     service.group_new()
 
@@ -142,19 +136,21 @@ def test_copies_of_one_face_group_match_and_search_apart_from_another(faces: Fac
     loose = service.search_by_face(same[0], collection="default", max_distance=1.5, limit=10)
     assert loose.matches[-1].face.id == stranger
 
-    blurred = png(photo.filter(ImageFilter.GaussianBlur(2)))
+    blurred = encode(photo.filter(ImageFilter.GaussianBlur(2)), "PNG")
     (query,) = service.search_by_image(blurred, collection="default", max_distance=None, limit=10)
     assert {match.face.id for match in query.matches} == set(same)
     (elsewhere,) = service.search_by_image(
-        png(photo), collection="beta", max_distance=None, limit=5
+        encode(photo, "PNG"), collection="beta", max_distance=None, limit=5
     )
     assert elsewhere.matches == []  # another collection's faces never match
 
 
 def test_a_person_named_from_one_face_is_matched_in_new_uploads(faces: Faces) -> None:
     photo = astronaut()
-    first = faces.face_of(faces.upload(png(photo)))
-    copy = faces.face_of(faces.upload(png(photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT))))
+    first = faces.face_of(faces.upload(encode(photo, "PNG")))
+    copy = faces.face_of(
+        faces.upload(encode(photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT), "PNG"))
+    )
     service = faces.app.faces
     service.group_new()
     person = service.create_person("Eileen Collins", [first], collection="default")
@@ -162,7 +158,7 @@ def test_a_person_named_from_one_face_is_matched_in_new_uploads(faces: Faces) ->
     assert service.face(copy, collection="default").person_id == person.id
     assert not service.face(copy, collection="default").enrolled
 
-    later = faces.face_of(faces.upload(png(ImageEnhance.Brightness(photo).enhance(1.4))))
+    later = faces.face_of(faces.upload(encode(ImageEnhance.Brightness(photo).enhance(1.4), "PNG")))
     face = service.face(later, collection="default")  # grouped as its analysis was stored
     assert face.person_id == person.id and face.cluster_id is not None
     images = service.person_images(person.id, collection="default", after_id=None, limit=10)
@@ -183,7 +179,7 @@ def test_uploads_to_an_opted_in_collection_get_descriptors_unless_they_name_feat
         images = faces.app.service
         assert images.defaults("claims") == ["metadata", "faces", FEATURE]
         assert images.defaults("default") == ["metadata"]
-        picture = png(astronaut())
+        picture = encode(astronaut(), "PNG")
         claim = faces.upload(picture, collection="claims")
         elsewhere = faces.upload(picture)
         named = faces.upload(picture, collection="claims", features=["metadata"])
@@ -203,7 +199,7 @@ def test_a_person_enrolled_from_a_photo_is_matched_in_new_uploads(faces: Faces) 
     photo = astronaut()
     answer = httpx.post(
         f"{people}/{person['id']}/photos",
-        files={"file": ("eileen.png", png(photo))},
+        files={"file": ("eileen.png", encode(photo, "PNG"))},
         timeout=120,
     )
     assert answer.status_code == 201, answer.text
@@ -222,7 +218,7 @@ def test_a_person_enrolled_from_a_photo_is_matched_in_new_uploads(faces: Faces) 
         FEATURE: "done",
     }
 
-    later = faces.face_of(faces.upload(png(ImageEnhance.Brightness(photo).enhance(1.4))))
+    later = faces.face_of(faces.upload(encode(ImageEnhance.Brightness(photo).enhance(1.4), "PNG")))
     matched = service.face(later, collection="default")
     assert matched.person_id == person["id"] and not matched.enrolled
     images = service.person_images(person["id"], collection="default", after_id=None, limit=10)
@@ -235,9 +231,9 @@ def test_photos_without_exactly_one_face_or_person_enrol_nothing(faces: Faces) -
     people = f"{faces.url}/v1/people"
     person = httpx.post(people, json={"name": "Eileen Collins"}).json()
     beta = httpx.post(people, params={"collection": "beta"}, json={"name": "Beta"}).json()
-    photo = png(astronaut())
-    blank = png(Image.new("RGB", (320, 240), (120, 160, 200)))
-    group = png(side_by_side(astronaut(), cameraman()))
+    photo = encode(astronaut(), "PNG")
+    blank = encode(Image.new("RGB", (320, 240), (120, 160, 200)), "PNG")
+    group = encode(side_by_side(astronaut(), cameraman()), "PNG")
     server = RunningServer(faces.url, faces.app)
     before = footprint(server), faces.count(t.faces)
 
@@ -272,9 +268,9 @@ def test_photos_without_exactly_one_face_or_person_enrol_nothing(faces: Faces) -
 
 def test_deleting_leaves_no_descriptor_behind(faces: Faces) -> None:
     photo = astronaut()
-    kept = faces.upload(png(cameraman()))
-    gone = faces.upload(png(photo))
-    copy = faces.upload(png(photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
+    kept = faces.upload(encode(cameraman(), "PNG"))
+    gone = faces.upload(encode(photo, "PNG"))
+    copy = faces.upload(encode(photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT), "PNG"))
     service = faces.app.faces
     service.group_new()
     assert faces.count(t.faces) == 3 and faces.indexed() == 3
@@ -300,12 +296,12 @@ def test_deleting_leaves_no_descriptor_behind(faces: Faces) -> None:
     faces.client.delete(kept)
     assert faces.count(t.faces) == 0
     (query,) = service.search_by_image(
-        png(cameraman()), collection="default", max_distance=1.9, limit=5
+        encode(cameraman(), "PNG"), collection="default", max_distance=1.9, limit=5
     )
     assert query.matches == []
 
     # Everything: the results that hold descriptors go too.
-    faces.upload(png(photo))
+    faces.upload(encode(photo, "PNG"))
     # Results: the emptied ones of the two images kept, and the new one's.
     assert service.purge() == (1, 3)
     assert faces.count(t.faces) == 0 and faces.indexed() == 0
@@ -320,10 +316,12 @@ def test_deleting_leaves_no_descriptor_behind(faces: Faces) -> None:
 
 def test_a_purge_from_the_command_line_empties_a_running_process_too(faces: Faces) -> None:
     photo = astronaut()
-    faces.upload(png(photo))
-    faces.upload(png(photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
+    faces.upload(encode(photo, "PNG"))
+    faces.upload(encode(photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT), "PNG"))
     service = faces.app.faces
-    service.create_person("Eileen", [faces.face_of(faces.upload(png(photo)))], collection="default")
+    service.create_person(
+        "Eileen", [faces.face_of(faces.upload(encode(photo, "PNG")))], collection="default"
+    )
     assert faces.indexed() == 3
     faces.app.face_index.save()
     snapshots = faces.app.settings.index_dir() / "faces"
@@ -346,7 +344,7 @@ def test_a_purge_from_the_command_line_empties_a_running_process_too(faces: Face
 
     # The running process drops its whole index at its next face search, whatever it finds.
     (query,) = service.search_by_image(
-        png(cameraman()), collection="default", max_distance=0.1, limit=1
+        encode(cameraman(), "PNG"), collection="default", max_distance=0.1, limit=1
     )
     assert query.matches == [] and faces.indexed() == 0
 
@@ -366,7 +364,7 @@ def test_a_started_process_builds_pgvectors_face_index_before_any_search(
     """Faces stored without the index (as migration 0016 leaves them): a process that starts
     builds it in the background, so the first face search does not wait for it."""
     with started(backends, tmp_path / "data", default_features=FEATURES) as first:
-        first.upload(png(astronaut()))
+        first.upload(encode(astronaut(), "PNG"))
         (index,) = hnsw_indexes(first)  # made by the new face's grouping
         with first.app.stores.db.write() as conn:
             conn.execute(text(f"DROP INDEX {index}"))

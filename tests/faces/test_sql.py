@@ -5,12 +5,10 @@ the faces' own, and keeps no descriptor of a deleted face."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import text
 
 from sightline.events import EventType, cloud_event
@@ -20,9 +18,10 @@ from sightline.search.pgvector import PgVectorSearch
 from sightline.search.vectors import VectorSearch
 from sightline.storage import tables as t
 from sightline.storage.records import FeatureState, FeatureStatus, NewImage, Vector
-from sightline.stores import Stores, open_stores
+from sightline.stores import Stores
 from sightline.vision.face_embedding import DIMENSIONS, FaceDescriptor, FaceEmbeddingResult
 from sightline.vision.geometry import Box, ModelInfo
+from support.catalogs import schema_differences
 
 VERSION = "1"
 
@@ -33,14 +32,6 @@ class NoBlobs:
 
     def discard(self, sha256: str) -> None:
         pass
-
-
-@pytest.fixture
-def catalog(catalog_url: str) -> Iterator[Stores]:
-    opened = open_stores(catalog_url)
-    assert isinstance(opened, Stores)
-    yield opened
-    opened.close()
 
 
 def person(seed: int) -> Vector:
@@ -144,15 +135,7 @@ def test_pgvector_searches_faces_through_their_own_hnsw_index(catalog: Stores) -
     assert index is not None and index.startswith(t.hnsw_index_prefix("faces"))
     assert index in plan
     # The index is made by hand: schema comparisons leave it (and the column) alone.
-    with catalog.db.engine.connect() as conn:
-        context = MigrationContext.configure(
-            conn,
-            opts={
-                "compare_type": True,
-                "include_name": lambda name, type_, _parent: not t.is_hand_made(name, type_),
-            },
-        )
-        assert compare_metadata(context, t.metadata) == []
+    assert schema_differences(catalog.db) == []
 
 
 @pytest.mark.parametrize("catalog_url", ["postgresql"], indirect=True)

@@ -21,14 +21,9 @@ from sightline.app import Sightline
 from sightline.faces.thumbnails import MARGIN
 from sightline.settings import Settings
 from support.apicheck import assert_error
+from support.imagegen import encode
 
 ASTRONAUT = Image.fromarray(data.astronaut())
-
-
-def encoded(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 @dataclass
@@ -41,7 +36,7 @@ class Api:
         uploaded = httpx.post(
             f"{self.url}/v1/images",
             params=params,
-            content=encoded(image),
+            content=encode(image, "PNG"),
             headers={"Content-Type": "image/png"},
             timeout=60,
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -40,14 +40,6 @@ class Keeper:
     def discard(self, sha256: str) -> None:
         with self.lock:
             self.discarded.append(sha256)
-
-
-@pytest.fixture
-def catalog(catalog_url: str) -> Iterator[Stores]:
-    opened = open_stores(catalog_url)
-    assert isinstance(opened, Stores)
-    yield opened
-    opened.close()
 
 
 def image(image_id: str, *features: str, blob: str | None = None) -> NewImage:

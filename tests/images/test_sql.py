@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import event, func, insert, select
 
 from sightline.blobs import StoreKeeper, open_blob_store
@@ -26,6 +24,7 @@ from sightline.storage import tables as t
 from sightline.storage.change_marks import MarkMoved
 from sightline.storage.records import BlobRef, FeatureState, FeatureStatus, ImageStatus, NewImage
 from sightline.stores import Stores, open_stores
+from support.catalogs import schema_differences
 
 
 class FakeKeeper:
@@ -143,15 +142,7 @@ def refs(catalog: Stores, image_id: str) -> set[tuple[str, str]]:
 
 def test_migrated_schema_matches_the_table_definitions(catalog: Stores) -> None:
     assert isinstance(catalog, Stores)
-    with catalog.db.engine.connect() as conn:
-        context = MigrationContext.configure(
-            conn,
-            opts={
-                "compare_type": True,
-                "include_name": lambda name, type_, _parent: not t.is_hand_made(name, type_),
-            },
-        )
-        assert compare_metadata(context, t.metadata) == []
+    assert schema_differences(catalog.db) == []
 
 
 def test_opening_twice_keeps_the_data(url: str) -> None:

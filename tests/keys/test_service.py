@@ -5,7 +5,6 @@ open API notices a first key made elsewhere within `OPEN_RECHECK`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from sightline.keys import KeyService, Scope
 from sightline.keys.service import OPEN_RECHECK, SESSION_LIFETIME, TOUCH_EVERY, secret_hash
 from sightline.settings import Settings
 from sightline.storage import tables as t
-from sightline.stores import Stores, open_stores
+from sightline.stores import Stores
 
 START = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -28,13 +27,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture
-def catalog(catalog_url: str) -> Iterator[Stores]:
-    stores = open_stores(catalog_url)
-    yield stores
-    stores.close()
 
 
 @pytest.fixture

@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 
 from sightline import stores
+from sightline.storage import tables as t
 from sightline.storage.database import Database
 from sightline.vision.geometry import ModelInfo
 from sightline.vision.vectors import EmbeddingResult
@@ -61,3 +64,27 @@ def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
 def empty_catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh database of each kind that no migration has touched yet."""
     yield from _database(request, tmp_path, None)
+
+
+@pytest.fixture
+def catalog(catalog_url: str) -> Iterator[stores.Stores]:
+    """The stores of a fresh, migrated catalog of each kind."""
+    opened = stores.open_stores(catalog_url)
+    assert isinstance(opened, stores.Stores)
+    yield opened
+    opened.close()
+
+
+def schema_differences(db: Database) -> list[Any]:
+    """How the database's schema differs from the table definitions, leaving out what the
+    migrations make by hand for one database (`tables.is_hand_made`)."""
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "compare_type": True,
+                "include_name": lambda name, type_, _parent: not t.is_hand_made(name, type_),
+            },
+        )
+        differences: list[Any] = compare_metadata(context, t.metadata)
+        return differences

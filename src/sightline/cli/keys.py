@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from sightline.cli.local import opening_refused
-from sightline.cli.options import data_dir_option, setting_option, settings_from
+from sightline.cli.local import catalog_stores
+from sightline.cli.options import catalog_option, data_dir_option
 from sightline.cli.output import Column, Format, Printer, moment, output_options
 from sightline.collection import collection_name
 from sightline.errors import InvalidCollection, SightlineError
@@ -21,26 +21,11 @@ from sightline.keys import KeyRecord, KeyService, Scope
 
 @contextmanager
 def key_service(data_dir: Path | None, catalog_url: str | None) -> Iterator[KeyService]:
-    # Imported here: `--help` needs no database driver.
-    from sightline.app import schema_changes
-    from sightline.stores import catalog_indexer, open_stores
-
-    settings = settings_from(data_dir=data_dir, catalog_url=catalog_url)
-    try:
-        # Creating an empty catalog may rebuild the search documents, synonyms and all.
-        stores = open_stores(
-            settings.resolved_catalog_url(),
-            catalog_indexer(settings.model_dir),
-            schema_changes(settings, runs_service=False),
-        )
-    except SightlineError as exc:
-        raise opening_refused(exc) from exc
-    try:
-        yield KeyService(settings, stores.keys)
-    except SightlineError as exc:
-        raise click.ClickException(exc.message) from exc
-    finally:
-        stores.close()
+    with catalog_stores(data_dir, catalog_url) as (settings, stores):
+        try:
+            yield KeyService(settings, stores.keys)
+        except SightlineError as exc:
+            raise click.ClickException(exc.message) from exc
 
 
 def _shown(record: KeyRecord) -> dict[str, Any]:
@@ -71,8 +56,6 @@ KEY_COLUMNS = [
     Column("Revoked", lambda key: moment(key["revoked_at"]), no_wrap=True),
 ]
 SECRET = Column("Secret", lambda key: key["secret"], style="bold", no_wrap=True)
-
-catalog_option = setting_option("--catalog-url", "catalog_url")
 
 
 def _collection(value: str | None) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -14,6 +15,7 @@ from sightline.settings import Settings
 
 if TYPE_CHECKING:
     from sightline.app import Sightline
+    from sightline.stores import Stores
 
 
 def open_sightline(settings: Settings, *, runs_service: bool = True) -> Sightline:
@@ -45,3 +47,29 @@ def sightline_without_workers(**overrides: Any) -> Iterator[Sightline]:
         yield sightline
     finally:
         sightline.close()
+
+
+@contextmanager
+def catalog_stores(
+    data_dir: Path | None, catalog_url: str | None
+) -> Iterator[tuple[Settings, Stores]]:
+    """The settings (flags over the environment) and the catalog's stores alone, for commands
+    that change the catalog directly: no blob store, queue or model is opened."""
+    # Imported here: `--help` needs no database driver.
+    from sightline.app import schema_changes
+    from sightline.stores import catalog_indexer, open_stores
+
+    settings = settings_from(data_dir=data_dir, catalog_url=catalog_url)
+    try:
+        # Creating an empty catalog may rebuild the search documents, synonyms and all.
+        stores = open_stores(
+            settings.resolved_catalog_url(),
+            catalog_indexer(settings.model_dir),
+            schema_changes(settings, runs_service=False),
+        )
+    except SightlineError as exc:
+        raise opening_refused(exc) from exc
+    try:
+        yield settings, stores
+    finally:
+        stores.close()

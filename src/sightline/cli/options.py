@@ -43,6 +43,7 @@ def setting_option(name: str, field: str, **kwargs: Any) -> Callable[[F], F]:
 
 
 data_dir_option = setting_option("--data-dir", "data_dir", type=click.Path(path_type=Path))
+catalog_option = setting_option("--catalog-url", "catalog_url")
 workers_option = setting_option("--workers", "workers", type=click.IntRange(min=0))
 model_dir_option = setting_option("--model-dir", "model_dir", type=click.Path(path_type=Path))
 

@@ -20,7 +20,7 @@ from sightline.api.images import DECODE_ERRORS, READ_ERRORS, read_body, read_upl
 from sightline.api.openapi_examples import examples
 from sightline.api.people import MAX_IDS, Cursor, Faces, Limit, PersonOut
 from sightline.api.routing import StrictJSONRoute
-from sightline.api.schemas import RAW_IMAGE, RequestBody, files_or_json, parse_json
+from sightline.api.schemas import RAW_IMAGE, RequestBody, files_or_json, one_of_sizes, parse_json
 from sightline.api.scope import ReadCollection, WriteCollection
 from sightline.errors import (
     BackendError,
@@ -339,19 +339,8 @@ async def get_face_thumbnail(
     face_id: str,
     faces: Faces,
     collection: ReadCollection,
-    size: Annotated[
-        int,
-        Query(
-            description=f"One of {', '.join(map(str, FACE_THUMBNAIL_SIZES))} (pixels a side).",
-            json_schema_extra={"enum": list(FACE_THUMBNAIL_SIZES)},
-        ),
-    ] = 128,
+    size: Annotated[int, one_of_sizes(FACE_THUMBNAIL_SIZES, "pixels a side")] = 128,
 ) -> Response:
-    if size not in FACE_THUMBNAIL_SIZES:
-        raise InvalidParameter(
-            f"Face thumbnail size must be one of {', '.join(map(str, FACE_THUMBNAIL_SIZES))}.",
-            allowed=list(FACE_THUMBNAIL_SIZES),
-        )
     data = await run_in_threadpool(face_thumbnail, faces, face_id, size, collection=collection)
     # A face's id never names another crop: a re-analysis keeps the id only for the same box.
     return Response(

@@ -33,6 +33,7 @@ from sightline.api.schemas import (
     UploadOut,
     image_files_field,
     image_view,
+    one_of_sizes,
 )
 from sightline.api.scope import ReadCollection, WriteCollection
 from sightline.errors import (
@@ -390,13 +391,7 @@ def get_thumbnail(
     request: Request,
     service: Service,
     collection: ReadCollection,
-    size: Annotated[
-        int,
-        Query(
-            description=f"One of {', '.join(map(str, THUMBNAIL_SIZES))} (longer side, pixels).",
-            json_schema_extra={"enum": list(THUMBNAIL_SIZES)},
-        ),
-    ] = 256,
+    size: Annotated[int, one_of_sizes(THUMBNAIL_SIZES, "longer side, pixels")] = 256,
 ) -> Response:
     sha256 = service.thumbnail_blob(image_id, size, collection=collection)
     url = service.presigned_url(sha256, "image/webp")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Self, TypeVar, Union
@@ -49,6 +50,14 @@ Moment = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
 # The largest integer the databases store (a signed 64-bit BIGINT): every integer a client sends
 # is bounded by it, or a bigger one would only overflow the driver (a 500).
 MAX_STORED_INT = 2**63 - 1
+
+
+def one_of_sizes(sizes: Sequence[int], meaning: str) -> Any:
+    """A `size` query parameter that takes one of `sizes`, listed as an enum in the document."""
+    return Query(
+        description=f"One of {', '.join(map(str, sizes))} ({meaning}).",
+        json_schema_extra={"enum": list(sizes)},
+    )
 
 
 def image_files_field(description: str) -> dict[str, Any]:

@@ -16,7 +16,12 @@ from PIL import Image
 from sightline.errors import NotReady
 from sightline.faces.service import FaceService
 from sightline.faces.store import Box, FaceRecord
-from sightline.vision.thumbnail import THUMBNAIL_SIZES, WEBP_METHOD, WEBP_QUALITY
+from sightline.vision.thumbnail import (
+    THUMBNAIL_SIZES,
+    WEBP_METHOD,
+    WEBP_QUALITY,
+    checked_size,
+)
 
 FACE_THUMBNAIL_SIZES = (64, 128, 256)
 MARGIN = 0.25  # of the face's longer side, on every side: the hair and chin, not the shoulders
@@ -29,6 +34,7 @@ UPSCALE_ALLOWED = 1.25
 def face_thumbnail(faces: FaceService, face_id: str, side: int, *, collection: str | None) -> bytes:
     """A WEBP square of at most `side` pixels around the face (never enlarged beyond the
     picture's own pixels)."""
+    checked_size(side, FACE_THUMBNAIL_SIZES, "Face thumbnail")
     face = faces.face(face_id, collection=collection)
     images = faces.images
     record = images.get(face.image_id, collection=face.collection)

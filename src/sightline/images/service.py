@@ -49,7 +49,12 @@ from sightline.storage.records import (
     NewImage,
 )
 from sightline.vision import Analyzer, Artifact, Decoder, Picture
-from sightline.vision.thumbnail import THUMBNAIL_SIZES, ThumbnailAnalyzer, ThumbnailResult
+from sightline.vision.thumbnail import (
+    THUMBNAIL_SIZES,
+    ThumbnailAnalyzer,
+    ThumbnailResult,
+    checked_size,
+)
 
 MAX_FILENAME_LENGTH = 255
 # Writes tried again with the classifiers read afresh, when what a kept copy chose was changed
@@ -385,11 +390,7 @@ class ImageService:
 
     def thumbnail_blob(self, image_id: str, size: int, *, collection: str | None) -> str:
         """The sha256 of the image's thumbnail of this size."""
-        if size not in THUMBNAIL_SIZES:
-            raise InvalidParameter(
-                f"Thumbnail size must be one of {', '.join(map(str, THUMBNAIL_SIZES))}.",
-                allowed=list(THUMBNAIL_SIZES),
-            )
+        checked_size(size, THUMBNAIL_SIZES, "Thumbnail")
         record = self.get(image_id, collection=collection)
         state = record.features.get(ThumbnailAnalyzer.name)
         if state is None or state.result is None:

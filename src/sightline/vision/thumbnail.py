@@ -14,9 +14,11 @@ The images themselves are the analysis's artifacts (`sizes.128`, …), stored by
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
 from PIL import Image
 
+from sightline.errors import InvalidParameter
 from sightline.vision.base import (
     Analysis,
     Artifact,
@@ -35,6 +37,15 @@ WEBP_QUALITY = 80
 # than effort 2 and 3.5 times faster than the default 4, for files about a fifth larger at the
 # same quality (PSNR 37.3 dB against 36.7); thumbnails are made for every upload, so speed wins.
 WEBP_METHOD = 0
+
+
+def checked_size(size: int, sizes: Sequence[int], what: str) -> int:
+    """`size` if it is one of `sizes` (a thumbnail's, a face's); refused, naming them, if not."""
+    if size not in sizes:
+        raise InvalidParameter(
+            f"{what} size must be one of {', '.join(map(str, sizes))}.", allowed=list(sizes)
+        )
+    return size
 
 
 class ThumbnailResult(ResultModel):

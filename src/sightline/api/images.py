@@ -31,7 +31,7 @@ from sightline.api.schemas import (
     SimilarList,
     UploadedImage,
     UploadOut,
-    image_files_field,
+    image_files,
     image_view,
     one_of_sizes,
 )
@@ -108,24 +108,13 @@ MetadataQuery = Annotated[
     Query(description="Client metadata: a JSON object, stored and returned with the image."),
 ]
 
-UPLOAD_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "file": image_files_field("One or more image files (any field name)."),
-                        "features": {"type": "string", "description": "Comma-separated."},
-                        "metadata": {"type": "string", "description": "A JSON object."},
-                    },
-                }
-            },
-            "image/*": RAW_IMAGE,
-        },
-    }
-}
+UPLOAD_BODY = image_files(
+    "One or more image files (any field name).",
+    {
+        "features": {"type": "string", "description": "Comma-separated."},
+        "metadata": {"type": "string", "description": "A JSON object."},
+    },
+)
 
 
 def split_features(values: list[str] | None) -> list[str] | None:

@@ -18,14 +18,7 @@ from sightline.api.errors import documented
 from sightline.api.images import DECODE_ERRORS, READ_ERRORS, read_uploads
 from sightline.api.openapi_examples import examples
 from sightline.api.routing import StrictJSONRoute
-from sightline.api.schemas import (
-    RAW_IMAGE,
-    ImageOut,
-    ImageView,
-    RequestBody,
-    image_files_field,
-    image_view,
-)
+from sightline.api.schemas import ImageOut, ImageView, RequestBody, image_files, image_view
 from sightline.api.scope import ReadCollection, WriteCollection
 from sightline.errors import (
     BackendError,
@@ -118,24 +111,7 @@ class PersonPhotosOut(BaseModel):
     faces: list[EnrolledFace] = Field(description="The face of each photo, in the order sent.")
 
 
-PHOTOS_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "file": image_files_field(
-                            "One or more photos, each of the person alone (any field name)."
-                        )
-                    },
-                }
-            },
-            "image/*": RAW_IMAGE,
-        },
-    }
-}
+PHOTOS_BODY = image_files("One or more photos, each of the person alone (any field name).")
 
 
 class PersonList(BaseModel):

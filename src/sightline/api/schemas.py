@@ -94,23 +94,30 @@ def standalone_schema(model: type[BaseModel]) -> dict[str, Any]:
     return result
 
 
-def files_or_json(model: type[BaseModel], files: str) -> dict[str, Any]:
-    """The request body of a route that takes image files or a JSON document (`model`)."""
+def image_files(files: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The request body of a route that takes image files: multipart (their description
+    `files`, with `fields` beside them), or one image as raw bytes."""
+    multipart = {
+        "type": "object",
+        "properties": {"file": image_files_field(files), **(fields or {})},
+    }
     return {
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": standalone_schema(model)},
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {"file": image_files_field(files)},
-                    }
-                },
+                "multipart/form-data": {"schema": multipart},
                 "image/*": RAW_IMAGE,
             },
         }
     }
+
+
+def files_or_json(model: type[BaseModel], files: str) -> dict[str, Any]:
+    """The request body of a route that takes image files or a JSON document (`model`)."""
+    body = image_files(files)
+    json = {"application/json": {"schema": standalone_schema(model)}}
+    body["requestBody"]["content"] = json | body["requestBody"]["content"]
+    return body
 
 
 def parse_json(model: type[Parsed], raw: bytes) -> Parsed:

@@ -23,6 +23,7 @@ from sightline.search.pgvector import PgVectorSearch
 from sightline.storage import tables as t
 from sightline.storage.database import Database
 from sightline.storage.migrate import SchemaChanges, alembic_config, schema_state
+from sightline.storage.migrations.halfvec import MAX_STORED_DIMS
 from sightline.stores import Stores, migrate, prepare_schema
 
 
@@ -182,6 +183,44 @@ def test_the_facade_state_revision_keeps_examples_widens_labels_and_undoes(
         narrowed = Stores.on(db).classifiers.get("clf_old")
         assert narrowed is not None and narrowed.label_counts == {"dress": 1}
         migrate(db)
+    finally:
+        db.dispose()
+
+
+def test_the_pgvector_revision_copies_the_vectors_halfvec_can_hold(
+    empty_catalog_url: str,
+) -> None:
+    db = Database(empty_catalog_url)
+    vector = np.random.default_rng(6).standard_normal(1280).astype(np.float32)
+    vector /= np.linalg.norm(vector)
+    huge = np.ones(MAX_STORED_DIMS + 1, np.float32)
+    try:
+        migrate(db, revision="0005")
+        image, values = BEFORE_COLLECTIONS[0]
+        insert_vector = text(
+            "INSERT INTO image_vectors (image_id, feature, version, dims, vector) "
+            "VALUES ('img_old', :feature, '1', :dims, :vector)"
+        )
+        with db.write() as conn:
+            conn.execute(text(image), {"now": datetime.now(UTC), **values})
+            for feature, stored in (("embedding", vector), ("huge", huge)):
+                conn.execute(
+                    insert_vector,
+                    {"feature": feature, "dims": stored.size, "vector": stored.tobytes()},
+                )
+        migrate(db)
+        native = Stores.on(db).vectors.vector_search()
+        if db.is_sqlite:
+            assert native is None
+            return
+        assert isinstance(native, PgVectorSearch)
+        [(image_id, score)] = native.nearest("embedding", "1", vector, 5)
+        assert image_id == "img_old" and score == pytest.approx(1, abs=1e-3)
+        with db.read() as conn:
+            copied = conn.execute(
+                text("SELECT feature, embedding IS NOT NULL FROM image_vectors ORDER BY feature")
+            ).all()
+        assert [tuple(row) for row in copied] == [("embedding", True), ("huge", False)]
     finally:
         db.dispose()
 

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
-import numpy.typing as npt
 from alembic import op
-from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
+
+from sightline.storage.migrations.halfvec import copy_to_halfvec
 
 revision = "0006"
 down_revision = "0005"
@@ -24,8 +23,6 @@ branch_labels = None
 depends_on = None
 
 log = logging.getLogger(__name__)
-
-MAX_STORED_DIMS = 16_000  # halfvec's limit, as in `search.pgvector`
 
 
 def upgrade() -> None:
@@ -45,32 +42,7 @@ def upgrade() -> None:
         log.warning("Cannot create the pgvector extension (%s): vector search runs in process", exc)
         return
     op.execute("ALTER TABLE image_vectors ADD COLUMN embedding halfvec")
-    _fill(bind)
-
-
-def _fill(bind: Connection, batch: int = 1000) -> None:
-    """Copy the vectors stored before this revision into the new column."""
-    update = text(
-        "UPDATE image_vectors SET embedding = CAST(:embedding AS halfvec) WHERE seq = :seq"
-    )
-    after = 0
-    while rows := bind.execute(
-        text(
-            "SELECT seq, vector FROM image_vectors WHERE seq > :after AND dims <= :most "
-            "ORDER BY seq LIMIT :batch"
-        ),
-        {"after": after, "most": MAX_STORED_DIMS, "batch": batch},
-    ).all():
-        values = [
-            {"seq": row.seq, "embedding": _text(np.frombuffer(row.vector, dtype="<f4"))}
-            for row in rows
-        ]
-        bind.execute(update, values)
-        after = rows[-1].seq
-
-
-def _text(vector: npt.NDArray[np.float32]) -> str:
-    return "[" + ",".join(repr(float(value)) for value in vector) + "]"
+    copy_to_halfvec(bind, "image_vectors")
 
 
 def downgrade() -> None:

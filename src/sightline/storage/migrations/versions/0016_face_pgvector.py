@@ -13,17 +13,14 @@ until their image is analysed again. The downgrade drops the column, with its in
 
 from __future__ import annotations
 
-import numpy as np
-import numpy.typing as npt
 from alembic import op
-from sqlalchemy import Connection, text
+
+from sightline.storage.migrations.halfvec import copy_to_halfvec
 
 revision = "0016"
 down_revision = "0015"
 branch_labels = None
 depends_on = None
-
-MAX_STORED_DIMS = 16_000  # halfvec's limit, as in `search.pgvector`
 
 
 def upgrade() -> None:
@@ -39,30 +36,7 @@ def upgrade() -> None:
     if not has_pgvector:
         return
     op.execute("ALTER TABLE faces ADD COLUMN embedding halfvec")
-    _fill(bind)
-
-
-def _fill(bind: Connection, batch: int = 1000) -> None:
-    """Copy the descriptors stored before this revision into the new column."""
-    update = text("UPDATE faces SET embedding = CAST(:embedding AS halfvec) WHERE seq = :seq")
-    after = 0
-    while rows := bind.execute(
-        text(
-            "SELECT seq, vector FROM faces WHERE seq > :after AND octet_length(vector) <= :most "
-            "ORDER BY seq LIMIT :batch"
-        ),
-        {"after": after, "most": 4 * MAX_STORED_DIMS, "batch": batch},
-    ).all():
-        values = [
-            {"seq": row.seq, "embedding": _text(np.frombuffer(row.vector, dtype="<f4"))}
-            for row in rows
-        ]
-        bind.execute(update, values)
-        after = rows[-1].seq
-
-
-def _text(vector: npt.NDArray[np.float32]) -> str:
-    return "[" + ",".join(repr(float(value)) for value in vector) + "]"
+    copy_to_halfvec(bind, "faces")
 
 
 def downgrade() -> None:

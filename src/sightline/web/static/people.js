@@ -75,9 +75,13 @@ function nameForm(people, onName, { label = "Who is this?", button = "Name" } = 
   return form;
 }
 
-function subnav(active) {
+/** The head of the two tabs, People and Review faces: the title, a line about it, the tabs. */
+function pageHead(active, title, lede) {
   const link = (key, href, text) => h("a", { href, "aria-current": key === active ? "page" : null }, text);
-  return h("nav", { class: "subnav", "aria-label": "People" }, link("people", "#/people", "People"), link("review", "#/people/review", "Review faces"));
+  return [
+    h("div", { class: "page-head" }, h("div", {}, h("h1", {}, title), h("p", { class: "lede muted" }, lede))),
+    h("nav", { class: "subnav", "aria-label": "People" }, link("people", "#/people", "People"), link("review", "#/people/review", "Review faces")),
+  ];
 }
 
 function faceCaption(face, people) {
@@ -93,14 +97,30 @@ function faceCaption(face, people) {
   return h("span", { class: "face-name muted" }, "Not named");
 }
 
-async function notTheSame(face, what) {
-  const ok = await confirmDialog({
-    title: `Not ${what}?`,
-    message: `This face leaves ${what} and is never grouped with it again.`,
-    confirm: "Not the same",
-  });
-  if (!ok) return null;
-  return api(`v1/faces/${encodeURIComponent(face.id)}/not-the-same`, { method: "POST" });
+/** A button that marks the face "not the same" as `what` (once confirmed), then calls `after`. */
+function notTheSameButton(face, what, label, after) {
+  return h(
+    "button",
+    {
+      type: "button",
+      class: "small ghost",
+      onclick: async () => {
+        const ok = await confirmDialog({
+          title: `Not ${what}?`,
+          message: `This face leaves ${what} and is never grouped with it again.`,
+          confirm: "Not the same",
+        });
+        if (!ok) return;
+        try {
+          await api(`v1/faces/${encodeURIComponent(face.id)}/not-the-same`, { method: "POST" });
+          await after();
+        } catch (error) {
+          toast(error.message, "error");
+        }
+      },
+    },
+    label,
+  );
 }
 
 // -- people --------------------------------------------------------------------------------------
@@ -132,17 +152,7 @@ export async function renderPeople({ main, signal }) {
     h(
       "section",
       { class: "people" },
-      h(
-        "div",
-        { class: "page-head" },
-        h(
-          "div",
-          {},
-          h("h1", {}, "People"),
-          h("p", { class: "lede muted" }, "Who appears in your images. Faces are recognised only in images analysed for face descriptors (the face_embedding feature), which the server's operator turns on."),
-        ),
-      ),
-      subnav("people"),
+      pageHead("people", "People", "Who appears in your images. Faces are recognised only in images analysed for face descriptors (the face_embedding feature), which the server's operator turns on."),
       people.length
         ? h("ul", { class: "card-list" }, people.map(personCard))
         : emptyState({
@@ -195,24 +205,10 @@ export async function renderPerson({ main, params, signal }) {
             { class: "face-tile", dataset: { face: face.id } },
             h("a", { href: `#/images/${encodeURIComponent(face.image_id)}`, title: "Open the image" }, faceImage(face, `${person.name}, in image ${face.image_id}`)),
             h("span", { class: "pill" }, face.enrolled ? "named" : "matched"),
-            h(
-              "button",
-              {
-                type: "button",
-                class: "small ghost",
-                onclick: async () => {
-                  try {
-                    if (await notTheSame(face, person.name)) {
-                      toast(`That face is no longer ${person.name}.`);
-                      await reload();
-                    }
-                  } catch (error) {
-                    toast(error.message, "error");
-                  }
-                },
-              },
-              "Not this person",
-            ),
+            notTheSameButton(face, person.name, "Not this person", async () => {
+              toast(`That face is no longer ${person.name}.`);
+              await reload();
+            }),
           ),
         ),
       ),
@@ -442,17 +438,7 @@ export async function renderReview({ main, query, signal, setQuery }) {
     h(
       "section",
       { class: "review" },
-      h(
-        "div",
-        { class: "page-head" },
-        h(
-          "div",
-          {},
-          h("h1", {}, "Review faces"),
-          h("p", { class: "lede muted" }, "Faces that look alike are grouped as they arrive. Name a group to make it a person, tick groups of one person to merge them, or open a group to take out the faces that are someone else."),
-        ),
-      ),
-      subnav("review"),
+      pageHead("review", "Review faces", "Faces that look alike are grouped as they arrive. Name a group to make it a person, tick groups of one person to merge them, or open a group to take out the faces that are someone else."),
       h("div", { class: "panel-tools review-tools" }, h("label", { class: "check" }, all, "Show named groups"), status, merge),
       list,
       h("div", { class: "more" }, more),
@@ -515,24 +501,10 @@ export async function renderCluster({ main, params, signal }) {
           h("label", { class: "face-select" }, checkbox, faceImage(face, `Face ${index + 1}`)),
           faceCaption(face, people),
           h("a", { href: `#/images/${encodeURIComponent(face.image_id)}`, class: "small" }, "Open image"),
-          h(
-            "button",
-            {
-              type: "button",
-              class: "small ghost",
-              onclick: async () => {
-                try {
-                  if (await notTheSame(face, "this group")) {
-                    toast("The face left the group.");
-                    await reload();
-                  }
-                } catch (error) {
-                  toast(error.message, "error");
-                }
-              },
-            },
-            "Not the same",
-          ),
+          notTheSameButton(face, "this group", "Not the same", async () => {
+            toast("The face left the group.");
+            await reload();
+          }),
         );
       }),
     );
@@ -613,23 +585,7 @@ export function imageFaces(imageId, highlight, signal) {
             face.cluster_id
               ? h("a", { href: `#/people/clusters/${encodeURIComponent(face.cluster_id)}`, class: "small" }, "Its group")
               : null,
-            face.person_id
-              ? h(
-                  "button",
-                  {
-                    type: "button",
-                    class: "small ghost",
-                    onclick: async () => {
-                      try {
-                        if (await notTheSame(face, "this person")) await load();
-                      } catch (error) {
-                        toast(error.message, "error");
-                      }
-                    },
-                  },
-                  "Not this person",
-                )
-              : null,
+            face.person_id ? notTheSameButton(face, "this person", "Not this person", load) : null,
           );
           for (const type of ["mouseenter", "focusin"]) tile.addEventListener(type, () => highlight(face.box));
           for (const type of ["mouseleave", "focusout"]) tile.addEventListener(type, () => highlight(null));

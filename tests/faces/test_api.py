@@ -15,9 +15,8 @@ import pytest
 from PIL import Image, ImageEnhance
 from skimage import data
 
-from conftest import TEST_SETTINGS, serve
+from conftest import TEST_SETTINGS, serving
 from sightline import Client
-from sightline.app import Sightline
 from sightline.settings import Settings
 from support.apicheck import assert_error
 from support.faces import wait_grouped
@@ -57,12 +56,9 @@ class Api:
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
     values = TEST_SETTINGS | {"default_features": "faces,face_embedding", "job_lease_seconds": 30}
-    app = Sightline(Settings(data_dir=tmp_path / "data", **values))  # type: ignore[arg-type]
-    try:
-        with serve(app) as running, Client(running.url, timeout=60) as client:
-            yield Api(running.url, client)
-    finally:
-        app.close()
+    settings = Settings(data_dir=tmp_path / "data", **values)  # type: ignore[arg-type]
+    with serving(settings) as running, Client(running.url, timeout=60) as client:
+        yield Api(running.url, client)
 
 
 def test_faces_are_searched_reviewed_named_and_deleted(api: Api) -> None:

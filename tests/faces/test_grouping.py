@@ -12,9 +12,8 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from conftest import TEST_SETTINGS, RunningServer, serve
+from conftest import TEST_SETTINGS, RunningServer, serving
 from sightline import Client
-from sightline.app import Sightline
 from sightline.faces.service import FaceService
 from sightline.settings import Settings
 from support.imagegen import encode
@@ -26,12 +25,9 @@ def site(tmp_path: Path) -> Iterator[RunningServer]:
         "default_features": "faces,face_embedding",
         "sweep_interval_seconds": 0.2,
     }
-    app = Sightline(Settings(data_dir=tmp_path / "data", **values))  # type: ignore[arg-type]
-    try:
-        with serve(app) as running:
-            yield running
-    finally:
-        app.close()
+    settings = Settings(data_dir=tmp_path / "data", **values)  # type: ignore[arg-type]
+    with serving(settings) as running:
+        yield running
 
 
 def face(site: RunningServer, image_id: str) -> dict[str, object]:

@@ -15,9 +15,8 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from conftest import TEST_SETTINGS, serve
+from conftest import TEST_SETTINGS, serving
 from sightline import Client
-from sightline.app import Sightline
 from sightline.faces.thumbnails import MARGIN
 from sightline.settings import Settings
 from support.apicheck import assert_error
@@ -58,12 +57,9 @@ class Api:
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     folder = tmp_path_factory.mktemp("thumbnails")
-    app = Sightline(Settings(data_dir=folder / "data", **TEST_SETTINGS))  # type: ignore[arg-type]
-    try:
-        with serve(app) as running, Client(running.url, timeout=60) as client:
-            yield Api(running.url, client)
-    finally:
-        app.close()
+    settings = Settings(data_dir=folder / "data", **TEST_SETTINGS)  # type: ignore[arg-type]
+    with serving(settings) as running, Client(running.url, timeout=60) as client:
+        yield Api(running.url, client)
 
 
 def picture(response: httpx.Response) -> Image.Image:

@@ -29,7 +29,6 @@ from sightline.health import Component, Degraded, readiness
 from sightline.images.analysis import Analyst
 from sightline.images.backfill import RequestFeatureJob, request_reindex
 from sightline.images.inbox import DirectUploads
-from sightline.images.pipeline import default_features, face_collections, opt_in_features
 from sightline.images.service import ImageService
 from sightline.keys import AccessLimits, KeyService
 from sightline.maintenance import Checker, Schedule, Sweeper
@@ -111,17 +110,6 @@ class Sightline:
         embedding_model = classifier(self.models)
         embedding_version = EmbeddingAnalyzer(self.models).version
         self.analyzers = FeatureSet(bundled, self.stores.classifiers, embedding_version)
-        # Started with the workers: the models their uploads' default features need.
-        self.warmup = ModelWarmup(
-            bundled,
-            # An opted-in collection's uploads need the face models too.
-            [
-                *default_features(settings, bundled),
-                *opt_in_features(face_collections(settings), bundled),
-            ]
-            if settings.warm_models
-            else [],
-        )
 
         def wake_relay() -> None:
             # The services wake the pool's relay, and the pool's jobs call the services.
@@ -139,6 +127,14 @@ class Sightline:
             decoder,
             wake_relay,
             check_space=self.disk_space.check,
+        )
+        # Started with the workers: the models their uploads' default features need, with the
+        # face models where a collection opted into them.
+        self.warmup = ModelWarmup(
+            bundled,
+            [*self.service.default_features, *self.service.face_features]
+            if settings.warm_models
+            else [],
         )
         self.classifiers = ClassifierService(
             self.stores.classifiers,

@@ -15,7 +15,9 @@ from PIL import Image
 
 from sightline.errors import NotReady
 from sightline.faces.service import FaceService
-from sightline.faces.store import Box, FaceRecord
+from sightline.faces.store import Box
+from sightline.images.service import ImageService
+from sightline.storage.records import ImageRecord
 from sightline.vision.thumbnail import (
     THUMBNAIL_SIZES,
     WEBP_METHOD,
@@ -44,14 +46,13 @@ def face_thumbnail(faces: FaceService, face_id: str, side: int, *, collection: s
     width = int(result.get("width", record.width))
     height = int(result.get("height", record.height))
     square = _square(face.box, width, height)
-    reduced = _thumbnail_source(faces, face, max(width, height), square[2] - square[0], side)
+    reduced = _thumbnail_source(images, record, max(width, height), square[2] - square[0], side)
     if reduced is not None:
         scale = reduced.width / width
         left, top, right, bottom = (round(value * scale) for value in square)
         crop = reduced.crop((left, top, right, bottom))
     else:
-        stream = images.open_original(face.image_id, collection=face.collection)[1]
-        with stream:
+        with images.open_blob(record.sha256) as stream:
             data = stream.read()
         with images.decoder.picture(data) as picture:
             crop = picture.rgb.crop(square)
@@ -75,17 +76,17 @@ def _square(box: Box, width: int, height: int) -> tuple[int, int, int, int]:
 
 
 def _thumbnail_source(
-    faces: FaceService, face: FaceRecord, longer_side: int, square_side: int, side: int
+    images: ImageService, record: ImageRecord, longer_side: int, square_side: int, side: int
 ) -> Image.Image | None:
     """The image's largest thumbnail, decoded, if the face's square is large enough in it."""
     in_thumbnail = square_side * min(1.0, SOURCE_SIDE / longer_side)
     if in_thumbnail * UPSCALE_ALLOWED < min(side, square_side):
         return None
     try:
-        sha256 = faces.images.thumbnail_blob(face.image_id, SOURCE_SIDE, collection=face.collection)
+        sha256 = images.thumbnail_of(record, SOURCE_SIDE)
     except NotReady:
         return None
-    with faces.images.open_blob(sha256) as stream:
+    with images.open_blob(sha256) as stream:
         image = Image.open(io.BytesIO(stream.read()))
         image.load()
     return image

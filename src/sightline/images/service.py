@@ -391,16 +391,19 @@ class ImageService:
     def thumbnail_blob(self, image_id: str, size: int, *, collection: str | None) -> str:
         """The sha256 of the image's thumbnail of this size."""
         checked_size(size, THUMBNAIL_SIZES, "Thumbnail")
-        record = self.get(image_id, collection=collection)
+        return self.thumbnail_of(self.get(image_id, collection=collection), size)
+
+    def thumbnail_of(self, record: ImageRecord, size: int) -> str:
+        """The sha256 of this image's thumbnail of this size; `NotReady` while there is none."""
         state = record.features.get(ThumbnailAnalyzer.name)
         if state is None or state.result is None:
             raise NotReady(
-                f"Image {image_id} has no thumbnail yet "
+                f"Image {record.id} has no thumbnail yet "
                 f"(thumbnail feature: {state.status if state else 'not requested'})."
             )
         sha256 = ThumbnailResult.model_validate(state.result).blob(size)
         if sha256 is None:
-            raise NotReady(f"Image {image_id} has no thumbnail of {size} pixels.")
+            raise NotReady(f"Image {record.id} has no thumbnail of {size} pixels.")
         return sha256
 
     def open_blob(self, sha256: str) -> BinaryIO:

@@ -35,7 +35,6 @@ from sightline.errors import (
     PersonNotFound,
     SeveralFacesDetected,
     SightlineError,
-    TooManyFiles,
 )
 from sightline.faces.sql import SQLFaceStore
 from sightline.faces.store import (
@@ -338,14 +337,7 @@ class FaceService:
         the detector finds no face, or more than one (whose would be a guess), refuses them all,
         and nothing is stored."""
         person = self.person(person_id, collection=collection)
-        settings = self.images.settings
-        if not photos:
-            raise InvalidParameter("The request contains no photo.")
-        if len(photos) > settings.max_files_per_request:
-            raise TooManyFiles(
-                f"{len(photos)} photos in one request; the limit is "
-                f"{settings.max_files_per_request}."
-            )
+        self.images.check_file_count(len(photos), "photo")
         analysed = []
         for index, photo in enumerate(photos):
             try:

@@ -170,13 +170,7 @@ class ImageService:
         collection: str,
     ) -> list[Ingested]:
         """Validate every file first, then store all of them or none, in `collection`."""
-        if not uploads:
-            raise InvalidParameter("The request contains no file.")
-        if len(uploads) > self.settings.max_files_per_request:
-            raise TooManyFiles(
-                f"{len(uploads)} files in one request; the limit is "
-                f"{self.settings.max_files_per_request}."
-            )
+        self.check_file_count(len(uploads))
         self.check_space()
         analyzers = self.analyzers(collection)
         run_on_upload = self.features.kept_run_on_upload(collection)
@@ -356,6 +350,16 @@ class ImageService:
                 continue  # already gone
             except Exception:
                 log.exception("Could not delete image %s of an incomplete request", image_id)
+
+    def check_file_count(self, count: int, noun: str = "file") -> None:
+        """A request's files (`noun`s): at least one, at most `SIGHTLINE_MAX_FILES_PER_REQUEST`."""
+        if not count:
+            raise InvalidParameter(f"The request contains no {noun}.")
+        if count > self.settings.max_files_per_request:
+            raise TooManyFiles(
+                f"{count} {noun}s in one request; the limit is "
+                f"{self.settings.max_files_per_request}."
+            )
 
     def parse_metadata(self, raw: str | None) -> dict[str, Any]:
         return parse_metadata(raw, self.settings.max_metadata_bytes)

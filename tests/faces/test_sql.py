@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from sightline.events import EventType, cloud_event
 from sightline.faces.service import FEATURE
+from sightline.faces.sql import UNGROUPED
 from sightline.faces.store import FaceQuery
 from sightline.search.pgvector import PgVectorSearch
 from sightline.search.vectors import VectorSearch
@@ -168,3 +169,20 @@ def test_deleted_faces_leave_no_embedding_in_the_database(catalog: Stores) -> No
 
     catalog.faces.purge([FEATURE])
     assert embeddings(catalog) == 0 and found() == set()
+
+
+def test_the_faces_to_group_are_read_through_their_partial_index(catalog: Stores) -> None:
+    """Grouping runs after every analysis that stores faces: it must not walk every face."""
+    with catalog.db.read() as conn:
+        compiled = UNGROUPED.compile(conn)
+        params = compiled.construct_params({"limit": 200})
+        if catalog.db.is_sqlite:
+            plan = conn.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {compiled}",
+                tuple(params[name] for name in compiled.positiontup or ()),
+            ).all()
+            assert [row[3] for row in plan] == ["SCAN faces USING INDEX ix_faces_ungrouped"]
+        else:
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # an empty table: any plan
+            plan = conn.exec_driver_sql(f"EXPLAIN {compiled}", params).all()
+            assert "ix_faces_ungrouped" in "\n".join(row[0] for row in plan)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 
@@ -519,6 +520,13 @@ faces = Table(
     Index("ix_faces_version_seq", "version", "seq"),
     Index("ix_faces_collection_cluster", "collection", "cluster_id"),
     Index("ix_faces_person", "person_id"),
+    # Faces waiting to be grouped, oldest first: a few rows, found without walking the others.
+    Index(
+        "ix_faces_ungrouped",
+        "seq",
+        sqlite_where=text("cluster_id IS NULL"),
+        postgresql_where=text("cluster_id IS NULL"),
+    ),
     sqlite_autoincrement=True,
 )
 
